@@ -1,0 +1,47 @@
+"""Write files so that what we acknowledge survives a crash: temp file, fsync, rename, fsync dir."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+
+def fsync_dir(path: str | Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Replace `path` with `data` in one step; the old or the new content, never half."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.part")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def move_atomic(src: str | Path, dst: str | Path) -> None:
+    """Move a finished file into place (same filesystem: rename; else copy, fsync, rename)."""
+    src, dst = Path(src), Path(dst)
+    try:
+        os.replace(src, dst)
+    except OSError:
+        tmp = dst.with_name(f".{dst.name}.part")
+        shutil.copyfile(src, tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, dst)
+        os.unlink(src)
+    fsync_dir(dst.parent)
+
+
+def fsync_file(path: str | Path) -> None:
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())

@@ -1,0 +1,280 @@
+"""Fonds, hồ sơ (file) and tài liệu (document) records of Circular 05/2025/TT-BNV.
+
+Codes are composed from their parts, never parsed back (see docs/architecture.md). Every text value is
+NFC-normalised on the way in. `validate_*` return every problem at once.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field, fields
+from datetime import date
+
+MAINTENANCE = {"01": "Vĩnh viễn", "02": "70 năm", "03": "50 năm", "04": "30 năm", "05": "20 năm",
+               "06": "10 năm", "07": "Khác"}
+MODE = {"01": "Công khai", "02": "Sử dụng có điều kiện", "03": "Mật"}
+CONFIDENCE = {"01": "Gốc điện tử", "02": "Số hóa", "03": "Hỗn hợp"}
+FORMAT = {"01": "Tốt", "02": "Bình thường", "03": "Hỏng"}
+RISK_STATUS = {"01": "đã dự phòng", "02": "chưa dự phòng"}
+LANGUAGE = {"01": "Tiếng Việt", "02": "Tiếng Anh", "03": "Tiếng Pháp", "04": "Tiếng Nga", "05": "Tiếng Trung",
+            "06": "Việt – Anh", "07": "Việt – Nga", "08": "Việt – Pháp", "09": "Hán Nôm", "10": "Việt – Trung",
+            "11": "Khác"}
+TYPE_NAME = {
+    "01": "Nghị quyết", "02": "Quyết định", "03": "Chỉ thị", "04": "Quy chế", "05": "Quy định",
+    "06": "Thông cáo", "07": "Thông báo", "08": "Hướng dẫn", "09": "Chương trình", "10": "Kế hoạch",
+    "11": "Phương án", "12": "Đề án", "13": "Dự án", "14": "Báo cáo", "15": "Tờ trình",
+    "16": "Giấy ủy quyền", "17": "Phiếu gửi", "18": "Phiếu chuyển", "19": "Phiếu báo", "20": "Biên bản",
+    "21": "Hợp đồng", "22": "Công văn", "23": "Công điện", "24": "Bản ghi nhớ", "25": "Bản thỏa thuận",
+    "26": "Giấy mời", "27": "Giấy giới thiệu", "28": "Giấy nghỉ phép", "29": "Thư công", "30": "Bản đồ",
+    "31": "Bản vẽ kỹ thuật", "32": "Khác",
+}
+#: Document types that need 300 dpi instead of 200 (maps, technical drawings).
+HIGH_DPI_TYPES = {"30", "31"}
+
+AGENCY_ID_RE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")
+NOTATION_RE = re.compile(r"^[^\s/\\]{1,20}$")
+EAD_DATE_RE = re.compile(r"^\d{2}/\d{2}/\d{4}$")
+DOC_ID_MAX = 25
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a record: which field, and why, in English and Vietnamese."""
+
+    field: str
+    reason: str
+    reason_vi: str
+    warning: bool = False
+
+
+class MetadataError(ValueError):
+    """Raised with every problem found, not only the first."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(f"{p.field}: {p.reason}" for p in problems))
+
+
+def file_code(agency_id: str, year: int, notation: str) -> str:
+    """Mã hồ sơ: agency id . year . số và ký hiệu hồ sơ."""
+    return f"{agency_id}.{year:04d}.{nfc(notation)}"
+
+
+def doc_id(file_code_: str, ordinal: int) -> str:
+    """Mã định danh tài liệu: fileCode . ordinal (unpadded)."""
+    return f"{file_code_}.{ordinal}"
+
+
+def doc_code(file_code_: str, ordinal: int) -> str:
+    """Mã lưu trữ tài liệu: fileCode . ordinal padded to 7 digits."""
+    return f"{file_code_}.{ordinal:07d}"
+
+
+def ead_date(day: date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+def parse_ead_date(text: str) -> date:
+    if not EAD_DATE_RE.match(text):
+        raise ValueError(f"not a DD/MM/YYYY date: {text!r}")
+    d, m, y = (int(part) for part in text.split("/"))
+    return date(y, m, d)
+
+
+@dataclass
+class Fonds:
+    """Phông lưu trữ: kept as a catalogue record; only its code travels in packages."""
+
+    code: str
+    name: str
+    archive_code: str = ""
+    open: bool = True
+    history: str = ""
+    language: str = "01"
+    note: str = ""
+
+
+@dataclass
+class FileRecord:
+    """Hồ sơ: the 18 fields of EAD.xml plus the parts its codes are built from."""
+
+    agency_id: str
+    year: int
+    notation: str
+    title: str
+    maintenance: str
+    mode: str
+    language: str
+    start_date: str  # DD/MM/YYYY
+    end_date: str  # DD/MM/YYYY
+    total_doc: int = 0
+    number_of_paper: int = 0
+    number_of_page: int = 0
+    format: str = "02"
+    keyword: str = ""
+    infor_sign: str = ""
+    confidence_level: str = "02"
+    paper_file_code: str = ""
+    risk_recovery: bool = False
+    risk_recovery_status: str = ""
+    description: str = ""
+    fonds_code: str = ""
+    agency_name: str = ""
+
+    def __post_init__(self) -> None:
+        _normalise(self)
+
+    @property
+    def file_code(self) -> str:
+        return file_code(self.agency_id, self.year, self.notation)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class DocumentRecord:
+    """Tài liệu: the 21 SIP fields of EAD_DOC_{docId}.xml (a superset for AIP)."""
+
+    ordinal: int
+    type_name: str
+    issued_date: str  # DD/MM/YYYY
+    organ_name: str
+    subject: str
+    language: str = "01"
+    maintenance: str = "01"
+    mode: str = "01"
+    code_number: str = ""
+    code_notation: str = ""
+    number_of_page: int = 0
+    infor_sign: str = ""
+    keyword: str = ""
+    confidence_level: str = "02"
+    autograph: str = ""
+    format: str = "02"
+    risk_recovery: bool = False
+    risk_recovery_status: str = ""
+    process: str = ""
+    description: str = ""
+    page_ids: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        _normalise(self)
+
+    def doc_id(self, file_code_: str) -> str:
+        return doc_id(file_code_, self.ordinal)
+
+    def doc_code(self, file_code_: str) -> str:
+        return doc_code(file_code_, self.ordinal)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _normalise(record: object) -> None:
+    for f in fields(record):  # type: ignore[arg-type]
+        value = getattr(record, f.name)
+        if isinstance(value, str):
+            setattr(record, f.name, nfc(value.strip()))
+
+
+def _code(problems: list[Problem], name: str, value: str, table: dict[str, str], *, label_vi: str) -> None:
+    if value not in table:
+        problems.append(Problem(name, f"unknown code {value!r}; expected one of {', '.join(table)}",
+                                f"{label_vi}: mã {value!r} không hợp lệ"))
+
+
+def _date(problems: list[Problem], name: str, value: str, *, label_vi: str) -> date | None:
+    try:
+        return parse_ead_date(value)
+    except ValueError:
+        problems.append(Problem(name, f"{value!r} is not a valid DD/MM/YYYY date",
+                                f"{label_vi}: ngày {value!r} không đúng dạng NN/TT/NNNN"))
+        return None
+
+
+def _required(problems: list[Problem], name: str, value: str, limit: int, *, label_vi: str) -> None:
+    if not value:
+        problems.append(Problem(name, "required", f"{label_vi}: bắt buộc nhập"))
+    elif len(value) > limit:
+        problems.append(Problem(name, f"longer than {limit} characters",
+                                f"{label_vi}: dài quá {limit} ký tự"))
+
+
+def check_file(record: FileRecord) -> list[Problem]:
+    """Every problem in a hồ sơ record (empty list when it is valid)."""
+    p: list[Problem] = []
+    if not AGENCY_ID_RE.match(record.agency_id):
+        p.append(Problem("agency_id", f"{record.agency_id!r} is not an agency id like 000.00.00.G09",
+                         "Mã định danh cơ quan phải có dạng 000.00.00.G09"))
+    if not 1000 <= record.year <= 9999:
+        p.append(Problem("year", "year must have 4 digits", "Năm hình thành phải có 4 chữ số"))
+    if not NOTATION_RE.match(record.notation):
+        p.append(Problem("notation", "1 to 20 characters without spaces or slashes",
+                         "Số và ký hiệu hồ sơ: 1–20 ký tự, không có dấu cách hay dấu gạch chéo"))
+    _required(p, "title", record.title, 1000, label_vi="Tiêu đề hồ sơ")
+    _code(p, "maintenance", record.maintenance, MAINTENANCE, label_vi="Thời hạn lưu trữ")
+    _code(p, "mode", record.mode, MODE, label_vi="Chế độ sử dụng")
+    for code in record.language.split(","):
+        _code(p, "language", code.strip(), LANGUAGE, label_vi="Ngôn ngữ")
+    start = _date(p, "start_date", record.start_date, label_vi="Thời gian bắt đầu")
+    end = _date(p, "end_date", record.end_date, label_vi="Thời gian kết thúc")
+    if start and end and start > end:
+        p.append(Problem("end_date", "ends before it starts",
+                         "Thời gian kết thúc sớm hơn thời gian bắt đầu"))
+    _code(p, "confidence_level", record.confidence_level, CONFIDENCE, label_vi="Mức độ tin cậy")
+    if record.format:
+        _code(p, "format", record.format, FORMAT, label_vi="Tình trạng vật lý")
+    if record.confidence_level == "02":
+        if not record.paper_file_code:
+            p.append(Problem("paper_file_code", "required for a digitised hồ sơ",
+                             "Mã hồ sơ gốc giấy: bắt buộc với hồ sơ số hóa"))
+        if record.number_of_paper <= 0:
+            p.append(Problem("number_of_paper", "required for a digitised hồ sơ",
+                             "Số lượng tờ: bắt buộc với hồ sơ số hóa"))
+    if record.risk_recovery and record.risk_recovery_status not in RISK_STATUS:
+        p.append(Problem("risk_recovery_status", "required when risk_recovery is set",
+                         "Tình trạng dự phòng: bắt buộc khi có chế độ dự phòng"))
+    if len(record.description) > 2000:
+        p.append(Problem("description", "longer than 2000 characters", "Ghi chú dài quá 2000 ký tự"))
+    return p
+
+
+def check_document(record: DocumentRecord, file_code_: str) -> list[Problem]:
+    """Every problem in a tài liệu record."""
+    p: list[Problem] = []
+    if not 1 <= record.ordinal <= 999:
+        p.append(Problem("ordinal", "ordinal must be 1..999", "Số thứ tự tài liệu phải từ 1 đến 999"))
+    _code(p, "type_name", record.type_name, TYPE_NAME, label_vi="Tên loại tài liệu")
+    _date(p, "issued_date", record.issued_date, label_vi="Ngày tháng năm tài liệu")
+    _required(p, "organ_name", record.organ_name, 200, label_vi="Cơ quan ban hành")
+    _required(p, "subject", record.subject, 500, label_vi="Trích yếu nội dung")
+    _code(p, "maintenance", record.maintenance, MAINTENANCE, label_vi="Thời hạn lưu trữ")
+    _code(p, "mode", record.mode, MODE, label_vi="Chế độ sử dụng")
+    for code in record.language.split(","):
+        _code(p, "language", code.strip(), LANGUAGE, label_vi="Ngôn ngữ")
+    if len(record.code_number) > 11:
+        p.append(Problem("code_number", "longer than 11 characters", "Số của tài liệu dài quá 11 ký tự"))
+    if len(record.code_notation) > 30:
+        p.append(Problem("code_notation", "longer than 30 characters", "Ký hiệu dài quá 30 ký tự"))
+    if len(record.doc_id(file_code_)) > DOC_ID_MAX:
+        p.append(Problem("doc_id", f"docId longer than {DOC_ID_MAX} characters (kept, not truncated)",
+                         f"Mã định danh tài liệu dài quá {DOC_ID_MAX} ký tự", warning=True))
+    return p
+
+
+def validate_file(record: FileRecord) -> None:
+    errors = [p for p in check_file(record) if not p.warning]
+    if errors:
+        raise MetadataError(errors)
+
+
+def validate_document(record: DocumentRecord, file_code_: str) -> None:
+    errors = [p for p in check_document(record, file_code_) if not p.warning]
+    if errors:
+        raise MetadataError(errors)

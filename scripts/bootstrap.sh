@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Set up everything sohoa needs on Debian 12 / Raspberry Pi OS, then run one job.
+#   bash scripts/bootstrap.sh demo     scanner to archive, end to end (add --once to exit after the verdict)
+#   bash scripts/bootstrap.sh test     the whole default test suite
+#   bash scripts/bootstrap.sh stress   the long stress runs
+#   bash scripts/bootstrap.sh bench    the benchmarks
+#   bash scripts/bootstrap.sh setup    only install
+# Idempotent: apt runs only when a package is missing, pip only when pyproject.toml changed.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+APT_PACKAGES=(
+  make gcc python3 python3-venv python3-dev
+  sane-utils libsane1 libsane-dev
+  tesseract-ocr tesseract-ocr-vie tesseract-ocr-eng
+  mosquitto mosquitto-clients
+  softhsm2 opensc
+  fonts-freefont-ttf
+  poppler-utils qpdf ghostscript unpaper
+  chromium
+  libgl1 libglib2.0-0
+  systemd iproute2
+)
+
+say() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_apt() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+      missing+=("$p")
+    fi
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    say "apt packages already installed"
+    return
+  fi
+  say "installing apt packages: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+install_venv() {
+  local py=${SOHOA_PYTHON:-/usr/bin/python3}
+  if [ ! -x .venv/bin/python ]; then
+    say "creating .venv with $py"
+    "$py" -m venv .venv
+  fi
+  local stamp=.venv/.sohoa-installed
+  local want
+  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    say "python dependencies up to date"
+    return
+  fi
+  say "installing python dependencies into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
+  .venv/bin/python -m pip install -q -e '.[test]'
+  echo "$want" > "$stamp"
+}
+
+job=${1:-setup}
+shift || true
+install_apt
+install_venv
+export PATH="$here/.venv/bin:$PATH"
+case "$job" in
+  setup) say "ready: .venv/bin/sohoa --help" ;;
+  demo) exec .venv/bin/sohoa demo "$@" ;;
+  test) exec bash scripts/run-tests.sh "$@" ;;
+  stress) exec .venv/bin/python -m pytest -m stress -p no:cacheprovider "$@" ;;
+  bench) exec .venv/bin/python -m bench "$@" ;;
+  *) say "unknown job '$job' (demo | test | stress | bench | setup)"; exit 2 ;;
+esac
