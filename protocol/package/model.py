@@ -1,0 +1,133 @@
+"""The package's data model: what a builder is given, what it returns, and what a reader exposes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from protocol.metadata import DocumentRecord
+
+NS_METS = "http://www.loc.gov/METS/"
+NS_XLINK = "http://www.w3.org/1999/xlink"
+NS_CSIP = "https://DILCIS.eu/XML/METS/CSIPExtensionMETS"  # exact, case-sensitive targetNamespace
+NS_PREMIS = "http://www.loc.gov/premis/v3"
+NS_XSI = "http://www.w3.org/2001/XMLSchema-instance"
+NS_SOHOA = "urn:sohoa:premis:1"  # our event parameters inside eventDetailExtension
+
+KINDS = ("SIP", "AIP")
+RECORD_STATUSES = ("NEW", "SUPPLEMENT", "REPLACEMENT", "TEST", "OTHER")
+PROFILE_SIP = "https://earkcsip.dilcis.eu/profile/E-ARK-CSIP.xml"
+PROFILE_AIP = "http://www.ra.ee/METS/v01/IP.xml"
+
+UUID_RE = r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}"
+SIP_OBJID_RE = re.compile(rf"^uuid-{UUID_RE}$")
+AIP_OBJID_RE = re.compile(rf"^urn:(?:[A-Za-z0-9_]+:)?uuid[:-]{UUID_RE}$")
+
+# Paths inside the package folder.
+ROOT_METS = "METS.xml"
+EAD = "metadata/descriptive/EAD.xml"
+PREMIS = "metadata/preservation/PREMIS.xml"
+REP = "representations/rep1"
+REP_METS = f"{REP}/METS.xml"
+REP_PREMIS = f"{REP}/metadata/preservation/PREMIS_rep1.xml"
+
+
+def ead_doc_path(doc_id: str) -> str:
+    return f"{REP}/metadata/descriptive/EAD_DOC_{doc_id}.xml"
+
+
+def data_path(doc_id: str) -> str:
+    return f"{REP}/data/{doc_id}.pdf"
+
+
+def folder_name(objid: str) -> str:
+    """The ZIP's top folder: the OBJID with every ':' turned into '_' (AIP naming)."""
+    return objid.replace(":", "_")
+
+
+class PackageError(ValueError):
+    """A package cannot be built or read. `message_vi` is what an operator sees."""
+
+    def __init__(self, message: str, message_vi: str = ""):
+        super().__init__(message)
+        self.message_vi = message_vi or message
+
+
+@dataclass
+class PackageDocument:
+    """One tài liệu going into a package: its record and its signed PDF (never rewritten)."""
+
+    record: DocumentRecord
+    pdf_path: Path
+    page_count: int
+    text: str = ""  # OCR text, for the catalogue; not written into the package
+
+
+@dataclass
+class PremisEvent:
+    """One step in the chain of custody (capture, processing, OCR, PDF/A, signing, operator action)."""
+
+    event_type: str
+    at: str  # ISO 8601 with +07:00
+    detail: str = ""
+    outcome: str = "success"
+    agent: str = ""  # "software:sohoa 0.1.0", "person:<account>", "device:<scanner>"; free text allowed
+    objects: list[str] = field(default_factory=list)  # docIds or "page:<batch>:<seq>"
+    extra: dict = field(default_factory=dict)
+    event_id: str = ""  # filled by the builder when empty
+
+
+@dataclass(frozen=True)
+class BuiltPackage:
+    path: Path  # the .zip
+    objid: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A file referenced from a METS (<file> or <mdRef>), path relative to the package folder."""
+
+    path: str
+    size: int
+    sha256: str
+    mets: str  # which METS lists it
+    file_id: str = ""  # ID-… for <file>, "" for <mdRef>
+    use: str = ""  # fileGrp USE or "mdRef"
+
+
+@dataclass
+class DocumentEntry:
+    doc_id: str
+    doc_code: str
+    ordinal: int
+    fields: dict[str, str]
+    metadata_path: str
+    pdf_member: str  # path of the PDF relative to the package folder ("" if not linked)
+    page_count: int  # numberOfPage as declared
+
+
+@dataclass
+class PackageContents:
+    objid: str
+    kind: str  # SIP | AIP
+    record_status: str
+    folder: str  # top folder name inside the zip
+    file_code: str
+    hoso: dict[str, str]  # EAD.xml element -> text
+    documents: list[DocumentEntry]
+    files: list[FileEntry]  # everything METS references (both levels)
+    events: list[dict]  # PREMIS events, both levels
+    premis_objects: list[dict]
+    created: str = ""
+    fonds_code: str = ""
+    software: str = ""
+    members: list[str] = field(default_factory=list)  # every member path found (relative to folder)
+    problems: list[str] = field(default_factory=list)  # parts that could not be read (checks report them)
+
+    def to_dict(self) -> dict:
+        from dataclasses import asdict
+
+        return asdict(self)

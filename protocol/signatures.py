@@ -1,0 +1,96 @@
+"""Check the agency's PAdES signature in a PDF, the same way at the station and at the server.
+
+Always validates against explicit trust roots: pyHanko without them logs a path-building traceback
+instead of reporting "untrusted". The verdict says why, in plain reasons, so it can go into a QC report.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from asn1crypto import pem
+from asn1crypto import x509 as asn1_x509
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.general import SigningError as HankoSigningError
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.status import SignatureCoverageLevel
+from pyhanko_certvalidator import ValidationContext
+
+from protocol.clock import VN_TZ, iso_vn
+
+log = logging.getLogger(__name__)
+
+PADES_SUBFILTER = "/ETSI.CAdES.detached"
+
+
+@dataclass
+class SignatureVerdict:
+    ok: bool
+    reasons: list[str] = field(default_factory=list)  # empty when ok
+    signer: str | None = None
+    signed_at: str | None = None  # ISO 8601 +07:00, as the signature claims it
+    covers_whole_file: bool = False
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def load_certificates(data: bytes) -> list[asn1_x509.Certificate]:
+    """Certificates from PEM (one or many) or DER bytes."""
+    if pem.detect(data):
+        return [asn1_x509.Certificate.load(der) for _, _, der in pem.unarmor(data, multiple=True)]
+    return [asn1_x509.Certificate.load(data)]
+
+
+def validate_pdf_signatures(path: Path, *, trust_roots: list[bytes]) -> SignatureVerdict:
+    """Validate every signature in `path`; ok only when there is at least one and all of them hold.
+
+    A document is "whole-file covered" when its last signature covers every byte of the file. Reasons
+    name each problem: no signature, not PAdES, digest mismatch (tampered), untrusted chain, later
+    changes after signing.
+    """
+    roots = [cert for data in trust_roots for cert in load_certificates(data)]
+    if not roots:
+        return SignatureVerdict(False, ["no trust roots configured"])
+    try:
+        with open(path, "rb") as handle:
+            reader = PdfFileReader(handle, strict=False)
+            sigs = reader.embedded_signatures
+            if not sigs:
+                return SignatureVerdict(False, ["the file carries no signature"])
+            reasons: list[str] = []
+            verdict = SignatureVerdict(False)
+            for index, sig in enumerate(sigs):
+                name = sig.field_name or f"#{index}"
+                if str(sig.sig_object.get("/SubFilter")) != PADES_SUBFILTER:
+                    reasons.append(f"signature {name} is not PAdES (SubFilter {sig.sig_object.get('/SubFilter')})")
+                context = ValidationContext(trust_roots=roots, allow_fetching=False)
+                status = validate_pdf_signature(sig, context)
+                if not status.intact:
+                    reasons.append(f"signature {name}: the signed bytes were changed (digest mismatch)")
+                elif not status.valid:
+                    reasons.append(f"signature {name}: the cryptographic signature does not verify")
+                elif not status.trusted:
+                    indic = status.trust_problem_indic
+                    reasons.append(f"signature {name}: signer certificate does not chain to a trusted root"
+                                   + (f" ({indic.name})" if indic is not None else ""))
+                if status.coverage not in (SignatureCoverageLevel.ENTIRE_FILE,
+                                           SignatureCoverageLevel.ENTIRE_REVISION):
+                    reasons.append(f"signature {name} covers only part of its revision")
+                verdict.signer = status.signing_cert.subject.human_friendly
+                when = status.signer_reported_dt
+                verdict.signed_at = iso_vn(when.astimezone(VN_TZ), millis=False) if when else None
+                verdict.covers_whole_file = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
+            if not verdict.covers_whole_file:
+                reasons.append("the file was changed after its last signature")
+    except (HankoSigningError, ValueError, OSError, KeyError) as exc:
+        log.info("signature validation of %s failed: %s", path, exc)
+        return SignatureVerdict(False, [f"cannot read the signature: {exc}"])
+    except Exception as exc:  # a corrupt file must give a verdict, never a crash at ingest
+        log.info("signature validation of %s failed: %r", path, exc)
+        return SignatureVerdict(False, [f"cannot read the file's signature: {exc}"])
+    verdict.reasons = reasons
+    verdict.ok = not reasons
+    return verdict

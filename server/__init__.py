@@ -1,0 +1,1 @@
+"""The central archive: ingest, checks, storage, catalog, monitor and the supervisor's web UI."""

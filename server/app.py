@@ -1,0 +1,94 @@
+"""The server process: builds every part from the config and hands them to the Flask app factory."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+
+from server.config import ServerConfig
+from server.db import ServerDB
+from server.ingest.commit import Ingest
+from server.keys import load_or_create_key, public_pem
+
+log = logging.getLogger("sohoa.server")
+
+
+@dataclass
+class ServerContext:
+    config: ServerConfig
+    db: ServerDB
+    store: Any
+    catalog: Any
+    ingest: Ingest
+    public_key_pem: str
+    monitor: Any = None
+
+
+def build_context(config: ServerConfig) -> ServerContext:
+    from server.catalog import Catalog
+    from server.storage import PackageStore
+
+    for folder in (config.data_dir, config.uploads_dir, config.store_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    db = ServerDB(config.db_path)
+    key = load_or_create_key(config.key_path)
+    store = PackageStore(config.store_dir, backup_root=config.backup_dir)
+    catalog = Catalog(config.catalog_path)
+    ingest = Ingest(db=db, store=store, catalog=catalog, trust_roots=config.trust_root_pems(), signing_key=key)
+    return ServerContext(config=config, db=db, store=store, catalog=catalog, ingest=ingest,
+                         public_key_pem=public_pem(key))
+
+
+def create_app(context: ServerContext) -> Flask:
+    from server.ingest.api import bp as ingest_bp
+    from server.web.views import bp as web_bp
+
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app.extensions["sohoa"] = context
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024  # one chunk, never a whole package in memory
+    app.register_blueprint(ingest_bp)
+    app.register_blueprint(web_bp)
+    return app
+
+
+def start_monitor(context: ServerContext) -> None:
+    """Subscribe to station telemetry when a broker is configured (the archive works without it)."""
+    cfg = context.config
+    if not cfg.broker_host:
+        return
+    from server.monitor import Monitor
+
+    password = cfg.broker_password_file.read_text().strip() if cfg.broker_password_file else ""
+    context.monitor = Monitor(host=cfg.broker_host, port=cfg.broker_port, username=cfg.broker_user,
+                              password=password, db_path=cfg.monitor_path, prefix=cfg.mqtt_prefix)
+    context.monitor.start()
+
+
+def serve(config: ServerConfig) -> None:
+    """Run under waitress until SIGTERM/SIGINT, then stop the monitor."""
+    import signal
+    import threading
+
+    from waitress.server import create_server
+
+    context = build_context(config)
+    start_monitor(context)
+    server = create_server(create_app(context), host=config.host, port=config.port, threads=8, ident="sohoa",
+                           max_request_body_size=64 * 1024 * 1024)
+
+    def on_signal(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    log.info("server listening on http://%s:%d", config.host, config.port)
+    try:
+        server.run()
+    finally:
+        server.close()
+        if context.monitor:
+            context.monitor.stop()

@@ -1,0 +1,249 @@
+"""The project's Mosquitto: config files rendered from systemd/mosquitto/ and a process wrapper.
+
+Production and tests use the same templates: production renders them once into /etc (the systemd unit
+runs `mosquitto -c <folder>/mosquitto.conf`), tests and the demo render them into a temporary folder and
+run the broker through BrokerProcess.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import pwd
+import secrets
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from protocol.topics import DEFAULT_PREFIX, TopicError, check_station_id, root
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "systemd" / "mosquitto"
+MOSQUITTO = "mosquitto"
+
+
+class BrokerError(RuntimeError):
+    """The broker could not be configured or started."""
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """TLS on the listener. Stations then connect with the CA that signed `certfile`."""
+
+    certfile: Path
+    keyfile: Path
+    cafile: Path | None = None  # set to require client certificates signed by this CA
+    require_certificate: bool = False
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    port: int
+    accounts: dict[str, str]  # username -> password; stations log in with their station id
+    server_user: str
+    bind: str = "127.0.0.1"
+    tls: TlsConfig | None = None
+    prefix: str = DEFAULT_PREFIX
+    # Mosquitto drops root privileges to this user; None keeps the user running this process.
+    run_user: str | None = None
+    station_users: tuple[str, ...] = field(init=False, default=())
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise BrokerError(f"invalid port {self.port}")
+        if self.server_user not in self.accounts:
+            raise BrokerError(f"server account {self.server_user!r} has no password in accounts")
+        for user, password in self.accounts.items():
+            try:
+                check_station_id(user)  # same alphabet for every account: safe in ACL %u patterns
+            except TopicError as exc:
+                raise BrokerError(f"invalid account name {user!r}: use [a-z0-9-]{{1,32}}") from exc
+            if not password or "\n" in password:
+                raise BrokerError(f"account {user!r}: empty or multi-line password")
+        stations = tuple(sorted(u for u in self.accounts if u != self.server_user))
+        object.__setattr__(self, "station_users", stations)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free right now on `host` (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def hash_password(password: str, *, iterations: int = 101) -> str:
+    """Mosquitto 2.0's `$7$` format (PBKDF2-SHA512), the same as `mosquitto_passwd -b` writes.
+
+    Hashing here rather than calling mosquitto_passwd once per account keeps 100 stations instant.
+    """
+    salt = secrets.token_bytes(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
+    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def _render(name: str, values: dict[str, object]) -> str:
+    return Template((TEMPLATES / name).read_text(encoding="utf-8")).substitute(values)
+
+
+def _tls_block(tls: TlsConfig | None) -> str:
+    if tls is None:
+        return "# TLS off (set BrokerConfig.tls to turn it on)"
+    lines = [f"certfile {tls.certfile}", f"keyfile {tls.keyfile}", "tls_version tlsv1.2"]
+    if tls.cafile is not None:
+        lines.append(f"cafile {tls.cafile}")
+    lines.append(f"require_certificate {'true' if tls.require_certificate else 'false'}")
+    return "\n".join(lines)
+
+
+def write_broker_files(folder: Path, config: BrokerConfig) -> Path:
+    """Write mosquitto.conf, passwd, acl and the persistence folder into `folder`; return the conf."""
+    folder = Path(folder).resolve()
+    data_dir = folder / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    passwd = folder / "passwd"
+    acl = folder / "acl"
+    lines = [f"{user}:{hash_password(pw)}" for user, pw in sorted(config.accounts.items())]
+    _write_private(passwd, "\n".join(lines) + "\n")
+    _write_private(acl, _render("acl.tpl", {"server_user": config.server_user, "root": root(config.prefix)}))
+    run_user = config.run_user or pwd.getpwuid(os.geteuid()).pw_name
+    conf = folder / "mosquitto.conf"
+    conf.write_text(
+        _render(
+            "mosquitto.conf.tpl",
+            {
+                "password_file": passwd,
+                "acl_file": acl,
+                "data_dir": data_dir,
+                "run_user": run_user,
+                "port": config.port,
+                "bind": config.bind,
+                "tls_block": _tls_block(config.tls),
+            },
+        ),
+        encoding="utf-8",
+    )
+    return conf
+
+
+def _write_private(path: Path, text: str) -> None:
+    # Password hashes and the ACL are readable by their owner only.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)
+
+
+class BrokerProcess:
+    """`mosquitto -c conf` as a child process; start() returns once the port accepts connections."""
+
+    def __init__(self, conf: Path, *, port: int, host: str = "127.0.0.1", log_path: Path | None = None):
+        self.conf = Path(conf)
+        self.port = port
+        self.host = host
+        self.log_path = log_path or self.conf.parent / "mosquitto.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def from_config(cls, folder: Path, config: BrokerConfig) -> BrokerProcess:
+        conf = write_broker_files(folder, config)
+        host = "127.0.0.1" if config.bind in ("0.0.0.0", "") else config.bind
+        return cls(conf, port=config.port, host=host)
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self, timeout: float = 10.0) -> None:
+        if self.running:
+            return
+        with open(self.log_path, "ab") as out:
+            try:
+                self._proc = subprocess.Popen(
+                    [MOSQUITTO, "-c", str(self.conf)], stdout=out, stderr=subprocess.STDOUT
+                )
+            except FileNotFoundError as exc:
+                raise BrokerError("mosquitto is not installed (apt-get install mosquitto)") from exc
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise BrokerError(f"mosquitto exited with {self._proc.returncode}: {self.log_tail()}")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.5):
+                    log.info("mosquitto listening on %s:%s (pid %s)", self.host, self.port, self._proc.pid)
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise BrokerError(f"mosquitto did not listen on {self.host}:{self.port} in {timeout} s")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """SIGTERM (Mosquitto saves its persistence file), SIGKILL if it does not exit in time."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def __enter__(self) -> BrokerProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def connect_client(
+    *,
+    host: str,
+    port: int,
+    username: str | None = None,
+    password: str | None = None,
+    timeout: float = 5.0,
+    tls_ca: str | None = None,
+) -> tuple[mqtt.Client, Any]:
+    """A plain paho client, connected and looping, and the broker's CONNACK reason (None: no answer).
+
+    For health checks, benchmarks and tests; a refused client is returned stopped.
+    """
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, reconnect_on_failure=False)
+    if username is not None:
+        client.username_pw_set(username, password)
+    if tls_ca:
+        client.tls_set(ca_certs=tls_ca)
+    answered = threading.Event()
+    reasons: list[Any] = []
+
+    def on_connect(c: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        reasons.append(reason)
+        answered.set()
+
+    client.on_connect = on_connect
+    client.connect(host, port, keepalive=30)
+    client.loop_start()
+    answered.wait(timeout)
+    reason = reasons[0] if reasons else None
+    if reason is None or reason.is_failure:
+        client.loop_stop()
+        client.disconnect()
+    return client, reason

@@ -1,0 +1,86 @@
+"""`sohoa server ...`: run the archive server and its admin commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from server.config import ServerConfig, load_config
+
+
+def _config(args: argparse.Namespace) -> ServerConfig:
+    if args.config:
+        config = load_config(Path(args.config))
+    else:
+        config = ServerConfig(data_dir=Path(args.data))
+    if args.host:
+        config.host = args.host
+    if args.port:
+        config.port = args.port
+    for root in args.trust or []:
+        config.trust_roots.append(Path(root))
+    return config
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("server", help="run the central archive server (and its admin commands)")
+    p.add_argument("--config", help="server.toml")
+    p.add_argument("--data", default="/var/lib/sohoa/server", help="data folder when no --config")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--trust", action="append", help="PEM file of a trusted agency root CA (repeatable)")
+    p.set_defaults(func=run)
+    sub = p.add_subparsers(dest="server_command", metavar="ACTION")
+
+    s = sub.add_parser("add-station", help="create a station account; prints its secrets once")
+    s.add_argument("station_id")
+    s.add_argument("--name", default="")
+    s.set_defaults(func=add_station)
+
+    s = sub.add_parser("search", help="search the catalog (diacritics optional)")
+    s.add_argument("query")
+    s.add_argument("--limit", type=int, default=20)
+    s.set_defaults(func=search)
+
+    s = sub.add_parser("fixity", help="re-hash stored packages and report what changed")
+    s.add_argument("--sample", type=int, help="check only this many packages")
+    s.set_defaults(func=fixity)
+
+
+def run(args: argparse.Namespace) -> int:
+    from server.app import serve
+
+    serve(_config(args))
+    return 0
+
+
+def add_station(args: argparse.Namespace) -> int:
+    from server.db import ServerDB
+
+    config = _config(args)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    print(json.dumps(ServerDB(config.db_path).add_station(args.station_id, name=args.name)))
+    return 0
+
+
+def search(args: argparse.Namespace) -> int:
+    from dataclasses import asdict, is_dataclass
+
+    from server.catalog import Catalog
+
+    config = _config(args)
+    for hit in Catalog(config.catalog_path).search(args.query, limit=args.limit):
+        print(json.dumps(asdict(hit) if is_dataclass(hit) else hit, ensure_ascii=False, default=str))
+    return 0
+
+
+def fixity(args: argparse.Namespace) -> int:
+    from dataclasses import asdict, is_dataclass
+
+    from server.storage import PackageStore
+
+    config = _config(args)
+    report = PackageStore(config.store_dir, backup_root=config.backup_dir).fixity(sample=args.sample)
+    print(json.dumps(asdict(report) if is_dataclass(report) else report, ensure_ascii=False, default=str, indent=2))
+    return 0 if getattr(report, "ok", True) else 1

@@ -1,0 +1,67 @@
+"""Server settings: one typed model, loaded from TOML; unknown keys are an error."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+@dataclass
+class ServerConfig:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8080
+    trust_roots: list[Path] = field(default_factory=list)
+    backup_dir: Path | None = None
+    broker_host: str = ""
+    broker_port: int = 1883
+    broker_user: str = "server"
+    broker_password_file: Path | None = None
+    mqtt_prefix: str = "sohoa"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "server.db"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "store"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / "catalog.db"
+
+    @property
+    def monitor_path(self) -> Path:
+        return self.data_dir / "monitor.db"
+
+    @property
+    def key_path(self) -> Path:
+        return self.data_dir / "keys" / "receipt-ed25519.pem"
+
+    def trust_root_pems(self) -> list[bytes]:
+        return [Path(p).read_bytes() for p in self.trust_roots]
+
+
+PATH_FIELDS = {"data_dir", "backup_dir", "broker_password_file"}
+
+
+def load_config(path: Path) -> ServerConfig:
+    """Read a server.toml; every problem is reported at once."""
+    raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    known = {f.name for f in fields(ServerConfig)}
+    unknown = sorted(set(raw) - known)
+    problems = [f"unknown setting {k!r}" for k in unknown]
+    if "data_dir" not in raw:
+        problems.append("data_dir is required")
+    if problems:
+        raise ValueError(f"{path}: " + "; ".join(problems))
+    for key in PATH_FIELDS & set(raw):
+        raw[key] = Path(raw[key])
+    raw["trust_roots"] = [Path(p) for p in raw.get("trust_roots", [])]
+    return ServerConfig(**raw)

@@ -1,0 +1,61 @@
+"""Plan then apply: run every check on a received package, then store, catalogue and sign a receipt."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from protocol.api import Receipt, sign_receipt
+from protocol.clock import iso_vn
+from server.db import ServerDB
+
+log = logging.getLogger("sohoa.server.ingest")
+
+
+class Ingest:
+    def __init__(self, *, db: ServerDB, store: Any, catalog: Any, trust_roots: list[bytes], signing_key: Any,
+                 notify: Callable[[dict], None] | None = None):
+        self.db = db
+        self.store = store
+        self.catalog = catalog
+        self.trust_roots = trust_roots
+        self.signing_key = signing_key
+        self.notify = notify
+
+    def commit(self, row: dict, path: Path) -> dict:
+        from server.checks import run_checks
+
+        verdict = run_checks(path, trust_roots=self.trust_roots, expected_sheets=row["expected_sheets"])
+        reasons = [f"{c.name}: {r}" for c in verdict.checks if not c.ok for r in (c.reasons or ["failed"])]
+        if verdict.ok and row["file_code"] and verdict.file_code != row["file_code"]:
+            reasons.append(f"manifest: package is {verdict.file_code}, manifest said {row['file_code']}")
+        receipt = Receipt(
+            upload_id=row["id"], station_id=row["station_id"], sha256=row["sha256"],
+            verdict="accepted" if not reasons else "rejected", objid=verdict.objid, file_code=verdict.file_code,
+            received_at=iso_vn(), reasons=reasons,
+            checks=[{"name": c.name, "ok": c.ok, "reasons": list(c.reasons)} for c in verdict.checks],
+        )
+        if receipt.verdict == "accepted":
+            stored = self.store.put(path, objid=verdict.objid, sha256=row["sha256"])
+            receipt.stored_sha256 = stored.sha256
+            from protocol.package import read_package
+
+            self.catalog.add_package(read_package(Path(stored.path)), stored_path=str(stored.path),
+                                     sha256=stored.sha256, station_id=row["station_id"])
+            if row["work_order_id"]:
+                self.db.set_workorder_state(row["work_order_id"], "accepted")
+        elif row["work_order_id"]:
+            self.db.set_workorder_state(row["work_order_id"], "rejected")
+        sign_receipt(receipt, self.signing_key)
+        self.db.finish_upload(row["id"], state=receipt.verdict, receipt=receipt.to_dict())
+        path.unlink(missing_ok=True)
+        log.info("package %s from %s: %s %s", receipt.objid, row["station_id"], receipt.verdict,
+                 "; ".join(reasons))
+        if self.notify:
+            try:
+                self.notify(receipt.to_dict())
+            except Exception:  # a notification never undoes a stored package
+                log.exception("receipt notification failed")
+        return receipt.to_dict()

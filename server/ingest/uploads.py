@@ -1,0 +1,38 @@
+"""Upload bookkeeping on disk: partial files written at an offset and fsynced before they are counted."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from protocol.durable import fsync_dir
+
+
+def part_path(uploads_dir: Path, upload_id: str) -> Path:
+    if not upload_id.isalnum():  # ids are uuid4 hex; anything else never reaches the filesystem
+        raise ValueError("bad upload id")
+    return uploads_dir / f"{upload_id}.part"
+
+
+def write_chunk(path: Path, offset: int, data: bytes) -> int:
+    """Write `data` at `offset`, truncate anything after it, fsync; returns the new length."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists()
+    with open(path, "r+b" if not new else "w+b") as handle:
+        handle.seek(offset)
+        handle.write(data)
+        handle.truncate(offset + len(data))
+        handle.flush()
+        os.fsync(handle.fileno())
+    if new:
+        fsync_dir(path.parent)
+    return offset + len(data)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest().upper()

@@ -1,0 +1,1 @@
+"""The supervisor's web UI: dashboard, archive search."""

@@ -1,0 +1,66 @@
+"""`sohoa` command line. Each part registers its own subcommands; exceptions become exit codes here only."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from sohoa import __version__
+
+#: Modules that expose `register(subparsers)`; each subcommand sets `func(args) -> int`.
+COMMAND_MODULES = [
+    "sohoa.demo",
+    "station.cli",
+    "station.capture.cli",
+    "station.processing.cli",
+    "station.output.cli",
+    "server.cli",
+    "protocol.cli",
+]
+
+
+class CommandError(Exception):
+    """A user-facing failure: one line, then exit code `code`."""
+
+    def __init__(self, message: str, code: int = 2):
+        super().__init__(message)
+        self.code = code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sohoa", description="Digitise paper archives (TT05).")
+    parser.add_argument("--version", action="version", version=f"sohoa {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a real missing dependency, not a part that is not written yet
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except CommandError as exc:
+        print(f"sohoa: error: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The scanning station: capture, processing, output, sync, telemetry and the operator UI."""

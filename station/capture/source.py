@@ -1,0 +1,169 @@
+"""What every capture source (a SANE scanner, a folder of images) promises, and the registry of sources.
+
+A source pushes each page to `on_page` as soon as it has it and returns a `ScanOutcome` when the run
+ends. Faults end a run but never the station: the pages handed over before the fault stay handed over.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+Source = Literal["flatbed", "adf", "adf_duplex"]
+Side = Literal["single", "front", "back"]
+SOURCES = ("flatbed", "adf", "adf_duplex")
+
+#: Circular 05/2025/TT-BNV Art. 8: paper is captured in colour, >= 24 bit, >= 200 dpi.
+MIN_DPI = 200
+#: Maps and technical drawings need more.
+MIN_DPI_DRAWINGS = 300
+
+#: Page sizes in millimetres (width, height); scanning is always at 100 % scale.
+PAGE_SIZES_MM: dict[str, tuple[float, float]] = {
+    "A5": (148.0, 210.0),
+    "A4": (210.0, 297.0),
+    "A3": (297.0, 420.0),
+    "Letter": (215.9, 279.4),
+    "Legal": (215.9, 355.6),
+}
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    source: Source = "flatbed"
+    mode: str = "color"
+    dpi: int = 300
+    page_size: str = "A4"
+
+    def check(self) -> None:
+        """Refuse requests that break the archival minimums, before any device is touched."""
+        if self.source not in SOURCES:
+            raise CaptureRefused("bad_request",
+                                 f"unknown source {self.source!r} (use one of {', '.join(SOURCES)})",
+                                 f"Nguồn quét không hợp lệ: {self.source!r}.")
+        if self.mode != "color":
+            raise CaptureRefused(
+                "not_colour", f"mode {self.mode!r} refused: the rules require colour, 24-bit",
+                "Chế độ quét không được phép: quy định bắt buộc quét màu (24 bit). Hãy chọn chế độ màu.")
+        check_dpi(self.dpi)
+        if self.page_size not in PAGE_SIZES_MM:
+            raise CaptureRefused("bad_request", f"unknown page size {self.page_size!r}",
+                                 f"Khổ giấy không hợp lệ: {self.page_size!r}.")
+
+
+def check_dpi(dpi: float, *, what: str = "resolution") -> None:
+    if dpi < MIN_DPI:
+        raise CaptureRefused(
+            "dpi_too_low",
+            f"{what} {dpi:g} dpi refused: the rules require at least {MIN_DPI} dpi",
+            f"Độ phân giải {dpi:g} dpi quá thấp: quy định yêu cầu tối thiểu {MIN_DPI} dpi "
+            f"({MIN_DPI_DRAWINGS} dpi với bản đồ, bản vẽ kỹ thuật). Hãy chọn độ phân giải cao hơn.")
+
+
+@dataclass
+class CapturedImage:
+    image: np.ndarray  # uint8, H x W x 3, RGB
+    dpi: float
+    side: Side
+    sheet: int  # 1-based within this run
+    device: str
+    settings: dict[str, Any] = field(default_factory=dict)  # what the device actually took, read back
+    source: str = ""  # 'flatbed' | 'adf' | 'adf_duplex' | 'import'
+
+
+class CaptureRefused(ValueError):
+    """A request, profile or file that the rules or the device do not allow; nothing was captured."""
+
+    def __init__(self, code: str, message: str, message_vi: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.message_vi = message_vi
+
+
+_AFTER = " Các trang đã quét trước đó vẫn được giữ."
+
+FAULTS: dict[str, tuple[str, str]] = {
+    "jammed": ("Paper jam in the document feeder.",
+               "Kẹt giấy trong khay nạp. Mở nắp, gỡ tờ bị kẹt, đặt tờ đó lại lên khay rồi bấm Quét tiếp."),
+    "no_paper": ("No paper in the scanner.",
+                 "Không có giấy trong máy quét. Đặt tài liệu vào khay rồi bấm Quét tiếp."),
+    "cover_open": ("The scanner cover is open.",
+                   "Nắp máy quét đang mở. Đóng nắp lại rồi bấm Quét tiếp."),
+    "device_busy": ("The scanner is busy (another program may be using it).",
+                    "Máy quét đang bận (có thể chương trình khác đang dùng). Đợi một lát rồi bấm Quét tiếp."),
+    "io_error": ("Communication with the scanner failed.",
+                 "Lỗi kết nối với máy quét. Kiểm tra cáp và nguồn điện rồi bấm Quét tiếp."),
+    "unplugged": ("The scanner is not connected (unplugged or switched off).",
+                  "Không tìm thấy máy quét (đã rút cáp hoặc tắt nguồn). "
+                  "Cắm lại cáp, bật máy rồi bấm Quét tiếp."),
+    "cancelled": ("The scan was cancelled.",
+                  "Lượt quét đã bị huỷ. Bấm Quét tiếp để quét tiếp vào hồ sơ này."),
+}
+
+
+class ScanFault(Exception):
+    """A scanner fault that ended a run. `code` is stable; the messages tell the operator what to do."""
+
+    def __init__(self, code: str, detail: str = "", *, device: str = ""):
+        if code not in FAULTS:
+            raise ValueError(f"unknown fault code {code!r}")
+        english, vietnamese = FAULTS[code]
+        self.code = code
+        self.device = device
+        self.detail = detail
+        self.message = english + (f" ({detail})" if detail else "")
+        self.message_vi = vietnamese + _AFTER
+        super().__init__(self.message)
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message, "message_vi": self.message_vi,
+                "device": self.device}
+
+
+@dataclass
+class ScanOutcome:
+    pages: int
+    ended: Literal["empty", "stopped", "fault", "done"]
+    fault: ScanFault | None = None
+
+
+@runtime_checkable
+class CaptureSource(Protocol):
+    id: str
+
+    def scan(self, request: ScanRequest, *, on_page: Callable[[CapturedImage], None],
+             stop: threading.Event) -> ScanOutcome: ...
+
+
+#: kind -> "module:factory"; imported on first use so that importing this module never loads SANE.
+_KINDS: dict[str, str] = {
+    "sane": "station.capture.sane_source:SaneSource",
+    "import": "station.capture.import_source:ImportSource",
+}
+
+
+def register_kind(kind: str, target: str) -> None:
+    """Add a source kind ("module:callable" taking keyword options)."""
+    _KINDS[kind] = target
+
+
+def open_source(kind: str, **options: Any) -> CaptureSource:
+    """A source by kind: 'sane' (device='test:0', profile=None) or 'import' (folder=..., dpi=None)."""
+    if kind not in _KINDS:
+        raise ValueError(f"unknown capture source kind {kind!r} (known: {', '.join(sorted(_KINDS))})")
+    module_name, _, attr = _KINDS[kind].partition(":")
+    factory = getattr(importlib.import_module(module_name), attr)
+    return factory(**options)
+
+
+def list_devices(timeout: float = 5.0) -> list[dict[str, str]]:
+    """SANE devices as dicts (id, vendor, model, type); gives up after `timeout` s (network backends)."""
+    from station.capture.sane_source import discover
+
+    return discover(timeout)

@@ -1,0 +1,63 @@
+"""`sohoa station`: run the station service (capture, processing, sync, telemetry, operator UI)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from pathlib import Path
+
+from station.config import StationConfig, load_config
+
+log = logging.getLogger("sohoa.station")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("station", help="run the scanning station service and its operator UI")
+    p.add_argument("--config", help="station.toml")
+    p.add_argument("--data", default="/var/lib/sohoa/station", help="data folder when no --config")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=run)
+
+
+def _config(args: argparse.Namespace) -> StationConfig:
+    config = load_config(Path(args.config)) if args.config else StationConfig(data_dir=Path(args.data))
+    if args.host:
+        config.host = args.host
+    if args.port:
+        config.port = args.port
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    serve(_config(args))
+    return 0
+
+
+def serve(config: StationConfig, *, stop: threading.Event | None = None) -> None:
+    """Run until SIGTERM/SIGINT (or `stop`), then stop every part in reverse order."""
+    from waitress.server import create_server
+
+    from station.service import Station
+    from station.web.app import create_app
+
+    station = Station(config)
+    station.start()
+    server = create_server(create_app(station), host=config.host, port=config.port, threads=8, ident="sohoa")
+    stop = stop or threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+        raise SystemExit(0)  # unwinds server.run() in the main thread; `finally` stops the parts
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    log.info("station UI on http://%s:%d", config.host, config.port)
+    try:
+        server.run()
+    finally:
+        server.close()
+        station.stop()

@@ -1,0 +1,210 @@
+"""Finish a batch: OCR → PDF/A → signature → TT05 package → sync queue.
+
+Each document is built in a work folder and moved into place only when complete; a crash anywhere leaves
+the batch in FINISHING, and finishing again starts that batch's output over (the captured pages are never
+touched). Signing is always the last change to a PDF.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from protocol.clock import iso_vn, now_vn
+from protocol.hashing import sha256_file
+from protocol.metadata import DocumentRecord, FileRecord, MetadataError, check_document, check_file
+from station.store import BatchState, Store
+
+log = logging.getLogger("sohoa.station.finishing")
+
+
+class FinishError(Exception):
+    """Finishing stopped; the batch goes back to review. Carries an operator message."""
+
+    def __init__(self, message: str, message_vi: str):
+        super().__init__(message)
+        self.message_vi = message_vi
+
+
+@dataclass
+class FinishResult:
+    package_path: Path
+    objid: str
+    sha256: str
+    size: int
+    documents: int
+    pages: int
+
+
+def _ocr_job(args: tuple[str, float, str]) -> dict[str, Any]:
+    from station.output.ocr import OcrError, ocr_page
+
+    path, dpi, lang = args
+    try:
+        res = ocr_page(Path(path), dpi=dpi, lang=lang)
+    except OcrError as exc:
+        return {"ok": False, "error": str(exc), "text": "", "text_pdf": None, "confidence": 0.0}
+    return {"ok": True, "text": res.text, "text_pdf": res.text_pdf, "confidence": res.mean_confidence}
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    return ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1)
+
+
+class Finisher:
+    def __init__(self, store: Store, data_dir: Path, *, signer: Any, agency_name: str, ocr_lang: str = "vie",
+                 workers: int = 0, package_kind: str = "AIP", software: str = "sohoa",
+                 on_progress: Callable[[str, dict], None] | None = None):
+        self.store = store
+        self.data_dir = data_dir
+        self.signer = signer
+        self.agency_name = agency_name
+        self.ocr_lang = ocr_lang
+        self.workers = workers
+        self.package_kind = package_kind
+        self.software = software
+        self.on_progress = on_progress or (lambda step, info: None)
+
+    def finish(self, batch_id: int, *, actor: str) -> FinishResult:
+        batch = self.store.batch(batch_id)
+        if batch["state"] == BatchState.REVIEW:
+            self.store.transition(batch_id, BatchState.FINISHING, actor=actor)
+        elif batch["state"] != BatchState.FINISHING:  # FINISHING: resuming after a crash
+            raise FinishError(f"batch {batch_id} is {batch['state']}, not ready to finish",
+                              "Hồ sơ chưa ở bước kiểm tra, chưa thể hoàn tất")
+        try:
+            return self._finish(batch, actor=actor)
+        except Exception as exc:
+            self.store.transition(batch_id, BatchState.REVIEW, actor=actor, error=str(exc))
+            if isinstance(exc, FinishError):
+                raise
+            raise FinishError(f"finishing failed: {exc}", f"Hoàn tất hồ sơ thất bại: {exc}") from exc
+
+    # ------------------------------------------------------------------------------------------
+    def _finish(self, batch: dict, *, actor: str) -> FinishResult:
+        from protocol.package import PackageDocument, PremisEvent, build_package
+
+        hoso, docs = self._records(batch)
+        pages = {p["id"]: p for p in self.store.pages(batch["id"])}
+        work = self.data_dir / "output" / batch["uid"]
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        events: list[PremisEvent] = self._capture_events(batch, list(pages.values()))
+        package_docs = []
+        with _pool(self.workers) as pool:
+            for doc_row, record in docs:
+                doc_pages = [pages[pid] for pid in record.page_ids]
+                built = self._document(hoso, record, doc_pages, work, pool, events)
+                self.store.set_document_output(doc_row["id"], pdf_path=str(built["path"].relative_to(self.data_dir)),
+                                               pdf_sha256=built["sha256"], page_count=len(doc_pages),
+                                               text=built["text"])
+                package_docs.append(PackageDocument(record=record, pdf_path=built["path"],
+                                                    page_count=len(doc_pages), text=built["text"]))
+        hoso.total_doc = len(package_docs)
+        hoso.number_of_page = sum(d.page_count for d in package_docs)
+        self.on_progress("package", {"batch": batch["id"]})
+        out_dir = self.data_dir / "packages"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        built_pkg = build_package(hoso=hoso, documents=package_docs, events=events, out_dir=out_dir,
+                                  kind=self.package_kind, software=self.software, packager=actor)
+        rel = Path(built_pkg.path).relative_to(self.data_dir)
+        self.store.enqueue_package(batch["id"], package_path=str(rel), sha256=built_pkg.sha256,
+                                   size=built_pkg.size, actor=actor)
+        return FinishResult(package_path=Path(built_pkg.path), objid=built_pkg.objid, sha256=built_pkg.sha256,
+                            size=built_pkg.size, documents=len(package_docs), pages=hoso.number_of_page)
+
+    def _records(self, batch: dict) -> tuple[FileRecord, list[tuple[dict, DocumentRecord]]]:
+        hoso = FileRecord(**batch["record"])
+        live = [p for p in self.store.pages(batch["id"]) if not p["blank"]]
+        hoso.number_of_paper = len({p["sheet"] for p in self.store.pages(batch["id"])})
+        rows = self.store.documents(batch["id"])
+        problems = [p for p in check_file(hoso) if not p.warning]
+        docs = []
+        for row in rows:
+            record = DocumentRecord(**row["record"])
+            record.number_of_page = len(record.page_ids)
+            problems += [p for p in check_document(record, hoso.file_code) if not p.warning]
+            docs.append((row, record))
+        if not docs:
+            raise FinishError("no documents: split the hồ sơ into documents first",
+                              "Chưa chia hồ sơ thành tài liệu")
+        assigned = [pid for _, rec in docs for pid in rec.page_ids]
+        if sorted(assigned) != sorted(p["id"] for p in live):
+            raise FinishError("every non-blank page must belong to exactly one document",
+                              "Mỗi trang (trừ trang trắng) phải thuộc đúng một tài liệu")
+        if problems:
+            raise MetadataError(problems)
+        return hoso, docs
+
+    def _page_image(self, page: dict) -> tuple[Path, float]:
+        rel = page["derivative_path"] or page["path"]
+        return self.data_dir / rel, float(page["dpi"])
+
+    def _document(self, hoso: FileRecord, record: DocumentRecord, pages: list[dict], work: Path,
+                  pool: ProcessPoolExecutor, events: list) -> dict:
+        from protocol.package import PremisEvent
+        from protocol.pdfa_check import check_pdfa
+        from station.output.pdfa import PdfMeta, PdfPage, build_pdfa
+
+        doc_id = record.doc_id(hoso.file_code)
+        self.on_progress("ocr", {"doc_id": doc_id, "pages": len(pages)})
+        images = [self._page_image(p) for p in pages]
+        ocr = list(pool.map(_ocr_job, [(str(path), dpi, self.ocr_lang) for path, dpi in images]))
+        for page, result in zip(pages, ocr, strict=True):
+            events.append(PremisEvent(
+                event_type="OCR", at=iso_vn(), agent=f"tesseract ({self.ocr_lang})",
+                detail=f"confidence {result['confidence']:.1f}" if result["ok"] else f"failed: {result['error']}",
+                outcome="success" if result["ok"] else "failure", objects=[doc_id, _page_ref(page)], extra={}))
+        self.on_progress("pdfa", {"doc_id": doc_id})
+        unsigned = work / f"{doc_id}.unsigned.pdf"
+        build_pdfa([PdfPage(image_path=path, dpi=dpi, text_pdf=r["text_pdf"])
+                    for (path, dpi), r in zip(images, ocr, strict=True)],
+                   out=unsigned, meta=PdfMeta(title=record.subject, doc_id=doc_id,
+                                              doc_code=record.doc_code(hoso.file_code),
+                                              agency=self.agency_name, created=now_vn()))
+        events.append(PremisEvent(event_type="creation", at=iso_vn(), agent=self.software,
+                                  detail="two-layer PDF/A-2b built from the page images and OCR text",
+                                  objects=[doc_id], extra={}))
+        self.on_progress("sign", {"doc_id": doc_id})
+        final = work / f"{doc_id}.pdf"
+        signed = self.signer.sign(unsigned, final, agency_name=self.agency_name)
+        unsigned.unlink()
+        problems = check_pdfa(final)
+        if problems:
+            raise FinishError(f"{doc_id}.pdf fails PDF/A checks: {'; '.join(problems)}",
+                              f"Tệp {doc_id}.pdf không đạt PDF/A: {'; '.join(problems)}")
+        digest = sha256_file(final)
+        events.append(PremisEvent(event_type="digital signature generation", at=signed.signed_at,
+                                  agent=signed.signer_subject, detail=f"PAdES signature by {self.agency_name}",
+                                  objects=[doc_id], extra={"sha256": digest}))
+        return {"path": final, "sha256": digest, "text": "\n\f".join(r["text"] for r in ocr)}
+
+    def _capture_events(self, batch: dict, pages: list[dict]) -> list:
+        from protocol.package import PremisEvent
+
+        events = []
+        for page in pages:
+            settings = ", ".join(f"{k}={v}" for k, v in sorted(page["settings"].items()))
+            events.append(PremisEvent(
+                event_type="capture", at=page["captured_at"], agent=page["device"],
+                detail=f"{page['source']} side={page['side']} sheet={page['sheet']} {settings}",
+                objects=[_page_ref(page)], extra={"sha256": page["sha256"]}))
+            if page["processing"]:
+                proc = page["processing"]
+                events.append(PremisEvent(
+                    event_type="modification", at=page["processed_at"], agent=self.software,
+                    detail=f"deskew {proc.get('angle', 0):.2f}°, rotation {proc.get('rotation', 0)}, "
+                           f"derivative {page['derivative_sha256']}",
+                    objects=[_page_ref(page)], extra={"sha256": page["derivative_sha256"]}))
+        return events
+
+
+def _page_ref(page: dict) -> str:
+    return f"page:{page['batch_id']}:{page['seq']}"

@@ -1,0 +1,65 @@
+"""Thresholds for page processing and quality control, with defaults; overridable from a TOML file."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """The processing config file is wrong (unknown key, wrong type)."""
+
+
+@dataclass(frozen=True)
+class ProcessingConfig:
+    # deskew
+    max_skew_deg: float = 5.0  # search range of the skew estimate
+    min_skew_deg: float = 0.05  # below this the page is not resampled (no visible gain)
+    residual_skew_max_deg: float = 0.3  # after deskew; above: flag
+    # border removal
+    remove_borders: bool = True
+    # orientation (Tesseract OSD)
+    detect_orientation: bool = True
+    osd_timeout_s: float = 30.0
+    min_rotation_confidence: float = 1.5  # OSD orientation_conf below this: do not rotate, flag
+    # blank pages
+    blank_ink_delta: int = 60  # grey levels darker than the local paper to count as ink (bleed-through is fainter)
+    blank_max_ink_mm2: float = 2.0  # weighted ink area (mm²) at or below which a page is blank
+    blank_dust_mm2: float = 0.12  # specks smaller than this are dust
+    # quality thresholds
+    min_dpi: float = 200.0  # NĐ30 minimum for administrative documents
+    min_sharpness: float = 40.0  # variance of the Laplacian over text, at 300 dpi scale
+    max_clipped_white: float = 0.6
+    max_clipped_black: float = 0.05
+    min_contrast: float = 80.0  # p99.5 − p0.5 of grey levels
+    max_edge_content: float = 0.05  # share of an edge strip covered by ink
+    # output
+    png_compression: int = 1  # 0..9; 1 is fast and still lossless
+
+
+def load_config(path: str | Path) -> ProcessingConfig:
+    """Read a TOML file of thresholds (top level or a [processing] table); unknown keys are an error."""
+    with open(path, "rb") as handle:
+        data = tomllib.load(handle)
+    if set(data) == {"processing"} and isinstance(data["processing"], dict):
+        data = data["processing"]
+    fields = {f.name: f for f in dataclasses.fields(ProcessingConfig)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{path}: unknown processing setting(s): {', '.join(unknown)}")
+    values = {}
+    for key, value in data.items():
+        default = getattr(ProcessingConfig, key)
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            value = float(value)
+        else:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        if not ok:
+            raise ConfigError(f"{path}: {key} must be {type(default).__name__}, got {value!r}")
+        values[key] = value
+    return ProcessingConfig(**values)

@@ -1,0 +1,239 @@
+"""The station process: builds every part from the config, wires their listeners, starts and stops them.
+
+Start order: store → SANE config → journal reconcile → processing pool → telemetry → sync worker → capture.
+Stop in reverse. The parts share state only through the store and the page files.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from station.config import StationConfig
+from station.store import BatchState, Store
+
+log = logging.getLogger("sohoa.station")
+
+
+class Station:
+    def __init__(self, config: StationConfig):
+        from station.capture.journal import Journal
+        from station.capture.saneenv import prepare_sane_config
+        from station.capture.service import CaptureService
+        from station.processing.worker import ProcessingPool
+
+        self.config = config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        prepare_sane_config(config.sane_dir, backends=tuple(config.sane_backends.split(",")))
+        self.store = Store(config.db_path)
+        self.journal = Journal(self.store, config.data_dir)
+        self.capture = CaptureService(self.store, self.journal)
+        self.pool = ProcessingPool(self.store, config.data_dir, workers=config.workers or None)
+        self.telemetry: Any = None
+        self.sync: Any = None
+        self.sync_client: Any = None
+        self.finishing: dict[int, str] = {}  # batch id -> step, for the UI
+        self.last_error: dict[int, dict] = {}
+        self._signer: Any = None
+
+    # -- life cycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        report = self.journal.reconcile()
+        if not report.clean:
+            log.warning("journal reconcile: %s", report)
+        self._resume_interrupted()
+        self.pool.add_listener(self._on_processed) if hasattr(self.pool, "add_listener") else None
+        self.pool.start()
+        self._start_telemetry()
+        self._start_sync()
+        self.capture.add_listener(self) if hasattr(self.capture, "add_listener") else None
+
+    def stop(self) -> None:
+        self.capture.stop()
+        if self.sync:
+            self.sync.stop()
+        if self.telemetry:
+            self.telemetry.stop()
+        self.pool.stop()
+
+    def _resume_interrupted(self) -> None:
+        # A batch that was finishing when the station died goes back to review: its output is rebuilt.
+        for batch in self.store.batches():
+            if batch["state"] == BatchState.FINISHING:
+                self.store.transition(batch["id"], BatchState.REVIEW, actor="station", reason="restart")
+
+    def _start_telemetry(self) -> None:
+        cfg = self.config
+        if not cfg.broker_host:
+            return
+        from station.telemetry import Telemetry
+
+        self.telemetry = Telemetry(cfg.station_id, host=cfg.broker_host, port=cfg.broker_port,
+                                   username=cfg.station_id, password=cfg.broker_password(), prefix=cfg.mqtt_prefix)
+        self.telemetry.start()
+        self.telemetry.set_state(scanner="idle", operator=None, batch=None)
+
+    def _start_sync(self) -> None:
+        cfg = self.config
+        if not cfg.server_url:
+            return
+        from station.sync.client import SyncClient
+        from station.sync.worker import SyncWorker
+
+        self.sync_client = SyncClient(cfg.server_url, station_id=cfg.station_id, token=cfg.token())
+        self.sync = SyncWorker(self.store, self.sync_client, cfg.data_dir, interval=cfg.sync_interval,
+                               on_receipt=self._on_receipt)
+        self.sync.start()
+
+    # -- listeners (capture, processing, sync) -------------------------------------------------
+    def on_page(self, page: dict) -> None:
+        self.pool.submit(page["id"])
+        self._publish("progress", batch=page["batch_id"], pages_captured=self._count(page["batch_id"]))
+
+    def on_fault(self, fault: Any) -> None:
+        self._event("scanner.fault", **fault.as_dict())
+
+    def on_state(self, state: Any) -> None:
+        if self.telemetry:
+            self.telemetry.set_state(scanner=str(getattr(state, "value", state)))
+
+    def _on_processed(self, page_id: int, result: dict) -> None:
+        flags = result.get("flags") or []
+        if flags:
+            self._event("page.flags", page_id=page_id, flags=[f["code"] for f in flags])
+
+    def _on_receipt(self, batch: dict, receipt: dict) -> None:
+        self._event(f"batch.{receipt['verdict']}", batch=batch["id"], file_code=batch["file_code"],
+                    reasons=receipt["reasons"])
+
+    def _count(self, batch_id: int) -> int:
+        row = self.store.one("SELECT COUNT(*) AS n FROM pages WHERE batch_id = ?", (batch_id,))
+        return int(row["n"]) if row else 0
+
+    def _publish(self, kind: str, **fields: Any) -> None:
+        if self.telemetry:
+            try:
+                getattr(self.telemetry, kind)(**fields)
+            except Exception:  # telemetry never stops the station
+                log.exception("telemetry %s failed", kind)
+
+    def _event(self, kind: str, **payload: Any) -> None:
+        if self.telemetry:
+            try:
+                self.telemetry.event(kind, **payload)
+            except Exception:
+                log.exception("telemetry event failed")
+
+    # -- actions the UI calls -------------------------------------------------------------------
+    def open_batch(self, *, record: dict, expected_sheets: int | None, work_order_id: str | None,
+                   operator: str) -> dict:
+        from protocol.metadata import FileRecord, MetadataError, check_file
+
+        hoso = FileRecord(**record)
+        problems = [p for p in check_file(hoso) if not p.warning and p.field != "number_of_paper"]
+        if problems:
+            raise MetadataError(problems)
+        batch = self.store.create_batch(file_code=hoso.file_code, record=hoso.to_dict(),
+                                        expected_sheets=expected_sheets, work_order_id=work_order_id,
+                                        operator=operator)
+        self._event("batch.open", batch=batch["id"], file_code=batch["file_code"])
+        if self.telemetry:
+            self.telemetry.set_state(batch=batch["file_code"], operator=operator)
+        return batch
+
+    def scan(self, batch_id: int, *, kind: str, options: dict, request: dict, actor: str) -> None:
+        from station.capture.source import ScanRequest, open_source
+
+        batch = self.store.batch(batch_id)
+        if batch["state"] == BatchState.REVIEW:
+            self.store.transition(batch_id, BatchState.OPEN, actor=actor, reason="scan more")
+        elif batch["state"] != BatchState.OPEN:
+            from station.store import StateError
+
+            raise StateError(f"batch {batch_id} is {batch['state']}: cannot scan into it")
+        req = ScanRequest(**request)
+        req.check()
+        source = open_source(kind, **options)
+        self.capture.start(batch_id, source, req, actor=actor)
+
+    def wait_idle(self, timeout: float) -> bool:
+        return self.capture.wait(timeout)
+
+    def to_review(self, batch_id: int, *, actor: str) -> None:
+        self.store.transition(batch_id, BatchState.REVIEW, actor=actor)
+
+    def set_documents(self, batch_id: int, documents: list[dict], *, actor: str) -> None:
+        self.store.set_documents(batch_id, documents, actor=actor)
+
+    def signer(self) -> Any:
+        if self._signer is None:
+            from station.output.signing import Signer
+
+            cfg = self.config
+            if cfg.pkcs11_module:
+                pin = cfg.pkcs11_pin_file.read_text().strip() if cfg.pkcs11_pin_file else ""
+                self._signer = Signer.from_pkcs11(cfg.pkcs11_module, cfg.pkcs11_token, cfg.pkcs11_key, pin)
+            elif cfg.signing_p12:
+                phrase = cfg.signing_passphrase_file.read_bytes().strip() if cfg.signing_passphrase_file else None
+                self._signer = Signer.from_pkcs12(cfg.signing_p12, phrase)
+            else:
+                raise RuntimeError("no signing key configured (signing_p12 or pkcs11_module)")
+        return self._signer
+
+    def finish(self, batch_id: int, *, actor: str, background: bool = True) -> None:
+        """OCR → PDF/A → sign → package → queue; in a thread unless told otherwise."""
+        from station.finishing import Finisher
+
+        if not self.pool.drain(timeout=600):
+            raise RuntimeError("page processing did not finish in time")
+        finisher = Finisher(self.store, self.config.data_dir, signer=self.signer(),
+                            agency_name=self.config.agency_name, ocr_lang=self.config.ocr_lang,
+                            workers=self.config.workers, package_kind=self.config.package_kind,
+                            on_progress=lambda step, info: self._finish_step(batch_id, step, info))
+
+        def run() -> None:
+            try:
+                result = finisher.finish(batch_id, actor=actor)
+            except Exception as exc:
+                log.exception("finishing batch %s failed", batch_id)
+                self.last_error[batch_id] = {"message": str(exc),
+                                             "message_vi": getattr(exc, "message_vi", str(exc))}
+                self.finishing.pop(batch_id, None)
+                self._event("batch.finish_failed", batch=batch_id, error=str(exc))
+                return
+            self.finishing.pop(batch_id, None)
+            self.last_error.pop(batch_id, None)
+            self._event("batch.sealed", batch=batch_id, objid=result.objid, documents=result.documents,
+                        pages=result.pages)
+            if self.sync:
+                self.sync.kick()
+
+        self.finishing[batch_id] = "start"
+        if background:
+            threading.Thread(target=run, name=f"finish-{batch_id}", daemon=True).start()
+        else:
+            run()
+
+    def _finish_step(self, batch_id: int, step: str, info: dict) -> None:
+        self.finishing[batch_id] = step
+        self._event("batch.finishing", batch=batch_id, step=step, **info)
+
+    def status(self) -> dict:
+        return {
+            "station_id": self.config.station_id,
+            "scanner": str(getattr(self.capture.state, "value", self.capture.state)),
+            "telemetry": bool(self.telemetry),
+            "server": self.config.server_url,
+            "outbox": len(self.store.outbox(states=("queued", "sending"))),
+        }
+
+
+def data_path(config: StationConfig, rel: str) -> Path:
+    """Resolve a stored relative path; refuse anything that leaves the data folder."""
+    root = config.data_dir.resolve()
+    path = (root / rel).resolve()
+    if root not in path.parents:
+        raise ValueError(f"path outside the data folder: {rel!r}")
+    return path

@@ -1,0 +1,1 @@
+"""Send sealed packages to the central server: resumable, idempotent, offline-first."""

@@ -1,0 +1,82 @@
+"""HTTP client for the sync API (protocol/api.py): manifest, resumable chunks, commit, signed receipt."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import requests
+from cryptography.hazmat.primitives import serialization
+
+from protocol import api
+from protocol.api import Receipt, verify_receipt
+
+log = logging.getLogger("sohoa.station.sync")
+
+
+class SyncError(Exception):
+    """The upload did not finish; retry later. `retry` is False when retrying cannot help."""
+
+    def __init__(self, message: str, *, retry: bool = True):
+        super().__init__(message)
+        self.retry = retry
+
+
+class SyncClient:
+    def __init__(self, base_url: str, *, station_id: str, token: str, timeout: float = 30.0,
+                 chunk_size: int = api.CHUNK_SIZE):
+        self.base_url = base_url.rstrip("/")
+        self.station_id = station_id
+        self.timeout = timeout
+        self.chunk_size = chunk_size
+        self.session = requests.Session()
+        self.session.headers.update({api.HEADER_STATION: station_id, "Authorization": f"{api.AUTH_SCHEME} {token}"})
+        self._server_key: Any = None
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> dict:
+        try:
+            resp = self.session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
+        except requests.RequestException as exc:
+            raise SyncError(f"server unreachable: {exc}") from exc
+        try:
+            body = resp.json()
+        except ValueError:
+            body = {"error": "bad_response", "message": resp.text[:200]}
+        if resp.status_code >= 400:
+            retry = resp.status_code >= 500 or resp.status_code in (408, 409, 429)
+            raise SyncError(f"{method} {path}: {resp.status_code} {body.get('error')}: {body.get('message')}",
+                            retry=retry and resp.status_code != 401)
+        return body
+
+    def server_key(self) -> Any:
+        if self._server_key is None:
+            pem = self._call("GET", api.SERVER_KEY)["ed25519_public_key"]
+            self._server_key = serialization.load_pem_public_key(pem.encode())
+        return self._server_key
+
+    def workorders(self) -> list[dict]:
+        return self._call("GET", api.WORKORDERS)["workorders"]
+
+    def send(self, path: Path, *, sha256: str, size: int, manifest: dict) -> Receipt:
+        """Upload (or resume) one package and return the server's verified receipt."""
+        status = self._call("POST", api.UPLOADS, json={"sha256": sha256, "size": size, **manifest})
+        upload_id = status["upload_id"]
+        if "receipt" not in status:
+            received = status["received"]
+            with open(path, "rb") as handle:
+                handle.seek(received)
+                while received < size:
+                    chunk = handle.read(self.chunk_size)
+                    digest = hashlib.sha256(chunk).hexdigest().upper()
+                    out = self._call("PUT", api.UPLOAD_CHUNK(upload_id, received), data=chunk,
+                                     headers={api.HEADER_CHUNK_SHA256: digest})
+                    received = out.get("received", received + len(chunk))
+            status = self._call("POST", api.UPLOAD_COMMIT(upload_id))
+        receipt = Receipt.from_dict(status["receipt"])
+        if not verify_receipt(receipt, self.server_key()):
+            raise SyncError("receipt signature is not the server's: not trusting it")
+        if receipt.sha256 != sha256 or receipt.station_id != self.station_id:
+            raise SyncError("receipt is for another package")
+        return receipt

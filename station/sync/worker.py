@@ -1,0 +1,76 @@
+"""The sync worker: drains the outbox whenever the server is reachable, with backoff."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from station.store import BatchState, Store
+from station.sync.client import SyncClient, SyncError
+
+log = logging.getLogger("sohoa.station.sync")
+
+
+class SyncWorker:
+    def __init__(self, store: Store, client: SyncClient, data_dir: Path, *, interval: float = 5.0,
+                 on_receipt: Callable[[dict, dict], None] | None = None):
+        self.store = store
+        self.client = client
+        self.data_dir = data_dir
+        self.interval = interval
+        self.on_receipt = on_receipt
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="sohoa-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        backoff = self.interval
+        while not self._stop.is_set():
+            try:
+                ok = self.drain_once()
+                backoff = self.interval if ok else min(backoff * 2, 300)
+            except Exception:  # the worker must outlive any single bad item
+                log.exception("sync pass failed")
+                backoff = min(backoff * 2, 300)
+            self._wake.wait(backoff)
+            self._wake.clear()
+
+    def drain_once(self) -> bool:
+        """Send every queued package once; False when something must be retried later."""
+        all_ok = True
+        for item in self.store.outbox(states=("queued", "sending")):
+            batch = self.store.batch(item["batch_id"])
+            if batch["state"] == BatchState.SEALED:
+                self.store.transition(batch["id"], BatchState.SYNCING, actor="sync")
+            try:
+                receipt = self.client.send(
+                    self.data_dir / item["package_path"], sha256=item["sha256"], size=item["size"],
+                    manifest={"file_code": batch["file_code"], "batch_uid": batch["uid"],
+                              "work_order_id": batch["work_order_id"],
+                              "expected_sheets": batch["expected_sheets"]},
+                )
+            except SyncError as exc:
+                log.warning("sync of batch %s failed: %s", batch["id"], exc)
+                self.store.outbox_attempt(item["id"], error=str(exc))
+                all_ok = False
+                continue
+            self.store.outbox_done(item["id"], accepted=receipt.verdict == "accepted", receipt=receipt.to_dict())
+            log.info("batch %s: server %s package %s", batch["id"], receipt.verdict, receipt.objid)
+            if self.on_receipt:
+                self.on_receipt(batch, receipt.to_dict())
+        return all_ok
