@@ -71,8 +71,7 @@ class ServerDB:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._local = threading.local()
-        with self.tx() as conn:
-            conn.executescript(SCHEMA)
+        self._conn().executescript(SCHEMA)  # executescript commits on its own
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

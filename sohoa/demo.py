@@ -180,7 +180,7 @@ def start_server(root: Path, ports: dict[str, int], keys: Any, procs: Processes)
     conf = root / "server" / "server.toml"
     conf.write_text(
         f'data_dir = "{root / "server"}"\nport = {ports["server"]}\n'
-        f'trust_roots = ["{keys.ca_cert}"]\n'
+        f'trust_roots = ["{keys.ca_pem}"]\n'
         f'backup_dir = "{root / "server-backup"}"\n'
         f'broker_host = "127.0.0.1"\nbroker_port = {ports["broker"]}\nbroker_user = "server"\n'
         f'broker_password_file = "{root / "server" / "mqtt-password"}"\n', encoding="utf-8")
@@ -205,7 +205,7 @@ def start_station(root: Path, ports: dict[str, int], keys: Any, accounts: dict[s
         f'broker_host = "127.0.0.1"\nbroker_port = {ports["broker"]}\n'
         f'broker_password_file = "{st / "mqtt-password"}"\n'
         f'device = "test:0"\nagency_name = "{AGENCY_NAME}"\n'
-        f'signing_p12 = "{keys.p12}"\nsigning_passphrase_file = "{keys.passphrase_file}"\n'
+        f'signing_p12 = "{keys.agency_p12}"\nsigning_passphrase_file = "{keys.passphrase_file}"\n'
         f'sync_interval = 2.0\n', encoding="utf-8")
     url = f"http://127.0.0.1:{ports['station']}"
     proc = procs.spawn("station", [sys.executable, "-m", "sohoa.cli", "station", "--config", str(conf)])

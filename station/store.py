@@ -127,8 +127,7 @@ class Store:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._local = threading.local()
-        with self.tx() as db:
-            db.executescript(SCHEMA)
+        self._conn().executescript(SCHEMA)  # executescript commits on its own
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

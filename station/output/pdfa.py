@@ -105,11 +105,13 @@ def _set_metadata(pdf: pikepdf.Pdf, meta: PdfMeta) -> None:
         xmp["xmp:CreatorTool"] = PRODUCER
         xmp["pdf:Producer"] = PRODUCER
         xmp["pdf:Keywords"] = f"{meta.doc_id} {meta.doc_code}"
-    # The Info dictionary must say the same as the XMP (PDF/A-2 6.6.3).
+    # The Info dictionary must say the same as the XMP (PDF/A-2 6.6.3). No /Producer in Info: pyHanko
+    # appends itself to an existing Info /Producer but writes only its own name into the XMP, which would
+    # make the signed file disagree with itself; without one, it writes the same value into both.
     pdf.docinfo = pdf.make_indirect(pikepdf.Dictionary(
         Title=pikepdf.String(meta.title), Author=pikepdf.String(meta.agency),
         Subject=pikepdf.String(meta.title), Keywords=pikepdf.String(f"{meta.doc_id} {meta.doc_code}"),
-        Creator=pikepdf.String(PRODUCER), Producer=pikepdf.String(PRODUCER),
+        Creator=pikepdf.String(PRODUCER),
         CreationDate=pikepdf.String(_pdf_date(created)), ModDate=pikepdf.String(_pdf_date(created)),
     ))
 

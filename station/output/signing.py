@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 STAMP_FONT = Path("/usr/share/fonts/truetype/freefont/FreeSerif.ttf")
 STAMP_PT = 10
-MARGIN_PT = 28  # about 1 cm from the displayed top and right edges
+MARGIN_PT = 14  # about 5 mm from the displayed top and right edges, above most letterheads
 PADDING_PT = 3
 FIELD_NAME = "AgencySignature"
 

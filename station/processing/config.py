@@ -25,7 +25,8 @@ class ProcessingConfig:
     osd_timeout_s: float = 30.0
     min_rotation_confidence: float = 1.5  # OSD orientation_conf below this: do not rotate, flag
     # blank pages
-    blank_ink_delta: int = 60  # grey levels darker than the local paper to count as ink (bleed-through is fainter)
+    # grey levels darker than the local paper to count as ink (bleed-through is fainter)
+    blank_ink_delta: int = 60
     blank_max_ink_mm2: float = 2.0  # weighted ink area (mm²) at or below which a page is blank
     blank_dust_mm2: float = 0.12  # specks smaller than this are dust
     # quality thresholds

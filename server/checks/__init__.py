@@ -1,0 +1,72 @@
+"""Central checks: one named function per rule, each returning a CheckResult with reasons.
+
+`run_checks` runs every check, even after failures, so a rejection lists everything that is wrong.
+A check never raises: a crash becomes a failed check with the exception as its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from server.checks.context import Context, NotReadable
+from server.checks.pdf import check_pdfa, check_signatures
+from server.checks.records import check_counts, check_metadata, check_premis
+from server.checks.result import CheckResult, Limits, Verdict
+from server.checks.safety import check_top_folder, check_zip_safety
+from server.checks.structure import check_files_listed, check_fixity, check_identifiers, check_schemas
+
+log = logging.getLogger(__name__)
+
+#: (name, function) in the order they run. `structural` ones need no external validator.
+CHECKS: list[tuple[str, Callable[[Context], CheckResult]]] = [
+    ("zip_safety", check_zip_safety),
+    ("top_folder", check_top_folder),
+    ("files_listed", check_files_listed),
+    ("fixity", check_fixity),
+    ("schemas", check_schemas),
+    ("identifiers", check_identifiers),
+    ("counts", check_counts),
+    ("metadata", check_metadata),
+    ("premis", check_premis),
+    ("pdfa", check_pdfa),
+    ("signatures", check_signatures),
+]
+STRUCTURAL = [name for name, _ in CHECKS if name not in ("pdfa", "signatures")]
+
+
+def _run_one(name: str, func: Callable[[Context], CheckResult], ctx: Context) -> CheckResult:
+    try:
+        return func(ctx)
+    except NotReadable as exc:
+        return CheckResult(name, False, [str(exc)], "Không kiểm tra được: gói không đọc được")
+    except Exception as exc:  # noqa: BLE001 - hostile input must never crash the verdict
+        log.exception("check %s crashed", name)
+        return CheckResult(name, False, [f"check failed on this input: {type(exc).__name__}: {exc}"],
+                           "Không kiểm tra được gói")
+
+
+def run_checks(path: Path, *, trust_roots: list[bytes], expected_sheets: int | None = None,
+               only: list[str] | None = None, limits: Limits | None = None) -> Verdict:
+    """Run every check (or the names in `only`) on a .zip or folder; the verdict lists all failures."""
+    ctx = Context(Path(path), trust_roots=trust_roots, expected_sheets=expected_sheets,
+                  limits=limits or Limits())
+    results = []
+    try:
+        for name, func in CHECKS:
+            if only is not None and name not in only:
+                continue
+            started = time.monotonic()
+            results.append(_run_one(name, func, ctx))
+            log.debug("check %s took %.3f s", name, time.monotonic() - started)
+    finally:
+        ctx.close()
+    contents = ctx.contents
+    return Verdict(ok=all(r.ok for r in results), checks=results,
+                   objid=contents.objid if contents else None,
+                   file_code=contents.file_code if contents else None)
+
+
+__all__ = ["CHECKS", "STRUCTURAL", "CheckResult", "Limits", "Verdict", "run_checks"]

@@ -1,0 +1,42 @@
+"""What a check returns, and the verdict over all of them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class CheckResult:
+    name: str
+    ok: bool
+    reasons: list[str] = field(default_factory=list)  # English, one line each
+    message_vi: str = ""  # what an operator sees when the check fails
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    checks: list[CheckResult]
+    objid: str | None = None
+    file_code: str | None = None
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.ok]
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "objid": self.objid, "file_code": self.file_code,
+                "failed": [c.name for c in self.failures], "checks": [c.to_dict() for c in self.checks]}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds that keep a hostile zip from exhausting the server."""
+
+    max_total: int = 16 << 30  # declared uncompressed bytes in the whole zip
+    max_members: int = 20_000
+    max_ratio: int = 100  # uncompressed / compressed, for members larger than ratio_floor
+    ratio_floor: int = 1 << 20

@@ -1,0 +1,215 @@
+"""A bounded pool of worker processes that processes captured pages in the background.
+
+Capture calls `submit(page_id)` and never waits. Results are written to the store per page; a page whose
+processing never finished (crash, power cut) has no `processed_at` and is resubmitted on `start()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+from station.processing.config import ProcessingConfig
+from station.processing.pipeline import flag, process_page
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[int, dict], None]
+MAX_ATTEMPTS = 2  # a page that kills its worker twice is recorded as failed, not retried forever
+
+
+def _init_worker() -> None:
+    # one core per Tesseract / OpenCV call: parallelism comes from the processes
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def _work(src: str, dpi: float, out_path: str, config: ProcessingConfig) -> dict:
+    return process_page(Path(src), dpi=dpi, out_path=Path(out_path), config=config).to_dict()
+
+
+class ProcessingPool:
+    """Processes pages in `workers` processes; results go to `store.set_processing` and to listeners."""
+
+    def __init__(self, store: Any, data_dir: Path, *, workers: int | None = None,
+                 config: ProcessingConfig | None = None):
+        self.store = store
+        self.data_dir = Path(data_dir)
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.config = config or ProcessingConfig()
+        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._listeners: list[Listener] = []
+        self._lock = threading.Condition()
+        self._pending: dict[int, int] = {}  # page id -> attempts started; queued or in flight
+        self._slots = threading.Semaphore(self.workers * 2)  # bounded: at most this many in the executor
+        self._executor: ProcessPoolExecutor | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    # -- listeners ---------------------------------------------------------------------------------
+    def add_listener(self, listener: Listener | Any) -> None:
+        """A callable `(page_id, result_dict)`, or an object with `on_processed(page_id, result_dict)`."""
+        self._listeners.append(getattr(listener, "on_processed", listener))
+
+    def remove_listener(self, listener: Listener | Any) -> None:
+        self._listeners.remove(getattr(listener, "on_processed", listener))
+
+    # -- life cycle --------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stopping.clear()
+        self._executor = self._new_executor()
+        self._thread = threading.Thread(target=self._dispatch, name="processing-dispatch", daemon=True)
+        self._thread.start()
+        unfinished = self.store.unprocessed_pages()
+        if unfinished:
+            log.info("resubmitting %d page(s) whose processing never finished", len(unfinished))
+        for row in unfinished:
+            self.submit(int(row["id"]))
+
+    def stop(self) -> None:
+        """Stop taking work; pages not finished stay unprocessed in the store and are redone on start."""
+        if self._thread is None:
+            return
+        self._stopping.set()
+        self._queue.put(None)
+        self._thread.join()
+        self._thread = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        with self._lock:
+            self._pending.clear()
+            self._lock.notify_all()
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        # spawn, not fork: the station process has threads (web, scanners) that fork would copy mid-flight
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker)
+
+    # -- work --------------------------------------------------------------------------------------
+    def submit(self, page_id: int) -> None:
+        """Queue a page (non-blocking). A page already queued or in flight is not queued twice."""
+        with self._lock:
+            if page_id in self._pending:
+                return
+            self._pending[page_id] = 0
+        self._queue.put(page_id)
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until every submitted page is done; False on timeout."""
+        with self._lock:
+            return self._lock.wait_for(lambda: not self._pending, timeout=timeout)
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def _dispatch(self) -> None:
+        while True:
+            page_id = self._queue.get()
+            if page_id is None or self._stopping.is_set():
+                return
+            try:
+                self._start_page(page_id)
+            except Exception:  # a bad row must not stop the dispatcher
+                log.exception("cannot start processing page %s", page_id)
+                self._done(page_id)
+
+    def _start_page(self, page_id: int) -> None:
+        page = self.store.page(page_id)
+        batch = self.store.batch(page["batch_id"])
+        rel = Path("derived") / batch["uid"] / f"{int(page['seq']):05d}.png"
+        src = self.data_dir / page["path"]
+        self._slots.acquire()
+        with self._lock:
+            self._pending[page_id] = self._pending.get(page_id, 0) + 1
+        executor = self._executor
+        if executor is None or self._stopping.is_set():
+            self._slots.release()
+            return
+        try:
+            future = executor.submit(_work, str(src), float(page["dpi"]), str(self.data_dir / rel),
+                                     self.config)
+        except (BrokenProcessPool, RuntimeError) as exc:  # the pool broke since the last page
+            self._slots.release()
+            self._retry_or_fail(page_id, page, exc, executor)
+            return
+        future.add_done_callback(lambda fut: self._finished(page_id, page, rel, fut, executor))
+
+    def _finished(self, page_id: int, page: dict, rel: Path, future: Future,
+                  executor: ProcessPoolExecutor) -> None:
+        self._slots.release()
+        if future.cancelled() or self._stopping.is_set():
+            return
+        exc = future.exception()
+        if isinstance(exc, BrokenProcessPool):
+            self._retry_or_fail(page_id, page, exc, executor)
+            return
+        try:
+            if exc is not None:
+                log.error("processing page %s (%s) failed: %s", page_id, page["path"], exc)
+                self._record_failure(page_id, page, exc)
+                return
+            result = future.result()
+            result["derivative_path"] = rel.as_posix()
+            self.store.set_processing(page_id, result=result, derivative_path=rel.as_posix(),
+                                      derivative_sha256=result["derivative_sha256"], blank=result["blank"],
+                                      flags=result["flags"])
+            self._notify(page_id, result)
+        except Exception:
+            log.exception("cannot record processing of page %s", page_id)
+        finally:
+            self._done(page_id)
+
+    def _retry_or_fail(self, page_id: int, page: dict, exc: BaseException,
+                       broken_executor: ProcessPoolExecutor) -> None:
+        """A worker died (crash, out of memory): start a fresh pool and try the page again, once."""
+        with self._lock:
+            attempts = self._pending.get(page_id, 0)
+            # every page in flight sees the same broken pool: replace it once
+            if self._executor is broken_executor and not self._stopping.is_set():
+                broken = self._executor
+                self._executor = self._new_executor()
+                broken.shutdown(wait=False, cancel_futures=False)
+        if attempts < MAX_ATTEMPTS and not self._stopping.is_set():
+            log.warning("worker died on page %s (attempt %d): %s; retrying", page_id, attempts, exc)
+            self._queue.put(page_id)
+            return
+        try:
+            self._record_failure(page_id, page, exc)
+        finally:
+            self._done(page_id)
+
+    def _record_failure(self, page_id: int, page: dict, exc: BaseException) -> None:
+        # the page goes on with its original as the derivative, flagged: never lost, never silently wrong
+        flags = [flag("processing_failed", f"Image processing failed: {exc}",
+                      "Xử lý ảnh không thành công; trang được giữ nguyên bản gốc, cần kiểm tra")]
+        result = {"error": str(exc), "derivative_path": page["path"], "derivative_sha256": page["sha256"],
+                  "blank": False, "flags": flags}
+        self.store.set_processing(page_id, result=result, derivative_path=page["path"],
+                                  derivative_sha256=page["sha256"], blank=False, flags=flags)
+        self._notify(page_id, result)
+
+    def _notify(self, page_id: int, result: dict) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(page_id, result)
+            except Exception:  # one broken listener must not stop the others
+                log.exception("processing listener %r failed", listener)
+
+    def _done(self, page_id: int) -> None:
+        with self._lock:
+            self._pending.pop(page_id, None)
+            self._lock.notify_all()

@@ -1,0 +1,191 @@
+"""Monitor against a real mosquitto (project config) and real Telemetry publishers."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from protocol.topics import EventPayload, ProgressPayload, WorkOrderPayload, station_topic
+from server.broker import BrokerConfig, BrokerProcess, connect_client, free_port
+from server.monitor import Monitor
+from station.telemetry import Telemetry
+
+ACCOUNTS = {"server": "server-pw", "st-a": "pw-a", "st-b": "pw-b"}
+
+
+@pytest.fixture
+def broker(tmp_path: Path):
+    config = BrokerConfig(port=free_port(), accounts=ACCOUNTS, server_user="server")
+    with BrokerProcess.from_config(tmp_path / "broker", config) as process:
+        yield process
+
+
+@pytest.fixture
+def monitor(broker: BrokerProcess, tmp_path: Path):
+    mon = Monitor(host="127.0.0.1", port=broker.port, username="server", password="server-pw",
+                  db_path=tmp_path / "catalog.db", stall_after=1.0, tick=0.1)
+    mon.start()
+    mon.wait_until(lambda s: s["broker_connected"], 10)
+    yield mon
+    mon.stop()
+
+
+def station(broker: BrokerProcess, sid: str = "st-a", **kw) -> Telemetry:
+    tel = Telemetry(sid, host="127.0.0.1", port=broker.port, username=sid, password=ACCOUNTS[sid], **kw)
+    tel.start()
+    return tel
+
+
+def wait(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met")
+        time.sleep(0.05)
+
+
+def test_snapshot_shows_station_online_with_operator_and_batch(monitor: Monitor, broker: BrokerProcess):
+    tel = station(broker)
+    try:
+        tel.set_state(operator="nguyen.van.a", batch="b-001", batch_state="OPEN", fonds="G09",
+                      file_code="G09.01.2020.001", scanner="scanning")
+        snap = monitor.wait_until(
+            lambda s: s["stations"].get("st-a", {}).get("operator") == "nguyen.van.a", 10
+        )
+        tile = snap["stations"]["st-a"]
+        assert tile["status"] == "online"
+        assert tile["batch"] == "b-001"
+        assert tile["scanner"] == "scanning"
+        assert tile["file_code"] == "G09.01.2020.001"
+        assert tile["last_seen"].endswith("+07:00")
+    finally:
+        tel.stop()
+    snap = monitor.wait_until(lambda s: s["stations"]["st-a"]["status"] == "offline", 10)
+    assert snap["stations"]["st-a"]["operator"] == "nguyen.van.a"  # kept for the tile
+
+
+def test_pages_per_minute_and_throughput_per_station_operator_fonds_day(
+    monitor: Monitor, broker: BrokerProcess
+):
+    a, b = station(broker, "st-a"), station(broker, "st-b")
+    try:
+        a.set_state(operator="lan", batch="a1", fonds="G09")
+        b.set_state(operator="minh", batch="b1", fonds="G10")
+        for captured in (0, 10, 10, 30):  # the repeated 10 adds nothing
+            a.progress(pages_captured=captured)
+        b.progress(pages_captured=12)
+        snap = monitor.wait_until(
+            lambda s: s["stations"].get("st-a", {}).get("pages_captured") == 30
+            and s["stations"].get("st-b", {}).get("pages_captured") == 12, 10
+        )
+        assert snap["stations"]["st-a"]["pages_per_minute"] == pytest.approx(30.0)
+        assert snap["stations"]["st-b"]["pages_per_minute"] == pytest.approx(12.0)
+
+        by_station = {r["station"]: r["pages"] for r in monitor.throughput(by="station", bucket="day")}
+        assert by_station == {"st-a": 30, "st-b": 12}
+        by_operator = {r["operator"]: r["pages"] for r in monitor.throughput(by="operator", bucket="day")}
+        assert by_operator == {"lan": 30, "minh": 12}
+        by_fonds = {r["fonds"]: r["pages"] for r in monitor.throughput(by="fonds", bucket="minute")}
+        assert by_fonds == {"G09": 30, "G10": 12}
+        total = monitor.throughput(by="total", bucket="day")
+        assert len(total) == 1 and total[0]["pages"] == 42 and len(total[0]["day"]) == 10
+
+        # A new batch starts its counter again; the monitor keeps adding.
+        a.set_state(batch="a2")
+        a.progress(pages_captured=5)
+        monitor.wait_until(lambda s: s["stations"]["st-a"]["pages_captured"] == 5, 10)
+        by_station = {r["station"]: r["pages"] for r in monitor.throughput(by="station", bucket="day")}
+        assert by_station["st-a"] == 35
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_progress_is_bucketed_by_the_stations_minute(monitor: Monitor, broker: BrokerProcess):
+    client, reason = connect_client(host="127.0.0.1", port=broker.port, username="st-a", password="pw-a")
+    assert reason is not None and not reason.is_failure
+    topic = station_topic("st-a", "progress")
+    for at, captured in (("2026-06-12T09:00:10.000+07:00", 4), ("2026-06-12T09:00:50.000+07:00", 9),
+                         ("2026-06-12T09:01:20.000+07:00", 20)):
+        payload = ProgressPayload(station_id="st-a", at=at, batch="x", operator="lan",
+                                  pages_captured=captured)
+        client.publish(topic, payload.to_json(), qos=1).wait_for_publish(5)
+    client.disconnect()
+    client.loop_stop()
+    monitor.wait_until(lambda s: s["stations"].get("st-a", {}).get("pages_captured") == 20, 10)
+    rows = monitor.throughput(by="station", bucket="minute", since="2026-06-12T09:00")
+    assert rows == [
+        {"minute": "2026-06-12T09:00", "station": "st-a", "pages": 9},
+        {"minute": "2026-06-12T09:01", "station": "st-a", "pages": 11},
+    ]
+    # The time series lives in the database given to the monitor.
+    db = sqlite_utils.Database(monitor.db_path)
+    assert db["throughput"].count == 2
+
+
+def test_repeated_event_id_is_stored_and_announced_once(monitor: Monitor, broker: BrokerProcess):
+    changes: list[dict] = []
+    monitor.subscribe_changes(changes.append)
+    client, reason = connect_client(host="127.0.0.1", port=broker.port, username="st-a", password="pw-a")
+    assert reason is not None and not reason.is_failure
+    fault = EventPayload(station_id="st-a", event="fault", code="JAMMED", message="Paper jam",
+                         message_vi="Kẹt giấy trong khay nạp")
+    other = EventPayload(station_id="st-a", event="qc_flag", code="blank_page")
+    for payload in (fault, fault, other, fault):
+        client.publish(station_topic("st-a", "events"), payload.to_json(), qos=1).wait_for_publish(5)
+    client.disconnect()
+    client.loop_stop()
+    wait(lambda: monitor.messages >= 4)
+    monitor.wait_until(lambda s: s["stations"].get("st-a", {}).get("last_fault") is not None, 10)
+    stored = monitor.recent_events(station_id="st-a")
+    assert sorted(e["event_id"] for e in stored) == sorted([fault.event_id, other.event_id])
+    assert monitor.duplicates == 2
+    announced = [c["event"]["event_id"] for c in changes if c["type"] == "event"]
+    assert sorted(announced) == sorted([fault.event_id, other.event_id])
+    last_fault = monitor.station("st-a")["last_fault"]
+    assert last_fault["code"] == "JAMMED" and last_fault["message_vi"] == "Kẹt giấy trong khay nạp"
+
+
+def test_station_with_open_batch_and_no_progress_is_stalled(monitor: Monitor, broker: BrokerProcess):
+    tel = station(broker)
+    try:
+        tel.set_state(operator="lan", batch="b-9", batch_state="OPEN", scanner="idle")
+        monitor.wait_until(lambda s: s["stations"].get("st-a", {}).get("batch") == "b-9", 10)
+        assert monitor.station("st-a")["stalled"] is False
+        monitor.wait_until(lambda s: s["stations"]["st-a"]["stalled"], 5)  # stall_after = 1 s
+        tel.progress(pages_captured=3)
+        monitor.wait_until(lambda s: not s["stations"]["st-a"]["stalled"], 5)
+        tel.set_state(batch=None, batch_state=None)  # no open batch: idle is not stalled
+        time.sleep(1.5)
+        assert monitor.station("st-a")["stalled"] is False
+    finally:
+        tel.stop()
+
+
+def test_killed_connection_marks_station_offline(monitor: Monitor, broker: BrokerProcess):
+    tel = station(broker, keepalive=5)
+    tel.set_state(operator="lan")
+    monitor.wait_until(lambda s: s["stations"].get("st-a", {}).get("status") == "online", 10)
+    # Cut the TCP connection without DISCONNECT: the broker publishes the last will.
+    tel._client.loop_stop()
+    tel._client.socket().close()
+    snap = monitor.wait_until(lambda s: s["stations"]["st-a"]["status"] == "offline", 15)
+    assert snap["stations"]["st-a"]["operator"] == "lan"
+
+
+def test_monitor_publishes_work_order_notice_to_its_station(monitor: Monitor, broker: BrokerProcess):
+    got = []
+    tel = station(broker, on_command=lambda ref, payload: got.append((ref.kind, payload)))
+    try:
+        wait(lambda: tel.connected)
+        time.sleep(0.3)  # let the subscription settle
+        notice = WorkOrderPayload(station_id="st-a", work_order_id="wo-17", action="assigned",
+                                  file_code="G09.01.2020.001")
+        monitor.publish(notice).wait_for_publish(5)
+        wait(lambda: got)
+        assert got == [("workorders", notice)]
+    finally:
+        tel.stop()
