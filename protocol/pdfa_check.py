@@ -227,7 +227,8 @@ def _walk_content(pdf: pikepdf.Pdf, resources, content, depth: int = 0) -> tuple
         elif name == "cm":
             a, b, c, d, e, f = (float(v) for v in operands)
             ctm = [a * ctm[0] + b * ctm[2], a * ctm[1] + b * ctm[3], c * ctm[0] + d * ctm[2],
-                   c * ctm[1] + d * ctm[3], e * ctm[0] + f * ctm[2] + ctm[4], e * ctm[1] + f * ctm[3] + ctm[5]]
+                   c * ctm[1] + d * ctm[3], e * ctm[0] + f * ctm[2] + ctm[4],
+                   e * ctm[1] + f * ctm[3] + ctm[5]]
         elif name == "Tr":
             mode = int(operands[0])
         elif name in ("Tj", "TJ", "'", '"'):
@@ -269,7 +270,8 @@ def _check_pages(pdf: pikepdf.Pdf, problems: list[str], min_dpi: float) -> None:
         if min(dpi_x, dpi_y) < min_dpi * (1 - DPI_TOLERANCE):
             problems.append(f"page {number}: image resolution {min(dpi_x, dpi_y):.0f} dpi is below "
                             f"{min_dpi:.0f} (CAP-06)")
-        if abs(width_pt - page_w) > page_w * DPI_TOLERANCE or abs(height_pt - page_h) > page_h * DPI_TOLERANCE:
+        off_w = abs(width_pt - page_w) > page_w * DPI_TOLERANCE
+        if off_w or abs(height_pt - page_h) > page_h * DPI_TOLERANCE:
             problems.append(f"page {number}: the image does not fill the page at 100% scale (CAP-07)")
 
 

@@ -65,7 +65,8 @@ def validate_pdf_signatures(path: Path, *, trust_roots: list[bytes]) -> Signatur
             for index, sig in enumerate(sigs):
                 name = sig.field_name or f"#{index}"
                 if str(sig.sig_object.get("/SubFilter")) != PADES_SUBFILTER:
-                    reasons.append(f"signature {name} is not PAdES (SubFilter {sig.sig_object.get('/SubFilter')})")
+                    subfilter = sig.sig_object.get("/SubFilter")
+                    reasons.append(f"signature {name} is not PAdES (SubFilter {subfilter})")
                 context = ValidationContext(trust_roots=roots, allow_fetching=False)
                 status = validate_pdf_signature(sig, context)
                 if not status.intact:

@@ -16,6 +16,7 @@ Pure code: no threads, no sockets.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import types
@@ -176,6 +177,13 @@ def _type_ok(value: Any, hint: Any) -> bool:
     return isinstance(value, hint)
 
 
+@functools.cache
+def _field_hints(cls: type) -> tuple[tuple[str, Any], ...]:
+    # Resolving annotations is slow; the monitor constructs hundreds of payloads a second.
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))
+
+
 class Payload:
     """Base of the typed payloads: validates on construction, JSON both ways."""
 
@@ -184,17 +192,14 @@ class Payload:
     choices: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __post_init__(self) -> None:
-        hints = typing.get_type_hints(type(self))
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            value = getattr(self, f.name)
-            if not _type_ok(value, hints[f.name]):
-                raise PayloadError(f"{type(self).__name__}.{f.name}: bad value {value!r}")
-            if value is not None and f.name in self.choices and value not in self.choices[f.name]:
-                raise PayloadError(
-                    f"{type(self).__name__}.{f.name}: {value!r} not one of {self.choices[f.name]}"
-                )
+        for name, hint in _field_hints(type(self)):
+            value = getattr(self, name)
+            if not _type_ok(value, hint):
+                raise PayloadError(f"{type(self).__name__}.{name}: bad value {value!r}")
+            if value is not None and name in self.choices and value not in self.choices[name]:
+                raise PayloadError(f"{type(self).__name__}.{name}: {value!r} not one of {self.choices[name]}")
             if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
-                raise PayloadError(f"{type(self).__name__}.{f.name}: negative value {value!r}")
+                raise PayloadError(f"{type(self).__name__}.{name}: negative value {value!r}")
         check_station_id(self.station_id)  # type: ignore[attr-defined]
         try:
             parse_iso(self.at)  # type: ignore[attr-defined]

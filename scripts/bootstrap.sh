@@ -53,14 +53,14 @@ install_venv() {
   fi
   local stamp=.venv/.sohoa-installed
   local want
-  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  want=$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     say "python dependencies up to date"
     return
   fi
   say "installing python dependencies into .venv"
   .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
-  .venv/bin/python -m pip install -q -e '.[test]'
+  .venv/bin/python -m pip install -q --config-settings editable_mode=compat -e '.[test]'
   echo "$want" > "$stamp"
 }
 

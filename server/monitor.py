@@ -20,7 +20,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +84,15 @@ class StationView:
     _rate: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
 
     def public(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        # Not dataclasses.asdict: it deep-copies the rate window on every change (hot path).
+        out = {name: getattr(self, name) for name in _PUBLIC_FIELDS}
+        for key in ("sync", "last_fault"):
+            if out[key] is not None:
+                out[key] = dict(out[key])
+        return out
+
+
+_PUBLIC_FIELDS = tuple(f.name for f in fields(StationView) if not f.name.startswith("_"))
 
 
 class Monitor:
@@ -312,21 +320,27 @@ class Monitor:
                 batch.append(more)
             changes: list[dict[str, Any]] = []
             if batch:
+                touched: dict[str, StationView] = {}
                 with self._lock:
                     with self.db.conn:
                         self.db.execute("BEGIN")
                         for topic, data, received in batch:
                             try:
-                                self._handle(topic, data, received, changes)
+                                self._handle(topic, data, received, changes, touched)
                             except Exception:  # keep the monitor alive whatever one message holds
                                 self.rejected += 1
                                 log.exception("monitor failed on a message on %s", topic)
+                    # One tile update per station per burst, after its events.
+                    changes.extend({"type": "station", "station": v.public()} for v in touched.values())
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + self.tick
                 self._check_stalled(changes)
             self._notify(changes)
 
-    def _handle(self, topic: str, data: bytes, received: float, changes: list[dict[str, Any]]) -> None:
+    def _handle(
+        self, topic: str, data: bytes, received: float, changes: list[dict[str, Any]],
+        touched: dict[str, StationView],
+    ) -> None:
         self.messages += 1
         try:
             ref = parse_topic(topic, self.prefix)
@@ -346,9 +360,11 @@ class Monitor:
         elif isinstance(payload, EventPayload):
             if not self._on_event(view, payload, changes):
                 return
+            if payload.event not in ("fault", "fault_cleared"):
+                return  # the tile did not change (last_seen alone is not worth a push)
         elif isinstance(payload, SyncPayload):
             view.sync = payload.to_dict()
-        changes.append({"type": "station", "station": view.public()})
+        touched[view.station_id] = view
 
     def _on_state(self, view: StationView, state: StatePayload, received: float) -> None:
         if state.status != view.status:

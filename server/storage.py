@@ -52,7 +52,7 @@ class StoredPackage:
 @dataclass
 class FixityReport:
     checked: int = 0
-    ok: int = 0
+    intact: int = 0  # files whose hash still matches
     changed: list[dict] = field(default_factory=list)  # {"path", "expected", "actual"}
     missing: list[dict] = field(default_factory=list)  # {"path", "objid", "version"}
     unrecorded: list[str] = field(default_factory=list)  # in the store but not in the ledger
@@ -62,8 +62,12 @@ class FixityReport:
     def clean(self) -> bool:
         return not (self.changed or self.missing)
 
+    @property
+    def ok(self) -> bool:
+        return self.clean
+
     def to_dict(self) -> dict:
-        return dict(asdict(self), clean=self.clean)
+        return dict(asdict(self), clean=self.clean, ok=self.clean)
 
 
 def _copy_hashing(src: Path, dest: Path) -> tuple[str, int]:
@@ -118,8 +122,10 @@ class _Tree:
         try:
             digest, size = _copy_hashing(src, tmp)
             if digest != sha256:
-                raise StorageError(f"hash mismatch while storing {objid}: got {digest}, expected {sha256}",
-                                   "Mã băm của gói không khớp khi lưu trữ")
+                raise StorageError(
+                    f"hash mismatch while storing {objid}: got {digest}, expected {sha256}",
+                    "Mã băm của gói không khớp khi lưu trữ",
+                )
             folder = self.folder(objid)
             folder.mkdir(parents=True, exist_ok=True)
             fsync_dir(self.objects)
@@ -192,8 +198,14 @@ class PackageStore:
             if self.backup:
                 backup_path, _ = self.backup.write(Path(zip_path), objid, sha256, version)
             path, size = self.primary.write(Path(zip_path), objid, sha256, version)
-            entry = {"objid": objid, "version": version, "sha256": sha256, "size": size,
-                     "path": str(path.relative_to(self.primary.root)), "at": iso_vn()}
+            entry = {
+                "objid": objid,
+                "version": version,
+                "sha256": sha256,
+                "size": size,
+                "path": str(path.relative_to(self.primary.root)),
+                "at": iso_vn(),
+            }
             self.primary.record(entry)
             if self.backup:
                 self.backup.record(entry)
@@ -237,11 +249,16 @@ class PackageStore:
                 if actual != e["sha256"]:
                     report.changed.append({"path": str(path), "expected": e["sha256"], "actual": actual})
                 else:
-                    report.ok += 1
+                    report.intact += 1
         if sample is None:
             known = {e["path"] for e in self.primary.entries()}
-            report.unrecorded = [str(p) for p in self.primary.all_files()
-                                 if str(p.relative_to(self.primary.root)) not in known]
-        log.info("fixity: %d checked, %d changed, %d missing", report.checked, len(report.changed),
-                 len(report.missing))
+            report.unrecorded = [
+                str(p) for p in self.primary.all_files() if str(p.relative_to(self.primary.root)) not in known
+            ]
+        log.info(
+            "fixity: %d checked, %d changed, %d missing",
+            report.checked,
+            len(report.changed),
+            len(report.missing),
+        )
         return report

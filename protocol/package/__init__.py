@@ -15,6 +15,15 @@ from protocol.package.model import (
 from protocol.package.reader import read_package
 
 __all__ = [
-    "BuiltPackage", "DocumentEntry", "FileEntry", "PackageContents", "PackageDocument", "PackageError",
-    "PremisEvent", "build_package", "folder_name", "make_objid", "read_package",
+    "BuiltPackage",
+    "DocumentEntry",
+    "FileEntry",
+    "PackageContents",
+    "PackageDocument",
+    "PackageError",
+    "PremisEvent",
+    "build_package",
+    "folder_name",
+    "make_objid",
+    "read_package",
 ]

@@ -55,8 +55,9 @@ def _pdf_pages(path: Path) -> int:
         return len(pdf.pages)
 
 
-def _check_inputs(hoso: FileRecord, documents: list[PackageDocument], kind: str, status: str,
-                  check_metadata: bool) -> None:
+def _check_inputs(
+    hoso: FileRecord, documents: list[PackageDocument], kind: str, status: str, check_metadata: bool
+) -> None:
     if kind not in KINDS:
         raise PackageError(f"unknown package kind {kind!r}", f"Loại gói {kind!r} không hợp lệ")
     if status not in RECORD_STATUSES:
@@ -65,20 +66,27 @@ def _check_inputs(hoso: FileRecord, documents: list[PackageDocument], kind: str,
         raise PackageError("a package needs at least one document", "Gói phải có ít nhất một tài liệu")
     ordinals = [d.record.ordinal for d in documents]
     if ordinals != list(range(1, len(documents) + 1)):
-        raise PackageError(f"document ordinals must run 1..n in order, got {ordinals}",
-                           "Số thứ tự tài liệu phải liên tục từ 1 đến n")
+        raise PackageError(
+            f"document ordinals must run 1..n in order, got {ordinals}",
+            "Số thứ tự tài liệu phải liên tục từ 1 đến n",
+        )
     for doc in documents:
         if not Path(doc.pdf_path).is_file():
             raise PackageError(f"PDF not found: {doc.pdf_path}", f"Không tìm thấy tệp PDF: {doc.pdf_path}")
         actual = _pdf_pages(Path(doc.pdf_path))
         if actual != doc.page_count:
-            raise PackageError(f"{doc.pdf_path}: page_count {doc.page_count} but the PDF has {actual} pages",
-                               f"{doc.pdf_path}: số trang khai báo {doc.page_count}, tệp PDF có {actual} trang")
+            raise PackageError(
+                f"{doc.pdf_path}: page_count {doc.page_count} but the PDF has {actual} pages",
+                f"{doc.pdf_path}: số trang khai báo {doc.page_count}, tệp PDF có {actual} trang",
+            )
     if check_metadata:
         problems = [p for p in check_file(hoso) if not p.warning]
         for doc in documents:
-            problems += [dataclasses.replace(p, field=f"document {doc.record.ordinal}: {p.field}")
-                         for p in check_document(doc.record, hoso.file_code) if not p.warning]
+            problems += [
+                dataclasses.replace(p, field=f"document {doc.record.ordinal}: {p.field}")
+                for p in check_document(doc.record, hoso.file_code)
+                if not p.warning
+            ]
         if problems:
             raise MetadataError(problems)
 
@@ -86,15 +94,27 @@ def _check_inputs(hoso: FileRecord, documents: list[PackageDocument], kind: str,
 def _validated(name: str, data: bytes, member: str) -> bytes:
     reasons = schemas.validate(name, data)
     if reasons:
-        raise PackageError(f"{member} is not valid against {name}: {'; '.join(reasons[:5])}",
-                           f"{member} không hợp lệ theo lược đồ {name}")
+        raise PackageError(
+            f"{member} is not valid against {name}: {'; '.join(reasons[:5])}",
+            f"{member} không hợp lệ theo lược đồ {name}",
+        )
     return data
 
 
-def build_package(*, hoso: FileRecord, documents: list[PackageDocument], events: list[PremisEvent],
-                  out_dir: Path, kind: str = "AIP", status: str = "NEW", software: str = "sohoa 0.1.0",
-                  packager: str = "", package_uuid: str | None = None, arc_file_code: str = "",
-                  check_metadata: bool = True) -> BuiltPackage:
+def build_package(
+    *,
+    hoso: FileRecord,
+    documents: list[PackageDocument],
+    events: list[PremisEvent],
+    out_dir: Path,
+    kind: str = "AIP",
+    status: str = "NEW",
+    software: str = "sohoa 0.1.0",
+    packager: str = "",
+    package_uuid: str | None = None,
+    arc_file_code: str = "",
+    check_metadata: bool = True,
+) -> BuiltPackage:
     """Write `<folder>.zip` into `out_dir` atomically and return its path, OBJID, SHA-256 and size.
 
     The PDFs are streamed into the zip as given (they are signed) and hashed on the way, so the checksum
@@ -104,18 +124,27 @@ def build_package(*, hoso: FileRecord, documents: list[PackageDocument], events:
     _check_inputs(hoso, documents, kind, status, check_metadata)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    hoso = dataclasses.replace(hoso, total_doc=len(documents),
-                               number_of_page=sum(d.page_count for d in documents))
+    hoso = dataclasses.replace(
+        hoso, total_doc=len(documents), number_of_page=sum(d.page_count for d in documents)
+    )
     fcode = hoso.file_code
     objid = make_objid(kind, package_uuid or str(uuid.uuid4()), hoso.fonds_code)
     folder = folder_name(objid)
     created = iso_vn()
-    header = mets.Header(kind=kind, status=status, created=created, software=software,
-                         fonds_code=hoso.fonds_code, agency_name=hoso.agency_name, packager=packager)
+    header = mets.Header(
+        kind=kind,
+        status=status,
+        created=created,
+        software=software,
+        fonds_code=hoso.fonds_code,
+        agency_name=hoso.agency_name,
+        packager=packager,
+    )
     zip_path = out_dir / f"{folder}.zip"
     tmp = out_dir / f".{folder}.zip.part"
     try:
         with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
+
             def add(member: str, data: bytes) -> mets.Ref:
                 info = zipfile.ZipInfo(nfc(f"{folder}/{member}"), date_time=_zip_time())
                 info.compress_type = zipfile.ZIP_DEFLATED
@@ -129,46 +158,81 @@ def build_package(*, hoso: FileRecord, documents: list[PackageDocument], events:
                 member = data_path(did)
                 size, digest = _stream_pdf(zf, Path(doc.pdf_path), nfc(f"{folder}/{member}"))
                 pdf_refs.append(mets.Ref(f"data/{did}.pdf", size, digest, created, "application/pdf"))
-                premis_files.append({"path": f"data/{did}.pdf", "doc_id": did, "sha256": digest, "size": size})
+                premis_files.append(
+                    {"path": f"data/{did}.pdf", "doc_id": did, "sha256": digest, "size": size}
+                )
                 record = dataclasses.replace(doc.record, number_of_page=doc.page_count)
-                xml = _validated(schemas.ead_schema_name(kind=kind, document=True),
-                                 ead.document_ead(record, kind=kind, file_code=fcode,
-                                                  arc_file_code=arc_file_code), ead_doc_path(did))
+                xml = _validated(
+                    schemas.ead_schema_name(kind=kind, document=True),
+                    ead.document_ead(record, kind=kind, file_code=fcode, arc_file_code=arc_file_code),
+                    ead_doc_path(did),
+                )
                 ref = add(ead_doc_path(did), xml)
-                doc_refs.append(dataclasses.replace(ref, href=ead_doc_path(did)[len(REP) + 1:]))
+                doc_refs.append(dataclasses.replace(ref, href=ead_doc_path(did)[len(REP) + 1 :]))
 
             rep_premis_ref = root_premis_ref = None
             if kind == "AIP":
                 packing = PremisEvent(
-                    "message digest calculation", created, detail="SHA-256 of every data file, as packed",
-                    agent=f"software:{software}", objects=[d.record.doc_id(fcode) for d in documents])
-                xml = _validated("premis.xsd", premis.representation_premis(
-                    files=premis_files, events=[*events, packing]), REP_PREMIS)
-                rep_premis_ref = dataclasses.replace(add(REP_PREMIS, xml),
-                                                     href=REP_PREMIS[len(REP) + 1:])
-                creation = PremisEvent("information package creation", created,
-                                       detail=f"{kind} built for hồ sơ {fcode}",
-                                       agent=f"software:{software}")
-                xml = _validated("premis.xsd", premis.package_premis(objid=objid, file_code=fcode,
-                                                                     events=[creation]), PREMIS)
+                    "message digest calculation",
+                    created,
+                    detail="SHA-256 of every data file, as packed",
+                    agent=f"software:{software}",
+                    objects=[d.record.doc_id(fcode) for d in documents],
+                )
+                xml = _validated(
+                    "premis.xsd",
+                    premis.representation_premis(files=premis_files, events=[*events, packing]),
+                    REP_PREMIS,
+                )
+                rep_premis_ref = dataclasses.replace(add(REP_PREMIS, xml), href=REP_PREMIS[len(REP) + 1 :])
+                creation = PremisEvent(
+                    "information package creation",
+                    created,
+                    detail=f"{kind} built for hồ sơ {fcode}",
+                    agent=f"software:{software}",
+                )
+                xml = _validated(
+                    "premis.xsd",
+                    premis.package_premis(objid=objid, file_code=fcode, events=[creation]),
+                    PREMIS,
+                )
                 root_premis_ref = dataclasses.replace(add(PREMIS, xml), href=PREMIS)
 
-            xml = _validated("mets.xsd", mets.representation_mets(
-                header, documents=list(zip(doc_refs, pdf_refs, strict=True)), premis=rep_premis_ref), REP_METS)
+            xml = _validated(
+                "mets.xsd",
+                mets.representation_mets(
+                    header, documents=list(zip(doc_refs, pdf_refs, strict=True)), premis=rep_premis_ref
+                ),
+                REP_METS,
+            )
             rep_mets_ref = dataclasses.replace(add(REP_METS, xml), href=REP_METS, mimetype="text/xml")
 
-            ead_xml = _validated(schemas.ead_schema_name(kind=kind, document=False),
-                                 ead.file_ead(hoso, kind=kind, arc_file_code=arc_file_code), EAD)
+            ead_xml = _validated(
+                schemas.ead_schema_name(kind=kind, document=False),
+                ead.file_ead(hoso, kind=kind, arc_file_code=arc_file_code),
+                EAD,
+            )
             ead_ref = dataclasses.replace(add(EAD, ead_xml), href=EAD)
 
             schema_refs = []
             for name in schemas.SHIPPED:
                 ref = add(f"schemas/{name}", (schemas.SCHEMA_DIR / name).read_bytes())
-                schema_refs.append(dataclasses.replace(ref, href=f"schemas/{name}",
-                                                       mimetype="application/octet-stream"))
-            xml = _validated("mets.xsd", mets.root_mets(objid, header, file_code=fcode, ead=ead_ref,
-                                                        premis=root_premis_ref, schemas=schema_refs,
-                                                        rep_mets=rep_mets_ref), ROOT_METS)
+                schema_refs.append(
+                    dataclasses.replace(ref, href=f"schemas/{name}", mimetype="application/octet-stream")
+                )
+            xml = _validated(
+                "mets.xsd",
+                mets.root_mets(
+                    objid,
+                    header,
+                    file_code=fcode,
+                    ead=ead_ref,
+                    premis=root_premis_ref,
+                    schemas=schema_refs,
+                    rep_mets=rep_mets_ref,
+                ),
+                ROOT_METS,
+            )
             add(ROOT_METS, xml)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())

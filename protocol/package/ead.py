@@ -123,8 +123,9 @@ def file_ead(hoso: FileRecord, *, kind: str, arc_file_code: str = "") -> bytes:
 
 def document_ead(doc: DocumentRecord, *, kind: str, file_code: str, arc_file_code: str = "") -> bytes:
     values: dict[str, object] = {f.element: getattr(doc, f.attr) for f in DOC_FIELDS[kind] if f.attr}
-    values.update(docId=doc.doc_id(file_code), docCode=doc.doc_code(file_code),
-                  arcFileCode=arc_file_code or file_code)
+    values.update(
+        docId=doc.doc_id(file_code), docCode=doc.doc_code(file_code), arcFileCode=arc_file_code or file_code
+    )
     return _simpledc(DOC_FIELDS[kind], values)
 
 
@@ -134,5 +135,6 @@ def parse_simpledc(data: bytes) -> dict[str, str]:
     root = etree.fromstring(data, parser)
     if etree.QName(root).localname != "simpledc":
         raise ValueError(f"root element is {root.tag!r}, expected simpledc")
-    return {etree.QName(child).localname: nfc(child.text or "") for child in root
-            if isinstance(child.tag, str)}
+    return {
+        etree.QName(child).localname: nfc(child.text or "") for child in root if isinstance(child.tag, str)
+    }

@@ -55,21 +55,25 @@ def _root(objid: str, header: Header, *, schema_prefix: str) -> etree._Element:
     root.set("TYPE", "Mixed")
     root.set("PROFILE", PROFILE_AIP if header.kind == "AIP" and objid != "rep1" else PROFILE_SIP)
     root.set(CS + "CONTENTINFORMATIONTYPE", "MIXED")
-    root.set(f"{{{NS_XSI}}}schemaLocation",
-             f"{NS_METS} {schema_prefix}schemas/mets.xsd {NS_XLINK} {schema_prefix}schemas/xlink.xsd "
-             f"{NS_CSIP} {schema_prefix}schemas/DILCISExtensionMETS.xsd")
+    root.set(
+        f"{{{NS_XSI}}}schemaLocation",
+        f"{NS_METS} {schema_prefix}schemas/mets.xsd {NS_XLINK} {schema_prefix}schemas/xlink.xsd "
+        f"{NS_CSIP} {schema_prefix}schemas/DILCISExtensionMETS.xsd",
+    )
     return root
 
 
 def _header(root: etree._Element, header: Header, *, level: str, file_code: str = "") -> None:
-    hdr = _el(root, "metsHdr", CREATEDATE=header.created, LASTMODDATE=header.created,
-              RECORDSTATUS=header.status)
+    hdr = _el(
+        root, "metsHdr", CREATEDATE=header.created, LASTMODDATE=header.created, RECORDSTATUS=header.status
+    )
     hdr.set(CS + "OAISPACKAGETYPE", header.kind)
     if level == "root":
         agent = _el(hdr, "agent", ROLE="CREATOR", TYPE="OTHER", OTHERTYPE="SOFTWARE")
         _el(agent, "name", header.software)
         _el(agent, "note", header.software.rpartition(" ")[2] or header.software).set(
-            CS + "NOTETYPE", "SOFTWARE VERSION")
+            CS + "NOTETYPE", "SOFTWARE VERSION"
+        )
         if header.fonds_code:
             _el(agent, "note", header.fonds_code).set(CS + "NOTETYPE", "IDENTIFICATIONCODE")
         # SIP: the sample's submission agreement is the fileCode; AIP: our profile keeps the fileCode too,
@@ -87,8 +91,15 @@ def _header(root: etree._Element, header: Header, *, level: str, file_code: str 
 
 
 def _md_ref(parent: etree._Element, ref: Ref, *, mdtype: str = "DC") -> None:
-    attrs = {"LOCTYPE": "URL", "MDTYPE": mdtype, "MIMETYPE": ref.mimetype, "SIZE": str(ref.size),
-             "CREATED": ref.created, "CHECKSUM": ref.sha256, "CHECKSUMTYPE": "SHA-256"}
+    attrs = {
+        "LOCTYPE": "URL",
+        "MDTYPE": mdtype,
+        "MIMETYPE": ref.mimetype,
+        "SIZE": str(ref.size),
+        "CREATED": ref.created,
+        "CHECKSUM": ref.sha256,
+        "CHECKSUMTYPE": "SHA-256",
+    }
     attrs["MDTYPEVERSION"] = "3.0" if mdtype == "PREMIS" else "1.0.0"
     md = _el(parent, "mdRef", **attrs)
     md.set(XL + "type", "simple")
@@ -97,8 +108,14 @@ def _md_ref(parent: etree._Element, ref: Ref, *, mdtype: str = "DC") -> None:
 
 def _file(grp: etree._Element, ref: Ref, *, admid: str = "") -> str:
     fid = new_id("ID-")
-    attrs = {"ID": fid, "MIMETYPE": ref.mimetype, "SIZE": str(ref.size), "CREATED": ref.created,
-             "CHECKSUM": ref.sha256, "CHECKSUMTYPE": "SHA-256"}
+    attrs = {
+        "ID": fid,
+        "MIMETYPE": ref.mimetype,
+        "SIZE": str(ref.size),
+        "CREATED": ref.created,
+        "CHECKSUM": ref.sha256,
+        "CHECKSUMTYPE": "SHA-256",
+    }
     if admid:
         attrs["ADMID"] = admid
     f = _el(grp, "file", **attrs)
@@ -134,8 +151,9 @@ def representation_mets(header: Header, *, documents: list[tuple[Ref, Ref]], pre
     grp = _el(sec, "fileGrp", ID=new_id(), USE="Data")
     file_ids = [_file(grp, pdf) for _ead, pdf in documents]
     smap = _el(root, "structMap", ID=new_id(), TYPE="PHYSICAL", LABEL="CSIP")
-    top = _el(smap, "div", ID=new_id(), LABEL="rep1",
-              TYPE="NORMALIZED" if header.kind == "AIP" else "ORIGINAL")
+    top = _el(
+        smap, "div", ID=new_id(), LABEL="rep1", TYPE="NORMALIZED" if header.kind == "AIP" else "ORIGINAL"
+    )
     data = _el(top, "div", ID=new_id(), LABEL="Data")
     for fid in file_ids:
         _el(data, "fptr", FILEID=fid)
@@ -148,8 +166,16 @@ def representation_mets(header: Header, *, documents: list[tuple[Ref, Ref]], pre
     return _tostring(root)
 
 
-def root_mets(objid: str, header: Header, *, file_code: str, ead: Ref, premis: Ref | None,
-              schemas: list[Ref], rep_mets: Ref) -> bytes:
+def root_mets(
+    objid: str,
+    header: Header,
+    *,
+    file_code: str,
+    ead: Ref,
+    premis: Ref | None,
+    schemas: list[Ref],
+    rep_mets: Ref,
+) -> bytes:
     """The package's METS.xml: EAD dmdSec, PREMIS amdSec (AIP), schemas, and the rep1 METS pointer."""
     root = _root(objid, header, schema_prefix="")
     _header(root, header, level="root", file_code=file_code)

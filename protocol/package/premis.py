@@ -68,8 +68,11 @@ def _event(root: etree._Element, event: PremisEvent) -> None:
         link = _sub(ev, "linkingAgentIdentifier")
         _sub(link, "linkingAgentIdentifierType", "local")
         _sub(link, "linkingAgentIdentifierValue", event.agent)
-        _sub(link, "linkingAgentRole", "executing program" if event.agent.startswith("software:")
-             else "implementer")
+        _sub(
+            link,
+            "linkingAgentRole",
+            "executing program" if event.agent.startswith("software:") else "implementer",
+        )
     for ref in event.objects:
         link = _sub(ev, "linkingObjectIdentifier")
         _sub(link, "linkingObjectIdentifierType", "page" if ref.startswith("page:") else "docId")
@@ -139,27 +142,39 @@ def parse_premis(data: bytes) -> tuple[list[dict], list[dict]]:
     ns = {"p": NS_PREMIS, "s": NS_SOHOA}
     objects = []
     for obj in root.findall("p:object", ns):
-        ids = [(i.findtext("p:objectIdentifierType", "", ns), i.findtext("p:objectIdentifierValue", "", ns))
-               for i in obj.findall("p:objectIdentifier", ns)]
-        objects.append({
-            "type": (obj.get(f"{{{NS_XSI}}}type") or "").split(":")[-1],
-            "identifiers": ids,
-            "sha256": obj.findtext("p:objectCharacteristics/p:fixity/p:messageDigest", "", ns),
-            "size": obj.findtext("p:objectCharacteristics/p:size", "", ns),
-        })
+        ids = [
+            (i.findtext("p:objectIdentifierType", "", ns), i.findtext("p:objectIdentifierValue", "", ns))
+            for i in obj.findall("p:objectIdentifier", ns)
+        ]
+        objects.append(
+            {
+                "type": (obj.get(f"{{{NS_XSI}}}type") or "").split(":")[-1],
+                "identifiers": ids,
+                "sha256": obj.findtext("p:objectCharacteristics/p:fixity/p:messageDigest", "", ns),
+                "size": obj.findtext("p:objectCharacteristics/p:size", "", ns),
+            }
+        )
     events = []
     for ev in root.findall("p:event", ns):
-        events.append({
-            "id": ev.findtext("p:eventIdentifier/p:eventIdentifierValue", "", ns),
-            "type": ev.findtext("p:eventType", "", ns),
-            "at": ev.findtext("p:eventDateTime", "", ns),
-            "detail": ev.findtext("p:eventDetailInformation/p:eventDetail", "", ns),
-            "outcome": ev.findtext("p:eventOutcomeInformation/p:eventOutcome", "", ns),
-            "agents": [a.findtext("p:linkingAgentIdentifierValue", "", ns)
-                       for a in ev.findall("p:linkingAgentIdentifier", ns)],
-            "objects": [o.findtext("p:linkingObjectIdentifierValue", "", ns)
-                        for o in ev.findall("p:linkingObjectIdentifier", ns)],
-            "extra": {p.get("name"): p.text or "" for p in
-                      ev.findall("p:eventDetailInformation/p:eventDetailExtension/s:param", ns)},
-        })
+        events.append(
+            {
+                "id": ev.findtext("p:eventIdentifier/p:eventIdentifierValue", "", ns),
+                "type": ev.findtext("p:eventType", "", ns),
+                "at": ev.findtext("p:eventDateTime", "", ns),
+                "detail": ev.findtext("p:eventDetailInformation/p:eventDetail", "", ns),
+                "outcome": ev.findtext("p:eventOutcomeInformation/p:eventOutcome", "", ns),
+                "agents": [
+                    a.findtext("p:linkingAgentIdentifierValue", "", ns)
+                    for a in ev.findall("p:linkingAgentIdentifier", ns)
+                ],
+                "objects": [
+                    o.findtext("p:linkingObjectIdentifierValue", "", ns)
+                    for o in ev.findall("p:linkingObjectIdentifier", ns)
+                ],
+                "extra": {
+                    p.get("name"): p.text or ""
+                    for p in ev.findall("p:eventDetailInformation/p:eventDetailExtension/s:param", ns)
+                },
+            }
+        )
     return objects, events

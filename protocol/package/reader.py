@@ -51,8 +51,10 @@ class _Mets:
     def __init__(self, data: bytes, base_dir: str, label: str):
         self.root = parse_xml(data)
         if self.root.tag != f"{{{NS_METS}}}mets":
-            raise PackageError(f"{label}: root element is {self.root.tag!r}, not mets:mets",
-                               f"{label}: không phải tài liệu METS")
+            raise PackageError(
+                f"{label}: root element is {self.root.tag!r}, not mets:mets",
+                f"{label}: không phải tài liệu METS",
+            )
         self.base, self.label = base_dir, label
         hdr = self.root.find("m:metsHdr", NS)
         self.hdr = hdr if hdr is not None else etree.Element("none")
@@ -60,14 +62,30 @@ class _Mets:
     def entries(self) -> list[FileEntry]:
         out = []
         for md in self.root.iterfind(".//m:mdRef", NS):
-            out.append(FileEntry(resolve(self.base, md.get(HREF, "")), _int(md.get("SIZE")),
-                                 md.get("CHECKSUM", ""), self.label, "", "mdRef"))
+            out.append(
+                FileEntry(
+                    resolve(self.base, md.get(HREF, "")),
+                    _int(md.get("SIZE")),
+                    md.get("CHECKSUM", ""),
+                    self.label,
+                    "",
+                    "mdRef",
+                )
+            )
         for grp in self.root.iterfind(".//m:fileGrp", NS):
             for f in grp.iterfind("m:file", NS):
                 loc = f.find("m:FLocat", NS)
                 href = loc.get(HREF, "") if loc is not None else ""
-                out.append(FileEntry(resolve(self.base, href), _int(f.get("SIZE")), f.get("CHECKSUM", ""),
-                                     self.label, f.get("ID", ""), grp.get("USE", "")))
+                out.append(
+                    FileEntry(
+                        resolve(self.base, href),
+                        _int(f.get("SIZE")),
+                        f.get("CHECKSUM", ""),
+                        self.label,
+                        f.get("ID", ""),
+                        grp.get("USE", ""),
+                    )
+                )
         return out
 
     def md_href(self, sec_id: str) -> str:
@@ -85,8 +103,10 @@ class _Mets:
         return ""
 
     def premis_hrefs(self) -> list[str]:
-        return [resolve(self.base, md.get(HREF, "")) for md in
-                self.root.iterfind("m:amdSec/m:digiprovMD/m:mdRef", NS)]
+        return [
+            resolve(self.base, md.get(HREF, ""))
+            for md in self.root.iterfind("m:amdSec/m:digiprovMD/m:mdRef", NS)
+        ]
 
 
 def _int(text: str | None) -> int:
@@ -104,9 +124,14 @@ def read_package(path: Path) -> PackageContents:
 
 def read_source(source: Source) -> PackageContents:
     tops = top_folders(source)
+    if len(tops) > 1:  # read the one package folder; server.checks still rejects the extra folders
+        with_mets = [t for t in tops if any(m.name == f"{t}/METS.xml" for m in source.members)]
+        tops = with_mets if len(with_mets) == 1 else tops
     if len(tops) != 1:
-        raise PackageError(f"the package must hold exactly one top folder, found {len(tops)}: {tops[:5]}",
-                           "Gói phải có đúng một thư mục gốc")
+        raise PackageError(
+            f"the package must hold exactly one top folder, found {len(tops)}: {tops[:5]}",
+            "Gói phải có đúng một thư mục gốc",
+        )
     folder = tops[0]
     problems: list[str] = []
 
@@ -121,7 +146,9 @@ def read_source(source: Source) -> PackageContents:
     kind = root.hdr.get(f"{{{NS_CSIP}}}OAISPACKAGETYPE", "")
     files = root.entries()
     alt = {a.get("TYPE", ""): (a.text or "") for a in root.hdr.iterfind("m:altRecordID", NS)}
-    notes = {n.get(f"{{{NS_CSIP}}}NOTETYPE", ""): (n.text or "") for n in root.hdr.iterfind("m:agent/m:note", NS)}
+    notes = {
+        n.get(f"{{{NS_CSIP}}}NOTETYPE", ""): (n.text or "") for n in root.hdr.iterfind("m:agent/m:note", NS)
+    }
     software = root.hdr.findtext("m:agent/m:name", "", NS)
 
     ead_href = next((e.path for e in files if e.use == "mdRef" and e.path.endswith("EAD.xml")), "")
@@ -157,14 +184,24 @@ def read_source(source: Source) -> PackageContents:
             problems.append(f"{href} unreadable: {exc}")
 
     prefix = folder + "/"
-    members = [m.name[len(prefix):] for m in source.members
-               if m.name.startswith(prefix) and not m.is_dir]
+    members = [m.name[len(prefix) :] for m in source.members if m.name.startswith(prefix) and not m.is_dir]
     contents = PackageContents(
-        objid=objid, kind=kind, record_status=root.hdr.get("RECORDSTATUS", ""), folder=folder,
-        file_code=file_code, hoso=hoso, documents=documents, files=files, events=events,
-        premis_objects=objects, created=root.hdr.get("CREATEDATE", ""),
-        fonds_code=notes.get("IDENTIFICATIONCODE", ""), software=software, members=members,
-        problems=problems)
+        objid=objid,
+        kind=kind,
+        record_status=root.hdr.get("RECORDSTATUS", ""),
+        folder=folder,
+        file_code=file_code,
+        hoso=hoso,
+        documents=documents,
+        files=files,
+        events=events,
+        premis_objects=objects,
+        created=root.hdr.get("CREATEDATE", ""),
+        fonds_code=notes.get("IDENTIFICATIONCODE", ""),
+        software=software,
+        members=members,
+        problems=problems,
+    )
     return contents
 
 
@@ -182,7 +219,15 @@ def _documents(rep: _Mets, read, file_code: str, problems: list[str]) -> list[Do
         doc_code = fields.get("docCode", "")
         ordinal = _int(fields.get("docOrdinal") or (fields.get("docId", "").rpartition(".")[2]))
         doc_id = fields.get("docId") or (f"{file_code}.{ordinal}" if ordinal > 0 else "")
-        docs.append(DocumentEntry(doc_id=doc_id, doc_code=doc_code, ordinal=ordinal, fields=fields,
-                                  metadata_path=ead_path, pdf_member=pdf,
-                                  page_count=_int(fields.get("numberOfPage"))))
+        docs.append(
+            DocumentEntry(
+                doc_id=doc_id,
+                doc_code=doc_code,
+                ordinal=ordinal,
+                fields=fields,
+                metadata_path=ead_path,
+                pdf_member=pdf,
+                page_count=_int(fields.get("numberOfPage")),
+            )
+        )
     return docs

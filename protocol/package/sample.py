@@ -33,27 +33,52 @@ def make_pdf(path: Path, pages: int, *, label: str = "sohoa", dpi: int = 200) ->
 
 def sample_file(**overrides: object) -> FileRecord:
     values: dict = dict(
-        agency_id="000.00.00.G09", year=2010, notation="01.TH",
-        title="Hồ sơ giao đất cho Ủy ban nhân dân tỉnh Đồng Nai", maintenance="01", mode="01",
-        language="01", start_date="02/01/2010", end_date="30/12/2010", number_of_paper=3,
-        paper_file_code="LT01.K1-G05-H012.160", fonds_code="G09", agency_name="Bộ Nội vụ",
-        keyword="đất đai")
+        agency_id="000.00.00.G09",
+        year=2010,
+        notation="01.TH",
+        title="Hồ sơ giao đất cho Ủy ban nhân dân tỉnh Đồng Nai",
+        maintenance="01",
+        mode="01",
+        language="01",
+        start_date="02/01/2010",
+        end_date="30/12/2010",
+        number_of_paper=3,
+        paper_file_code="LT01.K1-G05-H012.160",
+        fonds_code="G09",
+        agency_name="Bộ Nội vụ",
+        keyword="đất đai",
+    )
     values.update(overrides)
     return FileRecord(**values)
 
 
 def sample_documents(tmp: Path, page_counts: tuple[int, ...] = (2, 1)) -> list[PackageDocument]:
-    subjects = ["Quyết định về việc giao đất tại huyện Long Thành, tỉnh Đồng Nai",
-                "Công văn về việc đo đạc bản đồ địa chính", "Biên bản bàn giao mốc giới"]
+    subjects = [
+        "Quyết định về việc giao đất tại huyện Long Thành, tỉnh Đồng Nai",
+        "Công văn về việc đo đạc bản đồ địa chính",
+        "Biên bản bàn giao mốc giới",
+    ]
     docs = []
     for ordinal, pages in enumerate(page_counts, start=1):
         pdf = make_pdf(Path(tmp) / f"doc{ordinal}.pdf", pages, label=f"doc {ordinal}")
-        record = DocumentRecord(ordinal=ordinal, type_name=("02", "22", "20")[(ordinal - 1) % 3],
-                                issued_date=f"{ordinal:02d}/03/2010", organ_name="Ủy ban nhân dân tỉnh Đồng Nai",
-                                subject=subjects[(ordinal - 1) % 3], code_number=str(10 + ordinal),
-                                code_notation="QĐ-UBND", number_of_page=pages)
-        docs.append(PackageDocument(record=record, pdf_path=pdf, page_count=pages,
-                                    text=f"{subjects[(ordinal - 1) % 3]} trang {pages}"))
+        record = DocumentRecord(
+            ordinal=ordinal,
+            type_name=("02", "22", "20")[(ordinal - 1) % 3],
+            issued_date=f"{ordinal:02d}/03/2010",
+            organ_name="Ủy ban nhân dân tỉnh Đồng Nai",
+            subject=subjects[(ordinal - 1) % 3],
+            code_number=str(10 + ordinal),
+            code_notation="QĐ-UBND",
+            number_of_page=pages,
+        )
+        docs.append(
+            PackageDocument(
+                record=record,
+                pdf_path=pdf,
+                page_count=pages,
+                text=f"{subjects[(ordinal - 1) % 3]} trang {pages}",
+            )
+        )
     return docs
 
 
@@ -65,22 +90,52 @@ def sample_events(documents: list[PackageDocument], file_code: str, batch: str =
         for _ in range(doc.page_count):
             seq += 1
             pages.append(f"page:{batch}:{seq}")
-            events.append(PremisEvent("capture", at, detail="scanned", agent="device:test:0",
-                                      objects=[pages[-1]], extra={"dpi": 200, "mode": "Color"}))
+            events.append(
+                PremisEvent(
+                    "capture",
+                    at,
+                    detail="scanned",
+                    agent="device:test:0",
+                    objects=[pages[-1]],
+                    extra={"dpi": 200, "mode": "Color"},
+                )
+            )
         did = doc.record.doc_id(file_code)
-        events.append(PremisEvent("transfer", at, detail="digitised copy made", agent="software:sohoa 0.1.0",
-                                  objects=[*pages, did]))
-        events.append(PremisEvent("digital signature generation", at, detail="PAdES", agent="person:operator",
-                                  objects=[did]))
+        events.append(
+            PremisEvent(
+                "transfer",
+                at,
+                detail="digitised copy made",
+                agent="software:sohoa 0.1.0",
+                objects=[*pages, did],
+            )
+        )
+        events.append(
+            PremisEvent(
+                "digital signature generation", at, detail="PAdES", agent="person:operator", objects=[did]
+            )
+        )
     return events
 
 
-def build_sample(out_dir: Path, *, work_dir: Path | None = None, kind: str = "AIP",
-                 page_counts: tuple[int, ...] = (2, 1), **kwargs: object) -> BuiltPackage:
+def build_sample(
+    out_dir: Path,
+    *,
+    work_dir: Path | None = None,
+    kind: str = "AIP",
+    page_counts: tuple[int, ...] = (2, 1),
+    **kwargs: object,
+) -> BuiltPackage:
     """Build a sample package into `out_dir` (PDFs made in `work_dir`, default `out_dir`)."""
     work = Path(work_dir or out_dir)
     work.mkdir(parents=True, exist_ok=True)
     hoso = kwargs.pop("hoso", None) or sample_file()
     docs = sample_documents(work, page_counts)
-    return build_package(hoso=hoso, documents=docs, events=sample_events(docs, hoso.file_code),
-                         out_dir=Path(out_dir), kind=kind, **kwargs)  # type: ignore[arg-type]
+    return build_package(
+        hoso=hoso,
+        documents=docs,
+        events=sample_events(docs, hoso.file_code),
+        out_dir=Path(out_dir),
+        kind=kind,
+        **kwargs,
+    )  # type: ignore[arg-type]

@@ -10,11 +10,19 @@ import xmlschema
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas" / "tt05"
 
 #: Files shipped in every package's schemas/ folder.
-SHIPPED = ("mets.xsd", "xlink.xsd", "DILCISExtensionMETS.xsd", "ead.xsd", "ead_aip.xsd", "ead_doc.xsd",
-           "ead_doc_aip.xsd", "premis.xsd")
+SHIPPED = (
+    "mets.xsd",
+    "xlink.xsd",
+    "DILCISExtensionMETS.xsd",
+    "ead.xsd",
+    "ead_aip.xsd",
+    "ead_doc.xsd",
+    "ead_doc_aip.xsd",
+    "premis.xsd",
+)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def schema(name: str) -> xmlschema.XMLSchema:
     return xmlschema.XMLSchema(str(SCHEMA_DIR / name))
 

@@ -68,8 +68,15 @@ class ZipSource(Source):
         self._info: dict[str, zipfile.ZipInfo] = {}
         for info in self.zf.infolist():
             mode = info.external_attr >> 16
-            self.members.append(Member(info.filename, info.file_size, info.compress_size,
-                                       symlink=stat.S_ISLNK(mode), is_dir=info.is_dir()))
+            self.members.append(
+                Member(
+                    info.filename,
+                    info.file_size,
+                    info.compress_size,
+                    symlink=stat.S_ISLNK(mode),
+                    is_dir=info.is_dir(),
+                )
+            )
             self._info.setdefault(info.filename, info)  # first of duplicates: checks flag the rest
 
     def _get(self, name: str) -> zipfile.ZipInfo:

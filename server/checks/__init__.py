@@ -44,15 +44,26 @@ def _run_one(name: str, func: Callable[[Context], CheckResult], ctx: Context) ->
         return CheckResult(name, False, [str(exc)], "Không kiểm tra được: gói không đọc được")
     except Exception as exc:  # noqa: BLE001 - hostile input must never crash the verdict
         log.exception("check %s crashed", name)
-        return CheckResult(name, False, [f"check failed on this input: {type(exc).__name__}: {exc}"],
-                           "Không kiểm tra được gói")
+        return CheckResult(
+            name,
+            False,
+            [f"check failed on this input: {type(exc).__name__}: {exc}"],
+            "Không kiểm tra được gói",
+        )
 
 
-def run_checks(path: Path, *, trust_roots: list[bytes], expected_sheets: int | None = None,
-               only: list[str] | None = None, limits: Limits | None = None) -> Verdict:
+def run_checks(
+    path: Path,
+    *,
+    trust_roots: list[bytes],
+    expected_sheets: int | None = None,
+    only: list[str] | None = None,
+    limits: Limits | None = None,
+) -> Verdict:
     """Run every check (or the names in `only`) on a .zip or folder; the verdict lists all failures."""
-    ctx = Context(Path(path), trust_roots=trust_roots, expected_sheets=expected_sheets,
-                  limits=limits or Limits())
+    ctx = Context(
+        Path(path), trust_roots=trust_roots, expected_sheets=expected_sheets, limits=limits or Limits()
+    )
     results = []
     try:
         for name, func in CHECKS:
@@ -64,9 +75,12 @@ def run_checks(path: Path, *, trust_roots: list[bytes], expected_sheets: int | N
     finally:
         ctx.close()
     contents = ctx.contents
-    return Verdict(ok=all(r.ok for r in results), checks=results,
-                   objid=contents.objid if contents else None,
-                   file_code=contents.file_code if contents else None)
+    return Verdict(
+        ok=all(r.ok for r in results),
+        checks=results,
+        objid=contents.objid if contents else None,
+        file_code=contents.file_code if contents else None,
+    )
 
 
 __all__ = ["CHECKS", "STRUCTURAL", "CheckResult", "Limits", "Verdict", "run_checks"]

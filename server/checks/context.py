@@ -50,8 +50,11 @@ class Context:
     def bomb_members(self) -> set[str]:
         """Members whose declared sizes look like a zip bomb: never decompressed by any check."""
         lim = self.limits
-        return {m.name for m in self.need_source().members
-                if m.size > lim.ratio_floor and m.size > lim.max_ratio * max(m.compressed, 1)}
+        return {
+            m.name
+            for m in self.need_source().members
+            if m.size > lim.ratio_floor and m.size > lim.max_ratio * max(m.compressed, 1)
+        }
 
     def too_big(self) -> bool:
         return sum(m.size for m in self.need_source().members) > self.limits.max_total

@@ -10,7 +10,9 @@ from protocol.metadata import DocumentRecord, FileRecord, check_document, check_
 from server.checks.context import Context, NotReadable
 from server.checks.result import CheckResult
 
-FILE_CODE_PARTS = re.compile(r"^(?P<agency>\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2})\.(?P<year>\d{4})\.(?P<notation>.+)$")
+FILE_CODE_PARTS = re.compile(
+    r"^(?P<agency>\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2})\.(?P<year>\d{4})\.(?P<notation>.+)$"
+)
 
 
 def _int(text: str | None) -> int | None:
@@ -27,7 +29,9 @@ def check_counts(ctx: Context) -> CheckResult:
     reasons: list[str] = []
     total = _int(c.hoso.get("totalDoc"))
     if total != len(c.documents):
-        reasons.append(f"totalDoc is {c.hoso.get('totalDoc')!r} but the package holds {len(c.documents)} documents")
+        reasons.append(
+            f"totalDoc is {c.hoso.get('totalDoc')!r} but the package holds {len(c.documents)} documents"
+        )
     declared_sum = 0
     try:
         pdfs = ctx.pdfs()
@@ -50,12 +54,15 @@ def check_counts(ctx: Context) -> CheckResult:
             reasons.append(f"{d.doc_id}: numberOfPage is {d.page_count} but the PDF has {pages} pages")
     hoso_pages = _int(c.hoso.get("numberOfPage"))
     if hoso_pages != declared_sum:
-        reasons.append(f"hồ sơ numberOfPage is {c.hoso.get('numberOfPage')!r} but its documents sum to "
-                       f"{declared_sum}")
+        reasons.append(
+            f"hồ sơ numberOfPage is {c.hoso.get('numberOfPage')!r} but its documents sum to {declared_sum}"
+        )
     sheets = _int(c.hoso.get("numberOfPaper"))
     if ctx.expected_sheets is not None and sheets != ctx.expected_sheets:
-        reasons.append(f"numberOfPaper is {c.hoso.get('numberOfPaper')!r} but the work order expects "
-                       f"{ctx.expected_sheets} sheets")
+        reasons.append(
+            f"numberOfPaper is {c.hoso.get('numberOfPaper')!r} but the work order expects "
+            f"{ctx.expected_sheets} sheets"
+        )
     return CheckResult("counts", not reasons, reasons, "Số tài liệu, số trang hoặc số tờ không khớp")
 
 
@@ -66,15 +73,27 @@ def _file_record(c) -> tuple[FileRecord, list[str]]:
         reasons.append(f"fileCode {c.file_code!r} cannot be split into agency id, year and notation")
     parts = m.groupdict() if m else {"agency": "", "year": "0", "notation": ""}
     record = FileRecord(
-        agency_id=parts["agency"], year=int(parts["year"]), notation=parts["notation"],
-        title=h.get("title", ""), maintenance=h.get("maintenance", ""), mode=h.get("mode", ""),
-        language=h.get("language", ""), start_date=h.get("startDate", ""), end_date=h.get("endDate", ""),
-        total_doc=_int(h.get("totalDoc")) or 0, number_of_paper=_int(h.get("numberOfPaper")) or 0,
-        number_of_page=_int(h.get("numberOfPage")) or 0, format=h.get("format", ""),
-        keyword=h.get("keyword", ""), infor_sign=h.get("inforSign", ""),
-        confidence_level=h.get("confidenceLevel", "") or "02", paper_file_code=h.get("paperFileCode", ""),
-        risk_recovery=h.get("riskRecovery") == "1", risk_recovery_status=h.get("riskRecoveryStatus", ""),
-        description=h.get("description", ""))
+        agency_id=parts["agency"],
+        year=int(parts["year"]),
+        notation=parts["notation"],
+        title=h.get("title", ""),
+        maintenance=h.get("maintenance", ""),
+        mode=h.get("mode", ""),
+        language=h.get("language", ""),
+        start_date=h.get("startDate", ""),
+        end_date=h.get("endDate", ""),
+        total_doc=_int(h.get("totalDoc")) or 0,
+        number_of_paper=_int(h.get("numberOfPaper")) or 0,
+        number_of_page=_int(h.get("numberOfPage")) or 0,
+        format=h.get("format", ""),
+        keyword=h.get("keyword", ""),
+        infor_sign=h.get("inforSign", ""),
+        confidence_level=h.get("confidenceLevel", "") or "02",
+        paper_file_code=h.get("paperFileCode", ""),
+        risk_recovery=h.get("riskRecovery") == "1",
+        risk_recovery_status=h.get("riskRecoveryStatus", ""),
+        description=h.get("description", ""),
+    )
     return record, reasons
 
 
@@ -93,15 +112,27 @@ def check_metadata(ctx: Context) -> CheckResult:
             reasons.append(f"{d.metadata_path or d.doc_id}: EAD_DOC missing or unreadable")
             continue
         doc = DocumentRecord(
-            ordinal=max(d.ordinal, 0), type_name=f.get("typeName", ""), issued_date=f.get("issuedDate", ""),
-            organ_name=f.get("organName", ""), subject=f.get("subject", ""), language=f.get("language", ""),
-            maintenance=f.get("maintenance", record.maintenance), mode=f.get("mode", ""),
-            code_number=f.get("codeNumber", ""), code_notation=f.get("codeNotation", ""),
-            number_of_page=max(d.page_count, 0), infor_sign=f.get("inforSign", ""),
-            keyword=f.get("keyword", ""), confidence_level=f.get("confidenceLevel", "") or "02",
-            autograph=f.get("autograph", ""), format=f.get("format", ""),
-            risk_recovery=f.get("riskRecovery") == "1", risk_recovery_status=f.get("riskRecoveryStatus", ""),
-            process=f.get("process", ""), description=f.get("description", ""))
+            ordinal=max(d.ordinal, 0),
+            type_name=f.get("typeName", ""),
+            issued_date=f.get("issuedDate", ""),
+            organ_name=f.get("organName", ""),
+            subject=f.get("subject", ""),
+            language=f.get("language", ""),
+            maintenance=f.get("maintenance", record.maintenance),
+            mode=f.get("mode", ""),
+            code_number=f.get("codeNumber", ""),
+            code_notation=f.get("codeNotation", ""),
+            number_of_page=max(d.page_count, 0),
+            infor_sign=f.get("inforSign", ""),
+            keyword=f.get("keyword", ""),
+            confidence_level=f.get("confidenceLevel", "") or "02",
+            autograph=f.get("autograph", ""),
+            format=f.get("format", ""),
+            risk_recovery=f.get("riskRecovery") == "1",
+            risk_recovery_status=f.get("riskRecoveryStatus", ""),
+            process=f.get("process", ""),
+            description=f.get("description", ""),
+        )
         for p in check_document(doc, c.file_code):
             if not p.warning:
                 reasons.append(f"{d.doc_id} {p.field}: {p.reason}")
@@ -117,8 +148,9 @@ def check_premis(ctx: Context) -> CheckResult:
         return CheckResult("premis", True, [], "")
     reasons: list[str] = []
     sources = {o.get("source") for o in c.premis_objects}
-    if not any(s and s.endswith("metadata/preservation/PREMIS.xml") and not s.startswith("repr")
-               for s in sources):
+    if not any(
+        s and s.endswith("metadata/preservation/PREMIS.xml") and not s.startswith("repr") for s in sources
+    ):
         reasons.append("metadata/preservation/PREMIS.xml missing or unreadable")
     if not any(s and s.endswith("PREMIS_rep1.xml") for s in sources):
         reasons.append("representations/rep1/metadata/preservation/PREMIS_rep1.xml missing or unreadable")

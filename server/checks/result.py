@@ -28,8 +28,13 @@ class Verdict:
         return [c for c in self.checks if not c.ok]
 
     def to_dict(self) -> dict:
-        return {"ok": self.ok, "objid": self.objid, "file_code": self.file_code,
-                "failed": [c.name for c in self.failures], "checks": [c.to_dict() for c in self.checks]}
+        return {
+            "ok": self.ok,
+            "objid": self.objid,
+            "file_code": self.file_code,
+            "failed": [c.name for c in self.failures],
+            "checks": [c.to_dict() for c in self.checks],
+        }
 
 
 @dataclass(frozen=True)

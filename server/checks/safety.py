@@ -47,9 +47,12 @@ def check_zip_safety(ctx: Context) -> CheckResult:
         reasons.append(f"declared uncompressed size {total} bytes exceeds the limit of {lim.max_total}")
     for name in sorted(ctx.bomb_members()):
         m = next(x for x in source.members if x.name == name)
-        reasons.append(f"zip bomb suspected: {name!r} expands {m.size // max(m.compressed, 1)}x "
-                       f"(limit {lim.max_ratio}x)")
-    return CheckResult("zip_safety", not reasons, reasons, "Gói zip không an toàn (đường dẫn, liên kết hoặc nén bất thường)")
+        reasons.append(
+            f"zip bomb suspected: {name!r} expands {m.size // max(m.compressed, 1)}x (limit {lim.max_ratio}x)"
+        )
+    return CheckResult(
+        "zip_safety", not reasons, reasons, "Gói zip không an toàn (đường dẫn, liên kết hoặc nén bất thường)"
+    )
 
 
 def check_top_folder(ctx: Context) -> CheckResult:

@@ -49,7 +49,9 @@ def check_files_listed(ctx: Context) -> CheckResult:
             reasons.append(f"document {d.doc_id or d.pdf_member!r} has no metadata (dmdSec)")
     if not c.documents:
         reasons.append("no documents (MetadataLink/File) in representations/rep1/METS.xml")
-    return CheckResult("files_listed", not reasons, reasons, "Danh mục tệp trong METS không khớp nội dung gói")
+    return CheckResult(
+        "files_listed", not reasons, reasons, "Danh mục tệp trong METS không khớp nội dung gói"
+    )
 
 
 def check_fixity(ctx: Context) -> CheckResult:
@@ -58,8 +60,12 @@ def check_fixity(ctx: Context) -> CheckResult:
     reasons: list[str] = []
     present, bombs = set(c.members), ctx.bomb_members()
     if ctx.too_big():
-        return CheckResult("fixity", False, ["package larger than the configured limit: not hashed"],
-                           "Gói quá lớn, không kiểm tra được mã băm")
+        return CheckResult(
+            "fixity",
+            False,
+            ["package larger than the configured limit: not hashed"],
+            "Gói quá lớn, không kiểm tra được mã băm",
+        )
     for e in c.files:
         if e.path not in present:
             continue  # reported by files_listed
@@ -87,10 +93,16 @@ def check_schemas(ctx: Context) -> CheckResult:
     if c.kind not in ("SIP", "AIP"):
         reasons.append(f"unknown package type {c.kind!r} (csip:OAISPACKAGETYPE must be SIP or AIP)")
     kind = c.kind if c.kind in ("SIP", "AIP") else "SIP"
-    targets = [(ROOT_METS, "mets.xsd"), (REP_METS, "mets.xsd"),
-               (EAD, schemas.ead_schema_name(kind=kind, document=False))]
-    targets += [(d.metadata_path, schemas.ead_schema_name(kind=kind, document=True))
-                for d in c.documents if d.metadata_path]
+    targets = [
+        (ROOT_METS, "mets.xsd"),
+        (REP_METS, "mets.xsd"),
+        (EAD, schemas.ead_schema_name(kind=kind, document=False)),
+    ]
+    targets += [
+        (d.metadata_path, schemas.ead_schema_name(kind=kind, document=True))
+        for d in c.documents
+        if d.metadata_path
+    ]
     targets += [(e.path, "premis.xsd") for e in c.files if e.use == "mdRef" and "PREMIS" in e.path]
     for path, xsd in targets:
         if path not in c.members:
@@ -149,4 +161,6 @@ def check_identifiers(ctx: Context) -> CheckResult:
     for e in c.files:
         if e.use and e.use != "mdRef" and e.file_id and not re.match(r"^ID-[0-9A-F-]{36}$", e.file_id):
             reasons.append(f"{e.path}: file ID {e.file_id!r} is not ID-<UUID>")
-    return CheckResult("identifiers", not reasons, reasons, "Mã hồ sơ, mã tài liệu hoặc tên tệp không nhất quán")
+    return CheckResult(
+        "identifiers", not reasons, reasons, "Mã hồ sơ, mã tài liệu hoặc tên tệp không nhất quán"
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
@@ -61,13 +61,14 @@ def _name(common_name: str, organisation: str) -> x509.Name:
 def make_root_ca(*, name: str = "sohoa demo root CA", days: int = 3650) -> Issued:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     subject = _name(name, "sohoa demo")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     cert = (
         x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                     key_encipherment=False,
                                      data_encipherment=False, key_agreement=False, key_cert_sign=True,
                                      crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
@@ -80,7 +81,7 @@ def issue_certificate(ca: Issued, *, agency_name: str, not_before: datetime | No
                       not_after: datetime | None = None, signing: bool = True) -> Issued:
     """An agency certificate signed by `ca`. `signing=False` leaves out the signing key usages (tests)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     not_before = not_before or now - timedelta(days=1)
     not_after = not_after or now + timedelta(days=3 * 365)
     usage = x509.KeyUsage(digital_signature=signing, content_commitment=signing, key_encipherment=not signing,
@@ -94,7 +95,8 @@ def issue_certificate(ca: Issued, *, agency_name: str, not_before: datetime | No
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(usage, critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
+                       critical=False)
     )
     if signing:
         builder = builder.add_extension(

@@ -34,7 +34,7 @@ class ProcessingConfig:
     min_sharpness: float = 40.0  # variance of the Laplacian over text, at 300 dpi scale
     max_clipped_white: float = 0.6
     max_clipped_black: float = 0.05
-    min_contrast: float = 80.0  # p99.5 − p0.5 of grey levels
+    min_contrast: float = 80.0  # median paper minus median ink, grey levels
     max_edge_content: float = 0.05  # share of an edge strip covered by ink
     # output
     png_compression: int = 1  # 0..9; 1 is fast and still lossless

@@ -100,7 +100,7 @@ def quality_flags(metrics: dict[str, Any], *, blank: bool, config: ProcessingCon
         out.append(flag("underexposed", f"{share:.0%} of the page is pure black (too dark)",
                         f"{share:.0%} diện tích trang bị đen kịt (quá tối)"))
     if not blank:
-        if metrics["contrast"] < config.min_contrast:
+        if metrics["contrast"] is not None and metrics["contrast"] < config.min_contrast:
             out.append(flag("low_contrast", f"Low contrast ({metrics['contrast']:.0f} grey levels)",
                             f"Độ tương phản thấp ({metrics['contrast']:.0f} mức xám)"))
         sharp = metrics.get("sharpness_text")

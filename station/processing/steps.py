@@ -141,6 +141,12 @@ def deskew(img: np.ndarray, *, max_angle: float = 5.0, min_angle: float = 0.05) 
 
 # -- borders ---------------------------------------------------------------------------------------
 
+def _dark_run(rows: np.ndarray, thr: float) -> int:
+    """How many leading rows are mostly (≥ 60%) darker than `thr`."""
+    dark = (rows <= thr).mean(axis=1) >= 0.6
+    return int(np.argmin(dark)) if not dark.all() else len(dark)
+
+
 def remove_borders(img: np.ndarray, *, max_side: int = 800) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """Crop away the dark scanner background and lid shadow around the paper.
 
@@ -184,6 +190,16 @@ def remove_borders(img: np.ndarray, *, max_side: int = 800) -> tuple[np.ndarray,
     fy0 = max(0, math.floor((y0 - 1) / scale))
     fx1 = min(w, math.ceil((x1 + 1) / scale))
     fy1 = min(h, math.ceil((y1 + 1) / scale))
+    # refine at full size: drop the few outer rows/columns of the margin that are still mostly dark
+    limit = math.ceil(2 / scale) + 2
+    if y0 > 0:
+        fy0 += _dark_run(g[fy0:fy0 + limit, fx0:fx1], thr)
+    if y1 < sh:
+        fy1 -= _dark_run(g[max(fy0, fy1 - limit):fy1, fx0:fx1][::-1], thr)
+    if x0 > 0:
+        fx0 += _dark_run(g[fy0:fy1, fx0:fx0 + limit].T, thr)
+    if x1 < sw:
+        fx1 -= _dark_run(g[fy0:fy1, max(fx0, fx1 - limit):fx1].T[::-1], thr)
     if (fx0, fy0, fx1, fy1) == (0, 0, w, h):
         return img, full
     return img[fy0:fy1, fx0:fx1].copy(), (fx0, fy0, fx1 - fx0, fy1 - fy0)
@@ -200,8 +216,8 @@ def detect_orientation(img: np.ndarray, *, dpi: float, timeout: float = 30.0) ->
     os.environ["OMP_THREAD_LIMIT"] = "1"  # one core per Tesseract; we parallelise with processes
     g = gray(img)
     use_dpi = dpi
-    if dpi > 300:  # OSD gains nothing above 300 dpi and gets slower
-        small = _shrink(g, 300 / dpi)
+    if dpi > 200:  # OSD is as right at 200 dpi as at 300 (measured) and faster
+        small = _shrink(g, 200 / dpi)
         use_dpi = dpi * small.shape[1] / g.shape[1]
         g = small
     try:
@@ -299,11 +315,13 @@ def quality_metrics(img: np.ndarray, *, dpi: float) -> dict:
     lap2 = cv2.resize(lap * lap, (ink.shape[1], ink.shape[0]), interpolation=cv2.INTER_AREA)
     near_ink = cv2.dilate(ink.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     sharpness_text = float(lap2[near_ink].mean()) if near_ink.sum() > 200 else None
-    band = max(1, round(2 * mm))
-    edges = {"top": ink[:band].any(axis=0).mean(), "bottom": ink[-band:].any(axis=0).mean(),
-             "left": ink[:, :band].any(axis=1).mean(), "right": ink[:, -band:].any(axis=1).mean()}
-    cdf = np.cumsum(np.bincount(s.ravel(), minlength=256)) / s.size
-    lo, hi = int(np.searchsorted(cdf, 0.005)), int(np.searchsorted(cdf, 0.995))
+    # ink in a strip 1–3 mm from each edge (the outermost mm is the paper's own edge line)
+    a, b = max(1, round(1 * mm)), max(2, round(3 * mm))
+    edges = {"top": ink[a:b].any(axis=0).mean(), "bottom": ink[-b:-a].any(axis=0).mean(),
+             "left": ink[:, a:b].any(axis=1).mean(), "right": ink[:, -b:-a].any(axis=1).mean()}
+    # contrast of ink against paper: the typical paper level minus the typical ink level
+    paper_level = float(np.median(s))
+    contrast = paper_level - float(np.median(s[ink])) if ink.sum() > 50 else None
     full_hist = cv2.calcHist([g], [0], None, [256], [0, 256]).ravel() / g.size
     residual, _ = estimate_skew(img, max_angle=2.0)
     if img.ndim == 3:
@@ -324,7 +342,8 @@ def quality_metrics(img: np.ndarray, *, dpi: float) -> dict:
         "sharpness_text": None if sharpness_text is None else round(sharpness_text, 1),
         "clipped_black": round(float(full_hist[:3].sum()), 5),
         "clipped_white": round(float(full_hist[253:].sum()), 5),
-        "contrast": round(float(hi - lo), 1),
+        "contrast": None if contrast is None else round(contrast, 1),
+        "paper_level": round(paper_level, 1),
         "edge_content": {k: round(float(v), 4) for k, v in edges.items()},
         "channels": channels,
         "bit_depth": int(img.dtype.itemsize * 8),

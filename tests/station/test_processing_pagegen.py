@@ -104,10 +104,6 @@ def render_page(*, seed: int, dpi: int = 300, skew_deg: float = 0.0, rotate: int
     for _ in range(dust):
         cx, cy = rng.randint(0, w - 1), rng.randint(0, h - 1)
         cv2.circle(rgb, (cx, cy), rng.randint(1, max(1, round(0.15 * mm))), (60, 60, 60), -1)
-    if skew_deg:
-        m = cv2.getRotationMatrix2D((w / 2, h / 2), skew_deg, 1.0)
-        fill = tuple(int(v) for v in rgb[2, 2])
-        rgb = cv2.warpAffine(rgb, m, (w, h), flags=cv2.INTER_CUBIC, borderValue=fill)
     if border_mm:  # paper on the dark scanner lid, a little off-centre, with a soft shadow
         b = round(border_mm * mm)
         canvas = np.full((h + 2 * b, w + 2 * b, 3), 30, np.uint8)
@@ -115,6 +111,11 @@ def render_page(*, seed: int, dpi: int = 300, skew_deg: float = 0.0, rotate: int
         shadow = canvas[b: b + 3 + h, b + w + 5: b + w + 5 + b // 2]
         shadow[:] = 70
         rgb = canvas
+    if skew_deg:  # the sheet lies askew: paper and text turn together (on the lid, if any)
+        h2, w2 = rgb.shape[:2]
+        m = cv2.getRotationMatrix2D((w2 / 2, h2 / 2), skew_deg, 1.0)
+        fill = tuple(int(v) for v in rgb[2, 2])
+        rgb = cv2.warpAffine(rgb, m, (w2, h2), flags=cv2.INTER_CUBIC, borderValue=fill)
     if rotate:
         rgb = np.ascontiguousarray(np.rot90(rgb, k=-(rotate // 90)))
     if blur:

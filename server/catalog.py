@@ -1,0 +1,354 @@
+"""The archive catalogue: hồ sơ and documents with full-text search (SQLite FTS5 via sqlite-utils).
+
+Vietnamese search ignores diacritics and đ/Đ: the index holds a folded copy of every text ("Đồng Nai" ->
+"dong nai"), and queries are folded the same way. FTS5's own `remove_diacritics` cannot do this alone,
+because đ is a letter of its own, not d with a mark. A query typed with diacritics still finds the same
+hits, and hits that match it exactly (diacritics included) rank first.
+The interface (add_package, search, package, packages) is small so a PostgreSQL backend can replace it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import unicodedata
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import sqlite_utils
+
+from protocol.clock import iso_vn
+
+log = logging.getLogger(__name__)
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics, đ -> d: the form both index and queries use."""
+    text = (text or "").replace("đ", "d").replace("Đ", "D")
+    stripped = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+    return unicodedata.normalize("NFC", stripped).casefold()
+
+
+def fold_aligned(text: str) -> str:
+    """`fold`, one character for one character, so positions in the folded text are positions in the
+    (NFC) original: the snippet shown to users is cut from the original with its diacritics."""
+    text = unicodedata.normalize("NFC", text or "")
+    return "".join((fold(c) or c)[:1] for c in text)
+
+
+def _snippet(raw: str, words: list[str], width: int = 160) -> str:
+    raw = unicodedata.normalize("NFC", raw or "")
+    folded = fold_aligned(raw)
+    pos = min((i for i in (folded.find(w) for w in words) if i >= 0), default=0)
+    start = max(0, pos - width // 3)
+    end = min(len(raw), start + width)
+    return ("…" if start else "") + " ".join(raw[start:end].split()) + ("…" if end < len(raw) else "")
+
+
+def _exact(text: str) -> str:
+    return unicodedata.normalize("NFC", text or "").casefold()
+
+
+@dataclass
+class Hit:
+    objid: str
+    file_code: str
+    doc_id: str  # "" when the hit is the hồ sơ itself
+    title: str  # hồ sơ title
+    subject: str  # document subject ("" for a hồ sơ hit)
+    snippet: str
+    score: float
+    exact: bool  # every query word found with its diacritics
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _get(contents: object, name: str, default: object = None) -> object:
+    if isinstance(contents, dict):
+        return contents.get(name, default)
+    return getattr(contents, name, default)
+
+
+def pdf_text(data_or_path: bytes | Path, *, timeout: float = 60) -> str:
+    """Text layer of a PDF via poppler's pdftotext ('' when there is none or it fails)."""
+    with tempfile.TemporaryDirectory(prefix="sohoa-text-") as tmp:
+        src = Path(data_or_path) if isinstance(data_or_path, Path) else Path(tmp) / "in.pdf"
+        if not isinstance(data_or_path, Path):
+            src.write_bytes(data_or_path)
+        try:
+            done = subprocess.run(
+                ["pdftotext", "-enc", "UTF-8", str(src), "-"],
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.warning("pdftotext failed: %s", exc)
+            return ""
+        return (
+            unicodedata.normalize("NFC", done.stdout.decode("utf-8", "replace"))
+            if done.returncode == 0
+            else ""
+        )
+
+
+class Catalog:
+    def __init__(self, db_path: Path):
+        self.db_path = Path(db_path)
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(self.db_path), check_same_thread=False)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self._lock = threading.Lock()
+        self._migrate()
+
+    def _migrate(self) -> None:
+        if "packages" not in self.db.table_names():
+            self.db["packages"].create(
+                {
+                    "objid": str,
+                    "file_code": str,
+                    "kind": str,
+                    "record_status": str,
+                    "title": str,
+                    "fonds_code": str,
+                    "start_date": str,
+                    "end_date": str,
+                    "total_doc": int,
+                    "number_of_page": int,
+                    "number_of_paper": int,
+                    "stored_path": str,
+                    "sha256": str,
+                    "station_id": str,
+                    "added_at": str,
+                    "superseded_by": str,
+                    "hoso": str,
+                },
+                pk="objid",
+            )
+            self.db["packages"].create_index(["file_code"])
+        if "documents" not in self.db.table_names():
+            self.db["documents"].create(
+                {
+                    "id": str,
+                    "objid": str,
+                    "doc_id": str,
+                    "doc_code": str,
+                    "ordinal": int,
+                    "subject": str,
+                    "organ_name": str,
+                    "issued_date": str,
+                    "type_name": str,
+                    "page_count": int,
+                    "pdf_member": str,
+                    "fields": str,
+                    "text": str,
+                },
+                pk="id",
+            )
+            self.db["documents"].create_index(["objid"])
+        if "search" not in self.db.table_names():
+            # rowid-keyed table of folded text; the FTS5 index mirrors it through triggers.
+            self.db["search"].create(
+                {"id": int, "objid": str, "doc_id": str, "raw": str, "folded": str}, pk="id"
+            )
+            self.db["search"].create_index(["objid"])
+            self.db["search"].enable_fts(["folded"], create_triggers=True, tokenize="unicode61")
+
+    def add_package(
+        self,
+        contents: object,
+        *,
+        stored_path: Path | str,
+        sha256: str,
+        station_id: str,
+        texts: dict[str, str] | None = None,
+        extract_text: bool = True,
+    ) -> None:
+        """Catalogue an accepted package (PackageContents or its dict). Re-adding the same OBJID
+        replaces its rows; a REPLACEMENT supersedes earlier packages of the same hồ sơ (kept, hidden
+        from default searches)."""
+        objid = str(_get(contents, "objid"))
+        file_code = str(_get(contents, "file_code", ""))
+        hoso = dict(_get(contents, "hoso", {}) or {})
+        documents = list(_get(contents, "documents", []) or [])
+        texts = dict(texts or {})
+        if extract_text and stored_path and not texts:
+            texts = self._texts_from_zip(Path(stored_path), str(_get(contents, "folder", "")), documents)
+
+        def num(key: str) -> int:
+            try:
+                return int(hoso.get(key) or 0)
+            except ValueError:
+                return 0
+
+        status = str(_get(contents, "record_status", ""))
+        row = {
+            "objid": objid,
+            "file_code": file_code,
+            "kind": str(_get(contents, "kind", "")),
+            "record_status": status,
+            "title": hoso.get("title", ""),
+            "fonds_code": str(_get(contents, "fonds_code", "")),
+            "start_date": hoso.get("startDate", ""),
+            "end_date": hoso.get("endDate", ""),
+            "total_doc": num("totalDoc"),
+            "number_of_page": num("numberOfPage"),
+            "number_of_paper": num("numberOfPaper"),
+            "stored_path": str(stored_path),
+            "sha256": sha256,
+            "station_id": station_id,
+            "added_at": iso_vn(),
+            "superseded_by": None,
+            "hoso": json.dumps(hoso, ensure_ascii=False),
+        }
+        doc_rows, search_rows = [], []
+        hoso_raw = " ".join(
+            hoso.get(k, "")
+            for k in ("title", "keyword", "description", "fileCode", "arcFileCode", "paperFileCode")
+        )
+        search_rows.append({"objid": objid, "doc_id": "", "raw": hoso_raw, "folded": fold_aligned(hoso_raw)})
+        for d in documents:
+            fields = dict(_get(d, "fields", {}) or {})
+            doc_id = str(_get(d, "doc_id", ""))
+            text = texts.get(doc_id, "")
+            doc_rows.append(
+                {
+                    "id": f"{objid}|{doc_id}",
+                    "objid": objid,
+                    "doc_id": doc_id,
+                    "doc_code": str(_get(d, "doc_code", "")),
+                    "ordinal": int(_get(d, "ordinal", 0) or 0),
+                    "subject": fields.get("subject", ""),
+                    "organ_name": fields.get("organName", ""),
+                    "issued_date": fields.get("issuedDate", ""),
+                    "type_name": fields.get("typeName", ""),
+                    "page_count": int(_get(d, "page_count", 0) or 0),
+                    "pdf_member": str(_get(d, "pdf_member", "")),
+                    "fields": json.dumps(fields, ensure_ascii=False),
+                    "text": text,
+                }
+            )
+            raw = " ".join(
+                [
+                    fields.get("subject", ""),
+                    fields.get("organName", ""),
+                    fields.get("keyword", ""),
+                    fields.get("codeNumber", ""),
+                    fields.get("codeNotation", ""),
+                    fields.get("autograph", ""),
+                    fields.get("description", ""),
+                    doc_id,
+                    text,
+                ]
+            )
+            search_rows.append({"objid": objid, "doc_id": doc_id, "raw": raw, "folded": fold_aligned(raw)})
+        with self._lock, self.db.conn:
+            self.db["search"].delete_where("objid = ?", [objid])
+            self.db["documents"].delete_where("objid = ?", [objid])
+            self.db["packages"].upsert(row, pk="objid")
+            self.db["documents"].insert_all(doc_rows, pk="id", replace=True)
+            self.db["search"].insert_all(search_rows)
+            if status == "REPLACEMENT" and file_code:
+                self.db.execute(
+                    "UPDATE packages SET superseded_by = ? WHERE file_code = ? AND objid != ? "
+                    "AND superseded_by IS NULL",
+                    [objid, file_code, objid],
+                )
+        log.info("catalogued %s (%s): %d documents", objid, file_code, len(doc_rows))
+
+    def _texts_from_zip(self, path: Path, folder: str, documents: list) -> dict[str, str]:
+        import zipfile
+
+        out: dict[str, str] = {}
+        if not path.is_file() or not zipfile.is_zipfile(path):
+            return out
+        with zipfile.ZipFile(path) as zf:
+            for d in documents:
+                member = f"{folder}/{_get(d, 'pdf_member', '')}"
+                try:
+                    out[str(_get(d, "doc_id", ""))] = pdf_text(zf.read(member))
+                except KeyError:
+                    continue
+        return out
+
+    def search(
+        self, query: str, *, limit: int = 20, include_superseded: bool = False, exact: bool = False
+    ) -> list[Hit]:
+        """Hồ sơ and documents matching every word of `query`, diacritics and đ/Đ ignored.
+        `exact=True` keeps only hits that contain every word with its diacritics."""
+        words = [w for w in fold(query).split() if any(ch.isalnum() for ch in w)]
+        if not words:
+            return []
+        match = " ".join('"' + w.replace('"', '""') + '"' for w in words)
+        sql = """
+            SELECT s.objid, s.doc_id, s.raw, p.file_code, p.title, d.subject,
+                   bm25(search_fts) AS score
+            FROM search_fts JOIN search s ON s.id = search_fts.rowid
+            JOIN packages p ON p.objid = s.objid
+            LEFT JOIN documents d ON d.id = s.objid || '|' || s.doc_id
+            WHERE search_fts MATCH ? {superseded}
+            ORDER BY score LIMIT ?"""
+        sql = sql.format(superseded="" if include_superseded else "AND p.superseded_by IS NULL")
+        exact_words = [_exact(w) for w in query.split() if any(ch.isalnum() for ch in w)]
+        has_marks = fold(query) != _exact(query)
+        with self._lock:
+            rows = self.db.execute(sql, [match, max(limit * 5, 50)]).fetchall()
+        hits = []
+        for objid, doc_id, raw, file_code, title, subject, score in rows:
+            raw_words = _exact(raw)
+            is_exact = all(w in raw_words for w in exact_words)
+            if exact and not is_exact:
+                continue
+            hits.append(
+                Hit(
+                    objid,
+                    file_code or "",
+                    doc_id or "",
+                    title or "",
+                    subject or "",
+                    _snippet(raw, words),
+                    float(score),
+                    is_exact,
+                )
+            )
+        if has_marks:  # the user typed diacritics: exact matches first, FTS rank within each group
+            hits.sort(key=lambda h: (not h.exact, h.score))
+        return hits[:limit]
+
+    def package(self, objid: str) -> dict | None:
+        with self._lock:
+            rows = list(self.db["packages"].rows_where("objid = ?", [objid]))
+            if not rows:
+                return None
+            docs = list(self.db["documents"].rows_where("objid = ?", [objid], order_by="ordinal"))
+        pkg = dict(rows[0], hoso=json.loads(rows[0]["hoso"] or "{}"))
+        pkg["documents"] = [dict(d, fields=json.loads(d["fields"] or "{}")) for d in docs]
+        return pkg
+
+    def packages(self, *, file_code: str | None = None, include_superseded: bool = True) -> list[dict]:
+        where, args = [], []
+        if file_code:
+            where.append("file_code = ?")
+            args.append(file_code)
+        if not include_superseded:
+            where.append("superseded_by IS NULL")
+        with self._lock:
+            return list(
+                self.db["packages"].rows_where(
+                    " AND ".join(where) or None,
+                    args or None,
+                    order_by="added_at",
+                    select="objid, file_code, kind, record_status, title, "
+                    "total_doc, number_of_page, stored_path, sha256, "
+                    "station_id, added_at, superseded_by",
+                )
+            )
+
+    def close(self) -> None:
+        self.db.conn.close()

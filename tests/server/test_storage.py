@@ -1,0 +1,119 @@
+"""The package store: atomic puts (even under kill -9), versions, the backup copy, fixity audits."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from protocol.hashing import sha256_file
+from server.storage import PackageStore, StorageError
+
+OBJID = "urn:G09:uuid-0F203B84-6641-4CDA-9F52-DAAE55FEF6B1"
+
+
+def _file(path: Path, data: bytes) -> tuple[Path, str]:
+    path.write_bytes(data)
+    return path, sha256_file(path)
+
+
+def test_put_get_backup_and_idempotence(tmp_path: Path) -> None:
+    store = PackageStore(tmp_path / "store", backup_root=tmp_path / "backup")
+    src, sha = _file(tmp_path / "p.zip", b"package one" * 1000)
+    stored = store.put(src, objid=OBJID, sha256=sha.lower())
+    assert stored.sha256 == sha and stored.size == 11000 and stored.version == 1
+    assert stored.path.read_bytes() == src.read_bytes()
+    assert stored.backup_path and sha256_file(stored.backup_path) == sha
+    assert stored.path.parent.name == "urn_G09_uuid-0F203B84-6641-4CDA-9F52-DAAE55FEF6B1"
+    again = store.put(src, objid=OBJID, sha256=sha)
+    assert again.path == stored.path and len(store.versions(OBJID)) == 1
+    assert store.get(OBJID).path == stored.path and store.get("uuid-NOPE") is None
+
+
+def test_replacement_keeps_history(tmp_path: Path) -> None:
+    store = PackageStore(tmp_path / "store")
+    first, sha1 = _file(tmp_path / "a.zip", b"first scan")
+    second, sha2 = _file(tmp_path / "b.zip", b"re-scanned")
+    store.put(first, objid=OBJID, sha256=sha1)
+    v2 = store.put(second, objid=OBJID, sha256=sha2)
+    assert v2.version == 2 and store.get(OBJID).sha256 == sha2
+    assert [v.sha256 for v in store.versions(OBJID)] == [sha1, sha2]
+    assert store.get(OBJID, version=1).path.read_bytes() == b"first scan"
+
+
+def test_hash_mismatch_leaves_nothing_visible(tmp_path: Path) -> None:
+    store = PackageStore(tmp_path / "store", backup_root=tmp_path / "backup")
+    src, _ = _file(tmp_path / "p.zip", b"bytes")
+    with pytest.raises(StorageError, match="hash mismatch"):
+        store.put(src, objid=OBJID, sha256="0" * 64)
+    assert store.get(OBJID) is None
+    for root in (tmp_path / "store", tmp_path / "backup"):
+        assert not list((root / "objects").rglob("*.zip")) and not list((root / "tmp").iterdir())
+    assert store.fixity().checked == 0
+
+
+def test_unsafe_objid_refused(tmp_path: Path) -> None:
+    store = PackageStore(tmp_path / "store")
+    src, sha = _file(tmp_path / "p.zip", b"x")
+    with pytest.raises(StorageError):
+        store.put(src, objid="../../etc", sha256=sha)
+
+
+def test_kill_9_mid_put_leaves_nothing_visible(tmp_path: Path) -> None:
+    """The writer is killed while copying (its input is a pipe we never finish): no partial package."""
+    fifo = tmp_path / "incoming.zip"
+    os.mkfifo(fifo)
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        from server.storage import PackageStore
+        PackageStore(Path({str(tmp_path / 'store')!r}), backup_root=Path({str(tmp_path / 'backup')!r})).put(
+            Path({str(fifo)!r}), objid={OBJID!r}, sha256="A" * 64)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        with open(fifo, "wb") as pipe:
+            pipe.write(b"x" * (1 << 20))  # the child is now mid-copy, blocked on the pipe
+            pipe.flush()
+            deadline = time.monotonic() + 30
+            while not list((tmp_path / "backup" / "tmp").glob("*.part")) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert list((tmp_path / "backup" / "tmp").glob("*.part")), "child never started writing"
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    store = PackageStore(tmp_path / "store", backup_root=tmp_path / "backup")  # restart
+    assert store.get(OBJID) is None
+    for root in (tmp_path / "store", tmp_path / "backup"):
+        assert not list((root / "objects").rglob("*.zip"))
+        assert not list((root / "tmp").iterdir()), "restart must clear the crashed temp file"
+    assert store.fixity().clean
+
+
+def test_fixity_detects_flipped_byte_and_missing_copy(tmp_path: Path) -> None:
+    store = PackageStore(tmp_path / "store", backup_root=tmp_path / "backup")
+    stored = []
+    for n in range(3):
+        src, sha = _file(tmp_path / f"p{n}.zip", os.urandom(4096))
+        stored.append(store.put(src, objid=OBJID.replace("0F20", f"0F2{n}"), sha256=sha))
+    report = store.fixity()
+    assert report.clean and report.checked == 6 and report.intact == 6 and report.ok
+    data = bytearray(stored[1].path.read_bytes())
+    data[2000] ^= 0x01
+    stored[1].path.write_bytes(bytes(data))
+    stored[2].backup_path.unlink()
+    report = store.fixity()
+    assert not report.clean
+    assert [c["path"] for c in report.changed] == [str(stored[1].path)]
+    assert [m["path"] for m in report.missing] == [str(stored[2].backup_path)]
+    assert report.to_dict()["ok"] is False
+    sampled = store.fixity(sample=1, seed=3)
+    assert sampled.checked == 2

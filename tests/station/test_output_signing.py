@@ -1,0 +1,134 @@
+"""Signing with the demo keys: PAdES, incremental, still PDF/A, visible stamp; errors change nothing."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pikepdf
+import pytest
+
+from protocol.clock import VN_TZ
+from protocol.hashing import sha256_file
+from protocol.pdfa_check import check_pdfa
+from protocol.signatures import validate_pdf_signatures
+from station.output.keys import ensure_demo_ca, issue_certificate, make_root_ca
+from station.output.signing import Signer, SigningError, stamp_box
+
+AGENCY = "Ủy ban nhân dân phường Hà Tu"
+
+
+@pytest.fixture(scope="module")
+def unsigned(tmp_path_factory):
+    from sohoa.samplepages import write_sample_folder
+    from station.output.ocr import ocr_page
+    from station.output.pdfa import PdfMeta, PdfPage, build_pdfa
+
+    folder = tmp_path_factory.mktemp("sign")
+    [image] = write_sample_folder(folder, count=1, seed=9, dpi=300)
+    out = folder / "doc.pdf"
+    build_pdfa([PdfPage(image, 300, ocr_page(image, dpi=300).text_pdf)], out=out,
+               meta=PdfMeta(title="Thử ký số", doc_id="X.1", doc_code="X.0000001", agency=AGENCY,
+                            created=datetime.now(VN_TZ)))
+    return out
+
+
+def test_demo_keys_are_labelled_private_and_idempotent(tmp_path):
+    keys = ensure_demo_ca(tmp_path / "k", agency_name=AGENCY)
+    again = ensure_demo_ca(tmp_path / "k", agency_name=AGENCY)
+    assert again.passphrase == keys.passphrase and again.ca_pem.read_bytes() == keys.ca_pem.read_bytes()
+    assert keys.passphrase_file.stat().st_mode & 0o777 == 0o600
+    assert keys.agency_p12.stat().st_mode & 0o777 == 0o600
+    signer = Signer.from_pkcs12(keys.agency_p12, keys.passphrase)
+    assert "DEMO — KHÔNG DÙNG THẬT" in signer.subject
+
+
+def test_signed_file_is_valid_pades_and_still_pdfa(tmp_path, unsigned, demo_keys, signer):
+    before = sha256_file(unsigned)
+    when = datetime.now(VN_TZ).replace(microsecond=0) - timedelta(minutes=5)
+    expected = when.strftime("%Y-%m-%dT%H:%M:%S+07:00")
+    dst = tmp_path / "signed.pdf"
+    result = signer.sign(unsigned, dst, agency_name=AGENCY, when=when)
+    assert result.signed_at == expected
+    assert sha256_file(unsigned) == before  # the source stays as it was
+    assert dst.read_bytes().startswith(unsigned.read_bytes())  # incremental update
+    assert check_pdfa(dst) == []
+    verdict = validate_pdf_signatures(dst, trust_roots=[demo_keys.ca_pem.read_bytes()])
+    assert verdict.ok, verdict.reasons
+    assert verdict.signed_at == expected and verdict.covers_whole_file
+    with pikepdf.open(dst) as pdf:
+        [field] = pdf.Root.AcroForm.Fields
+        assert field.V.SubFilter == "/ETSI.CAdES.detached"
+        rect = [float(v) for v in field.Rect]
+        width, height = (float(v) for v in pdf.pages[0].mediabox[2:])
+        assert rect[2] > width - 40 and rect[3] > height - 40  # top-right of page 1
+        appearance = field.AP.N
+        font = next(iter(appearance.Resources.Font.values()))
+        assert "FreeSerif" in str(font.BaseFont)
+        assert b" 10 Tf" in appearance.read_bytes()
+
+
+def test_signing_time_and_speed(tmp_path, unsigned, signer):
+    timings = {}
+    for visible in (False, True):
+        signer.sign(unsigned, tmp_path / "warm.pdf", agency_name=AGENCY, visible=visible)
+        started = time.perf_counter()
+        for i in range(3):
+            signer.sign(unsigned, tmp_path / f"s{i}.pdf", agency_name=AGENCY, visible=visible)
+        timings[visible] = (time.perf_counter() - started) / 3
+    print(f"\nsigning with a file key: invisible {timings[False] * 1000:.0f} ms, "
+          f"visible {timings[True] * 1000:.0f} ms per document")
+    assert timings[False] < 2 and timings[True] < 2
+
+
+def test_sign_in_place(tmp_path, unsigned, demo_keys, signer):
+    doc = tmp_path / "doc.pdf"
+    doc.write_bytes(unsigned.read_bytes())
+    signer.sign(doc, doc, agency_name=AGENCY)
+    assert validate_pdf_signatures(doc, trust_roots=[demo_keys.ca_pem.read_bytes()]).ok
+
+
+def test_stamp_box_follows_rotation():
+    page = (0.0, 0.0, 595.0, 842.0)
+    assert stamp_box(page, 0, 100, 30) == (481, 798, 581, 828)
+    assert stamp_box(page, 90, 100, 30) == (14, 728, 44, 828)
+    assert stamp_box(page, 180, 100, 30) == (14, 14, 114, 44)
+    assert stamp_box(page, 270, 100, 30) == (551, 14, 581, 114)
+
+
+def _p12(tmp_path, issued, passphrase=b"pw"):
+    path = tmp_path / "key.p12"
+    path.write_bytes(issued.p12(passphrase))
+    return path
+
+
+@pytest.mark.parametrize("case", ["expired", "not_yet_valid", "no_signing_usage", "wrong_passphrase"])
+def test_errors_before_any_change(tmp_path, unsigned, case):
+    ca = make_root_ca()
+    now = datetime.now(UTC)
+    issued = {
+        "expired": lambda: issue_certificate(ca, agency_name=AGENCY, not_before=now - timedelta(days=400),
+                                             not_after=now - timedelta(days=1)),
+        "not_yet_valid": lambda: issue_certificate(ca, agency_name=AGENCY, not_before=now + timedelta(days=2),
+                                                   not_after=now + timedelta(days=400)),
+        "no_signing_usage": lambda: issue_certificate(ca, agency_name=AGENCY, signing=False),
+        "wrong_passphrase": lambda: issue_certificate(ca, agency_name=AGENCY),
+    }[case]()
+    path = _p12(tmp_path, issued)
+    before = sha256_file(unsigned)
+    with pytest.raises(SigningError) as err:
+        Signer.from_pkcs12(path, b"not-it" if case == "wrong_passphrase" else b"pw")
+    assert err.value.message and err.value.message_vi
+    assert sha256_file(unsigned) == before
+
+
+def test_cert_expiring_before_signing_time_refuses_and_leaves_no_file(tmp_path, unsigned):
+    ca = make_root_ca()
+    now = datetime.now(UTC)
+    issued = issue_certificate(ca, agency_name=AGENCY, not_after=now + timedelta(days=1))
+    signer = Signer.from_pkcs12(_p12(tmp_path, issued), b"pw")
+    dst = tmp_path / "late.pdf"
+    with pytest.raises(SigningError, match="expired") as err:
+        signer.sign(unsigned, dst, agency_name=AGENCY, when=now + timedelta(days=3))
+    assert "hết hạn" in err.value.message_vi
+    assert not dst.exists() and not list(tmp_path.glob(".*.part"))
