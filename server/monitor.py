@@ -79,8 +79,10 @@ class StationView:
     sync: dict[str, Any] | None = None
     last_fault: dict[str, Any] | None = None
     stalled: bool = False
+    silent: bool = False  # marked offline by the monitor: no message for `silent_after` seconds
     # internal, monotonic seconds; not part of the snapshot
     _last_advance: float = field(default=0.0, repr=False)
+    _last_message: float = field(default=0.0, repr=False)
     _rate: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
 
     def public(self) -> dict[str, Any]:
@@ -106,11 +108,13 @@ class Monitor:
         db_path: Path,
         prefix: str = DEFAULT_PREFIX,
         stall_after: float = 120.0,
+        silent_after: float = 200.0,
         tick: float = 0.5,
         tls_ca: str | None = None,
     ):
         self.host, self.port, self.prefix = host, port, prefix
         self.stall_after = stall_after
+        self.silent_after = silent_after  # > 3 station heartbeats (60 s by default)
         self.tick = tick
         self.db_path = Path(db_path)
         self._lock = threading.RLock()  # guards _stations and the database connection
@@ -353,7 +357,11 @@ class Monitor:
         if view is None:
             view = self._stations[ref.station_id] = StationView(ref.station_id, _last_advance=received)
         view.last_seen = iso_vn()
-        if isinstance(payload, StatePayload):
+        view._last_message = received
+        if view.silent:
+            view.silent = False
+            if not (isinstance(payload, StatePayload) and payload.status == "offline"):
+                view.status = "online"  # it was alive after all        if isinstance(payload, StatePayload):
             self._on_state(view, payload, received)
         elif isinstance(payload, ProgressPayload):
             self._on_progress(view, payload, received)
@@ -444,6 +452,12 @@ class Monitor:
         now = time.monotonic()
         with self._lock:
             for view in self._stations.values():
+                if view.status == "online" and now - view._last_message > self.silent_after:
+                    # Online but mute: its will never came (e.g. it died while the broker was down).
+                    view.status, view.silent, view.status_since = "offline", True, iso_vn()
+                    view.stalled = False
+                    changes.append({"type": "station", "station": view.public()})
+                    continue
                 open_batch = view.batch is not None and view.batch_state in (None, "OPEN")
                 stalled = (
                     view.status == "online" and open_batch and now - view._last_advance > self.stall_after

@@ -217,7 +217,10 @@ def start_station(root: Path, ports: dict[str, int], keys: Any, accounts: dict[s
 def _api(method: str, url: str, **kwargs: Any) -> dict:
     resp = requests.request(method, url, timeout=kwargs.pop("timeout", 60),
                             headers={"X-Operator": "demo-operator"}, **kwargs)
-    body = resp.json()
+    try:
+        body = resp.json()
+    except ValueError:
+        body = {"message": resp.text[:300]}
     if resp.status_code >= 400:
         raise RuntimeError(f"{method} {url}: {resp.status_code} {body.get('message')}")
     return body

@@ -60,7 +60,8 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 
 class Finisher:
     def __init__(self, store: Store, data_dir: Path, *, signer: Any, agency_name: str, ocr_lang: str = "vie",
-                 workers: int = 0, package_kind: str = "AIP", software: str = "sohoa",
+                 workers: int = 0, package_kind: str = "AIP", software: str = "sohoa 0.1.0",
+                 station_id: str = "",
                  on_progress: Callable[[str, dict], None] | None = None):
         self.store = store
         self.data_dir = data_dir
@@ -70,6 +71,7 @@ class Finisher:
         self.workers = workers
         self.package_kind = package_kind
         self.software = software
+        self.station_id = station_id
         self.on_progress = on_progress or (lambda step, info: None)
 
     def finish(self, batch_id: int, *, actor: str) -> FinishResult:
@@ -107,6 +109,11 @@ class Finisher:
                                                text=built["text"])
                 package_docs.append(PackageDocument(record=record, pdf_path=built["path"],
                                                     page_count=len(doc_pages), text=built["text"]))
+        events.insert(0, PremisEvent(
+            event_type="transfer", at=batch["created_at"], agent=f"person:{batch['operator']}",
+            detail=f"digitisation of paper hồ sơ {hoso.paper_file_code} ({hoso.number_of_paper} sheets) "
+                   f"at station {self.station_id}",
+            objects=[d.record.doc_id(hoso.file_code) for d in package_docs], extra={}))
         hoso.total_doc = len(package_docs)
         hoso.number_of_page = sum(d.page_count for d in package_docs)
         self.on_progress("package", {"batch": batch["id"]})
@@ -159,7 +166,7 @@ class Finisher:
         ocr = list(pool.map(_ocr_job, [(str(path), dpi, self.ocr_lang) for path, dpi in images]))
         for page, result in zip(pages, ocr, strict=True):
             events.append(PremisEvent(
-                event_type="OCR", at=iso_vn(), agent=f"tesseract ({self.ocr_lang})",
+                event_type="OCR", at=iso_vn(), agent=f"software:tesseract ({self.ocr_lang})",
                 detail=f"confidence {result['confidence']:.1f}" if result["ok"] else f"failed: {result['error']}",
                 outcome="success" if result["ok"] else "failure", objects=[doc_id, _page_ref(page)], extra={}))
         self.on_progress("pdfa", {"doc_id": doc_id})
@@ -169,7 +176,7 @@ class Finisher:
                    out=unsigned, meta=PdfMeta(title=record.subject, doc_id=doc_id,
                                               doc_code=record.doc_code(hoso.file_code),
                                               agency=self.agency_name, created=now_vn()))
-        events.append(PremisEvent(event_type="creation", at=iso_vn(), agent=self.software,
+        events.append(PremisEvent(event_type="creation", at=iso_vn(), agent=f"software:{self.software}",
                                   detail="two-layer PDF/A-2b built from the page images and OCR text",
                                   objects=[doc_id], extra={}))
         self.on_progress("sign", {"doc_id": doc_id})
@@ -193,13 +200,13 @@ class Finisher:
         for page in pages:
             settings = ", ".join(f"{k}={v}" for k, v in sorted(page["settings"].items()))
             events.append(PremisEvent(
-                event_type="capture", at=page["captured_at"], agent=page["device"],
+                event_type="capture", at=page["captured_at"], agent=f"device:{page['device']}",
                 detail=f"{page['source']} side={page['side']} sheet={page['sheet']} {settings}",
                 objects=[_page_ref(page)], extra={"sha256": page["sha256"]}))
             if page["processing"]:
                 proc = page["processing"]
                 events.append(PremisEvent(
-                    event_type="modification", at=page["processed_at"], agent=self.software,
+                    event_type="modification", at=page["processed_at"], agent=f"software:{self.software}",
                     detail=f"deskew {proc.get('angle', 0):.2f}°, rotation {proc.get('rotation', 0)}, "
                            f"derivative {page['derivative_sha256']}",
                     objects=[_page_ref(page)], extra={"sha256": page["derivative_sha256"]}))

@@ -44,11 +44,11 @@ class Station:
         if not report.clean:
             log.warning("journal reconcile: %s", report)
         self._resume_interrupted()
-        self.pool.add_listener(self._on_processed) if hasattr(self.pool, "add_listener") else None
+        self.pool.add_listener(self._on_processed)
         self.pool.start()
         self._start_telemetry()
         self._start_sync()
-        self.capture.add_listener(self) if hasattr(self.capture, "add_listener") else None
+        self.capture.add_listener(on_page=self._on_page, on_fault=self._on_fault, on_state=self._on_state)
 
     def stop(self) -> None:
         self.capture.stop()
@@ -73,7 +73,7 @@ class Station:
         self.telemetry = Telemetry(cfg.station_id, host=cfg.broker_host, port=cfg.broker_port,
                                    username=cfg.station_id, password=cfg.broker_password(), prefix=cfg.mqtt_prefix)
         self.telemetry.start()
-        self.telemetry.set_state(scanner="idle", operator=None, batch=None)
+        self._publish("set_state", scanner="idle")
 
     def _start_sync(self) -> None:
         cfg = self.config
@@ -88,43 +88,52 @@ class Station:
         self.sync.start()
 
     # -- listeners (capture, processing, sync) -------------------------------------------------
-    def on_page(self, page: dict) -> None:
+    def _on_page(self, page: dict) -> None:
         self.pool.submit(page["id"])
-        self._publish("progress", batch=page["batch_id"], pages_captured=self._count(page["batch_id"]))
+        self._progress(page["batch_id"])
 
-    def on_fault(self, fault: Any) -> None:
-        self._event("scanner.fault", **fault.as_dict())
+    def _on_fault(self, fault: Any) -> None:
+        self._event("fault", code=fault.code, message=fault.message, message_vi=fault.message_vi)
 
-    def on_state(self, state: Any) -> None:
-        if self.telemetry:
-            self.telemetry.set_state(scanner=str(getattr(state, "value", state)))
+    def _on_state(self, change: Any) -> None:
+        scanner = {"SCANNING": "scanning", "STOPPING": "scanning", "FAULT": "fault"}.get(str(change.state), "idle")
+        self._publish("set_state", scanner=scanner)
 
     def _on_processed(self, page_id: int, result: dict) -> None:
-        flags = result.get("flags") or []
-        if flags:
-            self._event("page.flags", page_id=page_id, flags=[f["code"] for f in flags])
+        for flag in result.get("flags") or []:
+            self._event("qc_flag", code=flag.get("code"), message=flag.get("message"),
+                        message_vi=flag.get("message_vi"), page_id=page_id)
+        row = self.store.one("SELECT batch_id FROM pages WHERE id = ?", (page_id,))
+        if row:
+            self._progress(row["batch_id"])
 
     def _on_receipt(self, batch: dict, receipt: dict) -> None:
-        self._event(f"batch.{receipt['verdict']}", batch=batch["id"], file_code=batch["file_code"],
-                    reasons=receipt["reasons"])
+        state = BatchState.SYNCED if receipt["verdict"] == "accepted" else BatchState.REJECTED
+        self._transition_event(batch, state, reasons=receipt["reasons"], objid=receipt.get("objid"))
 
-    def _count(self, batch_id: int) -> int:
-        row = self.store.one("SELECT COUNT(*) AS n FROM pages WHERE batch_id = ?", (batch_id,))
-        return int(row["n"]) if row else 0
+    def _progress(self, batch_id: int) -> None:
+        counts = self.store.one(
+            "SELECT COUNT(*) AS captured, COUNT(processed_at) AS processed FROM pages WHERE batch_id = ?",
+            (batch_id,))
+        batch = self.store.batch(batch_id)
+        self._publish("progress", batch=batch["uid"], pages_captured=counts["captured"],
+                      pages_processed=counts["processed"], queue_processing=self.pool.pending(),
+                      queue_sync=len(self.store.outbox(states=("queued", "sending"))))
 
-    def _publish(self, kind: str, **fields: Any) -> None:
+    def _transition_event(self, batch: dict, state: BatchState, **data: Any) -> None:
+        self._publish("set_state", batch=batch["uid"], batch_state=str(state), file_code=batch["file_code"],
+                      fonds=batch["record"].get("fonds_code") or None)
+        self._event("batch_transition", code=str(state), batch=batch["uid"], file_code=batch["file_code"], **data)
+
+    def _publish(self, method: str, *args: Any, **fields: Any) -> None:
         if self.telemetry:
             try:
-                getattr(self.telemetry, kind)(**fields)
+                getattr(self.telemetry, method)(*args, **fields)
             except Exception:  # telemetry never stops the station
-                log.exception("telemetry %s failed", kind)
+                log.exception("telemetry %s failed", method)
 
     def _event(self, kind: str, **payload: Any) -> None:
-        if self.telemetry:
-            try:
-                self.telemetry.event(kind, **payload)
-            except Exception:
-                log.exception("telemetry event failed")
+        self._publish("event", kind, **payload)
 
     # -- actions the UI calls -------------------------------------------------------------------
     def open_batch(self, *, record: dict, expected_sheets: int | None, work_order_id: str | None,
@@ -138,9 +147,8 @@ class Station:
         batch = self.store.create_batch(file_code=hoso.file_code, record=hoso.to_dict(),
                                         expected_sheets=expected_sheets, work_order_id=work_order_id,
                                         operator=operator)
-        self._event("batch.open", batch=batch["id"], file_code=batch["file_code"])
-        if self.telemetry:
-            self.telemetry.set_state(batch=batch["file_code"], operator=operator)
+        self._publish("set_state", operator=operator)
+        self._transition_event(batch, BatchState.OPEN)
         return batch
 
     def scan(self, batch_id: int, *, kind: str, options: dict, request: dict, actor: str) -> None:
@@ -159,10 +167,12 @@ class Station:
         self.capture.start(batch_id, source, req, actor=actor)
 
     def wait_idle(self, timeout: float) -> bool:
-        return self.capture.wait(timeout)
+        self.capture.wait(timeout=timeout)
+        return str(self.capture.state) != "SCANNING"
 
     def to_review(self, batch_id: int, *, actor: str) -> None:
         self.store.transition(batch_id, BatchState.REVIEW, actor=actor)
+        self._transition_event(self.store.batch(batch_id), BatchState.REVIEW)
 
     def set_documents(self, batch_id: int, documents: list[dict], *, actor: str) -> None:
         self.store.set_documents(batch_id, documents, actor=actor)
@@ -191,6 +201,7 @@ class Station:
         finisher = Finisher(self.store, self.config.data_dir, signer=self.signer(),
                             agency_name=self.config.agency_name, ocr_lang=self.config.ocr_lang,
                             workers=self.config.workers, package_kind=self.config.package_kind,
+                            station_id=self.config.station_id,
                             on_progress=lambda step, info: self._finish_step(batch_id, step, info))
 
         def run() -> None:
@@ -201,12 +212,13 @@ class Station:
                 self.last_error[batch_id] = {"message": str(exc),
                                              "message_vi": getattr(exc, "message_vi", str(exc))}
                 self.finishing.pop(batch_id, None)
-                self._event("batch.finish_failed", batch=batch_id, error=str(exc))
+                self._event("fault", code="finish_failed", message=str(exc),
+                            message_vi=self.last_error[batch_id]["message_vi"])
                 return
             self.finishing.pop(batch_id, None)
             self.last_error.pop(batch_id, None)
-            self._event("batch.sealed", batch=batch_id, objid=result.objid, documents=result.documents,
-                        pages=result.pages)
+            self._transition_event(self.store.batch(batch_id), BatchState.SEALED, objid=result.objid,
+                                   documents=result.documents, pages=result.pages)
             if self.sync:
                 self.sync.kick()
 
@@ -218,7 +230,7 @@ class Station:
 
     def _finish_step(self, batch_id: int, step: str, info: dict) -> None:
         self.finishing[batch_id] = step
-        self._event("batch.finishing", batch=batch_id, step=step, **info)
+        self._event("info", code=f"finishing.{step}", **info)
 
     def status(self) -> dict:
         return {

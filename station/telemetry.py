@@ -59,12 +59,16 @@ class Telemetry:
         prefix: str = DEFAULT_PREFIX,
         buffer_size: int = 1000,
         keepalive: int = 15,
+        heartbeat: float = 60.0,
         on_command: CommandCallback | None = None,
         tls_ca: str | None = None,
     ):
         self.station_id = check_station_id(station_id)
         self.host, self.port, self.prefix = host, port, prefix
         self.keepalive = keepalive
+        self.heartbeat = heartbeat
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
         self.on_command = on_command
         self._lock = threading.Lock()
         self._connected = False
@@ -100,12 +104,20 @@ class Telemetry:
         self._started = True
         self._client.connect_async(self.host, self.port, keepalive=self.keepalive)
         self._client.loop_start()
+        self._stop.clear()
+        if self.heartbeat > 0:
+            self._beat = threading.Thread(target=self._heartbeat, name="sohoa-telemetry-beat", daemon=True)
+            self._beat.start()
 
     def stop(self, timeout: float = 2.0) -> None:
         """Publish the offline state (retained), disconnect cleanly, stop the network thread."""
         if not self._started:
             return
         self._started = False
+        self._stop.set()
+        if self._beat is not None:
+            self._beat.join(2)
+            self._beat = None
         info = None
         with self._lock:
             offline = replace(self._state, status="offline", at=iso_vn())
@@ -180,6 +192,15 @@ class Telemetry:
 
     def _topic(self, kind: TopicKind) -> str:
         return station_topic(self.station_id, kind, self.prefix)
+
+    def _heartbeat(self) -> None:
+        # Re-publish the retained state now and then: an idle station publishes nothing else, and the
+        # monitor needs a sign of life to spot a station lost while the broker itself was down.
+        while not self._stop.wait(self.heartbeat):
+            with self._lock:
+                if self._connected:
+                    self._state = replace(self._state, at=iso_vn())
+                    self._publish(self._state)
 
     def _set_will(self) -> None:
         # The will is fixed when a connection opens; refreshing it keeps the next reconnect's will current.

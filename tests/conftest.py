@@ -89,7 +89,8 @@ def hoso_record(**over) -> dict:
 def make_package(tmp_path, signed_pdf):
     """Build a real TT05 package around the signed document; keyword arguments change the hồ sơ."""
     from protocol.metadata import DocumentRecord, FileRecord
-    from protocol.package import PackageDocument, build_package
+    from protocol.clock import iso_vn
+    from protocol.package import PackageDocument, PremisEvent, build_package
 
     def make(**over) -> object:
         hoso = FileRecord(**hoso_record(**over))
@@ -99,7 +100,9 @@ def make_package(tmp_path, signed_pdf):
         out = tmp_path / f"pkg-{len(list(tmp_path.glob('pkg-*')))}"
         out.mkdir()
         return build_package(hoso=hoso, documents=[PackageDocument(record=doc, pdf_path=signed_pdf, page_count=1)],
-                             events=[], out_dir=out)
+                             events=[PremisEvent(event_type="transfer", at=iso_vn(), agent="person:op1",
+                                                 detail="digitisation", objects=[doc.doc_id(hoso.file_code)])],
+                             out_dir=out)
 
     return make
 

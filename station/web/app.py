@@ -42,6 +42,17 @@ def _errors(app: Flask) -> None:
     def refused(exc: CaptureRefused):
         return jsonify({"error": exc.code, "message": exc.message, "message_vi": exc.message_vi}), 400
 
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(exc, HTTPException):
+            return jsonify({"error": exc.name, "message": exc.description, "message_vi": "Yêu cầu không hợp lệ."}), exc.code
+        log.exception("unexpected error")
+        return jsonify({"error": "internal", "message": f"{type(exc).__name__}: {exc}",
+                        "message_vi": "Có lỗi trong trạm số hóa; thao tác chưa được thực hiện. "
+                                      "Hãy thử lại hoặc báo quản trị viên."}), 500
+
     @app.errorhandler(KeyError)
     def not_found(exc: KeyError):
         return jsonify({"error": "not_found", "message": str(exc), "message_vi": "Không tìm thấy."}), 404

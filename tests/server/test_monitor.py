@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from protocol.topics import EventPayload, ProgressPayload, WorkOrderPayload, station_topic
+from protocol.topics import EventPayload, ProgressPayload, StatePayload, WorkOrderPayload, station_topic
 from server.broker import BrokerConfig, BrokerProcess, connect_client, free_port
 from server.monitor import Monitor
 from station.telemetry import Telemetry
@@ -189,3 +189,25 @@ def test_monitor_publishes_work_order_notice_to_its_station(monitor: Monitor, br
         assert got == [("workorders", notice)]
     finally:
         tel.stop()
+
+
+def test_mute_station_is_marked_offline_and_back_online_when_heard(broker: BrokerProcess, tmp_path: Path):
+    mon = Monitor(host="127.0.0.1", port=broker.port, username="server", password="server-pw",
+                  db_path=tmp_path / "mute.db", silent_after=1.0, tick=0.1)
+    mon.start()
+    # A client that says "online" then stays connected without a word: no will will ever come.
+    client, reason = connect_client(host="127.0.0.1", port=broker.port, username="st-b", password="pw-b")
+    assert reason is not None and not reason.is_failure
+    try:
+        online = StatePayload(station_id="st-b", status="online", operator="minh")
+        client.publish(station_topic("st-b", "state"), online.to_json(), qos=1, retain=True)
+        mon.wait_until(lambda s: s["stations"].get("st-b", {}).get("status") == "online", 10)
+        snap = mon.wait_until(lambda s: s["stations"]["st-b"]["status"] == "offline", 5)
+        assert snap["stations"]["st-b"]["silent"] is True
+        client.publish(station_topic("st-b", "progress"), ProgressPayload(station_id="st-b").to_json())
+        snap = mon.wait_until(lambda s: s["stations"]["st-b"]["status"] == "online", 5)
+        assert snap["stations"]["st-b"]["silent"] is False
+    finally:
+        client.disconnect()
+        client.loop_stop()
+        mon.stop()

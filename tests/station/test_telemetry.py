@@ -181,3 +181,16 @@ def test_buffers_while_broker_down_and_drains_after_restart(broker: BrokerProces
     finally:
         tel.stop()
         listener.close()
+
+
+def test_heartbeat_republishes_state_of_an_idle_station(broker: BrokerProcess):
+    listener = Listener(broker.port)
+    tel = telemetry(broker.port, heartbeat=0.3)
+    tel.start()
+    try:
+        listener.wait(lambda r: len(r.of("state")) >= 3, 5)
+        stamps = [s["at"] for s in listener.of("state")]
+        assert len(set(stamps)) == len(stamps)  # each beat carries a fresh time
+    finally:
+        tel.stop()
+        listener.close()

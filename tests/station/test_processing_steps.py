@@ -1,0 +1,190 @@
+"""Each image step alone, on synthetic scans with known skew, rotation, borders and blankness."""
+
+from __future__ import annotations
+
+import functools
+
+import cv2
+import numpy as np
+import pytest
+from test_processing_pagegen import paper_size, render_page
+
+from station.processing import steps
+from station.processing.config import ProcessingConfig
+
+DPI = 200  # rendering is the slow part; 200 dpi keeps the suite quick and is the NĐ30 minimum
+
+
+@functools.lru_cache(maxsize=64)
+def page(**kw) -> np.ndarray:
+    img, _ = render_page(dpi=kw.pop("dpi", DPI), **kw)
+    img.setflags(write=False)
+    return img
+
+
+# -- deskew ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("skew", [-3.0, -1.2, -0.5, 0.5, 1.7, 3.0])
+def test_deskew_estimates_known_skew(skew):
+    img = page(seed=11, skew_deg=skew, noise=5.0)
+    out, angle = steps.deskew(img)
+    assert abs(angle - skew) < 0.15, f"skew {skew}: estimated {angle}"
+    residual, _ = steps.estimate_skew(out)
+    assert residual is not None and abs(residual) < 0.15
+
+
+def test_deskew_on_page_lying_sideways_still_finds_fine_skew():
+    img = page(seed=12, skew_deg=1.0, rotate=90)
+    _, angle = steps.deskew(img)
+    assert abs(angle - 1.0) < 0.15, angle
+
+
+def test_deskew_does_nothing_without_text():
+    img = page(seed=13, blank=True, noise=4.0)
+    out, angle = steps.deskew(img)
+    assert angle == 0.0 and out is img
+
+
+def test_rotate_by_keeps_every_pixel():
+    img = page(seed=14, lines=5)
+    out = steps.rotate_by(img, 3.0)
+    assert out.shape[0] > img.shape[0] and out.shape[1] > img.shape[1]
+
+
+# -- borders ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("skew", [0.0, 1.5])
+def test_remove_borders_keeps_the_whole_paper(skew):
+    border = 12.0
+    img = page(seed=21, border_mm=border, skew_deg=skew, noise=3.0)
+    w, h = paper_size(DPI)
+    b = round(border * DPI / 25.4)
+    out, (x, y, bw, bh) = steps.remove_borders(img)
+    assert out.shape[:2] == (bh, bw)
+    if skew == 0.0:  # paper at (b+5, b+3) .. (b+5+w, b+3+h): all of it kept, nearly no lid
+        assert x <= b + 5 and y <= b + 3 and x + bw >= b + 5 + w and y + bh >= b + 3 + h
+        assert bw - w < 12 and bh - h < 12
+    else:
+        assert bw < img.shape[1] - b and bh < img.shape[0] - b
+    # every text pixel of the input is still in the output (text lies ≥ 25 mm inside the paper)
+    inset = round(10 * DPI / 25.4)
+    ink_in = steps.ink_mask(steps.gray(img), delta=80, window=15)[b + inset:-b - inset, b + inset:-b - inset]
+    ink_out = steps.ink_mask(steps.gray(out), delta=80, window=15)[inset:-inset, inset:-inset]
+    assert abs(int(ink_out.sum()) - int(ink_in.sum())) < 0.02 * ink_in.sum()
+
+
+def test_remove_borders_leaves_a_page_without_borders_alone():
+    img = page(seed=22)
+    out, box = steps.remove_borders(img)
+    assert out is img and box == (0, 0, img.shape[1], img.shape[0])
+
+
+def test_remove_borders_does_not_cut_dark_content_at_the_edge():
+    img = page(seed=23).copy()
+    img[:, : img.shape[1] // 6] = 20  # a dark photo along the left edge, on the paper
+    img[200:400, 40:200] = 240  # with something light in it
+    out, box = steps.remove_borders(img)
+    assert box[0] == 0
+
+
+# -- orientation -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("rotated", [0, 90, 180, 270])
+def test_detect_orientation(rotated):
+    img = page(seed=31 + rotated, rotate=rotated, noise=4.0)
+    rotation, confidence = steps.detect_orientation(img, dpi=DPI)
+    assert rotation == (360 - rotated) % 360 and confidence > 1.5, (rotation, confidence)
+    upright = steps.rotate(img, rotation)
+    assert upright.shape[0] > upright.shape[1]
+
+
+def test_detect_orientation_on_blank_page_is_zero_and_unsure():
+    rotation, confidence = steps.detect_orientation(page(seed=35, blank=True), dpi=DPI)
+    assert rotation == 0 and confidence < 1.0
+
+
+def test_rotate_quarter_turns():
+    img = np.arange(6, dtype=np.uint8).reshape(2, 3)
+    assert steps.rotate(img, 90).tolist() == [[3, 0], [4, 1], [5, 2]]
+    assert np.array_equal(steps.rotate(steps.rotate(img, 90), 270), img)
+    assert steps.rotate(img, 0) is img
+    with pytest.raises(ValueError):
+        steps.rotate(img, 45)
+
+
+# -- blank pages -----------------------------------------------------------------------------------
+
+BLANKS = {
+    "white": dict(blank=True),
+    "yellow_noise": dict(blank=True, yellow=True, noise=6.0),
+    "bleed_through": dict(blank=True, bleed=True, yellow=True),
+    "holes_staple_dust": dict(blank=True, holes=True, staple=True, dust=40),
+    "everything_jpeg": dict(blank=True, yellow=True, bleed=True, holes=True, staple=True, dust=25, noise=5.0,
+                            jpeg=75),
+}
+CONTENT = {
+    "short_line": dict(short="Trang này để trống"),
+    "short_number": dict(short="Số: 12/QĐ-UBND"),
+    "short_line_on_worn_paper": dict(short="Kính gửi", yellow=True, bleed=True, holes=True, dust=20, noise=5.0),
+    "one_text_line": dict(lines=1),
+    "full_page": dict(),
+}
+
+
+@pytest.mark.parametrize("name", list(BLANKS))
+def test_blank_pages_are_blank(name):
+    config = ProcessingConfig()
+    score = steps.blank_score(page(seed=41, **BLANKS[name]), dpi=DPI)
+    assert steps.is_blank(score, config), f"{name}: score {score}"
+
+
+@pytest.mark.parametrize("name", list(CONTENT))
+def test_pages_with_a_little_text_are_not_blank(name):
+    config = ProcessingConfig()
+    score = steps.blank_score(page(seed=42, **CONTENT[name]), dpi=DPI)
+    assert not steps.is_blank(score, config), f"{name}: score {score}"
+    assert score > 3 * config.blank_max_ink_mm2, f"{name}: too close to the threshold ({score})"
+
+
+# -- quality ---------------------------------------------------------------------------------------
+
+def test_quality_metrics_report_what_they_should():
+    sharp = steps.quality_metrics(page(seed=51), dpi=DPI)
+    blurred = steps.quality_metrics(page(seed=51, blur=2.5), dpi=DPI)
+    assert sharp["effective_dpi"] == DPI and sharp["width_mm"] == pytest.approx(210, abs=0.5)
+    assert sharp["channels"] == 3 and sharp["bit_depth"] == 8
+    assert blurred["sharpness_text"] < sharp["sharpness_text"] / 3
+    assert sharp["contrast"] > 150 and sharp["clipped_black"] < 0.01
+    assert sharp["residual_skew_deg"] is not None and abs(sharp["residual_skew_deg"]) < 0.15
+    assert max(sharp["edge_content"].values()) == 0.0
+    dark = (page(seed=51).astype(np.float32) * 0.3).astype(np.uint8)
+    assert steps.quality_metrics(dark, dpi=DPI)["contrast"] < 80
+    skewed = steps.quality_metrics(page(seed=51, skew_deg=1.0), dpi=DPI)
+    assert skewed["residual_skew_deg"] == pytest.approx(1.0, abs=0.15)
+
+
+def test_quality_metrics_see_content_cut_at_the_edge():
+    img = page(seed=52)
+    cut = img[:, 230:]  # text starts 25 mm (197 px) from the left: cut into it
+    metrics = steps.quality_metrics(cut, dpi=DPI)
+    assert metrics["edge_content"]["left"] > 0.05
+
+
+# -- QR --------------------------------------------------------------------------------------------
+
+def _with_qr(img: np.ndarray, payload: str, *, size_mm: float, at=(0.6, 0.15)) -> np.ndarray:
+    qr = cv2.QRCodeEncoder.create().encode(payload)
+    px = round(size_mm / 25.4 * DPI)
+    qr = cv2.resize(qr, (px, px), interpolation=cv2.INTER_NEAREST)
+    out = img.copy()
+    y, x = round(at[1] * img.shape[0]), round(at[0] * img.shape[1])
+    out[y:y + px, x:x + px] = np.where(qr[..., None] > 127, out[y:y + px, x:x + px], 20)
+    return out
+
+
+def test_find_qr_on_separator_and_cover_sheets():
+    payload = "SOHOA:SEP:1:7C1B3F0E-2A54-4D35-9D0A-6C0A1B2C3D4E"
+    assert steps.find_qr(_with_qr(page(seed=61, blank=True), payload, size_mm=30), dpi=DPI) == [payload]
+    cover = "SOHOA:COVER:H01.12.03/2024-0001"
+    assert steps.find_qr(_with_qr(page(seed=62, lines=6), cover, size_mm=25), dpi=DPI) == [cover]
+    assert steps.find_qr(page(seed=63), dpi=DPI) == []
