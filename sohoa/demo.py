@@ -59,7 +59,7 @@ class Processes:
         self.children.append((name, stoppable))
 
     def stop(self) -> None:
-        for name, child in reversed(self.children):
+        for _name, child in reversed(self.children):
             if isinstance(child, subprocess.Popen):
                 if child.poll() is None:
                     child.send_signal(signal.SIGTERM)

@@ -293,17 +293,22 @@ class Store:
     def set_document_output(self, doc_id: int, *, pdf_path: str, pdf_sha256: str, page_count: int,
                             text: str) -> None:
         with self.tx() as conn:
-            conn.execute("UPDATE documents SET pdf_path = ?, pdf_sha256 = ?, page_count = ?, text = ? WHERE id = ?",
-                         (pdf_path, pdf_sha256, page_count, text, doc_id))
+            conn.execute(
+                "UPDATE documents SET pdf_path = ?, pdf_sha256 = ?, page_count = ?, text = ? WHERE id = ?",
+                (pdf_path, pdf_sha256, page_count, text, doc_id))
 
     # -- sync queue ----------------------------------------------------------------------------
     def enqueue_package(self, batch_id: int, *, package_path: str, sha256: str, size: int, actor: str) -> int:
         now = iso_vn()
         with self.tx() as conn:
+            row = conn.execute("SELECT state FROM batches WHERE id = ?", (batch_id,)).fetchone()
+            if row is None or row["state"] != BatchState.FINISHING:
+                raise StateError(f"batch {batch_id} is not finishing: cannot seal it")
             cur = conn.execute(
                 "INSERT INTO outbox (batch_id, package_path, sha256, size, state, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, 'queued', ?, ?)", (batch_id, package_path, sha256, size, now, now))
-            conn.execute("UPDATE batches SET state = ?, updated_at = ? WHERE id = ?", (BatchState.SEALED, now, batch_id))
+            conn.execute("UPDATE batches SET state = ?, updated_at = ? WHERE id = ?",
+                         (BatchState.SEALED, now, batch_id))
             self._audit(conn, actor, "batch.sealed", batch_id, package=package_path, sha256=sha256)
             return int(cur.lastrowid)
 
@@ -331,5 +336,6 @@ class Store:
             row = conn.execute("SELECT batch_id FROM outbox WHERE id = ?", (item_id,)).fetchone()
             conn.execute("UPDATE outbox SET state = ?, receipt = ?, updated_at = ? WHERE id = ?",
                          (state, json.dumps(receipt, ensure_ascii=False), now, item_id))
-            conn.execute("UPDATE batches SET state = ?, updated_at = ? WHERE id = ?", (batch_state, now, row["batch_id"]))
+            conn.execute("UPDATE batches SET state = ?, updated_at = ? WHERE id = ?",
+                         (batch_state, now, row["batch_id"]))
             self._audit(conn, "sync", f"batch.{batch_state.lower()}", row["batch_id"], receipt=receipt)

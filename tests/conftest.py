@@ -88,8 +88,8 @@ def hoso_record(**over) -> dict:
 @pytest.fixture
 def make_package(tmp_path, signed_pdf):
     """Build a real TT05 package around the signed document; keyword arguments change the hồ sơ."""
-    from protocol.metadata import DocumentRecord, FileRecord
     from protocol.clock import iso_vn
+    from protocol.metadata import DocumentRecord, FileRecord
     from protocol.package import PackageDocument, PremisEvent, build_package
 
     def make(**over) -> object:

@@ -33,7 +33,7 @@ def test_tesseract_has_vietnamese():
 
 
 def test_sane_test_backend_installed():
-    found = list(Path("/usr/lib").glob("*/sane/libsane-test.so*")) + list(Path("/usr/lib").glob("sane/libsane-test.so*"))
+    found = [*Path("/usr/lib").glob("*/sane/libsane-test.so*"), *Path("/usr/lib").glob("sane/libsane-test.so*")]
     assert found, "SANE test backend (libsane1) missing"
     assert Path("/etc/sane.d/test.conf").exists(), "/etc/sane.d/test.conf missing (libsane1)"
 

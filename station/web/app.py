@@ -47,7 +47,8 @@ def _errors(app: Flask) -> None:
         from werkzeug.exceptions import HTTPException
 
         if isinstance(exc, HTTPException):
-            return jsonify({"error": exc.name, "message": exc.description, "message_vi": "Yêu cầu không hợp lệ."}), exc.code
+            body = {"error": exc.name, "message": exc.description, "message_vi": "Yêu cầu không hợp lệ."}
+            return jsonify(body), exc.code
         log.exception("unexpected error")
         return jsonify({"error": "internal", "message": f"{type(exc).__name__}: {exc}",
                         "message_vi": "Có lỗi trong trạm số hóa; thao tác chưa được thực hiện. "
