@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 ChangeCallback = Callable[[dict[str, Any]], None]
 RATE_WINDOW = 60.0  # seconds of station time behind pages_per_minute
 _BUCKETS = {"minute": 16, "hour": 13, "day": 10}  # prefix length of "YYYY-MM-DDTHH:MM"
-_STATE_KEYS = ("status", "operator", "batch", "batch_state", "fonds", "file_code", "scanner", "software")
+_STATE_KEYS = ("operator", "batch", "batch_state", "fonds", "file_code", "scanner", "software")
 _GROUPS = {"station": "station_id", "operator": "operator", "fonds": "fonds", "total": None}
 
 
@@ -361,7 +361,8 @@ class Monitor:
         if view.silent:
             view.silent = False
             if not (isinstance(payload, StatePayload) and payload.status == "offline"):
-                view.status = "online"  # it was alive after all        if isinstance(payload, StatePayload):
+                view.status, view.status_since = "online", iso_vn()  # it was alive after all
+        if isinstance(payload, StatePayload):
             self._on_state(view, payload, received)
         elif isinstance(payload, ProgressPayload):
             self._on_progress(view, payload, received)
@@ -376,12 +377,17 @@ class Monitor:
 
     def _on_state(self, view: StationView, state: StatePayload, received: float) -> None:
         if state.status != view.status:
-            view.status_since = state.at
+            # a will's `at` is when its connection opened, not when the station went away
+            view.status_since = state.at if state.status == "online" else iso_vn()
             view._last_advance = received  # a station coming online is not stalled yet
         if state.batch != view.batch:
             view._last_advance = received
-        for key in _STATE_KEYS:
-            setattr(view, key, getattr(state, key))
+        if state.status == "online" or view.status == "unknown":
+            # An offline state may be a last will, fixed when that connection opened: its details can
+            # be older than what this monitor already knows, so then only the status is taken from it.
+            for key in _STATE_KEYS:
+                setattr(view, key, getattr(state, key))
+        view.status = state.status
         if state.status == "offline":
             view.stalled = False
         # Plain SQL: sqlite-utils' upsert would commit the burst's transaction half-way.
