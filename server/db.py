@@ -121,6 +121,12 @@ class ServerDB:
             return False
         return hmac.compare_digest(row["token_hash"], hash_token(token))
 
+    def revoke_station(self, station_id: str) -> bool:
+        """Refuse this station from its next request on (every request re-checks); False if unknown."""
+        with self.tx() as conn:
+            cur = conn.execute("UPDATE stations SET revoked = 1 WHERE id = ?", (station_id,))
+        return cur.rowcount == 1
+
     def stations(self) -> list[dict[str, Any]]:
         return self.query("SELECT id, name, revoked, created_at FROM stations ORDER BY id")
 

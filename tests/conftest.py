@@ -117,3 +117,171 @@ def archive_server(tmp_path, demo_keys) -> Iterator[tuple[LiveServer, object]]:
     context = build_context(config)
     with LiveServer(create_app(context)) as live:
         yield live, context
+
+
+# --- appended by the sync/archive engineer: the server as a real process, and a TCP proxy that cuts -----
+
+
+class ServerProcess:
+    """`python -m sohoa.cli server --config ...` on a fixed free port; kill -9 and restart it at will."""
+
+    def __init__(self, data_dir: Path, trust_pem: Path, *, env: dict[str, str] | None = None):
+        import sys
+
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config = self.data_dir.parent / f"{self.data_dir.name}.toml"
+        self.config.write_text(
+            f'data_dir = "{self.data_dir}"\nhost = "127.0.0.1"\nport = {self.port}\n'
+            f'trust_roots = ["{trust_pem}"]\n', encoding="utf-8")
+        self.log = self.data_dir.parent / f"{self.data_dir.name}.log"
+        self.argv = [sys.executable, "-m", "sohoa.cli", "server", "--config", str(self.config)]
+        self.env = env or {}
+        self.proc = None
+
+    def add_station(self, station_id: str) -> dict[str, str]:
+        from server.db import ServerDB
+
+        return ServerDB(self.data_dir / "server.db").add_station(station_id)
+
+    def start(self, *, env: dict[str, str] | None = None, prefix: list[str] | None = None,
+              timeout: float = 30) -> ServerProcess:
+        import subprocess
+        import time
+
+        import requests
+
+        run_env = {**os.environ, **self.env, **(env or {})}
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([*(prefix or []), *self.argv], stdout=log, stderr=subprocess.STDOUT,
+                                         env=run_env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited with {self.proc.returncode}: {self.log.read_text()[-3000:]}")
+            try:
+                if requests.get(self.url + "/api/v1/health", timeout=1).ok:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.05)
+        raise AssertionError(f"server did not answer within {timeout} s: {self.log.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL, as a power cut would: no cleanup runs."""
+        import signal
+
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        if self.proc:
+            self.proc.wait(timeout=10)
+
+    def wait_dead(self, timeout: float = 30) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except Exception:
+                self.kill()
+
+
+@pytest.fixture
+def server_process(tmp_path, demo_keys) -> Iterator[ServerProcess]:
+    """The archive server as a separate process (not started: call .start())."""
+    server = ServerProcess(tmp_path / "server", demo_keys.ca_pem)
+    yield server
+    server.stop()
+
+
+class CuttingProxy:
+    """A TCP proxy on 127.0.0.1 that the test controls: forward, or cut every connection after
+    `cut_after` bytes sent upstream, or drop the answer to a request whose bytes contain `drop_answer_to`."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.cut_after: int | None = None
+        self.drop_answer_to: bytes | None = None
+        self.upstream_bytes = 0
+        self.cuts = 0
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self.port = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._sock.accept()
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            state = {"dropping": False}
+            threading.Thread(target=self._pipe, args=(client, server, True, state), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, False, state), daemon=True).start()
+
+    def _cut(self, a: socket.socket, b: socket.socket) -> None:
+        self.cuts += 1
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, upstream: bool, state: dict) -> None:
+        try:
+            while data := src.recv(65536):
+                if upstream:
+                    if self.cut_after is not None and self.upstream_bytes + len(data) > self.cut_after:
+                        keep = max(self.cut_after - self.upstream_bytes, 0)
+                        dst.sendall(data[:keep])
+                        self.upstream_bytes += keep
+                        self.cut_after = None  # one cut, then forward again
+                        self._cut(src, dst)
+                        return
+                    self.upstream_bytes += len(data)
+                    if self.drop_answer_to and self.drop_answer_to in data:
+                        state["dropping"] = True
+                        self.drop_answer_to = None
+                elif state["dropping"]:
+                    self._cut(src, dst)  # the server did the work; its answer never arrives
+                    return
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._closed = True
+        self._sock.close()
+
+
+@pytest.fixture
+def cutting_proxy():
+    """A factory: cutting_proxy(target_port) -> CuttingProxy, closed after the test."""
+    made: list[CuttingProxy] = []
+
+    def make(target_port: int) -> CuttingProxy:
+        made.append(CuttingProxy(target_port))
+        return made[-1]
+
+    yield make
+    for proxy in made:
+        proxy.close()

@@ -6,13 +6,14 @@ A check never raises: a crash becomes a failed check with the exception as its r
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from server.checks.context import Context, NotReadable
-from server.checks.pdf import check_pdfa, check_signatures
+from server.checks.pdf import check_pdfa, check_signatures, check_signing_time
 from server.checks.records import check_counts, check_metadata, check_premis
 from server.checks.result import CheckResult, Limits, Verdict
 from server.checks.safety import check_top_folder, check_zip_safety
@@ -33,13 +34,19 @@ CHECKS: list[tuple[str, Callable[[Context], CheckResult]]] = [
     ("premis", check_premis),
     ("pdfa", check_pdfa),
     ("signatures", check_signatures),
+    ("signing_time", check_signing_time),
 ]
-STRUCTURAL = [name for name, _ in CHECKS if name not in ("pdfa", "signatures")]
+STRUCTURAL = [name for name, _ in CHECKS if name not in ("pdfa", "signatures", "signing_time")]
 
 
 def _run_one(name: str, func: Callable[[Context], CheckResult], ctx: Context) -> CheckResult:
     try:
         return func(ctx)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise  # the server's disk, not the package: no verdict, the commit is retried later
+        log.exception("check %s crashed", name)
+        return CheckResult(name, False, [f"check failed on this input: {exc}"], "Không kiểm tra được gói")
     except NotReadable as exc:
         return CheckResult(name, False, [str(exc)], "Không kiểm tra được: gói không đọc được")
     except Exception as exc:  # noqa: BLE001 - hostile input must never crash the verdict

@@ -27,6 +27,7 @@ class Context:
         self.error = ""
         self._tmp: Path | None = None
         self._pdfs: dict[str, Path] | None = None
+        self.signatures: dict | None = None  # docId -> SignatureVerdict, filled by the signature checks
         try:
             self.source = open_source(self.path)
         except PackageError as exc:

@@ -7,7 +7,9 @@ clear reason instead of breaking the others.
 from __future__ import annotations
 
 import importlib
+from datetime import date, timedelta
 
+from protocol.clock import VN_TZ, iso_vn, now_vn, parse_iso
 from server.checks.context import Context, NotReadable
 from server.checks.result import CheckResult
 
@@ -36,11 +38,58 @@ def check_pdfa(ctx: Context) -> CheckResult:
     return CheckResult("pdfa", not reasons, reasons, "Tệp PDF không đạt chuẩn PDF/A")
 
 
+def _signature_verdicts(ctx: Context, reasons: list[str]) -> dict:
+    """docId -> SignatureVerdict, validated once and shared by the signature and signing-time checks."""
+    if ctx.signatures is None:
+        mod = _module("protocol.signatures")
+        ctx.signatures = {doc_id: mod.validate_pdf_signatures(path, trust_roots=ctx.trust_roots)
+                          for doc_id, path in _pdfs(ctx, reasons).items()}
+    return ctx.signatures
+
+
 def check_signatures(ctx: Context) -> CheckResult:
-    mod = _module("protocol.signatures")
     reasons: list[str] = []
-    for doc_id, path in _pdfs(ctx, reasons).items():
-        verdict = mod.validate_pdf_signatures(path, trust_roots=ctx.trust_roots)
+    for doc_id, verdict in _signature_verdicts(ctx, reasons).items():
         if not verdict.ok:
             reasons += [f"{doc_id}: {r}" for r in (verdict.reasons or ["signature not valid"])]
     return CheckResult("signatures", not reasons, reasons, "Chữ ký số không hợp lệ hoặc không tin cậy")
+
+
+def _issued(text: str) -> date | None:
+    try:
+        day, month, year = (int(x) for x in text.split("/"))
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def check_signing_time(ctx: Context) -> CheckResult:
+    """The time each signature claims is plausible: not in the future (beyond the allowed clock skew),
+    not after the package was built, not before the document it copies was issued."""
+    c = ctx.need_contents()
+    skew = timedelta(seconds=ctx.limits.max_clock_skew)
+    now = now_vn()
+    created = None
+    try:
+        created = parse_iso(c.created) if c.created else None
+    except ValueError:
+        pass
+    issued = {d.doc_id: _issued(d.fields.get("issuedDate", "")) for d in c.documents}
+    reasons: list[str] = []
+    for doc_id, verdict in _signature_verdicts(ctx, []).items():
+        if not verdict.signed_at:
+            reasons.append(f"{doc_id}: the signature carries no signing time")
+            continue
+        at = parse_iso(verdict.signed_at)
+        if at > now + skew:
+            reasons.append(f"{doc_id}: signing time {verdict.signed_at} is in the future (server time "
+                           f"{iso_vn(now, millis=False)}): check the station's clock")
+        if created and at > created + skew:
+            reasons.append(f"{doc_id}: signing time {verdict.signed_at} is after the package was built "
+                           f"({c.created})")
+        day = issued.get(doc_id)
+        if day and at.astimezone(VN_TZ).date() < day:
+            reasons.append(f"{doc_id}: signing time {verdict.signed_at} is before the document was issued "
+                           f"({day:%d/%m/%Y})")
+    return CheckResult("signing_time", not reasons, reasons,
+                       "Thời điểm ký số không hợp lý (kiểm tra đồng hồ của trạm)")

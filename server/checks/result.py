@@ -45,3 +45,4 @@ class Limits:
     max_members: int = 20_000
     max_ratio: int = 100  # uncompressed / compressed, for members larger than ratio_floor
     ratio_floor: int = 1 << 20
+    max_clock_skew: int = 24 * 3600  # seconds a signing time may run ahead of the server's clock

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import logging
+import sqlite3
 import threading
+from collections import defaultdict
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -13,11 +16,36 @@ from flask import Blueprint, current_app, g, jsonify, request
 from protocol import api
 from protocol.clock import iso_vn
 from server.ingest.auth import error, station_required
-from server.ingest.uploads import file_sha256, part_path, write_chunk
+from server.ingest.uploads import file_sha256, part_path, sweep_parts, write_chunk
 
 log = logging.getLogger("sohoa.server.ingest")
 bp = Blueprint("ingest", __name__)
 _commit_lock = threading.Lock()  # one commit at a time per process: checks are CPU-bound anyway
+_chunk_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)  # one writer per upload
+MANIFEST_TEXT = ("file_code", "batch_uid", "work_order_id")
+SQLITE_FULL = 13
+
+
+@bp.record_once
+def _recover(state: Any) -> None:
+    """At start-up, drop partial files that a crash after a commit left behind (never visible anyway)."""
+    ctx = state.app.extensions.get("sohoa")
+    if ctx is None:
+        return
+    open_ids = {r["id"] for r in ctx.db.query("SELECT id FROM uploads WHERE state = 'open'")}
+    removed = sweep_parts(ctx.config.uploads_dir, open_ids)
+    if removed:
+        log.info("removed %d leftover partial uploads: %s", len(removed), ", ".join(removed))
+
+
+def _disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", None) == SQLITE_FULL
+
+
+def _disk_full_answer():
+    return error(507, api.ErrorCode.DISK_FULL, "server disk full: try again later")
 
 
 def _ctx() -> Any:
@@ -51,12 +79,21 @@ def workorders():
 @bp.post(api.UPLOADS)
 @station_required
 def open_upload():
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error(400, api.ErrorCode.BAD_REQUEST, "the manifest must be a JSON object")
     sha = str(body.get("sha256", "")).upper()
     size = body.get("size")
+    for key in MANIFEST_TEXT:
+        value = body.get(key)
+        if value is not None and (not isinstance(value, str) or len(value) > 200):
+            return error(400, api.ErrorCode.BAD_REQUEST, f"{key} must be a string of at most 200 characters")
+    sheets = body.get("expected_sheets")
+    if sheets is not None and (not isinstance(sheets, int) or isinstance(sheets, bool) or sheets < 0):
+        return error(400, api.ErrorCode.BAD_REQUEST, "expected_sheets must be a non-negative integer")
     if len(sha) != 64 or any(c not in "0123456789ABCDEF" for c in sha):
         return error(400, api.ErrorCode.BAD_REQUEST, "sha256 must be 64 hex digits")
-    if not isinstance(size, int) or size <= 0:
+    if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
         return error(400, api.ErrorCode.BAD_REQUEST, "size must be a positive integer")
     if size > api.MAX_PACKAGE_SIZE:
         return error(413, api.ErrorCode.TOO_LARGE, f"package larger than {api.MAX_PACKAGE_SIZE} bytes")
@@ -69,8 +106,6 @@ def open_upload():
 
 
 def _status(row: dict) -> dict:
-    import json
-
     out = {"upload_id": row["id"], "received": row["received"], "size": row["size"], "state": row["state"]}
     if row["receipt"]:
         out["receipt"] = json.loads(row["receipt"])
@@ -90,26 +125,28 @@ def upload_status(upload_id: str):
 @station_required
 def put_chunk(upload_id: str, offset: int):
     ctx = _ctx()
-    row = _own_upload(upload_id)
-    if row is None:
+    if _own_upload(upload_id) is None:
         return error(404, api.ErrorCode.NOT_FOUND, "no such upload")
-    if row["state"] != "open":
-        return jsonify(_status(row))
     data = request.get_data(cache=False)
     want = request.headers.get(api.HEADER_CHUNK_SHA256, "").upper()
     if hashlib.sha256(data).hexdigest().upper() != want:
         return error(400, api.ErrorCode.CHUNK_HASH, "chunk SHA-256 does not match its header: resend it")
-    if offset > row["received"]:
-        return error(409, api.ErrorCode.OFFSET, f"chunk starts at {offset} but only {row['received']} received")
-    if offset + len(data) > row["size"]:
-        return error(400, api.ErrorCode.TOO_LARGE, "chunk goes past the announced size")
-    try:
-        received = write_chunk(part_path(ctx.config.uploads_dir, upload_id), offset, data)
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            return error(507, api.ErrorCode.DISK_FULL, "server disk full: try again later")
-        raise
-    ctx.db.set_received(upload_id, received)
+    with _chunk_locks[upload_id]:  # two copies of one chunk in flight (a retry) must not interleave
+        row = _own_upload(upload_id)
+        if row is None or row["state"] != "open":
+            return jsonify(_status(row)) if row else error(404, api.ErrorCode.NOT_FOUND, "no such upload")
+        if offset > row["received"]:
+            return error(409, api.ErrorCode.OFFSET,
+                         f"chunk starts at {offset} but only {row['received']} received")
+        if offset + len(data) > row["size"]:
+            return error(400, api.ErrorCode.TOO_LARGE, "chunk goes past the announced size")
+        try:
+            received = write_chunk(part_path(ctx.config.uploads_dir, upload_id), offset, data)
+            ctx.db.set_received(upload_id, received)
+        except (OSError, sqlite3.OperationalError) as exc:
+            if _disk_full(exc):
+                return _disk_full_answer()
+            raise
     return jsonify({"upload_id": upload_id, "received": received})
 
 
@@ -130,5 +167,11 @@ def commit(upload_id: str):
             ctx.db.set_received(upload_id, 0)
             path.unlink(missing_ok=True)
             return error(409, api.ErrorCode.PACKAGE_HASH, "package hash differs from the manifest: upload again")
-        receipt = ctx.ingest.commit(row, path)
+        try:
+            receipt = ctx.ingest.commit(row, path)
+        except (OSError, sqlite3.OperationalError) as exc:
+            if _disk_full(exc):  # nothing was acknowledged: the upload stays open, the station retries
+                log.warning("commit of %s postponed: disk full (%s)", upload_id, exc)
+                return _disk_full_answer()
+            raise
         return jsonify({"upload_id": upload_id, "state": receipt["verdict"], "receipt": receipt})

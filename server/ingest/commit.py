@@ -10,6 +10,7 @@ from typing import Any
 from protocol.api import Receipt, sign_receipt
 from protocol.clock import iso_vn
 from server.db import ServerDB
+from server.ingest.faults import crash_point
 
 log = logging.getLogger("sohoa.server.ingest")
 
@@ -24,6 +25,15 @@ class Ingest:
         self.signing_key = signing_key
         self.notify = notify
 
+    def _history_problems(self, contents: Any, sha256: str) -> list[str]:
+        """Stored packages are never overwritten: new bytes under a stored OBJID must say REPLACEMENT
+        (they become its next version; the earlier ones are kept)."""
+        versions = self.store.versions(contents.objid)
+        if versions and all(v.sha256 != sha256 for v in versions) and contents.record_status != "REPLACEMENT":
+            return [f"history: OBJID {contents.objid} is already stored with other content; a re-scan must "
+                    f"be sent with RECORDSTATUS=REPLACEMENT (got {contents.record_status or 'none'})"]
+        return []
+
     def commit(self, row: dict, path: Path) -> dict:
         from server.checks import run_checks
 
@@ -31,6 +41,12 @@ class Ingest:
         reasons = [f"{c.name}: {r}" for c in verdict.checks if not c.ok for r in (c.reasons or ["failed"])]
         if verdict.ok and row["file_code"] and verdict.file_code != row["file_code"]:
             reasons.append(f"manifest: package is {verdict.file_code}, manifest said {row['file_code']}")
+        contents = None
+        if not reasons:
+            from protocol.package import read_package
+
+            contents = read_package(path)
+            reasons += self._history_problems(contents, row["sha256"])
         receipt = Receipt(
             upload_id=row["id"], station_id=row["station_id"], sha256=row["sha256"],
             verdict="accepted" if not reasons else "rejected", objid=verdict.objid, file_code=verdict.file_code,
@@ -38,18 +54,21 @@ class Ingest:
             checks=[{"name": c.name, "ok": c.ok, "reasons": list(c.reasons)} for c in verdict.checks],
         )
         if receipt.verdict == "accepted":
+            # Both steps are idempotent, so a crash between them is repaired by committing again.
+            crash_point("before-store")
             stored = self.store.put(path, objid=verdict.objid, sha256=row["sha256"])
             receipt.stored_sha256 = stored.sha256
-            from protocol.package import read_package
-
-            self.catalog.add_package(read_package(Path(stored.path)), stored_path=str(stored.path),
-                                     sha256=stored.sha256, station_id=row["station_id"])
+            crash_point("after-store")
+            self.catalog.add_package(contents, stored_path=str(stored.path), sha256=stored.sha256,
+                                     station_id=row["station_id"])
             if row["work_order_id"]:
                 self.db.set_workorder_state(row["work_order_id"], "accepted")
         elif row["work_order_id"]:
             self.db.set_workorder_state(row["work_order_id"], "rejected")
         sign_receipt(receipt, self.signing_key)
+        crash_point("after-catalog")
         self.db.finish_upload(row["id"], state=receipt.verdict, receipt=receipt.to_dict())
+        crash_point("after-finish")
         path.unlink(missing_ok=True)
         log.info("package %s from %s: %s %s", receipt.objid, row["station_id"], receipt.verdict,
                  "; ".join(reasons))

@@ -30,6 +30,17 @@ def write_chunk(path: Path, offset: int, data: bytes) -> int:
     return offset + len(data)
 
 
+def sweep_parts(uploads_dir: Path, open_ids: set[str]) -> list[str]:
+    """Remove partial files that no open upload owns (left by a crash after a commit); returns them."""
+    removed = []
+    if uploads_dir.is_dir():
+        for part in uploads_dir.glob("*.part"):
+            if part.stem not in open_ids:
+                part.unlink(missing_ok=True)
+                removed.append(part.name)
+    return removed
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -21,6 +21,9 @@ from station.store import BatchState, StateError, Store
 
 log = logging.getLogger(__name__)
 
+#: Frames a scan may run ahead of the journal (each A4 300 dpi frame is 26 MB in memory).
+WRITE_AHEAD = 3
+
 
 class CaptureState(StrEnum):
     IDLE = "IDLE"
@@ -177,12 +180,33 @@ class CaptureService:
     def _run(self, source: CaptureSource, batch_id: int, request: ScanRequest, actor: str,
              stop: threading.Event) -> None:
         device = source.id
-        started = self.store.next_seq(batch_id)
+        # The scan thread hands frames to a journal writer through a short queue, so the scanner feeds the
+        # next sheet while the last one is encoded and fsynced; listeners still hear only of durable pages.
+        pending: queue.Queue[Any] = queue.Queue(maxsize=WRITE_AHEAD)
+        failure: list[Exception] = []
+        written = [0]
+
+        def writer() -> None:
+            while (captured := pending.get()) is not None:
+                if failure:
+                    continue  # the journal failed: drain, the run is stopping
+                try:
+                    row = self.journal.record(batch_id, captured, actor=actor)
+                except Exception as exc:  # noqa: BLE001 - reported as the run's problem
+                    log.exception("journal failed on %s", device)
+                    failure.append(exc if isinstance(exc, JournalError) else JournalError(str(exc)))
+                    stop.set()
+                    continue
+                written[0] += 1
+                self._emit("on_page", row)
 
         def on_page(captured: Any) -> None:
-            row = self.journal.record(batch_id, captured, actor=actor)  # durable before anyone hears
-            self._emit("on_page", row)
+            if failure:
+                raise failure[0]
+            pending.put(captured)
 
+        journal_thread = threading.Thread(target=writer, name=f"journal-{device}", daemon=True)
+        journal_thread.start()
         outcome: ScanOutcome | None = None
         problem: Any = None
         try:
@@ -193,8 +217,14 @@ class CaptureService:
         except Exception as exc:  # noqa: BLE001 - the station outlives any scanner bug
             log.exception("capture on %s failed", device)
             problem = ScanFault("io_error", str(exc), device=device)
-        if outcome is None:  # the run raised: count what reached the journal in this run
-            outcome = ScanOutcome(self._pages_since(batch_id, started), "fault", None)
+        finally:
+            pending.put(None)
+            journal_thread.join()
+        if failure:
+            problem = failure[0]
+        if outcome is None or failure:
+            outcome = ScanOutcome(written[0], "fault", problem if isinstance(problem, ScanFault) else None)
+        outcome.pages = written[0]  # pages made durable, whatever the source counted
         if problem is not None and outcome.fault is None and isinstance(problem, ScanFault):
             outcome.fault = problem
         run = self._runs[device]
@@ -212,11 +242,6 @@ class CaptureService:
                              pages=outcome.pages)
             with self._lock:
                 self._set_state(device, CaptureState.IDLE, batch_id)
-
-    def _pages_since(self, batch_id: int, seq: int) -> int:
-        row = self.store.one("SELECT COUNT(*) AS n FROM pages WHERE batch_id = ? AND seq >= ?",
-                             (batch_id, seq))
-        return int(row["n"]) if row else 0
 
     def close(self) -> None:
         self.stop()

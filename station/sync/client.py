@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +20,22 @@ log = logging.getLogger("sohoa.station.sync")
 class SyncError(Exception):
     """The upload did not finish; retry later. `retry` is False when retrying cannot help."""
 
-    def __init__(self, message: str, *, retry: bool = True):
+    def __init__(self, message: str, *, retry: bool = True, status: int | None = None, code: str = ""):
         super().__init__(message)
         self.retry = retry
+        self.status = status  # HTTP status when the server answered, None when it was unreachable
+        self.code = code  # the server's error code (protocol.api.ErrorCode)
 
 
 class SyncClient:
     def __init__(self, base_url: str, *, station_id: str, token: str, timeout: float = 30.0,
-                 chunk_size: int = api.CHUNK_SIZE):
+                 chunk_size: int = api.CHUNK_SIZE, max_rate: float | None = None):
+        """`max_rate` caps the upload in bytes per second (a shared office line must stay usable)."""
         self.base_url = base_url.rstrip("/")
         self.station_id = station_id
         self.timeout = timeout
-        self.chunk_size = chunk_size
+        self.chunk_size = chunk_size if not max_rate else max(1024, min(chunk_size, int(max_rate)))
+        self.max_rate = max_rate
         self.session = requests.Session()
         self.session.headers.update({api.HEADER_STATION: station_id, "Authorization": f"{api.AUTH_SCHEME} {token}"})
         self._server_key: Any = None
@@ -47,7 +52,8 @@ class SyncClient:
         if resp.status_code >= 400:
             retry = resp.status_code >= 500 or resp.status_code in (408, 409, 429)
             raise SyncError(f"{method} {path}: {resp.status_code} {body.get('error')}: {body.get('message')}",
-                            retry=retry and resp.status_code != 401)
+                            retry=retry and resp.status_code != 401, status=resp.status_code,
+                            code=str(body.get("error", "")))
         return body
 
     def server_key(self) -> Any:
@@ -59,20 +65,36 @@ class SyncClient:
     def workorders(self) -> list[dict]:
         return self._call("GET", api.WORKORDERS)["workorders"]
 
+    def _upload(self, path: Path, upload_id: str, received: int, size: int) -> None:
+        """Send the bytes from `received` on, at most `max_rate` bytes per second."""
+        started, sent = time.monotonic(), 0
+        with open(path, "rb") as handle:
+            while received < size:
+                handle.seek(received)
+                chunk = handle.read(self.chunk_size)
+                if not chunk:
+                    raise SyncError(f"{path} is shorter than its manifest size {size}", retry=False)
+                digest = hashlib.sha256(chunk).hexdigest().upper()
+                try:
+                    out = self._call("PUT", api.UPLOAD_CHUNK(upload_id, received), data=chunk,
+                                     headers={api.HEADER_CHUNK_SHA256: digest})
+                except SyncError as exc:
+                    if exc.code != api.ErrorCode.OFFSET:
+                        raise
+                    out = self._call("GET", api.UPLOAD(upload_id))  # the server knows where to go on
+                received = out.get("received", received + len(chunk))
+                sent += len(chunk)
+                if self.max_rate:
+                    ahead = sent / self.max_rate - (time.monotonic() - started)
+                    if ahead > 0:
+                        time.sleep(ahead)
+
     def send(self, path: Path, *, sha256: str, size: int, manifest: dict) -> Receipt:
         """Upload (or resume) one package and return the server's verified receipt."""
         status = self._call("POST", api.UPLOADS, json={"sha256": sha256, "size": size, **manifest})
         upload_id = status["upload_id"]
         if "receipt" not in status:
-            received = status["received"]
-            with open(path, "rb") as handle:
-                handle.seek(received)
-                while received < size:
-                    chunk = handle.read(self.chunk_size)
-                    digest = hashlib.sha256(chunk).hexdigest().upper()
-                    out = self._call("PUT", api.UPLOAD_CHUNK(upload_id, received), data=chunk,
-                                     headers={api.HEADER_CHUNK_SHA256: digest})
-                    received = out.get("received", received + len(chunk))
+            self._upload(path, upload_id, status["received"], size)
             status = self._call("POST", api.UPLOAD_COMMIT(upload_id))
         receipt = Receipt.from_dict(status["receipt"])
         if not verify_receipt(receipt, self.server_key()):

@@ -1,21 +1,25 @@
-"""The station's JSON API: batches, scanning, documents, finishing. The UI and the demo use only this."""
+"""The station's JSON API: login, batches, scanning, review, documents, finishing. The UI and the demo
+use only this. Every endpoint except /api/login and /api/status needs a logged-in session (session.py)."""
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request, send_file
+from flask import Blueprint, Response, current_app, jsonify, request, send_file, stream_with_context
+
+from station import review as rv
+from station.web import health
+from station.web.session import accounts, actor, current, load_session, require, set_cookie
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+PUBLIC = {"api.login", "api.unlock", "api.logout", "api.status", "api.accounts_list"}
 
 
 def _station() -> Any:
     return current_app.extensions["station"]
-
-
-def _actor() -> str:
-    return request.headers.get("X-Operator", "operator")
 
 
 def _body() -> dict:
@@ -23,9 +27,79 @@ def _body() -> dict:
     return body if isinstance(body, dict) else {}
 
 
+def _bad(message: str, message_vi: str, status: int = 400, **extra: Any):
+    return jsonify({"error": extra.pop("error", "bad_request"), "message": message, "message_vi": message_vi,
+                    **extra}), status
+
+
+@bp.before_request
+def _needs_login() -> None:
+    if request.endpoint not in PUBLIC:
+        load_session()
+
+
+# -- sessions ------------------------------------------------------------------------------------------
+@bp.post("/login")
+def login():
+    """{"operator": code, "pin": digits} → {"token", "csrf", "operator", "name", "role"}; also sets the cookie."""
+    body = _body()
+    sess = accounts().login(str(body.get("operator", "")), str(body.get("pin", "")))
+    resp = jsonify({"token": sess.token, **sess.to_dict()})
+    set_cookie(resp, sess.token)
+    return resp
+
+
+@bp.post("/unlock")
+def unlock():
+    from station.web.session import request_token
+
+    sess = accounts().unlock(request_token()[0], str(_body().get("pin", "")))
+    return jsonify(sess.to_dict())
+
+
+@bp.post("/lock")
+def lock():
+    from station.web.session import request_token
+
+    accounts().lock(request_token()[0])
+    return jsonify({"ok": True})
+
+
+@bp.post("/logout")
+def logout():
+    from station.web.session import COOKIE, request_token
+
+    accounts().logout(request_token()[0])
+    resp = jsonify({"ok": True})
+    resp.delete_cookie(COOKIE, path="/")
+    return resp
+
+
+@bp.get("/me")
+def me():
+    return jsonify(current().to_dict())
+
+
+@bp.get("/accounts")
+def accounts_list():
+    """Names for the login screen's operator buttons (no PIN data)."""
+    return jsonify({"accounts": accounts().list()})
+
+
+@bp.post("/accounts")
+def accounts_add():
+    sess = require("admin")
+    body = _body()
+    accounts().add(code=str(body.get("code", "")), name=str(body.get("name", "")),
+                   role=str(body.get("role", "operator")), pin=str(body.get("pin", "")), actor=sess.operator)
+    return jsonify({"ok": True}), 201
+
+
+# -- station -------------------------------------------------------------------------------------------
 @bp.get("/status")
 def status():
-    return jsonify(_station().status())
+    station = _station()
+    return jsonify({**station.status(), "health": health.check(station)})
 
 
 @bp.get("/workorders")
@@ -50,22 +124,72 @@ def batches():
 @bp.post("/batches")
 def open_batch():
     body = _body()
+    if not body.get("work_order_id"):
+        require("admin")  # a hồ sơ typed in by hand, not sent by the server
     batch = _station().open_batch(record=body.get("record") or {}, expected_sheets=body.get("expected_sheets"),
-                                  work_order_id=body.get("work_order_id"), operator=_actor())
+                                  work_order_id=body.get("work_order_id"), operator=actor())
     return jsonify(batch), 201
 
 
-@bp.get("/batches/<int:batch_id>")
-def batch(batch_id: int):
-    station = _station()
+def batch_view(station: Any, batch_id: int) -> dict:
     row = station.store.batch(batch_id)
     row["pages"] = station.store.pages(batch_id)
+    row["deleted_pages"] = [p for p in station.store.pages(batch_id, include_deleted=True) if p["deleted"]]
     row["documents"] = station.store.documents(batch_id)
     row["finishing"] = station.finishing.get(batch_id)
     row["error"] = station.last_error.get(batch_id)
     row["outbox"] = station.store.query("SELECT id, state, attempts, last_error, receipt FROM outbox"
                                         " WHERE batch_id = ? ORDER BY id", (batch_id,))
-    return jsonify(row)
+    row["unresolved"] = rv.unresolved(station.store, batch_id)
+    row["overridden"] = rv.overridden(station.store, batch_id)
+    row["scanner"] = str(getattr(station.capture.state, "value", station.capture.state))
+    fault = _fault(station, batch_id)
+    row["fault"] = fault
+    return row
+
+
+def _fault(station: Any, batch_id: int) -> dict | None:
+    for device, state in station.capture.states.items():
+        if str(state) == "FAULT":
+            fault = station.capture.fault(device)
+            if fault is not None and hasattr(fault, "as_dict"):
+                return fault.as_dict()
+            if fault is not None:
+                return {"code": getattr(fault, "code", "fault"), "message": str(fault),
+                        "message_vi": getattr(fault, "message_vi", str(fault)), "device": device}
+    return None
+
+
+@bp.get("/batches/<int:batch_id>")
+def batch(batch_id: int):
+    return jsonify(batch_view(_station(), batch_id))
+
+
+@bp.get("/batches/<int:batch_id>/events")
+def events(batch_id: int):
+    """Server-sent events: the batch view each time it changes. The stream ends after ~25 s (the
+    browser's EventSource reconnects) so that an open screen never pins a server thread for long."""
+    station = _station()
+    station.store.batch(batch_id)  # 404 before the stream starts
+    app = current_app._get_current_object()
+
+    def stream():
+        last = None
+        deadline = time.monotonic() + 25
+        yield "retry: 1000\n\n"
+        while time.monotonic() < deadline:
+            with app.app_context():
+                view = batch_view(station, batch_id)
+            data = json.dumps(view, ensure_ascii=False, default=str)
+            if data != last:
+                last = data
+                yield f"event: batch\ndata: {data}\n\n"
+            else:
+                yield ": keep-alive\n\n"
+            time.sleep(0.5)
+
+    return Response(stream_with_context(stream()), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 @bp.post("/batches/<int:batch_id>/scan")
@@ -79,10 +203,27 @@ def scan(batch_id: int):
     elif kind == "import":
         options["folder"] = _import_folder(station, str(body.get("folder", "")))
     else:
-        return jsonify({"error": "bad_request", "message": f"unknown source kind {kind!r}",
-                        "message_vi": "Nguồn quét không hợp lệ."}), 400
-    station.scan(batch_id, kind=kind, options=options, request=body.get("request") or {}, actor=_actor())
+        return _bad(f"unknown source kind {kind!r}", "Nguồn quét không hợp lệ.")
+    if kind == "sane":
+        station.capture.clear_fault(options["device"])  # "Quét tiếp" after the operator fixed the fault
+    station.scan(batch_id, kind=kind, options=options, request=body.get("request") or {}, actor=actor())
     return jsonify({"ok": True}), 202
+
+
+@bp.post("/batches/<int:batch_id>/stop")
+def stop(batch_id: int):
+    station = _station()
+    station.capture.stop()
+    station.store.audit(actor(), "capture.stop_requested", batch_id)
+    return jsonify({"ok": True})
+
+
+@bp.get("/import-folders")
+def import_folders():
+    root = _station().config.data_dir / "import"
+    names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+        if root.is_dir() else []
+    return jsonify({"folders": names})
 
 
 def _import_folder(station: Any, name: str) -> Path:
@@ -105,25 +246,178 @@ def wait(batch_id: int):
 
 
 @bp.post("/batches/<int:batch_id>/review")
-def review(batch_id: int):
-    _station().to_review(batch_id, actor=_actor())
+def to_review(batch_id: int):
+    station = _station()
+    if station.store.batch(batch_id)["state"] == "REVIEW":
+        return jsonify({"ok": True})
+    station.to_review(batch_id, actor=actor())
     return jsonify({"ok": True})
+
+
+@bp.post("/batches/<int:batch_id>/reopen")
+def reopen(batch_id: int):
+    """A rejected hồ sơ goes back to review, to be fixed and finished (and sent) again."""
+    from station.store import BatchState
+
+    _station().store.transition(batch_id, BatchState.REVIEW, actor=actor(), reason="fix after rejection")
+    return jsonify({"ok": True})
+
+
+@bp.put("/batches/<int:batch_id>/record")
+def update_record(batch_id: int):
+    """The hồ sơ form. The file code (agency, year, notation) stays: pages are already filed under it."""
+    from protocol.metadata import FileRecord, MetadataError, check_file
+
+    station = _station()
+    batch = station.store.batch(batch_id)
+    record = {**batch["record"], **(_body().get("record") or {})}
+    for key in ("agency_id", "year", "notation"):
+        record[key] = batch["record"].get(key, record.get(key))
+    hoso = FileRecord(**_known(FileRecord, record))
+    problems = [p for p in check_file(hoso) if not p.warning and p.field != "number_of_paper"]
+    if problems:
+        raise MetadataError(problems)
+    station.store.update_record(batch_id, hoso.to_dict(), actor=actor())
+    return jsonify({"ok": True})
+
+
+def _known(cls: type, record: dict) -> dict:
+    from dataclasses import fields
+
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in record.items() if k in names}
 
 
 @bp.post("/batches/<int:batch_id>/documents")
 def documents(batch_id: int):
     docs = _body().get("documents")
     if not isinstance(docs, list) or not docs:
-        return jsonify({"error": "bad_request", "message": "documents must be a non-empty list",
-                        "message_vi": "Cần ít nhất một tài liệu."}), 400
-    _station().set_documents(batch_id, docs, actor=_actor())
+        return _bad("documents must be a non-empty list", "Cần ít nhất một tài liệu.")
+    if request.args.get("check"):
+        problems = _document_problems(_station(), batch_id, docs)
+        if problems:
+            return _bad("invalid document metadata", "Thông tin tài liệu chưa hợp lệ.", 422,
+                        error="invalid_metadata", problems=problems)
+    _station().set_documents(batch_id, docs, actor=actor())
     return jsonify({"ok": True})
+
+
+def _document_problems(station: Any, batch_id: int, docs: list[dict]) -> list[dict]:
+    from protocol.metadata import DocumentRecord, check_document
+
+    file_code = station.store.batch(batch_id)["file_code"]
+    out = []
+    for i, doc in enumerate(docs):
+        try:
+            record = DocumentRecord(**_known(DocumentRecord, doc.get("record") or {}))
+        except TypeError as exc:
+            out.append({"document": i, "field": "", "message": str(exc),
+                        "message_vi": "Thiếu trường bắt buộc của tài liệu."})
+            continue
+        out += [{"document": i, "field": p.field, "message": p.reason, "message_vi": p.reason_vi}
+                for p in check_document(record, file_code) if not p.warning]
+    return out
+
+
+@bp.post("/check/file")
+def check_file_record():
+    """Validate a hồ sơ form without saving: problems by field, in Vietnamese."""
+    from protocol.metadata import FileRecord, check_file
+
+    record = _body().get("record") or {}
+    try:
+        record["year"] = int(record.get("year") or 0)
+        hoso = FileRecord(**_known(FileRecord, record))
+    except (TypeError, ValueError) as exc:
+        return jsonify({"problems": [{"field": "", "message": str(exc),
+                                      "message_vi": "Thiếu trường bắt buộc của hồ sơ."}]})
+    problems = [{"field": p.field, "message": p.reason, "message_vi": p.reason_vi}
+                for p in check_file(hoso) if not p.warning and p.field != "number_of_paper"]
+    return jsonify({"problems": problems})
 
 
 @bp.post("/batches/<int:batch_id>/finish")
 def finish(batch_id: int):
-    _station().finish(batch_id, actor=_actor())
+    station = _station()
+    if not rv.can_finish(station.store, batch_id):
+        return _bad("unresolved QC flags: accept or rescan the pages, or a supervisor overrides",
+                    "Còn trang bị đánh dấu lỗi chất lượng chưa xử lý: chấp nhận hoặc quét lại các trang đó, "
+                    "hoặc nhờ giám sát viên cho phép.", 409, error="unresolved_flags",
+                    pages=rv.unresolved(station.store, batch_id))
+    station.finish(batch_id, actor=actor())
     return jsonify({"ok": True}), 202
+
+
+# -- review ----------------------------------------------------------------------------------------------
+@bp.post("/pages/<int:page_id>/rotate")
+def page_rotate(page_id: int):
+    return jsonify({"rotation": rv.rotate(_station().store, page_id, by=int(_body().get("by", 90)), actor=actor())})
+
+
+@bp.post("/pages/<int:page_id>/delete")
+def page_delete(page_id: int):
+    rv.set_deleted(_station().store, page_id, True, actor=actor())
+    return jsonify({"ok": True})
+
+
+@bp.post("/pages/<int:page_id>/restore")
+def page_restore(page_id: int):
+    rv.set_deleted(_station().store, page_id, False, actor=actor())
+    return jsonify({"ok": True})
+
+
+@bp.post("/pages/<int:page_id>/keep")
+def page_keep(page_id: int):
+    """A page the blank detector set apart goes back into the hồ sơ."""
+    rv.set_blank(_station().store, page_id, False, actor=actor())
+    return jsonify({"ok": True})
+
+
+@bp.post("/pages/<int:page_id>/accept")
+def page_accept(page_id: int):
+    return jsonify({"flags": rv.accept_flags(_station().store, page_id, actor=actor())})
+
+
+@bp.post("/batches/<int:batch_id>/move")
+def pages_move(batch_id: int):
+    body = _body()
+    order = rv.move(_station().store, batch_id, [int(i) for i in body.get("page_ids") or []],
+                    after=body.get("after"), actor=actor())
+    return jsonify({"order": order})
+
+
+@bp.post("/batches/<int:batch_id>/reorder")
+def pages_reorder(batch_id: int):
+    order = rv.reorder(_station().store, batch_id, [int(i) for i in _body().get("order") or []], actor=actor())
+    return jsonify({"order": order})
+
+
+@bp.post("/batches/<int:batch_id>/replace")
+def pages_replace(batch_id: int):
+    body = _body()
+    order = rv.replace(_station().store, batch_id, [int(i) for i in body.get("old") or []],
+                       [int(i) for i in body.get("new") or []], actor=actor())
+    return jsonify({"order": order})
+
+
+@bp.post("/batches/<int:batch_id>/override")
+def qc_override(batch_id: int):
+    sess = require("supervisor")
+    rv.override(_station().store, batch_id, reason=str(_body().get("reason", "")), actor=sess.operator,
+                role=sess.role)
+    return jsonify({"ok": True})
+
+
+@bp.post("/batches/<int:batch_id>/split")
+def split(batch_id: int):
+    """{"mode": "separators"} or {"starts": [page ids]} → {"groups": [[page ids], ...]} (not saved)."""
+    body = _body()
+    store = _station().store
+    if body.get("mode") == "separators":
+        groups = rv.split_by_separators(store, batch_id, actor=actor())
+    else:
+        groups = rv.split_at(store, batch_id, [int(i) for i in body.get("starts") or []])
+    return jsonify({"groups": groups})
 
 
 @bp.get("/pages/<int:page_id>/image")
@@ -133,4 +427,16 @@ def page_image(page_id: int):
     station = _station()
     page = station.store.page(page_id)
     rel = page["derivative_path"] if request.args.get("processed") and page["derivative_path"] else page["path"]
-    return send_file(data_path(station.config, rel), mimetype="image/png")
+    path = data_path(station.config, rel)
+    if request.args.get("thumb"):
+        return send_file(health.thumbnail(station.config.data_dir, path, rel), mimetype="image/jpeg",
+                         max_age=3600)
+    return send_file(path, mimetype="image/png")
+
+
+@bp.get("/audit")
+def audit():
+    require("supervisor")
+    batch_id = request.args.get("batch", type=int)
+    sql = "SELECT * FROM audit" + (" WHERE batch_id = ?" if batch_id else "") + " ORDER BY id DESC LIMIT 200"
+    return jsonify({"audit": _station().store.query(sql, (batch_id,) if batch_id else ())})

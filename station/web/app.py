@@ -1,59 +1,104 @@
-"""Flask app factory for the station: the operator UI pages and /api/... JSON endpoints."""
+"""Flask app factory for the station: the operator UI pages and /api/... JSON endpoints.
+
+Every error becomes a short JSON answer (API) or a friendly page (UI) with a Vietnamese message; a stack
+trace only ever goes to the log.
+"""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, redirect, render_template, request, url_for
+from flask_babel import Babel
 
 log = logging.getLogger("sohoa.station.web")
+TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"
+LANGUAGES = ("vi", "en")
 
 
-def create_app(station: Any) -> Flask:
+def create_app(station: Any, *, idle_lock_s: float | None = None) -> Flask:
+    """The station's web app. `idle_lock_s`: lock a session after this long without a request."""
+    from station.auth import IDLE_LOCK_S, Accounts
     from station.web.api import bp as api_bp
     from station.web.pages import bp as pages_bp
 
     app = Flask(__name__, template_folder="templates", static_folder="static")
+    app.config["BABEL_DEFAULT_LOCALE"] = "vi"
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
+    app.config["JSON_AS_ASCII"] = False
+    app.json.ensure_ascii = False  # Vietnamese stays readable in the JSON answers
+    Babel(app, locale_selector=locale)
     app.extensions["station"] = station
+    app.extensions["accounts"] = Accounts(station.store, idle_lock_s=idle_lock_s or IDLE_LOCK_S)
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)
     _errors(app)
     return app
 
 
+def locale() -> str:
+    lang = request.cookies.get("lang", "vi")
+    return lang if lang in LANGUAGES else "vi"
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
 def _errors(app: Flask) -> None:
     from protocol.metadata import MetadataError
+    from station.auth import AuthError
     from station.capture.source import CaptureRefused
     from station.store import StateError
+
+    def answer(status: int, error: str, message: str, message_vi: str, **extra: Any):
+        if _wants_json():
+            return jsonify({"error": error, "message": message, "message_vi": message_vi, **extra}), status
+        return render_template("error.html", status=status, message_vi=message_vi, message=message), status
+
+    @app.errorhandler(AuthError)
+    def auth_error(exc: AuthError):
+        if not _wants_json() and exc.code in ("no_session", "locked"):
+            return redirect(url_for("pages.login", next=request.path))
+        return answer(exc.status, exc.code, exc.message, exc.message_vi)
 
     @app.errorhandler(MetadataError)
     def metadata_error(exc: MetadataError):
         problems = [{"field": p.field, "message": p.reason, "message_vi": p.reason_vi} for p in exc.problems]
-        return jsonify({"error": "invalid_metadata", "message": str(exc), "problems": problems,
-                        "message_vi": "Thông tin chưa hợp lệ: " + "; ".join(p["message_vi"] for p in problems)}), 422
+        return answer(422, "invalid_metadata", str(exc),
+                      "Thông tin chưa hợp lệ: " + "; ".join(p["message_vi"] for p in problems), problems=problems)
 
     @app.errorhandler(StateError)
     def state_error(exc: StateError):
-        return jsonify({"error": "wrong_state", "message": str(exc),
-                        "message_vi": "Hồ sơ đang ở trạng thái không cho phép thao tác này."}), 409
+        return answer(409, "wrong_state", str(exc), "Hồ sơ đang ở trạng thái không cho phép thao tác này.")
 
     @app.errorhandler(CaptureRefused)
     def refused(exc: CaptureRefused):
-        return jsonify({"error": exc.code, "message": exc.message, "message_vi": exc.message_vi}), 400
+        return answer(400, exc.code, exc.message, exc.message_vi)
+
+    @app.errorhandler(PermissionError)
+    def forbidden(exc: PermissionError):
+        return answer(403, "forbidden", str(exc), "Bạn không có quyền thực hiện thao tác này.")
+
+    @app.errorhandler(ValueError)
+    def bad_value(exc: ValueError):
+        return answer(400, "bad_request", str(exc), "Yêu cầu không hợp lệ: " + str(exc))
+
+    @app.errorhandler(KeyError)
+    def not_found(exc: KeyError):
+        return answer(404, "not_found", str(exc), "Không tìm thấy.")
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         from werkzeug.exceptions import HTTPException
 
         if isinstance(exc, HTTPException):
-            body = {"error": exc.name, "message": exc.description, "message_vi": "Yêu cầu không hợp lệ."}
-            return jsonify(body), exc.code
+            vi = "Không tìm thấy trang này." if exc.code == 404 else "Yêu cầu không hợp lệ."
+            return answer(exc.code or 400, exc.name, exc.description or "", vi)
+        if type(exc).__name__ == "CaptureBusy":
+            return answer(409, "busy", str(exc), "Máy quét đang quét. Đợi lượt quét xong hoặc bấm Dừng.")
         log.exception("unexpected error")
-        return jsonify({"error": "internal", "message": f"{type(exc).__name__}: {exc}",
-                        "message_vi": "Có lỗi trong trạm số hóa; thao tác chưa được thực hiện. "
-                                      "Hãy thử lại hoặc báo quản trị viên."}), 500
-
-    @app.errorhandler(KeyError)
-    def not_found(exc: KeyError):
-        return jsonify({"error": "not_found", "message": str(exc), "message_vi": "Không tìm thấy."}), 404
+        return answer(500, "internal", f"{type(exc).__name__}: {exc}",
+                      "Có lỗi trong trạm số hóa; thao tác chưa được thực hiện. Hãy thử lại hoặc báo quản trị viên.")

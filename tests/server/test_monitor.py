@@ -211,3 +211,23 @@ def test_mute_station_is_marked_offline_and_back_online_when_heard(broker: Broke
         client.disconnect()
         client.loop_stop()
         mon.stop()
+
+
+def test_restarted_monitor_counts_no_page_twice(broker: BrokerProcess, tmp_path: Path):
+    db_path = tmp_path / "restart.db"
+    tel = station(broker)
+    try:
+        tel.set_state(operator="lan", batch="r1", fonds="G09")
+        for captured in (10, 15):
+            mon = Monitor(host="127.0.0.1", port=broker.port, username="server", password="server-pw",
+                          db_path=db_path)
+            mon.start()
+            mon.wait_until(lambda s: s["broker_connected"] and "st-a" in s["stations"], 10)
+            time.sleep(0.2)  # subscription settled
+            tel.progress(pages_captured=captured)
+            mon.wait_until(lambda s, c=captured: s["stations"]["st-a"]["pages_captured"] == c, 10)
+            total = mon.throughput(by="total", bucket="day")
+            mon.stop()
+        assert total[0]["pages"] == 15
+    finally:
+        tel.stop()

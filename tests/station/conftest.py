@@ -29,27 +29,9 @@ def data_dir(tmp_path: Path) -> Path:
     return path
 
 
-def open_store(path: Path) -> Store:
-    """Store(path); while station/store.py's __init__ runs executescript inside its own transaction
-    (executescript commits first, so the COMMIT fails), create the schema outside it. Reported to the lead;
-    this fallback goes away once Store.__init__ is fixed."""
-    import sqlite3
-
-    try:
-        return Store(path)
-    except sqlite3.OperationalError as exc:
-        if "no transaction is active" not in str(exc):
-            raise
-    store = Store.__new__(Store)
-    store.path = Path(path)
-    store._local = __import__("threading").local()
-    store._conn().executescript(__import__("station.store", fromlist=["SCHEMA"]).SCHEMA)
-    return store
-
-
 @pytest.fixture
 def station_store(data_dir: Path) -> Store:
-    return open_store(data_dir / "station.db")
+    return Store(data_dir / "station.db")
 
 
 @pytest.fixture

@@ -255,3 +255,19 @@ def test_broken_listener_does_not_stop_capture(sane_test_device: str, station_st
     outcome = run(service, batch_id, open_source("sane", device=sane_test_device), ScanRequest(source="adf"))
     assert outcome.pages == 10 and len(good) == 10
     service.close()
+
+
+def test_storage_failure_stops_capture_with_a_clear_fault(sane_test_device: str, station_store: Store,
+                                                          journal: Journal, batch_id: int, data_dir: Path) -> None:
+    # A file where the batch's page folder should be: every write fails, as on a broken disk.
+    (data_dir / "pages").mkdir()
+    (data_dir / "pages" / station_store.batch(batch_id)["uid"]).write_bytes(b"")
+    service = CaptureService(station_store, journal)
+    faults: list = []
+    service.add_listener(on_fault=faults.append)
+    outcome = run(service, batch_id, open_source("sane", device=sane_test_device), ScanRequest(source="adf"))
+    assert outcome.pages == 0 and outcome.ended == "fault"
+    assert service.state == CaptureState.FAULT and [f.code for f in faults] == ["storage_error"]
+    assert "Không lưu được" in faults[0].message_vi
+    assert station_store.pages(batch_id) == []
+    service.close()

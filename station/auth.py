@@ -1,0 +1,281 @@
+"""Operator accounts, PINs and sessions on the station.
+
+Accounts are managed on the archive server and cached here (table `operators`) so that a station keeps
+working offline; `cache_accounts` takes the server's list. PINs are short, so each one is hashed with
+scrypt (memory-hard) and a login is refused for a while after a few wrong PINs. Sessions live in the
+station database (table `sessions`): a reload, a browser crash or a station restart keeps the operator
+logged in, and a session that was idle too long is locked until its operator enters the PIN again.
+Session tokens are stored only as SHA-256 digests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from station.store import Store
+
+ROLES = ("operator", "supervisor", "admin")
+RANK = {role: i for i, role in enumerate(ROLES)}
+SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # ~16 MiB, ~50 ms on a Raspberry Pi 4
+MAX_FAILURES = 5
+FAILURE_LOCK_S = 60.0
+IDLE_LOCK_S = 600.0
+
+TABLES = (
+    """CREATE TABLE IF NOT EXISTS operators (
+      code TEXT PRIMARY KEY,
+      name TEXT NOT NULL,
+      role TEXT NOT NULL,
+      pin_hash TEXT NOT NULL,
+      active INTEGER NOT NULL DEFAULT 1,
+      failures INTEGER NOT NULL DEFAULT 0,
+      locked_until REAL NOT NULL DEFAULT 0,
+      source TEXT NOT NULL DEFAULT 'station',
+      updated_at REAL NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS sessions (
+      token_sha256 TEXT PRIMARY KEY,
+      operator TEXT NOT NULL REFERENCES operators(code),
+      csrf TEXT NOT NULL,
+      created_at REAL NOT NULL,
+      last_seen REAL NOT NULL,
+      locked INTEGER NOT NULL DEFAULT 0)""",
+)
+
+
+class AuthError(Exception):
+    """Login refused, session missing/locked, or a role too low. `code` is stable for the UI."""
+
+    STATUS = {"bad_login": 401, "login_blocked": 429, "no_session": 401, "locked": 401, "forbidden": 403,
+              "bad_request": 400, "csrf": 403}
+
+    def __init__(self, code: str, message: str, message_vi: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.message_vi = message_vi
+
+    @property
+    def status(self) -> int:
+        return self.STATUS.get(self.code, 401)
+
+
+@dataclass(frozen=True)
+class Session:
+    operator: str
+    name: str
+    role: str
+    csrf: str
+    token: str = ""  # only set right after login; never read back from the database
+
+    def can(self, role: str) -> bool:
+        return RANK[self.role] >= RANK[role]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"operator": self.operator, "name": self.name, "role": self.role, "csrf": self.csrf}
+
+
+def hash_pin(pin: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(pin.encode(), salt=salt, dklen=32, **SCRYPT)
+    return f"scrypt${SCRYPT['n']}${SCRYPT['r']}${SCRYPT['p']}${salt.hex()}${digest.hex()}"
+
+
+def verify_pin(pin: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    got = hashlib.scrypt(pin.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32)
+    return hmac.compare_digest(got.hex(), digest)
+
+
+def check_pin(pin: str) -> None:
+    if not (pin.isdigit() and 4 <= len(pin) <= 12):
+        raise AuthError("bad_request", "PIN must be 4 to 12 digits", "Mã PIN phải gồm 4 đến 12 chữ số.")
+
+
+def _token_key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Accounts:
+    """Operator accounts and sessions in the station database. Every change is audited."""
+
+    def __init__(self, store: Store, *, idle_lock_s: float = IDLE_LOCK_S, clock: Any = time.time):
+        self.store = store
+        self.idle_lock_s = idle_lock_s
+        self.clock = clock
+        with store.tx() as conn:
+            for sql in TABLES:
+                conn.execute(sql)
+
+    # -- accounts ------------------------------------------------------------------------------
+    def add(self, *, code: str, name: str, role: str, pin: str, actor: str) -> None:
+        """Create or replace a station-local account (first set-up, or an admin on the station)."""
+        code = code.strip()
+        if not code or len(code) > 32 or not code.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise AuthError("bad_request", f"bad operator code {code!r}",
+                            "Mã nhân viên chỉ gồm chữ, số, dấu chấm, gạch (tối đa 32 ký tự).")
+        if role not in ROLES:
+            raise AuthError("bad_request", f"unknown role {role!r}", "Vai trò không hợp lệ.")
+        check_pin(pin)
+        with self.store.tx() as conn:
+            conn.execute(
+                "INSERT INTO operators (code, name, role, pin_hash, updated_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT(code) DO UPDATE SET name = excluded.name, role = excluded.role,"
+                " pin_hash = excluded.pin_hash, active = 1, failures = 0, locked_until = 0,"
+                " updated_at = excluded.updated_at",
+                (code, name.strip() or code, role, hash_pin(pin), self.clock()))
+            self.store._audit(conn, actor, "account.set", None, operator=code, role=role)
+
+    def cache_accounts(self, accounts: list[dict[str, Any]], *, actor: str = "sync") -> int:
+        """Replace the server-managed accounts with the server's list ({code, name, role, pin_hash, active})."""
+        with self.store.tx() as conn:
+            conn.execute("UPDATE operators SET active = 0 WHERE source = 'server'")
+            for acc in accounts:
+                if acc.get("role") not in ROLES or not str(acc.get("pin_hash", "")).startswith("scrypt$"):
+                    continue
+                conn.execute(
+                    "INSERT INTO operators (code, name, role, pin_hash, active, source, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, 'server', ?) ON CONFLICT(code) DO UPDATE SET name = excluded.name,"
+                    " role = excluded.role, pin_hash = excluded.pin_hash, active = excluded.active,"
+                    " source = 'server', updated_at = excluded.updated_at",
+                    (acc["code"], acc.get("name") or acc["code"], acc["role"], acc["pin_hash"],
+                     int(acc.get("active", True)), self.clock()))
+            conn.execute("DELETE FROM sessions WHERE operator IN (SELECT code FROM operators WHERE active = 0)")
+            self.store._audit(conn, actor, "account.cache", None, count=len(accounts))
+        return len(accounts)
+
+    def deactivate(self, code: str, *, actor: str) -> None:
+        with self.store.tx() as conn:
+            conn.execute("UPDATE operators SET active = 0 WHERE code = ?", (code,))
+            conn.execute("DELETE FROM sessions WHERE operator = ?", (code,))
+            self.store._audit(conn, actor, "account.deactivate", None, operator=code)
+
+    def list(self) -> list[dict[str, Any]]:
+        return self.store.query("SELECT code, name, role FROM operators WHERE active = 1 ORDER BY name, code")
+
+    def count(self) -> int:
+        row = self.store.one("SELECT COUNT(*) AS n FROM operators WHERE active = 1")
+        return int(row["n"]) if row else 0
+
+    # -- sessions ------------------------------------------------------------------------------
+    def login(self, code: str, pin: str) -> Session:
+        now = self.clock()
+        row = self.store.one("SELECT * FROM operators WHERE code = ? AND active = 1", (code.strip(),))
+        if row is None:
+            # Same work as a real check, so that a wrong code and a wrong PIN take the same time.
+            verify_pin(pin, hash_pin("0000"))
+            self.store.audit(code[:32] or "?", "login.failed", reason="unknown operator")
+            raise AuthError("bad_login", "wrong operator code or PIN", "Sai mã nhân viên hoặc mã PIN.")
+        if row["locked_until"] > now:
+            wait = int(row["locked_until"] - now) + 1
+            raise AuthError("login_blocked", f"too many wrong PINs; wait {wait} s",
+                            f"Nhập sai PIN quá nhiều lần. Vui lòng đợi {wait} giây rồi thử lại.")
+        if not verify_pin(pin, row["pin_hash"]):
+            failures = row["failures"] + 1
+            until = now + FAILURE_LOCK_S if failures >= MAX_FAILURES else 0
+            with self.store.tx() as conn:
+                conn.execute("UPDATE operators SET failures = ?, locked_until = ? WHERE code = ?",
+                             (0 if until else failures, until, row["code"]))
+                self.store._audit(conn, row["code"], "login.failed", None, failures=failures)
+            raise AuthError("bad_login", "wrong operator code or PIN", "Sai mã nhân viên hoặc mã PIN.")
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+        with self.store.tx() as conn:
+            conn.execute("UPDATE operators SET failures = 0, locked_until = 0 WHERE code = ?", (row["code"],))
+            conn.execute("INSERT INTO sessions (token_sha256, operator, csrf, created_at, last_seen)"
+                         " VALUES (?, ?, ?, ?, ?)", (_token_key(token), row["code"], csrf, now, now))
+            self.store._audit(conn, row["code"], "login", None, role=row["role"])
+        return Session(row["code"], row["name"], row["role"], csrf, token)
+
+    def session(self, token: str, *, touch: bool = True) -> Session:
+        """The session behind `token`; locks it (and raises) when it was idle too long."""
+        if not token:
+            raise AuthError("no_session", "not logged in", "Chưa đăng nhập.")
+        key = _token_key(token)
+        row = self.store.one(
+            "SELECT s.*, o.name, o.role FROM sessions s JOIN operators o ON o.code = s.operator"
+            " WHERE s.token_sha256 = ? AND o.active = 1", (key,))
+        if row is None:
+            raise AuthError("no_session", "not logged in", "Chưa đăng nhập.")
+        now = self.clock()
+        if row["locked"] or now - row["last_seen"] > self.idle_lock_s:
+            if not row["locked"]:
+                with self.store.tx() as conn:
+                    conn.execute("UPDATE sessions SET locked = 1 WHERE token_sha256 = ?", (key,))
+                    self.store._audit(conn, row["operator"], "session.locked", None, idle_s=int(now - row["last_seen"]))
+            raise AuthError("locked", "session locked after inactivity: enter the PIN again",
+                            "Màn hình đã khóa do không thao tác. Nhập lại mã PIN để tiếp tục.")
+        if touch and now - row["last_seen"] > 1:
+            with self.store.tx() as conn:
+                conn.execute("UPDATE sessions SET last_seen = ? WHERE token_sha256 = ?", (now, key))
+        return Session(row["operator"], row["name"], row["role"], row["csrf"])
+
+    def locked_operator(self, token: str) -> dict[str, Any] | None:
+        """Who a locked session belongs to (for the lock screen), or None."""
+        row = self.store.one("SELECT s.operator, o.name FROM sessions s JOIN operators o ON o.code = s.operator"
+                             " WHERE s.token_sha256 = ?", (_token_key(token or ""),))
+        return row
+
+    def unlock(self, token: str, pin: str) -> Session:
+        row = self.store.one("SELECT operator FROM sessions WHERE token_sha256 = ?", (_token_key(token or ""),))
+        if row is None:
+            raise AuthError("no_session", "not logged in", "Chưa đăng nhập.")
+        fresh = self.login(row["operator"], pin)  # same PIN checks and failure counting as a login
+        with self.store.tx() as conn:  # keep the old token (the browser's cookie), drop the new one
+            conn.execute("DELETE FROM sessions WHERE token_sha256 = ?", (_token_key(fresh.token),))
+            conn.execute("UPDATE sessions SET locked = 0, last_seen = ? WHERE token_sha256 = ?",
+                         (self.clock(), _token_key(token)))
+            self.store._audit(conn, row["operator"], "session.unlocked", None)
+        return self.session(token)
+
+    def lock(self, token: str) -> None:
+        with self.store.tx() as conn:
+            conn.execute("UPDATE sessions SET locked = 1 WHERE token_sha256 = ?", (_token_key(token or ""),))
+
+    def logout(self, token: str) -> None:
+        key = _token_key(token or "")
+        with self.store.tx() as conn:
+            row = conn.execute("SELECT operator FROM sessions WHERE token_sha256 = ?", (key,)).fetchone()
+            conn.execute("DELETE FROM sessions WHERE token_sha256 = ?", (key,))
+            if row:
+                self.store._audit(conn, row["operator"], "logout", None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m station.auth --db station.db add CODE --name N --role admin` (PIN read from stdin)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m station.auth", description="station operator accounts")
+    parser.add_argument("--db", required=True, help="the station database (data_dir/station.db)")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    add = sub.add_parser("add", help="create or reset an account; the PIN is read from stdin")
+    add.add_argument("code")
+    add.add_argument("--name", default="")
+    add.add_argument("--role", choices=ROLES, default="operator")
+    sub.add_parser("list")
+    args = parser.parse_args(argv)
+    accounts = Accounts(Store(args.db))
+    if args.cmd == "add":
+        pin = sys.stdin.readline().strip()
+        try:
+            accounts.add(code=args.code, name=args.name, role=args.role, pin=pin, actor="cli")
+        except AuthError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 2
+    else:
+        for acc in accounts.list():
+            print(f"{acc['code']}\t{acc['role']}\t{acc['name']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

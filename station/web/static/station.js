@@ -1,0 +1,552 @@
+/* sohoa station UI: one small script, no framework, no CDN. Every state lives on the station (/api);
+   a reload re-reads it. Texts come from the gettext catalogues through #sohoa-config. */
+"use strict";
+const CFG = JSON.parse(document.getElementById("sohoa-config").textContent);
+const T = CFG.T;
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+const BATCH = document.body.dataset.batch ? Number(document.body.dataset.batch) : null;
+
+function toast(text, kind) {
+  const div = document.createElement("div");
+  div.textContent = text;
+  if (kind) div.className = kind;
+  $("#toast").appendChild(div);
+  setTimeout(() => div.remove(), kind === "err" ? 8000 : 2500);
+}
+
+async function api(method, path, body) {
+  const opts = { method, headers: { "X-CSRF-Token": CFG.csrf }, credentials: "same-origin" };
+  if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
+  let resp;
+  try { resp = await fetch(path, opts); } catch (e) { toast(T.network, "err"); throw { message_vi: T.network }; }
+  let data = {};
+  try { data = await resp.json(); } catch (e) { data = {}; }
+  if (resp.status === 401 && path !== "/api/login" && path !== "/api/unlock") {
+    location.href = "/login?next=" + encodeURIComponent(location.pathname);
+    throw data;
+  }
+  if (!resp.ok) { data.status = resp.status; throw data; }
+  return data;
+}
+const fail = (e) => toast((e && (e.message_vi || e.message)) || T.error, "err");
+
+function el(tag, attrs = {}, ...kids) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v; else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (v !== null && v !== undefined) node.setAttribute(k, v);
+  }
+  for (const kid of kids) if (kid !== null && kid !== undefined) node.append(kid);
+  return node;
+}
+
+/* -- idle lock: the server locks too; this only gets the screen out of the way sooner ------------------ */
+if (CFG.csrf) {
+  let last = Date.now();
+  ["pointerdown", "keydown"].forEach((ev) => addEventListener(ev, () => { last = Date.now(); }, true));
+  setInterval(() => {
+    if (Date.now() - last > CFG.idle * 1000) api("POST", "/api/lock").finally(() => { location.href = "/login?next=" + location.pathname; });
+  }, 5000);
+  const lockBtn = $("#lock-btn");
+  if (lockBtn) lockBtn.onclick = () => api("POST", "/api/lock").finally(() => { location.href = "/login?next=" + location.pathname; });
+  refreshHealth();
+  setInterval(refreshHealth, 15000);
+}
+
+async function refreshHealth() {
+  const box = $("#health");
+  if (!box) return;
+  try {
+    const st = await api("GET", "/api/status");
+    box.replaceChildren(el("span", { class: "pill " + (st.scanner === "FAULT" ? "err" : "ok") }, "🖨 " + (st.scanner === "SCANNING" ? T.scanning : st.scanner === "FAULT" ? T.fault : T.idle)));
+    if (st.outbox) box.append(el("span", { class: "pill warn" }, "⇅ " + st.outbox));
+    for (const p of st.health.problems) {
+      box.append(el("span", { class: "pill " + (p.level === "error" ? "err" : "warn"), title: p.message_vi, "data-problem": p.code,
+        onclick: () => toast(p.message_vi, "err") }, "⚠ " + p.message_vi.split(".")[0]));
+    }
+  } catch (e) { box.replaceChildren(el("span", { class: "pill err" }, T.network)); }
+}
+
+/* -- thumbnails ---------------------------------------------------------------------------------------- */
+function badges(p) {
+  const out = [];
+  const proc = p.processing;
+  if (!p.processed_at) out.push(el("span", {}, T.processing));
+  if (p.blank) out.push(el("span", { class: "b-blank" }, T.blank));
+  if (proc && Math.abs(proc.angle || 0) >= 0.1) out.push(el("span", {}, T.skew + " " + proc.angle.toFixed(1) + "°"));
+  if (proc && proc.rotation) out.push(el("span", {}, T.rotated + " " + proc.rotation + "°"));
+  for (const f of p.flags || []) {
+    if (f.code === "blank") continue;
+    out.push(el("span", { class: f.accepted_by ? "b-ok" : "b-flag", title: f.message_vi }, (f.accepted_by ? "✓ " : "⚠ ") + f.message_vi));
+  }
+  return out;
+}
+function imgUrl(p, thumb) {
+  return "/api/pages/" + p.id + "/image?" + (p.derivative_path ? "processed=1&" : "") + (thumb ? "thumb=1&" : "") + "v=" + (p.processed_at || "");
+}
+function thumb(p, n) {
+  const open = (p.flags || []).some((f) => f.code !== "blank" && !f.accepted_by);
+  const img = el("img", { src: imgUrl(p, true), alt: "", loading: "lazy" });
+  img.style.transform = "rotate(" + (p.rotation || 0) + "deg)";
+  return el("div", { class: "thumb" + (open && !p.blank ? " flagged" : ""), "data-page": p.id },
+    el("span", { class: "n" }, String(n)), el("div", { class: "imgbox" }, img), el("div", { class: "badges" }, ...badges(p)));
+}
+
+/* live batch view: server-sent events, with polling as the fallback */
+function watchBatch(onView) {
+  let es = null;
+  const poll = () => api("GET", "/api/batches/" + BATCH).then(onView).catch(() => {});
+  if (window.EventSource) {
+    es = new EventSource("/api/batches/" + BATCH + "/events");
+    es.addEventListener("batch", (ev) => onView(JSON.parse(ev.data)));
+    es.onerror = () => { setTimeout(poll, 1500); };
+  } else setInterval(poll, 1500);
+  poll();
+  return { refresh: poll, close: () => es && es.close() };
+}
+function sheetsOf(view) { return new Set(view.pages.map((p) => p.sheet)).size; }
+function setState(view) { const s = $("#batch-state"); if (s) s.textContent = CFG.states[view.state] || view.state; }
+
+function presets() { const node = $("#presets-data"); return node ? JSON.parse(node.textContent) : {}; }
+async function startScan(batchId, presetId, folder) {
+  const p = presets()[presetId];
+  const body = p.kind === "import" ? { kind: "import", folder } : { kind: "sane", request: p.request };
+  localStorage.setItem("sohoa.preset", presetId);
+  return api("POST", "/api/batches/" + batchId + "/scan", body);
+}
+async function pickFolder(box, then) {
+  const data = await api("GET", "/api/import-folders");
+  const row = $("#folders", box);
+  row.replaceChildren(...data.folders.map((f) => el("button", { type: "button", class: "big", onclick: () => then(f) }, "📁 " + f)));
+  box.classList.remove("hidden");
+}
+
+/* -- field errors next to the field -------------------------------------------------------------------- */
+function showProblems(form, problems) {
+  $$("label.f", form).forEach((l) => { l.classList.remove("bad"); $(".err", l).textContent = ""; });
+  let first = null;
+  for (const pr of problems) {
+    const label = $('label.f[data-field="' + pr.field + '"]', form);
+    if (!label) { toast(pr.message_vi, "err"); continue; }
+    label.classList.add("bad");
+    $(".err", label).textContent = pr.message_vi;
+    first = first || label;
+  }
+  if (first) first.scrollIntoView({ block: "center" });
+}
+function formData(form) {
+  const out = {};
+  $$("[name]", form).forEach((i) => { out[i.name] = i.value.trim(); });
+  return out;
+}
+function fillForm(form, record) {
+  $$("[name]", form).forEach((i) => { if (record[i.name] !== undefined && record[i.name] !== null) i.value = record[i.name]; });
+}
+
+/* -- screens ------------------------------------------------------------------------------------------- */
+const screens = {};
+
+screens.login = function () {
+  const box = $("#login");
+  if (!box) return;
+  const mode = box.dataset.mode;
+  let who = $("#who") ? $("#who").value : null;
+  const pin = $("#pin");
+  const dots = () => { $("#pin-dots").textContent = pin.value ? "•".repeat(pin.value.length) : "\u00a0"; };
+  $$("#who-list button").forEach((b) => b.onclick = () => {
+    $$("#who-list button").forEach((x) => x.classList.remove("sel"));
+    b.classList.add("sel"); who = b.dataset.code; pin.value = ""; dots();
+  });
+  const err = (e) => { const b = $("#login-error"); b.textContent = e.message_vi || T.wrong_pin; b.classList.remove("hidden"); pin.value = ""; dots(); };
+  const submit = async () => {
+    try {
+      if (mode === "setup") {
+        await api("POST", "/setup", { code: $("#setup-code").value, name: $("#setup-name").value, pin: pin.value });
+        who = $("#setup-code").value;
+      }
+      if (mode === "unlock") await api("POST", "/api/unlock", { pin: pin.value });
+      else await api("POST", "/api/login", { operator: who || "", pin: pin.value });
+      location.href = box.dataset.next || "/";
+    } catch (e) { err(e); }
+  };
+  $$("#keypad button").forEach((b) => b.onclick = () => {
+    const k = b.dataset.k;
+    if (k === "back") pin.value = pin.value.slice(0, -1);
+    else if (k === "ok") return submit();
+    else if (pin.value.length < 12) pin.value += k;
+    dots();
+  });
+  addEventListener("keydown", (ev) => {
+    if (ev.target.tagName === "INPUT" && ev.target !== pin) return;
+    if (/^[0-9]$/.test(ev.key) && pin.value.length < 12) { pin.value += ev.key; dots(); }
+    else if (ev.key === "Backspace") { pin.value = pin.value.slice(0, -1); dots(); }
+    else if (ev.key === "Enter") submit();
+  });
+  const sw = $("#switch-user");
+  if (sw) sw.onclick = () => api("POST", "/api/logout").finally(() => { location.href = "/login?next=" + encodeURIComponent(box.dataset.next); });
+};
+
+screens.new = function () {
+  let chosen = null;
+  const enable = () => $$("#presets button").forEach((b) => { b.disabled = !chosen; });
+  api("GET", "/api/workorders").then((data) => show(data)).catch((e) => show(e));
+  function show(data) {
+    const box = $("#orders");
+    box.replaceChildren();
+    if (data.message_vi) { const m = $("#orders-msg"); m.textContent = data.message_vi; m.classList.remove("hidden"); }
+    for (const wo of data.workorders || []) {
+      const b = el("button", { type: "button", "data-wo": wo.id },
+        el("strong", {}, wo.record.title), el("span", { class: "muted" }, wo.file_code || ""),
+        el("span", {}, (wo.record.fonds_code || "") + " · " + (wo.expected_sheets || "?") + " " + T.sheets));
+      b.onclick = () => { $$("#orders button").forEach((x) => x.classList.remove("sel")); b.classList.add("sel");
+        chosen = { record: wo.record, expected_sheets: wo.expected_sheets, work_order_id: wo.id }; enable(); };
+      box.append(b);
+    }
+  }
+  const manualToggle = $("#manual-toggle");
+  if (manualToggle) {
+    manualToggle.onclick = () => $("#manual").classList.toggle("hidden");
+    $("#manual-use").onclick = async () => {
+      const form = $("#manual");
+      const rec = formData(form);
+      const expected = rec.expected_sheets ? Number(rec.expected_sheets) : null;
+      delete rec.expected_sheets;
+      rec.year = Number(rec.year || 0);
+      const res = await api("POST", "/api/check/file", { record: rec }).catch(fail);
+      showProblems(form, res ? res.problems : []);
+      if (res && !res.problems.length) { chosen = { record: rec, expected_sheets: expected, work_order_id: null }; enable(); toast(T.saved); }
+    };
+  }
+  $$("#presets button").forEach((b) => b.onclick = async () => {
+    const preset = b.dataset.preset;
+    const go = async (folder) => {
+      try {
+        const batch = await api("POST", "/api/batches", chosen);
+        try { await startScan(batch.id, preset, folder); } catch (e) { fail(e); }
+        location.href = "/batch/" + batch.id + "/scan";
+      } catch (e) { if (e.problems && $("#manual")) showProblems($("#manual"), e.problems); fail(e); }
+    };
+    if (preset === "import") pickFolder($("#import-box"), go); else go();
+  });
+  enable();
+};
+
+screens.scan = function () {
+  const sel = $("#preset");
+  sel.value = localStorage.getItem("sohoa.preset") || "adf_duplex";
+  const w = watchBatch((v) => {
+    setState(v);
+    const scanning = v.scanner === "SCANNING" || v.scanner === "STOPPING";
+    $("#scan-btn").disabled = scanning || !["OPEN", "REVIEW"].includes(v.state);
+    $("#stop-btn").disabled = !scanning;
+    $("#scanner-state").textContent = scanning ? T.scanning : (v.fault ? T.fault : T.idle);
+    const f = $("#fault");
+    if (v.fault && !scanning) { f.textContent = "⚠ " + v.fault.message_vi; f.classList.remove("hidden"); } else f.classList.add("hidden");
+    const sheets = sheetsOf(v);
+    $("#count").textContent = sheets + (v.expected_sheets ? " / " + v.expected_sheets : "") + " " + T.sheets + " · " + v.pages.length + " " + T.pages;
+    $("#bar").style.width = (v.expected_sheets ? Math.min(100, 100 * sheets / v.expected_sheets) : (v.pages.length ? 100 : 0)) + "%";
+    const box = $("#thumbs");
+    box.replaceChildren(...v.pages.map((p, i) => thumb(p, i + 1)));
+  });
+  const go = (folder) => startScan(BATCH, sel.value, folder).then(w.refresh).catch(fail);
+  $("#scan-btn").onclick = () => (sel.value === "import" ? pickFolder($("#import-box"), (f) => { $("#import-box").classList.add("hidden"); go(f); }) : go());
+  $("#stop-btn").onclick = () => api("POST", "/api/batches/" + BATCH + "/stop").then(w.refresh).catch(fail);
+  $("#to-review").onclick = () => api("POST", "/api/batches/" + BATCH + "/review").then(() => { location.href = "/batch/" + BATCH + "/review"; }).catch(fail);
+};
+
+screens.review = function () {
+  let view = null;
+  let current = null; // selected page id
+  let pending = null; // {mode: "insert"|"rescan", page, before: Set}
+  const zoom = { s: 1, x: 0, y: 0 };
+  const all = () => view ? view.pages.concat(view.deleted_pages) : [];
+  const page = (id) => all().find((p) => p.id === id);
+  const w = watchBatch((v) => { view = v; setState(v); render(); if (pending) pendingStep(); });
+
+  function render() {
+    const live = view.pages.filter((p) => !p.blank);
+    $("#thumbs").replaceChildren(...live.map((p, i) => thumb(p, i + 1)));
+    $("#blanks").replaceChildren(...view.pages.filter((p) => p.blank).map((p) => thumb(p, "○")));
+    $("#deleted").replaceChildren(...view.deleted_pages.map((p) => thumb(p, "✕")));
+    $$(".thumb").forEach((t) => { t.onclick = () => select(Number(t.dataset.page)); if (current === Number(t.dataset.page)) t.classList.add("sel"); });
+    $$("#thumbs .thumb").forEach(dragable);
+    const fb = $("#flags-banner");
+    if (view.unresolved.length && !view.overridden) {
+      fb.textContent = "⚠ " + view.unresolved.length + " " + T.pages + ": " + view.unresolved.map((u) => u.flags.map((f) => f.message_vi).join(", ")).slice(0, 3).join(" · ");
+      fb.classList.remove("hidden");
+    } else fb.classList.add("hidden");
+    if (current === null && live.length) select(live[0].id); else if (current !== null) showPage();
+  }
+  function select(id) { current = id; zoom.s = 1; zoom.x = zoom.y = 0; $$(".thumb").forEach((t) => t.classList.toggle("sel", Number(t.dataset.page) === id)); showPage(); }
+  function showPage() {
+    const p = page(current);
+    if (!p) return;
+    const img = $("#big");
+    const url = imgUrl(p, false);
+    if (img.dataset.src !== url) { img.dataset.src = url; img.src = url; img.onload = applyZoom; }
+    applyZoom();
+    $("#page-flags").replaceChildren(...badges(p));
+    $('[data-act="delete"]').disabled = !!p.deleted;
+    $('[data-act="restore"]').disabled = !p.deleted;
+    $('[data-act="keep"]').disabled = !p.blank || !!p.deleted;
+    $('[data-act="accept"]').disabled = !(p.flags || []).some((f) => f.code !== "blank" && !f.accepted_by);
+  }
+  function applyZoom() {
+    const img = $("#big"), box = $("#viewer"), p = page(current);
+    if (!img.naturalWidth || !p) return;
+    const rot = p.rotation || 0, side = rot % 180 !== 0;
+    const iw = side ? img.naturalHeight : img.naturalWidth, ih = side ? img.naturalWidth : img.naturalHeight;
+    const fit = Math.min(box.clientWidth / iw, box.clientHeight / ih);
+    const s = fit * zoom.s;
+    img.style.width = img.naturalWidth + "px";
+    img.style.transform = "translate(-50%,-50%) translate(" + zoom.x + "px," + zoom.y + "px) scale(" + s + ") rotate(" + rot + "deg)";
+  }
+  /* pinch, drag and buttons for zoom */
+  const pointers = new Map();
+  let pinch = null;
+  const viewer = $("#viewer");
+  viewer.addEventListener("pointerdown", (e) => { viewer.setPointerCapture(e.pointerId); pointers.set(e.pointerId, { x: e.clientX, y: e.clientY }); });
+  viewer.addEventListener("pointermove", (e) => {
+    if (!pointers.has(e.pointerId)) return;
+    const prev = pointers.get(e.pointerId);
+    pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+    if (pointers.size === 2) {
+      const [a, b] = Array.from(pointers.values());
+      const d = Math.hypot(a.x - b.x, a.y - b.y);
+      if (pinch) zoom.s = Math.max(1, Math.min(8, zoom.s * d / pinch));
+      pinch = d;
+    } else if (zoom.s > 1) { zoom.x += e.clientX - prev.x; zoom.y += e.clientY - prev.y; }
+    applyZoom();
+  });
+  const up = (e) => { pointers.delete(e.pointerId); if (pointers.size < 2) pinch = null; };
+  viewer.addEventListener("pointerup", up); viewer.addEventListener("pointercancel", up);
+  viewer.addEventListener("dblclick", () => { zoom.s = zoom.s > 1 ? 1 : 2.5; zoom.x = zoom.y = 0; applyZoom(); });
+  $("#zoom-in").onclick = (e) => { e.stopPropagation(); zoom.s = Math.min(8, zoom.s * 1.5); applyZoom(); };
+  $("#zoom-out").onclick = (e) => { e.stopPropagation(); zoom.s = Math.max(1, zoom.s / 1.5); if (zoom.s === 1) zoom.x = zoom.y = 0; applyZoom(); };
+  $("#zoom-fit").onclick = (e) => { e.stopPropagation(); zoom.s = 1; zoom.x = zoom.y = 0; applyZoom(); };
+  $$(".zoom button").forEach((b) => b.addEventListener("pointerdown", (e) => e.stopPropagation()));
+  addEventListener("resize", applyZoom);
+
+  /* drag a thumbnail onto another to move it there */
+  function dragable(t) {
+    let start = null, target = null, after = false, timer = null;
+    t.addEventListener("pointerdown", (e) => { start = { x: e.clientX, y: e.clientY }; t.setPointerCapture(e.pointerId); });
+    t.addEventListener("pointermove", (e) => {
+      if (!start) return;
+      if (!t.classList.contains("dragging") && Math.hypot(e.clientX - start.x, e.clientY - start.y) < 12) return;
+      t.classList.add("dragging");
+      $$(".thumb").forEach((x) => x.classList.remove("drop-before", "drop-after"));
+      const under = document.elementFromPoint(e.clientX, e.clientY);
+      target = under && under.closest("#thumbs .thumb");
+      if (target && target !== t) { const r = target.getBoundingClientRect(); after = e.clientX > r.left + r.width / 2; target.classList.add(after ? "drop-after" : "drop-before"); }
+      clearTimeout(timer);
+    });
+    t.addEventListener("pointerup", async () => {
+      const moved = t.classList.contains("dragging");
+      t.classList.remove("dragging"); $$(".thumb").forEach((x) => x.classList.remove("drop-before", "drop-after"));
+      start = null;
+      if (!moved || !target || target === t) return;
+      const ids = $$("#thumbs .thumb").map((x) => Number(x.dataset.page)).filter((id) => id !== Number(t.dataset.page));
+      const at = ids.indexOf(Number(target.dataset.page)) + (after ? 1 : 0);
+      const prev = at > 0 ? ids[at - 1] : null;
+      try { await api("POST", "/api/batches/" + BATCH + "/move", { page_ids: [Number(t.dataset.page)], after: prev }); toast(T.moved); w.refresh(); } catch (e) { fail(e); }
+    });
+  }
+
+  const act = async (name) => {
+    const p = page(current);
+    if (!p) return;
+    const base = "/api/pages/" + p.id;
+    try {
+      if (name === "rotate-l") await api("POST", base + "/rotate", { by: 270 });
+      else if (name === "rotate-r") await api("POST", base + "/rotate", { by: 90 });
+      else if (name === "delete") await api("POST", base + "/delete");
+      else if (name === "restore") await api("POST", base + "/restore");
+      else if (name === "keep") await api("POST", base + "/keep");
+      else if (name === "accept") await api("POST", base + "/accept");
+      else if (name === "rescan" || name === "insert") return openScanDialog(name, p);
+      w.refresh();
+    } catch (e) { fail(e); }
+  };
+  $$("[data-act]").forEach((b) => b.onclick = () => act(b.dataset.act));
+
+  /* rescan-and-replace and insert: scan into the hồ sơ, then put the new pages in place */
+  function openScanDialog(mode, p) {
+    $("#scan-dialog-title").textContent = mode === "insert" ? T.insert_pick : T.replace_pick;
+    $("#scan-dialog-state").textContent = "";
+    $("#scan-dialog").classList.remove("hidden");
+    $$("#dialog-presets button").forEach((b) => { b.disabled = false; b.onclick = async () => {
+      pending = { mode, page: p.id, before: new Set(all().map((x) => x.id)), started: false };
+      $$("#dialog-presets button").forEach((x) => { x.disabled = true; });
+      try { await startScan(BATCH, b.dataset.preset); pending.started = true; $("#scan-dialog-state").textContent = T.scanning; w.refresh(); }
+      catch (e) { pending = null; fail(e); $$("#dialog-presets button").forEach((x) => { x.disabled = false; }); }
+    }; });
+  }
+  $("#scan-dialog-cancel").onclick = () => { if (pending && pending.started) api("POST", "/api/batches/" + BATCH + "/stop"); pending = null; $("#scan-dialog").classList.add("hidden"); };
+  let finishing = false;
+  async function pendingStep() {
+    if (!pending.started || finishing || view.scanner === "SCANNING" || view.scanner === "STOPPING") return;
+    finishing = true;
+    const job = pending; pending = null;
+    try {
+      const fresh = view.pages.filter((x) => !job.before.has(x.id)).map((x) => x.id);
+      if (view.state === "OPEN") await api("POST", "/api/batches/" + BATCH + "/review");
+      if (view.fault) toast(view.fault.message_vi, "err");
+      if (fresh.length) {
+        if (job.mode === "rescan") await api("POST", "/api/batches/" + BATCH + "/replace", { old: [job.page], new: fresh });
+        else await api("POST", "/api/batches/" + BATCH + "/move", { page_ids: fresh, after: job.page });
+        current = fresh[0];
+        toast(T.done);
+      }
+    } catch (e) { fail(e); }
+    finishing = false;
+    $("#scan-dialog").classList.add("hidden");
+    w.refresh();
+  }
+  const ov = $("#override");
+  if (ov) ov.onclick = async () => {
+    const reason = prompt(T.override_reason);
+    if (!reason) return;
+    try { await api("POST", "/api/batches/" + BATCH + "/override", { reason }); toast(T.saved); w.refresh(); } catch (e) { fail(e); }
+  };
+};
+
+screens.documents = function () {
+  let view = null;
+  let starts = new Set();
+  let records = [];
+  const docsBox = $("#docs");
+  const draftKey = "sohoa.docs." + BATCH;
+  api("GET", "/api/batches/" + BATCH).then((v) => {
+    view = v;
+    const pages = live();
+    if (v.documents.length) {
+      records = v.documents.map((d) => d.record);
+      records.forEach((r) => { const first = (r.page_ids || [])[0]; if (first && first !== (pages[0] || {}).id) starts.add(first); });
+    }
+    const draft = JSON.parse(localStorage.getItem(draftKey) || "null");
+    if (draft && draft.saved_at > (v.updated_at || "")) { records = draft.records; starts = new Set(draft.starts); }
+    fillForm($("#hoso"), v.record);
+    render();
+  }).catch(fail);
+  const live = () => view.pages.filter((p) => !p.blank);
+  function groups() {
+    const out = [[]];
+    for (const p of live()) { if (starts.has(p.id) && out[out.length - 1].length) out.push([]); out[out.length - 1].push(p.id); }
+    return out.filter((g) => g.length);
+  }
+  function collect() {
+    $$(".doc", docsBox).forEach((card, i) => { records[i] = Object.assign(records[i] || {}, formData(card)); });
+  }
+  function render() {
+    const strip = $("#strip");
+    strip.replaceChildren();
+    live().forEach((p, i) => {
+      if (i > 0) strip.append(el("button", { type: "button", class: "gap" + (starts.has(p.id) ? " cut" : ""), title: T.split_here, "data-before": p.id,
+        onclick: () => { collect(); starts.has(p.id) ? starts.delete(p.id) : starts.add(p.id); render(); autosave(); } }));
+      const img = el("img", { src: imgUrl(p, true), alt: "" });
+      img.style.transform = "rotate(" + (p.rotation || 0) + "deg)";
+      strip.append(el("div", { class: "pg" }, img, el("div", {}, String(i + 1))));
+    });
+    const gs = groups();
+    const tpl = $("#doc-form");
+    docsBox.replaceChildren();
+    gs.forEach((g, i) => {
+      const card = tpl.content.firstElementChild.cloneNode(true);
+      const first = live().findIndex((p) => p.id === g[0]) + 1;
+      $(".doc-title", card).textContent = T.document + " " + (i + 1) + " · " + T.pages + " " + first + "–" + (first + g.length - 1);
+      const rec = Object.assign({ language: "01", maintenance: "01", mode: "01", format: "02" }, records[i] || {});
+      fillForm(card, rec);
+      card.addEventListener("input", () => { collect(); draft(); });
+      card.addEventListener("change", () => { collect(); autosave(); });
+      docsBox.append(card);
+    });
+    records.length = gs.length;
+  }
+  function payload() {
+    return groups().map((g, i) => ({ ordinal: i + 1, record: Object.assign({}, records[i] || {}, { ordinal: i + 1, page_ids: g }) }));
+  }
+  function draft() { localStorage.setItem(draftKey, JSON.stringify({ records, starts: Array.from(starts), saved_at: new Date().toISOString() })); }
+  let timer = null;
+  function autosave() {  // unchecked save: nothing typed is lost by a reload or a restart
+    draft();
+    clearTimeout(timer);
+    timer = setTimeout(() => api("POST", "/api/batches/" + BATCH + "/documents", { documents: payload() })
+      .then(() => { $("#save-state").textContent = T.saved; }).catch(() => {}), 600);
+  }
+  $("#split-qr").onclick = async () => {
+    try {
+      const res = await api("POST", "/api/batches/" + BATCH + "/split", { mode: "separators" });
+      view = await api("GET", "/api/batches/" + BATCH);
+      starts = new Set(res.groups.slice(1).map((g) => g[0]));
+      render(); autosave();
+    } catch (e) { fail(e); }
+  };
+  $("#hoso").addEventListener("change", () => {
+    api("PUT", "/api/batches/" + BATCH + "/record", { record: formData($("#hoso")) })
+      .then(() => { showProblems($("#hoso"), []); $("#save-state").textContent = T.saved; })
+      .catch((e) => showProblems($("#hoso"), e.problems || []));
+  });
+  $("#save-docs").onclick = async () => {
+    collect();
+    let ok = true;
+    try { await api("PUT", "/api/batches/" + BATCH + "/record", { record: formData($("#hoso")) }); showProblems($("#hoso"), []); }
+    catch (e) { ok = false; showProblems($("#hoso"), e.problems || []); }
+    try {
+      await api("POST", "/api/batches/" + BATCH + "/documents?check=1", { documents: payload() });
+      $$(".doc", docsBox).forEach((c) => showProblems(c, []));
+    } catch (e) {
+      ok = false;
+      const cards = $$(".doc", docsBox);
+      cards.forEach((c, i) => showProblems(c, (e.problems || []).filter((p) => p.document === i)));
+      if (!e.problems) fail(e);
+    }
+    if (ok) { localStorage.removeItem(draftKey); $("#save-state").textContent = T.saved; toast(T.saved); }
+  };
+};
+
+screens.finish = function () {
+  const steps = ["start", "ocr", "pdfa", "sign", "package"];
+  watchBatch((v) => {
+    setState(v);
+    const sheets = sheetsOf(v);
+    const flagsOpen = v.unresolved.length;
+    $("#summary").replaceChildren(
+      el("div", {}, el("strong", {}, v.record.title || v.file_code)),
+      el("div", { "data-k": "sheets" }, sheets + (v.expected_sheets ? " / " + v.expected_sheets : "") + " " + T.sheets + " · " + v.pages.filter((p) => !p.blank).length + " " + T.pages),
+      el("div", { "data-k": "docs" }, v.documents.length + " × " + T.document),
+      el("div", { "data-k": "flags", class: flagsOpen && !v.overridden ? "banner warn" : "" }, flagsOpen ? "⚠ " + flagsOpen + " " + T.flag + (v.overridden ? " — " + T.accepted : "") : "✓ " + T.flag),
+    );
+    if (v.expected_sheets && sheets !== v.expected_sheets) $("#summary").append(el("div", { class: "banner warn" }, sheets + " ≠ " + v.expected_sheets + " " + T.sheets));
+    const err = $("#finish-error");
+    if (v.error) { err.textContent = v.error.message_vi; err.classList.remove("hidden"); } else err.classList.add("hidden");
+    const last = v.outbox.length ? v.outbox[v.outbox.length - 1] : null;
+    const rej = $("#rejected");
+    if (v.state === "REJECTED" && last && last.receipt) {
+      const rc = JSON.parse(last.receipt);
+      const failed = (rc.checks || []).filter((c) => !c.ok).map((c) => c.message_vi || (c.reasons || []).join("; "));
+      rej.replaceChildren(el("strong", {}, CFG.states.REJECTED), el("ul", {}, ...(failed.length ? failed : rc.reasons || []).map((r) => el("li", {}, r))));
+      rej.classList.remove("hidden");
+    } else rej.classList.add("hidden");
+    $("#reopen-btn").classList.toggle("hidden", v.state !== "REJECTED");
+    $("#finish-btn").disabled = v.state !== "REVIEW" || !!v.finishing;
+    $("#finish-state").textContent = CFG.states[v.state] || v.state;
+    const idx = v.finishing ? steps.indexOf(v.finishing) : -1;
+    const done = ["SEALED", "SYNCING", "SYNCED"].includes(v.state);
+    $("#bar").style.width = (done ? 100 : idx >= 0 ? 15 + 17 * idx : 0) + "%";
+    $("#finish-step").textContent = v.finishing ? (T["step_" + v.finishing] || v.finishing) : (v.state === "SYNCED" ? "✓" : "");
+  });
+  $("#finish-btn").onclick = () => api("POST", "/api/batches/" + BATCH + "/finish").catch(fail);
+  $("#reopen-btn").onclick = () => api("POST", "/api/batches/" + BATCH + "/reopen").then(() => { location.href = "/batch/" + BATCH + "/review"; }).catch(fail);
+};
+
+screens.accounts = function () {
+  $("#account-save").onclick = () => api("POST", "/api/accounts", formData($("#account-form"))).then(() => location.reload()).catch(fail);
+};
+
+screens.home = function () { setInterval(() => { if (document.visibilityState === "visible") location.reload(); }, 30000); };
+
+if ($("#login")) screens.login();
+const screen = document.body.dataset.screen;
+if (screens[screen]) screens[screen]();

@@ -1,0 +1,313 @@
+"""Faults, for real: the server is a separate process killed with SIGKILL during upload and commit, the
+connection is cut mid-chunk by a proxy, the disk fills up, the clocks disagree. After each fault the
+station resumes and finishes, and the archive holds exactly one complete copy: nothing lost, nothing
+duplicated, nothing partial visible."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from protocol import api
+from protocol.clock import now_vn, parse_iso
+from server.catalog import Catalog
+from server.db import ServerDB
+from server.ingest.faults import ENV, POINTS
+from server.storage import VERSION_RE, PackageStore
+from station.sync.client import SyncClient, SyncError
+
+FILE_CODE = "000.00.00.H47.2001.160.VP"
+
+
+def _client(server, creds: dict, **kw) -> SyncClient:
+    return SyncClient(server.url, station_id=creds["station_id"], token=creds["token"], timeout=10, **kw)
+
+
+def _send(client: SyncClient, pkg):
+    return client.send(pkg.path, sha256=pkg.sha256, size=pkg.size, manifest={"file_code": FILE_CODE})
+
+
+def _put_offsets(client: SyncClient) -> list[int]:
+    """Record the offset of every chunk the client sends (a response hook on the real session)."""
+    offsets: list[int] = []
+
+    def hook(resp, *args, **kwargs):
+        if resp.request.method == "PUT":
+            offsets.append(int(resp.request.url.rsplit("/", 1)[1]))
+
+    client.session.hooks["response"].append(hook)
+    return offsets
+
+
+def assert_one_complete_copy(data_dir: Path, pkg, *, versions: int = 1) -> None:
+    """Exactly `versions` stored versions, every visible file complete and intact, one catalogue row,
+    one upload row per station, and no partial upload left behind."""
+    objects = data_dir / "store" / "objects"
+    visible = sorted(p for p in objects.rglob("*") if p.is_file())
+    assert len(visible) == versions, visible
+    for path in visible:
+        m = VERSION_RE.match(path.name)
+        assert m, f"unexpected file visible in the store: {path}"
+        assert hashlib.sha256(path.read_bytes()).hexdigest().upper() == m["sha"], f"partial or damaged: {path}"
+    store = PackageStore(data_dir / "store")
+    assert store.get(pkg.objid).sha256 == pkg.sha256
+    assert store.fixity().clean
+    assert len(store.primary.entries()) == versions, "ledger lines duplicated"
+    packages = Catalog(data_dir / "catalog.db").packages()
+    assert [p["objid"] for p in packages] == [pkg.objid]
+    db = ServerDB(data_dir / "server.db")
+    rows = db.query("SELECT station_id, state FROM uploads WHERE sha256 = ?", (pkg.sha256,))
+    assert len(rows) == len({r["station_id"] for r in rows}) and {r["state"] for r in rows} == {"accepted"}
+    assert not list((data_dir / "uploads").glob("*.part")), "partial upload left behind"
+
+
+def _wait_for(predicate, timeout: float = 20, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _part_size(data_dir: Path) -> int:
+    parts = list((data_dir / "uploads").glob("*.part"))
+    return parts[0].stat().st_size if parts else 0
+
+
+def _in_thread(func, *args) -> tuple[threading.Thread, list]:
+    out: list = []
+
+    def run() -> None:
+        try:
+            out.append(func(*args))
+        except Exception as exc:  # noqa: BLE001 - the test inspects what happened
+            out.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def test_kill_server_during_upload_then_resume(server_process, make_package):
+    creds = server_process.add_station("tram-01")
+    server_process.start()
+    pkg = make_package()
+    slow = _client(server_process, creds, chunk_size=16384, max_rate=150_000)  # ~3.5 s for the package
+    thread, out = _in_thread(_send, slow, pkg)
+    _wait_for(lambda: _part_size(server_process.data_dir) >= 100_000, what="part of the upload")
+    server_process.kill()
+    thread.join(30)
+    assert isinstance(out[0], SyncError) and out[0].retry and out[0].status is None, out
+    server_process.start()
+    client = _client(server_process, creds)
+    offsets = _put_offsets(client)
+    receipt = _send(client, pkg)
+    assert receipt.verdict == "accepted", receipt.reasons
+    assert offsets and offsets[0] >= 16384, f"the upload restarted from scratch: {offsets}"
+    assert_one_complete_copy(server_process.data_dir, pkg)
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_kill_server_at_each_step_of_the_commit(server_process, make_package, point):
+    creds = server_process.add_station("tram-01")
+    server_process.start(env={ENV: point})
+    pkg = make_package()
+    with pytest.raises(SyncError) as err:
+        _send(_client(server_process, creds), pkg)
+    assert err.value.retry
+    assert server_process.wait_dead() == -9, "the server should have been killed at the crash point"
+    server_process.start()  # no crash point now
+    if point == "after-finish":  # the verdict was recorded: the restart removed the leftover part file
+        assert not list((server_process.data_dir / "uploads").glob("*.part"))
+    receipt = _send(_client(server_process, creds), pkg)
+    assert receipt.verdict == "accepted", receipt.reasons
+    assert receipt.stored_sha256 == pkg.sha256
+    assert_one_complete_copy(server_process.data_dir, pkg)
+
+
+def _kill_during_commit_trials(server_process, make_package, trials: int, seed: int) -> None:
+    rng = random.Random(seed)
+    creds = server_process.add_station("tram-01")
+    server_process.start()
+    headers = {api.HEADER_STATION: "tram-01", "Authorization": f"Bearer {creds['token']}"}
+    for trial in range(trials):
+        pkg = make_package(notation=f"{160 + trial}.VP")
+        data = pkg.path.read_bytes()
+        opened = requests.post(server_process.url + api.UPLOADS, json={"sha256": pkg.sha256, "size": pkg.size},
+                               headers=headers, timeout=10).json()
+        requests.put(server_process.url + api.UPLOAD_CHUNK(opened["upload_id"], 0), data=data, timeout=10,
+                     headers={**headers, api.HEADER_CHUNK_SHA256: hashlib.sha256(data).hexdigest()})
+        thread, _ = _in_thread(requests.post, server_process.url + api.UPLOAD_COMMIT(opened["upload_id"]))
+        time.sleep(rng.uniform(0.0, 0.3))  # a commit takes about 0.2 s: anywhere in it, or just after
+        server_process.kill()
+        thread.join(30)
+        server_process.start()
+        receipt = _client(server_process, creds).send(pkg.path, sha256=pkg.sha256, size=pkg.size, manifest={})
+        assert receipt.verdict == "accepted", (trial, receipt.reasons)
+    store = PackageStore(server_process.data_dir / "store")
+    assert len(store.primary.all_files()) == trials and store.fixity().clean
+    assert len(store.primary.entries()) == trials
+    assert len(Catalog(server_process.data_dir / "catalog.db").packages()) == trials
+    assert not list((server_process.data_dir / "uploads").glob("*.part"))
+
+
+def test_kill_server_during_commit_random_instants(server_process, make_package):
+    _kill_during_commit_trials(server_process, make_package, trials=2, seed=1)
+
+
+@pytest.mark.stress
+def test_kill_server_during_commit_many_instants(server_process, make_package):
+    _kill_during_commit_trials(server_process, make_package, trials=25, seed=int(time.time()))
+
+
+def test_connection_cut_mid_chunk_then_resume(archive_server, make_package, cutting_proxy):
+    live, ctx = archive_server
+    creds = ctx.db.add_station("tram-01")
+    pkg = make_package()
+    proxy = cutting_proxy(live.port)
+    proxy.cut_after = 100_000  # inside the second 64 KiB chunk
+    client = _client(proxy, creds, chunk_size=65536)
+    with pytest.raises(SyncError) as err:
+        _send(client, pkg)
+    assert err.value.retry and proxy.cuts == 1
+    [row] = ctx.db.query("SELECT received FROM uploads")
+    assert row["received"] == 65536, "a chunk cut in the middle must not count"
+    offsets = _put_offsets(client)
+    receipt = _send(client, pkg)
+    assert receipt.verdict == "accepted", receipt.reasons
+    assert offsets[0] == 65536
+    assert_one_complete_copy(ctx.config.data_dir, pkg)
+
+
+def test_receipt_lost_on_the_way_back_then_same_receipt(archive_server, make_package, cutting_proxy):
+    live, ctx = archive_server
+    creds = ctx.db.add_station("tram-01")
+    pkg = make_package()
+    proxy = cutting_proxy(live.port)
+    proxy.drop_answer_to = b"/commit"
+    client = _client(proxy, creds)
+    with pytest.raises(SyncError):
+        _send(client, pkg)
+    _wait_for(lambda: ctx.db.query("SELECT state FROM uploads")[0]["state"] == "accepted", what="the commit")
+    first = ctx.db.query("SELECT receipt FROM uploads")[0]["receipt"]
+    receipt = _send(client, pkg)  # the station sends again: same upload, same signed receipt
+    assert receipt.verdict == "accepted" and receipt.signature in first
+    assert_one_complete_copy(ctx.config.data_dir, pkg)
+
+
+# --- disk full: a small tmpfs mounted under the server's data folder ---------------------------------
+
+
+def _mount_tmpfs(path: Path, size: str) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                          capture_output=True, text=True, timeout=20)
+    assert done.returncode == 0, f"mounting a tmpfs needs root (CAP_SYS_ADMIN): {done.stderr}"
+
+
+def _remount(path: Path, size: str) -> None:
+    done = subprocess.run(["mount", "-o", f"remount,size={size}", str(path)], capture_output=True, text=True,
+                          timeout=20)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture
+def small_disk_server(tmp_path, demo_keys):
+    """The real server app whose uploads/ or store/ folder is a tiny tmpfs: make(which) -> (live, ctx)."""
+    from conftest import LiveServer
+
+    from server.app import build_context, create_app
+    from server.config import ServerConfig
+
+    mounts: list[Path] = []
+    lives: list = []
+
+    def make(which: str, size: str):
+        data = tmp_path / "server"
+        _mount_tmpfs(data / which, size)
+        mounts.append(data / which)
+        ctx = build_context(ServerConfig(data_dir=data, trust_roots=[demo_keys.ca_pem]))
+        live = LiveServer(create_app(ctx)).__enter__()
+        lives.append(live)
+        return live, ctx
+
+    yield make
+    for live in lives:
+        live.__exit__(None, None, None)
+    for path in mounts:
+        subprocess.run(["umount", "-l", str(path)], timeout=20, check=False)
+
+
+def test_disk_full_during_upload_answers_507_and_retry_succeeds(small_disk_server, make_package):
+    live, ctx = small_disk_server("uploads", "128k")
+    creds = ctx.db.add_station("tram-01")
+    pkg = make_package()
+    client = _client(live, creds, chunk_size=65536)
+    with pytest.raises(SyncError) as err:
+        _send(client, pkg)
+    assert err.value.status == 507 and err.value.code == api.ErrorCode.DISK_FULL and err.value.retry
+    [row] = ctx.db.query("SELECT received, state FROM uploads")
+    assert row["state"] == "open" and 0 < row["received"] < pkg.size
+    _remount(ctx.config.uploads_dir, "8m")  # the operator frees space; the station's next pass succeeds
+    receipt = _send(client, pkg)
+    assert receipt.verdict == "accepted", receipt.reasons
+    assert_one_complete_copy(ctx.config.data_dir, pkg)
+
+
+def test_disk_full_in_the_store_during_commit_answers_507(small_disk_server, make_package):
+    live, ctx = small_disk_server("store", "256k")
+    creds = ctx.db.add_station("tram-01")
+    pkg = make_package()
+    client = _client(live, creds)
+    with pytest.raises(SyncError) as err:
+        _send(client, pkg)
+    assert err.value.status == 507 and err.value.retry
+    [row] = ctx.db.query("SELECT state, receipt FROM uploads")
+    assert row["state"] == "open" and row["receipt"] is None, "no verdict may be given on a full disk"
+    assert not [p for p in (ctx.config.store_dir / "objects").rglob("*") if p.is_file()]
+    assert not list((ctx.config.store_dir / "tmp").iterdir()), "the half-written copy must be removed"
+    assert ctx.catalog.packages() == []
+    _remount(ctx.config.store_dir, "8m")
+    receipt = _send(client, pkg)
+    assert receipt.verdict == "accepted", receipt.reasons
+    assert_one_complete_copy(ctx.config.data_dir, pkg)
+
+
+# --- clocks -------------------------------------------------------------------------------------------
+
+
+def test_receipt_from_a_server_clock_days_ahead_is_accepted(server_process, make_package):
+    faketime = shutil.which("faketime")
+    assert faketime, "faketime is needed to run the server with a skewed clock: apt-get install faketime"
+    creds = server_process.add_station("tram-01")
+    server_process.start(prefix=[faketime, "-f", "+3d"])
+    pkg = make_package()
+    receipt = _send(_client(server_process, creds), pkg)
+    assert receipt.verdict == "accepted", receipt.reasons
+    skew = parse_iso(receipt.received_at) - now_vn()
+    assert 2.9 * 86400 < skew.total_seconds() < 3.1 * 86400, receipt.received_at
+    assert_one_complete_copy(server_process.data_dir, pkg)
+
+
+def test_same_package_twice_from_two_stations_is_stored_once(server_process, make_package):
+    a = server_process.add_station("tram-01")
+    b = server_process.add_station("tram-02")
+    server_process.start()
+    pkg = make_package()
+    first = _send(_client(server_process, a), pkg)
+    again = _send(_client(server_process, a), pkg)
+    other = _send(_client(server_process, b), pkg)
+    assert first.verdict == again.verdict == other.verdict == "accepted"
+    assert first.signature == again.signature and other.upload_id != first.upload_id
+    assert_one_complete_copy(server_process.data_dir, pkg)
+    assert os.environ.get(ENV) is None
