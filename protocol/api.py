@@ -22,6 +22,7 @@ UPLOADS = f"{API}/uploads"
 WORKORDERS = f"{API}/workorders"
 SERVER_KEY = f"{API}/server-key"
 HEALTH = f"{API}/health"
+OPENAPI = f"{API}/openapi.yaml"  # the machine-readable contract (server/openapi.yaml)
 
 
 def UPLOAD(upload_id: str) -> str:  # noqa: N802 - reads like the constant paths above

@@ -244,10 +244,18 @@ def _walk_content(pdf: pikepdf.Pdf, resources, content, depth: int = 0) -> tuple
                 images.append((xobj, width_pt, height_pt))
             elif subtype == "/Form":
                 sub_text, sub_images = _walk_content(pdf, xobj.stream_dict.get("/Resources"), xobj, depth + 1)
-                in_text_mode3 = in_text_mode3 or sub_text
+                in_text_mode3 = in_text_mode3 or sub_text or _is_empty_ocr_layer(xobj)
                 images.extend(sub_images)  # forms we make are drawn at identity scale
     invisible_text = in_text_mode3
     return invisible_text, images
+
+
+def _is_empty_ocr_layer(xobj) -> bool:
+    """Our OCR layer marked empty (OCR ran and found no text, e.g. a map): the layer is there, textless."""
+    piece = xobj.stream_dict.get("/PieceInfo")
+    app = piece.get("/SohoaOCR") if piece is not None else None
+    private = app.get("/Private") if app is not None else None
+    return bool(private is not None and private.get("/TextLayer") and private.get("/Empty"))
 
 
 def _check_pages(pdf: pikepdf.Pdf, problems: list[str], min_dpi: float) -> None:

@@ -32,6 +32,7 @@ class SignatureVerdict:
     signer: str | None = None
     signed_at: str | None = None  # ISO 8601 +07:00, as the signature claims it
     covers_whole_file: bool = False
+    timestamp: str | None = None  # RFC 3161 signature timestamp (PAdES B-T), ISO 8601 +07:00, when present
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -80,6 +81,15 @@ def validate_pdf_signatures(path: Path, *, trust_roots: list[bytes]) -> Signatur
                 if status.coverage not in (SignatureCoverageLevel.ENTIRE_FILE,
                                            SignatureCoverageLevel.ENTIRE_REVISION):
                     reasons.append(f"signature {name} covers only part of its revision")
+                tst = status.timestamp_validity
+                if tst is not None:
+                    if not (tst.intact and tst.valid):
+                        reasons.append(f"signature {name}: its timestamp token does not verify")
+                    elif not tst.trusted:
+                        reasons.append(f"signature {name}: the timestamp authority does not chain to a "
+                                       "trusted root")
+                    else:
+                        verdict.timestamp = iso_vn(tst.timestamp.astimezone(VN_TZ), millis=False)
                 verdict.signer = status.signing_cert.subject.human_friendly
                 when = status.signer_reported_dt
                 verdict.signed_at = iso_vn(when.astimezone(VN_TZ), millis=False) if when else None

@@ -27,6 +27,8 @@ STATION_ID = "tram-01"
 FONDS_CODE = "P_UBND_DN"
 IMPORTED_PAGES = 3
 ADF_SHEETS = 10  # the SANE test backend's feeder holds ten sheets
+OPERATOR = "demo-operator"
+OPERATOR_PIN = "2468"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -196,7 +198,8 @@ def start_station(root: Path, ports: dict[str, int], keys: Any, accounts: dict[s
     from sohoa.samplepages import write_sample_folder
 
     st = root / "station"
-    pages = write_sample_folder(st / "import" / "demo-pages", count=IMPORTED_PAGES, seed=2001, dpi=300)
+    pages = write_sample_folder(st / "import" / "demo-pages", count=IMPORTED_PAGES, seed=2001, dpi=300,
+                                skew_deg=1.5, yellow=True, noise=0.02)
     say(f"generated {len(pages)} Vietnamese administrative pages to import (scans made elsewhere)")
     conf = st / "station.toml"
     conf.write_text(
@@ -207,6 +210,12 @@ def start_station(root: Path, ports: dict[str, int], keys: Any, accounts: dict[s
         f'device = "test:0"\nagency_name = "{AGENCY_NAME}"\n'
         f'signing_p12 = "{keys.agency_p12}"\nsigning_passphrase_file = "{keys.passphrase_file}"\n'
         f'sync_interval = 2.0\n', encoding="utf-8")
+    from station.auth import Accounts
+    from station.store import Store
+
+    Accounts(Store(st / "station.db")).add(code=OPERATOR, name="Nguyễn Văn An (demo)", role="supervisor",
+                                           pin=OPERATOR_PIN, actor="demo")
+    say(f"operator account {OPERATOR} (PIN {OPERATOR_PIN}) created on the station")
     url = f"http://127.0.0.1:{ports['station']}"
     proc = procs.spawn("station", [sys.executable, "-m", "sohoa.cli", "station", "--config", str(conf)])
     wait_http(url + "/api/status", proc=proc)
@@ -214,9 +223,17 @@ def start_station(root: Path, ports: dict[str, int], keys: Any, accounts: dict[s
     return url
 
 
+_session: dict[str, str] = {}
+
+
+def _login(station: str) -> None:
+    body = _api("POST", f"{station}/api/login", json={"operator": OPERATOR, "pin": OPERATOR_PIN})
+    _session["Authorization"] = f"Bearer {body['token']}"
+    say(f"operator {body['name']} logs in ({body['role']})")
+
+
 def _api(method: str, url: str, **kwargs: Any) -> dict:
-    resp = requests.request(method, url, timeout=kwargs.pop("timeout", 60),
-                            headers={"X-Operator": "demo-operator"}, **kwargs)
+    resp = requests.request(method, url, timeout=kwargs.pop("timeout", 60), headers=dict(_session), **kwargs)
     try:
         body = resp.json()
     except ValueError:
@@ -229,6 +246,7 @@ def _api(method: str, url: str, **kwargs: Any) -> dict:
 def digitise_one_file(station: str, server: str, *, timeout: float) -> str:
     from sohoa.samplepages import sample_metadata
 
+    _login(station)
     orders = _api("GET", f"{station}/api/workorders")["workorders"]
     if not orders:
         raise RuntimeError("the station received no work order from the server")
@@ -256,6 +274,10 @@ def digitise_one_file(station: str, server: str, *, timeout: float) -> str:
         flags = ", ".join(f["code"] for f in p["flags"]) or "no flags"
         say(f"  page {p['seq']:2d} ({p['source']}): skew {proc.get('angle', 0):+.2f}°, "
             f"blank={bool(p['blank'])}, {flags}")
+    for item in view.get("unresolved", []):
+        _api("POST", f"{station}/api/pages/{item['page_id']}/accept")
+    if view.get("unresolved"):
+        say(f"operator reviews and accepts the {len(view['unresolved'])} flagged pages")
     pages = view["pages"]
     scanned_ids = [p["id"] for p in pages if p["source"] != "import" and not p["blank"]]
     imported_ids = [p["id"] for p in pages if p["source"] == "import" and not p["blank"]]

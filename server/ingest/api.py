@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from protocol import api
 from protocol.clock import iso_vn
@@ -24,6 +25,31 @@ _commit_lock = threading.Lock()  # one commit at a time per process: checks are 
 _chunk_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)  # one writer per upload
 MANIFEST_TEXT = ("file_code", "batch_uid", "work_order_id")
 SQLITE_FULL = 13
+MAX_SHEETS = 1_000_000
+API_ERRORS = {400: api.ErrorCode.BAD_REQUEST, 401: api.ErrorCode.UNAUTHORIZED, 403: api.ErrorCode.FORBIDDEN,
+              404: api.ErrorCode.NOT_FOUND, 405: api.ErrorCode.BAD_REQUEST, 409: api.ErrorCode.CONFLICT,
+              413: api.ErrorCode.TOO_LARGE}
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")  # JSON can carry lone surrogates, which SQLite cannot store
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@bp.app_errorhandler(HTTPException)
+def _api_error(exc: HTTPException):
+    """Errors Flask raises itself (no route, wrong method, body too large) are JSON on the API too."""
+    if not request.path.startswith(api.API + "/"):
+        return exc
+    code = exc.code or 500
+    response, status = error(code, API_ERRORS.get(code, api.ErrorCode.BAD_REQUEST), exc.description or exc.name)
+    allow = exc.get_response().headers.get("Allow")
+    if allow:  # a 405 must say which methods exist (RFC 9110)
+        response.headers["Allow"] = allow
+    return response, status
 
 
 @bp.record_once
@@ -64,6 +90,14 @@ def health():
     return jsonify({"ok": True, "time": iso_vn()})
 
 
+@bp.get(api.OPENAPI)
+def openapi():
+    from pathlib import Path
+
+    spec = (Path(__file__).parent.parent / "openapi.yaml").read_text(encoding="utf-8")
+    return current_app.response_class(spec, mimetype="application/yaml")
+
+
 @bp.get(api.SERVER_KEY)
 def server_key():
     return jsonify({"ed25519_public_key": _ctx().public_key_pem})
@@ -86,11 +120,12 @@ def open_upload():
     size = body.get("size")
     for key in MANIFEST_TEXT:
         value = body.get(key)
-        if value is not None and (not isinstance(value, str) or len(value) > 200):
+        if value is not None and (not isinstance(value, str) or len(value) > 200 or not _utf8(value)):
             return error(400, api.ErrorCode.BAD_REQUEST, f"{key} must be a string of at most 200 characters")
     sheets = body.get("expected_sheets")
-    if sheets is not None and (not isinstance(sheets, int) or isinstance(sheets, bool) or sheets < 0):
-        return error(400, api.ErrorCode.BAD_REQUEST, "expected_sheets must be a non-negative integer")
+    if sheets is not None and (not isinstance(sheets, int) or isinstance(sheets, bool)
+                               or not 0 <= sheets <= MAX_SHEETS):
+        return error(400, api.ErrorCode.BAD_REQUEST, f"expected_sheets must be an integer 0..{MAX_SHEETS}")
     if len(sha) != 64 or any(c not in "0123456789ABCDEF" for c in sha):
         return error(400, api.ErrorCode.BAD_REQUEST, "sha256 must be 64 hex digits")
     if not isinstance(size, int) or isinstance(size, bool) or size <= 0:

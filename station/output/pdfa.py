@@ -61,6 +61,10 @@ class PdfBuildError(Exception):
         self.message_vi = message_vi
 
 
+#: /PieceInfo key marking our OCR text layer (shared with protocol.pdfa_check).
+TEXT_LAYER_APP = "/SohoaOCR"
+
+
 def srgb_icc() -> bytes:
     """An sRGB ICC profile made by LittleCMS (no file to ship or find)."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
@@ -80,11 +84,23 @@ def _pdf_date(moment: datetime) -> str:
     return moment.strftime("D:%Y%m%d%H%M%S+07'00'")
 
 
-def _overlay_text(pdf: pikepdf.Pdf, page: pikepdf.Page, text_pdf: bytes) -> None:
-    """Lay Tesseract's text page over the image page, scaled to the same box (both come from the DPI)."""
-    with pikepdf.open(io.BytesIO(text_pdf)) as text_doc:
-        form = pdf.copy_foreign(text_doc.pages[0].as_form_xobject())
-    page.add_overlay(form, pikepdf.Rectangle(*[float(v) for v in page.mediabox]))
+def _overlay_text(pdf: pikepdf.Pdf, page: pikepdf.Page, text_pdf: bytes | None) -> None:
+    """Lay Tesseract's text page over the image page, scaled to the same box (both come from the DPI).
+
+    Every page gets the layer, marked in /PieceInfo: a page where OCR found no text (a map, a photo) or
+    failed still says "OCR layer here, empty", which the checker tells apart from a page never OCRed.
+    """
+    box = [float(v) for v in page.mediabox]
+    if text_pdf:
+        with pikepdf.open(io.BytesIO(text_pdf)) as text_doc:
+            form = pdf.copy_foreign(text_doc.pages[0].as_form_xobject())
+    else:
+        form = pdf.make_stream(b"", Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Form,
+                               BBox=pikepdf.Array(box), Resources=pikepdf.Dictionary())
+    form.PieceInfo = pikepdf.Dictionary({TEXT_LAYER_APP: pikepdf.Dictionary(
+        LastModified=pikepdf.String(_pdf_date(datetime.now(VN_TZ))),
+        Private=pikepdf.Dictionary(TextLayer=True, Empty=not text_pdf))})
+    page.add_overlay(form, pikepdf.Rectangle(*box))
 
 
 def _set_metadata(pdf: pikepdf.Pdf, meta: PdfMeta) -> None:
@@ -145,8 +161,7 @@ def build_pdfa_bytes(pages: list[PdfPage], *, meta: PdfMeta) -> bytes:
                           with_pdfrw=False, nodate=True)
     with pikepdf.open(io.BytesIO(raw)) as pdf:
         for page, source in zip(pdf.pages, pages, strict=True):
-            if source.text_pdf:
-                _overlay_text(pdf, page, source.text_pdf)
+            _overlay_text(pdf, page, source.text_pdf)
         _set_metadata(pdf, meta)
         _add_output_intent(pdf)
         pdf.Root.Lang = pikepdf.String(meta.language)

@@ -5,6 +5,8 @@ about 70 ms, signing a few. Every check that can fail (passphrase, PIN, token, c
 usage) happens before any file is written, so a failed attempt leaves the document ready to sign again.
 The visible block follows TT05 Điều 8 for a digitised copy: top-right of page 1, no image, the agency's
 name and the signing time in ISO 8601 +07:00, FreeSerif (a Times-like face with Vietnamese) 10 pt, black.
+With a TSA URL configured, an RFC 3161 signature timestamp is embedded (PAdES B-T); when the TSA cannot
+be reached the document is not signed at all rather than signed without the promised timestamp.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class SignResult:
     signed_at: str  # ISO 8601 +07:00, the instant in the signature and on the stamp
     signer_subject: str
     seconds: float = 0.0
+    timestamped: bool = False  # an RFC 3161 signature timestamp from the TSA is embedded (PAdES B-T)
 
 
 def _check_certificate(cert: asn1_x509.Certificate, when: datetime) -> None:
@@ -174,16 +177,35 @@ class _CachedKeySigner(signers.SimpleSigner):
         return self._key.sign(data, PKCS1v15(), hash_algo)
 
 
+def _is_timestamp_failure(exc: BaseException) -> bool:
+    from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+
+    while exc is not None:
+        if isinstance(exc, TimestampRequestError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 class Signer:
     """A loaded signing key. Build with `from_pkcs12` or `from_pkcs11`, then call `sign` many times."""
 
-    def __init__(self, hanko_signer: HankoSigner, *, session=None):
+    def __init__(self, hanko_signer: HankoSigner, *, session=None, tsa_url: str | None = None,
+                 tsa_timeout: float = 10.0):
         self._signer = hanko_signer
         self._session = session  # PKCS#11 session kept open for the signer's life
         self.subject = hanko_signer.signing_cert.subject.human_friendly
+        self.tsa_url = tsa_url or None
+        self._timestamper = None
+        if self.tsa_url:
+            from pyhanko.sign.timestamps.requests_client import HTTPTimeStamper
+
+            # RFC 3161 over HTTP POST, nonce checked by pyHanko. The requests-based client, not the aiohttp
+            # one: `sign` runs a new event loop each time and an aiohttp session is bound to its loop.
+            self._timestamper = HTTPTimeStamper(self.tsa_url, timeout=tsa_timeout)
 
     @classmethod
-    def from_pkcs12(cls, path: Path, passphrase: bytes | None) -> Signer:
+    def from_pkcs12(cls, path: Path, passphrase: bytes | None, *, tsa_url: str | None = None) -> Signer:
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
@@ -197,11 +219,11 @@ class Signer:
             raise SigningError(f"cannot open {path}: wrong passphrase or damaged PKCS#12 file",
                                "Không mở được tệp khóa ký số: sai mật khẩu hoặc tệp hỏng.") from exc
         _check_certificate(signer.signing_cert, now_vn())
-        return cls(signer)
+        return cls(signer, tsa_url=tsa_url)
 
     @classmethod
     def from_pkcs11(cls, module: str, token_label: str, key_label: str, pin: str,
-                    cert_label: str | None = None) -> Signer:
+                    cert_label: str | None = None, *, tsa_url: str | None = None) -> Signer:
         """Open the token by label (slot numbers change between plug-ins) and log in with `pin`."""
         import pkcs11  # python-pkcs11, imported here so file-key stations need no PKCS#11 stack
         from pyhanko.config.pkcs11 import TokenCriteria
@@ -232,7 +254,7 @@ class Signer:
             session.close()
             raise SigningError(f"key or certificate {key_label!r} not found on token {token_label!r}: {exc}",
                                f"Không tìm thấy khóa hoặc chứng thư “{key_label}” trên token.") from exc
-        return cls(signer, session=session)
+        return cls(signer, session=session, tsa_url=tsa_url)
 
     def close(self) -> None:
         if self._session is not None:
@@ -245,7 +267,7 @@ class Signer:
             name=agency_name, reason="Số hóa tài liệu lưu trữ", location="Việt Nam",
         )
         if not visible:
-            return signers.PdfSigner(meta, signer=self._signer)
+            return signers.PdfSigner(meta, signer=self._signer, timestamper=self._timestamper)
         style = TextStampStyle(
             stamp_text="%(agency)s\n%(when)s",
             text_box_style=TextBoxStyle(font=_StampFontFactory(str(STAMP_FONT), font_size=STAMP_PT,
@@ -253,7 +275,7 @@ class Signer:
                                         font_size=STAMP_PT, text_color=(0, 0, 0)),
             border_width=0, background=None,
         )
-        return signers.PdfSigner(meta, signer=self._signer, stamp_style=style,
+        return signers.PdfSigner(meta, signer=self._signer, stamp_style=style, timestamper=self._timestamper,
                                  new_field_spec=fields.SigFieldSpec(FIELD_NAME, on_page=0, box=box))
 
     async def async_sign(self, src: Path, dst: Path, *, agency_name: str, visible: bool = True,
@@ -282,8 +304,8 @@ class Signer:
         try:
             validation = await session.perform_presign_validation(writer)
             # A fixed reservation instead of pyHanko's estimate, which signs a dummy once more: an RSA/EC
-            # CMS with a 2-3 certificate chain needs 3-6 kB; a timestamp token would add about 5 kB.
-            reserved = SIGNATURE_BYTES
+            # CMS with a 2-3 certificate chain needs 3-6 kB; a timestamp token adds about 5 kB more.
+            reserved = SIGNATURE_BYTES * (2 if self._timestamper else 1)
             tbs = session.prepare_tbs_document(validation_info=validation, bytes_reserved=reserved,
                                                appearance_text_params={"agency": agency_name,
                                                                        "when": iso_vn(moment, millis=False)})
@@ -302,12 +324,16 @@ class Signer:
             fsync_dir(dst.parent)
         except Exception as exc:
             tmp.unlink(missing_ok=True)
+            if self._timestamper is not None and _is_timestamp_failure(exc):
+                raise SigningError(f"signing {src.name} failed: no timestamp from {self.tsa_url}: {exc}",
+                                   f"Ký số tài liệu {src.name} thất bại: không lấy được dấu thời gian từ "
+                                   f"máy chủ {self.tsa_url}.") from exc
             raise SigningError(f"signing {src.name} failed: {exc}",
                                f"Ký số tài liệu {src.name} thất bại.") from exc
         elapsed = time.perf_counter() - started
         log.info("signed %s as %s in %.0f ms", dst.name, self.subject, elapsed * 1000)
         return SignResult(signed_at=iso_vn(moment, millis=False), signer_subject=self.subject,
-                          seconds=elapsed)
+                          seconds=elapsed, timestamped=self._timestamper is not None)
 
     def sign(self, src: Path, dst: Path, *, agency_name: str, visible: bool = True,
              when: datetime | None = None) -> SignResult:

@@ -1,6 +1,7 @@
 """The order of the image steps for one page, and the flags an operator sees. Steps don't call each other.
 
-The original capture is only read; the derivative is a new PNG written atomically, with its own hash.
+The original capture is only read (decoded once); the derivative is a new file (JPEG q95 by default, see
+ProcessingConfig.derivative_format) written atomically, with its own hash.
 A page judged blank is flagged and kept.
 """
 
@@ -19,8 +20,9 @@ import numpy as np
 
 from protocol.durable import write_atomic
 from protocol.hashing import sha256_bytes
-from station.processing import steps
+from station.processing import separators, steps
 from station.processing.config import ProcessingConfig
+from station.processing.orientation import Orientation, orient
 
 
 class ProcessingError(RuntimeError):
@@ -38,6 +40,10 @@ class PageResult:
     blank_score: float
     metrics: dict[str, Any] = field(default_factory=dict)
     qr: list[str] = field(default_factory=list)
+    separator: bool = False  # a sohoa separator sheet: a new document starts after it
+    cover: str | None = None  # the hồ sơ code on a sohoa cover sheet
+    rotation_method: str = "none"  # "lines" (own method), "osd" (Tesseract) or "none"
+    manual_rotation: int = 0  # the operator's turn (clockwise) included in the derivative
     flags: list[dict[str, str]] = field(default_factory=list)
     crop: list[int] = field(default_factory=list)  # x, y, w, h kept by the first border removal
     seconds: float = 0.0
@@ -50,25 +56,9 @@ def flag(code: str, message: str, message_vi: str) -> dict[str, str]:
     return {"code": code, "message": message, "message_vi": message_vi}
 
 
-def load_rgb(src: Path) -> np.ndarray:
-    """Read a capture as RGB uint8 (grey and 16-bit captures are converted for the steps only)."""
-    data = np.fromfile(src, dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise ProcessingError(f"cannot read image {src}")
-    if img.dtype == np.uint16:
-        img = (img >> 8).astype(np.uint8)
-    if img.ndim == 2:
-        return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
-    if img.shape[2] == 4:
-        return cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
 def encode_png(img: np.ndarray, *, dpi: float, compression: int = 1) -> bytes:
-    """PNG bytes with a pHYs chunk, so OCR and PDF tools see the right resolution."""
-    bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR) if img.ndim == 3 else img
-    ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, compression,
+    """PNG bytes (from BGR or grey) with a pHYs chunk, so OCR and PDF tools see the right resolution."""
+    ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, compression,
                                          cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB])
     if not ok:
         raise ProcessingError("PNG encoding failed")
@@ -115,42 +105,172 @@ def quality_flags(metrics: dict[str, Any], *, blank: bool, config: ProcessingCon
     return out
 
 
-def process_page(src: Path, *, dpi: float, out_path: Path,
-                 config: ProcessingConfig | None = None) -> PageResult:
-    """Run the steps on one captured page and write its derivative to `out_path`."""
+def _affine(m: np.ndarray) -> np.ndarray:
+    return np.vstack([m, [0.0, 0.0, 1.0]])
+
+
+def _translate(dx: float, dy: float) -> np.ndarray:
+    return np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])
+
+
+def _quarter(rotation: int, w: int, h: int) -> np.ndarray:
+    """The clockwise quarter turn of a w×h image as a 3×3 matrix (as cv2.rotate does it)."""
+    return {0: np.eye(3),
+            90: np.array([[0.0, -1.0, h - 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
+            180: np.array([[-1.0, 0.0, w - 1.0], [0.0, -1.0, h - 1.0], [0.0, 0.0, 1.0]]),
+            270: np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, w - 1.0], [0.0, 0.0, 1.0]])}[rotation % 360]
+
+
+def _small_grey(img: np.ndarray, dpi: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """(full grey, a grey copy at about 150 dpi that every estimate runs on, integer step k: full ≈ k × small)."""
+    g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
+    k = max(1, round(dpi / 150.0))
+    if k == 1:
+        return g, g, 1
+    return g, cv2.resize(g, (g.shape[1] // k, g.shape[0] // k), interpolation=cv2.INTER_AREA), k
+
+
+def encode_derivative(img: np.ndarray, *, dpi: float, config: ProcessingConfig) -> tuple[bytes, str]:
+    """(bytes, file suffix) of the derivative in the configured format; `img` is BGR or grey."""
+    if config.derivative_format == "png":
+        return encode_png(img, dpi=dpi, compression=config.png_compression), ".png"
+    return encode_jpeg(img, dpi=dpi, quality=config.jpeg_quality), ".jpg"
+
+
+def encode_jpeg(img: np.ndarray, *, dpi: float, quality: int = 95) -> bytes:
+    """JPEG bytes with the resolution in the JFIF header (OpenCV writes 1:1 aspect, no unit)."""
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ProcessingError("JPEG encoding failed")
+    data = bytearray(buf.tobytes())
+    if data[6:11] == b"JFIF\0":  # APP0: version(2) units(1) Xdensity(2) Ydensity(2)
+        data[13] = 1  # dots per inch
+        data[14:18] = struct.pack(">HH", round(dpi), round(dpi))
+    return bytes(data)
+
+
+def derivative_suffix(config: ProcessingConfig | None = None) -> str:
+    return ".png" if (config or ProcessingConfig()).derivative_format == "png" else ".jpg"
+
+
+def process_image(img: np.ndarray, *, dpi: float, out_path: Path, config: ProcessingConfig | None = None,
+                  manual_rotation: int = 0) -> PageResult:
+    """Run the steps on one page already in memory (BGR or grey uint8) and write its derivative.
+
+    Every estimate runs on one ~150 dpi grey copy; the full-size image is touched once, by a single
+    warp that crops, deskews and turns it (or, without skew, a lossless crop and quarter turn).
+    `manual_rotation` (clockwise, from the operator's review) is added to the detected rotation.
+    """
     started = time.monotonic()
     config = config or ProcessingConfig()
-    img = load_rgb(Path(src))
-    crop: tuple[int, int, int, int] = (0, 0, img.shape[1], img.shape[0])
+    if manual_rotation % 90:
+        raise ValueError(f"manual rotation must be a multiple of 90, got {manual_rotation}")
     flags: list[dict[str, str]] = []
+    grey, small, k = _small_grey(img, dpi)
+    sdpi = dpi / k
+    sh, sw = small.shape
+    # 1. borders, on the small copy; the box in full pixels is k times it
+    box = (0, 0, sw, sh)
     if config.remove_borders:
-        img, crop = steps.remove_borders(img)
-    img, angle = steps.deskew(img, max_angle=config.max_skew_deg, min_angle=config.min_skew_deg)
-    if config.remove_borders and abs(angle) >= config.min_skew_deg:
-        img, _ = steps.remove_borders(img)  # the paper edge is straight now: trim what deskew exposed
-    score = steps.blank_score(img, dpi=dpi, ink_delta=config.blank_ink_delta, dust_mm2=config.blank_dust_mm2)
+        _, box = steps.remove_borders(small)
+    bx, by, bw, bh = box
+    cropped = small[by:by + bh, bx:bx + bw]
+    # 2. skew, and which way the text lines run
+    skew = steps.skew_profile(cropped, max_angle=config.max_skew_deg)
+    angle = skew.angle or 0.0
+    warp = abs(angle) >= config.min_skew_deg
+    # small-image transform from the uncropped small copy to the straightened page
+    t_small = _translate(-bx, -by)
+    straight = cropped
+    if warp:
+        m = steps.rotate_by_matrix(bw, bh, -angle)
+        nw, nh = steps.rotated_size(bw, bh, angle)
+        straight = cv2.warpAffine(cropped, m, (nw, nh), flags=cv2.INTER_LINEAR,
+                                  borderValue=steps.edge_colour(cropped))
+        t_small = _affine(m) @ t_small
+        if config.remove_borders:  # the paper edge is straight now: trim what deskew exposed
+            _, (cx, cy, cw, ch) = steps.remove_borders(straight)
+            straight = straight[cy:cy + ch, cx:cx + cw]
+            t_small = _translate(-cx, -cy) @ t_small
+    # 3. blank, before orientation: OSD has nothing to read on a blank page
+    score = steps.blank_score(straight, dpi=sdpi, ink_delta=config.blank_ink_delta,
+                              dust_mm2=config.blank_dust_mm2)
     blank = steps.is_blank(score, config)
-    rotation, confidence = 0, 0.0
-    if config.detect_orientation and not blank:  # OSD has nothing to read on a blank page
-        rotation, confidence = steps.detect_orientation(img, dpi=dpi, timeout=config.osd_timeout_s)
-        if rotation and confidence < config.min_rotation_confidence:
+    found = Orientation(0, 0.0, "none")
+    if config.detect_orientation and not blank:
+        found = orient(straight, skew, dpi=sdpi, use_osd=config.orientation_osd_fallback,
+                       osd_timeout=config.osd_timeout_s)
+        if found.method == "osd" and found.rotation and found.confidence < config.min_rotation_confidence:
             flags.append(flag("orientation_uncertain",
-                              f"Page may be turned {rotation}° (confidence {confidence:.1f}); not rotated",
-                              f"Trang có thể bị xoay {rotation}° (độ tin cậy {confidence:.1f}); "
+                              f"Page may be turned {found.rotation}° (confidence {found.confidence:.1f}); "
+                              "not rotated",
+                              f"Trang có thể bị xoay {found.rotation}° (độ tin cậy {found.confidence:.1f}); "
                               "chưa tự xoay"))
-            rotation = 0
-        img = steps.rotate(img, rotation)
-    metrics = steps.quality_metrics(img, dpi=dpi)
-    qr = steps.find_qr(img, dpi=dpi)
+            found = Orientation(0, found.confidence, found.method)
+    turn = (found.rotation + manual_rotation) % 360
+    final_small = steps.rotate(straight, turn)
+    # 4. the full-size derivative, touched once
+    h, w = img.shape[:2]
+    if warp:
+        kk = np.array([[k, 0.0, (k - 1) / 2], [0.0, k, (k - 1) / 2], [0.0, 0.0, 1.0]])
+        ow, oh = straight.shape[1] * k, straight.shape[0] * k
+        full = _quarter(turn, ow, oh) @ kk @ t_small @ np.linalg.inv(kk)
+        size = (oh, ow) if turn in (90, 270) else (ow, oh)
+        src = img[by * k:min(h, (by + bh) * k), bx * k:min(w, (bx + bw) * k)]
+        out = cv2.warpAffine(img, full[:2], size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                             borderValue=steps.edge_colour(src))
+    else:
+        x0, y0 = bx * k, by * k
+        x1 = w if bx + bw >= sw else min(w, (bx + bw) * k)
+        y1 = h if by + bh >= sh else min(h, (by + bh) * k)
+        out = steps.rotate(img[y0:y1, x0:x1], turn)
+    # 5. quality and QR codes, on the small final page
+    s150 = steps.to_150(final_small, sdpi)
+    residual = steps.residual_skew(s150) if skew.angle is not None and not blank else None
+    metrics = steps.metrics_150(s150, dpi=dpi, size=(out.shape[1], out.shape[0]),
+                                sharp=steps.sharpness(grey),
+                                colour=steps.colourfulness(img), channels=1 if img.ndim == 2 else 3,
+                                bit_depth=8, residual=residual)
+    qr = steps.find_qr(final_small, dpi=sdpi) if config.find_qr else []
+    sheet = separators.parse_any(qr)
     if blank:
         flags.insert(0, flag("blank", "Page looks blank; kept for review",
                              "Trang có vẻ trắng (không có nội dung); vẫn được giữ lại để kiểm tra"))
     flags.extend(quality_flags(metrics, blank=blank, config=config))
-    data = encode_png(img, dpi=dpi, compression=config.png_compression)
+    data, _ = encode_derivative(out, dpi=dpi, config=config)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out_path, data)
     return PageResult(derivative_path=str(out_path), derivative_sha256=sha256_bytes(data),
-                      angle=round(angle, 3), rotation=rotation, rotation_confidence=round(confidence, 2),
-                      blank=blank, blank_score=round(score, 3), metrics=metrics, qr=qr, flags=flags,
-                      crop=list(crop), seconds=round(time.monotonic() - started, 3))
+                      angle=round(angle, 3), rotation=found.rotation,
+                      rotation_confidence=round(float(found.confidence), 2), rotation_method=found.method,
+                      manual_rotation=manual_rotation % 360, blank=blank, blank_score=round(score, 3),
+                      metrics=metrics, qr=qr, separator=sheet is not None and sheet.kind == "separator",
+                      cover=sheet.file_code if sheet is not None and sheet.kind == "cover" else None,
+                      flags=flags, crop=[bx * k, by * k, bw * k, bh * k],
+                      seconds=round(time.monotonic() - started, 3))
+
+
+def load_image(src: Path) -> np.ndarray:
+    """Read a capture as BGR (or grey) uint8, decoded once; 16-bit captures are reduced for the steps."""
+    data = np.fromfile(src, dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise ProcessingError(f"cannot read image {src}")
+    if img.dtype == np.uint16:
+        img = (img >> 8).astype(np.uint8)
+    if img.ndim == 3 and img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    elif img.ndim == 3 and img.shape[2] == 1:
+        img = img[..., 0]
+    return img
+
+
+def process_page(src: Path, *, dpi: float, out_path: Path, config: ProcessingConfig | None = None,
+                 manual_rotation: int = 0) -> PageResult:
+    """Read one captured page (never modified) and run `process_image` on it."""
+    started = time.monotonic()
+    result = process_image(load_image(Path(src)), dpi=dpi, out_path=out_path, config=config,
+                           manual_rotation=manual_rotation)
+    result.seconds = round(time.monotonic() - started, 3)
+    return result

@@ -271,3 +271,40 @@ def test_storage_failure_stops_capture_with_a_clear_fault(sane_test_device: str,
     assert "Không lưu được" in faults[0].message_vi
     assert station_store.pages(batch_id) == []
     service.close()
+
+
+def test_two_scanners_at_once_into_two_batches(sane_test_device: str, station_store: Store, journal: Journal,
+                                               batch_id: int, data_dir: Path) -> None:
+    other = station_store.create_batch(file_code="H26.61.8.01.2026.02", record={}, expected_sheets=None,
+                                       work_order_id=None, operator="tester")["id"]
+    service = CaptureService(station_store, journal)
+    service.start(batch_id, open_source("sane", device="test:0"), ScanRequest(source="adf"), actor="a")
+    service.start(other, open_source("sane", device="test:1"), ScanRequest(source="adf"), actor="b")
+    assert service.state == CaptureState.SCANNING
+    service.wait(timeout=120)
+    assert service.outcome("test:0").pages == 10 and service.outcome("test:1").pages == 10
+    for batch, device in ((batch_id, "test:0"), (other, "test:1")):
+        rows = station_store.pages(batch)
+        assert [r["seq"] for r in rows] == list(range(1, 11)) and {r["device"] for r in rows} == {device}
+        assert all(sha256_file(data_dir / r["path"]) == r["sha256"] for r in rows)
+    assert service.states == {"test:0": CaptureState.IDLE, "test:1": CaptureState.IDLE}
+    service.close()
+
+
+def test_same_device_cannot_start_twice(sane_test_device: str, station_store: Store, journal: Journal,
+                                        batch_id: int) -> None:
+    from station.capture.service import CaptureBusy
+
+    service = CaptureService(station_store, journal)
+    first = threading.Event()
+    service.add_listener(on_page=lambda row: first.set())
+    slow = SaneSource(sane_test_device, options={"read_delay": True, "read_delay_duration": 20000})
+    service.start(batch_id, slow, ScanRequest(source="adf"), actor="a")
+    with pytest.raises(CaptureBusy):
+        service.start(batch_id, open_source("sane", device=sane_test_device), ScanRequest(), actor="a")
+    assert first.wait(60), "no page within a minute"
+    service.stop(sane_test_device)
+    outcome = service.wait(timeout=120)
+    assert outcome.ended == "stopped" and 1 <= outcome.pages < 10
+    assert len(station_store.pages(batch_id)) == outcome.pages
+    service.close()

@@ -59,7 +59,7 @@ async function refreshHealth() {
   if (!box) return;
   try {
     const st = await api("GET", "/api/status");
-    box.replaceChildren(el("span", { class: "pill " + (st.scanner === "FAULT" ? "err" : "ok") }, "🖨 " + (st.scanner === "SCANNING" ? T.scanning : st.scanner === "FAULT" ? T.fault : T.idle)));
+    box.replaceChildren(el("span", { class: "pill " + (st.scanner === "FAULT" ? "err" : "ok") }, (st.scanner === "SCANNING" ? T.scanning : st.scanner === "FAULT" ? T.fault : T.idle)));
     if (st.outbox) box.append(el("span", { class: "pill warn" }, "⇅ " + st.outbox));
     for (const p of st.health.problems) {
       box.append(el("span", { class: "pill " + (p.level === "error" ? "err" : "warn"), title: p.message_vi, "data-problem": p.code,

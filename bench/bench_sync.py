@@ -1,0 +1,167 @@
+"""End-to-end sync of one large hồ sơ over loopback: upload, every check (PDF/A, signatures, fixity,
+schemas, ...), atomic store with its backup copy, catalogue with text extraction. Reports MB/s and the
+ratio to `cp` + `sha256sum` of the same bytes (the least any archive must do with them).
+
+BENCH_SYNC_MB (default 200) sets the package size; BENCH_DIR (default /tmp/sohoa-bench) keeps the built
+package between runs, since building it (real signed PDF/A pages) takes longer than syncing it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+AGENCY = "Ủy ban nhân dân tỉnh Đồng Nai"
+PAGES_PER_DOC = 50
+CHUNK = 8 * 1024 * 1024
+
+
+def _machine() -> str:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.node()} {cpu} x{os.cpu_count()} {platform.system()} {platform.release()}"
+
+
+def build_big_package(work: Path, target_mb: int):
+    """A real AIP of ~target_mb: signed PDF/A documents of PAGES_PER_DOC pages each (a few OCRed page
+    images repeated, each page its own image stream)."""
+    from protocol.clock import iso_vn, now_vn
+    from protocol.metadata import DocumentRecord, FileRecord
+    from protocol.package import PackageDocument, PremisEvent, build_package
+    from sohoa.samplepages import write_sample_folder
+    from station.output.keys import ensure_demo_ca
+    from station.output.ocr import ocr_page
+    from station.output.pdfa import PdfMeta, PdfPage, build_pdfa
+    from station.output.signing import Signer
+
+    keys = ensure_demo_ca(work / "keys", agency_name=AGENCY)
+    signer = Signer.from_pkcs12(keys.agency_p12, keys.passphrase)
+    images = write_sample_folder(work / "img", count=4, seed=11, dpi=300)
+    pages = [PdfPage(image_path=p, dpi=300, text_pdf=ocr_page(p, dpi=300).text_pdf) for p in images]
+    hoso = FileRecord(agency_id="000.00.00.H47", year=2001, notation="BENCH.VP",
+                      title="Hồ sơ đo đạc địa chính xã Phước Thiền (đo hiệu năng)", maintenance="01",
+                      mode="01", language="01", start_date="04/03/2001", end_date="28/12/2001",
+                      number_of_paper=1, paper_file_code="TTLT.K1-BENCH", fonds_code="P_UBND_DN",
+                      agency_name=AGENCY)
+    docs, size, ordinal = [], 0, 0
+    while size < target_mb * 1024 * 1024:
+        ordinal += 1
+        rec = DocumentRecord(ordinal=ordinal, type_name="02", issued_date="04/03/2001", organ_name=AGENCY,
+                             subject=f"Quyết định giao đất số {ordinal}", number_of_page=PAGES_PER_DOC)
+        unsigned, signed = work / f"doc-{ordinal}.unsigned.pdf", work / f"doc-{ordinal}.pdf"
+        doc_pages = [pages[(ordinal + i) % len(pages)] for i in range(PAGES_PER_DOC)]
+        build_pdfa(doc_pages, out=unsigned,
+                   meta=PdfMeta(title=rec.subject, doc_id=rec.doc_id(hoso.file_code),
+                                doc_code=rec.doc_code(hoso.file_code), agency=AGENCY, created=now_vn()))
+        signer.sign(unsigned, signed, agency_name=AGENCY)
+        unsigned.unlink()
+        size += signed.stat().st_size
+        docs.append(PackageDocument(record=rec, pdf_path=signed, page_count=PAGES_PER_DOC))
+    hoso.number_of_paper = PAGES_PER_DOC * len(docs)
+    built = build_package(hoso=hoso, documents=docs, out_dir=work / "out",
+                          events=[PremisEvent(event_type="transfer", at=iso_vn(), agent="person:bench",
+                                              detail="digitisation", objects=[])])
+    for d in docs:
+        Path(d.pdf_path).unlink()
+    return built, keys, hoso.number_of_paper
+
+
+def _baseline(path: Path, scratch: Path) -> float:
+    """Seconds for `cp` then `sha256sum` of the package (same file system as the store)."""
+    dest = scratch / "copy.zip"
+    started = time.perf_counter()
+    subprocess.run(["cp", str(path), str(dest)], check=True)
+    subprocess.run(["sync", "-f", str(dest)], check=True)  # the store fsyncs too: compare like with like
+    subprocess.run(["sha256sum", str(dest)], check=True, capture_output=True)
+    elapsed = time.perf_counter() - started
+    dest.unlink()
+    return elapsed
+
+
+def main() -> int:
+    import requests
+
+    from server.db import ServerDB
+    from station.sync.client import SyncClient
+
+    target = int(os.environ.get("BENCH_SYNC_MB", "200"))
+    base = Path(os.environ.get("BENCH_DIR", "/tmp/sohoa-bench")) / f"sync-{target}"
+    cache = base / "package.json"
+    if cache.is_file() and Path(json.loads(cache.read_text())["path"]).is_file():
+        meta = json.loads(cache.read_text())
+        print(f"reusing {meta['path']}", flush=True)
+    else:
+        shutil.rmtree(base, ignore_errors=True)
+        base.mkdir(parents=True)
+        started = time.perf_counter()
+        built, keys, sheets = build_big_package(base, target)
+        meta = {"path": str(built.path), "sha256": built.sha256, "size": built.size, "ca": str(keys.ca_pem),
+                "sheets": sheets}
+        cache.write_text(json.dumps(meta))
+        print(f"built {built.size / 1e6:.0f} MB package in {time.perf_counter() - started:.0f} s", flush=True)
+    pkg, size = Path(meta["path"]), meta["size"]
+    server_dir = base / "server"
+    shutil.rmtree(server_dir, ignore_errors=True)
+    server_dir.mkdir()
+    (server_dir / "data").mkdir()
+    creds = ServerDB(server_dir / "data" / "server.db").add_station("bench")
+    port = 18000 + os.getpid() % 1000
+    config = server_dir / "server.toml"
+    config.write_text(f'data_dir = "{server_dir / "data"}"\nport = {port}\ntrust_roots = ["{meta["ca"]}"]\n'
+                      f'backup_dir = "{server_dir / "backup"}"\n')
+    with open(server_dir / "server.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "sohoa.cli", "server", "--config", str(config)],
+                                stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                requests.get(url + "/api/v1/health", timeout=1)
+                break
+            except requests.RequestException:
+                time.sleep(0.1)
+        client = SyncClient(url, station_id="bench", token=creds["token"], timeout=3600, chunk_size=CHUNK)
+        commit_times: list[float] = []
+        client.session.hooks["response"].append(
+            lambda r, *a, **k: commit_times.append(r.elapsed.total_seconds())
+            if r.request.url.endswith("/commit") else None)
+        started = time.perf_counter()
+        receipt = client.send(pkg, sha256=meta["sha256"], size=size,
+                              manifest={"expected_sheets": meta["sheets"]})
+        total = time.perf_counter() - started
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    if receipt.verdict != "accepted":
+        print(f"package rejected: {receipt.reasons}", file=sys.stderr)
+        return 1
+    baseline = _baseline(pkg, server_dir / "data")
+    commit = commit_times[-1] if commit_times else float("nan")
+    mb = size / 1e6
+    result = {
+        "bench": "sync", "date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": _machine(),
+        "package_mb": round(mb, 1), "pages": meta["sheets"],
+        "end_to_end_s": round(total, 2), "upload_s": round(total - commit, 2), "commit_s": round(commit, 2),
+        "mb_per_s": round(mb / total, 1), "cp_sha256sum_s": round(baseline, 2),
+        "ratio_to_cp_sha256sum": round(total / baseline, 2),
+    }
+    print(json.dumps(result, ensure_ascii=False))
+    shutil.rmtree(server_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""Supervisor and admin accounts for the server's web UI: scrypt password hashes, session login, CSRF tokens,
+login rate limiting and role checks.
+
+Accounts live in their own table of the server database (`web_users`), so this module needs nothing from
+server/db.py but a path. Every endpoint of the web blueprint requires a logged-in supervisor unless it is
+marked `public`; `require_role("admin")` raises the bar. Station endpoints (the sync API) use station tokens
+instead and are not touched here.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from protocol.clock import iso_vn
+
+ROLES = ("supervisor", "admin")  # in increasing power: an admin can do what a supervisor can
+NAME_RE = re.compile(r"[a-z0-9._-]{2,64}")
+MIN_PASSWORD = 8
+# scrypt cost: ~50 ms and 16 MiB on a Raspberry Pi 4 class CPU, enough to slow a stolen-hash attack
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS web_users (
+  name TEXT PRIMARY KEY,
+  password_hash TEXT NOT NULL,
+  role TEXT NOT NULL,
+  disabled INTEGER NOT NULL DEFAULT 0,
+  created_at TEXT NOT NULL,
+  last_login TEXT
+);
+"""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class AuthError(ValueError):
+    """A refused account operation; `message_vi` is shown to the supervisor."""
+
+    def __init__(self, message: str, message_vi: str):
+        super().__init__(message)
+        self.message_vi = message_vi
+
+
+# ---------------------------------------------------------------------------------------------- hashing
+
+def hash_password(password: str) -> str:
+    """`scrypt$N$r$p$salt$hash` (base64), salted per password."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    return "$".join(["scrypt", str(SCRYPT_N), str(SCRYPT_R), str(SCRYPT_P),
+                     base64.b64encode(salt).decode(), base64.b64encode(digest).decode()])
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+                             dklen=len(base64.b64decode(digest)))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, base64.b64decode(digest))
+
+
+# A hash to compare against when the user does not exist, so timing does not tell which names exist.
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+# --------------------------------------------------------------------------------------------- accounts
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+
+    def can(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+def _connect(db_path: str | Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(db_path), timeout=30, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.executescript(SCHEMA)
+    return conn
+
+
+def create_user(db_path: str | Path, name: str, password: str, role: str = "supervisor") -> User:
+    """Create a web account, or reset the password and role of an existing one (CLI and demo entry point)."""
+    if not NAME_RE.fullmatch(name or ""):
+        raise AuthError("user name: 2-64 characters a-z 0-9 . _ -",
+                        "Tên đăng nhập: 2–64 ký tự a-z, 0-9, dấu chấm, gạch dưới, gạch ngang")
+    if role not in ROLES:
+        raise AuthError(f"role must be one of {', '.join(ROLES)}",
+                        f"Vai trò phải là một trong: {', '.join(ROLES)}")
+    if len(password or "") < MIN_PASSWORD:
+        raise AuthError(f"password: at least {MIN_PASSWORD} characters",
+                        f"Mật khẩu: ít nhất {MIN_PASSWORD} ký tự")
+    conn = _connect(db_path)
+    try:
+        conn.execute(
+            "INSERT INTO web_users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(name) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role,"
+            " disabled = 0",
+            (name, hash_password(password), role, iso_vn()),
+        )
+    finally:
+        conn.close()
+    return User(name, role)
+
+
+def disable_user(db_path: str | Path, name: str) -> bool:
+    """Refuse this account from its next request on (sessions re-check the account every request)."""
+    conn = _connect(db_path)
+    try:
+        return conn.execute("UPDATE web_users SET disabled = 1 WHERE name = ?", (name,)).rowcount == 1
+    finally:
+        conn.close()
+
+
+def list_users(db_path: str | Path) -> list[dict[str, Any]]:
+    conn = _connect(db_path)
+    try:
+        return [dict(r) for r in conn.execute(
+            "SELECT name, role, disabled, created_at, last_login FROM web_users ORDER BY name")]
+    finally:
+        conn.close()
+
+
+def active_user(db_path: str | Path, name: str) -> User | None:
+    conn = _connect(db_path)
+    try:
+        row = conn.execute("SELECT role FROM web_users WHERE name = ? AND disabled = 0", (name,)).fetchone()
+    finally:
+        conn.close()
+    return User(name, row["role"]) if row and row["role"] in ROLES else None
+
+
+def verify_login(db_path: str | Path, name: str, password: str) -> User | None:
+    """The user when name and password match an active account, else None (same cost either way)."""
+    conn = _connect(db_path)
+    try:
+        row = conn.execute("SELECT password_hash, role, disabled FROM web_users WHERE name = ?",
+                           (name,)).fetchone()
+        ok = check_password(password, row["password_hash"] if row else _DUMMY_HASH)
+        if not (ok and row and not row["disabled"] and row["role"] in ROLES):
+            return None
+        conn.execute("UPDATE web_users SET last_login = ? WHERE name = ?", (iso_vn(), name))
+        return User(name, row["role"])
+    finally:
+        conn.close()
+
+
+# ----------------------------------------------------------------------------------------- rate limiting
+
+class LoginLimiter:
+    """At most `attempts` failed logins per user name and per client address within `window` seconds.
+
+    Keyed both ways: one address guessing many names, and many addresses guessing one name, are both slowed.
+    In memory: a restart forgives, which is acceptable against online guessing at scrypt speed.
+    """
+
+    def __init__(self, *, attempts: int = 5, window: float = 300.0, clock: Callable[[], float] = time.monotonic):
+        self.attempts, self.window, self.clock = attempts, window, clock
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> list[float]:
+        times = [t for t in self._failures.get(key, []) if now - t < self.window]
+        if times:
+            self._failures[key] = times
+        else:
+            self._failures.pop(key, None)
+        return times
+
+    def retry_after(self, name: str, address: str) -> float:
+        """Seconds until another attempt is allowed (0: allowed now)."""
+        now = self.clock()
+        with self._lock:
+            waits = [self.window - (now - times[0]) for key in (f"u:{name}", f"a:{address}")
+                     if len(times := self._recent(key, now)) >= self.attempts]
+        return max(waits, default=0.0)
+
+    def failed(self, name: str, address: str) -> None:
+        now = self.clock()
+        with self._lock:
+            for key in (f"u:{name}", f"a:{address}"):
+                self._failures.setdefault(key, []).append(now)
+
+    def succeeded(self, name: str) -> None:
+        with self._lock:
+            self._failures.pop(f"u:{name}", None)
+
+
+# ----------------------------------------------------------------------------------- sessions and CSRF
+
+def load_or_create_secret(path: Path) -> bytes:
+    """The Flask session key: 32 random bytes made once, file mode 0600 (sessions survive restarts)."""
+    path = Path(path)
+    if path.exists():
+        return path.read_bytes()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    secret = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(secret)
+    return secret
+
+
+def csrf_token(session: Any) -> str:
+    """The session's CSRF token, made on first use; forms carry it as `csrf_token`, fetch() as X-CSRF-Token."""
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = secrets.token_urlsafe(24)
+    return token
+
+
+def csrf_ok(session: Any, sent: str | None) -> bool:
+    expected = session.get("csrf")
+    return bool(expected and sent and hmac.compare_digest(expected, sent))
+
+
+def public(view: F) -> F:
+    """Mark a web endpoint as reachable without login (the login page itself)."""
+    view._sohoa_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def require_role(role: str) -> Callable[[F], F]:
+    """Raise the role an endpoint needs above the default (supervisor)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+
+    def mark(view: F) -> F:
+        view._sohoa_role = role  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def endpoint_role(view: Callable[..., Any] | None) -> str | None:
+    """The role a view needs: None for public views, 'supervisor' unless marked otherwise."""
+    if view is None or getattr(view, "_sohoa_public", False):
+        return None
+    return getattr(view, "_sohoa_role", "supervisor")

@@ -1,0 +1,82 @@
+"""Login, logout, language switch and the admin's account page."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+
+from server import auth
+from server.web.blueprint import LIMITER_KEY, bp, ctx, t
+from server.web.i18n import LANGS
+
+
+def _safe_next(target: str | None) -> str:
+    # Only paths on this server: an open redirect after login would be a phishing aid.
+    if not target or urlsplit(target).netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("web.dashboard")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@auth.public
+def login():
+    error = None
+    status = 200
+    if request.method == "POST":
+        name = request.form.get("username", "").strip().lower()
+        password = request.form.get("password", "")
+        address = request.remote_addr or "?"
+        limiter: auth.LoginLimiter = current_app.extensions[LIMITER_KEY]
+        wait = limiter.retry_after(name, address)
+        if not auth.csrf_ok(session, request.form.get("csrf_token")):
+            error, status = t("csrf_failed"), 400
+        elif wait > 0:
+            error, status = t("login_limited", s=int(wait) + 1), 429
+        else:
+            user = auth.verify_login(ctx().config.db_path, name, password)
+            if user is None:
+                limiter.failed(name, address)
+                error, status = t("login_failed"), 401
+            else:
+                limiter.succeeded(name)
+                keep_lang = session.get("lang")
+                session.clear()  # a fresh session (and CSRF token) after login: no fixation
+                session["user"] = user.name
+                if keep_lang:
+                    session["lang"] = keep_lang
+                return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html", error=error), status
+
+
+@bp.post("/logout")
+def logout():
+    keep_lang = session.get("lang")
+    session.clear()
+    if keep_lang:
+        session["lang"] = keep_lang
+    return redirect(url_for("web.login"))
+
+
+@bp.get("/lang/<code>")
+@auth.public
+def set_lang(code: str):
+    if code in LANGS:
+        session["lang"] = code
+    return redirect(_safe_next(request.args.get("next")))
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@auth.require_role("admin")
+def users():
+    status = 200
+    if request.method == "POST":
+        try:
+            user = auth.create_user(ctx().config.db_path, request.form.get("username", "").strip().lower(),
+                                    request.form.get("password", ""), request.form.get("role", "supervisor"))
+            flash(t("user_saved", name=user.name))
+            return redirect(url_for("web.users"))
+        except auth.AuthError as exc:
+            flash(exc.message_vi if g.get("user") and session.get("lang", "vi") == "vi" else str(exc), "error")
+            status = 400
+    return render_template("users.html", users=auth.list_users(ctx().config.db_path), roles=auth.ROLES), status

@@ -1,0 +1,66 @@
+"""Work-order pages: the list with stages, inventory import with its report of bad rows, assignment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import jsonify, render_template, request
+
+from server.web.blueprint import bp, ctx, lang, t
+from server.workorders import InventoryError, assign, import_inventory, overview, read_inventory
+
+MAX_UPLOAD = 20 * 1024 * 1024
+
+
+def _notify():
+    monitor = ctx().monitor
+    return monitor.publish if monitor is not None else None
+
+
+def _page(result=None, error=None, status: int = 200):
+    c = ctx()
+    stations = [s for s in c.db.stations() if not s["revoked"]]
+    return render_template("workorders.html", work=overview(c.db, c.catalog), stations=stations, result=result,
+                           error=error), status
+
+
+@bp.get("/workorders")
+def workorders():
+    return _page()
+
+
+@bp.get("/api/v1/web/workorders")
+def workorders_json():
+    return jsonify(overview(ctx().db, ctx().catalog))
+
+
+@bp.post("/workorders/import")
+def workorders_import():
+    upload = request.files.get("inventory")
+    if upload is None or not upload.filename:
+        return _page(error=t("import"), status=400)
+    data = upload.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        return _page(error="> 20 MB", status=413)
+    try:
+        inventory = read_inventory(Path(upload.filename), data)
+    except InventoryError as exc:
+        return _page(error=exc.message_vi if lang() == "vi" else str(exc), status=400)
+    result = import_inventory(ctx().db, inventory, source=upload.filename, dry_run=bool(request.form.get("dry_run")),
+                              notify=_notify())
+    if request.headers.get("Accept", "").startswith("application/json"):
+        return jsonify(result.to_dict()), 200
+    return _page(result=result.to_dict(), status=200 if not result.problems else 422)
+
+
+@bp.post("/workorders/assign")
+def workorders_assign():
+    ids = request.form.getlist("wo") or (request.get_json(silent=True) or {}).get("ids", [])
+    station = request.form.get("station") or (request.get_json(silent=True) or {}).get("station") or None
+    try:
+        changed = assign(ctx().db, list(ids), station, notify=_notify())
+    except ValueError as exc:
+        return jsonify({"error": "bad_station", "message": str(exc), "message_vi": "Trạm không tồn tại"}), 400
+    if request.is_json:
+        return jsonify({"changed": changed})
+    return _page(result={"assigned": len(changed)})
