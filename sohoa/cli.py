@@ -62,5 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as `python -m sohoa.cli`: delegate to the imported module so that exception classes the
+    # subcommands import (sohoa.cli.CommandError) are the ones caught.
+    from sohoa.cli import main as _main
+
+    sys.exit(_main())

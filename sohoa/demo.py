@@ -187,7 +187,7 @@ def start_server(root: Path, ports: dict[str, int], keys: Any, procs: Processes)
         f'broker_host = "127.0.0.1"\nbroker_port = {ports["broker"]}\nbroker_user = "server"\n'
         f'broker_password_file = "{root / "server" / "mqtt-password"}"\n', encoding="utf-8")
     url = f"http://127.0.0.1:{ports['server']}"
-    proc = procs.spawn("server", [sys.executable, "-m", "sohoa.cli", "server", "--config", str(conf)])
+    proc = procs.spawn("server", [sys.executable, "-m", "sohoa", "server", "--config", str(conf)])
     wait_http(url + "/api/v1/health", proc=proc)
     say(f"central server running (PID {proc.pid})")
     return url
@@ -217,7 +217,7 @@ def start_station(root: Path, ports: dict[str, int], keys: Any, accounts: dict[s
                                            pin=OPERATOR_PIN, actor="demo")
     say(f"operator account {OPERATOR} (PIN {OPERATOR_PIN}) created on the station")
     url = f"http://127.0.0.1:{ports['station']}"
-    proc = procs.spawn("station", [sys.executable, "-m", "sohoa.cli", "station", "--config", str(conf)])
+    proc = procs.spawn("station", [sys.executable, "-m", "sohoa", "station", "--config", str(conf)])
     wait_http(url + "/api/status", proc=proc)
     say(f"station {STATION_ID} running (PID {proc.pid}), scanner: SANE test device, feeder mode")
     return url

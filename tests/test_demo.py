@@ -18,7 +18,7 @@ from station.store import Store
 @pytest.mark.slow
 def test_demo_once_ends_with_a_verified_stored_package(tmp_path):
     data = tmp_path / "demo"
-    proc = subprocess.run([sys.executable, "-m", "sohoa.cli", "demo", "--once", "--data", str(data)],
+    proc = subprocess.run([sys.executable, "-m", "sohoa", "demo", "--once", "--data", str(data)],
                           capture_output=True, text=True, timeout=1200, env={**os.environ}, stdin=subprocess.DEVNULL)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]

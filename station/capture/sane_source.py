@@ -33,7 +33,10 @@ from station.capture.source import (
 
 log = logging.getLogger(__name__)
 
-#: SANE calls that touch the backend list (init, get_devices, open) are serialised process-wide.
+#: Every call into libsane is serialised process-wide. The SANE standard does not require backends to be
+#: re-entrant, and two test-backend devices scanning at once from two threads were seen to hang one of them.
+#: Two scanners on one station still work, frame by frame in turn; true parallel scanning would need a
+#: process per scanner.
 _LOCK = threading.RLock()
 _INITIALISED = False
 
@@ -136,13 +139,15 @@ class SaneSource:
             return {"device": self.id, "profile": self.profile.family, "mapped": bound.names,
                     "options": {name: getattr(opt, "constraint", None) for name, opt in dev.opt.items()}}
         finally:
-            dev.close()
+            with _LOCK:
+                dev.close()
 
     def set_option(self, name: str, value: Any) -> Any:
         """Set a raw option on the open device (during a run); refuses names the device lacks."""
         if self._dev is None:
             raise RuntimeError("no run in progress: options are set per run")
-        return _set(self._dev, py_name(name), value, device=self.id)
+        with _LOCK:
+            return _set(self._dev, py_name(name), value, device=self.id)
 
     # -- the run -----------------------------------------------------------------------------------
     def scan(self, request: ScanRequest, *, on_page: Callable[[CapturedImage], None],
@@ -156,16 +161,18 @@ class SaneSource:
         pages = 0
         try:
             bound = self.profile.bind(dev.opt, device=self.id)
-            settings = self._apply(dev, bound, request)
+            with _LOCK:
+                settings = self._apply(dev, bound, request)
             duplex = request.source == "adf_duplex" and self.profile.duplex == "interleaved"
             frame = 0
             while True:
                 if stop.is_set():
                     return ScanOutcome(pages, "stopped")
                 try:
-                    dev.start()
-                    # no_cancel between ADF frames, as scanimage --batch does; numpy out.
-                    image = dev.dev.snap(True, True, None)
+                    with _LOCK:  # see _LOCK: libsane is not re-entrant; frames of two scanners interleave
+                        dev.start()
+                        # no_cancel between ADF frames, as scanimage --batch does; numpy out.
+                        image = dev.dev.snap(True, True, None)
                 except Exception as exc:  # noqa: BLE001 - classified below
                     text = str(exc)
                     if text == NO_DOCS:
@@ -193,10 +200,11 @@ class SaneSource:
                     return ScanOutcome(pages, "done")
         finally:
             self._dev = None
-            try:
-                dev.cancel()
-            finally:
-                dev.close()
+            with _LOCK:
+                try:
+                    dev.cancel()
+                finally:
+                    dev.close()
 
     def _fault(self, text: str) -> ScanFault:
         code = STATUS_FAULTS.get(text, "io_error")

@@ -97,9 +97,10 @@ def _overlay_text(pdf: pikepdf.Pdf, page: pikepdf.Page, text_pdf: bytes | None) 
     else:
         form = pdf.make_stream(b"", Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Form,
                                BBox=pikepdf.Array(box), Resources=pikepdf.Dictionary())
+    empty = not any(str(op) in ("Tj", "TJ", "'", '"') for _, op in pikepdf.parse_content_stream(form))
     form.PieceInfo = pikepdf.Dictionary({TEXT_LAYER_APP: pikepdf.Dictionary(
         LastModified=pikepdf.String(_pdf_date(datetime.now(VN_TZ))),
-        Private=pikepdf.Dictionary(TextLayer=True, Empty=not text_pdf))})
+        Private=pikepdf.Dictionary(TextLayer=True, Empty=empty))})
     page.add_overlay(form, pikepdf.Rectangle(*box))
 
 

@@ -188,7 +188,8 @@ def process_image(img: np.ndarray, *, dpi: float, out_path: Path, config: Proces
         straight = cv2.warpAffine(cropped, m, (nw, nh), flags=cv2.INTER_LINEAR,
                                   borderValue=steps.edge_colour(cropped))
         t_small = _affine(m) @ t_small
-        if config.remove_borders:  # the paper edge is straight now: trim what deskew exposed
+        if config.remove_borders and box != (0, 0, sw, sh):  # the paper edge is straight now: trim what
+            # deskew exposed (with no lid around the paper, the new corners are paper-coloured: nothing to do)
             _, (cx, cy, cw, ch) = steps.remove_borders(straight)
             straight = straight[cy:cy + ch, cx:cx + cw]
             t_small = _translate(-cx, -cy) @ t_small
@@ -226,11 +227,11 @@ def process_image(img: np.ndarray, *, dpi: float, out_path: Path, config: Proces
         out = steps.rotate(img[y0:y1, x0:x1], turn)
     # 5. quality and QR codes, on the small final page
     s150 = steps.to_150(final_small, sdpi)
-    residual = steps.residual_skew(s150) if skew.angle is not None and not blank else None
     metrics = steps.metrics_150(s150, dpi=dpi, size=(out.shape[1], out.shape[0]),
                                 sharp=steps.sharpness(grey),
                                 colour=steps.colourfulness(img), channels=1 if img.ndim == 2 else 3,
-                                bit_depth=8, residual=residual)
+                                bit_depth=8,
+                                residual="measure" if skew.angle is not None and not blank else None)
     qr = steps.find_qr(final_small, dpi=sdpi) if config.find_qr else []
     sheet = separators.parse_any(qr)
     if blank:

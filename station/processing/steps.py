@@ -85,8 +85,17 @@ def text_points(g: np.ndarray, *, ink: np.ndarray | None = None) -> tuple[np.nda
         ink = ink_mask(g, delta=40, window=9)
     h, w = ink.shape
     my, mx = max(1, h // 25), max(1, w // 25)
-    ys, xs = np.nonzero(ink[my:-my, mx:-mx])
-    return ys.astype(np.float32), xs.astype(np.float32)
+    pts = cv2.findNonZero(np.ascontiguousarray(ink[my:-my, mx:-mx]).view(np.uint8))
+    if pts is None:
+        return np.zeros(0, np.float32), np.zeros(0, np.float32)
+    pts = pts.reshape(-1, 2).astype(np.float32)
+    return pts[:, 1].copy(), pts[:, 0].copy()
+
+
+def _sample(ys: np.ndarray, xs: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """About `n` points, evenly strided (the points come in raster order: the sample covers the page)."""
+    step = ys.size // n
+    return (ys[::step], xs[::step]) if step > 1 else (ys, xs)
 
 
 def skew_profile(g: np.ndarray, *, max_angle: float = 5.0, ink: np.ndarray | None = None) -> Skew:
@@ -99,12 +108,7 @@ def skew_profile(g: np.ndarray, *, max_angle: float = 5.0, ink: np.ndarray | Non
     ys, xs = text_points(g, ink=ink)
     if ys.size < 400:
         return Skew(None, 0.0)
-    rng = np.random.default_rng(0)
-    if ys.size > 12_000:
-        pick = rng.choice(ys.size, 12_000, replace=False)
-        cys, cxs = ys[pick], xs[pick]
-    else:
-        cys, cxs = ys, xs
+    cys, cxs = _sample(ys, xs, 8_000)  # the coarse search needs few points
     coarse = np.arange(-max_angle, max_angle + 1e-9, 0.25)
     peaks = []
     for vertical in (False, True):
@@ -116,9 +120,7 @@ def skew_profile(g: np.ndarray, *, max_angle: float = 5.0, ink: np.ndarray | Non
     line_ratio = best / max(peaks[1][1], 1e-9)
     if confidence < 1.3:  # flat profile: no text lines (blank, photo, handwriting)
         return Skew(None, confidence, vertical, line_ratio)
-    if ys.size > 60_000:
-        pick = rng.choice(ys.size, 60_000, replace=False)
-        ys, xs = ys[pick], xs[pick]
+    ys, xs = _sample(ys, xs, 60_000)
     angle = _refine(ys, xs, angle0, 0.3, 0.05, vertical)
     angle = _refine(ys, xs, angle, 0.04, 0.01, vertical)
     return Skew(float(angle), confidence, vertical, line_ratio)
@@ -132,15 +134,13 @@ def estimate_skew(img: np.ndarray, *, max_angle: float = 5.0,
     return est.angle, est.confidence
 
 
-def residual_skew(g: np.ndarray, *, half: float = 0.6) -> float | None:
+def residual_skew(g: np.ndarray, *, half: float = 0.6, ink: np.ndarray | None = None) -> float | None:
     """The skew left on a straightened small grey page, searched only near 0° (cheap): the check that
     deskewing worked. None without text lines."""
-    ys, xs = text_points(g)
+    ys, xs = text_points(g, ink=ink)
     if ys.size < 400:
         return None
-    if ys.size > 30_000:
-        pick = np.random.default_rng(1).choice(ys.size, 30_000, replace=False)
-        ys, xs = ys[pick], xs[pick]
+    ys, xs = _sample(ys, xs, 20_000)
     return _refine(ys, xs, 0.0, half, 0.1, False)  # upright: the lines are horizontal
 
 
@@ -303,6 +303,9 @@ def _centre_weight(cx: np.ndarray, cy: np.ndarray, w: int, h: int) -> np.ndarray
     return axis(cx, w) * axis(cy, h)
 
 
+BLANK_FAST_MM2 = 25.0  # 50x the default blank threshold: no dust or noise adds up to this
+
+
 def blank_score(img: np.ndarray, *, dpi: float = 300.0, ink_delta: int = 60, dust_mm2: float = 0.12) -> float:
     """Weighted ink area in mm²: components darker than the local paper by `ink_delta`, minus dust,
     punch holes, staples and edge artefacts, each weighted by where it lies (centre counts most).
@@ -315,6 +318,13 @@ def blank_score(img: np.ndarray, *, dpi: float = 300.0, ink_delta: int = 60, dus
     ink = ink_mask(s, delta=ink_delta, window=round(9 * mm) | 1)
     edge = max(1, round(3 * mm))  # outermost 3 mm: scanner edge and paper edge shadows
     ink[:edge], ink[-edge:], ink[:, :edge], ink[:, -edge:] = False, False, False, False
+    # a page with plenty of ink well inside (no holes or staples there) is far from the threshold: its
+    # score is that ink area, without the component analysis (~20 ms on a text page)
+    inner = round(36 * mm)
+    if h > 2 * inner and w > 2 * inner:
+        centre_mm2 = cv2.countNonZero(ink[inner:-inner, inner:-inner].view(np.uint8)) / (mm * mm)
+        if centre_mm2 >= BLANK_FAST_MM2:
+            return float(centre_mm2)
     n, _, stats, centroids = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
     if n < 2:
         return 0.0
@@ -354,31 +364,49 @@ def sharpness(g: np.ndarray) -> float:
 
 
 def colourfulness(img: np.ndarray) -> float:
-    """Mean distance of a pixel from grey (0 for a grey capture), on every 4th pixel."""
+    """Mean distance of a channel from the pixel's grey level (0 for a grey capture), on every 4th pixel."""
     if img.ndim == 2:
         return 0.0
-    sample = img[::4, ::4].astype(np.int16)
-    return float(np.abs(sample - sample.mean(axis=2, keepdims=True)).mean())
+    sample = np.ascontiguousarray(img[::4, ::4])
+    g = cv2.cvtColor(sample, cv2.COLOR_BGR2GRAY)
+    diff = cv2.absdiff(sample, cv2.merge([g, g, g]))
+    return float(sum(cv2.mean(diff)[:3]) / 3)
+
+
+def median_u8(img: np.ndarray, mask: np.ndarray | None = None) -> float | None:
+    """Median of a uint8 image (under `mask`) from its histogram: ~10x faster than np.median."""
+    hist = cv2.calcHist([img], [0], None if mask is None else mask.view(np.uint8), [256], [0, 256]).ravel()
+    total = hist.sum()
+    if total == 0:
+        return None
+    return float(np.searchsorted(np.cumsum(hist), total / 2))
 
 
 def metrics_150(s: np.ndarray, *, dpi: float, size: tuple[int, int], sharp: float, colour: float,
-                channels: int, bit_depth: int, residual: float | None) -> dict:
+                channels: int, bit_depth: int, residual: float | str | None = "measure") -> dict:
     """The quality metrics from a 150 dpi grey copy `s` of the final page plus numbers measured at capture
-    resolution. `size` is the final page's (width, height) in pixels at `dpi`."""
+    resolution. `size` is the final page's (width, height) in pixels at `dpi`; `residual` is the residual
+    skew, or "measure" to measure it here."""
     w, h = size
     mm = s.shape[1] / (w / dpi * MM_PER_INCH)  # pixels per mm of `s`
     ink = ink_mask(s, delta=60, window=round(3 * mm) | 1)
-    # sharpness over text only (blank paper would otherwise read as blurry)
-    lap = cv2.Laplacian(s, cv2.CV_32F)
-    near_ink = cv2.dilate(ink.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    sharpness_text = float(np.mean(lap[near_ink] ** 2)) if near_ink.sum() > 200 else None
+    # sharpness over text only (blank paper would otherwise read as blurry): mean squared Laplacian
+    lap = cv2.Laplacian(s, cv2.CV_16S)
+    near_ink = cv2.dilate(ink.view(np.uint8), np.ones((3, 3), np.uint8))
+    if cv2.countNonZero(near_ink) > 200:
+        mean, std = cv2.meanStdDev(lap, mask=near_ink)
+        sharpness_text = float(std[0, 0]) ** 2 + float(mean[0, 0]) ** 2
+    else:
+        sharpness_text = None
     # ink in a strip 1–3 mm from each edge (the outermost mm is the paper's own edge line)
     a, b = max(1, round(1 * mm)), max(2, round(3 * mm))
     edges = {"top": ink[a:b].any(axis=0).mean(), "bottom": ink[-b:-a].any(axis=0).mean(),
              "left": ink[:, a:b].any(axis=1).mean(), "right": ink[:, -b:-a].any(axis=1).mean()}
     # contrast of ink against paper: the typical paper level minus the typical ink level
-    paper_level = float(np.median(s))
-    contrast = paper_level - float(np.median(s[ink])) if ink.sum() > 50 else None
+    paper_level = median_u8(s) or 0.0
+    contrast = paper_level - (median_u8(s, ink) or 0.0) if cv2.countNonZero(ink.view(np.uint8)) > 50 else None
+    if residual == "measure":  # the check that deskewing worked, on this same ink
+        residual = residual_skew(s, ink=ink)
     # clipping from the 150 dpi copy: area averaging keeps large clipped areas clipped, which is what counts
     hist = cv2.calcHist([s], [0], None, [256], [0, 256]).ravel() / s.size
     return {
@@ -417,7 +445,7 @@ def quality_metrics(img: np.ndarray, *, dpi: float) -> dict:
     s = to_150(g, dpi)
     return metrics_150(s, dpi=dpi, size=(img.shape[1], img.shape[0]), sharp=sharpness(g),
                        colour=colourfulness(img), channels=1 if img.ndim == 2 else img.shape[2],
-                       bit_depth=int(img.dtype.itemsize * 8), residual=residual_skew(s))
+                       bit_depth=int(img.dtype.itemsize * 8))
 
 
 # -- QR codes --------------------------------------------------------------------------------------

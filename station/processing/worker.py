@@ -1,6 +1,7 @@
 """A bounded pool of worker processes that processes captured pages in the background.
 
-Capture calls `submit(page_id)` and never waits. Results are written to the store per page; a page whose
+Capture calls `submit(page_id)` and never waits. The operator's manual turn (pages.rotation) goes into the
+derivative: after a turn, `submit(page_id)` again to remake it. Results are written to the store per page; a page whose
 processing never finished (crash, power cut) has no `processed_at` and is resubmitted on `start()`.
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from station.processing.config import ProcessingConfig
-from station.processing.pipeline import flag, process_page
+from station.processing.pipeline import derivative_suffix, flag, process_page
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,17 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
-def _work(src: str, dpi: float, out_path: str, config: ProcessingConfig) -> dict:
-    return process_page(Path(src), dpi=dpi, out_path=Path(out_path), config=config).to_dict()
+def _work(src: str, dpi: float, out_path: str, config: ProcessingConfig, manual_rotation: int = 0) -> dict:
+    return process_page(Path(src), dpi=dpi, out_path=Path(out_path), config=config,
+                        manual_rotation=manual_rotation).to_dict()
+
+
+def derivative_name(page: dict, batch: dict, config: ProcessingConfig) -> Path:
+    """derived/<batch uid>/<seq>[-r<turn>].<jpg|png>: a page reprocessed after the operator turned it gets
+    a new name, so nothing cached under the old one (thumbnails) is shown for it."""
+    turn = int(page.get("rotation") or 0) % 360
+    stem = f"{int(page['seq']):05d}" + (f"-r{turn}" if turn else "")
+    return Path("derived") / batch["uid"] / (stem + derivative_suffix(config))
 
 
 class ProcessingPool:
@@ -130,7 +140,7 @@ class ProcessingPool:
     def _start_page(self, page_id: int) -> None:
         page = self.store.page(page_id)
         batch = self.store.batch(page["batch_id"])
-        rel = Path("derived") / batch["uid"] / f"{int(page['seq']):05d}.png"
+        rel = derivative_name(page, batch, self.config)
         src = self.data_dir / page["path"]
         self._slots.acquire()
         with self._lock:
@@ -141,7 +151,7 @@ class ProcessingPool:
             return
         try:
             future = executor.submit(_work, str(src), float(page["dpi"]), str(self.data_dir / rel),
-                                     self.config)
+                                     self.config, int(page.get("rotation") or 0))
         except (BrokenProcessPool, RuntimeError) as exc:  # the pool broke since the last page
             self._slots.release()
             self._retry_or_fail(page_id, page, exc, executor)

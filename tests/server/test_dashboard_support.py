@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import queue
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -90,21 +91,56 @@ def login(url: str, name: str, password: str) -> requests.Session:
 
 
 class SSEReader:
-    """Reads /events in a thread; `next(kind)` returns the next message of that kind (data decoded)."""
+    """Reads /events over a plain socket in a thread; `next(kind)` returns the next message of that kind.
+
+    A plain socket rather than requests: closing it must end the stream at once (the server then notices
+    and unsubscribes), where requests waits for its reader's blocked read.
+    """
 
     def __init__(self, session: requests.Session, url: str):
+        from urllib.parse import urlsplit
+
         self.messages: queue.Queue[tuple[str, dict, float]] = queue.Queue()
-        self.resp = session.get(url + "/events", stream=True, timeout=(5, 60))
-        assert self.resp.status_code == 200, self.resp.status_code
-        assert self.resp.headers["Content-Type"].startswith("text/event-stream")
+        parts = urlsplit(url)
+        cookie = "; ".join(f"{k}={v}" for k, v in session.cookies.items())
+        self.sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+        self.sock.sendall(f"GET /events HTTP/1.1\r\nHost: {parts.netloc}\r\nCookie: {cookie}\r\n"
+                          "Accept: text/event-stream\r\n\r\n".encode())
+        self.sock.settimeout(None)
+        self.file = self.sock.makefile("rb")
+        status = self.file.readline().decode()
+        assert " 200 " in status, status
+        headers = {}
+        while (line := self.file.readline().decode().strip()):
+            key, _, value = line.partition(":")
+            headers[key.lower()] = value.strip()
+        assert headers["content-type"].startswith("text/event-stream")
+        self.chunked = headers.get("transfer-encoding") == "chunked"
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
+
+    def _lines(self):
+        buffer = b""
+        while True:
+            if self.chunked:
+                size = int(self.file.readline().strip() or b"0", 16)
+                if size == 0:
+                    return
+                chunk = self.file.read(size)
+                self.file.readline()
+            else:
+                chunk = self.file.read1(65536)
+                if not chunk:
+                    return
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                yield line.decode("utf-8")
 
     def _read(self) -> None:
         kind, data = "message", []
         try:
-            for raw in self.resp.iter_lines(chunk_size=1, decode_unicode=True):
-                line = raw or ""
+            for line in self._lines():
                 if line.startswith("event:"):
                     kind = line[6:].strip()
                 elif line.startswith("data:"):
@@ -112,7 +148,7 @@ class SSEReader:
                 elif line == "" and data:
                     self.messages.put((kind, json.loads("\n".join(data)), time.time()))
                     kind, data = "message", []
-        except (requests.RequestException, AttributeError, ValueError):
+        except (OSError, ValueError):
             return
 
     def next(self, kind: str, timeout: float = 10.0, where=lambda d: True) -> dict:
@@ -129,4 +165,8 @@ class SSEReader:
                 return data
 
     def close(self) -> None:
-        self.resp.close()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()

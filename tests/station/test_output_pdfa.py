@@ -69,11 +69,21 @@ def test_page_size_images_and_metadata(document):
         assert str(pdf.docinfo.CreationDate) == "D:20260304140509+07'00'"
 
 
-def test_page_without_ocr_is_built_but_flagged(tmp_path):
+def test_page_without_ocr_text_gets_an_empty_marked_layer(tmp_path):
+    """OCR that found nothing (or failed) still leaves a layer marked empty, which the checker accepts;
+    a PDF whose page never had an OCR layer at all is reported (CAP-02)."""
+    import img2pdf
+
     [image] = write_sample_folder(tmp_path / "img", count=1, seed=41, dpi=200)
     out = tmp_path / "no-text.pdf"
     build_pdfa([PdfPage(image, 200, None)], out=out, meta=META)
-    assert check_pdfa(out) == ["page 1: no invisible OCR text layer (render mode 3) (CAP-02)"]
+    assert check_pdfa(out) == []
+    with pikepdf.open(out) as pdf:
+        forms = [x for x in pdf.pages[0].Resources.XObject.values() if x.get("/Subtype") == "/Form"]
+        assert any(bool(f.PieceInfo.SohoaOCR.Private.Empty) for f in forms if "/PieceInfo" in f)
+    bare = tmp_path / "bare.pdf"
+    bare.write_bytes(img2pdf.convert(str(image)))
+    assert "page 1: no invisible OCR text layer (render mode 3) (CAP-02)" in check_pdfa(bare)
 
 
 def test_refuses_empty_and_mixed_dpi(tmp_path):

@@ -26,22 +26,30 @@ def _png_dpi(path) -> float:
     return ppm * 0.0254
 
 
+def _jpeg_dpi(path) -> float:
+    data = path.read_bytes()
+    assert data[6:11] == b"JFIF\0" and data[13] == 1, "JFIF density in dots per inch"
+    x, y = struct.unpack(">HH", data[14:18])
+    assert x == y
+    return float(x)
+
+
 def test_process_page_skewed_rotated_page_on_a_dark_lid(tmp_path):
     img, _ = render_page(seed=71, dpi=DPI, skew_deg=1.3, rotate=90, border_mm=10, noise=4.0)
     src = save_png(img, tmp_path / "00001.png", dpi=DPI)
     before = sha256_file(src)
-    out = tmp_path / "derived" / "00001.png"
+    out = tmp_path / "derived" / "00001.jpg"
     result = process_page(src, dpi=DPI, out_path=out)
     assert sha256_file(src) == before, "the original must never change"
     assert result.derivative_path == str(out) and sha256_file(out) == result.derivative_sha256
     assert result.derivative_sha256.isupper() and len(result.derivative_sha256) == 64
-    assert abs(result.angle - 1.3) < 0.15 and result.rotation == 270 and result.rotation_confidence > 1.5
+    assert abs(result.angle - 1.3) < 0.15 and result.rotation == 270 and result.rotation_method == "lines"
     assert not result.blank and result.qr == []
     assert [f["code"] for f in result.flags] == []
     derived = cv2.imread(str(out))
     assert derived.shape[0] > derived.shape[1], "portrait after rotation"
     assert abs(derived.shape[1] - round(210 / 25.4 * DPI)) < 15, "lid cropped away"
-    assert _png_dpi(out) == pytest.approx(DPI, abs=0.1)
+    assert _jpeg_dpi(out) == DPI
     assert not list(tmp_path.glob("derived/.*.part"))
     again = pickle.loads(pickle.dumps(result))
     assert json.loads(json.dumps(again.to_dict()))["rotation"] == 270
@@ -107,3 +115,19 @@ def test_process_page_speed_without_osd(tmp_path):
     result = process_page(src, dpi=300, out_path=tmp_path / "a4.out.png", config=config)
     assert result.seconds < 6.0, result.seconds  # generous: the machine is shared; numbers in the report
     assert np.isfinite(result.angle)
+
+
+def test_png_derivative_and_manual_rotation(tmp_path):
+    """The operator's turn (pages.rotation) is in the derivative; PNG stays available, with its dpi."""
+    img, _ = render_page(seed=76, dpi=150, lines=8, skew_deg=0.7)
+    src = save_png(img, tmp_path / "p.png", dpi=150)
+    config = ProcessingConfig(derivative_format="png", min_dpi=100)
+    plain = process_page(src, dpi=150, out_path=tmp_path / "a.png", config=config)
+    turned = process_page(src, dpi=150, out_path=tmp_path / "b.png", config=config, manual_rotation=90)
+    assert plain.rotation == 0 and plain.manual_rotation == 0 and turned.manual_rotation == 90
+    a, b = cv2.imread(str(tmp_path / "a.png")), cv2.imread(str(tmp_path / "b.png"))
+    assert a.shape[0] > a.shape[1] and b.shape[1] > b.shape[0], "turned a quarter"
+    assert np.abs(cv2.rotate(a, cv2.ROTATE_90_CLOCKWISE).astype(int) - b.astype(int)).mean() < 2
+    assert _png_dpi(tmp_path / "b.png") == pytest.approx(150, abs=0.1)
+    with pytest.raises(ValueError):
+        process_page(src, dpi=150, out_path=tmp_path / "c.png", manual_rotation=45)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import threading
 
+import cv2
+
 from test_processing_pagegen import render_page, save_png
 
 from protocol.clock import iso_vn
 from protocol.hashing import sha256_file
 from station.processing.config import ProcessingConfig
+from station import review
 from station.processing.worker import ProcessingPool
 from station.store import Store
 
@@ -64,7 +67,7 @@ def test_pool_processes_resubmits_interrupted_and_records_failures(tmp_path):
     assert store.unprocessed_pages() == []
 
     row = store.page(interrupted)
-    assert row["derivative_path"] == f"derived/{batch['uid']}/00001.png"
+    assert row["derivative_path"] == f"derived/{batch['uid']}/00001.jpg"
     assert sha256_file(tmp_path / row["derivative_path"]) == row["derivative_sha256"]
     assert row["processing"]["rotation"] == 180 and row["blank"] == 0
     assert row["sha256"] == sha256_file(tmp_path / row["path"]), "original unchanged"
@@ -93,7 +96,17 @@ def test_restart_reprocesses_pages_left_unfinished(tmp_path):
     second.start()
     try:
         assert second.drain(timeout=120)
+        row = store.page(page_id)
+        assert row["processed_at"] is not None and row["derivative_sha256"]
+        # the operator turns the page in review: reprocessing puts the turn into a new derivative
+        review.rotate(store, page_id, by=90, actor="tester")
+        second.submit(page_id)
+        assert second.drain(timeout=120)
     finally:
         second.stop()
-    row = store.page(page_id)
-    assert row["processed_at"] is not None and row["derivative_sha256"]
+    turned = store.page(page_id)
+    assert turned["derivative_path"] == f"derived/{batch['uid']}/00001-r90.jpg"
+    assert turned["processing"]["manual_rotation"] == 90
+    old = cv2.imread(str(tmp_path / row["derivative_path"]))
+    new = cv2.imread(str(tmp_path / turned["derivative_path"]))
+    assert old.shape[0] > old.shape[1] and new.shape[:2] == old.shape[1::-1]

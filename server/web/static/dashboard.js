@@ -23,7 +23,7 @@
       `<dt>${esc(T.pages)}</dt><dd><b class="pages">${esc(num(st.pages_captured))}</b></dd>` +
       `<dt>${esc(T.ppm)}</dt><dd class="ppm">${esc(num(st.pages_per_minute).toFixed(1))}</dd>` +
       `<dt>${esc(T.queues)}</dt><dd class="queues">${esc(num(st.queue_processing))} · ${esc(num(st.queue_ocr))} · ${esc(num(st.queue_sync))}</dd>` +
-      `<dt>${esc(T.last_fault)}</dt><dd class="fault">${faultText}</dd></dl></div>`;
+      `<dt>${esc(T.last_fault)}</dt><dd class="fault${fault && !fault.cleared_at ? " has" : ""}">${faultText}</dd></dl></div>`;
   }
 
   function renderStations() {
