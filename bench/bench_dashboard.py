@@ -103,7 +103,7 @@ class SSEClient(threading.Thread):
         file = self.sock.makefile("rb")
         while file.readline().strip():
             pass  # status line and headers
-        kind, data = "", b""
+        data = b""
         try:
             while True:
                 size = int(file.readline().strip() or b"0", 16)  # waitress streams chunked

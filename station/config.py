@@ -28,6 +28,7 @@ class StationConfig:
     pkcs11_token: str = ""
     pkcs11_key: str = ""
     pkcs11_pin_file: Path | None = None
+    tsa_url: str = ""  # RFC 3161 time-stamping service: signatures become PAdES B-T
     ocr_lang: str = "vie"
     workers: int = 0  # 0: one per core
     sync_interval: float = 5.0

@@ -11,7 +11,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,9 +101,14 @@ class Finisher:
         events: list[PremisEvent] = self._capture_events(batch, list(pages.values()))
         package_docs = []
         with _pool(self.workers) as pool:
+            # Every page's OCR is queued at once: the workers keep going while this thread builds and
+            # signs the documents whose pages are done.
+            ocr_jobs = {pid: pool.submit(_ocr_job, (str(path), dpi, self.ocr_lang))
+                        for pid, (path, dpi) in ((pid, self._page_image(pages[pid]))
+                                                 for _, rec in docs for pid in rec.page_ids)}
             for doc_row, record in docs:
                 doc_pages = [pages[pid] for pid in record.page_ids]
-                built = self._document(hoso, record, doc_pages, work, pool, events)
+                built = self._document(hoso, record, doc_pages, work, ocr_jobs, events)
                 self.store.set_document_output(doc_row["id"], pdf_path=str(built["path"].relative_to(self.data_dir)),
                                                pdf_sha256=built["sha256"], page_count=len(doc_pages),
                                                text=built["text"])
@@ -155,7 +160,7 @@ class Finisher:
         return self.data_dir / rel, float(page["dpi"])
 
     def _document(self, hoso: FileRecord, record: DocumentRecord, pages: list[dict], work: Path,
-                  pool: ProcessPoolExecutor, events: list) -> dict:
+                  ocr_jobs: dict[int, Future], events: list) -> dict:
         from protocol.package import PremisEvent
         from protocol.pdfa_check import check_pdfa
         from station.output.pdfa import PdfMeta, PdfPage, build_pdfa
@@ -163,7 +168,7 @@ class Finisher:
         doc_id = record.doc_id(hoso.file_code)
         self.on_progress("ocr", {"doc_id": doc_id, "pages": len(pages)})
         images = [self._page_image(p) for p in pages]
-        ocr = list(pool.map(_ocr_job, [(str(path), dpi, self.ocr_lang) for path, dpi in images]))
+        ocr = [ocr_jobs[p["id"]].result() for p in pages]
         for page, result in zip(pages, ocr, strict=True):
             events.append(PremisEvent(
                 event_type="OCR", at=iso_vn(), agent=f"software:tesseract ({self.ocr_lang})",

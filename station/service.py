@@ -184,10 +184,11 @@ class Station:
             cfg = self.config
             if cfg.pkcs11_module:
                 pin = cfg.pkcs11_pin_file.read_text().strip() if cfg.pkcs11_pin_file else ""
-                self._signer = Signer.from_pkcs11(cfg.pkcs11_module, cfg.pkcs11_token, cfg.pkcs11_key, pin)
+                self._signer = Signer.from_pkcs11(cfg.pkcs11_module, cfg.pkcs11_token, cfg.pkcs11_key, pin,
+                                                 tsa_url=cfg.tsa_url or None)
             elif cfg.signing_p12:
                 phrase = cfg.signing_passphrase_file.read_bytes().strip() if cfg.signing_passphrase_file else None
-                self._signer = Signer.from_pkcs12(cfg.signing_p12, phrase)
+                self._signer = Signer.from_pkcs12(cfg.signing_p12, phrase, tsa_url=cfg.tsa_url or None)
             else:
                 raise RuntimeError("no signing key configured (signing_p12 or pkcs11_module)")
         return self._signer

@@ -1,4 +1,5 @@
-"""`sohoa process IMAGES... --out DIR`: process image files, write derivatives and a JSON report per page."""
+"""`sohoa process IMAGES... --out DIR`: process image files, write derivatives and a JSON report per page.
+`sohoa sheets --file-code CODE --title T -o sheets.pdf`: print a cover sheet and separator sheets."""
 
 from __future__ import annotations
 
@@ -8,18 +9,29 @@ from pathlib import Path
 
 from protocol.durable import write_atomic
 from station.processing.config import ConfigError, load_config
-from station.processing.pipeline import ProcessingError, process_page
+from station.processing.pipeline import ProcessingError, derivative_suffix, process_page
+from station.processing.separators import SheetError, sheets_pdf
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("process", help="deskew, crop, orient, check blank/quality of page images",
-                                   description="Process page images; writes DIR/<name>.png and DIR/<name>.json.")
+                                   description="Process page images; writes DIR/<name>.jpg (or .png, per "
+                                               "the config) and DIR/<name>.json.")
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGES")
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--dpi", type=float, default=None,
                         help="capture resolution (default: from the image file, else 300)")
     parser.add_argument("--config", type=Path, default=None, help="TOML file of processing thresholds")
     parser.set_defaults(func=run)
+    sheets = subparsers.add_parser("sheets", help="print cover and separator sheets (PDF) for a hồ sơ",
+                                   description="A PDF with one cover sheet (QR with the hồ sơ code) and "
+                                               "separator sheets (QR: a new document starts after it).")
+    sheets.add_argument("--file-code", required=True, help="hồ sơ code, e.g. H01.12.03/2024-0001")
+    sheets.add_argument("--title", default="", help="hồ sơ title (Vietnamese)")
+    sheets.add_argument("--sheets", type=int, default=None, help="expected number of sheets")
+    sheets.add_argument("--separators", type=int, default=1, help="how many separator sheets (default 1)")
+    sheets.add_argument("-o", "--output", required=True, type=Path, help="PDF file to write")
+    sheets.set_defaults(func=run_sheets)
 
 
 def _file_dpi(path: Path) -> float | None:
@@ -50,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(f"no such image: {src}")
         dpi = args.dpi or _file_dpi(src) or 300.0
         try:
-            result = process_page(src, dpi=dpi, out_path=args.out / f"{src.stem}.png", config=config)
+            out = args.out / (src.stem + derivative_suffix(config))
+            result = process_page(src, dpi=dpi, out_path=out, config=config)
         except ProcessingError as exc:
             print(f"{src}: error: {exc}")
             failed += 1
@@ -62,3 +75,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"{src}: angle {result.angle:+.2f}° rotation {result.rotation} "
               f"blank {'yes' if result.blank else 'no'} ({result.blank_score:.1f}) [{codes}]")
     return 1 if failed else 0
+
+
+def run_sheets(args: argparse.Namespace) -> int:
+    from sohoa.cli import CommandError
+
+    if args.separators < 0 or (args.sheets is not None and args.sheets < 1):
+        raise CommandError("--separators must be ≥ 0 and --sheets ≥ 1")
+    try:
+        pdf = sheets_pdf(args.file_code, title=args.title, expected_sheets=args.sheets,
+                         separators=args.separators)
+    except SheetError as exc:
+        raise CommandError(str(exc)) from exc
+    write_atomic(args.output, pdf)
+    print(f"{args.output}: 1 cover sheet + {args.separators} separator sheet(s) for {args.file_code}")
+    return 0

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -36,7 +35,7 @@ while True:
 
 
 @pytest.mark.browser
-def test_station_online_pages_rise_then_offline_when_killed(floor: Floor):
+def test_station_online_pages_rise_then_offline_when_killed(floor: Floor):  # noqa: F811 - fixture
     from playwright.sync_api import expect, sync_playwright
 
     assert Path(CHROMIUM).exists(), "Debian's chromium is needed: apt-get install chromium"

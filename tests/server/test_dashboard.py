@@ -13,7 +13,7 @@ from test_workorders import GOOD, csv_bytes
 from server.workorders import import_inventory, read_inventory
 
 
-def test_page_shows_every_registered_station_before_it_reports(floor: Floor):
+def test_page_shows_every_registered_station_before_it_reports(floor: Floor):  # noqa: F811 - fixture
     s = login(floor.url, *SUPERVISOR)
     data = s.get(floor.url + "/api/v1/dashboard", timeout=10).json()
     assert set(data["stations"]) == {"st-a", "st-b"}
@@ -22,7 +22,7 @@ def test_page_shows_every_registered_station_before_it_reports(floor: Floor):
     assert "barchart.js" in page and "cdn" not in page.lower()
 
 
-def test_sse_brings_tiles_events_and_summary_live(floor: Floor):
+def test_sse_brings_tiles_events_and_summary_live(floor: Floor):  # noqa: F811 - fixture
     import_inventory(floor.context.db, read_inventory(Path("x.csv"), csv_bytes(GOOD[:1])))
     code = GOOD[0]
     file_code = f"{code[1]}.{code[2]}.{code[3]}"
@@ -59,7 +59,7 @@ def test_sse_brings_tiles_events_and_summary_live(floor: Floor):
         sse.close()
 
 
-def test_viewer_that_leaves_is_unsubscribed(floor: Floor):
+def test_viewer_that_leaves_is_unsubscribed(floor: Floor):  # noqa: F811 - fixture
     monitor = floor.context.monitor
     s = login(floor.url, *SUPERVISOR)
     s.get(floor.url + "/api/v1/dashboard", timeout=10)  # the work-order tracker subscribes once, here
@@ -79,7 +79,7 @@ def test_viewer_that_leaves_is_unsubscribed(floor: Floor):
         tel.stop()
 
 
-def test_rejections_show_their_reasons(floor: Floor):
+def test_rejections_show_their_reasons(floor: Floor):  # noqa: F811 - fixture
     db = floor.context.db
     up = db.open_upload(station_id="st-a", sha256="AB" * 32, size=10, file_code="000.00.00.H47.2001.160.VP",
                         batch_uid="B1", work_order_id=None, expected_sheets=12)

@@ -186,7 +186,7 @@ def test_stages_from_new_to_accepted(tmp_path: Path):
         assign(db, [wo["id"]], "no-such-station")
 
 
-def test_station_is_notified_over_mqtt_and_finds_the_order_over_the_api(floor: Floor):
+def test_station_is_notified_over_mqtt_and_finds_the_order_over_the_api(floor: Floor):  # noqa: F811 - fixture
     """Import on the web page, assign to st-a: st-a's Telemetry gets the notice through mosquitto's ACL,
     st-b gets nothing, and GET /api/v1/workorders with st-a's token lists the order."""
     got_a, got_b = [], []

@@ -19,7 +19,7 @@ def test_sohoa_process_writes_derivatives_and_reports(tmp_path, capsys):
     assert main(["process", str(a), str(b), "--out", str(out), "--config", str(cfg)]) == 0
     report = json.loads((out / "a.json").read_text(encoding="utf-8"))
     assert abs(report["angle"] + 1.0) < 0.15 and report["blank"] is False and report["metrics"]["dpi"] == 150
-    assert (out / "a.png").exists() and json.loads((out / "b.json").read_text())["blank"] is True
+    assert (out / "a.jpg").exists() and json.loads((out / "b.json").read_text())["blank"] is True
     assert "b.png: angle" in capsys.readouterr().out
 
 
