@@ -231,17 +231,22 @@ class CaptureService:
         run.outcome = outcome
         if problem is not None:
             log.warning("capture on %s ended with %s: %s", device, problem.code, problem.message)
-            self.store.audit(actor, "capture.fault", batch_id, device=device, code=problem.code,
-                             message=problem.message, pages=outcome.pages)
+            self._audit(actor, "capture.fault", batch_id, device=device, code=problem.code,
+                        message=problem.message, pages=outcome.pages)
             with self._lock:
                 self._faults[device] = problem
                 self._set_state(device, CaptureState.FAULT, batch_id)
             self._emit("on_fault", problem)
         else:
-            self.store.audit(actor, "capture.end", batch_id, device=device, ended=outcome.ended,
-                             pages=outcome.pages)
+            self._audit(actor, "capture.end", batch_id, device=device, ended=outcome.ended, pages=outcome.pages)
             with self._lock:
                 self._set_state(device, CaptureState.IDLE, batch_id)
+
+    def _audit(self, actor: str, action: str, batch_id: int, **detail: Any) -> None:
+        try:
+            self.store.audit(actor, action, batch_id, **detail)
+        except Exception:  # noqa: BLE001 - a full disk must not leave the device stuck in SCANNING
+            log.exception("could not write audit row %s", action)
 
     def close(self) -> None:
         self.stop()
