@@ -1,0 +1,107 @@
+"""Finishing a batch in a real Station: OCR → PDF/A → signature → TT05 package → outbox, and its failures."""
+
+from __future__ import annotations
+
+import pytest
+
+from protocol.metadata import MetadataError
+from station.finishing import FinishError
+from station.store import BatchState
+
+AGENCY = "Ủy ban nhân dân tỉnh Đồng Nai"
+
+
+@pytest.fixture
+def station(tmp_path, sane_test_device, demo_keys):
+    from station.config import StationConfig
+    from station.service import Station
+
+    config = StationConfig(data_dir=tmp_path / "station", device=sane_test_device, workers=2,
+                           agency_name=AGENCY, signing_p12=demo_keys.agency_p12,
+                           signing_passphrase_file=demo_keys.passphrase_file)
+    st = Station(config)
+    st.start()
+    yield st
+    st.stop()
+
+
+def _imported_batch(station, tmp_path, *, pages: int = 2):
+    from sohoa.samplepages import write_sample_folder
+    from tests.conftest import hoso_record
+
+    folder = station.config.data_dir / "import" / "p"
+    write_sample_folder(folder, count=pages, seed=11, dpi=300)
+    batch = station.open_batch(record=hoso_record(), expected_sheets=pages, work_order_id=None, operator="op1")
+    station.scan(batch["id"], kind="import", options={"folder": folder}, request={}, actor="op1")
+    station.wait_idle(120)
+    station.to_review(batch["id"], actor="op1")
+    assert station.pool.drain(timeout=300)
+    return batch, station.store.pages(batch["id"])
+
+
+def _doc(ordinal, page_ids, **over):
+    record = {"ordinal": ordinal, "type_name": "02", "issued_date": "04/03/2001", "organ_name": AGENCY,
+              "subject": "Quyết định về việc cấp giấy chứng nhận", "page_ids": page_ids}
+    record.update(over)
+    return {"ordinal": ordinal, "record": record}
+
+
+def test_finish_seals_a_verified_package(station, tmp_path, demo_keys):
+    from server.checks import run_checks
+
+    batch, pages = _imported_batch(station, tmp_path)
+    station.set_documents(batch["id"], [_doc(1, [pages[0]["id"]]), _doc(2, [pages[1]["id"]])], actor="op1")
+    station.finish(batch["id"], actor="op1", background=False)
+    assert station.store.batch(batch["id"])["state"] == BatchState.SEALED
+    [item] = station.store.outbox()
+    package = station.config.data_dir / item["package_path"]
+    verdict = run_checks(package, trust_roots=[demo_keys.ca_pem.read_bytes()], expected_sheets=2)
+    assert verdict.ok, [c for c in verdict.checks if not c.ok]
+    docs = station.store.documents(batch["id"])
+    assert [d["page_count"] for d in docs] == [1, 1]
+    assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in docs[0]["text"].upper()  # OCR text kept per document
+    actions = [r["action"] for r in station.store.query("SELECT action FROM audit WHERE batch_id = ?",
+                                                           (batch["id"],))]
+    assert actions[-2:] == ["batch.finishing", "batch.sealed"]
+
+
+def test_pages_left_out_of_documents_refused(station, tmp_path):
+    batch, pages = _imported_batch(station, tmp_path)
+    station.set_documents(batch["id"], [_doc(1, [pages[0]["id"]])], actor="op1")
+    station.finish(batch["id"], actor="op1", background=False)
+    assert station.store.batch(batch["id"])["state"] == BatchState.REVIEW  # back to review, nothing sealed
+    assert "exactly one document" in station.last_error[batch["id"]]["message"]
+    assert station.last_error[batch["id"]]["message_vi"]
+    assert station.store.outbox() == []
+
+
+def test_bad_document_metadata_reports_every_problem(station, tmp_path):
+    from station.finishing import Finisher
+
+    batch, pages = _imported_batch(station, tmp_path, pages=1)
+    station.set_documents(batch["id"], [_doc(1, [pages[0]["id"]], type_name="99", issued_date="31/02/2001")],
+                          actor="op1")
+    finisher = Finisher(station.store, station.config.data_dir, signer=station.signer(), agency_name=AGENCY)
+    with pytest.raises((MetadataError, FinishError)) as err:
+        finisher.finish(batch["id"], actor="op1")
+    text = str(err.value)
+    assert "type_name" in text and "issued_date" in text
+    assert station.store.batch(batch["id"])["state"] == BatchState.REVIEW
+
+
+def test_restart_while_finishing_goes_back_to_review(tmp_path, sane_test_device):
+    from station.config import StationConfig
+    from station.service import Station
+    from tests.conftest import hoso_record
+
+    config = StationConfig(data_dir=tmp_path / "st", device=sane_test_device, workers=1)
+    first = Station(config)
+    batch = first.open_batch(record=hoso_record(), expected_sheets=1, work_order_id=None, operator="op1")
+    first.store.transition(batch["id"], BatchState.REVIEW, actor="op1")
+    first.store.transition(batch["id"], BatchState.FINISHING, actor="op1")  # then the power goes
+    second = Station(config)
+    second.start()
+    try:
+        assert second.store.batch(batch["id"])["state"] == BatchState.REVIEW
+    finally:
+        second.stop()
