@@ -85,10 +85,30 @@ def serve(config: ServerConfig) -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+    advertiser = _advertise(context)
     log.info("server listening on http://%s:%d", config.host, config.port)
     try:
         server.run()
     finally:
         server.close()
+        if advertiser:
+            advertiser.stop()
         if context.monitor:
             context.monitor.stop()
+
+
+def _advertise(context: ServerContext) -> Any:
+    """Zeroconf announcement so stations find the server without typed addresses (off by default)."""
+    cfg = context.config
+    if not cfg.advertise:
+        return None
+    from server.discovery import advertiser_for
+
+    url = cfg.public_url or f"http://{cfg.host}:{cfg.port}"
+    advertiser = advertiser_for(context, name=cfg.advertise_name, api_url=url, addresses=[cfg.host])
+    try:
+        advertiser.start()
+    except Exception:  # the archive works without discovery
+        log.exception("zeroconf advertisement failed")
+        return None
+    return advertiser

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import sqlite3
 import subprocess
 import tempfile
@@ -33,16 +35,29 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFC", stripped).casefold()
 
 
+class _FoldTable(dict):
+    """char code -> its one-character fold, computed once per distinct character: `str.translate` then
+    folds a long OCR text at C speed (the per-character Python loop took ~7 µs a character)."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        value = (fold(char) or char)[:1]
+        self[code] = value
+        return value
+
+
+_FOLD_TABLE = _FoldTable()
+
+
 def fold_aligned(text: str) -> str:
     """`fold`, one character for one character, so positions in the folded text are positions in the
     (NFC) original: the snippet shown to users is cut from the original with its diacritics."""
-    text = unicodedata.normalize("NFC", text or "")
-    return "".join((fold(c) or c)[:1] for c in text)
+    return unicodedata.normalize("NFC", text or "").translate(_FOLD_TABLE)
 
 
-def _snippet(raw: str, words: list[str], width: int = 160) -> str:
+def _snippet(raw: str, words: list[str], width: int = 160, folded: str | None = None) -> str:
     raw = unicodedata.normalize("NFC", raw or "")
-    folded = fold_aligned(raw)
+    folded = fold_aligned(raw) if folded is None or len(folded) != len(raw) else folded
     pos = min((i for i in (folded.find(w) for w in words) if i >= 0), default=0)
     start = max(0, pos - width // 3)
     end = min(len(raw), start + width)
@@ -263,19 +278,25 @@ class Catalog:
         log.info("catalogued %s (%s): %d documents", objid, file_code, len(doc_rows))
 
     def _texts_from_zip(self, path: Path, folder: str, documents: list) -> dict[str, str]:
+        """docId -> text layer, pdftotext running on every core (it dominated a large hồ sơ's commit)."""
         import zipfile
+        from concurrent.futures import ThreadPoolExecutor
 
-        out: dict[str, str] = {}
         if not path.is_file() or not zipfile.is_zipfile(path):
-            return out
-        with zipfile.ZipFile(path) as zf:
-            for d in documents:
+            return {}
+        with tempfile.TemporaryDirectory(prefix="sohoa-text-") as tmp, zipfile.ZipFile(path) as zf:
+            jobs: dict[str, Path] = {}
+            names = set(zf.namelist())
+            for n, d in enumerate(documents):
                 member = f"{folder}/{_get(d, 'pdf_member', '')}"
-                try:
-                    out[str(_get(d, "doc_id", ""))] = pdf_text(zf.read(member))
-                except KeyError:
-                    continue
-        return out
+                if member in names:
+                    dest = Path(tmp) / f"{n}.pdf"  # our own name, never the member's
+                    with zf.open(member) as src, open(dest, "wb") as out:
+                        shutil.copyfileobj(src, out, 1 << 20)
+                    jobs[str(_get(d, "doc_id", ""))] = dest
+            with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+                texts = dict(zip(jobs, pool.map(pdf_text, jobs.values()), strict=True))
+        return texts
 
     def search(
         self, query: str, *, limit: int = 20, include_superseded: bool = False, exact: bool = False
@@ -286,40 +307,41 @@ class Catalog:
         if not words:
             return []
         match = " ".join('"' + w.replace('"', '""') + '"' for w in words)
+        # Rank in the FTS index first and read the (large) text rows only for the few best: joining
+        # before the LIMIT read every matching document's text (80 ms at 5,000 pages).
         sql = """
-            SELECT s.objid, s.doc_id, s.raw, p.file_code, p.title, d.subject,
-                   bm25(search_fts) AS score
-            FROM search_fts JOIN search s ON s.id = search_fts.rowid
+            WITH top AS (
+                SELECT search_fts.rowid AS id, bm25(search_fts) AS score
+                FROM search_fts JOIN search s ON s.id = search_fts.rowid
+                JOIN packages p ON p.objid = s.objid
+                WHERE search_fts MATCH ? {superseded}
+                ORDER BY score LIMIT ?)
+            SELECT s.objid, s.doc_id, s.raw, s.folded, p.file_code, p.title, d.subject, top.score
+            FROM top JOIN search s ON s.id = top.id
             JOIN packages p ON p.objid = s.objid
             LEFT JOIN documents d ON d.id = s.objid || '|' || s.doc_id
-            WHERE search_fts MATCH ? {superseded}
-            ORDER BY score LIMIT ?"""
+            ORDER BY top.score"""
         sql = sql.format(superseded="" if include_superseded else "AND p.superseded_by IS NULL")
         exact_words = [_exact(w) for w in query.split() if any(ch.isalnum() for ch in w)]
         has_marks = fold(query) != _exact(query)
+        rerank = exact or has_marks  # exact matches are picked or moved up from a wider candidate set
         with self._lock:
-            rows = self.db.execute(sql, [match, max(limit * 5, 50)]).fetchall()
+            rows = self.db.execute(sql, [match, max(limit * 5, 50) if rerank else limit]).fetchall()
         hits = []
-        for objid, doc_id, raw, file_code, title, subject, score in rows:
+        for objid, doc_id, raw, folded, file_code, title, subject, score in rows:
             raw_words = _exact(raw)
             is_exact = all(w in raw_words for w in exact_words)
             if exact and not is_exact:
                 continue
-            hits.append(
-                Hit(
-                    objid,
-                    file_code or "",
-                    doc_id or "",
-                    title or "",
-                    subject or "",
-                    _snippet(raw, words),
-                    float(score),
-                    is_exact,
-                )
-            )
+            hit = Hit(objid, file_code or "", doc_id or "", title or "", subject or "", "", float(score), is_exact)
+            hits.append((hit, raw, folded))
         if has_marks:  # the user typed diacritics: exact matches first, FTS rank within each group
-            hits.sort(key=lambda h: (not h.exact, h.score))
-        return hits[:limit]
+            hits.sort(key=lambda h: (not h[0].exact, h[0].score))
+        out = []
+        for hit, raw, folded in hits[:limit]:  # snippets only for what is returned
+            hit.snippet = _snippet(raw, words, folded=folded)
+            out.append(hit)
+        return out
 
     def package(self, objid: str) -> dict | None:
         with self._lock:

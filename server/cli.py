@@ -38,6 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--name", default="")
     s.set_defaults(func=add_station)
 
+    s = sub.add_parser("add-user", help="create a supervisor/admin web account (password from stdin)")
+    s.add_argument("name")
+    s.add_argument("--role", choices=["supervisor", "admin"], default="supervisor")
+    s.set_defaults(func=add_user)
+
     s = sub.add_parser("search", help="search the catalog (diacritics optional)")
     s.add_argument("query")
     s.add_argument("--limit", type=int, default=20)
@@ -61,6 +66,24 @@ def add_station(args: argparse.Namespace) -> int:
     config = _config(args)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     print(json.dumps(ServerDB(config.db_path).add_station(args.station_id, name=args.name)))
+    return 0
+
+
+def add_user(args: argparse.Namespace) -> int:
+    import getpass
+    import sys
+
+    from server.auth import AuthError, create_user
+    from sohoa.cli import CommandError
+
+    config = _config(args)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    try:
+        user = create_user(config.db_path, args.name, password, role=args.role)
+    except AuthError as exc:
+        raise CommandError(str(exc)) from exc
+    print(json.dumps({"name": getattr(user, "name", args.name), "role": args.role}))
     return 0
 
 

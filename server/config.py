@@ -19,6 +19,9 @@ class ServerConfig:
     broker_user: str = "server"
     broker_password_file: Path | None = None
     mqtt_prefix: str = "sohoa"
+    advertise: bool = False  # announce the API and broker on the LAN (zeroconf _sohoa._tcp)
+    advertise_name: str = "sohoa"
+    public_url: str = ""  # the URL stations use; default http://host:port
 
     @property
     def db_path(self) -> Path:

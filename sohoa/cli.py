@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "station.output.cli",
     "server.cli",
     "protocol.cli",
+    "sohoa.appliance.cli",
 ]
 
 

@@ -28,6 +28,7 @@ FONDS_CODE = "P_UBND_DN"
 IMPORTED_PAGES = 3
 ADF_SHEETS = 10  # the SANE test backend's feeder holds ten sheets
 OPERATOR = "demo-operator"
+SUPERVISOR = "giamsat"
 OPERATOR_PIN = "2468"
 
 
@@ -158,6 +159,12 @@ def seed_server(root: Path, ports: dict[str, int]) -> dict[str, str]:
                           expected_sheets=ADF_SHEETS + IMPORTED_PAGES, station_id=STATION_ID, priority=1)
     say(f"server: fonds {FONDS_CODE}, work order {wo} for hồ sơ {code} "
         f"({ADF_SHEETS + IMPORTED_PAGES} sheets expected), station account {STATION_ID}")
+    from server.auth import create_user
+
+    supervisor_password = secrets.token_urlsafe(9)
+    create_user(root / "server" / "server.db", SUPERVISOR, supervisor_password, role="supervisor")
+    _secret(root / "server" / "supervisor-password", supervisor_password)
+    say(f"supervisor account for the dashboard: {SUPERVISOR} / {supervisor_password}")
     server_password = secrets.token_urlsafe(24)
     _secret(root / "server" / "mqtt-password", server_password)
     return {**db.mqtt_accounts(), "server": server_password}

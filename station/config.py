@@ -14,6 +14,7 @@ class StationConfig:
     host: str = "127.0.0.1"
     port: int = 8090
     server_url: str = ""
+    discover: bool = False  # no server_url: look for one on the LAN (zeroconf) for the admin to confirm
     token_file: Path | None = None
     broker_host: str = ""
     broker_port: int = 1883

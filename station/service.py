@@ -34,6 +34,7 @@ class Station:
         self.telemetry: Any = None
         self.sync: Any = None
         self.sync_client: Any = None
+        self.discovered: list[dict] = []
         self.finishing: dict[int, str] = {}  # batch id -> step, for the UI
         self.last_error: dict[int, dict] = {}
         self._signer: Any = None
@@ -77,8 +78,18 @@ class Station:
 
     def _start_sync(self) -> None:
         cfg = self.config
-        if not cfg.server_url:
+        if not cfg.server_url and not cfg.discover:
             return
+        if not cfg.server_url:
+            from station.discovery import find_server
+
+            # A configured address always wins; otherwise an address the admin confirmed earlier. Servers
+            # merely discovered are shown for confirmation (status()["discovered"]), never used silently.
+            choice = find_server(configured_url="", data_dir=cfg.data_dir, timeout=2.0)
+            self.discovered = [c.to_dict() for c in choice.candidates]
+            if choice.source != "confirmed":
+                return
+            cfg.server_url = choice.api_url
         from station.sync.client import SyncClient
         from station.sync.worker import SyncWorker
 
@@ -240,6 +251,7 @@ class Station:
             "telemetry": bool(self.telemetry),
             "server": self.config.server_url,
             "outbox": len(self.store.outbox(states=("queued", "sending"))),
+            "discovered": self.discovered,
         }
 
 

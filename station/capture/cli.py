@@ -38,6 +38,10 @@ def register(subparsers: Any) -> None:
     scan.add_argument("--runs", type=int, default=1, help="feed the ADF this many times (scan more)")
     scan.add_argument("--file-code", default="SOHOA.SCAN", help="file code for a new batch")
     scan.add_argument("--actor", default="cli")
+    scan.add_argument("--format", dest="image_format", choices=("png", "tiff"), default="png",
+                      help="lossless format of the originals (tiff: uncompressed, 26 MB per A4 page)")
+    scan.add_argument("--min-free-mb", type=float, default=500.0,
+                      help="refuse to start / stop cleanly below this much free space in --batch")
     _sane_args(scan)
     scan.set_defaults(func=cmd_scan)
 
@@ -121,7 +125,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     args.batch.mkdir(parents=True, exist_ok=True)
     _prepare_sane(args, args.batch / "sane-config")
     store = Store(args.batch / "station.db")
-    journal = Journal(store, args.batch)
+    journal = Journal(store, args.batch, image_format=args.image_format, min_free_mb=args.min_free_mb)
     report = journal.reconcile()  # start-up: never build on a half-written page
     if not report.clean:
         print(f"reconcile: quarantined={len(report.quarantined)} missing={len(report.missing)}"

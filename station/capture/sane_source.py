@@ -12,6 +12,8 @@ Why it looks the way it does (see shared/COMPONENT-NOTES.md):
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -98,11 +100,18 @@ def discover(timeout: float = 5.0) -> list[dict[str, str]]:
             for name, vendor, model, kind in found]
 
 
-def _present(device: str) -> bool:
+def _present(device: str, timeout: float = 20.0) -> bool:
+    """Is `device` still attached? Asked of a fresh process: this process's libsane keeps what it loaded
+    at sane_init (dll.conf and some backends' device lists are read once), so only a new sane_init sees
+    that a scanner went away. Only called after an I/O error, so its cost (~0.5 s) does not matter."""
+    code = "import sane; sane.init(); print('\\n'.join(d[0] for d in sane.get_devices()))"
     try:
-        return any(name == device for name, *_ in _get_devices())
-    except Exception:  # noqa: BLE001 - an unanswerable probe says nothing
+        found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
+                               check=True).stdout.split()
+    except (OSError, subprocess.SubprocessError) as exc:  # an unanswerable probe says nothing
+        log.warning("could not probe SANE devices after an I/O error: %s", exc)
         return True
+    return device in found
 
 
 class SaneSource:

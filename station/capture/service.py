@@ -139,6 +139,7 @@ class CaptureService:
     def start(self, batch_id: int, source: CaptureSource, request: ScanRequest, actor: str) -> None:
         """Start one run on `source` into `batch_id` (which must be OPEN); returns at once."""
         request.check()  # refused before any thread starts, so the caller gets the message directly
+        self.journal.check_space()  # 'disk_full': refuse to start rather than stop after a page or two
         batch = self.store.batch(batch_id)
         if batch["state"] != BatchState.OPEN:
             raise StateError(f"batch {batch_id} is {batch['state']}, not OPEN: reopen it to scan more")
@@ -184,6 +185,7 @@ class CaptureService:
         # next sheet while the last one is encoded and fsynced; listeners still hear only of durable pages.
         pending: queue.Queue[Any] = queue.Queue(maxsize=WRITE_AHEAD)
         failure: list[Exception] = []
+        low_space: list[CaptureRefused] = []
         written = [0]
 
         def writer() -> None:
@@ -192,6 +194,11 @@ class CaptureService:
                     continue  # the journal failed: drain, the run is stopping
                 try:
                     row = self.journal.record(batch_id, captured, actor=actor)
+                except CaptureRefused as exc:  # disk_full at the floor: this page was not written
+                    log.error("page not stored on %s: %s", device, exc.message)
+                    failure.append(exc)
+                    stop.set()
+                    continue
                 except Exception as exc:  # noqa: BLE001 - reported as the run's problem
                     log.exception("journal failed on %s", device)
                     failure.append(exc if isinstance(exc, JournalError) else JournalError(str(exc)))
@@ -199,6 +206,12 @@ class CaptureService:
                     continue
                 written[0] += 1
                 self._emit("on_page", row)
+                # Below the threshold: stop feeding sheets, but frames already scanned are still written
+                # (the threshold leaves room for them), so no sheet that went through the feeder is lost.
+                if not low_space and (problem := self.journal.space_problem()) is not None:
+                    log.warning("stopping capture on %s: %s", device, problem.message)
+                    low_space.append(problem)
+                    stop.set()
 
         def on_page(captured: Any) -> None:
             if failure:
@@ -222,7 +235,9 @@ class CaptureService:
             journal_thread.join()
         if failure:
             problem = failure[0]
-        if outcome is None or failure:
+        elif low_space and problem is None:
+            problem = low_space[0]
+        if outcome is None or failure or low_space:
             outcome = ScanOutcome(written[0], "fault", problem if isinstance(problem, ScanFault) else None)
         outcome.pages = written[0]  # pages made durable, whatever the source counted
         if problem is not None and outcome.fault is None and isinstance(problem, ScanFault):

@@ -106,6 +106,7 @@ def test_load_config(tmp_path):
         load_config(path)
 
 
+@pytest.mark.slow
 def test_process_page_speed_without_osd(tmp_path):
     """A4 300 dpi colour, excluding OSD: the target is well under 0.2 s of image work (PNG encoding aside)."""
     img, _ = render_page(seed=75, dpi=300, skew_deg=0.8, noise=3.0)

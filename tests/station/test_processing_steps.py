@@ -89,13 +89,34 @@ def test_remove_borders_does_not_cut_dark_content_at_the_edge():
 
 # -- orientation -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("rotated", [0, 90, 180, 270])
+@pytest.mark.parametrize("rotated", [pytest.param(0, marks=pytest.mark.slow), 90,
+                                     pytest.param(180, marks=pytest.mark.slow), pytest.param(270, marks=pytest.mark.slow)])
 def test_detect_orientation(rotated):
+    """Tesseract OSD: the fallback when the own method is unsure."""
     img = page(seed=31 + rotated, rotate=rotated, noise=4.0)
     rotation, confidence = steps.detect_orientation(img, dpi=DPI)
     assert rotation == (360 - rotated) % 360 and confidence > 1.5, (rotation, confidence)
     upright = steps.rotate(img, rotation)
     assert upright.shape[0] > upright.shape[1]
+
+
+@pytest.mark.parametrize("rotated", [0, 90, 180, 270])
+def test_own_orientation_method_without_osd(rotated):
+    from station.processing.orientation import orient
+
+    g = steps.gray(page(seed=36 + rotated, rotate=rotated, skew_deg=-1.1, noise=4.0, yellow=True))
+    skew = steps.skew_profile(g)
+    assert skew.angle is not None and abs(skew.angle + 1.1) < 0.15
+    found = orient(steps.rotate_by(g, -skew.angle), skew, dpi=DPI, use_osd=False)
+    assert (found.rotation, found.method) == ((360 - rotated) % 360, "lines"), found
+
+
+def test_own_orientation_method_asks_osd_without_text_lines():
+    from station.processing.orientation import orient
+
+    g = steps.gray(page(seed=37, short="Kính gửi"))
+    found = orient(g, steps.skew_profile(g), dpi=DPI, use_osd=False)
+    assert found.method == "none" and found.rotation == 0
 
 
 def test_detect_orientation_on_blank_page_is_zero_and_unsure():

@@ -5,13 +5,12 @@ from __future__ import annotations
 import threading
 
 import cv2
-
 from test_processing_pagegen import render_page, save_png
 
 from protocol.clock import iso_vn
 from protocol.hashing import sha256_file
-from station.processing.config import ProcessingConfig
 from station import review
+from station.processing.config import ProcessingConfig
 from station.processing.worker import ProcessingPool
 from station.store import Store
 

@@ -1,0 +1,64 @@
+#!/bin/bash
+# Remove sohoa from this machine: services, units, udev rule, nginx site, code in /opt/sohoa.
+#
+#   sudo hardware/pi/uninstall.sh                 # keeps /etc/sohoa and /var/lib/sohoa (archives, keys)
+#   sudo hardware/pi/uninstall.sh --purge --yes-delete-data   # also deletes config, data and the users
+#   hardware/pi/uninstall.sh --dry-run            # print every step, change nothing
+#
+# Idempotent: what is already gone is skipped. Data is never deleted without both --purge flags, because
+# a station's unsynced batches and a server's package store may be the only copy of scanned records.
+set -euo pipefail
+
+DRY_RUN=0
+PURGE=0
+YES=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --dry-run) DRY_RUN=1; shift ;;
+        --purge) PURGE=1; shift ;;
+        --yes-delete-data) YES=1; shift ;;
+        -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "uninstall.sh: unknown option $1 / tùy chọn không hợp lệ" >&2; exit 2 ;;
+    esac
+done
+if [ "$PURGE" = 1 ] && [ "$YES" != 1 ]; then
+    echo "uninstall.sh: --purge deletes all scanned data; add --yes-delete-data to confirm /" \
+         "--purge xoá toàn bộ dữ liệu; thêm --yes-delete-data để xác nhận" >&2
+    exit 2
+fi
+if [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then
+    echo "uninstall.sh: run as root (sudo) / hãy chạy với quyền root" >&2; exit 2
+fi
+run() {
+    if [ "$DRY_RUN" = 1 ]; then printf '+ %s\n' "$*"; else "$@"; fi
+}
+
+UNITS=(sohoa-kiosk.service sohoa-station.service sohoa-server.service sohoa-mosquitto.service
+       sohoa-fixity.timer sohoa-fixity.service sohoa-backup.timer sohoa-backup.service)
+for unit in "${UNITS[@]}"; do
+    if [ -e "/etc/systemd/system/$unit" ]; then
+        run systemctl disable --now "$unit" || true
+        run rm -f "/etc/systemd/system/$unit"
+    fi
+done
+run systemctl daemon-reload || true
+if [ -e /etc/udev/rules.d/65-sohoa-scanners.rules ]; then
+    run rm -f /etc/udev/rules.d/65-sohoa-scanners.rules
+    run udevadm control --reload-rules || true
+fi
+if [ -e /etc/nginx/sites-available/sohoa ] || [ -L /etc/nginx/sites-enabled/sohoa ]; then
+    run rm -f /etc/nginx/sites-enabled/sohoa /etc/nginx/sites-available/sohoa
+    run systemctl reload-or-restart nginx.service || true
+fi
+if [ -d /opt/sohoa ]; then
+    run rm -rf /opt/sohoa
+fi
+if [ "$PURGE" = 1 ]; then
+    run rm -rf /etc/sohoa /var/lib/sohoa /var/lib/sohoa-kiosk /var/backups/sohoa
+    for user in sohoa-kiosk sohoa; do
+        if getent passwd "$user" >/dev/null; then run deluser --system "$user"; fi
+    done
+else
+    echo "kept / giữ lại: /etc/sohoa /var/lib/sohoa /var/backups/sohoa (use --purge --yes-delete-data to delete)"
+fi
+echo "done / hoàn tất"

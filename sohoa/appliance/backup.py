@@ -1,0 +1,308 @@
+"""Server backup and restore: the package store, the catalog and the server database, consistent together.
+
+Order matters, and no lock is needed: the databases are snapshotted first (SQLite online backup API),
+then the store's ledger is read and every package it lists is copied and re-hashed. Ingest puts a package
+in the store *before* it writes the catalog and the receipt, and stored files never change, so every
+package that the snapshotted databases mention is already in the ledger read after them. Uploads keep
+running during a backup.
+
+A backup folder holds `manifest.json` (written last: a folder without it is incomplete) listing every file
+with its SHA-256. Restore refuses a backup whose files do not match it, writes only into an empty folder,
+and ends with the store's own fixity audit, which must pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from protocol.clock import iso_vn, now_vn
+from protocol.durable import fsync_dir, write_atomic
+
+log = logging.getLogger("sohoa.backup")
+FORMAT = "sohoa-server-backup/1"
+MANIFEST = "manifest.json"
+DATABASES = ("server.db", "catalog.db", "monitor.db")  # the names ServerConfig gives them under data_dir
+KEY = "keys/receipt-ed25519.pem"
+
+
+class BackupError(Exception):
+    """A backup or restore could not be made or trusted. `message_vi` is what an operator sees."""
+
+    def __init__(self, message: str, message_vi: str = ""):
+        super().__init__(message)
+        self.message_vi = message_vi or message
+
+
+@dataclass
+class RestoreReport:
+    data_dir: Path
+    files: int = 0
+    packages: int = 0
+    catalog_paths_rewritten: int = 0
+    fixity: dict[str, Any] = field(default_factory=dict)
+
+
+def _hash_copy(src: Path, dest: Path) -> tuple[str, int]:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    digest, size = hashlib.sha256(), 0
+    with open(src, "rb") as inp, open(dest, "wb") as out:
+        while block := inp.read(1 << 20):
+            digest.update(block)
+            out.write(block)
+            size += len(block)
+        out.flush()
+        os.fsync(out.fileno())
+    return digest.hexdigest().upper(), size
+
+
+def _hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest().upper()
+
+
+def _empty_target(path: Path) -> None:
+    if path.exists() and any(path.iterdir()):
+        raise BackupError(f"{path} is not empty: refusing to write into it",
+                          f"Thư mục {path} không trống: không ghi vào đó")
+    path.mkdir(parents=True, exist_ok=True)
+
+
+def _snapshot_sqlite(src: Path, dest: Path) -> None:
+    """Online backup: a consistent copy even while the server writes (WAL readers do not block it)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    source = sqlite3.connect(f"file:{src}?mode=ro", uri=True, timeout=30)
+    target = sqlite3.connect(dest)
+    try:
+        source.backup(target)
+        # The copy keeps the source's WAL mode; fold it back into one self-contained file.
+        target.execute("PRAGMA journal_mode=DELETE")
+        check = target.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        target.close()
+        source.close()
+    if check != "ok":
+        raise BackupError(f"snapshot of {src} fails integrity_check: {check}",
+                          f"Bản chụp cơ sở dữ liệu {src.name} bị lỗi toàn vẹn")
+
+
+def _ledger_entries(ledger: Path) -> tuple[list[str], list[dict]]:
+    lines, entries = [], []
+    if ledger.exists():
+        for line in ledger.read_text(encoding="utf-8").splitlines():
+            try:
+                entries.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a torn last line: its file is not referenced by anything yet
+            lines.append(line)
+    return lines, entries
+
+
+def backup_server(config: Any, dest: Path, *, link_from: Path | None = None) -> dict[str, Any]:
+    """Write a full backup of the server described by `config` (a ServerConfig) into the empty `dest`.
+
+    `link_from`, an earlier backup, lets unchanged package files be hard-linked instead of copied (they
+    are still re-hashed). Returns the manifest.
+    """
+    dest = Path(dest)
+    _empty_target(dest)
+    data = Path(config.data_dir)
+    files: list[dict[str, Any]] = []
+
+    def add(rel: str, kind: str, sha: str, size: int) -> None:
+        files.append({"path": rel, "kind": kind, "sha256": sha, "size": size})
+
+    for name in DATABASES:
+        if (data / name).exists():
+            _snapshot_sqlite(data / name, dest / "db" / name)
+            add(f"db/{name}", "database", _hash(dest / "db" / name), (dest / "db" / name).stat().st_size)
+    if (data / KEY).exists():
+        sha, size = _hash_copy(data / KEY, dest / KEY)
+        os.chmod(dest / KEY, 0o600)
+        add(KEY, "key", sha, size)
+
+    store = Path(config.store_dir)
+    lines, entries = _ledger_entries(store / "ledger.jsonl")
+    previous = _manifest_files(link_from) if link_from else {}
+    for entry in entries:
+        rel = f"store/{entry['path']}"
+        src, out = store / entry["path"], dest / rel
+        if previous.get(rel) == entry["sha256"] and (link_from / rel).is_file():
+            out.parent.mkdir(parents=True, exist_ok=True)
+            os.link(link_from / rel, out)
+            sha, size = _hash(out), out.stat().st_size
+        else:
+            try:
+                sha, size = _hash_copy(src, out)
+            except FileNotFoundError as exc:
+                raise BackupError(f"stored package {src} is missing: run `sohoa server fixity`",
+                                  f"Thiếu gói đã lưu {src}: hãy chạy kiểm tra toàn vẹn") from exc
+        if sha != entry["sha256"]:
+            raise BackupError(f"stored package {src} does not match its ledger hash: run `sohoa server fixity`",
+                              f"Gói {src} không khớp mã băm trong sổ: hãy chạy kiểm tra toàn vẹn")
+        add(rel, "package", sha, size)
+    ledger_bytes = "".join(line + "\n" for line in lines).encode("utf-8")
+    write_atomic(dest / "store" / "ledger.jsonl", ledger_bytes)
+    add("store/ledger.jsonl", "ledger", hashlib.sha256(ledger_bytes).hexdigest().upper(), len(ledger_bytes))
+
+    # Partial uploads let stations resume where they were; each is at least as long as its DB row says.
+    uploads = Path(config.uploads_dir)
+    for part in sorted(uploads.glob("*.part")) if uploads.is_dir() else []:
+        sha, size = _hash_copy(part, dest / "uploads" / part.name)
+        add(f"uploads/{part.name}", "upload", sha, size)
+
+    from sohoa import __version__
+
+    manifest = {"format": FORMAT, "created_at": iso_vn(), "source": str(data), "sohoa": __version__,
+                "packages": len(entries), "files": files}
+    for sub in {dest / Path(f["path"]).parent for f in files}:
+        fsync_dir(sub)
+    write_atomic(dest / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
+    log.info("backup of %s in %s: %d packages, %d files", data, dest, len(entries), len(files))
+    return manifest
+
+
+def _manifest_files(backup: Path) -> dict[str, str]:
+    try:
+        manifest = json.loads((Path(backup) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {f["path"]: f["sha256"] for f in manifest.get("files", [])}
+
+
+def read_manifest(backup: Path) -> dict[str, Any]:
+    path = Path(backup) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise BackupError(f"{backup} has no {MANIFEST}: not a backup, or an unfinished one",
+                          f"{backup} không có {MANIFEST}: không phải bản sao lưu hoặc sao lưu chưa xong") from exc
+    except ValueError as exc:
+        raise BackupError(f"{path} is not valid JSON", f"{path} không phải JSON hợp lệ") from exc
+    if manifest.get("format") != FORMAT:
+        raise BackupError(f"{backup}: unknown backup format {manifest.get('format')!r}",
+                          f"{backup}: định dạng sao lưu không được hỗ trợ")
+    return manifest
+
+
+def verify_backup(backup: Path) -> list[str]:
+    """Every file of the manifest, re-hashed; returns one line per problem (empty: the backup is sound)."""
+    manifest = read_manifest(backup)
+    problems = []
+    for entry in manifest["files"]:
+        path = Path(backup) / entry["path"]
+        if ".." in Path(entry["path"]).parts or Path(entry["path"]).is_absolute():
+            problems.append(f"{entry['path']}: path leaves the backup folder")
+        elif not path.is_file():
+            problems.append(f"{entry['path']}: missing")
+        elif (actual := _hash(path)) != entry["sha256"]:
+            problems.append(f"{entry['path']}: changed since the backup (SHA-256 {actual}, expected {entry['sha256']})")
+    return problems
+
+
+def restore_server(backup: Path, data_dir: Path) -> RestoreReport:
+    """Restore `backup` into the empty (or new) `data_dir`, then audit it; raises BackupError on any doubt."""
+    from server.config import ServerConfig
+    from server.storage import PackageStore
+
+    backup, data_dir = Path(backup), Path(data_dir)
+    problems = verify_backup(backup)
+    if problems:
+        raise BackupError(f"backup {backup} is damaged: " + "; ".join(problems),
+                          f"Bản sao lưu {backup} bị hỏng hoặc bị thay đổi ({len(problems)} tệp)")
+    manifest = read_manifest(backup)
+    _empty_target(data_dir)
+    target = ServerConfig(data_dir=data_dir)
+    places = {"database": lambda rel: data_dir / Path(rel).name, "key": lambda rel: data_dir / rel,
+              "package": lambda rel: target.store_dir / Path(rel).relative_to("store"),
+              "ledger": lambda rel: target.store_dir / "ledger.jsonl",
+              "upload": lambda rel: target.uploads_dir / Path(rel).name}
+    report = RestoreReport(data_dir=data_dir)
+    for entry in manifest["files"]:
+        out = places[entry["kind"]](entry["path"])
+        sha, _ = _hash_copy(backup / entry["path"], out)
+        if sha != entry["sha256"]:
+            raise BackupError(f"{entry['path']} changed while it was restored",
+                              f"Tệp {entry['path']} bị thay đổi trong khi khôi phục")
+        if entry["kind"] == "key":
+            os.chmod(out, 0o600)
+            os.chmod(out.parent, 0o700)
+        report.files += 1
+    report.catalog_paths_rewritten = _rewrite_catalog_paths(target.catalog_path, Path(manifest["source"]), data_dir)
+    _check_catalog_paths(target.catalog_path)
+    fixity = PackageStore(target.store_dir).fixity()
+    report.fixity = fixity.to_dict()
+    report.packages = fixity.intact
+    if not fixity.clean or fixity.checked != manifest["packages"]:
+        raise BackupError(f"fixity audit after restore failed: {len(fixity.changed)} changed, "
+                          f"{len(fixity.missing)} missing, {fixity.checked} of {manifest['packages']} checked",
+                          "Kiểm tra toàn vẹn sau khi khôi phục không đạt")
+    log.info("restored %s into %s: %d files, %d packages, fixity clean", backup, data_dir, report.files,
+             report.packages)
+    return report
+
+
+def _rewrite_catalog_paths(catalog: Path, old: Path, new: Path) -> int:
+    """The catalog keeps absolute package paths: point them at the restored store when the folder moved."""
+    if not catalog.exists() or old == new:
+        return 0
+    with sqlite3.connect(catalog) as conn:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'packages'").fetchone():
+            return 0
+        prefix = str(old).rstrip("/") + "/"
+        cur = conn.execute("UPDATE packages SET stored_path = ? || substr(stored_path, ?) WHERE stored_path LIKE ?",
+                           (str(new).rstrip("/") + "/", len(prefix) + 1, prefix.replace("%", r"\%") + "%"))
+        count = cur.rowcount
+    conn.close()
+    return count
+
+
+def _check_catalog_paths(catalog: Path) -> None:
+    if not catalog.exists():
+        return
+    conn = sqlite3.connect(catalog)
+    try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'packages'").fetchone():
+            return
+        missing = [row[0] for row in conn.execute("SELECT stored_path FROM packages")
+                   if row[0] and not Path(row[0]).is_file()]
+    finally:
+        conn.close()
+    if missing:
+        raise BackupError(f"the restored catalog names {len(missing)} package(s) not in the store: {missing[:3]}",
+                          f"Danh mục đã khôi phục có {len(missing)} gói không có trong kho")
+
+
+def list_backups(folder: Path) -> list[dict[str, Any]]:
+    """Complete backups under `folder` (those with a manifest), oldest first."""
+    out = []
+    for sub in sorted(Path(folder).iterdir()) if Path(folder).is_dir() else []:
+        try:
+            manifest = read_manifest(sub)
+        except BackupError:
+            continue
+        out.append({"path": str(sub), "created_at": manifest["created_at"], "packages": manifest["packages"]})
+    return sorted(out, key=lambda b: b["created_at"])
+
+
+def new_backup_dir(folder: Path) -> Path:
+    return Path(folder) / f"sohoa-backup-{now_vn():%Y%m%dT%H%M%S}"
+
+
+def prune_backups(folder: Path, keep: int) -> list[str]:
+    """Delete all but the newest `keep` complete backups; returns the deleted folders."""
+    found = list_backups(folder)
+    doomed = [b["path"] for b in found[:-keep]] if keep > 0 else []
+    for path in doomed:
+        shutil.rmtree(path)
+    return doomed
