@@ -188,13 +188,19 @@ class Station:
     def set_documents(self, batch_id: int, documents: list[dict], *, actor: str) -> None:
         self.store.set_documents(batch_id, documents, actor=actor)
 
-    def signer(self) -> Any:
+    def signer(self, pin: str | None = None) -> Any:
+        """The signer, made once. `pin` (typed by the operator for a PKCS#11 token, never logged or stored)
+        re-opens the token with it, so a wrong PIN always fails and the last good session is used after."""
+        if pin is not None and self.config.pkcs11_module and self._signer is not None:
+            self._signer.close()
+            self._signer = None
         if self._signer is None:
             from station.output.signing import Signer
 
             cfg = self.config
             if cfg.pkcs11_module:
-                pin = cfg.pkcs11_pin_file.read_text().strip() if cfg.pkcs11_pin_file else ""
+                if pin is None:
+                    pin = cfg.pkcs11_pin_file.read_text().strip() if cfg.pkcs11_pin_file else ""
                 self._signer = Signer.from_pkcs11(cfg.pkcs11_module, cfg.pkcs11_token, cfg.pkcs11_key, pin,
                                                  tsa_url=cfg.tsa_url or None)
             elif cfg.signing_p12:

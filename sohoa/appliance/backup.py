@@ -152,6 +152,7 @@ def backup_server(config: Any, dest: Path, *, link_from: Path | None = None) -> 
                               f"Gói {src} không khớp mã băm trong sổ: hãy chạy kiểm tra toàn vẹn")
         add(rel, "package", sha, size)
     ledger_bytes = "".join(line + "\n" for line in lines).encode("utf-8")
+    (dest / "store").mkdir(exist_ok=True)  # a new server has no package yet, and still a (empty) ledger
     write_atomic(dest / "store" / "ledger.jsonl", ledger_bytes)
     add("store/ledger.jsonl", "ledger", hashlib.sha256(ledger_bytes).hexdigest().upper(), len(ledger_bytes))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
@@ -43,6 +43,11 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
     os.chmod(path, 0o600)
 
 
+def _start(now: datetime, days: int) -> datetime:
+    # A few minutes back for clock skew; further back only for the (test) certificates made already expired.
+    return min(now - timedelta(minutes=5), now + timedelta(days=days - 1))
+
+
 def _name(common_name: str, org: str) -> x509.Name:
     attrs = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
     if org:
@@ -62,7 +67,7 @@ def make_ca(folder: Path, *, name: str, org: str = "", days: int = CA_DAYS) -> C
     cert = (
         x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=days))
+        .not_valid_before(_start(now, days)).not_valid_after(now + timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
                                      data_encipherment=False, key_agreement=False, key_cert_sign=True,
@@ -90,7 +95,7 @@ def make_server_cert(ca: CertPair, out_dir: Path, *, hostnames: list[str], ips: 
     cert = (
         x509.CertificateBuilder().subject_name(_name((hostnames or ips or [""])[0], ""))
         .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=days))
+        .not_valid_before(_start(now, days)).not_valid_after(now + timedelta(days=days))
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)

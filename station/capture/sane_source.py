@@ -43,6 +43,19 @@ _LOCK = threading.RLock()
 _INITIALISED = False
 
 NO_DOCS = "Document feeder out of documents"
+
+
+def _ignore_sigpipe() -> None:
+    """Put SIGPIPE back to "ignore". libsane's reader thread (sanei_thread) resets it to the default, fatal,
+    action when it ends; the next write to a socket a browser has closed then killed the whole station.
+    Through libc, because Python's signal.signal() works only in the main thread."""
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None)
+    libc.signal.restype = ctypes.c_void_p
+    libc.signal.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    libc.signal(signal.SIGPIPE, 1)  # SIG_IGN
 #: sane_strstatus() texts (libsane) -> our fault codes.
 STATUS_FAULTS = {
     "Document feeder jammed": "jammed",
@@ -181,7 +194,10 @@ class SaneSource:
                     with _LOCK:  # see _LOCK: libsane is not re-entrant; frames of two scanners interleave
                         dev.start()
                         # no_cancel between ADF frames, as scanimage --batch does; numpy out.
-                        image = dev.dev.snap(True, True, None)
+                        try:
+                            image = dev.dev.snap(True, True, None)
+                        finally:
+                            _ignore_sigpipe()
                 except Exception as exc:  # noqa: BLE001 - classified below
                     text = str(exc)
                     if text == NO_DOCS:
@@ -214,6 +230,7 @@ class SaneSource:
                     dev.cancel()
                 finally:
                     dev.close()
+                    _ignore_sigpipe()
 
     def _fault(self, text: str) -> ScanFault:
         code = STATUS_FAULTS.get(text, "io_error")

@@ -207,7 +207,17 @@ def scan(batch_id: int):
     if kind == "sane":
         station.capture.clear_fault(options["device"])  # "Quét tiếp" after the operator fixed the fault
     station.scan(batch_id, kind=kind, options=options, request=body.get("request") or {}, actor=actor())
+    current_app.extensions["last_scan"].remember(batch_id=batch_id, kind=kind, options=options,
+                                                 request=body.get("request") or {}, actor=actor())
     return jsonify({"ok": True}), 202
+
+
+@bp.post("/trigger")
+def trigger():
+    """The same as a press of the hardware button / pedal: repeat the last scan (debounced)."""
+    load_session()
+    fired = current_app.extensions["trigger"].press()
+    return jsonify({"fired": fired})
 
 
 @bp.post("/batches/<int:batch_id>/stop")
@@ -344,8 +354,19 @@ def finish(batch_id: int):
                     "Còn trang bị đánh dấu lỗi chất lượng chưa xử lý: chấp nhận hoặc quét lại các trang đó, "
                     "hoặc nhờ giám sát viên cho phép.", 409, error="unresolved_flags",
                     pages=rv.unresolved(station.store, batch_id))
+    pin = _body().get("pin")
+    if needs_pin(station):
+        if not pin:
+            return _bad("the signing token's PIN is needed", "Hãy nhập mã PIN của token ký số.", 400,
+                        error="pin_required")
+        station.signer(pin=str(pin))  # opens the token now: a wrong PIN is answered here, not in a thread
     station.finish(batch_id, actor=actor())
     return jsonify({"ok": True}), 202
+
+
+def needs_pin(station: Any) -> bool:
+    """A PKCS#11 token without a PIN file: the operator types the PIN on the finish screen."""
+    return bool(station.config.pkcs11_module and not station.config.pkcs11_pin_file)
 
 
 # -- review ----------------------------------------------------------------------------------------------
@@ -432,6 +453,14 @@ def page_image(page_id: int):
         return send_file(health.thumbnail(station.config.data_dir, path, rel), mimetype="image/jpeg",
                          max_age=3600)
     return send_file(path, mimetype="image/png")
+
+
+@bp.get("/pages/<int:page_id>/suggest")
+def page_suggest(page_id: int):
+    """OCR suggestions for the document that starts at this page: 202 while Tesseract reads it."""
+    _station().store.page(page_id)  # 404 for an unknown page
+    result = current_app.extensions["suggest"].get(page_id)
+    return jsonify(result), 202 if result["state"] == "running" else 200
 
 
 @bp.get("/audit")

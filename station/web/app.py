@@ -24,6 +24,7 @@ def create_app(station: Any, *, idle_lock_s: float | None = None) -> Flask:
     from station.web.api import bp as api_bp
     from station.web.pages import bp as pages_bp
 
+    _block_sigpipe()
     app = Flask(__name__, template_folder="templates", static_folder="static")
     app.config["BABEL_DEFAULT_LOCALE"] = "vi"
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
@@ -32,10 +33,31 @@ def create_app(station: Any, *, idle_lock_s: float | None = None) -> Flask:
     Babel(app, locale_selector=locale)
     app.extensions["station"] = station
     app.extensions["accounts"] = Accounts(station.store, idle_lock_s=idle_lock_s or IDLE_LOCK_S)
+    from station.web.trigger import LastScan, make_trigger
+
+    app.extensions["last_scan"] = LastScan()
+    app.extensions["trigger"] = make_trigger(station, app.extensions["last_scan"])
+    from station.service import data_path
+    from station.web.suggest import Suggester
+
+    app.extensions["suggest"] = Suggester(station.store, station.config.data_dir, lang=station.config.ocr_lang,
+                                          resolve=lambda rel: data_path(station.config, rel))
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)
     _errors(app)
     return app
+
+
+def _block_sigpipe() -> None:
+    """Block SIGPIPE in this thread and the server threads started after it (they inherit the mask).
+
+    A browser that reloads or closes an event stream leaves a socket that fails on the next write. Python
+    ignores SIGPIPE, but libsane puts the fatal default back after each scan (see capture/sane_source.py);
+    with the signal blocked, such a write is just an EPIPE error for waitress, never the end of the station.
+    """
+    import signal
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
 
 
 def locale() -> str:
@@ -51,6 +73,7 @@ def _errors(app: Flask) -> None:
     from protocol.metadata import MetadataError
     from station.auth import AuthError
     from station.capture.source import CaptureRefused
+    from station.output.signing import SigningError
     from station.store import StateError
 
     def answer(status: int, error: str, message: str, message_vi: str, **extra: Any):
@@ -77,6 +100,10 @@ def _errors(app: Flask) -> None:
     @app.errorhandler(CaptureRefused)
     def refused(exc: CaptureRefused):
         return answer(400, exc.code, exc.message, exc.message_vi)
+
+    @app.errorhandler(SigningError)
+    def signing(exc: SigningError):  # wrong PIN, token unplugged: the message says what to do
+        return answer(400, "signing", exc.message, exc.message_vi)
 
     @app.errorhandler(PermissionError)
     def forbidden(exc: PermissionError):

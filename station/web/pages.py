@@ -47,7 +47,10 @@ def js_strings() -> dict[str, str]:
         "replace_pick": _("Scan the replacement page(s) now; they will take this page's place."),
         "field_required": _("Required"), "done": _("Done"), "step_start": _("Starting"),
         "step_ocr": _("Reading text (OCR)"), "step_pdfa": _("Making PDF/A"), "step_sign": _("Signing"),
-        "step_package": _("Packing"), "moved": _("Moved"), "insert_pick": _("Tap the page after which to insert"),
+        "step_package": _("Packing"),
+        "receipt_ok": _("The archive server checked and stored this hồ sơ."), "received": _("Received"),
+        "reading": _("Reading the first page…"), "no_suggestion": _("Nothing recognisable found on the first page."),
+        "use_all": _("Use all"), "moved": _("Moved"), "insert_pick": _("Tap the page after which to insert"),
     }
 
 
@@ -174,7 +177,9 @@ def documents(batch_id: int):
 
 @bp.get("/batch/<int:batch_id>/finish")
 def finish(batch_id: int):
-    return _screen("finish", batch_id)
+    from station.web.api import needs_pin
+
+    return _screen("finish", batch_id, needs_pin=needs_pin(_station()))
 
 
 @bp.get("/accounts")

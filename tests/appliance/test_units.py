@@ -85,7 +85,7 @@ def test_verify_would_catch_a_broken_unit(unit_root: Path) -> None:
         out = _verify(unit_root, broken.name)
     finally:
         broken.unlink()
-    assert "Unknown key" in out.stderr and "RestartSec" in out.stderr or "sec value" in out.stderr, out.stderr
+    assert "Unknown key 'ProtectSytem'" in out.stderr and "sec value" in out.stderr, out.stderr
 
 
 @pytest.mark.parametrize("name", LONG_RUNNING)

@@ -89,8 +89,11 @@ def test_remove_borders_does_not_cut_dark_content_at_the_edge():
 
 # -- orientation -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("rotated", [pytest.param(0, marks=pytest.mark.slow), 90,
-                                     pytest.param(180, marks=pytest.mark.slow), pytest.param(270, marks=pytest.mark.slow)])
+SLOW = pytest.mark.slow
+
+
+@pytest.mark.parametrize("rotated", [pytest.param(0, marks=SLOW), 90, pytest.param(180, marks=SLOW),
+                                     pytest.param(270, marks=SLOW)])
 def test_detect_orientation(rotated):
     """Tesseract OSD: the fallback when the own method is unsure."""
     img = page(seed=31 + rotated, rotate=rotated, noise=4.0)

@@ -252,6 +252,16 @@ screens.scan = function () {
   const go = (folder) => startScan(BATCH, sel.value, folder).then(w.refresh).catch(fail);
   $("#scan-btn").onclick = () => (sel.value === "import" ? pickFolder($("#import-box"), (f) => { $("#import-box").classList.add("hidden"); go(f); }) : go());
   $("#stop-btn").onclick = () => api("POST", "/api/batches/" + BATCH + "/stop").then(w.refresh).catch(fail);
+  /* a USB foot pedal or button types a key: it scans like the big button (debounced, not while typing) */
+  let pressed = 0;
+  addEventListener("keydown", (ev) => {
+    if (["INPUT", "SELECT", "TEXTAREA"].includes(ev.target.tagName) || ev.repeat) return;
+    if (![" ", "Enter", "PageDown", "F8"].includes(ev.key)) return;
+    ev.preventDefault();
+    if (Date.now() - pressed < 800 || $("#scan-btn").disabled) return;
+    pressed = Date.now();
+    $("#scan-btn").click();
+  });
   $("#to-review").onclick = () => api("POST", "/api/batches/" + BATCH + "/review").then(() => { location.href = "/batch/" + BATCH + "/review"; }).catch(fail);
 };
 
@@ -458,11 +468,31 @@ screens.documents = function () {
       $(".doc-title", card).textContent = T.document + " " + (i + 1) + " · " + T.pages + " " + first + "–" + (first + g.length - 1);
       const rec = Object.assign({ language: "01", maintenance: "01", mode: "01", format: "02" }, records[i] || {});
       fillForm(card, rec);
+      $(".sugg-btn", card).onclick = () => suggest(card, g[0]);
       card.addEventListener("input", () => { collect(); draft(); });
       card.addEventListener("change", () => { collect(); autosave(); });
       docsBox.append(card);
     });
     records.length = gs.length;
+  }
+  /* OCR of the document's first page, on demand: each suggestion is a chip the operator taps to use */
+  async function suggest(card, pageId) {
+    const chips = $(".chips", card);
+    chips.replaceChildren(el("span", { class: "muted" }, T.reading));
+    let res;
+    for (let i = 0; i < 120; i++) {
+      try { res = await api("GET", "/api/pages/" + pageId + "/suggest"); } catch (e) { chips.replaceChildren(); return fail(e); }
+      if (res.state !== "running") break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    if (res.state === "error") { chips.replaceChildren(); return fail(res); }
+    const fields = res.fields || {};
+    const use = (name) => { const input = $('[name="' + name + '"]', card); input.value = fields[name]; input.dispatchEvent(new Event("change", { bubbles: true })); };
+    const names = Object.keys(fields);
+    chips.replaceChildren(...names.map((name) => el("button", { type: "button", class: "chip", "data-suggest": name, onclick: () => use(name) },
+      ($('label.f[data-field="' + name + '"]', card).firstChild.textContent.trim()) + ": " + fields[name])));
+    if (names.length > 1) chips.append(el("button", { type: "button", class: "chip pri", onclick: () => names.forEach(use) }, "✓ " + T.use_all));
+    if (!names.length) chips.append(el("span", { class: "muted" }, T.no_suggestion));
   }
   function payload() {
     return groups().map((g, i) => ({ ordinal: i + 1, record: Object.assign({}, records[i] || {}, { ordinal: i + 1, page_ids: g }) }));
@@ -529,6 +559,13 @@ screens.finish = function () {
       rej.replaceChildren(el("strong", {}, CFG.states.REJECTED), el("ul", {}, ...(failed.length ? failed : rc.reasons || []).map((r) => el("li", {}, r))));
       rej.classList.remove("hidden");
     } else rej.classList.add("hidden");
+    const rc = $("#receipt");
+    if (v.state === "SYNCED" && last && last.receipt) {
+      const r = JSON.parse(last.receipt);
+      rc.replaceChildren(el("strong", {}, "✓ " + T.receipt_ok), el("div", {}, r.objid || ""),
+        el("div", { class: "muted" }, T.received + ": " + (r.received_at || "") + " · SHA-256 " + (r.sha256 || "").slice(0, 16) + "…"));
+      rc.classList.remove("hidden");
+    } else rc.classList.add("hidden");
     $("#reopen-btn").classList.toggle("hidden", v.state !== "REJECTED");
     $("#finish-btn").disabled = v.state !== "REVIEW" || !!v.finishing;
     $("#finish-state").textContent = CFG.states[v.state] || v.state;
@@ -537,7 +574,28 @@ screens.finish = function () {
     $("#bar").style.width = (done ? 100 : idx >= 0 ? 15 + 17 * idx : 0) + "%";
     $("#finish-step").textContent = v.finishing ? (T["step_" + v.finishing] || v.finishing) : (v.state === "SYNCED" ? "✓" : "");
   });
-  $("#finish-btn").onclick = () => api("POST", "/api/batches/" + BATCH + "/finish").catch(fail);
+  const finish = (body) => api("POST", "/api/batches/" + BATCH + "/finish", body);
+  const pinBox = $("#sign-pin-box");
+  $("#finish-btn").onclick = () => {
+    if (!pinBox) return finish({}).catch(fail);
+    pinBox.classList.remove("hidden");  // the token's PIN: typed here, sent once, never kept
+    pinBox.scrollIntoView({ block: "center" });
+  };
+  if (pinBox) {
+    const pin = $("#sign-pin");
+    const dots = () => { $("#sign-pin-dots").textContent = pin.value ? "•".repeat(pin.value.length) : "\u00a0"; };
+    $$("#sign-keypad button").forEach((b) => b.onclick = async () => {
+      const k = b.dataset.k;
+      if (k === "back") pin.value = pin.value.slice(0, -1);
+      else if (k !== "ok") { if (pin.value.length < 16) pin.value += k; }
+      else {
+        const typed = pin.value;
+        pin.value = "";
+        try { await finish({ pin: typed }); pinBox.classList.add("hidden"); } catch (e) { fail(e); }
+      }
+      dots();
+    });
+  }
   $("#reopen-btn").onclick = () => api("POST", "/api/batches/" + BATCH + "/reopen").then(() => { location.href = "/batch/" + BATCH + "/review"; }).catch(fail);
 };
 
