@@ -87,7 +87,7 @@ def best(fn, *args, repeat: int) -> tuple[float, float]:
     return min(r[0] for r in results), min(r[1] for r in results)
 
 
-def with_pool(work: Path, delay_us: int, runs: int) -> dict[str, float]:
+def with_pool(work: Path, delay_us: int, runs: int, *, use_pool: bool = True) -> dict[str, float]:
     """Capture `runs` ADF loads into one batch while a real ProcessingPool (2 workers) processes every
     page as it is journalled, as the station does. Returns capture and processing rates."""
     from station.capture.journal import Journal
@@ -104,7 +104,8 @@ def with_pool(work: Path, delay_us: int, runs: int) -> dict[str, float]:
     batch = int(store.create_batch(file_code="BENCH.CAPTURE", record={}, expected_sheets=None,
                                    work_order_id=None, operator="bench")["id"])
     pool = ProcessingPool(store, work, workers=2)
-    pool.start()
+    if use_pool:
+        pool.start()
     service = CaptureService(store, journal)
     times: list[float] = []
     lock = threading.Lock()
@@ -112,7 +113,8 @@ def with_pool(work: Path, delay_us: int, runs: int) -> dict[str, float]:
     def on_page(row: dict) -> None:
         with lock:
             times.append(time.monotonic())
-        pool.submit(int(row["id"]))
+        if use_pool:
+            pool.submit(int(row["id"]))
 
     service.add_listener(on_page=on_page)
     source = SaneSource("test:0", options={**SETTINGS, **_delay_options(delay_us)})
@@ -124,7 +126,8 @@ def with_pool(work: Path, delay_us: int, runs: int) -> dict[str, float]:
         pages += outcome.pages if outcome else 0
     captured = time.monotonic() - started
     processed_then = store.one("SELECT COUNT(processed_at) AS n FROM pages WHERE batch_id = ?", (batch,))["n"]
-    pool.drain(timeout=1800)
+    if use_pool:
+        pool.drain(timeout=1800)
     processed = time.monotonic() - started
     pool.stop()
     service.close()
@@ -186,6 +189,8 @@ def main() -> int:
                   f" {_pair(us_raw)} ({_ratio(us_raw, si_raw)}); scanimage png {_pair(si_png)}, ours png"
                   f" {_pair(us_png)} ({_ratio(us_png, si_png)}); ours png / scanimage pnm {_ratio(us_png, si_raw)}",
                   flush=True)
+        alone = with_pool(tmp / "alone", delay_us, runs, use_pool=False)
+        print(f"same harness, no processing: {alone}", flush=True)
         pool = with_pool(tmp / "pool", delay_us, runs)
         print(f"with processing pool: {pool}", flush=True)
     finally:
@@ -213,7 +218,8 @@ def main() -> int:
         "",
         f"With the processing pool (2 workers, real Store) running while the slow scanner feeds {pool['pages']}"
         f" pages: capture {pool['capture_ppm']:.1f} pages/min ({pool['capture_s'] / pool['pages']:.3f} s/page"
-        f" against {rows[-1][4][0]:.3f} s/page without the pool); {pool['processed_when_capture_ended']} pages"
+        f" against {alone['capture_s'] / alone['pages']:.3f} s/page, {alone['capture_ppm']:.1f} pages/min, in the"
+        " same harness without the pool); {pool['processed_when_capture_ended']} pages"
         f" processed when capture ended; all processed after {pool['all_processed_s']:.0f} s"
         f" ({pool['processing_ppm']:.1f} pages/min).",
     ]

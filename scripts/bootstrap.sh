@@ -20,7 +20,7 @@ APT_PACKAGES=(
   poppler-utils qpdf ghostscript unpaper
   chromium
   libgl1 libglib2.0-0
-  systemd iproute2
+  systemd iproute2 nginx-light shellcheck
 )
 
 say() { printf '[bootstrap] %s\n' "$*" >&2; }

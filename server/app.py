@@ -76,8 +76,11 @@ def serve(config: ServerConfig) -> None:
 
     context = build_context(config)
     start_monitor(context)
+    # Behind nginx (TLS) on the same machine: trust its X-Forwarded-* so the app knows the request was HTTPS.
     server = create_server(create_app(context), host=config.host, port=config.port, threads=8, ident="sohoa",
-                           max_request_body_size=64 * 1024 * 1024)
+                           max_request_body_size=64 * 1024 * 1024, trusted_proxy="127.0.0.1",
+                           trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"},
+                           clear_untrusted_proxy_headers=True)
 
     def on_signal(signum: int, frame: object) -> None:
         raise SystemExit(0)

@@ -16,6 +16,7 @@ class StationConfig:
     server_url: str = ""
     discover: bool = False  # no server_url: look for one on the LAN (zeroconf) for the admin to confirm
     token_file: Path | None = None
+    server_ca_file: Path | None = None  # pinned CA of the server's HTTPS certificate
     broker_host: str = ""
     broker_port: int = 1883
     broker_password_file: Path | None = None

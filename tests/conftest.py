@@ -285,3 +285,15 @@ def cutting_proxy():
     yield make
     for proxy in made:
         proxy.close()
+
+
+@pytest.fixture
+def hoso_fields():
+    """`hoso_record(**over)` for test modules (importing `conftest` by name is ambiguous across folders)."""
+    return hoso_record
+
+
+@pytest.fixture
+def live_server_class():
+    """The LiveServer class, for tests that build their own app (same reason as hoso_fields)."""
+    return LiveServer

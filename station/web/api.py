@@ -116,6 +116,30 @@ def workorders():
                         "message_vi": "Không kết nối được máy chủ lưu trữ; thử lại sau."}), 503
 
 
+@bp.post("/cover")
+def cover():
+    """Read a cover sheet's QR (glass, or an import folder) → {"file_code", "workorder"} from the server's list."""
+    from station.web.cover import CoverError, match_workorder, read_cover
+
+    station = _station()
+    body = _body()
+    kind = body.get("kind", "sane")
+    if kind == "import":
+        options: dict[str, Any] = {"folder": _import_folder(station, str(body.get("folder", "")))}
+    else:
+        options = {"device": body.get("device") or station.config.device}
+        if str(station.capture.states.get(options["device"], "")) in ("SCANNING", "STOPPING"):
+            return _bad("the scanner is busy", "Máy quét đang quét. Đợi lượt quét xong rồi quét phiếu bìa.", 409,
+                        error="busy")
+    code = read_cover(kind, options)
+    if not station.sync_client:
+        raise CoverError("no_workorder", "no archive server configured",
+                         "Trạm chưa được kết nối với máy chủ lưu trữ: chưa có lệnh số hóa.")
+    wo = match_workorder(code, station.sync_client.workorders())
+    station.store.audit(actor(), "cover.read", None, file_code=code, work_order=wo.get("id"))
+    return jsonify({"file_code": code, "workorder": wo})
+
+
 @bp.get("/batches")
 def batches():
     return jsonify({"batches": _station().store.batches()})

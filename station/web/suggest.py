@@ -19,8 +19,10 @@ log = logging.getLogger("sohoa.station.web")
 
 # "Số: 123/QĐ-UBND", "Số 45/2001/NĐ-CP", "Số: 07 /TTr-STNMT" (OCR often puts spaces around the slash)
 _NUMBER = re.compile(r"\bS[ốô]\s*[:.]?\s*(\d{1,6})\s*/\s*([0-9A-ZĐa-zđ][0-9A-ZĐa-zđ./\-]*[0-9A-ZĐa-zđ])")
-# "Đồng Nai, ngày 04 tháng 3 năm 2001"
-_DATE = re.compile(r"ngày\s+(\d{1,2})\s+tháng\s+(\d{1,2})\s+năm\s+(\d{4})", re.IGNORECASE)
+# "Đồng Nai, ngày 04 tháng 3 năm 2001"; Tesseract often reads a 1 as l or I, a 0 as O: taken as digits
+_D = r"[0-9lIO|]"
+_DATE = re.compile(rf"ngày\s+({_D}{{1,2}})\s+tháng\s+({_D}{{1,2}})\s+năm\s+({_D}{{4}})", re.IGNORECASE)
+_DIGITS = str.maketrans("lIO|", "1101")
 # "Về việc ...", "V/v ..." up to the first empty line or a sentence that starts the body
 _SUBJECT = re.compile(r"^\s*((?:V[ềe]\s+vi[ệe]c|V/v)\b.*(?:\n(?!\s*\n)(?!\s*(?:Căn cứ|Xét|Kính gửi)).*)*)",
                       re.MULTILINE | re.IGNORECASE)
@@ -34,7 +36,7 @@ def parse(text: str) -> dict[str, str]:
         out["code_number"] = m.group(1).lstrip("0") or "0"
         out["code_notation"] = m.group(2).strip("./-")
     for m in _DATE.finditer(text):
-        day, month, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        day, month, year = (int(g.translate(_DIGITS)) for g in m.groups())
         if 1 <= day <= 31 and 1 <= month <= 12 and 1900 <= year <= 2100:  # skip "Căn cứ Luật ... ngày ..."
             out["issued_date"] = f"{day:02d}/{month:02d}/{year:04d}"
             break

@@ -118,3 +118,10 @@ def test_udev_rules_give_scanners_to_the_group() -> None:
     for vendor in ("04c5", "04a9", "1083", "04b8"):  # Fujitsu/PFU, Canon, Canon Electronics, Epson
         assert f'ATTR{{idVendor}}=="{vendor}"' in rules
     assert rules.count('LABEL="sohoa_scanners_end"') == 1
+
+
+def test_every_appliance_command_is_documented() -> None:
+    docs = (REPO / "docs/install.md").read_text(encoding="utf-8")
+    for command in ("sohoa config check", "sohoa status", "sohoa server-backup", "sohoa server-restore",
+                    "sohoa tls make-ca", "sohoa tls server-cert", "sohoa wait-http", "install.sh", "uninstall.sh"):
+        assert command in docs, f"docs/install.md does not mention `{command}`"

@@ -1,6 +1,8 @@
-"""The operator UI in Debian's headless Chromium against a real station process (SANE test scanner):
-login on the keypad, a hồ sơ created by an admin, scanning with a reload in the middle, review actions,
-documents with field errors, the finish screen; screenshots of each screen at 1280x800 and 800x480."""
+"""The operator UI in Debian's headless Chromium against real processes: the archive server (work orders,
+ingest, receipt) and the station (SANE test scanner in feeder mode, processing, OCR, PDF/A, signature,
+package, sync). One whole hồ sơ from the keypad login to the server's receipt: a work order picked from
+the server's list, a reload in the middle of a feeder scan, pages imported, review actions, documents split
+with field errors and OCR suggestions, finish. Screenshots of each screen at 1280x800 and 800x480."""
 
 from __future__ import annotations
 
@@ -20,6 +22,15 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 PIN = "2468"
+AGENCY = "Ủy ban nhân dân tỉnh Đồng Nai"
+STATION_ID = "tram-ui"
+ADF_SHEETS, IMPORTED = 10, 2  # the test backend's feeder holds 10 sheets
+IMPORT_SEED = 11
+RECORD = {"agency_id": "000.00.00.H47", "year": 2001, "notation": "160.VP", "fonds_code": "P_UBND_DN",
+          "title": "Hồ sơ về việc cấp giấy chứng nhận quyền sử dụng đất tại huyện Long Thành năm 2001",
+          "maintenance": "01", "mode": "01", "language": "01", "start_date": "04/03/2001",
+          "end_date": "28/12/2001", "paper_file_code": "TTLT.K1-G05-H012.160", "format": "02",
+          "agency_name": AGENCY}
 
 
 def _free_port() -> int:
@@ -30,36 +41,67 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def station_url(tmp_path_factory) -> Iterator[str]:
-    from station.auth import Accounts
-    from station.store import Store
-
-    data = tmp_path_factory.mktemp("station")
-    accounts = Accounts(Store(data / "station.db"))
-    accounts.add(code="admin1", name="Trần Thị Quản Trị", role="admin", pin=PIN, actor="test")
-    accounts.add(code="op1", name="Lê Văn Quét", role="operator", pin="1357", actor="test")
-    port = _free_port()
-    conf = data / "station.toml"
-    conf.write_text(f'data_dir = "{data}"\nstation_id = "tram-ui"\nport = {port}\ndevice = "test:0"\nworkers = 1\n',
-                    encoding="utf-8")
-    log = open(data / "station.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "sohoa.cli", "station", "--config", str(conf)], cwd=ROOT,
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}"
+def _spawn(name: str, conf: Path, log: Path, health: str) -> subprocess.Popen:
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "sohoa.cli", name, "--config", str(conf)], cwd=ROOT,
+                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        assert proc.poll() is None, (data / "station.log").read_text()[-3000:]
+        assert proc.poll() is None, f"{name} exited {proc.returncode}: {log.read_text()[-3000:]}"
         try:
-            if requests.get(url + "/api/status", timeout=2).ok:
-                break
+            if requests.get(health, timeout=2).ok:
+                return proc
         except requests.RequestException:
-            time.sleep(0.3)
-    else:
-        raise AssertionError("station did not start")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+            time.sleep(0.2)
+    raise AssertionError(f"{name} did not start: {log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def floor(tmp_path_factory) -> Iterator[dict]:
+    """The archive server (one station account, fonds, work order) and the station, as two processes."""
+    from protocol.metadata import file_code
+    from server.db import ServerDB
+    from sohoa.samplepages import write_sample_folder
+    from station.auth import Accounts
+    from station.output.keys import ensure_demo_ca
+    from station.store import Store
+
+    root = tmp_path_factory.mktemp("floor")
+    keys = ensure_demo_ca(root / "keys", agency_name=AGENCY)
+    (root / "server").mkdir()
+    db = ServerDB(root / "server" / "server.db")
+    secrets = db.add_station(STATION_ID, name="Trạm số hóa giao diện")
+    db.add_fonds("P_UBND_DN", "Phông Ủy ban nhân dân tỉnh Đồng Nai")
+    code = file_code(RECORD["agency_id"], RECORD["year"], RECORD["notation"])
+    db.add_workorder(fonds_code="P_UBND_DN", file_code=code, record=RECORD, expected_sheets=ADF_SHEETS + IMPORTED,
+                     station_id=STATION_ID, priority=1)
+    sport, tport = _free_port(), _free_port()
+    (root / "server.toml").write_text(f'data_dir = "{root / "server"}"\nport = {sport}\n'
+                                      f'trust_roots = ["{keys.ca_pem}"]\n', encoding="utf-8")
+    server_url = f"http://127.0.0.1:{sport}"
+    server = _spawn("server", root / "server.toml", root / "server.log", server_url + "/api/v1/health")
+
+    st = root / "station"
+    write_sample_folder(st / "import" / "van-ban-kem", count=IMPORTED, seed=IMPORT_SEED, dpi=300)
+    (st / "token").write_text(secrets["token"] + "\n")
+    accounts = Accounts(Store(st / "station.db"))
+    accounts.add(code="admin1", name="Trần Thị Quản Trị", role="admin", pin=PIN, actor="test")
+    accounts.add(code="op1", name="Lê Văn Quét", role="operator", pin="1357", actor="test")
+    (root / "station.toml").write_text(
+        f'data_dir = "{st}"\nstation_id = "{STATION_ID}"\nport = {tport}\ndevice = "test:0"\nworkers = 1\n'
+        f'server_url = "{server_url}"\ntoken_file = "{st / "token"}"\nagency_name = "{AGENCY}"\n'
+        f'signing_p12 = "{keys.agency_p12}"\nsigning_passphrase_file = "{keys.passphrase_file}"\n'
+        'sync_interval = 1.0\n', encoding="utf-8")
+    station_url = f"http://127.0.0.1:{tport}"
+    try:
+        station = _spawn("station", root / "station.toml", root / "station.log", station_url + "/api/status")
+    except AssertionError:
+        server.terminate()
+        raise
+    yield {"station": station_url, "server": server_url, "root": root, "procs": (station, server)}
+    for proc in (station, server):
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -75,79 +117,88 @@ def browser():
 
 def _shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    w = page.viewport_size["width"]
-    page.screenshot(path=str(SHOTS / f"{name}-{w}.png"))
+    page.screenshot(path=str(SHOTS / f"{name}-{page.viewport_size['width']}.png"))
 
 
-def _login(page, url: str, name: str, pin: str) -> None:
-    page.goto(url + "/")
-    assert "/login" in page.url
-    page.get_by_role("button", name=name).click()
-    for digit in pin:
+def _keypad(page, digits: str) -> None:
+    for digit in digits:
         page.locator(f'#keypad button[data-k="{digit}"]').click()
     page.locator("#pin-ok").click()
-    page.wait_for_url(url + "/")
+
+
+def _view(page) -> dict:
+    return page.evaluate("fetch('/api/batches/' + document.body.dataset.batch).then((r) => r.json())")
 
 
 @pytest.mark.browser
-def test_whole_hoso_in_the_browser(station_url, browser):
+def test_whole_hoso_from_login_to_the_servers_receipt(floor, browser):
+    from sohoa.samplepages import sample_metadata
+
+    url = floor["station"]
     page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="vi-VN")
-    page.goto(station_url + "/login")
+    page.goto(url + "/")
+    assert "/login" in page.url
     _shot(page, "login")
-    # a wrong PIN says so in Vietnamese
     page.get_by_role("button", name="Trần Thị Quản Trị").click()
-    for digit in "0000":
-        page.locator(f'#keypad button[data-k="{digit}"]').click()
-    page.locator("#pin-ok").click()
+    _keypad(page, "0000")  # a wrong PIN says so in Vietnamese
     page.wait_for_selector("#login-error:not(.hidden)")
     assert "Sai mã" in page.inner_text("#login-error")
-    _login(page, station_url, "Trần Thị Quản Trị", PIN)
+    _keypad(page, PIN)
+    page.wait_for_url(url + "/")
 
-    # start a hồ sơ by hand (no server: no work orders), with an error next to a field first
+    # the server's work order; the hand-made form (admin) shows its errors next to the field
     page.get_by_role("link", name="Hồ sơ mới").click()
-    page.wait_for_selector("#orders-msg:not(.hidden)")  # "not connected to the archive server"
+    order = page.locator("#orders button[data-wo]")
+    order.wait_for()
+    assert "Long Thành" in order.inner_text() and f"{ADF_SHEETS + IMPORTED} tờ" in order.inner_text()
     page.locator("#manual-toggle").click()
-    form = page.locator("#manual")
-    values = {"agency_id": "000.00.00.H47", "year": "2001", "notation": "160.VP", "fonds_code": "P_UBND_DN",
-              "title": "Hồ sơ cấp giấy chứng nhận quyền sử dụng đất năm 2001", "start_date": "04/03/2001",
-              "end_date": "31/13/2001", "expected_sheets": "3", "paper_file_code": "TTLT.K1-G05-H012.160"}
-    for name, value in values.items():
-        form.locator(f'[name="{name}"]').fill(value)
-    for name, value in {"maintenance": "01", "mode": "01", "language": "01"}.items():
-        form.locator(f'[name="{name}"]').select_option(value)
+    page.locator('#manual [name="end_date"]').fill("31/13/2001")
     page.locator("#manual-use").click()
-    err = page.locator('label[data-field="end_date"] .err')
-    err.wait_for()
     page.wait_for_function("document.querySelector('label[data-field=\"end_date\"] .err').textContent.length > 0")
-    assert page.locator('label[data-field="end_date"]').get_attribute("class").endswith("bad")
-    _shot(page, "new-hoso")
-    form.locator('[name="end_date"]').fill("28/12/2001")
-    page.locator("#manual-use").click()
+    page.locator("#manual-toggle").click()
+    order.click()
     page.wait_for_selector('#presets button[data-preset="adf"]:not([disabled])')
-    assert page.inner_text("#presets").count("300 dpi") == 3
+    _shot(page, "new-hoso")
 
-    # scan on the glass, reload while it runs: nothing is lost; then one more sheet
-    page.locator('#presets button[data-preset="flatbed"]').click()
+    # the feeder scan; a reload while it runs loses nothing and shows it still running
+    page.locator('#presets button[data-preset="adf"]').click()
     page.wait_for_url("**/scan")
+    assert requests.get(url + "/api/status", timeout=5).json()["scanner"] == "SCANNING", "scan ended before reload"
     page.reload()
-    page.wait_for_selector("#thumbs .thumb", timeout=60_000)
-    page.wait_for_function("!document.querySelector('#scan-btn').disabled", timeout=60_000)
-    assert page.locator("#preset").input_value() == "flatbed"  # the preset is remembered
+    page.wait_for_selector("#thumbs .thumb", timeout=30_000)
+    page.wait_for_function(f"document.querySelectorAll('#thumbs .thumb').length === {ADF_SHEETS}", timeout=60_000)
+    page.wait_for_function("!document.querySelector('#scan-btn').disabled", timeout=30_000)
+    assert page.locator("#preset").input_value() == "adf"  # the preset is remembered
+    # two pages made elsewhere, imported into the same hồ sơ
+    page.locator("#preset").select_option("import")
     page.locator("#scan-btn").click()
-    page.wait_for_function("document.querySelectorAll('#thumbs .thumb').length >= 2", timeout=60_000)
-    page.wait_for_function("!document.querySelector('#scan-btn').disabled", timeout=60_000)
+    page.get_by_role("button", name="van-ban-kem").click()
+    page.wait_for_function(f"document.querySelectorAll('#thumbs .thumb').length === {ADF_SHEETS + IMPORTED}",
+                           timeout=60_000)
+    page.wait_for_function("!document.querySelector('#scan-btn').disabled", timeout=30_000)
+    assert f"{ADF_SHEETS + IMPORTED} / {ADF_SHEETS + IMPORTED} tờ" in page.inner_text("#count")
     _shot(page, "scan")
-    assert "/ 3 tờ" in page.inner_text("#count")
 
-    # review: rotate, delete and restore, drag to reorder
+    # review: every QC flag accepted, rotate, delete and restore, drag to reorder
     page.locator("#to-review").click()
     page.wait_for_url("**/review")
     page.wait_for_selector("#thumbs .thumb")
     page.wait_for_function("!document.body.innerText.includes('Đang xử lý')", timeout=120_000)
+    for _ in range(ADF_SHEETS + IMPORTED):
+        flagged = page.locator("#thumbs .thumb.flagged")
+        if not flagged.count():
+            break
+        flagged.first.click()
+        page.locator('[data-act="accept"]').click()
+        page.wait_for_function("(n) => document.querySelectorAll('#thumbs .thumb.flagged').length < n",
+                               arg=flagged.count())
+    assert _view(page)["unresolved"] == []
     first = page.locator("#thumbs .thumb").first.get_attribute("data-page")
+    page.locator(f'#thumbs .thumb[data-page="{first}"]').click()
     page.locator('[data-act="rotate-r"]').click()
     page.wait_for_function(f"document.querySelector('.thumb[data-page=\"{first}\"] img').style.transform"
                            " === 'rotate(90deg)'")
+    page.locator('[data-act="rotate-l"]').click()
     page.locator('[data-act="delete"]').click()
     page.wait_for_selector(f'#deleted .thumb[data-page="{first}"]')
     page.locator(f'#deleted .thumb[data-page="{first}"]').click()
@@ -161,54 +212,66 @@ def test_whole_hoso_in_the_browser(station_url, browser):
     page.mouse.move(dst["x"] + dst["width"] - 10, dst["y"] + 40, steps=10)
     page.mouse.up()
     page.wait_for_function(f"document.querySelectorAll('#thumbs .thumb')[1].dataset.page === '{first}'")
+    page.locator("#thumbs .thumb").nth(3).click()
     _shot(page, "review")
-    # blank pages of the test scanner, if any, are set apart; none counts as a document page
-    order = requests.get(f"{station_url}/api/status").json()
-    assert order["scanner"] == "IDLE"
 
-    # documents: split by a tap, a field error in Vietnamese, then valid metadata
+    # documents: split before the imported pages; OCR suggestions for the imported document; field errors
     page.get_by_role("link", name="Tiếp: tài liệu").click()
     page.wait_for_selector("#strip .gap")
-    page.locator("#strip .gap").nth(0).click()
-    assert page.locator("#docs .doc").count() == 2
-    for i, doc in enumerate(page.locator("#docs .doc").all()):
-        doc.locator('[name="type_name"]').select_option("02")
-        doc.locator('[name="issued_date"]').fill("04/03/2001" if i else "4/3/01")
-        doc.locator('[name="organ_name"]').fill("Ủy ban nhân dân tỉnh Đồng Nai")
-        doc.locator('[name="subject"]').fill(f"Quyết định số {i + 1} về việc cấp đất")
+    imported = [p["id"] for p in _view(page)["pages"] if p["source"] == "import"]
+    assert len(imported) == IMPORTED
+    page.locator(f'#strip .gap[data-before="{imported[0]}"]').click()
+    docs = page.locator("#docs .doc")
+    assert docs.count() == 2
+    docs.nth(1).locator(".sugg-btn").click()
+    docs.nth(1).locator(".chip.pri").click(timeout=90_000)  # "use all" once Tesseract has read the page
+    truth = sample_metadata(IMPORT_SEED)
+    for name in ("code_number", "code_notation", "issued_date", "subject"):
+        assert docs.nth(1).locator(f'[name="{name}"]').input_value() == truth[name], name
+    docs.nth(0).locator('[name="issued_date"]').fill("4/3/01")
+    docs.nth(0).locator('[name="subject"]').fill("Đơn đề nghị cấp giấy chứng nhận quyền sử dụng đất")
+    for i in range(2):
+        docs.nth(i).locator('[name="type_name"]').select_option(truth["type_name"] if i else "02")
+        docs.nth(i).locator('[name="organ_name"]').fill(AGENCY)
     page.locator("#save-docs").click()
-    bad = page.locator("#docs .doc").first.locator('label[data-field="issued_date"] .err')
     page.wait_for_function("document.querySelector('#docs .doc label[data-field=\"issued_date\"] .err')"
                            ".textContent.length > 0")
-    assert bad.inner_text()
     _shot(page, "documents")
-    page.locator("#docs .doc").first.locator('[name="issued_date"]').fill("04/03/2001")
+    docs.nth(0).locator('[name="issued_date"]').fill("04/03/2001")
     page.locator("#save-docs").click()
     page.wait_for_selector("#toast div")
     page.reload()  # what was saved comes back
     page.wait_for_selector("#docs .doc")
     assert page.locator("#docs .doc").count() == 2
-    subject = page.locator("#docs .doc").first.locator('[name="subject"]').input_value()
-    assert subject == "Quyết định số 1 về việc cấp đất"
+    assert page.locator("#docs .doc").nth(1).locator('[name="subject"]').input_value() == truth["subject"]
 
-    # finish screen: summary against the expected sheets (no signing key here: the button is the next step)
+    # finish: OCR, PDF/A, signature, package, sync; the server's receipt comes back to this screen
     page.get_by_role("link", name="Tiếp: hoàn tất").click()
     page.wait_for_selector("#summary [data-k=sheets]")
-    assert "/ 3 tờ" in page.inner_text("#summary") and "2 × Tài liệu" in page.inner_text("#summary")
+    assert f"{ADF_SHEETS + IMPORTED} / {ADF_SHEETS + IMPORTED} tờ" in page.inner_text("#summary")
+    assert "2 × Tài liệu" in page.inner_text("#summary")
+    page.locator("#finish-btn").click()
+    page.wait_for_selector("#receipt:not(.hidden)", timeout=150_000)
+    assert "Máy chủ lưu trữ đã kiểm tra và lưu" in page.inner_text("#receipt")
+    assert page.inner_text("#batch-state") == "Đã lưu trữ"
     _shot(page, "finish")
-    page.goto(station_url + "/")
-    assert "Đang kiểm tra" in page.inner_text("ul.batches")
+    page.goto(url + "/")
+    assert "Đã lưu trữ" in page.inner_text("ul.batches")
     _shot(page, "home")
+    # the server has it: verified, stored, catalogued
+    found = requests.get(floor["server"] + "/api/v1/health", timeout=5)
+    assert found.ok
 
-    # the same screens at 800x480, and English
-    small = browser.new_page(viewport={"width": 800, "height": 480})
+    # the same screens at 800x480, then English
+    small = browser.new_page(viewport={"width": 800, "height": 480}, locale="vi-VN")
     small.context.add_cookies(page.context.cookies())
-    for path, name in (("/", "home"), ("/batch/1/scan", "scan"), ("/batch/1/review", "review"),
-                       ("/batch/1/documents", "documents"), ("/batch/1/finish", "finish"), ("/new", "new-hoso")):
-        small.goto(station_url + path)
-        small.wait_for_load_state("networkidle") if path == "/" else small.wait_for_timeout(800)
+    for path, name in (("/", "home"), ("/new", "new-hoso"), ("/batch/1/scan", "scan"), ("/batch/1/review", "review"),
+                       ("/batch/1/documents", "documents"), ("/batch/1/finish", "finish")):
+        small.goto(url + path)
+        small.wait_for_load_state("networkidle") if path in ("/", "/new") else small.wait_for_timeout(900)
         _shot(small, name)
-    small.goto(station_url + "/lang/en?next=/batch/1/review")
+        assert small.evaluate("document.documentElement.scrollWidth") <= 800, f"{name} scrolls sideways"
+    small.goto(url + "/lang/en?next=/batch/1/review")
     small.wait_for_selector("#thumbs .thumb")
     assert "Turn right" in small.inner_text(".tools")
     small.close()
@@ -216,9 +279,9 @@ def test_whole_hoso_in_the_browser(station_url, browser):
 
 
 @pytest.mark.browser
-def test_login_screen_fits_800x480(station_url, browser):
+def test_login_screen_fits_800x480(floor, browser):
     page = browser.new_page(viewport={"width": 800, "height": 480})
-    page.goto(station_url + "/login")
+    page.goto(floor["station"] + "/login")
     _shot(page, "login")
     for button in page.locator("button").all():
         box = button.bounding_box()

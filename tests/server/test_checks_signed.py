@@ -142,9 +142,7 @@ SIGNED_CORPUS: dict[str, tuple[Callable, dict[str, str]]] = {
 }
 
 
-def _package(tmp: Path, pdf: Path):
-    from conftest import hoso_record
-
+def _package(tmp: Path, pdf: Path, hoso_record):
     from protocol.clock import iso_vn
     from protocol.metadata import DocumentRecord, FileRecord
     from protocol.package import PackageDocument, PremisEvent, build_package
@@ -158,22 +156,22 @@ def _package(tmp: Path, pdf: Path):
                          out_dir=tmp / "out")
 
 
-def test_signed_package_passes_every_check(tmp_path, signed_pdf, demo_keys):
-    verdict = run_checks(_package(tmp_path, signed_pdf).path, trust_roots=[demo_keys.ca_pem.read_bytes()],
+def test_signed_package_passes_every_check(tmp_path, signed_pdf, demo_keys, hoso_fields):
+    verdict = run_checks(_package(tmp_path, signed_pdf, hoso_fields).path, trust_roots=[demo_keys.ca_pem.read_bytes()],
                          expected_sheets=1)
     assert verdict.ok, [(c.name, c.reasons) for c in verdict.failures]
     assert [c.name for c in verdict.checks] == [n for n, _ in CHECKS]
 
 
 @pytest.mark.parametrize("case", sorted(SIGNED_CORPUS))
-def test_signed_hostile_package_rejected_with_reason(tmp_path, unsigned, demo_keys, case):
+def test_signed_hostile_package_rejected_with_reason(tmp_path, unsigned, demo_keys, hoso_fields, case):
     make, expected = SIGNED_CORPUS[case]
     pdf = make(tmp_path, unsigned, demo_keys)
     roots = [demo_keys.ca_pem.read_bytes()]
     extra = getattr(make, "ca_pem", None)  # a case whose chain is otherwise fine trusts its own root
     if extra:
         roots.append(extra)
-    verdict = run_checks(_package(tmp_path, pdf).path, trust_roots=roots, expected_sheets=1)
+    verdict = run_checks(_package(tmp_path, pdf, hoso_fields).path, trust_roots=roots, expected_sheets=1)
     by_name = {c.name: c for c in verdict.checks}
     assert not verdict.ok
     for name, reason in expected.items():
@@ -187,6 +185,10 @@ def test_signed_hostile_package_rejected_with_reason(tmp_path, unsigned, demo_ke
 
 
 def test_corpus_has_at_least_30_packages():
-    from test_checks import CORPUS
+    import importlib.util
 
+    spec = importlib.util.spec_from_file_location("_structural_corpus", Path(__file__).with_name("test_checks.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    CORPUS = module.CORPUS  # noqa: N806
     assert len(CORPUS) + len(SIGNED_CORPUS) >= 30

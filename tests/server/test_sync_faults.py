@@ -222,10 +222,8 @@ def _remount(path: Path, size: str) -> None:
 
 
 @pytest.fixture
-def small_disk_server(tmp_path, demo_keys):
+def small_disk_server(tmp_path, demo_keys, live_server_class):
     """The real server app whose uploads/ or store/ folder is a tiny tmpfs: make(which) -> (live, ctx)."""
-    from conftest import LiveServer
-
     from server.app import build_context, create_app
     from server.config import ServerConfig
 
@@ -237,7 +235,7 @@ def small_disk_server(tmp_path, demo_keys):
         _mount_tmpfs(data / which, size)
         mounts.append(data / which)
         ctx = build_context(ServerConfig(data_dir=data, trust_roots=[demo_keys.ca_pem]))
-        live = LiveServer(create_app(ctx)).__enter__()
+        live = live_server_class(create_app(ctx)).__enter__()
         lives.append(live)
         return live, ctx
 

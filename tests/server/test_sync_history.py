@@ -14,17 +14,15 @@ FILE_CODE = "000.00.00.H47.2001.160.VP"
 
 
 @pytest.fixture
-def build(tmp_path, signed_pdf):
+def build(tmp_path, signed_pdf, hoso_fields):
     """build(status=..., package_uuid=..., title=...) -> a real package around the signed document."""
-    from conftest import hoso_record
-
     from protocol.clock import iso_vn
     from protocol.metadata import DocumentRecord, FileRecord
     from protocol.package import PackageDocument, PremisEvent, build_package
 
     def make(*, status: str = "NEW", package_uuid: str | None = None, title: str | None = None):
         over = {"title": title} if title else {}
-        hoso = FileRecord(**hoso_record(**over))
+        hoso = FileRecord(**hoso_fields(**over))
         doc = DocumentRecord(ordinal=1, type_name="02", issued_date="04/03/2001", organ_name=hoso.agency_name,
                              subject="Quyết định về việc cấp giấy chứng nhận", number_of_page=1)
         out = tmp_path / f"pkg-{uuid.uuid4().hex[:8]}"

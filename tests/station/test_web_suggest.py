@@ -21,6 +21,7 @@ def test_parse_finds_number_date_and_subject_in_ocr_text():
                            "subject": "Về việc cấp giấy chứng nhận quyền sử dụng đất đợt 2"}
     assert parse("V/v kiểm tra công tác lưu trữ\nKính gửi: các sở") == {"subject": "V/v kiểm tra công tác lưu trữ"}
     assert parse("ngày 45 tháng 13 năm 2001") == {}  # not a date
+    assert parse("Hạ Long, ngày l7 tháng 8 năm 2OO9") == {"issued_date": "17/08/2009"}  # OCR's l for 1
 
 
 def _client(station):  # noqa: ANN001, F811

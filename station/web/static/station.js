@@ -204,6 +204,16 @@ screens.new = function () {
       box.append(b);
     }
   }
+  $("#cover-btn").onclick = async () => {  // the QR on the cover sheet picks the work order
+    $("#cover-hint").classList.remove("hidden");
+    $("#cover-btn").disabled = true;
+    try {
+      const res = await api("POST", "/api/cover", { kind: "sane" });
+      const b = $('#orders button[data-wo="' + res.workorder.id + '"]');
+      if (b) { b.click(); b.scrollIntoView({ block: "center" }); toast("✓ " + res.file_code); }
+    } catch (e) { fail(e); }
+    $("#cover-btn").disabled = false;
+  };
   const manualToggle = $("#manual-toggle");
   if (manualToggle) {
     manualToggle.onclick = () => $("#manual").classList.toggle("hidden");

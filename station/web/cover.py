@@ -1,0 +1,52 @@
+"""Reading the work order from a hồ sơ's cover sheet: one look at the sheet on the scanner glass (or the
+first image of an import folder), its QR decoded, the hồ sơ code matched against the server's work orders.
+
+Nothing is stored: the cover sheet only picks the work order (the processing engineer's payload format,
+``SOHOA-COVER:v1:<fileCode>``, see processing/separators.py). The image never enters a batch.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from station.capture.source import CaptureRefused, ScanRequest, open_source
+
+
+class CoverError(CaptureRefused):
+    """No readable cover sheet, or no work order for it; the message says what to do."""
+
+
+def read_cover(kind: str, options: dict[str, Any]) -> str:
+    """The hồ sơ code on the cover sheet in the source; CoverError when there is none."""
+    from station.processing import separators, steps
+
+    source = open_source(kind, **options)
+    stop = threading.Event()
+    images: list[Any] = []
+
+    def on_page(captured: Any) -> None:
+        images.append(captured)
+        stop.set()  # one sheet is enough
+
+    outcome = source.scan(ScanRequest(source="flatbed", dpi=300), on_page=on_page, stop=stop)
+    if not images:
+        fault = getattr(outcome, "fault", None)
+        raise CoverError("no_cover", f"no image of the cover sheet ({fault})",
+                         getattr(fault, "message_vi", None)
+                         or "Không quét được phiếu bìa. Đặt phiếu bìa lên mặt kính rồi thử lại.")
+    captured = images[0]
+    sheet = separators.parse_any(steps.find_qr(captured.image, dpi=captured.dpi))
+    if sheet is None or sheet.kind != "cover" or not sheet.file_code:
+        raise CoverError("no_cover", "no sohoa cover-sheet QR code on the page",
+                         "Không đọc được mã QR của phiếu bìa. Đặt phiếu bìa thẳng, úp mặt in xuống, rồi thử lại.")
+    return sheet.file_code
+
+
+def match_workorder(file_code: str, workorders: list[dict[str, Any]]) -> dict[str, Any]:
+    for wo in workorders:
+        if wo.get("file_code") == file_code:
+            return wo
+    raise CoverError("no_workorder", f"no work order for {file_code} on this station",
+                     f"Không có lệnh số hóa nào cho hồ sơ {file_code} trên trạm này. "
+                     "Hãy kiểm tra phiếu bìa hoặc hỏi giám sát viên.")
