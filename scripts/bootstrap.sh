@@ -20,7 +20,7 @@ APT_PACKAGES=(
   poppler-utils qpdf ghostscript unpaper
   chromium
   libgl1 libglib2.0-0
-  systemd iproute2 nginx-light shellcheck
+  systemd iproute2 nginx-light shellcheck faketime
 )
 
 say() { printf '[bootstrap] %s\n' "$*" >&2; }
@@ -60,7 +60,7 @@ install_venv() {
   fi
   say "installing python dependencies into .venv"
   .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
-  .venv/bin/python -m pip install -q --config-settings editable_mode=compat -e '.[test]'
+  .venv/bin/python -m pip install -q --config-settings editable_mode=compat -e '.[test,bench]'
   echo "$want" > "$stamp"
 }
 

@@ -38,6 +38,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--name", default="")
     s.set_defaults(func=add_station)
 
+    s = sub.add_parser("revoke-station", help="refuse a station from its next request")
+    s.add_argument("station_id")
+    s.set_defaults(func=revoke_station)
+
     s = sub.add_parser("add-user", help="create a supervisor/admin web account (password from stdin)")
     s.add_argument("name")
     s.add_argument("--role", choices=["supervisor", "admin"], default="supervisor")
@@ -66,6 +70,16 @@ def add_station(args: argparse.Namespace) -> int:
     config = _config(args)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     print(json.dumps(ServerDB(config.db_path).add_station(args.station_id, name=args.name)))
+    return 0
+
+
+def revoke_station(args: argparse.Namespace) -> int:
+    from server.db import ServerDB
+    from sohoa.cli import CommandError
+
+    if not ServerDB(_config(args).db_path).revoke_station(args.station_id):
+        raise CommandError(f"no station {args.station_id!r}")
+    print(json.dumps({"station_id": args.station_id, "revoked": True}))
     return 0
 
 

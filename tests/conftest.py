@@ -30,14 +30,24 @@ class LiveServer:
         self.port = free_port()
         self.server = create_server(app, host="127.0.0.1", port=self.port, threads=4)
         self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.closing = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except OSError:
+            if not self.closing:  # closing the socket under the poll loop is how waitress stops here
+                raise
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
+        self.closing = True
         self.server.close()
+        self.thread.join(timeout=5)
 
 
 @pytest.fixture(scope="session")
@@ -146,8 +156,7 @@ class ServerProcess:
 
         return ServerDB(self.data_dir / "server.db").add_station(station_id)
 
-    def start(self, *, env: dict[str, str] | None = None, prefix: list[str] | None = None,
-              timeout: float = 30) -> ServerProcess:
+    def start(self, *, env: dict[str, str] | None = None, timeout: float = 30) -> ServerProcess:
         import subprocess
         import time
 
@@ -155,7 +164,7 @@ class ServerProcess:
 
         run_env = {**os.environ, **self.env, **(env or {})}
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([*(prefix or []), *self.argv], stdout=log, stderr=subprocess.STDOUT,
+            self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,
                                          env=run_env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -189,7 +189,9 @@ def put_chunk(upload_id: str, offset: int):
 @station_required
 def commit(upload_id: str):
     ctx = _ctx()
-    with _commit_lock:
+    if _own_upload(upload_id) is None:  # checked before taking a per-upload lock for an unknown id
+        return error(404, api.ErrorCode.NOT_FOUND, "no such upload")
+    with _commit_lock, _chunk_locks[upload_id]:  # no chunk may change the bytes being checked
         row = _own_upload(upload_id)
         if row is None:
             return error(404, api.ErrorCode.NOT_FOUND, "no such upload")
@@ -209,4 +211,5 @@ def commit(upload_id: str):
                 log.warning("commit of %s postponed: disk full (%s)", upload_id, exc)
                 return _disk_full_answer()
             raise
+        _chunk_locks.pop(upload_id, None)  # a finished upload takes no more chunks
         return jsonify({"upload_id": upload_id, "state": receipt["verdict"], "receipt": receipt})

@@ -50,7 +50,8 @@ def js_strings() -> dict[str, str]:
         "step_package": _("Packing"),
         "receipt_ok": _("The archive server checked and stored this hồ sơ."), "received": _("Received"),
         "reading": _("Reading the first page…"), "no_suggestion": _("Nothing recognisable found on the first page."),
-        "use_all": _("Use all"), "moved": _("Moved"), "insert_pick": _("Tap the page after which to insert"),
+        "use_all": _("Use all"), "flags_ok": _("No open quality flags"), "moved": _("Moved"),
+        "insert_pick": _("Tap the page after which to insert"),
     }
 
 

@@ -186,12 +186,12 @@ def test_whole_hoso_from_login_to_the_servers_receipt(floor, browser):
     page.wait_for_function("!document.body.innerText.includes('Đang xử lý')", timeout=120_000)
     for _ in range(ADF_SHEETS + IMPORTED):
         flagged = page.locator("#thumbs .thumb.flagged")
-        if not flagged.count():
+        left = flagged.count()
+        if not left:
             break
         flagged.first.click()
         page.locator('[data-act="accept"]').click()
-        page.wait_for_function("(n) => document.querySelectorAll('#thumbs .thumb.flagged').length < n",
-                               arg=flagged.count())
+        page.wait_for_function("(n) => document.querySelectorAll('#thumbs .thumb.flagged').length < n", arg=left)
     assert _view(page)["unresolved"] == []
     first = page.locator("#thumbs .thumb").first.get_attribute("data-page")
     page.locator(f'#thumbs .thumb[data-page="{first}"]').click()
@@ -205,6 +205,7 @@ def test_whole_hoso_from_login_to_the_servers_receipt(floor, browser):
     page.locator('[data-act="restore"]').click()
     page.wait_for_selector(f'#thumbs .thumb[data-page="{first}"]')
     thumbs = page.locator("#thumbs .thumb")
+    thumbs.nth(0).scroll_into_view_if_needed()  # the list scrolled down to the deleted pages
     src, dst = thumbs.nth(0).bounding_box(), thumbs.nth(1).bounding_box()
     page.mouse.move(src["x"] + 20, src["y"] + 40)
     page.mouse.down()

@@ -94,3 +94,17 @@ def test_offline_queue_drains_when_the_server_returns(server_process, make_packa
     server_process.start()
     assert worker.drain_once()
     assert store.outbox_item(item)["state"] == "accepted"
+
+
+def test_bandwidth_limit_is_kept(archive_server, make_package):
+    live, ctx = archive_server
+    creds = ctx.db.add_station("tram-01")
+    pkg = make_package()
+    rate = 400_000  # bytes per second
+    client = SyncClient(live.url, station_id="tram-01", token=creds["token"], timeout=10, max_rate=rate)
+    started = time.monotonic()
+    receipt = client.send(pkg.path, sha256=pkg.sha256, size=pkg.size, manifest={})
+    elapsed = time.monotonic() - started
+    assert receipt.verdict == "accepted", receipt.reasons
+    assert elapsed >= pkg.size / rate * 0.9, f"{pkg.size} bytes in {elapsed:.2f} s: faster than {rate} B/s"
+    assert client.chunk_size <= rate

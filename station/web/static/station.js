@@ -118,7 +118,7 @@ async function startScan(batchId, presetId, folder) {
 async function pickFolder(box, then) {
   const data = await api("GET", "/api/import-folders");
   const row = $("#folders", box);
-  row.replaceChildren(...data.folders.map((f) => el("button", { type: "button", class: "big", onclick: () => then(f) }, "📁 " + f)));
+  row.replaceChildren(...data.folders.map((f) => el("button", { type: "button", class: "big", onclick: () => then(f) }, "▸ " + f)));
   box.classList.remove("hidden");
 }
 
@@ -282,7 +282,14 @@ screens.review = function () {
   const zoom = { s: 1, x: 0, y: 0 };
   const all = () => view ? view.pages.concat(view.deleted_pages) : [];
   const page = (id) => all().find((p) => p.id === id);
-  const w = watchBatch((v) => { view = v; setState(v); render(); if (pending) pendingStep(); });
+  let dragging = false; // a live update must not replace the thumbnail under the operator's finger
+  let lastJson = "";
+  const w = watchBatch((v) => {
+    view = v; setState(v);
+    const json = JSON.stringify(v);
+    if (!dragging && json !== lastJson) { lastJson = json; render(); }
+    if (pending) pendingStep();
+  });
 
   function render() {
     const live = view.pages.filter((p) => !p.blank);
@@ -351,7 +358,8 @@ screens.review = function () {
   /* drag a thumbnail onto another to move it there */
   function dragable(t) {
     let start = null, target = null, after = false, timer = null;
-    t.addEventListener("pointerdown", (e) => { start = { x: e.clientX, y: e.clientY }; t.setPointerCapture(e.pointerId); });
+    t.addEventListener("pointerdown", (e) => { start = { x: e.clientX, y: e.clientY }; dragging = true; t.setPointerCapture(e.pointerId); });
+    t.addEventListener("pointercancel", () => { start = null; dragging = false; lastJson = ""; t.classList.remove("dragging"); });
     t.addEventListener("pointermove", (e) => {
       if (!start) return;
       if (!t.classList.contains("dragging") && Math.hypot(e.clientX - start.x, e.clientY - start.y) < 12) return;
@@ -365,8 +373,8 @@ screens.review = function () {
     t.addEventListener("pointerup", async () => {
       const moved = t.classList.contains("dragging");
       t.classList.remove("dragging"); $$(".thumb").forEach((x) => x.classList.remove("drop-before", "drop-after"));
-      start = null;
-      if (!moved || !target || target === t) return;
+      start = null; dragging = false;
+      if (!moved || !target || target === t) { lastJson = ""; return; }
       const ids = $$("#thumbs .thumb").map((x) => Number(x.dataset.page)).filter((id) => id !== Number(t.dataset.page));
       const at = ids.indexOf(Number(target.dataset.page)) + (after ? 1 : 0);
       const prev = at > 0 ? ids[at - 1] : null;
@@ -500,7 +508,7 @@ screens.documents = function () {
     const use = (name) => { const input = $('[name="' + name + '"]', card); input.value = fields[name]; input.dispatchEvent(new Event("change", { bubbles: true })); };
     const names = Object.keys(fields);
     chips.replaceChildren(...names.map((name) => el("button", { type: "button", class: "chip", "data-suggest": name, onclick: () => use(name) },
-      ($('label.f[data-field="' + name + '"]', card).firstChild.textContent.trim()) + ": " + fields[name])));
+      $('label.f[data-field="' + name + '"]', card).firstChild.textContent.replace("*", "").trim() + ": " + fields[name])));
     if (names.length > 1) chips.append(el("button", { type: "button", class: "chip pri", onclick: () => names.forEach(use) }, "✓ " + T.use_all));
     if (!names.length) chips.append(el("span", { class: "muted" }, T.no_suggestion));
   }
@@ -556,7 +564,7 @@ screens.finish = function () {
       el("div", {}, el("strong", {}, v.record.title || v.file_code)),
       el("div", { "data-k": "sheets" }, sheets + (v.expected_sheets ? " / " + v.expected_sheets : "") + " " + T.sheets + " · " + v.pages.filter((p) => !p.blank).length + " " + T.pages),
       el("div", { "data-k": "docs" }, v.documents.length + " × " + T.document),
-      el("div", { "data-k": "flags", class: flagsOpen && !v.overridden ? "banner warn" : "" }, flagsOpen ? "⚠ " + flagsOpen + " " + T.flag + (v.overridden ? " — " + T.accepted : "") : "✓ " + T.flag),
+      el("div", { "data-k": "flags", class: flagsOpen && !v.overridden ? "banner warn" : "" }, flagsOpen ? "⚠ " + flagsOpen + " " + T.flag + (v.overridden ? " — " + T.accepted : "") : "✓ " + T.flags_ok),
     );
     if (v.expected_sheets && sheets !== v.expected_sheets) $("#summary").append(el("div", { class: "banner warn" }, sheets + " ≠ " + v.expected_sheets + " " + T.sheets));
     const err = $("#finish-error");

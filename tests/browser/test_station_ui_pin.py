@@ -1,0 +1,98 @@
+"""The signing-PIN prompt in the browser: a station process whose key is on a PKCS#11 token (SoftHSM2) and
+no PIN file. The finish button opens a keypad; a wrong PIN is refused in Vietnamese and nothing starts;
+the right PIN signs and the hồ sơ is sealed. The PIN appears in no log and in no database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.browser.test_station_ui import ARGS, CHROMIUM, ROOT, SHOTS, _free_port
+from tests.conftest import hoso_record
+from tests.station.test_output_signing_pkcs11 import KEY, PIN, TOKEN, token  # noqa: F401 - fixture
+
+
+@pytest.mark.browser
+def test_finish_asks_for_the_token_pin(tmp_path: Path, token):  # noqa: F811
+    from playwright.sync_api import sync_playwright
+
+    from station.auth import Accounts
+    from station.store import Store
+
+    module, _ca = token
+    data = tmp_path / "station"
+    data.mkdir()
+    Accounts(Store(data / "station.db")).add(code="op1", name="Lê Văn Quét", role="operator", pin="1357",
+                                             actor="test")
+    port = _free_port()
+    conf = data / "station.toml"
+    conf.write_text(f'data_dir = "{data}"\nport = {port}\ndevice = "test:0"\nworkers = 1\nagency_name = "Sở Nội vụ"\n'
+                    f'pkcs11_module = "{module}"\npkcs11_token = "{TOKEN}"\npkcs11_key = "{KEY}"\n', encoding="utf-8")
+    log = data / "station.log"
+    with open(log, "wb") as out:  # SOFTHSM2_CONF (set by the fixture) reaches the station through its env
+        proc = subprocess.Popen([sys.executable, "-m", "sohoa.cli", "station", "--config", str(conf)], cwd=ROOT,
+                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, log.read_text()[-3000:]
+            try:
+                if requests.get(url + "/api/status", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                assert time.monotonic() < deadline, "station did not start"
+                time.sleep(0.2)
+        # a scanned, reviewed hồ sơ with one document, through the API the UI uses
+        tok = requests.post(url + "/api/login", json={"operator": "op1", "pin": "1357"}, timeout=10).json()["token"]
+        s = requests.Session()
+        s.headers["Authorization"] = f"Bearer {tok}"
+        bid = s.post(url + "/api/batches", json={"record": hoso_record(), "work_order_id": "WO-1"}).json()["id"]
+        s.post(f"{url}/api/batches/{bid}/scan", json={"kind": "sane", "request": {"source": "flatbed", "dpi": 300}})
+        assert s.post(f"{url}/api/batches/{bid}/wait", json={"timeout": 60}).json()["idle"]
+        s.post(f"{url}/api/batches/{bid}/review")
+        deadline = time.monotonic() + 60
+        while not (pages := s.get(f"{url}/api/batches/{bid}").json()["pages"])[0]["processed_at"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
+        s.post(f"{url}/api/pages/{pages[0]['id']}/accept")
+        doc = {"ordinal": 1, "type_name": "02", "issued_date": "28/02/2001", "organ_name": "UBND tỉnh Đồng Nai",
+               "subject": "Quyết định về việc cấp đất", "page_ids": [pages[0]["id"]]}
+        assert s.post(f"{url}/api/batches/{bid}/documents?check=1",
+                      json={"documents": [{"ordinal": 1, "record": doc}]}).ok
+
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 800, "height": 480}, locale="vi-VN")
+            page.context.add_cookies([{"name": "sohoa_session", "value": tok, "url": url}])
+            page.goto(f"{url}/batch/{bid}/finish")
+            page.locator("#finish-btn").click()
+            page.wait_for_selector("#sign-pin-box:not(.hidden)")
+            for digit in "000000":
+                page.locator(f'#sign-keypad button[data-k="{digit}"]').click()
+            assert page.inner_text("#sign-pin-dots") == "••••••"
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "finish-pin-800.png"))
+            page.locator("#sign-ok").click()
+            page.wait_for_selector("#toast div.err")
+            assert "Sai mã PIN" in page.inner_text("#toast")
+            assert s.get(f"{url}/api/batches/{bid}").json()["state"] == "REVIEW"
+            for digit in PIN:
+                page.locator(f'#sign-keypad button[data-k="{digit}"]').click()
+            page.locator("#sign-ok").click()
+            page.wait_for_selector("#sign-pin-box.hidden", state="attached")
+            page.wait_for_function("document.querySelector('#batch-state').textContent === 'Chờ đồng bộ'",
+                                   timeout=120_000)
+            browser.close()
+        assert PIN not in log.read_text() and "000000" not in log.read_text()
+        for db in data.glob("station.db*"):  # the database and its WAL
+            assert PIN.encode() not in db.read_bytes(), db
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
