@@ -13,7 +13,7 @@ cd "$here"
 APT_PACKAGES=(
   make gcc python3 python3-venv python3-dev
   sane-utils libsane1 libsane-dev
-  tesseract-ocr tesseract-ocr-vie tesseract-ocr-eng
+  tesseract-ocr tesseract-ocr-vie tesseract-ocr-eng tesseract-ocr-osd
   mosquitto mosquitto-clients
   softhsm2 opensc
   fonts-freefont-ttf
