@@ -28,7 +28,7 @@ class ServerContext:
 
 
 def build_context(config: ServerConfig) -> ServerContext:
-    from server.catalog import Catalog
+    from server.catalog_factory import open_catalog
     from server.storage import PackageStore
 
     for folder in (config.data_dir, config.uploads_dir, config.store_dir):
@@ -36,7 +36,7 @@ def build_context(config: ServerConfig) -> ServerContext:
     db = ServerDB(config.db_path)
     key = load_or_create_key(config.key_path)
     store = PackageStore(config.store_dir, backup_root=config.backup_dir)
-    catalog = Catalog(config.catalog_path)
+    catalog = open_catalog(config.catalog_url or config.catalog_path)
     ingest = Ingest(db=db, store=store, catalog=catalog, trust_roots=config.trust_root_pems(), signing_key=key)
     return ServerContext(config=config, db=db, store=store, catalog=catalog, ingest=ingest,
                          public_key_pem=public_pem(key))
@@ -44,6 +44,7 @@ def build_context(config: ServerConfig) -> ServerContext:
 
 def create_app(context: ServerContext) -> Flask:
     from server.ingest.api import bp as ingest_bp
+    from server.web.enroll_views import api_bp as enroll_bp  # also adds the admin's station pages to web_bp
     from server.web.views import bp as web_bp
 
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
@@ -51,6 +52,7 @@ def create_app(context: ServerContext) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024  # one chunk, never a whole package in memory
     app.register_blueprint(ingest_bp)
     app.register_blueprint(web_bp)
+    app.register_blueprint(enroll_bp)
     return app
 
 

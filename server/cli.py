@@ -104,10 +104,10 @@ def add_user(args: argparse.Namespace) -> int:
 def search(args: argparse.Namespace) -> int:
     from dataclasses import asdict, is_dataclass
 
-    from server.catalog import Catalog
+    from server.catalog_factory import open_catalog
 
     config = _config(args)
-    for hit in Catalog(config.catalog_path).search(args.query, limit=args.limit):
+    for hit in open_catalog(config.catalog_url or config.catalog_path).search(args.query, limit=args.limit):
         print(json.dumps(asdict(hit) if is_dataclass(hit) else hit, ensure_ascii=False, default=str))
     return 0
 

@@ -22,6 +22,7 @@ class ServerConfig:
     advertise: bool = False  # announce the API and broker on the LAN (zeroconf _sohoa._tcp)
     advertise_name: str = "sohoa"
     public_url: str = ""  # the URL stations use; default http://host:port
+    catalog_url: str = ""  # postgresql://... shared by several servers; empty = SQLite file catalog_path
 
     @property
     def db_path(self) -> Path:

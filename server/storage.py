@@ -168,9 +168,12 @@ class PackageStore:
     def __init__(self, root: Path, *, backup_root: Path | None = None):
         self.primary = _Tree(root)
         self.backup = _Tree(backup_root) if backup_root else None
-        self.primary.clean_tmp()  # leftovers of a crash are never visible and never reused
-        if self.backup:
-            self.backup.clean_tmp()
+        # Leftovers of a crash are never visible and never reused. Under the lock: another server process
+        # sharing this store may be writing its temp file right now (put holds the lock while it writes).
+        with self._lock():
+            self.primary.clean_tmp()
+            if self.backup:
+                self.backup.clean_tmp()
 
     @contextmanager
     def _lock(self):

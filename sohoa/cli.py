@@ -13,6 +13,7 @@ from sohoa import __version__
 COMMAND_MODULES = [
     "sohoa.demo",
     "station.cli",
+    "station.enroll_cli",
     "station.capture.cli",
     "station.processing.cli",
     "station.output.cli",

@@ -1,0 +1,24 @@
+"""Pick the catalogue backend from one setting: a PostgreSQL URL, or the path of the SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+PG_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres(url_or_path: str | Path) -> bool:
+    return str(url_or_path).startswith(PG_SCHEMES)
+
+
+def open_catalog(url_or_path: str | Path) -> Any:
+    """`postgresql://user@host/db` -> PgCatalog (shared by several server processes); anything else is
+    the path of a SQLite catalogue (one server). Both have add_package, search, package, packages, close."""
+    if is_postgres(url_or_path):
+        from server.catalog_pg import PgCatalog
+
+        return PgCatalog(str(url_or_path))
+    from server.catalog import Catalog
+
+    return Catalog(Path(url_or_path))
