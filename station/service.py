@@ -28,7 +28,8 @@ class Station:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         prepare_sane_config(config.sane_dir, backends=tuple(config.sane_backends.split(",")))
         self.store = Store(config.db_path)
-        self.journal = Journal(self.store, config.data_dir)
+        self.journal = Journal(self.store, config.data_dir, image_format=config.capture_format,
+                               min_free_mb=config.min_free_mb)
         self.capture = CaptureService(self.store, self.journal)
         self.pool = ProcessingPool(self.store, config.data_dir, workers=config.workers or None)
         self.telemetry: Any = None
@@ -214,6 +215,7 @@ class Station:
         """OCR → PDF/A → sign → package → queue; in a thread unless told otherwise."""
         from station.finishing import Finisher
 
+        self.refresh_derivatives(batch_id)
         if not self.pool.drain(timeout=600):
             raise RuntimeError("page processing did not finish in time")
         finisher = Finisher(self.store, self.config.data_dir, signer=self.signer(),
@@ -245,6 +247,14 @@ class Station:
             threading.Thread(target=run, name=f"finish-{batch_id}", daemon=True).start()
         else:
             run()
+
+    def refresh_derivatives(self, batch_id: int) -> int:
+        """Reprocess pages the operator turned since their derivative was made; returns how many."""
+        stale = [p["id"] for p in self.store.pages(batch_id)
+                 if p["processing"] and p["rotation"] % 360 != (p["processing"].get("manual_rotation") or 0) % 360]
+        for page_id in stale:
+            self.pool.submit(page_id)
+        return len(stale)
 
     def _finish_step(self, batch_id: int, step: str, info: dict) -> None:
         self.finishing[batch_id] = step

@@ -105,3 +105,17 @@ def test_restart_while_finishing_goes_back_to_review(tmp_path, sane_test_device)
         assert second.store.batch(batch["id"])["state"] == BatchState.REVIEW
     finally:
         second.stop()
+
+
+def test_a_page_turned_in_review_is_reprocessed_before_finishing(station, tmp_path):
+    from station import review
+
+    batch, pages = _imported_batch(station, tmp_path, pages=1)
+    page = pages[0]
+    review.rotate(station.store, page["id"], by=90, actor="op1")
+    assert station.refresh_derivatives(batch["id"]) == 1
+    assert station.pool.drain(timeout=120)
+    again = station.store.page(page["id"])
+    assert again["processing"]["manual_rotation"] == 90
+    assert again["derivative_path"] != page["derivative_path"]  # a new derivative, turned
+    assert station.refresh_derivatives(batch["id"]) == 0
