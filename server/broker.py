@@ -187,6 +187,13 @@ class BrokerProcess:
         self.stop()
         raise BrokerError(f"mosquitto did not listen on {self.host}:{self.port} in {timeout} s")
 
+    def reload(self) -> None:
+        """SIGHUP: mosquitto re-reads its password and ACL files (a revoked station is dropped)."""
+        import signal
+
+        if self.running:
+            self._proc.send_signal(signal.SIGHUP)
+
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM (Mosquitto saves its persistence file), SIGKILL if it does not exit in time."""
         proc, self._proc = self._proc, None

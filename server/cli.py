@@ -38,6 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--name", default="")
     s.set_defaults(func=add_station)
 
+    s = sub.add_parser("enroll-code", help="one-time code a new station enrols with (sohoa station-enroll)")
+    s.add_argument("station_id")
+    s.add_argument("--hours", type=float, default=24.0, help="how long the code stays valid")
+    s.set_defaults(func=enroll_code)
+
     s = sub.add_parser("revoke-station", help="refuse a station from its next request")
     s.add_argument("station_id")
     s.set_defaults(func=revoke_station)
@@ -70,6 +75,20 @@ def add_station(args: argparse.Namespace) -> int:
     config = _config(args)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     print(json.dumps(ServerDB(config.db_path).add_station(args.station_id, name=args.name)))
+    return 0
+
+
+def enroll_code(args: argparse.Namespace) -> int:
+    from server.enrollment import EnrollmentError, create_enrollment_code
+    from sohoa.cli import CommandError
+
+    config = _config(args)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        code = create_enrollment_code(config.db_path, args.station_id, ttl_s=int(args.hours * 3600))
+    except EnrollmentError as exc:
+        raise CommandError(str(exc)) from exc
+    print(json.dumps({"station_id": args.station_id, "code": code, "valid_hours": args.hours}))
     return 0
 
 

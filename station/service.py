@@ -150,8 +150,15 @@ class Station:
     # -- actions the UI calls -------------------------------------------------------------------
     def open_batch(self, *, record: dict, expected_sheets: int | None, work_order_id: str | None,
                    operator: str) -> dict:
-        from protocol.metadata import FileRecord, MetadataError, check_file
+        from dataclasses import MISSING, fields
 
+        from protocol.metadata import FileRecord, MetadataError, Problem, check_file
+
+        missing = [f.name for f in fields(FileRecord) if f.default is MISSING and f.name not in record]
+        unknown = sorted(set(record) - {f.name for f in fields(FileRecord)})
+        if missing or unknown:
+            raise MetadataError([Problem(name, "required", "bắt buộc nhập") for name in missing]
+                                + [Problem(name, "unknown field", "trường không hợp lệ") for name in unknown])
         hoso = FileRecord(**record)
         problems = [p for p in check_file(hoso) if not p.warning and p.field != "number_of_paper"]
         if problems:
@@ -215,6 +222,7 @@ class Station:
         """OCR → PDF/A → sign → package → queue; in a thread unless told otherwise."""
         from station.finishing import Finisher
 
+        self.store.batch(batch_id)  # an unknown batch is a 404 before anything else
         self.refresh_derivatives(batch_id)
         if not self.pool.drain(timeout=600):
             raise RuntimeError("page processing did not finish in time")

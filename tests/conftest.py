@@ -28,7 +28,7 @@ class LiveServer:
         from waitress.server import create_server
 
         self.port = free_port()
-        self.server = create_server(app, host="127.0.0.1", port=self.port, threads=4)
+        self.server = create_server(app, host="127.0.0.1", port=self.port, threads=4, asyncore_loop_timeout=0.1)
         self.url = f"http://127.0.0.1:{self.port}"
         self.closing = False
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -46,7 +46,8 @@ class LiveServer:
 
     def __exit__(self, *exc) -> None:
         self.closing = True
-        self.server.close()
+        for channel in list(self.server._map.values()):  # keep-alive connections too: the loop ends at once
+            channel.close()
         self.thread.join(timeout=5)
 
 

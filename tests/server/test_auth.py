@@ -15,10 +15,9 @@ from server import auth
 
 @pytest.fixture
 def server(tmp_path: Path):
-    from conftest import LiveServer
-
     from server.app import build_context, create_app
     from server.config import ServerConfig
+    from tests.conftest import LiveServer
 
     context = build_context(ServerConfig(data_dir=tmp_path / "server"))
     auth.create_user(context.config.db_path, *ADMIN, role="admin")

@@ -46,11 +46,10 @@ class Floor:
 
 def start_floor(tmp_path: Path, *, stations: tuple[str, ...] = STATIONS, monitor_kw: dict | None = None
                 ) -> Iterator[Floor]:
-    from conftest import LiveServer
-
     from server.app import build_context, create_app
     from server.config import ServerConfig
     from server.monitor import Monitor
+    from tests.conftest import LiveServer
 
     context = build_context(ServerConfig(data_dir=tmp_path / "server"))
     secrets = {sid: context.db.add_station(sid, name=f"Trạm {sid}") for sid in stations}

@@ -30,10 +30,9 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def server(tmp_path: Path):
     """Server app + a live mosquitto whose accounts follow the station table (BrokerSync, SIGHUP)."""
-    from conftest import LiveServer
-
     from server.app import build_context, create_app
     from server.config import ServerConfig
+    from tests.conftest import LiveServer
 
     context = build_context(ServerConfig(data_dir=tmp_path / "server"))
     auth.create_user(context.config.db_path, *ADMIN, role="admin")

@@ -28,11 +28,7 @@ ENDS_SESSION = {"api.lock", "api.logout"}
 CREDENTIALS_IN = {"api.login", "api.unlock"}  # public, and 401 is their answer to the empty body sent here
 # 5xx answers this test found (owners: station/web/api.py, station/service.py). Left out of the role test's
 # 5xx check and pinned by test_known_5xx, which fails once they are fixed so the entry gets removed.
-KNOWN_5XX = {
-    "api.open_batch": "POST /api/batches with {} (admin): FileRecord(**{}) raises TypeError -> 500, not a 422",
-    "api.finish": "POST /api/batches/<unknown>/finish: 'no signing key configured' RuntimeError -> 500 "
-                  "before the batch is even looked up (404)",
-}
+KNOWN_5XX: dict[str, str] = {}  # endpoint -> why it still answers 5xx; keep empty
 
 
 @pytest.fixture
@@ -106,15 +102,3 @@ def test_every_api_endpoint_enforces_its_role(app, identity: str):
                 client.delete_cookie("sohoa_session", path="/")
     assert not problems, "\n".join(problems)
     assert checked >= 35
-
-
-@pytest.mark.parametrize("endpoint", sorted(KNOWN_5XX))
-def test_known_5xx(app, endpoint: str):
-    """Still a 5xx: xfail. Fixed: this fails until its KNOWN_5XX entry is deleted (the role test covers it)."""
-    rule = next(r for r in _api_rules(app) if r.endpoint == endpoint)
-    client = app.test_client()
-    headers = _login(client, "adm1")
-    status = client.post(_path(rule), json={}, headers=headers).status_code
-    if status >= 500:
-        pytest.xfail(KNOWN_5XX[endpoint])
-    pytest.fail(f"{endpoint} answers {status} now: delete it from KNOWN_5XX")
