@@ -18,6 +18,8 @@ import subprocess
 import tempfile
 import threading
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -116,7 +118,8 @@ class Catalog:
     def __init__(self, db_path: Path):
         self.db_path = Path(db_path)
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(self.db_path), check_same_thread=False)
+        # Several server processes may write one catalogue file: wait for the write lock, never fail at once.
+        conn = sqlite3.connect(str(self.db_path), check_same_thread=False, timeout=60)
         self.db = sqlite_utils.Database(conn)
         self.db.execute("PRAGMA journal_mode=WAL")
         self._lock = threading.Lock()
@@ -263,7 +266,7 @@ class Catalog:
                 ]
             )
             search_rows.append({"objid": objid, "doc_id": doc_id, "raw": raw, "folded": fold_aligned(raw)})
-        with self._lock, self.db.conn:
+        with self._lock, self._write():
             self.db["search"].delete_where("objid = ?", [objid])
             self.db["documents"].delete_where("objid = ?", [objid])
             self.db["packages"].upsert(row, pk="objid")
@@ -276,6 +279,19 @@ class Catalog:
                     [objid, file_code, objid],
                 )
         log.info("catalogued %s (%s): %d documents", objid, file_code, len(doc_rows))
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write transaction taken up front (BEGIN IMMEDIATE): with another process writing, a transaction
+        that read first could not upgrade and would fail at once instead of waiting its turn."""
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
 
     def _texts_from_zip(self, path: Path, folder: str, documents: list) -> dict[str, str]:
         """docId -> text layer, pdftotext running on every core (it dominated a large hồ sơ's commit)."""
