@@ -99,6 +99,13 @@ class Station:
                                on_receipt=self._on_receipt)
         self.sync.start()
 
+    def use_server(self, url: str) -> None:
+        """Start syncing to a server an admin confirmed (discovery); a configured address is never replaced."""
+        if self.sync:
+            return
+        self.config.server_url = url
+        self._start_sync()
+
     # -- listeners (capture, processing, sync) -------------------------------------------------
     def _on_page(self, page: dict) -> None:
         self.pool.submit(page["id"])

@@ -43,6 +43,9 @@ def create_app(station: Any, *, idle_lock_s: float | None = None) -> Flask:
     app.extensions["suggest"] = Suggester(station.store, station.config.data_dir, lang=station.config.ocr_lang,
                                           resolve=lambda rel: data_path(station.config, rel))
     app.register_blueprint(api_bp)
+    from station.web.discovery_api import bp as discovery_bp
+
+    app.register_blueprint(discovery_bp)
     app.register_blueprint(pages_bp)
     _errors(app)
     return app
