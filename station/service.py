@@ -94,7 +94,8 @@ class Station:
         from station.sync.client import SyncClient
         from station.sync.worker import SyncWorker
 
-        self.sync_client = SyncClient(cfg.server_url, station_id=cfg.station_id, token=cfg.token())
+        self.sync_client = SyncClient(cfg.server_url, station_id=cfg.station_id, token=cfg.token(),
+                                      verify=str(cfg.server_ca_file) if cfg.server_ca_file else True)
         self.sync = SyncWorker(self.store, self.sync_client, cfg.data_dir, interval=cfg.sync_interval,
                                on_receipt=self._on_receipt)
         self.sync.start()

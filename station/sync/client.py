@@ -29,20 +29,24 @@ class SyncError(Exception):
 
 class SyncClient:
     def __init__(self, base_url: str, *, station_id: str, token: str, timeout: float = 30.0,
-                 chunk_size: int = api.CHUNK_SIZE, max_rate: float | None = None):
-        """`max_rate` caps the upload in bytes per second (a shared office line must stay usable)."""
+                 chunk_size: int = api.CHUNK_SIZE, max_rate: float | None = None, verify: str | bool = True):
+        """`max_rate` caps the upload in bytes per second (a shared office line must stay usable); `verify` is
+        the pinned CA file of the server's HTTPS certificate (passed on every call: REQUESTS_CA_BUNDLE in the
+        environment would silently override a session-wide setting)."""
         self.base_url = base_url.rstrip("/")
         self.station_id = station_id
         self.timeout = timeout
         self.chunk_size = chunk_size if not max_rate else max(1024, min(chunk_size, int(max_rate)))
         self.max_rate = max_rate
+        self.verify = verify
         self.session = requests.Session()
         self.session.headers.update({api.HEADER_STATION: station_id, "Authorization": f"{api.AUTH_SCHEME} {token}"})
         self._server_key: Any = None
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict:
         try:
-            resp = self.session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
+            resp = self.session.request(method, self.base_url + path, timeout=self.timeout, verify=self.verify,
+                                        **kwargs)
         except requests.RequestException as exc:
             raise SyncError(f"server unreachable: {exc}") from exc
         try:

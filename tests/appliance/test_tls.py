@@ -106,18 +106,15 @@ def test_tls_versions_and_plain_http_redirect(nginx_in_front, pki) -> None:
     assert redirect.status_code == 308 and redirect.headers["Location"].startswith("https://")
 
 
-def test_sync_upload_through_nginx_with_the_pinned_ca(nginx_in_front, pki, make_package) -> None:
-    """The whole sync protocol (chunks, commit, signed receipt) through the TLS proxy. The station sets
-    `session.verify` to its pinned CA file: the change SyncClient needs (`verify=` from server_ca_file)."""
+def test_sync_upload_through_nginx_with_the_pinned_ca(nginx_in_front, pki, make_package, monkeypatch) -> None:
+    """The whole sync protocol (chunks, commit, signed receipt) through the TLS proxy, the station pinning
+    the server's CA with `verify=` (its server_ca_file), even with a system CA bundle in the environment."""
     url, _, ctx = nginx_in_front
     ca, _ = pki
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
     creds = ctx.db.add_station("tram-02")
     pkg = make_package()
-    client = SyncClient(url, station_id="tram-02", token=creds["token"], chunk_size=64 * 1024)
-    client.session.verify = str(ca.cert)
-    # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (set on many machines) override session.verify
-    # (psf/requests#3829): SyncClient must pass verify= on every request; until then, ignore the environment.
-    client.session.trust_env = False
+    client = SyncClient(url, station_id="tram-02", token=creds["token"], chunk_size=64 * 1024, verify=str(ca.cert))
     receipt = client.send(pkg.path, sha256=pkg.sha256, size=pkg.size, manifest={})
     assert receipt.verdict == "accepted", receipt.reasons
     unpinned = SyncClient(url, station_id="tram-02", token=creds["token"])
