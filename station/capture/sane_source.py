@@ -43,19 +43,24 @@ _LOCK = threading.RLock()
 _INITIALISED = False
 
 NO_DOCS = "Document feeder out of documents"
+_LIBC: Any = None
 
 
 def _ignore_sigpipe() -> None:
     """Put SIGPIPE back to "ignore". libsane's reader thread (sanei_thread) resets it to the default, fatal,
     action when it ends; the next write to a socket a browser has closed then killed the whole station.
     Through libc, because Python's signal.signal() works only in the main thread."""
+    global _LIBC
     import ctypes
     import signal
 
-    libc = ctypes.CDLL(None)
-    libc.signal.restype = ctypes.c_void_p
-    libc.signal.argtypes = [ctypes.c_int, ctypes.c_void_p]
-    libc.signal(signal.SIGPIPE, 1)  # SIG_IGN
+    if _LIBC is None:  # opened once: no dlopen() per frame
+        _LIBC = ctypes.CDLL(None)
+        _LIBC.signal.restype = ctypes.c_void_p
+        _LIBC.signal.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    _LIBC.signal(signal.SIGPIPE, 1)  # SIG_IGN
+
+
 #: sane_strstatus() texts (libsane) -> our fault codes.
 STATUS_FAULTS = {
     "Document feeder jammed": "jammed",

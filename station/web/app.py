@@ -24,7 +24,6 @@ def create_app(station: Any, *, idle_lock_s: float | None = None) -> Flask:
     from station.web.api import bp as api_bp
     from station.web.pages import bp as pages_bp
 
-    _block_sigpipe()
     app = Flask(__name__, template_folder="templates", static_folder="static")
     app.config["BABEL_DEFAULT_LOCALE"] = "vi"
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
@@ -49,18 +48,6 @@ def create_app(station: Any, *, idle_lock_s: float | None = None) -> Flask:
     app.register_blueprint(pages_bp)
     _errors(app)
     return app
-
-
-def _block_sigpipe() -> None:
-    """Block SIGPIPE in this thread and the server threads started after it (they inherit the mask).
-
-    A browser that reloads or closes an event stream leaves a socket that fails on the next write. Python
-    ignores SIGPIPE, but libsane puts the fatal default back after each scan (see capture/sane_source.py);
-    with the signal blocked, such a write is just an EPIPE error for waitress, never the end of the station.
-    """
-    import signal
-
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
 
 
 def locale() -> str:

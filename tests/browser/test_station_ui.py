@@ -177,6 +177,8 @@ def test_whole_hoso_from_login_to_the_servers_receipt(floor, browser):
                            timeout=60_000)
     page.wait_for_function("!document.querySelector('#scan-btn').disabled", timeout=30_000)
     assert f"{ADF_SHEETS + IMPORTED} / {ADF_SHEETS + IMPORTED} tờ" in page.inner_text("#count")
+    page.wait_for_function("!document.body.innerText.includes('Đang xử lý')", timeout=120_000)
+    page.wait_for_function("Array.from(document.images).every((i) => i.complete && i.naturalWidth > 0)")
     _shot(page, "scan")
 
     # review: every QC flag accepted, rotate, delete and restore, drag to reorder

@@ -245,8 +245,10 @@ screens.new = function () {
 screens.scan = function () {
   const sel = $("#preset");
   sel.value = localStorage.getItem("sohoa.preset") || "adf_duplex";
+  let lastScanner = null;
   const w = watchBatch((v) => {
     setState(v);
+    if (v.scanner !== lastScanner) { lastScanner = v.scanner; refreshHealth(); }  // the header's pill too
     const scanning = v.scanner === "SCANNING" || v.scanner === "STOPPING";
     $("#scan-btn").disabled = scanning || !["OPEN", "REVIEW"].includes(v.state);
     $("#stop-btn").disabled = !scanning;
