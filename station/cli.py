@@ -43,6 +43,9 @@ def serve(config: StationConfig, *, stop: threading.Event | None = None) -> None
     from station.service import Station
     from station.web.app import create_app
 
+    # libsane's reader thread resets SIGPIPE to its fatal default; blocked in every thread started from here
+    # on, a browser closing its socket can never kill the station (writes just fail with EPIPE).
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
     station = Station(config)
     station.start()
     server = create_server(create_app(station), host=config.host, port=config.port, threads=8, ident="sohoa")
