@@ -51,6 +51,9 @@ def create_app(context: ServerContext) -> Flask:
     app.extensions["sohoa"] = context
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024  # one chunk, never a whole package in memory
     app.register_blueprint(ingest_bp)
+    from server.operators import bp as operators_bp
+
+    app.register_blueprint(operators_bp)
     app.register_blueprint(web_bp)
     app.register_blueprint(enroll_bp)
     return app

@@ -38,6 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--name", default="")
     s.set_defaults(func=add_station)
 
+    s = sub.add_parser("add-operator", help="create/change a station operator account (PIN from stdin)")
+    s.add_argument("code")
+    s.add_argument("--name", default="")
+    s.add_argument("--role", choices=["operator", "supervisor", "admin"], default="operator")
+    s.set_defaults(func=add_operator)
+
     s = sub.add_parser("enroll-code", help="one-time code a new station enrols with (sohoa station-enroll)")
     s.add_argument("station_id")
     s.add_argument("--hours", type=float, default=24.0, help="how long the code stays valid")
@@ -75,6 +81,24 @@ def add_station(args: argparse.Namespace) -> int:
     config = _config(args)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     print(json.dumps(ServerDB(config.db_path).add_station(args.station_id, name=args.name)))
+    return 0
+
+
+def add_operator(args: argparse.Namespace) -> int:
+    import getpass
+    import sys
+
+    from server.operators import set_operator
+    from sohoa.cli import CommandError
+
+    config = _config(args)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    pin = getpass.getpass("PIN: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+    try:
+        set_operator(config.db_path, args.code, name=args.name, role=args.role, pin=pin)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    print(json.dumps({"code": args.code, "role": args.role}))
     return 0
 
 

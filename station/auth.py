@@ -11,17 +11,17 @@ Session tokens are stored only as SHA-256 digests.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from protocol.pins import SCRYPT, hash_pin, verify_pin  # noqa: F401 - one format with the server
 from station.store import Store
 
 ROLES = ("operator", "supervisor", "admin")
 RANK = {role: i for i, role in enumerate(ROLES)}
-SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # ~16 MiB, ~50 ms on a Raspberry Pi 4
+
 MAX_FAILURES = 5
 FAILURE_LOCK_S = 60.0
 IDLE_LOCK_S = 600.0
@@ -77,23 +77,6 @@ class Session:
 
     def to_dict(self) -> dict[str, Any]:
         return {"operator": self.operator, "name": self.name, "role": self.role, "csrf": self.csrf}
-
-
-def hash_pin(pin: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(pin.encode(), salt=salt, dklen=32, **SCRYPT)
-    return f"scrypt${SCRYPT['n']}${SCRYPT['r']}${SCRYPT['p']}${salt.hex()}${digest.hex()}"
-
-
-def verify_pin(pin: str, stored: str) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-    except ValueError:
-        return False
-    if scheme != "scrypt":
-        return False
-    got = hashlib.scrypt(pin.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32)
-    return hmac.compare_digest(got.hex(), digest)
 
 
 def check_pin(pin: str) -> None:

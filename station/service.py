@@ -97,8 +97,16 @@ class Station:
         self.sync_client = SyncClient(cfg.server_url, station_id=cfg.station_id, token=cfg.token(),
                                       verify=str(cfg.server_ca_file) if cfg.server_ca_file else True)
         self.sync = SyncWorker(self.store, self.sync_client, cfg.data_dir, interval=cfg.sync_interval,
-                               on_receipt=self._on_receipt)
+                               on_receipt=self._on_receipt, before_pass=self.refresh_accounts)
         self.sync.start()
+
+    def refresh_accounts(self) -> int:
+        """Cache the operator accounts managed at the archive, so operators can log in while offline."""
+        from station.auth import Accounts
+
+        if not self.sync_client:
+            return 0
+        return Accounts(self.store).cache_accounts(self.sync_client.operators())
 
     def use_server(self, url: str) -> None:
         """Start syncing to a server an admin confirmed (discovery); a configured address is never replaced."""

@@ -66,6 +66,10 @@ class SyncClient:
             self._server_key = serialization.load_pem_public_key(pem.encode())
         return self._server_key
 
+    def operators(self) -> list[dict]:
+        """Operator accounts managed at the archive (PIN hashes only), for offline login at the station."""
+        return self._call("GET", "/api/v1/operators")["operators"]
+
     def workorders(self) -> list[dict]:
         return self._call("GET", api.WORKORDERS)["workorders"]
 

@@ -15,12 +15,14 @@ log = logging.getLogger("sohoa.station.sync")
 
 class SyncWorker:
     def __init__(self, store: Store, client: SyncClient, data_dir: Path, *, interval: float = 5.0,
-                 on_receipt: Callable[[dict, dict], None] | None = None):
+                 on_receipt: Callable[[dict, dict], None] | None = None,
+                 before_pass: Callable[[], None] | None = None):
         self.store = store
         self.client = client
         self.data_dir = data_dir
         self.interval = interval
         self.on_receipt = on_receipt
+        self.before_pass = before_pass
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -41,6 +43,11 @@ class SyncWorker:
     def _run(self) -> None:
         backoff = self.interval
         while not self._stop.is_set():
+            if self.before_pass:
+                try:
+                    self.before_pass()
+                except Exception:  # e.g. the server is unreachable: the cached state stays as it was
+                    log.warning("sync: refresh before the pass failed", exc_info=True)
             try:
                 ok = self.drain_once()
                 backoff = self.interval if ok else min(backoff * 2, 300)
