@@ -36,6 +36,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gpio_trigger(config: StationConfig, app: object) -> object:
+    """The hardware scan button (gpiozero on a Pi); a missing GPIO stack is logged, never fatal."""
+    if not config.trigger_gpio_pin:
+        return None
+    from station.capture.trigger import gpio_button
+
+    try:
+        return gpio_button(config.trigger_gpio_pin, app.extensions["trigger"])  # type: ignore[attr-defined]
+    except Exception:
+        log.exception("GPIO trigger on pin %d unavailable", config.trigger_gpio_pin)
+        return None
+
+
 def serve(config: StationConfig, *, stop: threading.Event | None = None) -> None:
     """Run until SIGTERM/SIGINT (or `stop`), then stop every part in reverse order."""
     from waitress.server import create_server
@@ -48,7 +61,9 @@ def serve(config: StationConfig, *, stop: threading.Event | None = None) -> None
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
     station = Station(config)
     station.start()
-    server = create_server(create_app(station), host=config.host, port=config.port, threads=8, ident="sohoa")
+    app = create_app(station)
+    button = _gpio_trigger(config, app)  # noqa: F841 - kept alive for the process's lifetime
+    server = create_server(app, host=config.host, port=config.port, threads=8, ident="sohoa")
     stop = stop or threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:

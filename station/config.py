@@ -22,6 +22,7 @@ class StationConfig:
     broker_password_file: Path | None = None
     mqtt_prefix: str = "sohoa"
     device: str = "test:0"
+    trigger_gpio_pin: int = 0  # a GPIO button / foot switch (Raspberry Pi, gpiozero) repeats the last scan
     capture_format: str = "png"  # lossless originals: png (default) or tiff (fast CPU-wise, 26 MB/page)
     min_free_mb: float = 500.0  # refuse to scan below this much free disk (never a half-written batch)
     sane_backends: str = "test"
