@@ -12,7 +12,6 @@ The filesystem is the default backend; an object store would implement the same 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -25,6 +24,8 @@ from pathlib import Path
 
 from protocol.clock import iso_vn
 from protocol.durable import fsync_dir
+from protocol.hashing import copy_hashing as _copy_hashing
+from protocol.hashing import sha256_file as _hash
 from protocol.package.model import folder_name
 
 log = logging.getLogger(__name__)
@@ -68,26 +69,6 @@ class FixityReport:
 
     def to_dict(self) -> dict:
         return dict(asdict(self), clean=self.clean, ok=self.clean)
-
-
-def _copy_hashing(src: Path, dest: Path) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with open(src, "rb") as inp, open(dest, "wb") as out:
-        while block := inp.read(1 << 20):
-            digest.update(block)
-            out.write(block)
-            size += len(block)
-        out.flush()
-        os.fsync(out.fileno())
-    return digest.hexdigest().upper(), size
-
-
-def _hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest().upper()
 
 
 class _Tree:

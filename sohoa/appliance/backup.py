@@ -25,6 +25,8 @@ from typing import Any
 
 from protocol.clock import iso_vn, now_vn
 from protocol.durable import fsync_dir, write_atomic
+from protocol.hashing import copy_hashing
+from protocol.hashing import sha256_file as _hash
 
 log = logging.getLogger("sohoa.backup")
 FORMAT = "sohoa-server-backup/1"
@@ -52,23 +54,7 @@ class RestoreReport:
 
 def _hash_copy(src: Path, dest: Path) -> tuple[str, int]:
     dest.parent.mkdir(parents=True, exist_ok=True)
-    digest, size = hashlib.sha256(), 0
-    with open(src, "rb") as inp, open(dest, "wb") as out:
-        while block := inp.read(1 << 20):
-            digest.update(block)
-            out.write(block)
-            size += len(block)
-        out.flush()
-        os.fsync(out.fileno())
-    return digest.hexdigest().upper(), size
-
-
-def _hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest().upper()
+    return copy_hashing(src, dest)
 
 
 def _empty_target(path: Path) -> None:
