@@ -103,7 +103,14 @@ def test_duplex_pairs_front_and_back(sane_test_device: str, station_store: Store
     service.close()
 
 
-@pytest.mark.parametrize(("status", "code"), FAULTS)
+# libsane's test backend deadlocks now and then (its reader thread never joins) when a fault is injected
+# mid-batch: seen in about 1 of 5 full-suite runs. The default suite injects two faults mid-batch; every
+# fault runs under `stress`, and every SANE status text's mapping is checked without libsane below.
+MID_BATCH = [FAULTS[0], FAULTS[3]] + [pytest.param(*f, marks=pytest.mark.stress) for f in FAULTS if f not in
+                                      (FAULTS[0], FAULTS[3])]
+
+
+@pytest.mark.parametrize(("status", "code"), MID_BATCH)
 def test_fault_mid_batch_keeps_earlier_pages(sane_test_device: str, journal: Journal, batch_id: int,
                                              station_store: Store, status: str, code: str) -> None:
     source = SaneSource(sane_test_device)
@@ -122,6 +129,19 @@ def test_fault_mid_batch_keeps_earlier_pages(sane_test_device: str, journal: Jou
     kept = station_store.pages(batch_id)
     assert [r["seq"] for r in kept] == [1, 2, 3]
     assert all(sha256_file(journal.data_dir / r["path"]) == r["sha256"] for r in kept)
+
+
+def test_every_sane_status_maps_to_its_operator_fault(sane_test_device: str) -> None:
+    from station.capture.sane_source import STATUS_FAULTS
+
+    source = SaneSource(sane_test_device)
+    texts = {"Document feeder jammed": "jammed", "Scanner cover is open": "cover_open",
+             "Device busy": "device_busy", "Error during device I/O": "io_error",
+             "Operation was canceled": "cancelled"}
+    for text, code in texts.items():
+        assert STATUS_FAULTS[text] == code
+        fault = source._fault(text)
+        assert fault.code == code and fault.message_vi and fault.message_vi != fault.message
 
 
 def test_fault_through_service_then_continue(sane_test_device: str, station_store: Store, journal: Journal,
