@@ -191,81 +191,13 @@ class Catalog:
         """Catalogue an accepted package (PackageContents or its dict). Re-adding the same OBJID
         replaces its rows; a REPLACEMENT supersedes earlier packages of the same hồ sơ (kept, hidden
         from default searches)."""
-        objid = str(_get(contents, "objid"))
-        file_code = str(_get(contents, "file_code", ""))
-        hoso = dict(_get(contents, "hoso", {}) or {})
         documents = list(_get(contents, "documents", []) or [])
         texts = dict(texts or {})
         if extract_text and stored_path and not texts:
-            texts = self._texts_from_zip(Path(stored_path), str(_get(contents, "folder", "")), documents)
-
-        def num(key: str) -> int:
-            try:
-                return int(hoso.get(key) or 0)
-            except ValueError:
-                return 0
-
-        status = str(_get(contents, "record_status", ""))
-        row = {
-            "objid": objid,
-            "file_code": file_code,
-            "kind": str(_get(contents, "kind", "")),
-            "record_status": status,
-            "title": hoso.get("title", ""),
-            "fonds_code": str(_get(contents, "fonds_code", "")),
-            "start_date": hoso.get("startDate", ""),
-            "end_date": hoso.get("endDate", ""),
-            "total_doc": num("totalDoc"),
-            "number_of_page": num("numberOfPage"),
-            "number_of_paper": num("numberOfPaper"),
-            "stored_path": str(stored_path),
-            "sha256": sha256,
-            "station_id": station_id,
-            "added_at": iso_vn(),
-            "superseded_by": None,
-            "hoso": json.dumps(hoso, ensure_ascii=False),
-        }
-        doc_rows, search_rows = [], []
-        hoso_raw = " ".join(
-            hoso.get(k, "")
-            for k in ("title", "keyword", "description", "fileCode", "arcFileCode", "paperFileCode")
-        )
-        search_rows.append({"objid": objid, "doc_id": "", "raw": hoso_raw, "folded": fold_aligned(hoso_raw)})
-        for d in documents:
-            fields = dict(_get(d, "fields", {}) or {})
-            doc_id = str(_get(d, "doc_id", ""))
-            text = texts.get(doc_id, "")
-            doc_rows.append(
-                {
-                    "id": f"{objid}|{doc_id}",
-                    "objid": objid,
-                    "doc_id": doc_id,
-                    "doc_code": str(_get(d, "doc_code", "")),
-                    "ordinal": int(_get(d, "ordinal", 0) or 0),
-                    "subject": fields.get("subject", ""),
-                    "organ_name": fields.get("organName", ""),
-                    "issued_date": fields.get("issuedDate", ""),
-                    "type_name": fields.get("typeName", ""),
-                    "page_count": int(_get(d, "page_count", 0) or 0),
-                    "pdf_member": str(_get(d, "pdf_member", "")),
-                    "fields": json.dumps(fields, ensure_ascii=False),
-                    "text": text,
-                }
-            )
-            raw = " ".join(
-                [
-                    fields.get("subject", ""),
-                    fields.get("organName", ""),
-                    fields.get("keyword", ""),
-                    fields.get("codeNumber", ""),
-                    fields.get("codeNotation", ""),
-                    fields.get("autograph", ""),
-                    fields.get("description", ""),
-                    doc_id,
-                    text,
-                ]
-            )
-            search_rows.append({"objid": objid, "doc_id": doc_id, "raw": raw, "folded": fold_aligned(raw)})
+            texts = texts_from_zip(Path(stored_path), str(_get(contents, "folder", "")), documents)
+        row, doc_rows, search_rows = package_rows(contents, stored_path=stored_path, sha256=sha256,
+                                                  station_id=station_id, texts=texts)
+        objid, file_code, status = row["objid"], row["file_code"], row["record_status"]
         with self._lock, self._write():
             self.db["search"].delete_where("objid = ?", [objid])
             self.db["documents"].delete_where("objid = ?", [objid])
@@ -293,26 +225,6 @@ class Catalog:
             raise
         conn.commit()
 
-    def _texts_from_zip(self, path: Path, folder: str, documents: list) -> dict[str, str]:
-        """docId -> text layer, pdftotext running on every core (it dominated a large hồ sơ's commit)."""
-        import zipfile
-        from concurrent.futures import ThreadPoolExecutor
-
-        if not path.is_file() or not zipfile.is_zipfile(path):
-            return {}
-        with tempfile.TemporaryDirectory(prefix="sohoa-text-") as tmp, zipfile.ZipFile(path) as zf:
-            jobs: dict[str, Path] = {}
-            names = set(zf.namelist())
-            for n, d in enumerate(documents):
-                member = f"{folder}/{_get(d, 'pdf_member', '')}"
-                if member in names:
-                    dest = Path(tmp) / f"{n}.pdf"  # our own name, never the member's
-                    with zf.open(member) as src, open(dest, "wb") as out:
-                        shutil.copyfileobj(src, out, 1 << 20)
-                    jobs[str(_get(d, "doc_id", ""))] = dest
-            with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-                texts = dict(zip(jobs, pool.map(pdf_text, jobs.values()), strict=True))
-        return texts
 
     def search(
         self, query: str, *, limit: int = 20, include_superseded: bool = False, exact: bool = False
@@ -396,3 +308,73 @@ class Catalog:
 
     def close(self) -> None:
         self.db.conn.close()
+
+
+def package_rows(
+    contents: object, *, stored_path: Path | str, sha256: str, station_id: str, texts: dict[str, str]
+) -> tuple[dict, list[dict], list[dict]]:
+    """The packages row, documents rows and search rows of one package (shared by both backends)."""
+    objid = str(_get(contents, "objid"))
+    hoso = dict(_get(contents, "hoso", {}) or {})
+    documents = list(_get(contents, "documents", []) or [])
+
+    def num(key: str) -> int:
+        try:
+            return int(hoso.get(key) or 0)
+        except ValueError:
+            return 0
+
+    row = {
+        "objid": objid, "file_code": str(_get(contents, "file_code", "")), "kind": str(_get(contents, "kind", "")),
+        "record_status": str(_get(contents, "record_status", "")), "title": hoso.get("title", ""),
+        "fonds_code": str(_get(contents, "fonds_code", "")), "start_date": hoso.get("startDate", ""),
+        "end_date": hoso.get("endDate", ""), "total_doc": num("totalDoc"), "number_of_page": num("numberOfPage"),
+        "number_of_paper": num("numberOfPaper"), "stored_path": str(stored_path), "sha256": sha256,
+        "station_id": station_id, "added_at": iso_vn(), "superseded_by": None,
+        "hoso": json.dumps(hoso, ensure_ascii=False),
+    }
+    hoso_raw = " ".join(
+        hoso.get(k, "") for k in ("title", "keyword", "description", "fileCode", "arcFileCode", "paperFileCode")
+    )
+    search_rows = [{"objid": objid, "doc_id": "", "raw": hoso_raw}]
+    doc_rows = []
+    for d in documents:
+        fields = dict(_get(d, "fields", {}) or {})
+        doc_id = str(_get(d, "doc_id", ""))
+        text = texts.get(doc_id, "")
+        doc_rows.append({
+            "id": f"{objid}|{doc_id}", "objid": objid, "doc_id": doc_id, "doc_code": str(_get(d, "doc_code", "")),
+            "ordinal": int(_get(d, "ordinal", 0) or 0), "subject": fields.get("subject", ""),
+            "organ_name": fields.get("organName", ""), "issued_date": fields.get("issuedDate", ""),
+            "type_name": fields.get("typeName", ""), "page_count": int(_get(d, "page_count", 0) or 0),
+            "pdf_member": str(_get(d, "pdf_member", "")), "fields": json.dumps(fields, ensure_ascii=False),
+            "text": text,
+        })
+        keys = ("subject", "organName", "keyword", "codeNumber", "codeNotation", "autograph", "description")
+        search_rows.append({"objid": objid, "doc_id": doc_id, "raw": " ".join([*(fields.get(k, "") for k in keys),
+                                                                                doc_id, text])})
+    for search in search_rows:
+        search["folded"] = fold_aligned(search["raw"])
+    return row, doc_rows, search_rows
+
+
+def texts_from_zip(path: Path, folder: str, documents: list) -> dict[str, str]:
+    """docId -> text layer, pdftotext running on every core (it dominated a large hồ sơ's commit)."""
+    import zipfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not path.is_file() or not zipfile.is_zipfile(path):
+        return {}
+    with tempfile.TemporaryDirectory(prefix="sohoa-text-") as tmp, zipfile.ZipFile(path) as zf:
+        jobs: dict[str, Path] = {}
+        names = set(zf.namelist())
+        for n, d in enumerate(documents):
+            member = f"{folder}/{_get(d, 'pdf_member', '')}"
+            if member in names:
+                dest = Path(tmp) / f"{n}.pdf"  # our own name, never the member's
+                with zf.open(member) as src, open(dest, "wb") as out:
+                    shutil.copyfileobj(src, out, 1 << 20)
+                jobs[str(_get(d, "doc_id", ""))] = dest
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            texts = dict(zip(jobs, pool.map(pdf_text, jobs.values()), strict=True))
+    return texts

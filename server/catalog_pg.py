@@ -22,8 +22,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from protocol.clock import iso_vn
-from server.catalog import Catalog, Hit, _exact, _get, _snippet, fold, fold_aligned
+from server.catalog import Hit, _exact, _get, _snippet, fold, package_rows, texts_from_zip
 
 log = logging.getLogger(__name__)
 
@@ -97,53 +96,11 @@ def tsquery(query: str) -> str:
     return " & ".join(parts)
 
 
-def package_rows(
-    contents: object, *, stored_path: Path | str, sha256: str, station_id: str, texts: dict[str, str]
-) -> tuple[dict, list[dict], list[dict]]:
-    """The packages row, documents rows and search rows of one package (same fields as catalog.py)."""
-    objid = str(_get(contents, "objid"))
-    file_code = str(_get(contents, "file_code", ""))
-    hoso = dict(_get(contents, "hoso", {}) or {})
-    documents = list(_get(contents, "documents", []) or [])
-
-    def num(key: str) -> int:
-        try:
-            return int(hoso.get(key) or 0)
-        except ValueError:
-            return 0
-
-    row = {
-        "objid": objid, "file_code": file_code, "kind": str(_get(contents, "kind", "")),
-        "record_status": str(_get(contents, "record_status", "")), "title": hoso.get("title", ""),
-        "fonds_code": str(_get(contents, "fonds_code", "")), "start_date": hoso.get("startDate", ""),
-        "end_date": hoso.get("endDate", ""), "total_doc": num("totalDoc"), "number_of_page": num("numberOfPage"),
-        "number_of_paper": num("numberOfPaper"), "stored_path": str(stored_path), "sha256": sha256,
-        "station_id": station_id, "added_at": iso_vn(), "superseded_by": None,
-        "hoso": json.dumps(hoso, ensure_ascii=False),
-    }
-    hoso_raw = " ".join(
-        hoso.get(k, "") for k in ("title", "keyword", "description", "fileCode", "arcFileCode", "paperFileCode")
-    )
-    search_rows = [{"objid": objid, "doc_id": "", "raw": hoso_raw}]
-    doc_rows = []
-    for d in documents:
-        fields = dict(_get(d, "fields", {}) or {})
-        doc_id = str(_get(d, "doc_id", ""))
-        text = texts.get(doc_id, "")
-        doc_rows.append({
-            "id": f"{objid}|{doc_id}", "objid": objid, "doc_id": doc_id, "doc_code": str(_get(d, "doc_code", "")),
-            "ordinal": int(_get(d, "ordinal", 0) or 0), "subject": fields.get("subject", ""),
-            "organ_name": fields.get("organName", ""), "issued_date": fields.get("issuedDate", ""),
-            "type_name": fields.get("typeName", ""), "page_count": int(_get(d, "page_count", 0) or 0),
-            "pdf_member": str(_get(d, "pdf_member", "")), "fields": json.dumps(fields, ensure_ascii=False),
-            "text": text,
-        })
-        keys = ("subject", "organName", "keyword", "codeNumber", "codeNotation", "autograph", "description")
-        raw = " ".join([*(fields.get(k, "") for k in keys), doc_id, text])
-        search_rows.append({"objid": objid, "doc_id": doc_id, "raw": raw})
-    for s in search_rows:
-        s["folded"] = fold_aligned(s["raw"])
-        s["tsv"] = tsvector(s["folded"])
+def pg_package_rows(contents: object, **kwargs: object) -> tuple[dict, list[dict], list[dict]]:
+    """catalog.package_rows plus each search row's tsvector."""
+    row, doc_rows, search_rows = package_rows(contents, **kwargs)  # type: ignore[arg-type]
+    for search in search_rows:
+        search["tsv"] = tsvector(search["folded"])
     return row, doc_rows, search_rows
 
 
@@ -190,9 +147,8 @@ class PgCatalog:
         if extract_text and stored_path and not texts:
             documents = list(_get(contents, "documents", []) or [])
             folder = str(_get(contents, "folder", ""))
-            # the SQLite backend's extractor uses no state of its own: borrow it rather than copy it
-            texts = Catalog._texts_from_zip(None, Path(stored_path), folder, documents)  # type: ignore[arg-type]
-        row, doc_rows, search_rows = package_rows(
+            texts = texts_from_zip(Path(stored_path), folder, documents)
+        row, doc_rows, search_rows = pg_package_rows(
             contents, stored_path=stored_path, sha256=sha256, station_id=station_id, texts=texts
         )
         objid = row["objid"]
