@@ -71,6 +71,9 @@ def test_state_is_retained_and_published_before_anything_else(broker: BrokerProc
     tel.event("info", message="started")  # queued before the connection exists
     tel.start()
     try:
+        probe = Listener(broker.port)  # makes sure the state reached the broker before the late subscriber
+        probe.wait(lambda r: r.of("state"))
+        probe.close()
         listener = Listener(broker.port)  # subscribes late: sees the retained state
         listener.wait(lambda r: r.of("state"))
         topic, state, retained = listener.messages[0]
