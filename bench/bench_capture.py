@@ -7,6 +7,12 @@ frontends make the same number of sane_read calls and a read delay costs both th
 Fair pairs: scanimage PNG vs ours PNG (lossless both), scanimage PNM vs ours uncompressed TIFF (raw both).
 Ours also fsyncs every page, its folder and the journal row; scanimage fsyncs nothing.
 
+libsane runs in one child process per scanner (station/capture/sane_worker.py): the transfer section
+measures what a frame costs to get from the child into the station (A4 300 dpi colour, 26 MB): the child
+reads it straight into a shared memfd, the station copies it out once. Every timing comes with the CPU
+time spent (this process, plus children for whole commands) and the load average, since the machine is
+shared.
+
 Env: SOHOA_BENCH_REPEAT (default 2, best run kept), SOHOA_BENCH_DELAY_US (default 10000 µs of read delay,
 about 1.4 s per A4 page like a 40 ppm ADF scanner), SOHOA_BENCH_RUNS (ADF loads of 10 sheets with the pool, default 2).
 Writes its section of docs/bench/capture.md.
@@ -14,9 +20,11 @@ Writes its section of docs/bench/capture.md.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -48,6 +56,15 @@ def steady(files: list[Path]) -> float:
     return (times[-1] - times[0]) / 1e9 / (len(times) - 1)
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) of every child this process has waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+CPU: dict[str, list[float]] = {}  # label -> CPU seconds per page of each run (whole command, children included)
+
+
 def scanimage(out: Path, fmt: str, delay_us: int) -> tuple[float, float]:
     """(whole command, steady) seconds per page of `scanimage --batch` (init, open, scan, write)."""
     shutil.rmtree(out, ignore_errors=True)
@@ -57,9 +74,10 @@ def scanimage(out: Path, fmt: str, delay_us: int) -> tuple[float, float]:
            "--depth", "8", "--resolution", "300", "-l", "0", "-t", "0", "-x", "210", "-y", "297",
            f"--batch={out}/p%03d.{fmt}", f"--format={fmt}"]
     cmd += [f"--{k}={_text(v, 'yes')}" for k, v in options.items()]
-    started = time.monotonic()
+    started, cpu = time.monotonic(), children_cpu()
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     seconds = time.monotonic() - started
+    CPU.setdefault(f"scanimage {fmt}, read delay {delay_us} µs", []).append((children_cpu() - cpu) / PAGES)
     files = list(out.iterdir())
     if len(files) != PAGES:
         raise RuntimeError(f"scanimage wrote {len(files)} pages, not {PAGES}: {done.stderr[-500:]}")
@@ -74,12 +92,74 @@ def ours(out: Path, fmt: str, delay_us: int) -> tuple[float, float]:
     cmd = [sys.executable, "-m", "station.capture.cli", "scan", "--sane-backends", "test", "--device", "test:0",
            "--source", "adf", "--batch", str(out), "--format", fmt, "--min-free-mb", "100"]
     cmd += [f"--option={k}={_text(v, 'true')}" for k, v in options.items()]
+    cpu = children_cpu()
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    # the SANE worker included: the CLI reaped it
+    CPU.setdefault(f"ours {fmt}, read delay {delay_us} µs", []).append((children_cpu() - cpu) / PAGES)
     match = re.search(r"ended=(\w+) pages=(\d+) .*seconds=([\d.]+)", done.stdout)
     if done.returncode != 0 or not match or int(match.group(2)) != PAGES:
         raise RuntimeError(f"sohoa scan failed ({done.returncode}): {done.stdout[-300:]} {done.stderr[-800:]}")
     files = [f for f in (out / "pages").rglob("*") if f.is_file()]
     return float(match.group(3)) / PAGES, steady(files)
+
+
+IN_PROCESS = """
+import json, os, sys, time
+import sane
+sane.init()
+dev = sane.open("test:0")
+for name, value in (("source", "Automatic Document Feeder"), ("mode", "Color"), ("depth", 8), ("resolution", 300),
+                    ("tl_x", 0.0), ("tl_y", 0.0), ("br_x", 210.0), ("br_y", 297.0), ("test_picture", "Color pattern")):
+    setattr(dev, name, value)
+times = []
+for _ in range(int(sys.argv[1])):
+    started, cpu = time.perf_counter(), time.process_time()
+    dev.start()
+    dev.dev.snap(True, True, None)
+    times.append((time.perf_counter() - started, time.process_time() - cpu))
+dev.cancel()
+dev.close()
+print(json.dumps(times))
+"""
+
+
+def transfer(frames: int = PAGES) -> dict[str, float]:
+    """Per frame: the old in-process path (python-sane start + snap) against the child: from 'next' to the
+    frame's header (start + sane_read into the memfd), and the station's copy out of the memfd."""
+    import statistics
+
+    from station.capture.profiles import profile_for
+    from station.capture.sane_link import Link
+    from station.capture.source import ScanRequest
+
+    done = subprocess.run([sys.executable, "-c", IN_PROCESS, str(frames)], capture_output=True, text=True,
+                          timeout=600, check=True)
+    inproc = json.loads(done.stdout)
+    worker_cpu = children_cpu()
+    link = Link("test:0")
+    child_wall, copy_wall, copy_cpu = [], [], []
+    try:
+        extra = {"test-picture": "Color pattern"}
+        ready = link.call({"op": "open", "device": "test:0", "profile": profile_for("test:0"), "extra": extra,
+                           "request": ScanRequest(source="adf")}, 60)
+        assert ready["kind"] == "ready", ready
+        for _ in range(frames):
+            started = time.perf_counter()
+            header = link.call({"op": "next"}, 60)
+            got = time.perf_counter()
+            cpu = time.process_time()
+            image = link.image(header)
+            copy_wall.append(time.perf_counter() - got)
+            copy_cpu.append(time.process_time() - cpu)
+            child_wall.append(got - started)
+            assert image.shape == (3507, 2480, 3), image.shape
+    finally:
+        link.close(5)
+    worker_cpu = (children_cpu() - worker_cpu) / frames  # the worker was reaped by close()
+    median = statistics.median
+    return {"frames": frames, "inproc_s": median(t[0] for t in inproc), "inproc_cpu_s": median(t[1] for t in inproc),
+            "child_s": median(child_wall), "copy_s": median(copy_wall), "copy_cpu_s": median(copy_cpu),
+            "worker_cpu_s": worker_cpu, "mb": 3507 * 2480 * 3 / 1e6}
 
 
 def best(fn, *args, repeat: int) -> tuple[float, float]:
@@ -156,8 +236,10 @@ def write_section(text: str) -> None:
     start, end = "<!-- bench:capture -->", "<!-- /bench:capture -->"
     body = DOC.read_text() if DOC.exists() else "# Capture benchmark\n\n"
     block = f"{start}\n{text.rstrip()}\n{end}"
-    if start in body and end in body:
-        body = body[:body.index(start)] + block + body[body.index(end) + len(end):]
+    # The markers count only at the start of a line: the page's prose may quote them.
+    first, last = body.find("\n" + start), body.find("\n" + end)
+    if first >= 0 and last > first:
+        body = body[:first + 1] + block + body[last + 1 + len(end):]
     else:
         body = body.rstrip() + "\n\n" + block + "\n"
     DOC.parent.mkdir(parents=True, exist_ok=True)
@@ -189,6 +271,8 @@ def main() -> int:
                   f" {_pair(us_raw)} ({_ratio(us_raw, si_raw)}); scanimage png {_pair(si_png)}, ours png"
                   f" {_pair(us_png)} ({_ratio(us_png, si_png)}); ours png / scanimage pnm {_ratio(us_png, si_raw)}",
                   flush=True)
+        moved = transfer()
+        print(f"transfer: {moved}", flush=True)
         alone = with_pool(tmp / "alone", delay_us, runs, use_pool=False)
         print(f"same harness, no processing: {alone}", flush=True)
         pool = with_pool(tmp / "pool", delay_us, runs)
@@ -216,10 +300,26 @@ def main() -> int:
                      f" {_pair(us_png)} | {_ratio(us_png, si_png)} | {_ratio(us_png, si_raw)} |")
     lines += [
         "",
+        "CPU seconds per page (whole command, its children included: for ours the SANE worker; best run):",
+        "",
+        "| run | CPU s/page |",
+        "|---|---|",
+    ]
+    lines += [f"| {label} | {min(values):.3f} |" for label, values in sorted(CPU.items())]
+    lines += [
+        "",
+        f"Frame transfer, median of {moved['frames']} A4 300 dpi colour frames ({moved['mb']:.0f} MB each):"
+        f" in-process python-sane start + snap {moved['inproc_s'] * 1000:.0f} ms"
+        f" ({moved['inproc_cpu_s'] * 1000:.0f} ms CPU); through the child, 'next' to frame header"
+        f" {moved['child_s'] * 1000:.0f} ms, then the station's copy out of the shared memfd"
+        f" {moved['copy_s'] * 1000:.1f} ms ({moved['copy_cpu_s'] * 1000:.1f} ms CPU); the worker's CPU per frame,"
+        f" its start-up and sane_init included, {moved['worker_cpu_s'] * 1000:.0f} ms. Child total"
+        f" {(moved['child_s'] + moved['copy_s']) * 1000:.0f} ms against {moved['inproc_s'] * 1000:.0f} ms in process.",
+        "",
         f"With the processing pool (2 workers, real Store) running while the slow scanner feeds {pool['pages']}"
         f" pages: capture {pool['capture_ppm']:.1f} pages/min ({pool['capture_s'] / pool['pages']:.3f} s/page"
         f" against {alone['capture_s'] / alone['pages']:.3f} s/page, {alone['capture_ppm']:.1f} pages/min, in the"
-        " same harness without the pool); {pool['processed_when_capture_ended']} pages"
+        f" same harness without the pool); {pool['processed_when_capture_ended']} pages"
         f" processed when capture ended; all processed after {pool['all_processed_s']:.0f} s"
         f" ({pool['processing_ppm']:.1f} pages/min).",
     ]

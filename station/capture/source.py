@@ -104,6 +104,13 @@ FAULTS: dict[str, tuple[str, str]] = {
                   "Cắm lại cáp, bật máy rồi bấm Quét tiếp."),
     "cancelled": ("The scan was cancelled.",
                   "Lượt quét đã bị huỷ. Bấm Quét tiếp để quét tiếp vào hồ sơ này."),
+    # The station's watchdog, not the scanner, reports these two (station/capture/sane_source.py).
+    "hung": ("The scanner stopped responding; its driver was stopped.",
+             "Máy quét không phản hồi nên trạm đã dừng trình điều khiển của máy. Kiểm tra máy quét (kẹt giấy, "
+             "nắp, cáp, nguồn điện), tắt và bật lại máy nếu cần, rồi bấm Quét tiếp."),
+    "crashed": ("The scanner driver stopped unexpectedly.",
+                "Trình điều khiển máy quét bị dừng đột ngột. Kiểm tra cáp và nguồn điện rồi bấm Quét tiếp; "
+                "nếu lỗi lặp lại, báo cho kỹ thuật viên."),
 }
 
 

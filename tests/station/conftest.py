@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,9 @@ from station.store import Store
 def sane_test_device(tmp_path_factory: pytest.TempPathFactory) -> str:
     """'test:0' of the SANE test backend, configured (A4-capable) before anything calls sane.init()."""
     prepare_sane_config(tmp_path_factory.mktemp("sane"), backends=("test",))
+    # The SANE worker's watchdog: the test backend answers within milliseconds, so a hang shows in 20 s
+    # rather than the 86 s a real A4 scanner gets (children, e.g. the CLI in the crash test, inherit it).
+    os.environ.setdefault("SOHOA_SANE_WATCHDOG_S", "20")
     from station.capture.source import list_devices
 
     devices = [d["id"] for d in list_devices(timeout=10)]

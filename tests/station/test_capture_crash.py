@@ -20,6 +20,20 @@ from station.store import Store
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def workers_of(pid: int) -> list[int]:
+    """SANE worker processes started by station process `pid` (their command line names their parent)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # not a process, or it just ended
+            continue
+        if b"station.capture.sane_worker" in args and b"--parent" in args and \
+                args[args.index(b"--parent") + 1] == str(pid).encode():
+            found.append(int(entry.name))
+    return found
+
+
 def scan_and_kill(batch: Path, *, runs: int, kill_after: float | None) -> tuple[list[dict], int | None]:
     cmd = [sys.executable, "-m", "station.capture.cli", "scan", "--sane-backends", "test", "--device", "test:0",
            "--source", "adf", "--batch", str(batch), "--runs", str(runs)]
@@ -30,6 +44,10 @@ def scan_and_kill(batch: Path, *, runs: int, kill_after: float | None) -> tuple[
         time.sleep(kill_after)
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate(timeout=60)  # what it printed before dying is still in the pipe
+        deadline = time.monotonic() + 5
+        while (orphans := workers_of(proc.pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not orphans, f"kill -9 of the station left SANE workers {orphans} holding the device"
     reported = []
     for line in out.splitlines():
         if line.startswith("captured "):

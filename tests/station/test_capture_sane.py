@@ -103,14 +103,7 @@ def test_duplex_pairs_front_and_back(sane_test_device: str, station_store: Store
     service.close()
 
 
-# libsane's test backend deadlocks now and then (its reader thread never joins) when a fault is injected
-# mid-batch: seen in about 1 of 5 full-suite runs. The default suite injects two faults mid-batch; every
-# fault runs under `stress`, and every SANE status text's mapping is checked without libsane below.
-MID_BATCH = [FAULTS[0], FAULTS[3]] + [pytest.param(*f, marks=pytest.mark.stress) for f in FAULTS if f not in
-                                      (FAULTS[0], FAULTS[3])]
-
-
-@pytest.mark.parametrize(("status", "code"), MID_BATCH)
+@pytest.mark.parametrize(("status", "code"), FAULTS)
 def test_fault_mid_batch_keeps_earlier_pages(sane_test_device: str, journal: Journal, batch_id: int,
                                              station_store: Store, status: str, code: str) -> None:
     source = SaneSource(sane_test_device)
@@ -290,24 +283,6 @@ def test_storage_failure_stops_capture_with_a_clear_fault(sane_test_device: str,
     assert service.state == CaptureState.FAULT and [f.code for f in faults] == ["storage_error"]
     assert "Không lưu được" in faults[0].message_vi
     assert station_store.pages(batch_id) == []
-    service.close()
-
-
-def test_two_scanners_at_once_into_two_batches(sane_test_device: str, station_store: Store, journal: Journal,
-                                               batch_id: int, data_dir: Path) -> None:
-    other = station_store.create_batch(file_code="H26.61.8.01.2026.02", record={}, expected_sheets=None,
-                                       work_order_id=None, operator="tester")["id"]
-    service = CaptureService(station_store, journal)
-    service.start(batch_id, open_source("sane", device="test:0"), ScanRequest(source="adf"), actor="a")
-    service.start(other, open_source("sane", device="test:1"), ScanRequest(source="adf"), actor="b")
-    assert service.state == CaptureState.SCANNING
-    service.wait(timeout=120)
-    assert service.outcome("test:0").pages == 10 and service.outcome("test:1").pages == 10
-    for batch, device in ((batch_id, "test:0"), (other, "test:1")):
-        rows = station_store.pages(batch)
-        assert [r["seq"] for r in rows] == list(range(1, 11)) and {r["device"] for r in rows} == {device}
-        assert all(sha256_file(data_dir / r["path"]) == r["sha256"] for r in rows)
-    assert service.states == {"test:0": CaptureState.IDLE, "test:1": CaptureState.IDLE}
     service.close()
 
 
