@@ -76,11 +76,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_station(args: argparse.Namespace) -> int:
-    from server.db import ServerDB
+    from server.db import open_server_db
 
     config = _config(args)
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    print(json.dumps(ServerDB(config.db_path).add_station(args.station_id, name=args.name)))
+    print(json.dumps(open_server_db(config.db_target).add_station(args.station_id, name=args.name)))
     return 0
 
 
@@ -95,7 +95,7 @@ def add_operator(args: argparse.Namespace) -> int:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     pin = getpass.getpass("PIN: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
     try:
-        set_operator(config.db_path, args.code, name=args.name, role=args.role, pin=pin)
+        set_operator(config.db_target, args.code, name=args.name, role=args.role, pin=pin)
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
     print(json.dumps({"code": args.code, "role": args.role}))
@@ -109,7 +109,7 @@ def enroll_code(args: argparse.Namespace) -> int:
     config = _config(args)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        code = create_enrollment_code(config.db_path, args.station_id, ttl_s=int(args.hours * 3600))
+        code = create_enrollment_code(config.db_target, args.station_id, ttl_s=int(args.hours * 3600))
     except EnrollmentError as exc:
         raise CommandError(str(exc)) from exc
     print(json.dumps({"station_id": args.station_id, "code": code, "valid_hours": args.hours}))
@@ -117,10 +117,10 @@ def enroll_code(args: argparse.Namespace) -> int:
 
 
 def revoke_station(args: argparse.Namespace) -> int:
-    from server.db import ServerDB
+    from server.db import open_server_db
     from sohoa.cli import CommandError
 
-    if not ServerDB(_config(args).db_path).revoke_station(args.station_id):
+    if not open_server_db(_config(args).db_target).revoke_station(args.station_id):
         raise CommandError(f"no station {args.station_id!r}")
     print(json.dumps({"station_id": args.station_id, "revoked": True}))
     return 0

@@ -19,14 +19,24 @@ class ServerConfig:
     broker_user: str = "server"
     broker_password_file: Path | None = None
     mqtt_prefix: str = "sohoa"
+    # Mosquitto's passwd and acl, re-rendered on enrol/revoke (production /etc/sohoa/mosquitto); empty: off.
+    broker_files_dir: Path | None = None
+    # After rendering, SIGHUP the PID in this file; unset: the sohoa-broker-reload.path unit reloads mosquitto.
+    broker_pid_file: Path | None = None
     advertise: bool = False  # announce the API and broker on the LAN (zeroconf _sohoa._tcp)
     advertise_name: str = "sohoa"
     public_url: str = ""  # the URL stations use; default http://host:port
     catalog_url: str = ""  # postgresql://... shared by several servers; empty = SQLite file catalog_path
+    database: str = ""  # the server's records: postgresql://... shared by several servers; empty = db_path
 
     @property
     def db_path(self) -> Path:
         return self.data_dir / "server.db"
+
+    @property
+    def db_target(self) -> str | Path:
+        """What server.db.open_server_db opens: the PostgreSQL URL when set, else the SQLite file."""
+        return self.database or self.db_path
 
     @property
     def uploads_dir(self) -> Path:
@@ -52,7 +62,10 @@ class ServerConfig:
         return [Path(p).read_bytes() for p in self.trust_roots]
 
 
-PATH_FIELDS = {"data_dir", "backup_dir", "broker_password_file"}
+PATH_FIELDS = {"data_dir", "backup_dir", "broker_password_file", "broker_files_dir", "broker_pid_file"}
+
+
+PG_SCHEMES = ("postgresql://", "postgres://")
 
 
 def load_config(path: Path) -> ServerConfig:
@@ -63,6 +76,9 @@ def load_config(path: Path) -> ServerConfig:
     problems = [f"unknown setting {k!r}" for k in unknown]
     if "data_dir" not in raw:
         problems.append("data_dir is required")
+    for key in ("database", "catalog_url"):
+        if raw.get(key) and not str(raw[key]).startswith(PG_SCHEMES):
+            problems.append(f"{key} must be a postgresql:// URL or empty (the SQLite file in data_dir)")
     if problems:
         raise ValueError(f"{path}: " + "; ".join(problems))
     for key in PATH_FIELDS & set(raw):

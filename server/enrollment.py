@@ -3,7 +3,8 @@
 A code is 12 characters of Crockford base32 (no I, L, O, U: nothing to misread on a phone call), shown as
 XXXX-XXXX-XXXX: 60 bits, enough with per-address rate limiting and a one-day lifetime. Only its SHA-256 is
 stored; redeeming it is one UPDATE guarded by `used_at IS NULL`, so two stations racing for one code cannot
-both win. The codes live in their own table of the server database (like web_users in server/auth.py).
+both win, on one server or on several sharing PostgreSQL records (the UPDATE re-checks the row another
+transaction just changed). The codes live in their own table of the server's records (server/db.py).
 
 Revocation reaches the broker through `BrokerSync`: it re-renders mosquitto's password and ACL files from
 the live station accounts and asks mosquitto to reload them (SIGHUP; mosquitto 2.0 re-reads password_file
@@ -17,7 +18,6 @@ import hashlib
 import logging
 import secrets
 import signal
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import hashes
 
 from protocol.clock import iso_vn
 from protocol.topics import TopicError, check_station_id
+from server.db import Records, open_server_db
 
 log = logging.getLogger("sohoa.server.enrollment")
 
@@ -43,7 +44,7 @@ CREATE TABLE IF NOT EXISTS enrollment_codes (
   name TEXT NOT NULL DEFAULT '',
   created_by TEXT NOT NULL DEFAULT '',
   created_at TEXT NOT NULL,
-  expires_at REAL NOT NULL,
+  expires_at DOUBLE PRECISION NOT NULL,
   used_at TEXT
 );
 """
@@ -60,6 +61,7 @@ class EnrollmentError(ValueError):
 
 # ------------------------------------------------------------------------------------------------ codes
 
+
 def normalize_code(code: str) -> str:
     """Upper case without dashes and spaces; O→0 and I/L→1 as Crockford base32 reads them."""
     text = "".join(ch for ch in str(code).upper() if ch not in "- \t")
@@ -70,11 +72,11 @@ def hash_code(code: str) -> str:
     return hashlib.sha256(normalize_code(code).encode()).hexdigest()
 
 
-def _connect(db_path: str | Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(db_path), timeout=30, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    conn.executescript(SCHEMA)
-    return conn
+def _records(db: Records | str | Path) -> Records:
+    """The server's records, or ones opened from a SQLite path or PostgreSQL URL (the CLI's case)."""
+    db = db if isinstance(db, Records) else open_server_db(db)
+    db.ensure_schema(SCHEMA)
+    return db
 
 
 def check_new_station_id(station_id: str) -> str:
@@ -82,73 +84,83 @@ def check_new_station_id(station_id: str) -> str:
     try:
         check_station_id(station_id)
     except TopicError as exc:
-        raise EnrollmentError("bad_station_id", f"invalid station id {station_id!r}: use [a-z0-9-]{{1,32}}",
-                              "Mã trạm không hợp lệ: chỉ dùng a-z, 0-9 và dấu gạch ngang (tối đa 32 ký tự)"
-                              ) from exc
+        raise EnrollmentError(
+            "bad_station_id",
+            f"invalid station id {station_id!r}: use [a-z0-9-]{{1,32}}",
+            "Mã trạm không hợp lệ: chỉ dùng a-z, 0-9 và dấu gạch ngang (tối đa 32 ký tự)",
+        ) from exc
     if station_id == "server":
-        raise EnrollmentError("bad_station_id", "'server' is the server's own broker account",
-                              "'server' là tài khoản của máy chủ, hãy chọn mã trạm khác")
+        raise EnrollmentError(
+            "bad_station_id",
+            "'server' is the server's own broker account",
+            "'server' là tài khoản của máy chủ, hãy chọn mã trạm khác",
+        )
     return station_id
 
 
-def create_enrollment_code(db_path: str | Path, station_id: str, *, ttl_s: int = DEFAULT_TTL_S, name: str = "",
-                           created_by: str = "") -> str:
+def create_enrollment_code(
+    db: Records | str | Path, station_id: str, *, ttl_s: int = DEFAULT_TTL_S, name: str = "", created_by: str = ""
+) -> str:
     """A new one-time code for `station_id`, valid `ttl_s` seconds; returned once, stored hashed."""
     check_new_station_id(station_id)
     if ttl_s <= 0:
         raise EnrollmentError("bad_ttl", "ttl_s must be positive", "Thời hạn mã phải lớn hơn 0")
     raw = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
-    conn = _connect(db_path)
-    try:
+    with _records(db).tx() as conn:
         conn.execute("DELETE FROM enrollment_codes WHERE expires_at < ?", (time.time() - 7 * 86400,))
-        conn.execute("INSERT INTO enrollment_codes (code_hash, station_id, name, created_by, created_at, expires_at)"
-                     " VALUES (?, ?, ?, ?, ?, ?)",
-                     (hash_code(raw), station_id, name or station_id, created_by, iso_vn(), time.time() + ttl_s))
-    finally:
-        conn.close()
+        conn.execute(
+            "INSERT INTO enrollment_codes (code_hash, station_id, name, created_by, created_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (hash_code(raw), station_id, name or station_id, created_by, iso_vn(), time.time() + ttl_s),
+        )
     log.info("enrollment code created for station %s by %s (valid %d s)", station_id, created_by or "cli", ttl_s)
-    return "-".join(raw[i:i + 4] for i in range(0, CODE_LENGTH, 4))
+    return "-".join(raw[i : i + 4] for i in range(0, CODE_LENGTH, 4))
 
 
-def pending_codes(db_path: str | Path) -> list[dict[str, Any]]:
+def pending_codes(db: Records | str | Path) -> list[dict[str, Any]]:
     """Unused, unexpired codes (without the codes themselves, which are not kept)."""
-    conn = _connect(db_path)
-    try:
-        return [dict(r) for r in conn.execute(
-            "SELECT station_id, name, created_by, created_at, expires_at FROM enrollment_codes"
-            " WHERE used_at IS NULL AND expires_at > ? ORDER BY created_at", (time.time(),))]
-    finally:
-        conn.close()
+    return _records(db).query(
+        "SELECT station_id, name, created_by, created_at, expires_at FROM enrollment_codes"
+        " WHERE used_at IS NULL AND expires_at > ? ORDER BY created_at",
+        (time.time(),),
+    )
 
 
-def burn_code(db_path: str | Path, code: str, *, station_id: str | None = None) -> dict[str, Any]:
+def burn_code(db: Records | str | Path, code: str, *, station_id: str | None = None) -> dict[str, Any]:
     """Mark the code used and return its row; EnrollmentError if unknown, used, expired or for another station.
 
     A wrong `station_id` does not burn the code: the installer can retry with the right one.
     """
-    unknown = EnrollmentError("bad_code", "enrollment code unknown, already used or expired",
-                              "Mã đăng ký không đúng, đã dùng hoặc đã hết hạn: hãy xin quản trị viên mã mới")
+    unknown = EnrollmentError(
+        "bad_code",
+        "enrollment code unknown, already used or expired",
+        "Mã đăng ký không đúng, đã dùng hoặc đã hết hạn: hãy xin quản trị viên mã mới",
+    )
     digest = hash_code(code)
     if len(normalize_code(code)) != CODE_LENGTH:
         raise unknown
-    conn = _connect(db_path)
-    try:
-        row = conn.execute("SELECT * FROM enrollment_codes WHERE code_hash = ?", (digest,)).fetchone()
-        if row is None or row["used_at"] is not None or row["expires_at"] <= time.time():
-            raise unknown
-        if station_id and station_id != row["station_id"]:
-            raise EnrollmentError("station_mismatch", f"this code is for another station, not {station_id!r}",
-                                  f"Mã này dành cho trạm khác, không phải {station_id}")
-        cur = conn.execute("UPDATE enrollment_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL",
-                           (iso_vn(), digest))
-        if cur.rowcount != 1:  # another request redeemed it between our SELECT and UPDATE
-            raise unknown
-        return dict(row)
-    finally:
-        conn.close()
+    records = _records(db)
+    row = records.one("SELECT * FROM enrollment_codes WHERE code_hash = ?", (digest,))
+    if row is None or row["used_at"] is not None or row["expires_at"] <= time.time():
+        raise unknown
+    if station_id and station_id != row["station_id"]:
+        raise EnrollmentError(
+            "station_mismatch",
+            f"this code is for another station, not {station_id!r}",
+            f"Mã này dành cho trạm khác, không phải {station_id}",
+        )
+    with records.tx() as conn:
+        cur = conn.execute(
+            "UPDATE enrollment_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL", (iso_vn(), digest)
+        )
+        won = cur.rowcount == 1
+    if not won:  # another request (on this server or another) redeemed it between our SELECT and UPDATE
+        raise unknown
+    return row
 
 
 # ----------------------------------------------------------------------------------------- redemption
+
 
 def ca_fingerprint(pem: bytes) -> str:
     """SHA-256 of the certificate's DER, as `openssl x509 -fingerprint -sha256` prints it."""
@@ -168,7 +180,7 @@ def server_ca_pem(config: Any) -> bytes | None:
 
 def redeem(context: Any, code: str, *, station_id: str | None = None) -> dict[str, Any]:
     """Burn `code` and (re-)key its station: the identity the station stores, secrets included, once."""
-    row = burn_code(context.config.db_path, code, station_id=station_id)
+    row = burn_code(context.db, code, station_id=station_id)
     creds = context.db.add_station(row["station_id"], name=row["name"])
     identity: dict[str, Any] = {
         "station_id": creds["station_id"],
@@ -188,6 +200,7 @@ def redeem(context: Any, code: str, *, station_id: str | None = None) -> dict[st
 
 
 # ---------------------------------------------------------------------------------------------- broker
+
 
 @dataclass
 class BrokerSync:

@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, jsonify
 
 from protocol.clock import iso_vn
 from protocol.pins import hash_pin, valid_pin
-from server.db import ServerDB
+from server.db import Records, open_server_db
 from server.ingest.auth import station_required
 
 ROLES = ("operator", "supervisor", "admin")
@@ -30,14 +30,14 @@ TABLE = """CREATE TABLE IF NOT EXISTS operators (
 bp = Blueprint("operators", __name__)
 
 
-def _db(db: ServerDB | str | Path) -> ServerDB:
-    db = db if isinstance(db, ServerDB) else ServerDB(db)
-    with db.tx() as conn:
-        conn.execute(TABLE)
+def _db(db: Records | str | Path) -> Records:
+    """The records object itself, or one opened from a SQLite path or PostgreSQL URL (the CLI's case)."""
+    db = db if isinstance(db, Records) else open_server_db(db)
+    db.ensure_schema(TABLE)
     return db
 
 
-def set_operator(db: ServerDB | str | Path, code: str, *, name: str, role: str, pin: str) -> None:
+def set_operator(db: Records | str | Path, code: str, *, name: str, role: str, pin: str) -> None:
     """Create or change an operator account (PIN 4-12 digits, stored hashed)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
@@ -50,16 +50,19 @@ def set_operator(db: ServerDB | str | Path, code: str, *, name: str, role: str, 
             "INSERT INTO operators (code, name, role, pin_hash, updated_at) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT(code) DO UPDATE SET name = excluded.name, role = excluded.role,"
             " pin_hash = excluded.pin_hash, active = 1, updated_at = excluded.updated_at",
-            (code, name or code, role, hash_pin(pin), iso_vn()))
+            (code, name or code, role, hash_pin(pin), iso_vn()),
+        )
 
 
-def deactivate_operator(db: ServerDB | str | Path, code: str) -> bool:
+def deactivate_operator(db: Records | str | Path, code: str) -> bool:
     with _db(db).tx() as conn:
-        return conn.execute("UPDATE operators SET active = 0, updated_at = ? WHERE code = ?",
-                            (iso_vn(), code)).rowcount > 0
+        return (
+            conn.execute("UPDATE operators SET active = 0, updated_at = ? WHERE code = ?", (iso_vn(), code)).rowcount
+            > 0
+        )
 
 
-def operators(db: ServerDB | str | Path) -> list[dict[str, Any]]:
+def operators(db: Records | str | Path) -> list[dict[str, Any]]:
     return _db(db).query("SELECT code, name, role, pin_hash, active FROM operators ORDER BY code")
 
 

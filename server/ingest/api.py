@@ -6,7 +6,6 @@ import errno
 import hashlib
 import json
 import logging
-import sqlite3
 import threading
 from collections import defaultdict
 from typing import Any
@@ -24,19 +23,25 @@ bp = Blueprint("ingest", __name__)
 _commit_lock = threading.Lock()  # one commit at a time per process: checks are CPU-bound anyway
 _chunk_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)  # one writer per upload
 MANIFEST_TEXT = ("file_code", "batch_uid", "work_order_id")
-SQLITE_FULL = 13
 MAX_SHEETS = 1_000_000
-API_ERRORS = {400: api.ErrorCode.BAD_REQUEST, 401: api.ErrorCode.UNAUTHORIZED, 403: api.ErrorCode.FORBIDDEN,
-              404: api.ErrorCode.NOT_FOUND, 405: api.ErrorCode.BAD_REQUEST, 409: api.ErrorCode.CONFLICT,
-              413: api.ErrorCode.TOO_LARGE}
+API_ERRORS = {
+    400: api.ErrorCode.BAD_REQUEST,
+    401: api.ErrorCode.UNAUTHORIZED,
+    403: api.ErrorCode.FORBIDDEN,
+    404: api.ErrorCode.NOT_FOUND,
+    405: api.ErrorCode.BAD_REQUEST,
+    409: api.ErrorCode.CONFLICT,
+    413: api.ErrorCode.TOO_LARGE,
+}
 
 
 def _utf8(text: str) -> bool:
+    """Storable text: JSON can carry lone surrogates (neither database stores them) and NUL (PostgreSQL refuses it)."""
     try:
-        text.encode("utf-8")  # JSON can carry lone surrogates, which SQLite cannot store
+        text.encode("utf-8")
     except UnicodeEncodeError:
         return False
-    return True
+    return "\x00" not in text
 
 
 @bp.app_errorhandler(HTTPException)
@@ -58,8 +63,7 @@ def _recover(state: Any) -> None:
     ctx = state.app.extensions.get("sohoa")
     if ctx is None:
         return
-    open_ids = {r["id"] for r in ctx.db.query("SELECT id FROM uploads WHERE state = 'open'")}
-    removed = sweep_parts(ctx.config.uploads_dir, open_ids)
+    removed = sweep_parts(ctx.config.uploads_dir, ctx.db.open_upload_ids)
     if removed:
         log.info("removed %d leftover partial uploads: %s", len(removed), ", ".join(removed))
 
@@ -67,7 +71,7 @@ def _recover(state: Any) -> None:
 def _disk_full(exc: BaseException) -> bool:
     if isinstance(exc, OSError):
         return exc.errno in (errno.ENOSPC, errno.EDQUOT)
-    return isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", None) == SQLITE_FULL
+    return _ctx().db.is_disk_full(exc)
 
 
 def _disk_full_answer():
@@ -123,8 +127,9 @@ def open_upload():
         if value is not None and (not isinstance(value, str) or len(value) > 200 or not _utf8(value)):
             return error(400, api.ErrorCode.BAD_REQUEST, f"{key} must be a string of at most 200 characters")
     sheets = body.get("expected_sheets")
-    if sheets is not None and (not isinstance(sheets, int) or isinstance(sheets, bool)
-                               or not 0 <= sheets <= MAX_SHEETS):
+    if sheets is not None and (
+        not isinstance(sheets, int) or isinstance(sheets, bool) or not 0 <= sheets <= MAX_SHEETS
+    ):
         return error(400, api.ErrorCode.BAD_REQUEST, f"expected_sheets must be an integer 0..{MAX_SHEETS}")
     if len(sha) != 64 or any(c not in "0123456789ABCDEF" for c in sha):
         return error(400, api.ErrorCode.BAD_REQUEST, "sha256 must be 64 hex digits")
@@ -133,8 +138,12 @@ def open_upload():
     if size > api.MAX_PACKAGE_SIZE:
         return error(413, api.ErrorCode.TOO_LARGE, f"package larger than {api.MAX_PACKAGE_SIZE} bytes")
     row = _ctx().db.open_upload(
-        station_id=g.station_id, sha256=sha, size=size, file_code=body.get("file_code"),
-        batch_uid=body.get("batch_uid"), work_order_id=body.get("work_order_id"),
+        station_id=g.station_id,
+        sha256=sha,
+        size=size,
+        file_code=body.get("file_code"),
+        batch_uid=body.get("batch_uid"),
+        work_order_id=body.get("work_order_id"),
         expected_sheets=body.get("expected_sheets"),
     )
     return jsonify(_status(row)), 201
@@ -166,19 +175,19 @@ def put_chunk(upload_id: str, offset: int):
     want = request.headers.get(api.HEADER_CHUNK_SHA256, "").upper()
     if hashlib.sha256(data).hexdigest().upper() != want:
         return error(400, api.ErrorCode.CHUNK_HASH, "chunk SHA-256 does not match its header: resend it")
-    with _chunk_locks[upload_id]:  # two copies of one chunk in flight (a retry) must not interleave
+    # Two copies of one chunk in flight (a retry) must not interleave, in this process or another server's.
+    with _chunk_locks[upload_id], ctx.db.upload_lock(upload_id):
         row = _own_upload(upload_id)
         if row is None or row["state"] != "open":
             return jsonify(_status(row)) if row else error(404, api.ErrorCode.NOT_FOUND, "no such upload")
         if offset > row["received"]:
-            return error(409, api.ErrorCode.OFFSET,
-                         f"chunk starts at {offset} but only {row['received']} received")
+            return error(409, api.ErrorCode.OFFSET, f"chunk starts at {offset} but only {row['received']} received")
         if offset + len(data) > row["size"]:
             return error(400, api.ErrorCode.TOO_LARGE, "chunk goes past the announced size")
         try:
             received = write_chunk(part_path(ctx.config.uploads_dir, upload_id), offset, data)
             ctx.db.set_received(upload_id, received)
-        except (OSError, sqlite3.OperationalError) as exc:
+        except (OSError, *ctx.db.errors) as exc:
             if _disk_full(exc):
                 return _disk_full_answer()
             raise
@@ -191,7 +200,9 @@ def commit(upload_id: str):
     ctx = _ctx()
     if _own_upload(upload_id) is None:  # checked before taking a per-upload lock for an unknown id
         return error(404, api.ErrorCode.NOT_FOUND, "no such upload")
-    with _commit_lock, _chunk_locks[upload_id]:  # no chunk may change the bytes being checked
+    # No chunk may change the bytes being checked, and one commit per upload across the servers sharing the
+    # records: the second one waits, then finds the upload finished and answers with the first one's receipt.
+    with _commit_lock, _chunk_locks[upload_id], ctx.db.upload_lock(upload_id):
         row = _own_upload(upload_id)
         if row is None:
             return error(404, api.ErrorCode.NOT_FOUND, "no such upload")
@@ -206,7 +217,7 @@ def commit(upload_id: str):
             return error(409, api.ErrorCode.PACKAGE_HASH, "package hash differs from the manifest: upload again")
         try:
             receipt = ctx.ingest.commit(row, path)
-        except (OSError, sqlite3.OperationalError) as exc:
+        except (OSError, *ctx.db.errors) as exc:
             if _disk_full(exc):  # nothing was acknowledged: the upload stays open, the station retries
                 log.warning("commit of %s postponed: disk full (%s)", upload_id, exc)
                 return _disk_full_answer()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -9,15 +10,23 @@ from typing import Any
 
 from protocol.api import Receipt, sign_receipt
 from protocol.clock import iso_vn
-from server.db import ServerDB
+from server.db import Records
 from server.ingest.faults import crash_point
 
 log = logging.getLogger("sohoa.server.ingest")
 
 
 class Ingest:
-    def __init__(self, *, db: ServerDB, store: Any, catalog: Any, trust_roots: list[bytes], signing_key: Any,
-                 notify: Callable[[dict], None] | None = None):
+    def __init__(
+        self,
+        *,
+        db: Records,
+        store: Any,
+        catalog: Any,
+        trust_roots: list[bytes],
+        signing_key: Any,
+        notify: Callable[[dict], None] | None = None,
+    ):
         self.db = db
         self.store = store
         self.catalog = catalog
@@ -30,8 +39,10 @@ class Ingest:
         (they become its next version; the earlier ones are kept)."""
         versions = self.store.versions(contents.objid)
         if versions and all(v.sha256 != sha256 for v in versions) and contents.record_status != "REPLACEMENT":
-            return [f"history: OBJID {contents.objid} is already stored with other content; a re-scan must "
-                    f"be sent with RECORDSTATUS=REPLACEMENT (got {contents.record_status or 'none'})"]
+            return [
+                f"history: OBJID {contents.objid} is already stored with other content; a re-scan must "
+                f"be sent with RECORDSTATUS=REPLACEMENT (got {contents.record_status or 'none'})"
+            ]
         return []
 
     def commit(self, row: dict, path: Path) -> dict:
@@ -48,9 +59,14 @@ class Ingest:
             contents = read_package(path)
             reasons += self._history_problems(contents, row["sha256"])
         receipt = Receipt(
-            upload_id=row["id"], station_id=row["station_id"], sha256=row["sha256"],
-            verdict="accepted" if not reasons else "rejected", objid=verdict.objid, file_code=verdict.file_code,
-            received_at=iso_vn(), reasons=reasons,
+            upload_id=row["id"],
+            station_id=row["station_id"],
+            sha256=row["sha256"],
+            verdict="accepted" if not reasons else "rejected",
+            objid=verdict.objid,
+            file_code=verdict.file_code,
+            received_at=iso_vn(),
+            reasons=reasons,
             checks=[{"name": c.name, "ok": c.ok, "reasons": list(c.reasons)} for c in verdict.checks],
         )
         if receipt.verdict == "accepted":
@@ -59,19 +75,22 @@ class Ingest:
             stored = self.store.put(path, objid=verdict.objid, sha256=row["sha256"])
             receipt.stored_sha256 = stored.sha256
             crash_point("after-store")
-            self.catalog.add_package(contents, stored_path=str(stored.path), sha256=stored.sha256,
-                                     station_id=row["station_id"])
+            self.catalog.add_package(
+                contents, stored_path=str(stored.path), sha256=stored.sha256, station_id=row["station_id"]
+            )
             if row["work_order_id"]:
                 self.db.set_workorder_state(row["work_order_id"], "accepted")
         elif row["work_order_id"]:
             self.db.set_workorder_state(row["work_order_id"], "rejected")
         sign_receipt(receipt, self.signing_key)
         crash_point("after-catalog")
-        self.db.finish_upload(row["id"], state=receipt.verdict, receipt=receipt.to_dict())
+        if not self.db.finish_upload(row["id"], state=receipt.verdict, receipt=receipt.to_dict()):
+            # Another server sharing the records finished it first: its receipt is the one, not ours.
+            path.unlink(missing_ok=True)
+            return json.loads(self.db.upload(row["id"])["receipt"])
         crash_point("after-finish")
         path.unlink(missing_ok=True)
-        log.info("package %s from %s: %s %s", receipt.objid, row["station_id"], receipt.verdict,
-                 "; ".join(reasons))
+        log.info("package %s from %s: %s %s", receipt.objid, row["station_id"], receipt.verdict, "; ".join(reasons))
         if self.notify:
             try:
                 self.notify(receipt.to_dict())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from protocol.durable import fsync_dir
@@ -30,12 +31,18 @@ def write_chunk(path: Path, offset: int, data: bytes) -> int:
     return offset + len(data)
 
 
-def sweep_parts(uploads_dir: Path, open_ids: set[str]) -> list[str]:
-    """Remove partial files that no open upload owns (left by a crash after a commit); returns them."""
+def sweep_parts(uploads_dir: Path, open_ids: set[str] | Callable[[], set[str]]) -> list[str]:
+    """Remove partial files that no open upload owns (left by a crash after a commit); returns them.
+
+    `open_ids` may be a function, called after the folder is listed: an upload's row is committed before
+    its first chunk, so a part file another server sharing the folder creates meanwhile is never taken
+    for a leftover."""
     removed = []
     if uploads_dir.is_dir():
-        for part in uploads_dir.glob("*.part"):
-            if part.stem not in open_ids:
+        parts = list(uploads_dir.glob("*.part"))
+        owned = open_ids() if callable(open_ids) else open_ids
+        for part in parts:
+            if part.stem not in owned:
                 part.unlink(missing_ok=True)
                 removed.append(part.name)
     return removed

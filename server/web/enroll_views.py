@@ -138,9 +138,8 @@ def enroll():
 def _page(*, status: int = 200, **extra: Any):
     import datetime
 
-    db_path = ctx().config.db_path
     pending = []
-    for row in enrollment.pending_codes(db_path):
+    for row in enrollment.pending_codes(ctx().db):
         expires = datetime.datetime.fromtimestamp(row["expires_at"]).astimezone().isoformat(timespec="minutes")
         pending.append({**row, "expires": expires})
     values = {"stations": ctx().db.stations(), "pending": pending, "code": None, "error": None, "notice": None,
@@ -158,7 +157,7 @@ def stations():
 @bp.get("/api/v1/web/stations")
 @auth.require_role("admin")
 def stations_json():
-    return jsonify({"stations": ctx().db.stations(), "pending": enrollment.pending_codes(ctx().config.db_path)})
+    return jsonify({"stations": ctx().db.stations(), "pending": enrollment.pending_codes(ctx().db)})
 
 
 @bp.post("/stations/codes")
@@ -172,7 +171,7 @@ def station_code():
     except ValueError:
         return _page(error="1–168", status=400)
     try:
-        code = enrollment.create_enrollment_code(ctx().config.db_path, station_id, ttl_s=hours * 3600,
+        code = enrollment.create_enrollment_code(ctx().db, station_id, ttl_s=hours * 3600,
                                                  name=request.form.get("name", "").strip()[:100],
                                                  created_by=g.user.name)
     except enrollment.EnrollmentError as exc:

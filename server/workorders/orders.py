@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS workorder_progress (
 
 
 def ensure_schema(db: Any) -> None:
-    db._conn().executescript(SCHEMA)
+    db.ensure_schema(SCHEMA)  # once per records object, whichever backend
 
 
 def priority_of(flags: tuple[str, ...] | list[str], order: tuple[str, ...] = PRIORITY_ORDER) -> int:
@@ -100,7 +100,8 @@ def import_inventory(db: Any, inventory: Inventory, *, source: str = "", dry_run
     with db.tx() as conn:  # all rows or none: a half-imported inventory is harder to reason about
         for row in todo:
             if row.record.fonds_code not in known_fonds:
-                conn.execute("INSERT OR IGNORE INTO fonds (code, name, archive_code, record) VALUES (?, ?, '', '{}')",
+                conn.execute("INSERT INTO fonds (code, name, archive_code, record) VALUES (?, ?, '', '{}')"
+                             " ON CONFLICT (code) DO NOTHING",
                              (row.record.fonds_code, row.fonds_name or row.record.fonds_code))
                 known_fonds.add(row.record.fonds_code)
             wo_id = f"WO-{uuid.uuid4().hex[:12].upper()}"
@@ -130,7 +131,7 @@ def assign(db: Any, wo_ids: list[str], station_id: str | None, *, notify: Notify
     changed, notices = [], []
     with db.tx() as conn:
         for wo_id in wo_ids:
-            row = conn.execute("SELECT * FROM workorders WHERE id = ?", (wo_id,)).fetchone()
+            row = conn.execute("SELECT * FROM workorders WHERE id = ?" + db.dialect.for_update, (wo_id,)).fetchone()
             if row is None or row["state"] == "accepted" or row["station_id"] == station_id:
                 continue
             state = "assigned" if station_id else "new"
@@ -204,7 +205,8 @@ class ProgressTracker:
                 "INSERT INTO workorder_progress (station_id, batch, file_code, batch_state, pages_captured,"
                 " updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (station_id, batch) DO UPDATE SET"
                 " file_code = excluded.file_code, batch_state = excluded.batch_state,"
-                " pages_captured = MAX(pages_captured, excluded.pages_captured), updated_at = excluded.updated_at",
+                f" pages_captured = {self.db.dialect.greatest}(workorder_progress.pages_captured,"
+                " excluded.pages_captured), updated_at = excluded.updated_at",
                 [(sid, batch, code, state, pages, now) for (sid, batch), (code, state, pages) in pending.items()])
 
 
@@ -223,8 +225,7 @@ def overview(db: Any, catalog: Any = None) -> dict[str, Any]:
         "SELECT w.id, w.fonds_code, w.file_code, w.record, w.expected_sheets, w.priority, w.station_id, w.state,"
         " w.updated_at, COALESCE(m.flags, '[]') AS flags FROM workorders w LEFT JOIN workorder_meta m ON m.id = w.id"
         " ORDER BY w.priority DESC, w.created_at")
-    progress = {r["file_code"]: r for r in db.query(
-        "SELECT file_code, MAX(pages_captured) AS pages, batch_state FROM workorder_progress GROUP BY file_code")}
+    progress = _progress_by_file(db)
     accepted = _accepted_sheets(catalog)
     fonds: dict[str, dict[str, Any]] = {}
     for order in orders:
@@ -244,6 +245,17 @@ def overview(db: Any, catalog: Any = None) -> dict[str, Any]:
         total["accepted"] += order["sheets_accepted"]
         total["accepted_orders"] += order["stage"] == "accepted"
     return {"orders": orders, "fonds": sorted(fonds.values(), key=lambda f: f["fonds"])}
+
+
+def _progress_by_file(db: Any) -> dict[str, dict[str, Any]]:
+    """Per hồ sơ, the batch that got furthest (most pages) and its state. Done here rather than with
+    SQLite's bare-column MAX(), which PostgreSQL refuses; the table has one row per batch, so it is small."""
+    best: dict[str, dict[str, Any]] = {}
+    for row in db.query("SELECT file_code, pages_captured AS pages, batch_state FROM workorder_progress"
+                        " ORDER BY station_id, batch"):
+        if row["file_code"] not in best or row["pages"] > best[row["file_code"]]["pages"]:
+            best[row["file_code"]] = row
+    return best
 
 
 def _accepted_sheets(catalog: Any) -> dict[str, int]:

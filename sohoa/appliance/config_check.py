@@ -185,6 +185,48 @@ def _certificates(key: str, path: Path) -> list[Problem]:
             for c in certs if c.not_valid_after_utc < now]
 
 
+def _postgres_url(key: str, url: str) -> list[Problem]:
+    """A PostgreSQL URL (`database`, `catalog_url`): well formed, no password in it, and reachable now."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    from server.db import is_postgres
+
+    if not is_postgres(url):
+        return [_err(key, f"{url!r} is not a postgresql:// URL (leave it empty for the SQLite file)",
+                     f"{url!r} không phải địa chỉ postgresql:// (để trống để dùng tệp SQLite)")]
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        return [_err(key, f"{url!r} is not a valid PostgreSQL URL: {exc}",
+                     f"{url!r} không phải địa chỉ PostgreSQL hợp lệ: {exc}")]
+    if params.get("password"):
+        return [_err(key, "the URL holds a password: put it in ~/.pgpass (0600) of the service user",
+                     "Địa chỉ chứa mật khẩu: hãy để mật khẩu trong ~/.pgpass (quyền 0600) của người dùng dịch vụ")]
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return [_err(key, f"cannot connect to {url}: {reason}",
+                     f"Không kết nối được cơ sở dữ liệu {url}: {reason}")]
+    return []
+
+
+def _shared_records(cfg: Any) -> list[Problem]:
+    """Several servers share both the records and the catalogue, or neither (docs/scaling.md)."""
+    if cfg.database and not cfg.catalog_url:
+        return [_warn("catalog_url", "database is shared (PostgreSQL) but the catalogue is this server's SQLite "
+                      "file: packages accepted by another server are not found here",
+                      "Hồ sơ máy chủ dùng chung (PostgreSQL) nhưng mục lục là tệp SQLite riêng: gói do máy chủ "
+                      "khác nhận sẽ không tìm thấy ở đây")]
+    if cfg.catalog_url and not cfg.database:
+        return [_warn("database", "the catalogue is shared but stations, uploads and work orders are this "
+                      "server's SQLite file: pin each station to one server",
+                      "Mục lục dùng chung nhưng trạm, phiên tải lên và lệnh số hóa nằm trong tệp SQLite riêng: "
+                      "mỗi trạm phải luôn gửi về cùng một máy chủ")]
+    return []
+
+
 def _tesseract_langs(key: str, langs: str) -> list[Problem]:
     try:
         out = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True, timeout=20)
@@ -282,6 +324,10 @@ def _server_checks(cfg: Any) -> list[Problem]:
                           "Đã đặt broker_host nhưng thiếu broker_password_file"))
     for key in SERVER_SECRETS:
         p += _secret(key, getattr(cfg, key))
+    for key in ("database", "catalog_url"):
+        if getattr(cfg, key, ""):
+            p += _postgres_url(key, getattr(cfg, key))
+    p += _shared_records(cfg)
     if not PREFIX_RE.match(cfg.mqtt_prefix):
         p.append(_err("mqtt_prefix", "must be letters, digits, '_' or '-' (no '/', '+', '#')",
                       "Chỉ gồm chữ, số, '_' hoặc '-' (không có '/', '+', '#')"))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from records_support import records_target  # noqa: F401 - fixture
 from test_dashboard_support import ADMIN, SUPERVISOR, csrf_from, login
 
 from protocol import api
@@ -28,13 +29,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def server(tmp_path: Path):
+def server(tmp_path: Path, records_target):  # noqa: F811 - fixture: records in SQLite, then in PostgreSQL
     """Server app + a live mosquitto whose accounts follow the station table (BrokerSync, SIGHUP)."""
     from server.app import build_context, create_app
     from server.config import ServerConfig
+    from server.db import is_postgres
     from tests.conftest import LiveServer
 
-    context = build_context(ServerConfig(data_dir=tmp_path / "server"))
+    database = str(records_target) if is_postgres(records_target) else ""
+    context = build_context(ServerConfig(data_dir=tmp_path / "server", database=database))
     auth.create_user(context.config.db_path, *ADMIN, role="admin")
     auth.create_user(context.config.db_path, *SUPERVISOR, role="supervisor")
     base = BrokerConfig(port=free_port(), accounts={"server": "server-pw"}, server_user="server")
@@ -44,6 +47,7 @@ def server(tmp_path: Path):
         enrollment.attach_broker_sync(app, enrollment.BrokerSync(folder, base, enrollment.signal_process(broker)))
         with LiveServer(app) as live:
             yield live.url, context, broker
+    context.db.close()  # before the PostgreSQL database is dropped
 
 
 def _mqtt(broker: BrokerProcess, user: str, password: str):
@@ -86,7 +90,7 @@ def test_expired_code_is_refused(tmp_path: Path):
 
 def test_enroll_gives_a_working_identity_and_a_replay_fails(server, tmp_path: Path):
     url, ctx, broker = server
-    code = enrollment.create_enrollment_code(ctx.config.db_path, "tram-01")
+    code = enrollment.create_enrollment_code(ctx.db, "tram-01")
     data = tmp_path / "station"
     result = enroll(url, code, data)
 
@@ -122,7 +126,7 @@ def test_enroll_gives_a_working_identity_and_a_replay_fails(server, tmp_path: Pa
 
 def test_station_id_mismatch_keeps_the_code(server, tmp_path: Path):
     url, ctx, _ = server
-    code = enrollment.create_enrollment_code(ctx.config.db_path, "tram-01")
+    code = enrollment.create_enrollment_code(ctx.db, "tram-01")
     with pytest.raises(EnrollError) as err:
         enroll(url, code, tmp_path / "s", station_id="tram-02")
     assert err.value.status == 409 and err.value.code == "station_mismatch"
@@ -131,7 +135,7 @@ def test_station_id_mismatch_keeps_the_code(server, tmp_path: Path):
 
 def test_concurrent_redemptions_have_one_winner(server):
     url, ctx, _ = server
-    code = enrollment.create_enrollment_code(ctx.config.db_path, "tram-01")
+    code = enrollment.create_enrollment_code(ctx.db, "tram-01")
     statuses: list[int] = []
 
     def attempt() -> None:
@@ -147,7 +151,7 @@ def test_concurrent_redemptions_have_one_winner(server):
 
 def test_guessing_codes_is_rate_limited(server):
     url, ctx, _ = server
-    code = enrollment.create_enrollment_code(ctx.config.db_path, "tram-01")
+    code = enrollment.create_enrollment_code(ctx.db, "tram-01")
     for _ in range(10):
         resp = requests.post(url + "/api/v1/enroll", json={"code": "AAAA-BBBB-CCCC"}, timeout=10)
         assert resp.status_code == 403
@@ -168,7 +172,7 @@ def test_admin_creates_code_lists_and_revokes_and_broker_drops_the_station(serve
     assert created.status_code == 201 and created.headers["Cache-Control"] == "no-store"
     code = CODE_RE.search(created.text).group(0)
     assert "sohoa station-enroll" in created.text
-    other = enroll(url, enrollment.create_enrollment_code(ctx.config.db_path, "tram-08"), tmp_path / "b")
+    other = enroll(url, enrollment.create_enrollment_code(ctx.db, "tram-08"), tmp_path / "b")
     mine = enroll(url, code, tmp_path / "a")
     token = Path(mine["files"]["token"]).read_text().strip()
     password = Path(mine["files"]["mqtt_password"]).read_text().strip()
@@ -204,7 +208,7 @@ def test_admin_creates_code_lists_and_revokes_and_broker_drops_the_station(serve
     assert unknown.status_code == 404
 
     # A new code re-enrolls the revoked station with fresh secrets: the old token stays dead.
-    again = enroll(url, enrollment.create_enrollment_code(ctx.config.db_path, "tram-07"), tmp_path / "a2")
+    again = enroll(url, enrollment.create_enrollment_code(ctx.db, "tram-07"), tmp_path / "a2")
     assert SyncClient(url, station_id="tram-07", token=Path(again["files"]["token"]).read_text().strip()
                       ).workorders() == []
     with pytest.raises(SyncError):
@@ -220,7 +224,7 @@ def test_supervisor_cannot_enroll_or_revoke(server):
     assert sup.post(url + "/stations/codes", data={"csrf_token": token, "station_id": "x"},
                     timeout=10).status_code == 403
     assert sup.post(url + "/stations/tram-01/revoke", data={"csrf_token": token}, timeout=10).status_code == 403
-    assert ctx.db.stations()[0]["revoked"] == 0 and enrollment.pending_codes(ctx.config.db_path) == []
+    assert ctx.db.stations()[0]["revoked"] == 0 and enrollment.pending_codes(ctx.db) == []
 
 
 def test_server_ca_is_returned_and_a_different_pinned_ca_refused(server, tmp_path: Path):
@@ -229,11 +233,11 @@ def test_server_ca_is_returned_and_a_different_pinned_ca_refused(server, tmp_pat
     url, ctx, _ = server
     ca = make_ca(ctx.config.data_dir / "tls", name="Trung tâm Lưu trữ (thử)")
     other = make_ca(tmp_path / "other", name="Không phải CA của kho")
-    code = enrollment.create_enrollment_code(ctx.config.db_path, "tram-01")
+    code = enrollment.create_enrollment_code(ctx.db, "tram-01")
     with pytest.raises(EnrollError, match="different CA"):
         enroll(url, code, tmp_path / "s", ca_file=other.cert)
     assert not (tmp_path / "s").exists()
-    code = enrollment.create_enrollment_code(ctx.config.db_path, "tram-01")
+    code = enrollment.create_enrollment_code(ctx.db, "tram-01")
     result = enroll(url, code, tmp_path / "s")
     assert Path(result["files"]["server_ca"]).read_bytes() == ca.cert.read_bytes()
     assert result["settings"]["server_ca_file"] == result["files"]["server_ca"]
@@ -252,9 +256,10 @@ def test_update_station_toml_keeps_other_lines(tmp_path: Path):
                                                "token_file": "/d/secrets/token"}
 
 
+@pytest.mark.parametrize("records_target", ["sqlite"], indirect=True)  # the station's CLI: one backend is enough
 def test_cli_enrolls_and_reports_refusals(server, tmp_path: Path):
     url, ctx, _ = server
-    code = enrollment.create_enrollment_code(ctx.config.db_path, "tram-01")
+    code = enrollment.create_enrollment_code(ctx.db, "tram-01")
     toml_path = tmp_path / "station.toml"
     toml_path.write_text(f'data_dir = "{tmp_path / "st"}"\n', encoding="utf-8")
     argv = [sys.executable, "-m", "sohoa.cli", "station-enroll", "--server", url, "--code", code,
@@ -303,7 +308,7 @@ def test_enroll_over_https_pins_the_ca(tmp_path: Path, archive_server):
                 assert time.monotonic() < deadline, "nginx did not listen"
                 time.sleep(0.1)
         url = f"https://127.0.0.1:{port}"
-        code = enrollment.create_enrollment_code(ctx.config.db_path, "tram-01")
+        code = enrollment.create_enrollment_code(ctx.db, "tram-01")
         with pytest.raises(EnrollError, match="not trusted"):
             enroll(url, code, tmp_path / "s")  # system CAs only: refused before the code is sent
         result = enroll(url, code, tmp_path / "s", ca_file=ca.cert)  # the code was not burnt above

@@ -1,4 +1,6 @@
-"""Station ↔ server sync over real HTTP: accept, idempotency, resume, authentication, isolation."""
+"""Station ↔ server sync over real HTTP: accept, idempotency, resume, authentication, isolation.
+
+Every test runs twice: with the server's records in the default SQLite file and in PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,9 +8,29 @@ import hashlib
 
 import pytest
 import requests
+from records_support import records_target  # noqa: F401 - fixture
 
 from protocol import api
+from server.db import is_postgres
 from station.sync.client import SyncClient, SyncError
+
+
+@pytest.fixture
+def archive_server(tmp_path, demo_keys, records_target):  # noqa: F811 - fixture
+    """conftest's archive_server, with the records on the backend under test."""
+    from server.app import build_context, create_app
+    from server.config import ServerConfig
+    from tests.conftest import LiveServer
+
+    database = str(records_target) if is_postgres(records_target) else ""
+    config = ServerConfig(data_dir=tmp_path / "server", trust_roots=[demo_keys.ca_pem], database=database)
+    context = build_context(config)
+    assert context.db.dialect.name == ("postgresql" if database else "sqlite")
+    try:
+        with LiveServer(create_app(context)) as live:
+            yield live, context
+    finally:
+        context.db.close()
 
 
 def _client(live, creds, **kw) -> SyncClient:
@@ -98,3 +120,16 @@ def test_broken_package_rejected_with_reasons(archive_server, tmp_path):
     assert receipt.verdict == "rejected"
     assert receipt.reasons
     assert ctx.catalog.packages() == []
+
+
+def test_manifest_text_the_database_cannot_store_is_refused(archive_server):
+    """NUL (PostgreSQL refuses it in text) and lone surrogates (neither backend stores them): 400, not 500."""
+    live, ctx = archive_server
+    creds = ctx.db.add_station("tram-01")
+    headers = {api.HEADER_STATION: "tram-01", "Authorization": f"Bearer {creds['token']}",
+               "Content-Type": "application/json"}
+    for bad in ('"000.00\\u0000.VP"', '"\\ud800"'):
+        body = f'{{"sha256": "{"A" * 64}", "size": 10, "file_code": {bad}}}'
+        resp = requests.post(live.url + api.UPLOADS, data=body.encode(), headers=headers, timeout=10)
+        assert resp.status_code == 400 and "file_code" in resp.json()["message"], resp.text
+    assert ctx.db.query("SELECT COUNT(*) AS n FROM uploads")[0]["n"] == 0

@@ -1,53 +1,76 @@
-"""Two archive server processes behind one PostgreSQL catalogue and one shared package store accept
-uploads at the same time: the same package sent to both is stored once and catalogued once, different
-packages sent concurrently are all kept, and both stations get an accepted receipt.
+"""Two archive server processes sharing one PostgreSQL database (records and catalogue) and one package store
+accept uploads at the same time: the same package sent to both is one upload with one receipt, stored once
+and catalogued once; different packages sent concurrently are all kept; a station enrolled through one
+server works at the other, and a station revoked at one is refused by the other from its next request.
 
-What is shared here and what is not: the catalogue (PostgreSQL) and the package store (one folder; each
-server's data_dir/store is a symlink to it, as an NFS mount or an object store would be). Each server
-keeps its own server.db (station accounts, upload sessions, receipts), uploads/ and receipt key: a station
-talks to one server per upload, so that is correct for this test, but a real deployment behind a load
-balancer must also share server.db (PostgreSQL) and the receipt key, or pin each station to one server.
+What is shared, as docs/scaling.md says a deployment behind a load balancer must share it: the database
+(`database` and `catalog_url`, one PostgreSQL database here), the package store, the uploads folder (a
+station may send its chunks to either server) and the receipt key (either server may answer with the
+receipt the other signed). Each is a symlink from the server's data_dir, as an NFS mount would be. What is
+not: each server's own SQLite file with the dashboard's web accounts (server/auth.py).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+import pytest
+import requests
+from test_dashboard_support import ADMIN, csrf_from, login
+
+from protocol import api
 from protocol.package import read_package
+from server import auth
 from server.catalog_pg import PgCatalog
+from server.db import open_server_db
+from server.keys import load_or_create_key
 from server.storage import VERSION_RE, PackageStore
-from station.sync.client import SyncClient
+from station.enroll import EnrollError, enroll
+from station.sync.client import SyncClient, SyncError
 from tests.conftest import ServerProcess
 from tests.server.test_catalog_pg import pg_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _server(root: Path, name: str, shared_store: Path, catalog_url: str, trust_pem: Path) -> ServerProcess:
+def _server(root: Path, name: str, shared: Path, url: str, trust_pem: Path) -> ServerProcess:
     server = ServerProcess(root / name, trust_pem)
-    (server.data_dir / "store").symlink_to(shared_store, target_is_directory=True)
-    server.config.write_text(server.config.read_text() + f'catalog_url = "{catalog_url}"\n', encoding="utf-8")
+    for folder in ("store", "uploads", "keys"):
+        (server.data_dir / folder).symlink_to(shared / folder, target_is_directory=True)
+    server.config.write_text(
+        server.config.read_text() + f'catalog_url = "{url}"\ndatabase = "{url}"\n', encoding="utf-8"
+    )
     return server
 
 
-def test_two_servers_one_catalog_one_store(tmp_path, demo_keys, make_package) -> None:
-    shared = tmp_path / "shared-store"
-    shared.mkdir()
+def _cli(server: ServerProcess, *args: str) -> dict:
+    done = subprocess.run([*server.argv, *args], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_two_servers_one_database_one_store(tmp_path, demo_keys, make_package) -> None:
+    shared = tmp_path / "shared"
+    for folder in ("store", "uploads", "keys"):
+        (shared / folder).mkdir(parents=True)
+    load_or_create_key(shared / "keys" / "receipt-ed25519.pem")
     same = make_package()
     others = [make_package(notation="161.VP"), make_package(notation="162.VP")]
+    late = make_package(notation="163.VP")  # sent through A, then committed at A and B at once
     with pg_database() as url:
         servers = [_server(tmp_path, n, shared, url, demo_keys.ca_pem) for n in ("server-a", "server-b")]
+        auth.create_user(servers[0].data_dir / "server.db", *ADMIN, role="admin")  # web accounts: per server
         try:
-            clients = []
+            creds = _cli(servers[0], "add-station", "tram-01")  # added through server A's configuration only
             for server in servers:
-                creds = server.add_station("tram-01")
                 server.start()
-                clients.append(SyncClient(server.url, station_id="tram-01", token=creds["token"], timeout=60))
+            clients = [SyncClient(s.url, station_id="tram-01", token=creds["token"], timeout=60) for s in servers]
             jobs = [(clients[0], same), (clients[1], same), (clients[0], others[0]), (clients[1], others[1])]
             receipts: dict[int, object] = {}
             start = threading.Barrier(len(jobs))
@@ -55,8 +78,12 @@ def test_two_servers_one_catalog_one_store(tmp_path, demo_keys, make_package) ->
             def send(n: int, client: SyncClient, pkg) -> None:
                 start.wait()
                 try:
-                    receipts[n] = client.send(pkg.path, sha256=pkg.sha256, size=pkg.size,
-                                              manifest={"file_code": read_package(pkg.path).file_code})
+                    receipts[n] = client.send(
+                        pkg.path,
+                        sha256=pkg.sha256,
+                        size=pkg.size,
+                        manifest={"file_code": read_package(pkg.path).file_code},
+                    )
                 except Exception as exc:  # noqa: BLE001 - reported by the assertions below
                     receipts[n] = exc
 
@@ -67,6 +94,8 @@ def test_two_servers_one_catalog_one_store(tmp_path, demo_keys, make_package) ->
             for t in threads:
                 t.join(180)
             elapsed = time.monotonic() - began
+            raced = _commit_raced_on_both(servers, creds, late)
+            _enrolled_at_one_revoked_at_other(servers, tmp_path)
         finally:
             for server in servers:
                 server.stop()
@@ -75,42 +104,105 @@ def test_two_servers_one_catalog_one_store(tmp_path, demo_keys, make_package) ->
             receipt = receipts.get(n)
             assert getattr(receipt, "verdict", None) == "accepted", f"job {n}: {receipt}\n{logs}"
             assert receipt.objid == pkg.objid and receipt.stored_sha256 == pkg.sha256
+        # one upload of the shared package, so one receipt: both stations' answers are the same signed receipt
+        assert receipts[0].upload_id == receipts[1].upload_id and receipts[0].signature == receipts[1].signature
+        statuses = [r.status_code for r in raced]
+        answers = [r.json() for r in raced]
+        assert statuses == [200] * len(raced) and all(a["state"] == "accepted" for a in answers), answers
+        assert len({json.dumps(a["receipt"], sort_keys=True) for a in answers}) == 1, "more than one receipt"
+        packages = (same, *others, late)
+
+        # the shared records: exactly one accepted upload per package, none left open
+        db = open_server_db(url)
+        try:
+            rows = db.query("SELECT station_id, sha256, state FROM uploads ORDER BY sha256")
+        finally:
+            db.close()
+        assert rows == sorted(
+            ({"station_id": "tram-01", "sha256": p.sha256, "state": "accepted"} for p in packages),
+            key=lambda r: r["sha256"],
+        ), rows
+        assert not list((shared / "uploads").glob("*.part"))
 
         # the shared store: one file per package, one ledger line each, all intact
-        store = PackageStore(shared)
-        files = sorted(p for p in (shared / "objects").rglob("*") if p.is_file())
-        assert len(files) == 3, files
+        store = PackageStore(shared / "store")
+        files = sorted(p for p in (shared / "store" / "objects").rglob("*") if p.is_file())
+        assert len(files) == len(packages), files
         for path in files:
             m = VERSION_RE.match(path.name)
             assert m and m["n"] == "0001", path
             assert hashlib.sha256(path.read_bytes()).hexdigest().upper() == m["sha"]
         entries = store.primary.entries()
-        assert sorted(e["objid"] for e in entries) == sorted(p.objid for p in (same, *others)), entries
+        assert sorted(e["objid"] for e in entries) == sorted(p.objid for p in packages), entries
         assert store.fixity().clean
-        assert not list((shared / "tmp").glob("*.part"))
+        assert not list((shared / "store" / "tmp").glob("*.part"))
 
         # the shared catalogue: one row per package, the same package found once
         catalog = PgCatalog(url)
         try:
-            assert sorted(p["objid"] for p in catalog.packages()) == sorted(p.objid for p in (same, *others))
+            assert sorted(p["objid"] for p in catalog.packages()) == sorted(p.objid for p in packages)
             hoso_hits = [h for h in catalog.search("giấy chứng nhận quyền sử dụng đất", limit=50) if not h.doc_id]
-            assert sorted(h.objid for h in hoso_hits) == sorted(p.objid for p in (same, *others))
+            assert sorted(h.objid for h in hoso_hits) == sorted(p.objid for p in packages)
             assert len(catalog.package(same.objid)["documents"]) == 1
         finally:
             catalog.close()
-        # each server recorded its own accepted upload of the shared package
-        for server in servers:
-            rows = server_db_rows(server, same.sha256)
-            assert rows == [("tram-01", "accepted")], rows
         print(f"4 concurrent uploads to 2 servers: {elapsed:.1f} s")
 
 
-def server_db_rows(server: ServerProcess, sha256: str) -> list[tuple[str, str]]:
-    from server.db import ServerDB
+def _commit_raced_on_both(servers: list[ServerProcess], creds: dict, pkg) -> list[requests.Response]:
+    """Every byte sent to server A, then the commit asked of A and B twice each at the same moment."""
+    headers = {api.HEADER_STATION: "tram-01", "Authorization": f"{api.AUTH_SCHEME} {creds['token']}"}
+    a, b = servers
+    opened = requests.post(
+        a.url + api.UPLOADS, json={"sha256": pkg.sha256, "size": pkg.size}, headers=headers, timeout=30
+    ).json()
+    data = pkg.path.read_bytes()
+    put = requests.put(
+        a.url + api.UPLOAD_CHUNK(opened["upload_id"], 0),
+        data=data,
+        timeout=30,
+        headers={**headers, api.HEADER_CHUNK_SHA256: hashlib.sha256(data).hexdigest()},
+    )
+    assert put.json()["received"] == pkg.size, put.text
+    urls = [a.url, b.url, a.url, b.url]
+    answers: list[requests.Response | None] = [None] * len(urls)
+    start = threading.Barrier(len(urls))
 
-    db = ServerDB(server.data_dir / "server.db")
-    return [(r["station_id"], r["state"]) for r in db.query("SELECT station_id, state FROM uploads WHERE sha256 = ?",
-                                                            (sha256,))]
+    def commit(n: int) -> None:
+        start.wait()
+        answers[n] = requests.post(urls[n] + api.UPLOAD_COMMIT(opened["upload_id"]), headers=headers, timeout=120)
+
+    threads = [threading.Thread(target=commit, args=(n,)) for n in range(len(urls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(180)
+    return answers
+
+
+def _enrolled_at_one_revoked_at_other(servers: list[ServerProcess], tmp_path: Path) -> None:
+    """A code made with server B's configuration, redeemed at server A, works at B; revoked by the admin
+    on A's dashboard, B refuses the very next request."""
+    a, b = servers
+    code = _cli(b, "enroll-code", "tram-02")["code"]
+    identity = enroll(a.url, code, tmp_path / "tram-02")
+    token = Path(identity["files"]["token"]).read_text().strip()
+    at_b = SyncClient(b.url, station_id="tram-02", token=token, timeout=30)
+    assert at_b.workorders() == []  # authenticated at the server that did not enrol it
+    with pytest.raises(EnrollError) as refused:
+        enroll(b.url, code, tmp_path / "replay")  # one-time across servers
+    assert refused.value.status == 403 and refused.value.code == "bad_code"
+
+    admin = login(a.url, *ADMIN)
+    page = admin.get(a.url + "/stations", timeout=10)
+    assert "tram-02" in page.text  # A lists the station B's code made
+    revoked = admin.post(
+        a.url + "/stations/tram-02/revoke", data={"csrf_token": csrf_from(page.text)}, allow_redirects=False, timeout=10
+    )
+    assert revoked.status_code == 302, revoked.text[:300]
+    with pytest.raises(SyncError) as err:
+        at_b.workorders()
+    assert err.value.status == 401
 
 
 PUT_SCRIPT = """
@@ -135,9 +227,16 @@ def test_store_versions_are_unique_across_processes(tmp_path: Path) -> None:
         blob.write_bytes(f"version {n} ".encode() * 200_000)  # ~2 MB: long enough to overlap
         blobs.append((blob, hashlib.sha256(blob.read_bytes()).hexdigest().upper()))
     jobs = blobs + blobs[:3]
-    procs = [subprocess.Popen([sys.executable, "-c", PUT_SCRIPT, str(root), str(b), objid, sha],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-             for b, sha in jobs]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", PUT_SCRIPT, str(root), str(b), objid, sha],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        for b, sha in jobs
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-1000:] for o in outs]
     store = PackageStore(root)
@@ -160,8 +259,9 @@ def test_starting_server_keeps_anothers_temp_file(tmp_path: Path) -> None:
     part.write_bytes(b"half a package")
     with open(root / ".lock", "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # as PackageStore.put does while writing
-        opener = subprocess.Popen([sys.executable, "-c",
-                                   f"from server.storage import PackageStore; PackageStore({str(root)!r})"], cwd=ROOT)
+        opener = subprocess.Popen(
+            [sys.executable, "-c", f"from server.storage import PackageStore; PackageStore({str(root)!r})"], cwd=ROOT
+        )
         time.sleep(1.0)
         assert part.exists(), "start-up clean-up removed a temp file another process is writing"
         assert opener.poll() is None, "start-up clean-up did not wait for the store lock"

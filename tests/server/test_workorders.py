@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from records_support import open_records, records, records_target  # noqa: F401 - fixtures
 from test_dashboard_support import SUPERVISOR, Floor, csrf_from, floor, login  # noqa: F401 - fixture
 
 from server.workorders import InventoryError, assign, import_inventory, overview, read_inventory
@@ -120,10 +121,8 @@ def test_priority_damaged_first_then_permanent_then_high_use():
     assert priority_of(("permanent",)) > priority_of(("high_use",)) > priority_of(())
 
 
-def test_import_orders_by_priority_and_is_idempotent(tmp_path: Path):
-    from server.db import ServerDB
-
-    db = ServerDB(tmp_path / "server.db")
+def test_import_orders_by_priority_and_is_idempotent(records):  # noqa: F811 - fixture: SQLite and PostgreSQL
+    db = records
     db.add_station("st-a")
     sent = []
     inv = read_inventory(Path("x.csv"), csv_bytes(GOOD))
@@ -145,19 +144,15 @@ def test_import_orders_by_priority_and_is_idempotent(tmp_path: Path):
     assert again.created == [] and len(again.skipped) == 3 and len(db.workorders()) == 3
 
 
-def test_unknown_station_in_inventory_is_reported(tmp_path: Path):
-    from server.db import ServerDB
-
-    db = ServerDB(tmp_path / "server.db")
+def test_unknown_station_in_inventory_is_reported(records):  # noqa: F811 - fixture: SQLite and PostgreSQL
+    db = records
     rows = [GOOD[1][:11] + ["st-zz"]]
     result = import_inventory(db, read_inventory(Path("x.csv"), csv_bytes(rows)))
     assert result.created == [] and result.problems[0].column == "station"
 
 
-def test_stages_from_new_to_accepted(tmp_path: Path):
-    from server.db import ServerDB
-
-    db = ServerDB(tmp_path / "server.db")
+def test_stages_from_new_to_accepted(records):  # noqa: F811 - fixture: SQLite and PostgreSQL
+    db = records
     db.add_station("st-b")
     import_inventory(db, read_inventory(Path("x.csv"), csv_bytes(GOOD[:1])))
     [wo] = db.workorders()
