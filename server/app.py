@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 from server.config import ServerConfig
-from server.db import ServerDB
+from server.db import Records
 from server.ingest.commit import Ingest
 from server.keys import load_or_create_key, public_pem
 
@@ -19,7 +19,7 @@ log = logging.getLogger("sohoa.server")
 @dataclass
 class ServerContext:
     config: ServerConfig
-    db: ServerDB
+    db: Records
     store: Any
     catalog: Any
     ingest: Ingest
@@ -29,11 +29,12 @@ class ServerContext:
 
 def build_context(config: ServerConfig) -> ServerContext:
     from server.catalog_factory import open_catalog
+    from server.db import open_server_db
     from server.storage import PackageStore
 
     for folder in (config.data_dir, config.uploads_dir, config.store_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    db = ServerDB(config.db_path)
+    db = open_server_db(config.db_target)
     key = load_or_create_key(config.key_path)
     store = PackageStore(config.store_dir, backup_root=config.backup_dir)
     catalog = open_catalog(config.catalog_url or config.catalog_path)
@@ -79,10 +80,27 @@ def serve(config: ServerConfig) -> None:
 
     from waitress.server import create_server
 
+    from server.broker import BrokerError, accounts_sync_for
+    from server.enrollment import attach_broker_sync
+    from sohoa.sdnotify import ServiceNotifier, http_check
+
     context = build_context(config)
     start_monitor(context)
+    app = create_app(context)
+    # Enrolment and revocation re-render mosquitto's accounts at once; rendered at start too, so a station
+    # revoked while the server was down (CLI) is refused by the broker as soon as the server is back.
+    try:
+        broker_accounts = accounts_sync_for(config)
+    except (BrokerError, OSError) as exc:  # misconfigured: refuse to start rather than run without revocation
+        raise SystemExit(f"sohoa server: broker accounts: {exc}") from exc
+    if broker_accounts is not None:
+        attach_broker_sync(app, broker_accounts)  # type: ignore[arg-type]  # same apply(db) as BrokerSync
+        try:
+            broker_accounts.apply(context.db)
+        except Exception:  # the archive works without MQTT; the next enrol/revoke renders again
+            log.exception("broker accounts not rendered at start")
     # Behind nginx (TLS) on the same machine: trust its X-Forwarded-* so the app knows the request was HTTPS.
-    server = create_server(create_app(context), host=config.host, port=config.port, threads=8, ident="sohoa",
+    server = create_server(app, host=config.host, port=config.port, threads=8, ident="sohoa",
                            max_request_body_size=64 * 1024 * 1024, trusted_proxy="127.0.0.1",
                            trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"},
                            clear_untrusted_proxy_headers=True)
@@ -95,9 +113,15 @@ def serve(config: ServerConfig) -> None:
         signal.signal(signal.SIGINT, on_signal)
     advertiser = _advertise(context)
     log.info("server listening on http://%s:%d", config.host, config.port)
+    # systemd (Type=notify): READY once the API answers; watchdog pings only while it keeps answering.
+    local = "127.0.0.1" if config.host in ("0.0.0.0", "", "::") else config.host
+    notifier = ServiceNotifier(http_check(f"http://{local}:{config.port}/api/v1/health"), name="server",
+                               ready_status=f"serving on {config.host}:{config.port}")
+    notifier.start()
     try:
         server.run()
     finally:
+        notifier.stopping()
         server.close()
         if advertiser:
             advertiser.stop()

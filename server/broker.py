@@ -2,7 +2,8 @@
 
 Production and tests use the same templates: production renders them once into /etc (the systemd unit
 runs `mosquitto -c <folder>/mosquitto.conf`), tests and the demo render them into a temporary folder and
-run the broker through BrokerProcess.
+run the broker through BrokerProcess. In production the running server then keeps `passwd` and `acl` equal to
+the live stations (BrokerAccounts, wired by server.app.serve from `broker_files_dir`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
@@ -25,6 +27,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from protocol.durable import fsync_dir
 from protocol.topics import DEFAULT_PREFIX, TopicError, check_station_id, root
 
 log = logging.getLogger(__name__)
@@ -106,16 +109,31 @@ def _tls_block(tls: TlsConfig | None) -> str:
     return "\n".join(lines)
 
 
+def write_account_files(folder: Path, config: BrokerConfig, *, group_readable: bool = False) -> tuple[Path, Path]:
+    """Write only `passwd` and `acl` into `folder` (each atomically); return their paths.
+
+    `group_readable`: mode 0640 with the folder's group, for a broker running as another user that shares
+    the group (production: the server writes, mosquitto reads); otherwise 0600.
+    """
+    folder = Path(folder).resolve()
+    passwd = folder / "passwd"
+    acl = folder / "acl"
+    mode, gid = (0o640, folder.stat().st_gid) if group_readable else (0o600, None)
+    lines = [f"{user}:{hash_password(pw)}" for user, pw in sorted(config.accounts.items())]
+    # acl first: a path unit watching passwd reloads the broker once both are in place.
+    _write_private(
+        acl, _render("acl.tpl", {"server_user": config.server_user, "root": root(config.prefix)}), mode=mode, gid=gid
+    )
+    _write_private(passwd, "\n".join(lines) + "\n", mode=mode, gid=gid)
+    return passwd, acl
+
+
 def write_broker_files(folder: Path, config: BrokerConfig) -> Path:
     """Write mosquitto.conf, passwd, acl and the persistence folder into `folder`; return the conf."""
     folder = Path(folder).resolve()
     data_dir = folder / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
-    passwd = folder / "passwd"
-    acl = folder / "acl"
-    lines = [f"{user}:{hash_password(pw)}" for user, pw in sorted(config.accounts.items())]
-    _write_private(passwd, "\n".join(lines) + "\n")
-    _write_private(acl, _render("acl.tpl", {"server_user": config.server_user, "root": root(config.prefix)}))
+    passwd, acl = write_account_files(folder, config)
     run_user = config.run_user or pwd.getpwuid(os.geteuid()).pw_name
     conf = folder / "mosquitto.conf"
     conf.write_text(
@@ -136,12 +154,24 @@ def write_broker_files(folder: Path, config: BrokerConfig) -> Path:
     return conf
 
 
-def _write_private(path: Path, text: str) -> None:
-    # Password hashes and the ACL are readable by their owner only.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(path, 0o600)
+def _write_private(path: Path, text: str, *, mode: int = 0o600, gid: int | None = None) -> None:
+    # Password hashes and the ACL: readable by their owner (and the broker's group) only. Written to a temp
+    # name, fsynced and renamed, so a broker reloading at that moment never reads half a file.
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if gid is not None and gid != os.getegid():
+            os.chown(tmp, -1, gid)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
 
 
 class BrokerProcess:
@@ -161,6 +191,10 @@ class BrokerProcess:
         return cls(conf, port=config.port, host=host)
 
     @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
@@ -169,9 +203,7 @@ class BrokerProcess:
             return
         with open(self.log_path, "ab") as out:
             try:
-                self._proc = subprocess.Popen(
-                    [MOSQUITTO, "-c", str(self.conf)], stdout=out, stderr=subprocess.STDOUT
-                )
+                self._proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=out, stderr=subprocess.STDOUT)
             except FileNotFoundError as exc:
                 raise BrokerError("mosquitto is not installed (apt-get install mosquitto)") from exc
         deadline = time.monotonic() + timeout
@@ -254,3 +286,71 @@ def connect_client(
         client.loop_stop()
         client.disconnect()
     return client, reason
+
+
+# -------------------------------------------------------------------------------------- production sync
+
+
+@dataclass
+class BrokerAccounts:
+    """Keeps an installed mosquitto's accounts equal to the live stations (the `apply(db)` of BrokerSync).
+
+    Unlike enrollment.BrokerSync it writes only `passwd` and `acl`: mosquitto.conf (listener, TLS, user)
+    stays as installed. `reload` then tells mosquitto to re-read them; None when a systemd path unit
+    watching `passwd` reloads the broker (systemd/sohoa-broker-reload.path).
+    """
+
+    folder: Path
+    server_user: str
+    server_password: str
+    prefix: str = DEFAULT_PREFIX
+    reload: Callable[[], None] | None = None
+    group_readable: bool = True
+
+    def apply(self, db: Any) -> list[str]:
+        """Render the files for the stations in `db` (revoked ones left out), then reload."""
+        accounts = {**db.mqtt_accounts(), self.server_user: self.server_password}
+        # BrokerConfig validates the account names and passwords; its listener fields are not used here.
+        config = BrokerConfig(port=1883, accounts=accounts, server_user=self.server_user, prefix=self.prefix)
+        write_account_files(self.folder, config, group_readable=self.group_readable)
+        if self.reload is not None:
+            self.reload()
+        log.info("broker accounts rendered in %s: %d stations", self.folder, len(config.station_users))
+        return list(config.station_users)
+
+
+def pid_file_reload(pid_file: Path) -> Callable[[], None]:
+    """A reload callback: SIGHUP to the PID written in `pid_file` (mosquitto's `pid_file`, or the unit's)."""
+    import signal
+
+    def reload() -> None:
+        try:
+            pid = int(Path(pid_file).read_text().split()[0])
+        except (OSError, ValueError, IndexError) as exc:
+            raise BrokerError(f"cannot read the broker's PID from {pid_file}: {exc}") from exc
+        if pid <= 1:
+            raise BrokerError(f"refusing to signal PID {pid} from {pid_file}")
+        try:
+            os.kill(pid, signal.SIGHUP)
+        except OSError as exc:
+            raise BrokerError(f"cannot signal the broker (PID {pid} from {pid_file}): {exc}") from exc
+
+    return reload
+
+
+def accounts_sync_for(config: Any) -> BrokerAccounts | None:
+    """The BrokerAccounts a server.toml asks for (`broker_files_dir`), or None when the broker is not managed."""
+    folder = getattr(config, "broker_files_dir", None)
+    if not folder:
+        return None
+    if not config.broker_password_file:
+        raise BrokerError("broker_files_dir is set but broker_password_file (the server's own account) is not")
+    password = Path(config.broker_password_file).read_text(encoding="utf-8").strip()
+    pid_file = getattr(config, "broker_pid_file", None)
+    return BrokerAccounts(
+        folder=Path(folder),
+        server_user=config.broker_user,
+        server_password=password,
+        prefix=config.mqtt_prefix,
+        reload=pid_file_reload(pid_file) if pid_file else None,
+    )

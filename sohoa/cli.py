@@ -8,6 +8,7 @@ import logging
 import sys
 
 from sohoa import __version__
+from sohoa.logs import FORMATS, setup_logging
 
 #: Modules that expose `register(subparsers)`; each subcommand sets `func(args) -> int`.
 COMMAND_MODULES = [
@@ -35,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sohoa", description="Digitise paper archives (TT05).")
     parser.add_argument("--version", action="version", version=f"sohoa {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--log-format", choices=FORMATS, default="auto",
+                        help="auto: the journal under systemd, else text lines on stderr")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -50,8 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not [h for h in logging.getLogger().handlers if h.get_name() != "sohoa"]:  # as basicConfig: a host
+        # program (a test calling main()) that set up logging keeps it
+        setup_logging(fmt=args.log_format, level=logging.DEBUG if args.verbose else logging.INFO,
+                      identifier=f"sohoa-{args.command}" if getattr(args, "command", None) else "sohoa")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

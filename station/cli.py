@@ -8,6 +8,8 @@ import signal
 import threading
 from pathlib import Path
 
+from sohoa.logs import set_context
+from sohoa.sdnotify import ServiceNotifier, http_check
 from station.config import StationConfig, load_config
 
 log = logging.getLogger("sohoa.station")
@@ -49,6 +51,21 @@ def _gpio_trigger(config: StationConfig, app: object) -> object:
         return None
 
 
+def _notifier(config: StationConfig, station: object) -> ServiceNotifier:
+    """systemd (Type=notify): READY once the UI answers; watchdog pings while it answers and sync runs."""
+    local = "127.0.0.1" if config.host in ("0.0.0.0", "", "::") else config.host
+
+    def loops() -> dict[str, bool]:
+        sync = getattr(station, "sync", None)
+        return {"sync": sync.alive} if sync is not None else {}
+
+    return ServiceNotifier(
+        http_check(f"http://{local}:{config.port}/login", threads=loops),
+        name="station",
+        ready_status=f"operator UI on {config.host}:{config.port}",
+    )
+
+
 def serve(config: StationConfig, *, stop: threading.Event | None = None) -> None:
     """Run until SIGTERM/SIGINT (or `stop`), then stop every part in reverse order."""
     from waitress.server import create_server
@@ -59,6 +76,7 @@ def serve(config: StationConfig, *, stop: threading.Event | None = None) -> None
     # libsane's reader thread resets SIGPIPE to its fatal default; blocked in every thread started from here
     # on, a browser closing its socket can never kill the station (writes just fail with EPIPE).
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
+    set_context(station_id=config.station_id)  # journalctl STATION_ID=... finds this station's lines
     station = Station(config)
     station.start()
     app = create_app(station)
@@ -74,8 +92,11 @@ def serve(config: StationConfig, *, stop: threading.Event | None = None) -> None
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
     log.info("station UI on http://%s:%d", config.host, config.port)
+    notifier = _notifier(config, station)
+    notifier.start()
     try:
         server.run()
     finally:
+        notifier.stopping()
         server.close()
         station.stop()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from station.store import BatchState, Store
 from station.sync.client import SyncClient, SyncError
+from station.sync.space import disk_full
 
 log = logging.getLogger("sohoa.station.sync")
 
@@ -37,6 +38,11 @@ class SyncWorker:
         if self._thread:
             self._thread.join(timeout=10)
 
+    @property
+    def alive(self) -> bool:
+        """The worker's thread is running (the service's watchdog checks it)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def kick(self) -> None:
         self._wake.set()
 
@@ -61,23 +67,39 @@ class SyncWorker:
         """Send every queued package once; False when something must be retried later."""
         all_ok = True
         for item in self.store.outbox(states=("queued", "sending")):
-            batch = self.store.batch(item["batch_id"])
-            if batch["state"] == BatchState.SEALED:
-                self.store.transition(batch["id"], BatchState.SYNCING, actor="sync")
             try:
-                receipt = self.client.send(
-                    self.data_dir / item["package_path"], sha256=item["sha256"], size=item["size"],
-                    manifest={"file_code": batch["file_code"], "batch_uid": batch["uid"],
-                              "work_order_id": batch["work_order_id"],
-                              "expected_sheets": batch["expected_sheets"]},
-                )
-            except SyncError as exc:
-                log.warning("sync of batch %s failed: %s", batch["id"], exc)
-                self.store.outbox_attempt(item["id"], error=str(exc))
+                if not self._send(item):
+                    all_ok = False
+            except Exception as exc:
+                if not disk_full(exc):
+                    raise
+                # Nothing was recorded (one transaction per step): the package stays queued, and the server
+                # answers the next attempt with the receipt it already issued, so it is stored only once.
+                log.error("station disk full: batch %s not recorded as sent (%s); retrying once space is freed",
+                          item["batch_id"], exc, extra={"batch": item["batch_id"], "package": item["package_path"]})
                 all_ok = False
-                continue
-            self.store.outbox_done(item["id"], accepted=receipt.verdict == "accepted", receipt=receipt.to_dict())
-            log.info("batch %s: server %s package %s", batch["id"], receipt.verdict, receipt.objid)
-            if self.on_receipt:
-                self.on_receipt(batch, receipt.to_dict())
         return all_ok
+
+    def _send(self, item: dict) -> bool:
+        """Send one queued package and record the server's receipt; False when it must be retried."""
+        batch = self.store.batch(item["batch_id"])
+        if batch["state"] == BatchState.SEALED:
+            self.store.transition(batch["id"], BatchState.SYNCING, actor="sync")
+        try:
+            receipt = self.client.send(
+                self.data_dir / item["package_path"], sha256=item["sha256"], size=item["size"],
+                manifest={"file_code": batch["file_code"], "batch_uid": batch["uid"],
+                          "work_order_id": batch["work_order_id"],
+                          "expected_sheets": batch["expected_sheets"]},
+            )
+        except SyncError as exc:
+            log.warning("sync of batch %s failed: %s", batch["id"], exc,
+                        extra={"batch": batch["id"], "file_code": batch["file_code"]})
+            self.store.outbox_attempt(item["id"], error=str(exc))
+            return False
+        self.store.outbox_done(item["id"], accepted=receipt.verdict == "accepted", receipt=receipt.to_dict())
+        log.info("batch %s: server %s package %s", batch["id"], receipt.verdict, receipt.objid,
+                 extra={"batch": batch["id"], "file_code": batch["file_code"], "package": receipt.objid})
+        if self.on_receipt:
+            self.on_receipt(batch, receipt.to_dict())
+        return True

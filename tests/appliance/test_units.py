@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-UNITS = sorted(p.name for p in (REPO / "systemd").glob("sohoa-*.*") if p.suffix in (".service", ".timer"))
+UNITS = sorted(p.name for p in (REPO / "systemd").glob("sohoa-*.*") if p.suffix in (".service", ".timer", ".path"))
 SERVICES = [u for u in UNITS if u.endswith(".service")]
 LONG_RUNNING = ["sohoa-server.service", "sohoa-station.service", "sohoa-mosquitto.service", "sohoa-kiosk.service"]
 
@@ -102,7 +102,8 @@ def test_long_running_services_are_hardened(name: str) -> None:
 
 
 def test_writable_paths_are_the_data_folders() -> None:
-    assert _unit("sohoa-server.service")["Service"]["ReadWritePaths"] == "/var/lib/sohoa/server"
+    # The server also re-renders mosquitto's accounts (optional: "-" when the folder does not exist).
+    assert _unit("sohoa-server.service")["Service"]["ReadWritePaths"] == "/var/lib/sohoa/server -/etc/sohoa/mosquitto"
     assert _unit("sohoa-station.service")["Service"]["ReadWritePaths"] == "/var/lib/sohoa/station"
     station = (REPO / "systemd/sohoa-station.service").read_text()
     assert "DevicePolicy=closed" in station and "DeviceAllow=char-usb_device rw" in station
@@ -139,3 +140,19 @@ def test_exec_lines_name_real_sohoa_commands() -> None:
                 argv = line.split("=", 1)[1].split()[1:]
                 args = parser.parse_args(argv)
                 assert getattr(args, "func", None), f"{name}: {argv} runs no command"
+
+
+def test_broker_reload_path_unit_watches_what_the_server_writes() -> None:
+    """The server's user may not signal mosquitto: a path unit watching passwd reloads the broker unit."""
+    path = _unit("sohoa-broker-reload.path")["Path"]
+    assert path["PathChanged"] == "/etc/sohoa/mosquitto/passwd" and path["Unit"] == "sohoa-broker-reload.service"
+    assert "reload" in _unit("sohoa-broker-reload.service")["Service"]["ExecStart"]
+    assert "sohoa-mosquitto.service" in _unit("sohoa-broker-reload.service")["Service"]["ExecStart"]
+    assert _unit("sohoa-mosquitto.service")["Service"]["ExecReload"] == "/bin/kill -HUP $MAINPID"
+
+
+@pytest.mark.parametrize("name", ["sohoa-server.service", "sohoa-station.service"])
+def test_services_notify_ready_and_feed_the_watchdog(name: str) -> None:
+    svc = _unit(name)["Service"]
+    assert svc["Type"] == "notify" and svc["NotifyAccess"] == "main"
+    assert svc["WatchdogSec"].endswith("s") and int(svc["WatchdogSec"][:-1]) >= 30
