@@ -50,7 +50,8 @@ class Station:
         self.pool.start()
         self._start_telemetry()
         self._start_sync()
-        self.capture.add_listener(on_page=self._on_page, on_fault=self._on_fault, on_state=self._on_state)
+        self.capture.add_listener(on_page=self._on_page, on_fault=self._on_fault, on_state=self._on_state,
+                                  with_frame=True)
 
     def stop(self) -> None:
         self.capture.stop()
@@ -117,7 +118,8 @@ class Station:
 
     # -- listeners (capture, processing, sync) -------------------------------------------------
     def _on_page(self, page: dict) -> None:
-        self.pool.submit(page["id"])
+        # the captured frame, when capture hands it along with the row, spares the pool a PNG decode
+        self.pool.submit(page["id"], frame=page.get("image"))
         self._progress(page["batch_id"])
 
     def _on_fault(self, fault: Any) -> None:

@@ -69,7 +69,7 @@ class CaptureService:
         self._states: dict[str, CaptureState] = {}
         self._faults: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self._listeners: list[dict[str, Callable[[Any], None]]] = []
+        self._listeners: list[dict[str, Any]] = []
         self._events: queue.Queue[tuple[str, Any] | None] = queue.Queue()
         self._dispatcher = threading.Thread(target=self._dispatch, name="capture-events", daemon=True)
         self._dispatcher.start()
@@ -77,10 +77,17 @@ class CaptureService:
     # -- listeners ---------------------------------------------------------------------------------
     def add_listener(self, *, on_page: Callable[[dict], None] | None = None,
                      on_fault: Callable[[Any], None] | None = None,
-                     on_state: Callable[[StateChange], None] | None = None) -> None:
+                     on_state: Callable[[StateChange], None] | None = None, with_frame: bool = False) -> None:
         """on_page(page_row) after the page is durable; on_fault(ScanFault | CaptureRefused | JournalError),
-        each with .code, .message, .message_vi; on_state(StateChange)."""
-        entry = {k: v for k, v in (("on_page", on_page), ("on_fault", on_fault), ("on_state", on_state)) if v}
+        each with .code, .message, .message_vi; on_state(StateChange).
+
+        `with_frame=True`: the page row also carries the captured RGB array under "image" (the processing
+        pool takes it from memory instead of decoding the PNG it was just written to). Only for listeners
+        that ask, so nobody else keeps 26 MB frames alive."""
+        entry: dict[str, Any] = {
+            k: v for k, v in (("on_page", on_page), ("on_fault", on_fault), ("on_state", on_state)) if v
+        }
+        entry["with_frame"] = with_frame
         self._listeners.append(entry)
 
     def _emit(self, kind: str, payload: Any) -> None:
@@ -93,12 +100,18 @@ class CaptureService:
                 if item is None:
                     return
                 kind, payload = item
+                frame = None
+                if kind == "on_page":
+                    payload, frame = payload
                 for entry in list(self._listeners):
                     callback = entry.get(kind)
                     if callback is None:
                         continue
                     try:
-                        callback(payload)
+                        if frame is not None and entry["with_frame"]:
+                            callback({**payload, "image": frame})
+                        else:
+                            callback(payload)
                     except Exception:  # noqa: BLE001 - a broken listener must not stop the others
                         log.exception("capture listener %s failed", kind)
             finally:
@@ -205,7 +218,7 @@ class CaptureService:
                     stop.set()
                     continue
                 written[0] += 1
-                self._emit("on_page", row)
+                self._emit("on_page", (row, captured.image))
                 # Below the threshold: stop feeding sheets, but frames already scanned are still written
                 # (the threshold leaves room for them), so no sheet that went through the feeder is lost.
                 if not low_space and (problem := self.journal.space_problem()) is not None:

@@ -14,18 +14,24 @@ from station.processing.separators import SheetError, sheets_pdf
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("process", help="deskew, crop, orient, check blank/quality of page images",
-                                   description="Process page images; writes DIR/<name>.jpg (or .png, per "
-                                               "the config) and DIR/<name>.json.")
+    parser = subparsers.add_parser(
+        "process",
+        help="deskew, crop, orient, check blank/quality of page images",
+        description="Process page images; writes DIR/<name>.jpg (or .png, per the config) and DIR/<name>.json.",
+    )
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGES")
     parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--dpi", type=float, default=None,
-                        help="capture resolution (default: from the image file, else 300)")
+    parser.add_argument(
+        "--dpi", type=float, default=None, help="capture resolution (default: from the image file, else 300)"
+    )
     parser.add_argument("--config", type=Path, default=None, help="TOML file of processing thresholds")
     parser.set_defaults(func=run)
-    sheets = subparsers.add_parser("sheets", help="print cover and separator sheets (PDF) for a hồ sơ",
-                                   description="A PDF with one cover sheet (QR with the hồ sơ code) and "
-                                               "separator sheets (QR: a new document starts after it).")
+    sheets = subparsers.add_parser(
+        "sheets",
+        help="print cover and separator sheets (PDF) for a hồ sơ",
+        description="A PDF with one cover sheet (QR with the hồ sơ code) and "
+        "separator sheets (QR: a new document starts after it).",
+    )
     sheets.add_argument("--file-code", required=True, help="hồ sơ code, e.g. H01.12.03/2024-0001")
     sheets.add_argument("--title", default="", help="hồ sơ title (Vietnamese)")
     sheets.add_argument("--sheets", type=int, default=None, help="expected number of sheets")
@@ -69,11 +75,12 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         report = {"source": str(src), **result.to_dict()}
-        write_atomic(args.out / f"{src.stem}.json",
-                     json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8"))
+        write_atomic(args.out / f"{src.stem}.json", json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8"))
         codes = ",".join(f["code"] for f in result.flags) or "ok"
-        print(f"{src}: angle {result.angle:+.2f}° rotation {result.rotation} "
-              f"blank {'yes' if result.blank else 'no'} ({result.blank_score:.1f}) [{codes}]")
+        print(
+            f"{src}: angle {result.angle:+.2f}° rotation {result.rotation} "
+            f"blank {'yes' if result.blank else 'no'} ({result.blank_score:.1f}) [{codes}]"
+        )
     return 1 if failed else 0
 
 
@@ -83,8 +90,7 @@ def run_sheets(args: argparse.Namespace) -> int:
     if args.separators < 0 or (args.sheets is not None and args.sheets < 1):
         raise CommandError("--separators must be ≥ 0 and --sheets ≥ 1")
     try:
-        pdf = sheets_pdf(args.file_code, title=args.title, expected_sheets=args.sheets,
-                         separators=args.separators)
+        pdf = sheets_pdf(args.file_code, title=args.title, expected_sheets=args.sheets, separators=args.separators)
     except SheetError as exc:
         raise CommandError(str(exc)) from exc
     write_atomic(args.output, pdf)

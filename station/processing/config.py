@@ -25,6 +25,9 @@ class ProcessingConfig:
     orientation_osd_fallback: bool = True
     osd_timeout_s: float = 30.0
     min_rotation_confidence: float = 1.5  # OSD orientation_conf below this: do not rotate, flag
+    # less ink than this (weighted mm², as the blank score) is a line or two: too few letters to tell up from
+    # down, and OSD refuses pages under 50 characters anyway (a 12 pt letter is about 1.5–2 mm² of ink)
+    orientation_min_ink_mm2: float = 60.0
     # blank pages
     # grey levels darker than the local paper to count as ink (bleed-through is fainter)
     blank_ink_delta: int = 60
@@ -72,5 +75,5 @@ def load_config(path: str | Path) -> ProcessingConfig:
             raise ConfigError(f"{path}: {key} must be {type(default).__name__}, got {value!r}")
         values[key] = value
     if values.get("derivative_format", "jpeg") not in ("jpeg", "png"):
-        raise ConfigError(f"{path}: derivative_format must be \"jpeg\" or \"png\"")
+        raise ConfigError(f'{path}: derivative_format must be "jpeg" or "png"')
     return ProcessingConfig(**values)

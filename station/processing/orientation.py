@@ -35,7 +35,10 @@ def updown_score(g: np.ndarray, *, dpi: float) -> tuple[float, int]:
     mm = dpi / MM_PER_INCH
     ink = ink_mask(g, delta=60, window=round(3 * mm) | 1)
     h, w = ink.shape
-    ink = ink[h // 25: h - h // 25, w // 25: w - w // 25]
+    ink = ink[h // 25 : h - h // 25, w // 25 : w - w // 25]
+    # columns inked down most of the page (the edge of a scanner lid, a binding shadow, a ruled margin) would
+    # put ink in every row and merge all lines into one: leave them out
+    ink = ink[:, ink.mean(axis=0) < 0.5]
     p = ink.sum(axis=1).astype(np.float64)
     on = p > max(2.0, 0.004 * ink.shape[1])
     # each row's line: a run of rows with ink; the x-height band of a line is where its profile is at
@@ -59,14 +62,13 @@ def updown_score(g: np.ndarray, *, dpi: float) -> tuple[float, int]:
         bottom_room = (bands[i + 1][0] - b) / 2 if i + 1 < len(bands) else reach
         up = max(0, round(min(reach, top_room)))
         down = max(0, round(min(reach, bottom_room)))
-        above += p[max(0, a - up):a].sum()
-        below += p[b:b + down].sum()
+        above += p[max(0, a - up) : a].sum()
+        below += p[b : b + down].sum()
     total = above + below
     return (float((above - below) / total) if total else 0.0), len(bands)
 
 
-def orient(g: np.ndarray, skew: Skew, *, dpi: float, use_osd: bool = True,
-           osd_timeout: float = 30.0) -> Orientation:
+def orient(g: np.ndarray, skew: Skew, *, dpi: float, use_osd: bool = True, osd_timeout: float = 30.0) -> Orientation:
     """The rotation that makes a straightened small grey page upright. `skew` is its estimate (which way
     the lines run). OSD (on this small copy) only when the own method is unsure."""
     if skew.angle is not None and skew.line_ratio >= MIN_LINE_RATIO:

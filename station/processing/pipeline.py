@@ -42,7 +42,7 @@ class PageResult:
     qr: list[str] = field(default_factory=list)
     separator: bool = False  # a sohoa separator sheet: a new document starts after it
     cover: str | None = None  # the hồ sơ code on a sohoa cover sheet
-    rotation_method: str = "none"  # "lines" (own method), "osd" (Tesseract) or "none"
+    rotation_method: str = "none"  # "lines" (own method), "qr" (a sohoa sheet's code), "osd" (Tesseract), "none"
     manual_rotation: int = 0  # the operator's turn (clockwise) included in the derivative
     flags: list[dict[str, str]] = field(default_factory=list)
     crop: list[int] = field(default_factory=list)  # x, y, w, h kept by the first border removal
@@ -58,8 +58,9 @@ def flag(code: str, message: str, message_vi: str) -> dict[str, str]:
 
 def encode_png(img: np.ndarray, *, dpi: float, compression: int = 1) -> bytes:
     """PNG bytes (from BGR or grey) with a pHYs chunk, so OCR and PDF tools see the right resolution."""
-    ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, compression,
-                                         cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB])
+    ok, buf = cv2.imencode(
+        ".png", img, [cv2.IMWRITE_PNG_COMPRESSION, compression, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB]
+    )
     if not ok:
         raise ProcessingError("PNG encoding failed")
     data = buf.tobytes()
@@ -75,33 +76,62 @@ def quality_flags(metrics: dict[str, Any], *, blank: bool, config: ProcessingCon
     out = []
     if metrics["effective_dpi"] < config.min_dpi:
         dpi = metrics["effective_dpi"]
-        out.append(flag("low_dpi", f"Resolution {dpi:.0f} dpi is below {config.min_dpi:.0f} dpi",
-                        f"Độ phân giải {dpi:.0f} dpi thấp hơn mức tối thiểu {config.min_dpi:.0f} dpi"))
+        out.append(
+            flag(
+                "low_dpi",
+                f"Resolution {dpi:.0f} dpi is below {config.min_dpi:.0f} dpi",
+                f"Độ phân giải {dpi:.0f} dpi thấp hơn mức tối thiểu {config.min_dpi:.0f} dpi",
+            )
+        )
     skew = metrics.get("residual_skew_deg")
     if skew is not None and abs(skew) > config.residual_skew_max_deg:
-        out.append(flag("skewed", f"Page is still skewed by {skew:.2f}°",
-                        f"Trang vẫn còn bị nghiêng {skew:.2f}°"))
+        out.append(flag("skewed", f"Page is still skewed by {skew:.2f}°", f"Trang vẫn còn bị nghiêng {skew:.2f}°"))
     if metrics["clipped_white"] > config.max_clipped_white:
         share = metrics["clipped_white"]
-        out.append(flag("overexposed", f"{share:.0%} of the page is pure white (too bright)",
-                        f"{share:.0%} diện tích trang bị cháy trắng (quá sáng)"))
+        out.append(
+            flag(
+                "overexposed",
+                f"{share:.0%} of the page is pure white (too bright)",
+                f"{share:.0%} diện tích trang bị cháy trắng (quá sáng)",
+            )
+        )
     if metrics["clipped_black"] > config.max_clipped_black:
         share = metrics["clipped_black"]
-        out.append(flag("underexposed", f"{share:.0%} of the page is pure black (too dark)",
-                        f"{share:.0%} diện tích trang bị đen kịt (quá tối)"))
+        out.append(
+            flag(
+                "underexposed",
+                f"{share:.0%} of the page is pure black (too dark)",
+                f"{share:.0%} diện tích trang bị đen kịt (quá tối)",
+            )
+        )
     if not blank:
         if metrics["contrast"] is not None and metrics["contrast"] < config.min_contrast:
-            out.append(flag("low_contrast", f"Low contrast ({metrics['contrast']:.0f} grey levels)",
-                            f"Độ tương phản thấp ({metrics['contrast']:.0f} mức xám)"))
+            out.append(
+                flag(
+                    "low_contrast",
+                    f"Low contrast ({metrics['contrast']:.0f} grey levels)",
+                    f"Độ tương phản thấp ({metrics['contrast']:.0f} mức xám)",
+                )
+            )
         sharp = metrics.get("sharpness_text")
         if sharp is not None and sharp < config.min_sharpness:
-            out.append(flag("blurry", f"Text looks blurred (sharpness {sharp:.0f})",
-                            f"Chữ bị mờ, không sắc nét (độ nét {sharp:.0f})"))
+            out.append(
+                flag(
+                    "blurry",
+                    f"Text looks blurred (sharpness {sharp:.0f})",
+                    f"Chữ bị mờ, không sắc nét (độ nét {sharp:.0f})",
+                )
+            )
         sides = [side for side, share in metrics["edge_content"].items() if share > config.max_edge_content]
         if sides:
             vi = {"top": "trên", "bottom": "dưới", "left": "trái", "right": "phải"}
-            out.append(flag("edge_content", f"Content touches the {', '.join(sides)} edge: it may be cut off",
-                            f"Nội dung chạm mép {', '.join(vi[s] for s in sides)}: có thể bị mất một phần"))
+            out.append(
+                flag(
+                    "edge_content",
+                    f"Content touches the {', '.join(sides)} edge: it may be cut off",
+                    f"Nội dung chạm mép {', '.join(vi[s] for s in sides)}: có thể bị mất một phần",
+                )
+            )
     return out
 
 
@@ -115,10 +145,12 @@ def _translate(dx: float, dy: float) -> np.ndarray:
 
 def _quarter(rotation: int, w: int, h: int) -> np.ndarray:
     """The clockwise quarter turn of a w×h image as a 3×3 matrix (as cv2.rotate does it)."""
-    return {0: np.eye(3),
-            90: np.array([[0.0, -1.0, h - 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
-            180: np.array([[-1.0, 0.0, w - 1.0], [0.0, -1.0, h - 1.0], [0.0, 0.0, 1.0]]),
-            270: np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, w - 1.0], [0.0, 0.0, 1.0]])}[rotation % 360]
+    return {
+        0: np.eye(3),
+        90: np.array([[0.0, -1.0, h - 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
+        180: np.array([[-1.0, 0.0, w - 1.0], [0.0, -1.0, h - 1.0], [0.0, 0.0, 1.0]]),
+        270: np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, w - 1.0], [0.0, 0.0, 1.0]]),
+    }[rotation % 360]
 
 
 def _small_grey(img: np.ndarray, dpi: float) -> tuple[np.ndarray, np.ndarray, int]:
@@ -153,8 +185,9 @@ def derivative_suffix(config: ProcessingConfig | None = None) -> str:
     return ".png" if (config or ProcessingConfig()).derivative_format == "png" else ".jpg"
 
 
-def process_image(img: np.ndarray, *, dpi: float, out_path: Path, config: ProcessingConfig | None = None,
-                  manual_rotation: int = 0) -> PageResult:
+def process_image(
+    img: np.ndarray, *, dpi: float, out_path: Path, config: ProcessingConfig | None = None, manual_rotation: int = 0
+) -> PageResult:
     """Run the steps on one page already in memory (BGR or grey uint8) and write its derivative.
 
     Every estimate runs on one ~150 dpi grey copy; the full-size image is touched once, by a single
@@ -174,7 +207,7 @@ def process_image(img: np.ndarray, *, dpi: float, out_path: Path, config: Proces
     if config.remove_borders:
         _, box = steps.remove_borders(small)
     bx, by, bw, bh = box
-    cropped = small[by:by + bh, bx:bx + bw]
+    cropped = small[by : by + bh, bx : bx + bw]
     # 2. skew, and which way the text lines run
     skew = steps.skew_profile(cropped, max_angle=config.max_skew_deg)
     angle = skew.angle or 0.0
@@ -185,71 +218,105 @@ def process_image(img: np.ndarray, *, dpi: float, out_path: Path, config: Proces
     if warp:
         m = steps.rotate_by_matrix(bw, bh, -angle)
         nw, nh = steps.rotated_size(bw, bh, angle)
-        straight = cv2.warpAffine(cropped, m, (nw, nh), flags=cv2.INTER_LINEAR,
-                                  borderValue=steps.edge_colour(cropped))
+        straight = cv2.warpAffine(cropped, m, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=steps.edge_colour(cropped))
         t_small = _affine(m) @ t_small
-        if config.remove_borders and box != (0, 0, sw, sh):  # the paper edge is straight now: trim what
-            # deskew exposed (with no lid around the paper, the new corners are paper-coloured: nothing to do)
+        if config.remove_borders:  # the paper edge is straight now: trim what deskew exposed, and the lid
+            # around a sheet so skewed that its corners ran off the glass (the first crop then keeps all);
+            # with no lid around the paper the new corners are paper-coloured and nothing is cut
             _, (cx, cy, cw, ch) = steps.remove_borders(straight)
-            straight = straight[cy:cy + ch, cx:cx + cw]
+            straight = straight[cy : cy + ch, cx : cx + cw]
             t_small = _translate(-cx, -cy) @ t_small
     # 3. blank, before orientation: OSD has nothing to read on a blank page
-    score = steps.blank_score(straight, dpi=sdpi, ink_delta=config.blank_ink_delta,
-                              dust_mm2=config.blank_dust_mm2)
+    score = steps.blank_score(straight, dpi=sdpi, ink_delta=config.blank_ink_delta, dust_mm2=config.blank_dust_mm2)
     blank = steps.is_blank(score, config)
+    # 4. QR codes before orientation: a sohoa sheet is turned by its own code (no OSD on a sheet's few words)
+    codes = steps.find_qr_codes(straight, dpi=sdpi) if config.find_qr and not blank else []
+    qr = [c.payload for c in codes]
+    sheet = separators.parse_any(qr)
+    sheet_turn = next((c.upright for c in codes if separators.parse(c.payload) == sheet), None) if sheet else None
     found = Orientation(0, 0.0, "none")
-    if config.detect_orientation and not blank:
-        found = orient(straight, skew, dpi=sdpi, use_osd=config.orientation_osd_fallback,
-                       osd_timeout=config.osd_timeout_s)
+    if config.detect_orientation and sheet_turn is not None:
+        found = Orientation(sheet_turn, 10.0, "qr")
+    elif config.detect_orientation and not blank and score >= config.orientation_min_ink_mm2:
+        found = orient(
+            straight, skew, dpi=sdpi, use_osd=config.orientation_osd_fallback, osd_timeout=config.osd_timeout_s
+        )
         if found.method == "osd" and found.rotation and found.confidence < config.min_rotation_confidence:
-            flags.append(flag("orientation_uncertain",
-                              f"Page may be turned {found.rotation}° (confidence {found.confidence:.1f}); "
-                              "not rotated",
-                              f"Trang có thể bị xoay {found.rotation}° (độ tin cậy {found.confidence:.1f}); "
-                              "chưa tự xoay"))
+            flags.append(
+                flag(
+                    "orientation_uncertain",
+                    f"Page may be turned {found.rotation}° (confidence {found.confidence:.1f}); not rotated",
+                    f"Trang có thể bị xoay {found.rotation}° (độ tin cậy {found.confidence:.1f}); chưa tự xoay",
+                )
+            )
             found = Orientation(0, found.confidence, found.method)
     turn = (found.rotation + manual_rotation) % 360
     final_small = steps.rotate(straight, turn)
-    # 4. the full-size derivative, touched once
+    # 5. the full-size derivative, touched once
     h, w = img.shape[:2]
     if warp:
         kk = np.array([[k, 0.0, (k - 1) / 2], [0.0, k, (k - 1) / 2], [0.0, 0.0, 1.0]])
         ow, oh = straight.shape[1] * k, straight.shape[0] * k
         full = _quarter(turn, ow, oh) @ kk @ t_small @ np.linalg.inv(kk)
         size = (oh, ow) if turn in (90, 270) else (ow, oh)
-        src = img[by * k:min(h, (by + bh) * k), bx * k:min(w, (bx + bw) * k)]
-        out = cv2.warpAffine(img, full[:2], size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                             borderValue=steps.edge_colour(src))
+        src = img[by * k : min(h, (by + bh) * k), bx * k : min(w, (bx + bw) * k)]
+        out = cv2.warpAffine(
+            img,
+            full[:2],
+            size,
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=steps.edge_colour(src),
+        )
     else:
         x0, y0 = bx * k, by * k
         x1 = w if bx + bw >= sw else min(w, (bx + bw) * k)
         y1 = h if by + bh >= sh else min(h, (by + bh) * k)
         out = steps.rotate(img[y0:y1, x0:x1], turn)
-    # 5. quality and QR codes, on the small final page
+    # 6. quality, on the small final page
     s150 = steps.to_150(final_small, sdpi)
-    metrics = steps.metrics_150(s150, dpi=dpi, size=(out.shape[1], out.shape[0]),
-                                sharp=steps.sharpness(grey),
-                                colour=steps.colourfulness(img), channels=1 if img.ndim == 2 else 3,
-                                bit_depth=8,
-                                residual="measure" if skew.angle is not None and not blank else None)
-    qr = steps.find_qr(final_small, dpi=sdpi) if config.find_qr else []
-    sheet = separators.parse_any(qr)
+    metrics = steps.metrics_150(
+        s150,
+        dpi=dpi,
+        size=(out.shape[1], out.shape[0]),
+        sharp=steps.sharpness(grey),
+        colour=steps.colourfulness(img),
+        channels=1 if img.ndim == 2 else 3,
+        bit_depth=8,
+        residual="measure" if skew.angle is not None and not blank else None,
+    )
     if blank:
-        flags.insert(0, flag("blank", "Page looks blank; kept for review",
-                             "Trang có vẻ trắng (không có nội dung); vẫn được giữ lại để kiểm tra"))
+        flags.insert(
+            0,
+            flag(
+                "blank",
+                "Page looks blank; kept for review",
+                "Trang có vẻ trắng (không có nội dung); vẫn được giữ lại để kiểm tra",
+            ),
+        )
     flags.extend(quality_flags(metrics, blank=blank, config=config))
     data, _ = encode_derivative(out, dpi=dpi, config=config)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out_path, data)
-    return PageResult(derivative_path=str(out_path), derivative_sha256=sha256_bytes(data),
-                      angle=round(angle, 3), rotation=found.rotation,
-                      rotation_confidence=round(float(found.confidence), 2), rotation_method=found.method,
-                      manual_rotation=manual_rotation % 360, blank=blank, blank_score=round(score, 3),
-                      metrics=metrics, qr=qr, separator=sheet is not None and sheet.kind == "separator",
-                      cover=sheet.file_code if sheet is not None and sheet.kind == "cover" else None,
-                      flags=flags, crop=[bx * k, by * k, bw * k, bh * k],
-                      seconds=round(time.monotonic() - started, 3))
+    return PageResult(
+        derivative_path=str(out_path),
+        derivative_sha256=sha256_bytes(data),
+        angle=round(angle, 3),
+        rotation=found.rotation,
+        rotation_confidence=round(float(found.confidence), 2),
+        rotation_method=found.method,
+        manual_rotation=manual_rotation % 360,
+        blank=blank,
+        blank_score=round(score, 3),
+        metrics=metrics,
+        qr=qr,
+        separator=sheet is not None and sheet.kind == "separator",
+        cover=sheet.file_code if sheet is not None and sheet.kind == "cover" else None,
+        flags=flags,
+        crop=[bx * k, by * k, bw * k, bh * k],
+        seconds=round(time.monotonic() - started, 3),
+    )
 
 
 def load_image(src: Path) -> np.ndarray:
@@ -267,11 +334,13 @@ def load_image(src: Path) -> np.ndarray:
     return img
 
 
-def process_page(src: Path, *, dpi: float, out_path: Path, config: ProcessingConfig | None = None,
-                 manual_rotation: int = 0) -> PageResult:
+def process_page(
+    src: Path, *, dpi: float, out_path: Path, config: ProcessingConfig | None = None, manual_rotation: int = 0
+) -> PageResult:
     """Read one captured page (never modified) and run `process_image` on it."""
     started = time.monotonic()
-    result = process_image(load_image(Path(src)), dpi=dpi, out_path=out_path, config=config,
-                           manual_rotation=manual_rotation)
+    result = process_image(
+        load_image(Path(src)), dpi=dpi, out_path=out_path, config=config, manual_rotation=manual_rotation
+    )
     result.seconds = round(time.monotonic() - started, 3)
     return result

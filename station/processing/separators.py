@@ -85,6 +85,7 @@ def parse_any(payloads: list[str]) -> Sheet | None:
 
 # -- printing --------------------------------------------------------------------------------------
 
+
 def _font(path: Path, px: int) -> ImageFont.FreeTypeFont:
     if not path.exists():
         raise SheetError(f"missing font {path}: apt-get install fonts-freefont-ttf")
@@ -98,8 +99,9 @@ def _qr(payload: str, px: int) -> np.ndarray:
     return cv2.resize(code, (px, px), interpolation=cv2.INTER_NEAREST)
 
 
-def render_sheet(sheet: Sheet, *, title: str = "", expected_sheets: int | None = None,
-                 index: int | None = None, dpi: int = SHEET_DPI) -> Image.Image:
+def render_sheet(
+    sheet: Sheet, *, title: str = "", expected_sheets: int | None = None, index: int | None = None, dpi: int = SHEET_DPI
+) -> Image.Image:
     """One A4 sheet as a greyscale image: the QR twice (top and bottom, so a sheet fed upside down or
     with a torn corner is still found), and Vietnamese text for the operator."""
     w, h = round(A4_MM[0] / 25.4 * dpi), round(A4_MM[1] / 25.4 * dpi)
@@ -137,11 +139,9 @@ def render_sheet(sheet: Sheet, *, title: str = "", expected_sheets: int | None =
     return page
 
 
-def sheets_pdf(file_code: str, *, title: str = "", expected_sheets: int | None = None,
-               separators: int = 1) -> bytes:
+def sheets_pdf(file_code: str, *, title: str = "", expected_sheets: int | None = None, separators: int = 1) -> bytes:
     """A PDF to print for a work order: one cover sheet, then `separators` separator sheets."""
-    sheets = [render_sheet(Sheet("cover", _check_code(file_code)), title=title,
-                           expected_sheets=expected_sheets)]
+    sheets = [render_sheet(Sheet("cover", _check_code(file_code)), title=title, expected_sheets=expected_sheets)]
     sheets += [render_sheet(Sheet("separator", file_code), index=i + 1) for i in range(separators)]
     images = []
     for image in sheets:

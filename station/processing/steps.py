@@ -22,6 +22,7 @@ MM_PER_INCH = 25.4
 
 # -- helpers ---------------------------------------------------------------------------------------
 
+
 def gray(img: np.ndarray) -> np.ndarray:
     return img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
 
@@ -46,6 +47,7 @@ def ink_mask(g: np.ndarray, *, delta: int, window: int) -> np.ndarray:
 
 
 # -- deskew ----------------------------------------------------------------------------------------
+
 
 def _profile_score(ys: np.ndarray, xs: np.ndarray, angle: float, vertical: bool) -> float:
     t = np.float32(math.tan(math.radians(angle)))
@@ -73,6 +75,7 @@ def _refine(ys: np.ndarray, xs: np.ndarray, centre: float, half: float, step: fl
 class Skew:
     """A skew estimate: `angle` (None when unreliable), how peaked the profile is, and whether the text
     lines run vertically (the page lies at 90° or 270°), with how clearly (`line_ratio`, ≥ 1)."""
+
     angle: float | None
     confidence: float
     vertical: bool = False
@@ -126,8 +129,7 @@ def skew_profile(g: np.ndarray, *, max_angle: float = 5.0, ink: np.ndarray | Non
     return Skew(float(angle), confidence, vertical, line_ratio)
 
 
-def estimate_skew(img: np.ndarray, *, max_angle: float = 5.0,
-                  max_side: int = 1800) -> tuple[float | None, float]:
+def estimate_skew(img: np.ndarray, *, max_angle: float = 5.0, max_side: int = 1800) -> tuple[float | None, float]:
     """(skew angle, confidence) of any page image; (None, c) when unreliable. See `skew_profile`."""
     g = _shrink(gray(img), max_side / max(img.shape[:2]))
     est = skew_profile(g, max_angle=max_angle)
@@ -147,8 +149,9 @@ def residual_skew(g: np.ndarray, *, half: float = 0.6, ink: np.ndarray | None = 
 def edge_colour(img: np.ndarray) -> tuple[int, ...]:
     """The median colour of the image's outer frame: what the page looks like beyond its edges."""
     c = img.shape[-1] if img.ndim == 3 else 1
-    frame = np.concatenate([img[:2].reshape(-1, c), img[-2:].reshape(-1, c),
-                            img[:, :2].reshape(-1, c), img[:, -2:].reshape(-1, c)])
+    frame = np.concatenate(
+        [img[:2].reshape(-1, c), img[-2:].reshape(-1, c), img[:, :2].reshape(-1, c), img[:, -2:].reshape(-1, c)]
+    )
     return tuple(int(v) for v in np.median(frame, axis=0))
 
 
@@ -170,8 +173,14 @@ def rotate_by_matrix(w: int, h: int, angle: float) -> np.ndarray:
 def rotate_by(img: np.ndarray, angle: float) -> np.ndarray:
     """Rotate by `angle` degrees counter-clockwise onto a canvas large enough that no pixel is lost."""
     h, w = img.shape[:2]
-    return cv2.warpAffine(img, rotate_by_matrix(w, h, angle), rotated_size(w, h, angle),
-                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=edge_colour(img))
+    return cv2.warpAffine(
+        img,
+        rotate_by_matrix(w, h, angle),
+        rotated_size(w, h, angle),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=edge_colour(img),
+    )
 
 
 def deskew(img: np.ndarray, *, max_angle: float = 5.0, min_angle: float = 0.05) -> tuple[np.ndarray, float]:
@@ -186,6 +195,7 @@ def deskew(img: np.ndarray, *, max_angle: float = 5.0, min_angle: float = 0.05) 
 
 
 # -- borders ---------------------------------------------------------------------------------------
+
 
 def _dark_run(rows: np.ndarray, thr: float) -> int:
     """How many leading rows are mostly (≥ 60%) darker than `thr`."""
@@ -239,19 +249,20 @@ def remove_borders(img: np.ndarray, *, max_side: int = 800) -> tuple[np.ndarray,
     # refine at full size: drop the few outer rows/columns of the margin that are still mostly dark
     limit = math.ceil(2 / scale) + 2
     if y0 > 0:
-        fy0 += _dark_run(g[fy0:fy0 + limit, fx0:fx1], thr)
+        fy0 += _dark_run(g[fy0 : fy0 + limit, fx0:fx1], thr)
     if y1 < sh:
-        fy1 -= _dark_run(g[max(fy0, fy1 - limit):fy1, fx0:fx1][::-1], thr)
+        fy1 -= _dark_run(g[max(fy0, fy1 - limit) : fy1, fx0:fx1][::-1], thr)
     if x0 > 0:
-        fx0 += _dark_run(g[fy0:fy1, fx0:fx0 + limit].T, thr)
+        fx0 += _dark_run(g[fy0:fy1, fx0 : fx0 + limit].T, thr)
     if x1 < sw:
-        fx1 -= _dark_run(g[fy0:fy1, max(fx0, fx1 - limit):fx1].T[::-1], thr)
+        fx1 -= _dark_run(g[fy0:fy1, max(fx0, fx1 - limit) : fx1].T[::-1], thr)
     if (fx0, fy0, fx1, fy1) == (0, 0, w, h):
         return img, full
     return img[fy0:fy1, fx0:fx1].copy(), (fx0, fy0, fx1 - fx0, fy1 - fy0)
 
 
 # -- orientation -----------------------------------------------------------------------------------
+
 
 def detect_orientation(img: np.ndarray, *, dpi: float, timeout: float = 30.0) -> tuple[int, float]:
     """(clockwise rotation that makes the page upright: 0|90|180|270, confidence) by Tesseract OSD.
@@ -267,8 +278,12 @@ def detect_orientation(img: np.ndarray, *, dpi: float, timeout: float = 30.0) ->
         use_dpi = dpi * small.shape[1] / g.shape[1]
         g = small
     try:
-        osd = pytesseract.image_to_osd(Image.fromarray(g), config=f"--psm 0 --dpi {round(use_dpi)}",
-                                       output_type=pytesseract.Output.DICT, timeout=timeout)
+        osd = pytesseract.image_to_osd(
+            Image.fromarray(g),
+            config=f"--psm 0 --dpi {round(use_dpi)}",
+            output_type=pytesseract.Output.DICT,
+            timeout=timeout,
+        )
     except pytesseract.TesseractNotFoundError:
         raise
     except pytesseract.TesseractError as exc:  # "Too few characters": no text to judge by
@@ -294,12 +309,15 @@ def rotate(img: np.ndarray, rotation: int) -> np.ndarray:
 
 # -- blank pages -----------------------------------------------------------------------------------
 
+
 def _centre_weight(cx: np.ndarray, cy: np.ndarray, w: int, h: int) -> np.ndarray:
     """1 in the middle 70% of each axis, falling to 0.3 at the edges: content lives in the centre,
     holes, staples and edge shadows near the edges."""
+
     def axis(v: np.ndarray, n: int) -> np.ndarray:
         d = np.minimum(v, n - 1 - v) / n  # 0 at the edge, 0.5 in the middle
         return np.clip(0.3 + 0.7 * d / 0.15, 0.3, 1.0)
+
     return axis(cx, w) * axis(cy, h)
 
 
@@ -354,11 +372,12 @@ def is_blank(score: float, config: object) -> bool:
 
 # -- quality ---------------------------------------------------------------------------------------
 
+
 def sharpness(g: np.ndarray) -> float:
     """Variance of the Laplacian at capture resolution, on the middle quarter of the page (where the
     content is; a quarter is 4x cheaper and says the same about focus and motion blur)."""
     h, w = g.shape
-    centre = g[h // 4: h - h // 4, w // 4: w - w // 4]
+    centre = g[h // 4 : h - h // 4, w // 4 : w - w // 4]
     _, std = cv2.meanStdDev(cv2.Laplacian(centre, cv2.CV_16S))
     return float(std[0, 0]) ** 2
 
@@ -382,8 +401,17 @@ def median_u8(img: np.ndarray, mask: np.ndarray | None = None) -> float | None:
     return float(np.searchsorted(np.cumsum(hist), total / 2))
 
 
-def metrics_150(s: np.ndarray, *, dpi: float, size: tuple[int, int], sharp: float, colour: float,
-                channels: int, bit_depth: int, residual: float | str | None = "measure") -> dict:
+def metrics_150(
+    s: np.ndarray,
+    *,
+    dpi: float,
+    size: tuple[int, int],
+    sharp: float,
+    colour: float,
+    channels: int,
+    bit_depth: int,
+    residual: float | str | None = "measure",
+) -> dict:
     """The quality metrics from a 150 dpi grey copy `s` of the final page plus numbers measured at capture
     resolution. `size` is the final page's (width, height) in pixels at `dpi`; `residual` is the residual
     skew, or "measure" to measure it here."""
@@ -400,8 +428,12 @@ def metrics_150(s: np.ndarray, *, dpi: float, size: tuple[int, int], sharp: floa
         sharpness_text = None
     # ink in a strip 1–3 mm from each edge (the outermost mm is the paper's own edge line)
     a, b = max(1, round(1 * mm)), max(2, round(3 * mm))
-    edges = {"top": ink[a:b].any(axis=0).mean(), "bottom": ink[-b:-a].any(axis=0).mean(),
-             "left": ink[:, a:b].any(axis=1).mean(), "right": ink[:, -b:-a].any(axis=1).mean()}
+    edges = {
+        "top": ink[a:b].any(axis=0).mean(),
+        "bottom": ink[-b:-a].any(axis=0).mean(),
+        "left": ink[:, a:b].any(axis=1).mean(),
+        "right": ink[:, -b:-a].any(axis=1).mean(),
+    }
     # contrast of ink against paper: the typical paper level minus the typical ink level
     paper_level = median_u8(s) or 0.0
     contrast = paper_level - (median_u8(s, ink) or 0.0) if cv2.countNonZero(ink.view(np.uint8)) > 50 else None
@@ -443,15 +475,36 @@ def quality_metrics(img: np.ndarray, *, dpi: float) -> dict:
     """Numbers an operator or a rule can judge a page by; see ProcessingConfig for the thresholds."""
     g = gray(img)
     s = to_150(g, dpi)
-    return metrics_150(s, dpi=dpi, size=(img.shape[1], img.shape[0]), sharp=sharpness(g),
-                       colour=colourfulness(img), channels=1 if img.ndim == 2 else img.shape[2],
-                       bit_depth=int(img.dtype.itemsize * 8))
+    return metrics_150(
+        s,
+        dpi=dpi,
+        size=(img.shape[1], img.shape[0]),
+        sharp=sharpness(g),
+        colour=colourfulness(img),
+        channels=1 if img.ndim == 2 else img.shape[2],
+        bit_depth=int(img.dtype.itemsize * 8),
+    )
 
 
 # -- QR codes --------------------------------------------------------------------------------------
 
-def _decode_qr(g: np.ndarray, found: list[str]) -> bool:
-    """Run both OpenCV decoders on `g`, adding payloads to `found`; True if anything QR-like was located."""
+
+@dataclass(frozen=True)
+class QRCode:
+    payload: str
+    upright: int | None  # clockwise quarter turn that makes the code (and a sheet it is printed on) upright
+
+
+def _upright(points: np.ndarray | None) -> int | None:
+    """The turn that makes a located code upright: its corners come first top-left, then top-right."""
+    if points is None or len(points) < 2:
+        return None
+    dx, dy = (float(v) for v in points[1] - points[0])
+    return (-round(math.degrees(math.atan2(dy, dx)) / 90) * 90) % 360
+
+
+def _decode_qr(g: np.ndarray, found: list[QRCode]) -> bool:
+    """Run both OpenCV decoders on `g`, adding codes to `found`; True if anything QR-like was located."""
     located = False
     for detector in (cv2.QRCodeDetectorAruco(), cv2.QRCodeDetector()):
         try:
@@ -460,16 +513,16 @@ def _decode_qr(g: np.ndarray, found: list[str]) -> bool:
             log.debug("QR detector error: %s", exc)
             continue
         located = located or points is not None
-        for text in payloads if ok else ():
-            if text and text not in found:
-                found.append(text)
+        for i, text in enumerate(payloads if ok else ()):
+            if text and all(text != c.payload for c in found):
+                found.append(QRCode(text, _upright(points[i] if points is not None else None)))
         if found:
             break
     return located
 
 
-def find_qr(img: np.ndarray, *, dpi: float = 300.0, gate: bool = True) -> list[str]:
-    """Payloads of the QR codes on the page (separator and cover sheets), no duplicates.
+def find_qr_codes(img: np.ndarray, *, dpi: float = 300.0, gate: bool = True) -> list[QRCode]:
+    """The QR codes on the page (separator and cover sheets), no duplicates, with which way up each lies.
 
     With `gate`, a cheap look for QR finder patterns at 75 dpi comes first and most pages stop there
     (a text page costs ~5 ms instead of ~130 ms). Codes with modules of about 1 mm or more, like the
@@ -485,8 +538,13 @@ def find_qr(img: np.ndarray, *, dpi: float = 300.0, gate: bool = True) -> list[s
         if not seen:
             return []
     small = _shrink(g, 150 / dpi)  # a printed separator QR is large: 150 dpi is enough and 4x faster
-    found: list[str] = []
+    found: list[QRCode] = []
     located = _decode_qr(small, found)
     if not found and small is not g and (located or gate):
         _decode_qr(g, found)
     return found
+
+
+def find_qr(img: np.ndarray, *, dpi: float = 300.0, gate: bool = True) -> list[str]:
+    """Payloads of the QR codes on the page, no duplicates (see `find_qr_codes`)."""
+    return [code.payload for code in find_qr_codes(img, dpi=dpi, gate=gate)]

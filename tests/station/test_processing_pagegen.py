@@ -33,8 +33,9 @@ def paper_size(dpi: int) -> tuple[int, int]:
     return round(A4_MM[0] / 25.4 * dpi), round(A4_MM[1] / 25.4 * dpi)
 
 
-def _text_layer(rng: random.Random, dpi: int, *, lines: int | None, short: str | None,
-                font_pt: float = 12.0) -> tuple[Image.Image, str]:
+def _text_layer(
+    rng: random.Random, dpi: int, *, lines: int | None, short: str | None, font_pt: float = 12.0
+) -> tuple[Image.Image, str]:
     """A white A4 grayscale page with black text; returns (image, text)."""
     w, h = paper_size(dpi)
     page = Image.new("L", (w, h), 255)
@@ -74,11 +75,25 @@ def _tint(gray: np.ndarray, yellow: bool) -> np.ndarray:
     return (ink + (paper - ink) * a).astype(np.uint8)
 
 
-def render_page(*, seed: int, dpi: int = 300, skew_deg: float = 0.0, rotate: int = 0, yellow: bool = False,
-                noise: float = 0.0, lines: int | None = None, short: str | None = None,
-                blank: bool = False, bleed: bool = False, holes: bool = False, dust: int = 0,
-                staple: bool = False, border_mm: float = 0.0, blur: float = 0.0,
-                jpeg: int = 0) -> tuple[np.ndarray, str]:
+def render_page(
+    *,
+    seed: int,
+    dpi: int = 300,
+    skew_deg: float = 0.0,
+    rotate: int = 0,
+    yellow: bool = False,
+    noise: float = 0.0,
+    lines: int | None = None,
+    short: str | None = None,
+    blank: bool = False,
+    bleed: bool = False,
+    holes: bool = False,
+    dust: int = 0,
+    staple: bool = False,
+    border_mm: float = 0.0,
+    blur: float = 0.0,
+    jpeg: int = 0,
+) -> tuple[np.ndarray, str]:
     """An RGB uint8 'scan'. skew_deg is counter-clockwise; rotate is clockwise 0/90/180/270 (the page
     lies that way, so the fix is to rotate it back by `(360 - rotate) % 360` clockwise)."""
     rng = random.Random(seed)
@@ -99,16 +114,17 @@ def render_page(*, seed: int, dpi: int = 300, skew_deg: float = 0.0, rotate: int
         for cy in (h // 2 - round(40 * mm), h // 2 + round(40 * mm)):
             cv2.circle(rgb, (round(12 * mm), cy), round(3 * mm), (35, 35, 35), -1)
     if staple:
-        cv2.line(rgb, (round(8 * mm), round(14 * mm)), (round(20 * mm), round(6 * mm)), (90, 90, 95),
-                 max(1, round(0.6 * mm)))
+        cv2.line(
+            rgb, (round(8 * mm), round(14 * mm)), (round(20 * mm), round(6 * mm)), (90, 90, 95), max(1, round(0.6 * mm))
+        )
     for _ in range(dust):
         cx, cy = rng.randint(0, w - 1), rng.randint(0, h - 1)
         cv2.circle(rgb, (cx, cy), rng.randint(1, max(1, round(0.15 * mm))), (60, 60, 60), -1)
     if border_mm:  # paper on the dark scanner lid, a little off-centre, with a soft shadow
         b = round(border_mm * mm)
         canvas = np.full((h + 2 * b, w + 2 * b, 3), 30, np.uint8)
-        canvas[b + 3: b + 3 + h, b + 5: b + 5 + w] = rgb
-        shadow = canvas[b: b + 3 + h, b + w + 5: b + w + 5 + b // 2]
+        canvas[b + 3 : b + 3 + h, b + 5 : b + 5 + w] = rgb
+        shadow = canvas[b : b + 3 + h, b + w + 5 : b + w + 5 + b // 2]
         shadow[:] = 70
         rgb = canvas
     if skew_deg:  # the sheet lies askew: paper and text turn together (on the lid, if any)

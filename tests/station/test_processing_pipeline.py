@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import resource
 import struct
 
 import cv2
@@ -21,7 +22,7 @@ DPI = 200
 def _png_dpi(path) -> float:
     data = path.read_bytes()
     i = data.index(b"pHYs")
-    ppm, _, unit = struct.unpack(">IIB", data[i + 4:i + 13])
+    ppm, _, unit = struct.unpack(">IIB", data[i + 4 : i + 13])
     assert unit == 1
     return ppm * 0.0254
 
@@ -53,6 +54,33 @@ def test_process_page_skewed_rotated_page_on_a_dark_lid(tmp_path):
     assert not list(tmp_path.glob("derived/.*.part"))
     again = pickle.loads(pickle.dumps(result))
     assert json.loads(json.dumps(again.to_dict()))["rotation"] == 270
+
+
+def test_sheet_so_skewed_its_corners_leave_the_glass_is_cropped_and_oriented(tmp_path):
+    """4° on a 6 mm lid: the paper's corners run off the image, so the first crop keeps everything; the lid
+    must still go after deskew, or its edge merges every text line and orientation falls back to OSD."""
+    img, _ = render_page(seed=77, dpi=DPI, skew_deg=-3.8, rotate=180, border_mm=6, noise=2.0, bleed=True)
+    src = save_png(img, tmp_path / "lid.png", dpi=DPI)
+    result = process_page(
+        src, dpi=DPI, out_path=tmp_path / "lid.jpg", config=ProcessingConfig(orientation_osd_fallback=False)
+    )
+    assert abs(result.angle + 3.8) < 0.15
+    assert result.rotation == 180 and result.rotation_method == "lines"
+    derived = cv2.imread(str(tmp_path / "lid.jpg"), cv2.IMREAD_GRAYSCALE)
+    frame = np.concatenate([derived[:3].ravel(), derived[-3:].ravel(), derived[:, :3].ravel(), derived[:, -3:].ravel()])
+    assert np.median(frame) > 150, "the outer frame of the derivative is paper, not lid"
+
+
+def test_a_line_or_two_is_not_enough_to_orient_and_osd_is_not_asked(tmp_path):
+    """Too little ink to tell up from down: no guess, and no Tesseract run (it refuses under 50 letters)."""
+    img, _ = render_page(seed=78, dpi=DPI, short="Trang này để trống", rotate=90)
+    src = save_png(img, tmp_path / "short.png", dpi=DPI)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = process_page(src, dpi=DPI, out_path=tmp_path / "short.jpg")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert not result.blank and result.blank_score < ProcessingConfig().orientation_min_ink_mm2
+    assert result.rotation == 0 and result.rotation_method == "none"
+    assert (after.ru_utime, after.ru_stime) == (before.ru_utime, before.ru_stime), "no OSD process ran"
 
 
 def test_blank_page_is_flagged_and_kept(tmp_path):
@@ -88,8 +116,9 @@ def test_grey_capture_is_processed(tmp_path):
     img, _ = render_page(seed=74, dpi=DPI, lines=10)
     src = tmp_path / "grey.png"
     cv2.imwrite(str(src), cv2.cvtColor(img, cv2.COLOR_RGB2GRAY))
-    result = process_page(src, dpi=DPI, out_path=tmp_path / "grey.out.png",
-                          config=ProcessingConfig(detect_orientation=False))
+    result = process_page(
+        src, dpi=DPI, out_path=tmp_path / "grey.out.png", config=ProcessingConfig(detect_orientation=False)
+    )
     assert not result.blank and result.metrics["colourfulness"] < 1.0
 
 

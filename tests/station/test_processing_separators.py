@@ -6,10 +6,12 @@ import shutil
 import subprocess
 
 import cv2
+import numpy as np
 import pytest
 
 from sohoa.cli import main
 from station.processing import separators, steps
+from station.processing.config import ProcessingConfig
 from station.processing.pipeline import process_page
 from station.review import SEPARATOR_PREFIX
 
@@ -39,8 +41,24 @@ def _pdftoppm(pdf, tmp_path, dpi: int = 150) -> list:
 
 def test_sheets_cli_pdf_reads_back_and_the_pipeline_sees_the_sheets(tmp_path, capsys):
     pdf = tmp_path / "sheets.pdf"
-    assert main(["sheets", "--file-code", CODE, "--title", "Hồ sơ về việc ban hành quy chế lưu trữ",
-                 "--sheets", "12", "--separators", "2", "-o", str(pdf)]) == 0
+    assert (
+        main(
+            [
+                "sheets",
+                "--file-code",
+                CODE,
+                "--title",
+                "Hồ sơ về việc ban hành quy chế lưu trữ",
+                "--sheets",
+                "12",
+                "--separators",
+                "2",
+                "-o",
+                str(pdf),
+            ]
+        )
+        == 0
+    )
     assert "2 separator" in capsys.readouterr().out
     pages = _pdftoppm(pdf, tmp_path)
     assert len(pages) == 3
@@ -52,6 +70,8 @@ def test_sheets_cli_pdf_reads_back_and_the_pipeline_sees_the_sheets(tmp_path, ca
     cv2.imwrite(str(src), cover)
     result = process_page(src, dpi=150, out_path=tmp_path / "cover.jpg")
     assert result.cover == CODE and not result.separator and not result.blank
+    # the sheet is turned upright by its own code, not by OSD (a sheet has few words to read)
+    assert result.rotation == 180 and result.rotation_method == "qr"
     sep = process_page(pages[1], dpi=150, out_path=tmp_path / "sep.jpg")
     assert sep.separator and sep.cover is None
 
@@ -59,3 +79,16 @@ def test_sheets_cli_pdf_reads_back_and_the_pipeline_sees_the_sheets(tmp_path, ca
 def test_sheets_cli_rejects_a_bad_code(tmp_path, capsys):
     assert main(["sheets", "--file-code", "  ", "-o", str(tmp_path / "x.pdf")]) == 2
     assert "file code" in capsys.readouterr().err
+
+
+def test_a_sheet_fed_sideways_is_turned_by_its_code(tmp_path):
+    sheet = np.array(separators.render_sheet(separators.Sheet("separator", CODE), index=2, dpi=150))
+    for turn, code in ((90, cv2.ROTATE_90_CLOCKWISE), (270, cv2.ROTATE_90_COUNTERCLOCKWISE)):
+        src = tmp_path / f"sep{turn}.png"
+        cv2.imwrite(str(src), cv2.cvtColor(cv2.rotate(sheet, code), cv2.COLOR_GRAY2BGR))
+        codes = steps.find_qr_codes(cv2.imread(str(src)), dpi=150)
+        assert codes and all(c.upright == (360 - turn) % 360 for c in codes)
+        result = process_page(src, dpi=150, out_path=tmp_path / f"sep{turn}.jpg", config=ProcessingConfig(min_dpi=100))
+        assert result.separator and result.rotation == (360 - turn) % 360 and result.rotation_method == "qr"
+        out = cv2.imread(result.derivative_path, cv2.IMREAD_GRAYSCALE)
+        assert out.shape[0] > out.shape[1], "portrait again"

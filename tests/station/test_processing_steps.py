@@ -24,6 +24,7 @@ def page(**kw) -> np.ndarray:
 
 # -- deskew ----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("skew", [-3.0, -1.2, -0.5, 0.5, 1.7, 3.0])
 def test_deskew_estimates_known_skew(skew):
     img = page(seed=11, skew_deg=skew, noise=5.0)
@@ -53,6 +54,7 @@ def test_rotate_by_keeps_every_pixel():
 
 # -- borders ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("skew", [0.0, 1.5])
 def test_remove_borders_keeps_the_whole_paper(skew):
     border = 12.0
@@ -68,7 +70,7 @@ def test_remove_borders_keeps_the_whole_paper(skew):
         assert bw < img.shape[1] - b and bh < img.shape[0] - b
     # every text pixel of the input is still in the output (text lies ≥ 25 mm inside the paper)
     inset = round(10 * DPI / 25.4)
-    ink_in = steps.ink_mask(steps.gray(img), delta=80, window=15)[b + inset:-b - inset, b + inset:-b - inset]
+    ink_in = steps.ink_mask(steps.gray(img), delta=80, window=15)[b + inset : -b - inset, b + inset : -b - inset]
     ink_out = steps.ink_mask(steps.gray(out), delta=80, window=15)[inset:-inset, inset:-inset]
     assert abs(int(ink_out.sum()) - int(ink_in.sum())) < 0.02 * ink_in.sum()
 
@@ -92,8 +94,9 @@ def test_remove_borders_does_not_cut_dark_content_at_the_edge():
 SLOW = pytest.mark.slow
 
 
-@pytest.mark.parametrize("rotated", [pytest.param(0, marks=SLOW), 90, pytest.param(180, marks=SLOW),
-                                     pytest.param(270, marks=SLOW)])
+@pytest.mark.parametrize(
+    "rotated", [pytest.param(0, marks=SLOW), 90, pytest.param(180, marks=SLOW), pytest.param(270, marks=SLOW)]
+)
 def test_detect_orientation(rotated):
     """Tesseract OSD: the fallback when the own method is unsure."""
     img = page(seed=31 + rotated, rotate=rotated, noise=4.0)
@@ -143,8 +146,7 @@ BLANKS = {
     "yellow_noise": dict(blank=True, yellow=True, noise=6.0),
     "bleed_through": dict(blank=True, bleed=True, yellow=True),
     "holes_staple_dust": dict(blank=True, holes=True, staple=True, dust=40),
-    "everything_jpeg": dict(blank=True, yellow=True, bleed=True, holes=True, staple=True, dust=25, noise=5.0,
-                            jpeg=75),
+    "everything_jpeg": dict(blank=True, yellow=True, bleed=True, holes=True, staple=True, dust=25, noise=5.0, jpeg=75),
 }
 CONTENT = {
     "short_line": dict(short="Trang này để trống"),
@@ -172,6 +174,7 @@ def test_pages_with_a_little_text_are_not_blank(name):
 
 # -- quality ---------------------------------------------------------------------------------------
 
+
 def test_quality_metrics_report_what_they_should():
     sharp = steps.quality_metrics(page(seed=51), dpi=DPI)
     blurred = steps.quality_metrics(page(seed=51, blur=2.5), dpi=DPI)
@@ -197,13 +200,14 @@ def test_quality_metrics_see_content_cut_at_the_edge():
 
 # -- QR --------------------------------------------------------------------------------------------
 
+
 def _with_qr(img: np.ndarray, payload: str, *, size_mm: float, at=(0.6, 0.15)) -> np.ndarray:
     qr = cv2.QRCodeEncoder.create().encode(payload)
     px = round(size_mm / 25.4 * DPI)
     qr = cv2.resize(qr, (px, px), interpolation=cv2.INTER_NEAREST)
     out = img.copy()
     y, x = round(at[1] * img.shape[0]), round(at[0] * img.shape[1])
-    out[y:y + px, x:x + px] = np.where(qr[..., None] > 127, out[y:y + px, x:x + px], 20)
+    out[y : y + px, x : x + px] = np.where(qr[..., None] > 127, out[y : y + px, x : x + px], 20)
     return out
 
 

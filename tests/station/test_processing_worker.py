@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import cv2
 from test_processing_pagegen import render_page, save_png
@@ -25,17 +26,31 @@ def _capture(store: Store, data_dir, batch: dict, seq: int, img) -> int:
         path.write_bytes(img)
     else:
         save_png(img, path, dpi=DPI)
-    return store.add_page({
-        "batch_id": batch["id"], "seq": seq, "sheet": (seq + 1) // 2, "side": "front" if seq % 2 else "back",
-        "source": "import", "device": "test", "settings": {"dpi": DPI}, "path": rel,
-        "sha256": sha256_file(path), "width": 1, "height": 1, "dpi": DPI, "captured_at": iso_vn(),
-    }, actor="test")
+    return store.add_page(
+        {
+            "batch_id": batch["id"],
+            "seq": seq,
+            "sheet": (seq + 1) // 2,
+            "side": "front" if seq % 2 else "back",
+            "source": "import",
+            "device": "test",
+            "settings": {"dpi": DPI},
+            "path": rel,
+            "sha256": sha256_file(path),
+            "width": 1,
+            "height": 1,
+            "dpi": DPI,
+            "captured_at": iso_vn(),
+        },
+        actor="test",
+    )
 
 
 def test_pool_processes_resubmits_interrupted_and_records_failures(tmp_path):
     store = Store(tmp_path / "station.db")
-    batch = store.create_batch(file_code="H01.12.03/2024-0001", record={}, expected_sheets=2,
-                               work_order_id=None, operator="tester")
+    batch = store.create_batch(
+        file_code="H01.12.03/2024-0001", record={}, expected_sheets=2, work_order_id=None, operator="tester"
+    )
     text, _ = render_page(seed=81, dpi=DPI, lines=12, rotate=180)
     blank, _ = render_page(seed=82, dpi=DPI, blank=True, yellow=True, bleed=True)
     # page 1 was captured before a crash and never processed: start() must pick it up
@@ -82,8 +97,9 @@ def test_pool_processes_resubmits_interrupted_and_records_failures(tmp_path):
 
 def test_restart_reprocesses_pages_left_unfinished(tmp_path):
     store = Store(tmp_path / "station.db")
-    batch = store.create_batch(file_code="H01.12.03/2024-0002", record={}, expected_sheets=1,
-                               work_order_id=None, operator="tester")
+    batch = store.create_batch(
+        file_code="H01.12.03/2024-0002", record={}, expected_sheets=1, work_order_id=None, operator="tester"
+    )
     img, _ = render_page(seed=83, dpi=DPI, lines=5)
     page_id = _capture(store, tmp_path, batch, 1, img)
     config = ProcessingConfig(detect_orientation=False, min_dpi=100)
@@ -109,3 +125,93 @@ def test_restart_reprocesses_pages_left_unfinished(tmp_path):
     old = cv2.imread(str(tmp_path / row["derivative_path"]))
     new = cv2.imread(str(tmp_path / turned["derivative_path"]))
     assert old.shape[0] > old.shape[1] and new.shape[:2] == old.shape[1::-1]
+
+
+def _shm_names() -> set[str]:
+    return {p.name for p in Path("/dev/shm").iterdir() if p.name.startswith("psm_")}
+
+
+def test_captured_frame_goes_through_shared_memory_and_is_freed(tmp_path):
+    store = Store(tmp_path / "station.db")
+    batch = store.create_batch(
+        file_code="H01.12.03/2024-0003", record={}, expected_sheets=3, work_order_id=None, operator="tester"
+    )
+    img, _ = render_page(seed=85, dpi=DPI, lines=10, skew_deg=1.5, rotate=90, yellow=True)
+    by_file = _capture(store, tmp_path, batch, 1, img)
+    by_frame = _capture(store, tmp_path, batch, 2, img)
+    over = _capture(store, tmp_path, batch, 3, img)
+    before = _shm_names()
+    pool = ProcessingPool(store, tmp_path, workers=1, config=ProcessingConfig(min_dpi=100))
+    pool.max_frames = 1  # the second frame finds the shared memory budget spent: it goes by file
+    pool.submit(by_file)
+    pool.submit(by_frame, frame=img)  # RGB, as capture holds it
+    pool.submit(over, frame=img)
+    assert len(_shm_names() - before) == 1, "one frame held in shared memory"
+    pool.start()
+    try:
+        assert pool.drain(timeout=120)
+    finally:
+        pool.stop()
+    assert _shm_names() - before == set(), "every shared block is unlinked once its page is done"
+    rows = {pid: store.page(pid) for pid in (by_file, by_frame, over)}
+    assert rows[by_frame]["processing"]["input"] == "frame"
+    assert rows[by_file]["processing"]["input"] == "file" and rows[over]["processing"]["input"] == "file"
+    # the frame in memory is the PNG's pixels: the derivative is the same, byte for byte
+    assert rows[by_frame]["derivative_sha256"] == rows[by_file]["derivative_sha256"]
+    assert rows[by_frame]["processing"]["rotation"] == 270
+
+
+def test_worker_reads_the_file_when_the_frame_is_gone(tmp_path):
+    from station.processing.frames import SharedFrame
+    from station.processing.worker import _work
+
+    img, _ = render_page(seed=86, dpi=DPI, lines=6)
+    src = save_png(img, tmp_path / "page.png", dpi=DPI)
+    shared = SharedFrame(img)
+    ref = shared.ref
+    config = ProcessingConfig(min_dpi=100, detect_orientation=False)
+    live = _work(str(src), DPI, str(tmp_path / "a.jpg"), config, 0, ref)
+    shared.release()
+    shared.release()  # twice is harmless
+    late = _work(str(src), DPI, str(tmp_path / "b.jpg"), config, 0, ref)
+    assert live["input"] == "frame" and late["input"] == "file"
+    assert live["derivative_sha256"] == late["derivative_sha256"]
+
+
+def test_frame_blocks_are_reused_and_unlinked_on_close():
+    from station.processing.frames import FrameBlocks, SharedFrame, open_frame
+
+    img, _ = render_page(seed=87, dpi=DPI, lines=4)
+    blocks = FrameBlocks(keep=1)
+    before = _shm_names()
+    first = SharedFrame(img, blocks=blocks)
+    name = first.ref.name
+    first.release()
+    second = SharedFrame(img[:, :, ::-1].copy(), blocks=blocks)  # another page of the same format
+    assert second.ref.name == name, "a released block is taken again, not a fresh one"
+    assert (open_frame(second.ref) == img).all(), "the new frame's pixels (BGR of the RGB given), not the old"
+    third = SharedFrame(img, blocks=blocks)
+    assert third.ref.name != name
+    second.release()
+    third.release()  # keep=1: this one is unlinked at once
+    assert len(_shm_names() - before) == 1
+    blocks.close()
+    assert _shm_names() - before == set()
+
+
+def test_a_frame_that_cannot_be_shared_leaves_the_page_to_its_file(tmp_path):
+    store = Store(tmp_path / "station.db")
+    batch = store.create_batch(
+        file_code="H01.12.03/2024-0004", record={}, expected_sheets=1, work_order_id=None, operator="tester"
+    )
+    img, _ = render_page(seed=88, dpi=DPI, lines=6)
+    page_id = _capture(store, tmp_path, batch, 1, img)
+    pool = ProcessingPool(store, tmp_path, workers=1, config=ProcessingConfig(min_dpi=100))
+    pool.start()
+    try:
+        pool.submit(page_id, frame=img.astype("float32"))  # not what capture hands over: refused, not fatal
+        assert pool.drain(timeout=120)
+    finally:
+        pool.stop()
+    row = store.page(page_id)
+    assert row["processing"]["input"] == "file" and row["derivative_sha256"]
