@@ -14,12 +14,16 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from protocol.clock import iso_vn, now_vn
 from protocol.hashing import sha256_file
 from protocol.metadata import DocumentRecord, FileRecord, MetadataError, check_document, check_file
 from station.store import BatchState, Store
+from station.sync.space import DISK_FULL_VI, disk_full
+
+if TYPE_CHECKING:
+    from station.output.pages import FinishedPage
 
 log = logging.getLogger("sohoa.station.finishing")
 
@@ -42,15 +46,12 @@ class FinishResult:
     pages: int
 
 
-def _ocr_job(args: tuple[str, float, str]) -> dict[str, Any]:
-    from station.output.ocr import OcrError, ocr_page
+def _ocr_job(args: tuple[str, float, str]) -> FinishedPage:
+    """In a worker: OCR and the JPEG image layer of one page, from one decode (station.output.pages)."""
+    from station.output.pages import finish_page
 
     path, dpi, lang = args
-    try:
-        res = ocr_page(Path(path), dpi=dpi, lang=lang)
-    except OcrError as exc:
-        return {"ok": False, "error": str(exc), "text": "", "text_pdf": None, "confidence": 0.0}
-    return {"ok": True, "text": res.text, "text_pdf": res.text_pdf, "confidence": res.mean_confidence}
+    return finish_page(Path(path), dpi=dpi, lang=lang)
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -59,10 +60,20 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 
 
 class Finisher:
-    def __init__(self, store: Store, data_dir: Path, *, signer: Any, agency_name: str, ocr_lang: str = "vie",
-                 workers: int = 0, package_kind: str = "AIP", software: str = "sohoa 0.1.0",
-                 station_id: str = "",
-                 on_progress: Callable[[str, dict], None] | None = None):
+    def __init__(
+        self,
+        store: Store,
+        data_dir: Path,
+        *,
+        signer: Any,
+        agency_name: str,
+        ocr_lang: str = "vie",
+        workers: int = 0,
+        package_kind: str = "AIP",
+        software: str = "sohoa 0.1.0",
+        station_id: str = "",
+        on_progress: Callable[[str, dict], None] | None = None,
+    ):
         self.store = store
         self.data_dir = data_dir
         self.signer = signer
@@ -79,12 +90,27 @@ class Finisher:
         if batch["state"] == BatchState.REVIEW:
             self.store.transition(batch_id, BatchState.FINISHING, actor=actor)
         elif batch["state"] != BatchState.FINISHING:  # FINISHING: resuming after a crash
-            raise FinishError(f"batch {batch_id} is {batch['state']}, not ready to finish",
-                              "Hồ sơ chưa ở bước kiểm tra, chưa thể hoàn tất")
+            raise FinishError(
+                f"batch {batch_id} is {batch['state']}, not ready to finish",
+                "Hồ sơ chưa ở bước kiểm tra, chưa thể hoàn tất",
+            )
         try:
             return self._finish(batch, actor=actor)
         except Exception as exc:
-            self.store.transition(batch_id, BatchState.REVIEW, actor=actor, error=str(exc))
+            full = disk_full(exc)
+            try:
+                self.store.transition(batch_id, BatchState.REVIEW, actor=actor, error=str(exc))
+            except Exception:
+                if not full:
+                    raise
+                # Not even the state change fits on the disk: the batch stays FINISHING, which finish()
+                # resumes (and a restart sends back to review); its pages are untouched either way.
+                log.error("batch %s stays FINISHING: the disk is full", batch_id, extra={"batch": batch_id})
+            if full:
+                raise FinishError(
+                    f"station disk full while finishing batch {batch_id}: {exc}",
+                    f"Chưa hoàn tất được hồ sơ. {DISK_FULL_VI}",
+                ) from exc
             if isinstance(exc, FinishError):
                 raise
             raise FinishError(f"finishing failed: {exc}", f"Hoàn tất hồ sơ thất bại: {exc}") from exc
@@ -103,34 +129,67 @@ class Finisher:
         with _pool(self.workers) as pool:
             # Every page's OCR is queued at once: the workers keep going while this thread builds and
             # signs the documents whose pages are done.
-            ocr_jobs = {pid: pool.submit(_ocr_job, (str(path), dpi, self.ocr_lang))
-                        for pid, (path, dpi) in ((pid, self._page_image(pages[pid]))
-                                                 for _, rec in docs for pid in rec.page_ids)}
+            ocr_jobs = {
+                pid: pool.submit(_ocr_job, (str(path), dpi, self.ocr_lang))
+                for pid, (path, dpi) in ((pid, self._page_image(pages[pid])) for _, rec in docs for pid in rec.page_ids)
+            }
             for doc_row, record in docs:
                 doc_pages = [pages[pid] for pid in record.page_ids]
                 built = self._document(hoso, record, doc_pages, work, ocr_jobs, events)
-                self.store.set_document_output(doc_row["id"], pdf_path=str(built["path"].relative_to(self.data_dir)),
-                                               pdf_sha256=built["sha256"], page_count=len(doc_pages),
-                                               text=built["text"])
-                package_docs.append(PackageDocument(record=record, pdf_path=built["path"],
-                                                    page_count=len(doc_pages), text=built["text"]))
-        events.insert(0, PremisEvent(
-            event_type="transfer", at=batch["created_at"], agent=f"person:{batch['operator']}",
-            detail=f"digitisation of paper hồ sơ {hoso.paper_file_code} ({hoso.number_of_paper} sheets) "
-                   f"at station {self.station_id}",
-            objects=[d.record.doc_id(hoso.file_code) for d in package_docs], extra={}))
+                self.store.set_document_output(
+                    doc_row["id"],
+                    pdf_path=str(built["path"].relative_to(self.data_dir)),
+                    pdf_sha256=built["sha256"],
+                    page_count=len(doc_pages),
+                    text=built["text"],
+                )
+                package_docs.append(
+                    PackageDocument(
+                        record=record, pdf_path=built["path"], page_count=len(doc_pages), text=built["text"]
+                    )
+                )
+        events.insert(
+            0,
+            PremisEvent(
+                event_type="transfer",
+                at=batch["created_at"],
+                agent=f"person:{batch['operator']}",
+                detail=f"digitisation of paper hồ sơ {hoso.paper_file_code} ({hoso.number_of_paper} sheets) "
+                f"at station {self.station_id}",
+                objects=[d.record.doc_id(hoso.file_code) for d in package_docs],
+                extra={},
+            ),
+        )
         hoso.total_doc = len(package_docs)
         hoso.number_of_page = sum(d.page_count for d in package_docs)
         self.on_progress("package", {"batch": batch["id"]})
         out_dir = self.data_dir / "packages"
         out_dir.mkdir(parents=True, exist_ok=True)
-        built_pkg = build_package(hoso=hoso, documents=package_docs, events=events, out_dir=out_dir,
-                                  kind=self.package_kind, software=self.software, packager=actor)
+        built_pkg = build_package(
+            hoso=hoso,
+            documents=package_docs,
+            events=events,
+            out_dir=out_dir,
+            kind=self.package_kind,
+            software=self.software,
+            packager=actor,
+        )
         rel = Path(built_pkg.path).relative_to(self.data_dir)
-        self.store.enqueue_package(batch["id"], package_path=str(rel), sha256=built_pkg.sha256,
-                                   size=built_pkg.size, actor=actor)
-        return FinishResult(package_path=Path(built_pkg.path), objid=built_pkg.objid, sha256=built_pkg.sha256,
-                            size=built_pkg.size, documents=len(package_docs), pages=hoso.number_of_page)
+        try:
+            self.store.enqueue_package(
+                batch["id"], package_path=str(rel), sha256=built_pkg.sha256, size=built_pkg.size, actor=actor
+            )
+        except BaseException:  # e.g. the disk filled up: never leave a package the queue does not know
+            Path(built_pkg.path).unlink(missing_ok=True)
+            raise
+        return FinishResult(
+            package_path=Path(built_pkg.path),
+            objid=built_pkg.objid,
+            sha256=built_pkg.sha256,
+            size=built_pkg.size,
+            documents=len(package_docs),
+            pages=hoso.number_of_page,
+        )
 
     def _records(self, batch: dict) -> tuple[FileRecord, list[tuple[dict, DocumentRecord]]]:
         hoso = FileRecord(**batch["record"])
@@ -145,12 +204,13 @@ class Finisher:
             problems += [p for p in check_document(record, hoso.file_code) if not p.warning]
             docs.append((row, record))
         if not docs:
-            raise FinishError("no documents: split the hồ sơ into documents first",
-                              "Chưa chia hồ sơ thành tài liệu")
+            raise FinishError("no documents: split the hồ sơ into documents first", "Chưa chia hồ sơ thành tài liệu")
         assigned = [pid for _, rec in docs for pid in rec.page_ids]
         if sorted(assigned) != sorted(p["id"] for p in live):
-            raise FinishError("every non-blank page must belong to exactly one document",
-                              "Mỗi trang (trừ trang trắng) phải thuộc đúng một tài liệu")
+            raise FinishError(
+                "every non-blank page must belong to exactly one document",
+                "Mỗi trang (trừ trang trắng) phải thuộc đúng một tài liệu",
+            )
         if problems:
             raise MetadataError(problems)
         return hoso, docs
@@ -159,44 +219,82 @@ class Finisher:
         rel = page["derivative_path"] or page["path"]
         return self.data_dir / rel, float(page["dpi"])
 
-    def _document(self, hoso: FileRecord, record: DocumentRecord, pages: list[dict], work: Path,
-                  ocr_jobs: dict[int, Future], events: list) -> dict:
+    def _document(
+        self,
+        hoso: FileRecord,
+        record: DocumentRecord,
+        pages: list[dict],
+        work: Path,
+        ocr_jobs: dict[int, Future],
+        events: list,
+    ) -> dict:
         from protocol.package import PremisEvent
         from protocol.pdfa_check import check_pdfa
-        from station.output.pdfa import PdfMeta, PdfPage, build_pdfa
+        from station.output.pdfa import PdfMeta, PdfPage, build_pdfa_bytes
 
         doc_id = record.doc_id(hoso.file_code)
         self.on_progress("ocr", {"doc_id": doc_id, "pages": len(pages)})
         images = [self._page_image(p) for p in pages]
-        ocr = [ocr_jobs[p["id"]].result() for p in pages]
+        ocr: list[FinishedPage] = [ocr_jobs[p["id"]].result() for p in pages]
         for page, result in zip(pages, ocr, strict=True):
-            events.append(PremisEvent(
-                event_type="OCR", at=iso_vn(), agent=f"software:tesseract ({self.ocr_lang})",
-                detail=f"confidence {result['confidence']:.1f}" if result["ok"] else f"failed: {result['error']}",
-                outcome="success" if result["ok"] else "failure", objects=[doc_id, _page_ref(page)], extra={}))
+            events.append(
+                PremisEvent(
+                    event_type="OCR",
+                    at=iso_vn(),
+                    agent=f"software:tesseract ({self.ocr_lang})",
+                    detail=f"confidence {result.confidence:.1f}" if result.ok else f"failed: {result.error}",
+                    outcome="success" if result.ok else "failure",
+                    objects=[doc_id, _page_ref(page)],
+                    extra={},
+                )
+            )
         self.on_progress("pdfa", {"doc_id": doc_id})
-        unsigned = work / f"{doc_id}.unsigned.pdf"
-        build_pdfa([PdfPage(image_path=path, dpi=dpi, text_pdf=r["text_pdf"])
-                    for (path, dpi), r in zip(images, ocr, strict=True)],
-                   out=unsigned, meta=PdfMeta(title=record.subject, doc_id=doc_id,
-                                              doc_code=record.doc_code(hoso.file_code),
-                                              agency=self.agency_name, created=now_vn()))
-        events.append(PremisEvent(event_type="creation", at=iso_vn(), agent=f"software:{self.software}",
-                                  detail="two-layer PDF/A-2b built from the page images and OCR text",
-                                  objects=[doc_id], extra={}))
+        # Built and signed in memory: the unsigned PDF is never written, read back or parsed twice.
+        unsigned = build_pdfa_bytes(
+            [
+                PdfPage(image_path=path, dpi=dpi, text_pdf=r.text_pdf, jpeg=r.jpeg)
+                for (path, dpi), r in zip(images, ocr, strict=True)
+            ],
+            meta=PdfMeta(
+                title=record.subject,
+                doc_id=doc_id,
+                doc_code=record.doc_code(hoso.file_code),
+                agency=self.agency_name,
+                created=now_vn(),
+            ),
+        )
+        events.append(
+            PremisEvent(
+                event_type="creation",
+                at=iso_vn(),
+                agent=f"software:{self.software}",
+                detail="two-layer PDF/A-2b built from the page images and OCR text",
+                objects=[doc_id],
+                extra={},
+            )
+        )
         self.on_progress("sign", {"doc_id": doc_id})
         final = work / f"{doc_id}.pdf"
-        signed = self.signer.sign(unsigned, final, agency_name=self.agency_name)
-        unsigned.unlink()
+        signed = self.signer.sign_bytes(unsigned, final, agency_name=self.agency_name, name=f"{doc_id}.pdf")
+        del unsigned
         problems = check_pdfa(final)
         if problems:
-            raise FinishError(f"{doc_id}.pdf fails PDF/A checks: {'; '.join(problems)}",
-                              f"Tệp {doc_id}.pdf không đạt PDF/A: {'; '.join(problems)}")
+            raise FinishError(
+                f"{doc_id}.pdf fails PDF/A checks: {'; '.join(problems)}",
+                f"Tệp {doc_id}.pdf không đạt PDF/A: {'; '.join(problems)}",
+            )
         digest = sha256_file(final)
-        events.append(PremisEvent(event_type="digital signature generation", at=signed.signed_at,
-                                  agent=signed.signer_subject, detail=f"PAdES signature by {self.agency_name}",
-                                  objects=[doc_id], extra={"sha256": digest}))
-        return {"path": final, "sha256": digest, "text": "\n\f".join(r["text"] for r in ocr)}
+        events.append(
+            PremisEvent(
+                event_type="digital signature generation",
+                at=signed.signed_at,
+                agent=signed.signer_subject,
+                detail=f"PAdES signature by {self.agency_name}",
+                objects=[doc_id],
+                extra={"sha256": digest},
+            )
+        )
+        return {"path": final, "sha256": digest, "text": "\n\f".join(r.text for r in ocr)}
 
     def _capture_events(self, batch: dict, pages: list[dict]) -> list:
         from protocol.package import PremisEvent
@@ -204,17 +302,29 @@ class Finisher:
         events = []
         for page in pages:
             settings = ", ".join(f"{k}={v}" for k, v in sorted(page["settings"].items()))
-            events.append(PremisEvent(
-                event_type="capture", at=page["captured_at"], agent=f"device:{page['device']}",
-                detail=f"{page['source']} side={page['side']} sheet={page['sheet']} {settings}",
-                objects=[_page_ref(page)], extra={"sha256": page["sha256"]}))
+            events.append(
+                PremisEvent(
+                    event_type="capture",
+                    at=page["captured_at"],
+                    agent=f"device:{page['device']}",
+                    detail=f"{page['source']} side={page['side']} sheet={page['sheet']} {settings}",
+                    objects=[_page_ref(page)],
+                    extra={"sha256": page["sha256"]},
+                )
+            )
             if page["processing"]:
                 proc = page["processing"]
-                events.append(PremisEvent(
-                    event_type="modification", at=page["processed_at"], agent=f"software:{self.software}",
-                    detail=f"deskew {proc.get('angle', 0):.2f}°, rotation {proc.get('rotation', 0)}, "
-                           f"derivative {page['derivative_sha256']}",
-                    objects=[_page_ref(page)], extra={"sha256": page["derivative_sha256"]}))
+                events.append(
+                    PremisEvent(
+                        event_type="modification",
+                        at=page["processed_at"],
+                        agent=f"software:{self.software}",
+                        detail=f"deskew {proc.get('angle', 0):.2f}°, rotation {proc.get('rotation', 0)}, "
+                        f"derivative {page['derivative_sha256']}",
+                        objects=[_page_ref(page)],
+                        extra={"sha256": page["derivative_sha256"]},
+                    )
+                )
         return events
 
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import io
 import logging
+import struct
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import cv2
 import img2pdf
+import numpy as np
 import pikepdf
-from PIL import Image, ImageCms
+from PIL import ImageCms
 
 from protocol.clock import VN_TZ, iso_vn
 from protocol.durable import write_atomic
@@ -35,6 +38,7 @@ class PdfPage:
     image_path: Path
     dpi: float
     text_pdf: bytes | None  # Tesseract's text-only page for this image, or None when OCR failed
+    jpeg: bytes | None = None  # the image layer already encoded by `page_jpeg` (in an OCR worker); else made here
 
 
 @dataclass(frozen=True)
@@ -70,13 +74,33 @@ def srgb_icc() -> bytes:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
+def page_jpeg(image: np.ndarray, *, dpi: float) -> bytes:
+    """The page's image layer: colour JPEG (CAP-05 wants RGB at 8 bpc even for a grey original) with its DPI.
+
+    Made where the page is already decoded (the OCR worker), so the process assembling PDFs only copies
+    bytes. libjpeg-turbo through OpenCV with Huffman optimisation: 4% smaller than without, same pixels."""
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY, cv2.IMWRITE_JPEG_OPTIMIZE, 1])
+    if not ok:
+        raise PdfBuildError("JPEG encoding failed", "Không mã hóa được ảnh trang (JPEG).")
+    data = bytearray(buf.tobytes())
+    if data[6:11] == b"JFIF\0":  # APP0: version(2) units(1) Xdensity(2) Ydensity(2)
+        data[13] = 1  # dots per inch
+        data[14:18] = struct.pack(">HH", round(dpi), round(dpi))
+    return bytes(data)
+
+
+def read_colour(image_path: Path) -> np.ndarray:
+    """A page image as 8-bit BGR (grey, 16-bit and alpha images converted), EXIF orientation ignored."""
+    image = cv2.imread(str(image_path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if image is None:
+        raise PdfBuildError(f"cannot read page image {image_path}", f"Không đọc được ảnh trang: {image_path}")
+    return image
+
+
 def _jpeg(page: PdfPage) -> bytes:
-    """Page image as colour JPEG with its DPI; CAP-05 wants RGB at 8 bpc even for a grey original."""
-    with Image.open(page.image_path) as image:
-        rgb = image.convert("RGB")
-    out = io.BytesIO()
-    rgb.save(out, format="JPEG", quality=JPEG_QUALITY, dpi=(page.dpi, page.dpi), optimize=True)
-    return out.getvalue()
+    return page.jpeg if page.jpeg is not None else page_jpeg(read_colour(page.image_path), dpi=page.dpi)
 
 
 def _pdf_date(moment: datetime) -> str:
@@ -95,12 +119,22 @@ def _overlay_text(pdf: pikepdf.Pdf, page: pikepdf.Page, text_pdf: bytes | None) 
         with pikepdf.open(io.BytesIO(text_pdf)) as text_doc:
             form = pdf.copy_foreign(text_doc.pages[0].as_form_xobject())
     else:
-        form = pdf.make_stream(b"", Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Form,
-                               BBox=pikepdf.Array(box), Resources=pikepdf.Dictionary())
+        form = pdf.make_stream(
+            b"",
+            Type=pikepdf.Name.XObject,
+            Subtype=pikepdf.Name.Form,
+            BBox=pikepdf.Array(box),
+            Resources=pikepdf.Dictionary(),
+        )
     empty = not any(str(op) in ("Tj", "TJ", "'", '"') for _, op in pikepdf.parse_content_stream(form))
-    form.PieceInfo = pikepdf.Dictionary({TEXT_LAYER_APP: pikepdf.Dictionary(
-        LastModified=pikepdf.String(_pdf_date(datetime.now(VN_TZ))),
-        Private=pikepdf.Dictionary(TextLayer=True, Empty=empty))})
+    form.PieceInfo = pikepdf.Dictionary(
+        {
+            TEXT_LAYER_APP: pikepdf.Dictionary(
+                LastModified=pikepdf.String(_pdf_date(datetime.now(VN_TZ))),
+                Private=pikepdf.Dictionary(TextLayer=True, Empty=empty),
+            )
+        }
+    )
     page.add_overlay(form, pikepdf.Rectangle(*box))
 
 
@@ -125,21 +159,28 @@ def _set_metadata(pdf: pikepdf.Pdf, meta: PdfMeta) -> None:
     # The Info dictionary must say the same as the XMP (PDF/A-2 6.6.3). No /Producer in Info: pyHanko
     # appends itself to an existing Info /Producer but writes only its own name into the XMP, which would
     # make the signed file disagree with itself; without one, it writes the same value into both.
-    pdf.docinfo = pdf.make_indirect(pikepdf.Dictionary(
-        Title=pikepdf.String(meta.title), Author=pikepdf.String(meta.agency),
-        Subject=pikepdf.String(meta.title), Keywords=pikepdf.String(f"{meta.doc_id} {meta.doc_code}"),
-        Creator=pikepdf.String(PRODUCER),
-        CreationDate=pikepdf.String(_pdf_date(created)), ModDate=pikepdf.String(_pdf_date(created)),
-    ))
+    pdf.docinfo = pdf.make_indirect(
+        pikepdf.Dictionary(
+            Title=pikepdf.String(meta.title),
+            Author=pikepdf.String(meta.agency),
+            Subject=pikepdf.String(meta.title),
+            Keywords=pikepdf.String(f"{meta.doc_id} {meta.doc_code}"),
+            Creator=pikepdf.String(PRODUCER),
+            CreationDate=pikepdf.String(_pdf_date(created)),
+            ModDate=pikepdf.String(_pdf_date(created)),
+        )
+    )
 
 
 def _add_output_intent(pdf: pikepdf.Pdf) -> None:
     icc = pdf.make_stream(srgb_icc())
     icc.N = 3
     intent = pikepdf.Dictionary(
-        Type=pikepdf.Name.OutputIntent, S=pikepdf.Name.GTS_PDFA1,
+        Type=pikepdf.Name.OutputIntent,
+        S=pikepdf.Name.GTS_PDFA1,
         OutputConditionIdentifier=pikepdf.String("sRGB IEC61966-2.1"),
-        RegistryName=pikepdf.String("http://www.color.org"), Info=pikepdf.String("sRGB IEC61966-2.1"),
+        RegistryName=pikepdf.String("http://www.color.org"),
+        Info=pikepdf.String("sRGB IEC61966-2.1"),
         DestOutputProfile=icc,
     )
     pdf.Root.OutputIntents = pikepdf.Array([pdf.make_indirect(intent)])
@@ -155,11 +196,11 @@ def build_pdfa_bytes(pages: list[PdfPage], *, meta: PdfMeta) -> bytes:
     # One fixed-DPI layout per page would need one img2pdf call per page; pages of a document share the
     # capture DPI, and a mixed document is refused rather than silently scaled.
     if len(set(layouts)) != 1:
-        raise PdfBuildError(f"pages have different DPI: {sorted(set(layouts))}",
-                            "Các trang của tài liệu có độ phân giải khác nhau.")
+        raise PdfBuildError(
+            f"pages have different DPI: {sorted(set(layouts))}", "Các trang của tài liệu có độ phân giải khác nhau."
+        )
     dpi = layouts[0]
-    raw = img2pdf.convert(jpegs, layout_fun=img2pdf.get_fixed_dpi_layout_fun((dpi, dpi)),
-                          with_pdfrw=False, nodate=True)
+    raw = img2pdf.convert(jpegs, layout_fun=img2pdf.get_fixed_dpi_layout_fun((dpi, dpi)), with_pdfrw=False, nodate=True)
     with pikepdf.open(io.BytesIO(raw)) as pdf:
         for page, source in zip(pdf.pages, pages, strict=True):
             _overlay_text(pdf, page, source.text_pdf)
@@ -167,8 +208,13 @@ def build_pdfa_bytes(pages: list[PdfPage], *, meta: PdfMeta) -> bytes:
         _add_output_intent(pdf)
         pdf.Root.Lang = pikepdf.String(meta.language)
         out = io.BytesIO()
-        pdf.save(out, fix_metadata_version=True, force_version="1.7", deterministic_id=False,
-                 object_stream_mode=pikepdf.ObjectStreamMode.generate)
+        pdf.save(
+            out,
+            fix_metadata_version=True,
+            force_version="1.7",
+            deterministic_id=False,
+            object_stream_mode=pikepdf.ObjectStreamMode.generate,
+        )
     return out.getvalue()
 
 

@@ -16,7 +16,10 @@ import functools
 import io
 import logging
 import os
+import threading
 import time
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +29,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from PIL import ImageFont
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.font.opentype import CIDFontType2, GlyphAccumulator, GlyphAccumulatorFactory
+from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.text import TextBoxStyle
@@ -70,15 +75,21 @@ class SignResult:
 def _check_certificate(cert: asn1_x509.Certificate, when: datetime) -> None:
     subject = cert.subject.human_friendly
     if when < cert.not_valid_before:
-        raise SigningError(f"certificate of {subject} is not valid before {cert.not_valid_before:%Y-%m-%d}",
-                           f"Chứng thư số chưa có hiệu lực (từ ngày {cert.not_valid_before:%d/%m/%Y}).")
+        raise SigningError(
+            f"certificate of {subject} is not valid before {cert.not_valid_before:%Y-%m-%d}",
+            f"Chứng thư số chưa có hiệu lực (từ ngày {cert.not_valid_before:%d/%m/%Y}).",
+        )
     if when > cert.not_valid_after:
-        raise SigningError(f"certificate of {subject} expired on {cert.not_valid_after:%Y-%m-%d}",
-                           f"Chứng thư số đã hết hạn (ngày {cert.not_valid_after:%d/%m/%Y}).")
+        raise SigningError(
+            f"certificate of {subject} expired on {cert.not_valid_after:%Y-%m-%d}",
+            f"Chứng thư số đã hết hạn (ngày {cert.not_valid_after:%d/%m/%Y}).",
+        )
     usages = cert.key_usage_value.native if cert.key_usage_value is not None else set()
     if not usages & {"digital_signature", "non_repudiation"}:
-        raise SigningError(f"certificate of {subject} does not allow signing (key usage: {sorted(usages)})",
-                           "Chứng thư số không được phép dùng để ký số.")
+        raise SigningError(
+            f"certificate of {subject} does not allow signing (key usage: {sorted(usages)})",
+            "Chứng thư số không được phép dùng để ký số.",
+        )
 
 
 #: Characters of the stamp's time line (ISO 8601 with +07:00), always in the stamp's font.
@@ -107,6 +118,43 @@ def _stamp_font_bytes(chars: frozenset[str]) -> bytes:
     return out.getvalue()
 
 
+@functools.lru_cache(maxsize=16)
+def _stamp_font_stream(chars: frozenset[str]) -> bytes:
+    """The cut font, Flate-compressed once, as embedded in every stamp of that agency."""
+    return zlib.compress(_stamp_font_bytes(chars))
+
+
+class _StampCIDFont(CIDFontType2):
+    """Embeds the stamp font as cut once per agency (compressed once) instead of saving the parsed font again."""
+
+    def __init__(self, tt, base_ps_name: str, subset_prefix: str, chars: frozenset[str]):
+        super().__init__(tt, base_ps_name, subset_prefix)
+        self._chars = chars
+
+    def set_font_file(self, writer):
+        stream = generic.StreamObject(
+            {pdf_name("/Filter"): pdf_name("/FlateDecode")}, encoded_data=_stamp_font_stream(self._chars)
+        )
+        ref = writer.add_object(stream)
+        self._font_descriptor[pdf_name("/FontFile2")] = ref
+        return ref
+
+
+class _StampAccumulator(GlyphAccumulator):
+    """pyHanko's accumulator subsets and re-saves the font for every stamp (10-15 ms even for a small font).
+    Ours is already cut to the agency's stamp glyphs, so it is embedded whole, from bytes made once: a few
+    unused digits cost less than a subset per document. Glyph ids stay those of the cut font, which is
+    exactly what gets embedded (CIDToGIDMap /Identity)."""
+
+    def __init__(self, *, chars: frozenset[str], **kwargs):
+        super().__init__(font_handle=io.BytesIO(_stamp_font_bytes(chars)), **kwargs)
+        base_ps_name = self.cidfont_obj.name.split("+", 1)[1]
+        self.cidfont_obj = _StampCIDFont(self.tt, base_ps_name, self.subset_prefix, chars)
+
+    def _extract_subset(self, options=None) -> None:
+        return None  # already a subset (see _stamp_font_bytes)
+
+
 @dataclass(frozen=True)
 class _StampFontFactory(GlyphAccumulatorFactory):
     chars: frozenset[str] = frozenset(TIME_CHARS)
@@ -114,17 +162,22 @@ class _StampFontFactory(GlyphAccumulatorFactory):
     def create_font_engine(self, writer, obj_stream=None) -> GlyphAccumulator:
         if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
             obj_stream = writer.prepare_object_stream()
-        return GlyphAccumulator(writer=writer, font_handle=io.BytesIO(_stamp_font_bytes(self.chars)),
-                                font_size=self.font_size, obj_stream=obj_stream)
+        return _StampAccumulator(chars=self.chars, writer=writer, font_size=self.font_size, obj_stream=obj_stream)
 
 
+@functools.lru_cache(maxsize=1)
+def _width_font() -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(STAMP_FONT), size=1000)  # opening FreeSerif costs ~5 ms: once per process
+
+
+@functools.lru_cache(maxsize=64)
 def _text_width_pt(text: str) -> float:
-    font = ImageFont.truetype(str(STAMP_FONT), size=1000)
-    return font.getlength(text) / 1000 * STAMP_PT
+    return _width_font().getlength(text) / 1000 * STAMP_PT
 
 
-def stamp_box(page_box: tuple[float, float, float, float], rotate: int, width: float,
-              height: float) -> tuple[int, int, int, int]:
+def stamp_box(
+    page_box: tuple[float, float, float, float], rotate: int, width: float, height: float
+) -> tuple[int, int, int, int]:
     """The field rectangle (unrotated user space) that shows top-right once the viewer applies /Rotate."""
     x1, y1, x2, y2 = page_box
     m = MARGIN_PT
@@ -187,112 +240,230 @@ def _is_timestamp_failure(exc: BaseException) -> bool:
     return False
 
 
-class Signer:
-    """A loaded signing key. Build with `from_pkcs12` or `from_pkcs11`, then call `sign` many times."""
+#: PKCS#11 errors after which the session is opened again once (token re-plugged, session dropped).
+_TOKEN_ERRORS = (
+    "SessionHandleInvalid",
+    "SessionClosed",
+    "DeviceRemoved",
+    "TokenNotPresent",
+    "TokenNotRecognised",
+    "DeviceError",
+    "UserNotLoggedIn",
+    "KeyHandleInvalid",
+    "ObjectHandleInvalid",
+)
 
-    def __init__(self, hanko_signer: HankoSigner, *, session=None, tsa_url: str | None = None,
-                 tsa_timeout: float = 10.0):
+
+def _token_error(exc: BaseException | None) -> BaseException | None:
+    while exc is not None:
+        if type(exc).__module__.startswith("pkcs11") and type(exc).__name__ in _TOKEN_ERRORS:
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _open_token(module: str, token_label: str, key_label: str, pin: str, cert_label: str | None):
+    """(session, pyHanko signer) with the key handle and certificate found now, not at the first signature."""
+    import pkcs11  # python-pkcs11, imported here so file-key stations need no PKCS#11 stack
+    from pyhanko.config.pkcs11 import TokenCriteria
+    from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
+
+    if not os.path.exists(module):
+        raise SigningError(
+            f"PKCS#11 module not found: {module}", f"Không tìm thấy thư viện PKCS#11 của token: {module}"
+        )
+    try:
+        session = open_pkcs11_session(module, token_criteria=TokenCriteria(label=token_label), user_pin=pin)
+    except pkcs11.exceptions.PinIncorrect as exc:
+        raise SigningError("wrong PIN for the signing token", "Sai mã PIN của token ký số.") from exc
+    except pkcs11.exceptions.PinLocked as exc:
+        raise SigningError("the signing token's PIN is locked", "Mã PIN của token ký số đã bị khóa.") from exc
+    except Exception as exc:  # pyHanko raises its own PKCS11Error when no token matches
+        raise SigningError(
+            f"signing token {token_label!r} not found or not usable: {exc}",
+            f"Không tìm thấy token ký số “{token_label}” (hãy cắm token).",
+        ) from exc
+    try:
+        signer = PKCS11Signer(session, key_label=key_label, cert_label=cert_label or key_label)
+        signer._load_objects()  # key handle and certificate looked up once per session
+        _check_certificate(signer.signing_cert, now_vn())
+    except SigningError:
+        session.close()
+        raise
+    except Exception as exc:
+        session.close()
+        raise SigningError(
+            f"key or certificate {key_label!r} not found on token {token_label!r}: {exc}",
+            f"Không tìm thấy khóa hoặc chứng thư “{key_label}” trên token.",
+        ) from exc
+    return session, signer
+
+
+def _write_durably(dst: Path, data: memoryview | bytes) -> None:
+    """One write of the whole signed file to a temp name, fsync, atomic rename, fsync of the folder."""
+    tmp = dst.with_name(f".{dst.name}.part")
+    try:
+        with open(tmp, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(dst.parent)
+
+
+class Signer:
+    """A loaded signing key. Build with `from_pkcs12` or `from_pkcs11`, then call `sign` many times.
+
+    Everything that does not change between documents is made once and kept: the parsed key and chain (or the
+    PKCS#11 session and key handle), the signature metadata and the stamp style per agency name, the stamp
+    font cut to the agency's glyphs. A signature then costs one parse of the document's trailer and page 1,
+    one CMS and one write of the file (the update is appended in memory: no copy, no read-back)."""
+
+    def __init__(
+        self,
+        hanko_signer: HankoSigner,
+        *,
+        session=None,
+        tsa_url: str | None = None,
+        tsa_timeout: float = 10.0,
+        reopen: Callable[[], tuple] | None = None,
+    ):
         self._signer = hanko_signer
         self._session = session  # PKCS#11 session kept open for the signer's life
+        self._reopen = reopen  # opens the token again after a token error (holds the PIN; never logged)
         self.subject = hanko_signer.signing_cert.subject.human_friendly
         self.tsa_url = tsa_url or None
         self._timestamper = None
+        self._styles: dict[str, tuple[signers.PdfSignatureMetadata, TextStampStyle]] = {}
+        # One event loop for the signer's life: asyncio.run made a loop and (for PKCS#11) a thread per signature.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
         if self.tsa_url:
             from pyhanko.sign.timestamps.requests_client import HTTPTimeStamper
 
             # RFC 3161 over HTTP POST, nonce checked by pyHanko. The requests-based client, not the aiohttp
-            # one: `sign` runs a new event loop each time and an aiohttp session is bound to its loop.
+            # one: an aiohttp session is bound to one loop, and `async_sign` may run in the caller's.
             self._timestamper = HTTPTimeStamper(self.tsa_url, timeout=tsa_timeout)
+
+    def __repr__(self) -> str:
+        return f"Signer({self.subject!r}, token={self._session is not None})"
 
     @classmethod
     def from_pkcs12(cls, path: Path, passphrase: bytes | None, *, tsa_url: str | None = None) -> Signer:
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
-            raise SigningError(f"cannot read key file {path}: {exc.strerror}",
-                               f"Không đọc được tệp khóa ký số {path}.") from exc
+            raise SigningError(
+                f"cannot read key file {path}: {exc.strerror}", f"Không đọc được tệp khóa ký số {path}."
+            ) from exc
         try:
             loaded = signers.SimpleSigner.load_pkcs12_data(data, other_certs=(), passphrase=passphrase)
-            signer = _CachedKeySigner(signing_key=loaded.signing_key, signing_cert=loaded.signing_cert,
-                                      cert_registry=loaded.cert_registry)
+            signer = _CachedKeySigner(
+                signing_key=loaded.signing_key, signing_cert=loaded.signing_cert, cert_registry=loaded.cert_registry
+            )
         except ValueError as exc:
-            raise SigningError(f"cannot open {path}: wrong passphrase or damaged PKCS#12 file",
-                               "Không mở được tệp khóa ký số: sai mật khẩu hoặc tệp hỏng.") from exc
+            raise SigningError(
+                f"cannot open {path}: wrong passphrase or damaged PKCS#12 file",
+                "Không mở được tệp khóa ký số: sai mật khẩu hoặc tệp hỏng.",
+            ) from exc
         _check_certificate(signer.signing_cert, now_vn())
         return cls(signer, tsa_url=tsa_url)
 
     @classmethod
-    def from_pkcs11(cls, module: str, token_label: str, key_label: str, pin: str,
-                    cert_label: str | None = None, *, tsa_url: str | None = None) -> Signer:
-        """Open the token by label (slot numbers change between plug-ins) and log in with `pin`."""
-        import pkcs11  # python-pkcs11, imported here so file-key stations need no PKCS#11 stack
-        from pyhanko.config.pkcs11 import TokenCriteria
-        from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
+    def from_pkcs11(
+        cls,
+        module: str,
+        token_label: str,
+        key_label: str,
+        pin: str,
+        cert_label: str | None = None,
+        *,
+        tsa_url: str | None = None,
+    ) -> Signer:
+        """Open the token by label (slot numbers change between plug-ins) and log in with `pin`.
 
-        if not os.path.exists(module):
-            raise SigningError(f"PKCS#11 module not found: {module}",
-                               f"Không tìm thấy thư viện PKCS#11 của token: {module}")
-        try:
-            session = open_pkcs11_session(module, token_criteria=TokenCriteria(label=token_label),
-                                          user_pin=pin)
-        except pkcs11.exceptions.PinIncorrect as exc:
-            raise SigningError("wrong PIN for the signing token", "Sai mã PIN của token ký số.") from exc
-        except pkcs11.exceptions.PinLocked as exc:
-            raise SigningError("the signing token's PIN is locked",
-                               "Mã PIN của token ký số đã bị khóa.") from exc
-        except Exception as exc:  # pyHanko raises its own PKCS11Error when no token matches
-            raise SigningError(f"signing token {token_label!r} not found or not usable: {exc}",
-                               f"Không tìm thấy token ký số “{token_label}” (hãy cắm token).") from exc
-        try:
-            signer = PKCS11Signer(session, key_label=key_label, cert_label=cert_label or key_label)
-            cert = signer.signing_cert  # loads key and certificate now, not at the first signature
-            _check_certificate(cert, now_vn())
-        except SigningError:
-            session.close()
-            raise
-        except Exception as exc:
-            session.close()
-            raise SigningError(f"key or certificate {key_label!r} not found on token {token_label!r}: {exc}",
-                               f"Không tìm thấy khóa hoặc chứng thư “{key_label}” trên token.") from exc
-        return cls(signer, session=session, tsa_url=tsa_url)
+        The session stays open and the key handle is found once. After a token error (re-plugged token,
+        dropped session) the next signature opens the session again with the same PIN, once; a PIN the
+        token then refuses is never tried again (tokens lock after a few wrong PINs)."""
+        session, signer = _open_token(module, token_label, key_label, pin, cert_label)
+        return cls(
+            signer,
+            session=session,
+            tsa_url=tsa_url,
+            reopen=functools.partial(_open_token, module, token_label, key_label, pin, cert_label),
+        )
 
     def close(self) -> None:
+        with self._lock:
+            if self._loop is not None:
+                self._loop.close()
+                self._loop = None
+        self._close_session()
+
+    def _close_session(self) -> None:
         if self._session is not None:
-            self._session.close()
+            try:
+                self._session.close()
+            except Exception as exc:  # a token pulled out: nothing left to close
+                log.info("closing the PKCS#11 session failed: %s", exc)
             self._session = None
 
+    def _reopen_token(self) -> None:
+        self._close_session()
+        reopen, self._reopen = self._reopen, None  # a PIN the token refuses now is never tried again
+        self._session, self._signer = reopen()
+        self._reopen = reopen
+        log.info("PKCS#11 session opened again after a token error")
+
+    def _style(self, agency_name: str) -> tuple[signers.PdfSignatureMetadata, TextStampStyle]:
+        """Signature metadata and stamp style, made once per agency name."""
+        if agency_name not in self._styles:
+            meta = signers.PdfSignatureMetadata(
+                field_name=FIELD_NAME,
+                md_algorithm="sha256",
+                subfilter=fields.SigSeedSubFilter.PADES,
+                name=agency_name,
+                reason="Số hóa tài liệu lưu trữ",
+                location="Việt Nam",
+            )
+            style = TextStampStyle(
+                stamp_text="%(agency)s\n%(when)s",
+                text_box_style=TextBoxStyle(
+                    font=_StampFontFactory(
+                        str(STAMP_FONT), font_size=STAMP_PT, chars=frozenset(agency_name + TIME_CHARS)
+                    ),
+                    font_size=STAMP_PT,
+                    text_color=(0, 0, 0),
+                ),
+                border_width=0,
+                background=None,
+            )
+            self._styles[agency_name] = (meta, style)
+        return self._styles[agency_name]
+
     def _pdf_signer(self, agency_name: str, visible: bool, box) -> signers.PdfSigner:
-        meta = signers.PdfSignatureMetadata(
-            field_name=FIELD_NAME, md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES,
-            name=agency_name, reason="Số hóa tài liệu lưu trữ", location="Việt Nam",
-        )
+        meta, style = self._style(agency_name)
         if not visible:
             return signers.PdfSigner(meta, signer=self._signer, timestamper=self._timestamper)
-        style = TextStampStyle(
-            stamp_text="%(agency)s\n%(when)s",
-            text_box_style=TextBoxStyle(font=_StampFontFactory(str(STAMP_FONT), font_size=STAMP_PT,
-                                                               chars=frozenset(agency_name + TIME_CHARS)),
-                                        font_size=STAMP_PT, text_color=(0, 0, 0)),
-            border_width=0, background=None,
+        return signers.PdfSigner(
+            meta,
+            signer=self._signer,
+            stamp_style=style,
+            timestamper=self._timestamper,
+            new_field_spec=fields.SigFieldSpec(FIELD_NAME, on_page=0, box=box),
         )
-        return signers.PdfSigner(meta, signer=self._signer, stamp_style=style, timestamper=self._timestamper,
-                                 new_field_spec=fields.SigFieldSpec(FIELD_NAME, on_page=0, box=box))
 
-    async def async_sign(self, src: Path, dst: Path, *, agency_name: str, visible: bool = True,
-                         when: datetime | None = None) -> SignResult:
-        """As `sign`, inside a running event loop."""
-        started = time.perf_counter()
-        moment = (when or now_vn()).astimezone(VN_TZ).replace(microsecond=0)
-        _check_certificate(self._signer.signing_cert, moment)
-        stamp = f"{agency_name}\n{iso_vn(moment, millis=False)}"
-        src, dst = Path(src), Path(dst)
-        tmp = dst.with_name(f".{dst.name}.part")
-        with open(src, "rb") as handle:
-            data = handle.read()
-        writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
+    async def _signed_bytes(self, data: bytes, moment: datetime, *, agency_name: str, visible: bool) -> io.BytesIO:
+        """The signed document in memory: `data` plus the incremental update with the signature."""
+        buffer = io.BytesIO(data)
+        writer = IncrementalPdfFileWriter(buffer, strict=False)
+        when_text = iso_vn(moment, millis=False)
         box = None
         if visible:
-            lines = stamp.split("\n")
+            lines = (agency_name, when_text)
             width = max(_text_width_pt(line) for line in lines) + 2 * PADDING_PT + 2
             height = len(lines) * STAMP_PT * 1.25 + 2 * PADDING_PT
             box = stamp_box(*_first_page_geometry(writer.prev), width, height)
@@ -301,41 +472,109 @@ class Signer:
         # signature's /M, the stamp and SignResult show one and the same time.
         session = pdf_signer.init_signing_session(writer)
         session.system_time = moment
+        validation = await session.perform_presign_validation(writer)
+        # A fixed reservation instead of pyHanko's estimate, which signs a dummy once more: an RSA/EC
+        # CMS with a 2-3 certificate chain needs 3-6 kB; a timestamp token adds about 5 kB more.
+        reserved = SIGNATURE_BYTES * (2 if self._timestamper else 1)
+        tbs = session.prepare_tbs_document(
+            validation_info=validation,
+            bytes_reserved=reserved,
+            appearance_text_params={"agency": agency_name, "when": when_text},
+        )
+        # in_place: the update is appended to `buffer` and digested through a memoryview (pyHanko's
+        # default copies the file to the output in 4 kB chunks and reads it back to digest it).
+        prepared, output = tbs.digest_tbs_document(in_place=True)
+        post = await tbs.perform_signature(
+            document_digest=prepared.document_digest,
+            pdf_cms_signed_attrs=PdfCMSSignedAttributes(
+                signing_time=moment, cades_signed_attrs=pdf_signer.signature_meta.cades_signed_attr_spec
+            ),
+        )
+        await post.post_signature_processing(output)
+        return output
+
+    async def async_sign_bytes(
+        self,
+        data: bytes,
+        dst: Path,
+        *,
+        agency_name: str,
+        visible: bool = True,
+        when: datetime | None = None,
+        name: str | None = None,
+    ) -> SignResult:
+        """Sign the PDF `data` (e.g. straight from `build_pdfa_bytes`) into `dst`, inside a running event loop.
+
+        `dst` is written once (temp name, fsync, atomic rename); on any failure it is left as it was."""
+        started = time.perf_counter()
+        dst = Path(dst)
+        name = name or dst.name
+        moment = (when or now_vn()).astimezone(VN_TZ).replace(microsecond=0)
+        _check_certificate(self._signer.signing_cert, moment)
         try:
-            validation = await session.perform_presign_validation(writer)
-            # A fixed reservation instead of pyHanko's estimate, which signs a dummy once more: an RSA/EC
-            # CMS with a 2-3 certificate chain needs 3-6 kB; a timestamp token adds about 5 kB more.
-            reserved = SIGNATURE_BYTES * (2 if self._timestamper else 1)
-            tbs = session.prepare_tbs_document(validation_info=validation, bytes_reserved=reserved,
-                                               appearance_text_params={"agency": agency_name,
-                                                                       "when": iso_vn(moment, millis=False)})
-            with open(tmp, "w+b") as out:  # pyHanko reads the output back to digest it
-                prepared, res_output = tbs.digest_tbs_document(output=out, in_place=False)
-                post = await tbs.perform_signature(
-                    document_digest=prepared.document_digest,
-                    pdf_cms_signed_attrs=PdfCMSSignedAttributes(
-                        signing_time=moment,
-                        cades_signed_attrs=pdf_signer.signature_meta.cades_signed_attr_spec),
-                )
-                await post.post_signature_processing(res_output)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, dst)
-            fsync_dir(dst.parent)
+            try:
+                output = await self._signed_bytes(data, moment, agency_name=agency_name, visible=visible)
+            except Exception as exc:
+                token_error = _token_error(exc)
+                if self._reopen is None or token_error is None:
+                    raise
+                log.warning("signing token error (%s): opening the session again", type(token_error).__name__)
+                self._reopen_token()
+                output = await self._signed_bytes(data, moment, agency_name=agency_name, visible=visible)
+            _write_durably(dst, output.getbuffer())
+        except SigningError:
+            raise
         except Exception as exc:
-            tmp.unlink(missing_ok=True)
             if self._timestamper is not None and _is_timestamp_failure(exc):
-                raise SigningError(f"signing {src.name} failed: no timestamp from {self.tsa_url}: {exc}",
-                                   f"Ký số tài liệu {src.name} thất bại: không lấy được dấu thời gian từ "
-                                   f"máy chủ {self.tsa_url}.") from exc
-            raise SigningError(f"signing {src.name} failed: {exc}",
-                               f"Ký số tài liệu {src.name} thất bại.") from exc
+                raise SigningError(
+                    f"signing {name} failed: no timestamp from {self.tsa_url}: {exc}",
+                    f"Ký số tài liệu {name} thất bại: không lấy được dấu thời gian từ máy chủ {self.tsa_url}.",
+                ) from exc
+            raise SigningError(f"signing {name} failed: {exc}", f"Ký số tài liệu {name} thất bại.") from exc
         elapsed = time.perf_counter() - started
         log.info("signed %s as %s in %.0f ms", dst.name, self.subject, elapsed * 1000)
-        return SignResult(signed_at=iso_vn(moment, millis=False), signer_subject=self.subject,
-                          seconds=elapsed, timestamped=self._timestamper is not None)
+        return SignResult(
+            signed_at=iso_vn(moment, millis=False),
+            signer_subject=self.subject,
+            seconds=elapsed,
+            timestamped=self._timestamper is not None,
+        )
 
-    def sign(self, src: Path, dst: Path, *, agency_name: str, visible: bool = True,
-             when: datetime | None = None) -> SignResult:
-        """Sign `src` into `dst` (may be the same path; replaced atomically). Runs its own event loop."""
-        return asyncio.run(self.async_sign(src, dst, agency_name=agency_name, visible=visible, when=when))
+    async def async_sign(
+        self, src: Path, dst: Path, *, agency_name: str, visible: bool = True, when: datetime | None = None
+    ) -> SignResult:
+        """As `sign`, inside a running event loop."""
+        src = Path(src)
+        with open(src, "rb") as handle:
+            data = handle.read()
+        return await self.async_sign_bytes(
+            data, dst, agency_name=agency_name, visible=visible, when=when, name=src.name
+        )
+
+    def sign(
+        self, src: Path, dst: Path, *, agency_name: str, visible: bool = True, when: datetime | None = None
+    ) -> SignResult:
+        """Sign `src` into `dst` (may be the same path; replaced atomically). Runs the signer's own event loop."""
+        return self._run(self.async_sign(src, dst, agency_name=agency_name, visible=visible, when=when))
+
+    def sign_bytes(
+        self,
+        data: bytes,
+        dst: Path,
+        *,
+        agency_name: str,
+        visible: bool = True,
+        when: datetime | None = None,
+        name: str | None = None,
+    ) -> SignResult:
+        """Sign the PDF in `data` into `dst`: no unsigned file on disk, read back or parsed twice."""
+        return self._run(
+            self.async_sign_bytes(data, dst, agency_name=agency_name, visible=visible, when=when, name=name)
+        )
+
+    def _run(self, coroutine):
+        """Run a signing coroutine on the signer's event loop; one signature at a time per signer."""
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+            return self._loop.run_until_complete(coroutine)

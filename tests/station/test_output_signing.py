@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -27,9 +28,11 @@ def unsigned(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sign")
     [image] = write_sample_folder(folder, count=1, seed=9, dpi=300)
     out = folder / "doc.pdf"
-    build_pdfa([PdfPage(image, 300, ocr_page(image, dpi=300).text_pdf)], out=out,
-               meta=PdfMeta(title="Thử ký số", doc_id="X.1", doc_code="X.0000001", agency=AGENCY,
-                            created=datetime.now(VN_TZ)))
+    build_pdfa(
+        [PdfPage(image, 300, ocr_page(image, dpi=300).text_pdf)],
+        out=out,
+        meta=PdfMeta(title="Thử ký số", doc_id="X.1", doc_code="X.0000001", agency=AGENCY, created=datetime.now(VN_TZ)),
+    )
     return out
 
 
@@ -76,8 +79,10 @@ def test_signing_time_and_speed(tmp_path, unsigned, signer):
         for i in range(3):
             signer.sign(unsigned, tmp_path / f"s{i}.pdf", agency_name=AGENCY, visible=visible)
         timings[visible] = (time.perf_counter() - started) / 3
-    print(f"\nsigning with a file key: invisible {timings[False] * 1000:.0f} ms, "
-          f"visible {timings[True] * 1000:.0f} ms per document")
+    print(
+        f"\nsigning with a file key: invisible {timings[False] * 1000:.0f} ms, "
+        f"visible {timings[True] * 1000:.0f} ms per document"
+    )
     assert timings[False] < 2 and timings[True] < 2
 
 
@@ -107,10 +112,12 @@ def test_errors_before_any_change(tmp_path, unsigned, case):
     ca = make_root_ca()
     now = datetime.now(UTC)
     issued = {
-        "expired": lambda: issue_certificate(ca, agency_name=AGENCY, not_before=now - timedelta(days=400),
-                                             not_after=now - timedelta(days=1)),
-        "not_yet_valid": lambda: issue_certificate(ca, agency_name=AGENCY, not_before=now + timedelta(days=2),
-                                                   not_after=now + timedelta(days=400)),
+        "expired": lambda: issue_certificate(
+            ca, agency_name=AGENCY, not_before=now - timedelta(days=400), not_after=now - timedelta(days=1)
+        ),
+        "not_yet_valid": lambda: issue_certificate(
+            ca, agency_name=AGENCY, not_before=now + timedelta(days=2), not_after=now + timedelta(days=400)
+        ),
         "no_signing_usage": lambda: issue_certificate(ca, agency_name=AGENCY, signing=False),
         "wrong_passphrase": lambda: issue_certificate(ca, agency_name=AGENCY),
     }[case]()
@@ -132,3 +139,44 @@ def test_cert_expiring_before_signing_time_refuses_and_leaves_no_file(tmp_path, 
         signer.sign(unsigned, dst, agency_name=AGENCY, when=now + timedelta(days=3))
     assert "hết hạn" in err.value.message_vi
     assert not dst.exists() and not list(tmp_path.glob(".*.part"))
+
+
+def test_sign_bytes_signs_in_memory_and_a_failure_leaves_the_destination(tmp_path, unsigned, demo_keys, signer):
+    data = unsigned.read_bytes()
+    dst = tmp_path / "doc.pdf"
+    result = signer.sign_bytes(data, dst, agency_name=AGENCY, visible=False)
+    signed = dst.read_bytes()
+    assert signed.startswith(data) and len(signed) - len(data) < 64 * 1024  # only the update is added
+    verdict = validate_pdf_signatures(dst, trust_roots=[demo_keys.ca_pem.read_bytes()])
+    assert verdict.ok and verdict.covers_whole_file and verdict.signed_at == result.signed_at
+    assert check_pdfa(dst) == []
+    for bad in (b"not a pdf at all", data[: len(data) // 2]):  # garbage, a truncated file
+        with pytest.raises(SigningError) as err:
+            signer.sign_bytes(bad, dst, agency_name=AGENCY, name="hỏng.pdf")
+        assert "hỏng.pdf" in err.value.message_vi
+        assert dst.read_bytes() == signed  # the earlier signed file is untouched
+    assert not list(tmp_path.glob(".*.part"))
+
+
+def test_stamp_font_is_cut_once_per_agency_and_embedded_as_cut(tmp_path, unsigned, signer):
+    import zlib
+
+    from station.output.signing import TIME_CHARS, _stamp_font_bytes
+
+    other = "Sở Nội vụ tỉnh Quảng Ninh"
+    signer.sign(unsigned, tmp_path / "a0.pdf", agency_name=AGENCY)
+    cuts = _stamp_font_bytes.cache_info().misses
+    for i, name in enumerate((AGENCY, other, AGENCY, other)):
+        signer.sign(unsigned, tmp_path / f"a{i + 1}.pdf", agency_name=name)
+    assert _stamp_font_bytes.cache_info().misses <= cuts + 1  # one new cut, for the second agency only
+    for path, name in ((tmp_path / "a3.pdf", AGENCY), (tmp_path / "a4.pdf", other)):
+        assert check_pdfa(path) == []
+        with pikepdf.open(path) as pdf:
+            [field] = pdf.Root.AcroForm.Fields
+            font = next(iter(field.AP.N.Resources.Font.values()))
+            program = font.DescendantFonts[0].FontDescriptor.FontFile2
+            assert zlib.decompress(program.read_raw_bytes()) == _stamp_font_bytes(frozenset(name + TIME_CHARS))
+        text = subprocess.run(
+            ["pdftotext", "-f", "1", "-l", "1", str(path), "-"], capture_output=True, text=True, check=True
+        ).stdout
+        assert name in text  # each stamp shows its own agency, in its own font cut

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import time
@@ -18,8 +19,11 @@ from station.output.signing import Signer, SigningError
 
 AGENCY = "Sở Nội vụ tỉnh Quảng Ninh"
 TOKEN, KEY, PIN, SO_PIN = "sohoa-test", "agency", "123456", "12345678"
-MODULES = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-           "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so"]
+MODULES = [
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+]
 
 
 def _module() -> str:
@@ -40,8 +44,7 @@ def token(tmp_path_factory):
     folder = tmp_path_factory.mktemp("softhsm")
     (folder / "tokens").mkdir()
     conf = folder / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {folder / 'tokens'}\nobjectstore.backend = file\n"
-                    "log.level = ERROR\n")
+    conf.write_text(f"directories.tokendir = {folder / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
     old = os.environ.get("SOFTHSM2_CONF")
     os.environ["SOFTHSM2_CONF"] = str(conf)  # read by the module at C_Initialize, in this process too
     module = _module()
@@ -49,13 +52,32 @@ def token(tmp_path_factory):
     ca = make_root_ca(name="sohoa test token CA")
     agency = issue_certificate(ca, agency_name=AGENCY)
     key_der = folder / "key.der"
-    key_der.write_bytes(agency.key.private_bytes(
-        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    key_der.write_bytes(
+        agency.key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     cert_der = folder / "cert.der"
     cert_der.write_bytes(agency.cert.public_bytes(serialization.Encoding.DER))
     for kind, path in (("privkey", key_der), ("cert", cert_der)):
-        _run("pkcs11-tool", "--module", module, "--token-label", TOKEN, "--login", "--pin", PIN,
-             "--write-object", str(path), "--type", kind, "--label", KEY, "--id", "01")
+        _run(
+            "pkcs11-tool",
+            "--module",
+            module,
+            "--token-label",
+            TOKEN,
+            "--login",
+            "--pin",
+            PIN,
+            "--write-object",
+            str(path),
+            "--type",
+            kind,
+            "--label",
+            KEY,
+            "--id",
+            "01",
+        )
     key_der.unlink()
     yield module, ca.cert_pem()
     if old is None:
@@ -76,9 +98,11 @@ def unsigned(tmp_path_factory):
     folder = tmp_path_factory.mktemp("p11doc")
     [image] = write_sample_folder(folder, count=1, seed=12, dpi=300)
     out = folder / "doc.pdf"
-    build_pdfa([PdfPage(image, 300, ocr_page(image, dpi=300).text_pdf)], out=out,
-               meta=PdfMeta(title="Thử token", doc_id="Z.1", doc_code="Z.0000001", agency=AGENCY,
-                            created=datetime.now(VN_TZ)))
+    build_pdfa(
+        [PdfPage(image, 300, ocr_page(image, dpi=300).text_pdf)],
+        out=out,
+        meta=PdfMeta(title="Thử token", doc_id="Z.1", doc_code="Z.0000001", agency=AGENCY, created=datetime.now(VN_TZ)),
+    )
     return out
 
 
@@ -98,8 +122,10 @@ def test_sign_with_token_and_validate(tmp_path, token, unsigned):
             assert verdict.ok, verdict.reasons
             assert AGENCY in verdict.signer
             assert check_pdfa(dst) == []
-        print(f"\nsigning with SoftHSM2: invisible {timings[False] * 1000:.0f} ms, "
-              f"visible {timings[True] * 1000:.0f} ms per document")
+        print(
+            f"\nsigning with SoftHSM2: invisible {timings[False] * 1000:.0f} ms, "
+            f"visible {timings[True] * 1000:.0f} ms per document"
+        )
     finally:
         signer.close()
 
@@ -122,3 +148,24 @@ def test_wrong_pin_missing_token_and_key(tmp_path, token, unsigned):
 
 def test_module_path_is_known():
     assert Path(_module()).is_file()
+
+
+def test_dropped_session_is_opened_again_and_the_pin_never_shows(tmp_path, token, unsigned, caplog):
+    module, ca_pem = token
+    caplog.set_level(logging.DEBUG)
+    signer = Signer.from_pkcs11(module, TOKEN, KEY, PIN)
+    try:
+        signer.sign(unsigned, tmp_path / "first.pdf", agency_name=AGENCY, visible=False)
+        first_session = signer._session
+        first_session.close()  # what a re-plugged token does to the open session and its key handle
+        dst = tmp_path / "after.pdf"
+        signer.sign(unsigned, dst, agency_name=AGENCY)
+        assert signer._session is not first_session  # a new session, the key found again
+        verdict = validate_pdf_signatures(dst, trust_roots=[ca_pem])
+        assert verdict.ok, verdict.reasons
+        assert check_pdfa(dst) == []
+        assert "opened again" in caplog.text
+        signer.sign(unsigned, tmp_path / "again.pdf", agency_name=AGENCY)  # and it keeps working
+    finally:
+        signer.close()
+    assert PIN not in caplog.text and PIN not in repr(signer)

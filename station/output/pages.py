@@ -1,0 +1,66 @@
+"""One page's share of finishing, done in an OCR worker from a single decode of its image.
+
+The worker that already holds the decoded page gives Tesseract the grey image through a pipe and encodes
+the PDF's colour JPEG layer, so the process that assembles and signs documents only copies bytes: on two
+cores it no longer competes with the two Tesseracts for the longest part of each page's work.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+
+from station.output.ocr import DEFAULT_PSM, OcrError, ocr_image
+from station.output.pdfa import page_jpeg, read_colour
+
+
+@dataclass(frozen=True)
+class FinishedPage:
+    """What a worker sends back for one page (picklable, a few MB at most)."""
+
+    ok: bool  # OCR ran; when False the page still gets its image and an empty, marked text layer
+    text: str
+    text_pdf: bytes | None
+    confidence: float
+    jpeg: bytes  # the page's image layer for `PdfPage.jpeg`
+    error: str = ""
+    ocr_seconds: float = 0.0
+    seconds: float = 0.0
+
+
+def finish_page(
+    image_path: Path, *, dpi: float, lang: str = "vie", timeout: float = 180, psm: int = DEFAULT_PSM
+) -> FinishedPage:
+    """OCR and image layer of one upright, deskewed page image. Raises PdfBuildError when it cannot be read;
+    an OCR failure is returned (ok=False), because archiving goes on with the page flagged."""
+    started = time.perf_counter()
+    image = read_colour(Path(image_path))
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)  # the JPEG's own luma weights (0.299, 0.587, 0.114)
+    jpeg = page_jpeg(image, dpi=dpi)
+    del image
+    ocr_started = time.perf_counter()
+    try:
+        ocr = ocr_image(grey, dpi=dpi, lang=lang, timeout=timeout, psm=psm)
+    except OcrError as exc:
+        return FinishedPage(
+            ok=False,
+            text="",
+            text_pdf=None,
+            confidence=0.0,
+            jpeg=jpeg,
+            error=str(exc),
+            seconds=time.perf_counter() - started,
+        )
+    done = time.perf_counter()
+    return FinishedPage(
+        ok=True,
+        text=ocr.text,
+        text_pdf=ocr.text_pdf,
+        confidence=ocr.mean_confidence,
+        jpeg=jpeg,
+        ocr_seconds=done - ocr_started,
+        seconds=done - started,
+    )

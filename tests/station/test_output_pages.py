@@ -1,0 +1,103 @@
+"""A page's share of finishing in a worker: grey image to Tesseract, colour JPEG image layer, one decode."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+import cv2
+import numpy as np
+import pikepdf
+import pytest
+from PIL import Image
+
+from protocol.clock import VN_TZ
+from protocol.pdfa_check import check_pdfa
+from sohoa.samplepages import char_error_rate, write_sample_folder
+from station.output.ocr import ocr_page, pgm_bytes, read_grey
+from station.output.pages import finish_page
+from station.output.pdfa import JPEG_QUALITY, PdfBuildError, PdfMeta, PdfPage, build_pdfa_bytes, page_jpeg
+
+META = PdfMeta(
+    title="Thử trang",
+    doc_id="P.1",
+    doc_code="P.0000001",
+    agency="Sở Nội vụ",
+    created=datetime(2026, 3, 4, 14, 5, 9, tzinfo=VN_TZ),
+)
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    [path] = write_sample_folder(tmp_path_factory.mktemp("pages"), count=1, seed=31, dpi=300, with_text=True)
+    return path, path.with_suffix(".txt").read_text(encoding="utf-8")
+
+
+def test_finish_page_reads_the_text_and_makes_the_image_layer(page):
+    path, truth = page
+    done = finish_page(path, dpi=300)
+    assert done.ok and done.error == ""
+    assert char_error_rate(truth, done.text) <= 0.01, done.text
+    assert done.confidence > 85 and done.text_pdf.startswith(b"%PDF")
+    assert 0 < done.ocr_seconds < done.seconds
+    with Image.open(io.BytesIO(done.jpeg)) as layer, Image.open(path) as original:
+        assert layer.format == "JPEG" and layer.mode == "RGB" and layer.size == original.size
+        assert tuple(round(v) for v in layer.info["dpi"]) == (300, 300)
+        # the same picture, only JPEG-compressed (q80): a small mean difference, no shift or colour swap
+        diff = np.abs(np.asarray(layer, dtype=np.int16) - np.asarray(original.convert("RGB"), dtype=np.int16))
+        assert diff.mean() < 4, diff.mean()
+
+
+def test_grey_through_the_pipe_reads_as_the_file_does(page):
+    path, truth = page
+    grey = read_grey(path)
+    assert grey.ndim == 2 and grey.dtype == np.uint8
+    header = pgm_bytes(grey)[:20]
+    assert header.startswith(f"P5\n{grey.shape[1]} {grey.shape[0]}\n255\n".encode())
+    assert char_error_rate(truth, ocr_page(path, dpi=300).text) <= 0.01
+    with pytest.raises(ValueError):
+        pgm_bytes(np.zeros((4, 4, 3), dtype=np.uint8))
+
+
+def test_the_worker_jpeg_goes_into_the_pdf_unchanged(page):
+    path, _ = page
+    done = finish_page(path, dpi=300)
+    data = build_pdfa_bytes([PdfPage(path, 300, done.text_pdf, jpeg=done.jpeg)], meta=META)
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        [image] = [
+            obj
+            for obj in pdf.objects
+            if isinstance(obj, pikepdf.Stream) and obj.stream_dict.get("/Subtype") == "/Image"
+        ]
+        assert image.read_raw_bytes() == done.jpeg  # not decoded and encoded again in the main process
+        assert image.ColorSpace == "/DeviceRGB" and image.Filter == "/DCTDecode"
+
+
+def test_grey_and_16_bit_pages_still_get_an_rgb_layer(tmp_path, page):
+    path, _ = page
+    grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    deep = tmp_path / "deep.png"
+    cv2.imwrite(str(deep), grey.astype(np.uint16) * 257)  # a 16-bit grey capture
+    done = finish_page(deep, dpi=300)
+    assert done.ok and "CỘNG HÒA" in done.text.upper()
+    with Image.open(io.BytesIO(done.jpeg)) as layer:
+        assert layer.mode == "RGB"  # CAP-05: colour at 8 bits per component, even for a grey original
+        assert abs(np.asarray(layer.convert("L"), dtype=np.int16).mean() - grey.mean()) < 3  # not clipped white
+    out = tmp_path / "grey.pdf"
+    out.write_bytes(build_pdfa_bytes([PdfPage(deep, 300, done.text_pdf, jpeg=done.jpeg)], meta=META))
+    assert check_pdfa(out) == []
+    assert len(page_jpeg(grey, dpi=300)) > 0
+
+
+def test_ocr_failure_keeps_the_image_and_unreadable_image_is_an_error(tmp_path, page):
+    path, _ = page
+    failed = finish_page(path, dpi=300, timeout=0.05)
+    assert not failed.ok and "timed out" in failed.error and failed.text_pdf is None
+    with Image.open(io.BytesIO(failed.jpeg)) as layer:
+        assert layer.format == "JPEG"  # the page is still archived, its OCR flagged as failed
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    with pytest.raises(PdfBuildError) as err:
+        finish_page(broken, dpi=300)
+    assert "Không đọc được ảnh trang" in err.value.message_vi
+    assert JPEG_QUALITY == 80
