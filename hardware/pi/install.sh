@@ -104,12 +104,20 @@ fi
 
 # -- 3. folders ----------------------------------------------------------------------------------
 note "folders / thư mục"
-run install -d -m 0750 -o root -g sohoa "$ETC"
+if [ "$ROLE" = server ]; then
+    # 0751: mosquitto may traverse /etc/sohoa to reach its folder, but not list it (the TOML is 0640, secrets 0700).
+    run install -d -m 0751 -o root -g sohoa "$ETC"
+else
+    run install -d -m 0750 -o root -g sohoa "$ETC"
+fi
 run install -d -m 0700 -o sohoa -g sohoa "$ETC/secrets"
 run install -d -m 0750 -o sohoa -g sohoa "$STATE" "$STATE/$ROLE"
 if [ "$ROLE" = server ]; then
     run install -d -m 0750 -o sohoa -g sohoa /var/backups/sohoa
     run install -d -m 0750 -o mosquitto -g mosquitto "$STATE/mosquitto"
+    # The broker's passwd and acl, re-rendered by the server on enrol/revoke (broker_files_dir): sohoa writes,
+    # mosquitto reads through the group; setgid so every file written there gets the mosquitto group.
+    run install -d -m 2750 -o sohoa -g mosquitto "$ETC/mosquitto"
 fi
 
 # -- 4. code: a copy of the source and a venv under /opt/sohoa ----------------------------------------
@@ -176,7 +184,8 @@ else
     run nginx -t
     note "broker / máy chủ MQTT"
     run systemctl disable --now mosquitto.service
-    UNITS+=(sohoa-server.service sohoa-mosquitto.service sohoa-fixity.timer sohoa-backup.timer)
+    UNITS+=(sohoa-server.service sohoa-mosquitto.service sohoa-broker-reload.path sohoa-fixity.timer
+            sohoa-backup.timer)
 fi
 
 # -- 7. systemd units ------------------------------------------------------------------------------
@@ -184,8 +193,8 @@ note "systemd units / dịch vụ: ${UNITS[*]}"
 for unit in "${UNITS[@]}"; do
     put 0644 root:root "$SOURCE/systemd/$unit" "/etc/systemd/system/$unit"
     case "$unit" in
-        *.timer) put 0644 root:root "$SOURCE/systemd/${unit%.timer}.service" \
-                     "/etc/systemd/system/${unit%.timer}.service" ;;
+        *.timer|*.path) put 0644 root:root "$SOURCE/systemd/${unit%.*}.service" \
+                            "/etc/systemd/system/${unit%.*}.service" ;;
     esac
 done
 run systemctl daemon-reload

@@ -4,6 +4,7 @@
 #   sudo hardware/pi/uninstall.sh                 # keeps /etc/sohoa and /var/lib/sohoa (archives, keys)
 #   sudo hardware/pi/uninstall.sh --purge --yes-delete-data   # also deletes config, data and the users
 #   hardware/pi/uninstall.sh --dry-run            # print every step, change nothing
+#   --unit-dir DIR: where the units are (default /etc/systemd/system; tests point it at a staged folder)
 #
 # Idempotent: what is already gone is skipped. Data is never deleted without both --purge flags, because
 # a station's unsynced batches and a server's package store may be the only copy of scanned records.
@@ -12,11 +13,13 @@ set -euo pipefail
 DRY_RUN=0
 PURGE=0
 YES=0
+UNIT_DIR=/etc/systemd/system
 while [ $# -gt 0 ]; do
     case "$1" in
         --dry-run) DRY_RUN=1; shift ;;
         --purge) PURGE=1; shift ;;
         --yes-delete-data) YES=1; shift ;;
+        --unit-dir) UNIT_DIR="${2:-}"; shift 2 ;;
         -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "uninstall.sh: unknown option $1 / tùy chọn không hợp lệ" >&2; exit 2 ;;
     esac
@@ -33,12 +36,14 @@ run() {
     if [ "$DRY_RUN" = 1 ]; then printf '+ %s\n' "$*"; else "$@"; fi
 }
 
-UNITS=(sohoa-kiosk.service sohoa-station.service sohoa-server.service sohoa-mosquitto.service
-       sohoa-fixity.timer sohoa-fixity.service sohoa-backup.timer sohoa-backup.service)
+# Triggers (timers, the path unit) before the services they start.
+UNITS=(sohoa-kiosk.service sohoa-station.service sohoa-server.service sohoa-broker-reload.path
+       sohoa-broker-reload.service sohoa-mosquitto.service sohoa-fixity.timer sohoa-fixity.service
+       sohoa-backup.timer sohoa-backup.service)
 for unit in "${UNITS[@]}"; do
-    if [ -e "/etc/systemd/system/$unit" ]; then
+    if [ -e "$UNIT_DIR/$unit" ]; then
         run systemctl disable --now "$unit" || true
-        run rm -f "/etc/systemd/system/$unit"
+        run rm -f "$UNIT_DIR/$unit"
     fi
 done
 run systemctl daemon-reload || true

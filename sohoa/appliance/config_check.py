@@ -14,6 +14,7 @@ import stat
 import subprocess
 import tomllib
 from dataclasses import MISSING, dataclass, fields
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,8 +22,7 @@ from urllib.parse import urlsplit
 STATION_ID_RE = re.compile(r"^[a-z0-9-]{1,32}$")  # the broker ACL uses the station id as MQTT username
 PREFIX_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9-]{1,63})*$")
-STATION_SECRETS = ("token_file", "broker_password_file", "signing_passphrase_file", "pkcs11_pin_file",
-                   "signing_p12")
+STATION_SECRETS = ("token_file", "broker_password_file", "signing_passphrase_file", "pkcs11_pin_file", "signing_p12")
 SERVER_SECRETS = ("broker_password_file",)
 
 
@@ -48,6 +48,7 @@ def _warn(key: str, message: str, message_vi: str) -> Problem:
 
 
 # -- generic steps --------------------------------------------------------------------------------
+
 
 def _read_toml(path: Path) -> tuple[dict | None, list[Problem]]:
     try:
@@ -86,8 +87,13 @@ def _shape(raw: dict, model: type) -> list[Problem]:
             problems.append(_err(name, "is required", "Thiết lập này là bắt buộc"))
     for key, value in raw.items():
         if key in known and not _type_ok(str(known[key].type), value):
-            problems.append(_err(key, f"must be of type {known[key].type}, not {type(value).__name__}",
-                                 f"Sai kiểu dữ liệu: cần {known[key].type}"))
+            problems.append(
+                _err(
+                    key,
+                    f"must be of type {known[key].type}, not {type(value).__name__}",
+                    f"Sai kiểu dữ liệu: cần {known[key].type}",
+                )
+            )
     return problems
 
 
@@ -100,12 +106,18 @@ def _load(loader: Any, path: Path) -> tuple[Any, list[Problem]]:
 
 # -- deeper checks --------------------------------------------------------------------------------
 
+
 def _data_dir(key: str, path: Path) -> list[Problem]:
     if not path.is_absolute():
         return [_err(key, f"{path} must be an absolute path", "Đường dẫn phải là đường dẫn tuyệt đối")]
     if not path.is_dir():
-        return [_err(key, f"folder {path} does not exist (the installer creates it)",
-                     f"Thư mục {path} không tồn tại (trình cài đặt tạo thư mục này)")]
+        return [
+            _err(
+                key,
+                f"folder {path} does not exist (the installer creates it)",
+                f"Thư mục {path} không tồn tại (trình cài đặt tạo thư mục này)",
+            )
+        ]
     if not os.access(path, os.W_OK):
         return [_err(key, f"folder {path} is not writable", f"Không ghi được vào thư mục {path}")]
     return []
@@ -123,8 +135,13 @@ def _secret(key: str, path: Path | None) -> list[Problem]:
         return [_err(key, f"{path} is not a regular file", f"{path} không phải là tệp thông thường")]
     mode = stat.S_IMODE(info.st_mode)
     if mode & 0o077:
-        return [_err(key, f"{path} has mode {mode:04o}: secrets must be 0600 (chmod 600 {path})",
-                     f"Tệp bí mật {path} có quyền {mode:04o}: phải là 0600 (chmod 600 {path})")]
+        return [
+            _err(
+                key,
+                f"{path} has mode {mode:04o}: secrets must be 0600 (chmod 600 {path})",
+                f"Tệp bí mật {path} có quyền {mode:04o}: phải là 0600 (chmod 600 {path})",
+            )
+        ]
     if info.st_size == 0:
         return [_err(key, f"secret file {path} is empty", f"Tệp bí mật {path} rỗng")]
     return []
@@ -134,8 +151,13 @@ def _port(key: str, port: int) -> list[Problem]:
     if not 1 <= port <= 65535:
         return [_err(key, f"port {port} is outside 1-65535", f"Cổng {port} nằm ngoài khoảng 1-65535")]
     if port < 1024:  # the units grant no CAP_NET_BIND_SERVICE: the service could not bind it
-        return [_err(key, f"port {port} needs root; use 1024 or above (nginx serves 443)",
-                     f"Cổng {port} cần quyền root; hãy dùng cổng từ 1024 trở lên (nginx phục vụ cổng 443)")]
+        return [
+            _err(
+                key,
+                f"port {port} needs root; use 1024 or above (nginx serves 443)",
+                f"Cổng {port} cần quyền root; hãy dùng cổng từ 1024 trở lên (nginx phục vụ cổng 443)",
+            )
+        ]
     return []
 
 
@@ -147,8 +169,13 @@ def _host(key: str, host: str) -> list[Problem]:
         pass
     if HOSTNAME_RE.match(host):
         return []
-    return [_err(key, f"{host!r} is neither an IP address nor a host name",
-                 f"{host!r} không phải địa chỉ IP hay tên máy hợp lệ")]
+    return [
+        _err(
+            key,
+            f"{host!r} is neither an IP address nor a host name",
+            f"{host!r} không phải địa chỉ IP hay tên máy hợp lệ",
+        )
+    ]
 
 
 def _url(key: str, url: str, *, want_tls: bool) -> list[Problem]:
@@ -161,8 +188,13 @@ def _url(key: str, url: str, *, want_tls: bool) -> list[Problem]:
         return [_err(key, f"{url!r} has a bad port", f"Cổng trong {url!r} không hợp lệ")]
     loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
     if want_tls and parts.scheme == "http" and not loopback:
-        return [_warn(key, f"{url} is not encrypted: use https (docs/install.md, HTTPS)",
-                      f"{url} không được mã hoá: hãy dùng https (docs/install.md, mục HTTPS)")]
+        return [
+            _warn(
+                key,
+                f"{url} is not encrypted: use https (docs/install.md, HTTPS)",
+                f"{url} không được mã hoá: hãy dùng https (docs/install.md, mục HTTPS)",
+            )
+        ]
     return []
 
 
@@ -174,15 +206,19 @@ def _certificates(key: str, path: Path) -> list[Problem]:
     except FileNotFoundError:
         return [_err(key, f"certificate file {path} does not exist", f"Không tìm thấy tệp chứng thư {path}")]
     except ValueError as exc:
-        return [_err(key, f"{path} holds no PEM certificate: {exc}",
-                     f"Tệp {path} không chứa chứng thư PEM hợp lệ")]
+        return [_err(key, f"{path} holds no PEM certificate: {exc}", f"Tệp {path} không chứa chứng thư PEM hợp lệ")]
     from protocol.clock import now_vn
 
     now = now_vn()
-    return [_err(key, f"certificate {c.subject.rfc4514_string()} in {path} expired on {c.not_valid_after_utc:%Y-%m-%d}",
-                 f"Chứng thư {c.subject.rfc4514_string()} trong {path} đã hết hạn ngày "
-                 f"{c.not_valid_after_utc:%d/%m/%Y}")
-            for c in certs if c.not_valid_after_utc < now]
+    return [
+        _err(
+            key,
+            f"certificate {c.subject.rfc4514_string()} in {path} expired on {c.not_valid_after_utc:%Y-%m-%d}",
+            f"Chứng thư {c.subject.rfc4514_string()} trong {path} đã hết hạn ngày {c.not_valid_after_utc:%d/%m/%Y}",
+        )
+        for c in certs
+        if c.not_valid_after_utc < now
+    ]
 
 
 def _postgres_url(key: str, url: str) -> list[Problem]:
@@ -193,37 +229,61 @@ def _postgres_url(key: str, url: str) -> list[Problem]:
     from server.db import is_postgres
 
     if not is_postgres(url):
-        return [_err(key, f"{url!r} is not a postgresql:// URL (leave it empty for the SQLite file)",
-                     f"{url!r} không phải địa chỉ postgresql:// (để trống để dùng tệp SQLite)")]
+        return [
+            _err(
+                key,
+                f"{url!r} is not a postgresql:// URL (leave it empty for the SQLite file)",
+                f"{url!r} không phải địa chỉ postgresql:// (để trống để dùng tệp SQLite)",
+            )
+        ]
     try:
         params = conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        return [_err(key, f"{url!r} is not a valid PostgreSQL URL: {exc}",
-                     f"{url!r} không phải địa chỉ PostgreSQL hợp lệ: {exc}")]
+        return [
+            _err(
+                key,
+                f"{url!r} is not a valid PostgreSQL URL: {exc}",
+                f"{url!r} không phải địa chỉ PostgreSQL hợp lệ: {exc}",
+            )
+        ]
     if params.get("password"):
-        return [_err(key, "the URL holds a password: put it in ~/.pgpass (0600) of the service user",
-                     "Địa chỉ chứa mật khẩu: hãy để mật khẩu trong ~/.pgpass (quyền 0600) của người dùng dịch vụ")]
+        return [
+            _err(
+                key,
+                "the URL holds a password: put it in ~/.pgpass (0600) of the service user",
+                "Địa chỉ chứa mật khẩu: hãy để mật khẩu trong ~/.pgpass (quyền 0600) của người dùng dịch vụ",
+            )
+        ]
     try:
         psycopg.connect(url, connect_timeout=5).close()
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return [_err(key, f"cannot connect to {url}: {reason}",
-                     f"Không kết nối được cơ sở dữ liệu {url}: {reason}")]
+        return [_err(key, f"cannot connect to {url}: {reason}", f"Không kết nối được cơ sở dữ liệu {url}: {reason}")]
     return []
 
 
 def _shared_records(cfg: Any) -> list[Problem]:
     """Several servers share both the records and the catalogue, or neither (docs/scaling.md)."""
     if cfg.database and not cfg.catalog_url:
-        return [_warn("catalog_url", "database is shared (PostgreSQL) but the catalogue is this server's SQLite "
-                      "file: packages accepted by another server are not found here",
-                      "Hồ sơ máy chủ dùng chung (PostgreSQL) nhưng mục lục là tệp SQLite riêng: gói do máy chủ "
-                      "khác nhận sẽ không tìm thấy ở đây")]
+        return [
+            _warn(
+                "catalog_url",
+                "database is shared (PostgreSQL) but the catalogue is this server's SQLite "
+                "file: packages accepted by another server are not found here",
+                "Hồ sơ máy chủ dùng chung (PostgreSQL) nhưng mục lục là tệp SQLite riêng: gói do máy chủ "
+                "khác nhận sẽ không tìm thấy ở đây",
+            )
+        ]
     if cfg.catalog_url and not cfg.database:
-        return [_warn("database", "the catalogue is shared but stations, uploads and work orders are this "
-                      "server's SQLite file: pin each station to one server",
-                      "Mục lục dùng chung nhưng trạm, phiên tải lên và lệnh số hóa nằm trong tệp SQLite riêng: "
-                      "mỗi trạm phải luôn gửi về cùng một máy chủ")]
+        return [
+            _warn(
+                "database",
+                "the catalogue is shared but stations, uploads and work orders are this "
+                "server's SQLite file: pin each station to one server",
+                "Mục lục dùng chung nhưng trạm, phiên tải lên và lệnh số hóa nằm trong tệp SQLite riêng: "
+                "mỗi trạm phải luôn gửi về cùng một máy chủ",
+            )
+        ]
     return []
 
 
@@ -235,55 +295,109 @@ def _tesseract_langs(key: str, langs: str) -> list[Problem]:
     except subprocess.TimeoutExpired:
         return [_warn(key, "tesseract --list-langs timed out", "tesseract --list-langs quá thời gian")]
     have = set(out.stdout.split())
-    return [_err(key, f"Tesseract language {lang!r} is not installed (apt install tesseract-ocr-{lang})",
-                 f"Chưa cài ngôn ngữ Tesseract {lang!r} (apt install tesseract-ocr-{lang})")
-            for lang in langs.split("+") if lang not in have]
+    return [
+        _err(
+            key,
+            f"Tesseract language {lang!r} is not installed (apt install tesseract-ocr-{lang})",
+            f"Chưa cài ngôn ngữ Tesseract {lang!r} (apt install tesseract-ocr-{lang})",
+        )
+        for lang in langs.split("+")
+        if lang not in have
+    ]
 
 
 def _station_checks(cfg: Any) -> list[Problem]:
     p: list[Problem] = []
     p += _data_dir("data_dir", cfg.data_dir)
     if not STATION_ID_RE.match(cfg.station_id):
-        p.append(_err("station_id", "must be 1-32 characters a-z, 0-9 or '-'",
-                      "Mã trạm chỉ gồm 1-32 ký tự a-z, 0-9 hoặc '-'"))
+        p.append(
+            _err(
+                "station_id", "must be 1-32 characters a-z, 0-9 or '-'", "Mã trạm chỉ gồm 1-32 ký tự a-z, 0-9 hoặc '-'"
+            )
+        )
     p += _host("host", cfg.host) + _port("port", cfg.port)
     if cfg.server_url:
         p += _url("server_url", cfg.server_url, want_tls=True)
         if not cfg.token_file:
-            p.append(_err("token_file", "server_url is set but token_file is not: the server will answer 401",
-                          "Đã đặt server_url nhưng thiếu token_file: máy chủ sẽ từ chối (401)"))
+            p.append(
+                _err(
+                    "token_file",
+                    "server_url is set but token_file is not: the server will answer 401",
+                    "Đã đặt server_url nhưng thiếu token_file: máy chủ sẽ từ chối (401)",
+                )
+            )
         ca = getattr(cfg, "server_ca_file", None)
         if urlsplit(cfg.server_url).scheme == "https" and not ca and hasattr(cfg, "server_ca_file"):
-            p.append(_warn("server_ca_file", "https without a pinned CA: any CA the system trusts is accepted",
-                           "Dùng https mà không ghim CA: mọi CA hệ thống tin cậy đều được chấp nhận"))
+            p.append(
+                _warn(
+                    "server_ca_file",
+                    "https without a pinned CA: any CA the system trusts is accepted",
+                    "Dùng https mà không ghim CA: mọi CA hệ thống tin cậy đều được chấp nhận",
+                )
+            )
         if ca:
             p += _certificates("server_ca_file", Path(ca))
     if cfg.broker_host:
         p += _host("broker_host", cfg.broker_host) + _port("broker_port", cfg.broker_port)
         if not cfg.broker_password_file:
-            p.append(_err("broker_password_file", "broker_host is set but broker_password_file is not",
-                          "Đã đặt broker_host nhưng thiếu broker_password_file"))
+            p.append(
+                _err(
+                    "broker_password_file",
+                    "broker_host is set but broker_password_file is not",
+                    "Đã đặt broker_host nhưng thiếu broker_password_file",
+                )
+            )
     for key in STATION_SECRETS:
         p += _secret(key, getattr(cfg, key))
     if not PREFIX_RE.match(cfg.mqtt_prefix):
-        p.append(_err("mqtt_prefix", "must be letters, digits, '_' or '-' (no '/', '+', '#')",
-                      "Chỉ gồm chữ, số, '_' hoặc '-' (không có '/', '+', '#')"))
+        p.append(
+            _err(
+                "mqtt_prefix",
+                "must be letters, digits, '_' or '-' (no '/', '+', '#')",
+                "Chỉ gồm chữ, số, '_' hoặc '-' (không có '/', '+', '#')",
+            )
+        )
     backends = [b.strip() for b in cfg.sane_backends.split(",") if b.strip()]
     if ":" not in cfg.device:
-        p.append(_err("device", f"{cfg.device!r} is not a SANE device id (backend:...)",
-                      f"{cfg.device!r} không phải mã thiết bị SANE (backend:...)"))
+        p.append(
+            _err(
+                "device",
+                f"{cfg.device!r} is not a SANE device id (backend:...)",
+                f"{cfg.device!r} không phải mã thiết bị SANE (backend:...)",
+            )
+        )
     elif cfg.device.split(":", 1)[0] not in backends:
-        p.append(_err("device", f"backend {cfg.device.split(':', 1)[0]!r} is not in sane_backends",
-                      f"Backend {cfg.device.split(':', 1)[0]!r} không có trong sane_backends"))
+        p.append(
+            _err(
+                "device",
+                f"backend {cfg.device.split(':', 1)[0]!r} is not in sane_backends",
+                f"Backend {cfg.device.split(':', 1)[0]!r} không có trong sane_backends",
+            )
+        )
     if cfg.signing_p12 and cfg.pkcs11_module:
-        p.append(_err("signing_p12", "set either signing_p12 or pkcs11_module, not both",
-                      "Chỉ đặt một trong hai: signing_p12 hoặc pkcs11_module"))
+        p.append(
+            _err(
+                "signing_p12",
+                "set either signing_p12 or pkcs11_module, not both",
+                "Chỉ đặt một trong hai: signing_p12 hoặc pkcs11_module",
+            )
+        )
     elif not cfg.signing_p12 and not cfg.pkcs11_module:
-        p.append(_warn("signing_p12", "no signing key: documents cannot be finished",
-                       "Chưa có khoá ký số: không thể hoàn tất tài liệu"))
+        p.append(
+            _warn(
+                "signing_p12",
+                "no signing key: documents cannot be finished",
+                "Chưa có khoá ký số: không thể hoàn tất tài liệu",
+            )
+        )
     if cfg.pkcs11_module and not Path(cfg.pkcs11_module).is_file():
-        p.append(_err("pkcs11_module", f"{cfg.pkcs11_module} does not exist",
-                      f"Không tìm thấy thư viện PKCS#11 {cfg.pkcs11_module}"))
+        p.append(
+            _err(
+                "pkcs11_module",
+                f"{cfg.pkcs11_module} does not exist",
+                f"Không tìm thấy thư viện PKCS#11 {cfg.pkcs11_module}",
+            )
+        )
     if cfg.tsa_url:
         p += _url("tsa_url", cfg.tsa_url, want_tls=False)
     p += _tesseract_langs("ocr_lang", cfg.ocr_lang)
@@ -296,45 +410,82 @@ def _station_checks(cfg: Any) -> list[Problem]:
     return p
 
 
-def _server_checks(cfg: Any) -> list[Problem]:
+def _server_checks(cfg: Any, *, service_user: str = "sohoa") -> list[Problem]:
+    from sohoa.appliance.broker_check import broker_checks
+
     p: list[Problem] = []
     p += _data_dir("data_dir", cfg.data_dir)
     p += _host("host", cfg.host) + _port("port", cfg.port)
     if cfg.host not in ("127.0.0.1", "::1", "localhost"):
-        p.append(_warn("host", "waitress listens beyond this machine without TLS: keep 127.0.0.1 behind nginx",
-                       "Máy chủ nghe ngoài máy này mà không có TLS: hãy để 127.0.0.1 sau nginx"))
+        p.append(
+            _warn(
+                "host",
+                "waitress listens beyond this machine without TLS: keep 127.0.0.1 behind nginx",
+                "Máy chủ nghe ngoài máy này mà không có TLS: hãy để 127.0.0.1 sau nginx",
+            )
+        )
     if cfg.backup_dir:
         p += _data_dir("backup_dir", cfg.backup_dir)
-        if cfg.data_dir.is_dir() and cfg.backup_dir.is_dir() and \
-                os.stat(cfg.data_dir).st_dev == os.stat(cfg.backup_dir).st_dev:
-            p.append(_warn("backup_dir", "the second copy is on the same disk as data_dir",
-                           "Bản sao thứ hai nằm trên cùng ổ đĩa với data_dir"))
+        if (
+            cfg.data_dir.is_dir()
+            and cfg.backup_dir.is_dir()
+            and os.stat(cfg.data_dir).st_dev == os.stat(cfg.backup_dir).st_dev
+        ):
+            p.append(
+                _warn(
+                    "backup_dir",
+                    "the second copy is on the same disk as data_dir",
+                    "Bản sao thứ hai nằm trên cùng ổ đĩa với data_dir",
+                )
+            )
     else:
-        p.append(_warn("backup_dir", "no second copy of packages (set backup_dir on other media)",
-                       "Chưa có bản sao thứ hai của gói (đặt backup_dir trên ổ khác)"))
+        p.append(
+            _warn(
+                "backup_dir",
+                "no second copy of packages (set backup_dir on other media)",
+                "Chưa có bản sao thứ hai của gói (đặt backup_dir trên ổ khác)",
+            )
+        )
     if not cfg.trust_roots:
-        p.append(_warn("trust_roots", "no trusted agency root CA: every signed package will be rejected",
-                       "Chưa có CA gốc tin cậy: mọi gói đã ký sẽ bị từ chối"))
+        p.append(
+            _warn(
+                "trust_roots",
+                "no trusted agency root CA: every signed package will be rejected",
+                "Chưa có CA gốc tin cậy: mọi gói đã ký sẽ bị từ chối",
+            )
+        )
     for root in cfg.trust_roots:
         p += _certificates("trust_roots", Path(root))
     if cfg.broker_host:
         p += _host("broker_host", cfg.broker_host) + _port("broker_port", cfg.broker_port)
         if not cfg.broker_password_file:
-            p.append(_err("broker_password_file", "broker_host is set but broker_password_file is not",
-                          "Đã đặt broker_host nhưng thiếu broker_password_file"))
+            p.append(
+                _err(
+                    "broker_password_file",
+                    "broker_host is set but broker_password_file is not",
+                    "Đã đặt broker_host nhưng thiếu broker_password_file",
+                )
+            )
     for key in SERVER_SECRETS:
         p += _secret(key, getattr(cfg, key))
+    p += broker_checks(cfg, service_user=service_user)
     for key in ("database", "catalog_url"):
         if getattr(cfg, key, ""):
             p += _postgres_url(key, getattr(cfg, key))
     p += _shared_records(cfg)
     if not PREFIX_RE.match(cfg.mqtt_prefix):
-        p.append(_err("mqtt_prefix", "must be letters, digits, '_' or '-' (no '/', '+', '#')",
-                      "Chỉ gồm chữ, số, '_' hoặc '-' (không có '/', '+', '#')"))
+        p.append(
+            _err(
+                "mqtt_prefix",
+                "must be letters, digits, '_' or '-' (no '/', '+', '#')",
+                "Chỉ gồm chữ, số, '_' hoặc '-' (không có '/', '+', '#')",
+            )
+        )
     return p
 
 
 # -- public ---------------------------------------------------------------------------------------
+
 
 def check_station_config(path: Path) -> list[Problem]:
     """Every problem of a station.toml (errors and warnings), without stopping at the first."""
@@ -343,11 +494,13 @@ def check_station_config(path: Path) -> list[Problem]:
     return _check(Path(path), StationConfig, load_config, _station_checks)
 
 
-def check_server_config(path: Path) -> list[Problem]:
-    """Every problem of a server.toml (errors and warnings), without stopping at the first."""
+def check_server_config(path: Path, *, service_user: str = "sohoa") -> list[Problem]:
+    """Every problem of a server.toml (errors and warnings), without stopping at the first.
+
+    `service_user`: whose access to folders the server writes is checked when this runs as root."""
     from server.config import ServerConfig, load_config
 
-    return _check(Path(path), ServerConfig, load_config, _server_checks)
+    return _check(Path(path), ServerConfig, load_config, partial(_server_checks, service_user=service_user))
 
 
 def _check(path: Path, model: type, loader: Any, deeper: Any) -> list[Problem]:
@@ -362,8 +515,9 @@ def _check(path: Path, model: type, loader: Any, deeper: Any) -> list[Problem]:
     bad = {p.key for p in problems}
     if "data_dir" in bad:
         return problems
-    cfg = model(**{f.name: _convert(str(f.type), raw[f.name]) for f in fields(model)
-                   if f.name in raw and f.name not in bad})
+    cfg = model(
+        **{f.name: _convert(str(f.type), raw[f.name]) for f in fields(model) if f.name in raw and f.name not in bad}
+    )
     return problems + [p for p in deeper(cfg) if p.key not in bad]
 
 
