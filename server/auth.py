@@ -1,10 +1,11 @@
 """Supervisor and admin accounts for the server's web UI: scrypt password hashes, session login, CSRF tokens,
 login rate limiting and role checks.
 
-Accounts live in their own table of the server database (`web_users`), so this module needs nothing from
-server/db.py but a path. Every endpoint of the web blueprint requires a logged-in supervisor unless it is
-marked `public`; `require_role("admin")` raises the bar. Station endpoints (the sync API) use station tokens
-instead and are not touched here.
+Accounts live in their own table (`web_users`) of the server's records (server/db.py: SQLite `server.db`,
+or the PostgreSQL database several servers share), so one account works at every server and disabling it
+refuses it everywhere at the next request. Every endpoint of the web blueprint requires a logged-in supervisor
+unless it is marked `public`; `require_role("admin")` raises the bar. Station endpoints (the sync API) use
+station tokens instead and are not touched here.
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ import hmac
 import os
 import re
 import secrets
-import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from protocol.clock import iso_vn
+from server.db import Records, open_server_db
 
 ROLES = ("supervisor", "admin")  # in increasing power: an admin can do what a supervisor can
 NAME_RE = re.compile(r"[a-z0-9._-]{2,64}")
@@ -55,12 +57,21 @@ class AuthError(ValueError):
 
 # ---------------------------------------------------------------------------------------------- hashing
 
+
 def hash_password(password: str) -> str:
     """`scrypt$N$r$p$salt$hash` (base64), salted per password."""
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
-    return "$".join(["scrypt", str(SCRYPT_N), str(SCRYPT_R), str(SCRYPT_P),
-                     base64.b64encode(salt).decode(), base64.b64encode(digest).decode()])
+    return "$".join(
+        [
+            "scrypt",
+            str(SCRYPT_N),
+            str(SCRYPT_R),
+            str(SCRYPT_P),
+            base64.b64encode(salt).decode(),
+            base64.b64encode(digest).decode(),
+        ]
+    )
 
 
 def check_password(password: str, stored: str) -> bool:
@@ -68,8 +79,14 @@ def check_password(password: str, stored: str) -> bool:
         scheme, n, r, p, salt, digest = stored.split("$")
         if scheme != "scrypt":
             return False
-        got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
-                             dklen=len(base64.b64decode(digest)))
+        got = hashlib.scrypt(
+            password.encode(),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(base64.b64decode(digest)),
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got, base64.b64decode(digest))
@@ -81,6 +98,7 @@ _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 # --------------------------------------------------------------------------------------------- accounts
 
+
 @dataclass(frozen=True)
 class User:
     name: str
@@ -90,80 +108,78 @@ class User:
         return ROLES.index(self.role) >= ROLES.index(role)
 
 
-def _connect(db_path: str | Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(db_path), timeout=30, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    conn.executescript(SCHEMA)
-    return conn
-
-
-def create_user(db_path: str | Path, name: str, password: str, role: str = "supervisor") -> User:
-    """Create a web account, or reset the password and role of an existing one (CLI and demo entry point)."""
-    if not NAME_RE.fullmatch(name or ""):
-        raise AuthError("user name: 2-64 characters a-z 0-9 . _ -",
-                        "Tên đăng nhập: 2–64 ký tự a-z, 0-9, dấu chấm, gạch dưới, gạch ngang")
-    if role not in ROLES:
-        raise AuthError(f"role must be one of {', '.join(ROLES)}",
-                        f"Vai trò phải là một trong: {', '.join(ROLES)}")
-    if len(password or "") < MIN_PASSWORD:
-        raise AuthError(f"password: at least {MIN_PASSWORD} characters",
-                        f"Mật khẩu: ít nhất {MIN_PASSWORD} ký tự")
-    conn = _connect(db_path)
+@contextmanager
+def _records(db: Records | str | Path) -> Iterator[Records]:
+    """The records object itself, or one opened (and closed after) from a SQLite path or PostgreSQL URL."""
+    opened = None if isinstance(db, Records) else open_server_db(db)
+    records = opened or db
     try:
+        records.ensure_schema(SCHEMA)  # type: ignore[union-attr]
+        yield records  # type: ignore[misc]
+    finally:
+        if opened is not None:
+            opened.close()
+
+
+def _name(name: str | None) -> str:
+    return (name or "").strip().lower()
+
+
+def create_user(db: Records | str | Path, name: str, password: str, role: str = "supervisor") -> User:
+    """Create a web account, or reset the password and role of an existing one (CLI and demo entry point)."""
+    name = _name(name)
+    if not NAME_RE.fullmatch(name):
+        raise AuthError(
+            "user name: 2-64 characters a-z 0-9 . _ -",
+            "Tên đăng nhập: 2–64 ký tự a-z, 0-9, dấu chấm, gạch dưới, gạch ngang",
+        )
+    if role not in ROLES:
+        raise AuthError(f"role must be one of {', '.join(ROLES)}", f"Vai trò phải là một trong: {', '.join(ROLES)}")
+    if len(password or "") < MIN_PASSWORD:
+        raise AuthError(f"password: at least {MIN_PASSWORD} characters", f"Mật khẩu: ít nhất {MIN_PASSWORD} ký tự")
+    with _records(db) as records, records.tx() as conn:
         conn.execute(
             "INSERT INTO web_users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT(name) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role,"
             " disabled = 0",
             (name, hash_password(password), role, iso_vn()),
         )
-    finally:
-        conn.close()
     return User(name, role)
 
 
-def disable_user(db_path: str | Path, name: str) -> bool:
-    """Refuse this account from its next request on (sessions re-check the account every request)."""
-    conn = _connect(db_path)
-    try:
-        return conn.execute("UPDATE web_users SET disabled = 1 WHERE name = ?", (name,)).rowcount == 1
-    finally:
-        conn.close()
+def disable_user(db: Records | str | Path, name: str) -> bool:
+    """Refuse this account from its next request on, at every server sharing the records (sessions
+    re-check the account every request)."""
+    with _records(db) as records, records.tx() as conn:
+        return conn.execute("UPDATE web_users SET disabled = 1 WHERE name = ?", (_name(name),)).rowcount == 1
 
 
-def list_users(db_path: str | Path) -> list[dict[str, Any]]:
-    conn = _connect(db_path)
-    try:
-        return [dict(r) for r in conn.execute(
-            "SELECT name, role, disabled, created_at, last_login FROM web_users ORDER BY name")]
-    finally:
-        conn.close()
+def list_users(db: Records | str | Path) -> list[dict[str, Any]]:
+    with _records(db) as records:
+        return records.query("SELECT name, role, disabled, created_at, last_login FROM web_users ORDER BY name")
 
 
-def active_user(db_path: str | Path, name: str) -> User | None:
-    conn = _connect(db_path)
-    try:
-        row = conn.execute("SELECT role FROM web_users WHERE name = ? AND disabled = 0", (name,)).fetchone()
-    finally:
-        conn.close()
-    return User(name, row["role"]) if row and row["role"] in ROLES else None
+def active_user(db: Records | str | Path, name: str) -> User | None:
+    with _records(db) as records:
+        row = records.one("SELECT role FROM web_users WHERE name = ? AND disabled = 0", (_name(name),))
+    return User(_name(name), row["role"]) if row and row["role"] in ROLES else None
 
 
-def verify_login(db_path: str | Path, name: str, password: str) -> User | None:
+def verify_login(db: Records | str | Path, name: str, password: str) -> User | None:
     """The user when name and password match an active account, else None (same cost either way)."""
-    conn = _connect(db_path)
-    try:
-        row = conn.execute("SELECT password_hash, role, disabled FROM web_users WHERE name = ?",
-                           (name,)).fetchone()
+    name = _name(name)
+    with _records(db) as records:
+        row = records.one("SELECT password_hash, role, disabled FROM web_users WHERE name = ?", (name,))
         ok = check_password(password, row["password_hash"] if row else _DUMMY_HASH)
         if not (ok and row and not row["disabled"] and row["role"] in ROLES):
             return None
-        conn.execute("UPDATE web_users SET last_login = ? WHERE name = ?", (iso_vn(), name))
-        return User(name, row["role"])
-    finally:
-        conn.close()
+        with records.tx() as conn:
+            conn.execute("UPDATE web_users SET last_login = ? WHERE name = ?", (iso_vn(), name))
+    return User(name, row["role"])
 
 
 # ----------------------------------------------------------------------------------------- rate limiting
+
 
 class LoginLimiter:
     """At most `attempts` failed logins per user name and per client address within `window` seconds.
@@ -189,8 +205,11 @@ class LoginLimiter:
         """Seconds until another attempt is allowed (0: allowed now)."""
         now = self.clock()
         with self._lock:
-            waits = [self.window - (now - times[0]) for key in (f"u:{name}", f"a:{address}")
-                     if len(times := self._recent(key, now)) >= self.attempts]
+            waits = [
+                self.window - (now - times[0])
+                for key in (f"u:{name}", f"a:{address}")
+                if len(times := self._recent(key, now)) >= self.attempts
+            ]
         return max(waits, default=0.0)
 
     def failed(self, name: str, address: str) -> None:
@@ -206,17 +225,45 @@ class LoginLimiter:
 
 # ----------------------------------------------------------------------------------- sessions and CSRF
 
+SECRET_BYTES = 32
+
+
 def load_or_create_secret(path: Path) -> bytes:
-    """The Flask session key: 32 random bytes made once, file mode 0600 (sessions survive restarts)."""
+    """The Flask session key: 32 random bytes made once, file mode 0600 (sessions survive restarts).
+
+    Several servers may name one file on shared storage and start together: the key is written whole to a
+    temporary file, fsynced, then hard-linked into place, which fails if another server got there first;
+    the loser reads the winner's key. Nobody ever reads a half-written key."""
     path = Path(path)
-    if path.exists():
-        return path.read_bytes()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    secret = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secret)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(secrets.token_bytes(SECRET_BYTES))
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass  # another server made it first: use theirs
+            else:
+                _fsync_dir(path.parent)
+        finally:
+            tmp.unlink(missing_ok=True)
+    secret = path.read_bytes()
+    if len(secret) < SECRET_BYTES:
+        raise ValueError(f"session key {path}: {len(secret)} bytes, expected {SECRET_BYTES} (damaged: delete it)")
     return secret
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def csrf_token(session: Any) -> str:

@@ -28,6 +28,8 @@ class ServerConfig:
     public_url: str = ""  # the URL stations use; default http://host:port
     catalog_url: str = ""  # postgresql://... shared by several servers; empty = SQLite file catalog_path
     database: str = ""  # the server's records: postgresql://... shared by several servers; empty = db_path
+    # The web UI's session key; servers behind one address name one file on shared storage. Unset: data_dir/keys.
+    session_key_file: Path | None = None
 
     @property
     def db_path(self) -> Path:
@@ -37,6 +39,10 @@ class ServerConfig:
     def db_target(self) -> str | Path:
         """What server.db.open_server_db opens: the PostgreSQL URL when set, else the SQLite file."""
         return self.database or self.db_path
+
+    @property
+    def session_key_path(self) -> Path:
+        return self.session_key_file or self.data_dir / "keys" / "web-session.key"
 
     @property
     def uploads_dir(self) -> Path:
@@ -62,7 +68,14 @@ class ServerConfig:
         return [Path(p).read_bytes() for p in self.trust_roots]
 
 
-PATH_FIELDS = {"data_dir", "backup_dir", "broker_password_file", "broker_files_dir", "broker_pid_file"}
+PATH_FIELDS = {
+    "data_dir",
+    "backup_dir",
+    "broker_password_file",
+    "broker_files_dir",
+    "broker_pid_file",
+    "session_key_file",
+}
 
 
 PG_SCHEMES = ("postgresql://", "postgres://")

@@ -162,7 +162,7 @@ def seed_server(root: Path, ports: dict[str, int]) -> dict[str, str]:
     from server.auth import create_user
 
     supervisor_password = secrets.token_urlsafe(9)
-    create_user(root / "server" / "server.db", SUPERVISOR, supervisor_password, role="supervisor")
+    create_user(db, SUPERVISOR, supervisor_password, role="supervisor")
     _secret(root / "server" / "supervisor-password", supervisor_password)
     say(f"supervisor account for the dashboard: {SUPERVISOR} / {supervisor_password}")
     server_password = secrets.token_urlsafe(24)

@@ -1,8 +1,9 @@
 """The web blueprint and the checks that run before each of its endpoints.
 
 Every endpoint needs a logged-in supervisor unless marked `public` (server/auth.py); POST requests need the
-session's CSRF token. The session key is made once under the server's data folder, so app.py needs no
-knowledge of the web UI's login.
+session's CSRF token. The session key is made once in the file the config names (`session_key_file`, by default
+under the server's data folder; servers behind one address share it), so app.py needs no knowledge of the web
+UI's login. Accounts are read from the server's records (`ctx().db`), shared when the records are.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def _setup(state: Any) -> None:
     app = state.app
     context = app.extensions.get("sohoa")
     if context is not None and not app.secret_key:
-        app.secret_key = auth.load_or_create_secret(context.config.data_dir / "keys" / "web-session.key")
+        app.secret_key = auth.load_or_create_secret(context.config.session_key_path)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.extensions[LIMITER_KEY] = auth.LoginLimiter()
@@ -53,26 +54,35 @@ def _guard():
     g.user = None
     name = session.get("user")
     if name:
-        g.user = auth.active_user(ctx().config.db_path, name)
+        g.user = auth.active_user(ctx().db, name)
         if g.user is None:  # disabled or removed since login
             session.clear()
     if role is None:
         return None
     if g.user is None:
         if _wants_json():
-            return jsonify({"error": "login_required", "message": "log in first",
-                            "message_vi": "Hãy đăng nhập"}), 401
+            return jsonify({"error": "login_required", "message": "log in first", "message_vi": "Hãy đăng nhập"}), 401
         return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
     if not g.user.can(role):
         if _wants_json():
-            return jsonify({"error": "forbidden", "message": i18n.text("forbidden", "en"),
-                            "message_vi": i18n.text("forbidden", "vi")}), 403
+            return jsonify(
+                {
+                    "error": "forbidden",
+                    "message": i18n.text("forbidden", "en"),
+                    "message_vi": i18n.text("forbidden", "vi"),
+                }
+            ), 403
         abort(403)
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token")
         if not auth.csrf_ok(session, sent):
-            return jsonify({"error": "csrf", "message": i18n.text("csrf_failed", "en"),
-                            "message_vi": i18n.text("csrf_failed", "vi")}), 400
+            return jsonify(
+                {
+                    "error": "csrf",
+                    "message": i18n.text("csrf_failed", "en"),
+                    "message_vi": i18n.text("csrf_failed", "vi"),
+                }
+            ), 400
     return None
 
 

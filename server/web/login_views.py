@@ -34,7 +34,7 @@ def login():
         elif wait > 0:
             error, status = t("login_limited", s=int(wait) + 1), 429
         else:
-            user = auth.verify_login(ctx().config.db_path, name, password)
+            user = auth.verify_login(ctx().db, name, password)
             if user is None:
                 limiter.failed(name, address)
                 error, status = t("login_failed"), 401
@@ -72,11 +72,15 @@ def users():
     status = 200
     if request.method == "POST":
         try:
-            user = auth.create_user(ctx().config.db_path, request.form.get("username", "").strip().lower(),
-                                    request.form.get("password", ""), request.form.get("role", "supervisor"))
+            user = auth.create_user(
+                ctx().db,
+                request.form.get("username", "").strip().lower(),
+                request.form.get("password", ""),
+                request.form.get("role", "supervisor"),
+            )
             flash(t("user_saved", name=user.name))
             return redirect(url_for("web.users"))
         except auth.AuthError as exc:
             flash(exc.message_vi if g.get("user") and session.get("lang", "vi") == "vi" else str(exc), "error")
             status = 400
-    return render_template("users.html", users=auth.list_users(ctx().config.db_path), roles=auth.ROLES), status
+    return render_template("users.html", users=auth.list_users(ctx().db), roles=auth.ROLES), status

@@ -20,8 +20,8 @@ def server(tmp_path: Path):
     from tests.conftest import LiveServer
 
     context = build_context(ServerConfig(data_dir=tmp_path / "server"))
-    auth.create_user(context.config.db_path, *ADMIN, role="admin")
-    auth.create_user(context.config.db_path, *SUPERVISOR, role="supervisor")
+    auth.create_user(context.db, *ADMIN, role="admin")
+    auth.create_user(context.db, *SUPERVISOR, role="supervisor")
     app = create_app(context)
     with LiveServer(app) as live:
         yield live.url, context, app
@@ -35,11 +35,14 @@ def test_scrypt_hash_is_salted_and_checks():
     assert not auth.check_password("x", "garbage")
 
 
-@pytest.mark.parametrize("name, password, role, vi", [
-    ("A B", "long-enough", "admin", "Tên đăng nhập"),
-    ("giamsat", "short", "supervisor", "Mật khẩu"),
-    ("giamsat", "long-enough", "root", "Vai trò"),
-])
+@pytest.mark.parametrize(
+    "name, password, role, vi",
+    [
+        ("A B", "long-enough", "admin", "Tên đăng nhập"),
+        ("giamsat", "short", "supervisor", "Mật khẩu"),
+        ("giamsat", "long-enough", "root", "Vai trò"),
+    ],
+)
 def test_create_user_refuses_bad_input_with_vietnamese_message(tmp_path, name, password, role, vi):
     with pytest.raises(auth.AuthError) as err:
         auth.create_user(tmp_path / "s.db", name, password, role)
@@ -77,27 +80,31 @@ def test_wrong_password_and_unknown_user_look_the_same(server):
     for name, password in ((SUPERVISOR[0], "wrong-password"), ("nobody", "wrong-password")):
         s = requests.Session()
         token = csrf_from(s.get(url + "/login", timeout=10).text)
-        resp = s.post(url + "/login", data={"username": name, "password": password, "csrf_token": token},
-                      timeout=10)
+        resp = s.post(url + "/login", data={"username": name, "password": password, "csrf_token": token}, timeout=10)
         assert resp.status_code == 401 and "Sai tên đăng nhập hoặc mật khẩu" in resp.text
 
 
 def test_login_form_needs_its_csrf_token(server):
     url, _, _ = server
-    resp = requests.post(url + "/login", data={"username": ADMIN[0], "password": ADMIN[1]}, timeout=10,
-                         allow_redirects=False)
+    resp = requests.post(
+        url + "/login", data={"username": ADMIN[0], "password": ADMIN[1]}, timeout=10, allow_redirects=False
+    )
     assert resp.status_code == 400
 
 
 def test_post_without_csrf_token_is_refused(server):
     url, _, _ = server
     s = login(url, *ADMIN)
-    resp = s.post(url + "/users", data={"username": "moi.nguoi", "password": "mat-khau-moi", "role": "supervisor"},
-                  timeout=10)
+    resp = s.post(
+        url + "/users", data={"username": "moi.nguoi", "password": "mat-khau-moi", "role": "supervisor"}, timeout=10
+    )
     assert resp.status_code == 400 and resp.json()["error"] == "csrf"
     token = csrf_from(s.get(url + "/users", timeout=10).text)
-    resp = s.post(url + "/users", data={"username": "moi.nguoi", "password": "mat-khau-moi", "role": "supervisor",
-                                        "csrf_token": token}, timeout=10)
+    resp = s.post(
+        url + "/users",
+        data={"username": "moi.nguoi", "password": "mat-khau-moi", "role": "supervisor", "csrf_token": token},
+        timeout=10,
+    )
     assert resp.status_code == 200 and "moi.nguoi" in resp.text
 
 
@@ -113,15 +120,22 @@ def test_login_rate_limit_blocks_even_the_right_password(server):
     s = requests.Session()
     token = csrf_from(s.get(url + "/login", timeout=10).text)
     for _ in range(5):
-        resp = s.post(url + "/login", data={"username": ADMIN[0], "password": "guess", "csrf_token": token},
-                      timeout=10)
+        resp = s.post(url + "/login", data={"username": ADMIN[0], "password": "guess", "csrf_token": token}, timeout=10)
         assert resp.status_code == 401
-    resp = s.post(url + "/login", data={"username": ADMIN[0], "password": ADMIN[1], "csrf_token": token},
-                  timeout=10, allow_redirects=False)
+    resp = s.post(
+        url + "/login",
+        data={"username": ADMIN[0], "password": ADMIN[1], "csrf_token": token},
+        timeout=10,
+        allow_redirects=False,
+    )
     assert resp.status_code == 429 and "Thử lại sau" in resp.text
     # another account from elsewhere is not blocked by the name key, but this address is
-    assert s.post(url + "/login", data={"username": SUPERVISOR[0], "password": SUPERVISOR[1],
-                                        "csrf_token": token}, timeout=10).status_code == 429
+    assert (
+        s.post(
+            url + "/login", data={"username": SUPERVISOR[0], "password": SUPERVISOR[1], "csrf_token": token}, timeout=10
+        ).status_code
+        == 429
+    )
 
 
 def test_limiter_window_expires():
@@ -139,7 +153,7 @@ def test_disabled_account_loses_its_session(server):
     url, context, _ = server
     s = login(url, *SUPERVISOR)
     assert s.get(url + "/", timeout=10).status_code == 200
-    auth.disable_user(context.config.db_path, SUPERVISOR[0])
+    auth.disable_user(context.db, SUPERVISOR[0])
     assert s.get(url + "/", allow_redirects=False, timeout=10).status_code == 302
 
 
@@ -147,8 +161,12 @@ def test_no_open_redirect_after_login(server):
     url, _, _ = server
     s = requests.Session()
     token = csrf_from(s.get(url + "/login", timeout=10).text)
-    resp = s.post(url + "/login?next=//evil.example/x", data={"username": ADMIN[0], "password": ADMIN[1],
-                                                              "csrf_token": token}, allow_redirects=False, timeout=10)
+    resp = s.post(
+        url + "/login?next=//evil.example/x",
+        data={"username": ADMIN[0], "password": ADMIN[1], "csrf_token": token},
+        allow_redirects=False,
+        timeout=10,
+    )
     assert resp.status_code == 302 and resp.headers["Location"] == "/"
 
 
@@ -156,6 +174,37 @@ def test_session_key_is_private(server):
     _, context, _ = server
     key = context.config.data_dir / "keys" / "web-session.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600 and len(key.read_bytes()) == 32
+
+
+def test_session_key_made_once_by_servers_starting_together(tmp_path: Path):
+    """Several servers naming one shared key file and starting at once all get the same whole key."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    path = tmp_path / "shared" / "web-session.key"
+    start = Barrier(8)
+
+    def load(_: int) -> bytes:
+        start.wait()
+        return auth.load_or_create_secret(path)
+
+    with ThreadPoolExecutor(8) as pool:
+        keys = list(pool.map(load, range(8)))
+    assert len(set(keys)) == 1 and keys[0] == path.read_bytes() and len(keys[0]) == 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["web-session.key"]  # no temporary file left
+    path.write_bytes(b"")  # a damaged key is an error, not an empty secret that signs every session alike
+    with pytest.raises(ValueError, match="damaged"):
+        auth.load_or_create_secret(path)
+
+
+def test_session_key_file_setting(tmp_path: Path):
+    from server.config import ServerConfig, load_config
+
+    assert ServerConfig(data_dir=tmp_path).session_key_path == tmp_path / "keys" / "web-session.key"
+    toml = tmp_path / "server.toml"
+    toml.write_text(f'data_dir = "{tmp_path}"\nsession_key_file = "/srv/chung/web-session.key"\n', encoding="utf-8")
+    assert load_config(toml).session_key_path == Path("/srv/chung/web-session.key")
 
 
 def test_english_switch(server):

@@ -55,8 +55,8 @@ def start_floor(tmp_path: Path, *, stations: tuple[str, ...] = STATIONS, monitor
     secrets = {sid: context.db.add_station(sid, name=f"Trạm {sid}") for sid in stations}
     accounts = {**context.db.mqtt_accounts(), "server": "server-pw"}
     config = BrokerConfig(port=free_port(), accounts=accounts, server_user="server")
-    create_user(context.config.db_path, *ADMIN, role="admin")
-    create_user(context.config.db_path, *SUPERVISOR, role="supervisor")
+    create_user(context.db, *ADMIN, role="admin")
+    create_user(context.db, *SUPERVISOR, role="supervisor")
     with BrokerProcess.from_config(tmp_path / "broker", config) as broker:
         monitor = Monitor(host="127.0.0.1", port=broker.port, username="server", password="server-pw",
                           db_path=context.config.monitor_path, tick=0.1, **(monitor_kw or {}))

@@ -56,8 +56,8 @@ def app_and_ctx(tmp_path: Path):
     from server.config import ServerConfig
 
     context = build_context(ServerConfig(data_dir=tmp_path / "server"))
-    auth.create_user(context.config.db_path, *ADMIN, role="admin")
-    auth.create_user(context.config.db_path, *SUPERVISOR, role="supervisor")
+    auth.create_user(context.db, *ADMIN, role="admin")
+    auth.create_user(context.db, *SUPERVISOR, role="supervisor")
     creds = context.db.add_station("tram-01")
     app = create_app(context)
     app.config["TESTING"] = False  # errors must surface as the 5xx a user would see, not as test exceptions

@@ -38,8 +38,8 @@ def server(tmp_path: Path, records_target):  # noqa: F811 - fixture: records in 
 
     database = str(records_target) if is_postgres(records_target) else ""
     context = build_context(ServerConfig(data_dir=tmp_path / "server", database=database))
-    auth.create_user(context.config.db_path, *ADMIN, role="admin")
-    auth.create_user(context.config.db_path, *SUPERVISOR, role="supervisor")
+    auth.create_user(context.db, *ADMIN, role="admin")
+    auth.create_user(context.db, *SUPERVISOR, role="supervisor")
     base = BrokerConfig(port=free_port(), accounts={"server": "server-pw"}, server_user="server")
     folder = tmp_path / "broker"
     with BrokerProcess.from_config(folder, base) as broker:

@@ -4,6 +4,7 @@ one target play two servers; threads started together at a barrier play their co
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -14,7 +15,7 @@ import pytest
 from records_support import open_records, records, records_target  # noqa: F401 - fixtures
 from test_catalog_pg import PG_ADMIN, pg_database
 
-from server import enrollment, operators
+from server import auth, enrollment, operators
 from server.db import Records, ServerDB, open_server_db
 from server.db_pg import PgServerDB, pg_sql
 from server.workorders.orders import ProgressTracker, assign, overview
@@ -175,6 +176,54 @@ def test_operator_accounts_are_shared(open_records) -> None:  # noqa: F811
     assert (row["code"], row["role"], row["active"]) == ("op-01", "supervisor", 1) and "1357" not in row["pin_hash"]
     assert operators.deactivate_operator(one, "op-01") and not operators.deactivate_operator(one, "op-99")
     assert operators.operators(other)[0]["active"] == 0
+
+
+def test_web_accounts_are_shared(open_records) -> None:  # noqa: F811
+    """The dashboard's accounts: made at one server, usable at the other; re-set and disabled anywhere."""
+    one, other = open_records(), open_records()
+    assert auth.create_user(one, " Admin.Lan ", "mật-khẩu-dài-1", role="admin") == auth.User("admin.lan", "admin")
+    assert auth.verify_login(other, "ADMIN.LAN", "mật-khẩu-dài-1") == auth.User("admin.lan", "admin")
+    assert auth.verify_login(other, "admin.lan", "mật-khẩu-sai") is None
+    assert auth.verify_login(other, "khong-co", "mật-khẩu-dài-1") is None
+    assert auth.active_user(other, "admin.lan") == auth.User("admin.lan", "admin")
+    [row] = auth.list_users(one)
+    assert (row["name"], row["role"], row["disabled"]) == ("admin.lan", "admin", 0) and row["last_login"]
+    stored = one.one("SELECT password_hash FROM web_users WHERE name = ?", ("admin.lan",))["password_hash"]
+    assert stored.startswith("scrypt$") and "mật-khẩu" not in stored
+
+    auth.create_user(other, "admin.lan", "mật-khẩu-mới-2", role="supervisor")  # reset: new password and role
+    assert auth.verify_login(one, "admin.lan", "mật-khẩu-dài-1") is None
+    assert auth.verify_login(one, "admin.lan", "mật-khẩu-mới-2") == auth.User("admin.lan", "supervisor")
+
+    assert auth.disable_user(one, "Admin.Lan") and not auth.disable_user(one, "khong-co")
+    assert auth.active_user(other, "admin.lan") is None  # at once, at the other server
+    assert auth.verify_login(other, "admin.lan", "mật-khẩu-mới-2") is None
+    assert [u["disabled"] for u in auth.list_users(other)] == [1]
+    auth.create_user(one, "admin.lan", "mật-khẩu-mới-3", role="admin")  # re-creating enables it again
+    assert auth.active_user(other, "admin.lan") == auth.User("admin.lan", "admin")
+
+
+def test_web_accounts_of_an_existing_server_db_are_kept(tmp_path: Path) -> None:
+    """A server.db written before accounts moved onto the records (same table, opened by sqlite3 itself)."""
+    path = tmp_path / "server.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE web_users (name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL,"
+        " disabled INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, last_login TEXT);"
+    )
+    old.execute(
+        "INSERT INTO web_users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
+        ("giamsat", auth.hash_password("mật-khẩu-cũ-1"), "supervisor", "2026-01-01T00:00:00+07:00"),
+    )
+    old.commit()
+    old.close()
+    db = open_server_db(path)
+    try:
+        assert auth.verify_login(db, "giamsat", "mật-khẩu-cũ-1") == auth.User("giamsat", "supervisor")
+        auth.create_user(db, "quantri", "mật-khẩu-mới-1", role="admin")
+        assert [u["name"] for u in auth.list_users(db)] == ["giamsat", "quantri"]
+    finally:
+        db.close()
 
 
 def test_a_failed_transaction_leaves_nothing(records: Records) -> None:  # noqa: F811

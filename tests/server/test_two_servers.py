@@ -6,8 +6,9 @@ server works at the other, and a station revoked at one is refused by the other 
 What is shared, as docs/scaling.md says a deployment behind a load balancer must share it: the database
 (`database` and `catalog_url`, one PostgreSQL database here), the package store, the uploads folder (a
 station may send its chunks to either server) and the receipt key (either server may answer with the
-receipt the other signed). Each is a symlink from the server's data_dir, as an NFS mount would be. What is
-not: each server's own SQLite file with the dashboard's web accounts (server/auth.py).
+receipt the other signed). Each is a symlink from the server's data_dir, as an NFS mount would be. The
+dashboard's web accounts live in the shared records, and both servers name one session-key file
+(`session_key_file`), so an admin made once logs in at either and a session made by one is honoured by the other.
 """
 
 from __future__ import annotations
@@ -44,13 +45,15 @@ def _server(root: Path, name: str, shared: Path, url: str, trust_pem: Path) -> S
     for folder in ("store", "uploads", "keys"):
         (server.data_dir / folder).symlink_to(shared / folder, target_is_directory=True)
     server.config.write_text(
-        server.config.read_text() + f'catalog_url = "{url}"\ndatabase = "{url}"\n', encoding="utf-8"
+        server.config.read_text()
+        + f'catalog_url = "{url}"\ndatabase = "{url}"\nsession_key_file = "{shared / "web" / "session.key"}"\n',
+        encoding="utf-8",
     )
     return server
 
 
-def _cli(server: ServerProcess, *args: str) -> dict:
-    done = subprocess.run([*server.argv, *args], capture_output=True, text=True, timeout=60, cwd=ROOT)
+def _cli(server: ServerProcess, *args: str, stdin: str | None = None) -> dict:
+    done = subprocess.run([*server.argv, *args], capture_output=True, text=True, timeout=60, cwd=ROOT, input=stdin)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -65,8 +68,9 @@ def test_two_servers_one_database_one_store(tmp_path, demo_keys, make_package) -
     late = make_package(notation="163.VP")  # sent through A, then committed at A and B at once
     with pg_database() as url:
         servers = [_server(tmp_path, n, shared, url, demo_keys.ca_pem) for n in ("server-a", "server-b")]
-        auth.create_user(servers[0].data_dir / "server.db", *ADMIN, role="admin")  # web accounts: per server
         try:
+            # the admin once, through server A's configuration only: into the shared records
+            assert _cli(servers[0], "add-user", ADMIN[0], "--role", "admin", stdin=ADMIN[1] + "\n")["role"] == "admin"
             creds = _cli(servers[0], "add-station", "tram-01")  # added through server A's configuration only
             for server in servers:
                 server.start()
@@ -96,6 +100,7 @@ def test_two_servers_one_database_one_store(tmp_path, demo_keys, make_package) -
             elapsed = time.monotonic() - began
             raced = _commit_raced_on_both(servers, creds, late)
             _enrolled_at_one_revoked_at_other(servers, tmp_path)
+            _web_account_shared(servers, url, shared)
         finally:
             for server in servers:
                 server.stop()
@@ -203,6 +208,32 @@ def _enrolled_at_one_revoked_at_other(servers: list[ServerProcess], tmp_path: Pa
     with pytest.raises(SyncError) as err:
         at_b.workorders()
     assert err.value.status == 401
+
+
+def _web_account_shared(servers: list[ServerProcess], url: str, shared: Path) -> None:
+    """The admin made once logs in at both servers; A's session cookie is honoured by B; disabled through
+    A's records, the account is refused by B at its next request, session and password alike."""
+    a, b = servers
+    for server in servers:
+        assert (
+            login(server.url, *ADMIN).get(server.url + "/users", allow_redirects=False, timeout=10).status_code == 200
+        )
+    at_a = login(a.url, *ADMIN)
+    at_b = requests.Session()
+    at_b.cookies.update(at_a.cookies)  # the load balancer sends the next request to B
+    page = at_b.get(b.url + "/users", allow_redirects=False, timeout=10)
+    assert page.status_code == 200 and ADMIN[0] in page.text
+    assert (shared / "web" / "session.key").exists() and not (shared / "keys" / "web-session.key").exists()
+
+    records = open_server_db(url)  # what server A opens (same `database` setting)
+    try:
+        assert auth.disable_user(records, ADMIN[0])
+    finally:
+        records.close()
+    assert at_b.get(b.url + "/users", allow_redirects=False, timeout=10).status_code == 302
+    assert at_a.get(a.url + "/users", allow_redirects=False, timeout=10).status_code == 302
+    with pytest.raises(AssertionError, match="login failed: 401"):
+        login(b.url, *ADMIN)
 
 
 PUT_SCRIPT = """
