@@ -4,6 +4,7 @@
 #   bash scripts/bootstrap.sh test     the whole default test suite
 #   bash scripts/bootstrap.sh stress   the long stress runs
 #   bash scripts/bootstrap.sh bench    the benchmarks
+#   bash scripts/bootstrap.sh install-check   install.sh for real in a Debian 12 chroot (root, network, minutes)
 #   bash scripts/bootstrap.sh setup    only install
 # Idempotent: apt runs only when a package is missing, pip only when pyproject.toml changed.
 set -euo pipefail
@@ -97,5 +98,9 @@ case "$job" in
   test) ensure_postgres; exec bash scripts/run-tests.sh "$@" ;;
   stress) exec .venv/bin/python -m pytest -m stress -p no:cacheprovider "$@" ;;
   bench) exec .venv/bin/python -m bench "$@" ;;
-  *) say "unknown job '$job' (demo | test | stress | bench | setup)"; exit 2 ;;
+  install-check)
+    if ! command -v debootstrap >/dev/null; then as_root apt-get install -y -q --no-install-recommends debootstrap; fi
+    as_root env SOHOA_CHECK_ROOT="${SOHOA_CHECK_ROOT:-}" SOHOA_CHECK_WORKTREE="${SOHOA_CHECK_WORKTREE:-0}" \
+      bash scripts/install-check.sh "$@" ;;
+  *) say "unknown job '$job' (demo | test | stress | bench | install-check | setup)"; exit 2 ;;
 esac

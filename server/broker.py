@@ -128,30 +128,82 @@ def write_account_files(folder: Path, config: BrokerConfig, *, group_readable: b
     return passwd, acl
 
 
-def write_broker_files(folder: Path, config: BrokerConfig) -> Path:
-    """Write mosquitto.conf, passwd, acl and the persistence folder into `folder`; return the conf."""
+def write_broker_files(
+    folder: Path, config: BrokerConfig, *, data_dir: Path | None = None, group_readable: bool = False
+) -> Path:
+    """Write mosquitto.conf, passwd and acl into `folder` (each atomically); return the conf.
+
+    `data_dir`: mosquitto's persistence folder (default `<folder>/data`, created). Production puts it where
+    the broker's unit may write (/var/lib/sohoa-mosquitto), not under the read-only /etc/sohoa/mosquitto.
+    """
     folder = Path(folder).resolve()
-    data_dir = folder / "data"
+    data_dir = Path(data_dir).resolve() if data_dir is not None else folder / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
-    passwd, acl = write_account_files(folder, config)
+    passwd, acl = write_account_files(folder, config, group_readable=group_readable)
     run_user = config.run_user or pwd.getpwuid(os.geteuid()).pw_name
     conf = folder / "mosquitto.conf"
-    conf.write_text(
-        _render(
-            "mosquitto.conf.tpl",
-            {
-                "password_file": passwd,
-                "acl_file": acl,
-                "data_dir": data_dir,
-                "run_user": run_user,
-                "port": config.port,
-                "bind": config.bind,
-                "tls_block": _tls_block(config.tls),
-            },
-        ),
-        encoding="utf-8",
+    text = _render(
+        "mosquitto.conf.tpl",
+        {
+            "password_file": passwd,
+            "acl_file": acl,
+            "data_dir": data_dir,
+            "run_user": run_user,
+            "port": config.port,
+            "bind": config.bind,
+            "tls_block": _tls_block(config.tls),
+        },
     )
+    mode, gid = (0o640, folder.stat().st_gid) if group_readable else (0o600, None)
+    _write_private(conf, text, mode=mode, gid=gid)
     return conf
+
+
+def new_secret() -> str:
+    """A random broker password (URL-safe, no newline)."""
+    return secrets.token_urlsafe(24)
+
+
+def render_installed_broker(
+    config: Any,
+    *,
+    folder: Path,
+    data_dir: Path,
+    password_file: Path,
+    port: int = 1883,
+    bind: str = "0.0.0.0",
+    run_user: str = "mosquitto",
+) -> tuple[Path, list[str]]:
+    """Render the production broker (`sohoa server broker-config`) from a ServerConfig; idempotent.
+
+    The server's own account password is read from `password_file`, or made once (0600) when it does not
+    exist yet, so re-running keeps it. Stations come from the records database, revoked ones left out; a
+    database that does not exist yet (first install) means no stations, and is not created here.
+    Returns the conf path and the station ids.
+    """
+    password_file = Path(password_file)
+    if not password_file.exists():
+        _write_private(password_file, new_secret() + "\n")
+    password = password_file.read_text(encoding="utf-8").strip()
+    if not password:
+        raise BrokerError(f"{password_file} is empty: delete it to make a new one")
+    accounts = {config.broker_user: password}
+    from server.db import is_postgres, open_server_db
+
+    target = config.db_target
+    if is_postgres(target) or Path(target).exists():
+        accounts = {**open_server_db(target).mqtt_accounts(), **accounts}
+    broker = BrokerConfig(
+        port=port,
+        accounts=accounts,
+        server_user=config.broker_user,
+        bind=bind,
+        prefix=config.mqtt_prefix,
+        run_user=run_user,
+    )
+    conf = write_broker_files(folder, broker, data_dir=data_dir, group_readable=True)
+    log.info("broker rendered in %s: %d stations, persistence in %s", folder, len(broker.station_users), data_dir)
+    return conf, list(broker.station_users)
 
 
 def _write_private(path: Path, text: str, *, mode: int = 0o600, gid: int | None = None) -> None:

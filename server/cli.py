@@ -67,6 +67,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--sample", type=int, help="check only this many packages")
     s.set_defaults(func=fixity)
 
+    s = sub.add_parser("broker-config", help="render the installed broker: mosquitto.conf, passwd, acl (idempotent)")
+    s.add_argument("--folder", help="default: broker_files_dir, else /etc/sohoa/mosquitto")
+    s.add_argument(
+        "--password-file",
+        help="server's MQTT password; default: broker_password_file, else "
+        "/etc/sohoa/secrets/mqtt-server (made once when missing)",
+    )
+    s.add_argument("--data-dir", default="/var/lib/sohoa-mosquitto", help="mosquitto's persistence folder")
+    s.add_argument("--listen-port", type=int, default=1883)
+    s.add_argument("--bind", default="0.0.0.0", help="listener address (stations connect over the LAN)")
+    s.add_argument("--run-user", default="mosquitto")
+    s.set_defaults(func=broker_config)
+
 
 def run(args: argparse.Namespace) -> int:
     from server.app import serve
@@ -136,8 +149,8 @@ def add_user(args: argparse.Namespace) -> int:
     config = _config(args)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
-    try:
-        user = create_user(config.db_path, args.name, password, role=args.role)
+    try:  # the records the server uses: its SQLite file, or the PostgreSQL database several servers share
+        user = create_user(config.db_target, args.name, password, role=args.role)
     except AuthError as exc:
         raise CommandError(str(exc)) from exc
     print(json.dumps({"name": getattr(user, "name", args.name), "role": args.role}))
@@ -164,3 +177,26 @@ def fixity(args: argparse.Namespace) -> int:
     report = PackageStore(config.store_dir, backup_root=config.backup_dir).fixity(sample=args.sample)
     print(json.dumps(asdict(report) if is_dataclass(report) else report, ensure_ascii=False, default=str, indent=2))
     return 0 if getattr(report, "ok", True) else 1
+
+
+def broker_config(args: argparse.Namespace) -> int:
+    from server.broker import BrokerError, render_installed_broker
+    from sohoa.cli import CommandError
+
+    config = _config(args)
+    folder = Path(args.folder or config.broker_files_dir or "/etc/sohoa/mosquitto")
+    password_file = Path(args.password_file or config.broker_password_file or "/etc/sohoa/secrets/mqtt-server")
+    try:
+        conf, stations = render_installed_broker(
+            config,
+            folder=folder,
+            data_dir=Path(args.data_dir),
+            password_file=password_file,
+            port=args.listen_port,
+            bind=args.bind,
+            run_user=args.run_user,
+        )
+    except (BrokerError, OSError) as exc:
+        raise CommandError(f"broker-config: {exc}") from exc
+    print(json.dumps({"conf": str(conf), "stations": stations, "data_dir": args.data_dir}))
+    return 0

@@ -7,6 +7,8 @@
 #
 # Idempotent: running it again upgrades the code and units, and never overwrites /etc/sohoa/*.toml,
 # secrets, TLS keys or data. Uninstall with hardware/pi/uninstall.sh.
+# Without a running systemd (a chroot, an SD-card image build) units are placed and enabled, and what needs
+# the running system (daemon-reload, restart, udevadm, nginx reload) is left to the first boot.
 set -euo pipefail
 
 ROLE=""
@@ -16,6 +18,7 @@ APT=1
 SERVER_NAME=""
 SOURCE="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PREFIX=/opt/sohoa
+BROKER_DATA=/var/lib/sohoa-mosquitto
 ETC=/etc/sohoa
 STATE=/var/lib/sohoa
 
@@ -63,10 +66,22 @@ put() {  # put MODE OWNER:GROUP SRC DEST
 }
 note() { printf '== %s\n' "$*"; }
 
+# systemd is running (a booted machine) or not (chroot, image build: enable works offline, the rest waits for
+# the first boot). SOHOA_SYSTEMD=yes|no overrides the check (tests of the dry run).
+case "${SOHOA_SYSTEMD:-auto}" in
+    yes) SYSTEMD=1 ;;
+    no) SYSTEMD=0 ;;
+    *) if [ -d /run/systemd/system ]; then SYSTEMD=1; else SYSTEMD=0; fi ;;
+esac
+later() { printf '   skipped, no running systemd: %s takes effect at first boot / bỏ qua (chưa chạy systemd): ' "$1"
+          printf '%s có hiệu lực ở lần khởi động đầu tiên\n' "$1"; }
+
 # -- 1. packages ---------------------------------------------------------------------------------
-PKGS=(python3 python3-venv python3-dev gcc)
+# systemd (systemctl) and udev (udevadm) are the installer's own tools: always there on a booted Debian 12,
+# not in a minimal image root.
+PKGS=(python3 python3-venv python3-dev gcc systemd)
 if [ "$ROLE" = station ]; then
-    PKGS+=(sane-utils libsane1 libsane-dev sane-airscan ipp-usb tesseract-ocr tesseract-ocr-vie
+    PKGS+=(udev sane-utils libsane1 libsane-dev sane-airscan ipp-usb tesseract-ocr tesseract-ocr-vie
            tesseract-ocr-osd poppler-utils qpdf ghostscript fonts-freefont-ttf pcscd opensc)
     if [ "$KIOSK" = 1 ]; then
         PKGS+=(cage chromium fonts-noto-core)
@@ -114,7 +129,8 @@ run install -d -m 0700 -o sohoa -g sohoa "$ETC/secrets"
 run install -d -m 0750 -o sohoa -g sohoa "$STATE" "$STATE/$ROLE"
 if [ "$ROLE" = server ]; then
     run install -d -m 0750 -o sohoa -g sohoa /var/backups/sohoa
-    run install -d -m 0750 -o mosquitto -g mosquitto "$STATE/mosquitto"
+    # mosquitto's persistence: its own folder (the broker unit's ReadWritePaths); it cannot reach /var/lib/sohoa.
+    run install -d -m 0750 -o mosquitto -g mosquitto "$BROKER_DATA"
     # The broker's passwd and acl, re-rendered by the server on enrol/revoke (broker_files_dir): sohoa writes,
     # mosquitto reads through the group; setgid so every file written there gets the mosquitto group.
     run install -d -m 2750 -o sohoa -g mosquitto "$ETC/mosquitto"
@@ -152,8 +168,12 @@ UNITS=()
 if [ "$ROLE" = station ]; then
     note "udev rules for USB scanners / quy tắc udev cho máy quét USB"
     put 0644 root:root "$SOURCE/hardware/udev/65-sohoa-scanners.rules" /etc/udev/rules.d/65-sohoa-scanners.rules
-    run udevadm control --reload-rules
-    run udevadm trigger --subsystem-match=usb --action=add
+    if [ "$SYSTEMD" = 1 ]; then
+        run udevadm control --reload-rules
+        run udevadm trigger --subsystem-match=usb --action=add
+    else
+        later "udev rules / quy tắc udev"
+    fi
     UNITS+=(sohoa-station.service)
     if [ "$KIOSK" = 1 ]; then
         UNITS+=(sohoa-kiosk.service)
@@ -181,9 +201,17 @@ else
     fi
     run ln -sfn "$site" /etc/nginx/sites-enabled/sohoa
     run rm -f /etc/nginx/sites-enabled/default
-    run nginx -t
-    note "broker / máy chủ MQTT"
-    run systemctl disable --now mosquitto.service
+    run nginx -t  # only parses the configuration: works without systemd too
+    note "broker / máy chủ MQTT: $ETC/mosquitto/mosquitto.conf"
+    if [ "$SYSTEMD" = 1 ]; then
+        run systemctl disable --now mosquitto.service
+    else
+        run systemctl disable mosquitto.service
+    fi
+    # As the server's user, like the running server that re-renders passwd/acl later: the files and the
+    # server's MQTT password (made once, kept) get sohoa's ownership, the folder's mosquitto group.
+    run runuser -u sohoa -- "$PREFIX/.venv/bin/sohoa" server --config "$ETC/server.toml" broker-config \
+        --data-dir "$BROKER_DATA"
     UNITS+=(sohoa-server.service sohoa-mosquitto.service sohoa-broker-reload.path sohoa-fixity.timer
             sohoa-backup.timer)
 fi
@@ -197,11 +225,18 @@ for unit in "${UNITS[@]}"; do
                             "/etc/systemd/system/${unit%.*}.service" ;;
     esac
 done
-run systemctl daemon-reload
+if [ "$SYSTEMD" = 1 ]; then
+    run systemctl daemon-reload
+fi
 run "$PREFIX/.venv/bin/sohoa" config check "--$ROLE" "$ETC/$ROLE.toml" || true
 run systemctl enable "${UNITS[@]}"
-run systemctl restart "${UNITS[@]}"
-if [ "$ROLE" = server ]; then
-    run systemctl reload-or-restart nginx.service
+if [ "$SYSTEMD" = 1 ]; then
+    run systemctl restart "${UNITS[@]}"
+    if [ "$ROLE" = server ]; then
+        run systemctl reload-or-restart nginx.service
+    fi
+else
+    later "daemon-reload, restart ${UNITS[*]}"
+    if [ "$ROLE" = server ]; then later "nginx reload"; fi
 fi
 note "done / hoàn tất. Next: edit $ETC/$ROLE.toml, then: sohoa config check && sohoa status"

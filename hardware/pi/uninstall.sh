@@ -40,30 +40,39 @@ run() {
 UNITS=(sohoa-kiosk.service sohoa-station.service sohoa-server.service sohoa-broker-reload.path
        sohoa-broker-reload.service sohoa-mosquitto.service sohoa-fixity.timer sohoa-fixity.service
        sohoa-backup.timer sohoa-backup.service)
+# Without a running systemd (chroot, image) only disable (offline): --now, daemon-reload and the reloads need it.
+# SOHOA_SYSTEMD=yes|no overrides the check (tests of the dry run).
+case "${SOHOA_SYSTEMD:-auto}" in
+    yes) SYSTEMD=1 ;;
+    no) SYSTEMD=0 ;;
+    *) if [ -d /run/systemd/system ]; then SYSTEMD=1; else SYSTEMD=0; fi ;;
+esac
+now=--now
+if [ "$SYSTEMD" = 0 ]; then now=""; fi
 for unit in "${UNITS[@]}"; do
     if [ -e "$UNIT_DIR/$unit" ]; then
-        run systemctl disable --now "$unit" || true
+        run systemctl disable $now "$unit" || true
         run rm -f "$UNIT_DIR/$unit"
     fi
 done
-run systemctl daemon-reload || true
+if [ "$SYSTEMD" = 1 ]; then run systemctl daemon-reload || true; fi
 if [ -e /etc/udev/rules.d/65-sohoa-scanners.rules ]; then
     run rm -f /etc/udev/rules.d/65-sohoa-scanners.rules
-    run udevadm control --reload-rules || true
+    if [ "$SYSTEMD" = 1 ]; then run udevadm control --reload-rules || true; fi
 fi
 if [ -e /etc/nginx/sites-available/sohoa ] || [ -L /etc/nginx/sites-enabled/sohoa ]; then
     run rm -f /etc/nginx/sites-enabled/sohoa /etc/nginx/sites-available/sohoa
-    run systemctl reload-or-restart nginx.service || true
+    if [ "$SYSTEMD" = 1 ]; then run systemctl reload-or-restart nginx.service || true; fi
 fi
 if [ -d /opt/sohoa ]; then
     run rm -rf /opt/sohoa
 fi
 if [ "$PURGE" = 1 ]; then
-    run rm -rf /etc/sohoa /var/lib/sohoa /var/lib/sohoa-kiosk /var/backups/sohoa
+    run rm -rf /etc/sohoa /var/lib/sohoa /var/lib/sohoa-kiosk /var/lib/sohoa-mosquitto /var/backups/sohoa
     for user in sohoa-kiosk sohoa; do
         if getent passwd "$user" >/dev/null; then run deluser --system "$user"; fi
     done
 else
-    echo "kept / giữ lại: /etc/sohoa /var/lib/sohoa /var/backups/sohoa (use --purge --yes-delete-data to delete)"
+    echo "kept / giữ lại: /etc/sohoa /var/lib/sohoa /var/lib/sohoa-mosquitto /var/backups/sohoa (use --purge --yes-delete-data to delete)"
 fi
 echo "done / hoàn tất"

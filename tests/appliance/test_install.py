@@ -6,6 +6,7 @@ of the role, and change nothing on this machine.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -28,13 +29,15 @@ WATCHED = [
 ]
 
 
-def _run(script: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(script), *args], capture_output=True, text=True, timeout=60)
+def _run(script: Path, *args: str, systemd: str = "yes") -> subprocess.CompletedProcess:
+    # SOHOA_SYSTEMD: a booted machine (yes) unless a test says otherwise; this sandbox has no systemd running.
+    env = {**os.environ, "SOHOA_SYSTEMD": systemd}
+    return subprocess.run(["bash", str(script), *args], capture_output=True, text=True, timeout=60, env=env)
 
 
-def _dry(*args: str) -> list[str]:
+def _dry(*args: str, systemd: str = "yes") -> list[str]:
     before = {p: p.exists() for p in WATCHED}
-    out = _run(INSTALL, *args, "--dry-run")
+    out = _run(INSTALL, *args, "--dry-run", systemd=systemd)
     assert out.returncode == 0, out.stderr
     assert {p: p.exists() for p in WATCHED} == before, "the dry run changed the machine"
     return out.stdout.splitlines()
@@ -111,6 +114,49 @@ def test_server_dry_run() -> None:
     ):
         assert f"+ install -D -m 0644 -o root -g root {REPO}/systemd/{unit} /etc/systemd/system/{unit}" in lines
     assert "65-sohoa-scanners" not in text
+
+
+def test_server_dry_run_renders_the_broker_with_writable_persistence() -> None:
+    """Issue #9: nothing rendered /etc/sohoa/mosquitto/mosquitto.conf, and persistence was unreachable."""
+    lines = _dry("--role", "server")
+    render = (
+        "+ runuser -u sohoa -- /opt/sohoa/.venv/bin/sohoa server --config /etc/sohoa/server.toml broker-config "
+        "--data-dir /var/lib/sohoa-mosquitto"
+    )
+    persist = "+ install -d -m 0750 -o mosquitto -g mosquitto /var/lib/sohoa-mosquitto"
+    assert render in lines and persist in lines
+    assert not [line for line in lines if "/var/lib/sohoa/mosquitto" in line]
+    # After the venv, the config and the TLS files; before the units start.
+    venv = lines.index("+ /opt/sohoa/.venv/bin/pip install --quiet --upgrade --editable /opt/sohoa/src")
+    assert lines.index(persist) < venv < lines.index(render)
+    assert lines.index(render) < lines.index(next(line for line in lines if line.startswith("+ systemctl restart ")))
+    unit = (REPO / "systemd/sohoa-mosquitto.service").read_text()
+    assert "ReadWritePaths=/var/lib/sohoa-mosquitto\n" in unit
+
+
+def test_without_systemd_units_are_enabled_and_the_rest_waits_for_first_boot() -> None:
+    """A chroot or an SD-card image build: enable works offline; reloads, restarts and udevadm would fail."""
+    for role in (["--role", "station", "--kiosk"], ["--role", "server"]):
+        lines = _dry(*role, systemd="no")
+        text = "\n".join(lines)
+        assert any(line.startswith("+ systemctl enable sohoa-") for line in lines), role
+        for needs_running in ("daemon-reload", "systemctl restart", "udevadm", "reload-or-restart", "--now"):
+            assert needs_running not in "\n".join(line for line in lines if line.startswith("+ ")), needs_running
+        assert "takes effect at first boot" in text and "có hiệu lực ở lần khởi động đầu tiên" in text
+        booted = _dry(*role, systemd="yes")
+        assert [line for line in booted if "systemctl restart" in line], role
+    server = _dry("--role", "server", systemd="no")
+    assert "+ systemctl disable mosquitto.service" in server and "+ nginx -t" in server
+    station = _dry("--role", "station", systemd="no")
+    assert any("/etc/udev/rules.d/65-sohoa-scanners.rules" in line for line in station)
+
+
+def test_uninstall_without_systemd_only_disables(tmp_path: Path) -> None:
+    (tmp_path / "sohoa-station.service").write_text("")
+    out = _run(UNINSTALL, "--dry-run", "--unit-dir", str(tmp_path), systemd="no")
+    assert out.returncode == 0, out.stderr
+    assert "+ systemctl disable sohoa-station.service" in out.stdout.splitlines()
+    assert "--now" not in out.stdout and "daemon-reload" not in out.stdout
 
 
 def test_server_dry_run_prepares_the_broker_accounts_folder() -> None:
@@ -217,5 +263,7 @@ def test_every_appliance_command_is_documented() -> None:
         "sohoa wait-http",
         "install.sh",
         "uninstall.sh",
+        "broker-config",
+        "scripts/install-check.sh",
     ):
         assert command in docs, f"docs/install.md does not mention `{command}`"

@@ -59,13 +59,26 @@ def unit_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _verify(root: Path, name: str) -> subprocess.CompletedProcess:
-    return subprocess.run([_systemd_analyze(), "verify", f"--root={root}", name], capture_output=True, text=True,
-                          timeout=60, env={**os.environ, "SYSTEMD_LOG_COLOR": "0"})
+    return subprocess.run(
+        [_systemd_analyze(), "verify", f"--root={root}", name],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SYSTEMD_LOG_COLOR": "0"},
+    )
 
 
 def test_the_expected_units_exist() -> None:
-    for name in ("sohoa-server.service", "sohoa-station.service", "sohoa-kiosk.service", "sohoa-mosquitto.service",
-                 "sohoa-fixity.service", "sohoa-fixity.timer", "sohoa-backup.service", "sohoa-backup.timer"):
+    for name in (
+        "sohoa-server.service",
+        "sohoa-station.service",
+        "sohoa-kiosk.service",
+        "sohoa-mosquitto.service",
+        "sohoa-fixity.service",
+        "sohoa-fixity.timer",
+        "sohoa-backup.service",
+        "sohoa-backup.timer",
+    ):
         assert name in UNITS, f"systemd/{name} is missing"
 
 
@@ -79,8 +92,9 @@ def test_verify_would_catch_a_broken_unit(unit_root: Path) -> None:
     """The check above can fail: a misspelt key and a bad value are reported."""
     broken = unit_root / "etc/systemd/system/sohoa-broken.service"
     text = (REPO / "systemd/sohoa-server.service").read_text()
-    broken.write_text(text.replace("ProtectSystem=strict", "ProtectSytem=strict").replace("RestartSec=5",
-                                                                                          "RestartSec=soon"))
+    broken.write_text(
+        text.replace("ProtectSystem=strict", "ProtectSytem=strict").replace("RestartSec=5", "RestartSec=soon")
+    )
     try:
         out = _verify(unit_root, broken.name)
     finally:
@@ -113,8 +127,12 @@ def test_writable_paths_are_the_data_folders() -> None:
 @pytest.mark.parametrize("name", [s for s in SERVICES if s != "sohoa-kiosk.service"])
 def test_exposure_score(unit_root: Path, name: str) -> None:
     """systemd's own security review, offline: every service but the kiosk browser scores 'OK' or better."""
-    out = subprocess.run([_systemd_analyze(), "security", "--offline=true", f"--root={unit_root}", "--no-pager",
-                          name], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [_systemd_analyze(), "security", "--offline=true", f"--root={unit_root}", "--no-pager", name],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", out.stdout)
     assert match, out.stdout[-2000:] + out.stderr
     assert float(match[1]) <= 2.0, f"{name}: exposure {match[1]}\n{out.stdout[-3000:]}"
@@ -156,3 +174,19 @@ def test_services_notify_ready_and_feed_the_watchdog(name: str) -> None:
     svc = _unit(name)["Service"]
     assert svc["Type"] == "notify" and svc["NotifyAccess"] == "main"
     assert svc["WatchdogSec"].endswith("s") and int(svc["WatchdogSec"][:-1]) >= 30
+
+
+def test_broker_unit_may_write_where_the_rendered_config_persists() -> None:
+    """Issue #9: persistence was in /etc/sohoa/mosquitto/data (read-only here). `sohoa server broker-config`
+    renders it into its --data-dir, whose default must be the unit's only writable path."""
+    import argparse
+
+    from server.cli import register
+
+    svc = _unit("sohoa-mosquitto.service")["Service"]
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["server", "broker-config"])
+    assert svc["ReadWritePaths"] == args.data_dir == "/var/lib/sohoa-mosquitto"
+    assert svc["ReadOnlyPaths"] == "/etc/sohoa/mosquitto" and not args.data_dir.startswith("/etc/")
+    assert "-c /etc/sohoa/mosquitto/mosquitto.conf" in svc["ExecStart"] and svc["User"] == "mosquitto"
