@@ -99,11 +99,12 @@ def serve(config: ServerConfig) -> None:
             broker_accounts.apply(context.db)
         except Exception:  # the archive works without MQTT; the next enrol/revoke renders again
             log.exception("broker accounts not rendered at start")
+    # poll(), not select(): select() fails outright on a descriptor above 1023 (many stations, many files).
     # Behind nginx (TLS) on the same machine: trust its X-Forwarded-* so the app knows the request was HTTPS.
     server = create_server(app, host=config.host, port=config.port, threads=8, ident="sohoa",
                            max_request_body_size=64 * 1024 * 1024, trusted_proxy="127.0.0.1",
                            trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"},
-                           clear_untrusted_proxy_headers=True)
+                           clear_untrusted_proxy_headers=True, asyncore_use_poll=True)
 
     def on_signal(signum: int, frame: object) -> None:
         raise SystemExit(0)

@@ -81,7 +81,8 @@ def serve(config: StationConfig, *, stop: threading.Event | None = None) -> None
     station.start()
     app = create_app(station)
     button = _gpio_trigger(config, app)  # noqa: F841 - kept alive for the process's lifetime
-    server = create_server(app, host=config.host, port=config.port, threads=8, ident="sohoa")
+    # poll(), not select(): select() fails outright on a descriptor above 1023.
+    server = create_server(app, host=config.host, port=config.port, threads=8, ident="sohoa", asyncore_use_poll=True)
     stop = stop or threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:

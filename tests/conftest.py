@@ -28,7 +28,9 @@ class LiveServer:
         from waitress.server import create_server
 
         self.port = free_port()
-        self.server = create_server(app, host="127.0.0.1", port=self.port, threads=4, asyncore_loop_timeout=0.1)
+        # poll(), not select(): a long test process holds more than 1024 descriptors by the end of the suite
+        self.server = create_server(app, host="127.0.0.1", port=self.port, threads=4, asyncore_loop_timeout=0.1,
+                                    asyncore_use_poll=True)
         self.url = f"http://127.0.0.1:{self.port}"
         self.closing = False
         self.thread = threading.Thread(target=self._run, daemon=True)

@@ -46,9 +46,10 @@ class Trigger:
 def watch_fd(fd: int, trigger: Trigger, *, keys: bytes = b" \n\r", stop: threading.Event,
              poll: float = 0.2) -> None:
     """Press `trigger` for every byte in `keys` read from `fd` (a tty, a pedal's event stream, a pipe)."""
+    poller = select.poll()  # not select(): it refuses descriptors above 1023
+    poller.register(fd, select.POLLIN | select.POLLHUP)
     while not stop.is_set():
-        ready, _, _ = select.select([fd], [], [], poll)
-        if not ready:
+        if not poller.poll(int(poll * 1000)):
             continue
         data = os.read(fd, 64)
         if not data:  # closed
