@@ -173,8 +173,11 @@ def render_installed_broker(
     port: int = 1883,
     bind: str = "0.0.0.0",
     run_user: str = "mosquitto",
+    tls: TlsConfig | None = None,
 ) -> tuple[Path, list[str]]:
     """Render the production broker (`sohoa server broker-config`) from a ServerConfig; idempotent.
+    `tls`: the listener speaks MQTT over TLS only (stations set `broker_tls_ca`), so passwords never cross
+    the LAN in clear.
 
     The server's own account password is read from `password_file`, or made once (0600) when it does not
     exist yet, so re-running keeps it. Stations come from the records database, revoked ones left out; a
@@ -200,6 +203,7 @@ def render_installed_broker(
         bind=bind,
         prefix=config.mqtt_prefix,
         run_user=run_user,
+        tls=tls,
     )
     conf = write_broker_files(folder, broker, data_dir=data_dir, group_readable=True)
     log.info("broker rendered in %s: %d stations, persistence in %s", folder, len(broker.station_users), data_dir)

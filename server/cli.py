@@ -78,6 +78,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--listen-port", type=int, default=1883)
     s.add_argument("--bind", default="0.0.0.0", help="listener address (stations connect over the LAN)")
     s.add_argument("--run-user", default="mosquitto")
+    s.add_argument("--tls-cert", type=Path, help="MQTT over TLS only: the listener's certificate (PEM)")
+    s.add_argument("--tls-key", type=Path, help="its private key (PEM); stations set broker_tls_ca")
     s.set_defaults(func=broker_config)
 
 
@@ -180,9 +182,15 @@ def fixity(args: argparse.Namespace) -> int:
 
 
 def broker_config(args: argparse.Namespace) -> int:
-    from server.broker import BrokerError, render_installed_broker
+    from server.broker import BrokerError, TlsConfig, render_installed_broker
     from sohoa.cli import CommandError
 
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise CommandError("broker-config: --tls-cert and --tls-key go together")
+    for path in (args.tls_cert, args.tls_key):
+        if path is not None and not path.is_file():
+            raise CommandError(f"broker-config: {path} does not exist")
+    tls = TlsConfig(certfile=args.tls_cert, keyfile=args.tls_key) if args.tls_cert else None
     config = _config(args)
     folder = Path(args.folder or config.broker_files_dir or "/etc/sohoa/mosquitto")
     password_file = Path(args.password_file or config.broker_password_file or "/etc/sohoa/secrets/mqtt-server")
@@ -195,6 +203,7 @@ def broker_config(args: argparse.Namespace) -> int:
             port=args.listen_port,
             bind=args.bind,
             run_user=args.run_user,
+            tls=tls,
         )
     except (BrokerError, OSError) as exc:
         raise CommandError(f"broker-config: {exc}") from exc

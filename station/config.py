@@ -20,6 +20,7 @@ class StationConfig:
     broker_host: str = ""
     broker_port: int = 1883
     broker_password_file: Path | None = None
+    broker_tls_ca: Path | None = None  # MQTT over TLS: the CA (or certificate) the broker's listener uses
     mqtt_prefix: str = "sohoa"
     device: str = "test:0"
     trigger_gpio_pin: int = 0  # a GPIO button / foot switch (Raspberry Pi, gpiozero) repeats the last scan

@@ -74,7 +74,8 @@ class Station:
         from station.telemetry import Telemetry
 
         self.telemetry = Telemetry(cfg.station_id, host=cfg.broker_host, port=cfg.broker_port,
-                                   username=cfg.station_id, password=cfg.broker_password(), prefix=cfg.mqtt_prefix)
+                                   username=cfg.station_id, password=cfg.broker_password(), prefix=cfg.mqtt_prefix,
+                                   tls_ca=str(cfg.broker_tls_ca) if cfg.broker_tls_ca else None)
         self.telemetry.start()
         self._publish("set_state", scanner="idle")
 
