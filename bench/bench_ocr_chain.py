@@ -69,35 +69,29 @@ def _cpu() -> float:
 
 
 def _whole_job(src: str, dpi: float, derivative: str) -> dict:
-    from station.output.pages import finish_page
     from station.processing.pipeline import process_page
 
     cpu, started = _cpu(), time.perf_counter()
     res = process_page(Path(src), dpi=dpi, out_path=Path(derivative))
-    processed, cpu_processed = time.perf_counter(), _cpu()
-    page = finish_page(Path(derivative), dpi=dpi)
-    return {
-        "page": page,
-        "process_s": processed - started,
-        "ocr_s": page.ocr_seconds,
-        "prepare_s": page.seconds - page.ocr_seconds,
-        "cpu_process_s": cpu_processed - cpu,
-        "cpu_finish_s": _cpu() - cpu_processed,
-        "angle": res.angle,
-        "rotation": res.rotation,
-    }
+    return _ocr_processed(res, derivative, dpi, cpu, started)
 
 
 def _frame_job(frame: str, shape: tuple[int, ...], dpi: float, derivative: str) -> dict:
     """The live path: the scanner's frame is already in memory (shared with the capture process), so the
     processing steps start without decoding a PNG."""
-    from station.output.pages import finish_page
     from station.processing.pipeline import process_image
 
     cpu, started = _cpu(), time.perf_counter()
     image = np.memmap(frame, dtype=np.uint8, mode="c", shape=shape)  # copy on write: the frame stays as captured
     res = process_image(image, dpi=dpi, out_path=Path(derivative))
     del image
+    return _ocr_processed(res, derivative, dpi, cpu, started)
+
+
+def _ocr_processed(res: object, derivative: str, dpi: float, cpu: float, started: float) -> dict:
+    """OCR + image layer of a processed page, with the processing and finishing times split."""
+    from station.output.pages import finish_page
+
     processed, cpu_processed = time.perf_counter(), _cpu()
     page = finish_page(Path(derivative), dpi=dpi)
     return {

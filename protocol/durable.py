@@ -15,15 +15,28 @@ def fsync_dir(path: str | Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: str | Path, data: bytes) -> None:
-    """Replace `path` with `data` in one step; the old or the new content, never half."""
+def write_atomic(path: str | Path, data: bytes | memoryview, *, mode: int | None = None,
+                 gid: int | None = None) -> None:
+    """Replace `path` with `data` in one step; the old or the new content, never half.
+
+    `mode` / `gid`: set on the temp file (created 0600) before the rename, so a secret is never readable by
+    others, not even for a moment. A failed write leaves no temp file behind."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.part")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if mode is not None else 0o666)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if gid is not None and gid != os.getegid():
+            os.chown(tmp, -1, gid)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     fsync_dir(path.parent)
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from protocol.durable import fsync_dir
+from protocol.durable import write_atomic
 from protocol.topics import DEFAULT_PREFIX, TopicError, check_station_id, root
 
 log = logging.getLogger(__name__)
@@ -211,23 +211,9 @@ def render_installed_broker(
 
 
 def _write_private(path: Path, text: str, *, mode: int = 0o600, gid: int | None = None) -> None:
-    # Password hashes and the ACL: readable by their owner (and the broker's group) only. Written to a temp
-    # name, fsynced and renamed, so a broker reloading at that moment never reads half a file.
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if gid is not None and gid != os.getegid():
-            os.chown(tmp, -1, gid)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    # Password hashes and the ACL: readable by their owner (and the broker's group) only; atomic, so a broker
+    # reloading at that moment never reads half a file.
+    write_atomic(path, text.encode("utf-8"), mode=mode, gid=gid)
 
 
 class BrokerProcess:

@@ -106,8 +106,7 @@ def issue_certificate(ca: Issued, *, agency_name: str, not_before: datetime | No
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    write_atomic(path, data)
-    os.chmod(path, 0o600)
+    write_atomic(path, data, mode=0o600)
 
 
 def ensure_demo_ca(folder: Path, *, agency_name: str) -> DemoKeys:

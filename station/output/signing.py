@@ -42,7 +42,7 @@ from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.stamp import TextStampStyle
 
 from protocol.clock import VN_TZ, iso_vn, now_vn
-from protocol.durable import fsync_dir
+from protocol.durable import write_atomic
 
 log = logging.getLogger(__name__)
 logging.getLogger("fontTools").setLevel(logging.ERROR)  # per-glyph INFO lines on every stamp
@@ -299,21 +299,6 @@ def _open_token(module: str, token_label: str, key_label: str, pin: str, cert_la
     return session, signer
 
 
-def _write_durably(dst: Path, data: memoryview | bytes) -> None:
-    """One write of the whole signed file to a temp name, fsync, atomic rename, fsync of the folder."""
-    tmp = dst.with_name(f".{dst.name}.part")
-    try:
-        with open(tmp, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(dst.parent)
-
-
 class Signer:
     """A loaded signing key. Build with `from_pkcs12` or `from_pkcs11`, then call `sign` many times.
 
@@ -521,7 +506,7 @@ class Signer:
                 log.warning("signing token error (%s): opening the session again", type(token_error).__name__)
                 self._reopen_token()
                 output = await self._signed_bytes(data, moment, agency_name=agency_name, visible=visible)
-            _write_durably(dst, output.getbuffer())
+            write_atomic(dst, output.getbuffer())  # one write, fsync, rename, fsync dir
         except SigningError:
             raise
         except Exception as exc:
