@@ -66,6 +66,24 @@ install_venv() {
   echo "$want" > "$stamp"
 }
 
+install_eark_venv() {
+  # The official E-ARK validator (test suite only) in its own venv: it pins lxml==5.1.0. The pin is read
+  # from pyproject.toml's `eark` extra, so the version is written in one place.
+  local py=${SOHOA_PYTHON:-/usr/bin/python3}
+  local pin
+  pin=$(.venv/bin/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["eark"])')
+  if [ -f .venv-eark/.sohoa-installed ] && [ "$(cat .venv-eark/.sohoa-installed)" = "$pin" ]; then
+    return
+  fi
+  if [ ! -x .venv-eark/bin/python ]; then
+    say "creating .venv-eark with $py"
+    "$py" -m venv .venv-eark
+  fi
+  say "installing $pin into .venv-eark"
+  .venv-eark/bin/python -m pip install -q "$pin"
+  echo "$pin" > .venv-eark/.sohoa-installed
+}
+
 ensure_postgres() {
   # The test suite runs the catalogue against PostgreSQL too: a running cluster and a role for this user.
   command -v pg_lsclusters >/dev/null || return 0
@@ -91,6 +109,7 @@ job=${1:-setup}
 shift || true
 install_apt
 install_venv
+install_eark_venv
 export PATH="$here/.venv/bin:$PATH"
 case "$job" in
   setup) say "ready: .venv/bin/sohoa --help" ;;

@@ -10,6 +10,8 @@ import zipfile
 
 import pytest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
 from protocol.package import read_package
 from server.catalog import Catalog
 from station.store import Store
@@ -41,5 +43,11 @@ def test_demo_once_ends_with_a_verified_stored_package(tmp_path):
     assert contents.file_code == "000.00.00.H47.2001.160.VP"
     with zipfile.ZipFile(stored[0]) as zf:
         assert any(n.endswith("METS.xml") for n in zf.namelist())
+    # The stored AIP passes the official E-ARK validator (root and rep1 METS), offline.
+    from eark_support import unexplained, validate
+
+    report = validate(stored[0])
+    assert report["network_attempts"] == []
+    assert unexplained(stored[0], report["packages"][str(stored[0])]) == []
     assert catalog.search("quyet dinh")  # imported Vietnamese text is searchable without diacritics
     assert (data / "logs" / "server.log").exists()

@@ -19,6 +19,7 @@ from protocol.hashing import sha256_bytes, sha256_file
 from protocol.metadata import FileRecord, MetadataError, check_document, check_file, nfc
 from protocol.package import ead, mets, premis, schemas
 from protocol.package.model import (
+    DOCUMENTATION,
     EAD,
     KINDS,
     PREMIS,
@@ -213,6 +214,12 @@ def build_package(
                 EAD,
             )
             ead_ref = dataclasses.replace(add(EAD, ead_xml), href=EAD)
+
+            # CSIPSTR15/16: the documentation/ folder, empty until the archive files its acceptance record
+            # there; METS lists it as the (empty) Documentation file group.
+            folder_entry = zipfile.ZipInfo(nfc(f"{folder}/{DOCUMENTATION}/"), date_time=_zip_time())
+            folder_entry.external_attr = (0o40755 << 16) | 0x10
+            zf.writestr(folder_entry, b"")
 
             schema_refs = []
             for name in schemas.SHIPPED:

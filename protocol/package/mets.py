@@ -1,7 +1,10 @@
-"""METS documents of the TT05 (E-ARK CSIP) profile: the root METS.xml and representations/rep1/METS.xml.
+"""METS documents of the TT05 (E-ARK CSIP 2.0.4) profile: the root METS.xml and representations/rep1/METS.xml.
 
 Every <file> and <mdRef> carries SIZE and an upper-case SHA-256; hrefs are relative to the folder of the
-METS that holds them (rep1 refers to `data/…`).
+METS that holds them (rep1 refers to `data/…`). Both levels carry what CSIP asks of every METS (the software
+agent with its one SOFTWARE VERSION note, Documentation and Schemas file groups and divisions, a Metadata
+division listing every dmdSec and digiprovMD) beside what TT05 adds (the fonds code on an organisation agent,
+the Data and MetadataLink divisions of rep1). docs/packages.md has the rule-by-rule table.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from protocol.metadata import nfc
-from protocol.package.model import NS_CSIP, NS_METS, NS_XLINK, NS_XSI, PROFILE_AIP, PROFILE_SIP
+from protocol.package.model import NS_CSIP, NS_METS, NS_XLINK, NS_XSI, PROFILE_AIP, PROFILE_CSIP, PROFILE_SIP
 from protocol.package.premis import new_id
 
 M = f"{{{NS_METS}}}"
@@ -49,11 +52,16 @@ def _el(parent: etree._Element, tag: str, text: str | None = None, **attrs: str)
     return el
 
 
-def _root(objid: str, header: Header, *, schema_prefix: str) -> etree._Element:
+def _root(objid: str, header: Header, *, schema_prefix: str, level: str) -> etree._Element:
     root = etree.Element(M + "mets", nsmap=NSMAP)
     root.set("OBJID", objid)
     root.set("TYPE", "Mixed")
-    root.set("PROFILE", PROFILE_AIP if header.kind == "AIP" and objid != "rep1" else PROFILE_SIP)
+    # SIP2 wants the SIP profile at every level of a SIP; an AIP root keeps TT05's value, its rep1 the CSIP one.
+    if header.kind == "SIP":
+        profile = PROFILE_SIP
+    else:
+        profile = PROFILE_AIP if level == "root" else PROFILE_CSIP
+    root.set("PROFILE", profile)
     root.set(CS + "CONTENTINFORMATIONTYPE", "MIXED")
     root.set(
         f"{{{NS_XSI}}}schemaLocation",
@@ -63,31 +71,35 @@ def _root(objid: str, header: Header, *, schema_prefix: str) -> etree._Element:
     return root
 
 
+def software_parts(software: str) -> tuple[str, str]:
+    """("sohoa", "0.1.0") from "sohoa 0.1.0": CSIP14 names the tool, CSIP15 its version."""
+    name, _, version = software.strip().rpartition(" ")
+    return (name, version) if name and version else (software.strip() or "sohoa", "unknown")
+
+
 def _header(root: etree._Element, header: Header, *, level: str, file_code: str = "") -> None:
     hdr = _el(
         root, "metsHdr", CREATEDATE=header.created, LASTMODDATE=header.created, RECORDSTATUS=header.status
     )
     hdr.set(CS + "OAISPACKAGETYPE", header.kind)
+    # CSIP10-16: the software agent, with exactly one note (its version).
+    name, version = software_parts(header.software)
+    agent = _el(hdr, "agent", ROLE="CREATOR", TYPE="OTHER", OTHERTYPE="SOFTWARE")
+    _el(agent, "name", name)
+    _el(agent, "note", version).set(CS + "NOTETYPE", "SOFTWARE VERSION")
+    # TT05's fonds code (mã phông) names the archival creator: SIP9-14's ARCHIVIST organisation agent.
+    org = _el(hdr, "agent", ROLE="ARCHIVIST", TYPE="ORGANIZATION")
+    _el(org, "name", header.agency_name or "-")
+    if header.fonds_code:
+        _el(org, "note", header.fonds_code).set(CS + "NOTETYPE", "IDENTIFICATIONCODE")
     if level == "root":
-        agent = _el(hdr, "agent", ROLE="CREATOR", TYPE="OTHER", OTHERTYPE="SOFTWARE")
-        _el(agent, "name", header.software)
-        _el(agent, "note", header.software.rpartition(" ")[2] or header.software).set(
-            CS + "NOTETYPE", "SOFTWARE VERSION"
-        )
-        if header.fonds_code:
-            _el(agent, "note", header.fonds_code).set(CS + "NOTETYPE", "IDENTIFICATIONCODE")
         # SIP: the sample's submission agreement is the fileCode; AIP: our profile keeps the fileCode too,
         # since arcFileCode may carry an archive prefix.
         alt_type = "SUBMISSIONAGREEMENT" if header.kind == "SIP" else "FILECODE"
         _el(hdr, "altRecordID", file_code, TYPE=alt_type)
-    else:
-        agent = _el(hdr, "agent", ROLE="CREATOR", TYPE="ORGANIZATION")
-        _el(agent, "name", header.agency_name or "-")
-        if header.fonds_code:
-            _el(agent, "note", header.fonds_code).set(CS + "NOTETYPE", "IDENTIFICATIONCODE")
-        if header.packager:
-            person = _el(hdr, "agent", ROLE="OTHER", TYPE="INDIVIDUAL")
-            _el(person, "name", header.packager)
+    elif header.packager:
+        person = _el(hdr, "agent", ROLE="OTHER", TYPE="INDIVIDUAL")
+        _el(person, "name", header.packager)
 
 
 def _md_ref(parent: etree._Element, ref: Ref, *, mdtype: str = "DC") -> None:
@@ -125,12 +137,41 @@ def _file(grp: etree._Element, ref: Ref, *, admid: str = "") -> str:
     return fid
 
 
-def _amd(root: etree._Element, premis: Ref | None) -> str:
-    amd_id = new_id()
-    amd = _el(root, "amdSec", ID=amd_id)
-    if premis is not None:
-        _md_ref(_el(amd, "digiprovMD", ID=new_id()), premis, mdtype="PREMIS")
-    return amd_id
+def _dmd(root: etree._Element, ref: Ref, created: str) -> str:
+    dmd_id = new_id()
+    _md_ref(_el(root, "dmdSec", ID=dmd_id, CREATED=created, STATUS="CURRENT"), ref)
+    return dmd_id
+
+
+def _amd(root: etree._Element, premis: Ref | None) -> list[str]:
+    """The amdSec; returns the digiprovMD IDs, which ADMID attributes point at (not the amdSec's ID)."""
+    amd = _el(root, "amdSec", ID=new_id())
+    if premis is None:
+        return []
+    digiprov_id = new_id()
+    _md_ref(_el(amd, "digiprovMD", ID=digiprov_id, STATUS="CURRENT"), premis, mdtype="PREMIS")
+    return [digiprov_id]
+
+
+def _csip_groups(sec: etree._Element) -> tuple[etree._Element, etree._Element]:
+    """Documentation and Schemas file groups (CSIP60, CSIP113): present even when empty (E-ARK board,
+    DILCISBoard/E-ARK-CSIP#752). The archive later files the acceptance record under Documentation."""
+    doc = _el(sec, "fileGrp", ID=new_id(), USE="Documentation")
+    schemas = _el(sec, "fileGrp", ID=new_id(), USE="Schemas")
+    return doc, schemas
+
+
+def _csip_divs(top: etree._Element, *, dmd_ids: list[str], adm_ids: list[str], doc_grp: str, schema_grp: str) -> None:
+    """Metadata (CSIP88-92), Documentation (CSIP93-96, 116) and Schemas (CSIP97-100, 118) divisions; the
+    last two point at their file group, not at each file."""
+    meta = {"ID": new_id(), "LABEL": "Metadata"}
+    if dmd_ids:
+        meta["DMDID"] = " ".join(dmd_ids)
+    if adm_ids:
+        meta["ADMID"] = " ".join(adm_ids)
+    _el(top, "div", **meta)
+    _el(_el(top, "div", ID=new_id(), LABEL="Documentation"), "fptr", FILEID=doc_grp)
+    _el(_el(top, "div", ID=new_id(), LABEL="Schemas"), "fptr", FILEID=schema_grp)
 
 
 def _tostring(root: etree._Element) -> bytes:
@@ -139,29 +180,27 @@ def _tostring(root: etree._Element) -> bytes:
 
 def representation_mets(header: Header, *, documents: list[tuple[Ref, Ref]], premis: Ref | None) -> bytes:
     """rep1/METS.xml: one dmdSec per EAD_DOC, one Data file per PDF, MetadataLink/File one-to-one."""
-    root = _root("rep1", header, schema_prefix="../../")
+    root = _root("rep1", header, schema_prefix="../../", level="rep1")
     _header(root, header, level="rep1")
-    dmd_ids = []
-    for ead_ref, _pdf in documents:
-        dmd_id = new_id()
-        _md_ref(_el(root, "dmdSec", ID=dmd_id, CREATED=header.created), ead_ref)
-        dmd_ids.append(dmd_id)
-    amd_id = _amd(root, premis)
+    dmd_ids = [_dmd(root, ead_ref, header.created) for ead_ref, _pdf in documents]
+    adm_ids = _amd(root, premis)
     sec = _el(root, "fileSec", ID=new_id())
+    doc_grp, schema_grp = _csip_groups(sec)
     grp = _el(sec, "fileGrp", ID=new_id(), USE="Data")
     file_ids = [_file(grp, pdf) for _ead, pdf in documents]
     smap = _el(root, "structMap", ID=new_id(), TYPE="PHYSICAL", LABEL="CSIP")
     top = _el(
         smap, "div", ID=new_id(), LABEL="rep1", TYPE="NORMALIZED" if header.kind == "AIP" else "ORIGINAL"
     )
+    _csip_divs(top, dmd_ids=dmd_ids, adm_ids=adm_ids, doc_grp=doc_grp.get("ID"), schema_grp=schema_grp.get("ID"))
     data = _el(top, "div", ID=new_id(), LABEL="Data")
     for fid in file_ids:
         _el(data, "fptr", FILEID=fid)
     links = _el(top, "div", ID=new_id(), LABEL="MetadataLink")
     for dmd_id, fid in zip(dmd_ids, file_ids, strict=True):
         attrs = {"ID": new_id(), "LABEL": "MetadataLink/File", "DMDID": dmd_id}
-        if header.kind == "AIP":
-            attrs["ADMID"] = amd_id
+        if header.kind == "AIP" and adm_ids:
+            attrs["ADMID"] = " ".join(adm_ids)
         _el(_el(links, "div", **attrs), "fptr", FILEID=fid)
     return _tostring(root)
 
@@ -175,28 +214,27 @@ def root_mets(
     premis: Ref | None,
     schemas: list[Ref],
     rep_mets: Ref,
+    documentation: tuple[Ref, ...] = (),
 ) -> bytes:
-    """The package's METS.xml: EAD dmdSec, PREMIS amdSec (AIP), schemas, and the rep1 METS pointer."""
-    root = _root(objid, header, schema_prefix="")
+    """The package's METS.xml: EAD dmdSec, PREMIS amdSec (AIP), documentation, schemas, the rep1 pointer."""
+    root = _root(objid, header, schema_prefix="", level="root")
     _header(root, header, level="root", file_code=file_code)
-    dmd_id = new_id()
-    _md_ref(_el(root, "dmdSec", ID=dmd_id, CREATED=header.created), ead)
-    amd_id = _amd(root, premis)
+    dmd_id = _dmd(root, ead, header.created)
+    adm_ids = _amd(root, premis)
     sec = _el(root, "fileSec", ID=new_id())
-    schema_grp = _el(sec, "fileGrp", ID=new_id(), USE="Schemas")
-    schema_ids = [_file(schema_grp, ref) for ref in schemas]
+    doc_grp, schema_grp = _csip_groups(sec)
+    for ref in documentation:
+        _file(doc_grp, ref)
+    for ref in schemas:
+        _file(schema_grp, ref)
     rep_grp_id = new_id()
     rep_grp = _el(sec, "fileGrp", ID=rep_grp_id, USE="Representations/rep1")
     _file(rep_grp, rep_mets)
     smap = _el(root, "structMap", ID=new_id(), TYPE="PHYSICAL", LABEL="CSIP")
     top = _el(smap, "div", ID=new_id(), LABEL=objid)
-    meta = {"ID": new_id(), "LABEL": "Metadata", "DMDID": dmd_id}
-    if premis is not None:
-        meta["ADMID"] = amd_id
-    _el(top, "div", **meta)
-    schema_div = _el(top, "div", ID=new_id(), LABEL="Schemas")
-    for sid in schema_ids:
-        _el(schema_div, "fptr", FILEID=sid)
+    _csip_divs(top, dmd_ids=[dmd_id], adm_ids=adm_ids, doc_grp=doc_grp.get("ID"), schema_grp=schema_grp.get("ID"))
+    # CSIP105-112 and the specification's own Appendix 2: one division per representation, named by its
+    # path, with an mptr to its METS (not a "Representations" division: see docs/packages.md).
     rep_div = _el(top, "div", ID=new_id(), LABEL="Representations/rep1")
     mptr = _el(rep_div, "mptr", LOCTYPE="URL")
     mptr.set(XL + "type", "simple")

@@ -17,8 +17,9 @@ NS_SOHOA = "urn:sohoa:premis:1"  # our event parameters inside eventDetailExtens
 
 KINDS = ("SIP", "AIP")
 RECORD_STATUSES = ("NEW", "SUPPLEMENT", "REPLACEMENT", "TEST", "OTHER")
-PROFILE_SIP = "https://earkcsip.dilcis.eu/profile/E-ARK-CSIP.xml"
-PROFILE_AIP = "http://www.ra.ee/METS/v01/IP.xml"
+PROFILE_CSIP = "https://earkcsip.dilcis.eu/profile/E-ARK-CSIP.xml"
+PROFILE_SIP = "https://earksip.dilcis.eu/profile/E-ARK-SIP.xml"  # SIP2; TT05's sample writes the CSIP one
+PROFILE_AIP = "http://www.ra.ee/METS/v01/IP.xml"  # TT05's AIP value; E-ARK sets no AIP root PROFILE rule
 
 UUID_RE = r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}"
 SIP_OBJID_RE = re.compile(rf"^uuid-{UUID_RE}$")
@@ -28,6 +29,7 @@ AIP_OBJID_RE = re.compile(rf"^urn:(?:[A-Za-z0-9_]+:)?uuid[:-]{UUID_RE}$")
 ROOT_METS = "METS.xml"
 EAD = "metadata/descriptive/EAD.xml"
 PREMIS = "metadata/preservation/PREMIS.xml"
+DOCUMENTATION = "documentation"
 REP = "representations/rep1"
 REP_METS = f"{REP}/METS.xml"
 REP_PREMIS = f"{REP}/metadata/preservation/PREMIS_rep1.xml"

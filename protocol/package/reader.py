@@ -109,6 +109,19 @@ class _Mets:
         ]
 
 
+def _software(hdr: etree._Element) -> str:
+    """"sohoa 0.1.0": the software agent's name and SOFTWARE VERSION note (packages made before the CSIP
+    update wrote both into the name)."""
+    agent = hdr.find("m:agent[@OTHERTYPE='SOFTWARE']", NS)
+    if agent is None:
+        agent = hdr.find("m:agent", NS)
+    if agent is None:
+        return ""
+    name = agent.findtext("m:name", "", NS)
+    version = agent.findtext("m:note[@cs:NOTETYPE='SOFTWARE VERSION']", "", NS)
+    return f"{name} {version}" if version and not name.endswith(version) else name
+
+
 def _int(text: str | None) -> int:
     try:
         return int(text or "")
@@ -149,7 +162,7 @@ def read_source(source: Source) -> PackageContents:
     notes = {
         n.get(f"{{{NS_CSIP}}}NOTETYPE", ""): (n.text or "") for n in root.hdr.iterfind("m:agent/m:note", NS)
     }
-    software = root.hdr.findtext("m:agent/m:name", "", NS)
+    software = _software(root.hdr)
 
     ead_href = next((e.path for e in files if e.use == "mdRef" and e.path.endswith("EAD.xml")), "")
     hoso: dict[str, str] = {}
