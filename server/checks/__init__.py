@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from server.checks.context import Context, NotReadable
+from server.checks.csip import check_csip
 from server.checks.pdf import check_pdfa, check_signatures, check_signing_time
 from server.checks.records import check_counts, check_metadata, check_premis
 from server.checks.result import CheckResult, Limits, Verdict
@@ -28,6 +29,7 @@ CHECKS: list[tuple[str, Callable[[Context], CheckResult]]] = [
     ("files_listed", check_files_listed),
     ("fixity", check_fixity),
     ("schemas", check_schemas),
+    ("csip", check_csip),  # E-ARK CSIP/SIP 2.0.4, root and every representation METS
     ("identifiers", check_identifiers),
     ("counts", check_counts),
     ("metadata", check_metadata),
