@@ -67,6 +67,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--sample", type=int, help="check only this many packages")
     s.set_defaults(func=fixity)
 
+    s = sub.add_parser("migrate-packages", help="rewrite stored packages made before the E-ARK update as new "
+                       "versions (old ones kept)")
+    s.add_argument("--dry-run", action="store_true", help="report what would be migrated, store nothing")
+    s.set_defaults(func=migrate_packages)
+
     s = sub.add_parser("broker-config", help="render the installed broker: mosquitto.conf, passwd, acl (idempotent)")
     s.add_argument("--folder", help="default: broker_files_dir, else /etc/sohoa/mosquitto")
     s.add_argument(
@@ -179,6 +184,14 @@ def fixity(args: argparse.Namespace) -> int:
     report = PackageStore(config.store_dir, backup_root=config.backup_dir).fixity(sample=args.sample)
     print(json.dumps(asdict(report) if is_dataclass(report) else report, ensure_ascii=False, default=str, indent=2))
     return 0 if getattr(report, "ok", True) else 1
+
+
+def migrate_packages(args: argparse.Namespace) -> int:
+    from server.package_migration import migrate_stored_packages
+
+    report = migrate_stored_packages(_config(args), dry_run=args.dry_run)
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 1 if report["failed"] else 0
 
 
 def broker_config(args: argparse.Namespace) -> int:

@@ -41,6 +41,7 @@ class Header:
     fonds_code: str = ""
     agency_name: str = ""
     packager: str = ""
+    modified: str = ""  # LASTMODDATE when it differs from CREATEDATE (a migrated package)
 
 
 def _el(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
@@ -79,7 +80,11 @@ def software_parts(software: str) -> tuple[str, str]:
 
 def _header(root: etree._Element, header: Header, *, level: str, file_code: str = "") -> None:
     hdr = _el(
-        root, "metsHdr", CREATEDATE=header.created, LASTMODDATE=header.created, RECORDSTATUS=header.status
+        root,
+        "metsHdr",
+        CREATEDATE=header.created,
+        LASTMODDATE=header.modified or header.created,
+        RECORDSTATUS=header.status,
     )
     hdr.set(CS + "OAISPACKAGETYPE", header.kind)
     # CSIP10-16: the software agent, with exactly one note (its version).
