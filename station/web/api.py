@@ -447,9 +447,30 @@ def pages_replace(batch_id: int):
 
 @bp.post("/batches/<int:batch_id>/override")
 def qc_override(batch_id: int):
-    sess = require("supervisor")
-    rv.override(_station().store, batch_id, reason=str(_body().get("reason", "")), actor=sess.operator,
-                role=sess.role)
+    """A supervisor allows finishing with open flags: logged in, or at the operator's screen with their
+    code and PIN ({"supervisor", "pin", "reason"}); the audit row names the supervisor."""
+    body = _body()
+    if not str(body.get("reason", "")).strip():
+        return _bad("an override needs a reason", "Hãy ghi lý do cho phép hoàn tất.", 400, error="reason_required")
+    if body.get("supervisor"):
+        load_session()
+        from station.auth import AuthError
+
+        try:
+            who = accounts().verify(str(body["supervisor"]), str(body.get("pin", "")))
+        except AuthError as exc:  # a 401 would send the operator's own screen to the login page
+            if exc.code != "bad_login":
+                raise
+            return _bad(exc.message, exc.message_vi, 403, error="wrong_pin")
+        operator, role = who["code"], who["role"]
+    else:
+        sess = require("supervisor")
+        operator, role = sess.operator, sess.role
+    if role not in ("supervisor", "admin"):
+        return _bad("only a supervisor may override QC flags",
+                    "Chỉ giám sát viên hoặc quản trị viên mới được cho phép hoàn tất khi còn trang bị đánh dấu.",
+                    403, error="forbidden")
+    rv.override(_station().store, batch_id, reason=str(body.get("reason", "")), actor=operator, role=role)
     return jsonify({"ok": True})
 
 

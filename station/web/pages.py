@@ -52,6 +52,7 @@ def js_strings() -> dict[str, str]:
         "reading": _("Reading the first page…"), "no_suggestion": _("Nothing recognisable found on the first page."),
         "use_all": _("Use all"), "flags_ok": _("No open quality flags"), "moved": _("Moved"),
         "insert_pick": _("Tap the page after which to insert"),
+        "pick_supervisor": _("Tap the supervisor's name, then type their PIN."),
     }
 
 
@@ -168,7 +169,8 @@ def scan(batch_id: int):
 
 @bp.get("/batch/<int:batch_id>/review")
 def review(batch_id: int):
-    return _screen("review", batch_id, can_override=load_session().can("supervisor"))
+    supervisors = [a for a in accounts().list() if a["role"] in ("supervisor", "admin")]
+    return _screen("review", batch_id, supervisors=supervisors)
 
 
 @bp.get("/batch/<int:batch_id>/documents")

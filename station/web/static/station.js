@@ -135,9 +135,19 @@ function showProblems(form, problems) {
   }
   if (first) first.scrollIntoView({ block: "center" });
 }
+/* dates: 01012024, 1/1/2024, 01-01-2024 or 1.1.2024 become 01/01/2024, the form the records use; the field
+   shows the normalised date as soon as it is left. A two-digit year stays as typed: the check says why. */
+function normDate(text) {
+  const t = String(text || "").trim();
+  const m = /^(\d{2})(\d{2})(\d{4})$/.exec(t) || /^(\d{1,2})[/\-. ](\d{1,2})[/\-. ](\d{4})$/.exec(t);
+  return m ? m[1].padStart(2, "0") + "/" + m[2].padStart(2, "0") + "/" + m[3] : t;
+}
+document.addEventListener("change", (ev) => {
+  if (ev.target.matches && ev.target.matches("input[data-date]")) ev.target.value = normDate(ev.target.value);
+}, true);  // capture: before the forms' own change handlers read the value
 function formData(form) {
   const out = {};
-  $$("[name]", form).forEach((i) => { out[i.name] = i.value.trim(); });
+  $$("[name]", form).forEach((i) => { out[i.name] = i.dataset.date !== undefined ? normDate(i.value) : i.value.trim(); });
   return out;
 }
 function fillForm(form, record) {
@@ -434,12 +444,35 @@ screens.review = function () {
     $("#scan-dialog").classList.add("hidden");
     w.refresh();
   }
-  const ov = $("#override");
-  if (ov) ov.onclick = async () => {
-    const reason = prompt(T.override_reason);
-    if (!reason) return;
-    try { await api("POST", "/api/batches/" + BATCH + "/override", { reason }); toast(T.saved); w.refresh(); } catch (e) { fail(e); }
-  };
+  /* supervisor override: an in-page dialog, the supervisor picks their name and types their PIN here */
+  const dlg = $("#override-dialog");
+  let who = null;
+  const opin = { v: "" };
+  const odots = () => { $("#override-dots").textContent = opin.v ? "•".repeat(opin.v.length) : "\u00a0"; };
+  const oerr = (text) => { $("#override-error").textContent = text || "\u00a0"; };
+  $("#override").onclick = () => { opin.v = ""; odots(); oerr(""); dlg.classList.remove("hidden"); };
+  $("#override-cancel").onclick = () => { opin.v = ""; dlg.classList.add("hidden"); };
+  $$("#override-reasons button").forEach((b) => b.onclick = () => { $("#override-reason").value = b.dataset.reason; });
+  $$("#override-who button").forEach((b) => b.onclick = () => {
+    $$("#override-who button").forEach((x) => x.classList.remove("sel")); b.classList.add("sel"); who = b.dataset.code; });
+  $$("#override-keypad button").forEach((b) => b.onclick = async () => {
+    const k = b.dataset.k;
+    if (k === "back") opin.v = opin.v.slice(0, -1);
+    else if (k !== "ok") { if (opin.v.length < 12) opin.v += k; }
+    else {
+      const pin = opin.v;
+      opin.v = "";
+      if (!$("#override-reason").value.trim()) oerr(T.override_reason);
+      else if (!who) oerr(T.pick_supervisor);
+      else {
+        try {
+          await api("POST", "/api/batches/" + BATCH + "/override", { reason: $("#override-reason").value.trim(), supervisor: who, pin });
+          dlg.classList.add("hidden"); toast(T.saved); w.refresh();
+        } catch (e) { oerr(e.message_vi || T.error); }
+      }
+    }
+    odots();
+  });
 };
 
 screens.documents = function () {
