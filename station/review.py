@@ -137,6 +137,26 @@ def accept_flags(store: Store, page_id: int, *, actor: str) -> list[dict[str, An
     return flags
 
 
+def accept_kind(store: Store, batch_id: int, code: str, *, actor: str) -> list[int]:
+    """Accept one kind of flag (by code) on every page of the hồ sơ at once, after the operator looked at
+    the batch's summary; returns the pages changed. One transaction, one audit row listing them."""
+    with store.tx() as conn:
+        _editable(conn, batch_id)
+        at = iso_vn()
+        changed = []
+        for row in conn.execute("SELECT id, flags FROM pages WHERE batch_id = ? AND deleted = 0", (batch_id,)):
+            flags = json.loads(row["flags"])
+            hit = [f for f in flags if f.get("code") == code and not f.get("accepted_by")]
+            for flag in hit:
+                flag["accepted_by"], flag["accepted_at"] = actor, at
+            if hit:
+                conn.execute("UPDATE pages SET flags = ? WHERE id = ?",
+                             (json.dumps(flags, ensure_ascii=False), row["id"]))
+                changed.append(row["id"])
+        store._audit(conn, actor, "page.accept_kind", batch_id, code=code, pages=changed)
+    return changed
+
+
 def unresolved(store: Store, batch_id: int) -> list[dict[str, Any]]:
     """Pages that will go into the output and still carry a QC flag nobody accepted."""
     out = []

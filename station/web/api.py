@@ -372,12 +372,20 @@ def check_file_record():
 
 @bp.post("/batches/<int:batch_id>/finish")
 def finish(batch_id: int):
+    from station.web.checklist import problems
+
     station = _station()
+    found = problems(station.store, batch_id)  # the same list the finish screen shows, before any OCR
     if not rv.can_finish(station.store, batch_id):
         return _bad("unresolved QC flags: accept or rescan the pages, or a supervisor overrides",
                     "Còn trang bị đánh dấu lỗi chất lượng chưa xử lý: chấp nhận hoặc quét lại các trang đó, "
                     "hoặc nhờ giám sát viên cho phép.", 409, error="unresolved_flags",
-                    pages=rv.unresolved(station.store, batch_id))
+                    pages=rv.unresolved(station.store, batch_id), problems=found)
+    if found:
+        return _bad("not ready to finish: " + "; ".join(p["message"] for p in found),
+                    "Hồ sơ chưa sẵn sàng để hoàn tất: " + " ".join(p["message_vi"] for p in found), 409,
+                    error="not_ready", problems=found)
+    station.last_error.pop(batch_id, None)  # a new attempt: the last one's error no longer stands
     pin = _body().get("pin")
     if needs_pin(station):
         if not pin:
@@ -450,6 +458,8 @@ def qc_override(batch_id: int):
     """A supervisor allows finishing with open flags: logged in, or at the operator's screen with their
     code and PIN ({"supervisor", "pin", "reason"}); the audit row names the supervisor."""
     body = _body()
+    if not body.get("supervisor"):
+        require("supervisor")
     if not str(body.get("reason", "")).strip():
         return _bad("an override needs a reason", "Hãy ghi lý do cho phép hoàn tất.", 400, error="reason_required")
     if body.get("supervisor"):

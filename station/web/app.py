@@ -45,6 +45,9 @@ def create_app(station: Any, *, idle_lock_s: float | None = None) -> Flask:
     from station.web.discovery_api import bp as discovery_bp
 
     app.register_blueprint(discovery_bp)
+    from station.web.ops_api import bp as ops_bp
+
+    app.register_blueprint(ops_bp)
     app.register_blueprint(pages_bp)
     _errors(app)
     return app

@@ -53,6 +53,7 @@ def js_strings() -> dict[str, str]:
         "use_all": _("Use all"), "flags_ok": _("No open quality flags"), "moved": _("Moved"),
         "insert_pick": _("Tap the page after which to insert"),
         "pick_supervisor": _("Tap the supervisor's name, then type their PIN."),
+        "fix_it": _("Fix"),
     }
 
 

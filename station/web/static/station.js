@@ -315,7 +315,9 @@ screens.review = function () {
       fb.textContent = "⚠ " + view.unresolved.length + " " + T.pages + ": " + view.unresolved.map((u) => u.flags.map((f) => f.message_vi).join(", ")).slice(0, 3).join(" · ");
       fb.classList.remove("hidden");
     } else fb.classList.add("hidden");
-    if (current === null && live.length) select(live[0].id); else if (current !== null) showPage();
+    const wanted = current === null ? /^#page(\d+)$/.exec(location.hash) : null;  // from the finish checklist
+    if (wanted && page(Number(wanted[1]))) select(Number(wanted[1]));
+    else if (current === null && live.length) select(live[0].id); else if (current !== null) showPage();
   }
   function select(id) { current = id; zoom.s = 1; zoom.x = zoom.y = 0; $$(".thumb").forEach((t) => t.classList.toggle("sel", Number(t.dataset.page) === id)); showPage(); }
   function showPage() {
@@ -492,6 +494,7 @@ screens.documents = function () {
     if (draft && draft.saved_at > (v.updated_at || "")) { records = draft.records; starts = new Set(draft.starts); }
     fillForm($("#hoso"), v.record);
     render();
+    goToHash();  // from the finish screen's checklist
   }).catch(fail);
   const live = () => view.pages.filter((p) => !p.blank);
   function groups() {
@@ -589,9 +592,40 @@ screens.documents = function () {
   };
 };
 
+/* where a checklist problem is fixed: the screen, and the field or page there (read back by that screen) */
+function fixHref(p) {
+  const hash = p.field ? "#" + (p.form === "hoso" ? "hoso" : "doc" + p.document) + ":" + p.field
+    : p.document !== undefined ? "#doc" + p.document + ":" : p.page ? "#page" + p.page : "";
+  return "/batch/" + BATCH + "/" + p.screen + hash;
+}
+function goToHash() {  // "#doc1:subject", "#hoso:end_date", "#page12": show and focus it
+  const m = /^#(hoso|doc(\d+)|page(\d+)):?(\w*)$/.exec(location.hash);
+  if (!m) return null;
+  if (m[3]) return { page: Number(m[3]) };
+  const form = m[1] === "hoso" ? $("#hoso") : $$("#docs .doc")[Number(m[2])];
+  if (!form) return null;
+  const target = (m[4] && $('[name="' + m[4] + '"]', form)) || form;
+  target.scrollIntoView({ block: "center" });
+  if (target.focus) target.focus({ preventScroll: true });
+  return { form };
+}
+
 screens.finish = function () {
   const steps = ["start", "ocr", "pdfa", "sign", "package"];
+  let shown = 0;  // the bar only moves forward on this screen
+  let checking = null;
+  async function checklist() {
+    const res = await api("GET", "/api/batches/" + BATCH + "/checklist");
+    const box = $("#checklist");
+    $("#checklist-items").replaceChildren(...res.problems.map((p) => el("li", { "data-code": p.code },
+      el("span", { class: "grow" }, p.message_vi),
+      el("a", { class: "btn", href: fixHref(p) }, T.fix_it + " →"))));
+    box.classList.toggle("hidden", res.ready);
+    return res;
+  }
+  const recheck = () => { clearTimeout(checking); checking = setTimeout(() => checklist().catch(() => {}), 300); };
   watchBatch((v) => {
+    if (v.state === "REVIEW" && !v.finishing) recheck(); else $("#checklist").classList.add("hidden");
     setState(v);
     const sheets = sheetsOf(v);
     const flagsOpen = v.unresolved.length;
@@ -624,12 +658,17 @@ screens.finish = function () {
     $("#finish-state").textContent = CFG.states[v.state] || v.state;
     const idx = v.finishing ? steps.indexOf(v.finishing) : -1;
     const done = ["SEALED", "SYNCING", "SYNCED"].includes(v.state);
-    $("#bar").style.width = (done ? 100 : idx >= 0 ? 15 + 17 * idx : 0) + "%";
+    const pct = done || v.state === "REJECTED" ? 100 : idx >= 0 ? 15 + 17 * idx : (v.state === "FINISHING" ? 15 : 0);
+    shown = Math.max(shown, pct);
+    $("#bar").style.width = shown + "%";
     $("#finish-step").textContent = v.finishing ? (T["step_" + v.finishing] || v.finishing) : (v.state === "SYNCED" ? "✓" : "");
   });
-  const finish = (body) => api("POST", "/api/batches/" + BATCH + "/finish", body);
+  const finish = (body) => api("POST", "/api/batches/" + BATCH + "/finish", body).then(() => { shown = Math.max(shown, 5); })
+    .catch((e) => { if (e.problems) checklist(); throw e; });
   const pinBox = $("#sign-pin-box");
-  $("#finish-btn").onclick = () => {
+  $("#finish-btn").onclick = async () => {
+    const res = await checklist().catch(fail);  // every problem at once, before any OCR or signing
+    if (!res || !res.ready) { $("#checklist").scrollIntoView({ block: "start" }); return; }
     if (!pinBox) return finish({}).catch(fail);
     pinBox.classList.remove("hidden");  // the token's PIN: typed here, sent once, never kept
     pinBox.scrollIntoView({ block: "center" });
