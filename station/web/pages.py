@@ -54,6 +54,7 @@ def js_strings() -> dict[str, str]:
         "insert_pick": _("Tap the page after which to insert"),
         "pick_supervisor": _("Tap the supervisor's name, then type their PIN."),
         "fix_it": _("Fix"),
+        "osk": _("On-screen keyboard"), "osk_space": _("space"),
     }
 
 

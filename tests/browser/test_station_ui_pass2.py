@@ -213,3 +213,117 @@ def test_finish_lists_every_problem_first_then_runs_once(floor, browser):  # noq
     assert widths == sorted(widths) and widths[-1] == 100, widths
     assert page.locator("#finish-error").is_hidden()
     page.context.close()
+
+
+# -- 1. Vietnamese on the touchscreen: the Telex/VNI engine and the on-screen keyboard ------------------------
+TELEX = [  # typed → written; tone style "old" (hòa, khỏe, thủy), see vnkey.js
+    ("hoaf", "hòa"), ("truwowngf", "trường"), ("ddi", "đi"), ("Tieengs Vieetj", "Tiếng Việt"),
+    ("Vieejt Nam", "Việt Nam"), ("quas", "quá"), ("gif", "gì"), ("giaf", "già"), ("nguwowif", "người"),
+    ("khoer", "khỏe"), ("thuyr", "thủy"), ("hoanf", "hoàn"), ("hoafn", "hoàn"), ("ddaays", "đấy"),
+    ("muwa", "mưa"), ("muaw", "mưa"), ("cuwar", "cửa"), ("hoawcj", "hoặc"), ("quyeets", "quyết"),
+    ("ngoaif", "ngoài"), ("khuyur", "khuỷu"), ("ddoongf", "đồng"), ("tooi", "tôi"), ("nuwowcs", "nước"),
+    ("gioongs", "giống"), ("giuwax", "giữa"), ("thuowr", "thuở"), ("truowngf", "trường"), ("chuwcs", "chức"),
+    ("quyeenf", "quyền"), ("suwr dungj ddaats", "sử dụng đất"), ("Coongj hoaf", "Cộng hòa"), ("ruwowuj", "rượu"),
+    ("yeeu", "yêu"), ("w", "ư"), ("tw", "tư"), ("ass", "as"), ("aaa", "aa"), ("ddd", "dd"), ("tieengsz", "tiêng"),
+    ("Uyr ban nhaan daan tinhr DDoongf Nai", "Ủy ban nhân dân tỉnh Đồng Nai"), ("huyeenj", "huyện"),
+    ("Quyeets ddinhj soos 160/QDD-UBND", "Quyết định số 160/QĐ-UBND"), ("giaays chuwngs nhaanj", "giấy chứng nhận"),
+    ("quyeenf suwr dungj", "quyền sử dụng"), ("Thoong tuw", "Thông tư"), ("lieen", "liên"), ("khuyeens", "khuyến"),
+    ("hoof sow", "hồ sơ"), ("tafi lieeuj", "tài liệu"), ("Long Thanhf", "Long Thành"), ("nawm", "năm"),
+    ("ddaatj", "đật"), ("muwowif", "mười"), ("xoong", "xông"), ("xooong", "xoong"), ("bieenr", "biển"),
+    ("thuyeetf", "thuyềt"), ("oong", "ông"), ("uoongs", "uống"), ("Hoaf Bifnh", "Hòa Bình"),
+]
+VNI = [
+    ("Vie65t Nam", "Việt Nam"), ("truong72", "trường"), ("d9i", "đi"), ("hoa2", "hòa"),
+    ("Tie61ng Vie65t", "Tiếng Việt"),
+    ("a11", "a1"), ("nam 2024", "nam 2024"), ("hoa85c", "hoặc"), ("nguoi72", "người"), ("D9o62ng Nai", "Đồng Nai"),
+    ("Quye61t d9i5nh so61", "Quyết định số"), ("thu3y", "thủy"), ("khoe3", "khỏe"), ("nu7o71c", "nước"),
+    ("ho62 so7", "hồ sơ"), ("gia61y", "giấy"), ("a66", "a6"), ("hoa2n", "hoàn"), ("qua1", "quá"), ("gi2", "gì"),
+]
+NEW_STYLE = [("hoaf", "hoà"), ("khoer", "khoẻ"), ("thuyr", "thuỷ"), ("hoanf", "hoàn"), ("ngoaif", "ngoài")]
+
+
+@pytest.mark.browser
+def test_telex_and_vni_engine_on_many_words(floor, browser):  # noqa: F811
+    page = browser.new_page(viewport=SMALL)
+    page.goto(floor["station"] + "/login")
+    got = page.evaluate("([t, v, n]) => [t.map((w) => VNKey.typeText(w[0], 'telex')),"
+                        " v.map((w) => VNKey.typeText(w[0], 'vni')),"
+                        " n.map((w) => VNKey.typeText(w[0], 'telex', 'new'))]",
+                        [TELEX, VNI, NEW_STYLE])
+    for cases, out in zip((TELEX, VNI, NEW_STYLE), got, strict=True):
+        wrong = [(typed, want, have) for (typed, want), have in zip(cases, out, strict=True) if want != have]
+        assert not wrong, wrong
+    page.close()
+
+
+def _tap_text(page, text: str) -> None:
+    for ch in text:
+        if ch == " ":
+            page.locator('#osk button[data-key="space"]').click()
+            continue
+        if ch.isupper():
+            page.locator('#osk button[data-key="shift"]').click()
+        page.locator(f'#osk button[data-key="{ch.lower()}"]').click()
+
+
+@pytest.mark.browser
+def test_on_screen_keyboard_types_vietnamese_by_taps(floor, browser):  # noqa: F811
+    url = floor["station"]
+    s, tok = _login(url)
+    bid = _scanned_batch(url, s, notation="165.VP")
+    page = _page(browser, url, tok, touch=True)
+    page.goto(f"{url}/batch/{bid}/documents")
+    page.wait_for_selector("#docs .doc")
+    subject = page.locator('#docs .doc [name="subject"]')
+    subject.tap()
+    page.wait_for_selector("#osk:not(.hidden)")
+    assert page.locator('#osk button[data-key="method"]').inner_text() == "Telex"
+    _tap_text(page, "Vieejt Nam")
+    assert subject.input_value() == "Việt Nam"
+    assert page.evaluate("document.activeElement.name") == "subject"  # the field kept its focus
+    _targets_ok(page, "#osk")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 800
+    box = subject.bounding_box()
+    assert box["y"] + box["height"] <= page.locator("#osk").bounding_box()["y"], "the field is hidden by the keyboard"
+    _shot(page, "keyboard")
+    for _ in range(4):  # backspace: "Việt Nam" → "Việt"
+        page.locator('#osk button[data-key="back"]').click()
+    assert subject.input_value() == "Việt"
+    page.locator('#osk button[data-key="left"]').click()  # the caret before the t; "s" changes the tone
+    _tap_text(page, "s")
+    assert subject.input_value() == "Viết"
+    page.locator('#osk button[data-key="method"]').click()  # Telex → VNI
+    assert page.locator('#osk button[data-key="method"]').inner_text() == "VNI"
+    subject.fill("")
+    for key in "Tie61ng Vie65t":
+        if key == " ":
+            page.locator('#osk button[data-key="space"]').click()
+        elif key.isupper():
+            page.locator('#osk button[data-key="shift"]').click()
+            page.locator(f'#osk button[data-key="{key.lower()}"]').click()
+        else:
+            page.locator(f'#osk button[data-key="{key}"]').first.click()
+    assert subject.input_value() == "Tiếng Việt"
+    page.locator('#osk button[data-key="done"]').click()
+    page.wait_for_selector("#osk.hidden", state="attached")
+
+    date = page.locator('#docs .doc [name="issued_date"]')  # numbers and dates: the numeric pad
+    date.tap()
+    page.wait_for_selector('#osk[data-layer="num"]:not(.hidden)')
+    _targets_ok(page, "#osk")
+    for digit in "01012024":
+        page.locator(f'#osk button[data-key="{digit}"]').click()
+    page.locator('#osk button[data-key="done"]').click()
+    assert date.input_value() == "01/01/2024"
+
+    page.locator("#osk-toggle").click()  # a physical keyboard: turned off, and it stays off
+    subject.tap()
+    page.wait_for_timeout(300)
+    assert page.locator("#osk").is_hidden()
+    page.reload()
+    page.wait_for_selector("#docs .doc")
+    page.locator('#docs .doc [name="subject"]').tap()
+    page.wait_for_timeout(300)
+    assert page.locator("#osk").is_hidden()
+    page.locator("#osk-toggle").click()
+    page.context.close()
