@@ -327,3 +327,44 @@ def test_on_screen_keyboard_types_vietnamese_by_taps(floor, browser):  # noqa: F
     assert page.locator("#osk").is_hidden()
     page.locator("#osk-toggle").click()
     page.context.close()
+
+
+# -- 4. flags: a summary per hồ sơ, all of one kind in one tap, whole names --------------------------------
+@pytest.mark.browser
+def test_flags_summary_and_accept_a_kind_in_one_tap(floor, browser):  # noqa: F811
+    url = floor["station"]
+    s, tok = _login(url)
+    bid = _scanned_batch(url, s, source="adf", notation="166.VP")  # the test feeder: ten sheets
+    view = s.get(f"{url}/api/batches/{bid}").json()
+    kinds: dict[str, set] = {}
+    for u in view["unresolved"]:
+        for f in u["flags"]:
+            kinds.setdefault(f["code"], set()).add(u["page_id"])
+    assert kinds and max(len(p) for p in kinds.values()) > 1, kinds  # one kind on several pages
+    page = _page(browser, url, tok)
+    page.goto(f"{url}/batch/{bid}/review")
+    page.wait_for_selector("#flags-banner:not(.hidden)")
+    for badge in page.locator("#thumbs .badges span[data-flag]").all():  # whole names, nothing cut off
+        assert badge.evaluate("(b) => b.scrollWidth <= b.clientWidth + 1"), badge.inner_text()
+        assert "…" not in badge.inner_text()
+    page.locator("#flags-open").click()
+    page.wait_for_selector("#flags-dialog:not(.hidden) tr[data-kind]")
+    _targets_ok(page, "#flags-dialog")
+    _shot(page, "review-flags")
+    code = max(kinds, key=lambda c: len(kinds[c]))
+    requests_seen = []
+    page.on("request", lambda r: requests_seen.append(r.url) if "/accept" in r.url else None)
+    page.locator(f'#flags-kinds button[data-accept-kind="{code}"]').click()
+    page.wait_for_selector(f'#flags-kinds tr[data-kind="{code}"] button', state="detached")
+    assert len(requests_seen) == 1  # one tap, one request, every page of that kind
+    after = s.get(f"{url}/api/batches/{bid}").json()
+    assert not any(f["code"] == code for u in after["unresolved"] for f in u["flags"])
+    others = {c for c in kinds if c != code}
+    assert others == {f["code"] for u in after["unresolved"] for f in u["flags"]}  # the other kinds stay open
+    for c in others:
+        page.locator(f'#flags-kinds button[data-accept-kind="{c}"]').click()
+        page.wait_for_selector(f'#flags-kinds tr[data-kind="{c}"] button', state="detached")
+    assert s.get(f"{url}/api/batches/{bid}").json()["unresolved"] == []
+    page.locator("#flags-close").click()
+    page.wait_for_selector("#flags-banner.hidden", state="attached")
+    page.context.close()

@@ -78,9 +78,25 @@ function badges(p) {
   if (proc && proc.rotation) out.push(el("span", {}, T.rotated + " " + proc.rotation + "°"));
   for (const f of p.flags || []) {
     if (f.code === "blank") continue;
-    out.push(el("span", { class: f.accepted_by ? "b-ok" : "b-flag", title: f.message_vi }, (f.accepted_by ? "✓ " : "⚠ ") + f.message_vi));
+    out.push(el("span", { class: f.accepted_by ? "b-ok" : "b-flag", title: f.message_vi, "data-flag": f.code },
+      (f.accepted_by ? "✓ " : "⚠ ") + flagName(f)));
   }
   return out;
+}
+const flagName = (f) => (T.flag_names || {})[f.code] || f.message_vi;
+/* every flag kind of the hồ sơ: its name, pages still open, pages accepted */
+function flagKinds(view) {
+  const kinds = new Map();
+  for (const p of view.pages) {
+    if (p.blank) continue;
+    for (const f of p.flags || []) {
+      if (f.code === "blank") continue;
+      const k = kinds.get(f.code) || { code: f.code, name: flagName(f), open: 0, accepted: 0 };
+      if (f.accepted_by) k.accepted++; else k.open++;
+      kinds.set(f.code, k);
+    }
+  }
+  return Array.from(kinds.values()).sort((a, b) => b.open - a.open);
 }
 function imgUrl(p, thumb) {
   return "/api/pages/" + p.id + "/image?" + (p.derivative_path ? "processed=1&" : "") + (thumb ? "thumb=1&" : "") + "v=" + (p.processed_at || "");
@@ -311,10 +327,17 @@ screens.review = function () {
     $$(".thumb").forEach((t) => { t.onclick = () => select(Number(t.dataset.page)); if (current === Number(t.dataset.page)) t.classList.add("sel"); });
     $$("#thumbs .thumb").forEach(dragable);
     const fb = $("#flags-banner");
-    if (view.unresolved.length && !view.overridden) {
-      fb.textContent = "⚠ " + view.unresolved.length + " " + T.pages + ": " + view.unresolved.map((u) => u.flags.map((f) => f.message_vi).join(", ")).slice(0, 3).join(" · ");
+    const kinds = flagKinds(view);
+    const open = kinds.filter((k) => k.open);
+    if (open.length && !view.overridden) {
+      fb.replaceChildren(el("span", { class: "grow" }, "⚠ " + view.unresolved.length + " " + T.pages + ": " + open.map((k) => k.name + " (" + k.open + ")").join(" · ")),
+        el("button", { type: "button", id: "flags-open", onclick: () => $("#flags-dialog").classList.remove("hidden") }, T.flags_summary + " →"));
       fb.classList.remove("hidden");
     } else fb.classList.add("hidden");
+    $("#flags-kinds").replaceChildren(...kinds.map((k) => el("tr", { "data-kind": k.code },
+      el("td", {}, k.name), el("td", { class: "num" }, k.open + " " + T.open_n), el("td", { class: "num" }, k.accepted + " " + T.accepted_n),
+      el("td", {}, k.open ? el("button", { type: "button", class: "ok", "data-accept-kind": k.code, onclick: () => acceptKind(k.code) },
+        "✓ " + T.accept_all + " (" + k.open + ")") : "✓"))));
     const wanted = current === null ? /^#page(\d+)$/.exec(location.hash) : null;  // from the finish checklist
     if (wanted && page(Number(wanted[1]))) select(Number(wanted[1]));
     else if (current === null && live.length) select(live[0].id); else if (current !== null) showPage();
@@ -327,7 +350,8 @@ screens.review = function () {
     const url = imgUrl(p, false);
     if (img.dataset.src !== url) { img.dataset.src = url; img.src = url; img.onload = applyZoom; }
     applyZoom();
-    $("#page-flags").replaceChildren(...badges(p));
+    const msgs = (p.flags || []).filter((f) => f.code !== "blank").map((f) => (f.accepted_by ? "✓ " : "⚠ ") + f.message_vi);
+    $("#page-flags").textContent = msgs.join(" · ");  // the whole message, wrapped
     $('[data-act="delete"]').disabled = !!p.deleted;
     $('[data-act="restore"]').disabled = !p.deleted;
     $('[data-act="keep"]').disabled = !p.blank || !!p.deleted;
@@ -412,6 +436,10 @@ screens.review = function () {
     } catch (e) { fail(e); }
   };
   $$("[data-act]").forEach((b) => b.onclick = () => act(b.dataset.act));
+  async function acceptKind(code) {
+    try { const r = await api("POST", "/api/batches/" + BATCH + "/accept-flags", { code }); toast("✓ " + r.count + " " + T.pages); w.refresh(); } catch (e) { fail(e); }
+  }
+  $("#flags-close").onclick = () => $("#flags-dialog").classList.add("hidden");
 
   /* rescan-and-replace and insert: scan into the hồ sơ, then put the new pages in place */
   function openScanDialog(mode, p) {
