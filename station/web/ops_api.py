@@ -41,3 +41,17 @@ def accept_kind(batch_id: int):
                         "message_vi": "Chưa chọn loại đánh dấu cần chấp nhận."}), 400
     pages = rv.accept_kind(_station().store, batch_id, code, actor=actor())
     return jsonify({"pages": pages, "count": len(pages)})
+
+
+@bp.post("/batches/<int:batch_id>/documents/start")
+def start_document(batch_id: int):
+    """{"page_ids": [...]} picked in review → they become one document; the saved split follows."""
+    body = request.get_json(silent=True) or {}
+    try:
+        ids = [int(i) for i in body.get("page_ids") or []]
+    except (TypeError, ValueError):
+        ids = []
+    if not ids:
+        return jsonify({"error": "bad_request", "message": "page_ids is required",
+                        "message_vi": "Chưa chọn trang nào."}), 400
+    return jsonify({"documents": rv.start_document(_station().store, batch_id, ids, actor=actor())})

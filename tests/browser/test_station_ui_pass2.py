@@ -368,3 +368,79 @@ def test_flags_summary_and_accept_a_kind_in_one_tap(floor, browser):  # noqa: F8
     page.locator("#flags-close").click()
     page.wait_for_selector("#flags-banner.hidden", state="attached")
     page.context.close()
+
+
+# -- 5. review at 800x480: full screen with pinch zoom, move to position, several pages, split follows -----
+def _scale(page) -> float:
+    return page.evaluate("parseFloat(/scale\\(([0-9.]+)\\)/.exec(document.querySelector('#big').style.transform)[1])")
+
+
+@pytest.mark.browser
+def test_review_full_screen_position_selection_and_split(floor, browser):  # noqa: F811
+    url = floor["station"]
+    s, tok = _login(url)
+    bid = _scanned_batch(url, s, source="adf", notation="167.VP")
+    _accept_all(url, s, bid)
+    ids = [p["id"] for p in s.get(f"{url}/api/batches/{bid}").json()["pages"] if not p["blank"]]
+    assert len(ids) >= 6
+    page = _page(browser, url, tok, touch=True)
+    page.goto(f"{url}/batch/{bid}/review")
+    page.wait_for_selector("#thumbs .thumb.sel")
+    page.wait_for_function("document.querySelector('#big').naturalWidth > 0")
+
+    page.locator("#zoom-full").click()  # the page on the whole screen
+    box = page.locator("#viewer").bounding_box()
+    assert (box["width"], box["height"]) == (800, 480)
+    _targets_ok(page, "#viewer")
+    fit = _scale(page)
+    cdp = page.context.new_cdp_session(page)  # a real two-finger pinch, through Chromium's touch input
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [
+        {"x": 350, "y": 240, "id": 1}, {"x": 450, "y": 240, "id": 2}]})
+    for d in range(60, 260, 20):
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [
+            {"x": 400 - d, "y": 240, "id": 1}, {"x": 400 + d, "y": 240, "id": 2}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    assert _scale(page) > 2 * fit, (fit, _scale(page))
+    page.locator("#zoom-next").click()
+    assert page.locator("#viewer-n").inner_text() == f"2 / {len(ids)}"
+    page.locator("#zoom-full").click()
+    assert page.locator("#viewer").bounding_box()["height"] < 480
+
+    # move to position, by numbers: page 2 to position 5
+    page.locator(f'#thumbs .thumb[data-page="{ids[1]}"]').click()
+    page.locator('[data-act="position"]').click()
+    _targets_ok(page, "#pos-dialog")
+    page.locator('#pos-keypad button[data-k="5"]').click()
+    page.locator("#pos-ok").click()
+    page.wait_for_function(f"document.querySelectorAll('#thumbs .thumb')[4].dataset.page === '{ids[1]}'")
+    order = [p["id"] for p in s.get(f"{url}/api/batches/{bid}").json()["pages"] if not p["blank"]]
+    assert order[4] == ids[1] and order[:4] == [ids[0]] + ids[2:5]
+
+    # several pages: rotate two at once, make two a document, delete one and restore it: the split follows
+    page.locator("#multi-btn").click()
+    a, b = order[1], order[2]
+    page.locator(f'#thumbs .thumb[data-page="{a}"]').click()
+    page.locator(f'#thumbs .thumb[data-page="{b}"]').click()
+    page.locator('[data-act="rotate-r"]').click()
+    page.wait_for_function(f"document.querySelector('.thumb[data-page=\"{b}\"] img').style.transform"
+                           " === 'rotate(90deg)'")
+    rot = {p["id"]: p["rotation"] for p in s.get(f"{url}/api/batches/{bid}").json()["pages"]}
+    assert rot[a] == rot[b] == 90 and rot[order[0]] == 0
+    page.locator("#start-doc").click()
+    page.wait_for_selector("#toast div")
+    docs = [d["record"]["page_ids"] for d in s.get(f"{url}/api/batches/{bid}").json()["documents"]]
+    assert docs == [[order[0]], [a, b], order[3:]]
+    page.locator("#multi-btn").click()
+    page.locator(f'#thumbs .thumb[data-page="{a}"]').click()
+    page.locator('[data-act="delete"]').click()
+    page.wait_for_selector(f'#deleted .thumb[data-page="{a}"]')
+    page.locator(f'#deleted .thumb[data-page="{a}"]').click()
+    page.locator('[data-act="restore"]').click()
+    page.wait_for_selector(f'#thumbs .thumb[data-page="{a}"]')
+    docs = [d["record"]["page_ids"] for d in s.get(f"{url}/api/batches/{bid}").json()["documents"]]
+    assert docs == [[order[0]], [a, b], order[3:]]  # restored into its document, not left out
+    page.goto(f"{url}/batch/{bid}/documents")  # and the documents screen shows that split
+    page.wait_for_selector("#docs .doc")
+    assert page.locator("#docs .doc").count() == 3
+    assert page.locator("#strip .gap.cut").count() == 2
+    page.context.close()

@@ -306,6 +306,8 @@ screens.scan = function () {
 screens.review = function () {
   let view = null;
   let current = null; // selected page id
+  let multi = false; // "select several": taps pick pages instead of showing one
+  const picked = new Set();
   let pending = null; // {mode: "insert"|"rescan", page, before: Set}
   const zoom = { s: 1, x: 0, y: 0 };
   const all = () => view ? view.pages.concat(view.deleted_pages) : [];
@@ -324,7 +326,12 @@ screens.review = function () {
     $("#thumbs").replaceChildren(...live.map((p, i) => thumb(p, i + 1)));
     $("#blanks").replaceChildren(...view.pages.filter((p) => p.blank).map((p) => thumb(p, "○")));
     $("#deleted").replaceChildren(...view.deleted_pages.map((p) => thumb(p, "✕")));
-    $$(".thumb").forEach((t) => { t.onclick = () => select(Number(t.dataset.page)); if (current === Number(t.dataset.page)) t.classList.add("sel"); });
+    $$(".thumb").forEach((t) => {
+      const id = Number(t.dataset.page);
+      t.onclick = () => (multi ? pick(t, id) : select(id));
+      if (current === id) t.classList.add("sel");
+      if (picked.has(id)) t.classList.add("picked");
+    });
     $$("#thumbs .thumb").forEach(dragable);
     const fb = $("#flags-banner");
     const kinds = flagKinds(view);
@@ -341,6 +348,11 @@ screens.review = function () {
     const wanted = current === null ? /^#page(\d+)$/.exec(location.hash) : null;  // from the finish checklist
     if (wanted && page(Number(wanted[1]))) select(Number(wanted[1]));
     else if (current === null && live.length) select(live[0].id); else if (current !== null) showPage();
+  }
+  function pick(t, id) {  // several pages at once: rotate, delete, make a document
+    if (picked.has(id)) picked.delete(id); else picked.add(id);
+    t.classList.toggle("picked", picked.has(id));
+    $("#multi-btn").textContent = "☑ " + T.select_several + (picked.size ? " (" + picked.size + ")" : "");
   }
   function select(id) { current = id; zoom.s = 1; zoom.x = zoom.y = 0; $$(".thumb").forEach((t) => t.classList.toggle("sel", Number(t.dataset.page) === id)); showPage(); }
   function showPage() {
@@ -371,7 +383,10 @@ screens.review = function () {
   const pointers = new Map();
   let pinch = null;
   const viewer = $("#viewer");
-  viewer.addEventListener("pointerdown", (e) => { viewer.setPointerCapture(e.pointerId); pointers.set(e.pointerId, { x: e.clientX, y: e.clientY }); });
+  viewer.addEventListener("pointerdown", (e) => {
+    try { viewer.setPointerCapture(e.pointerId); } catch (err) { /* a pointer already gone */ }
+    pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+  });
   viewer.addEventListener("pointermove", (e) => {
     if (!pointers.has(e.pointerId)) return;
     const prev = pointers.get(e.pointerId);
@@ -390,6 +405,25 @@ screens.review = function () {
   $("#zoom-in").onclick = (e) => { e.stopPropagation(); zoom.s = Math.min(8, zoom.s * 1.5); applyZoom(); };
   $("#zoom-out").onclick = (e) => { e.stopPropagation(); zoom.s = Math.max(1, zoom.s / 1.5); if (zoom.s === 1) zoom.x = zoom.y = 0; applyZoom(); };
   $("#zoom-fit").onclick = (e) => { e.stopPropagation(); zoom.s = 1; zoom.x = zoom.y = 0; applyZoom(); };
+  /* full screen: the whole display for one page, pinch to zoom, ‹ › to turn pages */
+  $("#zoom-full").onclick = (e) => {
+    e.stopPropagation();
+    viewer.classList.toggle("full");
+    zoom.s = 1; zoom.x = zoom.y = 0; applyZoom(); showNumber();
+  };
+  const step = (d) => {
+    const live = view.pages.filter((p) => !p.blank);
+    const i = live.findIndex((p) => p.id === current);
+    if (i + d >= 0 && i + d < live.length) select(live[i + d].id);
+    showNumber();
+  };
+  function showNumber() {
+    const live = view ? view.pages.filter((p) => !p.blank) : [];
+    $("#viewer-n").textContent = (live.findIndex((p) => p.id === current) + 1) + " / " + live.length;
+  }
+  $("#zoom-prev").onclick = (e) => { e.stopPropagation(); step(-1); };
+  $("#zoom-next").onclick = (e) => { e.stopPropagation(); step(1); };
+  addEventListener("keydown", (e) => { if (e.key === "Escape" && viewer.classList.contains("full")) $("#zoom-full").click(); });
   $$(".zoom button").forEach((b) => b.addEventListener("pointerdown", (e) => e.stopPropagation()));
   addEventListener("resize", applyZoom);
 
@@ -421,8 +455,20 @@ screens.review = function () {
   }
 
   const act = async (name) => {
+    if (multi && ["rotate-l", "rotate-r", "delete"].includes(name)) {
+      try {
+        for (const id of picked) {
+          if (name === "delete") await api("POST", "/api/pages/" + id + "/delete");
+          else await api("POST", "/api/pages/" + id + "/rotate", { by: name === "rotate-l" ? 270 : 90 });
+        }
+        if (name === "delete") picked.clear();
+        toast(T.done); w.refresh();
+      } catch (e) { fail(e); }
+      return;
+    }
     const p = page(current);
     if (!p) return;
+    if (name === "position") return openPosition(p);
     const base = "/api/pages/" + p.id;
     try {
       if (name === "rotate-l") await api("POST", base + "/rotate", { by: 270 });
@@ -436,6 +482,46 @@ screens.review = function () {
     } catch (e) { fail(e); }
   };
   $$("[data-act]").forEach((b) => b.onclick = () => act(b.dataset.act));
+  $("#multi-btn").onclick = () => {
+    multi = !multi; picked.clear();
+    $("#multi-btn").setAttribute("aria-pressed", String(multi));
+    $("#multi-btn").classList.toggle("on", multi);
+    $("#multi-btn").textContent = "☑ " + T.select_several;
+    $("#start-doc").classList.toggle("hidden", !multi);
+    $$("[data-act]").forEach((b) => { if (!["rotate-l", "rotate-r", "delete"].includes(b.dataset.act)) b.classList.toggle("hidden", multi); });
+    $$(".thumb.picked").forEach((t) => t.classList.remove("picked"));
+  };
+  $("#start-doc").onclick = async () => {
+    if (!picked.size) return toast(T.pick_pages, "err");
+    try {
+      const r = await api("POST", "/api/batches/" + BATCH + "/documents/start", { page_ids: Array.from(picked) });
+      toast("✓ " + r.documents.length + " × " + T.document); picked.clear(); w.refresh();
+    } catch (e) { fail(e); }
+  };
+  /* "move to position": the number typed on a keypad, for when dragging is awkward */
+  let posValue = "";
+  function openPosition(p) {
+    posValue = ""; $("#pos-value").textContent = "\u00a0";
+    $("#pos-dialog").dataset.page = p.id;
+    $("#pos-dialog").classList.remove("hidden");
+  }
+  $("#pos-cancel").onclick = () => $("#pos-dialog").classList.add("hidden");
+  $$("#pos-keypad button").forEach((b) => b.onclick = async () => {
+    const k = b.dataset.k;
+    if (k === "back") posValue = posValue.slice(0, -1);
+    else if (k !== "ok") { if (posValue.length < 4) posValue += k; }
+    else {
+      const id = Number($("#pos-dialog").dataset.page);
+      const others = view.pages.filter((x) => !x.blank && x.id !== id).map((x) => x.id);
+      const to = Math.max(1, Math.min(others.length + 1, Number(posValue) || 1));
+      try {
+        await api("POST", "/api/batches/" + BATCH + "/move", { page_ids: [id], after: to > 1 ? others[to - 2] : null });
+        $("#pos-dialog").classList.add("hidden"); toast(T.moved); w.refresh();
+      } catch (e) { fail(e); }
+      return;
+    }
+    $("#pos-value").textContent = posValue || "\u00a0";
+  });
   async function acceptKind(code) {
     try { const r = await api("POST", "/api/batches/" + BATCH + "/accept-flags", { code }); toast("✓ " + r.count + " " + T.pages); w.refresh(); } catch (e) { fail(e); }
   }
@@ -519,7 +605,10 @@ screens.documents = function () {
       records.forEach((r) => { const first = (r.page_ids || [])[0]; if (first && first !== (pages[0] || {}).id) starts.add(first); });
     }
     const draft = JSON.parse(localStorage.getItem(draftKey) || "null");
-    if (draft && draft.saved_at > (v.updated_at || "")) { records = draft.records; starts = new Set(draft.starts); }
+    if (draft && draft.saved_at > (v.updated_at || "") && (!v.documents.length || draft.records.length === v.documents.length)) {
+      records = draft.records;  // what was typed; the split itself is the station's, which follows the pages
+      if (!v.documents.length) starts = new Set(draft.starts.filter((id) => pages.some((p) => p.id === id)));
+    }
     fillForm($("#hoso"), v.record);
     render();
     goToHash();  // from the finish screen's checklist
