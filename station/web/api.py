@@ -169,6 +169,8 @@ def batch_view(station: Any, batch_id: int) -> dict:
     row["scanner"] = str(getattr(station.capture.state, "value", station.capture.state))
     fault = _fault(station, batch_id)
     row["fault"] = fault
+    outcome = station.capture.outcome(station.config.device)  # "empty": the feeder ran dry (normal end)
+    row["scan_ended"] = outcome.ended if outcome is not None else None
     return row
 
 

@@ -67,6 +67,8 @@ def js_strings() -> dict[str, Any]:
         "flag_names": flag_names(), "accept_all": _("Accept all"), "open_n": _("open"),
         "accepted_n": _("accepted"), "flags_summary": _("Quality flags in this hồ sơ"),
         "select_several": _("Select several"), "pick_pages": _("Tap the pages first."),
+        "overcount": _("{n} sheets scanned, more than the {e} of the work order: two sheets may have gone through "
+                       "together (double feed). Check the last pages."),
     }
 
 

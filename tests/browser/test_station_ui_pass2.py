@@ -444,3 +444,39 @@ def test_review_full_screen_position_selection_and_split(floor, browser):  # noq
     assert page.locator("#docs .doc").count() == 3
     assert page.locator("#strip .gap.cut").count() == 2
     page.context.close()
+
+
+# -- 6. scanning: the newest page in view, the feeder empty, more sheets than expected -------------------------
+@pytest.mark.browser
+def test_scan_screen_feeder_empty_newest_in_view_and_double_feed_warning(floor, browser):  # noqa: F811
+    url = floor["station"]
+    s, tok = _login(url)
+    rec = {**RECORD, "notation": "168.VP"}
+    bid = s.post(url + "/api/batches",
+                 json={"record": rec, "work_order_id": "WO-T168", "expected_sheets": 8}).json()["id"]
+    page = _page(browser, url, tok)
+    page.add_init_script("localStorage.setItem('sohoa.preset', 'adf')")
+    page.goto(f"{url}/batch/{bid}/scan")
+    page.locator("#scan-btn").click()
+    page.wait_for_selector("#feeder-empty:not(.hidden)", timeout=120_000)  # the test feeder holds ten sheets
+    assert page.locator("#thumbs .thumb").count() == 10
+    last = page.locator("#thumbs .thumb").last.bounding_box()
+    assert 0 <= last["y"] and last["y"] + last["height"] <= 480 + 1, last  # the newest page is in view
+    over = page.inner_text("#overcount")
+    assert "10 tờ" in over and "8 tờ" in over and "nạp kép" in over
+    _targets_ok(page, "#feeder-empty")
+    _shot(page, "scan-feeder-empty")
+    page.locator("#feeder-continue").click()  # the next sheets: the same preset again
+    page.wait_for_function("document.querySelectorAll('#thumbs .thumb').length > 10", timeout=120_000)
+    page.wait_for_selector("#feeder-empty:not(.hidden)", timeout=120_000)
+    page.locator("#feeder-finish").click()
+    page.wait_for_url("**/review")
+    assert s.get(f"{url}/api/batches/{bid}").json()["state"] == "REVIEW"
+    page.goto(f"{url}/batch/{bid}/scan")  # stopped by hand: no "feeder empty" notice
+    page.locator("#scan-btn").click()
+    page.wait_for_function("document.querySelector('#stop-btn').disabled === false")
+    page.locator("#stop-btn").click()
+    page.wait_for_function("document.querySelector('#scan-btn').disabled === false", timeout=60_000)
+    page.wait_for_timeout(1500)
+    assert page.locator("#feeder-empty").is_hidden()
+    page.context.close()

@@ -271,7 +271,7 @@ screens.new = function () {
 screens.scan = function () {
   const sel = $("#preset");
   sel.value = localStorage.getItem("sohoa.preset") || "adf_duplex";
-  let lastScanner = null;
+  let lastScanner = null, lastCount = null, sawScanning = false, stopped = false;
   const w = watchBatch((v) => {
     setState(v);
     if (v.scanner !== lastScanner) { lastScanner = v.scanner; refreshHealth(); }  // the header's pill too
@@ -286,10 +286,29 @@ screens.scan = function () {
     $("#bar").style.width = (v.expected_sheets ? Math.min(100, 100 * sheets / v.expected_sheets) : (v.pages.length ? 100 : 0)) + "%";
     const box = $("#thumbs");
     box.replaceChildren(...v.pages.map((p, i) => thumb(p, i + 1)));
+    const grew = lastCount !== null && v.pages.length > lastCount;
+    lastCount = v.pages.length;
+    // more sheets than the work order says: maybe two went through at once
+    const over = $("#overcount");
+    if (v.expected_sheets && sheets > v.expected_sheets) {
+      over.textContent = "⚠ " + T.overcount.replace("{n}", sheets).replace("{e}", v.expected_sheets);
+      over.classList.remove("hidden");
+    } else over.classList.add("hidden");
+    // the feeder ran dry (not a fault, not the stop button): continue or finish the batch
+    if (scanning) { sawScanning = true; $("#feeder-empty").classList.add("hidden"); }
+    else if (sawScanning) {
+      sawScanning = false;
+      if (v.scan_ended === "empty" && !stopped && sel.value.startsWith("adf")) $("#feeder-empty").classList.remove("hidden");
+      stopped = false;
+      if (box.lastElementChild) box.lastElementChild.scrollIntoView({ block: "end" });
+    }
+    if (grew && box.lastElementChild) box.lastElementChild.scrollIntoView({ block: "end" });  // the newest in view
   });
+  $("#feeder-continue").onclick = () => { $("#feeder-empty").classList.add("hidden"); go(); };
+  $("#feeder-finish").onclick = () => $("#to-review").click();
   const go = (folder) => startScan(BATCH, sel.value, folder).then(w.refresh).catch(fail);
   $("#scan-btn").onclick = () => (sel.value === "import" ? pickFolder($("#import-box"), (f) => { $("#import-box").classList.add("hidden"); go(f); }) : go());
-  $("#stop-btn").onclick = () => api("POST", "/api/batches/" + BATCH + "/stop").then(w.refresh).catch(fail);
+  $("#stop-btn").onclick = () => { stopped = true; api("POST", "/api/batches/" + BATCH + "/stop").then(w.refresh).catch(fail); };
   /* a USB foot pedal or button types a key: it scans like the big button (debounced, not while typing) */
   let pressed = 0;
   addEventListener("keydown", (ev) => {
