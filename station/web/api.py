@@ -108,12 +108,19 @@ def workorders():
     if not station.sync_client:
         return jsonify({"workorders": [], "message_vi": "Trạm chưa được kết nối với máy chủ lưu trữ."})
     from station.sync.client import SyncError
+    from station.web.workorders import offered
 
     try:
-        return jsonify({"workorders": station.sync_client.workorders()})
+        found = offered(station)
     except SyncError as exc:
         return jsonify({"workorders": [], "message": str(exc),
                         "message_vi": "Không kết nối được máy chủ lưu trữ; thử lại sau."}), 503
+    if found["cached_at"]:
+        found["message"] = "the archive server does not answer: the list saved at " + found["cached_at"]
+        found["message_vi"] = ("Máy chủ lưu trữ không trả lời: đang dùng danh sách lệnh số hóa đã lưu lúc "
+                               + found["cached_at"][11:16] + " ngày " + found["cached_at"][8:10] + "/"
+                               + found["cached_at"][5:7] + ".")
+    return jsonify(found)
 
 
 @bp.post("/cover")
@@ -135,7 +142,9 @@ def cover():
     if not station.sync_client:
         raise CoverError("no_workorder", "no archive server configured",
                          "Trạm chưa được kết nối với máy chủ lưu trữ: chưa có lệnh số hóa.")
-    wo = match_workorder(code, station.sync_client.workorders())
+    from station.web.workorders import offered
+
+    wo = match_workorder(code, offered(station)["workorders"])
     station.store.audit(actor(), "cover.read", None, file_code=code, work_order=wo.get("id"))
     return jsonify({"file_code": code, "workorder": wo})
 

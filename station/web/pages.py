@@ -66,7 +66,7 @@ def js_strings() -> dict[str, Any]:
         "osk": _("On-screen keyboard"), "osk_space": _("space"),
         "flag_names": flag_names(), "accept_all": _("Accept all"), "open_n": _("open"),
         "accepted_n": _("accepted"), "flags_summary": _("Quality flags in this hồ sơ"),
-        "select_several": _("Select several"), "pick_pages": _("Tap the pages first."),
+        "continue_batch": _("Continue"), "select_several": _("Select several"), "pick_pages": _("Tap the pages first."),
         "overcount": _("{n} sheets scanned, more than the {e} of the work order: two sheets may have gone through "
                        "together (double feed). Check the last pages."),
     }

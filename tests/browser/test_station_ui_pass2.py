@@ -480,3 +480,162 @@ def test_scan_screen_feeder_empty_newest_in_view_and_double_feed_warning(floor, 
     page.wait_for_timeout(1500)
     assert page.locator("#feeder-empty").is_hidden()
     page.context.close()
+
+
+# -- the whole hồ sơ at 800x480 on a touch screen, finished at the first try -------------------------------------
+@pytest.mark.browser
+def test_whole_hoso_at_800x480_with_one_finish(floor, browser):  # noqa: F811
+    from sohoa.samplepages import sample_metadata
+    from tests.browser.test_station_ui import ADF_SHEETS, IMPORT_SEED, IMPORTED
+
+    url = floor["station"]
+    ctx = browser.new_context(viewport=SMALL, locale="vi-VN", has_touch=True)
+    page = ctx.new_page()
+    finishes = []
+    page.on("request", lambda r: finishes.append(r.url) if r.method == "POST" and r.url.endswith("/finish") else None)
+    page.goto(url + "/login")
+    page.get_by_role("button", name="Lê Văn Quét").tap()
+    for digit in "1357":
+        page.locator(f'#keypad button[data-k="{digit}"]').tap()
+    page.locator("#pin-ok").tap()
+    page.wait_for_url(url + "/")
+
+    page.goto(url + "/new")  # the server's work order, two taps to start scanning
+    order = page.locator("#orders button[data-wo]", has_text="Long Thành")
+    order.tap()
+    page.locator('#presets button[data-preset="adf"]').tap()
+    page.wait_for_url("**/scan")
+    page.wait_for_selector("#feeder-empty:not(.hidden)", timeout=120_000)
+    assert page.locator("#thumbs .thumb").count() == ADF_SHEETS
+    page.locator("#preset").select_option("import")  # two more sheets, made elsewhere
+    page.locator("#scan-btn").tap()
+    page.get_by_role("button", name="van-ban-kem").tap()
+    page.wait_for_function(f"document.querySelectorAll('#thumbs .thumb').length === {ADF_SHEETS + IMPORTED}",
+                           timeout=60_000)
+    page.wait_for_function("!document.querySelector('#scan-btn').disabled", timeout=30_000)
+    page.wait_for_function("!document.body.innerText.includes('Đang xử lý')", timeout=120_000)
+    assert page.locator("#overcount").is_hidden()
+
+    page.locator("#to-review").tap()  # review: every flag kind accepted in one tap each
+    page.wait_for_url("**/review")
+    page.wait_for_selector("#thumbs .thumb")
+    if page.locator("#flags-banner:not(.hidden)").count():
+        page.locator("#flags-open").tap()
+        while page.locator("#flags-kinds button[data-accept-kind]").count():
+            n = page.locator("#flags-kinds button[data-accept-kind]").count()
+            page.locator("#flags-kinds button[data-accept-kind]").first.tap()
+            page.wait_for_function("(n) => document.querySelectorAll('#flags-kinds button[data-accept-kind]')"
+                                   ".length < n", arg=n)
+        page.locator("#flags-close").tap()
+    view = _view_of(page)
+    assert view["unresolved"] == []
+    imported = [p["id"] for p in view["pages"] if p["source"] == "import"]
+    page.locator(f'#thumbs .thumb[data-page="{imported[0]}"]').tap()
+    page.wait_for_function("document.querySelector('#big').complete && document.querySelector('#big').naturalWidth")
+    page.locator("#zoom-full").tap()
+    page.wait_for_timeout(300)
+    _shot(page, "review-fullscreen")
+    page.locator("#zoom-full").tap()
+
+    page.get_by_role("link", name="Tiếp: tài liệu").tap()  # documents: split before the imported sheets
+    page.wait_for_selector("#strip .gap")
+    page.locator(f'#strip .gap[data-before="{imported[0]}"]').tap()
+    docs = page.locator("#docs .doc")
+    assert docs.count() == 2
+    docs.nth(1).locator(".sugg-btn").tap()
+    docs.nth(1).locator(".chip.pri").tap(timeout=90_000)  # OCR suggestions: "use all"
+    truth = sample_metadata(IMPORT_SEED)
+    docs.nth(1).locator('[name="type_name"]').select_option(truth["type_name"])
+    docs.nth(1).locator('[name="organ_name"]').fill(RECORD["agency_name"])
+    first = docs.nth(0)
+    first.locator('[name="type_name"]').select_option("02")
+    first.locator('[name="issued_date"]').tap()  # the numeric pad: digits only, normalised on leaving
+    for digit in "04032001":
+        page.locator(f'#osk button[data-key="{digit}"]').tap()
+    page.locator('#osk button[data-key="done"]').tap()
+    assert first.locator('[name="issued_date"]').input_value() == "04/03/2001"
+    first.locator('[name="organ_name"]').tap()  # Vietnamese by Telex taps
+    _tap_text(page, "UBND tinhr DDoongf Nai")
+    page.locator('#osk button[data-key="done"]').tap()
+    first.locator('[name="subject"]').tap()
+    _tap_text(page, "Ddown ddeef nghij caaps giaays chuwngs nhaanj")
+    page.locator('#osk button[data-key="done"]').tap()
+    assert first.locator('[name="organ_name"]').input_value() == "UBND tỉnh Đồng Nai"
+    assert first.locator('[name="subject"]').input_value() == "Đơn đề nghị cấp giấy chứng nhận"
+    page.locator("#save-docs").tap()
+    page.wait_for_selector("#toast div")
+
+    page.get_by_role("link", name="Tiếp: hoàn tất").tap()  # finish: nothing left to fix, one tap
+    page.wait_for_selector("#summary [data-k=sheets]")
+    page.locator("#finish-btn").tap()
+    page.wait_for_selector("#receipt:not(.hidden)", timeout=180_000)
+    assert page.locator("#checklist").is_hidden()
+    assert len(finishes) == 1, finishes
+    assert page.inner_text("#batch-state") == "Đã lưu trữ"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 800
+    page.goto(url + "/new")  # archived: no longer offered
+    page.wait_for_function("!document.querySelector('#orders .muted')")  # the list has loaded
+    assert page.locator("#orders button[data-wo]", has_text="Long Thành").count() == 0
+    ctx.close()
+
+
+def _view_of(page) -> dict:
+    return page.evaluate("fetch('/api/batches/' + document.body.dataset.batch).then((r) => r.json())")
+
+
+# -- 7. work orders: archived ones hidden (an administrator reopens), a saved list without the server ----------
+@pytest.mark.browser
+def test_work_orders_hidden_when_done_reopened_and_cached(floor, browser):  # noqa: F811
+    import re
+
+    from server.auth import create_user
+    from server.db import ServerDB
+    from tests.browser.test_station_ui import STATION_ID
+
+    url, server = floor["station"], floor["server"]
+    db = ServerDB(floor["root"] / "server" / "server.db")
+    rec_a = {**RECORD, "notation": "170.VP", "title": "Hồ sơ A"}
+    rec_b = {**RECORD, "notation": "171.VP", "title": "Hồ sơ B"}
+    wo_a = db.add_workorder(fonds_code="P_UBND_DN", file_code="000.00.00.H47.2001.170.VP", record=rec_a,
+                            expected_sheets=1, station_id=STATION_ID, priority=1)
+    wo_b = db.add_workorder(fonds_code="P_UBND_DN", file_code="000.00.00.H47.2001.171.VP", record=rec_b,
+                            expected_sheets=1, station_id=STATION_ID, priority=1)
+    s, tok = _login(url)
+    listed = lambda: {w["id"]: w for w in s.get(url + "/api/workorders").json()["workorders"]}  # noqa: E731
+    assert {wo_a, wo_b} <= set(listed())
+    db.set_workorder_state(wo_a, "accepted")  # what the server does when it archives the hồ sơ
+    assert wo_a not in listed()
+    # a batch started for B: B is continued, not started a second time
+    bid = s.post(url + "/api/batches",
+                 json={"record": rec_b, "work_order_id": wo_b, "expected_sheets": 1}).json()["id"]
+    assert listed()[wo_b]["batch"] == {"id": bid, "state": "OPEN"}
+    page = _page(browser, url, tok)
+    page.goto(url + "/new")
+    page.locator(f'#orders button[data-wo="{wo_b}"]').click()
+    page.wait_for_url(f"**/batch/{bid}/scan")
+    # an administrator reopens A on the server's work-order page: offered again
+    create_user(db, "quantri", "mat-khau-quan-tri-dai", role="admin")
+    web = requests.Session()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', web.get(server + "/login", timeout=10).text).group(1)
+    assert web.post(server + "/login", data={"username": "quantri", "password": "mat-khau-quan-tri-dai",
+                                              "csrf_token": token}, timeout=10).ok
+    listing = web.get(server + "/workorders", timeout=10).text
+    assert f'name="reopen" value="{wo_a}"' in listing
+    token = re.search(r'name="csrf_token" value="([^"]+)"', listing).group(1)
+    r = web.post(server + "/workorders/reopen", data={"reopen": wo_a, "csrf_token": token}, timeout=10)
+    assert r.ok and "Đã mở lại" in r.text
+    assert wo_a in listed()
+    # the server goes away: the station still offers what it was given, and says the list is a saved one
+    server_proc = floor["procs"][1]
+    server_proc.terminate()
+    server_proc.wait(timeout=30)
+    body = s.get(url + "/api/workorders").json()
+    assert {wo_a, wo_b} <= {w["id"] for w in body["workorders"]} and body["cached_at"]
+    page.goto(url + "/new")
+    page.wait_for_selector("#orders-msg:not(.hidden)")
+    assert "danh sách lệnh số hóa đã lưu" in page.inner_text("#orders-msg")
+    page.locator(f'#orders button[data-wo="{wo_a}"]').click()
+    page.locator('#presets button[data-preset="flatbed"]').click()  # and work starts without the server
+    page.wait_for_url("**/scan")
+    assert any(b["work_order_id"] == wo_a for b in s.get(url + "/api/batches").json()["batches"])
+    page.context.close()

@@ -224,7 +224,14 @@ screens.new = function () {
     for (const wo of data.workorders || []) {
       const b = el("button", { type: "button", "data-wo": wo.id },
         el("strong", {}, wo.record.title), el("span", { class: "muted" }, wo.file_code || ""),
-        el("span", {}, (wo.record.fonds_code || "") + " · " + (wo.expected_sheets || "?") + " " + T.sheets));
+        el("span", {}, (wo.record.fonds_code || "") + " · " + (wo.expected_sheets || "?") + " " + T.sheets),
+        wo.batch ? el("span", { class: "pill warn" }, "↻ " + T.continue_batch + " · " + (CFG.states[wo.batch.state] || wo.batch.state)) : null);
+      if (wo.batch) {  // already started here: open that batch, never a second one for the same hồ sơ
+        b.dataset.batch = wo.batch.id;
+        b.onclick = () => { location.href = "/batch/" + wo.batch.id; };
+        box.append(b);
+        continue;
+      }
       b.onclick = () => { $$("#orders button").forEach((x) => x.classList.remove("sel")); b.classList.add("sel");
         chosen = { record: wo.record, expected_sheets: wo.expected_sheets, work_order_id: wo.id }; enable(); };
       box.append(b);
