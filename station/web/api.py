@@ -159,8 +159,13 @@ def open_batch():
     body = _body()
     if not body.get("work_order_id"):
         require("admin")  # a hồ sơ typed in by hand, not sent by the server
+    from station.web import qc_profile
+
+    profile = qc_profile.check(body["qc_profile"]) if body.get("qc_profile") else None  # the work order's
     batch = _station().open_batch(record=body.get("record") or {}, expected_sheets=body.get("expected_sheets"),
                                   work_order_id=body.get("work_order_id"), operator=actor())
+    if profile:
+        qc_profile.save(_station().store, batch["id"], profile, actor=actor())
     return jsonify(batch), 201
 
 

@@ -370,6 +370,48 @@ def test_flags_summary_and_accept_a_kind_in_one_tap(floor, browser):  # noqa: F8
     page.context.close()
 
 
+@pytest.mark.browser
+def test_work_order_profile_sets_the_thresholds(floor, browser):  # noqa: F811
+    """The test scanner's page has low contrast and ink at the edge by the station's thresholds; a work order
+    whose profile allows that gets pages without those flags; the same page without the profile has them."""
+    from server.db import ServerDB
+    from tests.browser.test_station_ui import STATION_ID
+
+    url = floor["station"]
+    s, tok = _login(url)
+    plain = _scanned_batch(url, s, notation="169.VP")
+    codes = {f["code"] for p in s.get(f"{url}/api/batches/{plain}").json()["pages"] for f in p["flags"]}
+    assert {"low_contrast", "edge_content"} <= codes, codes
+    profile = {"min_contrast": 0, "max_edge_content": 1.0}
+    db = ServerDB(floor["root"] / "server" / "server.db")
+    wo = db.add_workorder(fonds_code="P_UBND_DN", file_code="000.00.00.H47.2001.172.VP",
+                          record={**RECORD, "notation": "172.VP", "title": "Bản đồ địa chính (bản sao mờ)",
+                                  "qc_profile": profile}, expected_sheets=1, station_id=STATION_ID, priority=9)
+    page = _page(browser, url, tok)
+    page.goto(url + "/new")
+    page.locator(f'#orders button[data-wo="{wo}"]').click()
+    page.locator('#presets button[data-preset="flatbed"]').click()
+    page.wait_for_url("**/scan")
+    bid = int(page.evaluate("document.body.dataset.batch"))
+    assert s.post(f"{url}/api/batches/{bid}/wait", json={"timeout": 120}).json()["idle"]
+    deadline = time.monotonic() + 60
+    while True:
+        pages = s.get(f"{url}/api/batches/{bid}").json()["pages"]
+        got = {f["code"] for p in pages for f in p["flags"]}
+        if pages and all(p["processed_at"] for p in pages) and not got & {"low_contrast", "edge_content"}:
+            break
+        assert time.monotonic() < deadline, got
+        time.sleep(0.3)
+    assert got == codes - {"low_contrast", "edge_content"}  # the other thresholds are the station's
+    audit = requests.get(f"{url}/api/audit?batch={bid}", timeout=10,
+                         headers={"Authorization": "Bearer " + _login(url, "admin1", PIN)[1]}).json()["audit"]
+    assert any(a["action"] == "batch.qc_profile" for a in audit)
+    bad = s.post(url + "/api/batches", json={"record": {**RECORD, "notation": "173.VP"}, "work_order_id": "W",
+                                             "qc_profile": {"min_contrats": 1}})
+    assert bad.status_code == 400 and "min_contrats" in bad.json()["message_vi"]
+    page.context.close()
+
+
 # -- 5. review at 800x480: full screen with pinch zoom, move to position, several pages, split follows -----
 def _scale(page) -> float:
     return page.evaluate("parseFloat(/scale\\(([0-9.]+)\\)/.exec(document.querySelector('#big').style.transform)[1])")

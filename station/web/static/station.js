@@ -233,7 +233,9 @@ screens.new = function () {
         continue;
       }
       b.onclick = () => { $$("#orders button").forEach((x) => x.classList.remove("sel")); b.classList.add("sel");
-        chosen = { record: wo.record, expected_sheets: wo.expected_sheets, work_order_id: wo.id }; enable(); };
+        // the work order's QC profile (threshold overrides) travels beside the hồ sơ record, not in it
+        const { qc_profile: profile, ...record } = wo.record;
+        chosen = { record, expected_sheets: wo.expected_sheets, work_order_id: wo.id, qc_profile: wo.qc_profile || profile || null }; enable(); };
       box.append(b);
     }
   }
