@@ -616,7 +616,7 @@ def test_whole_hoso_at_800x480_with_one_finish(floor, browser):  # noqa: F811
     assert page.inner_text("#batch-state") == "Đã lưu trữ"
     assert page.evaluate("document.documentElement.scrollWidth") <= 800
     page.goto(url + "/new")  # archived: no longer offered
-    page.wait_for_function("!document.querySelector('#orders .muted')")  # the list has loaded
+    page.wait_for_function("!document.querySelector('#orders > span.muted')")  # the list has loaded
     assert page.locator("#orders button[data-wo]", has_text="Long Thành").count() == 0
     ctx.close()
 
