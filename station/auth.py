@@ -152,6 +152,18 @@ class Accounts:
     # -- sessions ------------------------------------------------------------------------------
     def login(self, code: str, pin: str) -> Session:
         now = self.clock()
+        row = self.verify(code, pin)
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+        with self.store.tx() as conn:
+            conn.execute("INSERT INTO sessions (token_sha256, operator, csrf, created_at, last_seen)"
+                         " VALUES (?, ?, ?, ?, ?)", (_token_key(token), row["code"], csrf, now, now))
+            self.store._audit(conn, row["code"], "login", None, role=row["role"])
+        return Session(row["code"], row["name"], row["role"], csrf, token)
+
+    def verify(self, code: str, pin: str) -> dict[str, Any]:
+        """The account behind code + PIN (with the login's failure counting and lock-out), without a session:
+        a supervisor's PIN typed on the operator's screen to allow one thing."""
+        now = self.clock()
         row = self.store.one("SELECT * FROM operators WHERE code = ? AND active = 1", (code.strip(),))
         if row is None:
             # Same work as a real check, so that a wrong code and a wrong PIN take the same time.
@@ -170,13 +182,10 @@ class Accounts:
                              (0 if until else failures, until, row["code"]))
                 self.store._audit(conn, row["code"], "login.failed", None, failures=failures)
             raise AuthError("bad_login", "wrong operator code or PIN", "Sai mã nhân viên hoặc mã PIN.")
-        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-        with self.store.tx() as conn:
-            conn.execute("UPDATE operators SET failures = 0, locked_until = 0 WHERE code = ?", (row["code"],))
-            conn.execute("INSERT INTO sessions (token_sha256, operator, csrf, created_at, last_seen)"
-                         " VALUES (?, ?, ?, ?, ?)", (_token_key(token), row["code"], csrf, now, now))
-            self.store._audit(conn, row["code"], "login", None, role=row["role"])
-        return Session(row["code"], row["name"], row["role"], csrf, token)
+        if row["failures"] or row["locked_until"]:
+            with self.store.tx() as conn:
+                conn.execute("UPDATE operators SET failures = 0, locked_until = 0 WHERE code = ?", (row["code"],))
+        return dict(row)
 
     def session(self, token: str, *, touch: bool = True) -> Session:
         """The session behind `token`; locks it (and raises) when it was idle too long."""

@@ -62,8 +62,22 @@ def set_deleted(store: Store, page_id: int, deleted: bool, *, actor: str) -> Non
     """Soft delete (or restore) one page."""
     with store.tx() as conn:
         page = _page(conn, page_id)
+        batch_id = page["batch_id"]
         conn.execute("UPDATE pages SET deleted = ? WHERE id = ?", (int(deleted), page_id))
-        store._audit(conn, actor, "page.delete" if deleted else "page.restore", page["batch_id"], page=page_id)
+        if deleted:  # a document's first page: remembered in the audit row, so a restore starts it again
+            starts = [json.loads(r["record"]).get("ordinal") for r in conn.execute(
+                "SELECT record FROM documents WHERE batch_id = ? ORDER BY ordinal", (batch_id,))
+                if (json.loads(r["record"]).get("page_ids") or [None])[0] == page_id]
+            store._audit(conn, actor, "page.delete", batch_id, page=page_id,
+                         **({"starts": starts[0]} if starts else {}))
+            follow_split(conn, batch_id)
+        else:
+            last = conn.execute("SELECT detail FROM audit WHERE batch_id = ? AND action = 'page.delete'"
+                                " AND json_extract(detail, '$.page') = ? ORDER BY id DESC LIMIT 1",
+                                (batch_id, page_id)).fetchone()
+            starts = json.loads(last["detail"]).get("starts") if last else None
+            store._audit(conn, actor, "page.restore", batch_id, page=page_id)
+            follow_split(conn, batch_id, restart={starts: page_id} if starts else None)
 
 
 def set_blank(store: Store, page_id: int, blank: bool, *, actor: str) -> None:
@@ -72,6 +86,7 @@ def set_blank(store: Store, page_id: int, blank: bool, *, actor: str) -> None:
         page = _page(conn, page_id)
         conn.execute("UPDATE pages SET blank = ? WHERE id = ?", (int(blank), page_id))
         store._audit(conn, actor, "page.blank" if blank else "page.not_blank", page["batch_id"], page=page_id)
+        follow_split(conn, page["batch_id"])
 
 
 def move(store: Store, batch_id: int, page_ids: list[int], *, after: int | None, actor: str) -> list[int]:
@@ -88,6 +103,7 @@ def move(store: Store, batch_id: int, page_ids: list[int], *, after: int | None,
         new = rest[:at] + list(page_ids) + rest[at:]
         _renumber(conn, new)
         store._audit(conn, actor, "pages.move", batch_id, pages=list(page_ids), after=after)
+        follow_split(conn, batch_id)
     return new
 
 
@@ -102,6 +118,7 @@ def reorder(store: Store, batch_id: int, order: list[int], *, actor: str) -> lis
         new = list(order) + [pid for pid in current if pid not in order]
         _renumber(conn, new)
         store._audit(conn, actor, "pages.reorder", batch_id, order=list(order))
+        follow_split(conn, batch_id)
     return new
 
 
@@ -119,7 +136,93 @@ def replace(store: Store, batch_id: int, old_ids: list[int], new_ids: list[int],
         _renumber(conn, new)
         conn.executemany("UPDATE pages SET deleted = 1 WHERE id = ?", [(pid,) for pid in old_ids])
         store._audit(conn, actor, "pages.replace", batch_id, old=list(old_ids), new=list(new_ids))
+        follow_split(conn, batch_id, replaced=dict(zip(old_ids, new_ids, strict=False)))
     return new
+
+
+def _live_order(conn: sqlite3.Connection, batch_id: int) -> list[int]:
+    return [r["id"] for r in conn.execute(
+        "SELECT id FROM pages WHERE batch_id = ? AND deleted = 0 AND blank = 0 ORDER BY position, seq", (batch_id,))]
+
+
+def follow_split(conn: sqlite3.Connection, batch_id: int, *, replaced: dict[int, int] | None = None,
+                 restart: dict[int, int] | None = None) -> None:
+    """Keep the saved split into documents true to the pages after a page is moved, deleted, restored,
+    kept or rescanned. A document is where it starts: each keeps its first page that is still in the
+    output (a rescanned first page hands over to its replacement) and runs to the next document's start;
+    pages before the first start belong to the first document. A document whose pages are all gone stays,
+    empty, for the operator to remove (the finish checklist names it): its typed metadata is not dropped."""
+    rows = conn.execute("SELECT id, record FROM documents WHERE batch_id = ? ORDER BY ordinal", (batch_id,)).fetchall()
+    if not rows:
+        return
+    live = _live_order(conn, batch_id)
+    at = {pid: i for i, pid in enumerate(live)}
+    records = [json.loads(r["record"]) for r in rows]
+    starts: list[int | None] = []
+    for rec in records:
+        ids = [(replaced or {}).get(pid, pid) for pid in rec.get("page_ids") or []]
+        first = (restart or {}).get(rec.get("ordinal"))  # a restored first page starts its document again
+        if first is not None and first in at:
+            ids = [first] + [pid for pid in ids if pid != first]
+        starts.append(next((pid for pid in ids if pid in at), None))  # its first page still in the output
+    cuts = sorted({at[s] for s in starts if s is not None})
+    owner = {}  # start index → document
+    for i, s in enumerate(starts):
+        if s is not None and at[s] not in owner:
+            owner[at[s]] = i
+    groups: dict[int, list[int]] = {i: [] for i in range(len(records))}
+    first_doc = owner[cuts[0]] if cuts else 0
+    current = first_doc
+    for i, pid in enumerate(live):
+        if i in owner:
+            current = owner[i]
+        groups[current].append(pid)
+    for row, rec, i in zip(rows, records, range(len(records)), strict=True):
+        if rec.get("page_ids") != groups[i]:
+            rec["page_ids"] = groups[i]
+            conn.execute("UPDATE documents SET record = ? WHERE id = ?",
+                         (json.dumps(rec, ensure_ascii=False), row["id"]))
+
+
+def start_document(store: Store, batch_id: int, page_ids: list[int], *, actor: str) -> list[list[int]]:
+    """The picked pages become one document of their own: gathered behind the first of them, a document
+    starting there and the next one starting right after them. Returns the documents' pages."""
+    with store.tx() as conn:
+        _editable(conn, batch_id)
+        live = _live_order(conn, batch_id)
+        picked = [pid for pid in live if pid in set(page_ids)]
+        if not picked or len(picked) != len(set(page_ids)):
+            raise ValueError("pick pages of this hồ sơ that go into the output (not deleted, not blank)")
+        order = _order(conn, batch_id)
+        rest = [pid for pid in order if pid not in picked[1:]]
+        at = rest.index(picked[0]) + 1
+        _renumber(conn, rest[:at] + picked[1:] + rest[at:])
+        live = _live_order(conn, batch_id)
+        rows = conn.execute("SELECT id, record FROM documents WHERE batch_id = ? ORDER BY ordinal",
+                            (batch_id,)).fetchall()
+        records = [json.loads(r["record"]) for r in rows] or [{"page_ids": live}]
+        follow = picked[-1]
+        after = live[live.index(follow) + 1] if live.index(follow) + 1 < len(live) else None
+        # every document keeps its start; the picked pages and the page after them start documents too
+        starts = []
+        for rec in records:
+            starts.append(next((pid for pid in rec.get("page_ids") or [] if pid in live), None))
+        new_records = list(records)
+        for cut in (picked[0], after):
+            if cut is not None and cut not in starts:
+                starts.append(cut)
+                new_records.append({"page_ids": [cut]})
+        pairs = sorted(((live.index(s) if s is not None else len(live), i) for i, s in enumerate(starts)))
+        ordered = [new_records[i] for _, i in pairs]
+        conn.execute("DELETE FROM documents WHERE batch_id = ?", (batch_id,))
+        for n, rec in enumerate(ordered, 1):
+            rec["ordinal"] = n
+            rec.setdefault("page_ids", [])
+            conn.execute("INSERT INTO documents (batch_id, ordinal, record) VALUES (?, ?, ?)",
+                         (batch_id, n, json.dumps(rec, ensure_ascii=False)))
+        follow_split(conn, batch_id)
+        store._audit(conn, actor, "documents.start", batch_id, pages=picked)
+    return [d["record"]["page_ids"] for d in store.documents(batch_id)]
 
 
 def accept_flags(store: Store, page_id: int, *, actor: str) -> list[dict[str, Any]]:
@@ -135,6 +238,26 @@ def accept_flags(store: Store, page_id: int, *, actor: str) -> list[dict[str, An
         store._audit(conn, actor, "page.accept_flags", page["batch_id"], page=page_id,
                      codes=[f.get("code") for f in flags])
     return flags
+
+
+def accept_kind(store: Store, batch_id: int, code: str, *, actor: str) -> list[int]:
+    """Accept one kind of flag (by code) on every page of the hồ sơ at once, after the operator looked at
+    the batch's summary; returns the pages changed. One transaction, one audit row listing them."""
+    with store.tx() as conn:
+        _editable(conn, batch_id)
+        at = iso_vn()
+        changed = []
+        for row in conn.execute("SELECT id, flags FROM pages WHERE batch_id = ? AND deleted = 0", (batch_id,)):
+            flags = json.loads(row["flags"])
+            hit = [f for f in flags if f.get("code") == code and not f.get("accepted_by")]
+            for flag in hit:
+                flag["accepted_by"], flag["accepted_at"] = actor, at
+            if hit:
+                conn.execute("UPDATE pages SET flags = ? WHERE id = ?",
+                             (json.dumps(flags, ensure_ascii=False), row["id"]))
+                changed.append(row["id"])
+        store._audit(conn, actor, "page.accept_kind", batch_id, code=code, pages=changed)
+    return changed
 
 
 def unresolved(store: Store, batch_id: int) -> list[dict[str, Any]]:

@@ -110,8 +110,13 @@ def server_key():
 @bp.get(api.WORKORDERS)
 @station_required
 def workorders():
+    """The station's open work orders: an accepted one is done (archived) and no longer offered, so the same
+    hồ sơ is not scanned and archived twice; an administrator reopens one on the work-order page."""
     rows = _ctx().db.workorders(station_id=g.station_id)
-    return jsonify({"workorders": rows})
+    return jsonify({"workorders": [r for r in rows if r["state"] not in CLOSED_WORKORDER_STATES]})
+
+
+CLOSED_WORKORDER_STATES = ("accepted",)
 
 
 @bp.post(api.UPLOADS)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import jsonify, render_template, request
 
+from server.auth import require_role
 from server.web.blueprint import bp, ctx, lang, t
 from server.workorders import InventoryError, assign, import_inventory, overview, read_inventory
 
@@ -64,3 +65,17 @@ def workorders_assign():
     if request.is_json:
         return jsonify({"changed": changed})
     return _page(result={"assigned": len(changed)})
+
+
+@bp.post("/workorders/reopen")
+@require_role("admin")
+def workorders_reopen():
+    """An accepted work order offered to its station again (a hồ sơ to be scanned once more)."""
+    wo_id = request.form.get("reopen") or (request.get_json(silent=True) or {}).get("id") or ""
+    if not any(w["id"] == wo_id for w in ctx().db.workorders()):
+        return jsonify({"error": "not_found", "message": f"no work order {wo_id!r}",
+                        "message_vi": "Không có lệnh số hóa này"}), 404
+    ctx().db.set_workorder_state(wo_id, "assigned")
+    if request.is_json:
+        return jsonify({"reopened": wo_id})
+    return _page(result={"reopened": wo_id})

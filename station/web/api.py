@@ -108,12 +108,19 @@ def workorders():
     if not station.sync_client:
         return jsonify({"workorders": [], "message_vi": "Trạm chưa được kết nối với máy chủ lưu trữ."})
     from station.sync.client import SyncError
+    from station.web.workorders import offered
 
     try:
-        return jsonify({"workorders": station.sync_client.workorders()})
+        found = offered(station)
     except SyncError as exc:
         return jsonify({"workorders": [], "message": str(exc),
                         "message_vi": "Không kết nối được máy chủ lưu trữ; thử lại sau."}), 503
+    if found["cached_at"]:
+        found["message"] = "the archive server does not answer: the list saved at " + found["cached_at"]
+        found["message_vi"] = ("Máy chủ lưu trữ không trả lời: đang dùng danh sách lệnh số hóa đã lưu lúc "
+                               + found["cached_at"][11:16] + " ngày " + found["cached_at"][8:10] + "/"
+                               + found["cached_at"][5:7] + ".")
+    return jsonify(found)
 
 
 @bp.post("/cover")
@@ -135,7 +142,9 @@ def cover():
     if not station.sync_client:
         raise CoverError("no_workorder", "no archive server configured",
                          "Trạm chưa được kết nối với máy chủ lưu trữ: chưa có lệnh số hóa.")
-    wo = match_workorder(code, station.sync_client.workorders())
+    from station.web.workorders import offered
+
+    wo = match_workorder(code, offered(station)["workorders"])
     station.store.audit(actor(), "cover.read", None, file_code=code, work_order=wo.get("id"))
     return jsonify({"file_code": code, "workorder": wo})
 
@@ -150,8 +159,13 @@ def open_batch():
     body = _body()
     if not body.get("work_order_id"):
         require("admin")  # a hồ sơ typed in by hand, not sent by the server
+    from station.web import qc_profile
+
+    profile = qc_profile.check(body["qc_profile"]) if body.get("qc_profile") else None  # the work order's
     batch = _station().open_batch(record=body.get("record") or {}, expected_sheets=body.get("expected_sheets"),
                                   work_order_id=body.get("work_order_id"), operator=actor())
+    if profile:
+        qc_profile.save(_station().store, batch["id"], profile, actor=actor())
     return jsonify(batch), 201
 
 
@@ -169,6 +183,8 @@ def batch_view(station: Any, batch_id: int) -> dict:
     row["scanner"] = str(getattr(station.capture.state, "value", station.capture.state))
     fault = _fault(station, batch_id)
     row["fault"] = fault
+    outcome = station.capture.outcome(station.config.device)  # "empty": the feeder ran dry (normal end)
+    row["scan_ended"] = outcome.ended if outcome is not None else None
     return row
 
 
@@ -372,12 +388,20 @@ def check_file_record():
 
 @bp.post("/batches/<int:batch_id>/finish")
 def finish(batch_id: int):
+    from station.web.checklist import problems
+
     station = _station()
+    found = problems(station.store, batch_id)  # the same list the finish screen shows, before any OCR
     if not rv.can_finish(station.store, batch_id):
         return _bad("unresolved QC flags: accept or rescan the pages, or a supervisor overrides",
                     "Còn trang bị đánh dấu lỗi chất lượng chưa xử lý: chấp nhận hoặc quét lại các trang đó, "
                     "hoặc nhờ giám sát viên cho phép.", 409, error="unresolved_flags",
-                    pages=rv.unresolved(station.store, batch_id))
+                    pages=rv.unresolved(station.store, batch_id), problems=found)
+    if found:
+        return _bad("not ready to finish: " + "; ".join(p["message"] for p in found),
+                    "Hồ sơ chưa sẵn sàng để hoàn tất: " + " ".join(p["message_vi"] for p in found), 409,
+                    error="not_ready", problems=found)
+    station.last_error.pop(batch_id, None)  # a new attempt: the last one's error no longer stands
     pin = _body().get("pin")
     if needs_pin(station):
         if not pin:
@@ -447,9 +471,32 @@ def pages_replace(batch_id: int):
 
 @bp.post("/batches/<int:batch_id>/override")
 def qc_override(batch_id: int):
-    sess = require("supervisor")
-    rv.override(_station().store, batch_id, reason=str(_body().get("reason", "")), actor=sess.operator,
-                role=sess.role)
+    """A supervisor allows finishing with open flags: logged in, or at the operator's screen with their
+    code and PIN ({"supervisor", "pin", "reason"}); the audit row names the supervisor."""
+    body = _body()
+    if not body.get("supervisor"):
+        require("supervisor")
+    if not str(body.get("reason", "")).strip():
+        return _bad("an override needs a reason", "Hãy ghi lý do cho phép hoàn tất.", 400, error="reason_required")
+    if body.get("supervisor"):
+        load_session()
+        from station.auth import AuthError
+
+        try:
+            who = accounts().verify(str(body["supervisor"]), str(body.get("pin", "")))
+        except AuthError as exc:  # a 401 would send the operator's own screen to the login page
+            if exc.code != "bad_login":
+                raise
+            return _bad(exc.message, exc.message_vi, 403, error="wrong_pin")
+        operator, role = who["code"], who["role"]
+    else:
+        sess = require("supervisor")
+        operator, role = sess.operator, sess.role
+    if role not in ("supervisor", "admin"):
+        return _bad("only a supervisor may override QC flags",
+                    "Chỉ giám sát viên hoặc quản trị viên mới được cho phép hoàn tất khi còn trang bị đánh dấu.",
+                    403, error="forbidden")
+    rv.override(_station().store, batch_id, reason=str(body.get("reason", "")), actor=operator, role=role)
     return jsonify({"ok": True})
 
 

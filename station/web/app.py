@@ -45,6 +45,11 @@ def create_app(station: Any, *, idle_lock_s: float | None = None) -> Flask:
     from station.web.discovery_api import bp as discovery_bp
 
     app.register_blueprint(discovery_bp)
+    from station.web.ops_api import bp as ops_bp
+    from station.web.qc_profile import install as install_qc_profiles
+
+    app.register_blueprint(ops_bp)
+    install_qc_profiles(station)
     app.register_blueprint(pages_bp)
     _errors(app)
     return app
@@ -101,7 +106,8 @@ def _errors(app: Flask) -> None:
 
     @app.errorhandler(ValueError)
     def bad_value(exc: ValueError):
-        return answer(400, "bad_request", str(exc), "Yêu cầu không hợp lệ: " + str(exc))
+        return answer(400, "bad_request", str(exc),
+                      getattr(exc, "message_vi", None) or "Yêu cầu không hợp lệ: " + str(exc))
 
     @app.errorhandler(KeyError)
     def not_found(exc: KeyError):

@@ -33,7 +33,16 @@ def preset_names() -> dict[str, str]:
             "flatbed": _("Glass, 300 dpi colour"), "import": _("Import a folder")}
 
 
-def js_strings() -> dict[str, str]:
+def flag_names() -> dict[str, str]:
+    """Short full names of the QC flag kinds (a badge shows the name; the page shows the whole message).
+    A kind not listed here (a new check) is shown by its own message."""
+    return {"low_dpi": _("Low resolution"), "skewed": _("Still skewed"), "overexposed": _("Too bright"),
+            "underexposed": _("Too dark"), "low_contrast": _("Low contrast"), "blurry": _("Blurred"),
+            "edge_content": _("Text at the edge"), "orientation": _("Turned automatically: check"),
+            "auto_rotated": _("Turned automatically: check")}
+
+
+def js_strings() -> dict[str, Any]:
     """Texts the scripts show, through the same catalogues as the templates."""
     return {
         "saved": _("Saved"), "error": _("Error"), "network": _("The station does not answer. Check the cable "
@@ -52,6 +61,14 @@ def js_strings() -> dict[str, str]:
         "reading": _("Reading the first page…"), "no_suggestion": _("Nothing recognisable found on the first page."),
         "use_all": _("Use all"), "flags_ok": _("No open quality flags"), "moved": _("Moved"),
         "insert_pick": _("Tap the page after which to insert"),
+        "pick_supervisor": _("Tap the supervisor's name, then type their PIN."),
+        "fix_it": _("Fix"),
+        "osk": _("On-screen keyboard"), "osk_space": _("space"),
+        "flag_names": flag_names(), "accept_all": _("Accept all"), "open_n": _("open"),
+        "accepted_n": _("accepted"), "flags_summary": _("Quality flags in this hồ sơ"),
+        "continue_batch": _("Continue"), "select_several": _("Select several"), "pick_pages": _("Tap the pages first."),
+        "overcount": _("{n} sheets scanned, more than the {e} of the work order: two sheets may have gone through "
+                       "together (double feed). Check the last pages."),
     }
 
 
@@ -168,7 +185,8 @@ def scan(batch_id: int):
 
 @bp.get("/batch/<int:batch_id>/review")
 def review(batch_id: int):
-    return _screen("review", batch_id, can_override=load_session().can("supervisor"))
+    supervisors = [a for a in accounts().list() if a["role"] in ("supervisor", "admin")]
+    return _screen("review", batch_id, supervisors=supervisors)
 
 
 @bp.get("/batch/<int:batch_id>/documents")

@@ -40,6 +40,7 @@ ACCESS = {
     "web.workorders_json": SUPERVISOR_ROLE,
     "web.workorders_import": SUPERVISOR_ROLE,
     "web.workorders_assign": SUPERVISOR_ROLE,
+    "web.workorders_reopen": ADMIN_ROLE,
     "web.users": ADMIN_ROLE,
     "web.stations": ADMIN_ROLE,
     "web.stations_json": ADMIN_ROLE,

@@ -78,9 +78,25 @@ function badges(p) {
   if (proc && proc.rotation) out.push(el("span", {}, T.rotated + " " + proc.rotation + "°"));
   for (const f of p.flags || []) {
     if (f.code === "blank") continue;
-    out.push(el("span", { class: f.accepted_by ? "b-ok" : "b-flag", title: f.message_vi }, (f.accepted_by ? "✓ " : "⚠ ") + f.message_vi));
+    out.push(el("span", { class: f.accepted_by ? "b-ok" : "b-flag", title: f.message_vi, "data-flag": f.code },
+      (f.accepted_by ? "✓ " : "⚠ ") + flagName(f)));
   }
   return out;
+}
+const flagName = (f) => (T.flag_names || {})[f.code] || f.message_vi;
+/* every flag kind of the hồ sơ: its name, pages still open, pages accepted */
+function flagKinds(view) {
+  const kinds = new Map();
+  for (const p of view.pages) {
+    if (p.blank) continue;
+    for (const f of p.flags || []) {
+      if (f.code === "blank") continue;
+      const k = kinds.get(f.code) || { code: f.code, name: flagName(f), open: 0, accepted: 0 };
+      if (f.accepted_by) k.accepted++; else k.open++;
+      kinds.set(f.code, k);
+    }
+  }
+  return Array.from(kinds.values()).sort((a, b) => b.open - a.open);
 }
 function imgUrl(p, thumb) {
   return "/api/pages/" + p.id + "/image?" + (p.derivative_path ? "processed=1&" : "") + (thumb ? "thumb=1&" : "") + "v=" + (p.processed_at || "");
@@ -135,9 +151,19 @@ function showProblems(form, problems) {
   }
   if (first) first.scrollIntoView({ block: "center" });
 }
+/* dates: 01012024, 1/1/2024, 01-01-2024 or 1.1.2024 become 01/01/2024, the form the records use; the field
+   shows the normalised date as soon as it is left. A two-digit year stays as typed: the check says why. */
+function normDate(text) {
+  const t = String(text || "").trim();
+  const m = /^(\d{2})(\d{2})(\d{4})$/.exec(t) || /^(\d{1,2})[/\-. ](\d{1,2})[/\-. ](\d{4})$/.exec(t);
+  return m ? m[1].padStart(2, "0") + "/" + m[2].padStart(2, "0") + "/" + m[3] : t;
+}
+document.addEventListener("change", (ev) => {
+  if (ev.target.matches && ev.target.matches("input[data-date]")) ev.target.value = normDate(ev.target.value);
+}, true);  // capture: before the forms' own change handlers read the value
 function formData(form) {
   const out = {};
-  $$("[name]", form).forEach((i) => { out[i.name] = i.value.trim(); });
+  $$("[name]", form).forEach((i) => { out[i.name] = i.dataset.date !== undefined ? normDate(i.value) : i.value.trim(); });
   return out;
 }
 function fillForm(form, record) {
@@ -198,9 +224,18 @@ screens.new = function () {
     for (const wo of data.workorders || []) {
       const b = el("button", { type: "button", "data-wo": wo.id },
         el("strong", {}, wo.record.title), el("span", { class: "muted" }, wo.file_code || ""),
-        el("span", {}, (wo.record.fonds_code || "") + " · " + (wo.expected_sheets || "?") + " " + T.sheets));
+        el("span", {}, (wo.record.fonds_code || "") + " · " + (wo.expected_sheets || "?") + " " + T.sheets),
+        wo.batch ? el("span", { class: "pill warn" }, "↻ " + T.continue_batch + " · " + (CFG.states[wo.batch.state] || wo.batch.state)) : null);
+      if (wo.batch) {  // already started here: open that batch, never a second one for the same hồ sơ
+        b.dataset.batch = wo.batch.id;
+        b.onclick = () => { location.href = "/batch/" + wo.batch.id; };
+        box.append(b);
+        continue;
+      }
       b.onclick = () => { $$("#orders button").forEach((x) => x.classList.remove("sel")); b.classList.add("sel");
-        chosen = { record: wo.record, expected_sheets: wo.expected_sheets, work_order_id: wo.id }; enable(); };
+        // the work order's QC profile (threshold overrides) travels beside the hồ sơ record, not in it
+        const { qc_profile: profile, ...record } = wo.record;
+        chosen = { record, expected_sheets: wo.expected_sheets, work_order_id: wo.id, qc_profile: wo.qc_profile || profile || null }; enable(); };
       box.append(b);
     }
   }
@@ -245,7 +280,7 @@ screens.new = function () {
 screens.scan = function () {
   const sel = $("#preset");
   sel.value = localStorage.getItem("sohoa.preset") || "adf_duplex";
-  let lastScanner = null;
+  let lastScanner = null, lastCount = null, sawScanning = false, stopped = false;
   const w = watchBatch((v) => {
     setState(v);
     if (v.scanner !== lastScanner) { lastScanner = v.scanner; refreshHealth(); }  // the header's pill too
@@ -260,10 +295,29 @@ screens.scan = function () {
     $("#bar").style.width = (v.expected_sheets ? Math.min(100, 100 * sheets / v.expected_sheets) : (v.pages.length ? 100 : 0)) + "%";
     const box = $("#thumbs");
     box.replaceChildren(...v.pages.map((p, i) => thumb(p, i + 1)));
+    const grew = lastCount !== null && v.pages.length > lastCount;
+    lastCount = v.pages.length;
+    // more sheets than the work order says: maybe two went through at once
+    const over = $("#overcount");
+    if (v.expected_sheets && sheets > v.expected_sheets) {
+      over.textContent = "⚠ " + T.overcount.replace("{n}", sheets).replace("{e}", v.expected_sheets);
+      over.classList.remove("hidden");
+    } else over.classList.add("hidden");
+    // the feeder ran dry (not a fault, not the stop button): continue or finish the batch
+    if (scanning) { sawScanning = true; $("#feeder-empty").classList.add("hidden"); }
+    else if (sawScanning) {
+      sawScanning = false;
+      if (v.scan_ended === "empty" && !stopped && sel.value.startsWith("adf")) $("#feeder-empty").classList.remove("hidden");
+      stopped = false;
+      if (box.lastElementChild) box.lastElementChild.scrollIntoView({ block: "end" });
+    }
+    if (grew && box.lastElementChild) box.lastElementChild.scrollIntoView({ block: "end" });  // the newest in view
   });
+  $("#feeder-continue").onclick = () => { $("#feeder-empty").classList.add("hidden"); go(); };
+  $("#feeder-finish").onclick = () => $("#to-review").click();
   const go = (folder) => startScan(BATCH, sel.value, folder).then(w.refresh).catch(fail);
   $("#scan-btn").onclick = () => (sel.value === "import" ? pickFolder($("#import-box"), (f) => { $("#import-box").classList.add("hidden"); go(f); }) : go());
-  $("#stop-btn").onclick = () => api("POST", "/api/batches/" + BATCH + "/stop").then(w.refresh).catch(fail);
+  $("#stop-btn").onclick = () => { stopped = true; api("POST", "/api/batches/" + BATCH + "/stop").then(w.refresh).catch(fail); };
   /* a USB foot pedal or button types a key: it scans like the big button (debounced, not while typing) */
   let pressed = 0;
   addEventListener("keydown", (ev) => {
@@ -280,6 +334,8 @@ screens.scan = function () {
 screens.review = function () {
   let view = null;
   let current = null; // selected page id
+  let multi = false; // "select several": taps pick pages instead of showing one
+  const picked = new Set();
   let pending = null; // {mode: "insert"|"rescan", page, before: Set}
   const zoom = { s: 1, x: 0, y: 0 };
   const all = () => view ? view.pages.concat(view.deleted_pages) : [];
@@ -298,14 +354,33 @@ screens.review = function () {
     $("#thumbs").replaceChildren(...live.map((p, i) => thumb(p, i + 1)));
     $("#blanks").replaceChildren(...view.pages.filter((p) => p.blank).map((p) => thumb(p, "○")));
     $("#deleted").replaceChildren(...view.deleted_pages.map((p) => thumb(p, "✕")));
-    $$(".thumb").forEach((t) => { t.onclick = () => select(Number(t.dataset.page)); if (current === Number(t.dataset.page)) t.classList.add("sel"); });
+    $$(".thumb").forEach((t) => {
+      const id = Number(t.dataset.page);
+      t.onclick = () => (multi ? pick(t, id) : select(id));
+      if (current === id) t.classList.add("sel");
+      if (picked.has(id)) t.classList.add("picked");
+    });
     $$("#thumbs .thumb").forEach(dragable);
     const fb = $("#flags-banner");
-    if (view.unresolved.length && !view.overridden) {
-      fb.textContent = "⚠ " + view.unresolved.length + " " + T.pages + ": " + view.unresolved.map((u) => u.flags.map((f) => f.message_vi).join(", ")).slice(0, 3).join(" · ");
+    const kinds = flagKinds(view);
+    const open = kinds.filter((k) => k.open);
+    if (open.length && !view.overridden) {
+      fb.replaceChildren(el("span", { class: "grow" }, "⚠ " + view.unresolved.length + " " + T.pages + ": " + open.map((k) => k.name + " (" + k.open + ")").join(" · ")),
+        el("button", { type: "button", id: "flags-open", onclick: () => $("#flags-dialog").classList.remove("hidden") }, T.flags_summary + " →"));
       fb.classList.remove("hidden");
     } else fb.classList.add("hidden");
-    if (current === null && live.length) select(live[0].id); else if (current !== null) showPage();
+    $("#flags-kinds").replaceChildren(...kinds.map((k) => el("tr", { "data-kind": k.code },
+      el("td", {}, k.name), el("td", { class: "num" }, k.open + " " + T.open_n), el("td", { class: "num" }, k.accepted + " " + T.accepted_n),
+      el("td", {}, k.open ? el("button", { type: "button", class: "ok", "data-accept-kind": k.code, onclick: () => acceptKind(k.code) },
+        "✓ " + T.accept_all + " (" + k.open + ")") : "✓"))));
+    const wanted = current === null ? /^#page(\d+)$/.exec(location.hash) : null;  // from the finish checklist
+    if (wanted && page(Number(wanted[1]))) select(Number(wanted[1]));
+    else if (current === null && live.length) select(live[0].id); else if (current !== null) showPage();
+  }
+  function pick(t, id) {  // several pages at once: rotate, delete, make a document
+    if (picked.has(id)) picked.delete(id); else picked.add(id);
+    t.classList.toggle("picked", picked.has(id));
+    $("#multi-btn").textContent = "☑ " + T.select_several + (picked.size ? " (" + picked.size + ")" : "");
   }
   function select(id) { current = id; zoom.s = 1; zoom.x = zoom.y = 0; $$(".thumb").forEach((t) => t.classList.toggle("sel", Number(t.dataset.page) === id)); showPage(); }
   function showPage() {
@@ -315,7 +390,8 @@ screens.review = function () {
     const url = imgUrl(p, false);
     if (img.dataset.src !== url) { img.dataset.src = url; img.src = url; img.onload = applyZoom; }
     applyZoom();
-    $("#page-flags").replaceChildren(...badges(p));
+    const msgs = (p.flags || []).filter((f) => f.code !== "blank").map((f) => (f.accepted_by ? "✓ " : "⚠ ") + f.message_vi);
+    $("#page-flags").textContent = msgs.join(" · ");  // the whole message, wrapped
     $('[data-act="delete"]').disabled = !!p.deleted;
     $('[data-act="restore"]').disabled = !p.deleted;
     $('[data-act="keep"]').disabled = !p.blank || !!p.deleted;
@@ -335,7 +411,10 @@ screens.review = function () {
   const pointers = new Map();
   let pinch = null;
   const viewer = $("#viewer");
-  viewer.addEventListener("pointerdown", (e) => { viewer.setPointerCapture(e.pointerId); pointers.set(e.pointerId, { x: e.clientX, y: e.clientY }); });
+  viewer.addEventListener("pointerdown", (e) => {
+    try { viewer.setPointerCapture(e.pointerId); } catch (err) { /* a pointer already gone */ }
+    pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+  });
   viewer.addEventListener("pointermove", (e) => {
     if (!pointers.has(e.pointerId)) return;
     const prev = pointers.get(e.pointerId);
@@ -354,6 +433,25 @@ screens.review = function () {
   $("#zoom-in").onclick = (e) => { e.stopPropagation(); zoom.s = Math.min(8, zoom.s * 1.5); applyZoom(); };
   $("#zoom-out").onclick = (e) => { e.stopPropagation(); zoom.s = Math.max(1, zoom.s / 1.5); if (zoom.s === 1) zoom.x = zoom.y = 0; applyZoom(); };
   $("#zoom-fit").onclick = (e) => { e.stopPropagation(); zoom.s = 1; zoom.x = zoom.y = 0; applyZoom(); };
+  /* full screen: the whole display for one page, pinch to zoom, ‹ › to turn pages */
+  $("#zoom-full").onclick = (e) => {
+    e.stopPropagation();
+    viewer.classList.toggle("full");
+    zoom.s = 1; zoom.x = zoom.y = 0; applyZoom(); showNumber();
+  };
+  const step = (d) => {
+    const live = view.pages.filter((p) => !p.blank);
+    const i = live.findIndex((p) => p.id === current);
+    if (i + d >= 0 && i + d < live.length) select(live[i + d].id);
+    showNumber();
+  };
+  function showNumber() {
+    const live = view ? view.pages.filter((p) => !p.blank) : [];
+    $("#viewer-n").textContent = (live.findIndex((p) => p.id === current) + 1) + " / " + live.length;
+  }
+  $("#zoom-prev").onclick = (e) => { e.stopPropagation(); step(-1); };
+  $("#zoom-next").onclick = (e) => { e.stopPropagation(); step(1); };
+  addEventListener("keydown", (e) => { if (e.key === "Escape" && viewer.classList.contains("full")) $("#zoom-full").click(); });
   $$(".zoom button").forEach((b) => b.addEventListener("pointerdown", (e) => e.stopPropagation()));
   addEventListener("resize", applyZoom);
 
@@ -385,8 +483,20 @@ screens.review = function () {
   }
 
   const act = async (name) => {
+    if (multi && ["rotate-l", "rotate-r", "delete"].includes(name)) {
+      try {
+        for (const id of picked) {
+          if (name === "delete") await api("POST", "/api/pages/" + id + "/delete");
+          else await api("POST", "/api/pages/" + id + "/rotate", { by: name === "rotate-l" ? 270 : 90 });
+        }
+        if (name === "delete") picked.clear();
+        toast(T.done); w.refresh();
+      } catch (e) { fail(e); }
+      return;
+    }
     const p = page(current);
     if (!p) return;
+    if (name === "position") return openPosition(p);
     const base = "/api/pages/" + p.id;
     try {
       if (name === "rotate-l") await api("POST", base + "/rotate", { by: 270 });
@@ -400,6 +510,50 @@ screens.review = function () {
     } catch (e) { fail(e); }
   };
   $$("[data-act]").forEach((b) => b.onclick = () => act(b.dataset.act));
+  $("#multi-btn").onclick = () => {
+    multi = !multi; picked.clear();
+    $("#multi-btn").setAttribute("aria-pressed", String(multi));
+    $("#multi-btn").classList.toggle("on", multi);
+    $("#multi-btn").textContent = "☑ " + T.select_several;
+    $("#start-doc").classList.toggle("hidden", !multi);
+    $$("[data-act]").forEach((b) => { if (!["rotate-l", "rotate-r", "delete"].includes(b.dataset.act)) b.classList.toggle("hidden", multi); });
+    $$(".thumb.picked").forEach((t) => t.classList.remove("picked"));
+  };
+  $("#start-doc").onclick = async () => {
+    if (!picked.size) return toast(T.pick_pages, "err");
+    try {
+      const r = await api("POST", "/api/batches/" + BATCH + "/documents/start", { page_ids: Array.from(picked) });
+      toast("✓ " + r.documents.length + " × " + T.document); picked.clear(); w.refresh();
+    } catch (e) { fail(e); }
+  };
+  /* "move to position": the number typed on a keypad, for when dragging is awkward */
+  let posValue = "";
+  function openPosition(p) {
+    posValue = ""; $("#pos-value").textContent = "\u00a0";
+    $("#pos-dialog").dataset.page = p.id;
+    $("#pos-dialog").classList.remove("hidden");
+  }
+  $("#pos-cancel").onclick = () => $("#pos-dialog").classList.add("hidden");
+  $$("#pos-keypad button").forEach((b) => b.onclick = async () => {
+    const k = b.dataset.k;
+    if (k === "back") posValue = posValue.slice(0, -1);
+    else if (k !== "ok") { if (posValue.length < 4) posValue += k; }
+    else {
+      const id = Number($("#pos-dialog").dataset.page);
+      const others = view.pages.filter((x) => !x.blank && x.id !== id).map((x) => x.id);
+      const to = Math.max(1, Math.min(others.length + 1, Number(posValue) || 1));
+      try {
+        await api("POST", "/api/batches/" + BATCH + "/move", { page_ids: [id], after: to > 1 ? others[to - 2] : null });
+        $("#pos-dialog").classList.add("hidden"); toast(T.moved); w.refresh();
+      } catch (e) { fail(e); }
+      return;
+    }
+    $("#pos-value").textContent = posValue || "\u00a0";
+  });
+  async function acceptKind(code) {
+    try { const r = await api("POST", "/api/batches/" + BATCH + "/accept-flags", { code }); toast("✓ " + r.count + " " + T.pages); w.refresh(); } catch (e) { fail(e); }
+  }
+  $("#flags-close").onclick = () => $("#flags-dialog").classList.add("hidden");
 
   /* rescan-and-replace and insert: scan into the hồ sơ, then put the new pages in place */
   function openScanDialog(mode, p) {
@@ -434,12 +588,35 @@ screens.review = function () {
     $("#scan-dialog").classList.add("hidden");
     w.refresh();
   }
-  const ov = $("#override");
-  if (ov) ov.onclick = async () => {
-    const reason = prompt(T.override_reason);
-    if (!reason) return;
-    try { await api("POST", "/api/batches/" + BATCH + "/override", { reason }); toast(T.saved); w.refresh(); } catch (e) { fail(e); }
-  };
+  /* supervisor override: an in-page dialog, the supervisor picks their name and types their PIN here */
+  const dlg = $("#override-dialog");
+  let who = null;
+  const opin = { v: "" };
+  const odots = () => { $("#override-dots").textContent = opin.v ? "•".repeat(opin.v.length) : "\u00a0"; };
+  const oerr = (text) => { $("#override-error").textContent = text || "\u00a0"; };
+  $("#override").onclick = () => { opin.v = ""; odots(); oerr(""); dlg.classList.remove("hidden"); };
+  $("#override-cancel").onclick = () => { opin.v = ""; dlg.classList.add("hidden"); };
+  $$("#override-reasons button").forEach((b) => b.onclick = () => { $("#override-reason").value = b.dataset.reason; });
+  $$("#override-who button").forEach((b) => b.onclick = () => {
+    $$("#override-who button").forEach((x) => x.classList.remove("sel")); b.classList.add("sel"); who = b.dataset.code; });
+  $$("#override-keypad button").forEach((b) => b.onclick = async () => {
+    const k = b.dataset.k;
+    if (k === "back") opin.v = opin.v.slice(0, -1);
+    else if (k !== "ok") { if (opin.v.length < 12) opin.v += k; }
+    else {
+      const pin = opin.v;
+      opin.v = "";
+      if (!$("#override-reason").value.trim()) oerr(T.override_reason);
+      else if (!who) oerr(T.pick_supervisor);
+      else {
+        try {
+          await api("POST", "/api/batches/" + BATCH + "/override", { reason: $("#override-reason").value.trim(), supervisor: who, pin });
+          dlg.classList.add("hidden"); toast(T.saved); w.refresh();
+        } catch (e) { oerr(e.message_vi || T.error); }
+      }
+    }
+    odots();
+  });
 };
 
 screens.documents = function () {
@@ -456,9 +633,13 @@ screens.documents = function () {
       records.forEach((r) => { const first = (r.page_ids || [])[0]; if (first && first !== (pages[0] || {}).id) starts.add(first); });
     }
     const draft = JSON.parse(localStorage.getItem(draftKey) || "null");
-    if (draft && draft.saved_at > (v.updated_at || "")) { records = draft.records; starts = new Set(draft.starts); }
+    if (draft && draft.saved_at > (v.updated_at || "") && (!v.documents.length || draft.records.length === v.documents.length)) {
+      records = draft.records;  // what was typed; the split itself is the station's, which follows the pages
+      if (!v.documents.length) starts = new Set(draft.starts.filter((id) => pages.some((p) => p.id === id)));
+    }
     fillForm($("#hoso"), v.record);
     render();
+    goToHash();  // from the finish screen's checklist
   }).catch(fail);
   const live = () => view.pages.filter((p) => !p.blank);
   function groups() {
@@ -556,9 +737,40 @@ screens.documents = function () {
   };
 };
 
+/* where a checklist problem is fixed: the screen, and the field or page there (read back by that screen) */
+function fixHref(p) {
+  const hash = p.field ? "#" + (p.form === "hoso" ? "hoso" : "doc" + p.document) + ":" + p.field
+    : p.document !== undefined ? "#doc" + p.document + ":" : p.page ? "#page" + p.page : "";
+  return "/batch/" + BATCH + "/" + p.screen + hash;
+}
+function goToHash() {  // "#doc1:subject", "#hoso:end_date", "#page12": show and focus it
+  const m = /^#(hoso|doc(\d+)|page(\d+)):?(\w*)$/.exec(location.hash);
+  if (!m) return null;
+  if (m[3]) return { page: Number(m[3]) };
+  const form = m[1] === "hoso" ? $("#hoso") : $$("#docs .doc")[Number(m[2])];
+  if (!form) return null;
+  const target = (m[4] && $('[name="' + m[4] + '"]', form)) || form;
+  target.scrollIntoView({ block: "center" });
+  if (target.focus) target.focus({ preventScroll: true });
+  return { form };
+}
+
 screens.finish = function () {
   const steps = ["start", "ocr", "pdfa", "sign", "package"];
+  let shown = 0;  // the bar only moves forward on this screen
+  let checking = null;
+  async function checklist() {
+    const res = await api("GET", "/api/batches/" + BATCH + "/checklist");
+    const box = $("#checklist");
+    $("#checklist-items").replaceChildren(...res.problems.map((p) => el("li", { "data-code": p.code },
+      el("span", { class: "grow" }, p.message_vi),
+      el("a", { class: "btn", href: fixHref(p) }, T.fix_it + " →"))));
+    box.classList.toggle("hidden", res.ready);
+    return res;
+  }
+  const recheck = () => { clearTimeout(checking); checking = setTimeout(() => checklist().catch(() => {}), 300); };
   watchBatch((v) => {
+    if (v.state === "REVIEW" && !v.finishing) recheck(); else $("#checklist").classList.add("hidden");
     setState(v);
     const sheets = sheetsOf(v);
     const flagsOpen = v.unresolved.length;
@@ -591,12 +803,17 @@ screens.finish = function () {
     $("#finish-state").textContent = CFG.states[v.state] || v.state;
     const idx = v.finishing ? steps.indexOf(v.finishing) : -1;
     const done = ["SEALED", "SYNCING", "SYNCED"].includes(v.state);
-    $("#bar").style.width = (done ? 100 : idx >= 0 ? 15 + 17 * idx : 0) + "%";
+    const pct = done || v.state === "REJECTED" ? 100 : idx >= 0 ? 15 + 17 * idx : (v.state === "FINISHING" ? 15 : 0);
+    shown = Math.max(shown, pct);
+    $("#bar").style.width = shown + "%";
     $("#finish-step").textContent = v.finishing ? (T["step_" + v.finishing] || v.finishing) : (v.state === "SYNCED" ? "✓" : "");
   });
-  const finish = (body) => api("POST", "/api/batches/" + BATCH + "/finish", body);
+  const finish = (body) => api("POST", "/api/batches/" + BATCH + "/finish", body).then(() => { shown = Math.max(shown, 5); })
+    .catch((e) => { if (e.problems) checklist(); throw e; });
   const pinBox = $("#sign-pin-box");
-  $("#finish-btn").onclick = () => {
+  $("#finish-btn").onclick = async () => {
+    const res = await checklist().catch(fail);  // every problem at once, before any OCR or signing
+    if (!res || !res.ready) { $("#checklist").scrollIntoView({ block: "start" }); return; }
     if (!pinBox) return finish({}).catch(fail);
     pinBox.classList.remove("hidden");  // the token's PIN: typed here, sent once, never kept
     pinBox.scrollIntoView({ block: "center" });

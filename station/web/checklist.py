@@ -1,0 +1,79 @@
+"""What would stop a hồ sơ at finishing, found before any OCR or signing starts: sheet count against the
+work order, hồ sơ and document metadata, open QC flags, documents without pages and pages without a
+document. Each problem names the screen (and field or page) where it is fixed, in Vietnamese for the
+operator and English for logs. The finish API refuses while any is left; the finish screen shows them all
+at once, each with a button that goes there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from protocol.metadata import DocumentRecord, FileRecord, check_document, check_file
+from station import review as rv
+
+
+def _item(code: str, message: str, message_vi: str, screen: str, **where: Any) -> dict[str, Any]:
+    return {"code": code, "message": message, "message_vi": message_vi, "screen": screen, **where}
+
+
+def problems(store: Any, batch_id: int) -> list[dict[str, Any]]:
+    """Every reason the hồ sơ cannot be finished now (empty: ready)."""
+    batch = store.batch(batch_id)
+    pages = store.pages(batch_id)
+    live = [p for p in pages if not p["blank"]]
+    out: list[dict[str, Any]] = []
+    sheets = len({p["sheet"] for p in pages})  # the number the package declares (numberOfPaper)
+    if not live:
+        out.append(_item("no_pages", "no pages to finish", "Hồ sơ chưa có trang nào: hãy quét.", "scan"))
+    expected = batch.get("expected_sheets")
+    if expected and sheets != expected:
+        out.append(_item("sheet_count", f"{sheets} sheets scanned but the work order expects {expected}",
+                         f"Đã quét {sheets} tờ nhưng lệnh số hóa ghi {expected} tờ: quét thêm tờ còn thiếu "
+                         "hoặc xóa tờ thừa (tờ bị nạp hai lần).", "scan", sheets=sheets, expected=expected))
+    record = dict(batch["record"])
+    try:
+        hoso = FileRecord(**{k: v for k, v in record.items() if k in FileRecord.__dataclass_fields__})
+    except TypeError as exc:
+        out.append(_item("hoso_incomplete", str(exc), "Thông tin hồ sơ còn thiếu trường bắt buộc.", "documents"))
+        hoso = None
+    if hoso is not None:
+        for p in check_file(hoso):
+            if not p.warning and p.field != "number_of_paper":
+                out.append(_item("hoso_field", f"hồ sơ {p.field}: {p.reason}", f"Hồ sơ – {p.reason_vi}",
+                                 "documents", form="hoso", field=p.field))
+    flags = rv.unresolved(store, batch_id)
+    if flags and not rv.overridden(store, batch_id):
+        out.append(_item("open_flags", f"{len(flags)} pages with QC flags nobody accepted",
+                         f"Còn {len(flags)} trang bị đánh dấu lỗi chất lượng chưa xử lý: chấp nhận hoặc quét lại.",
+                         "review", page=flags[0]["page_id"], count=len(flags)))
+    docs = store.documents(batch_id)
+    live_ids = {p["id"] for p in live}
+    if not docs and live:
+        out.append(_item("no_documents", "not split into documents",
+                         "Chưa chia hồ sơ thành tài liệu và nhập thông tin tài liệu.", "documents"))
+    seen: set[int] = set()
+    for i, row in enumerate(docs):
+        rec = row["record"]
+        ids = [pid for pid in rec.get("page_ids") or [] if pid in live_ids]
+        seen.update(ids)
+        label = f"Tài liệu {i + 1}"
+        if not ids:
+            out.append(_item("empty_document", f"document {i + 1} has no pages",
+                             f"{label} không có trang nào: bỏ chỗ chia hoặc gộp vào tài liệu bên cạnh.",
+                             "documents", document=i))
+        try:
+            doc = DocumentRecord(**{k: v for k, v in rec.items() if k in DocumentRecord.__dataclass_fields__})
+        except TypeError:
+            out.append(_item("document_incomplete", f"document {i + 1}: required fields missing",
+                             f"{label}: còn thiếu trường bắt buộc.", "documents", document=i))
+            continue
+        for p in check_document(doc, batch["file_code"]):
+            if not p.warning:
+                out.append(_item("document_field", f"document {i + 1} {p.field}: {p.reason}",
+                                 f"{label} – {p.reason_vi}", "documents", document=i, field=p.field))
+    loose = [p["id"] for p in live if p["id"] not in seen]
+    if docs and loose:
+        out.append(_item("pages_outside", f"{len(loose)} pages belong to no document",
+                         f"{len(loose)} trang chưa thuộc tài liệu nào: lưu lại cách chia tài liệu.", "documents",
+                         page=loose[0]))
+    return out

@@ -1,0 +1,57 @@
+"""Station API added for the operator's second pass (issue #18): the checklist before finishing and
+accepting every flag of one kind at once. A blueprint of its own so that api.py stays as it was; the same
+login rule (every endpoint needs a session) and the same error answers (app._errors) apply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+
+from station import review as rv
+from station.web import checklist
+from station.web.session import actor, load_session
+
+bp = Blueprint("api_ops", __name__, url_prefix="/api")
+
+
+def _station() -> Any:
+    return current_app.extensions["station"]
+
+
+@bp.before_request
+def _needs_login() -> None:
+    load_session()
+
+
+@bp.get("/batches/<int:batch_id>/checklist")
+def batch_checklist(batch_id: int):
+    """Every reason the hồ sơ cannot be finished now: {"ready": bool, "problems": [...]}."""
+    found = checklist.problems(_station().store, batch_id)
+    return jsonify({"ready": not found, "problems": found})
+
+
+@bp.post("/batches/<int:batch_id>/accept-flags")
+def accept_kind(batch_id: int):
+    """{"code": flag code} → accepts that flag on every page of the hồ sơ that carries it, in one step."""
+    body = request.get_json(silent=True) or {}
+    code = str(body.get("code", "")).strip()
+    if not code:
+        return jsonify({"error": "bad_request", "message": "code is required",
+                        "message_vi": "Chưa chọn loại đánh dấu cần chấp nhận."}), 400
+    pages = rv.accept_kind(_station().store, batch_id, code, actor=actor())
+    return jsonify({"pages": pages, "count": len(pages)})
+
+
+@bp.post("/batches/<int:batch_id>/documents/start")
+def start_document(batch_id: int):
+    """{"page_ids": [...]} picked in review → they become one document; the saved split follows."""
+    body = request.get_json(silent=True) or {}
+    try:
+        ids = [int(i) for i in body.get("page_ids") or []]
+    except (TypeError, ValueError):
+        ids = []
+    if not ids:
+        return jsonify({"error": "bad_request", "message": "page_ids is required",
+                        "message_vi": "Chưa chọn trang nào."}), 400
+    return jsonify({"documents": rv.start_document(_station().store, batch_id, ids, actor=actor())})
