@@ -55,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     s = sub.add_parser("add-user", help="create a supervisor/admin web account (password from stdin)")
     s.add_argument("name")
-    s.add_argument("--role", choices=["supervisor", "admin"], default="supervisor")
+    s.add_argument("--role", choices=["supervisor", "archivist", "admin"], default="supervisor")
     s.set_defaults(func=add_user)
 
     s = sub.add_parser("search", help="search the catalog (diacritics optional)")
