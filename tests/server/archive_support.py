@@ -37,7 +37,7 @@ def distinctive_word(page_texts: list[str], page: int) -> str:
     from server.catalog import fold
 
     others = fold(" ".join(t for i, t in enumerate(page_texts) if i != page - 1))
-    words = [w for w in re.findall(r"\w{6,}", page_texts[page - 1]) if w.isalpha() and fold(w) not in others]
+    words = [w for w in re.findall(r"\w{4,}", page_texts[page - 1]) if w.isalpha() and fold(w) not in others]
     words.sort(key=lambda w: (fold(w) == w.lower(), -len(w)))  # diacritics first: folding is exercised
     assert words, f"no word only on page {page}"
     return words[0]
