@@ -9,7 +9,16 @@
   var widths = root.dataset.widths.split(",").map(Number);
   var img = document.getElementById("page-img"), layer = document.getElementById("textlayer");
   var sheet = document.getElementById("sheet"), stage = document.getElementById("stage");
-  var zoom = 1;
+  var zoom = 1, pendingHit = null;
+
+  // Bring the first hit of the search into view once both the words and the page image are laid out.
+  function showHit() {
+    if (!pendingHit || !img.complete || !img.naturalWidth) return;
+    var stageBox = stage.getBoundingClientRect(), box = pendingHit.getBoundingClientRect();
+    stage.scrollTop += box.top - stageBox.top - stage.clientHeight / 2;
+    stage.scrollLeft += box.left - stageBox.left - stage.clientWidth / 2;
+    pendingHit = null;
+  }
 
   function url(template, n) { return template.replace(/\/0(\.png)?$/, "/" + n + "$1"); }
   function imageUrl(n, w) { return url(root.dataset.image, n) + "?w=" + w; }
@@ -25,10 +34,18 @@
     sizeWords();
   }
 
+  // Each word gets the height of its box, then is stretched to the box's width, so a selection covers
+  // exactly the word on the image (fonts differ from the scanned type).
   function sizeWords() {
-    var h = sheet.clientHeight;
-    Array.prototype.forEach.call(layer.children, function (s) {
-      s.style.fontSize = Math.max(4, +s.dataset.h * h * 0.9) + "px";
+    var h = sheet.clientHeight, w = sheet.clientWidth;
+    var spans = Array.prototype.slice.call(layer.children);
+    spans.forEach(function (s) {
+      s.style.transform = "";
+      s.style.fontSize = Math.max(4, +s.dataset.h * h * 0.85) + "px";
+    });
+    var natural = spans.map(function (s) { return s.offsetWidth; });  // one layout pass for all words
+    spans.forEach(function (s, i) {
+      if (natural[i] > 0) s.style.transform = "scaleX(" + (+s.dataset.w * w / natural[i]) + ")";
     });
   }
 
@@ -40,18 +57,19 @@
         var first = null;
         (data.words || []).forEach(function (w) {
           var s = document.createElement("span");
-          s.textContent = w.t + " ";
+          s.textContent = w.t + " ";  // inside the span (white-space: pre): copied text keeps its word breaks
           s.style.left = (w.x * 100) + "%";
           s.style.top = (w.y * 100) + "%";
-          s.style.width = (w.w * 100) + "%";
           s.style.height = (w.h * 100) + "%";
           s.dataset.h = w.h;
+          s.dataset.w = w.w;
           if (w.hit) { s.className = "hit"; first = first || s; }
           layer.appendChild(s);
         });
+        pendingHit = first;
         sizeWords();
         root.dataset.textReady = "1";
-        if (first) first.scrollIntoView({block: "center", inline: "center"});
+        showHit();
       });
   }
 
@@ -63,8 +81,10 @@
     Array.prototype.forEach.call(document.querySelectorAll(".thumb"), function (a) {
       a.classList.toggle("current", +a.dataset.page === page);
     });
-    var cur = document.querySelector('.thumb[data-page="' + page + '"]');
-    if (cur) cur.scrollIntoView({block: "nearest"});
+    var cur = document.querySelector('.thumb[data-page="' + page + '"]'), strip = document.getElementById("thumbs");
+    if (cur && (cur.offsetTop < strip.scrollTop || cur.offsetTop + cur.offsetHeight > strip.scrollTop + strip.clientHeight)) {
+      strip.scrollTop = cur.offsetTop - strip.offsetTop;  // only the strip scrolls, never the window
+    }
     root.dataset.page = page;
     history.replaceState(null, "", "?page=" + page + (q ? "&q=" + encodeURIComponent(q) : ""));
     loadText();
@@ -106,7 +126,7 @@
     stage.scrollTop = drag.top - (e.clientY - drag.y);
   });
   window.addEventListener("mouseup", function () { drag = null; stage.classList.remove("dragging"); });
-  img.addEventListener("load", sizeWords);
+  img.addEventListener("load", function () { sizeWords(); showHit(); });
   window.addEventListener("resize", applyZoom);
 
   function yesNo(v) { return v ? root.dataset.tYes : root.dataset.tNo; }
