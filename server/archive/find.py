@@ -2,7 +2,8 @@
 
 Written beside server.catalog's `Catalog.search` (which the supervisor's page and the API keep using) and over
 the same index: the FTS5 table of folded text, so a query with or without diacritics finds the same pages.
-It keeps that search's plan: ranking happens in the FTS index, and a broad query (more than BROAD_ROWS
+On PostgreSQL it ranks with the catalogue's GIN index and ts_rank, as PgCatalog.search does. On SQLite it
+keeps that search's plan: ranking happens in the FTS index, and a broad query (more than BROAD_ROWS
 matches) ranks only its newest BROAD_WINDOW matches. Raw text is read, and snippets cut, only for the page
 of results shown. The page a hit is on comes from pdftotext's form feeds in the stored text.
 """
@@ -74,9 +75,8 @@ def find(catalog: Any, query: str, filters: Filters | None = None, *, page: int 
         return FindResult(query, words, [], page, False, "find_too_many_words")
     if filters.year and not YEAR_RE.match(filters.year):
         return FindResult(query, words, [], page, False, "find_bad_year")
-    if hasattr(catalog, "_rows"):
-        raise NotImplementedError("find with filters on the PostgreSQL catalogue: not yet")
-    ids, has_next = _rank(catalog, words, filters, page, per_page)
+    pg = hasattr(catalog, "_rows")
+    ids, has_next = (_rank_pg if pg else _rank)(catalog, words, filters, page, per_page)
     return FindResult(query, words, _rows(catalog, ids, words), page, has_next)
 
 
@@ -84,10 +84,7 @@ def _match(words: list[str]) -> str:
     return " ".join('"' + w.replace('"', '""') + '"' for w in words)
 
 
-def _rank(catalog: Any, words: list[str], filters: Filters, page: int, per_page: int) -> tuple[list[int], bool]:
-    match = _match(words)
-    where = ["search_fts MATCH ?", "p.superseded_by IS NULL"]
-    args: list[Any] = [match]
+def _filter_sql(filters: Filters, where: list[str], args: list[Any]) -> None:
     if filters.fonds:
         where.append("p.fonds_code = ?")
         args.append(filters.fonds)
@@ -100,6 +97,13 @@ def _rank(catalog: Any, words: list[str], filters: Filters, page: int, per_page:
     if filters.year:  # the hồ sơ's dates are dd/mm/yyyy: the year is in its span
         where.append("substr(p.start_date, -4) <= ? AND substr(p.end_date, -4) >= ?")
         args += [filters.year, filters.year]
+
+
+def _rank(catalog: Any, words: list[str], filters: Filters, page: int, per_page: int) -> tuple[list[int], bool]:
+    match = _match(words)
+    where = ["search_fts MATCH ?", "p.superseded_by IS NULL"]
+    args: list[Any] = [match]
+    _filter_sql(filters, where, args)
     cut_sql = "SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?"
     offset = (page - 1) * per_page
     with catalog._lock:
@@ -122,6 +126,27 @@ def _rank(catalog: Any, words: list[str], filters: Filters, page: int, per_page:
     return ids[:per_page], len(ids) > per_page
 
 
+def _rank_pg(catalog: Any, words: list[str], filters: Filters, page: int, per_page: int
+             ) -> tuple[list[int], bool]:
+    """The same on the PostgreSQL catalogue: its GIN index and ts_rank, as PgCatalog.search ranks."""
+    from server.catalog_pg import tsquery
+
+    tsq = tsquery(" ".join(words))
+    if not tsq:
+        return [], False
+    where = ["s.tsv @@ ?::tsquery", "p.superseded_by IS NULL"]
+    args: list[Any] = [tsq]
+    _filter_sql(filters, where, args)
+    join = "LEFT JOIN documents d ON d.id = s.objid || '|' || s.doc_id " if filters.doc_type else ""
+    sql = (f"SELECT s.id FROM search s JOIN packages p ON p.objid = s.objid {join}WHERE " + " AND ".join(where)
+           + " ORDER BY ts_rank(s.tsv, ?::tsquery) DESC, s.id LIMIT ? OFFSET ?")
+    sql = sql.replace("substr(p.start_date, -4)", "right(p.start_date, 4)").replace(
+        "substr(p.end_date, -4)", "right(p.end_date, 4)")
+    found = catalog._rows(sql.replace("?", "%s"), [*args, tsq, per_page + 1, (page - 1) * per_page])
+    ids = [int(r["id"]) for r in found]
+    return ids[:per_page], len(ids) > per_page
+
+
 def _rows(catalog: Any, ids: list[int], words: list[str]) -> list[FoundHit]:
     if not ids:
         return []
@@ -130,8 +155,11 @@ def _rows(catalog: Any, ids: list[int], words: list[str]) -> list[FoundHit]:
         FROM search s JOIN packages p ON p.objid = s.objid
         LEFT JOIN documents d ON d.id = s.objid || '|' || s.doc_id
         WHERE s.id IN ({",".join("?" * len(ids))})"""
-    with catalog._lock:
-        rows = {r[0]: r for r in catalog.db.execute(sql, ids).fetchall()}
+    if hasattr(catalog, "_rows"):  # PostgreSQL
+        rows = {r["id"]: tuple(r.values()) for r in catalog._rows(sql.replace("?", "%s"), ids)}
+    else:
+        with catalog._lock:
+            rows = {r[0]: r for r in catalog.db.execute(sql, ids).fetchall()}
     hits = []
     for i in ids:
         if i not in rows:

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from archive_support import FILE_CODE, archive, distinctive_word, three_page_pdf  # noqa: F401 - fixtures
 from lxml import html
+from test_catalog_pg import open_new  # noqa: F401 - fixture
 
 from server.archive import audit, find
 from server.catalog import fold
@@ -85,3 +86,42 @@ def test_searches_are_logged(archive):  # noqa: F811 - fixture
     _find(archive, q="Đồng Nai", fonds="P_UBND_DN")
     entry = audit.entries(archive.context.db, limit=1)[0]
     assert (entry["action"], entry["target"], entry["detail"]) == ("search", "Đồng Nai", "fonds=P_UBND_DN")
+
+
+def _contents(n: int, *, fonds: str, year: int, type_name: str, pages: list[str]) -> tuple[dict, dict[str, str]]:
+    file_code = f"000.00.00.H47.{year}.{n}.VP"
+    doc_id = f"{file_code}.1"
+    contents = {
+        "objid": f"urn:{fonds}:uuid-{n:08d}-0000-4000-8000-000000000000", "kind": "AIP", "record_status": "NEW",
+        "folder": "", "file_code": file_code, "fonds_code": fonds,
+        "hoso": {"title": f"Hồ sơ số {n}", "arcFileCode": file_code, "startDate": f"01/01/{year}",
+                 "endDate": f"31/12/{year}"},
+        "documents": [{"doc_id": doc_id, "doc_code": f"{file_code}.0000001", "ordinal": 1, "page_count": len(pages),
+                       "pdf_member": f"representations/rep1/data/{doc_id}.pdf",
+                       "fields": {"subject": f"Tài liệu {n}", "typeName": type_name}}],
+    }
+    return contents, {doc_id: "\n\f".join(pages)}
+
+
+def test_find_on_both_catalogue_backends(open_new):  # noqa: F811 - fixture
+    catalog = open_new()
+    for n, fonds, year, type_name, pages in (
+        (1, "P_A", 1999, "02", ["mở đầu", "không có gì", "giao đất tại xã Phước Thiền"]),
+        (2, "P_B", 2005, "20", ["biên bản giao đất xã Phước Thiền", "hết"]),
+    ):
+        contents, texts = _contents(n, fonds=fonds, year=year, type_name=type_name, pages=pages)
+        catalog.add_package(contents, stored_path="", sha256="0" * 64, station_id="st", texts=texts,
+                            extract_text=False)
+    everything = find.find(catalog, "phuoc thien")
+    assert {(h.file_code, h.page) for h in everything.hits} == {
+        ("000.00.00.H47.1999.1.VP", 3), ("000.00.00.H47.2005.2.VP", 1)}
+    assert [h.fonds_code for h in find.find(catalog, "phuoc thien", find.Filters(fonds="P_B")).hits] == ["P_B"]
+    assert [h.page for h in find.find(catalog, "phuoc thien", find.Filters(year="1999")).hits] == [3]
+    assert find.find(catalog, "phuoc thien", find.Filters(year="2000")).hits == []
+    assert [h.type_name for h in find.find(catalog, "phuoc thien", find.Filters(doc_type="20")).hits] == ["20"]
+    assert len(find.find(catalog, "phuoc thien", find.Filters(file_code="000.00.00.H47.1999.1.VP")).hits) == 1
+    one = find.find(catalog, "Phước Thiền", per_page=1)
+    two = find.find(catalog, "Phước Thiền", page=2, per_page=1)
+    assert one.has_next and not two.has_next and one.hits[0].file_code != two.hits[0].file_code
+    marked = [t for h in everything.hits for t, hit in h.snippet if hit]
+    assert set(marked) == {"Phước", "Thiền"}
