@@ -119,7 +119,12 @@ def timeline(contents: PackageContents, station_id: str = "") -> list[dict[str, 
 
 def hoso_view(ctx: Any, objid: str) -> dict[str, Any] | None:
     """Everything the hồ sơ page shows, read from the stored package (latest version)."""
-    stored = ctx.store.get(objid)
+    from server.storage import StorageError
+
+    try:
+        stored = ctx.store.get(objid)
+    except StorageError:  # not even a possible OBJID
+        return None
     row = catalogued(ctx, objid)
     if stored is None or row is None:
         return None

@@ -27,6 +27,7 @@ from protocol.package import PackageContents
 from protocol.signatures import validate_pdf_signatures
 from server.archive.browse import read_stored
 from server.catalog import fold_aligned
+from server.storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,8 @@ WIDTHS = (160, 900, 1800)  # thumbnail, page, zoomed page (pixels wide)
 TIMEOUT = 60
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_LOCK = threading.Lock()
-_VERDICTS: dict[tuple[str, str], dict[str, Any]] = {}
+_VERDICTS: dict[tuple[str, str], dict[str, Any]] = {}  # by stored file state; cleared when it grows large
+MAX_VERDICTS = 4096
 
 
 class ViewerError(Exception):
@@ -68,7 +70,10 @@ def _cache_root(ctx: Any) -> Path:
 
 def open_document(ctx: Any, objid: str, doc_id: str) -> StoredDocument:
     """The document's PDF from the latest stored version, taken out once per stored file state."""
-    stored = ctx.store.get(objid)
+    try:
+        stored = ctx.store.get(objid)
+    except StorageError:  # not even a possible OBJID
+        stored = None
     if stored is None:
         raise ViewerError(f"no stored package {objid}")
     contents: PackageContents = read_stored(stored.path)
@@ -198,5 +203,7 @@ def integrity(ctx: Any, doc: StoredDocument) -> dict[str, Any]:
         },
         "reasons": reasons,
     }
+    if len(_VERDICTS) >= MAX_VERDICTS:
+        _VERDICTS.clear()
     _VERDICTS[key] = result
     return result

@@ -45,6 +45,15 @@ def test_page_rendered_on_demand_and_cached(archive):  # noqa: F811 - fixture
     assert s.get(_base(archive) + "/page/0.png", timeout=30).status_code == 404
 
 
+def test_unknown_or_impossible_names_are_not_found(archive):  # noqa: F811 - fixture
+    s = archive.session()
+    for path in (f"/archive/hoso/{archive.objid}x", "/archive/hoso/a b", "/archive/hoso/%2E%2E",
+                 f"/archive/doc/{archive.objid}/nope", "/archive/doc/a b/c",
+                 f"/archive/doc/{archive.objid}/x/page/1.png",
+                 f"/archive/doc/{archive.objid}/{archive.doc_id}/text/9"):
+        assert s.get(archive.url + path, timeout=30).status_code == 404, path
+
+
 def test_viewer_page_lists_every_page(archive):  # noqa: F811 - fixture
     page = archive.session().get(_base(archive) + "?page=2", timeout=30).text
     assert 'data-pages="3"' in page and 'data-page="2"' in page
