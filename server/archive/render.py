@@ -16,6 +16,7 @@ import subprocess
 import threading
 import uuid
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,23 @@ def open_document(ctx: Any, objid: str, doc_id: str) -> StoredDocument:
                     raise ViewerError(f"cannot read {doc.pdf_member} from the stored package: {exc}", 500) from exc
     pages = _page_count(pdf, cache)
     return StoredDocument(objid, doc_id, stored.path, doc.pdf_member, listed, pdf, cache, pages)
+
+
+_PREWARM = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sohoa-viewer-prewarm")
+
+
+def prewarm(ctx: Any, objid: str, doc_ids: list[str]) -> None:
+    """Take a hồ sơ's documents out of their package and render their first pages in the background, one at
+    a time, while the archivist reads the hồ sơ page: "Xem" then opens at cache speed. Best effort."""
+
+    def run() -> None:
+        for doc_id in doc_ids[:20]:
+            try:
+                page_png(open_document(ctx, objid, doc_id), 1, WIDTHS[1])
+            except Exception:  # noqa: BLE001 - the viewer itself reports any problem when opened
+                log.debug("prewarm of %s/%s failed", objid, doc_id, exc_info=True)
+
+    _PREWARM.submit(run)
 
 
 def _page_count(pdf: Path, cache: Path) -> int:

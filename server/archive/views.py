@@ -49,6 +49,7 @@ def hoso(objid: str):
     if view is None:
         abort(404)
     _log("view_hoso", objid, view["file_code"])
+    render.prewarm(ctx(), objid, [d["doc_id"] for d in view["documents"]])
     return render_template("archive/hoso.html", h=view)
 
 

@@ -100,3 +100,15 @@ def test_views_are_in_the_access_log(archive):  # noqa: F811 - fixture
     assert (entry["actor"], entry["action"], entry["target"], entry["address"]) == (
         "chi.luutru", "view_hoso", archive.objid, "127.0.0.1")
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", entry["at"])
+
+
+def test_opening_a_hoso_prepares_its_documents_first_pages(archive):  # noqa: F811 - fixture
+    import time
+
+    cache = archive.context.config.data_dir / "cache" / "viewer"
+    _page(archive.session(), f"{archive.url}/archive/hoso/{archive.objid}")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(cache.glob("*/p0001-w900.png")):
+        time.sleep(0.1)
+    assert list(cache.glob("*/p0001-w900.png")), "the first page was not rendered ahead"
+    assert not list(cache.glob("*/p0002-*"))  # only the first page, not the document
