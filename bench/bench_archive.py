@@ -10,7 +10,8 @@ poppler rendering the whole document (what a viewer that renders up front would 
 Find: BENCH_ARCHIVE_PAGES (default 20000) pages of bench_catalog's generated text indexed; each of
 bench_catalog's queries timed through Catalog.search (limit 20) and through server.archive.find.find (first
 page of 20, snippets and pages), then find with a fonds and a document-type filter. Reports p50/p95 and the
-ratio find/search. BENCH_REUSE=1 with BENCH_KEEP=1 as in bench_catalog.
+ratio find/search. BENCH_REUSE=1 with BENCH_KEEP=1 as in bench_catalog. BENCH_ARCHIVE_PARTS=viewer or =find runs
+one half.
 """
 
 from __future__ import annotations
@@ -159,10 +160,14 @@ def main() -> int:
         shutil.rmtree(find_dir, ignore_errors=True)
     find_dir.mkdir(parents=True, exist_ok=True)
     load = " ".join(open("/proc/loadavg").read().split()[:3])
-    with tempfile.TemporaryDirectory(prefix="sohoa-bench-viewer-") as tmp:
-        viewer = _viewer(Path(tmp), int(os.environ.get("BENCH_ARCHIVE_DOC_PAGES", "300")))
+    parts = os.environ.get("BENCH_ARCHIVE_PARTS", "viewer,find").split(",")
+    viewer = None
+    if "viewer" in parts:
+        with tempfile.TemporaryDirectory(prefix="sohoa-bench-viewer-") as tmp:
+            viewer = _viewer(Path(tmp), int(os.environ.get("BENCH_ARCHIVE_DOC_PAGES", "300")))
+    found = _find(find_dir, pages) if "find" in parts else None
     result = {"bench": "archive", "date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": _machine(),
-              "loadavg_start": load, "viewer": viewer, "find": _find(find_dir, pages),
+              "loadavg_start": load, "viewer": viewer, "find": found,
               "loadavg_end": " ".join(open("/proc/loadavg").read().split()[:3])}
     print(json.dumps(result, ensure_ascii=False, indent=1))
     if not os.environ.get("BENCH_KEEP"):
