@@ -72,6 +72,22 @@ def read_stored(path: Path) -> PackageContents:
     return contents
 
 
+_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def sha256_cached(path: Path) -> str:
+    """The file's SHA-256, hashed again only when its size or mtime changed."""
+    from protocol.hashing import sha256_file
+
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _HASHES:
+        if len(_HASHES) > 4096:
+            _HASHES.clear()
+        _HASHES[key] = sha256_file(path)
+    return _HASHES[key]
+
+
 def _labelled(fields: list, values: dict[str, str]) -> list[dict[str, str]]:
     """Each field in TT05 order, with the meaning of a code (e.g. typeName 02 -> Quyết định)."""
     out = []
@@ -143,6 +159,13 @@ def hoso_view(ctx: Any, objid: str) -> dict[str, Any] | None:
             "type_name": metadata.TYPE_NAME.get(d.fields.get("typeName", ""), ""),
             "fields": _labelled(DOC_FIELDS.get(kind, DOC_FIELDS["SIP"]), d.fields),
         })
+    from server.archive import gates
+
+    receipt = check_report(ctx, stored.sha256)
+    texts = [{"doc_id": d.get("doc_id", ""), "page_count": d.get("page_count", 0), "text": d.get("text", "")}
+             for d in row.get("documents", [])]
+    package_ok = sha256_cached(stored.path).upper() == stored.sha256.upper()
+    gate_list = gates.evaluate(hoso=hoso, documents=texts, receipt=receipt, package_ok=package_ok)
     versions = [{"version": v.version, "sha256": v.sha256, "size": v.size, "path": v.path.name}
                 for v in ctx.store.versions(objid)]
     return {
@@ -158,7 +181,8 @@ def hoso_view(ctx: Any, objid: str) -> dict[str, Any] | None:
         "version": stored.version,
         "fields": _labelled(FILE_FIELDS.get(kind, FILE_FIELDS["SIP"]), hoso),
         "documents": documents,
-        "report": check_report(ctx, stored.sha256),
+        "report": receipt,
+        "gates": gate_list,
         "timeline": timeline(contents, row.get("station_id", "")) if contents else [],
         "versions": versions,
         "problems": problems + (contents.problems if contents else []),

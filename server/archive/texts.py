@@ -84,6 +84,16 @@ TEXTS: dict[str, dict[str, str]] = {
     "export_csv": {"vi": "Xuất CSV", "en": "Export CSV"},
     "older": {"vi": "Cũ hơn", "en": "Older"},
     "not_found": {"vi": "Không tìm thấy.", "en": "Not found."},
+    "gates": {"vi": "Kiểm tra tự động trước nghiệm thu", "en": "Automatic gates before acceptance"},
+    "not_checked": {"vi": "Chưa kiểm tra", "en": "Not checked"},
+    "gate_package_intact": {"vi": "Gói lưu trữ nguyên vẹn (mã băm)", "en": "Stored package intact (hash)"},
+    "gate_pdfa": {"vi": "PDF/A hai lớp", "en": "Two-layer PDF/A"},
+    "gate_signature": {"vi": "Chữ ký số hợp lệ, đúng thời gian", "en": "Signature valid and timed"},
+    "gate_counts": {"vi": "Số trang, số tờ khớp khai báo", "en": "Pages and sheets as declared"},
+    "gate_names_checksums": {"vi": "Tên tệp, mã định danh, mã kiểm tra", "en": "File names, identifiers, checksums"},
+    "gate_text_every_page": {"vi": "Mỗi trang có lớp chữ", "en": "Text layer on every page"},
+    "gate_paper_file_code": {"vi": "Có mã hồ sơ gốc giấy (hồ sơ số hóa)", "en": "Paper file code (digitised hồ sơ)"},
+    "gate_dpi_colour": {"vi": "Độ phân giải theo loại tài liệu, độ sâu màu", "en": "Resolution by type, colour depth"},
 }
 
 for _key, _entry in TEXTS.items():

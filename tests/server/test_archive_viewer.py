@@ -126,4 +126,6 @@ def test_tampered_stored_file_shows_as_failed(tmp_path, demo_keys, three_page_pd
         assert not v["signature"]["intact"]
         assert any("fixity" in r for r in v["reasons"])
         assert s.get(base, timeout=30).status_code == 200  # still viewable, to see what is wrong
+        hoso = s.get(f"{live.url}/archive/hoso/{pkg.objid}", timeout=30).text
+        assert 'data-gate="package_intact" class="bad"' in hoso
     context.db.close()
