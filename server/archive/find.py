@@ -85,6 +85,7 @@ def _match(words: list[str]) -> str:
 
 
 def _filter_sql(filters: Filters, where: list[str], args: list[Any]) -> None:
+    """The filters as SQL on packages `p` and documents `d` (joined only when a type is asked)."""
     if filters.fonds:
         where.append("p.fonds_code = ?")
         args.append(filters.fonds)
@@ -100,30 +101,41 @@ def _filter_sql(filters: Filters, where: list[str], args: list[Any]) -> None:
 
 
 def _rank(catalog: Any, words: list[str], filters: Filters, page: int, per_page: int) -> tuple[list[int], bool]:
+    """Catalog.search's plan: rank in the FTS index alone (bm25; a broad query only its newest window), then
+    join packages/documents for the superseded flag and the filters on the ranked candidates only, widening
+    the candidates until the page is full or the matches are exhausted."""
     match = _match(words)
-    where = ["search_fts MATCH ?", "p.superseded_by IS NULL"]
-    args: list[Any] = [match]
+    where, args = ["p.superseded_by IS NULL"], []
     _filter_sql(filters, where, args)
+    join = "LEFT JOIN documents d ON d.id = s.objid || '|' || s.doc_id " if filters.doc_type else ""
+    keep_sql = ("SELECT s.id FROM search s JOIN packages p ON p.objid = s.objid " + join
+                + "WHERE s.id IN ({ids}) AND " + " AND ".join(where))
+    rank_sql = "SELECT rowid, bm25(search_fts) FROM search_fts WHERE search_fts MATCH ? ORDER BY 2 LIMIT ?"
+    window_sql = ("SELECT rowid, bm25(search_fts) FROM search_fts WHERE search_fts MATCH ? AND rowid >= ? "
+                  "ORDER BY 2, 1 DESC LIMIT ?")
     cut_sql = "SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?"
     offset = (page - 1) * per_page
+    need = offset + per_page + 1  # one more than the page: is there a next page?
+    want = max(need * 2, 50)
     with catalog._lock:
         db = catalog.db
         broad = db.execute(cut_sql, [match, BROAD_ROWS]).fetchone() is not None
-        order = "ORDER BY 2"
+        cut = 0
         if broad:  # as Catalog.search: rank only the newest window, newest first among equal scores
-            cut = db.execute(cut_sql, [match, max(BROAD_WINDOW, offset + per_page) - 1]).fetchone()
-            where.append("search_fts.rowid >= ?")
-            args.append(cut[0] if cut else 0)
-            order = "ORDER BY 2, 1 DESC"
-        sql = (
-            "SELECT search_fts.rowid, bm25(search_fts) FROM search_fts "
-            "JOIN search s ON s.id = search_fts.rowid JOIN packages p ON p.objid = s.objid "
-            + ("LEFT JOIN documents d ON d.id = s.objid || '|' || s.doc_id " if filters.doc_type else "")
-            + "WHERE " + " AND ".join(where) + f" {order} LIMIT ? OFFSET ?"
-        )
-        found = db.execute(sql, [*args, per_page + 1, offset]).fetchall()
-    ids = [int(r[0]) for r in found]
-    return ids[:per_page], len(ids) > per_page
+            row = db.execute(cut_sql, [match, max(BROAD_WINDOW, need) - 1]).fetchone()
+            cut = row[0] if row else 0
+        while True:
+            if broad:
+                ranked = db.execute(window_sql, [match, cut, want]).fetchall()
+            else:
+                ranked = db.execute(rank_sql, [match, want]).fetchall()
+            ids = [int(r[0]) for r in ranked]
+            kept_set = {r[0] for r in db.execute(keep_sql.format(ids=",".join(map(str, ids)) or "NULL"), args)}
+            kept = [i for i in ids if i in kept_set]
+            if len(kept) >= need or len(ranked) < want:
+                break
+            want *= 4  # filtered out or superseded: look further down the ranking
+    return kept[offset:offset + per_page], len(kept) > offset + per_page
 
 
 def _rank_pg(catalog: Any, words: list[str], filters: Filters, page: int, per_page: int
