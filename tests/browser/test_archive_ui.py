@@ -119,5 +119,16 @@ def test_browse_read_and_find_in_the_archive(archive):  # noqa: F811 - fixture
 
             assert not errors, errors
             assert not external, external  # nothing from a CDN or anywhere else
+
+            # the stored file changed behind the archive's back: the viewer says so, in red
+            from test_archive_viewer import _tamper
+
+            _tamper(archive.context.store.get(archive.objid).path, f"{archive.doc_id}.pdf")
+            page.reload()
+            expect(page.locator("#sigpanel")).to_have_attribute("data-state", "failed", timeout=30_000)
+            expect(page.locator("#sig-verdict")).to_contain_text("KHÔNG ĐẠT")
+            expect(page.locator("#sig-intact")).to_have_text("Không")
+            expect(page.locator("#sig-reasons")).to_contain_text("fixity")
+            page.screenshot(path=str(SHOTS / "archive-viewer-tampered.png"))
         finally:
             browser.close()
