@@ -57,6 +57,9 @@ def create_app(context: ServerContext) -> Flask:
     app.register_blueprint(operators_bp)
     app.register_blueprint(web_bp)
     app.register_blueprint(enroll_bp)
+    from server.archive.views import bp as archive_bp
+
+    app.register_blueprint(archive_bp)
     return app
 
 

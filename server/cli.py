@@ -53,9 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("station_id")
     s.set_defaults(func=revoke_station)
 
-    s = sub.add_parser("add-user", help="create a supervisor/admin web account (password from stdin)")
+    s = sub.add_parser("add-user", help="create a supervisor/archivist/admin web account (password from stdin)")
     s.add_argument("name")
-    s.add_argument("--role", choices=["supervisor", "admin"], default="supervisor")
+    s.add_argument("--role", choices=["supervisor", "archivist", "admin"], default="supervisor")
     s.set_defaults(func=add_user)
 
     s = sub.add_parser("search", help="search the catalog (diacritics optional)")

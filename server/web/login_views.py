@@ -11,9 +11,11 @@ from server.web.blueprint import LIMITER_KEY, bp, ctx, t
 from server.web.i18n import LANGS
 
 
-def _safe_next(target: str | None) -> str:
+def _safe_next(target: str | None, user: auth.User | None = None) -> str:
     # Only paths on this server: an open redirect after login would be a phishing aid.
     if not target or urlsplit(target).netloc or not target.startswith("/") or target.startswith("//"):
+        if user is not None and not user.can("supervisor"):  # an archivist lands in the archive
+            return url_for("archive.index")
         return url_for("web.dashboard")
     return target
 
@@ -45,7 +47,7 @@ def login():
                 session["user"] = user.name
                 if keep_lang:
                     session["lang"] = keep_lang
-                return redirect(_safe_next(request.args.get("next")))
+                return redirect(_safe_next(request.args.get("next"), user))
     return render_template("login.html", error=error), status
 
 

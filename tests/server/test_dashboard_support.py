@@ -23,6 +23,7 @@ from server.broker import BrokerConfig, BrokerProcess, free_port
 
 ADMIN = ("chi.admin", "mat-khau-quan-tri")
 SUPERVISOR = ("anh.giamsat", "mat-khau-giam-sat")
+ARCHIVIST = ("chi.luutru", "mat-khau-luu-tru")
 STATIONS = ("st-a", "st-b")
 
 

@@ -1,5 +1,5 @@
 """Roles enforced server-side on every endpoint of the archive server: each route of the real app's url_map
-is tried without login, with a station's API token, as supervisor and as admin.
+is tried without login, with a station's API token, as supervisor, as archivist and as admin.
 
 ACCESS classifies every endpoint; an endpoint missing from it fails the test, so a new route cannot ship
 without someone deciding who may call it.
@@ -11,12 +11,13 @@ import re
 from pathlib import Path
 
 import pytest
-from test_dashboard_support import ADMIN, SUPERVISOR
+from test_dashboard_support import ADMIN, ARCHIVIST, SUPERVISOR
 
 from protocol import api
 from server import auth
 
 PUBLIC, STATION, SUPERVISOR_ROLE, ADMIN_ROLE = "public", "station", "supervisor", "admin"
+ARCHIVIST_ROLE = "archivist"
 ACCESS = {
     "static": PUBLIC,
     "ingest.health": PUBLIC,
@@ -46,9 +47,21 @@ ACCESS = {
     "web.stations_json": ADMIN_ROLE,
     "web.station_code": ADMIN_ROLE,
     "web.station_revoke": ADMIN_ROLE,
+    "archive.index": ARCHIVIST_ROLE,
+    "archive.fonds": ARCHIVIST_ROLE,
+    "archive.hoso": ARCHIVIST_ROLE,
+    "archive.viewer": ARCHIVIST_ROLE,
+    "archive.page_image": ARCHIVIST_ROLE,
+    "archive.page_text": ARCHIVIST_ROLE,
+    "archive.integrity": ARCHIVIST_ROLE,
+    "archive.download": ARCHIVIST_ROLE,
+    "archive.find": ARCHIVIST_ROLE,
+    "archive.audit": ADMIN_ROLE,
+    "archive.audit_csv": ADMIN_ROLE,
 }
-ARGS = {"filename": "server.css", "upload_id": "no-such-upload", "offset": "0", "station_id": "tram-x", "code": "en"}
-IDENTITIES = ("anonymous", "station", "supervisor", "admin")
+ARGS = {"filename": "server.css", "upload_id": "no-such-upload", "offset": "0", "station_id": "tram-x", "code": "en",
+        "fonds_code": "P_UBND_DN", "objid": "no-such-package", "doc_id": "no-such-doc", "page": "1"}
+IDENTITIES = ("anonymous", "station", "supervisor", "archivist", "admin")
 
 
 @pytest.fixture
@@ -59,6 +72,7 @@ def app_and_ctx(tmp_path: Path):
     context = build_context(ServerConfig(data_dir=tmp_path / "server"))
     auth.create_user(context.db, *ADMIN, role="admin")
     auth.create_user(context.db, *SUPERVISOR, role="supervisor")
+    auth.create_user(context.db, *ARCHIVIST, role="archivist")
     creds = context.db.add_station("tram-01")
     app = create_app(context)
     app.config["TESTING"] = False  # errors must surface as the 5xx a user would see, not as test exceptions
@@ -69,13 +83,14 @@ def _path(rule) -> str:
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: ARGS[m.group(1)], rule.rule)
 
 
-def _login(app, name: str, password: str):
+def _login(app, name: str, password: str, landing: str = "/"):
     client = app.test_client()
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     resp = client.post("/login", data={"username": name, "password": password, "csrf_token": token})
     assert resp.status_code == 302, resp.text[:300]
-    page = client.get("/")
+    assert resp.headers["Location"].endswith(landing), resp.headers["Location"]  # each role lands on its page
+    page = client.get(landing)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     return client, csrf
 
@@ -87,6 +102,9 @@ def _client(app, identity: str, creds: dict):
         return client, {"X-CSRF-Token": csrf}
     if identity == "admin":
         client, csrf = _login(app, *ADMIN)
+        return client, {"X-CSRF-Token": csrf}
+    if identity == "archivist":
+        client, csrf = _login(app, *ARCHIVIST, landing="/archive/")
         return client, {"X-CSRF-Token": csrf}
     if identity == "station":
         return app.test_client(), {api.HEADER_STATION: creds["station_id"],
@@ -101,6 +119,8 @@ def _allowed(access: str, identity: str) -> bool:
         return identity == "station"
     if access == SUPERVISOR_ROLE:
         return identity in ("supervisor", "admin")
+    if access == ARCHIVIST_ROLE:
+        return identity in ("archivist", "admin")
     return identity == "admin"
 
 
@@ -143,8 +163,8 @@ def test_every_server_endpoint_enforces_its_role(app_and_ctx, identity: str):
                     problems.append("refused a permitted caller: " + where)
             elif status not in (401, 403) and not (status == 302 and "/login" in location):
                 problems.append("let a forbidden caller through: " + where)
-            elif access == ADMIN_ROLE and identity == "supervisor" and status != 403:
-                problems.append("a logged-in supervisor on an admin page must get 403: " + where)
+            elif access != STATION and identity in ("supervisor", "archivist") and status != 403:
+                problems.append(f"a logged-in {identity} on a page of another role must get 403: " + where)
     assert not problems, "\n".join(problems)
     assert checked >= 27
 

@@ -1,0 +1,91 @@
+"""The archive's access log: every view, download, export and decision, append-only.
+
+Rows are only ever inserted (no code path updates or deletes them); on SQLite, triggers refuse UPDATE and
+DELETE outright, on PostgreSQL rules turn them into no-ops, so even a bug elsewhere cannot rewrite history.
+Admins read it on a page and export it as CSV (the export is itself logged).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from protocol.clock import iso_vn
+from server.db import Records
+
+ACTIONS = ("view_hoso", "view_document", "view_page", "download", "search", "export", "decision")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS archive_audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  address TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT ''
+);
+CREATE TRIGGER IF NOT EXISTS archive_audit_no_update BEFORE UPDATE ON archive_audit
+BEGIN SELECT RAISE(ABORT, 'archive_audit is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS archive_audit_no_delete BEFORE DELETE ON archive_audit
+BEGIN SELECT RAISE(ABORT, 'archive_audit is append-only'); END;
+"""
+PG_SCHEMA = """
+CREATE TABLE IF NOT EXISTS archive_audit (
+  id BIGSERIAL PRIMARY KEY,
+  at TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  address TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT ''
+);
+CREATE OR REPLACE RULE archive_audit_no_update AS ON UPDATE TO archive_audit DO INSTEAD NOTHING;
+CREATE OR REPLACE RULE archive_audit_no_delete AS ON DELETE TO archive_audit DO INSTEAD NOTHING;
+"""
+COLUMNS = ("id", "at", "actor", "action", "target", "address", "detail")
+
+
+def _schema(db: Records) -> None:
+    db.ensure_schema(PG_SCHEMA if db.dialect.name == "postgresql" else SCHEMA)
+
+
+def record(db: Records, *, actor: str, action: str, target: str, address: str, detail: str = "") -> None:
+    """Append one entry; `action` is one of ACTIONS."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    _schema(db)
+    with db.tx() as conn:
+        conn.execute(
+            "INSERT INTO archive_audit (at, actor, action, target, address, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            (iso_vn(), actor, action, target[:1000], address, detail[:2000]),
+        )
+
+
+def entries(db: Records, *, limit: int = 200, before: int | None = None) -> list[dict[str, Any]]:
+    """Newest first; `before` pages back from an entry id."""
+    _schema(db)
+    cols = ", ".join(COLUMNS)
+    if before is None:
+        return db.query(f"SELECT {cols} FROM archive_audit ORDER BY id DESC LIMIT ?", (limit,))
+    return db.query(f"SELECT {cols} FROM archive_audit WHERE id < ? ORDER BY id DESC LIMIT ?", (before, limit))
+
+
+def to_csv(db: Records) -> str:
+    """The whole log, oldest first, as CSV (UTF-8 with BOM so spreadsheet programs read the diacritics)."""
+    _schema(db)
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    for row in db.query(f"SELECT {', '.join(COLUMNS)} FROM archive_audit ORDER BY id"):
+        writer.writerow([_cell(row[c]) for c in COLUMNS])
+    return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    # A cell starting with = + - @ is a formula to a spreadsheet: quote it (CSV injection).
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

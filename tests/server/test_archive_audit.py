@@ -1,0 +1,56 @@
+"""Archive workspace, audit: the access log is append-only on both record backends, admins read it on a page
+and export it as CSV (the export itself logged; formulas defused), archivists cannot read it."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from archive_support import archive, three_page_pdf  # noqa: F401 - fixtures
+from lxml import html
+from records_support import open_records, records, records_target  # noqa: F401 - fixtures
+from test_dashboard_support import ADMIN
+
+from server.archive import audit
+
+
+def test_log_is_append_only(records):  # noqa: F811 - fixture
+    audit.record(records, actor="chi.luutru", action="view_hoso", target="urn:uuid:1", address="10.0.0.5")
+    audit.record(records, actor="chi.luutru", action="download", target="urn:uuid:1/doc", address="10.0.0.5")
+    for sql in ("UPDATE archive_audit SET actor = 'someone-else'", "DELETE FROM archive_audit"):
+        try:
+            with records.tx() as conn:
+                conn.execute(sql)
+        except Exception:  # noqa: BLE001 - SQLite refuses (trigger); PostgreSQL's rules make it a no-op
+            pass
+    rows = audit.entries(records)
+    assert [(r["actor"], r["action"]) for r in rows] == [("chi.luutru", "download"), ("chi.luutru", "view_hoso")]
+    assert rows[0]["id"] > rows[1]["id"]
+    with pytest.raises(ValueError):
+        audit.record(records, actor="x", action="rewrite_history", target="", address="")
+
+
+def test_csv_defuses_formulas(records):  # noqa: F811 - fixture
+    audit.record(records, actor="chi.luutru", action="search", target="=HYPERLINK(\"http://x\")", address="::1")
+    rows = list(csv.reader(io.StringIO(audit.to_csv(records).lstrip("\ufeff"))))
+    assert rows[0] == list(audit.COLUMNS)
+    assert rows[1][4] == "'=HYPERLINK(\"http://x\")"
+
+
+def test_admin_reads_and_exports_the_log(archive):  # noqa: F811 - fixture
+    archive.session().get(f"{archive.url}/archive/hoso/{archive.objid}", timeout=30)  # an archivist's view
+    admin = archive.session(ADMIN)
+    page = html.fromstring(admin.get(archive.url + "/archive/audit", timeout=30).text)
+    rows = [[td.text_content() for td in tr.xpath("./td")]
+            for tr in page.get_element_by_id("audit").xpath(".//tbody/tr")]
+    assert any(r[2] == "chi.luutru" and r[3] == "view_hoso" and r[4] == archive.objid and r[5] == "127.0.0.1"
+               for r in rows)
+    resp = admin.get(archive.url + "/archive/audit.csv", timeout=30)
+    assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in resp.headers["Content-Disposition"]
+    exported = list(csv.DictReader(io.StringIO(resp.content.decode("utf-8-sig"))))
+    assert any(r["actor"] == "chi.luutru" and r["action"] == "view_hoso" for r in exported)
+    last = audit.entries(archive.context.db, limit=1)[0]
+    assert (last["actor"], last["action"], last["target"]) == (ADMIN[0], "export", "audit.csv")
+    assert archive.session().get(archive.url + "/archive/audit.csv", timeout=30).status_code == 403
