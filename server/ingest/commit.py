@@ -72,7 +72,7 @@ class Ingest:
         if receipt.verdict == "accepted":
             # Both steps are idempotent, so a crash between them is repaired by committing again.
             crash_point("before-store")
-            stored = self.store.put(path, objid=verdict.objid, sha256=row["sha256"])
+            stored = self.store.put(path, objid=verdict.objid, sha256=row["sha256"], station_id=row["station_id"])
             receipt.stored_sha256 = stored.sha256
             crash_point("after-store")
             self.catalog.add_package(
