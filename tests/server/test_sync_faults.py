@@ -346,3 +346,36 @@ def test_same_package_twice_from_two_stations_is_stored_once(server_process, mak
     assert first.signature == again.signature and other.upload_id != first.upload_id
     assert_one_complete_copy(server_process.data_dir, pkg)
     assert os.environ.get(ENV) is None
+
+
+def _fill(folder: Path) -> Path:
+    """Fill the file system holding `folder` to the last byte."""
+    filler = folder / "filler"
+    with open(filler, "wb", buffering=0) as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+        except OSError:
+            pass
+        try:
+            while True:
+                handle.write(b"\0")
+        except OSError:
+            pass
+    return filler
+
+
+def test_disk_full_when_opening_an_upload_answers_507(small_disk_server, make_package):
+    """The records' own write (a new upload row) on a full disk: 507 with a message, not a 500."""
+    live, ctx = small_disk_server("", "8m")  # the whole data folder on a small disk
+    creds = ctx.db.add_station("tram-01")
+    pkg = make_package()
+    filler = _fill(ctx.config.data_dir)
+    client = _client(live, creds)
+    with pytest.raises(SyncError) as err:
+        _send(client, pkg)
+    assert err.value.status == 507 and err.value.code == api.ErrorCode.DISK_FULL and err.value.retry, err.value
+    filler.unlink()  # space freed: the station's next pass succeeds
+    receipt = _send(client, pkg)
+    assert receipt.verdict == "accepted", receipt.reasons
+    assert_one_complete_copy(ctx.config.data_dir, pkg)
