@@ -74,6 +74,16 @@ CREATE TABLE IF NOT EXISTS uploads (
 """
 
 
+def _migrations() -> list:
+    from protocol.migrations import Migration
+
+    return [
+        Migration(1, "first release (0.1.0)", SCHEMA),
+        Migration(2, "uploads found by state (open uploads at start, dashboard)",
+                  "CREATE INDEX IF NOT EXISTS uploads_state ON uploads (state);"),
+    ]
+
+
 @dataclass(frozen=True)
 class Dialect:
     """The few places where one SQL text does not fit both backends."""
@@ -300,9 +310,11 @@ class ServerDB(Records):
 
     def __init__(self, path: str | Path):
         super().__init__()
+        from protocol.migrations import migrate_sqlite
+
         self.path = Path(path)
         self._local = threading.local()
-        self.ensure_schema(SCHEMA)
+        migrate_sqlite(self._conn(), self.path, _migrations(), label="server records")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

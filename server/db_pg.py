@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from server.db import POSTGRES, SCHEMA, Records
+from server.db import POSTGRES, Records, _migrations
 
 log = logging.getLogger("sohoa.server.db")
 DISK_FULL = "53100"  # SQLSTATE disk_full
@@ -66,7 +66,9 @@ class PgServerDB(Records):
         self._local = threading.local()
         self._opened: weakref.WeakSet[_PgConn] = weakref.WeakSet()  # for close(); weak, see _PgConn
         self._opened_lock = threading.Lock()
-        self.ensure_schema(SCHEMA)
+        from protocol.migrations import migrate_postgres
+
+        migrate_postgres(self._conn().raw, _migrations(), component="records")
 
     def _conn(self) -> _PgConn:
         conn = getattr(self._local, "conn", None)
