@@ -5,6 +5,7 @@ A model is a dataclass; its field types say what a key holds (str, int, float, b
 e.g. a station's processing thresholds), and field metadata adds limits:
     port: int = field(default=8080, metadata={"range": (1, 65535)})
     capture_format: str = field(default="png", metadata={"choices": ("png", "tiff")})
+    trust_roots: list[Path] = field(default_factory=list, metadata={"exists": "file"})
 Unknown keys, missing required keys, wrong types and values out of range are problems; `load` raises one
 ConfigError carrying all of them, whose str() is one line naming the file, the key and what is expected.
 Station and server use it at start (`sohoa station|server --config`) and `sohoa config check` uses it too.
@@ -114,6 +115,11 @@ def _limits(f: dataclasses.Field, value: Any) -> str:
     choices = f.metadata.get("choices")
     if choices is not None and value not in choices:
         return "expected one of " + ", ".join(repr(c) for c in choices)
+    kind = f.metadata.get("exists")
+    if kind is not None:
+        for path in value if isinstance(value, list) else [value]:
+            if not (Path(path).is_file() if kind == "file" else Path(path).is_dir()):
+                return f"expected an existing {'file' if kind == 'file' else 'folder'}, {path} does not exist"
     return ""
 
 
@@ -162,3 +168,22 @@ def load(path: str | Path, model: type, *, section: str = "") -> Any:
     if problems:
         raise ConfigError(path, problems)
     return model(**values)
+
+
+def pkcs12_problem(p12: Path, passphrase_file: Path | None) -> str:
+    """'' when the PKCS#12 file opens with the passphrase in `passphrase_file` and holds a key with its
+    certificate; else what is wrong (never the passphrase itself)."""
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    try:
+        data = Path(p12).read_bytes()
+        phrase = Path(passphrase_file).read_bytes().strip() if passphrase_file else None
+    except OSError as exc:
+        return f"cannot read the signing key or its passphrase file: {exc.strerror} ({exc.filename})"
+    try:
+        bundle = pkcs12.load_pkcs12(data, phrase)
+    except ValueError:
+        return f"{p12} does not open: not a PKCS#12 file, or the passphrase in signing_passphrase_file is wrong"
+    if bundle.key is None or bundle.cert is None:
+        return f"{p12} holds no private key with its certificate"
+    return ""

@@ -15,7 +15,7 @@ class ServerConfig:
     data_dir: Path
     host: str = "127.0.0.1"
     port: int = field(default=8080, metadata=PORT)
-    trust_roots: list[Path] = field(default_factory=list)
+    trust_roots: list[Path] = field(default_factory=list, metadata={"exists": "file"})
     backup_dir: Path | None = None
     broker_host: str = ""
     broker_port: int = field(default=1883, metadata=PORT)

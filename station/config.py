@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from protocol.config import load
+from protocol.config import ConfigError, ConfigProblem, load, pkcs12_problem
 
 PORT = {"range": (1, 65535)}
 
@@ -35,8 +35,8 @@ class StationConfig:
     min_free_mb: float = field(default=500.0, metadata={"range": (0, None)})
     sane_backends: str = "test"
     agency_name: str = ""
-    signing_p12: Path | None = None
-    signing_passphrase_file: Path | None = None
+    signing_p12: Path | None = field(default=None, metadata={"exists": "file"})
+    signing_passphrase_file: Path | None = field(default=None, metadata={"exists": "file"})
     pkcs11_module: str = ""
     pkcs11_token: str = ""
     pkcs11_key: str = ""
@@ -64,5 +64,9 @@ class StationConfig:
 
 
 def load_config(path: Path) -> StationConfig:
-    """Read a station.toml; every problem is reported at once (protocol.config.ConfigError)."""
-    return load(path, StationConfig)
+    """Read a station.toml; every problem is reported at once (protocol.config.ConfigError). The signing
+    key must open with its passphrase now, not at the first hồ sơ finished."""
+    config = load(path, StationConfig)
+    if config.signing_p12 and (problem := pkcs12_problem(config.signing_p12, config.signing_passphrase_file)):
+        raise ConfigError(path, [ConfigProblem("signing_p12", problem)])
+    return config

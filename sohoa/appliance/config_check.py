@@ -278,26 +278,13 @@ def _tesseract_langs(key: str, langs: str) -> list[Problem]:
 
 
 def _signing_key(cfg: Any) -> list[Problem]:
-    """The PKCS#12 signing key must open with its passphrase file, as the station will open it at finishing."""
+    """The PKCS#12 signing key must open with its passphrase file (the loader's own rule)."""
+    from protocol.config import pkcs12_problem
+
     if not cfg.signing_p12 or not Path(cfg.signing_p12).is_file():
         return []  # a missing file is reported by the secret-file check
-    from cryptography.hazmat.primitives.serialization import pkcs12
-
-    try:
-        data = Path(cfg.signing_p12).read_bytes()
-        phrase = cfg.signing_passphrase_file.read_bytes().strip() if cfg.signing_passphrase_file else None
-    except OSError as exc:
-        return [_err("signing_p12", f"cannot read the signing key or its passphrase: {exc.strerror}",
-                     "Không đọc được khoá ký số hoặc tệp mật khẩu của nó")]
-    try:
-        bundle = pkcs12.load_pkcs12(data, phrase)
-    except ValueError:
-        return [_err("signing_p12", f"{cfg.signing_p12} does not open: not a PKCS#12 file, or the passphrase in "
-                     "signing_passphrase_file is wrong", "Không mở được khoá ký số: tệp hỏng hoặc sai mật khẩu")]
-    if bundle.key is None or bundle.cert is None:
-        return [_err("signing_p12", f"{cfg.signing_p12} holds no private key with its certificate",
-                     "Tệp khoá ký số không chứa khoá riêng kèm chứng thư")]
-    return []
+    problem = pkcs12_problem(cfg.signing_p12, cfg.signing_passphrase_file)
+    return [_err("signing_p12", problem, "Không mở được khoá ký số: tệp hỏng hoặc sai mật khẩu")] if problem else []
 
 
 def _station_checks(cfg: Any) -> list[Problem]:
@@ -504,12 +491,14 @@ def _check(path: Path, model: type, loader: Any, deeper: Any) -> list[Problem]:
     values, problems = _shape(raw, model)
     if not problems:
         cfg, problems = _load(loader, path)
-        return problems if cfg is None else deeper(cfg)
+        if cfg is not None:
+            return deeper(cfg)
     # load_config would stop here: check the settings that are sound anyway, so one run shows everything.
     bad = {p.key for p in problems}
     if "data_dir" in bad:
         return problems
-    return problems + [p for p in deeper(model(**values)) if p.key not in bad]
+    sound = {k: v for k, v in values.items() if k not in bad}
+    return problems + [p for p in deeper(model(**sound)) if p.key not in bad]
 
 
 def has_errors(problems: list[Problem]) -> bool:

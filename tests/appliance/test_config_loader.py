@@ -107,3 +107,18 @@ def test_sections_have_their_own_keys_defaults_and_ranges(tmp_path):
         load(path, _WithSection)
     keys = [p.key for p in err.value.problems]
     assert keys == ["processing.find_qrr", "processing.min_dpi"], keys
+
+
+def test_service_start_refuses_a_missing_trust_root_and_a_signing_key_that_does_not_open(tmp_path, demo_keys):
+    server = tmp_path / "server.toml"
+    server.write_text(f'data_dir = "{tmp_path}"\ntrust_roots = ["{tmp_path}/gone.pem"]\n')
+    done = _run("server", "--config", str(server))
+    assert done.returncode == 78 and "trust_roots: expected an existing file" in done.stderr, done.stderr
+    phrase = tmp_path / "pass"
+    phrase.write_text("not the passphrase")
+    station = tmp_path / "station.toml"
+    station.write_text(f'data_dir = "{tmp_path}"\nsigning_p12 = "{demo_keys.agency_p12}"\n'
+                       f'signing_passphrase_file = "{phrase}"\n')
+    done = _run("station", "--config", str(station))
+    assert done.returncode == 78 and "signing_p12:" in done.stderr and "passphrase" in done.stderr, done.stderr
+    assert "not the passphrase" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
