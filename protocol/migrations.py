@@ -142,7 +142,7 @@ def migrate_postgres(conn: Any, migrations: list[Migration], *, component: str, 
         if current > latest:
             raise MigrationError(f"{component} schema version {current} is newer than this sohoa knows ({latest})")
         pending = [m for m in migrations if m.version > current]
-        if pending and current > 0 and backup_dir is not None and url:
+        if pending and backup_dir is not None and url and _pg_has_tables(conn):
             _pg_dump(url, Path(backup_dir), component, latest)
         for m in pending:
             if callable(m.step):
@@ -154,6 +154,13 @@ def migrate_postgres(conn: Any, migrations: list[Migration], *, component: str, 
                          "DO UPDATE SET version = EXCLUDED.version", (component, latest))
             log.info("postgresql %s: schema %d -> %d", component, current, latest)
     return [m.version for m in pending]
+
+
+def _pg_has_tables(conn: Any) -> bool:
+    """Anything to keep: a database made before migrations has tables but no schema_version row yet."""
+    row = conn.execute("SELECT count(*) AS n FROM pg_tables WHERE schemaname = current_schema() "
+                       "AND tablename <> 'schema_version'").fetchone()
+    return int(row["n"] if isinstance(row, dict) else row[0]) > 0
 
 
 def _pg_dump(url: str, folder: Path, component: str, target: int) -> Path:

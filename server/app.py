@@ -34,10 +34,11 @@ def build_context(config: ServerConfig) -> ServerContext:
 
     for folder in (config.data_dir, config.uploads_dir, config.store_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    db = open_server_db(config.db_target)
+    db = open_server_db(config.db_target, backup_dir=config.data_dir / "migration-backups")
     key = load_or_create_key(config.key_path)
     store = PackageStore(config.store_dir, backup_root=config.backup_dir, signing_key=key)
-    catalog = open_catalog(config.catalog_url or config.catalog_path)
+    catalog = open_catalog(config.catalog_url or config.catalog_path,
+                           backup_dir=config.data_dir / "migration-backups")
     recover(store, catalog, db)
     ingest = Ingest(db=db, store=store, catalog=catalog, trust_roots=config.trust_root_pems(), signing_key=key)
     return ServerContext(config=config, db=db, store=store, catalog=catalog, ingest=ingest,

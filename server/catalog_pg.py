@@ -120,14 +120,14 @@ class PgCatalog:
     One connection per process, shared by the server's threads under a lock like the SQLite backend (the
     work-order overview reads `catalog.db.execute(...)` under `catalog._lock`, which works here too)."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, backup_dir: Path | None = None):
         self.url = url
         self._lock = threading.RLock()
         self.db = self._connect()
         from protocol.migrations import migrate_postgres
 
         with self._lock:  # every server starts this at once: one at a time (an advisory lock inside)
-            migrate_postgres(self.db, MIGRATIONS, component="catalog")
+            migrate_postgres(self.db, MIGRATIONS, component="catalog", url=url, backup_dir=backup_dir)
 
     def _connect(self) -> psycopg.Connection:
         return psycopg.connect(self.url, autocommit=True, application_name="sohoa-catalog")

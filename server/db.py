@@ -362,11 +362,12 @@ class ServerDB(Records):
             self._local.conn = None
 
 
-def open_server_db(url_or_path: str | Path) -> Records:
+def open_server_db(url_or_path: str | Path, *, backup_dir: Path | None = None) -> Records:
     """`postgresql://user@host/db` -> PgServerDB (shared by several server processes); anything else is
-    the path of the SQLite file (one server)."""
+    the path of the SQLite file (one server). `backup_dir`: where pg_dump writes before a PostgreSQL
+    schema migration (the server passes data_dir/migration-backups; SQLite backs up beside itself)."""
     if is_postgres(url_or_path):
         from server.db_pg import PgServerDB
 
-        return PgServerDB(str(url_or_path))
+        return PgServerDB(str(url_or_path), backup_dir=backup_dir)
     return ServerDB(Path(url_or_path))

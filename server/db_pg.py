@@ -17,6 +17,7 @@ import threading
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -60,7 +61,7 @@ class PgServerDB(Records):
     dialect = POSTGRES
     errors = (psycopg.Error,)
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, backup_dir: Path | None = None):
         super().__init__()
         self.url = url
         self._local = threading.local()
@@ -68,7 +69,7 @@ class PgServerDB(Records):
         self._opened_lock = threading.Lock()
         from protocol.migrations import migrate_postgres
 
-        migrate_postgres(self._conn().raw, _migrations(), component="records")
+        migrate_postgres(self._conn().raw, _migrations(), component="records", url=url, backup_dir=backup_dir)
 
     def _conn(self) -> _PgConn:
         conn = getattr(self._local, "conn", None)

@@ -95,13 +95,17 @@ def test_postgresql_records_and_catalogue_of_the_first_release_upgrade(tmp_path:
             conn.execute((RELEASE / "records-pg.sql").read_text())
             conn.execute((RELEASE / "catalog-pg.sql").read_text())
             conn.execute("INSERT INTO stations VALUES ('tram-01', 'Trạm 1', 'x', 'y', 0, 'now')")
-        db = PgServerDB(url)
-        catalog = PgCatalog(url)
+        db = PgServerDB(url, backup_dir=tmp_path / "dumps")
+        catalog = PgCatalog(url, backup_dir=tmp_path / "dumps")
         with psycopg.connect(url, autocommit=True) as conn:
             versions = dict(conn.execute("SELECT component, version FROM schema_version").fetchall())
             names = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes")}
         assert versions == {"records": 2, "catalog": 2}
         assert {"uploads_state", "packages_added_at"} <= names
         assert [s["id"] for s in db.stations()] == ["tram-01"]
+        dumps = sorted(p.name.split(".pre-")[0] for p in (tmp_path / "dumps").glob("*.dump"))
+        assert dumps == ["catalog", "records"], "pg_dump before each component's migration"
         db.close()
         catalog.close()
+        PgServerDB(url, backup_dir=tmp_path / "dumps").close()  # up to date: no second dump
+        assert len(list((tmp_path / "dumps").glob("*.dump"))) == 2
