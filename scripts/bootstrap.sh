@@ -84,27 +84,6 @@ install_eark_venv() {
   echo "$pin" > .venv-eark/.sohoa-installed
 }
 
-ensure_postgres() {
-  # The test suite runs the catalogue against PostgreSQL too: a running cluster and a role for this user.
-  command -v pg_lsclusters >/dev/null || return 0
-  local cluster
-  cluster=$(pg_lsclusters -h | head -n 1)
-  [ -n "$cluster" ] || { say "no PostgreSQL cluster found"; return 1; }
-  if ! echo "$cluster" | grep -q online; then
-    local version name
-    version=$(echo "$cluster" | awk '{print $1}')
-    name=$(echo "$cluster" | awk '{print $2}')
-    say "starting PostgreSQL $version $name"
-    as_root pg_ctlcluster --skip-systemctl-redirect "$version" "$name" start
-  fi
-  local me
-  me=$(id -un)
-  if ! as_root runuser -u postgres -- psql -tAc "SELECT 1 FROM pg_roles WHERE rolname='$me'" | grep -q 1; then
-    say "creating PostgreSQL role $me"
-    as_root runuser -u postgres -- createuser --superuser "$me"
-  fi
-}
-
 job=${1:-setup}
 shift || true
 install_apt
@@ -114,8 +93,8 @@ export PATH="$here/.venv/bin:$PATH"
 case "$job" in
   setup) say "ready: .venv/bin/sohoa --help" ;;
   demo) exec .venv/bin/sohoa demo "$@" ;;
-  test) ensure_postgres; exec bash scripts/run-tests.sh "$@" ;;
-  stress) exec .venv/bin/python -m pytest -m stress -p no:cacheprovider "$@" ;;
+  test) exec bash scripts/run-tests.sh "$@" ;;  # its own PostgreSQL cluster on a free port
+  stress) SOHOA_TEST_MARK=stress exec bash scripts/run-tests.sh "$@" ;;
   bench) exec .venv/bin/python -m bench "$@" ;;
   install-check)
     if ! command -v debootstrap >/dev/null; then as_root apt-get install -y -q --no-install-recommends debootstrap; fi

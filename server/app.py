@@ -34,13 +34,35 @@ def build_context(config: ServerConfig) -> ServerContext:
 
     for folder in (config.data_dir, config.uploads_dir, config.store_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    db = open_server_db(config.db_target)
+    db = open_server_db(config.db_target, backup_dir=config.data_dir / "migration-backups")
     key = load_or_create_key(config.key_path)
-    store = PackageStore(config.store_dir, backup_root=config.backup_dir)
-    catalog = open_catalog(config.catalog_url or config.catalog_path)
+    store = PackageStore(config.store_dir, backup_root=config.backup_dir, signing_key=key)
+    catalog = open_catalog(config.catalog_url or config.catalog_path,
+                           backup_dir=config.data_dir / "migration-backups")
+    recover(store, catalog, db)
     ingest = Ingest(db=db, store=store, catalog=catalog, trust_roots=config.trust_root_pems(), signing_key=key)
     return ServerContext(config=config, db=db, store=store, catalog=catalog, ingest=ingest,
                          public_key_pem=public_pem(key))
+
+
+def recover(store: Any, catalog: Any, db: Records) -> None:
+    """Store, ledger and catalogue made to agree after a crash (server.store.recover); reported when changed."""
+    import json
+
+    from protocol.clock import iso_vn
+    from protocol.durable import write_atomic
+    from server.store.recover import reconcile
+
+    def station_of(sha256: str) -> str:
+        row = db.one("SELECT station_id FROM uploads WHERE sha256 = ? ORDER BY created_at LIMIT 1", (sha256,))
+        return row["station_id"] if row else ""
+
+    report = reconcile(store, catalog, station_of=station_of)
+    if report.changed:
+        folder = store.primary.root / "reports"
+        folder.mkdir(exist_ok=True)
+        write_atomic(folder / f"recovery-{iso_vn().replace(':', '')}.json",
+                     json.dumps(report.to_dict(), ensure_ascii=False, indent=2).encode("utf-8"))
 
 
 def create_app(context: ServerContext) -> Flask:

@@ -130,9 +130,16 @@ class Catalog:
         self.db = sqlite_utils.Database(conn)
         self.db.execute("PRAGMA journal_mode=WAL")
         self._lock = threading.Lock()
-        self._migrate()
+        from protocol.migrations import Migration, migrate_sqlite
 
-    def _migrate(self) -> None:
+        migrate_sqlite(conn, self.db_path, [
+            Migration(1, "first release (0.1.0)", lambda _conn: self._first_schema()),
+            Migration(2, "packages listed by time added",
+                      "CREATE INDEX IF NOT EXISTS packages_added_at ON packages (added_at);"),
+        ], label="catalogue")
+
+    def _first_schema(self) -> None:
+        """Version 1 (idempotent: a database of the first release already has it)."""
         if "packages" not in self.db.table_names():
             self.db["packages"].create(
                 {

@@ -12,13 +12,14 @@ def is_postgres(url_or_path: str | Path) -> bool:
     return str(url_or_path).startswith(PG_SCHEMES)
 
 
-def open_catalog(url_or_path: str | Path) -> Any:
+def open_catalog(url_or_path: str | Path, *, backup_dir: Path | None = None) -> Any:
     """`postgresql://user@host/db` -> PgCatalog (shared by several server processes); anything else is
-    the path of a SQLite catalogue (one server). Both have add_package, search, package, packages, close."""
+    the path of a SQLite catalogue (one server). Both have add_package, search, package, packages, close.
+    `backup_dir`: where pg_dump writes before a PostgreSQL schema migration (SQLite backs up beside itself)."""
     if is_postgres(url_or_path):
         from server.catalog_pg import PgCatalog
 
-        return PgCatalog(str(url_or_path))
+        return PgCatalog(str(url_or_path), backup_dir=backup_dir)
     from server.catalog import Catalog
 
     return Catalog(Path(url_or_path))

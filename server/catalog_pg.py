@@ -55,6 +55,16 @@ CREATE INDEX IF NOT EXISTS search_objid ON search (objid);
 CREATE INDEX IF NOT EXISTS search_tsv ON search USING GIN (tsv);
 """
 
+def _pg_migrations() -> list:
+    from protocol.migrations import Migration
+
+    return [Migration(1, "first release (0.1.0)", SCHEMA),
+            Migration(2, "packages listed by time added",
+                      "CREATE INDEX IF NOT EXISTS packages_added_at ON packages (added_at);")]
+
+
+MIGRATIONS = _pg_migrations()
+
 PACKAGE_COLUMNS = (
     "objid", "file_code", "kind", "record_status", "title", "fonds_code", "start_date", "end_date",
     "total_doc", "number_of_page", "number_of_paper", "stored_path", "sha256", "station_id", "added_at",
@@ -110,16 +120,14 @@ class PgCatalog:
     One connection per process, shared by the server's threads under a lock like the SQLite backend (the
     work-order overview reads `catalog.db.execute(...)` under `catalog._lock`, which works here too)."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, backup_dir: Path | None = None):
         self.url = url
         self._lock = threading.RLock()
         self.db = self._connect()
-        with self._lock:
-            self.db.execute("SELECT pg_advisory_lock(hashtext('sohoa-catalog-schema'))")
-            try:
-                self.db.execute(SCHEMA)  # every server starts this at once: one at a time
-            finally:
-                self.db.execute("SELECT pg_advisory_unlock(hashtext('sohoa-catalog-schema'))")
+        from protocol.migrations import migrate_postgres
+
+        with self._lock:  # every server starts this at once: one at a time (an advisory lock inside)
+            migrate_postgres(self.db, MIGRATIONS, component="catalog", url=url, backup_dir=backup_dir)
 
     def _connect(self) -> psycopg.Connection:
         return psycopg.connect(self.url, autocommit=True, application_name="sohoa-catalog")

@@ -176,14 +176,15 @@ def search(args: argparse.Namespace) -> int:
 
 
 def fixity(args: argparse.Namespace) -> int:
-    from dataclasses import asdict, is_dataclass
-
+    """Audit the store (trusting neither the ledger nor the files); the report is kept in store/reports/."""
     from server.storage import PackageStore
+    from server.store.fixity import write_report
 
     config = _config(args)
     report = PackageStore(config.store_dir, backup_root=config.backup_dir).fixity(sample=args.sample)
-    print(json.dumps(asdict(report) if is_dataclass(report) else report, ensure_ascii=False, default=str, indent=2))
-    return 0 if getattr(report, "ok", True) else 1
+    write_report(report, config.store_dir / "reports")
+    print(json.dumps(report.to_dict(), ensure_ascii=False, default=str, indent=2))
+    return 0 if report.clean else 1
 
 
 def migrate_packages(args: argparse.Namespace) -> int:

@@ -1,21 +1,24 @@
-"""Server settings: one typed model, loaded from TOML; unknown keys are an error."""
+"""Server settings: one typed model, loaded by protocol.config (unknown keys, types, ranges reported)."""
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from protocol.config import ConfigError, ConfigProblem, parse, read_toml
+
+PORT = {"range": (1, 65535)}
 
 
 @dataclass
 class ServerConfig:
     data_dir: Path
     host: str = "127.0.0.1"
-    port: int = 8080
-    trust_roots: list[Path] = field(default_factory=list)
+    port: int = field(default=8080, metadata=PORT)
+    trust_roots: list[Path] = field(default_factory=list, metadata={"exists": "file"})
     backup_dir: Path | None = None
     broker_host: str = ""
-    broker_port: int = 1883
+    broker_port: int = field(default=1883, metadata=PORT)
     broker_user: str = "server"
     broker_password_file: Path | None = None
     mqtt_prefix: str = "sohoa"
@@ -68,33 +71,16 @@ class ServerConfig:
         return [Path(p).read_bytes() for p in self.trust_roots]
 
 
-PATH_FIELDS = {
-    "data_dir",
-    "backup_dir",
-    "broker_password_file",
-    "broker_files_dir",
-    "broker_pid_file",
-    "session_key_file",
-}
-
-
 PG_SCHEMES = ("postgresql://", "postgres://")
 
 
 def load_config(path: Path) -> ServerConfig:
-    """Read a server.toml; every problem is reported at once."""
-    raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    known = {f.name for f in fields(ServerConfig)}
-    unknown = sorted(set(raw) - known)
-    problems = [f"unknown setting {k!r}" for k in unknown]
-    if "data_dir" not in raw:
-        problems.append("data_dir is required")
+    """Read a server.toml; every problem is reported at once (ConfigError, one line per problem)."""
+    values, problems = parse(read_toml(path), ServerConfig)
     for key in ("database", "catalog_url"):
-        if raw.get(key) and not str(raw[key]).startswith(PG_SCHEMES):
-            problems.append(f"{key} must be a postgresql:// URL or empty (the SQLite file in data_dir)")
+        if values.get(key) and not str(values[key]).startswith(PG_SCHEMES):
+            problems.append(
+                ConfigProblem(key, "expected a postgresql:// URL, or nothing (the SQLite file in data_dir)"))
     if problems:
-        raise ValueError(f"{path}: " + "; ".join(problems))
-    for key in PATH_FIELDS & set(raw):
-        raw[key] = Path(raw[key])
-    raw["trust_roots"] = [Path(p) for p in raw.get("trust_roots", [])]
-    return ServerConfig(**raw)
+        raise ConfigError(path, problems)
+    return ServerConfig(**values)

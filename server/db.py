@@ -74,6 +74,16 @@ CREATE TABLE IF NOT EXISTS uploads (
 """
 
 
+def _migrations() -> list:
+    from protocol.migrations import Migration
+
+    return [
+        Migration(1, "first release (0.1.0)", SCHEMA),
+        Migration(2, "uploads found by state (open uploads at start, dashboard)",
+                  "CREATE INDEX IF NOT EXISTS uploads_state ON uploads (state);"),
+    ]
+
+
 @dataclass(frozen=True)
 class Dialect:
     """The few places where one SQL text does not fit both backends."""
@@ -300,9 +310,11 @@ class ServerDB(Records):
 
     def __init__(self, path: str | Path):
         super().__init__()
+        from protocol.migrations import migrate_sqlite
+
         self.path = Path(path)
         self._local = threading.local()
-        self.ensure_schema(SCHEMA)
+        migrate_sqlite(self._conn(), self.path, _migrations(), label="server records")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -350,11 +362,12 @@ class ServerDB(Records):
             self._local.conn = None
 
 
-def open_server_db(url_or_path: str | Path) -> Records:
+def open_server_db(url_or_path: str | Path, *, backup_dir: Path | None = None) -> Records:
     """`postgresql://user@host/db` -> PgServerDB (shared by several server processes); anything else is
-    the path of the SQLite file (one server)."""
+    the path of the SQLite file (one server). `backup_dir`: where pg_dump writes before a PostgreSQL
+    schema migration (the server passes data_dir/migration-backups; SQLite backs up beside itself)."""
     if is_postgres(url_or_path):
         from server.db_pg import PgServerDB
 
-        return PgServerDB(str(url_or_path))
+        return PgServerDB(str(url_or_path), backup_dir=backup_dir)
     return ServerDB(Path(url_or_path))

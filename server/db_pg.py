@@ -17,12 +17,13 @@ import threading
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
-from server.db import POSTGRES, SCHEMA, Records
+from server.db import POSTGRES, Records, _migrations
 
 log = logging.getLogger("sohoa.server.db")
 DISK_FULL = "53100"  # SQLSTATE disk_full
@@ -60,13 +61,15 @@ class PgServerDB(Records):
     dialect = POSTGRES
     errors = (psycopg.Error,)
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, backup_dir: Path | None = None):
         super().__init__()
         self.url = url
         self._local = threading.local()
         self._opened: weakref.WeakSet[_PgConn] = weakref.WeakSet()  # for close(); weak, see _PgConn
         self._opened_lock = threading.Lock()
-        self.ensure_schema(SCHEMA)
+        from protocol.migrations import migrate_postgres
+
+        migrate_postgres(self._conn().raw, _migrations(), component="records", url=url, backup_dir=backup_dir)
 
     def _conn(self) -> _PgConn:
         conn = getattr(self._local, "conn", None)

@@ -2,7 +2,9 @@
 
 Layout under `root` (and the same under `backup_root`):
     objects/<folder>/v0001-<SHA256>.zip   one file per version, the hash in its name
-    ledger.jsonl                          one line per stored version (appended, fsynced)
+    ledger.jsonl                          one line per stored version (appended, fsynced, chained, signed)
+    keys/<fingerprint>.pem                public keys the ledger lines are signed with
+    quarantine/                           files found damaged at start-up, moved out of objects/
     tmp/                                  temp files, same file system as objects/ (rename is atomic)
 A version becomes visible only by rename after its hash was verified and its bytes fsynced, so a crash
 never leaves a partial package visible. Replacing a hồ sơ adds a version; old versions are kept.
@@ -12,21 +14,24 @@ The filesystem is the default backend; an object store would implement the same 
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
-import random
 import re
 import uuid
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from protocol.clock import iso_vn
 from protocol.durable import fsync_dir
 from protocol.hashing import copy_hashing as _copy_hashing
-from protocol.hashing import sha256_file as _hash
 from protocol.package.model import folder_name
+from server.ingest.faults import crash_point
+from server.store.fixity import FixityReport, audit
+from server.store.ledger import Ledger
+
+__all__ = ["FixityReport", "PackageStore", "StorageError", "StoredPackage", "VERSION_RE"]
 
 log = logging.getLogger(__name__)
 VERSION_RE = re.compile(r"^v(?P<n>\d{4,})-(?P<sha>[0-9A-F]{64})\.zip$")
@@ -50,35 +55,14 @@ class StoredPackage:
     backup_path: Path | None = None
 
 
-@dataclass
-class FixityReport:
-    checked: int = 0
-    intact: int = 0  # files whose hash still matches
-    changed: list[dict] = field(default_factory=list)  # {"path", "expected", "actual"}
-    missing: list[dict] = field(default_factory=list)  # {"path", "objid", "version"}
-    unrecorded: list[str] = field(default_factory=list)  # in the store but not in the ledger
-    at: str = ""
-
-    @property
-    def clean(self) -> bool:
-        return not (self.changed or self.missing)
-
-    @property
-    def ok(self) -> bool:
-        return self.clean
-
-    def to_dict(self) -> dict:
-        return dict(asdict(self), clean=self.clean, ok=self.clean)
-
-
 class _Tree:
     """One copy (primary or backup) of the store on one file system."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, signing_key: Any = None):
         self.root = Path(root)
         self.objects = self.root / "objects"
         self.tmp = self.root / "tmp"
-        self.ledger = self.root / "ledger.jsonl"
+        self.ledger = Ledger(self.root / "ledger.jsonl", signing_key=signing_key)
         for d in (self.objects, self.tmp):
             d.mkdir(parents=True, exist_ok=True)
 
@@ -118,25 +102,17 @@ class _Tree:
             raise
         return final, size
 
-    def record(self, entry: dict) -> None:
-        with open(self.ledger, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-
     def entries(self) -> list[dict]:
-        if not self.ledger.exists():
-            return []
-        out = []
-        for line in self.ledger.read_text(encoding="utf-8").splitlines():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a torn last line after a crash: the file itself is still found by listing
-        return out
+        """The ledger's valid entries (fixity reports the lines that are not)."""
+        return self.ledger.read().entries
 
     def all_files(self) -> list[Path]:
         return sorted(p for p in self.objects.glob("*/*.zip") if VERSION_RE.match(p.name))
+
+    def stray_files(self) -> list[Path]:
+        """Anything in objects/ that is not a package version (nothing else is ever put there)."""
+        return sorted(p for p in self.objects.rglob("*")
+                      if not p.is_dir() and not (p.parent.parent == self.objects and VERSION_RE.match(p.name)))
 
     def clean_tmp(self) -> None:
         for p in self.tmp.glob("*.part"):
@@ -146,9 +122,9 @@ class _Tree:
 class PackageStore:
     """Filesystem package store with a backup copy (on other media in production) and fixity audits."""
 
-    def __init__(self, root: Path, *, backup_root: Path | None = None):
-        self.primary = _Tree(root)
-        self.backup = _Tree(backup_root) if backup_root else None
+    def __init__(self, root: Path, *, backup_root: Path | None = None, signing_key: Any = None):
+        self.primary = _Tree(root, signing_key)
+        self.backup = _Tree(backup_root, signing_key) if backup_root else None
         # Leftovers of a crash are never visible and never reused. Under the lock: another server process
         # sharing this store may be writing its temp file right now (put holds the lock while it writes).
         with self._lock():
@@ -165,7 +141,7 @@ class PackageStore:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def put(self, zip_path: Path, *, objid: str, sha256: str) -> StoredPackage:
+    def put(self, zip_path: Path, *, objid: str, sha256: str, station_id: str = "") -> StoredPackage:
         """Store a verified package. Idempotent: the same bytes again return the stored version.
 
         The backup copy is written first, so a package is never visible in the primary store without
@@ -175,13 +151,15 @@ class PackageStore:
         with self._lock():
             versions = self.primary.versions(objid)
             for n, sha, path in versions:
-                if sha == sha256:
+                if sha == sha256:  # stored before; a crash may have come before its ledger line
+                    self._ensure_recorded(objid, n, sha, path)
                     return StoredPackage(path, sha, path.stat().st_size, n, self._backup_path(objid, n, sha))
             version = (versions[-1][0] + 1) if versions else 1
             backup_path = None
             if self.backup:
                 backup_path, _ = self.backup.write(Path(zip_path), objid, sha256, version)
             path, size = self.primary.write(Path(zip_path), objid, sha256, version)
+            crash_point("after-rename")  # stored, not yet in the ledger: repaired at start-up (server.store.recover)
             entry = {
                 "objid": objid,
                 "version": version,
@@ -189,12 +167,38 @@ class PackageStore:
                 "size": size,
                 "path": str(path.relative_to(self.primary.root)),
                 "at": iso_vn(),
+                "station_id": station_id,
             }
-            self.primary.record(entry)
+            self.primary.ledger.append(entry)
             if self.backup:
-                self.backup.record(entry)
+                self.backup.ledger.append(entry)
         log.info("stored %s version %d (%d bytes)", objid, version, size)
         return StoredPackage(path, sha256, size, version, backup_path)
+
+    def _ensure_recorded(self, objid: str, version: int, sha: str, path: Path) -> None:
+        """Write the ledger line a crash between rename and ledger write left out (caller holds the lock)."""
+        from server.store.ledger import premis_event
+
+        for tree in [self.primary] + ([self.backup] if self.backup else []):
+            stored = tree.folder(objid) / path.name
+            rel = str(stored.relative_to(tree.root))
+            if stored.exists() and rel not in {e["path"] for e in tree.entries()}:
+                tree.ledger.append({
+                    "objid": objid, "version": version, "sha256": sha, "size": stored.stat().st_size,
+                    "path": rel, "at": iso_vn(),
+                    "event": premis_event("ingestion", "found stored without a ledger line when the package "
+                                          "was sent again; recorded now"),
+                })
+                log.warning("recorded %s version %d: it was stored but missing from the ledger", objid, version)
+
+    @contextmanager
+    def locked(self):
+        """Hold the store lock (start-up reconciliation, backup): no put runs meanwhile, in any process."""
+        with self._lock():
+            yield
+
+    def trees(self) -> list[_Tree]:
+        return [self.primary] + ([self.backup] if self.backup else [])
 
     def _backup_path(self, objid: str, version: int, sha: str) -> Path | None:
         if not self.backup:
@@ -215,34 +219,6 @@ class PackageStore:
     def versions(self, objid: str) -> list[StoredPackage]:
         return [StoredPackage(p, sha, p.stat().st_size, n) for n, sha, p in self.primary.versions(objid)]
 
-    def fixity(self, sample: int | None = None, *, seed: int | None = None) -> FixityReport:
-        """Re-hash every stored file (or a random sample of `sample` ledger entries) in both copies."""
-        report = FixityReport(at=iso_vn())
-        entries = self.primary.entries()
-        if sample is not None and sample < len(entries):
-            entries = random.Random(seed).sample(entries, sample)
-        trees = [self.primary] + ([self.backup] if self.backup else [])
-        for tree in trees:
-            for e in entries:
-                path = tree.root / e["path"]
-                report.checked += 1
-                if not path.is_file():
-                    report.missing.append({"path": str(path), "objid": e["objid"], "version": e["version"]})
-                    continue
-                actual = _hash(path)
-                if actual != e["sha256"]:
-                    report.changed.append({"path": str(path), "expected": e["sha256"], "actual": actual})
-                else:
-                    report.intact += 1
-        if sample is None:
-            known = {e["path"] for e in self.primary.entries()}
-            report.unrecorded = [
-                str(p) for p in self.primary.all_files() if str(p.relative_to(self.primary.root)) not in known
-            ]
-        log.info(
-            "fixity: %d checked, %d changed, %d missing",
-            report.checked,
-            len(report.changed),
-            len(report.missing),
-        )
-        return report
+    def fixity(self, sample: int | None = None, *, seed: int | None = None, manifests: bool = True) -> FixityReport:
+        """Audit both copies: the store walked, every file against its name, its METS and the ledger."""
+        return audit(self.trees(), sample=sample, seed=seed, manifests=manifests)

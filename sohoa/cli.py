@@ -60,8 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from protocol.config import EX_CONFIG, ConfigError
+
     try:
         return int(args.func(args) or 0)
+    except ConfigError as exc:  # any command, at start: one line (file, key, what is expected), exit 78
+        print(f"sohoa: configuration error: {exc}", file=sys.stderr)
+        return EX_CONFIG
     except CommandError as exc:
         print(f"sohoa: error: {exc}", file=sys.stderr)
         return exc.code

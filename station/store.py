@@ -127,7 +127,13 @@ class Store:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._local = threading.local()
-        self._conn().executescript(SCHEMA)  # executescript commits on its own
+        from protocol.migrations import Migration, migrate_sqlite
+
+        migrate_sqlite(self._conn(), self.path, [
+            Migration(1, "first release (0.1.0)", SCHEMA),
+            Migration(2, "outbox found by state (sync worker)",
+                      "CREATE INDEX IF NOT EXISTS outbox_state ON outbox (state);"),
+        ], label="station")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

@@ -6,6 +6,7 @@ import errno
 import hashlib
 import json
 import logging
+import sqlite3
 import threading
 from collections import defaultdict
 from typing import Any
@@ -22,6 +23,10 @@ log = logging.getLogger("sohoa.server.ingest")
 bp = Blueprint("ingest", __name__)
 _commit_lock = threading.Lock()  # one commit at a time per process: checks are CPU-bound anyway
 _chunk_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)  # one writer per upload
+# The package hash, computed as the chunks arrive in order at this process: (bytes hashed, sha256 object).
+# A chunk out of order, or chunks taken by another server, drop it and the commit hashes the file instead.
+# Only a shortcut: the store still verifies the hash while it copies the bytes.
+_running: dict[str, tuple[int, Any]] = {}
 MANIFEST_TEXT = ("file_code", "batch_uid", "work_order_id")
 MAX_SHEETS = 1_000_000
 API_ERRORS = {
@@ -68,10 +73,33 @@ def _recover(state: Any) -> None:
         log.info("removed %d leftover partial uploads: %s", len(removed), ", ".join(removed))
 
 
-def _disk_full(exc: BaseException) -> bool:
-    if isinstance(exc, OSError):
-        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
-    return _ctx().db.is_disk_full(exc)
+def _disk_full(exc: BaseException | None) -> bool:
+    """A full disk, whichever layer said so: the filesystem, SQLite (records or catalogue) or PostgreSQL
+    (SQLSTATE 53100), here or in the exception it came from."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            return True
+        if getattr(exc, "sqlstate", None) == "53100":
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+@bp.app_errorhandler(Exception)
+def _unexpected(exc: Exception):
+    """Any write path that meets a full disk answers 507 (the station retries later), never a bare 500."""
+    if _disk_full(exc):
+        log.warning("%s %s: disk full (%s)", request.method, request.path, exc)
+        if request.path.startswith(api.API + "/"):
+            return _disk_full_answer()
+        return "Máy chủ hết dung lượng đĩa: thử lại sau / server disk full: try again later", 507
+    log.exception("%s %s failed", request.method, request.path)
+    if request.path.startswith(api.API + "/"):
+        return error(500, "internal", "internal server error (logged)")
+    return "Internal Server Error", 500
 
 
 def _disk_full_answer():
@@ -191,12 +219,24 @@ def put_chunk(upload_id: str, offset: int):
             return error(400, api.ErrorCode.TOO_LARGE, "chunk goes past the announced size")
         try:
             received = write_chunk(part_path(ctx.config.uploads_dir, upload_id), offset, data)
+            _hash_along(upload_id, offset, data)
             ctx.db.set_received(upload_id, received)
-        except (OSError, *ctx.db.errors) as exc:
+        except Exception as exc:
             if _disk_full(exc):
                 return _disk_full_answer()
             raise
     return jsonify({"upload_id": upload_id, "received": received})
+
+
+def _hash_along(upload_id: str, offset: int, data: bytes) -> None:
+    hashed, digest = _running.get(upload_id, (0, None))
+    if offset == 0:
+        digest = hashlib.sha256()
+    elif digest is None or offset != hashed:
+        _running.pop(upload_id, None)
+        return
+    digest.update(data)
+    _running[upload_id] = (offset + len(data), digest)
 
 
 @bp.post("/api/v1/uploads/<upload_id>/commit")
@@ -216,13 +256,15 @@ def commit(upload_id: str):
         if row["received"] != row["size"]:
             return error(409, api.ErrorCode.INCOMPLETE, f"{row['received']} of {row['size']} bytes received")
         path = part_path(ctx.config.uploads_dir, upload_id)
-        if file_sha256(path) != row["sha256"]:
+        hashed, digest = _running.pop(upload_id, (0, None))
+        whole = digest.hexdigest().upper() if digest is not None and hashed == row["size"] else file_sha256(path)
+        if whole != row["sha256"]:
             ctx.db.set_received(upload_id, 0)
             path.unlink(missing_ok=True)
             return error(409, api.ErrorCode.PACKAGE_HASH, "package hash differs from the manifest: upload again")
         try:
             receipt = ctx.ingest.commit(row, path)
-        except (OSError, *ctx.db.errors) as exc:
+        except Exception as exc:
             if _disk_full(exc):  # nothing was acknowledged: the upload stays open, the station retries
                 log.warning("commit of %s postponed: disk full (%s)", upload_id, exc)
                 return _disk_full_answer()

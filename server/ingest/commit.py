@@ -45,10 +45,33 @@ class Ingest:
             ]
         return []
 
+    def _texts_meanwhile(self, path: Path) -> tuple[Any, Any]:
+        """Start the catalogue's text extraction (pdftotext, one process per document) while the checks run:
+        the two used to run one after the other and each left cores idle. Returns (thread pool, future)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from protocol.package import PackageError, read_package
+        from server.catalog import texts_from_zip
+
+        try:
+            contents = read_package(path)
+        except (PackageError, OSError, ValueError):
+            return None, None  # unreadable: the checks say why, nothing to catalogue
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sohoa-texts")
+        return pool, pool.submit(texts_from_zip, path, contents.folder, contents.documents)
+
     def commit(self, row: dict, path: Path) -> dict:
         from server.checks import run_checks
 
-        verdict = run_checks(path, trust_roots=self.trust_roots, expected_sheets=row["expected_sheets"])
+        pool, texts = self._texts_meanwhile(path)
+        try:
+            verdict = run_checks(path, trust_roots=self.trust_roots, expected_sheets=row["expected_sheets"])
+            return self._finish(row, path, verdict, texts)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def _finish(self, row: dict, path: Path, verdict: Any, texts: Any) -> dict:
         reasons = [f"{c.name}: {r}" for c in verdict.checks if not c.ok for r in (c.reasons or ["failed"])]
         if verdict.ok and row["file_code"] and verdict.file_code != row["file_code"]:
             reasons.append(f"manifest: package is {verdict.file_code}, manifest said {row['file_code']}")
@@ -72,11 +95,18 @@ class Ingest:
         if receipt.verdict == "accepted":
             # Both steps are idempotent, so a crash between them is repaired by committing again.
             crash_point("before-store")
-            stored = self.store.put(path, objid=verdict.objid, sha256=row["sha256"])
+            stored = self.store.put(path, objid=verdict.objid, sha256=row["sha256"], station_id=row["station_id"])
             receipt.stored_sha256 = stored.sha256
             crash_point("after-store")
+            extracted = None
+            if texts is not None:
+                try:
+                    extracted = texts.result()
+                except Exception:  # the catalogue extracts again from the stored file
+                    log.exception("text extraction during the checks failed")
             self.catalog.add_package(
-                contents, stored_path=str(stored.path), sha256=stored.sha256, station_id=row["station_id"]
+                contents, stored_path=str(stored.path), sha256=stored.sha256, station_id=row["station_id"],
+                **({"texts": extracted, "extract_text": False} if extracted is not None else {}),
             )
             if row["work_order_id"]:
                 self.db.set_workorder_state(row["work_order_id"], "accepted")

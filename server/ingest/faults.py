@@ -13,7 +13,7 @@ import signal
 
 log = logging.getLogger("sohoa.server.ingest")
 ENV = "SOHOA_CRASH_AT"
-POINTS = ("before-store", "after-store", "after-catalog", "after-finish")
+POINTS = ("before-store", "after-rename", "after-store", "after-catalog", "after-finish")
 
 
 def crash_point(name: str) -> None:

@@ -1,14 +1,16 @@
 """Server backup and restore: the package store, the catalog and the server database, consistent together.
 
 Order matters, and no lock is needed: the databases are snapshotted first (SQLite online backup API),
-then the store's ledger is read and every package it lists is copied and re-hashed. Ingest puts a package
-in the store *before* it writes the catalog and the receipt, and stored files never change, so every
-package that the snapshotted databases mention is already in the ledger read after them. Uploads keep
-running during a backup.
+then, under the store lock (no put in any process meanwhile), the store itself is walked: every package
+version in objects/, the ledger (its unfinished last line, if a crash left one, is not copied) and the
+public keys its lines are signed with. Ingest puts a package in the store *before* it writes the catalog
+and the receipt, and stored files never change, so every package that the snapshotted databases mention
+is already in the store walked after them. Uploads keep running during a backup.
 
 A backup folder holds `manifest.json` (written last: a folder without it is incomplete) listing every file
-with its SHA-256. Restore refuses a backup whose files do not match it, writes only into an empty folder,
-and ends with the store's own fixity audit, which must pass.
+with its SHA-256; the backup's own store passes the fixity audit before the manifest is written. Restore
+refuses a backup whose files do not match it, restores into a temporary folder next to the target, audits
+it there, and only then renames it into place (an empty target folder is replaced in one step).
 """
 
 from __future__ import annotations
@@ -82,18 +84,6 @@ def _snapshot_sqlite(src: Path, dest: Path) -> None:
                           f"Bản chụp cơ sở dữ liệu {src.name} bị lỗi toàn vẹn")
 
 
-def _ledger_entries(ledger: Path) -> tuple[list[str], list[dict]]:
-    lines, entries = [], []
-    if ledger.exists():
-        for line in ledger.read_text(encoding="utf-8").splitlines():
-            try:
-                entries.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a torn last line: its file is not referenced by anything yet
-            lines.append(line)
-    return lines, entries
-
-
 def backup_server(config: Any, dest: Path, *, link_from: Path | None = None) -> dict[str, Any]:
     """Write a full backup of the server described by `config` (a ServerConfig) into the empty `dest`.
 
@@ -117,30 +107,43 @@ def backup_server(config: Any, dest: Path, *, link_from: Path | None = None) -> 
         os.chmod(dest / KEY, 0o600)
         add(KEY, "key", sha, size)
 
+    from server.storage import VERSION_RE, PackageStore
+    from server.store.fixity import audit
+
     store = Path(config.store_dir)
-    lines, entries = _ledger_entries(store / "ledger.jsonl")
     previous = _manifest_files(link_from) if link_from else {}
-    for entry in entries:
-        rel = f"store/{entry['path']}"
-        src, out = store / entry["path"], dest / rel
-        if previous.get(rel) == entry["sha256"] and (link_from / rel).is_file():
-            out.parent.mkdir(parents=True, exist_ok=True)
-            os.link(link_from / rel, out)
-            sha, size = _hash(out), out.stat().st_size
-        else:
-            try:
+    live = PackageStore(store)
+    with live.locked():
+        versions = live.primary.all_files()
+        for src in versions:
+            rel = f"store/{src.relative_to(store)}"
+            out = dest / rel
+            expected = VERSION_RE.match(src.name)["sha"]
+            if previous.get(rel) == expected and (link_from / rel).is_file():
+                out.parent.mkdir(parents=True, exist_ok=True)
+                os.link(link_from / rel, out)
+                sha, size = _hash(out), out.stat().st_size
+            else:
                 sha, size = _hash_copy(src, out)
-            except FileNotFoundError as exc:
-                raise BackupError(f"stored package {src} is missing: run `sohoa server fixity`",
-                                  f"Thiếu gói đã lưu {src}: hãy chạy kiểm tra toàn vẹn") from exc
-        if sha != entry["sha256"]:
-            raise BackupError(f"stored package {src} does not match its ledger hash: run `sohoa server fixity`",
-                              f"Gói {src} không khớp mã băm trong sổ: hãy chạy kiểm tra toàn vẹn")
-        add(rel, "package", sha, size)
-    ledger_bytes = "".join(line + "\n" for line in lines).encode("utf-8")
-    (dest / "store").mkdir(exist_ok=True)  # a new server has no package yet, and still a (empty) ledger
-    write_atomic(dest / "store" / "ledger.jsonl", ledger_bytes)
-    add("store/ledger.jsonl", "ledger", hashlib.sha256(ledger_bytes).hexdigest().upper(), len(ledger_bytes))
+            if sha != expected:
+                raise BackupError(f"stored package {src} does not match its hash: run `sohoa server fixity`",
+                                  f"Gói {src} không khớp mã băm: hãy chạy kiểm tra toàn vẹn")
+            add(rel, "package", sha, size)
+        read = live.primary.ledger.read()
+        raw = live.primary.ledger.path.read_bytes() if read.exists else b""
+        ledger_bytes = raw[: len(raw) - len(read.torn_tail)]
+        (dest / "store").mkdir(exist_ok=True)  # a new server has no package yet, and still a (empty) ledger
+        write_atomic(dest / "store" / "ledger.jsonl", ledger_bytes)
+        add("store/ledger.jsonl", "ledger", hashlib.sha256(ledger_bytes).hexdigest().upper(), len(ledger_bytes))
+        for pem in sorted(live.primary.ledger.keys_dir.glob("*.pem")):
+            sha, size = _hash_copy(pem, dest / "store" / "keys" / pem.name)
+            add(f"store/keys/{pem.name}", "ledger-key", sha, size)
+    entries = versions
+    fixity = audit([PackageStore(dest / "store").primary])
+    if not fixity.clean:
+        raise BackupError(f"the backup's store fails the fixity audit ({fixity.findings()} finding(s)): "
+                          f"{json.dumps(fixity.to_dict(), ensure_ascii=False)[:2000]} - run `sohoa server fixity`",
+                          "Kho trong bản sao lưu không đạt kiểm tra toàn vẹn: hãy chạy kiểm tra toàn vẹn")
 
     # Partial uploads let stations resume where they were; each is at least as long as its DB row says.
     uploads = Path(config.uploads_dir)
@@ -199,8 +202,6 @@ def verify_backup(backup: Path) -> list[str]:
 
 def restore_server(backup: Path, data_dir: Path) -> RestoreReport:
     """Restore `backup` into the empty (or new) `data_dir`, then audit it; raises BackupError on any doubt."""
-    from server.config import ServerConfig
-    from server.storage import PackageStore
 
     backup, data_dir = Path(backup), Path(data_dir)
     problems = verify_backup(backup)
@@ -208,11 +209,38 @@ def restore_server(backup: Path, data_dir: Path) -> RestoreReport:
         raise BackupError(f"backup {backup} is damaged: " + "; ".join(problems),
                           f"Bản sao lưu {backup} bị hỏng hoặc bị thay đổi ({len(problems)} tệp)")
     manifest = read_manifest(backup)
-    _empty_target(data_dir)
+    if data_dir.exists() and any(data_dir.iterdir()):
+        _empty_target(data_dir)  # raises: never restored over a server's data
+    final = data_dir
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    data_dir = final.parent / f".{final.name}.restoring-{os.getpid()}"
+    if data_dir.exists():
+        shutil.rmtree(data_dir)  # an earlier restore that died half-way; never visible under the final name
+    try:
+        report = _restore_into(backup, manifest, data_dir, final)
+    except BaseException:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        raise
+    if final.exists():
+        final.rmdir()  # empty (checked above)
+    os.rename(data_dir, final)  # the restored server appears whole, in one step
+    fsync_dir(final.parent)
+    report.data_dir = final
+    log.info("restored %s into %s: %d files, %d packages, fixity clean", backup, final, report.files,
+             report.packages)
+    return report
+
+
+def _restore_into(backup: Path, manifest: dict[str, Any], data_dir: Path, final: Path) -> RestoreReport:
+    from server.config import ServerConfig
+    from server.storage import PackageStore
+
+    data_dir.mkdir(parents=True)
     target = ServerConfig(data_dir=data_dir)
     places = {"database": lambda rel: data_dir / Path(rel).name, "key": lambda rel: data_dir / rel,
               "package": lambda rel: target.store_dir / Path(rel).relative_to("store"),
               "ledger": lambda rel: target.store_dir / "ledger.jsonl",
+              "ledger-key": lambda rel: target.store_dir / Path(rel).relative_to("store"),
               "upload": lambda rel: target.uploads_dir / Path(rel).name}
     report = RestoreReport(data_dir=data_dir)
     for entry in manifest["files"]:
@@ -225,17 +253,17 @@ def restore_server(backup: Path, data_dir: Path) -> RestoreReport:
             os.chmod(out, 0o600)
             os.chmod(out.parent, 0o700)
         report.files += 1
-    report.catalog_paths_rewritten = _rewrite_catalog_paths(target.catalog_path, Path(manifest["source"]), data_dir)
-    _check_catalog_paths(target.catalog_path)
+    report.catalog_paths_rewritten = _rewrite_catalog_paths(target.catalog_path, Path(manifest["source"]), final)
+    _check_catalog_paths(target.catalog_path, final, data_dir)
     fixity = PackageStore(target.store_dir).fixity()
     report.fixity = fixity.to_dict()
     report.packages = fixity.intact
     if not fixity.clean or fixity.checked != manifest["packages"]:
-        raise BackupError(f"fixity audit after restore failed: {len(fixity.changed)} changed, "
-                          f"{len(fixity.missing)} missing, {fixity.checked} of {manifest['packages']} checked",
+        raise BackupError(f"fixity audit after restore failed: {fixity.findings()} finding(s) "
+                          f"({len(fixity.changed)} changed, {len(fixity.missing)} missing, "
+                          f"{len(fixity.unrecorded)} not in the ledger, {len(fixity.ledger)} ledger problem(s)), "
+                          f"{fixity.checked} of {manifest['packages']} checked",
                           "Kiểm tra toàn vẹn sau khi khôi phục không đạt")
-    log.info("restored %s into %s: %d files, %d packages, fixity clean", backup, data_dir, report.files,
-             report.packages)
     return report
 
 
@@ -254,15 +282,18 @@ def _rewrite_catalog_paths(catalog: Path, old: Path, new: Path) -> int:
     return count
 
 
-def _check_catalog_paths(catalog: Path) -> None:
+def _check_catalog_paths(catalog: Path, final: Path, staging: Path) -> None:
+    """Every catalogued package is in the restored store (paths already name `final`; checked in `staging`)."""
     if not catalog.exists():
         return
     conn = sqlite3.connect(catalog)
     try:
         if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'packages'").fetchone():
             return
+        prefix = str(final).rstrip("/") + "/"
         missing = [row[0] for row in conn.execute("SELECT stored_path FROM packages")
-                   if row[0] and not Path(row[0]).is_file()]
+                   if row[0] and not Path(str(staging) + "/" + row[0][len(prefix):] if row[0].startswith(prefix)
+                                          else row[0]).is_file()]
     finally:
         conn.close()
     if missing:

@@ -12,8 +12,7 @@ import os
 import re
 import stat
 import subprocess
-import tomllib
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -51,57 +50,29 @@ def _warn(key: str, message: str, message_vi: str) -> Problem:
 
 
 def _read_toml(path: Path) -> tuple[dict | None, list[Problem]]:
+    from protocol.config import ConfigError, read_toml
+
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8")), []
-    except FileNotFoundError:
-        return None, [_err("", f"{path} does not exist", f"Không tìm thấy tệp cấu hình {path}")]
-    except PermissionError:
-        return None, [_err("", f"{path} is not readable", f"Không đọc được tệp cấu hình {path}")]
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        return None, [_err("", f"{path} is not valid TOML: {exc}", f"Tệp {path} sai cú pháp TOML: {exc}")]
+        return read_toml(path), []
+    except ConfigError as exc:
+        return None, [_err("", str(exc), f"Không tìm thấy hoặc không đọc được tệp cấu hình: {exc}")]
 
 
-def _type_ok(annotation: str, value: Any) -> bool:
-    # The config modules use `from __future__ import annotations`: field types are strings.
-    if annotation.startswith("list["):
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
-    if annotation.startswith("Path") or annotation == "str":
-        return isinstance(value, str)
-    if annotation == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if annotation == "float":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if annotation == "bool":
-        return isinstance(value, bool)
-    return True
+def _shape(raw: dict, model: type) -> tuple[dict, list[Problem]]:
+    """The loader's own verdict (protocol.config.parse): unknown keys, required keys, types, ranges."""
+    from protocol.config import parse
 
-
-def _shape(raw: dict, model: type) -> list[Problem]:
-    """Unknown keys, missing required keys, wrong types: everything load_config would stop at."""
-    problems = []
-    known = {f.name: f for f in fields(model)}
-    for key in sorted(set(raw) - set(known)):
-        problems.append(_err(key, "unknown setting", "Thiết lập không tồn tại (viết sai tên?)"))
-    for name, f in known.items():
-        if f.default is MISSING and f.default_factory is MISSING and name not in raw:
-            problems.append(_err(name, "is required", "Thiết lập này là bắt buộc"))
-    for key, value in raw.items():
-        if key in known and not _type_ok(str(known[key].type), value):
-            problems.append(
-                _err(
-                    key,
-                    f"must be of type {known[key].type}, not {type(value).__name__}",
-                    f"Sai kiểu dữ liệu: cần {known[key].type}",
-                )
-            )
-    return problems
+    values, found = parse(raw, model)
+    return values, [_err(p.key, p.message, f"Thiết lập sai: {p.message}") for p in found]
 
 
 def _load(loader: Any, path: Path) -> tuple[Any, list[Problem]]:
+    from protocol.config import ConfigError
+
     try:
         return loader(path), []
-    except (ValueError, TypeError) as exc:
-        return None, [_err("", str(exc), f"Cấu hình không hợp lệ: {exc}")]
+    except ConfigError as exc:
+        return None, [_err(p.key, p.message, f"Thiết lập sai: {p.message}") for p in exc.problems]
 
 
 # -- deeper checks --------------------------------------------------------------------------------
@@ -306,8 +277,18 @@ def _tesseract_langs(key: str, langs: str) -> list[Problem]:
     ]
 
 
+def _signing_key(cfg: Any) -> list[Problem]:
+    """The PKCS#12 signing key must open with its passphrase file (the loader's own rule)."""
+    from protocol.config import pkcs12_problem
+
+    if not cfg.signing_p12 or not Path(cfg.signing_p12).is_file():
+        return []  # a missing file is reported by the secret-file check
+    problem = pkcs12_problem(cfg.signing_p12, cfg.signing_passphrase_file)
+    return [_err("signing_p12", problem, "Không mở được khoá ký số: tệp hỏng hoặc sai mật khẩu")] if problem else []
+
+
 def _station_checks(cfg: Any) -> list[Problem]:
-    p: list[Problem] = []
+    p: list[Problem] = _signing_key(cfg)
     p += _data_dir("data_dir", cfg.data_dir)
     if not STATION_ID_RE.match(cfg.station_id):
         p.append(
@@ -507,24 +488,17 @@ def _check(path: Path, model: type, loader: Any, deeper: Any) -> list[Problem]:
     raw, problems = _read_toml(path)
     if raw is None:
         return problems
-    problems = _shape(raw, model)
+    values, problems = _shape(raw, model)
     if not problems:
         cfg, problems = _load(loader, path)
-        return problems if cfg is None else deeper(cfg)
+        if cfg is not None:
+            return deeper(cfg)
     # load_config would stop here: check the settings that are sound anyway, so one run shows everything.
     bad = {p.key for p in problems}
     if "data_dir" in bad:
         return problems
-    cfg = model(
-        **{f.name: _convert(str(f.type), raw[f.name]) for f in fields(model) if f.name in raw and f.name not in bad}
-    )
-    return problems + [p for p in deeper(cfg) if p.key not in bad]
-
-
-def _convert(annotation: str, value: Any) -> Any:
-    if annotation.startswith("list[Path"):
-        return [Path(v) for v in value]
-    return Path(value) if annotation.startswith("Path") else value
+    sound = {k: v for k, v in values.items() if k not in bad}
+    return problems + [p for p in deeper(model(**sound)) if p.key not in bad]
 
 
 def has_errors(problems: list[Problem]) -> bool:

@@ -177,8 +177,9 @@ def server_status(cfg: Any, *, units: tuple[str, ...] = SERVER_UNITS, tls_files:
             conn.close()
         checks.append(Check("uploads in progress", OK, str(open_uploads), f"{open_uploads} lượt tải lên"))
         checks.append(Check("last accepted package", OK, last or "never", last or "chưa có"))
-    ledger = cfg.store_dir / "ledger.jsonl"
-    stored = sum(1 for _ in ledger.open(encoding="utf-8")) if ledger.exists() else 0
+    from server.store.ledger import Ledger
+
+    stored = len(Ledger(cfg.store_dir / "ledger.jsonl").read().entries)  # valid lines only, a torn one is not
     checks.append(Check("stored package versions", OK, str(stored), f"{stored} phiên bản gói đã lưu"))
     checks.append(disk_check(cfg.data_dir))
     if cfg.backup_dir:

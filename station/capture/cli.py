@@ -100,10 +100,38 @@ def _open_batch(store: Any, file_code: str, actor: str) -> int:
                                   operator=actor)["id"])
 
 
+def _require_batch(folder: Path) -> None:
+    """Reconcile only a batch folder (`sohoa scan --batch` made it: its journal station.db holds the pages
+    table). Anything else is refused before a byte is written: reconciling a stranger's folder would
+    create a journal there and quarantine every file in it."""
+    import sqlite3
+
+    from sohoa.cli import CommandError
+
+    if not folder.exists():
+        raise CommandError(f"reconcile: {folder} does not exist: give the batch folder `sohoa scan --batch` wrote")
+    if not folder.is_dir():
+        raise CommandError(f"reconcile: {folder} is not a folder: give a batch folder (it holds station.db)")
+    journal = folder / "station.db"
+    if not journal.is_file():
+        raise CommandError(f"reconcile: {folder} is not a batch folder (no station.db journal): nothing written")
+    try:
+        conn = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+        try:
+            ok = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pages'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise CommandError(f"reconcile: {journal} is not a station journal ({exc}): nothing written") from exc
+    if not ok:
+        raise CommandError(f"reconcile: {journal} has no pages table: not a batch journal, nothing written")
+
+
 def cmd_reconcile(args: argparse.Namespace) -> int:
     from station.capture.journal import Journal
     from station.store import Store
 
+    _require_batch(args.batch)
     report = Journal(Store(args.batch / "station.db"), args.batch).reconcile()
     print(f"checked={report.checked} quarantined={len(report.quarantined)} missing={len(report.missing)}"
           f" corrupt={len(report.corrupt)}")

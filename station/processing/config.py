@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from protocol.config import ConfigError, load
 
-class ConfigError(ValueError):
-    """The processing config file is wrong (unknown key, wrong type)."""
+__all__ = ["ConfigError", "ProcessingConfig", "load_config"]
 
 
 @dataclass(frozen=True)
@@ -44,36 +42,12 @@ class ProcessingConfig:
     find_qr: bool = True
     # output: the derivative is an intermediate (OCR input, source of the PDF's JPEG q80); the original
     # capture stays lossless. JPEG q95 costs ~45 ms for an A4 300 dpi colour page, PNG level 1 ~600 ms.
-    derivative_format: str = "jpeg"  # "jpeg" or "png"
-    jpeg_quality: int = 95
-    png_compression: int = 1  # 0..9; 1 is fast and still lossless
+    derivative_format: str = field(default="jpeg", metadata={"choices": ("jpeg", "png")})
+    jpeg_quality: int = field(default=95, metadata={"range": (1, 100)})
+    png_compression: int = field(default=1, metadata={"range": (0, 9)})  # 1 is fast and still lossless
 
 
 def load_config(path: str | Path) -> ProcessingConfig:
-    """Read a TOML file of thresholds (top level or a [processing] table); unknown keys are an error."""
-    with open(path, "rb") as handle:
-        data = tomllib.load(handle)
-    if set(data) == {"processing"} and isinstance(data["processing"], dict):
-        data = data["processing"]
-    fields = {f.name: f for f in dataclasses.fields(ProcessingConfig)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ConfigError(f"{path}: unknown processing setting(s): {', '.join(unknown)}")
-    values = {}
-    for key, value in data.items():
-        default = getattr(ProcessingConfig, key)
-        if isinstance(default, bool):
-            ok = isinstance(value, bool)
-        elif isinstance(default, str):
-            ok = isinstance(value, str)
-        elif isinstance(default, float):
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
-            value = float(value) if ok else value
-        else:
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        if not ok:
-            raise ConfigError(f"{path}: {key} must be {type(default).__name__}, got {value!r}")
-        values[key] = value
-    if values.get("derivative_format", "jpeg") not in ("jpeg", "png"):
-        raise ConfigError(f'{path}: derivative_format must be "jpeg" or "png"')
-    return ProcessingConfig(**values)
+    """Read a TOML file of thresholds (top level or a [processing] table); unknown keys, wrong types and
+    values out of range are errors (protocol.config, the one loader)."""
+    return load(path, ProcessingConfig, section="processing")

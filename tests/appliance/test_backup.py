@@ -89,7 +89,7 @@ def test_live_store_damage_stops_the_backup(loaded_server, tmp_path: Path) -> No
     _, ctx = loaded_server
     stored = next(ctx.config.store_dir.glob("objects/*/*.zip"))
     stored.write_bytes(stored.read_bytes()[:-1])
-    with pytest.raises(BackupError, match="does not match its ledger hash"):
+    with pytest.raises(BackupError, match="does not match its hash"):
         backup_server(ctx.config, tmp_path / "b")
 
 
@@ -152,3 +152,28 @@ def test_cli_backup_links_unchanged_packages_prunes_and_restores(loaded_server, 
     out = sohoa("server-restore", str(newest), "--data", str(tmp_path / "restored"))
     assert out.returncode == 1 and "not empty" in out.stderr
     assert prune_backups(tmp_path / "backups", 1) == [found[0]["path"]]
+
+
+def test_backup_covers_what_the_ledger_forgot_and_refuses_it_until_recorded(loaded_server, tmp_path: Path,
+                                                                            make_package) -> None:
+    """A version in the store the ledger does not name (a crash between rename and ledger write) is copied,
+    and the backup's own fixity audit stops it with a finding instead of saying '0 packages'; once the
+    server's start-up reconciliation recorded it, the backup holds all three and restores them."""
+    from server.store.recover import reconcile_store
+
+    _, ctx = loaded_server
+    pkg = make_package(notation="162.VP")
+    forgotten = ctx.config.store_dir / "objects" / "urn_forgotten" / f"v0001-{pkg.sha256}.zip"
+    forgotten.parent.mkdir()
+    forgotten.write_bytes(pkg.path.read_bytes())
+    with pytest.raises(BackupError, match="fixity audit"):
+        backup_server(ctx.config, tmp_path / "b1")
+    assert not (tmp_path / "b1" / "manifest.json").exists()
+    reconcile_store(ctx.store)
+    manifest = backup_server(ctx.config, tmp_path / "b2")
+    assert manifest["packages"] == 3
+    assert any(f["kind"] == "ledger-key" for f in manifest["files"]), "the ledger's signing keys are kept"
+    report = restore_server(tmp_path / "b2", tmp_path / "restored")
+    assert report.packages == 3 and report.data_dir == tmp_path / "restored"
+    assert not list(tmp_path.glob(".restored.restoring-*")), "the staging folder was switched into place"
+    assert PackageStore(tmp_path / "restored" / "store").fixity().clean

@@ -62,7 +62,7 @@ def test_every_problem_reported_at_once(tmp_path: Path, station_toml: Path) -> N
         "tsa_url",
     } <= set(by_key), [p.line() for p in problems]
     assert "unknown setting" in by_key["scaner"].message
-    assert "must be of type int" in by_key["broker_port"].message
+    assert "expected an integer, got '1883'" in by_key["broker_port"].message
     assert "0644" in by_key["broker_password_file"].message and "chmod 600" in by_key["broker_password_file"].message
     assert "klingon" in by_key["ocr_lang"].message
     assert "sane_backends" in by_key["device"].message

@@ -60,7 +60,8 @@ def unit_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _verify(root: Path, name: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [_systemd_analyze(), "verify", f"--root={root}", name],
+        # --man=no: Documentation=man:... would run `man`, which a minimal Debian does not have
+        [_systemd_analyze(), "verify", "--man=no", f"--root={root}", name],
         capture_output=True,
         text=True,
         timeout=60,

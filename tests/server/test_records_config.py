@@ -40,7 +40,7 @@ def test_default_is_the_sqlite_file_and_a_non_postgres_value_is_refused(tmp_path
         'database = "/var/lib/sohoa/server.db"',
         'catalog_url = "mysql://db/sohoa"',
     ):
-        with pytest.raises(ValueError, match="must be a postgresql:// URL"):
+        with pytest.raises(ValueError, match="expected a postgresql:// URL"):
             load_config(_toml(tmp_path, bad + "\n"))
 
 

@@ -98,14 +98,14 @@ def test_kill_9_mid_put_leaves_nothing_visible(tmp_path: Path) -> None:
     assert store.fixity().clean
 
 
-def test_fixity_detects_flipped_byte_and_missing_copy(tmp_path: Path) -> None:
+def test_fixity_detects_flipped_byte_and_missing_copy(tmp_path: Path, make_package) -> None:
     store = PackageStore(tmp_path / "store", backup_root=tmp_path / "backup")
     stored = []
     for n in range(3):
-        src, sha = _file(tmp_path / f"p{n}.zip", os.urandom(4096))
-        stored.append(store.put(src, objid=OBJID.replace("0F20", f"0F2{n}"), sha256=sha))
+        pkg = make_package(notation=f"{160 + n}.VP")
+        stored.append(store.put(pkg.path, objid=pkg.objid, sha256=pkg.sha256))
     report = store.fixity()
-    assert report.clean and report.checked == 6 and report.intact == 6 and report.ok
+    assert report.clean and report.checked == 6 and report.intact == 6 and report.ok, report
     data = bytearray(stored[1].path.read_bytes())
     data[2000] ^= 0x01
     stored[1].path.write_bytes(bytes(data))

@@ -116,22 +116,58 @@ def test_kill_server_during_upload_then_resume(server_process, make_package):
     assert_one_complete_copy(server_process.data_dir, pkg)
 
 
+def assert_store_ledger_catalogue_agree(data_dir: Path) -> set[str]:
+    """Every stored version has its ledger line and no line lacks its file (fixity walks the store), and the
+    catalogue holds exactly the packages the ledger names; returns their OBJIDs."""
+    store = PackageStore(data_dir / "store")
+    report = store.fixity()
+    assert report.clean, report.to_dict()
+    ledger = store.primary.entries()
+    assert len({(e["objid"], e["version"]) for e in ledger}) == len(ledger) == len(store.primary.all_files())
+    objids = {e["objid"] for e in ledger}
+    catalogue = Catalog(data_dir / "catalog.db").packages()
+    assert sorted(p["objid"] for p in catalogue) == sorted(objids), "catalogue and ledger disagree"
+    return objids
+
+
+def _kill_at_points(server_process, make_package, points, rounds: int) -> None:
+    """For each round and named crash point: a new package, the server killed there, restarted (which
+    reconciles), store = ledger = catalogue checked before the station sends again, then after."""
+    creds = server_process.add_station("tram-01")
+    expected: set[str] = set()
+    n = 0
+    for _ in range(rounds):
+        for point in points:
+            n += 1
+            server_process.start(env={ENV: point})
+            pkg = make_package(notation=f"{300 + n}.VP")
+            send = _client(server_process, creds).send
+            with pytest.raises(SyncError) as err:
+                send(pkg.path, sha256=pkg.sha256, size=pkg.size, manifest={})
+            assert err.value.retry
+            assert server_process.wait_dead() == -9, f"the server should have been killed at {point}"
+            server_process.start()  # no crash point now: start-up reconciles store, ledger and catalogue
+            found = assert_store_ledger_catalogue_agree(server_process.data_dir)
+            stored = point != "before-store"
+            assert (pkg.objid in found) == stored, (point, "lost" if stored else "stored before the store step")
+            if point == "after-finish":  # the verdict was recorded: the restart removed the leftover part file
+                assert not list((server_process.data_dir / "uploads").glob("*.part"))
+            receipt = _client(server_process, creds).send(pkg.path, sha256=pkg.sha256, size=pkg.size, manifest={})
+            assert receipt.verdict == "accepted", receipt.reasons
+            assert receipt.stored_sha256 == pkg.sha256
+            expected.add(pkg.objid)
+            assert assert_store_ledger_catalogue_agree(server_process.data_dir) == expected, "lost or twice"
+            server_process.stop()
+
+
 @pytest.mark.parametrize("point", POINTS)
 def test_kill_server_at_each_step_of_the_commit(server_process, make_package, point):
-    creds = server_process.add_station("tram-01")
-    server_process.start(env={ENV: point})
-    pkg = make_package()
-    with pytest.raises(SyncError) as err:
-        _send(_client(server_process, creds), pkg)
-    assert err.value.retry
-    assert server_process.wait_dead() == -9, "the server should have been killed at the crash point"
-    server_process.start()  # no crash point now
-    if point == "after-finish":  # the verdict was recorded: the restart removed the leftover part file
-        assert not list((server_process.data_dir / "uploads").glob("*.part"))
-    receipt = _send(_client(server_process, creds), pkg)
-    assert receipt.verdict == "accepted", receipt.reasons
-    assert receipt.stored_sha256 == pkg.sha256
-    assert_one_complete_copy(server_process.data_dir, pkg)
+    _kill_at_points(server_process, make_package, [point], rounds=2)
+
+
+@pytest.mark.stress
+def test_kill_server_at_every_step_many_times(server_process, make_package):
+    _kill_at_points(server_process, make_package, POINTS, rounds=int(os.environ.get("SOHOA_KILL_ROUNDS", "40")))
 
 
 def _kill_during_commit_trials(server_process, make_package, trials: int, seed: int) -> None:
@@ -310,3 +346,36 @@ def test_same_package_twice_from_two_stations_is_stored_once(server_process, mak
     assert first.signature == again.signature and other.upload_id != first.upload_id
     assert_one_complete_copy(server_process.data_dir, pkg)
     assert os.environ.get(ENV) is None
+
+
+def _fill(folder: Path) -> Path:
+    """Fill the file system holding `folder` to the last byte."""
+    filler = folder / "filler"
+    with open(filler, "wb", buffering=0) as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+        except OSError:
+            pass
+        try:
+            while True:
+                handle.write(b"\0")
+        except OSError:
+            pass
+    return filler
+
+
+def test_disk_full_when_opening_an_upload_answers_507(small_disk_server, make_package):
+    """The records' own write (a new upload row) on a full disk: 507 with a message, not a 500."""
+    live, ctx = small_disk_server("", "8m")  # the whole data folder on a small disk
+    creds = ctx.db.add_station("tram-01")
+    pkg = make_package()
+    filler = _fill(ctx.config.data_dir)
+    client = _client(live, creds)
+    with pytest.raises(SyncError) as err:
+        _send(client, pkg)
+    assert err.value.status == 507 and err.value.code == api.ErrorCode.DISK_FULL and err.value.retry, err.value
+    filler.unlink()  # space freed: the station's next pass succeeds
+    receipt = _send(client, pkg)
+    assert receipt.verdict == "accepted", receipt.reasons
+    assert_one_complete_copy(ctx.config.data_dir, pkg)

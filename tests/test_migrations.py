@@ -1,0 +1,111 @@
+"""Numbered schema migrations: databases made by release 0.1.0 (tests/data/release-0.1.0, made with that
+release's code) step up to the current schema at start, after a backup, with their rows kept; a second
+start does nothing; a database newer than the software is refused."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from protocol.migrations import MigrationError
+
+RELEASE = Path(__file__).parent / "data" / "release-0.1.0"
+sys.path.insert(0, str(Path(__file__).parent / "server"))
+
+
+def _version(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def _indexes(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+
+
+@pytest.fixture
+def old(tmp_path: Path) -> Path:
+    for name in ("server.db", "catalog.db", "station.db"):
+        shutil.copy(RELEASE / name, tmp_path / name)
+        assert _version(tmp_path / name) == 0, "made before migrations"
+    return tmp_path
+
+
+def test_server_records_upgrade_keeps_rows_after_a_backup(old: Path):
+    from server.db import ServerDB
+
+    db = ServerDB(old / "server.db")
+    assert _version(old / "server.db") == 2 and "uploads_state" in _indexes(old / "server.db")
+    assert [s["id"] for s in db.stations()] == ["tram-01"]
+    assert db.one("SELECT size FROM uploads WHERE sha256 = ?", ("A" * 64,))["size"] == 123
+    [backup] = old.glob("server.db.pre-v2-*.bak")
+    assert _version(backup) == 0 and "uploads_state" not in _indexes(backup), "the backup is the old database"
+    db.close()
+    ServerDB(old / "server.db").close()
+    assert len(list(old.glob("server.db.pre-v*"))) == 1, "nothing to do the second time: no second backup"
+
+
+def test_catalogue_upgrade(old: Path):
+    from server.catalog import Catalog
+
+    catalog = Catalog(old / "catalog.db")
+    assert _version(old / "catalog.db") == 2 and "packages_added_at" in _indexes(old / "catalog.db")
+    assert [p["objid"] for p in catalog.packages()] == ["urn:uuid-1"]
+    assert list(old.glob("catalog.db.pre-v2-*.bak"))
+
+
+def test_station_upgrade(old: Path):
+    from station.store import Store
+
+    store = Store(old / "station.db")
+    assert _version(old / "station.db") == 2 and "outbox_state" in _indexes(old / "station.db")
+    assert store.query("SELECT expected_sheets FROM batches")[0]["expected_sheets"] == 3
+    assert list(old.glob("station.db.pre-v2-*.bak"))
+
+
+def test_new_database_starts_at_the_last_version_without_backup(tmp_path: Path):
+    from station.store import Store
+
+    Store(tmp_path / "new.db")
+    assert _version(tmp_path / "new.db") == 2 and not list(tmp_path.glob("*.bak"))
+
+
+def test_database_newer_than_the_software_is_refused(old: Path):
+    from server.db import ServerDB
+
+    with sqlite3.connect(old / "server.db") as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(MigrationError, match="newer than this sohoa"):
+        ServerDB(old / "server.db")
+
+
+def test_postgresql_records_and_catalogue_of_the_first_release_upgrade(tmp_path: Path):
+    import psycopg
+    from test_catalog_pg import pg_database
+
+    from server.catalog_pg import PgCatalog
+    from server.db_pg import PgServerDB
+
+    with pg_database() as url:
+        with psycopg.connect(url, autocommit=True) as conn:  # what release 0.1.0 ran, and a row
+            conn.execute((RELEASE / "records-pg.sql").read_text())
+            conn.execute((RELEASE / "catalog-pg.sql").read_text())
+            conn.execute("INSERT INTO stations VALUES ('tram-01', 'Trạm 1', 'x', 'y', 0, 'now')")
+        db = PgServerDB(url, backup_dir=tmp_path / "dumps")
+        catalog = PgCatalog(url, backup_dir=tmp_path / "dumps")
+        with psycopg.connect(url, autocommit=True) as conn:
+            versions = dict(conn.execute("SELECT component, version FROM schema_version").fetchall())
+            names = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes")}
+        assert versions == {"records": 2, "catalog": 2}
+        assert {"uploads_state", "packages_added_at"} <= names
+        assert [s["id"] for s in db.stations()] == ["tram-01"]
+        dumps = sorted(p.name.split(".pre-")[0] for p in (tmp_path / "dumps").glob("*.dump"))
+        assert dumps == ["catalog", "records"], "pg_dump before each component's migration"
+        db.close()
+        catalog.close()
+        PgServerDB(url, backup_dir=tmp_path / "dumps").close()  # up to date: no second dump
+        assert len(list((tmp_path / "dumps").glob("*.dump"))) == 2
