@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 
+from protocol.urls import safe_next
 from server import auth
 from server.web.blueprint import LIMITER_KEY, bp, ctx, t
 from server.web.i18n import LANGS
@@ -13,9 +12,7 @@ from server.web.i18n import LANGS
 
 def _safe_next(target: str | None) -> str:
     # Only paths on this server: an open redirect after login would be a phishing aid.
-    if not target or urlsplit(target).netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("web.dashboard")
-    return target
+    return safe_next(target, url_for("web.dashboard"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
