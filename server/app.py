@@ -57,6 +57,16 @@ def create_app(context: ServerContext) -> Flask:
     app.register_blueprint(operators_bp)
     app.register_blueprint(web_bp)
     app.register_blueprint(enroll_bp)
+
+    @app.after_request
+    def _security_headers(response):  # noqa: ANN001, ANN202
+        from flask import request
+
+        from protocol.webheaders import add_security_headers
+
+        add_security_headers(response.headers, https=request.is_secure)
+        return response
+
     return app
 
 

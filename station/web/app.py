@@ -47,6 +47,14 @@ def create_app(station: Any, *, idle_lock_s: float | None = None) -> Flask:
     app.register_blueprint(discovery_bp)
     app.register_blueprint(pages_bp)
     _errors(app)
+
+    @app.after_request
+    def _security_headers(response):  # noqa: ANN001, ANN202
+        from protocol.webheaders import add_security_headers
+
+        add_security_headers(response.headers, https=request.is_secure)
+        return response
+
     return app
 
 

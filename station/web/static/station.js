@@ -9,6 +9,8 @@ const BATCH = document.body.dataset.batch ? Number(document.body.dataset.batch) 
 /* Same rule as protocol/urls.py: a path on this station only; "\\" and control characters would let the
    browser read it as another host ("/\\evil" and "/\t/evil" both become "//evil"). */
 const safeNext = (p) => (typeof p === "string" && /^\/(?![\/\\])[^\\\x00-\x20\x7f]*$/.test(p) ? p : "/");
+/* The forms are driven by this script: Enter must never post them (no inline handler: the CSP allows none). */
+addEventListener("submit", (ev) => { if (!ev.target.hasAttribute("action")) ev.preventDefault(); });
 
 function toast(text, kind) {
   const div = document.createElement("div");
