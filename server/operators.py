@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify
 
 from protocol.clock import iso_vn
+from protocol.ids import check_operator_code
 from protocol.pins import hash_pin, valid_pin
 from server.db import Records, open_server_db
 from server.ingest.auth import station_required
@@ -43,8 +44,7 @@ def set_operator(db: Records | str | Path, code: str, *, name: str, role: str, p
         raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
     if not valid_pin(pin):
         raise ValueError("PIN must be 4 to 12 digits")
-    if not code or len(code) > 32 or not code.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise ValueError(f"bad operator code {code!r}")
+    check_operator_code(code)
     with _db(db).tx() as conn:
         conn.execute(
             "INSERT INTO operators (code, name, role, pin_hash, updated_at) VALUES (?, ?, ?, ?, ?)"

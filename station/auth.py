@@ -11,13 +11,17 @@ Session tokens are stored only as SHA-256 digests.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from protocol.ids import OPERATOR_RULE, OPERATOR_RULE_VI, is_operator_code
 from protocol.pins import SCRYPT, hash_pin, verify_pin  # noqa: F401 - one format with the server
 from station.store import Store
+
+log = logging.getLogger("sohoa.station.auth")
 
 ROLES = ("operator", "supervisor", "admin")
 RANK = {role: i for i, role in enumerate(ROLES)}
@@ -103,9 +107,8 @@ class Accounts:
     def add(self, *, code: str, name: str, role: str, pin: str, actor: str) -> None:
         """Create or replace a station-local account (first set-up, or an admin on the station)."""
         code = code.strip()
-        if not code or len(code) > 32 or not code.replace("-", "").replace("_", "").replace(".", "").isalnum():
-            raise AuthError("bad_request", f"bad operator code {code!r}",
-                            "Mã nhân viên chỉ gồm chữ, số, dấu chấm, gạch (tối đa 32 ký tự).")
+        if not is_operator_code(code):
+            raise AuthError("bad_request", f"bad operator code {code!r}: use {OPERATOR_RULE}", OPERATOR_RULE_VI)
         if role not in ROLES:
             raise AuthError("bad_request", f"unknown role {role!r}", "Vai trò không hợp lệ.")
         check_pin(pin)
@@ -123,8 +126,10 @@ class Accounts:
         with self.store.tx() as conn:
             conn.execute("UPDATE operators SET active = 0 WHERE source = 'server'")
             for acc in accounts:
-                if acc.get("role") not in ROLES or not str(acc.get("pin_hash", "")).startswith("scrypt$"):
-                    continue
+                if (acc.get("role") not in ROLES or not is_operator_code(acc.get("code"))
+                        or not str(acc.get("pin_hash", "")).startswith("scrypt$")):
+                    log.warning("server account %r skipped: bad code, role or PIN hash", acc.get("code"))
+                    continue  # one bad record never stops the others
                 conn.execute(
                     "INSERT INTO operators (code, name, role, pin_hash, active, source, updated_at)"
                     " VALUES (?, ?, ?, ?, ?, 'server', ?) ON CONFLICT(code) DO UPDATE SET name = excluded.name,"
