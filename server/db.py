@@ -235,9 +235,19 @@ class Records:
             row["record"] = json.loads(row["record"])
         return rows
 
-    def set_workorder_state(self, wo_id: str, state: str) -> None:
+    def workorder(self, wo_id: str) -> dict[str, Any] | None:
+        row = self.one("SELECT * FROM workorders WHERE id = ?", (wo_id,))
+        if row is not None:
+            row["record"] = json.loads(row["record"])
+        return row
+
+    def set_workorder_state(self, wo_id: str, state: str, *, station_id: str | None = None) -> bool:
+        """Set the state; with `station_id`, only while the work order is assigned to that station."""
+        sql, params = "UPDATE workorders SET state = ?, updated_at = ? WHERE id = ?", (state, iso_vn(), wo_id)
+        if station_id is not None:
+            sql, params = sql + " AND station_id = ?", (*params, station_id)
         with self.tx() as conn:
-            conn.execute("UPDATE workorders SET state = ?, updated_at = ? WHERE id = ?", (state, iso_vn(), wo_id))
+            return conn.execute(sql, params).rowcount == 1
 
     # -- uploads -------------------------------------------------------------------------------
     def open_upload(

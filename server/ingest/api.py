@@ -137,6 +137,12 @@ def open_upload():
         return error(400, api.ErrorCode.BAD_REQUEST, "size must be a positive integer")
     if size > api.MAX_PACKAGE_SIZE:
         return error(413, api.ErrorCode.TOO_LARGE, f"package larger than {api.MAX_PACKAGE_SIZE} bytes")
+    wo_id = body.get("work_order_id")
+    if wo_id:
+        order = _ctx().db.workorder(wo_id)
+        if order is None or order["station_id"] != g.station_id:
+            log.warning("station %s refused: work order %r is not assigned to it", g.station_id, wo_id)
+            return error(403, api.ErrorCode.FORBIDDEN, f"work order {wo_id} is not assigned to this station")
     row = _ctx().db.open_upload(
         station_id=g.station_id,
         sha256=sha,

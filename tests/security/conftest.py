@@ -39,6 +39,30 @@ class Archive:
         return {api.HEADER_STATION: station_id,
                 "Authorization": f"Bearer {self.secrets[station_id]['token']}"}
 
+    def open_upload(self, station_id: str, data: bytes, **manifest: Any) -> requests.Response:
+        import hashlib
+
+        body = {"sha256": hashlib.sha256(data).hexdigest().upper(), "size": len(data), **manifest}
+        return requests.post(self.url + "/api/v1/uploads", json=body, headers=self.station_headers(station_id),
+                             timeout=30)
+
+    def upload(self, station_id: str, data: bytes, **manifest: Any) -> dict:
+        """Open, send in one chunk and commit; the commit's answer (or the refusal to open)."""
+        import hashlib
+
+        from protocol import api
+
+        opened = self.open_upload(station_id, data, **manifest)
+        if opened.status_code != 201:
+            return {"status": opened.status_code, **opened.json()}
+        upload_id = opened.json()["upload_id"]
+        headers = {**self.station_headers(station_id), api.HEADER_CHUNK_SHA256: hashlib.sha256(data).hexdigest()}
+        put = requests.put(f"{self.url}/api/v1/uploads/{upload_id}/chunks/0", data=data, headers=headers, timeout=60)
+        assert put.status_code == 200, put.text
+        done = requests.post(f"{self.url}/api/v1/uploads/{upload_id}/commit", headers=self.station_headers(station_id),
+                             timeout=120)
+        return {"status": done.status_code, **done.json()}
+
 
 def make_archive(tmp_path: Path, **config_kw: Any) -> Iterator[Archive]:
     from server import auth
@@ -64,8 +88,8 @@ def make_archive(tmp_path: Path, **config_kw: Any) -> Iterator[Archive]:
 
 
 @pytest.fixture
-def archive(tmp_path: Path) -> Iterator[Archive]:
-    yield from make_archive(tmp_path)
+def archive(tmp_path: Path, demo_keys: Any) -> Iterator[Archive]:
+    yield from make_archive(tmp_path, trust_roots=[demo_keys.ca_pem])
 
 
 def csrf_from(html: str) -> str:
