@@ -110,7 +110,9 @@ def workorders():
     from station.sync.client import SyncError
 
     try:
-        return jsonify({"workorders": station.sync_client.workorders()})
+        orders = station.sync_client.workorders()
+        current_app.extensions["workorders_seen"] = {o["id"]: o for o in orders}
+        return jsonify({"workorders": orders})
     except SyncError as exc:
         return jsonify({"workorders": [], "message": str(exc),
                         "message_vi": "Không kết nối được máy chủ lưu trữ; thử lại sau."}), 503
@@ -145,13 +147,39 @@ def batches():
     return jsonify({"batches": _station().store.batches()})
 
 
+def _server_workorders(station: Any) -> list[dict]:
+    """The server's work orders for this station; the last list seen when the server cannot be reached."""
+    from station.sync.client import SyncError
+
+    seen = current_app.extensions.setdefault("workorders_seen", {})
+    if station.sync_client:
+        try:
+            orders = station.sync_client.workorders()
+            seen.clear()
+            seen.update({o["id"]: o for o in orders})
+        except SyncError:
+            pass
+    return list(seen.values())
+
+
 @bp.post("/batches")
 def open_batch():
     body = _body()
-    if not body.get("work_order_id"):
+    wo_id = body.get("work_order_id")
+    station = _station()
+    if not wo_id:
         require("admin")  # a hồ sơ typed in by hand, not sent by the server
-    batch = _station().open_batch(record=body.get("record") or {}, expected_sheets=body.get("expected_sheets"),
-                                  work_order_id=body.get("work_order_id"), operator=actor())
+        record, expected = body.get("record") or {}, body.get("expected_sheets")
+    else:
+        # The hồ sơ comes from the server's work order, never from the request: an unknown id is not a way
+        # around the admin-only typed-in hồ sơ.
+        order = next((o for o in _server_workorders(station) if o.get("id") == wo_id), None)
+        if order is None:
+            return _bad(f"work order {str(wo_id)[:64]!r} is not in the server's list for this station",
+                        "Lệnh số hóa này không có trong danh sách máy chủ giao cho trạm. Hãy chọn lại từ danh sách.",
+                        404, error="unknown_workorder")
+        record, expected = order.get("record") or {}, order.get("expected_sheets")
+    batch = station.open_batch(record=record, expected_sheets=expected, work_order_id=wo_id, operator=actor())
     return jsonify(batch), 201
 
 

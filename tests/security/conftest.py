@@ -76,11 +76,14 @@ def make_archive(tmp_path: Path, **config_kw: Any) -> Iterator[Archive]:
     secrets = {sid: context.db.add_station(sid, name=f"Trạm {sid}") for sid in ("st-a", "st-b")}
     context.db.add_fonds("P_UBND_DN", "UBND tỉnh Đồng Nai")
     context.db.add_fonds("P_OTHER", "Phông khác")
+    from tests.conftest import hoso_record
+
     orders = {
         "st-a": context.db.add_workorder(fonds_code="P_UBND_DN", file_code="000.00.00.H47.2001.160.VP",
-                                         record={"title": "Hồ sơ A"}, expected_sheets=1, station_id="st-a"),
+                                         record=hoso_record(title="Hồ sơ A"), expected_sheets=1, station_id="st-a"),
         "st-b": context.db.add_workorder(fonds_code="P_OTHER", file_code="000.00.00.H47.2001.161.VP",
-                                         record={"title": "Hồ sơ B"}, expected_sheets=1, station_id="st-b"),
+                                         record=hoso_record(title="Hồ sơ B", notation="161.VP", fonds_code="P_OTHER"),
+                                         expected_sheets=1, station_id="st-b"),
     }
     app = create_app(context)
     with LiveServer(app) as live:
@@ -141,3 +144,26 @@ def station_web(station: Any) -> Iterator[StationWeb]:
     app = create_app(station)
     with LiveServer(app) as live:
         yield StationWeb(live.url, station, app)
+
+
+@pytest.fixture
+def linked_web(tmp_path: Path, sane_test_device: str, archive: Archive) -> Iterator[StationWeb]:  # noqa: F811
+    """Station st-a, synced with the archive fixture's server (its work orders, its operator accounts)."""
+    from station.config import StationConfig
+    from station.service import Station
+    from station.web.app import create_app
+    from tests.conftest import LiveServer
+
+    token = tmp_path / "st-a.token"
+    token.write_text(archive.secrets["st-a"]["token"])
+    config = StationConfig(data_dir=tmp_path / "linked", device=sane_test_device, workers=1, station_id="st-a",
+                           server_url=archive.url, token_file=token, sync_interval=3600)
+    st = Station(config)
+    st.start()
+    seed_accounts(st.store)
+    app = create_app(st)
+    try:
+        with LiveServer(app) as live:
+            yield StationWeb(live.url, st, app)
+    finally:
+        st.stop()
