@@ -58,6 +58,8 @@ def create_app(context: ServerContext) -> Flask:
     app.register_blueprint(web_bp)
     app.register_blueprint(enroll_bp)
 
+    _errors(app)
+
     @app.after_request
     def _security_headers(response):  # noqa: ANN001, ANN202
         from flask import request
@@ -68,6 +70,29 @@ def create_app(context: ServerContext) -> Flask:
         return response
 
     return app
+
+
+def _errors(app: Flask) -> None:
+    """Bad input → 400 with the reason, anything unexpected → 500 with an incident number (sohoa.weberrors)."""
+    from flask import jsonify, render_template_string, request
+
+    from sohoa.weberrors import install, internal
+
+    def answer(status: int, code: str, message: str, message_vi: str):  # noqa: ANN202
+        if request.path.startswith("/api/") or request.path == "/events" or request.is_json:
+            return jsonify({"error": code, "message": message, "message_vi": message_vi}), status
+        page = "<!doctype html><title>{{ s }}</title><h1>{{ s }}</h1><p>{{ vi }}</p><p lang=en>{{ en }}</p>"
+        return render_template_string(page, s=status, vi=message_vi, en=message), status
+
+    install(app, answer)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):  # noqa: ANN202
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(exc, HTTPException):
+            return exc
+        return internal(answer, exc)
 
 
 def start_monitor(context: ServerContext) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from server.catalog import Hit, _exact, _get, _snippet, fold, package_rows, texts_from_zip
+from server.catalog import Hit, _exact, _get, _snippet, fold, package_rows, query_words, texts_from_zip
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def tsquery(query: str) -> str:
     """A tsquery (text form) requiring every folded query word; "th.1" becomes the phrase 'th' <-> '1'.
     Terms are letters and digits only, so nothing in them needs escaping. '' when nothing is searchable."""
     parts = []
-    for word in fold(query).split():
+    for word in query_words(query):
         terms = words(word)
         if terms:
             parts.append("(" + " <-> ".join(f"'{t}'" for t in terms) + ")")
@@ -193,7 +193,7 @@ class PgCatalog:
         tsq = tsquery(query)
         if not tsq:
             return []
-        folded_words = [w for w in fold(query).split() if any(ch.isalnum() for ch in w)]
+        folded_words = query_words(query)
         exact_words = [_exact(w) for w in query.split() if any(ch.isalnum() for ch in w)]
         has_marks = fold(query) != _exact(query)
         need = max(limit * 5, 50) if (exact or has_marks) else limit  # exact hits picked from a wider set

@@ -14,6 +14,8 @@ from server.web import workorder_views as _workorder_views  # noqa: F401
 from server.web.blueprint import bp, ctx, lang
 from server.web.i18n import table
 
+MAX_SHOWN = 200  # a refused query is echoed back only this long
+
 __all__ = ["bp"]
 
 
@@ -36,6 +38,12 @@ def events():
 
 @bp.get("/search")
 def search():
+    from server.catalog import QueryError
+
     q = request.args.get("q", "").strip()
-    hits = ctx().catalog.search(q, limit=50) if q else []
+    try:
+        hits = ctx().catalog.search(q, limit=50) if q else []
+    except QueryError as exc:  # too long, too many words, or past the time budget: say what to change
+        message = exc.message_vi if lang() == "vi" else str(exc)
+        return render_template("search.html", q=q[:MAX_SHOWN], hits=[], error=message), exc.status
     return render_template("search.html", q=q, hits=hits)

@@ -10,11 +10,13 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, stream_with_context
 
+from protocol.inputs import InputError, get_dict, get_float, get_int, get_ints, get_list, get_str
 from station import review as rv
 from station.web import health
 from station.web.session import accounts, actor, current, load_session, require, set_cookie
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+WAIT_MAX_S = 60
 PUBLIC = {"api.login", "api.unlock", "api.logout", "api.status", "api.accounts_list"}
 
 
@@ -125,11 +127,11 @@ def cover():
 
     station = _station()
     body = _body()
-    kind = body.get("kind", "sane")
+    kind = get_str(body, "kind", "sane", max_len=16)
     if kind == "import":
-        options: dict[str, Any] = {"folder": _import_folder(station, str(body.get("folder", "")))}
+        options: dict[str, Any] = {"folder": _import_folder(station, get_str(body, "folder", max_len=200))}
     else:
-        options = {"device": body.get("device") or station.config.device}
+        options = {"device": get_str(body, "device", max_len=200) or station.config.device}
         if str(station.capture.states.get(options["device"], "")) in ("SCANNING", "STOPPING"):
             return _bad("the scanner is busy", "Máy quét đang quét. Đợi lượt quét xong rồi quét phiếu bìa.", 409,
                         error="busy")
@@ -167,9 +169,12 @@ def open_batch():
     body = _body()
     wo_id = body.get("work_order_id")
     station = _station()
+    if wo_id is not None and not isinstance(wo_id, str):
+        raise InputError("work_order_id must be a string")
     if not wo_id:
         require("admin")  # a hồ sơ typed in by hand, not sent by the server
-        record, expected = body.get("record") or {}, body.get("expected_sheets")
+        record = get_dict(body, "record")
+        expected = get_int(body, "expected_sheets", lo=0, hi=1_000_000)
     else:
         # The hồ sơ comes from the server's work order, never from the request: an unknown id is not a way
         # around the admin-only typed-in hồ sơ.
@@ -248,19 +253,20 @@ def events(batch_id: int):
 def scan(batch_id: int):
     station = _station()
     body = _body()
-    kind = body.get("kind", "sane")
+    kind = get_str(body, "kind", "sane", max_len=16)
+    scan_request = get_dict(body, "request")
     options: dict[str, Any] = {}
     if kind == "sane":
-        options["device"] = body.get("device") or station.config.device
+        options["device"] = get_str(body, "device", max_len=200) or station.config.device
     elif kind == "import":
-        options["folder"] = _import_folder(station, str(body.get("folder", "")))
+        options["folder"] = _import_folder(station, get_str(body, "folder", max_len=200))
     else:
         return _bad(f"unknown source kind {kind!r}", "Nguồn quét không hợp lệ.")
     if kind == "sane":
         station.capture.clear_fault(options["device"])  # "Quét tiếp" after the operator fixed the fault
-    station.scan(batch_id, kind=kind, options=options, request=body.get("request") or {}, actor=actor())
+    station.scan(batch_id, kind=kind, options=options, request=scan_request, actor=actor())
     current_app.extensions["last_scan"].remember(batch_id=batch_id, kind=kind, options=options,
-                                                 request=body.get("request") or {}, actor=actor())
+                                                 request=scan_request, actor=actor())
     return jsonify({"ok": True}), 202
 
 
@@ -302,7 +308,8 @@ def _import_folder(station: Any, name: str) -> Path:
 
 @bp.post("/batches/<int:batch_id>/wait")
 def wait(batch_id: int):
-    timeout = min(float(_body().get("timeout", 60)), 600)
+    # At most a minute: a waiting request holds a server thread (clients ask again while not idle).
+    timeout = get_float(_body(), "timeout", 30, lo=0, hi=WAIT_MAX_S)
     idle = _station().wait_idle(timeout)
     return jsonify({"idle": idle, "scanner": str(getattr(_station().capture.state, "value", ""))})
 
@@ -332,7 +339,7 @@ def update_record(batch_id: int):
 
     station = _station()
     batch = station.store.batch(batch_id)
-    record = {**batch["record"], **(_body().get("record") or {})}
+    record = {**batch["record"], **get_dict(_body(), "record")}
     for key in ("agency_id", "year", "notation"):
         record[key] = batch["record"].get(key, record.get(key))
     hoso = FileRecord(**_known(FileRecord, record))
@@ -352,9 +359,11 @@ def _known(cls: type, record: dict) -> dict:
 
 @bp.post("/batches/<int:batch_id>/documents")
 def documents(batch_id: int):
-    docs = _body().get("documents")
-    if not isinstance(docs, list) or not docs:
+    docs = get_list(_body(), "documents")
+    if not docs:
         return _bad("documents must be a non-empty list", "Cần ít nhất một tài liệu.")
+    if not all(isinstance(d, dict) and isinstance(d.get("record", {}), dict) for d in docs):
+        raise InputError("each document must be an object with a record object")
     if request.args.get("check"):
         problems = _document_problems(_station(), batch_id, docs)
         if problems:
@@ -386,7 +395,7 @@ def check_file_record():
     """Validate a hồ sơ form without saving: problems by field, in Vietnamese."""
     from protocol.metadata import FileRecord, check_file
 
-    record = _body().get("record") or {}
+    record = dict(get_dict(_body(), "record"))
     try:
         record["year"] = int(record.get("year") or 0)
         hoso = FileRecord(**_known(FileRecord, record))
@@ -406,7 +415,7 @@ def finish(batch_id: int):
                     "Còn trang bị đánh dấu lỗi chất lượng chưa xử lý: chấp nhận hoặc quét lại các trang đó, "
                     "hoặc nhờ giám sát viên cho phép.", 409, error="unresolved_flags",
                     pages=rv.unresolved(station.store, batch_id))
-    pin = _body().get("pin")
+    pin = get_str(_body(), "pin", max_len=64)
     if needs_pin(station):
         if not pin:
             return _bad("the signing token's PIN is needed", "Hãy nhập mã PIN của token ký số.", 400,
@@ -424,7 +433,8 @@ def needs_pin(station: Any) -> bool:
 # -- review ----------------------------------------------------------------------------------------------
 @bp.post("/pages/<int:page_id>/rotate")
 def page_rotate(page_id: int):
-    return jsonify({"rotation": rv.rotate(_station().store, page_id, by=int(_body().get("by", 90)), actor=actor())})
+    by = get_int(_body(), "by", 90, lo=-360, hi=360)
+    return jsonify({"rotation": rv.rotate(_station().store, page_id, by=by, actor=actor())})
 
 
 @bp.post("/pages/<int:page_id>/delete")
@@ -454,29 +464,28 @@ def page_accept(page_id: int):
 @bp.post("/batches/<int:batch_id>/move")
 def pages_move(batch_id: int):
     body = _body()
-    order = rv.move(_station().store, batch_id, [int(i) for i in body.get("page_ids") or []],
-                    after=body.get("after"), actor=actor())
+    order = rv.move(_station().store, batch_id, get_ints(body, "page_ids"), after=get_int(body, "after"),
+                    actor=actor())
     return jsonify({"order": order})
 
 
 @bp.post("/batches/<int:batch_id>/reorder")
 def pages_reorder(batch_id: int):
-    order = rv.reorder(_station().store, batch_id, [int(i) for i in _body().get("order") or []], actor=actor())
+    order = rv.reorder(_station().store, batch_id, get_ints(_body(), "order"), actor=actor())
     return jsonify({"order": order})
 
 
 @bp.post("/batches/<int:batch_id>/replace")
 def pages_replace(batch_id: int):
     body = _body()
-    order = rv.replace(_station().store, batch_id, [int(i) for i in body.get("old") or []],
-                       [int(i) for i in body.get("new") or []], actor=actor())
+    order = rv.replace(_station().store, batch_id, get_ints(body, "old"), get_ints(body, "new"), actor=actor())
     return jsonify({"order": order})
 
 
 @bp.post("/batches/<int:batch_id>/override")
 def qc_override(batch_id: int):
     sess = require("supervisor")
-    rv.override(_station().store, batch_id, reason=str(_body().get("reason", "")), actor=sess.operator,
+    rv.override(_station().store, batch_id, reason=get_str(_body(), "reason"), actor=sess.operator,
                 role=sess.role)
     return jsonify({"ok": True})
 
@@ -489,7 +498,7 @@ def split(batch_id: int):
     if body.get("mode") == "separators":
         groups = rv.split_by_separators(store, batch_id, actor=actor())
     else:
-        groups = rv.split_at(store, batch_id, [int(i) for i in body.get("starts") or []])
+        groups = rv.split_at(store, batch_id, get_ints(body, "starts"))
     return jsonify({"groups": groups})
 
 

@@ -28,7 +28,6 @@ def create_app(station: Any, *, idle_lock_s: float | None = None) -> Flask:
     app.config["BABEL_DEFAULT_LOCALE"] = "vi"
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     app.config["JSON_AS_ASCII"] = False
-    app.json.ensure_ascii = False  # Vietnamese stays readable in the JSON answers
     Babel(app, locale_selector=locale)
     app.extensions["station"] = station
     app.extensions["accounts"] = Accounts(station.store, idle_lock_s=idle_lock_s or IDLE_LOCK_S)
@@ -79,6 +78,10 @@ def _errors(app: Flask) -> None:
             return jsonify({"error": error, "message": message, "message_vi": message_vi, **extra}), status
         return render_template("error.html", status=status, message_vi=message_vi, message=message), status
 
+    from sohoa.weberrors import install, internal
+
+    install(app, answer)
+
     @app.errorhandler(AuthError)
     def auth_error(exc: AuthError):
         if not _wants_json() and exc.code in ("no_session", "locked"):
@@ -124,6 +127,4 @@ def _errors(app: Flask) -> None:
             return answer(exc.code or 400, exc.name, exc.description or "", vi)
         if type(exc).__name__ == "CaptureBusy":
             return answer(409, "busy", str(exc), "Máy quét đang quét. Đợi lượt quét xong hoặc bấm Dừng.")
-        log.exception("unexpected error")
-        return answer(500, "internal", f"{type(exc).__name__}: {exc}",
-                      "Có lỗi trong trạm số hóa; thao tác chưa được thực hiện. Hãy thử lại hoặc báo quản trị viên.")
+        return internal(answer, exc)  # the exception goes to the log only, never to the page
