@@ -178,7 +178,7 @@ class Catalog:
     def _budget(self, conn: sqlite3.Connection) -> Iterator[None]:
         """Interrupt a read that runs past `budget_s` (SQLite's progress handler) → QueryError 503."""
         deadline = time.monotonic() + self.budget_s
-        conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
+        conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 1_000)
         try:
             yield
         except sqlite3.OperationalError as exc:
