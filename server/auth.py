@@ -144,6 +144,7 @@ def create_user(db: Records | str | Path, name: str, password: str, role: str = 
             " disabled = 0",
             (name, hash_password(password), role, iso_vn()),
         )
+    end_user_sessions(db, name)  # a reset password ends the sessions opened with the old one
     return User(name, role)
 
 
@@ -151,7 +152,9 @@ def disable_user(db: Records | str | Path, name: str) -> bool:
     """Refuse this account from its next request on, at every server sharing the records (sessions
     re-check the account every request)."""
     with _records(db) as records, records.tx() as conn:
-        return conn.execute("UPDATE web_users SET disabled = 1 WHERE name = ?", (_name(name),)).rowcount == 1
+        found = conn.execute("UPDATE web_users SET disabled = 1 WHERE name = ?", (_name(name),)).rowcount == 1
+    end_user_sessions(db, name)
+    return found
 
 
 def list_users(db: Records | str | Path) -> list[dict[str, Any]]:
@@ -302,3 +305,68 @@ def endpoint_role(view: Callable[..., Any] | None) -> str | None:
     if view is None or getattr(view, "_sohoa_public", False):
         return None
     return getattr(view, "_sohoa_role", "supervisor")
+
+
+# ------------------------------------------------------------------------------- server-side sessions
+
+SESSIONS = """
+CREATE TABLE IF NOT EXISTS web_sessions (
+  sid_hash TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  created DOUBLE PRECISION NOT NULL,
+  seen DOUBLE PRECISION NOT NULL
+);
+"""
+SEEN_EVERY_S = 30  # `seen` is written at most this often per session: a page load is not a database write
+
+
+def _sid_hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+def open_session(db: Records | str | Path, name: str) -> str:
+    """A new session for `name`: its id goes into the signed cookie, only its hash into the records."""
+    sid = secrets.token_urlsafe(32)
+    now = time.time()
+    with _records(db) as records:
+        records.ensure_schema(SESSIONS)
+        with records.tx() as conn:
+            conn.execute("INSERT INTO web_sessions (sid_hash, name, created, seen) VALUES (?, ?, ?, ?)",
+                         (_sid_hash(sid), _name(name), now, now))
+    return sid
+
+
+def session_user(db: Records | str | Path, sid: str | None, *, idle_s: float, max_s: float) -> str | None:
+    """The account behind a live session, else None (unknown, ended at logout, idle or too old: removed)."""
+    if not sid or not isinstance(sid, str):
+        return None
+    now = time.time()
+    with _records(db) as records:
+        records.ensure_schema(SESSIONS)
+        row = records.one("SELECT name, created, seen FROM web_sessions WHERE sid_hash = ?", (_sid_hash(sid),))
+        if row is None:
+            return None
+        if now - row["seen"] > idle_s or now - row["created"] > max_s:
+            end_session(records, sid)
+            return None
+        if now - row["seen"] > SEEN_EVERY_S:
+            with records.tx() as conn:
+                conn.execute("UPDATE web_sessions SET seen = ? WHERE sid_hash = ?", (now, _sid_hash(sid)))
+    return row["name"]
+
+
+def end_session(db: Records | str | Path, sid: str | None) -> None:
+    if not sid:
+        return
+    with _records(db) as records:
+        records.ensure_schema(SESSIONS)
+        with records.tx() as conn:
+            conn.execute("DELETE FROM web_sessions WHERE sid_hash = ?", (_sid_hash(sid),))
+
+
+def end_user_sessions(db: Records | str | Path, name: str) -> None:
+    """Every session of an account (disabled, or its password changed) ends at once, at every server."""
+    with _records(db) as records:
+        records.ensure_schema(SESSIONS)
+        with records.tx() as conn:
+            conn.execute("DELETE FROM web_sessions WHERE name = ?", (_name(name),))

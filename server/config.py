@@ -30,6 +30,10 @@ class ServerConfig:
     database: str = ""  # the server's records: postgresql://... shared by several servers; empty = db_path
     # The web UI's session key; servers behind one address name one file on shared storage. Unset: data_dir/keys.
     session_key_file: Path | None = None
+    # Web sessions live in the records (revocable, shared by the servers): they end at logout, after
+    # `session_idle_s` without a request and `session_max_s` after login, whichever comes first.
+    session_idle_s: int = 1800
+    session_max_s: int = 12 * 3600
 
     @property
     def db_path(self) -> Path:

@@ -40,6 +40,7 @@ def login():
                 keep_lang = session.get("lang")
                 session.clear()  # a fresh session (and CSRF token) after login: no fixation
                 session["user"] = user.name
+                session["sid"] = auth.open_session(ctx().db, user.name)
                 if keep_lang:
                     session["lang"] = keep_lang
                 return redirect(_safe_next(request.args.get("next")))
@@ -48,6 +49,7 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    auth.end_session(ctx().db, session.get("sid"))  # the cookie, if kept or copied, is worth nothing now
     keep_lang = session.get("lang")
     session.clear()
     if keep_lang:
