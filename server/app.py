@@ -43,6 +43,9 @@ def build_context(config: ServerConfig) -> ServerContext:
                          public_key_pem=public_pem(key))
 
 
+WEB_THREADS = 16  # waitress workers; live streams get at most a third of them (create_app)
+
+
 def create_app(context: ServerContext) -> Flask:
     from server.ingest.api import bp as ingest_bp
     from server.web.enroll_views import api_bp as enroll_bp  # also adds the admin's station pages to web_bp
@@ -51,6 +54,10 @@ def create_app(context: ServerContext) -> Flask:
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.extensions["sohoa"] = context
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024  # one chunk, never a whole package in memory
+    from sohoa.streams import StreamLimiter
+
+    # Live views (/events) may hold at most a third of the web threads; 2 per supervisor.
+    app.extensions["sohoa_streams"] = StreamLimiter(total=max(1, WEB_THREADS // 3), per_key=2)
     app.register_blueprint(ingest_bp)
     from server.operators import bp as operators_bp
 
@@ -136,7 +143,7 @@ def serve(config: ServerConfig) -> None:
             log.exception("broker accounts not rendered at start")
     # poll(), not select(): select() fails outright on a descriptor above 1023 (many stations, many files).
     # Behind nginx (TLS) on the same machine: trust its X-Forwarded-* so the app knows the request was HTTPS.
-    server = create_server(app, host=config.host, port=config.port, threads=8, ident="sohoa",
+    server = create_server(app, host=config.host, port=config.port, threads=WEB_THREADS, ident="sohoa",
                            max_request_body_size=64 * 1024 * 1024, trusted_proxy="127.0.0.1",
                            trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"},
                            clear_untrusted_proxy_headers=True, asyncore_use_poll=True)

@@ -32,8 +32,19 @@ def dashboard_json():
 @bp.get("/events")
 def events():
     """Server-sent events: `snapshot`, then `delta` (tiles, telemetry events) and `summary` messages."""
-    return Response(stream_with_context(live.stream(ctx())), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    from flask import current_app, g
+
+    from sohoa.streams import RETRY_AFTER_S
+
+    limiter = current_app.extensions["sohoa_streams"]
+    key = g.user.name
+    if not limiter.acquire(key):  # streams never take the threads that serve uploads and pages
+        return jsonify({"error": "too_many_streams", "message": "too many live views open; retry later",
+                        "message_vi": "Đang mở quá nhiều màn hình theo dõi trực tiếp; thử lại sau."}), 429, \
+            {"Retry-After": str(RETRY_AFTER_S)}
+    body = limiter.guarded(key, stream_with_context(live.stream(ctx())))
+    return Response(body, mimetype="text/event-stream", headers={"Cache-Control": "no-cache",
+                                                                 "X-Accel-Buffering": "no"})
 
 
 @bp.get("/search")

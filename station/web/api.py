@@ -226,9 +226,16 @@ def batch(batch_id: int):
 def events(batch_id: int):
     """Server-sent events: the batch view each time it changes. The stream ends after ~25 s (the
     browser's EventSource reconnects) so that an open screen never pins a server thread for long."""
+    from sohoa.streams import RETRY_AFTER_S
+
     station = _station()
     station.store.batch(batch_id)  # 404 before the stream starts
     app = current_app._get_current_object()
+    limiter, key = app.extensions["streams"], actor()
+    if not limiter.acquire(key):  # streams never take the threads that serve the operator's actions
+        resp, status = _bad("too many live views open", "Đang mở quá nhiều màn hình theo dõi; đóng bớt rồi thử lại.",
+                            429, error="too_many_streams")
+        return resp, status, {"Retry-After": str(RETRY_AFTER_S)}
 
     def stream():
         last = None
@@ -245,7 +252,7 @@ def events(batch_id: int):
                 yield ": keep-alive\n\n"
             time.sleep(0.5)
 
-    return Response(stream_with_context(stream()), mimetype="text/event-stream",
+    return Response(limiter.guarded(key, stream_with_context(stream())), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 

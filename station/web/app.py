@@ -34,6 +34,10 @@ def create_app(station: Any, *, idle_lock_s: float | None = None) -> Flask:
     from station.web.trigger import LastScan, make_trigger
 
     app.extensions["last_scan"] = LastScan()
+    from sohoa.streams import StreamLimiter
+
+    # Live batch views hold a web thread each: 3 in all (of the station's 8), 2 per operator.
+    app.extensions["streams"] = StreamLimiter(total=3, per_key=2)
     app.extensions["trigger"] = make_trigger(station, app.extensions["last_scan"])
     from station.service import data_path
     from station.web.suggest import Suggester
