@@ -142,11 +142,14 @@ def serve(config: ServerConfig) -> None:
         except Exception:  # the archive works without MQTT; the next enrol/revoke renders again
             log.exception("broker accounts not rendered at start")
     # poll(), not select(): select() fails outright on a descriptor above 1023 (many stations, many files).
-    # Behind nginx (TLS) on the same machine: trust its X-Forwarded-* so the app knows the request was HTTPS.
+    # Behind nginx (TLS): only the configured proxy's X-Forwarded-* are believed (any local process could
+    # otherwise pick the address the login limiter counts); without one, forwarded headers are dropped.
+    proxy = {"trusted_proxy": config.trusted_proxy,
+             "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}} \
+        if config.trusted_proxy else {}
     server = create_server(app, host=config.host, port=config.port, threads=WEB_THREADS, ident="sohoa",
-                           max_request_body_size=64 * 1024 * 1024, trusted_proxy="127.0.0.1",
-                           trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"},
-                           clear_untrusted_proxy_headers=True, asyncore_use_poll=True)
+                           max_request_body_size=64 * 1024 * 1024, clear_untrusted_proxy_headers=True,
+                           asyncore_use_poll=True, **proxy)
 
     def on_signal(signum: int, frame: object) -> None:
         raise SystemExit(0)

@@ -1,5 +1,5 @@
 """Supervisor and admin accounts for the server's web UI: scrypt password hashes, session login, CSRF tokens,
-login rate limiting and role checks.
+login rate limiting (sohoa.limits) and role checks.
 
 Accounts live in their own table (`web_users`) of the server's records (server/db.py: SQLite `server.db`,
 or the PostgreSQL database several servers share), so one account works at every server and disabling it
@@ -16,7 +16,6 @@ import hmac
 import os
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -182,48 +181,7 @@ def verify_login(db: Records | str | Path, name: str, password: str) -> User | N
 
 
 # ----------------------------------------------------------------------------------------- rate limiting
-
-
-class LoginLimiter:
-    """At most `attempts` failed logins per user name and per client address within `window` seconds.
-
-    Keyed both ways: one address guessing many names, and many addresses guessing one name, are both slowed.
-    In memory: a restart forgives, which is acceptable against online guessing at scrypt speed.
-    """
-
-    def __init__(self, *, attempts: int = 5, window: float = 300.0, clock: Callable[[], float] = time.monotonic):
-        self.attempts, self.window, self.clock = attempts, window, clock
-        self._failures: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> list[float]:
-        times = [t for t in self._failures.get(key, []) if now - t < self.window]
-        if times:
-            self._failures[key] = times
-        else:
-            self._failures.pop(key, None)
-        return times
-
-    def retry_after(self, name: str, address: str) -> float:
-        """Seconds until another attempt is allowed (0: allowed now)."""
-        now = self.clock()
-        with self._lock:
-            waits = [
-                self.window - (now - times[0])
-                for key in (f"u:{name}", f"a:{address}")
-                if len(times := self._recent(key, now)) >= self.attempts
-            ]
-        return max(waits, default=0.0)
-
-    def failed(self, name: str, address: str) -> None:
-        now = self.clock()
-        with self._lock:
-            for key in (f"u:{name}", f"a:{address}"):
-                self._failures.setdefault(key, []).append(now)
-
-    def succeeded(self, name: str) -> None:
-        with self._lock:
-            self._failures.pop(f"u:{name}", None)
+# Failed logins: sohoa.limits.AttemptLimiter (per account and address, with backoff), shared with the station.
 
 
 # ----------------------------------------------------------------------------------- sessions and CSRF

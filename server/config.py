@@ -33,6 +33,9 @@ class ServerConfig:
     # Web sessions live in the records (revocable, shared by the servers): they end at logout, after
     # `session_idle_s` without a request and `session_max_s` after login, whichever comes first.
     session_idle_s: int = 1800
+    # The TLS proxy (nginx) in front, e.g. "127.0.0.1": only its X-Forwarded-For/-Proto are believed (login
+    # limits count the real client address; cookies become Secure). Empty: no forwarded header is believed.
+    trusted_proxy: str = ""
     session_max_s: int = 12 * 3600
 
     @property

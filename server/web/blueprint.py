@@ -43,7 +43,9 @@ def _setup(state: Any) -> None:
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.session_interface = _SessionInterface()
-    app.extensions[LIMITER_KEY] = auth.LoginLimiter()
+    from sohoa.limits import AttemptLimiter
+
+    app.extensions[LIMITER_KEY] = AttemptLimiter()
 
 
 class _SessionInterface(SecureCookieSessionInterface):

@@ -24,7 +24,7 @@ def login():
         name = request.form.get("username", "").strip().lower()
         password = request.form.get("password", "")
         address = request.remote_addr or "?"
-        limiter: auth.LoginLimiter = current_app.extensions[LIMITER_KEY]
+        limiter = current_app.extensions[LIMITER_KEY]  # sohoa.limits.AttemptLimiter
         wait = limiter.retry_after(name, address)
         if not auth.csrf_ok(session, request.form.get("csrf_token")):
             error, status = t("csrf_failed"), 400
@@ -36,7 +36,7 @@ def login():
                 limiter.failed(name, address)
                 error, status = t("login_failed"), 401
             else:
-                limiter.succeeded(name)
+                limiter.succeeded(name, address)
                 keep_lang = session.get("lang")
                 session.clear()  # a fresh session (and CSRF token) after login: no fixation
                 session["user"] = user.name
