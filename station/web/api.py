@@ -17,7 +17,7 @@ from station.web.session import accounts, actor, current, load_session, require,
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 WAIT_MAX_S = 60
-PUBLIC = {"api.login", "api.unlock", "api.logout", "api.status", "api.accounts_list"}
+PUBLIC = {"api.login", "api.unlock", "api.logout", "api.status"}
 
 
 def _station() -> Any:
@@ -45,7 +45,8 @@ def _needs_login() -> None:
 def login():
     """{"operator": code, "pin": digits} → {"token", "csrf", "operator", "name", "role"}; also sets the cookie."""
     body = _body()
-    sess = accounts().login(str(body.get("operator", "")), str(body.get("pin", "")))
+    sess = accounts().login(get_str(body, "operator", max_len=64), get_str(body, "pin", max_len=64),
+                            address=request.remote_addr or "?")
     resp = jsonify({"token": sess.token, **sess.to_dict()})
     set_cookie(resp, sess.token)
     return resp
@@ -84,7 +85,7 @@ def me():
 
 @bp.get("/accounts")
 def accounts_list():
-    """Names for the login screen's operator buttons (no PIN data)."""
+    """The accounts (no PIN data), for a logged-in user: the login screen renders its own buttons."""
     return jsonify({"accounts": accounts().list()})
 
 

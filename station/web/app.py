@@ -30,7 +30,9 @@ def create_app(station: Any, *, idle_lock_s: float | None = None) -> Flask:
     app.config["JSON_AS_ASCII"] = False
     Babel(app, locale_selector=locale)
     app.extensions["station"] = station
-    app.extensions["accounts"] = Accounts(station.store, idle_lock_s=idle_lock_s or IDLE_LOCK_S)
+    app.extensions["accounts"] = Accounts(station.store, idle_lock_s=idle_lock_s or IDLE_LOCK_S,
+                                          online=station.verify_operator,
+                                          key_path=station.config.data_dir / "keys" / "pin-verifier.key")
     from station.web.trigger import LastScan, make_trigger
 
     app.extensions["last_scan"] = LastScan()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from conftest import ADMIN, web_login
+from secfixtures import ADMIN, web_login
 
 STATION_PATHS = ["/login", "/", "/api/status", "/api/batches", "/static/station.js", "/no-such-page", "/lang/en"]
 SERVER_PATHS = ["/login", "/", "/workorders", "/api/v1/health", "/static/dashboard.js", "/no-such-page",

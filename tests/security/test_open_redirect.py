@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from conftest import ADMIN, csrf_from
+from secfixtures import ADMIN, csrf_from
 
 from protocol.urls import safe_next
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from conftest import ADMIN, web_login
+from secfixtures import ADMIN, web_login
 
 from server.catalog import MAX_QUERY_TERMS, Catalog
 

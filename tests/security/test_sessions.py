@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 import requests
-from conftest import ADMIN, SUPERVISOR, csrf_from, make_archive, web_login
+from secfixtures import ADMIN, SUPERVISOR, csrf_from, make_archive, web_login
 
 
 def _replay(url: str, cookie: str) -> int:
@@ -60,6 +60,8 @@ def _set_cookie(resp: requests.Response) -> str:
 def test_cookie_flags_plain_and_behind_tls(server_process):
     from server import auth
 
+    with open(server_process.config, "a", encoding="utf-8") as toml:
+        toml.write('trusted_proxy = "127.0.0.1"\n')  # the TLS proxy's X-Forwarded-Proto is believed
     server_process.start()
     auth.create_user(server_process.data_dir / "server.db", *ADMIN, role="admin")
     for https in (False, True):

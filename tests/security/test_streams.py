@@ -9,7 +9,7 @@ import time
 from urllib.parse import urlsplit
 
 import requests
-from conftest import SUPERVISOR, web_login
+from secfixtures import SUPERVISOR, web_login
 
 from protocol import api
 
