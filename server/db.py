@@ -148,14 +148,16 @@ class Records:
     def add_station(self, station_id: str, *, name: str = "") -> dict[str, str]:
         """Create (or re-key) a station account; returns the secrets once, they are not kept in clear."""
         check_station_id(station_id)
+        from server.broker import hash_password
+
         token = secrets.token_urlsafe(32)
         mqtt_password = secrets.token_urlsafe(24)
-        with self.tx() as conn:
+        with self.tx() as conn:  # the broker needs only the hash (mosquitto's $7$): the secret is returned once
             conn.execute(
                 "INSERT INTO stations (id, name, token_hash, mqtt_password, created_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT(id) DO UPDATE SET token_hash = excluded.token_hash,"
                 " mqtt_password = excluded.mqtt_password, revoked = 0",
-                (station_id, name or station_id, hash_token(token), mqtt_password, iso_vn()),
+                (station_id, name or station_id, hash_token(token), hash_password(mqtt_password), iso_vn()),
             )
         return {"station_id": station_id, "token": token, "mqtt_password": mqtt_password}
 
@@ -176,8 +178,16 @@ class Records:
         return self.query("SELECT id, name, revoked, created_at FROM stations ORDER BY id")
 
     def mqtt_accounts(self) -> dict[str, str]:
+        """Station id -> the broker's password hash ($7$). A password still kept in clear (written before
+        hashes) is hashed in place now."""
+        from server.broker import hash_password, is_password_hash
+
         accounts = {}
         for r in self.query("SELECT id, mqtt_password FROM stations WHERE revoked = 0"):
+            if not is_password_hash(r["mqtt_password"]):
+                r["mqtt_password"] = hash_password(r["mqtt_password"])
+                with self.tx() as conn:
+                    conn.execute("UPDATE stations SET mqtt_password = ? WHERE id = ?", (r["mqtt_password"], r["id"]))
             if not is_station_id(r["id"]):  # a row from before the rule: left out, the others still work
                 log.warning("station %r left out of the broker accounts: its id breaks the rule", r["id"])
                 continue
