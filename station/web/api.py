@@ -38,6 +38,23 @@ def _bad(message: str, message_vi: str, status: int = 400, **extra: Any):
 def _needs_login() -> None:
     if request.endpoint not in PUBLIC:
         load_session()
+    _read_only_guard()
+
+
+def _read_only_guard() -> None:
+    """No change reaches a hồ sơ whose package is built or sent (store.READ_ONLY), whatever the endpoint."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.endpoint in ("api.wait", "api.stop"):
+        return
+    args = request.view_args or {}
+    store = _station().store
+    if "batch_id" in args:
+        store.check_editable(args["batch_id"])
+    elif "page_id" in args:
+        try:
+            batch_id = store.page(args["page_id"])["batch_id"]
+        except KeyError:
+            return  # the endpoint answers 404
+        store.check_editable(batch_id)
 
 
 # -- sessions ------------------------------------------------------------------------------------------

@@ -102,6 +102,10 @@ def _errors(app: Flask) -> None:
 
     @app.errorhandler(StateError)
     def state_error(exc: StateError):
+        from station.store import ReadOnlyError
+
+        if isinstance(exc, ReadOnlyError):
+            return answer(409, "read_only", str(exc), exc.message_vi)
         return answer(409, "wrong_state", str(exc), "Hồ sơ đang ở trạng thái không cho phép thao tác này.")
 
     @app.errorhandler(CaptureRefused)
