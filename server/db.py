@@ -280,7 +280,9 @@ class Records:
             conn.execute(
                 "INSERT INTO uploads (id, station_id, sha256, size, file_code, batch_uid, work_order_id,"
                 " expected_sheets, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)"
-                " ON CONFLICT (station_id, sha256) DO NOTHING",
+                # an expired upload of the same package starts again from nothing
+                " ON CONFLICT (station_id, sha256) DO UPDATE SET state = 'open', received = 0,"
+                " updated_at = excluded.updated_at WHERE uploads.state = 'expired'",
                 (
                     uuid.uuid4().hex,
                     station_id,
@@ -298,6 +300,26 @@ class Records:
                 "SELECT * FROM uploads WHERE station_id = ? AND sha256 = ?", (station_id, sha256)
             ).fetchone()
             return dict(row)
+
+    def find_upload(self, station_id: str, sha256: str) -> dict[str, Any] | None:
+        return self.one("SELECT * FROM uploads WHERE station_id = ? AND sha256 = ?", (station_id, sha256))
+
+    def open_upload_count(self, station_id: str) -> int:
+        row = self.one("SELECT COUNT(*) AS n FROM uploads WHERE station_id = ? AND state = 'open'", (station_id,))
+        return int(row["n"]) if row else 0
+
+    def expire_uploads(self, before: str, *, station_id: str | None = None) -> list[str]:
+        """Open uploads untouched since `before` (an iso_vn time) become 'expired'; returns their ids (the
+        caller deletes their partial files). A station that comes back later simply opens a new upload."""
+        sql, params = "SELECT id FROM uploads WHERE state = 'open' AND updated_at < ?", (before,)
+        if station_id is not None:
+            sql, params = sql + " AND station_id = ?", (*params, station_id)
+        with self.tx() as conn:
+            ids = [r["id"] for r in conn.execute(sql, params).fetchall()]
+            for upload_id in ids:
+                conn.execute("UPDATE uploads SET state = 'expired', updated_at = ? WHERE id = ? AND state = 'open'",
+                             (iso_vn(), upload_id))
+        return ids
 
     def upload(self, upload_id: str) -> dict[str, Any] | None:
         return self.one("SELECT * FROM uploads WHERE id = ?", (upload_id,))

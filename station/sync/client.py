@@ -114,6 +114,8 @@ class SyncClient:
         if "receipt" not in status:
             self._upload(path, upload_id, status["received"], size)
             status = self._call("POST", api.UPLOAD_COMMIT(upload_id))
+        if "receipt" not in status:  # expired at the server while it was away: the retry opens it again
+            raise SyncError(f"upload {upload_id} is {status.get('state')} at the server: sending it again")
         receipt = Receipt.from_dict(status["receipt"])
         if not verify_receipt(receipt, self.server_key()):
             raise SyncError("receipt signature is not the server's: not trusting it")
