@@ -64,11 +64,23 @@ def test_browser_runs_pages_under_csp_and_refuses_framing(station_web, archive):
             violations: list[str] = []
             page.on("console", lambda m: "Content Security Policy" in m.text and violations.append(m.text))
             page.goto(station_web.url + "/login")
-            page.click("#who-list button[data-code='op1']")
-            for digit in "1234":
+            page.click("#who-list button[data-code='adm1']")
+            for digit in "9012":
                 page.click(f"#keypad button[data-k='{digit}']")
             page.click("#keypad button[data-k='ok']")
             page.wait_for_url(station_web.url + "/")
+            from tests.conftest import hoso_record
+
+            bid = station_web.login("adm1").post(station_web.url + "/api/batches", json={"record": hoso_record()},
+                                                 timeout=30).json()["id"]
+            for screen in ("/new", f"/batch/{bid}/scan", f"/batch/{bid}/review", f"/batch/{bid}/documents",
+                           f"/batch/{bid}/finish", "/accounts"):  # every screen's script runs under the CSP
+                page.goto(station_web.url + screen)
+                page.wait_for_load_state("networkidle")
+            page.focus("#account-form input")
+            page.keyboard.press("Enter")  # the form must not be submitted by Enter (no inline handler any more)
+            page.wait_for_timeout(500)
+            assert page.url == station_web.url + "/accounts", page.url
             page.goto(archive.url + "/")
             page.wait_for_load_state("networkidle")
             assert violations == [], violations
