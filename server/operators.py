@@ -101,6 +101,8 @@ def verify_for_station():
     body = request.get_json(silent=True)
     body = body if isinstance(body, dict) else {}
     code, pin = get_str(body, "code", max_len=64), get_str(body, "pin", max_len=64)
+    if not code or not pin:
+        return error(400, api.ErrorCode.BAD_REQUEST, "send a JSON object {code, pin}")
     limiter = current_app.extensions.setdefault("sohoa_pin_limiter", AttemptLimiter())
     wait = limiter.retry_after(code, g.station_id)
     if wait > 0:
