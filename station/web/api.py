@@ -47,14 +47,11 @@ def _read_only_guard() -> None:
         return
     args = request.view_args or {}
     store = _station().store
-    if "batch_id" in args:
-        store.check_editable(args["batch_id"])
-    elif "page_id" in args:
-        try:
-            batch_id = store.page(args["page_id"])["batch_id"]
-        except KeyError:
-            return  # the endpoint answers 404
+    try:
+        batch_id = args["batch_id"] if "batch_id" in args else store.page(args["page_id"])["batch_id"]
         store.check_editable(batch_id)
+    except KeyError:
+        return  # no batch or page: the endpoint answers as it always has (400 for a bad body, else 404)
 
 
 # -- sessions ------------------------------------------------------------------------------------------
