@@ -58,6 +58,8 @@ class ErrorCode:
     INCOMPLETE = "incomplete_upload"
     PACKAGE_HASH = "package_hash_mismatch"
     DISK_FULL = "disk_full"
+    BAD_PIN = "bad_pin"  # POST /api/v1/operators/verify: wrong operator code or PIN
+    RATE_LIMITED = "rate_limited"  # too many wrong answers: retry after Retry-After seconds
 
 
 @dataclass

@@ -27,11 +27,11 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from protocol.clock import iso_vn, parse_iso
+from protocol.ids import STATION_ID_RE, is_station_id  # the one identifier rule
 
 VERSION = "v1"
 DEFAULT_PREFIX = "sohoa"
 
-STATION_ID_RE = re.compile(r"[a-z0-9-]{1,32}")
 # A prefix is one or more plain segments: no wildcards, no empty segments, nothing that could escape
 # the tree an ACL grants.
 _PREFIX_RE = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
@@ -73,7 +73,7 @@ class TopicRef:
 
 def check_station_id(station_id: str) -> str:
     """Return the id if it is [a-z0-9-]{1,32}; raise TopicError otherwise (no wildcards, no slashes)."""
-    if not isinstance(station_id, str) or not STATION_ID_RE.fullmatch(station_id):
+    if not is_station_id(station_id):
         raise TopicError(f"invalid station id {station_id!r}: expected [a-z0-9-]{{1,32}}")
     return station_id
 

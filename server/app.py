@@ -63,6 +63,7 @@ def recover(store: Any, catalog: Any, db: Records) -> None:
         folder.mkdir(exist_ok=True)
         write_atomic(folder / f"recovery-{iso_vn().replace(':', '')}.json",
                      json.dumps(report.to_dict(), ensure_ascii=False, indent=2).encode("utf-8"))
+WEB_THREADS = 16  # waitress workers; live streams get at most a third of them (create_app)
 
 
 def create_app(context: ServerContext) -> Flask:
@@ -73,6 +74,10 @@ def create_app(context: ServerContext) -> Flask:
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.extensions["sohoa"] = context
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024  # one chunk, never a whole package in memory
+    from sohoa.streams import StreamLimiter
+
+    # Live views (/events) may hold at most a third of the web threads; 2 per supervisor.
+    app.extensions["sohoa_streams"] = StreamLimiter(total=max(1, WEB_THREADS // 3), per_key=2)
     app.register_blueprint(ingest_bp)
     from server.operators import bp as operators_bp
 
@@ -82,7 +87,42 @@ def create_app(context: ServerContext) -> Flask:
     from server.archive.views import bp as archive_bp
 
     app.register_blueprint(archive_bp)
+
+    _errors(app)
+
+    @app.after_request
+    def _security_headers(response):  # noqa: ANN001, ANN202
+        from flask import request
+
+        from protocol.webheaders import add_security_headers
+
+        add_security_headers(response.headers, https=request.is_secure)
+        return response
+
     return app
+
+
+def _errors(app: Flask) -> None:
+    """Bad input → 400 with the reason, anything unexpected → 500 with an incident number (sohoa.weberrors)."""
+    from flask import jsonify, render_template_string, request
+
+    from sohoa.weberrors import install, internal
+
+    def answer(status: int, code: str, message: str, message_vi: str):  # noqa: ANN202
+        if request.path.startswith("/api/") or request.path == "/events" or request.is_json:
+            return jsonify({"error": code, "message": message, "message_vi": message_vi}), status
+        page = "<!doctype html><title>{{ s }}</title><h1>{{ s }}</h1><p>{{ vi }}</p><p lang=en>{{ en }}</p>"
+        return render_template_string(page, s=status, vi=message_vi, en=message), status
+
+    install(app, answer)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):  # noqa: ANN202
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(exc, HTTPException):
+            return exc
+        return internal(answer, exc)
 
 
 def start_monitor(context: ServerContext) -> None:
@@ -125,11 +165,14 @@ def serve(config: ServerConfig) -> None:
         except Exception:  # the archive works without MQTT; the next enrol/revoke renders again
             log.exception("broker accounts not rendered at start")
     # poll(), not select(): select() fails outright on a descriptor above 1023 (many stations, many files).
-    # Behind nginx (TLS) on the same machine: trust its X-Forwarded-* so the app knows the request was HTTPS.
-    server = create_server(app, host=config.host, port=config.port, threads=8, ident="sohoa",
-                           max_request_body_size=64 * 1024 * 1024, trusted_proxy="127.0.0.1",
-                           trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"},
-                           clear_untrusted_proxy_headers=True, asyncore_use_poll=True)
+    # Behind nginx (TLS): only the configured proxy's X-Forwarded-* are believed (any local process could
+    # otherwise pick the address the login limiter counts); without one, forwarded headers are dropped.
+    proxy = {"trusted_proxy": config.trusted_proxy,
+             "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}} \
+        if config.trusted_proxy else {}
+    server = create_server(app, host=config.host, port=config.port, threads=WEB_THREADS, ident="sohoa",
+                           max_request_body_size=64 * 1024 * 1024, clear_untrusted_proxy_headers=True,
+                           asyncore_use_poll=True, **proxy)
 
     def on_signal(signum: int, frame: object) -> None:
         raise SystemExit(0)

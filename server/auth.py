@@ -1,5 +1,5 @@
 """Supervisor and admin accounts for the server's web UI: scrypt password hashes, session login, CSRF tokens,
-login rate limiting and role checks.
+login rate limiting (sohoa.limits) and role checks.
 
 Accounts live in their own table (`web_users`) of the server's records (server/db.py: SQLite `server.db`,
 or the PostgreSQL database several servers share), so one account works at every server and disabling it
@@ -16,7 +16,6 @@ import hmac
 import os
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -145,6 +144,7 @@ def create_user(db: Records | str | Path, name: str, password: str, role: str = 
             " disabled = 0",
             (name, hash_password(password), role, iso_vn()),
         )
+    end_user_sessions(db, name)  # a reset password ends the sessions opened with the old one
     return User(name, role)
 
 
@@ -152,7 +152,9 @@ def disable_user(db: Records | str | Path, name: str) -> bool:
     """Refuse this account from its next request on, at every server sharing the records (sessions
     re-check the account every request)."""
     with _records(db) as records, records.tx() as conn:
-        return conn.execute("UPDATE web_users SET disabled = 1 WHERE name = ?", (_name(name),)).rowcount == 1
+        found = conn.execute("UPDATE web_users SET disabled = 1 WHERE name = ?", (_name(name),)).rowcount == 1
+    end_user_sessions(db, name)
+    return found
 
 
 def list_users(db: Records | str | Path) -> list[dict[str, Any]]:
@@ -180,48 +182,7 @@ def verify_login(db: Records | str | Path, name: str, password: str) -> User | N
 
 
 # ----------------------------------------------------------------------------------------- rate limiting
-
-
-class LoginLimiter:
-    """At most `attempts` failed logins per user name and per client address within `window` seconds.
-
-    Keyed both ways: one address guessing many names, and many addresses guessing one name, are both slowed.
-    In memory: a restart forgives, which is acceptable against online guessing at scrypt speed.
-    """
-
-    def __init__(self, *, attempts: int = 5, window: float = 300.0, clock: Callable[[], float] = time.monotonic):
-        self.attempts, self.window, self.clock = attempts, window, clock
-        self._failures: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> list[float]:
-        times = [t for t in self._failures.get(key, []) if now - t < self.window]
-        if times:
-            self._failures[key] = times
-        else:
-            self._failures.pop(key, None)
-        return times
-
-    def retry_after(self, name: str, address: str) -> float:
-        """Seconds until another attempt is allowed (0: allowed now)."""
-        now = self.clock()
-        with self._lock:
-            waits = [
-                self.window - (now - times[0])
-                for key in (f"u:{name}", f"a:{address}")
-                if len(times := self._recent(key, now)) >= self.attempts
-            ]
-        return max(waits, default=0.0)
-
-    def failed(self, name: str, address: str) -> None:
-        now = self.clock()
-        with self._lock:
-            for key in (f"u:{name}", f"a:{address}"):
-                self._failures.setdefault(key, []).append(now)
-
-    def succeeded(self, name: str) -> None:
-        with self._lock:
-            self._failures.pop(f"u:{name}", None)
+# Failed logins: sohoa.limits.AttemptLimiter (per account and address, with backoff), shared with the station.
 
 
 # ----------------------------------------------------------------------------------- sessions and CSRF
@@ -303,3 +264,68 @@ def endpoint_role(view: Callable[..., Any] | None) -> str | None:
     if view is None or getattr(view, "_sohoa_public", False):
         return None
     return getattr(view, "_sohoa_role", "supervisor")
+
+
+# ------------------------------------------------------------------------------- server-side sessions
+
+SESSIONS = """
+CREATE TABLE IF NOT EXISTS web_sessions (
+  sid_hash TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  created DOUBLE PRECISION NOT NULL,
+  seen DOUBLE PRECISION NOT NULL
+);
+"""
+SEEN_EVERY_S = 30  # `seen` is written at most this often per session: a page load is not a database write
+
+
+def _sid_hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+def open_session(db: Records | str | Path, name: str) -> str:
+    """A new session for `name`: its id goes into the signed cookie, only its hash into the records."""
+    sid = secrets.token_urlsafe(32)
+    now = time.time()
+    with _records(db) as records:
+        records.ensure_schema(SESSIONS)
+        with records.tx() as conn:
+            conn.execute("INSERT INTO web_sessions (sid_hash, name, created, seen) VALUES (?, ?, ?, ?)",
+                         (_sid_hash(sid), _name(name), now, now))
+    return sid
+
+
+def session_user(db: Records | str | Path, sid: str | None, *, idle_s: float, max_s: float) -> str | None:
+    """The account behind a live session, else None (unknown, ended at logout, idle or too old: removed)."""
+    if not sid or not isinstance(sid, str):
+        return None
+    now = time.time()
+    with _records(db) as records:
+        records.ensure_schema(SESSIONS)
+        row = records.one("SELECT name, created, seen FROM web_sessions WHERE sid_hash = ?", (_sid_hash(sid),))
+        if row is None:
+            return None
+        if now - row["seen"] > idle_s or now - row["created"] > max_s:
+            end_session(records, sid)
+            return None
+        if now - row["seen"] > SEEN_EVERY_S:
+            with records.tx() as conn:
+                conn.execute("UPDATE web_sessions SET seen = ? WHERE sid_hash = ?", (now, _sid_hash(sid)))
+    return row["name"]
+
+
+def end_session(db: Records | str | Path, sid: str | None) -> None:
+    if not sid:
+        return
+    with _records(db) as records:
+        records.ensure_schema(SESSIONS)
+        with records.tx() as conn:
+            conn.execute("DELETE FROM web_sessions WHERE sid_hash = ?", (_sid_hash(sid),))
+
+
+def end_user_sessions(db: Records | str | Path, name: str) -> None:
+    """Every session of an account (disabled, or its password changed) ends at once, at every server."""
+    with _records(db) as records:
+        records.ensure_schema(SESSIONS)
+        with records.tx() as conn:
+            conn.execute("DELETE FROM web_sessions WHERE name = ?", (_name(name),))

@@ -95,6 +95,24 @@ def hash_password(password: str, *, iterations: int = 101) -> str:
     return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
+def verify_password(password: str, stored: str) -> bool:
+    """Whether `password` matches a `$7$` hash (for tests and checks; mosquitto does its own)."""
+    import hmac
+
+    try:
+        _, _, iterations, salt, digest = stored.split("$")
+        got = hashlib.pbkdf2_hmac("sha512", password.encode(), base64.b64decode(salt), int(iterations))
+    except ValueError:
+        return False
+    return hmac.compare_digest(base64.b64encode(got).decode(), digest)
+
+
+def is_password_hash(value: str) -> bool:
+    """A `$7$` hash as hash_password writes it (what server.db keeps), not a password."""
+    parts = value.split("$")
+    return len(parts) == 5 and parts[0] == "" and parts[1] == "7" and parts[2].isdigit()
+
+
 def _render(name: str, values: dict[str, object]) -> str:
     return Template((TEMPLATES / name).read_text(encoding="utf-8")).substitute(values)
 
@@ -119,7 +137,9 @@ def write_account_files(folder: Path, config: BrokerConfig, *, group_readable: b
     passwd = folder / "passwd"
     acl = folder / "acl"
     mode, gid = (0o640, folder.stat().st_gid) if group_readable else (0o600, None)
-    lines = [f"{user}:{hash_password(pw)}" for user, pw in sorted(config.accounts.items())]
+    # Accounts from server.db arrive hashed already; the server's own account (a file) as a password.
+    lines = [f"{user}:{pw if is_password_hash(pw) else hash_password(pw)}"
+             for user, pw in sorted(config.accounts.items())]
     # acl first: a path unit watching passwd reloads the broker once both are in place.
     _write_private(
         acl, _render("acl.tpl", {"server_user": config.server_user, "root": root(config.prefix)}), mode=mode, gid=gid

@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import tempfile
 import threading
+import time
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,11 @@ log = logging.getLogger(__name__)
 # IDF of ~0, so the full ranking said nothing anyway. Below 20,000 matches (~160 ms of bm25 at most) every
 # query keeps full ranking, and so does any query with one word that still tells documents apart.
 BROAD_ROWS = 20_000
+# A query is what a person types: a 20,000-word query took 13-19 s and held the catalogue. Bounded here, for
+# both backends, and each search has a time budget on its own read connection (writers never wait for it).
+MAX_QUERY_CHARS = 500
+MAX_QUERY_TERMS = 12
+SEARCH_BUDGET_S = 2.0
 # A broad query ranks only its newest BROAD_WINDOW matches: 5,000 rows cost 38–68 ms CPU at 1 M pages.
 BROAD_WINDOW = 5_000
 
@@ -118,6 +124,28 @@ def pdf_text(data_or_path: bytes | Path, *, timeout: float = 60) -> str:
         return unicodedata.normalize("NFC", done.stdout.decode("utf-8", "replace")) if done.returncode == 0 else ""
 
 
+class QueryError(ValueError):
+    """A query that is too long or too costly: the message says what to change (400 / 503 on the web)."""
+
+    def __init__(self, message: str, message_vi: str, status: int = 400):
+        super().__init__(message)
+        self.message_vi = message_vi
+        self.status = status
+
+
+def query_words(query: str) -> list[str]:
+    """The folded words of a query (control characters dropped), within the caps; QueryError beyond them."""
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError(f"query longer than {MAX_QUERY_CHARS} characters: shorten it",
+                         f"Câu tìm kiếm dài quá {MAX_QUERY_CHARS} ký tự: hãy rút gọn.")
+    cleaned = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in query)
+    words = list(dict.fromkeys(w for w in fold(cleaned).split() if any(ch.isalnum() for ch in w)))
+    if len(words) > MAX_QUERY_TERMS:
+        raise QueryError(f"more than {MAX_QUERY_TERMS} words: keep the rarest ones",
+                         f"Nhiều hơn {MAX_QUERY_TERMS} từ: hãy giữ lại những từ đặc trưng nhất.")
+    return words
+
+
 class Catalog:
     def __init__(self, db_path: Path, *, broad_rows: int | None = BROAD_ROWS, broad_window: int = BROAD_WINDOW) -> None:
         """`broad_rows`/`broad_window`: see `search`; `broad_rows=None` ranks every match (the old way)."""
@@ -129,7 +157,11 @@ class Catalog:
         conn = sqlite3.connect(str(self.db_path), check_same_thread=False, timeout=60)
         self.db = sqlite_utils.Database(conn)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # writers (and the migration) only: searches read on their own connection
+        self._readers = threading.local()
+        self._opened: list[sqlite3.Connection] = []  # every reader, closed with the catalogue
+        self._opened_lock = threading.Lock()
+        self.budget_s = SEARCH_BUDGET_S
         from protocol.migrations import Migration, migrate_sqlite
 
         migrate_sqlite(conn, self.db_path, [
@@ -137,6 +169,32 @@ class Catalog:
             Migration(2, "packages listed by time added",
                       "CREATE INDEX IF NOT EXISTS packages_added_at ON packages (added_at);"),
         ], label="catalogue")
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read-only connection: under WAL it reads a snapshot while a writer commits."""
+        conn = getattr(self._readers, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, check_same_thread=False, timeout=60)
+            self._readers.conn = conn
+            with self._opened_lock:
+                self._opened.append(conn)
+        return conn
+
+    @contextmanager
+    def _budget(self, conn: sqlite3.Connection) -> Iterator[None]:
+        """Interrupt a read that runs past `budget_s` (SQLite's progress handler) → QueryError 503."""
+        deadline = time.monotonic() + self.budget_s
+        conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 1_000)
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if "interrupted" not in str(exc):
+                raise
+            raise QueryError(f"search took longer than {self.budget_s:g} s: add a rarer word",
+                             "Tìm kiếm quá lâu: hãy thêm một từ đặc trưng hơn (tên, địa danh, số hiệu).",
+                             503) from exc
+        finally:
+            conn.set_progress_handler(None, 0)
 
     def _first_schema(self) -> None:
         """Version 1 (idempotent: a database of the first release already has it)."""
@@ -251,7 +309,7 @@ class Catalog:
         still contains every word, but a very common query shows hits among the recent records, not the best
         of the whole archive; adding a rarer word (a place, a name, a number) gives full ranking again.
         """
-        words = [w for w in fold(query).split() if any(ch.isalnum() for ch in w)]
+        words = query_words(query)
         if not words:
             return []
         match = " ".join('"' + w.replace('"', '""') + '"' for w in words)
@@ -278,21 +336,22 @@ class Catalog:
         need = max(limit * 5, 50) if rerank else limit
         want = need + 20  # superseded packages are rare: one round almost always suffices
         sup = "" if include_superseded else "AND p.superseded_by IS NULL"
-        with self._lock:
+        db = self._reader()
+        with self._budget(db):
             # Counting the matches up to broad_rows costs 1–13 ms at 1 M pages; fts5vocab's per-term document
             # counts were slower (8–120 ms a query: it walks each word's whole doclist) and only a bound.
             broad = False
             if self.broad_rows is not None:
-                broad = self.db.execute(cut_sql, [match, self.broad_rows]).fetchone() is not None
+                broad = db.execute(cut_sql, [match, self.broad_rows]).fetchone() is not None
             window = max(self.broad_window, want)
             while True:
                 if broad:  # fewer matches than the window (no cut-off row): rank them all, still newest first
-                    cut = self.db.execute(cut_sql, [match, window - 1]).fetchone()
-                    scores = dict(self.db.execute(window_sql, [match, cut[0] if cut else 0, want]).fetchall())
+                    cut = db.execute(cut_sql, [match, window - 1]).fetchone()
+                    scores = dict(db.execute(window_sql, [match, cut[0] if cut else 0, want]).fetchall())
                 else:
-                    scores = dict(self.db.execute(rank_sql, [match, want]).fetchall())
+                    scores = dict(db.execute(rank_sql, [match, want]).fetchall())
                 ids = ",".join(str(int(i)) for i in scores) or "NULL"
-                kept = [r[0] for r in self.db.execute(keep_sql.format(ids=ids, sup=sup)).fetchall()]
+                kept = [r[0] for r in db.execute(keep_sql.format(ids=ids, sup=sup)).fetchall()]
                 if len(kept) >= need or len(scores) < want:  # enough, or every match (in the window) seen
                     break
                 want *= 4  # superseded hits filled the candidates: look further down, and further back
@@ -300,7 +359,7 @@ class Catalog:
             # newest first among equal scores for a broad query; a selective one keeps the plain bm25 order
             order = (lambda i: (scores[i], -i)) if broad else scores.__getitem__
             top = sorted(kept, key=order)[:need]
-            found = self.db.execute(rows_sql.format(ids=",".join(map(str, top)) or "NULL")).fetchall()
+            found = db.execute(rows_sql.format(ids=",".join(map(str, top)) or "NULL")).fetchall()
         rows = [(*r[1:], scores[r[0]]) for r in sorted(found, key=lambda r: order(r[0]))]
         hits = []
         for objid, doc_id, raw, folded, file_code, title, subject, score in rows:
@@ -319,11 +378,11 @@ class Catalog:
         return out
 
     def package(self, objid: str) -> dict | None:
-        with self._lock:
-            rows = list(self.db["packages"].rows_where("objid = ?", [objid]))
-            if not rows:
-                return None
-            docs = list(self.db["documents"].rows_where("objid = ?", [objid], order_by="ordinal"))
+        reader = sqlite_utils.Database(self._reader())
+        rows = list(reader["packages"].rows_where("objid = ?", [objid]))
+        if not rows:
+            return None
+        docs = list(reader["documents"].rows_where("objid = ?", [objid], order_by="ordinal"))
         pkg = dict(rows[0], hoso=json.loads(rows[0]["hoso"] or "{}"))
         pkg["documents"] = [dict(d, fields=json.loads(d["fields"] or "{}")) for d in docs]
         return pkg
@@ -335,19 +394,21 @@ class Catalog:
             args.append(file_code)
         if not include_superseded:
             where.append("superseded_by IS NULL")
-        with self._lock:
-            return list(
-                self.db["packages"].rows_where(
-                    " AND ".join(where) or None,
-                    args or None,
-                    order_by="added_at",
-                    select="objid, file_code, kind, record_status, title, "
-                    "total_doc, number_of_page, stored_path, sha256, "
-                    "station_id, added_at, superseded_by",
-                )
+        # a read: its own connection, no writer waits
+        return list(
+            sqlite_utils.Database(self._reader())["packages"].rows_where(
+                " AND ".join(where) or None,
+                args or None,
+                order_by="added_at",
+                select="objid, file_code, kind, record_status, title, "
+                "total_doc, number_of_page, stored_path, sha256, "
+                "station_id, added_at, superseded_by",
             )
+        )
 
     def close(self) -> None:
+        for conn in self._opened:
+            conn.close()
         self.db.conn.close()
 
 

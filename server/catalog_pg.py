@@ -22,7 +22,18 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from server.catalog import Hit, _exact, _get, _snippet, fold, package_rows, texts_from_zip
+from server.catalog import (
+    SEARCH_BUDGET_S,
+    Hit,
+    QueryError,
+    _exact,
+    _get,
+    _snippet,
+    fold,
+    package_rows,
+    query_words,
+    texts_from_zip,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +110,7 @@ def tsquery(query: str) -> str:
     """A tsquery (text form) requiring every folded query word; "th.1" becomes the phrase 'th' <-> '1'.
     Terms are letters and digits only, so nothing in them needs escaping. '' when nothing is searchable."""
     parts = []
-    for word in fold(query).split():
+    for word in query_words(query):
         terms = words(word)
         if terms:
             parts.append("(" + " <-> ".join(f"'{t}'" for t in terms) + ")")
@@ -123,6 +134,9 @@ class PgCatalog:
     def __init__(self, url: str, *, backup_dir: Path | None = None):
         self.url = url
         self._lock = threading.RLock()
+        self._readers = threading.local()  # searches: their own connection, never the writers' lock
+        self.budget_s = SEARCH_BUDGET_S
+        self._opened: list[psycopg.Connection] = []
         self.db = self._connect()
         from protocol.migrations import migrate_postgres
 
@@ -131,6 +145,16 @@ class PgCatalog:
 
     def _connect(self) -> psycopg.Connection:
         return psycopg.connect(self.url, autocommit=True, application_name="sohoa-catalog")
+
+    def _reader(self) -> psycopg.Connection:
+        """This thread's search connection; PostgreSQL cancels a statement past the budget."""
+        conn = getattr(self._readers, "conn", None)
+        if conn is None or conn.closed or conn.broken:
+            conn = psycopg.connect(self.url, autocommit=True, application_name="sohoa-catalog-search",
+                                   options=f"-c statement_timeout={int(self.budget_s * 1000)}")
+            self._readers.conn = conn
+            self._opened.append(conn)  # list.append is atomic: no lock shared with the writers
+        return conn
 
     def _conn(self) -> psycopg.Connection:
         """The connection, reopened if PostgreSQL restarted or dropped it (the next request recovers)."""
@@ -201,7 +225,7 @@ class PgCatalog:
         tsq = tsquery(query)
         if not tsq:
             return []
-        folded_words = [w for w in fold(query).split() if any(ch.isalnum() for ch in w)]
+        folded_words = query_words(query)
         exact_words = [_exact(w) for w in query.split() if any(ch.isalnum() for ch in w)]
         has_marks = fold(query) != _exact(query)
         need = max(limit * 5, 50) if (exact or has_marks) else limit  # exact hits picked from a wider set
@@ -219,8 +243,12 @@ class PgCatalog:
             FROM top JOIN search s ON s.id = top.id
             LEFT JOIN documents d ON d.id = s.objid || '|' || s.doc_id
             ORDER BY top.rank DESC, s.id"""
-        with self._lock:
-            rows = self._conn().execute(sql, [tsq, need]).fetchall()
+        try:
+            rows = self._reader().execute(sql, [tsq, need]).fetchall()
+        except psycopg.errors.QueryCanceled as exc:
+            raise QueryError(f"search took longer than {self.budget_s:g} s: add a rarer word",
+                             "Tìm kiếm quá lâu: hãy thêm một từ đặc trưng hơn (tên, địa danh, số hiệu).",
+                             503) from exc
         hits = []
         for objid, doc_id, raw, folded, file_code, title, subject, score in rows:
             raw_words = _exact(raw)
@@ -262,4 +290,6 @@ class PgCatalog:
                           args)
 
     def close(self) -> None:
+        for conn in self._opened:
+            conn.close()
         self.db.close()

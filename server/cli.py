@@ -96,11 +96,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_station(args: argparse.Namespace) -> int:
+    from protocol.ids import IdError
     from server.db import open_server_db
+    from sohoa.cli import CommandError
 
     config = _config(args)
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    print(json.dumps(open_server_db(config.db_target).add_station(args.station_id, name=args.name)))
+    try:
+        print(json.dumps(open_server_db(config.db_target).add_station(args.station_id, name=args.name)))
+    except IdError as exc:
+        raise CommandError(str(exc)) from exc
     return 0
 
 

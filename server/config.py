@@ -33,6 +33,13 @@ class ServerConfig:
     database: str = ""  # the server's records: postgresql://... shared by several servers; empty = db_path
     # The web UI's session key; servers behind one address name one file on shared storage. Unset: data_dir/keys.
     session_key_file: Path | None = None
+    # Web sessions live in the records (revocable, shared by the servers): they end at logout, after
+    # `session_idle_s` without a request and `session_max_s` after login, whichever comes first.
+    session_idle_s: int = field(default=1800, metadata={"range": (60, 7 * 86400)})
+    # The TLS proxy (nginx) in front, e.g. "127.0.0.1": only its X-Forwarded-For/-Proto are believed (login
+    # limits count the real client address; cookies become Secure). Empty: no forwarded header is believed.
+    trusted_proxy: str = ""
+    session_max_s: int = field(default=12 * 3600, metadata={"range": (60, 30 * 86400)})
 
     @property
     def db_path(self) -> Path:

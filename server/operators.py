@@ -1,6 +1,9 @@
-"""Operator accounts are managed at the archive and cached by the stations for offline work.
+"""Operator accounts are managed at the archive; stations check PINs here while online.
 
-Stations receive code, name, role and the scrypt PIN hash (never a PIN) over the authenticated sync API.
+Stations receive code, name, role and whether the account is active over the authenticated sync API, never
+a PIN hash: a 4-12 digit PIN falls to a brute force of its hash in seconds, so no station token may fetch
+one. A station checks a PIN with POST /api/v1/operators/verify (limited per operator and station, with
+backoff) and keeps its own keyed verifier only for operators who logged in there (station/auth.py).
 """
 
 from __future__ import annotations
@@ -8,15 +11,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, g, jsonify, request
 
+from protocol import api
 from protocol.clock import iso_vn
-from protocol.pins import hash_pin, valid_pin
+from protocol.ids import check_operator_code
+from protocol.inputs import get_str
+from protocol.pins import hash_pin, valid_pin, verify_pin
 from server.db import Records, open_server_db
 from server.ingest.auth import station_required
 
 ROLES = ("operator", "supervisor", "admin")
 OPERATORS = "/api/v1/operators"
+VERIFY = "/api/v1/operators/verify"
 
 TABLE = """CREATE TABLE IF NOT EXISTS operators (
   code TEXT PRIMARY KEY,
@@ -43,8 +50,7 @@ def set_operator(db: Records | str | Path, code: str, *, name: str, role: str, p
         raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
     if not valid_pin(pin):
         raise ValueError("PIN must be 4 to 12 digits")
-    if not code or len(code) > 32 or not code.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise ValueError(f"bad operator code {code!r}")
+    check_operator_code(code)
     with _db(db).tx() as conn:
         conn.execute(
             "INSERT INTO operators (code, name, role, pin_hash, updated_at) VALUES (?, ?, ?, ?, ?)"
@@ -63,10 +69,50 @@ def deactivate_operator(db: Records | str | Path, code: str) -> bool:
 
 
 def operators(db: Records | str | Path) -> list[dict[str, Any]]:
-    return _db(db).query("SELECT code, name, role, pin_hash, active FROM operators ORDER BY code")
+    """The accounts as stations see them: no PIN hash."""
+    return _db(db).query("SELECT code, name, role, active FROM operators ORDER BY code")
+
+
+def check_pin(db: Records | str | Path, code: str, pin: str) -> dict[str, Any] | None:
+    """The account if `pin` is its PIN and it is active, else None (same scrypt cost either way)."""
+    row = _db(db).one("SELECT code, name, role, pin_hash, active FROM operators WHERE code = ?", (code,))
+    ok = verify_pin(pin, row["pin_hash"] if row else _DUMMY)
+    if not (ok and row and row["active"]):
+        return None
+    return {"code": row["code"], "name": row["name"], "role": row["role"]}
+
+
+_DUMMY = hash_pin("0000")
 
 
 @bp.get(OPERATORS)
 @station_required
 def list_for_station():
     return jsonify({"operators": operators(current_app.extensions["sohoa"].db)})
+
+
+@bp.post(VERIFY)
+@station_required
+def verify_for_station():
+    """{code, pin} → the account (200), 401 wrong, 429 too many wrong answers for this operator at this station."""
+    from server.ingest.auth import error
+    from sohoa.limits import AttemptLimiter
+
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
+    code, pin = get_str(body, "code", max_len=64), get_str(body, "pin", max_len=64)
+    if not code or not pin:
+        return error(400, api.ErrorCode.BAD_REQUEST, "send a JSON object {code, pin}")
+    limiter = current_app.extensions.setdefault("sohoa_pin_limiter", AttemptLimiter())
+    wait = limiter.retry_after(code, g.station_id)
+    if wait > 0:
+        resp, status = error(429, api.ErrorCode.RATE_LIMITED,
+                             f"too many wrong PINs for {code}: retry in {int(wait) + 1} s")
+        resp.headers["Retry-After"] = str(int(wait) + 1)
+        return resp, status
+    account = check_pin(current_app.extensions["sohoa"].db, code, pin)
+    if account is None:
+        limiter.failed(code, g.station_id)
+        return error(401, api.ErrorCode.BAD_PIN, "wrong operator code or PIN")
+    limiter.succeeded(code, g.station_id)
+    return jsonify(account)

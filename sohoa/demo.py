@@ -239,6 +239,14 @@ def _login(station: str) -> None:
     say(f"operator {body['name']} logs in ({body['role']})")
 
 
+def _wait_idle(station: str, bid: int, limit_s: float = 300) -> None:
+    """POST /wait takes at most 60 s per call (it holds a station thread): ask again until idle."""
+    deadline = time.monotonic() + limit_s
+    while not _api("POST", f"{station}/api/batches/{bid}/wait", json={"timeout": 60}, timeout=80).get("idle"):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"[demo] batch {bid} not idle after {limit_s:.0f} s")
+
+
 def _api(method: str, url: str, **kwargs: Any) -> dict:
     resp = requests.request(method, url, timeout=kwargs.pop("timeout", 60), headers=dict(_session), **kwargs)
     try:
@@ -265,13 +273,13 @@ def digitise_one_file(station: str, server: str, *, timeout: float) -> str:
     t0 = time.monotonic()
     _api("POST", f"{station}/api/batches/{bid}/scan",
          json={"kind": "sane", "request": {"source": "adf", "dpi": 300, "mode": "color"}})
-    _api("POST", f"{station}/api/batches/{bid}/wait", json={"timeout": 300}, timeout=320)
+    _wait_idle(station, bid)
     view = _api("GET", f"{station}/api/batches/{bid}")
     scanned = len(view["pages"])
     say(f"scanned {scanned} pages from the feeder in {time.monotonic() - t0:.1f} s "
         "(each written, fsynced and journalled with its SHA-256 before it was reported)")
     _api("POST", f"{station}/api/batches/{bid}/scan", json={"kind": "import", "folder": "demo-pages"})
-    _api("POST", f"{station}/api/batches/{bid}/wait", json={"timeout": 300}, timeout=320)
+    _wait_idle(station, bid)
     view = _api("GET", f"{station}/api/batches/{bid}")
     say(f"imported {len(view['pages']) - scanned} pages; {len(view['pages'])} pages in the hồ sơ")
     _api("POST", f"{station}/api/batches/{bid}/review")

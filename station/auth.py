@@ -11,20 +11,58 @@ Session tokens are stored only as SHA-256 digests.
 from __future__ import annotations
 
 import hashlib
+import hmac
+import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from protocol.ids import OPERATOR_RULE, OPERATOR_RULE_VI, is_operator_code
 from protocol.pins import SCRYPT, hash_pin, verify_pin  # noqa: F401 - one format with the server
 from station.store import Store
+
+log = logging.getLogger("sohoa.station.auth")
 
 ROLES = ("operator", "supervisor", "admin")
 RANK = {role: i for i, role in enumerate(ROLES)}
 
-MAX_FAILURES = 5
-FAILURE_LOCK_S = 60.0
 IDLE_LOCK_S = 600.0
+VERIFIER = "k1"  # keyed PIN verifier: HMAC(station key, scrypt(PIN, salt))
+
+
+class Offline(Exception):
+    """The archive cannot check a PIN right now (unreachable): the station's own verifier decides."""
+
+
+def pin_key(path: Path) -> bytes:
+    """The station's secret for PIN verifiers (32 random bytes, 0600), made on first use."""
+    from protocol.durable import write_atomic
+
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomic(path, secrets.token_bytes(32), mode=0o600)
+    return path.read_bytes()
+
+
+def make_verifier(pin: str, key: bytes) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(pin.encode(), salt=salt, dklen=32, **SCRYPT)
+    return f"{VERIFIER}${salt.hex()}${hmac.new(key, digest, hashlib.sha256).hexdigest()}"
+
+
+def check_verifier(pin: str, stored: str, key: bytes) -> bool:
+    """A keyed verifier (k1$...) or a station-local account's plain scrypt hash."""
+    if stored.startswith(VERIFIER + "$"):
+        try:
+            _, salt, mac = stored.split("$")
+            digest = hashlib.scrypt(pin.encode(), salt=bytes.fromhex(salt), dklen=32, **SCRYPT)
+        except ValueError:
+            return False
+        return hmac.compare_digest(hmac.new(key, digest, hashlib.sha256).hexdigest(), mac)
+    return verify_pin(pin, stored)
 
 TABLES = (
     """CREATE TABLE IF NOT EXISTS operators (
@@ -91,10 +129,18 @@ def _token_key(token: str) -> str:
 class Accounts:
     """Operator accounts and sessions in the station database. Every change is audited."""
 
-    def __init__(self, store: Store, *, idle_lock_s: float = IDLE_LOCK_S, clock: Any = time.time):
+    def __init__(self, store: Store, *, idle_lock_s: float = IDLE_LOCK_S, clock: Any = time.time,
+                 online: Callable[[str, str], dict | None] | None = None, key_path: Path | None = None):
+        """`online(code, pin)`: the archive's answer for a server-managed account (the account, None when
+        refused, Offline when it cannot answer). `key_path`: the station secret that keys PIN verifiers."""
+        from sohoa.limits import AttemptLimiter
+
         self.store = store
         self.idle_lock_s = idle_lock_s
         self.clock = clock
+        self.online = online
+        self.key_path = key_path or Path(store.path).parent / "keys" / "pin-verifier.key"
+        self.limiter = AttemptLimiter()
         with store.tx() as conn:
             for sql in TABLES:
                 conn.execute(sql)
@@ -103,9 +149,8 @@ class Accounts:
     def add(self, *, code: str, name: str, role: str, pin: str, actor: str) -> None:
         """Create or replace a station-local account (first set-up, or an admin on the station)."""
         code = code.strip()
-        if not code or len(code) > 32 or not code.replace("-", "").replace("_", "").replace(".", "").isalnum():
-            raise AuthError("bad_request", f"bad operator code {code!r}",
-                            "Mã nhân viên chỉ gồm chữ, số, dấu chấm, gạch (tối đa 32 ký tự).")
+        if not is_operator_code(code):
+            raise AuthError("bad_request", f"bad operator code {code!r}: use {OPERATOR_RULE}", OPERATOR_RULE_VI)
         if role not in ROLES:
             raise AuthError("bad_request", f"unknown role {role!r}", "Vai trò không hợp lệ.")
         check_pin(pin)
@@ -119,19 +164,23 @@ class Accounts:
             self.store._audit(conn, actor, "account.set", None, operator=code, role=role)
 
     def cache_accounts(self, accounts: list[dict[str, Any]], *, actor: str = "sync") -> int:
-        """Replace the server-managed accounts with the server's list ({code, name, role, pin_hash, active})."""
+        """Replace the server-managed accounts with the server's list ({code, name, role, active}). No PIN data
+        comes with it: a verifier is kept only for operators who logged in here (login); a row new here has
+        none, and an account taken over from a station-local one loses its local PIN."""
         with self.store.tx() as conn:
             conn.execute("UPDATE operators SET active = 0 WHERE source = 'server'")
             for acc in accounts:
-                if acc.get("role") not in ROLES or not str(acc.get("pin_hash", "")).startswith("scrypt$"):
-                    continue
+                if acc.get("role") not in ROLES or not is_operator_code(acc.get("code")):
+                    log.warning("server account %r skipped: bad code or role", acc.get("code"))
+                    continue  # one bad record never stops the others
                 conn.execute(
                     "INSERT INTO operators (code, name, role, pin_hash, active, source, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, 'server', ?) ON CONFLICT(code) DO UPDATE SET name = excluded.name,"
-                    " role = excluded.role, pin_hash = excluded.pin_hash, active = excluded.active,"
-                    " source = 'server', updated_at = excluded.updated_at",
-                    (acc["code"], acc.get("name") or acc["code"], acc["role"], acc["pin_hash"],
-                     int(acc.get("active", True)), self.clock()))
+                    " VALUES (?, ?, ?, '', ?, 'server', ?) ON CONFLICT(code) DO UPDATE SET name = excluded.name,"
+                    " role = excluded.role, active = excluded.active, updated_at = excluded.updated_at,"
+                    " pin_hash = CASE WHEN operators.source = 'server' THEN operators.pin_hash ELSE '' END,"
+                    " source = 'server'",
+                    (acc["code"], acc.get("name") or acc["code"], acc["role"], int(acc.get("active", True)),
+                     self.clock()))
             conn.execute("DELETE FROM sessions WHERE operator IN (SELECT code FROM operators WHERE active = 0)")
             self.store._audit(conn, actor, "account.cache", None, count=len(accounts))
         return len(accounts)
@@ -150,9 +199,47 @@ class Accounts:
         return int(row["n"]) if row else 0
 
     # -- sessions ------------------------------------------------------------------------------
-    def login(self, code: str, pin: str) -> Session:
+    def _checked(self, code: str, pin: str) -> dict[str, Any] | None:
+        """The operator row if `pin` is right, else None. A server-managed account is checked by the archive
+        while online (and its verifier here renewed); offline, by the verifier this station keeps for it."""
+        row = self.store.one("SELECT * FROM operators WHERE code = ? AND active = 1", (code,))
+        key = pin_key(self.key_path)
+        if self.online is not None and (row is None or row["source"] == "server"):
+            try:
+                account = self.online(code, pin)
+            except Offline:
+                account = False
+            if account is None:
+                return None
+            if account:
+                self._remember(account, make_verifier(pin, key))
+                return self.store.one("SELECT * FROM operators WHERE code = ?", (account["code"],))
+            if row is not None and not row["pin_hash"]:
+                raise AuthError("offline_first_login", "the archive is unreachable and this operator has never "
+                                "logged in at this station", "Không kết nối được máy chủ và nhân viên này chưa "
+                                "từng đăng nhập tại trạm: cần có mạng cho lần đăng nhập đầu tiên.")
+        if row is None or not row["pin_hash"]:
+            check_verifier(pin, make_verifier("0000", key), key)  # same work: a wrong code costs a wrong PIN's time
+            return None
+        return row if check_verifier(pin, row["pin_hash"], key) else None
+
+    def _remember(self, account: dict[str, Any], verifier: str) -> None:
+        """An archive-managed account that just logged in here: its details and this station's verifier."""
+        if account.get("role") not in ROLES or not is_operator_code(account.get("code")):
+            return
+        with self.store.tx() as conn:
+            conn.execute(
+                "INSERT INTO operators (code, name, role, pin_hash, active, source, updated_at)"
+                " VALUES (?, ?, ?, ?, 1, 'server', ?) ON CONFLICT(code) DO UPDATE SET name = excluded.name,"
+                " role = excluded.role, pin_hash = excluded.pin_hash, active = 1, source = 'server',"
+                " updated_at = excluded.updated_at",
+                (account["code"], account.get("name") or account["code"], account["role"], verifier, self.clock()))
+
+    def login(self, code: str, pin: str, *, address: str = "local") -> Session:
+        """Counted per operator and client address (sohoa.limits): a stranger at another terminal cannot lock
+        the operator out, and each wrong PIN past five doubles the wait."""
         now = self.clock()
-        row = self.verify(code, pin)
+        row = self.verify(code, pin, address=address)
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
         with self.store.tx() as conn:
             conn.execute("INSERT INTO sessions (token_sha256, operator, csrf, created_at, last_seen)"
@@ -160,28 +247,21 @@ class Accounts:
             self.store._audit(conn, row["code"], "login", None, role=row["role"])
         return Session(row["code"], row["name"], row["role"], csrf, token)
 
-    def verify(self, code: str, pin: str) -> dict[str, Any]:
+    def verify(self, code: str, pin: str, *, address: str = "local") -> dict[str, Any]:
         """The account behind code + PIN (with the login's failure counting and lock-out), without a session:
         a supervisor's PIN typed on the operator's screen to allow one thing."""
-        now = self.clock()
-        row = self.store.one("SELECT * FROM operators WHERE code = ? AND active = 1", (code.strip(),))
+        code = code.strip()
+        wait = self.limiter.retry_after(code, address)
+        if wait > 0:
+            seconds = int(wait) + 1
+            raise AuthError("login_blocked", f"too many wrong PINs; wait {seconds} s",
+                            f"Nhập sai PIN quá nhiều lần. Vui lòng đợi {seconds} giây rồi thử lại.")
+        row = self._checked(code, pin)
         if row is None:
-            # Same work as a real check, so that a wrong code and a wrong PIN take the same time.
-            verify_pin(pin, hash_pin("0000"))
-            self.store.audit(code[:32] or "?", "login.failed", reason="unknown operator")
+            self.limiter.failed(code, address)
+            self.store.audit(code[:32] or "?", "login.failed", address=address[:64])
             raise AuthError("bad_login", "wrong operator code or PIN", "Sai mã nhân viên hoặc mã PIN.")
-        if row["locked_until"] > now:
-            wait = int(row["locked_until"] - now) + 1
-            raise AuthError("login_blocked", f"too many wrong PINs; wait {wait} s",
-                            f"Nhập sai PIN quá nhiều lần. Vui lòng đợi {wait} giây rồi thử lại.")
-        if not verify_pin(pin, row["pin_hash"]):
-            failures = row["failures"] + 1
-            until = now + FAILURE_LOCK_S if failures >= MAX_FAILURES else 0
-            with self.store.tx() as conn:
-                conn.execute("UPDATE operators SET failures = ?, locked_until = ? WHERE code = ?",
-                             (0 if until else failures, until, row["code"]))
-                self.store._audit(conn, row["code"], "login.failed", None, failures=failures)
-            raise AuthError("bad_login", "wrong operator code or PIN", "Sai mã nhân viên hoặc mã PIN.")
+        self.limiter.succeeded(code, address)
         if row["failures"] or row["locked_until"]:
             with self.store.tx() as conn:
                 conn.execute("UPDATE operators SET failures = 0, locked_until = 0 WHERE code = ?", (row["code"],))

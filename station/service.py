@@ -110,6 +110,22 @@ class Station:
             return 0
         return Accounts(self.store).cache_accounts(self.sync_client.operators())
 
+    def verify_operator(self, code: str, pin: str) -> dict | None:
+        """The archive's check of an operator's PIN (station.auth.Accounts `online`): the account, None when
+        refused; Offline when there is no archive or it cannot be reached."""
+        from station.auth import AuthError, Offline
+        from station.sync.client import SyncError
+
+        if not self.sync_client:
+            raise Offline("no archive server")
+        try:
+            return self.sync_client.verify_operator(code, pin)
+        except SyncError as exc:
+            if exc.status == 429:
+                raise AuthError("login_blocked", "too many wrong PINs at the archive; wait",
+                                "Nhập sai PIN quá nhiều lần. Vui lòng đợi rồi thử lại.") from exc
+            raise Offline(str(exc)) from exc
+
     def use_server(self, url: str) -> None:
         """Start syncing to a server an admin confirmed (discovery); a configured address is never replaced."""
         if self.sync:

@@ -46,6 +46,17 @@ class StateError(RuntimeError):
     """A transition the batch's state does not allow (the UI answers 409)."""
 
 
+class ReadOnlyError(StateError):
+    """A change to a hồ sơ whose package is built or sent: it is kept as sent (a change is a new version)."""
+
+    message_vi = ("Hồ sơ này đã đóng gói hoặc đã gửi lên kho lưu trữ nên chỉ được xem, không sửa được. "
+                  "Muốn thay đổi, cần tạo phiên bản mới của hồ sơ.")
+
+
+# From sealing on, the package is what the archive gets: the batch is read-only (#17 will add new versions).
+READ_ONLY = {"SEALED", "SYNCING", "SYNCED"}
+
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
   id INTEGER PRIMARY KEY,
@@ -220,7 +231,16 @@ class Store:
             conn.execute("UPDATE batches SET state = ?, updated_at = ? WHERE id = ?", (to, iso_vn(), batch_id))
             self._audit(conn, actor, f"batch.{to.lower()}", batch_id, previous=current.value, **detail)
 
+    def check_editable(self, batch_id: int) -> None:
+        """ReadOnlyError when the batch's package is built or sent; KeyError when there is no such batch."""
+        row = self.one("SELECT state FROM batches WHERE id = ?", (batch_id,))
+        if row is None:
+            raise KeyError(f"no batch {batch_id}")
+        if row["state"] in READ_ONLY:
+            raise ReadOnlyError(f"batch {batch_id} is {row['state']}: read-only")
+
     def update_record(self, batch_id: int, record: dict, *, actor: str) -> None:
+        self.check_editable(batch_id)
         with self.tx() as conn:
             conn.execute("UPDATE batches SET record = ?, updated_at = ? WHERE id = ?",
                          (json.dumps(record, ensure_ascii=False), iso_vn(), batch_id))

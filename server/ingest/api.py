@@ -29,6 +29,13 @@ _chunk_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)  # 
 _running: dict[str, tuple[int, Any]] = {}
 MANIFEST_TEXT = ("file_code", "batch_uid", "work_order_id")
 MAX_SHEETS = 1_000_000
+# Quotas (#14.12): a station holds at most MAX_OPEN_UPLOADS unfinished uploads; one left alone for
+# UPLOAD_EXPIRY_S is expired and its partial file removed; a package for a work order may not exceed
+# PER_SHEET_BYTES per expected sheet plus SIZE_SLACK (a 300 dpi colour page is ~1-3 MB as PDF/A).
+MAX_OPEN_UPLOADS = 8
+UPLOAD_EXPIRY_S = 72 * 3600
+PER_SHEET_BYTES = 30 * 1024 * 1024
+SIZE_SLACK = 100 * 1024 * 1024
 API_ERRORS = {
     400: api.ErrorCode.BAD_REQUEST,
     401: api.ErrorCode.UNAUTHORIZED,
@@ -170,6 +177,24 @@ def open_upload():
         return error(400, api.ErrorCode.BAD_REQUEST, "size must be a positive integer")
     if size > api.MAX_PACKAGE_SIZE:
         return error(413, api.ErrorCode.TOO_LARGE, f"package larger than {api.MAX_PACKAGE_SIZE} bytes")
+    wo_id = body.get("work_order_id")
+    if wo_id:
+        order = _ctx().db.workorder(wo_id)
+        if order is None or order["station_id"] != g.station_id:
+            log.warning("station %s refused: work order %r is not assigned to it", g.station_id, wo_id)
+            return error(403, api.ErrorCode.FORBIDDEN, f"work order {wo_id} is not assigned to this station")
+        limit = max(order["expected_sheets"], 1) * PER_SHEET_BYTES + SIZE_SLACK
+        if size > limit:
+            return error(413, api.ErrorCode.TOO_LARGE, f"{size} bytes is more than work order {wo_id} can need "
+                         f"({order['expected_sheets']} sheets: at most {limit} bytes)")
+    existing = _ctx().db.find_upload(g.station_id, sha)
+    if existing is None or existing["state"] == "expired":  # a resent manifest is not a new upload
+        _expire_stale(g.station_id)
+        if _ctx().db.open_upload_count(g.station_id) >= MAX_OPEN_UPLOADS:
+            resp, status = error(429, api.ErrorCode.RATE_LIMITED, f"{MAX_OPEN_UPLOADS} uploads already open for "
+                                 "this station: finish or let them expire first")
+            resp.headers["Retry-After"] = "60"
+            return resp, status
     row = _ctx().db.open_upload(
         station_id=g.station_id,
         sha256=sha,
@@ -180,6 +205,21 @@ def open_upload():
         expected_sheets=body.get("expected_sheets"),
     )
     return jsonify(_status(row)), 201
+
+
+def _expire_stale(station_id: str | None = None) -> list[str]:
+    """Expire open uploads untouched for UPLOAD_EXPIRY_S and remove their partial files."""
+    from datetime import timedelta
+
+    from protocol.clock import now_vn
+
+    ctx = _ctx()
+    expired = ctx.db.expire_uploads(iso_vn(now_vn() - timedelta(seconds=UPLOAD_EXPIRY_S)), station_id=station_id)
+    for upload_id in expired:
+        part_path(ctx.config.uploads_dir, upload_id).unlink(missing_ok=True)
+    if expired:
+        log.info("expired %d abandoned uploads: %s", len(expired), ", ".join(expired))
+    return expired
 
 
 def _status(row: dict) -> dict:

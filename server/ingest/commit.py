@@ -59,6 +59,25 @@ class Ingest:
             return None, None  # unreadable: the checks say why, nothing to catalogue
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sohoa-texts")
         return pool, pool.submit(texts_from_zip, path, contents.folder, contents.documents)
+    def _order_problems(self, row: dict, file_code: str | None, reasons: list[str]) -> bool:
+        """True if the upload names a work order this package may move. A work order assigned to another
+        station (or reassigned since the upload opened), or one for another hồ sơ, is never touched:
+        the package is rejected with the reason and the attempt logged."""
+        wo_id = row["work_order_id"]
+        if not wo_id:
+            return False
+        order = self.db.workorder(wo_id)
+        if order is None or order["station_id"] != row["station_id"]:
+            log.warning("station %s sent a package for work order %s, which is not assigned to it",
+                        row["station_id"], wo_id)
+            reasons.append(f"work order: {wo_id} is not assigned to station {row['station_id']}")
+            return False
+        if file_code and order["file_code"] != file_code:
+            log.warning("station %s sent hồ sơ %s under work order %s (for %s)", row["station_id"], file_code,
+                        wo_id, order["file_code"])
+            reasons.append(f"work order: {wo_id} is for hồ sơ {order['file_code']}, the package is {file_code}")
+            return False
+        return True
 
     def commit(self, row: dict, path: Path) -> dict:
         from server.checks import run_checks
@@ -75,6 +94,7 @@ class Ingest:
         reasons = [f"{c.name}: {r}" for c in verdict.checks if not c.ok for r in (c.reasons or ["failed"])]
         if verdict.ok and row["file_code"] and verdict.file_code != row["file_code"]:
             reasons.append(f"manifest: package is {verdict.file_code}, manifest said {row['file_code']}")
+        order_ok = self._order_problems(row, verdict.file_code, reasons)
         contents = None
         if not reasons:
             from protocol.package import read_package
@@ -108,10 +128,10 @@ class Ingest:
                 contents, stored_path=str(stored.path), sha256=stored.sha256, station_id=row["station_id"],
                 **({"texts": extracted, "extract_text": False} if extracted is not None else {}),
             )
-            if row["work_order_id"]:
-                self.db.set_workorder_state(row["work_order_id"], "accepted")
-        elif row["work_order_id"]:
-            self.db.set_workorder_state(row["work_order_id"], "rejected")
+            if order_ok:
+                self.db.set_workorder_state(row["work_order_id"], "accepted", station_id=row["station_id"])
+        elif order_ok:
+            self.db.set_workorder_state(row["work_order_id"], "rejected", station_id=row["station_id"])
         sign_receipt(receipt, self.signing_key)
         crash_point("after-catalog")
         if not self.db.finish_upload(row["id"], state=receipt.verdict, receipt=receipt.to_dict()):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, jsonify, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, g, has_request_context, jsonify, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 
 from server import auth
 from server.web import i18n
@@ -38,9 +39,20 @@ def _setup(state: Any) -> None:
     context = app.extensions.get("sohoa")
     if context is not None and not app.secret_key:
         app.secret_key = auth.load_or_create_secret(context.config.session_key_path)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # Flask's defaults already hold the key (None), so a setdefault here set nothing: assign.
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
-    app.extensions[LIMITER_KEY] = auth.LoginLimiter()
+    app.session_interface = _SessionInterface()
+    from sohoa.limits import AttemptLimiter
+
+    app.extensions[LIMITER_KEY] = AttemptLimiter()
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """The signed cookie carries the session id; the cookie is Secure whenever the request came over TLS."""
+
+    def get_cookie_secure(self, app: Any) -> bool:
+        return bool(app.config.get("SESSION_COOKIE_SECURE")) or (has_request_context() and request.is_secure)
 
 
 def _wants_json() -> bool:
@@ -54,9 +66,15 @@ def _guard():
     g.user = None
     name = session.get("user")
     if name:
-        g.user = auth.active_user(ctx().db, name)
-        if g.user is None:  # disabled or removed since login
+        cfg = ctx().config
+        # The session must still exist server-side: logout, idle time and age end it at every server.
+        live = auth.session_user(ctx().db, session.get("sid"), idle_s=cfg.session_idle_s, max_s=cfg.session_max_s)
+        g.user = auth.active_user(ctx().db, name) if live == name else None
+        if g.user is None:  # logged out, expired, disabled or removed since login
+            keep_lang = session.get("lang")
             session.clear()
+            if keep_lang:
+                session["lang"] = keep_lang
     if role is None:
         return None
     if g.user is None:

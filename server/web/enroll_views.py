@@ -91,7 +91,9 @@ def broker_sync() -> enrollment.BrokerSync | None:
 @api_bp.record_once
 def _setup(state: Any) -> None:
     # Per client address: 10 wrong codes in 10 minutes, then wait (60 bits leave nothing to guess online).
-    state.app.extensions[ENROLL_LIMITER_KEY] = auth.LoginLimiter(attempts=10, window=600.0)
+    from sohoa.limits import AttemptLimiter
+
+    state.app.extensions[ENROLL_LIMITER_KEY] = AttemptLimiter(free=10, base_s=60.0, per_address=10)
 
 
 def _refuse(status: int, code: str, message: str, message_vi: str, **headers: str):
@@ -103,7 +105,7 @@ def _refuse(status: int, code: str, message: str, message_vi: str, **headers: st
 @api_bp.post("/api/v1/enroll")
 def enroll():
     """{code, station_id?} → the station's identity: API token, MQTT account, receipt key, server CA."""
-    limiter: auth.LoginLimiter = current_app.extensions[ENROLL_LIMITER_KEY]
+    limiter = current_app.extensions[ENROLL_LIMITER_KEY]  # sohoa.limits.AttemptLimiter
     address = request.remote_addr or "?"
     key = f"enroll:{address}"  # both limiter keys per address: no global lock-out anyone could trigger
     wait = limiter.retry_after(key, address)

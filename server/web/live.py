@@ -21,7 +21,8 @@ from server.workorders.orders import ProgressTracker, overview
 
 SUMMARY_EVERY = 3.0  # seconds
 COALESCE = 0.05  # seconds: gather changes this long after the first before pushing
-KEEPALIVE = 15.0
+KEEPALIVE = 5.0  # also how soon a closed viewer is noticed and its stream slot freed
+STREAM_MAX_S = 300.0  # then the stream ends and the browser reconnects: a thread is never pinned for long
 QUEUE_MAX = 20_000  # per viewer; beyond this it is sent a fresh snapshot instead
 EVENTS_PER_PUSH = 30
 _TRACKERS: dict[int, ProgressTracker] = {}
@@ -128,7 +129,8 @@ def stream(ctx: Any) -> Iterator[str]:
         last_sent = time.monotonic()
         last_summary = last_sent
         summary_seen = json.dumps(summary(ctx), sort_keys=True, default=str)
-        while True:
+        ends = time.monotonic() + STREAM_MAX_S
+        while time.monotonic() < ends:
             try:
                 first = changes.get(timeout=1.0)
             except queue.Empty:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 
+from protocol.urls import safe_next
 from server import auth
 from server.web.blueprint import LIMITER_KEY, bp, ctx, t
 from server.web.i18n import LANGS
@@ -13,11 +12,10 @@ from server.web.i18n import LANGS
 
 def _safe_next(target: str | None, user: auth.User | None = None) -> str:
     # Only paths on this server: an open redirect after login would be a phishing aid.
-    if not target or urlsplit(target).netloc or not target.startswith("/") or target.startswith("//"):
-        if user is not None and not user.can("supervisor"):  # an archivist lands in the archive
-            return url_for("archive.index")
-        return url_for("web.dashboard")
-    return target
+    start = url_for("web.dashboard")
+    if user is not None and not user.can("supervisor"):  # an archivist lands in the archive
+        start = url_for("archive.index")
+    return safe_next(target, start)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -29,7 +27,7 @@ def login():
         name = request.form.get("username", "").strip().lower()
         password = request.form.get("password", "")
         address = request.remote_addr or "?"
-        limiter: auth.LoginLimiter = current_app.extensions[LIMITER_KEY]
+        limiter = current_app.extensions[LIMITER_KEY]  # sohoa.limits.AttemptLimiter
         wait = limiter.retry_after(name, address)
         if not auth.csrf_ok(session, request.form.get("csrf_token")):
             error, status = t("csrf_failed"), 400
@@ -41,10 +39,11 @@ def login():
                 limiter.failed(name, address)
                 error, status = t("login_failed"), 401
             else:
-                limiter.succeeded(name)
+                limiter.succeeded(name, address)
                 keep_lang = session.get("lang")
                 session.clear()  # a fresh session (and CSRF token) after login: no fixation
                 session["user"] = user.name
+                session["sid"] = auth.open_session(ctx().db, user.name)
                 if keep_lang:
                     session["lang"] = keep_lang
                 return redirect(_safe_next(request.args.get("next"), user))
@@ -53,6 +52,7 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    auth.end_session(ctx().db, session.get("sid"))  # the cookie, if kept or copied, is worth nothing now
     keep_lang = session.get("lang")
     session.clear()
     if keep_lang:

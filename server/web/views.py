@@ -14,6 +14,8 @@ from server.web import workorder_views as _workorder_views  # noqa: F401
 from server.web.blueprint import bp, ctx, lang
 from server.web.i18n import table
 
+MAX_SHOWN = 200  # a refused query is echoed back only this long
+
 __all__ = ["bp"]
 
 
@@ -30,12 +32,29 @@ def dashboard_json():
 @bp.get("/events")
 def events():
     """Server-sent events: `snapshot`, then `delta` (tiles, telemetry events) and `summary` messages."""
-    return Response(stream_with_context(live.stream(ctx())), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    from flask import current_app, g
+
+    from sohoa.streams import RETRY_AFTER_S
+
+    limiter = current_app.extensions["sohoa_streams"]
+    key = g.user.name
+    if not limiter.acquire(key):  # streams never take the threads that serve uploads and pages
+        return jsonify({"error": "too_many_streams", "message": "too many live views open; retry later",
+                        "message_vi": "Đang mở quá nhiều màn hình theo dõi trực tiếp; thử lại sau."}), 429, \
+            {"Retry-After": str(RETRY_AFTER_S)}
+    body = limiter.guarded(key, stream_with_context(live.stream(ctx())))
+    return Response(body, mimetype="text/event-stream", headers={"Cache-Control": "no-cache",
+                                                                 "X-Accel-Buffering": "no"})
 
 
 @bp.get("/search")
 def search():
+    from server.catalog import QueryError
+
     q = request.args.get("q", "").strip()
-    hits = ctx().catalog.search(q, limit=50) if q else []
+    try:
+        hits = ctx().catalog.search(q, limit=50) if q else []
+    except QueryError as exc:  # too long, too many words, or past the time budget: say what to change
+        message = exc.message_vi if lang() == "vi" else str(exc)
+        return render_template("search.html", q=q[:MAX_SHOWN], hits=[], error=message), exc.status
     return render_template("search.html", q=q, hits=hits)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import jsonify, render_template, request
 
+from protocol.inputs import InputError, get_list, get_str
 from server.auth import require_role
 from server.web.blueprint import bp, ctx, lang, t
 from server.workorders import InventoryError, assign, import_inventory, overview, read_inventory
@@ -56,8 +57,12 @@ def workorders_import():
 
 @bp.post("/workorders/assign")
 def workorders_assign():
-    ids = request.form.getlist("wo") or (request.get_json(silent=True) or {}).get("ids", [])
-    station = request.form.get("station") or (request.get_json(silent=True) or {}).get("station") or None
+    body = request.get_json(silent=True) if request.is_json else None
+    body = body if isinstance(body, dict) else {}
+    ids = request.form.getlist("wo") or get_list(body, "ids")
+    if not all(isinstance(i, str) for i in ids):
+        raise InputError("ids must be a list of work order ids (strings)")
+    station = request.form.get("station") or get_str(body, "station", max_len=64) or None
     try:
         changed = assign(ctx().db, list(ids), station, notify=_notify())
     except ValueError as exc:

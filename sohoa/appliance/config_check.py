@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-STATION_ID_RE = re.compile(r"^[a-z0-9-]{1,32}$")  # the broker ACL uses the station id as MQTT username
+from protocol.ids import RULE, RULE_VI, is_station_id
+
 PREFIX_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9-]{1,63})*$")
 STATION_SECRETS = ("token_file", "broker_password_file", "signing_passphrase_file", "pkcs11_pin_file", "signing_p12")
@@ -290,11 +291,9 @@ def _signing_key(cfg: Any) -> list[Problem]:
 def _station_checks(cfg: Any) -> list[Problem]:
     p: list[Problem] = _signing_key(cfg)
     p += _data_dir("data_dir", cfg.data_dir)
-    if not STATION_ID_RE.match(cfg.station_id):
+    if not is_station_id(cfg.station_id):
         p.append(
-            _err(
-                "station_id", "must be 1-32 characters a-z, 0-9 or '-'", "Mã trạm chỉ gồm 1-32 ký tự a-z, 0-9 hoặc '-'"
-            )
+            _err("station_id", f"must be {RULE}", RULE_VI)
         )
     p += _host("host", cfg.host) + _port("port", cfg.port)
     if cfg.server_url:

@@ -67,8 +67,18 @@ class SyncClient:
         return self._server_key
 
     def operators(self) -> list[dict]:
-        """Operator accounts managed at the archive (PIN hashes only), for offline login at the station."""
+        """Operator accounts managed at the archive: code, name, role, active (never a PIN hash)."""
         return self._call("GET", "/api/v1/operators")["operators"]
+
+    def verify_operator(self, code: str, pin: str) -> dict | None:
+        """The account when the archive accepts this PIN, None when it refuses it. SyncError when the archive
+        cannot answer (unreachable, or it asks to wait: its `status` says which)."""
+        try:
+            return self._call("POST", "/api/v1/operators/verify", json={"code": code, "pin": pin})
+        except SyncError as exc:
+            if exc.status == 401 and exc.code == api.ErrorCode.BAD_PIN:
+                return None
+            raise
 
     def workorders(self) -> list[dict]:
         return self._call("GET", api.WORKORDERS)["workorders"]
@@ -104,6 +114,8 @@ class SyncClient:
         if "receipt" not in status:
             self._upload(path, upload_id, status["received"], size)
             status = self._call("POST", api.UPLOAD_COMMIT(upload_id))
+        if "receipt" not in status:  # expired at the server while it was away: the retry opens it again
+            raise SyncError(f"upload {upload_id} is {status.get('state')} at the server: sending it again")
         receipt = Receipt.from_dict(status["receipt"])
         if not verify_receipt(receipt, self.server_key()):
             raise SyncError("receipt signature is not the server's: not trusting it")

@@ -10,12 +10,14 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, stream_with_context
 
+from protocol.inputs import InputError, get_dict, get_float, get_int, get_ints, get_list, get_str
 from station import review as rv
 from station.web import health
 from station.web.session import accounts, actor, current, load_session, require, set_cookie
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-PUBLIC = {"api.login", "api.unlock", "api.logout", "api.status", "api.accounts_list"}
+WAIT_MAX_S = 60
+PUBLIC = {"api.login", "api.unlock", "api.logout", "api.status"}
 
 
 def _station() -> Any:
@@ -36,6 +38,20 @@ def _bad(message: str, message_vi: str, status: int = 400, **extra: Any):
 def _needs_login() -> None:
     if request.endpoint not in PUBLIC:
         load_session()
+    _read_only_guard()
+
+
+def _read_only_guard() -> None:
+    """No change reaches a hồ sơ whose package is built or sent (store.READ_ONLY), whatever the endpoint."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.endpoint in ("api.wait", "api.stop"):
+        return
+    args = request.view_args or {}
+    store = _station().store
+    try:
+        batch_id = args["batch_id"] if "batch_id" in args else store.page(args["page_id"])["batch_id"]
+        store.check_editable(batch_id)
+    except KeyError:
+        return  # no batch or page: the endpoint answers as it always has (400 for a bad body, else 404)
 
 
 # -- sessions ------------------------------------------------------------------------------------------
@@ -43,7 +59,8 @@ def _needs_login() -> None:
 def login():
     """{"operator": code, "pin": digits} → {"token", "csrf", "operator", "name", "role"}; also sets the cookie."""
     body = _body()
-    sess = accounts().login(str(body.get("operator", "")), str(body.get("pin", "")))
+    sess = accounts().login(get_str(body, "operator", max_len=64), get_str(body, "pin", max_len=64),
+                            address=request.remote_addr or "?")
     resp = jsonify({"token": sess.token, **sess.to_dict()})
     set_cookie(resp, sess.token)
     return resp
@@ -82,7 +99,7 @@ def me():
 
 @bp.get("/accounts")
 def accounts_list():
-    """Names for the login screen's operator buttons (no PIN data)."""
+    """The accounts (no PIN data), for a logged-in user: the login screen renders its own buttons."""
     return jsonify({"accounts": accounts().list()})
 
 
@@ -130,11 +147,11 @@ def cover():
 
     station = _station()
     body = _body()
-    kind = body.get("kind", "sane")
+    kind = get_str(body, "kind", "sane", max_len=16)
     if kind == "import":
-        options: dict[str, Any] = {"folder": _import_folder(station, str(body.get("folder", "")))}
+        options: dict[str, Any] = {"folder": _import_folder(station, get_str(body, "folder", max_len=200))}
     else:
-        options = {"device": body.get("device") or station.config.device}
+        options = {"device": get_str(body, "device", max_len=200) or station.config.device}
         if str(station.capture.states.get(options["device"], "")) in ("SCANNING", "STOPPING"):
             return _bad("the scanner is busy", "Máy quét đang quét. Đợi lượt quét xong rồi quét phiếu bìa.", 409,
                         error="busy")
@@ -154,18 +171,46 @@ def batches():
     return jsonify({"batches": _station().store.batches()})
 
 
+def _server_workorders(station: Any) -> list[dict]:
+    """The server's work orders for this station; the list saved on disk when the server cannot be reached."""
+    from station.sync.client import SyncError
+    from station.web.workorders import offered
+
+    if not station.sync_client:
+        return []
+    try:
+        return offered(station)["workorders"]
+    except SyncError:
+        return []
+
+
 @bp.post("/batches")
 def open_batch():
     body = _body()
-    if not body.get("work_order_id"):
+    wo_id = body.get("work_order_id")
+    station = _station()
+    if wo_id is not None and not isinstance(wo_id, str):
+        raise InputError("work_order_id must be a string")
+    if not wo_id:
         require("admin")  # a hồ sơ typed in by hand, not sent by the server
+        record = get_dict(body, "record")
+        expected = get_int(body, "expected_sheets", lo=0, hi=1_000_000)
+    else:
+        # The hồ sơ comes from the server's work order, never from the request: an unknown id is not a way
+        # around the admin-only typed-in hồ sơ.
+        order = next((o for o in _server_workorders(station) if o.get("id") == wo_id), None)
+        if order is None:
+            return _bad(f"work order {str(wo_id)[:64]!r} is not in the server's list for this station",
+                        "Lệnh số hóa này không có trong danh sách máy chủ giao cho trạm. Hãy chọn lại từ danh sách.",
+                        404, error="unknown_workorder")
+        record, expected = order.get("record") or {}, order.get("expected_sheets")
     from station.web import qc_profile
 
-    profile = qc_profile.check(body["qc_profile"]) if body.get("qc_profile") else None  # the work order's
-    batch = _station().open_batch(record=body.get("record") or {}, expected_sheets=body.get("expected_sheets"),
-                                  work_order_id=body.get("work_order_id"), operator=actor())
+    raw_profile = body.get("qc_profile")
+    profile = qc_profile.check(raw_profile) if raw_profile else None  # the work order's thresholds
+    batch = station.open_batch(record=record, expected_sheets=expected, work_order_id=wo_id, operator=actor())
     if profile:
-        qc_profile.save(_station().store, batch["id"], profile, actor=actor())
+        qc_profile.save(station.store, batch["id"], profile, actor=actor())
     return jsonify(batch), 201
 
 
@@ -209,9 +254,16 @@ def batch(batch_id: int):
 def events(batch_id: int):
     """Server-sent events: the batch view each time it changes. The stream ends after ~25 s (the
     browser's EventSource reconnects) so that an open screen never pins a server thread for long."""
+    from sohoa.streams import RETRY_AFTER_S
+
     station = _station()
     station.store.batch(batch_id)  # 404 before the stream starts
     app = current_app._get_current_object()
+    limiter, key = app.extensions["streams"], actor()
+    if not limiter.acquire(key):  # streams never take the threads that serve the operator's actions
+        resp, status = _bad("too many live views open", "Đang mở quá nhiều màn hình theo dõi; đóng bớt rồi thử lại.",
+                            429, error="too_many_streams")
+        return resp, status, {"Retry-After": str(RETRY_AFTER_S)}
 
     def stream():
         last = None
@@ -228,7 +280,7 @@ def events(batch_id: int):
                 yield ": keep-alive\n\n"
             time.sleep(0.5)
 
-    return Response(stream_with_context(stream()), mimetype="text/event-stream",
+    return Response(limiter.guarded(key, stream_with_context(stream())), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
@@ -236,19 +288,20 @@ def events(batch_id: int):
 def scan(batch_id: int):
     station = _station()
     body = _body()
-    kind = body.get("kind", "sane")
+    kind = get_str(body, "kind", "sane", max_len=16)
+    scan_request = get_dict(body, "request")
     options: dict[str, Any] = {}
     if kind == "sane":
-        options["device"] = body.get("device") or station.config.device
+        options["device"] = get_str(body, "device", max_len=200) or station.config.device
     elif kind == "import":
-        options["folder"] = _import_folder(station, str(body.get("folder", "")))
+        options["folder"] = _import_folder(station, get_str(body, "folder", max_len=200))
     else:
         return _bad(f"unknown source kind {kind!r}", "Nguồn quét không hợp lệ.")
     if kind == "sane":
         station.capture.clear_fault(options["device"])  # "Quét tiếp" after the operator fixed the fault
-    station.scan(batch_id, kind=kind, options=options, request=body.get("request") or {}, actor=actor())
+    station.scan(batch_id, kind=kind, options=options, request=scan_request, actor=actor())
     current_app.extensions["last_scan"].remember(batch_id=batch_id, kind=kind, options=options,
-                                                 request=body.get("request") or {}, actor=actor())
+                                                 request=scan_request, actor=actor())
     return jsonify({"ok": True}), 202
 
 
@@ -290,7 +343,8 @@ def _import_folder(station: Any, name: str) -> Path:
 
 @bp.post("/batches/<int:batch_id>/wait")
 def wait(batch_id: int):
-    timeout = min(float(_body().get("timeout", 60)), 600)
+    # At most a minute: a waiting request holds a server thread (clients ask again while not idle).
+    timeout = get_float(_body(), "timeout", 30, lo=0, hi=WAIT_MAX_S)
     idle = _station().wait_idle(timeout)
     return jsonify({"idle": idle, "scanner": str(getattr(_station().capture.state, "value", ""))})
 
@@ -320,7 +374,7 @@ def update_record(batch_id: int):
 
     station = _station()
     batch = station.store.batch(batch_id)
-    record = {**batch["record"], **(_body().get("record") or {})}
+    record = {**batch["record"], **get_dict(_body(), "record")}
     for key in ("agency_id", "year", "notation"):
         record[key] = batch["record"].get(key, record.get(key))
     hoso = FileRecord(**_known(FileRecord, record))
@@ -340,9 +394,11 @@ def _known(cls: type, record: dict) -> dict:
 
 @bp.post("/batches/<int:batch_id>/documents")
 def documents(batch_id: int):
-    docs = _body().get("documents")
-    if not isinstance(docs, list) or not docs:
+    docs = get_list(_body(), "documents")
+    if not docs:
         return _bad("documents must be a non-empty list", "Cần ít nhất một tài liệu.")
+    if not all(isinstance(d, dict) and isinstance(d.get("record", {}), dict) for d in docs):
+        raise InputError("each document must be an object with a record object")
     if request.args.get("check"):
         problems = _document_problems(_station(), batch_id, docs)
         if problems:
@@ -374,7 +430,7 @@ def check_file_record():
     """Validate a hồ sơ form without saving: problems by field, in Vietnamese."""
     from protocol.metadata import FileRecord, check_file
 
-    record = _body().get("record") or {}
+    record = dict(get_dict(_body(), "record"))
     try:
         record["year"] = int(record.get("year") or 0)
         hoso = FileRecord(**_known(FileRecord, record))
@@ -402,7 +458,7 @@ def finish(batch_id: int):
                     "Hồ sơ chưa sẵn sàng để hoàn tất: " + " ".join(p["message_vi"] for p in found), 409,
                     error="not_ready", problems=found)
     station.last_error.pop(batch_id, None)  # a new attempt: the last one's error no longer stands
-    pin = _body().get("pin")
+    pin = get_str(_body(), "pin", max_len=64)
     if needs_pin(station):
         if not pin:
             return _bad("the signing token's PIN is needed", "Hãy nhập mã PIN của token ký số.", 400,
@@ -420,7 +476,8 @@ def needs_pin(station: Any) -> bool:
 # -- review ----------------------------------------------------------------------------------------------
 @bp.post("/pages/<int:page_id>/rotate")
 def page_rotate(page_id: int):
-    return jsonify({"rotation": rv.rotate(_station().store, page_id, by=int(_body().get("by", 90)), actor=actor())})
+    by = get_int(_body(), "by", 90, lo=-360, hi=360)
+    return jsonify({"rotation": rv.rotate(_station().store, page_id, by=by, actor=actor())})
 
 
 @bp.post("/pages/<int:page_id>/delete")
@@ -450,22 +507,21 @@ def page_accept(page_id: int):
 @bp.post("/batches/<int:batch_id>/move")
 def pages_move(batch_id: int):
     body = _body()
-    order = rv.move(_station().store, batch_id, [int(i) for i in body.get("page_ids") or []],
-                    after=body.get("after"), actor=actor())
+    order = rv.move(_station().store, batch_id, get_ints(body, "page_ids"), after=get_int(body, "after"),
+                    actor=actor())
     return jsonify({"order": order})
 
 
 @bp.post("/batches/<int:batch_id>/reorder")
 def pages_reorder(batch_id: int):
-    order = rv.reorder(_station().store, batch_id, [int(i) for i in _body().get("order") or []], actor=actor())
+    order = rv.reorder(_station().store, batch_id, get_ints(_body(), "order"), actor=actor())
     return jsonify({"order": order})
 
 
 @bp.post("/batches/<int:batch_id>/replace")
 def pages_replace(batch_id: int):
     body = _body()
-    order = rv.replace(_station().store, batch_id, [int(i) for i in body.get("old") or []],
-                       [int(i) for i in body.get("new") or []], actor=actor())
+    order = rv.replace(_station().store, batch_id, get_ints(body, "old"), get_ints(body, "new"), actor=actor())
     return jsonify({"order": order})
 
 
@@ -474,16 +530,19 @@ def qc_override(batch_id: int):
     """A supervisor allows finishing with open flags: logged in, or at the operator's screen with their
     code and PIN ({"supervisor", "pin", "reason"}); the audit row names the supervisor."""
     body = _body()
-    if not body.get("supervisor"):
+    supervisor = get_str(body, "supervisor", max_len=64)
+    reason = get_str(body, "reason", max_len=500)
+    if not supervisor:
         require("supervisor")
-    if not str(body.get("reason", "")).strip():
+    if not reason.strip():
         return _bad("an override needs a reason", "Hãy ghi lý do cho phép hoàn tất.", 400, error="reason_required")
-    if body.get("supervisor"):
+    if supervisor:
         load_session()
         from station.auth import AuthError
 
         try:
-            who = accounts().verify(str(body["supervisor"]), str(body.get("pin", "")))
+            who = accounts().verify(supervisor, get_str(body, "pin", max_len=64),
+                                   address=request.remote_addr or "?")
         except AuthError as exc:  # a 401 would send the operator's own screen to the login page
             if exc.code != "bad_login":
                 raise
@@ -496,7 +555,7 @@ def qc_override(batch_id: int):
         return _bad("only a supervisor may override QC flags",
                     "Chỉ giám sát viên hoặc quản trị viên mới được cho phép hoàn tất khi còn trang bị đánh dấu.",
                     403, error="forbidden")
-    rv.override(_station().store, batch_id, reason=str(body.get("reason", "")), actor=operator, role=role)
+    rv.override(_station().store, batch_id, reason=reason, actor=operator, role=role)
     return jsonify({"ok": True})
 
 
@@ -508,7 +567,7 @@ def split(batch_id: int):
     if body.get("mode") == "separators":
         groups = rv.split_by_separators(store, batch_id, actor=actor())
     else:
-        groups = rv.split_at(store, batch_id, [int(i) for i in body.get("starts") or []])
+        groups = rv.split_at(store, batch_id, get_ints(body, "starts"))
     return jsonify({"groups": groups})
 
 

@@ -28,13 +28,18 @@ def create_app(station: Any, *, idle_lock_s: float | None = None) -> Flask:
     app.config["BABEL_DEFAULT_LOCALE"] = "vi"
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     app.config["JSON_AS_ASCII"] = False
-    app.json.ensure_ascii = False  # Vietnamese stays readable in the JSON answers
     Babel(app, locale_selector=locale)
     app.extensions["station"] = station
-    app.extensions["accounts"] = Accounts(station.store, idle_lock_s=idle_lock_s or IDLE_LOCK_S)
+    app.extensions["accounts"] = Accounts(station.store, idle_lock_s=idle_lock_s or IDLE_LOCK_S,
+                                          online=station.verify_operator,
+                                          key_path=station.config.data_dir / "keys" / "pin-verifier.key")
     from station.web.trigger import LastScan, make_trigger
 
     app.extensions["last_scan"] = LastScan()
+    from sohoa.streams import StreamLimiter
+
+    # Live batch views hold a web thread each: 3 in all (of the station's 8), 2 per operator.
+    app.extensions["streams"] = StreamLimiter(total=3, per_key=2)
     app.extensions["trigger"] = make_trigger(station, app.extensions["last_scan"])
     from station.service import data_path
     from station.web.suggest import Suggester
@@ -52,6 +57,14 @@ def create_app(station: Any, *, idle_lock_s: float | None = None) -> Flask:
     install_qc_profiles(station)
     app.register_blueprint(pages_bp)
     _errors(app)
+
+    @app.after_request
+    def _security_headers(response):  # noqa: ANN001, ANN202
+        from protocol.webheaders import add_security_headers
+
+        add_security_headers(response.headers, https=request.is_secure)
+        return response
+
     return app
 
 
@@ -76,6 +89,10 @@ def _errors(app: Flask) -> None:
             return jsonify({"error": error, "message": message, "message_vi": message_vi, **extra}), status
         return render_template("error.html", status=status, message_vi=message_vi, message=message), status
 
+    from sohoa.weberrors import install, internal
+
+    install(app, answer)
+
     @app.errorhandler(AuthError)
     def auth_error(exc: AuthError):
         if not _wants_json() and exc.code in ("no_session", "locked"):
@@ -90,6 +107,10 @@ def _errors(app: Flask) -> None:
 
     @app.errorhandler(StateError)
     def state_error(exc: StateError):
+        from station.store import ReadOnlyError
+
+        if isinstance(exc, ReadOnlyError):
+            return answer(409, "read_only", str(exc), exc.message_vi)
         return answer(409, "wrong_state", str(exc), "Hồ sơ đang ở trạng thái không cho phép thao tác này.")
 
     @app.errorhandler(CaptureRefused)
@@ -122,6 +143,4 @@ def _errors(app: Flask) -> None:
             return answer(exc.code or 400, exc.name, exc.description or "", vi)
         if type(exc).__name__ == "CaptureBusy":
             return answer(409, "busy", str(exc), "Máy quét đang quét. Đợi lượt quét xong hoặc bấm Dừng.")
-        log.exception("unexpected error")
-        return answer(500, "internal", f"{type(exc).__name__}: {exc}",
-                      "Có lỗi trong trạm số hóa; thao tác chưa được thực hiện. Hãy thử lại hoặc báo quản trị viên.")
+        return internal(answer, exc)  # the exception goes to the log only, never to the page

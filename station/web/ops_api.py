@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
+from protocol.inputs import get_ints, get_str
 from station import review as rv
 from station.web import checklist
-from station.web.session import actor, load_session
+from station.web.api import _body
+from station.web.api import _needs_login as _api_rules
+from station.web.session import actor
 
 bp = Blueprint("api_ops", __name__, url_prefix="/api")
 
@@ -21,7 +24,7 @@ def _station() -> Any:
 
 @bp.before_request
 def _needs_login() -> None:
-    load_session()
+    _api_rules()  # the same login rule and read-only guard as every other /api endpoint
 
 
 @bp.get("/batches/<int:batch_id>/checklist")
@@ -34,8 +37,7 @@ def batch_checklist(batch_id: int):
 @bp.post("/batches/<int:batch_id>/accept-flags")
 def accept_kind(batch_id: int):
     """{"code": flag code} → accepts that flag on every page of the hồ sơ that carries it, in one step."""
-    body = request.get_json(silent=True) or {}
-    code = str(body.get("code", "")).strip()
+    code = get_str(_body(), "code", max_len=64).strip()
     if not code:
         return jsonify({"error": "bad_request", "message": "code is required",
                         "message_vi": "Chưa chọn loại đánh dấu cần chấp nhận."}), 400
@@ -46,11 +48,7 @@ def accept_kind(batch_id: int):
 @bp.post("/batches/<int:batch_id>/documents/start")
 def start_document(batch_id: int):
     """{"page_ids": [...]} picked in review → they become one document; the saved split follows."""
-    body = request.get_json(silent=True) or {}
-    try:
-        ids = [int(i) for i in body.get("page_ids") or []]
-    except (TypeError, ValueError):
-        ids = []
+    ids = get_ints(_body(), "page_ids")
     if not ids:
         return jsonify({"error": "bad_request", "message": "page_ids is required",
                         "message_vi": "Chưa chọn trang nào."}), 400

@@ -98,8 +98,9 @@ def login():
 
 
 def _safe_next(target: str | None) -> str:
-    # Only a path on this station: never an open redirect.
-    return target if target and target.startswith("/") and not target.startswith("//") else "/"
+    from protocol.urls import safe_next
+
+    return safe_next(target)  # only a path on this station: never an open redirect
 
 
 @bp.post("/setup")

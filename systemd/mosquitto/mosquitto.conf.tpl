@@ -35,4 +35,7 @@ max_packet_size 65536
 # websockets ignore the bind address and would listen on every interface.
 listener $port $bind
 protocol mqtt
+# The client id is the username: a station cannot connect under another station's client id and so kick it
+# off. A listener option: written before the listener line it would open a default listener on every address.
+use_username_as_clientid true
 $tls_block

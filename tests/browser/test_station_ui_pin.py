@@ -28,6 +28,7 @@ def test_finish_asks_for_the_token_pin(tmp_path: Path, token):  # noqa: F811
     module, _ca = token
     data = tmp_path / "station"
     data.mkdir()
+    Accounts(Store(data / "station.db")).add(code="adm1", name="Quản Trị", role="admin", pin="2468", actor="test")
     Accounts(Store(data / "station.db")).add(code="op1", name="Lê Văn Quét", role="operator", pin="1357",
                                              actor="test")
     port = _free_port()
@@ -53,7 +54,9 @@ def test_finish_asks_for_the_token_pin(tmp_path: Path, token):  # noqa: F811
         tok = requests.post(url + "/api/login", json={"operator": "op1", "pin": "1357"}, timeout=10).json()["token"]
         s = requests.Session()
         s.headers["Authorization"] = f"Bearer {tok}"
-        bid = s.post(url + "/api/batches", json={"record": hoso_record(), "work_order_id": "WO-1"}).json()["id"]
+        adm = requests.post(url + "/api/login", json={"operator": "adm1", "pin": "2468"}, timeout=10).json()["token"]
+        bid = requests.post(url + "/api/batches", json={"record": hoso_record()}, timeout=10,
+                            headers={"Authorization": f"Bearer {adm}"}).json()["id"]  # typed in: an admin's
         s.post(f"{url}/api/batches/{bid}/scan", json={"kind": "sane", "request": {"source": "flatbed", "dpi": 300}})
         assert s.post(f"{url}/api/batches/{bid}/wait", json={"timeout": 60}).json()["idle"]
         s.post(f"{url}/api/batches/{bid}/review")
@@ -69,7 +72,8 @@ def test_finish_asks_for_the_token_pin(tmp_path: Path, token):  # noqa: F811
 
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page(viewport={"width": 800, "height": 480}, locale="vi-VN")
+            # bypass_csp: wait_for_function evals its predicate; tests/security/test_headers.py keeps the CSP on
+            page = browser.new_page(viewport={"width": 800, "height": 480}, locale="vi-VN", bypass_csp=True)
             page.context.add_cookies([{"name": "sohoa_session", "value": tok, "url": url}])
             page.goto(f"{url}/batch/{bid}/finish")
             page.locator("#finish-btn").click()

@@ -129,24 +129,15 @@ def test_login_rate_limit_blocks_even_the_right_password(server):
         allow_redirects=False,
     )
     assert resp.status_code == 429 and "Thử lại sau" in resp.text
-    # another account from elsewhere is not blocked by the name key, but this address is
+    # Counted per account and address: another account from this address is not locked out by these five
+    # (the per-address limit is higher); tests/security/test_lockout.py covers the owner at another address.
     assert (
         s.post(
-            url + "/login", data={"username": SUPERVISOR[0], "password": SUPERVISOR[1], "csrf_token": token}, timeout=10
+            url + "/login", data={"username": SUPERVISOR[0], "password": SUPERVISOR[1], "csrf_token": token},
+            timeout=10, allow_redirects=False,
         ).status_code
-        == 429
+        == 302
     )
-
-
-def test_limiter_window_expires():
-    now = [0.0]
-    limiter = auth.LoginLimiter(attempts=2, window=60, clock=lambda: now[0])
-    limiter.failed("a", "1.2.3.4")
-    limiter.failed("a", "1.2.3.4")
-    assert limiter.retry_after("a", "5.6.7.8") == pytest.approx(60)
-    assert limiter.retry_after("b", "1.2.3.4") == pytest.approx(60)
-    now[0] = 61
-    assert limiter.retry_after("a", "1.2.3.4") == 0
 
 
 def test_disabled_account_loses_its_session(server):

@@ -108,7 +108,7 @@ def test_station_cannot_publish_under_another_station(broker: BrokerProcess):
 def test_station_cannot_forge_server_notices_or_read_other_inboxes(broker: BrokerProcess):
     b_inbox = Recorder(broker.port, "st-b", server_topic("receipts", "st-b"))
     a_snoop = Recorder(broker.port, "st-a", server_topic("receipts", "st-b"))
-    a = connected(broker.port, "st-a")
+    a = a_snoop.client  # one connection per station: a second one under the same username would replace it
     server = connected(broker.port, "server")
     try:
         forged = ReceiptPayload(station_id="st-b", package_id="p1", verdict="accepted").to_json()
@@ -120,9 +120,8 @@ def test_station_cannot_forge_server_notices_or_read_other_inboxes(broker: Broke
         assert [p for _, p in b_inbox.got] == [real.to_json().encode()]
         assert a_snoop.got == []
     finally:
-        for c in (a, server):
-            c.disconnect()
-            c.loop_stop()
+        server.disconnect()
+        server.loop_stop()
         b_inbox.close()
         a_snoop.close()
 

@@ -28,6 +28,7 @@ ACCESS = {
     "web.set_lang": PUBLIC,
     "ingest.workorders": STATION,
     "operators.list_for_station": STATION,
+    "operators.verify_for_station": STATION,
     "ingest.open_upload": STATION,
     "ingest.upload_status": STATION,
     "ingest.put_chunk": STATION,

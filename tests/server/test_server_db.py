@@ -68,7 +68,11 @@ def test_station_added_at_one_server_authenticates_at_the_other_until_revoked(op
     creds = one.add_station("tram-01", name="Trạm tầng 2")
     assert other.authenticate("tram-01", creds["token"])
     assert not other.authenticate("tram-01", "not-the-token") and not other.authenticate("tram-99", creds["token"])
-    assert other.mqtt_accounts() == {"tram-01": creds["mqtt_password"]}
+    from server.broker import verify_password
+
+    accounts = other.mqtt_accounts()  # the broker's hash, never the password itself
+    assert list(accounts) == ["tram-01"] and verify_password(creds["mqtt_password"], accounts["tram-01"])
+    assert creds["mqtt_password"] not in accounts["tram-01"]
     assert [(s["id"], s["name"], s["revoked"]) for s in other.stations()] == [("tram-01", "Trạm tầng 2", 0)]
 
     assert other.revoke_station("tram-01") is True and other.revoke_station("tram-99") is False
@@ -173,7 +177,8 @@ def test_operator_accounts_are_shared(open_records) -> None:  # noqa: F811
     operators.set_operator(one, "op-01", name="Nguyễn Văn An", role="operator", pin="2468")
     operators.set_operator(other, "op-01", name="Nguyễn Văn An", role="supervisor", pin="1357")
     [row] = operators.operators(one)
-    assert (row["code"], row["role"], row["active"]) == ("op-01", "supervisor", 1) and "1357" not in row["pin_hash"]
+    assert (row["code"], row["role"], row["active"]) == ("op-01", "supervisor", 1) and "pin_hash" not in row
+    assert operators.check_pin(other, "op-01", "1357") and not operators.check_pin(other, "op-01", "2468")
     assert operators.deactivate_operator(one, "op-01") and not operators.deactivate_operator(one, "op-99")
     assert operators.operators(other)[0]["active"] == 0
 

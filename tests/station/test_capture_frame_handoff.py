@@ -6,7 +6,7 @@ import time
 
 import cv2
 import numpy as np
-from webfixtures import login, station  # noqa: F401 - fixture
+from webfixtures import admin_headers, login, station  # noqa: F401 - fixture
 
 from tests.conftest import hoso_record
 
@@ -16,8 +16,8 @@ def test_live_scans_are_processed_from_the_captured_frame(station):  # noqa: F81
 
     client = create_app(station).test_client()
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {login(client, 'op1')['token']}"
-    batch = client.post("/api/batches", json={"record": hoso_record(), "expected_sheets": 1,
-                                              "work_order_id": "WO-1"}).get_json()
+    batch = client.post("/api/batches", json={"record": hoso_record(), "expected_sheets": 1},
+                      headers=admin_headers(client)).get_json()
     frames: list[dict] = []
     plain: list[dict] = []
     station.capture.add_listener(on_page=frames.append, with_frame=True)

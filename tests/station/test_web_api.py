@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from webfixtures import login, station  # noqa: F401 - fixture
+from webfixtures import admin_headers, login, station  # noqa: F401 - fixture
 
 from tests.conftest import hoso_record
 
@@ -19,8 +19,8 @@ def _client(station):  # noqa: ANN001, F811
 
 
 def _scanned_batch(client, station, sheets_expected: int = 10) -> int:  # noqa: F811
-    batch = client.post("/api/batches", json={"record": hoso_record(), "expected_sheets": sheets_expected,
-                                              "work_order_id": "WO-1"}).get_json()
+    batch = client.post("/api/batches", json={"record": hoso_record(), "expected_sheets": sheets_expected},
+                      headers=admin_headers(client)).get_json()
     resp = client.post(f"/api/batches/{batch['id']}/scan",
                        json={"kind": "sane", "request": {"source": "flatbed", "dpi": 300, "mode": "color"}})
     assert resp.status_code == 202, resp.get_json()

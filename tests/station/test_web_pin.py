@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from test_output_signing_pkcs11 import KEY, PIN, TOKEN, token  # noqa: F401 - fixture
-from webfixtures import login, seed_accounts
+from webfixtures import admin_headers, login, seed_accounts
 
 from tests.conftest import hoso_record
 
@@ -29,7 +29,8 @@ def test_finish_asks_for_the_token_pin_and_never_keeps_it(tmp_path: Path, token,
         seed_accounts(station.store)
         client = create_app(station).test_client()
         client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + login(client, "op1")["token"]
-        bid = client.post("/api/batches", json={"record": hoso_record(), "work_order_id": "WO-1"}).get_json()["id"]
+        bid = client.post("/api/batches", json={"record": hoso_record()},
+                          headers=admin_headers(client)).get_json()["id"]
         client.post(f"/api/batches/{bid}/scan", json={"kind": "sane", "request": {"source": "flatbed", "dpi": 300}})
         station.wait_idle(60)
         assert station.pool.drain(timeout=120)

@@ -14,7 +14,6 @@ from webfixtures import PINS, station  # noqa: F401 - the fixture
 PUBLIC, OPERATOR, SUPERVISOR, ADMIN = "public", "operator", "supervisor", "admin"
 ACCESS = {
     "api.login": PUBLIC, "api.unlock": PUBLIC, "api.logout": PUBLIC, "api.status": PUBLIC,
-    "api.accounts_list": PUBLIC,  # names for the login screen's buttons, no PIN data
     "api.accounts_add": ADMIN,
     "api.open_batch": ADMIN,  # without a work order (what this test sends): a hồ sơ typed in by hand
     "api.qc_override": SUPERVISOR,
@@ -59,7 +58,8 @@ def _api_rules(app):
 def test_every_api_endpoint_is_known(app):
     # A new endpoint defaults to "operator"; this list makes that a visible decision, not an accident.
     known = set(ACCESS) | {
-        "api.lock", "api.me", "api.workorders", "api.cover", "api.batches", "api.batch", "api.events", "api.scan",
+        "api.lock", "api.me", "api.accounts_list", "api.workorders", "api.cover", "api.batches", "api.batch",
+        "api.events", "api.scan",
         "api.trigger", "api.stop", "api.import_folders", "api.wait", "api.to_review", "api.reopen",
         "api.update_record", "api.documents", "api.check_file_record", "api.finish", "api.page_rotate",
         "api.page_delete", "api.page_restore", "api.page_keep", "api.page_accept", "api.pages_move",

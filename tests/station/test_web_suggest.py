@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from webfixtures import login, station  # noqa: F401 - fixture
+from webfixtures import admin_headers, login, station  # noqa: F401 - fixture
 
 from station.web.suggest import parse
 from tests.conftest import hoso_record
@@ -38,7 +38,7 @@ def test_suggestions_from_the_first_page_of_an_imported_document(station):  # no
 
     write_sample_folder(station.config.data_dir / "import" / "quyet-dinh", count=1, seed=11, dpi=300)
     app, client = _client(station)
-    bid = client.post("/api/batches", json={"record": hoso_record(), "work_order_id": "WO-1"}).get_json()["id"]
+    bid = client.post("/api/batches", json={"record": hoso_record()}, headers=admin_headers(client)).get_json()["id"]
     assert client.post(f"/api/batches/{bid}/scan", json={"kind": "import", "folder": "quyet-dinh"}).status_code == 202
     station.wait_idle(60)
     assert station.pool.drain(timeout=120)
@@ -63,7 +63,7 @@ def test_suggestions_from_the_first_page_of_an_imported_document(station):  # no
 def test_trigger_repeats_the_last_scan_and_is_debounced(station):  # noqa: F811
     app, client = _client(station)
     assert client.post("/api/trigger").get_json() == {"fired": True}  # nothing to repeat: refused, logged
-    bid = client.post("/api/batches", json={"record": hoso_record(), "work_order_id": "WO-1"}).get_json()["id"]
+    bid = client.post("/api/batches", json={"record": hoso_record()}, headers=admin_headers(client)).get_json()["id"]
     client.post(f"/api/batches/{bid}/scan", json={"kind": "sane", "request": {"source": "flatbed", "dpi": 300}})
     station.wait_idle(60)
     trigger = app.extensions["trigger"]

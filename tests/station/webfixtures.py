@@ -36,3 +36,9 @@ def login(client, code: str = "op1") -> dict:  # noqa: ANN001
     resp = client.post("/api/login", json={"operator": code, "pin": PINS[code]})
     assert resp.status_code == 200, resp.get_json()
     return resp.get_json()
+
+
+def admin_headers(client) -> dict[str, str]:  # noqa: ANN001
+    """Bearer headers of an admin session (a hồ sơ typed in by hand, without a server work order, needs one)."""
+    token = login(client.application.test_client(), "adm1")["token"]
+    return {"Authorization": f"Bearer {token}"}

@@ -119,11 +119,19 @@
   renderStations();
   renderSummary();
   const live = document.getElementById("live");
-  const source = new EventSource("/events");
   const seen = () => { window.sohoaDashboard.received += 1; window.sohoaDashboard.lastEventAt = Date.now(); };
-  source.onopen = () => { live.textContent = "● " + T.live; live.className = "live on"; };
-  source.onerror = () => { live.textContent = T.reconnecting; live.className = "live"; };
-  source.addEventListener("snapshot", (ev) => { Object.assign(state, JSON.parse(ev.data)); renderStations(); renderSummary(); seen(); });
-  source.addEventListener("summary", (ev) => { Object.assign(state, JSON.parse(ev.data)); renderSummary(); seen(); });
-  source.addEventListener("delta", (ev) => { applyDelta(JSON.parse(ev.data)); seen(); });
+  /* The browser retries a dropped stream by itself, but not one the server refused (429: too many live views
+     open): then connect again after a while. */
+  const connect = () => {
+    const source = new EventSource("/events");
+    source.onopen = () => { live.textContent = "● " + T.live; live.className = "live on"; };
+    source.onerror = () => {
+      live.textContent = T.reconnecting; live.className = "live";
+      if (source.readyState === EventSource.CLOSED) setTimeout(connect, 15000);
+    };
+    source.addEventListener("snapshot", (ev) => { Object.assign(state, JSON.parse(ev.data)); renderStations(); renderSummary(); seen(); });
+    source.addEventListener("summary", (ev) => { Object.assign(state, JSON.parse(ev.data)); renderSummary(); seen(); });
+    source.addEventListener("delta", (ev) => { applyDelta(JSON.parse(ev.data)); seen(); });
+  };
+  connect();
 })();

@@ -6,6 +6,11 @@ const T = CFG.T;
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 const BATCH = document.body.dataset.batch ? Number(document.body.dataset.batch) : null;
+/* Same rule as protocol/urls.py: a path on this station only; "\\" and control characters would let the
+   browser read it as another host ("/\\evil" and "/\t/evil" both become "//evil"). */
+const safeNext = (p) => (typeof p === "string" && /^\/(?![\/\\])[^\\\x00-\x20\x7f]*$/.test(p) ? p : "/");
+/* The forms are driven by this script: Enter must never post them (no inline handler: the CSP allows none). */
+addEventListener("submit", (ev) => { if (!ev.target.hasAttribute("action")) ev.preventDefault(); });
 
 function toast(text, kind) {
   const div = document.createElement("div");
@@ -193,7 +198,7 @@ screens.login = function () {
       }
       if (mode === "unlock") await api("POST", "/api/unlock", { pin: pin.value });
       else await api("POST", "/api/login", { operator: who || "", pin: pin.value });
-      location.href = box.dataset.next || "/";
+      location.href = safeNext(box.dataset.next);
     } catch (e) { err(e); }
   };
   $$("#keypad button").forEach((b) => b.onclick = () => {

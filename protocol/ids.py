@@ -1,0 +1,48 @@
+"""The one rule for identifiers a person types in (station ids): every command, endpoint and config check uses it.
+
+A station id is an MQTT username, an ACL `%u`, a topic segment, a file name and a URL segment at once, so it
+is kept to lower-case ASCII letters, digits and '-', 1-32 characters: no slashes, dots, spaces or wildcards.
+"""
+
+from __future__ import annotations
+
+import re
+
+STATION_ID_RE = re.compile(r"[a-z0-9-]{1,32}")
+RULE = "1-32 characters a-z, 0-9 or '-'"
+RULE_VI = "Mã trạm chỉ gồm 1-32 ký tự a-z, 0-9 hoặc '-'"
+
+
+class IdError(ValueError):
+    """An identifier that breaks the rule; `message_vi` for the operator UI."""
+
+    message_vi = RULE_VI
+
+
+def is_station_id(value: object) -> bool:
+    return isinstance(value, str) and STATION_ID_RE.fullmatch(value) is not None
+
+
+def check_station_id(value: object) -> str:
+    """Return the id if it follows the rule; raise IdError (a ValueError) otherwise."""
+    if not is_station_id(value):
+        raise IdError(f"invalid station id {value!r}: use {RULE}")
+    return value  # type: ignore[return-value]
+
+
+# Operator codes: ASCII letters, digits, '.', '_', '-', starting with a letter or digit (a login name).
+OPERATOR_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
+OPERATOR_RULE = "1-32 characters A-Z, a-z, 0-9, '.', '_' or '-', starting with a letter or digit"
+OPERATOR_RULE_VI = "Mã nhân viên chỉ gồm chữ không dấu, số, dấu chấm, gạch (1-32 ký tự)."
+
+
+def is_operator_code(value: object) -> bool:
+    return isinstance(value, str) and OPERATOR_CODE_RE.fullmatch(value) is not None
+
+
+def check_operator_code(value: object) -> str:
+    if not is_operator_code(value):
+        err = IdError(f"invalid operator code {value!r}: use {OPERATOR_RULE}")
+        err.message_vi = OPERATOR_RULE_VI
+        raise err
+    return value  # type: ignore[return-value]

@@ -1,0 +1,58 @@
+"""The one place both web apps (station, server) turn bad input into 400 and unexpected failures into a 500
+that shows nothing internal. Until the project has one exception tree (#16), this is the whole mechanism:
+endpoints read fields with protocol.inputs getters and never catch parsing errors themselves."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+
+from protocol.inputs import InputError, loads
+
+log = logging.getLogger("sohoa.web")
+Answer = Callable[[int, str, str, str], Any]  # (status, error code, English message, Vietnamese message)
+
+
+class SafeJSONProvider(DefaultJSONProvider):
+    """Request JSON through protocol.inputs.loads: too deep or too big is a ValueError, so Flask's get_json
+    answers 400 (or None with silent=True) instead of a RecursionError reaching the top."""
+
+    ensure_ascii = False
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return loads(s, **kwargs)
+
+
+def install(app: Flask, answer: Answer) -> None:
+    app.json_provider_class = SafeJSONProvider
+    app.json = SafeJSONProvider(app)
+
+    @app.errorhandler(InputError)
+    def bad_input(exc: InputError):  # noqa: ANN202
+        return answer(400, "bad_request", str(exc), "Yêu cầu không hợp lệ: " + str(exc))
+
+    @app.errorhandler(RecursionError)
+    def too_deep(exc: RecursionError):  # noqa: ANN202
+        return answer(400, "bad_request", "input nested too deeply", "Dữ liệu gửi lên lồng nhau quá sâu.")
+
+    @app.errorhandler(OverflowError)
+    def too_big(exc: OverflowError):  # noqa: ANN202 - e.g. a page id past SQLite's 64-bit integers
+        return answer(400, "bad_request", "number out of range", "Số gửi lên vượt quá giới hạn.")
+
+    @app.errorhandler(UnicodeError)
+    def bad_text(exc: UnicodeError):  # noqa: ANN202
+        return answer(400, "bad_request", "text is not valid UTF-8", "Dữ liệu gửi lên không phải UTF-8 hợp lệ.")
+
+
+def internal(answer: Answer, exc: BaseException) -> Any:
+    """A 500 with an incident number to quote; the exception itself goes to the log only."""
+    incident = secrets.token_hex(4)
+    log.error("unexpected error (incident %s)", incident, exc_info=exc)
+    return answer(500, "internal", f"internal error (incident {incident}); the operation was not done",
+                  f"Có lỗi trong hệ thống (mã sự cố {incident}); thao tác chưa được thực hiện. "
+                  "Hãy thử lại hoặc báo quản trị viên.")
