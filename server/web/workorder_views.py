@@ -76,7 +76,8 @@ def workorders_assign():
 @require_role("admin")
 def workorders_reopen():
     """An accepted work order offered to its station again (a hồ sơ to be scanned once more)."""
-    wo_id = request.form.get("reopen") or (request.get_json(silent=True) or {}).get("id") or ""
+    body = request.get_json(silent=True) if request.is_json else None
+    wo_id = request.form.get("reopen") or get_str(body if isinstance(body, dict) else {}, "id", max_len=64)
     if not any(w["id"] == wo_id for w in ctx().db.workorders()):
         return jsonify({"error": "not_found", "message": f"no work order {wo_id!r}",
                         "message_vi": "Không có lệnh số hóa này"}), 404
