@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+
+from station.processing.config import ProcessingConfig, processing_config
 
 
 @dataclass
@@ -39,6 +41,8 @@ class StationConfig:
     workers: int = 0  # 0: one per core
     sync_interval: float = 5.0
     package_kind: str = "AIP"
+    # [processing]: deskew, orientation, blank and quality thresholds (station/processing/config.py)
+    processing: ProcessingConfig = field(default_factory=ProcessingConfig)
 
     @property
     def db_path(self) -> Path:
@@ -65,6 +69,14 @@ def load_config(path: Path) -> StationConfig:
     problems = [f"unknown setting {k!r}" for k in sorted(set(raw) - known)]
     if "data_dir" not in raw:
         problems.append("data_dir is required")
+    section = raw.get("processing", {})
+    if not isinstance(section, dict):
+        problems.append("processing must be a table ([processing])")
+    else:
+        try:
+            raw["processing"] = processing_config(section)
+        except ValueError as exc:
+            problems.append(str(exc))
     if problems:
         raise ValueError(f"{path}: " + "; ".join(problems))
     for key in PATH_FIELDS & set(raw):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from protocol.clock import iso_vn, now_vn
 from protocol.hashing import sha256_file
 from protocol.metadata import DocumentRecord, FileRecord, MetadataError, check_document, check_file
+from station.processing.orientation import summary as orientation_summary
 from station.store import BatchState, Store
 from station.sync.space import DISK_FULL_VI, disk_full
 
@@ -314,12 +315,14 @@ class Finisher:
             )
             if page["processing"]:
                 proc = page["processing"]
+                how = orientation_summary(proc.get("rotation_method", "none"), proc.get("rotation_evidence") or {})
+                turn = f", operator turn {proc['manual_rotation']}" if proc.get("manual_rotation") else ""
                 events.append(
                     PremisEvent(
                         event_type="modification",
                         at=page["processed_at"],
                         agent=f"software:{self.software}",
-                        detail=f"deskew {proc.get('angle', 0):.2f}°, rotation {proc.get('rotation', 0)}, "
+                        detail=f"deskew {proc.get('angle', 0):.2f}°, rotation {proc.get('rotation', 0)} ({how}){turn}, "
                         f"derivative {page['derivative_sha256']}",
                         objects=[_page_ref(page)],
                         extra={"sha256": page["derivative_sha256"]},

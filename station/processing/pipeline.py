@@ -42,7 +42,10 @@ class PageResult:
     qr: list[str] = field(default_factory=list)
     separator: bool = False  # a sohoa separator sheet: a new document starts after it
     cover: str | None = None  # the hồ sơ code on a sohoa cover sheet
-    rotation_method: str = "none"  # "lines" (own method), "qr" (a sohoa sheet's code), "osd" (Tesseract), "none"
+    # the signals that agreed on `rotation`: "lines", "lines+osd", "lines+words", "osd+words", "qr" (a sohoa
+    # sheet's code), "osd" (upright by OSD), "none" (kept as scanned: nothing to judge by, or no agreement)
+    rotation_method: str = "none"
+    rotation_evidence: dict[str, Any] = field(default_factory=dict)  # each signal's answer and score
     manual_rotation: int = 0  # the operator's turn (clockwise) included in the derivative
     flags: list[dict[str, str]] = field(default_factory=list)
     crop: list[int] = field(default_factory=list)  # x, y, w, h kept by the first border removal
@@ -86,7 +89,9 @@ def quality_flags(metrics: dict[str, Any], *, blank: bool, config: ProcessingCon
     skew = metrics.get("residual_skew_deg")
     if skew is not None and abs(skew) > config.residual_skew_max_deg:
         out.append(flag("skewed", f"Page is still skewed by {skew:.2f}°", f"Trang vẫn còn bị nghiêng {skew:.2f}°"))
-    if metrics["clipped_white"] > config.max_clipped_white:
+    contrast = metrics.get("contrast")
+    washed_out = contrast is not None and contrast < config.overexposed_max_contrast
+    if metrics["clipped_white"] > config.max_clipped_white and washed_out:
         share = metrics["clipped_white"]
         out.append(
             flag(
@@ -239,17 +244,29 @@ def process_image(
         found = Orientation(sheet_turn, 10.0, "qr")
     elif config.detect_orientation and not blank and score >= config.orientation_min_ink_mm2:
         found = orient(
-            straight, skew, dpi=sdpi, use_osd=config.orientation_osd_fallback, osd_timeout=config.osd_timeout_s
+            straight,
+            skew,
+            dpi=sdpi,
+            use_osd=config.orientation_osd_fallback,
+            osd_timeout=config.osd_timeout_s,
+            min_osd_confidence=config.min_rotation_confidence,
         )
-        if found.method == "osd" and found.rotation and found.confidence < config.min_rotation_confidence:
-            flags.append(
-                flag(
-                    "orientation_uncertain",
-                    f"Page may be turned {found.rotation}° (confidence {found.confidence:.1f}); not rotated",
-                    f"Trang có thể bị xoay {found.rotation}° (độ tin cậy {found.confidence:.1f}); chưa tự xoay",
-                )
+    if found.uncertain:
+        flags.append(
+            flag(
+                "orientation_uncertain",
+                f"Page may be turned {found.uncertain}° but the signals do not agree; kept as scanned",
+                f"Trang có thể bị xoay {found.uncertain}° nhưng chưa đủ căn cứ; giữ nguyên như khi quét",
             )
-            found = Orientation(0, found.confidence, found.method)
+        )
+    elif found.rotation and found.method != "qr":
+        flags.append(
+            flag(
+                "auto_rotated",
+                f"Page turned {found.rotation}° automatically ({found.method}); please check",
+                f"Trang đã được tự động xoay {found.rotation}° ({found.method}); vui lòng kiểm tra",
+            )
+        )
     turn = (found.rotation + manual_rotation) % 360
     final_small = steps.rotate(straight, turn)
     # 5. the full-size derivative, touched once
@@ -306,6 +323,7 @@ def process_image(
         rotation=found.rotation,
         rotation_confidence=round(float(found.confidence), 2),
         rotation_method=found.method,
+        rotation_evidence=found.evidence,
         manual_rotation=manual_rotation % 360,
         blank=blank,
         blank_score=round(score, 3),
