@@ -337,16 +337,66 @@ def process_image(
     )
 
 
+MAX_PIXELS = 200_000_000  # A0 at 600 dpi is 140 MP; beyond this a file is a decompression bomb, not a scan
+
+
+def inspect_image(src: Path, data: np.ndarray | None = None) -> str | None:
+    """What is wrong with an image file before decoding it (None: decode it), in words for the operator's
+    log: a 0-byte file, a PDF, something that is not an image, several pages, too many pixels."""
+    from PIL import Image
+
+    if data is None:
+        try:
+            data = np.fromfile(src, dtype=np.uint8, count=8)
+        except OSError as exc:
+            return f"cannot read {src}: {exc.strerror or exc}"
+    if data.size == 0:
+        return f"{src} is empty (0 bytes): copy or scan it again"
+    if data[:5].tobytes() == b"%PDF-":
+        return f"{src} is a PDF, not an image: render its pages first (pdftoppm -r 300 -png FILE PREFIX)"
+    try:
+        with Image.open(src) as probe:
+            width, height = probe.size
+            frames = getattr(probe, "n_frames", 1)
+    except Image.DecompressionBombError:
+        return f"{src} declares too many pixels (decompression bomb?): not opened"
+    except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for files that are not images
+        return f"{src} is not an image sohoa can read ({type(exc).__name__}: {str(exc)[:120]})"
+    if width * height > MAX_PIXELS:
+        return f"{src} is {width}x{height} pixels, more than {MAX_PIXELS:,} (a decompression bomb?): not opened"
+    if frames > 1:
+        return f"{src} holds {frames} pages (multi-page file): split it into one image per page"
+    return None
+
+
 def load_image(src: Path) -> np.ndarray:
-    """Read a capture as BGR (or grey) uint8, decoded once; 16-bit captures are reduced for the steps."""
-    data = np.fromfile(src, dtype=np.uint8)
+    """Read a capture as BGR (or grey) uint8, decoded once; 16-bit captures are reduced for the steps,
+    CMYK and palette images are turned into colour. Raises ProcessingError naming what is wrong."""
+    src = Path(src)
+    try:
+        data = np.fromfile(src, dtype=np.uint8)
+    except OSError as exc:
+        raise ProcessingError(f"cannot read {src}: {exc.strerror or exc}") from exc
+    problem = inspect_image(src, data)
+    if problem:
+        raise ProcessingError(problem)
+    from PIL import Image
+
+    with Image.open(src) as probe:
+        cmyk = probe.mode == "CMYK"
+    if cmyk:  # OpenCV reads CMYK TIFFs as 4 colour channels: let PIL do the conversion
+        with Image.open(src) as im:
+            return cv2.cvtColor(np.asarray(im.convert("RGB")), cv2.COLOR_RGB2BGR)
     img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise ProcessingError(f"cannot read image {src}")
+        raise ProcessingError(f"cannot decode image {src} (damaged or cut short?)")
     if img.dtype == np.uint16:
         img = (img >> 8).astype(np.uint8)
-    if img.ndim == 3 and img.shape[2] == 4:
-        img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    elif img.dtype != np.uint8:
+        raise ProcessingError(f"{src}: {img.dtype} samples are not supported; save it as 8 or 16 bit")
+    if img.ndim == 3 and img.shape[2] == 4:  # transparent areas are paper (white), not black
+        alpha = img[..., 3:].astype(np.float32) / 255.0
+        img = (img[..., :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
     elif img.ndim == 3 and img.shape[2] == 1:
         img = img[..., 0]
     return img
