@@ -56,6 +56,12 @@ def updown_score(g: np.ndarray, *, dpi: float) -> tuple[float, int]:
     # columns inked down most of the page (the edge of a scanner lid, a binding shadow, a ruled margin) would
     # put ink in every row and merge all lines into one: leave them out
     ink = ink[:, ink.mean(axis=0) < 0.5]
+    # ruled lines, underlines and table borders are not glyphs: under a line of text they look like descender
+    # ink and would call an upright form upside down. Runs of ink longer than 8 mm go.
+    ink8 = ink.view(np.uint8) if ink.dtype == np.bool_ else ink.astype(np.uint8)
+    rules = cv2.morphologyEx(ink8, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (round(8 * mm), 1)))
+    if cv2.countNonZero(rules):
+        ink = ink & (cv2.dilate(rules, np.ones((3, 3), np.uint8)) == 0)
     p = ink.sum(axis=1).astype(np.float64)
     on = p > max(2.0, 0.004 * ink.shape[1])
     # each row's line: a run of rows with ink; the x-height band of a line is where its profile is at

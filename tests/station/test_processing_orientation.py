@@ -19,14 +19,11 @@ def _codes(result) -> list[str]:
     return [f["code"] for f in result.flags]
 
 
-def test_upright_form_the_line_rule_calls_upside_down_is_kept(tmp_path):
-    """A straight upright ruled form: the ink under the ruled lines fools the up/down rule into 180°. OSD and
-    the strip read both ways say upright, so the page stays as scanned."""
+def test_upright_ruled_form_is_kept(tmp_path):
+    """Ruled lines under the text used to read as descenders and call an upright form upside down."""
     result = process_image(draw_page("form", 0), dpi=DPI, out_path=tmp_path / "form.jpg")
-    evidence = result.rotation_evidence
-    assert evidence["lines"]["rotation"] == 180, "the case this guards against: the line rule alone is wrong"
     assert result.rotation == 0 and "auto_rotated" not in _codes(result)
-    assert evidence["osd"]["rotation"] == 0 and evidence["words"]["rotation"] == 0
+    assert result.rotation_evidence["lines"].get("rotation") != 180
 
 
 def test_turned_form_is_put_right_by_two_signals_and_flagged_for_a_check(tmp_path):
