@@ -146,22 +146,30 @@ def evaluate(cases: list[Case], results: list[dict]) -> dict:
     }
 
 
+OUT: list[str] = []  # what the bench printed, for docs/bench/orientation.md
+
+
+def say(line: str = "") -> None:
+    print(line, flush=True)
+    OUT.append(line)
+
+
 def report(title: str, acc: dict) -> bool:
     rot = 100.0 * acc["rotated_ok"] / acc["rotated_n"] if acc["rotated_n"] else float("nan")
     flagged = 100.0 * len(acc["clean_flagged"]) / acc["clean_n"] if acc["clean_n"] else 0.0
-    print(f"{title}:")
-    print(f"  upright pages turned: {len(acc['upright_turned'])}/{acc['upright_n']} (goal 0)")
-    print(f"  pages without text turned: {len(acc['picture_turned'])}/{acc['picture_n']} (goal 0)")
-    print(f"  rotated text pages put right: {acc['rotated_ok']}/{acc['rotated_n']} ({rot:.1f}%, goal ≥ 99.5%)")
-    print(f"  skew error: median {acc['skew_median']:.3f}°, p95 {acc['skew_p95']:.3f}° over {acc['skew_n']} pages")
-    print(
+    say(f"{title}:")
+    say(f"  upright pages turned: {len(acc['upright_turned'])}/{acc['upright_n']} (goal 0)")
+    say(f"  pages without text turned: {len(acc['picture_turned'])}/{acc['picture_n']} (goal 0)")
+    say(f"  rotated text pages put right: {acc['rotated_ok']}/{acc['rotated_n']} ({rot:.1f}%, goal ≥ 99.5%)")
+    say(f"  skew error: median {acc['skew_median']:.3f}°, p95 {acc['skew_p95']:.3f}° over {acc['skew_n']} pages")
+    say(
         f"  blank found: {acc['blank_found']}/{acc['blanks']}; content pages called blank: "
         f"{len(acc['false_blank'])} (goal 0)"
     )
-    print(f"  quality flags on clean pages: {len(acc['clean_flagged'])}/{acc['clean_n']} ({flagged:.1f}%, goal < 2%)")
+    say(f"  quality flags on clean pages: {len(acc['clean_flagged'])}/{acc['clean_n']} ({flagged:.1f}%, goal < 2%)")
     for key in ("upright_turned", "picture_turned", "wrong", "false_blank", "clean_flagged"):
         for line in acc[key][:12]:
-            print(f"    {key}: {line}")
+            say(f"    {key}: {line}")
     return (
         not acc["upright_turned"]
         and not acc["picture_turned"]
@@ -178,18 +186,18 @@ def main() -> int:
     try:
         cases = build_cases(CACHE, seeds)
     except Exception as exc:  # noqa: BLE001 - no network for the outside data: say so and fail
-        print(f"orientation set: cannot fetch the outside pages ({exc}); needs network once (pip download)")
+        say(f"orientation set: cannot fetch the outside pages ({exc}); needs network once (pip download)")
         return 1
-    print(f"orientation set: {len(cases)} pages in {CACHE} ({time.monotonic() - t:.0f} s to make or find)")
-    print(f"outside data: {provenance()}")
-    print(f"load average before: {Path('/proc/loadavg').read_text().strip()}")
+    say(f"orientation set: {len(cases)} pages in {CACHE} ({time.monotonic() - t:.0f} s to make or find)")
+    say(f"outside data: {provenance()}")
+    say(f"load average before: {Path('/proc/loadavg').read_text().strip()}")
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(workers, initializer=_init) as pool:
         t = time.monotonic()
         futures = [pool.submit(_one, c.path, str(Path(tmp) / f"{i}.jpg")) for i, c in enumerate(cases)]
         results = [f.result() for f in futures]
         wall = time.monotonic() - t
     cpu = [r["cpu"] for r in results]
-    print(
+    say(
         f"processed {len(cases)} pages in {wall:.0f} s on {workers} workers; CPU per page median "
         f"{statistics.median(cpu):.2f} s, max {max(cpu):.2f} s"
     )
@@ -198,5 +206,13 @@ def main() -> int:
         picked = [(c, r) for c, r in zip(cases, results, strict=True) if c.origin == origin]
         ok &= report(f"{origin} pages", evaluate([c for c, _ in picked], [r for _, r in picked]))
     ok &= report("all pages", evaluate(cases, results))
-    print(f"goals {'met' if ok else 'NOT met'}")
+    say(f"goals {'met' if ok else 'NOT met'}")
+    default = Path(__file__).resolve().parent.parent / "docs" / "bench" / "orientation.md"
+    doc = os.environ.get("BENCH_DOC", str(default))
+    if doc != "-":
+        from bench.evalset import machine, write_section
+
+        title = "## Orientation, blank and flags on outside and generated pages (`python -m bench orientation`)"
+        body = "\n".join([title, "", f"Machine: {machine()}.", "", "```", *OUT, "```"])
+        write_section(Path(doc), "orientation", body)
     return 0 if ok else 1
