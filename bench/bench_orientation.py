@@ -14,6 +14,7 @@ Environment: SOHOA_BENCH_ORIENT_SEEDS (generated pages per class and turn, defau
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import random
 import statistics
@@ -191,7 +192,10 @@ def main() -> int:
     say(f"orientation set: {len(cases)} pages in {CACHE} ({time.monotonic() - t:.0f} s to make or find)")
     say(f"outside data: {provenance()}")
     say(f"load average before: {Path('/proc/loadavg').read_text().strip()}")
-    with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(workers, initializer=_init) as pool:
+    # spawn, not fork: this process ran OpenCV (its threads' locks would be copied held into a forked worker)
+    spawn = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(workers, mp_context=spawn, initializer=_init)
+    with tempfile.TemporaryDirectory() as tmp, pool:
         t = time.monotonic()
         futures = [pool.submit(_one, c.path, str(Path(tmp) / f"{i}.jpg")) for i, c in enumerate(cases)]
         results = [f.result() for f in futures]

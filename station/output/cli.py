@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -188,7 +189,9 @@ def run_pdf(args: argparse.Namespace) -> int:
         for _ in range(len(files) - len(jobs)):
             progress.step()
         done: dict[int, dict] = {}
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
+        # spawn, not fork: this process has run OpenCV, whose threads' locks a forked worker would inherit held
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=spawn, initializer=_init_worker) as pool:
             futures = {pool.submit(_digitise, job): i for i, job in jobs}
             for future in futures:  # in page order; the workers run ahead
                 done[futures[future]] = future.result()
