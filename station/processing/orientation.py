@@ -34,6 +34,7 @@ MIN_LINE_RATIO = 1.25  # horizontal vs vertical profile peak; below this (tables
 MIN_OSD_CONFIDENCE = 2.0  # OSD orientation_conf at or above which OSD counts as a signal
 MIN_WORDS_GAIN = 15.0  # mean word confidence the proposed turn must gain over the other readings
 MIN_WORDS_CONFIDENCE = 45.0  # and reach itself (garbage read from a picture stays far below)
+MIN_LEAN = 0.05  # |score| from which the line rule's up/down leaning counts when OSD says the same, clearly
 SURE_LINES = 10  # a line rule verdict "upright" over at least this many lines is taken without Tesseract
 
 
@@ -158,12 +159,16 @@ def orient(
     `skew` is its estimate (which way the lines run)."""
     evidence: dict[str, Any] = {}
     lines_turn: int | None = None
+    lines_lean: int | None = None  # the line rule's answer below its own bar: only counts with a clear OSD
     lines = 0
     lines_conf = 0.0
     if skew.angle is not None and skew.line_ratio >= MIN_LINE_RATIO:
         quarter = 90 if skew.vertical else 0
         score, lines = updown_score(rotate(g, quarter), dpi=dpi)
         evidence["lines"] = {"direction": quarter, "updown": round(score, 3), "lines": lines}
+        if lines >= MIN_LINES and abs(score) >= MIN_LEAN:
+            lines_lean = quarter if score > 0 else (quarter + 180) % 360
+            evidence["lines"]["lean"] = lines_lean
         if lines >= MIN_LINES and abs(score) >= MIN_UPDOWN:
             lines_turn = quarter if score > 0 else (quarter + 180) % 360
             lines_conf = round(abs(score) * np.sqrt(lines), 2)
@@ -177,6 +182,8 @@ def orient(
     osd_turn, osd_conf = detect_orientation(g, dpi=dpi, timeout=osd_timeout)
     evidence["osd"] = {"rotation": osd_turn, "confidence": round(osd_conf, 2)}
     osd_vote = osd_turn if osd_conf >= min_osd_confidence else None
+    if lines_turn is None and osd_vote and lines_lean == osd_vote:  # the line rule leans the same way
+        return Orientation(osd_vote, round(osd_conf, 2), "lines+osd", evidence)
     if lines_turn is not None and osd_vote == lines_turn:
         method = "lines" if lines_turn == 0 else "lines+osd"
         return Orientation(lines_turn, round(min(lines_conf, osd_conf), 2), method, evidence)
