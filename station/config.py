@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from protocol.config import ConfigError, ConfigProblem, load, pkcs12_problem
+from station.processing.config import ProcessingConfig
 
 PORT = {"range": (1, 65535)}
 
@@ -47,6 +48,8 @@ class StationConfig:
     workers: int = field(default=0, metadata={"range": (0, 256)})
     sync_interval: float = field(default=5.0, metadata={"range": (0.1, 86400)})
     package_kind: str = field(default="AIP", metadata={"choices": ("AIP", "SIP")})
+    # [processing]: deskew, orientation, blank and quality thresholds (station/processing/config.py)
+    processing: ProcessingConfig = field(default_factory=ProcessingConfig)
 
     @property
     def db_path(self) -> Path:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from protocol.clock import iso_vn, now_vn
 from protocol.hashing import sha256_file
 from protocol.metadata import DocumentRecord, FileRecord, MetadataError, check_document, check_file
+from station.processing.orientation import summary as orientation_summary
 from station.store import BatchState, Store
 from station.sync.space import DISK_FULL_VI, disk_full
 
@@ -229,8 +230,8 @@ class Finisher:
         events: list,
     ) -> dict:
         from protocol.package import PremisEvent
-        from protocol.pdfa_check import check_pdfa
-        from station.output.pdfa import PdfMeta, PdfPage, build_pdfa_bytes
+        from station.output.document import write_document
+        from station.output.pdfa import PdfMeta
 
         doc_id = record.doc_id(hoso.file_code)
         self.on_progress("ocr", {"doc_id": doc_id, "pages": len(pages)})
@@ -250,19 +251,17 @@ class Finisher:
             )
         self.on_progress("pdfa", {"doc_id": doc_id})
         # Built and signed in memory: the unsigned PDF is never written, read back or parsed twice.
-        unsigned = build_pdfa_bytes(
-            [
-                PdfPage(image_path=path, dpi=dpi, text_pdf=r.text_pdf, jpeg=r.jpeg)
-                for (path, dpi), r in zip(images, ocr, strict=True)
-            ],
-            meta=PdfMeta(
-                title=record.subject,
-                doc_id=doc_id,
-                doc_code=record.doc_code(hoso.file_code),
-                agency=self.agency_name,
-                created=now_vn(),
-            ),
+        meta = PdfMeta(
+            title=record.subject,
+            doc_id=doc_id,
+            doc_code=record.doc_code(hoso.file_code),
+            agency=self.agency_name,
+            created=now_vn(),
         )
+        self.on_progress("sign", {"doc_id": doc_id})
+        final = work / f"{doc_id}.pdf"
+        built = write_document(images, ocr, meta=meta, out=final, signer=self.signer, agency_name=self.agency_name)
+        signed = built.signed
         events.append(
             PremisEvent(
                 event_type="creation",
@@ -273,12 +272,8 @@ class Finisher:
                 extra={},
             )
         )
-        self.on_progress("sign", {"doc_id": doc_id})
-        final = work / f"{doc_id}.pdf"
-        signed = self.signer.sign_bytes(unsigned, final, agency_name=self.agency_name, name=f"{doc_id}.pdf")
-        del unsigned
-        problems = check_pdfa(final)
-        if problems:
+        if built.pdfa_problems:
+            problems = built.pdfa_problems
             raise FinishError(
                 f"{doc_id}.pdf fails PDF/A checks: {'; '.join(problems)}",
                 f"Tệp {doc_id}.pdf không đạt PDF/A: {'; '.join(problems)}",
@@ -314,12 +309,14 @@ class Finisher:
             )
             if page["processing"]:
                 proc = page["processing"]
+                how = orientation_summary(proc.get("rotation_method", "none"), proc.get("rotation_evidence") or {})
+                turn = f", operator turn {proc['manual_rotation']}" if proc.get("manual_rotation") else ""
                 events.append(
                     PremisEvent(
                         event_type="modification",
                         at=page["processed_at"],
                         agent=f"software:{self.software}",
-                        detail=f"deskew {proc.get('angle', 0):.2f}°, rotation {proc.get('rotation', 0)}, "
+                        detail=f"deskew {proc.get('angle', 0):.2f}°, rotation {proc.get('rotation', 0)} ({how}){turn}, "
                         f"derivative {page['derivative_sha256']}",
                         objects=[_page_ref(page)],
                         extra={"sha256": page["derivative_sha256"]},

@@ -31,7 +31,9 @@ class Station:
         self.journal = Journal(self.store, config.data_dir, image_format=config.capture_format,
                                min_free_mb=config.min_free_mb)
         self.capture = CaptureService(self.store, self.journal)
-        self.pool = ProcessingPool(self.store, config.data_dir, workers=config.workers or None)
+        self.pool = ProcessingPool(
+            self.store, config.data_dir, workers=config.workers or None, config=config.processing
+        )
         self.telemetry: Any = None
         self.sync: Any = None
         self.sync_client: Any = None

@@ -293,6 +293,18 @@ class Store:
     def set_processing(self, page_id: int, *, result: dict, derivative_path: str, derivative_sha256: str,
                        blank: bool, flags: list[dict]) -> None:
         with self.tx() as conn:
+            # reprocessing (after a turn, at Finish) keeps what the operator decided: flags accepted stay
+            # accepted, and a page kept or set apart by hand stays so (its blank differs from the detector's)
+            old = conn.execute("SELECT processing, blank, flags FROM pages WHERE id = ?", (page_id,)).fetchone()
+            if old is not None and old["processing"]:
+                accepted = {f.get("code"): f for f in json.loads(old["flags"] or "[]") if f.get("accepted_by")}
+                flags = [
+                    {**f, "accepted_by": accepted[f["code"]]["accepted_by"],
+                     "accepted_at": accepted[f["code"]].get("accepted_at")} if f.get("code") in accepted else f
+                    for f in flags
+                ]
+                if bool(old["blank"]) != bool(json.loads(old["processing"]).get("blank")):
+                    blank = bool(old["blank"])
             conn.execute(
                 "UPDATE pages SET processed_at = ?, processing = ?, derivative_path = ?, derivative_sha256 = ?,"
                 " blank = ?, flags = ? WHERE id = ?",

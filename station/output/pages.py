@@ -64,3 +64,19 @@ def finish_page(
         ocr_seconds=done - ocr_started,
         seconds=done - started,
     )
+
+
+def digitise_page(
+    src: Path, *, dpi: float, lang: str, out_path: Path, config: object | None = None, process: bool = True
+) -> tuple[dict | None, FinishedPage]:
+    """A page from a file, as the station does it: the station's processing (deskew, orientation, crop,
+    blank and quality flags; `station.processing.pipeline.process_page`) writes the derivative, then
+    `finish_page` OCRs it and makes its image layer, as at Finish. `process=False`: the file is already a
+    processed page. Returns (the processing record or None, the finished page)."""
+    from station.processing.pipeline import load_image, process_page
+
+    if not process:
+        load_image(Path(src))  # the same checks on what the file is (0 bytes, PDF, multi-page, bomb)
+        return None, finish_page(Path(src), dpi=dpi, lang=lang)
+    result = process_page(Path(src), dpi=dpi, out_path=Path(out_path), config=config)
+    return result.to_dict(), finish_page(Path(result.derivative_path), dpi=dpi, lang=lang)

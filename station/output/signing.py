@@ -33,6 +33,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.font.opentype import CIDFontType2, GlyphAccumulator, GlyphAccumulatorFactory
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.metadata.model import DocumentMetadata
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers
@@ -53,6 +54,23 @@ MARGIN_PT = 14  # about 5 mm from the displayed top and right edges, above most 
 PADDING_PT = 3
 FIELD_NAME = "AgencySignature"
 SIGNATURE_BYTES = 16384
+
+
+class _OneInstantMeta(DocumentMetadata):
+    """Document metadata whose modification time is always the signing instant.
+
+    pyHanko sets `last_modified = "now"` when it writes an update and resolves "now" separately for the Info
+    dictionary and for the XMP packet: across a second boundary the two disagree and the signed file fails
+    PDF/A (Info /ModDate must equal xmp:ModifyDate). Here "now" means the one instant of the signature."""
+
+    def __init__(self, moment: datetime):
+        super().__init__(last_modified=moment)
+        object.__setattr__(self, "_moment", moment)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "last_modified" and value == "now":
+            value = self._moment
+        super().__setattr__(name, value)
 
 
 class SigningError(Exception):
@@ -445,6 +463,7 @@ class Signer:
         """The signed document in memory: `data` plus the incremental update with the signature."""
         buffer = io.BytesIO(data)
         writer = IncrementalPdfFileWriter(buffer, strict=False)
+        writer._meta = _OneInstantMeta(moment)  # one instant for Info, XMP, /M and the stamp (no public setter)
         when_text = iso_vn(moment, millis=False)
         box = None
         if visible:

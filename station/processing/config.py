@@ -13,31 +13,41 @@ __all__ = ["ConfigError", "ProcessingConfig", "load_config"]
 @dataclass(frozen=True)
 class ProcessingConfig:
     # deskew
-    max_skew_deg: float = 5.0  # search range of the skew estimate
-    min_skew_deg: float = 0.05  # below this the page is not resampled (no visible gain)
-    residual_skew_max_deg: float = 0.3  # after deskew; above: flag
+    max_skew_deg: float = field(default=5.0, metadata={"range": (0.1, 45)})  # search range of the skew estimate
+    # below this the page is not resampled (no visible gain)
+    min_skew_deg: float = field(default=0.05, metadata={"range": (0, 45)})
+    residual_skew_max_deg: float = field(default=0.3, metadata={"range": (0, 45)})  # after deskew; above: flag
     # border removal
     remove_borders: bool = True
-    # orientation: own method (line direction + up/down asymmetry), Tesseract OSD when that is unsure
+    # orientation (see orientation.py): kept as scanned unless two signals agree (line rule, Tesseract OSD,
+    # Tesseract word confidence read both ways); without Tesseract (osd_fallback off) only flagged
     detect_orientation: bool = True
     orientation_osd_fallback: bool = True
-    osd_timeout_s: float = 30.0
-    min_rotation_confidence: float = 1.5  # OSD orientation_conf below this: do not rotate, flag
+    osd_timeout_s: float = field(default=30.0, metadata={"range": (0.1, 600)})
+    # OSD orientation_conf at or above which OSD counts as a signal
+    min_rotation_confidence: float = field(default=2.0, metadata={"range": (0, None)})
     # less ink than this (weighted mm², as the blank score) is a line or two: too few letters to tell up from
     # down, and OSD refuses pages under 50 characters anyway (a 12 pt letter is about 1.5–2 mm² of ink)
-    orientation_min_ink_mm2: float = 60.0
+    orientation_min_ink_mm2: float = field(default=60.0, metadata={"range": (0, None)})
     # blank pages
     # grey levels darker than the local paper to count as ink (bleed-through is fainter)
-    blank_ink_delta: int = 60
-    blank_max_ink_mm2: float = 0.5  # weighted ink area (mm²) at or below which a page is blank (a lone "2" ≈ 1.7)
-    blank_dust_mm2: float = 0.12  # specks smaller than this are dust
+    blank_ink_delta: int = field(default=60, metadata={"range": (0, 255)})
+    # weighted ink area (mm²) at or below which a page is blank (a lone "2" ≈ 1.7)
+    blank_max_ink_mm2: float = field(default=0.5, metadata={"range": (0, None)})
+    blank_dust_mm2: float = field(default=0.12, metadata={"range": (0.001, None)})  # specks smaller than this are dust
     # quality thresholds
-    min_dpi: float = 200.0  # NĐ30 minimum for administrative documents
-    min_sharpness: float = 3000.0  # mean squared Laplacian around text at 150 dpi (σ 0.15 mm blur ≈ 2000)
-    max_clipped_white: float = 0.6
-    max_clipped_black: float = 0.05
-    min_contrast: float = 80.0  # median paper minus median ink, grey levels
-    max_edge_content: float = 0.05  # share of an edge strip covered by ink
+    min_dpi: float = field(default=200.0, metadata={"range": (1, 4800)})  # NĐ30 minimum for administrative documents
+    # mean squared Laplacian around text at 150 dpi (σ 0.15 mm blur ≈ 2000)
+    min_sharpness: float = field(default=3000.0, metadata={"range": (0, None)})
+    max_clipped_white: float = field(default=0.6, metadata={"range": (0, 1)})
+    # pure white paper with ink this far below it is clean (a digital file, a well-lit scan), not overexposed:
+    # overexposure also washes the ink out
+    # thin print rendered at 200 dpi measures ~130
+    overexposed_max_contrast: float = field(default=110.0, metadata={"range": (0, 255)})
+    max_clipped_black: float = field(default=0.05, metadata={"range": (0, 1)})
+    # median paper minus median ink, grey levels
+    min_contrast: float = field(default=80.0, metadata={"range": (0, 255)})
+    max_edge_content: float = field(default=0.05, metadata={"range": (0, 1)})  # share of an edge strip covered by ink
     # separator / cover sheets
     find_qr: bool = True
     # output: the derivative is an intermediate (OCR input, source of the PDF's JPEG q80); the original

@@ -42,7 +42,10 @@ class PageResult:
     qr: list[str] = field(default_factory=list)
     separator: bool = False  # a sohoa separator sheet: a new document starts after it
     cover: str | None = None  # the hồ sơ code on a sohoa cover sheet
-    rotation_method: str = "none"  # "lines" (own method), "qr" (a sohoa sheet's code), "osd" (Tesseract), "none"
+    # the signals that agreed on `rotation`: "lines", "lines+osd", "lines+words", "osd+words", "qr" (a sohoa
+    # sheet's code), "osd" (upright by OSD), "none" (kept as scanned: nothing to judge by, or no agreement)
+    rotation_method: str = "none"
+    rotation_evidence: dict[str, Any] = field(default_factory=dict)  # each signal's answer and score
     manual_rotation: int = 0  # the operator's turn (clockwise) included in the derivative
     flags: list[dict[str, str]] = field(default_factory=list)
     crop: list[int] = field(default_factory=list)  # x, y, w, h kept by the first border removal
@@ -86,7 +89,9 @@ def quality_flags(metrics: dict[str, Any], *, blank: bool, config: ProcessingCon
     skew = metrics.get("residual_skew_deg")
     if skew is not None and abs(skew) > config.residual_skew_max_deg:
         out.append(flag("skewed", f"Page is still skewed by {skew:.2f}°", f"Trang vẫn còn bị nghiêng {skew:.2f}°"))
-    if metrics["clipped_white"] > config.max_clipped_white:
+    contrast = metrics.get("contrast")
+    washed_out = contrast is not None and contrast < config.overexposed_max_contrast
+    if metrics["clipped_white"] > config.max_clipped_white and washed_out:
         share = metrics["clipped_white"]
         out.append(
             flag(
@@ -239,17 +244,29 @@ def process_image(
         found = Orientation(sheet_turn, 10.0, "qr")
     elif config.detect_orientation and not blank and score >= config.orientation_min_ink_mm2:
         found = orient(
-            straight, skew, dpi=sdpi, use_osd=config.orientation_osd_fallback, osd_timeout=config.osd_timeout_s
+            straight,
+            skew,
+            dpi=sdpi,
+            use_osd=config.orientation_osd_fallback,
+            osd_timeout=config.osd_timeout_s,
+            min_osd_confidence=config.min_rotation_confidence,
         )
-        if found.method == "osd" and found.rotation and found.confidence < config.min_rotation_confidence:
-            flags.append(
-                flag(
-                    "orientation_uncertain",
-                    f"Page may be turned {found.rotation}° (confidence {found.confidence:.1f}); not rotated",
-                    f"Trang có thể bị xoay {found.rotation}° (độ tin cậy {found.confidence:.1f}); chưa tự xoay",
-                )
+    if found.uncertain:
+        flags.append(
+            flag(
+                "orientation_uncertain",
+                f"Page may be turned {found.uncertain}° but the signals do not agree; kept as scanned",
+                f"Trang có thể bị xoay {found.uncertain}° nhưng chưa đủ căn cứ; giữ nguyên như khi quét",
             )
-            found = Orientation(0, found.confidence, found.method)
+        )
+    elif found.rotation and found.method != "qr":
+        flags.append(
+            flag(
+                "auto_rotated",
+                f"Page turned {found.rotation}° automatically ({found.method}); please check",
+                f"Trang đã được tự động xoay {found.rotation}° ({found.method}); vui lòng kiểm tra",
+            )
+        )
     turn = (found.rotation + manual_rotation) % 360
     final_small = steps.rotate(straight, turn)
     # 5. the full-size derivative, touched once
@@ -306,6 +323,7 @@ def process_image(
         rotation=found.rotation,
         rotation_confidence=round(float(found.confidence), 2),
         rotation_method=found.method,
+        rotation_evidence=found.evidence,
         manual_rotation=manual_rotation % 360,
         blank=blank,
         blank_score=round(score, 3),
@@ -319,16 +337,66 @@ def process_image(
     )
 
 
+MAX_PIXELS = 200_000_000  # A0 at 600 dpi is 140 MP; beyond this a file is a decompression bomb, not a scan
+
+
+def inspect_image(src: Path, data: np.ndarray | None = None) -> str | None:
+    """What is wrong with an image file before decoding it (None: decode it), in words for the operator's
+    log: a 0-byte file, a PDF, something that is not an image, several pages, too many pixels."""
+    from PIL import Image
+
+    if data is None:
+        try:
+            data = np.fromfile(src, dtype=np.uint8, count=8)
+        except OSError as exc:
+            return f"cannot read {src}: {exc.strerror or exc}"
+    if data.size == 0:
+        return f"{src} is empty (0 bytes): copy or scan it again"
+    if data[:5].tobytes() == b"%PDF-":
+        return f"{src} is a PDF, not an image: render its pages first (pdftoppm -r 300 -png FILE PREFIX)"
+    try:
+        with Image.open(src) as probe:
+            width, height = probe.size
+            frames = getattr(probe, "n_frames", 1)
+    except Image.DecompressionBombError:
+        return f"{src} declares too many pixels (decompression bomb?): not opened"
+    except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for files that are not images
+        return f"{src} is not an image sohoa can read ({type(exc).__name__}: {str(exc)[:120]})"
+    if width * height > MAX_PIXELS:
+        return f"{src} is {width}x{height} pixels, more than {MAX_PIXELS:,} (a decompression bomb?): not opened"
+    if frames > 1:
+        return f"{src} holds {frames} pages (multi-page file): split it into one image per page"
+    return None
+
+
 def load_image(src: Path) -> np.ndarray:
-    """Read a capture as BGR (or grey) uint8, decoded once; 16-bit captures are reduced for the steps."""
-    data = np.fromfile(src, dtype=np.uint8)
+    """Read a capture as BGR (or grey) uint8, decoded once; 16-bit captures are reduced for the steps,
+    CMYK and palette images are turned into colour. Raises ProcessingError naming what is wrong."""
+    src = Path(src)
+    try:
+        data = np.fromfile(src, dtype=np.uint8)
+    except OSError as exc:
+        raise ProcessingError(f"cannot read {src}: {exc.strerror or exc}") from exc
+    problem = inspect_image(src, data)
+    if problem:
+        raise ProcessingError(problem)
+    from PIL import Image
+
+    with Image.open(src) as probe:
+        cmyk = probe.mode == "CMYK"
+    if cmyk:  # OpenCV reads CMYK TIFFs as 4 colour channels: let PIL do the conversion
+        with Image.open(src) as im:
+            return cv2.cvtColor(np.asarray(im.convert("RGB")), cv2.COLOR_RGB2BGR)
     img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise ProcessingError(f"cannot read image {src}")
+        raise ProcessingError(f"cannot decode image {src} (damaged or cut short?)")
     if img.dtype == np.uint16:
         img = (img >> 8).astype(np.uint8)
-    if img.ndim == 3 and img.shape[2] == 4:
-        img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    elif img.dtype != np.uint8:
+        raise ProcessingError(f"{src}: {img.dtype} samples are not supported; save it as 8 or 16 bit")
+    if img.ndim == 3 and img.shape[2] == 4:  # transparent areas are paper (white), not black
+        alpha = img[..., 3:].astype(np.float32) / 255.0
+        img = (img[..., :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
     elif img.ndim == 3 and img.shape[2] == 1:
         img = img[..., 0]
     return img

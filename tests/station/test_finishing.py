@@ -119,3 +119,39 @@ def test_a_page_turned_in_review_is_reprocessed_before_finishing(station, tmp_pa
     assert again["processing"]["manual_rotation"] == 90
     assert again["derivative_path"] != page["derivative_path"]  # a new derivative, turned
     assert station.refresh_derivatives(batch["id"]) == 0
+
+
+def test_reprocessing_keeps_what_the_operator_decided(tmp_path, sane_test_device, demo_keys):
+    """Accepted flags stay accepted and a page kept by hand stays kept when the page is re-derived after a
+    turn (as Finish does); the new derivative holds the turn once. The station's [processing] thresholds
+    reach the workers: min_dpi 600 flags every 300 dpi page."""
+    import cv2
+
+    from station import review
+    from station.config import StationConfig
+    from station.processing.config import ProcessingConfig
+    from station.service import Station
+
+    config = StationConfig(data_dir=tmp_path / "station", device=sane_test_device, workers=1,
+                           agency_name=AGENCY, processing=ProcessingConfig(min_dpi=600.0))
+    station = Station(config)
+    station.start()
+    try:
+        batch, pages = _imported_batch(station, tmp_path, pages=1)
+        page = pages[0]
+        assert [f["code"] for f in page["flags"]] == ["low_dpi"], "the station's threshold was used"
+        review.accept_flags(station.store, page["id"], actor="op1")
+        review.set_blank(station.store, page["id"], True, actor="op1")  # set apart by hand (the back of a form)
+        before = cv2.imread(str(config.data_dir / page["derivative_path"]))
+        review.rotate(station.store, page["id"], by=90, actor="op1")
+        assert station.refresh_derivatives(batch["id"]) == 1
+        assert station.pool.drain(timeout=120)
+        again = station.store.page(page["id"])
+        assert again["derivative_path"] != page["derivative_path"]
+        assert again["blank"], "the operator set the page apart; the detector did not"
+        assert [(f["code"], f.get("accepted_by")) for f in again["flags"]] == [("low_dpi", "op1")]
+        after = cv2.imread(str(config.data_dir / again["derivative_path"]))
+        assert after.shape[:2] == before.shape[1::-1], "turned a quarter once"
+        assert again["processing"]["manual_rotation"] == 90 and again["rotation"] == 90
+    finally:
+        station.stop()

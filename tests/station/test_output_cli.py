@@ -41,7 +41,8 @@ def test_pdf_makes_a_signed_pdfa_with_the_ocr_text(made):
     folder, image, out, proc = made
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["pages"] == 1 and report["ocr_failed"] == [] and report["pdfa_problems"] == []
+    assert report["page_count"] == 1 and report["failed"] == 0 and report["pdfa_problems"] == []
+    assert report["processed"] and report["pages"][0]["rotation"] == 0 and "error" not in report["pages"][0]
     assert report["signed_at"].endswith("+07:00") and "DEMO" in report["signer"]
     assert report["size"] == out.stat().st_size
     text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True,
@@ -94,7 +95,10 @@ def test_user_errors_exit_2_with_one_line(tmp_path, made):
     _, image, _, _ = made
     cases = [
         (("verify-pdf", tmp_path / "missing.pdf"), f"no such file: {tmp_path / 'missing.pdf'}"),
-        (("pdf", tmp_path / "missing.png", "-o", tmp_path / "x.pdf"), f"no such image: {tmp_path / 'missing.png'}"),
+        (
+            ("pdf", tmp_path / "missing.png", "-o", tmp_path / "x.pdf"),
+            f"no such image or folder: {tmp_path / 'missing.png'}",
+        ),
         (("pdf", image, "-o", tmp_path / "x.pdf", "--sign"), "--sign needs --p12 and --agency"),
     ]
     for args, message in cases:
@@ -104,7 +108,7 @@ def test_user_errors_exit_2_with_one_line(tmp_path, made):
         assert not (tmp_path / "x.pdf").exists()
 
 
-def test_wrong_passphrase_leaves_the_unsigned_pdfa_and_exits_2(made, demo_keys, tmp_path):
+def test_wrong_passphrase_stops_before_any_work_and_exits_2(made, demo_keys, tmp_path):
     _, image, _, _ = made
     wrong = tmp_path / "wrong.pass"
     wrong.write_text("not the passphrase\n")
@@ -112,5 +116,69 @@ def test_wrong_passphrase_leaves_the_unsigned_pdfa_and_exits_2(made, demo_keys, 
     proc = sohoa("pdf", image, "-o", out, "--sign", "--p12", demo_keys.agency_p12, "--passphrase-file", wrong,
                  "--agency", AGENCY)
     assert proc.returncode == 2
-    assert "wrong passphrase" in proc.stderr and str(out) in proc.stderr
-    assert out.is_file() and b"/ByteRange" not in out.read_bytes()
+    assert "wrong passphrase" in proc.stderr
+    assert not out.exists(), "the key is opened before any page is processed"
+
+
+def test_pdf_runs_the_station_processing_on_files(tmp_path):
+    """A page fed upside down and tilted: `sohoa pdf` straightens and turns it as the station does (same
+    process_page), so the text layer reads; with --no-process it is OCRed as it lies."""
+    from sohoa.samplepages import render_page
+    from station.processing.pipeline import process_page
+
+    img, truth = render_page(seed=41, dpi=300, skew_deg=1.8, rotate=180)
+    src = tmp_path / "scan.png"
+    img.save(src, dpi=(300, 300))
+    out = tmp_path / "doc.pdf"
+    proc = sohoa("pdf", src, "-o", out, "--report", tmp_path / "report.json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    [page] = report["pages"]
+    station = process_page(src, dpi=300, out_path=tmp_path / "station.jpg")
+    assert (page["rotation"], page["deskew_deg"]) == (station.rotation, station.angle) == (180, station.angle)
+    assert "auto_rotated" in page["flags"]
+    text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True, check=True).stdout
+    assert char_error_rate(truth, text) < 0.02
+    raw = sohoa("pdf", src, "-o", tmp_path / "raw.pdf", "--no-process")
+    assert raw.returncode == 0, raw.stderr
+    raw_text = subprocess.run(
+        ["pdftotext", "-layout", str(tmp_path / "raw.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert char_error_rate(truth, raw_text) > 0.3, "unprocessed, the page is read upside down"
+
+
+def test_pdf_bad_files_get_one_clear_error_each_and_the_rest_goes_on(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from sohoa.samplepages import render_page
+
+    page, _ = render_page(seed=42, dpi=200)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    page.save(folder / "01-good.png", dpi=(200, 200))
+    page.convert("CMYK").save(folder / "02-cmyk.jpg", dpi=(200, 200))
+    grey16 = (np.asarray(page.convert("L"), dtype=np.uint16) * 257).astype(np.uint16)
+    Image.fromarray(grey16).save(folder / "03-sixteen.png", dpi=(200, 200))
+    page.convert("P", palette=Image.Palette.ADAPTIVE).save(folder / "04-palette.png", dpi=(200, 200))
+    (folder / "05-empty.png").write_bytes(b"")
+    (folder / "06-document.png").write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n%%EOF\n")
+    small = page.convert("L").resize((400, 560))
+    small.save(folder / "07-pages.tif", save_all=True, append_images=[small], dpi=(200, 200))
+    Image.new("1", (15000, 15000), 1).save(folder / "08-bomb.png", dpi=(200, 200))
+    (folder / "09-cut.png").write_bytes((folder / "01-good.png").read_bytes()[:3000])
+    out = tmp_path / "doc.pdf"
+    proc = sohoa("pdf", folder, "-o", out, timeout=600)
+    assert proc.returncode == 1, "a page failed: the exit code says so"
+    report = json.loads(proc.stdout)
+    errors = {Path(p["image"]).name: p.get("error", "") for p in report["pages"]}
+    good = ["01-good.png", "02-cmyk.jpg", "03-sixteen.png", "04-palette.png"]
+    assert [n for n, e in errors.items() if not e] == good
+    assert report["page_count"] == 4 and report["failed"] == 5 and report["pdfa_problems"] == []
+    assert "empty (0 bytes)" in errors["05-empty.png"]
+    assert "is a PDF, not an image" in errors["06-document.png"]
+    assert "holds 2 pages" in errors["07-pages.tif"]
+    assert "decompression bomb" in errors["08-bomb.png"]
+    assert "09-cut.png" in errors["09-cut.png"] and errors["09-cut.png"]
+    with __import__("pikepdf").open(out) as pdf:
+        assert len(pdf.pages) == 4

@@ -180,3 +180,33 @@ def test_stamp_font_is_cut_once_per_agency_and_embedded_as_cut(tmp_path, unsigne
             ["pdftotext", "-f", "1", "-l", "1", str(path), "-"], capture_output=True, text=True, check=True
         ).stdout
         assert name in text  # each stamp shows its own agency, in its own font cut
+
+
+def test_one_instant_for_every_date_across_a_second_boundary(tmp_path, unsigned, signer, monkeypatch):
+    """pyHanko reads its own clock once for the Info dictionary and once for XMP; with that clock just before
+    and just after a second boundary the two dates used to differ and the signed file failed PDF/A."""
+    from pyhanko.pdf_utils.metadata import info, xmp_xml
+
+    second = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=2)
+    ticks = iter([second - timedelta(milliseconds=1), second])
+    last = [None]
+
+    class AnyDatetime(type):  # so `isinstance(value, datetime)` in pyHanko still sees real datetimes
+        def __instancecheck__(cls, obj):
+            return isinstance(obj, datetime)
+
+    class Clock(datetime, metaclass=AnyDatetime):
+        @classmethod
+        def now(cls, tz=None):
+            last[0] = next(ticks, last[0])
+            return last[0].astimezone(tz)
+
+    monkeypatch.setattr(info, "datetime", Clock)
+    monkeypatch.setattr(xmp_xml, "datetime", Clock)
+    when = second.astimezone(VN_TZ)
+    dst = tmp_path / "boundary.pdf"
+    signer.sign(unsigned, dst, agency_name=AGENCY, when=when)
+    assert check_pdfa(dst) == []
+    with pikepdf.open(dst) as pdf:
+        assert str(pdf.trailer.Info.ModDate).startswith(when.strftime("D:%Y%m%d%H%M%S"))
+        assert pdf.open_metadata().get("xmp:ModifyDate") == when.isoformat()

@@ -44,9 +44,9 @@ def test_process_page_skewed_rotated_page_on_a_dark_lid(tmp_path):
     assert sha256_file(src) == before, "the original must never change"
     assert result.derivative_path == str(out) and sha256_file(out) == result.derivative_sha256
     assert result.derivative_sha256.isupper() and len(result.derivative_sha256) == 64
-    assert abs(result.angle - 1.3) < 0.15 and result.rotation == 270 and result.rotation_method == "lines"
+    assert abs(result.angle - 1.3) < 0.15 and result.rotation == 270 and result.rotation_method == "lines+osd"
     assert not result.blank and result.qr == []
-    assert [f["code"] for f in result.flags] == []
+    assert [f["code"] for f in result.flags] == ["auto_rotated"], "an automatic turn is for the operator to confirm"
     derived = cv2.imread(str(out))
     assert derived.shape[0] > derived.shape[1], "portrait after rotation"
     assert abs(derived.shape[1] - round(210 / 25.4 * DPI)) < 15, "lid cropped away"
@@ -61,11 +61,9 @@ def test_sheet_so_skewed_its_corners_leave_the_glass_is_cropped_and_oriented(tmp
     must still go after deskew, or its edge merges every text line and orientation falls back to OSD."""
     img, _ = render_page(seed=77, dpi=DPI, skew_deg=-3.8, rotate=180, border_mm=6, noise=2.0, bleed=True)
     src = save_png(img, tmp_path / "lid.png", dpi=DPI)
-    result = process_page(
-        src, dpi=DPI, out_path=tmp_path / "lid.jpg", config=ProcessingConfig(orientation_osd_fallback=False)
-    )
+    result = process_page(src, dpi=DPI, out_path=tmp_path / "lid.jpg")
     assert abs(result.angle + 3.8) < 0.15
-    assert result.rotation == 180 and result.rotation_method == "lines"
+    assert result.rotation == 180 and result.rotation_method == "lines+osd"
     derived = cv2.imread(str(tmp_path / "lid.jpg"), cv2.IMREAD_GRAYSCALE)
     frame = np.concatenate([derived[:3].ravel(), derived[-3:].ravel(), derived[:, :3].ravel(), derived[:, -3:].ravel()])
     assert np.median(frame) > 150, "the outer frame of the derivative is paper, not lid"
@@ -161,3 +159,37 @@ def test_png_derivative_and_manual_rotation(tmp_path):
     assert _png_dpi(tmp_path / "b.png") == pytest.approx(150, abs=0.1)
     with pytest.raises(ValueError):
         process_page(src, dpi=150, out_path=tmp_path / "c.png", manual_rotation=45)
+
+
+def test_station_config_carries_processing_thresholds_to_the_pool(tmp_path):
+    from station.config import load_config as load_station
+    from station.service import Station
+
+    path = tmp_path / "station.toml"
+    path.write_text(f'data_dir = "{tmp_path / "data"}"\n[processing]\nblank_max_ink_mm2 = 2.5\nmin_dpi = 300\n')
+    config = load_station(path)
+    assert config.processing.blank_max_ink_mm2 == 2.5 and config.processing.min_dpi == 300.0
+    station = Station(config)
+    try:
+        assert station.pool.config == config.processing
+    finally:
+        station.stop()
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("blank_treshold = 1", "unknown processing setting 'blank_treshold'"),
+        ('min_dpi = "high"', "min_dpi must be float"),
+        ("max_clipped_white = 60", "max_clipped_white is a share of the page: between 0 and 1"),
+        ("blank_ink_delta = 300", "blank_ink_delta is in grey levels"),
+    ],
+)
+def test_station_config_refuses_bad_processing_thresholds(tmp_path, section, message):
+    from station.config import load_config as load_station
+
+    path = tmp_path / "station.toml"
+    path.write_text(f'data_dir = "{tmp_path}"\n[processing]\n{section}\nmin_sharpness = -1\n')
+    with pytest.raises(ValueError, match="min_sharpness must not be negative") as caught:
+        load_station(path)
+    assert message in str(caught.value), "every problem is named at once"

@@ -103,13 +103,18 @@ function flagKinds(view) {
   }
   return Array.from(kinds.values()).sort((a, b) => b.open - a.open);
 }
+/* The turn still to show on screen: a derivative made after the operator's turn already holds it. */
+function shownTurn(p) {
+  const made = (p.derivative_path && p.processing && p.processing.manual_rotation) || 0;
+  return (((p.rotation || 0) - made) % 360 + 360) % 360;
+}
 function imgUrl(p, thumb) {
   return "/api/pages/" + p.id + "/image?" + (p.derivative_path ? "processed=1&" : "") + (thumb ? "thumb=1&" : "") + "v=" + (p.processed_at || "");
 }
 function thumb(p, n) {
   const open = (p.flags || []).some((f) => f.code !== "blank" && !f.accepted_by);
   const img = el("img", { src: imgUrl(p, true), alt: "", loading: "lazy" });
-  img.style.transform = "rotate(" + (p.rotation || 0) + "deg)";
+  img.style.transform = "rotate(" + shownTurn(p) + "deg)";
   return el("div", { class: "thumb" + (open && !p.blank ? " flagged" : ""), "data-page": p.id },
     el("span", { class: "n" }, String(n)), el("div", { class: "imgbox" }, img), el("div", { class: "badges" }, ...badges(p)));
 }
@@ -405,7 +410,7 @@ screens.review = function () {
   function applyZoom() {
     const img = $("#big"), box = $("#viewer"), p = page(current);
     if (!img.naturalWidth || !p) return;
-    const rot = p.rotation || 0, side = rot % 180 !== 0;
+    const rot = shownTurn(p), side = rot % 180 !== 0;
     const iw = side ? img.naturalHeight : img.naturalWidth, ih = side ? img.naturalWidth : img.naturalHeight;
     const fit = Math.min(box.clientWidth / iw, box.clientHeight / ih);
     const s = fit * zoom.s;
@@ -662,7 +667,7 @@ screens.documents = function () {
       if (i > 0) strip.append(el("button", { type: "button", class: "gap" + (starts.has(p.id) ? " cut" : ""), title: T.split_here, "data-before": p.id,
         onclick: () => { collect(); starts.has(p.id) ? starts.delete(p.id) : starts.add(p.id); render(); autosave(); } }));
       const img = el("img", { src: imgUrl(p, true), alt: "" });
-      img.style.transform = "rotate(" + (p.rotation || 0) + "deg)";
+      img.style.transform = "rotate(" + shownTurn(p) + "deg)";
       strip.append(el("div", { class: "pg" }, img, el("div", {}, String(i + 1))));
     });
     const gs = groups();
