@@ -120,9 +120,12 @@ def _errors(app: Flask) -> None:
     def _unexpected(exc: Exception):  # noqa: ANN202
         from werkzeug.exceptions import HTTPException
 
+        from server.ingest.api import disk_full_response
+
         if isinstance(exc, HTTPException):
             return exc
-        return internal(answer, exc)
+        full = disk_full_response(exc)
+        return full if full is not None else internal(answer, exc)
 
 
 def start_monitor(context: ServerContext) -> None:

@@ -95,18 +95,15 @@ def _disk_full(exc: BaseException | None) -> bool:
     return False
 
 
-@bp.app_errorhandler(Exception)
-def _unexpected(exc: Exception):
-    """Any write path that meets a full disk answers 507 (the station retries later), never a bare 500."""
-    if _disk_full(exc):
-        log.warning("%s %s: disk full (%s)", request.method, request.path, exc)
-        if request.path.startswith(api.API + "/"):
-            return _disk_full_answer()
-        return "Máy chủ hết dung lượng đĩa: thử lại sau / server disk full: try again later", 507
-    log.exception("%s %s failed", request.method, request.path)
+def disk_full_response(exc: BaseException) -> Any:
+    """The 507 answer when `exc` is a full disk on any write path (the station retries later), else None.
+    Called by the app's one handler of unexpected errors (server.app._errors)."""
+    if not _disk_full(exc):
+        return None
+    log.warning("%s %s: disk full (%s)", request.method, request.path, exc)
     if request.path.startswith(api.API + "/"):
-        return error(500, "internal", "internal server error (logged)")
-    return "Internal Server Error", 500
+        return _disk_full_answer()
+    return "Máy chủ hết dung lượng đĩa: thử lại sau / server disk full: try again later", 507
 
 
 def _disk_full_answer():

@@ -189,6 +189,7 @@ def open_batch():
     body = _body()
     wo_id = body.get("work_order_id")
     station = _station()
+    order: dict = {}
     if wo_id is not None and not isinstance(wo_id, str):
         raise InputError("work_order_id must be a string")
     if not wo_id:
@@ -206,7 +207,9 @@ def open_batch():
         record, expected = order.get("record") or {}, order.get("expected_sheets")
     from station.web import qc_profile
 
-    raw_profile = body.get("qc_profile")
+    # The thresholds travel with the work order too (never taken from the request for a server's work order).
+    raw_profile = (order.get("qc_profile") or record.get("qc_profile")) if wo_id else body.get("qc_profile")
+    record = {k: v for k, v in record.items() if k != "qc_profile"}
     profile = qc_profile.check(raw_profile) if raw_profile else None  # the work order's thresholds
     batch = station.open_batch(record=record, expected_sheets=expected, work_order_id=wo_id, operator=actor())
     if profile:

@@ -34,7 +34,7 @@ def test_browse_read_and_find_in_the_archive(archive):  # noqa: F811 - fixture
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page = browser.new_page(viewport={"width": 1366, "height": 768}, bypass_csp=True)  # wait_for_function evals
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.on("response", lambda r: errors.append(f"{r.status} {r.url}")

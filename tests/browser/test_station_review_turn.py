@@ -80,7 +80,7 @@ def test_turned_page_after_finish_shows_as_stored(station):
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="vi-VN")
+        ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="vi-VN", bypass_csp=True)
         ctx.add_cookies([{"name": c.name, "value": c.value, "url": url} for c in s.cookies])
         ui = ctx.new_page()
         ui.goto(f"{url}/batch/{bid}/review")

@@ -24,20 +24,42 @@ def _login(url: str, who: str = "op1", pin: str = "1357") -> tuple[requests.Sess
 
 
 def _page(browser, url: str, tok: str, *, touch: bool = False):  # noqa: F811
-    ctx = browser.new_context(viewport=SMALL, locale="vi-VN", has_touch=touch)
+    ctx = browser.new_context(viewport=SMALL, locale="vi-VN", has_touch=touch, bypass_csp=True)
     ctx.add_cookies([{"name": "sohoa_session", "value": tok, "url": url}])
     return ctx.new_page()
 
 
-def _scanned_batch(url: str, s: requests.Session, *, source: str = "flatbed", expected: int | None = None,
+def _order(fl: dict, notation: str, expected: int | None = None, record: dict | None = None) -> str:
+    """A real work order on the floor's server, assigned to its station (the station opens a batch only for
+    a work order in the server's list: an invented id is refused)."""
+    from server.db import ServerDB
+    from tests.browser.test_station_ui import STATION_ID
+
+    rec = {**RECORD, "notation": notation, **(record or {})}
+    db = ServerDB(fl["root"] / "server" / "server.db")
+    try:
+        return db.add_workorder(fonds_code="P_UBND_DN", file_code="000.00.00.H47.2001." + notation, record=rec,
+                                expected_sheets=expected, station_id=STATION_ID, priority=1)
+    finally:
+        db.close()
+
+
+def _open(fl: dict, s: requests.Session, notation: str, expected: int | None = None,
+          **extra: object) -> requests.Response:
+    rec = {**RECORD, "notation": notation}
+    wo = _order(fl, notation, expected)
+    return s.post(fl["station"] + "/api/batches",
+                  json={"record": rec, "work_order_id": wo, "expected_sheets": expected, **extra})
+
+
+def _scanned_batch(fl: dict, s: requests.Session, *, source: str = "flatbed", expected: int | None = None,
                    notation: str = "161.VP") -> int:
     """A hồ sơ with pages from the SANE test scanner, processed, in review."""
-    rec = {**RECORD, "notation": notation}
-    bid = s.post(url + "/api/batches", json={"record": rec, "work_order_id": "WO-T" + notation,
-                                             "expected_sheets": expected}).json()["id"]
+    url = fl["station"]
+    bid = _open(fl, s, notation, expected).json()["id"]
     r = s.post(f"{url}/api/batches/{bid}/scan", json={"kind": "sane", "request": {"source": source, "dpi": 300}})
     assert r.status_code == 202, r.text
-    assert s.post(f"{url}/api/batches/{bid}/wait", json={"timeout": 120}).json()["idle"]
+    assert s.post(f"{url}/api/batches/{bid}/wait", json={"timeout": 60}).json()["idle"]
     s.post(f"{url}/api/batches/{bid}/review")
     deadline = time.monotonic() + 120
     while True:
@@ -65,7 +87,7 @@ def _targets_ok(page, root: str) -> None:
 def test_dates_typed_without_slashes_are_normalised(floor, browser):  # noqa: F811
     url = floor["station"]
     s, tok = _login(url)
-    bid = _scanned_batch(url, s, notation="162.VP")
+    bid = _scanned_batch(floor, s, notation="162.VP")
     page = _page(browser, url, tok)
     page.goto(f"{url}/batch/{bid}/documents")
     page.wait_for_selector("#docs .doc")
@@ -92,7 +114,7 @@ def test_dates_typed_without_slashes_are_normalised(floor, browser):  # noqa: F8
 def test_supervisor_override_is_an_in_page_pin_dialog(floor, browser):  # noqa: F811
     url = floor["station"]
     s, tok = _login(url)
-    bid = _scanned_batch(url, s, notation="163.VP")
+    bid = _scanned_batch(floor, s, notation="163.VP")
     assert s.get(f"{url}/api/batches/{bid}").json()["unresolved"], "the test scanner's page should carry a flag"
     page = _page(browser, url, tok)
     dialogs = []
@@ -126,7 +148,7 @@ def test_supervisor_override_is_an_in_page_pin_dialog(floor, browser):  # noqa: 
 
 @pytest.mark.browser
 def test_login_keypad_does_not_move_between_taps(floor, browser):  # noqa: F811
-    page = browser.new_page(viewport=SMALL, locale="vi-VN")
+    page = browser.new_page(viewport=SMALL, locale="vi-VN", bypass_csp=True)
     page.goto(floor["station"] + "/login")
     page.get_by_role("button", name="Lê Văn Quét").click()
     keys = _boxes(page, "#keypad button")
@@ -164,7 +186,7 @@ def _accept_all(url: str, s: requests.Session, bid: int) -> None:
 def test_finish_lists_every_problem_first_then_runs_once(floor, browser):  # noqa: F811
     url = floor["station"]
     s, tok = _login(url)
-    bid = _scanned_batch(url, s, expected=2, notation="164.VP")  # one sheet of the two the work order says
+    bid = _scanned_batch(floor, s, expected=2, notation="164.VP")  # one sheet of the two the work order says
     flagged = s.get(f"{url}/api/batches/{bid}").json()["unresolved"][0]["page_id"]
     page = _page(browser, url, tok)
     page.goto(f"{url}/batch/{bid}/finish")
@@ -193,7 +215,7 @@ def test_finish_lists_every_problem_first_then_runs_once(floor, browser):  # noq
     _accept_all(url, s, bid)  # fixed elsewhere: its line goes away on this screen without a reload
     page.wait_for_selector('#checklist-items li[data-code="open_flags"]', state="detached")
     s.post(f"{url}/api/batches/{bid}/scan", json={"kind": "sane", "request": {"source": "flatbed", "dpi": 300}})
-    assert s.post(f"{url}/api/batches/{bid}/wait", json={"timeout": 120}).json()["idle"]
+    assert s.post(f"{url}/api/batches/{bid}/wait", json={"timeout": 60}).json()["idle"]
     s.post(f"{url}/api/batches/{bid}/review")
     deadline = time.monotonic() + 60
     while not all(p["processed_at"] for p in s.get(f"{url}/api/batches/{bid}").json()["pages"]):
@@ -244,7 +266,7 @@ NEW_STYLE = [("hoaf", "hoà"), ("khoer", "khoẻ"), ("thuyr", "thuỷ"), ("hoanf
 
 @pytest.mark.browser
 def test_telex_and_vni_engine_on_many_words(floor, browser):  # noqa: F811
-    page = browser.new_page(viewport=SMALL)
+    page = browser.new_page(viewport=SMALL, bypass_csp=True)
     page.goto(floor["station"] + "/login")
     got = page.evaluate("([t, v, n]) => [t.map((w) => VNKey.typeText(w[0], 'telex')),"
                         " v.map((w) => VNKey.typeText(w[0], 'vni')),"
@@ -270,7 +292,7 @@ def _tap_text(page, text: str) -> None:
 def test_on_screen_keyboard_types_vietnamese_by_taps(floor, browser):  # noqa: F811
     url = floor["station"]
     s, tok = _login(url)
-    bid = _scanned_batch(url, s, notation="165.VP")
+    bid = _scanned_batch(floor, s, notation="165.VP")
     page = _page(browser, url, tok, touch=True)
     page.goto(f"{url}/batch/{bid}/documents")
     page.wait_for_selector("#docs .doc")
@@ -334,7 +356,7 @@ def test_on_screen_keyboard_types_vietnamese_by_taps(floor, browser):  # noqa: F
 def test_flags_summary_and_accept_a_kind_in_one_tap(floor, browser):  # noqa: F811
     url = floor["station"]
     s, tok = _login(url)
-    bid = _scanned_batch(url, s, source="adf", notation="166.VP")  # the test feeder: ten sheets
+    bid = _scanned_batch(floor, s, source="adf", notation="166.VP")  # the test feeder: ten sheets
     view = s.get(f"{url}/api/batches/{bid}").json()
     kinds: dict[str, set] = {}
     for u in view["unresolved"]:
@@ -379,7 +401,7 @@ def test_work_order_profile_sets_the_thresholds(floor, browser):  # noqa: F811
 
     url = floor["station"]
     s, tok = _login(url)
-    plain = _scanned_batch(url, s, notation="169.VP")
+    plain = _scanned_batch(floor, s, notation="169.VP")
     codes = {f["code"] for p in s.get(f"{url}/api/batches/{plain}").json()["pages"] for f in p["flags"]}
     assert {"low_contrast", "edge_content"} <= codes, codes
     profile = {"min_contrast": 0, "max_edge_content": 1.0}
@@ -393,7 +415,7 @@ def test_work_order_profile_sets_the_thresholds(floor, browser):  # noqa: F811
     page.locator('#presets button[data-preset="flatbed"]').click()
     page.wait_for_url("**/scan")
     bid = int(page.evaluate("document.body.dataset.batch"))
-    assert s.post(f"{url}/api/batches/{bid}/wait", json={"timeout": 120}).json()["idle"]
+    assert s.post(f"{url}/api/batches/{bid}/wait", json={"timeout": 60}).json()["idle"]
     deadline = time.monotonic() + 60
     while True:
         pages = s.get(f"{url}/api/batches/{bid}").json()["pages"]
@@ -406,8 +428,8 @@ def test_work_order_profile_sets_the_thresholds(floor, browser):  # noqa: F811
     audit = requests.get(f"{url}/api/audit?batch={bid}", timeout=10,
                          headers={"Authorization": "Bearer " + _login(url, "admin1", PIN)[1]}).json()["audit"]
     assert any(a["action"] == "batch.qc_profile" for a in audit)
-    bad = s.post(url + "/api/batches", json={"record": {**RECORD, "notation": "173.VP"}, "work_order_id": "W",
-                                             "qc_profile": {"min_contrats": 1}})
+    wrong = _order(floor, "173.VP", record={"qc_profile": {"min_contrats": 1}})
+    bad = s.post(url + "/api/batches", json={"work_order_id": wrong})
     assert bad.status_code == 400 and "min_contrats" in bad.json()["message_vi"]
     page.context.close()
 
@@ -421,7 +443,7 @@ def _scale(page) -> float:
 def test_review_full_screen_position_selection_and_split(floor, browser):  # noqa: F811
     url = floor["station"]
     s, tok = _login(url)
-    bid = _scanned_batch(url, s, source="adf", notation="167.VP")
+    bid = _scanned_batch(floor, s, source="adf", notation="167.VP")
     _accept_all(url, s, bid)
     ids = [p["id"] for p in s.get(f"{url}/api/batches/{bid}").json()["pages"] if not p["blank"]]
     assert len(ids) >= 6
@@ -493,9 +515,7 @@ def test_review_full_screen_position_selection_and_split(floor, browser):  # noq
 def test_scan_screen_feeder_empty_newest_in_view_and_double_feed_warning(floor, browser):  # noqa: F811
     url = floor["station"]
     s, tok = _login(url)
-    rec = {**RECORD, "notation": "168.VP"}
-    bid = s.post(url + "/api/batches",
-                 json={"record": rec, "work_order_id": "WO-T168", "expected_sheets": 8}).json()["id"]
+    bid = _open(floor, s, "168.VP", 8).json()["id"]
     page = _page(browser, url, tok)
     page.add_init_script("localStorage.setItem('sohoa.preset', 'adf')")
     page.goto(f"{url}/batch/{bid}/scan")
@@ -531,7 +551,7 @@ def test_whole_hoso_at_800x480_with_one_finish(floor, browser):  # noqa: F811
     from tests.browser.test_station_ui import ADF_SHEETS, IMPORT_SEED, IMPORTED
 
     url = floor["station"]
-    ctx = browser.new_context(viewport=SMALL, locale="vi-VN", has_touch=True)
+    ctx = browser.new_context(viewport=SMALL, locale="vi-VN", has_touch=True, bypass_csp=True)
     page = ctx.new_page()
     finishes = []
     page.on("request", lambda r: finishes.append(r.url) if r.method == "POST" and r.url.endswith("/finish") else None)

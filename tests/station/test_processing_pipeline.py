@@ -177,19 +177,23 @@ def test_station_config_carries_processing_thresholds_to_the_pool(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("section", "message"),
+    ("section", "key", "message"),
     [
-        ("blank_treshold = 1", "unknown processing setting 'blank_treshold'"),
-        ('min_dpi = "high"', "min_dpi must be float"),
-        ("max_clipped_white = 60", "max_clipped_white is a share of the page: between 0 and 1"),
-        ("blank_ink_delta = 300", "blank_ink_delta is in grey levels"),
+        ("blank_treshold = 1", "processing.blank_treshold", "unknown setting"),
+        ('min_dpi = "high"', "processing.min_dpi", "expected a number"),
+        ("max_clipped_white = 60", "processing.max_clipped_white", "expected a value from 0 to 1"),
+        ("blank_ink_delta = 300", "processing.blank_ink_delta", "expected a value from 0 to 255"),
     ],
 )
-def test_station_config_refuses_bad_processing_thresholds(tmp_path, section, message):
+def test_station_config_refuses_bad_processing_thresholds(tmp_path, section, key, message):
+    from protocol.config import ConfigError
     from station.config import load_config as load_station
 
     path = tmp_path / "station.toml"
     path.write_text(f'data_dir = "{tmp_path}"\n[processing]\n{section}\nmin_sharpness = -1\n')
-    with pytest.raises(ValueError, match="min_sharpness must not be negative") as caught:
+    with pytest.raises(ConfigError) as caught:
         load_station(path)
-    assert message in str(caught.value), "every problem is named at once"
+    found = {p.key: p.message for p in caught.value.problems}
+    assert set(found) == {key, "processing.min_sharpness"}, "every problem is named at once"
+    assert message in found[key]
+    assert "expected a value from 0" in found["processing.min_sharpness"]
