@@ -119,17 +119,27 @@ function thumb(p, n) {
     el("span", { class: "n" }, String(n)), el("div", { class: "imgbox" }, img), el("div", { class: "badges" }, ...badges(p)));
 }
 
-/* live batch view: server-sent events, with polling as the fallback */
+/* live batch view: server-sent events, with polling as the fallback. A stream refused (the station caps live
+   views per operator) or dropped for good is replaced by polling, and tried again later. */
 function watchBatch(onView) {
-  let es = null;
+  let es = null, timer = null, closed = false;
   const poll = () => api("GET", "/api/batches/" + BATCH).then(onView).catch(() => {});
-  if (window.EventSource) {
+  const connect = () => {
+    if (closed) return;
     es = new EventSource("/api/batches/" + BATCH + "/events");
     es.addEventListener("batch", (ev) => onView(JSON.parse(ev.data)));
-    es.onerror = () => { setTimeout(poll, 1500); };
-  } else setInterval(poll, 1500);
+    es.onopen = () => { if (timer) { clearInterval(timer); timer = null; } };
+    es.onerror = () => {
+      setTimeout(poll, 1500);
+      if (es.readyState === EventSource.CLOSED) {
+        if (!timer) timer = setInterval(poll, 2000);
+        setTimeout(connect, 10000);
+      }
+    };
+  };
+  if (window.EventSource) connect(); else setInterval(poll, 1500);
   poll();
-  return { refresh: poll, close: () => es && es.close() };
+  return { refresh: poll, close: () => { closed = true; if (es) es.close(); if (timer) clearInterval(timer); } };
 }
 function sheetsOf(view) { return new Set(view.pages.map((p) => p.sheet)).size; }
 function setState(view) { const s = $("#batch-state"); if (s) s.textContent = CFG.states[view.state] || view.state; }
