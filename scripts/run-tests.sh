@@ -20,9 +20,11 @@ if [ -z "${SOHOA_TEST_PG:-}" ]; then
   trap pg_private_stop EXIT
 fi
 mark=${SOHOA_TEST_MARK:-not stress}
-for arg in "$@"; do  # tests named on the command line: one process, as asked
+for arg in "$@"; do  # tests named on the command line: one process, as asked (no exec: the trap must run)
   if [ -e "${arg%%::*}" ]; then
-    exec .venv/bin/python -m pytest -m "$mark" -p no:cacheprovider "$@"
+    status=0
+    .venv/bin/python -m pytest -m "$mark" -p no:cacheprovider "$@" || status=$?
+    exit "$status"
   fi
 done
 groups=(
