@@ -21,7 +21,8 @@ PROFILE_DIR = Path(__file__).resolve().parents[2] / "hardware" / "profiles"
 LOGICAL_OPTIONS = ("source", "mode", "resolution", "depth", "tl_x", "tl_y", "br_x", "br_y",
                    "page_width", "page_height", "brightness", "contrast")
 REQUIRED_OPTIONS = ("mode", "resolution")
-KEYS = {"family", "title", "backends", "options", "optional", "sources", "modes", "duplex", "fixed", "notes"}
+KEYS = {"family", "title", "backends", "options", "optional", "sources", "modes", "duplex", "fixed", "double_feed",
+        "notes"}
 DUPLEX = ("interleaved", "none")
 
 
@@ -49,6 +50,10 @@ class Profile:
     modes: dict[str, list[str]] = field(default_factory=dict)
     duplex: str = "interleaved"  # duplex frames arrive front, back, front, back...
     fixed: dict[str, Any] = field(default_factory=dict)  # SANE option name -> value, set on every scan
+    # SANE option name -> value that turns the scanner's double-feed detection on, set in this order where the
+    # device offers the option and it is active (models of one family differ; the first often activates the
+    # rest, as fujitsu's df-action=Stop does for df-thickness/df-length). Never required: a help, not a rule.
+    double_feed: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
     path: Path | None = None
 
@@ -84,6 +89,7 @@ class Profile:
                    backends=list(data["backends"]), options=dict(options), optional=optional,
                    sources=sources, modes=modes,
                    duplex=data.get("duplex", "interleaved"), fixed=dict(data.get("fixed", {})),
+                   double_feed=dict(data.get("double_feed", {})),
                    notes=data.get("notes", ""), path=path)
 
     def bind(self, device_options: dict[str, Any], *, device: str = "") -> BoundProfile:

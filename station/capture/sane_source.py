@@ -202,6 +202,10 @@ class SaneSource:
         settings = reply["settings"]
         if settings["clamped"]:
             log.warning("%s did not take every value (wanted, got): %s", self.id, settings["clamped"])
+        double_feed = settings.get("double_feed") or {}
+        if double_feed.get("skipped"):
+            log.info("%s double-feed detection: set %s, skipped %s", self.id, double_feed["set"],
+                     double_feed["skipped"])
         duplex = request.source == "adf_duplex" and self.profile.duplex == "interleaved"
         frame = 0
         while True:
@@ -216,6 +220,9 @@ class SaneSource:
                         return ScanOutcome(self._pages, "empty")
                     return ScanOutcome(0, "fault", ScanFault("no_paper", text, device=self.id))
                 fault = self._fault(text)
+                if fault.code == "jammed" and double_feed.get("on"):
+                    # backends report a detected double feed as a jam: with detection on, say both
+                    fault = ScanFault("double_feed_or_jam", text, device=self.id)
                 log.warning("scan fault on %s after %d pages: %s (%s)", self.id, self._pages, fault.code, text)
                 return ScanOutcome(self._pages, "fault", fault)
             self._check(reply, "frame")

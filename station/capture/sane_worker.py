@@ -284,7 +284,36 @@ def _apply(
         "requested_dpi": request.dpi,
         "options": taken,
         "clamped": clamped,
+        "double_feed": _double_feed(dev, profile, request),
     }
+
+
+def _double_feed(dev: Any, profile: Profile, request: ScanRequest) -> dict[str, Any]:
+    """Turn on the scanner's own double-feed detection where it has one, and say what was done.
+
+    Backends report a detected double feed as SANE_STATUS_JAMMED (fujitsu, canon_dr: sense "double feed"),
+    so the station can only tell the operator "jam or double feed" when detection is on: `on` says so.
+    A refusal is recorded, never fatal: the sheet count against the work order still warns."""
+    plan = profile.double_feed
+    if not plan or request.source == "flatbed":
+        return {"on": False, "set": {}, "skipped": {}}
+    taken: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    for name, value in plan.items():
+        py = py_name(name)
+        opt = dev.opt.get(py)
+        if opt is None:
+            skipped[name] = "not offered"
+        elif not opt.is_active():  # set in order: an earlier option may have made this one active
+            skipped[name] = "inactive"
+        else:
+            try:
+                setattr(dev, py, value)
+                taken[name] = getattr(dev, py)
+            except Exception as exc:  # noqa: BLE001 - _sane.error or TypeError: detection is a help only
+                skipped[name] = f"refused: {exc}"
+    on = bool(taken) and all(not _differs(plan[name], got) for name, got in taken.items())
+    return {"on": on, "set": taken, "skipped": skipped}
 
 
 def _set(dev: Any, name: str, value: Any, *, device: str) -> Any:

@@ -91,6 +91,11 @@ _AFTER = " Các trang đã quét trước đó vẫn được giữ."
 FAULTS: dict[str, tuple[str, str]] = {
     "jammed": ("Paper jam in the document feeder.",
                "Kẹt giấy trong khay nạp. Mở nắp, gỡ tờ bị kẹt, đặt tờ đó lại lên khay rồi bấm Quét tiếp."),
+    "double_feed_or_jam": ("The feeder stopped: a paper jam, or two sheets fed together (the scanner's "
+                           "double-feed detection is on).",
+                           "Khay nạp giấy dừng lại: kẹt giấy hoặc hai tờ bị kéo cùng lúc (máy quét đang bật phát "
+                           "hiện kéo giấy kép). Lấy các tờ chưa quét ra, xem lại trang vừa quét, tách các tờ dính "
+                           "nhau, đặt lại lên khay rồi bấm Quét tiếp."),
     "no_paper": ("No paper in the scanner.",
                  "Không có giấy trong máy quét. Đặt tài liệu vào khay rồi bấm Quét tiếp."),
     "cover_open": ("The scanner cover is open.",

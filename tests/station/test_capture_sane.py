@@ -303,3 +303,46 @@ def test_same_device_cannot_start_twice(sane_test_device: str, station_store: St
     assert outcome.ended == "stopped" and 1 <= outcome.pages < 10
     assert len(station_store.pages(batch_id)) == outcome.pages
     service.close()
+
+
+def _with_double_feed(double_feed: dict) -> Profile:
+    """The test profile with a double-feed plan. The test backend has no df-* options, but it has the same
+    structure as fujitsu's: a master switch (enable-test-options, like df-action=Stop) that makes other
+    options active (bool-soft-select-soft-detect, like df-thickness), so the real python-sane path runs."""
+    import dataclasses
+
+    return dataclasses.replace(profile_for("test:0"), double_feed=double_feed)
+
+
+def test_double_feed_detection_is_set_in_order_and_recorded(sane_test_device: str) -> None:
+    plan = {"enable-test-options": True, "bool-soft-select-soft-detect": True, "df-thickness": True}
+    got: list[CapturedImage] = []
+    outcome = SaneSource(sane_test_device, profile=_with_double_feed(plan)).scan(
+        ScanRequest(source="adf"), on_page=got.append, stop=threading.Event())
+    assert outcome.pages == 10
+    df = got[0].settings["double_feed"]
+    assert df["set"] == {"enable-test-options": True, "bool-soft-select-soft-detect": True}
+    assert df["skipped"] == {"df-thickness": "not offered"} and df["on"] is True
+    # the same options in the wrong order: the second was still inactive when its turn came
+    got.clear()
+    SaneSource(sane_test_device, profile=_with_double_feed(dict(reversed(list(plan.items()))))).scan(
+        ScanRequest(source="adf"), on_page=got.append, stop=threading.Event())
+    assert got[0].settings["double_feed"]["skipped"]["bool-soft-select-soft-detect"] == "inactive"
+    # the glass has no feeder: nothing is set there
+    got.clear()
+    SaneSource(sane_test_device, profile=_with_double_feed(plan)).scan(
+        ScanRequest(source="flatbed"), on_page=got.append, stop=threading.Event())
+    assert got[0].settings["double_feed"] == {"on": False, "set": {}, "skipped": {}}
+
+
+def test_jam_with_double_feed_detection_on_tells_the_operator_both(sane_test_device: str) -> None:
+    jam = {"read_return_value": "SANE_STATUS_JAMMED"}
+    plain = SaneSource(sane_test_device, options=jam).scan(
+        ScanRequest(source="adf"), on_page=lambda c: None, stop=threading.Event())
+    assert plain.fault.code == "jammed"  # without detection a jam is only a jam
+    detecting = SaneSource(sane_test_device, profile=_with_double_feed({"enable-test-options": True}),
+                           options=jam).scan(ScanRequest(source="adf"), on_page=lambda c: None,
+                                             stop=threading.Event())
+    assert detecting.ended == "fault" and detecting.fault.code == "double_feed_or_jam"
+    assert "hai tờ bị kéo cùng lúc" in detecting.fault.message_vi
+    assert "two sheets fed together" in detecting.fault.message
