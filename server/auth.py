@@ -32,17 +32,6 @@ MIN_PASSWORD = 8
 # scrypt cost: ~50 ms and 16 MiB on a Raspberry Pi 4 class CPU, enough to slow a stolen-hash attack
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS web_users (
-  name TEXT PRIMARY KEY,
-  password_hash TEXT NOT NULL,
-  role TEXT NOT NULL,
-  disabled INTEGER NOT NULL DEFAULT 0,
-  created_at TEXT NOT NULL,
-  last_login TEXT
-);
-"""
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -114,7 +103,6 @@ def _records(db: Records | str | Path) -> Iterator[Records]:
     opened = None if isinstance(db, Records) else open_server_db(db)
     records = opened or db
     try:
-        records.ensure_schema(SCHEMA)  # type: ignore[union-attr]
         yield records  # type: ignore[misc]
     finally:
         if opened is not None:
@@ -268,14 +256,6 @@ def endpoint_role(view: Callable[..., Any] | None) -> str | None:
 
 # ------------------------------------------------------------------------------- server-side sessions
 
-SESSIONS = """
-CREATE TABLE IF NOT EXISTS web_sessions (
-  sid_hash TEXT PRIMARY KEY,
-  name TEXT NOT NULL,
-  created DOUBLE PRECISION NOT NULL,
-  seen DOUBLE PRECISION NOT NULL
-);
-"""
 SEEN_EVERY_S = 30  # `seen` is written at most this often per session: a page load is not a database write
 
 
@@ -288,7 +268,6 @@ def open_session(db: Records | str | Path, name: str) -> str:
     sid = secrets.token_urlsafe(32)
     now = time.time()
     with _records(db) as records:
-        records.ensure_schema(SESSIONS)
         with records.tx() as conn:
             conn.execute("INSERT INTO web_sessions (sid_hash, name, created, seen) VALUES (?, ?, ?, ?)",
                          (_sid_hash(sid), _name(name), now, now))
@@ -301,7 +280,6 @@ def session_user(db: Records | str | Path, sid: str | None, *, idle_s: float, ma
         return None
     now = time.time()
     with _records(db) as records:
-        records.ensure_schema(SESSIONS)
         row = records.one("SELECT name, created, seen FROM web_sessions WHERE sid_hash = ?", (_sid_hash(sid),))
         if row is None:
             return None
@@ -318,7 +296,6 @@ def end_session(db: Records | str | Path, sid: str | None) -> None:
     if not sid:
         return
     with _records(db) as records:
-        records.ensure_schema(SESSIONS)
         with records.tx() as conn:
             conn.execute("DELETE FROM web_sessions WHERE sid_hash = ?", (_sid_hash(sid),))
 
@@ -326,6 +303,5 @@ def end_session(db: Records | str | Path, sid: str | None) -> None:
 def end_user_sessions(db: Records | str | Path, name: str) -> None:
     """Every session of an account (disabled, or its password changed) ends at once, at every server."""
     with _records(db) as records:
-        records.ensure_schema(SESSIONS)
         with records.tx() as conn:
             conn.execute("DELETE FROM web_sessions WHERE name = ?", (_name(name),))

@@ -111,17 +111,31 @@ def pdf_text(data_or_path: bytes | Path, *, timeout: float = 60) -> str:
         src = Path(data_or_path) if isinstance(data_or_path, Path) else Path(tmp) / "in.pdf"
         if not isinstance(data_or_path, Path):
             src.write_bytes(data_or_path)
-        try:
-            done = subprocess.run(
-                ["pdftotext", "-enc", "UTF-8", str(src), "-"],
-                capture_output=True,
-                timeout=timeout,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            log.warning("pdftotext failed: %s", exc)
-            return ""
-        return unicodedata.normalize("NFC", done.stdout.decode("utf-8", "replace")) if done.returncode == 0 else ""
+        return finish_pdf_text(start_pdf_text(src), timeout=timeout)
+
+
+def start_pdf_text(path: Path) -> subprocess.Popen | None:
+    """pdftotext started on `path` (the checks start it first and do their work while it runs)."""
+    try:
+        return subprocess.Popen(["pdftotext", "-enc", "UTF-8", str(path), "-"], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+    except OSError as exc:
+        log.warning("pdftotext failed: %s", exc)
+        return None
+
+
+def finish_pdf_text(proc: subprocess.Popen | None, *, timeout: float = 60) -> str:
+    """Its text, NFC ('' when it failed or ran past `timeout`)."""
+    if proc is None:
+        return ""
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        proc.kill()
+        proc.communicate()
+        log.warning("pdftotext failed: %s", exc)
+        return ""
+    return unicodedata.normalize("NFC", out.decode("utf-8", "replace")) if proc.returncode == 0 else ""
 
 
 class QueryError(ValueError):

@@ -32,61 +32,6 @@ log = logging.getLogger("sohoa.server.db")
 
 PG_SCHEMES = ("postgresql://", "postgres://")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS stations (
-  id TEXT PRIMARY KEY,
-  name TEXT NOT NULL,
-  token_hash TEXT NOT NULL,
-  mqtt_password TEXT NOT NULL,
-  revoked INTEGER NOT NULL DEFAULT 0,
-  created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS fonds (
-  code TEXT PRIMARY KEY,
-  name TEXT NOT NULL,
-  archive_code TEXT NOT NULL DEFAULT '',
-  record TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS workorders (
-  id TEXT PRIMARY KEY,
-  fonds_code TEXT NOT NULL REFERENCES fonds(code),
-  file_code TEXT NOT NULL,
-  record TEXT NOT NULL,
-  expected_sheets INTEGER NOT NULL,
-  priority INTEGER NOT NULL DEFAULT 0,
-  station_id TEXT,
-  state TEXT NOT NULL,
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS uploads (
-  id TEXT PRIMARY KEY,
-  station_id TEXT NOT NULL,
-  sha256 TEXT NOT NULL,
-  size BIGINT NOT NULL,
-  file_code TEXT,
-  batch_uid TEXT,
-  work_order_id TEXT,
-  expected_sheets INTEGER,
-  received BIGINT NOT NULL DEFAULT 0,
-  state TEXT NOT NULL,
-  receipt TEXT,
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL,
-  UNIQUE (station_id, sha256)
-);
-"""
-
-
-def _migrations() -> list:
-    from protocol.migrations import Migration
-
-    return [
-        Migration(1, "first release (0.1.0)", SCHEMA),
-        Migration(2, "uploads found by state (open uploads at start, dashboard)",
-                  "CREATE INDEX IF NOT EXISTS uploads_state ON uploads (state);"),
-    ]
-
 
 @dataclass(frozen=True)
 class Dialect:
@@ -146,7 +91,8 @@ class Records:
         raise NotImplementedError
 
     def ensure_schema(self, script: str) -> None:
-        """Create the tables of `script` once per object (modules own their tables: enrollment, operators)."""
+        """Create the tables of `script` once per object. Only for the archive's and work orders' tables
+        until they move into server/db_migrations.py: every other table steps up through a migration."""
         if script in self._schemas:
             return
         with self._schema_lock:
@@ -362,10 +308,11 @@ class ServerDB(Records):
     def __init__(self, path: str | Path):
         super().__init__()
         from protocol.migrations import migrate_sqlite
+        from server.db_migrations import RECORDS
 
         self.path = Path(path)
         self._local = threading.local()
-        migrate_sqlite(self._conn(), self.path, _migrations(), label="server records")
+        migrate_sqlite(self._conn(), self.path, RECORDS, label="server records")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from server.db import POSTGRES, Records, _migrations
+from server.db import POSTGRES, Records
 
 log = logging.getLogger("sohoa.server.db")
 DISK_FULL = "53100"  # SQLSTATE disk_full
@@ -68,8 +68,9 @@ class PgServerDB(Records):
         self._opened: weakref.WeakSet[_PgConn] = weakref.WeakSet()  # for close(); weak, see _PgConn
         self._opened_lock = threading.Lock()
         from protocol.migrations import migrate_postgres
+        from server.db_migrations import RECORDS
 
-        migrate_postgres(self._conn().raw, _migrations(), component="records", url=url, backup_dir=backup_dir)
+        migrate_postgres(self._conn().raw, RECORDS, component="records", url=url, backup_dir=backup_dir)
 
     def _conn(self) -> _PgConn:
         conn = getattr(self._local, "conn", None)

@@ -37,18 +37,6 @@ ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32
 CODE_LENGTH = 12
 DEFAULT_TTL_S = 86400
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS enrollment_codes (
-  code_hash TEXT PRIMARY KEY,
-  station_id TEXT NOT NULL,
-  name TEXT NOT NULL DEFAULT '',
-  created_by TEXT NOT NULL DEFAULT '',
-  created_at TEXT NOT NULL,
-  expires_at DOUBLE PRECISION NOT NULL,
-  used_at TEXT
-);
-"""
-
 
 class EnrollmentError(ValueError):
     """A refused enrollment step; `message_vi` is what the admin or the station's installer sees."""
@@ -74,9 +62,7 @@ def hash_code(code: str) -> str:
 
 def _records(db: Records | str | Path) -> Records:
     """The server's records, or ones opened from a SQLite path or PostgreSQL URL (the CLI's case)."""
-    db = db if isinstance(db, Records) else open_server_db(db)
-    db.ensure_schema(SCHEMA)
-    return db
+    return db if isinstance(db, Records) else open_server_db(db)
 
 
 def check_new_station_id(station_id: str) -> str:

@@ -25,23 +25,12 @@ ROLES = ("operator", "supervisor", "admin")
 OPERATORS = "/api/v1/operators"
 VERIFY = "/api/v1/operators/verify"
 
-TABLE = """CREATE TABLE IF NOT EXISTS operators (
-  code TEXT PRIMARY KEY,
-  name TEXT NOT NULL,
-  role TEXT NOT NULL,
-  pin_hash TEXT NOT NULL,
-  active INTEGER NOT NULL DEFAULT 1,
-  updated_at TEXT NOT NULL
-)"""
-
 bp = Blueprint("operators", __name__)
 
 
 def _db(db: Records | str | Path) -> Records:
     """The records object itself, or one opened from a SQLite path or PostgreSQL URL (the CLI's case)."""
-    db = db if isinstance(db, Records) else open_server_db(db)
-    db.ensure_schema(TABLE)
-    return db
+    return db if isinstance(db, Records) else open_server_db(db)
 
 
 def set_operator(db: Records | str | Path, code: str, *, name: str, role: str, pin: str) -> None:

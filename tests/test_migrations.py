@@ -12,8 +12,12 @@ from pathlib import Path
 import pytest
 
 from protocol.migrations import MigrationError
+from server.db_migrations import RECORDS
+
+LAST_RECORDS = RECORDS[-1].version
 
 RELEASE = Path(__file__).parent / "data" / "release-0.1.0"
+SCHEMA_V2 = Path(__file__).parent / "data" / "schema-v2"  # records as commit 3e60b1e left them
 sys.path.insert(0, str(Path(__file__).parent / "server"))
 
 
@@ -39,10 +43,10 @@ def test_server_records_upgrade_keeps_rows_after_a_backup(old: Path):
     from server.db import ServerDB
 
     db = ServerDB(old / "server.db")
-    assert _version(old / "server.db") == 2 and "uploads_state" in _indexes(old / "server.db")
+    assert _version(old / "server.db") == LAST_RECORDS and "uploads_state" in _indexes(old / "server.db")
     assert [s["id"] for s in db.stations()] == ["tram-01"]
     assert db.one("SELECT size FROM uploads WHERE sha256 = ?", ("A" * 64,))["size"] == 123
-    [backup] = old.glob("server.db.pre-v2-*.bak")
+    [backup] = old.glob(f"server.db.pre-v{LAST_RECORDS}-*.bak")
     assert _version(backup) == 0 and "uploads_state" not in _indexes(backup), "the backup is the old database"
     db.close()
     ServerDB(old / "server.db").close()
@@ -100,7 +104,7 @@ def test_postgresql_records_and_catalogue_of_the_first_release_upgrade(tmp_path:
         with psycopg.connect(url, autocommit=True) as conn:
             versions = dict(conn.execute("SELECT component, version FROM schema_version").fetchall())
             names = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes")}
-        assert versions == {"records": 2, "catalog": 2}
+        assert versions == {"records": LAST_RECORDS, "catalog": 2}
         assert {"uploads_state", "packages_added_at"} <= names
         assert [s["id"] for s in db.stations()] == ["tram-01"]
         dumps = sorted(p.name.split(".pre-")[0] for p in (tmp_path / "dumps").glob("*.dump"))
@@ -109,3 +113,65 @@ def test_postgresql_records_and_catalogue_of_the_first_release_upgrade(tmp_path:
         catalog.close()
         PgServerDB(url, backup_dir=tmp_path / "dumps").close()  # up to date: no second dump
         assert len(list((tmp_path / "dumps").glob("*.dump"))) == 2
+
+
+def _tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def test_records_of_the_previous_schema_keep_accounts_made_on_first_use(tmp_path: Path):
+    """Version 2 records, written by the code of 3e60b1e: web users, sessions, enrolment codes and operators
+    were tables their modules created on first use. They step up to version 3 with every row kept, and the
+    modules work on them without creating anything."""
+    from server import auth, operators
+    from server.db import ServerDB
+
+    shutil.copy(SCHEMA_V2 / "server.db", tmp_path / "server.db")
+    assert _version(tmp_path / "server.db") == 2
+    db = ServerDB(tmp_path / "server.db")
+    assert _version(tmp_path / "server.db") == LAST_RECORDS == 3
+    assert [b.name for b in tmp_path.glob("server.db.pre-v3-*.bak")], "backed up before stepping up"
+    assert auth.verify_login(db, "truong.phong", "mat-khau-dai-1") == auth.User("truong.phong", "supervisor")
+    assert db.one("SELECT count(*) AS n FROM web_sessions")["n"] == 1
+    assert db.one("SELECT station_id FROM enrollment_codes")["station_id"] == "tram-02"
+    assert operators.check_pin(db, "NV01", "1234")["name"] == "Nguyễn Văn A"
+    assert [s["id"] for s in db.stations()] == ["tram-01"]
+    db.close()
+
+
+def test_new_records_have_every_table_before_any_module_runs(tmp_path: Path):
+    """The tables of auth, enrollment and operators exist from the start (a migration made them), and the
+    same probe on a version-2 database that never used those modules finds them missing."""
+    from server.db import ServerDB
+    from server.db_migrations import MODULE_TABLES
+
+    wanted = {"web_users", "web_sessions", "enrollment_codes", "operators"}
+    assert wanted <= {s.split()[5] for s in MODULE_TABLES.split(";") if s.strip()}
+    assert not wanted & _tables(RELEASE / "server.db"), "the probe sees them missing in an old database"
+    ServerDB(tmp_path / "server.db").close()
+    assert wanted <= _tables(tmp_path / "server.db")
+    assert _version(tmp_path / "server.db") == LAST_RECORDS
+
+
+def test_postgresql_records_of_the_previous_schema_step_up(tmp_path: Path):
+    """Version 2 on PostgreSQL (schema_version says 2, the modules' tables made on first use with a row in
+    each) steps up to version 3 with the rows kept."""
+    import psycopg
+    from test_catalog_pg import pg_database
+
+    from protocol.migrations import migrate_postgres
+    from server.db_pg import PgServerDB
+
+    with pg_database() as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrate_postgres(conn, RECORDS[:2], component="records")
+            conn.execute((SCHEMA_V2 / "lazy-tables-pg.sql").read_text())
+            conn.execute("INSERT INTO operators VALUES ('NV01', 'Nguyễn Văn A', 'operator', 'x', 1, 'now')")
+        db = PgServerDB(url, backup_dir=tmp_path / "dumps")
+        with psycopg.connect(url, autocommit=True) as conn:
+            [(version,)] = conn.execute("SELECT version FROM schema_version WHERE component = 'records'")
+        assert version == LAST_RECORDS == 3
+        assert db.one("SELECT name FROM operators WHERE code = 'NV01'")["name"] == "Nguyễn Văn A"
+        assert len(list((tmp_path / "dumps").glob("records.pre-v3-*.dump"))) == 1
+        db.close()

@@ -39,6 +39,8 @@ CHECKS: list[tuple[str, Callable[[Context], CheckResult]]] = [
     ("signing_time", check_signing_time),
 ]
 STRUCTURAL = [name for name, _ in CHECKS if name not in ("pdfa", "signatures", "signing_time")]
+#: The checks that read the PDFs themselves (server.checks.pdfwork, started before the first check runs).
+READ_PDFS = ("counts", "pdfa", "signatures", "signing_time")
 
 
 def _run_one(name: str, func: Callable[[Context], CheckResult], ctx: Context) -> CheckResult:
@@ -68,19 +70,25 @@ def run_checks(
     expected_sheets: int | None = None,
     only: list[str] | None = None,
     limits: Limits | None = None,
+    texts: bool = False,
 ) -> Verdict:
-    """Run every check (or the names in `only`) on a .zip or folder; the verdict lists all failures."""
+    """Run every check (or the names in `only`) on a .zip or folder; the verdict lists all failures.
+    `texts`: also extract each document's text layer for the catalogue (Verdict.texts), in the same pass."""
     ctx = Context(
         Path(path), trust_roots=trust_roots, expected_sheets=expected_sheets, limits=limits or Limits()
     )
     results = []
+    texts_found = None
     try:
+        if only is None or set(only) & set(READ_PDFS):
+            ctx.start_pdf_work(text=texts)  # on every core while the structural checks run here
         for name, func in CHECKS:
             if only is not None and name not in only:
                 continue
             started = time.monotonic()
             results.append(_run_one(name, func, ctx))
             log.debug("check %s took %.3f s", name, time.monotonic() - started)
+        texts_found = ctx.texts() if texts else None
     finally:
         ctx.close()
     contents = ctx.contents
@@ -89,6 +97,7 @@ def run_checks(
         checks=results,
         objid=contents.objid if contents else None,
         file_code=contents.file_code if contents else None,
+        texts=texts_found,
     )
 
 

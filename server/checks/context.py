@@ -1,4 +1,4 @@
-"""What every check shares: the opened package, its parsed contents, and extracted PDFs (on demand)."""
+"""What every check shares: the opened package, its parsed contents, and what each PDF gave (pdfwork)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ class Context:
         self.contents: PackageContents | None = None
         self.error = ""
         self._tmp: Path | None = None
-        self._pdfs: dict[str, Path] | None = None
+        self._work: list | None = None  # (docId, pdfwork.Job, future) per document, once started
+        self._work_error: NotReadable | None = None
+        self._findings: dict | None = None
         self.signatures: dict | None = None  # docId -> SignatureVerdict, filled by the signature checks
         try:
             self.source = open_source(self.path)
@@ -63,29 +65,65 @@ class Context:
     def member(self, rel: str) -> str:
         return f"{self.need_contents().folder}/{rel}"
 
-    def pdfs(self) -> dict[str, Path]:
-        """docId -> a private copy of its PDF (bounded by the zip limits), for pikepdf and validators."""
-        if self._pdfs is not None:
-            return self._pdfs
-        contents, source = self.need_contents(), self.need_source()
-        if self.too_big():
-            raise NotReadable("package larger than the configured limit: PDFs not extracted")
+    def start_pdf_work(self, *, text: bool = False) -> None:
+        """Start taking each document's PDF out and inspecting it (server.checks.pdfwork), so the work runs
+        on every core while the structural checks run here. `text`: pdftotext each one for the catalogue."""
+        if self._work is not None:
+            return
+        from server.checks import pdfwork
+
+        try:
+            contents = self.need_contents()
+            if self.too_big():
+                raise NotReadable("package larger than the configured limit: PDFs not extracted")
+        except NotReadable as exc:
+            self._work_error = exc
+            self._work = []
+            return
         bombs = self.bomb_members()
         present = set(contents.members)
         self._tmp = Path(tempfile.mkdtemp(prefix="sohoa-check-"))
-        self._pdfs = {}
+        planned: list[tuple[str, pdfwork.Job]] = []
         for n, doc in enumerate(contents.documents, start=1):
             name = self.member(doc.pdf_member)
             if doc.pdf_member in present and name not in bombs:
-                dest = self._tmp / f"doc-{n}.pdf"  # our own name: a hostile member name never reaches disk
-                try:
-                    source.copy_to(name, dest)
-                except PackageError:
-                    continue
-                self._pdfs[doc.doc_id or f"#{n}"] = dest
-        return self._pdfs
+                job = pdfwork.Job(self.path, name, self._tmp / f"doc-{n}.pdf",
+                                  self.trust_roots, text)
+                planned.append((doc.doc_id or f"#{n}", job))
+        futures = pdfwork.submit({str(i): job for i, (_, job) in enumerate(planned)})
+        self._work = [(key, job, futures[str(i)]) for i, (key, job) in enumerate(planned)]
+
+    def findings(self) -> dict:
+        """docId -> pdfwork.Findings of its PDF (bounded by the zip limits); a member that could not be
+        taken out is left out, as a later document with the same docId overrides an earlier one."""
+        if self._findings is not None:
+            return self._findings
+        self.start_pdf_work()
+        if self._work_error is not None:
+            raise self._work_error
+        from server.checks import pdfwork
+
+        found = {}
+        for key, job, future in self._work or []:
+            result = pdfwork.result(job, future)
+            if result.present:
+                found[key] = result
+        self._findings = found
+        return found
+
+    def texts(self) -> dict[str, str] | None:
+        """docId -> text layer, when the PDF work was started with `text` and finished; else None."""
+        if self._findings is None or not self._work or not all(job.text for _, job, _ in self._work):
+            return None
+        return {key: f.text or "" for key, f in self._findings.items()}
 
     def close(self) -> None:
+        for _, _, future in self._work or []:  # a check that stopped early: let its workers finish first
+            if not future.cancel():
+                try:
+                    future.exception()
+                except Exception:  # noqa: BLE001 - a broken pool: nothing left to wait for
+                    pass
         if self.source is not None:
             self.source.close()
         if self._tmp is not None:

@@ -21,29 +21,37 @@ def _module(name: str):
         raise NotReadable(f"{name} is not available ({exc}): this check cannot run") from exc
 
 
-def _pdfs(ctx: Context, reasons: list[str]) -> dict:
+def _findings(ctx: Context, reasons: list[str]) -> dict:
+    """docId -> pdfwork.Findings; a document whose PDF is not there gets a reason."""
     c = ctx.need_contents()
-    pdfs = ctx.pdfs()
+    found = ctx.findings()
     for d in c.documents:
-        if d.doc_id not in pdfs:
+        if d.doc_id not in found:
             reasons.append(f"{d.doc_id}: PDF missing, not checked")
-    return pdfs
+    return found
 
 
 def check_pdfa(ctx: Context) -> CheckResult:
-    mod = _module("protocol.pdfa_check")
+    _module("protocol.pdfa_check")
     reasons: list[str] = []
-    for doc_id, path in _pdfs(ctx, reasons).items():
-        reasons += [f"{doc_id}: {r}" for r in mod.check_pdfa(path)]
+    for doc_id, found in _findings(ctx, reasons).items():
+        if found.pdfa_error is not None:
+            raise found.pdfa_error
+        reasons += [f"{doc_id}: {r}" for r in found.pdfa]
     return CheckResult("pdfa", not reasons, reasons, "Tệp PDF không đạt chuẩn PDF/A")
 
 
 def _signature_verdicts(ctx: Context, reasons: list[str]) -> dict:
-    """docId -> SignatureVerdict, validated once and shared by the signature and signing-time checks."""
+    """docId -> SignatureVerdict, validated once (in pdfwork) and shared by the signature and signing-time
+    checks."""
     if ctx.signatures is None:
-        mod = _module("protocol.signatures")
-        ctx.signatures = {doc_id: mod.validate_pdf_signatures(path, trust_roots=ctx.trust_roots)
-                          for doc_id, path in _pdfs(ctx, reasons).items()}
+        _module("protocol.signatures")
+        verdicts = {}
+        for doc_id, found in _findings(ctx, reasons).items():
+            if found.signature_error is not None:
+                raise found.signature_error
+            verdicts[doc_id] = found.signature
+        ctx.signatures = verdicts
     return ctx.signatures
 
 

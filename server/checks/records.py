@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pikepdf
-
 from protocol.metadata import DocumentRecord, FileRecord, check_document, check_file
 from server.checks.context import Context, NotReadable
 from server.checks.result import CheckResult
@@ -34,24 +32,21 @@ def check_counts(ctx: Context) -> CheckResult:
         )
     declared_sum = 0
     try:
-        pdfs = ctx.pdfs()
+        found = ctx.findings()
     except NotReadable as exc:
-        pdfs = {}
+        found = {}
         reasons.append(str(exc))
     for d in c.documents:
         declared_sum += max(d.page_count, 0)
-        path = pdfs.get(d.doc_id)
-        if path is None:
+        pdf = found.get(d.doc_id)
+        if pdf is None:
             reasons.append(f"{d.doc_id}: PDF not available to count pages")
             continue
-        try:
-            with pikepdf.open(path) as pdf:
-                pages = len(pdf.pages)
-        except Exception as exc:  # noqa: BLE001 - any parser failure is a reason, not a crash
-            reasons.append(f"{d.doc_id}: PDF cannot be opened ({type(exc).__name__}: {exc})")
+        if pdf.pages is None:  # pikepdf could not open it (server.checks.pdfwork)
+            reasons.append(f"{d.doc_id}: {pdf.open_error}")
             continue
-        if pages != d.page_count:
-            reasons.append(f"{d.doc_id}: numberOfPage is {d.page_count} but the PDF has {pages} pages")
+        if pdf.pages != d.page_count:
+            reasons.append(f"{d.doc_id}: numberOfPage is {d.page_count} but the PDF has {pdf.pages} pages")
     hoso_pages = _int(c.hoso.get("numberOfPage"))
     if hoso_pages != declared_sum:
         reasons.append(

@@ -22,6 +22,7 @@ class Verdict:
     checks: list[CheckResult]
     objid: str | None = None
     file_code: str | None = None
+    texts: dict[str, str] | None = None  # docId -> text layer, when run_checks was asked for it (not in to_dict)
 
     @property
     def failures(self) -> list[CheckResult]:

@@ -33,6 +33,9 @@ class Ingest:
         self.trust_roots = trust_roots
         self.signing_key = signing_key
         self.notify = notify
+        from server.checks import pdfwork
+
+        pdfwork.warm()  # the check workers start with the server, not with its first package
 
     def _history_problems(self, contents: Any, sha256: str) -> list[str]:
         """Stored packages are never overwritten: new bytes under a stored OBJID must say REPLACEMENT
@@ -45,20 +48,6 @@ class Ingest:
             ]
         return []
 
-    def _texts_meanwhile(self, path: Path) -> tuple[Any, Any]:
-        """Start the catalogue's text extraction (pdftotext, one process per document) while the checks run:
-        the two used to run one after the other and each left cores idle. Returns (thread pool, future)."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        from protocol.package import PackageError, read_package
-        from server.catalog import texts_from_zip
-
-        try:
-            contents = read_package(path)
-        except (PackageError, OSError, ValueError):
-            return None, None  # unreadable: the checks say why, nothing to catalogue
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sohoa-texts")
-        return pool, pool.submit(texts_from_zip, path, contents.folder, contents.documents)
     def _order_problems(self, row: dict, file_code: str | None, reasons: list[str]) -> bool:
         """True if the upload names a work order this package may move. A work order assigned to another
         station (or reassigned since the upload opened), or one for another hồ sơ, is never touched:
@@ -82,15 +71,11 @@ class Ingest:
     def commit(self, row: dict, path: Path) -> dict:
         from server.checks import run_checks
 
-        pool, texts = self._texts_meanwhile(path)
-        try:
-            verdict = run_checks(path, trust_roots=self.trust_roots, expected_sheets=row["expected_sheets"])
-            return self._finish(row, path, verdict, texts)
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+        # texts=True: the catalogue's text layers come out of the same pass over each PDF as the checks.
+        verdict = run_checks(path, trust_roots=self.trust_roots, expected_sheets=row["expected_sheets"], texts=True)
+        return self._finish(row, path, verdict)
 
-    def _finish(self, row: dict, path: Path, verdict: Any, texts: Any) -> dict:
+    def _finish(self, row: dict, path: Path, verdict: Any) -> dict:
         reasons = [f"{c.name}: {r}" for c in verdict.checks if not c.ok for r in (c.reasons or ["failed"])]
         if verdict.ok and row["file_code"] and verdict.file_code != row["file_code"]:
             reasons.append(f"manifest: package is {verdict.file_code}, manifest said {row['file_code']}")
@@ -118,12 +103,7 @@ class Ingest:
             stored = self.store.put(path, objid=verdict.objid, sha256=row["sha256"], station_id=row["station_id"])
             receipt.stored_sha256 = stored.sha256
             crash_point("after-store")
-            extracted = None
-            if texts is not None:
-                try:
-                    extracted = texts.result()
-                except Exception:  # the catalogue extracts again from the stored file
-                    log.exception("text extraction during the checks failed")
+            extracted = verdict.texts  # None: the catalogue extracts them from the stored file
             self.catalog.add_package(
                 contents, stored_path=str(stored.path), sha256=stored.sha256, station_id=row["station_id"],
                 **({"texts": extracted, "extract_text": False} if extracted is not None else {}),

@@ -1,0 +1,228 @@
+"""Each document's PDF, taken out of the package once and opened once for every check that needs it.
+
+One job per document gives the PDF/A problems, the page count and the signature verdict (and, for the
+catalogue, the text layer from pdftotext, started first so it runs beside the checks). Jobs run in a pool
+of worker processes, one per core: the PDF/A walk is Python and holds the GIL, so threads would not help.
+The pool is started once per server process (spawn: the server has threads, fork would copy their locks)
+and reused; if it breaks (a worker killed, e.g. out of memory) the jobs run here, one after the other.
+
+A job catches what each step raised and hands it back, so each check fails or crashes exactly as it did
+when it opened the file itself: the verdict does not depend on where the work ran.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    package: Path
+    member: str
+    dest: Path  # our own name in the check's private folder: a hostile member name never reaches disk
+    trust_roots: list[bytes]
+    text: bool = False
+
+
+@dataclass
+class Findings:
+    """What one document's PDF gave. `*_error` is what the step raised (re-raised by its check)."""
+
+    present: bool = True  # False: the member could not be taken out of the package (PackageError)
+    pdfa: list[str] = field(default_factory=list)
+    pdfa_error: BaseException | None = None
+    pages: int | None = None
+    open_error: str = ""  # why pikepdf could not open it, worded as the counts check words it
+    signature: Any = None  # protocol.signatures.SignatureVerdict
+    signature_error: BaseException | None = None
+    text: str | None = None  # the text layer (None: not asked; '' when pdftotext failed, as pdf_text)
+    worker: int = 0  # the process that did the work
+
+
+def _picklable(exc: BaseException) -> BaseException:
+    """The exception itself if it crosses a process boundary intact, else a RuntimeError with its words."""
+    import pickle
+
+    try:
+        back = pickle.loads(pickle.dumps(exc))
+        if type(back) is type(exc) and str(back) == str(exc):
+            return exc
+    except Exception:  # noqa: BLE001 - any pickling failure: fall back to the words
+        pass
+    return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+def inspect(job: Job) -> Findings:
+    """Take the member out, then PDF/A, page count and signature from one read and one pikepdf open."""
+    import pikepdf
+
+    from protocol.package.model import PackageError
+    from protocol.package.source import open_source
+    from server.catalog import finish_pdf_text, start_pdf_text
+
+    try:
+        with open_source(job.package) as source:
+            source.copy_to(job.member, job.dest)
+    except PackageError:
+        return Findings(present=False, worker=os.getpid())
+    found = Findings(worker=os.getpid())
+    proc = start_pdf_text(job.dest) if job.text else None
+    try:
+        _checks(job, found, pikepdf)
+    finally:
+        if job.text:
+            found.text = finish_pdf_text(proc)
+    return found
+
+
+def _checks(job: Job, found: Findings, pikepdf: Any) -> None:
+    from protocol.signatures import validate_pdf_signatures
+
+    raw: bytes | None = None
+    read_error: OSError | None = None
+    try:
+        raw = job.dest.read_bytes()
+    except OSError as exc:
+        read_error = exc
+    pdf, open_exc = None, None
+    try:
+        pdf = pikepdf.open(job.dest)
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a reason, not a crash
+        open_exc = exc
+        found.open_error = f"PDF cannot be opened ({type(exc).__name__}: {exc})"
+    try:
+        if pdf is not None:
+            found.pages = len(pdf.pages)
+        try:
+            found.pdfa = _pdfa(job.dest, raw, read_error, pdf, open_exc, pikepdf)
+        except Exception as exc:  # noqa: BLE001 - the pdfa check crashes with it, as it did
+            found.pdfa_error = _picklable(exc)
+    finally:
+        if pdf is not None:
+            pdf.close()
+        raw = None  # a large document: let it go before the signature reads the file again
+    try:
+        found.signature = validate_pdf_signatures(job.dest, trust_roots=job.trust_roots)
+    except Exception as exc:  # noqa: BLE001 - it catches its own; anything else crashes the check as before
+        found.signature_error = _picklable(exc)
+
+
+def _pdfa(path: Path, raw: bytes | None, read_error: OSError | None, pdf: Any, open_exc: BaseException | None,
+          pikepdf: Any) -> list[str]:
+    """protocol.pdfa_check.check_pdfa, step for step, on the bytes and the object already at hand."""
+    from protocol import pdfa_check
+
+    if raw is None:
+        return [f"cannot read {path}: {read_error.strerror if read_error else ''}"]
+    problems = pdfa_check.header_problems(raw)
+    if open_exc is not None:
+        if isinstance(open_exc, pikepdf.PasswordError):
+            return problems + ["encryption: the file is encrypted (PDF/A forbids it)"]
+        if isinstance(open_exc, pikepdf.PdfError):
+            return problems + [f"not a readable PDF: {open_exc}"]
+        raise open_exc
+    return problems + pdfa_check.check_opened(pdf, raw)
+
+
+# ------------------------------------------------------------------------------------------------ the pool
+
+_pool: ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def _get_pool() -> ProcessPoolExecutor | None:
+    global _pool
+    with _pool_lock:
+        if _pool is None and workers() > 1:
+            _pool = ProcessPoolExecutor(max_workers=workers(), mp_context=get_context("spawn"),
+                                        initializer=_warm)
+        return _pool
+
+
+def _warm() -> None:
+    """Import the validators once per worker, not on its first document."""
+    import pikepdf  # noqa: F401
+
+    import protocol.pdfa_check  # noqa: F401
+    import protocol.signatures  # noqa: F401
+    import server.catalog  # noqa: F401
+
+
+def _nothing() -> None:
+    pass
+
+
+def warm() -> None:
+    """Start the workers now (the server calls this at start), so the first package does not wait for
+    them to start and import (seconds on a Pi). Returns at once."""
+    pool = _get_pool()
+    if pool is not None:
+        for _ in range(workers()):
+            pool.submit(_nothing)
+
+
+def _drop_pool(broken: ProcessPoolExecutor) -> None:
+    global _pool
+    with _pool_lock:
+        if _pool is broken:
+            _pool = None
+    broken.shutdown(wait=False, cancel_futures=True)
+
+
+@atexit.register
+def _stop_pool() -> None:
+    with _pool_lock:
+        if _pool is not None:
+            _pool.shutdown(wait=False, cancel_futures=True)
+
+
+def submit(jobs: dict[str, Job]) -> dict[str, Future]:
+    """Start every job (key -> future of Findings) in the pool, or here if there is none."""
+    pool = _get_pool()
+    futures: dict[str, Future] = {}
+    for key, job in jobs.items():
+        if pool is not None:
+            try:
+                futures[key] = pool.submit(inspect, job)
+                continue
+            except (BrokenProcessPool, RuntimeError):
+                _drop_pool(pool)
+                pool = None
+        futures[key] = _here(job)
+    return futures
+
+
+def _here(job: Job) -> Future:
+    done: Future = Future()
+    try:
+        done.set_result(inspect(job))
+    except BaseException as exc:  # noqa: BLE001 - handed to whoever asks, as a pool future would
+        done.set_exception(exc)
+    return done
+
+
+def result(job: Job, future: Future) -> Findings:
+    """The job's findings; a pool that broke under it (a worker killed) does the job here instead."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        log.warning("check worker pool broke; inspecting %s in the server process", job.member)
+        global _pool
+        with _pool_lock:
+            _pool = None
+        return inspect(job)

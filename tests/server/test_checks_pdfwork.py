@@ -1,0 +1,148 @@
+"""Each PDF opened once, in worker processes (server/checks/pdfwork.py), gives the receipt the checks gave
+when each of them took the PDF out and opened it on its own.
+
+The reference below is that earlier way, written out: take each document's PDF out of the zip, then
+`protocol.pdfa_check.check_pdfa(path)`, `pikepdf.open(path)` for the page count and
+`protocol.signatures.validate_pdf_signatures(path)`, each opening the file itself.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import zipfile
+from pathlib import Path
+
+import pikepdf
+import pytest
+from test_checks_signed import SIGNED_CORPUS, _package
+
+from protocol import pdfa_check
+from protocol.package import read_package
+from protocol.signatures import validate_pdf_signatures
+from server.catalog import pdf_text
+from server.checks import pdfwork, run_checks
+from server.checks.result import CheckResult
+
+
+def _one_at_a_time(package: Path, roots: list[bytes], tmp: Path) -> dict[str, CheckResult]:
+    """The PDF checks as they ran before pdfwork: every file opened by every check."""
+    contents = read_package(package)
+    pdfs: dict[str, Path] = {}
+    with zipfile.ZipFile(package) as zf:
+        for n, doc in enumerate(contents.documents, start=1):
+            dest = tmp / f"doc-{n}.pdf"
+            dest.write_bytes(zf.read(f"{contents.folder}/{doc.pdf_member}"))
+            pdfs[doc.doc_id] = dest
+    counts, pdfa, sigs = [], [], []
+    for doc in contents.documents:
+        try:
+            with pikepdf.open(pdfs[doc.doc_id]) as pdf:
+                if len(pdf.pages) != doc.page_count:
+                    counts.append(f"{doc.doc_id}: numberOfPage is {doc.page_count} but the PDF has "
+                                  f"{len(pdf.pages)} pages")
+        except Exception as exc:  # noqa: BLE001 - as check_counts words it
+            counts.append(f"{doc.doc_id}: PDF cannot be opened ({type(exc).__name__}: {exc})")
+        pdfa += [f"{doc.doc_id}: {r}" for r in pdfa_check.check_pdfa(pdfs[doc.doc_id])]
+        verdict = validate_pdf_signatures(pdfs[doc.doc_id], trust_roots=roots)
+        sigs += [f"{doc.doc_id}: {r}" for r in verdict.reasons]
+    return {"counts": counts, "pdfa": pdfa, "signatures": sigs}
+
+
+def _same(text: str) -> str:
+    return re.sub(r"/tmp/[^:]*?doc-(\d+)\.pdf", r"doc-\1.pdf", text)  # each way has its own private folder
+
+
+def _garbage(data: bytes) -> bytes:
+    return b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\nthis is not a PDF body\n%%EOF\n"
+
+
+def _truncated(data: bytes) -> bytes:
+    return data[: len(data) * 2 // 3]
+
+
+def _swap_pdf(package: Path, change) -> Path:
+    """The package with its document's PDF bytes changed in the zip (a PDF build_package would refuse)."""
+    out = package.with_name("changed.zip")
+    with zipfile.ZipFile(package) as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            zout.writestr(info, change(data) if info.filename.endswith(".pdf") else data)
+    return out
+
+
+CASES = {
+    "good": None,
+    "garbage_pdf": "swap",
+    "truncated_pdf": "swap",
+    "signed_bytes_changed": SIGNED_CORPUS["signed_bytes_changed"][0],
+    "not_pdfa": SIGNED_CORPUS["not_pdfa"][0],
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_one_open_per_pdf_gives_the_same_receipt(tmp_path, signed_pdf, demo_keys, hoso_fields, case):
+    make = CASES[case]
+    unsigned = signed_pdf.parent / "unsigned.pdf"  # the PDF/A the session fixture signed
+    pdf = signed_pdf if make in (None, "swap") else make(tmp_path, unsigned, demo_keys)
+    package = _package(tmp_path, pdf, hoso_fields).path
+    if make == "swap":
+        change = _garbage if case == "garbage_pdf" else _truncated
+        package = _swap_pdf(package, change)
+        pdf = tmp_path / "changed.pdf"
+        pdf.write_bytes(change(signed_pdf.read_bytes()))
+    roots = [demo_keys.ca_pem.read_bytes()]
+    verdict = run_checks(package, trust_roots=roots, expected_sheets=1, texts=True)
+    by_name = {c.name: c for c in verdict.checks}
+    reference = _one_at_a_time(package, roots, tmp_path)
+    for name, reasons in reference.items():
+        assert [_same(r) for r in by_name[name].reasons] == [_same(r) for r in reasons], (case, name)
+        assert by_name[name].ok == (not reasons)
+    assert verdict.ok == (case == "good"), [(c.name, c.reasons) for c in verdict.failures]
+    # the text layer for the catalogue came out of the same pass, as pdftotext gives it on its own
+    [(doc_id, text)] = verdict.texts.items()
+    assert text == pdf_text(pdf)
+    assert text.strip() or case in ("garbage_pdf", "truncated_pdf")
+
+
+def test_the_work_runs_in_worker_processes_and_the_same_without_them(tmp_path, signed_pdf, demo_keys,
+                                                                      hoso_fields):
+    """With more than one core the documents are inspected in other processes; run here (no pool, as
+    after a worker died) the receipt is the same."""
+    from server.checks.context import Context
+    from server.checks.result import Limits
+
+    package = _package(tmp_path, signed_pdf, hoso_fields).path
+    roots = [demo_keys.ca_pem.read_bytes()]
+    ctx = Context(package, trust_roots=roots, expected_sheets=1, limits=Limits())
+    try:
+        ctx.start_pdf_work()
+        [(_, job, _)] = ctx._work
+        found = ctx.findings()
+    finally:
+        ctx.close()
+    assert pdfwork.workers() > 1, "this machine has one core: the pool is not used"
+    [(_, in_pool)] = found.items()
+    here = pdfwork.inspect(pdfwork.Job(package, job.member, tmp_path / "here.pdf", roots))
+    assert in_pool.worker != os.getpid() and here.worker == os.getpid()
+    assert (in_pool.pdfa, in_pool.pages, in_pool.signature) == (here.pdfa, here.pages, here.signature)
+    assert here.pages == 1 and here.signature.ok
+
+
+def test_whole_file_scans_replaced_by_bounded_ones_answer_alike():
+    """pdfa_check no longer copies or counts through a whole 25 MB file for the header, trailer and
+    revision tests; the bounded forms agree with the plain ones on every shape of ending."""
+    rnd = random.Random(15)
+    pieces = [b"%%EOF", b"\n", b"\r\n", b" ", b"\t", b"%PDF-1.7", b"x" * 100, b" " * 5000, b"%%EO", b"F"]
+    for _ in range(3000):
+        raw = b"".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 12)))
+        assert pdfa_check._rstrip_len(raw) == len(raw.rstrip())
+        assert pdfa_check._rstrip_len(raw, b"\r\n") == len(raw.rstrip(b"\r\n"))
+        assert pdfa_check._second_line(raw) == (raw.split(b"\n", 2)[1] if raw.count(b"\n") >= 2 else b"")
+        end = pdfa_check._rstrip_len(raw)
+        assert (raw[max(0, end - 5):end] == b"%%EOF") == raw.rstrip().endswith(b"%%EOF")
+        last = raw.rfind(b"%%EOF")
+        assert (last < 0 or raw.rfind(b"%%EOF", 0, last) < 0) == (raw.count(b"%%EOF") < 2)
+        cut = rnd.randint(-len(raw) - 2, len(raw) + 2)
+        assert (raw.rfind(b"%%EOF", 0, slice(cut).indices(len(raw))[1]) < 0) == (raw[:cut].count(b"%%EOF") < 1)
