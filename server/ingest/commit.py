@@ -11,6 +11,7 @@ from typing import Any
 from protocol.api import Receipt, sign_receipt
 from protocol.clock import iso_vn
 from server.db import Records
+from server.ingest import versions
 from server.ingest.faults import crash_point
 
 log = logging.getLogger("sohoa.server.ingest")
@@ -101,6 +102,7 @@ class Ingest:
 
             contents = read_package(path)
             reasons += self._history_problems(contents, row["sha256"])
+            reasons += versions.problems(self.catalog, self.store, contents)
         receipt = Receipt(
             upload_id=row["id"],
             station_id=row["station_id"],
