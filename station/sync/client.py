@@ -83,6 +83,14 @@ class SyncClient:
     def workorders(self) -> list[dict]:
         return self._call("GET", api.WORKORDERS)["workorders"]
 
+    def rework(self) -> dict:
+        """{"rework": [...], "outcomes": [...]}: this station's hồ sơ returned by the archive, with defects, and
+        those it accepted or archived (GET /api/v1/rework)."""
+        body = self._call("GET", api.REWORK)
+        if not isinstance(body.get("rework"), list) or not isinstance(body.get("outcomes"), list):
+            raise SyncError("rework list: the server's answer has no rework/outcomes lists", retry=True)
+        return body
+
     def _upload(self, path: Path, upload_id: str, received: int, size: int) -> None:
         """Send the bytes from `received` on, at most `max_rate` bytes per second."""
         started, sent = time.monotonic(), 0
