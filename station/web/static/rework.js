@@ -104,8 +104,9 @@
         for (const t of document.querySelectorAll('.thumb[data-page="' + id + '"]')) {
           if (t.querySelector(".rework-badge")) continue;
           t.classList.add("rework-page");
-          t.append(el("span", { class: "rework-badge", title: ds.map(defectLine).join("\n") },
-            "⚠ " + ds.map((d) => d.label).join(", ")));
+          // in the thumbnail's own badge row, which wraps: the whole name shows, never cut short
+          (t.querySelector(".badges") || t).prepend(el("span", { class: "rework-badge",
+            title: ds.map(defectLine).join("\n") }, "⚠ " + ds.map((d) => d.label).join(", ")));
         }
       }
     }
