@@ -16,7 +16,7 @@ from typing import Any
 from protocol.package.premis import previous_version
 
 
-def _duplicates(catalog: Any, contents: Any) -> list[str]:
+def _duplicates(catalog: Any, contents: Any) -> list[tuple[str, str]]:
     if not contents.file_code or contents.record_status == "REPLACEMENT":
         return []
     others = []
@@ -28,31 +28,43 @@ def _duplicates(catalog: Any, contents: Any) -> list[str]:
             others.append(row["objid"])
     if not others:
         return []
-    return [
-        f"duplicate: hồ sơ {contents.file_code} of fonds {contents.fonds_code or '(none)'} is already stored as "
-        f"{others[0]}; a rework must be sent as a new version of {others[0]} (same OBJID, "
-        f"RECORDSTATUS=REPLACEMENT), not as a second package"
-    ]
+    return [(
+        f"hồ sơ {contents.file_code} of fonds {contents.fonds_code or '(none)'} is already stored as {others[0]}; "
+        f"a rework must be sent as a new version of {others[0]} (same OBJID, RECORDSTATUS=REPLACEMENT), not as a "
+        "second package",
+        f"Hồ sơ {contents.file_code} đã có trong kho lưu trữ, không nhận lần thứ hai. Nếu kho lưu trữ trả lại hồ sơ "
+        "để làm lại, hãy mở lại hồ sơ từ mục “Kho lưu trữ trả lại để làm lại” trên trang đầu: hồ sơ sẽ được gửi "
+        "thành phiên bản mới.",
+    )]
 
 
-def _link(store: Any, contents: Any) -> list[str]:
+def _link(store: Any, contents: Any) -> list[tuple[str, str]]:
     named = previous_version(contents.premis_objects)
     if named is None:
         return []
     versions = store.versions(contents.objid)
+    unknown = (f"PREMIS names {named} as the version this package replaces; no stored version of "
+               f"{contents.objid} has that SHA-256",
+               "Phiên bản hồ sơ mà gói này thay thế không có trong kho lưu trữ.")
     if not versions:
-        return [f"history: PREMIS names {named} as the version this package replaces, but OBJID "
-                f"{contents.objid} is not stored here"]
+        return [unknown]
     latest = versions[-1]
     if named == latest.sha256:
         return []
     if any(v.sha256 == named for v in versions):
-        return [f"history: this package replaces {named}, but a newer version ({latest.version}, {latest.sha256}) "
-                f"of {contents.objid} is stored; rework the latest version"]
-    return [f"history: PREMIS names {named} as the version this package replaces; no stored version of "
-            f"{contents.objid} has that SHA-256"]
+        return [(f"this package replaces {named}, but a newer version ({latest.version}, {latest.sha256}) of "
+                 f"{contents.objid} is stored; rework the latest version",
+                 f"Kho lưu trữ đã có phiên bản mới hơn của hồ sơ này (phiên bản {latest.version}): hãy làm lại "
+                 "từ phiên bản mới nhất.")]
+    return [unknown]
 
 
-def problems(catalog: Any, store: Any, contents: Any) -> list[str]:
-    """Reasons to refuse `contents` (a read package) as a version of a hồ sơ; empty when it may be stored."""
-    return _duplicates(catalog, contents) + _link(store, contents)
+def checks(catalog: Any, store: Any, contents: Any) -> list[dict[str, Any]]:
+    """The failed version checks of `contents` (a read package), as receipt check entries with the operator's
+    words in `message_vi`; empty when it may be stored."""
+    out = []
+    for name, found in (("duplicate", _duplicates(catalog, contents)), ("version link", _link(store, contents))):
+        if found:
+            out.append({"name": name, "ok": False, "reasons": [en for en, _ in found],
+                        "message_vi": " ".join(vi for _, vi in found)})
+    return out
