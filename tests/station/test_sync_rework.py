@@ -90,6 +90,14 @@ def test_worker_fetches_keeps_and_reopens(archive_server, make_package, tmp_path
         rework.refresh(SyncClient("http://127.0.0.1:9", station_id="tram-01", token="x", timeout=2), cache)
     assert cache.load()["rework"] == saved["rework"]
 
+    # A station that no longer has the pages can fetch the stored package; another station cannot.
+    got = client.rework_package(pkg.objid, data / "rework")
+    assert got.read_bytes() == pkg.path.read_bytes() and got.name == f"{pkg.sha256}.zip"
+    other = context.db.add_station("tram-02")
+    with pytest.raises(SyncError) as refused:
+        SyncClient(live.url, station_id="tram-02", token=other["token"]).rework_package(pkg.objid, tmp_path / "x")
+    assert refused.value.status == 404 and not (tmp_path / "x").exists()
+
     # Reopening: the sent batch goes back to review with each defect on the station's page it concerns.
     pages = [p["id"] for p in store.pages(batch["id"])]
     again = rework.reopen(store, item, actor="op1")
