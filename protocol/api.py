@@ -22,6 +22,8 @@ UPLOADS = f"{API}/uploads"
 WORKORDERS = f"{API}/workorders"
 SERVER_KEY = f"{API}/server-key"
 HEALTH = f"{API}/health"
+REWORK = f"{API}/rework"  # the station's returned hồ sơ with their defects, and its accepted/archived ones
+REWORK_PACKAGE = f"{API}/rework/package"  # ?objid=: the stored latest version of a returned hồ sơ
 OPENAPI = f"{API}/openapi.yaml"  # the machine-readable contract (server/openapi.yaml)
 
 
@@ -38,6 +40,7 @@ def UPLOAD_COMMIT(upload_id: str) -> str:  # noqa: N802
 
 
 HEADER_STATION = "X-Sohoa-Station"
+HEADER_PACKAGE_SHA256 = "X-Sohoa-Package-SHA256"  # on a package download: the stored version's hash
 HEADER_CHUNK_SHA256 = "X-Sohoa-Chunk-SHA256"
 AUTH_SCHEME = "Bearer"
 CHUNK_SIZE = 4 * 1024 * 1024

@@ -55,10 +55,11 @@ class TopicKind(StrEnum):
     RECEIPTS = "receipts"
     WORKORDERS = "workorders"
     COMMANDS = "commands"
+    REWORK = "rework"
 
 
 STATION_KINDS = (TopicKind.STATE, TopicKind.PROGRESS, TopicKind.EVENTS, TopicKind.SYNC)
-SERVER_KINDS = (TopicKind.RECEIPTS, TopicKind.WORKORDERS, TopicKind.COMMANDS)
+SERVER_KINDS = (TopicKind.RECEIPTS, TopicKind.WORKORDERS, TopicKind.COMMANDS, TopicKind.REWORK)
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def station_topic(station_id: str, kind: TopicKind | str, prefix: str = DEFAULT_
 
 
 def server_topic(kind: TopicKind | str, station_id: str, prefix: str = DEFAULT_PREFIX) -> str:
-    """`<prefix>/v1/server/<kind>/<station id>` for receipts, workorders, commands."""
+    """`<prefix>/v1/server/<kind>/<station id>` for receipts, workorders, commands, rework."""
     kind = TopicKind(kind)
     if kind not in SERVER_KINDS:
         raise TopicError(f"{kind} is not a server topic")
@@ -374,6 +375,23 @@ class CommandPayload(Payload):
     args: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ReworkPayload(Payload):
+    """Server -> station: an acceptance decision on a hồ sơ this station made was validated (`returned` for
+    rework, `accepted`, `archived`); fetch the list over the sync API (GET /api/v1/rework)."""
+
+    kind: ClassVar[TopicKind] = TopicKind.REWORK
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"state": ("returned", "accepted", "archived")}
+
+    station_id: str
+    objid: str
+    state: str
+    notice_id: str = field(default_factory=new_id)
+    at: str = field(default_factory=iso_vn)
+    file_code: str | None = None
+    batch: str | None = None  # the station's batch uid of the version decided on
+
+
 PAYLOADS: dict[TopicKind, type[Payload]] = {
     cls.kind: cls
     for cls in (
@@ -384,6 +402,7 @@ PAYLOADS: dict[TopicKind, type[Payload]] = {
         ReceiptPayload,
         WorkOrderPayload,
         CommandPayload,
+        ReworkPayload,
     )
 }
 

@@ -21,6 +21,7 @@ from protocol.hashing import sha256_file
 from protocol.metadata import DocumentRecord, FileRecord, MetadataError, check_document, check_file
 from station.processing.orientation import summary as orientation_summary
 from station.store import BatchState, Store
+from station.sync.rework import version_args
 from station.sync.space import DISK_FULL_VI, disk_full
 
 if TYPE_CHECKING:
@@ -174,6 +175,7 @@ class Finisher:
             kind=self.package_kind,
             software=self.software,
             packager=actor,
+            **version_args(self.store, batch["id"]),  # a reopened hồ sơ: the next version of the stored one
         )
         rel = Path(built_pkg.path).relative_to(self.data_dir)
         try:

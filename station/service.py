@@ -77,7 +77,8 @@ class Station:
 
         self.telemetry = Telemetry(cfg.station_id, host=cfg.broker_host, port=cfg.broker_port,
                                    username=cfg.station_id, password=cfg.broker_password(), prefix=cfg.mqtt_prefix,
-                                   tls_ca=str(cfg.broker_tls_ca) if cfg.broker_tls_ca else None)
+                                   tls_ca=str(cfg.broker_tls_ca) if cfg.broker_tls_ca else None,
+                                   on_command=self._on_server_notice)
         self.telemetry.start()
         self._publish("set_state", scanner="idle")
 
@@ -100,9 +101,19 @@ class Station:
 
         self.sync_client = SyncClient(cfg.server_url, station_id=cfg.station_id, token=cfg.token(),
                                       verify=str(cfg.server_ca_file) if cfg.server_ca_file else True)
+        from station.sync.rework import ReworkCache, refresh
+
+        cache = ReworkCache(cfg.data_dir)
         self.sync = SyncWorker(self.store, self.sync_client, cfg.data_dir, interval=cfg.sync_interval,
-                               on_receipt=self._on_receipt, before_pass=self.refresh_accounts)
+                               on_receipt=self._on_receipt, before_pass=self.refresh_accounts,
+                               rework=lambda: refresh(self.sync_client, cache))
         self.sync.start()
+
+    def _on_server_notice(self, ref: Any, payload: Any) -> None:
+        """A notice from the archive (MQTT): a rework decision or a receipt means a sync pass now, which fetches
+        the rework list; MQTT only wakes the worker, the sync API carries the facts."""
+        if self.sync and getattr(ref, "kind", None) in ("rework", "receipts", "commands"):
+            self.sync.kick()
 
     def refresh_accounts(self) -> int:
         """Cache the operator accounts managed at the archive, so operators can log in while offline."""

@@ -115,12 +115,15 @@ def build_package(
     package_uuid: str | None = None,
     arc_file_code: str = "",
     check_metadata: bool = True,
+    previous: dict | None = None,
 ) -> BuiltPackage:
     """Write `<folder>.zip` into `out_dir` atomically and return its path, OBJID, SHA-256 and size.
 
     The PDFs are streamed into the zip as given (they are signed) and hashed on the way, so the checksum
     in METS/PREMIS is of exactly the bytes packed. Totals (totalDoc, numberOfPage) come from the
-    documents, not from what the record claims.
+    documents, not from what the record claims. A new version of a stored hồ sơ passes the same
+    `package_uuid` (so the same OBJID), status REPLACEMENT and `previous` = {"sha256", "version"} of the
+    stored version it replaces (linked in PREMIS.xml).
     """
     _check_inputs(hoso, documents, kind, status, check_metadata)
     out_dir = Path(out_dir)
@@ -194,7 +197,7 @@ def build_package(
                 )
                 xml = _validated(
                     "premis.xsd",
-                    premis.package_premis(objid=objid, file_code=fcode, events=[creation]),
+                    premis.package_premis(objid=objid, file_code=fcode, events=[creation], previous=previous),
                     PREMIS,
                 )
                 root_premis_ref = dataclasses.replace(add(PREMIS, xml), href=PREMIS)

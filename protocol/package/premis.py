@@ -99,10 +99,27 @@ def _tostring(root: etree._Element) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-def package_premis(*, objid: str, file_code: str, events: list[PremisEvent]) -> bytes:
-    """PREMIS.xml: the hồ sơ as an intellectual entity, its representation, package-level events."""
+# A new version of a stored hồ sơ (rework) names the version it replaces: PREMIS relationship "derivation /
+# has source" on the intellectual entity, the related object identified by the stored package's SHA-256
+# (what the archive's store and ledger key each version by) and by "<OBJID> v<n>".
+PREVIOUS_TYPE, PREVIOUS_SUBTYPE = "derivation", "has source"
+
+
+def package_premis(
+    *, objid: str, file_code: str, events: list[PremisEvent], previous: dict | None = None
+) -> bytes:
+    """PREMIS.xml: the hồ sơ as an intellectual entity, its representation, package-level events.
+    `previous` ({"sha256", "version"}) links a new version to the stored one it replaces."""
     root = etree.Element(P + "premis", nsmap=NSMAP, version="3.0")
-    _object(root, "intellectualEntity", [("OBJID", objid), ("fileCode", file_code)])
+    entity = _object(root, "intellectualEntity", [("OBJID", objid), ("fileCode", file_code)])
+    if previous:
+        rel = _sub(entity, "relationship")
+        _sub(rel, "relationshipType", PREVIOUS_TYPE)
+        _sub(rel, "relationshipSubType", PREVIOUS_SUBTYPE)
+        for kind, value in (("SHA-256", previous["sha256"]), ("version", f"{objid} v{previous['version']}")):
+            ident = _sub(rel, "relatedObjectIdentifier")
+            _sub(ident, "relatedObjectIdentifierType", kind)
+            _sub(ident, "relatedObjectIdentifierValue", value)
     _object(root, "representation", [("local", "rep1")])
     for event in events:
         _event(root, event)
@@ -152,6 +169,18 @@ def parse_premis(data: bytes) -> tuple[list[dict], list[dict]]:
                 "identifiers": ids,
                 "sha256": obj.findtext("p:objectCharacteristics/p:fixity/p:messageDigest", "", ns),
                 "size": obj.findtext("p:objectCharacteristics/p:size", "", ns),
+                "relationships": [
+                    {
+                        "type": rel.findtext("p:relationshipType", "", ns),
+                        "subtype": rel.findtext("p:relationshipSubType", "", ns),
+                        "related": [
+                            (r.findtext("p:relatedObjectIdentifierType", "", ns),
+                             r.findtext("p:relatedObjectIdentifierValue", "", ns))
+                            for r in rel.findall("p:relatedObjectIdentifier", ns)
+                        ],
+                    }
+                    for rel in obj.findall("p:relationship", ns)
+                ],
             }
         )
     events = []
@@ -178,3 +207,16 @@ def parse_premis(data: bytes) -> tuple[list[dict], list[dict]]:
             }
         )
     return objects, events
+
+
+def previous_version(objects: list[dict]) -> str | None:
+    """The SHA-256 of the stored version a package says it replaces (see package_premis), or None."""
+    for obj in objects:
+        if obj.get("type") != "intellectualEntity":
+            continue
+        for rel in obj.get("relationships", []):
+            if (rel["type"], rel["subtype"]) == (PREVIOUS_TYPE, PREVIOUS_SUBTYPE):
+                for kind, value in rel["related"]:
+                    if kind == "SHA-256":
+                        return value.upper()
+    return None

@@ -106,6 +106,9 @@ def validate(db: Records, decision_id: str, *, validator: str, makers: set[str],
     target = "accepted" if row["decision"] == "accept" else "returned"
     for objid in json.loads(row["objids"]):
         states.set_state(db, objid, target, by=validator)
+    from server.archive import rework  # rework reads decisions: imported here, not at the top
+
+    rework.announce(db, json.loads(row["objids"]), target)  # the maker stations are told (MQTT)
     audit.record(db, actor=validator, action="decision", target=row["lot"], address=address,
                  detail=f"validate {row['decision']} {decision_id}")
     return dict(row, validated_by=validator, state=target)

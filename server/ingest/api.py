@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from protocol import api
 from protocol.clock import iso_vn
+from server.archive import rework
 from server.ingest.auth import error, station_required
 from server.ingest.uploads import file_sha256, part_path, sweep_parts, write_chunk
 
@@ -301,6 +302,7 @@ def commit(upload_id: str):
             return error(409, api.ErrorCode.PACKAGE_HASH, "package hash differs from the manifest: upload again")
         try:
             receipt = ctx.ingest.commit(row, path)
+            rework.new_version_stored(ctx.db, ctx.store, receipt)
         except Exception as exc:
             if _disk_full(exc):  # nothing was acknowledged: the upload stays open, the station retries
                 log.warning("commit of %s postponed: disk full (%s)", upload_id, exc)
@@ -308,3 +310,30 @@ def commit(upload_id: str):
             raise
         _chunk_locks.pop(upload_id, None)  # a finished upload takes no more chunks
         return jsonify({"upload_id": upload_id, "state": receipt["verdict"], "receipt": receipt})
+
+
+@bp.get(api.REWORK)
+@station_required
+def rework_list():
+    """The hồ sơ this station made that the archive returned for rework (with their defects), and those it
+    accepted or archived. Another station's hồ sơ never appear (server.archive.rework)."""
+    ctx = _ctx()
+    return jsonify(rework.station_view(ctx.db, ctx.store, g.station_id))
+
+
+@bp.get(api.REWORK_PACKAGE)
+@station_required
+def rework_package():
+    """The latest stored version of a hồ sơ on this station's rework list (for a station that no longer has its
+    pages); anything else answers 404, as if it did not exist."""
+    from flask import send_file
+
+    ctx = _ctx()
+    objid = request.args.get("objid", "")
+    if not objid or len(objid) > 200 or not rework.may_fetch(ctx.db, ctx.store, g.station_id, objid):
+        return error(404, api.ErrorCode.NOT_FOUND, "no hồ sơ with this OBJID on this station's rework list")
+    stored = ctx.store.get(objid)
+    response = send_file(stored.path, mimetype="application/zip", as_attachment=True,
+                         download_name=stored.path.name)
+    response.headers[api.HEADER_PACKAGE_SHA256] = stored.sha256
+    return response

@@ -11,6 +11,7 @@ from typing import Any
 from protocol.api import Receipt, sign_receipt
 from protocol.clock import iso_vn
 from server.db import Records
+from server.ingest import versions
 from server.ingest.faults import crash_point
 
 log = logging.getLogger("sohoa.server.ingest")
@@ -81,11 +82,14 @@ class Ingest:
             reasons.append(f"manifest: package is {verdict.file_code}, manifest said {row['file_code']}")
         order_ok = self._order_problems(row, verdict.file_code, reasons)
         contents = None
+        version_checks: list[dict] = []
         if not reasons:
             from protocol.package import read_package
 
             contents = read_package(path)
             reasons += self._history_problems(contents, row["sha256"])
+            version_checks = versions.checks(self.catalog, self.store, contents)
+            reasons += [f"{c['name']}: {r}" for c in version_checks for r in c["reasons"]]
         receipt = Receipt(
             upload_id=row["id"],
             station_id=row["station_id"],
@@ -95,7 +99,8 @@ class Ingest:
             file_code=verdict.file_code,
             received_at=iso_vn(),
             reasons=reasons,
-            checks=[{"name": c.name, "ok": c.ok, "reasons": list(c.reasons)} for c in verdict.checks],
+            checks=[{"name": c.name, "ok": c.ok, "reasons": list(c.reasons)} for c in verdict.checks]
+            + version_checks,
         )
         if receipt.verdict == "accepted":
             # Both steps are idempotent, so a crash between them is repaired by committing again.

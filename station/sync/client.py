@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,47 @@ class SyncClient:
 
     def workorders(self) -> list[dict]:
         return self._call("GET", api.WORKORDERS)["workorders"]
+
+    def rework(self) -> dict:
+        """{"rework": [...], "outcomes": [...]}: this station's hồ sơ returned by the archive, with defects, and
+        those it accepted or archived (GET /api/v1/rework)."""
+        body = self._call("GET", api.REWORK)
+        if not isinstance(body.get("rework"), list) or not isinstance(body.get("outcomes"), list):
+            raise SyncError("rework list: the server's answer has no rework/outcomes lists", retry=True)
+        return body
+
+    def rework_package(self, objid: str, dest_dir: Path) -> Path:
+        """Download the stored latest version of a hồ sơ on this station's rework list (for a station that no
+        longer has its pages) into `dest_dir`, checked against the hash the server states, written atomically.
+        SyncError when it is not on the list (404) or the bytes do not match."""
+        from protocol.durable import fsync_dir
+
+        try:
+            resp = self.session.get(self.base_url + api.REWORK_PACKAGE, params={"objid": objid}, stream=True,
+                                    timeout=self.timeout, verify=self.verify)
+        except requests.RequestException as exc:
+            raise SyncError(f"server unreachable: {exc}") from exc
+        with resp:
+            if resp.status_code != 200:
+                raise SyncError(f"GET {api.REWORK_PACKAGE} {objid}: {resp.status_code}", status=resp.status_code,
+                                retry=resp.status_code >= 500)
+            want = resp.headers.get(api.HEADER_PACKAGE_SHA256, "").upper()
+            dest_dir.mkdir(parents=True, exist_ok=True)
+            final = dest_dir / f"{want}.zip"
+            tmp = dest_dir / f".{want}.zip.part"
+            digest = hashlib.sha256()
+            with open(tmp, "wb") as out:
+                for block in resp.iter_content(1 << 20):
+                    digest.update(block)
+                    out.write(block)
+                out.flush()
+                os.fsync(out.fileno())
+        if len(want) != 64 or digest.hexdigest().upper() != want:
+            tmp.unlink(missing_ok=True)
+            raise SyncError(f"package {objid}: downloaded bytes do not match the stated SHA-256 {want!r}")
+        os.replace(tmp, final)
+        fsync_dir(dest_dir)
+        return final
 
     def _upload(self, path: Path, upload_id: str, received: int, size: int) -> None:
         """Send the bytes from `received` on, at most `max_rate` bytes per second."""

@@ -17,13 +17,15 @@ log = logging.getLogger("sohoa.station.sync")
 class SyncWorker:
     def __init__(self, store: Store, client: SyncClient, data_dir: Path, *, interval: float = 5.0,
                  on_receipt: Callable[[dict, dict], None] | None = None,
-                 before_pass: Callable[[], None] | None = None):
+                 before_pass: Callable[[], None] | None = None,
+                 rework: Callable[[], object] | None = None):
         self.store = store
         self.client = client
         self.data_dir = data_dir
         self.interval = interval
         self.on_receipt = on_receipt
         self.before_pass = before_pass
+        self.rework = rework  # fetches the archive's rework list (station.sync.rework.refresh) on every pass
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -44,6 +46,7 @@ class SyncWorker:
         return self._thread is not None and self._thread.is_alive()
 
     def kick(self) -> None:
+        """Run a pass now (a package was sealed, or the archive announced a rework decision over MQTT)."""
         self._wake.set()
 
     def _run(self) -> None:
@@ -54,6 +57,11 @@ class SyncWorker:
                     self.before_pass()
                 except Exception:  # e.g. the server is unreachable: the cached state stays as it was
                     log.warning("sync: refresh before the pass failed", exc_info=True)
+            if self.rework:
+                try:
+                    self.rework()
+                except Exception:  # unreachable: the list saved on disk stays what the UI shows
+                    log.warning("sync: rework list not fetched", exc_info=True)
             try:
                 ok = self.drain_once()
                 backoff = self.interval if ok else min(backoff * 2, 300)

@@ -54,6 +54,9 @@ def create_app(station: Any, *, idle_lock_s: float | None = None) -> Flask:
     from station.web.qc_profile import install as install_qc_profiles
 
     app.register_blueprint(ops_bp)
+    from station.web.rework_api import bp as rework_bp
+
+    app.register_blueprint(rework_bp)
     install_qc_profiles(station)
     app.register_blueprint(pages_bp)
     _errors(app)

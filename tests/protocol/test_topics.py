@@ -98,7 +98,7 @@ def test_payload_round_trip_and_timestamps():
 def _sample(cls):
     required = {"station_id": "st-01", "status": "online", "event": "info", "package_id": "p",
                 "verdict": "accepted", "work_order_id": "wo-1", "action": "assigned",
-                "command": "publish_state"}
+                "command": "publish_state", "objid": "urn:G09:uuid-1", "state": "returned"}
     schema = t.json_schema(cls)
     return cls(**{k: required[k] for k in schema["required"]})
 
@@ -177,3 +177,17 @@ def test_docs_examples_are_valid_payloads_of_their_topic():
         for example in examples:
             payload = decode(ref, example)
             assert set(json.loads(example)) == set(payload.to_dict()), f"{pattern}: keys differ"
+
+
+def test_rework_notice_topic_and_payload():
+    """The archive's rework notice goes to one station's inbox (the ACL's server/+/<id> pattern) and refuses
+    a state the archive does not send."""
+    topic = server_topic("rework", "st-01")
+    assert topic == "sohoa/v1/server/rework/st-01"
+    assert parse_topic(topic) == TopicRef(TopicKind.REWORK, "st-01")
+    notice = t.ReworkPayload(station_id="st-01", objid="urn:G09:uuid-1", state="returned", batch="B-1")
+    assert decode(parse_topic(topic), notice.to_json()) == notice
+    with pytest.raises(PayloadError):
+        t.ReworkPayload(station_id="st-01", objid="urn:G09:uuid-1", state="received")
+    with pytest.raises(PayloadError):
+        decode(parse_topic(server_topic("rework", "st-02")), notice.to_json())

@@ -33,6 +33,8 @@ ACCESS = {
     "ingest.upload_status": STATION,
     "ingest.put_chunk": STATION,
     "ingest.commit": STATION,
+    "ingest.rework_list": STATION,
+    "ingest.rework_package": STATION,
     "web.logout": SUPERVISOR_ROLE,
     "web.dashboard": SUPERVISOR_ROLE,
     "web.dashboard_json": SUPERVISOR_ROLE,

@@ -52,7 +52,7 @@ def _access(endpoint: str) -> str:
 
 
 def _api_rules(app):
-    return [r for r in app.url_map.iter_rules() if r.endpoint.startswith(("api.", "api_ops."))]
+    return [r for r in app.url_map.iter_rules() if r.endpoint.startswith(("api.", "api_ops.", "api_rework."))]
 
 
 def test_every_api_endpoint_is_known(app):
@@ -64,7 +64,8 @@ def test_every_api_endpoint_is_known(app):
         "api.update_record", "api.documents", "api.check_file_record", "api.finish", "api.page_rotate",
         "api.page_delete", "api.page_restore", "api.page_keep", "api.page_accept", "api.pages_move",
         "api.pages_reorder", "api.pages_replace", "api.split", "api.page_image", "api.page_suggest",
-        "api_ops.batch_checklist", "api_ops.accept_kind", "api_ops.start_document"}
+        "api_ops.batch_checklist", "api_ops.accept_kind", "api_ops.start_document",
+        "api_rework.rework_list", "api_rework.reopen", "api_rework.batch_rework"}
     found = {r.endpoint for r in _api_rules(app)}
     assert not found - known, f"new /api endpoints: classify them in ACCESS: {sorted(found - known)}"
 

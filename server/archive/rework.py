@@ -1,0 +1,138 @@
+"""What the archive tells each station about the hồ sơ it made: the ones returned for rework (with the defects
+of the validated `return` decision) and the ones accepted or archived.
+
+A hồ sơ belongs to the station that sent its latest stored version (the accepted upload with that version's
+SHA-256), so after a rework the station that sent the new version is the one told. Nothing here is kept of
+its own: the states (states.py), decisions (decisions.py), uploads (server records) and the store are the truth,
+and the lists are derived from them on each call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from server.archive import decisions, states
+from server.db import Records
+
+log = logging.getLogger("sohoa.server.archive")
+
+OUTCOMES = ("accepted", "archived")
+DEFECT_KEYS = ("class", "kind", "objid", "doc_id", "page", "note")
+
+
+def _maker(db: Records, sha256: str) -> dict[str, Any] | None:
+    """The accepted upload that brought these bytes (station, batch, work order)."""
+    return db.one(
+        "SELECT station_id, batch_uid, work_order_id, file_code FROM uploads WHERE sha256 = ? AND state = 'accepted'"
+        " ORDER BY updated_at DESC",
+        (sha256,),
+    )
+
+
+def _return_decision(db: Records, objid: str) -> dict[str, Any] | None:
+    """The latest validated `return` decision that names `objid`."""
+    db.ensure_schema(decisions.SCHEMA)
+    rows = db.query(
+        "SELECT id, objids, defects, note, validated_at FROM acceptance_decisions"
+        " WHERE decision = 'return' AND validated_by IS NOT NULL ORDER BY validated_at DESC"
+    )
+    for row in rows:
+        if objid in json.loads(row["objids"]):
+            return row
+    return None
+
+
+def _defects(row: dict[str, Any], objid: str) -> list[dict[str, Any]]:
+    """The decision's defects on this hồ sơ (a defect without an objid belongs to a one-hồ sơ decision)."""
+    named = json.loads(row["objids"])
+    out = []
+    for d in json.loads(row["defects"]):
+        if d.get("objid") == objid or (not d.get("objid") and named == [objid]):
+            item = {k: d.get(k) for k in DEFECT_KEYS}
+            item["objid"] = objid
+            out.append(item)
+    return out
+
+
+def station_view(db: Records, store: Any, station_id: str) -> dict[str, list[dict[str, Any]]]:
+    """{"rework": [...], "outcomes": [...]} for one station: only hồ sơ whose latest version it sent."""
+    db.ensure_schema(states.SCHEMA)
+    rows = db.query(
+        "SELECT objid, state, changed_at FROM archive_states WHERE state IN ('returned', 'accepted', 'archived')"
+        " ORDER BY changed_at, objid"
+    )
+    rework, outcomes = [], []
+    for row in rows:
+        latest = store.get(row["objid"])
+        if latest is None:
+            continue
+        maker = _maker(db, latest.sha256)
+        if maker is None or maker["station_id"] != station_id:
+            continue
+        item = {
+            "objid": row["objid"],
+            "file_code": maker["file_code"],
+            "version": latest.version,
+            "sha256": latest.sha256,
+            "batch_uid": maker["batch_uid"],
+            "work_order_id": maker["work_order_id"],
+            "state": row["state"],
+            "changed_at": row["changed_at"],
+        }
+        if row["state"] in OUTCOMES:
+            outcomes.append(item)
+            continue
+        decision = _return_decision(db, row["objid"])
+        item["decision_id"] = decision["id"] if decision else None
+        item["note"] = decision["note"] if decision else ""
+        item["defects"] = _defects(decision, row["objid"]) if decision else []
+        rework.append(item)
+    return {"rework": rework, "outcomes": outcomes}
+
+
+def may_fetch(db: Records, store: Any, station_id: str, objid: str) -> bool:
+    """A station may download a stored package only while it is on that station's rework list."""
+    return any(item["objid"] == objid for item in station_view(db, store, station_id)["rework"])
+
+
+def new_version_stored(db: Records, store: Any, receipt: dict[str, Any]) -> None:
+    """After an accepted upload: a new version of a hồ sơ that was through acceptance starts a new round
+    (`received`); the first version needs nothing (no row means `received`)."""
+    objid = receipt.get("objid") or ""
+    if receipt.get("verdict") != "accepted" or not objid:
+        return
+    versions = store.versions(objid)
+    if len(versions) < 2 or versions[-1].sha256 != receipt["sha256"]:
+        return
+    if states.state_of(db, [objid])[objid] != states.DEFAULT:
+        states.set_state(db, objid, states.DEFAULT, by=f"station:{receipt.get('station_id', '')}")
+        log.info("%s: version %d stored, back to %s for a new acceptance round", objid, versions[-1].version,
+                 states.DEFAULT)
+
+
+def announce(db: Records, objids: list[str], state: str) -> None:
+    """Tell each maker station over MQTT that a decision about its hồ sơ was validated (the sync API stays the
+    truth; a lost notice is caught by the station's periodic fetch). Runs only inside the server app, whose
+    monitor holds the MQTT connection; never raises."""
+    try:
+        from flask import current_app, has_app_context
+
+        if not has_app_context():
+            return
+        ctx = current_app.extensions.get("sohoa")
+        monitor = getattr(ctx, "monitor", None)
+        if monitor is None:
+            return
+        from protocol.topics import ReworkPayload
+
+        for objid in objids:
+            latest = ctx.store.get(objid)
+            maker = _maker(db, latest.sha256) if latest else None
+            if maker is None:
+                continue
+            monitor.publish(ReworkPayload(station_id=maker["station_id"], objid=objid, state=state,
+                                          file_code=maker["file_code"], batch=maker["batch_uid"]))
+    except Exception:  # a notice never undoes a decision
+        log.exception("rework notice for %s failed", objids)
