@@ -14,7 +14,7 @@ from typing import Any
 from protocol.clock import iso_vn
 from server.db import Records
 
-ACTIONS = ("view_hoso", "view_document", "view_page", "download", "search", "export", "decision")
+ACTIONS = ("view_hoso", "view_document", "view_page", "download", "search", "export", "decision", "copy")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS archive_audit (

@@ -1,0 +1,186 @@
+"""Archive workspace, copies for users: each of the four kinds made through the real web app for a request,
+with its mark on the copy and never on the master (the stored package's hash is unchanged), the certified
+copies signed by the archive and valid, the DIP holding the untouched original and a valid request EAD, an
+expired read-only view refused, bad requests refused in Vietnamese, and every copy in the access log."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import xmlschema
+from archive_support import archive, three_page_pdf  # noqa: F401 - fixtures
+from test_dashboard_support import ARCHIVIST, SUPERVISOR, csrf_from
+
+from protocol.clock import now_vn
+from protocol.hashing import sha256_file
+from protocol.signatures import validate_pdf_signatures
+from server.archive import audit, copies
+
+ARCHIVE_NAME = "Lưu trữ lịch sử tỉnh Đồng Nai"
+
+
+def _text(pdf: Path, page: int | None = None) -> str:
+    args = ["pdftotext", "-layout"] + (["-f", str(page), "-l", str(page)] if page else []) + [str(pdf), "-"]
+    return subprocess.run(args, capture_output=True, check=True, timeout=60).stdout.decode()
+
+
+@pytest.fixture(scope="module")
+def signing(archive, demo_keys):  # noqa: F811 - fixture
+    cfg = archive.context.config
+    cfg.archive_name = ARCHIVE_NAME
+    cfg.archive_signer_p12, cfg.archive_signer_passphrase_file = demo_keys.agency_p12, demo_keys.passphrase_file
+    return archive
+
+
+def _request(session, url: str, objid: str, doc_id: str, kind: str, until=None, **over):
+    page = session.get(f"{url}/archive/copies/", params={"objid": objid}, timeout=30)
+    form = {"csrf_token": csrf_from(page.text), "objid": objid, "doc_id": doc_id, "kind": kind,
+            "recipient": "Nguyễn Thị Hoa", "recipient_id": "079190000123", "purpose": "02",
+            "purpose_content": "Giải quyết hồ sơ đất đai",
+            "until": (until or now_vn().date() + timedelta(days=10)).isoformat(), **over}
+    return session.post(f"{url}/archive/copies/", data=form, allow_redirects=False, timeout=120)
+
+
+def _made(archive, kind: str, **over) -> tuple[dict, Path]:  # noqa: F811 - fixture name
+    resp = _request(archive.session(), archive.url, archive.objid, archive.doc_id, kind, **over)
+    assert resp.status_code == 303, resp.text[-800:]
+    copy_id = resp.headers["Location"].rstrip("/").rsplit("/", 1)[1]
+    row = copies.get(archive.context, copy_id)
+    return row, copies.path_of(archive.context, row)
+
+
+def _master(archive) -> Path:  # noqa: F811 - fixture name
+    from server.archive import render
+
+    return render.open_document(archive.context, archive.objid, archive.doc_id).pdf
+
+
+def test_read_only_view_marks_every_page_then_expires(signing):
+    archive = signing
+    stored = archive.context.store.get(archive.objid)
+    before = sha256_file(stored.path)
+    row, path = _made(archive, "read")
+    pages = 3
+    for n in range(1, pages + 1):
+        assert ARCHIVE_NAME in _text(path, n), f"page {n} of the read-only view has no archive name"
+        assert ARCHIVE_NAME not in _text(_master(archive), n)
+    assert sha256_file(stored.path) == before == row["source_sha256"]
+    s = archive.session()
+    read = s.get(f"{archive.url}/archive/copies/{row['id']}/read", timeout=30)
+    assert read.status_code == 200 and "Hết hạn sau ngày" in read.text
+    img = s.get(f"{archive.url}/archive/copies/{row['id']}/read/1.png", timeout=60)
+    assert img.status_code == 200 and img.content[:4] == b"\x89PNG"
+    assert s.get(f"{archive.url}/archive/copies/{row['id']}/file", timeout=30).status_code == 403  # no download
+    # the same view once its date has passed (the request's date moved back: time cannot be waited for)
+    with archive.context.db.tx() as conn:
+        conn.execute("UPDATE archive_copies SET until = ? WHERE id = ?",
+                     ((now_vn().date() - timedelta(days=1)).isoformat(), row["id"]))
+    expired = s.get(f"{archive.url}/archive/copies/{row['id']}/read", timeout=30)
+    assert expired.status_code == 410 and "đã hết hạn" in expired.text
+    assert s.get(f"{archive.url}/archive/copies/{row['id']}/read/1.png", timeout=30).status_code == 410
+    with pytest.raises(copies.CopyError):
+        copies.readable(archive.context, row["id"])
+
+
+def test_copy_marked_ban_sao_master_untouched(signing):
+    archive = signing
+    stored = archive.context.store.get(archive.objid)
+    before = sha256_file(stored.path)
+    row, path = _made(archive, "copy")
+    assert "BẢN SAO" in _text(path, 1)
+    assert "BẢN SAO" not in _text(_master(archive))
+    assert sha256_file(stored.path) == before
+    resp = archive.session().get(f"{archive.url}/archive/copies/{row['id']}/file", timeout=30)
+    assert resp.status_code == 200 and resp.content == path.read_bytes()
+    log = audit.entries(archive.context.db, limit=5)
+    assert (log[0]["action"], log[0]["target"]) == ("download", f"copy/{row['id']}")
+    assert any(e["action"] == "copy" and row["id"] in e["detail"] and "Nguyễn Thị Hoa" in e["detail"] for e in log)
+
+
+def test_certified_copy_signed_by_the_archive(signing, demo_keys):
+    archive = signing
+    stored = archive.context.store.get(archive.objid)
+    before = sha256_file(stored.path)
+    row, path = _made(archive, "certified")
+    first = _text(path, 1)
+    assert "BẢN SAO" in first and ARCHIVE_NAME in first
+    verdict = validate_pdf_signatures(path, trust_roots=[demo_keys.ca_pem.read_bytes()])
+    assert verdict.ok, verdict.reasons
+    assert verdict.covers_whole_file
+    # the same check sees a changed copy
+    tampered = path.with_name("tampered.pdf")
+    data = bytearray(path.read_bytes())
+    at = data.index(b"BT", len(data) // 3)
+    data[at + 3: at + 4] = b"9" if data[at + 3:at + 4] != b"9" else b"8"
+    tampered.write_bytes(bytes(data))
+    assert not validate_pdf_signatures(tampered, trust_roots=[demo_keys.ca_pem.read_bytes()]).ok
+    assert sha256_file(stored.path) == before
+
+
+def test_certified_dip_keeps_the_original_and_describes_the_request(signing, demo_keys):
+    archive = signing
+    stored = archive.context.store.get(archive.objid)
+    before = sha256_file(stored.path)
+    row, path = _made(archive, "dip", request_id="PYC-2026-0042")
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+        folder = f"DIP_{row['id']}"
+        original = zf.read(f"{folder}/representations/rep1/data/{archive.doc_id}.pdf")
+        ead = zf.read(f"{folder}/metadata/descriptive/EAD.xml")
+        sheet = zf.read(f"{folder}/documentation/XAC_THUC_{row['id']}.pdf")
+    assert original == _master(archive).read_bytes(), "the DIP's document must be the stored original"
+    schema = xmlschema.XMLSchema(str(Path(copies.__file__).with_name("ead_request.xsd")))
+    schema.validate(io.BytesIO(ead))
+    fields = schema.to_dict(io.BytesIO(ead))
+    assert fields["requestID"] == "PYC-2026-0042" and fields["purpose"] == "02"
+    assert f"{folder}/schemas/ead_request.xsd" in names
+    sheet_path = path.with_name("sheet.pdf")
+    sheet_path.write_bytes(sheet)
+    text = _text(sheet_path)
+    for item in ("Nguyễn Thị Hoa", "079190000123", archive.doc_id, "Công vụ", row["id"], ARCHIVE_NAME):
+        assert item in text, item
+    verdict = validate_pdf_signatures(sheet_path, trust_roots=[demo_keys.ca_pem.read_bytes()])
+    assert verdict.ok, verdict.reasons
+    orig_path = path.with_name("original.pdf")
+    orig_path.write_bytes(original)
+    assert validate_pdf_signatures(orig_path, trust_roots=[demo_keys.ca_pem.read_bytes()]).ok
+    assert sha256_file(stored.path) == before
+
+
+def test_bad_requests_refused_in_vietnamese(signing):
+    archive = signing
+    s = archive.session()
+    past = _request(s, archive.url, archive.objid, archive.doc_id, "copy", until=now_vn().date() - timedelta(days=1))
+    assert past.status_code == 400 and "Thời hạn sử dụng đã qua" in past.text
+    long = _request(s, archive.url, archive.objid, archive.doc_id, "read", until=now_vn().date() + timedelta(days=40))
+    assert long.status_code == 400 and "tối đa 15 ngày" in long.text
+    nobody = _request(s, archive.url, archive.objid, archive.doc_id, "copy", recipient=" ")
+    assert nobody.status_code == 400 and "người nhận" in nobody.text
+    missing = _request(s, archive.url, archive.objid, "no-such-doc", "copy")
+    assert missing.status_code == 404 and "Không tìm thấy tài liệu" in missing.text
+
+
+def test_certified_copy_without_a_key_is_refused(signing):
+    archive = signing
+    cfg = archive.context.config
+    saved = cfg.archive_signer_p12
+    cfg.archive_signer_p12 = None
+    try:
+        resp = _request(archive.session(), archive.url, archive.objid, archive.doc_id, "certified")
+    finally:
+        cfg.archive_signer_p12 = saved
+    assert resp.status_code == 503 and "archive_signer_p12" in resp.text and "khóa ký số" in resp.text
+
+
+def test_copies_need_the_archivist_role(signing):
+    archive = signing
+    row, _ = _made(archive, "copy")
+    sup = archive.session(SUPERVISOR)
+    for path in ("/archive/copies/", f"/archive/copies/{row['id']}", f"/archive/copies/{row['id']}/file"):
+        assert sup.get(archive.url + path, timeout=30).status_code == 403, path
+    assert archive.session(ARCHIVIST).get(archive.url + "/archive/copies/", timeout=30).status_code == 200
