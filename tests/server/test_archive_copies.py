@@ -46,67 +46,67 @@ def _request(session, url: str, objid: str, doc_id: str, kind: str, until=None, 
     return session.post(f"{url}/archive/copies/", data=form, allow_redirects=False, timeout=120)
 
 
-def _made(archive, kind: str, **over) -> tuple[dict, Path]:  # noqa: F811 - fixture name
-    resp = _request(archive.session(), archive.url, archive.objid, archive.doc_id, kind, **over)
+def _made(arc, kind: str, **over) -> tuple[dict, Path]:
+    resp = _request(arc.session(), arc.url, arc.objid, arc.doc_id, kind, **over)
     assert resp.status_code == 303, resp.text[-800:]
     copy_id = resp.headers["Location"].rstrip("/").rsplit("/", 1)[1]
-    row = copies.get(archive.context, copy_id)
-    return row, copies.path_of(archive.context, row)
+    row = copies.get(arc.context, copy_id)
+    return row, copies.path_of(arc.context, row)
 
 
-def _master(archive) -> Path:  # noqa: F811 - fixture name
+def _master(arc) -> Path:
     from server.archive import render
 
-    return render.open_document(archive.context, archive.objid, archive.doc_id).pdf
+    return render.open_document(arc.context, arc.objid, arc.doc_id).pdf
 
 
 def test_read_only_view_marks_every_page_then_expires(signing):
-    archive = signing
-    stored = archive.context.store.get(archive.objid)
+    arc = signing
+    stored = arc.context.store.get(arc.objid)
     before = sha256_file(stored.path)
-    row, path = _made(archive, "read")
+    row, path = _made(arc, "read")
     pages = 3
     for n in range(1, pages + 1):
         assert ARCHIVE_NAME in _text(path, n), f"page {n} of the read-only view has no archive name"
-        assert ARCHIVE_NAME not in _text(_master(archive), n)
+        assert ARCHIVE_NAME not in _text(_master(arc), n)
     assert sha256_file(stored.path) == before == row["source_sha256"]
-    s = archive.session()
-    read = s.get(f"{archive.url}/archive/copies/{row['id']}/read", timeout=30)
+    s = arc.session()
+    read = s.get(f"{arc.url}/archive/copies/{row['id']}/read", timeout=30)
     assert read.status_code == 200 and "Hết hạn sau ngày" in read.text
-    img = s.get(f"{archive.url}/archive/copies/{row['id']}/read/1.png", timeout=60)
+    img = s.get(f"{arc.url}/archive/copies/{row['id']}/read/1.png", timeout=60)
     assert img.status_code == 200 and img.content[:4] == b"\x89PNG"
-    assert s.get(f"{archive.url}/archive/copies/{row['id']}/file", timeout=30).status_code == 403  # no download
+    assert s.get(f"{arc.url}/archive/copies/{row['id']}/file", timeout=30).status_code == 403  # no download
     # the same view once its date has passed (the request's date moved back: time cannot be waited for)
-    with archive.context.db.tx() as conn:
+    with arc.context.db.tx() as conn:
         conn.execute("UPDATE archive_copies SET until = ? WHERE id = ?",
                      ((now_vn().date() - timedelta(days=1)).isoformat(), row["id"]))
-    expired = s.get(f"{archive.url}/archive/copies/{row['id']}/read", timeout=30)
+    expired = s.get(f"{arc.url}/archive/copies/{row['id']}/read", timeout=30)
     assert expired.status_code == 410 and "đã hết hạn" in expired.text
-    assert s.get(f"{archive.url}/archive/copies/{row['id']}/read/1.png", timeout=30).status_code == 410
+    assert s.get(f"{arc.url}/archive/copies/{row['id']}/read/1.png", timeout=30).status_code == 410
     with pytest.raises(copies.CopyError):
-        copies.readable(archive.context, row["id"])
+        copies.readable(arc.context, row["id"])
 
 
 def test_copy_marked_ban_sao_master_untouched(signing):
-    archive = signing
-    stored = archive.context.store.get(archive.objid)
+    arc = signing
+    stored = arc.context.store.get(arc.objid)
     before = sha256_file(stored.path)
-    row, path = _made(archive, "copy")
+    row, path = _made(arc, "copy")
     assert "BẢN SAO" in _text(path, 1)
-    assert "BẢN SAO" not in _text(_master(archive))
+    assert "BẢN SAO" not in _text(_master(arc))
     assert sha256_file(stored.path) == before
-    resp = archive.session().get(f"{archive.url}/archive/copies/{row['id']}/file", timeout=30)
+    resp = arc.session().get(f"{arc.url}/archive/copies/{row['id']}/file", timeout=30)
     assert resp.status_code == 200 and resp.content == path.read_bytes()
-    log = audit.entries(archive.context.db, limit=5)
+    log = audit.entries(arc.context.db, limit=5)
     assert (log[0]["action"], log[0]["target"]) == ("download", f"copy/{row['id']}")
     assert any(e["action"] == "copy" and row["id"] in e["detail"] and "Nguyễn Thị Hoa" in e["detail"] for e in log)
 
 
 def test_certified_copy_signed_by_the_archive(signing, demo_keys):
-    archive = signing
-    stored = archive.context.store.get(archive.objid)
+    arc = signing
+    stored = arc.context.store.get(arc.objid)
     before = sha256_file(stored.path)
-    row, path = _made(archive, "certified")
+    row, path = _made(arc, "certified")
     first = _text(path, 1)
     assert "BẢN SAO" in first and ARCHIVE_NAME in first
     verdict = validate_pdf_signatures(path, trust_roots=[demo_keys.ca_pem.read_bytes()])
@@ -123,17 +123,17 @@ def test_certified_copy_signed_by_the_archive(signing, demo_keys):
 
 
 def test_certified_dip_keeps_the_original_and_describes_the_request(signing, demo_keys):
-    archive = signing
-    stored = archive.context.store.get(archive.objid)
+    arc = signing
+    stored = arc.context.store.get(arc.objid)
     before = sha256_file(stored.path)
-    row, path = _made(archive, "dip", request_id="PYC-2026-0042")
+    row, path = _made(arc, "dip", request_id="PYC-2026-0042")
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
         folder = f"DIP_{row['id']}"
-        original = zf.read(f"{folder}/representations/rep1/data/{archive.doc_id}.pdf")
+        original = zf.read(f"{folder}/representations/rep1/data/{arc.doc_id}.pdf")
         ead = zf.read(f"{folder}/metadata/descriptive/EAD.xml")
         sheet = zf.read(f"{folder}/documentation/XAC_THUC_{row['id']}.pdf")
-    assert original == _master(archive).read_bytes(), "the DIP's document must be the stored original"
+    assert original == _master(arc).read_bytes(), "the DIP's document must be the stored original"
     schema = xmlschema.XMLSchema(str(Path(copies.__file__).with_name("ead_request.xsd")))
     schema.validate(io.BytesIO(ead))
     fields = schema.to_dict(io.BytesIO(ead))
@@ -142,7 +142,7 @@ def test_certified_dip_keeps_the_original_and_describes_the_request(signing, dem
     sheet_path = path.with_name("sheet.pdf")
     sheet_path.write_bytes(sheet)
     text = _text(sheet_path)
-    for item in ("Nguyễn Thị Hoa", "079190000123", archive.doc_id, "Công vụ", row["id"], ARCHIVE_NAME):
+    for item in ("Nguyễn Thị Hoa", "079190000123", arc.doc_id, "Công vụ", row["id"], ARCHIVE_NAME):
         assert item in text, item
     verdict = validate_pdf_signatures(sheet_path, trust_roots=[demo_keys.ca_pem.read_bytes()])
     assert verdict.ok, verdict.reasons
@@ -153,34 +153,34 @@ def test_certified_dip_keeps_the_original_and_describes_the_request(signing, dem
 
 
 def test_bad_requests_refused_in_vietnamese(signing):
-    archive = signing
-    s = archive.session()
-    past = _request(s, archive.url, archive.objid, archive.doc_id, "copy", until=now_vn().date() - timedelta(days=1))
+    arc = signing
+    s = arc.session()
+    past = _request(s, arc.url, arc.objid, arc.doc_id, "copy", until=now_vn().date() - timedelta(days=1))
     assert past.status_code == 400 and "Thời hạn sử dụng đã qua" in past.text
-    long = _request(s, archive.url, archive.objid, archive.doc_id, "read", until=now_vn().date() + timedelta(days=40))
+    long = _request(s, arc.url, arc.objid, arc.doc_id, "read", until=now_vn().date() + timedelta(days=40))
     assert long.status_code == 400 and "tối đa 15 ngày" in long.text
-    nobody = _request(s, archive.url, archive.objid, archive.doc_id, "copy", recipient=" ")
+    nobody = _request(s, arc.url, arc.objid, arc.doc_id, "copy", recipient=" ")
     assert nobody.status_code == 400 and "người nhận" in nobody.text
-    missing = _request(s, archive.url, archive.objid, "no-such-doc", "copy")
+    missing = _request(s, arc.url, arc.objid, "no-such-doc", "copy")
     assert missing.status_code == 404 and "Không tìm thấy tài liệu" in missing.text
 
 
 def test_certified_copy_without_a_key_is_refused(signing):
-    archive = signing
-    cfg = archive.context.config
+    arc = signing
+    cfg = arc.context.config
     saved = cfg.archive_signer_p12
     cfg.archive_signer_p12 = None
     try:
-        resp = _request(archive.session(), archive.url, archive.objid, archive.doc_id, "certified")
+        resp = _request(arc.session(), arc.url, arc.objid, arc.doc_id, "certified")
     finally:
         cfg.archive_signer_p12 = saved
     assert resp.status_code == 503 and "archive_signer_p12" in resp.text and "khóa ký số" in resp.text
 
 
 def test_copies_need_the_archivist_role(signing):
-    archive = signing
-    row, _ = _made(archive, "copy")
-    sup = archive.session(SUPERVISOR)
+    arc = signing
+    row, _ = _made(arc, "copy")
+    sup = arc.session(SUPERVISOR)
     for path in ("/archive/copies/", f"/archive/copies/{row['id']}", f"/archive/copies/{row['id']}/file"):
-        assert sup.get(archive.url + path, timeout=30).status_code == 403, path
-    assert archive.session(ARCHIVIST).get(archive.url + "/archive/copies/", timeout=30).status_code == 200
+        assert sup.get(arc.url + path, timeout=30).status_code == 403, path
+    assert arc.session(ARCHIVIST).get(arc.url + "/archive/copies/", timeout=30).status_code == 200
