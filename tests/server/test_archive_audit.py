@@ -44,8 +44,8 @@ def test_admin_reads_and_exports_the_log(archive):  # noqa: F811 - fixture
     page = html.fromstring(admin.get(archive.url + "/archive/audit", timeout=30).text)
     rows = [[td.text_content() for td in tr.xpath("./td")]
             for tr in page.get_element_by_id("audit").xpath(".//tbody/tr")]
-    assert any(r[2] == "chi.luutru" and r[3] == "view_hoso" and r[4] == archive.objid and r[5] == "127.0.0.1"
-               for r in rows)
+    assert any(r[2] == "chi.luutru" and r[3] == "Xem hồ sơ" and r[4] == archive.objid and r[5] == "127.0.0.1"
+               for r in rows)  # the action in Vietnamese, never its code
     resp = admin.get(archive.url + "/archive/audit.csv", timeout=30)
     assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/csv")
     assert "attachment" in resp.headers["Content-Disposition"]
@@ -54,3 +54,32 @@ def test_admin_reads_and_exports_the_log(archive):  # noqa: F811 - fixture
     last = audit.entries(archive.context.db, limit=1)[0]
     assert (last["actor"], last["action"], last["target"]) == (ADMIN[0], "export", "audit.csv")
     assert archive.session().get(archive.url + "/archive/audit.csv", timeout=30).status_code == 403
+
+
+def test_admin_filters_the_log_and_exports_what_is_shown(archive):  # noqa: F811 - fixture
+    db = archive.context.db
+    for actor, action, target in (("an.loc", "download", "urn:uuid:AAA/doc-1"),
+                                  ("an.loc", "copy", "urn:uuid:AAA/doc-1"),
+                                  ("binh.loc", "download", "urn:uuid:BBB/doc-2")):
+        audit.record(db, actor=actor, action=action, target=target, address="10.0.0.9")
+    admin = archive.session(ADMIN)
+
+    def shown(**params) -> list[list[str]]:
+        page = html.fromstring(admin.get(archive.url + "/archive/audit", params=params, timeout=30).text)
+        return [[td.text_content() for td in tr.xpath("./td")]
+                for tr in page.get_element_by_id("audit").xpath(".//tbody/tr")]
+
+    everything = shown()
+    assert {r[2] for r in everything} >= {"an.loc", "binh.loc"}  # the probe sees all three first
+    rows = shown(actor="an.loc", action="download")
+    assert [(r[2], r[3], r[4]) for r in rows] == [("an.loc", "Tải về", "urn:uuid:AAA/doc-1")]
+    assert {r[2] for r in shown(target="BBB")} == {"binh.loc"}
+    today = rows[0][1][:10]
+    assert len(shown(actor="an.loc", since=today, until=today)) == 2
+    assert shown(actor="an.loc", until="2000-01-01") == []
+    resp = admin.get(archive.url + "/archive/audit.csv", params={"actor": "an.loc"}, timeout=30)
+    exported = list(csv.DictReader(io.StringIO(resp.content.decode("utf-8-sig"))))
+    assert sorted(r["action"] for r in exported) == ["copy", "download"]
+    last = audit.entries(db, limit=1)[0]
+    assert (last["actor"], last["action"], last["detail"]) == (ADMIN[0], "export", "actor=an.loc")
+    assert archive.session().get(archive.url + "/archive/audit", timeout=30).status_code == 403
