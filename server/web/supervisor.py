@@ -40,7 +40,7 @@ def _against(entry: dict[str, Any], expected: int, scanned: int) -> dict[str, An
     per_hour = entry.get("per_hour", 0.0)
     return {**entry, "expected": expected, "scanned": scanned, "left": left,
             "percent": min(100, round(100 * scanned / expected)) if expected else 0,
-            "hours_left": round(left / per_hour, 1) if per_hour and left else (0.0 if not left else None)}
+            "hours_left": round(left / per_hour, 2) if per_hour and left else (0.0 if not left else None)}
 
 
 def pace(ctx: Any, work: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -61,7 +61,8 @@ def pace(ctx: Any, work: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
             p = plan.setdefault(order["station_id"], [0, 0])
             p[0] += order["expected_sheets"]
             p[1] += order["pages_scanned"]
-    names = sorted(set(plan) | set(rates["station"]))
+    registered = {row["id"] for row in ctx.db.stations() if not row["revoked"]}  # an idle station shows too
+    names = sorted(set(plan) | set(rates["station"]) | registered)
     stations = [_against({**blank, **rates["station"].get(n, {}), "name": n}, *plan.get(n, [0, 0])) for n in names]
     operators = sorted(rates["operator"].values(), key=lambda e: e["name"])
     return {"operator": operators, "station": stations, "fonds": fonds}

@@ -69,7 +69,7 @@
     const rate = (e) => cell(e.this_hour) + cell(e.today) + cell(Number(e.per_hour || 0).toFixed(1));
     const plan = (e) => e.expected
       ? cell(e.expected) + `<td><progress max="100" value="${esc(e.percent)}"></progress> ${esc(e.percent)}%</td>` +
-        cell(e.hours_left === null ? T.no_pace : Number(e.hours_left).toFixed(1))
+        cell(e.hours_left === null ? T.no_pace : Number(e.hours_left).toFixed(2))
       : `<td colspan="3" class="muted">${esc(T.no_plan)}</td>`;
     const fill = (id, rows, withPlan) => {
       document.querySelector(`#${id} tbody`).innerHTML = rows.length ? rows.map((e) =>
