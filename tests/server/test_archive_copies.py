@@ -123,26 +123,48 @@ def test_certified_copy_signed_by_the_archive(signing, demo_keys):
 
 
 def test_certified_dip_keeps_the_original_and_describes_the_request(signing, demo_keys):
+    from lxml import etree
+
+    from protocol.package.schemas import validate
+
     arc = signing
     stored = arc.context.store.get(arc.objid)
     before = sha256_file(stored.path)
     row, path = _made(arc, "dip", request_id="PYC-2026-0042")
     with zipfile.ZipFile(path) as zf:
-        names = zf.namelist()
-        folder = f"DIP_{row['id']}"
-        original = zf.read(f"{folder}/representations/rep1/data/{arc.doc_id}.pdf")
-        ead = zf.read(f"{folder}/metadata/descriptive/EAD.xml")
-        sheet = zf.read(f"{folder}/documentation/XAC_THUC_{row['id']}.pdf")
+        members = {n.split("/", 1)[1]: zf.read(n) for n in zf.namelist()}
+    original = members[f"representations/rep1/data/{arc.doc_id}.pdf"]
     assert original == _master(arc).read_bytes(), "the DIP's document must be the stored original"
+    ead = members["metadata/descriptive/EAD.xml"]
     schema = xmlschema.XMLSchema(str(Path(copies.__file__).with_name("ead_request.xsd")))
     schema.validate(io.BytesIO(ead))
     fields = schema.to_dict(io.BytesIO(ead))
     assert fields["requestID"] == "PYC-2026-0042" and fields["purpose"] == "02"
-    assert f"{folder}/schemas/ead_request.xsd" in names
+    assert "schemas/ead_request.xsd" in members
+    # the METS: valid, a DIP, every member it lists present with its hash (the original's as stored)
+    for name in ("METS.xml", "representations/rep1/METS.xml"):
+        assert validate("mets.xsd", members[name]) == [], name
+    root = etree.fromstring(members["METS.xml"])
+    ns = {"m": "http://www.loc.gov/METS/", "x": "http://www.w3.org/1999/xlink"}
+    hdr = root.find("m:metsHdr", ns)
+    assert hdr.get("{https://DILCIS.eu/XML/METS/CSIPExtensionMETS}OAISPACKAGETYPE") == "DIP"
+    assert root.get("PROFILE").endswith("E-ARK-DIP.xml")
+    listed = {}
+    for base, xml in (("", members["METS.xml"]), ("representations/rep1/", members["representations/rep1/METS.xml"])):
+        tree = etree.fromstring(xml)
+        for f in tree.iter("{http://www.loc.gov/METS/}file", "{http://www.loc.gov/METS/}mdRef"):
+            loc = f.find("m:FLocat", ns) if f.tag.endswith("file") else f
+            listed[base + loc.get("{http://www.w3.org/1999/xlink}href")] = f.get("CHECKSUM")
+    import hashlib
+
+    for member, checksum in listed.items():
+        assert hashlib.sha256(members[member]).hexdigest().upper() == checksum, member
+    assert f"representations/rep1/data/{arc.doc_id}.pdf" in listed
+    assert f"documentation/XAC_THUC_{row['id']}.pdf" in listed and "metadata/descriptive/EAD.xml" in listed
     sheet_path = path.with_name("sheet.pdf")
-    sheet_path.write_bytes(sheet)
+    sheet_path.write_bytes(members[f"documentation/XAC_THUC_{row['id']}.pdf"])
     text = _text(sheet_path)
-    for item in ("Nguyễn Thị Hoa", "079190000123", arc.doc_id, "Công vụ", row["id"], ARCHIVE_NAME):
+    for item in ("Nguyễn Thị Hoa", "079190000123", arc.doc_id, "Công vụ", row["id"], ARCHIVE_NAME, "Quyết định"):
         assert item in text, item
     verdict = validate_pdf_signatures(sheet_path, trust_roots=[demo_keys.ca_pem.read_bytes()])
     assert verdict.ok, verdict.reasons
