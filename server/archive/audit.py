@@ -88,9 +88,11 @@ class Filter:
         if self.since:
             parts.append("at >= ?")
             args.append(self.since)
-        if self.until:
+        if self.until:  # up to the end of that day: before the next day begins
+            from datetime import date, timedelta
+
             parts.append("at < ?")
-            args.append(self.until + "~")  # every time on that day sorts before "~"
+            args.append((date.fromisoformat(self.until) + timedelta(days=1)).isoformat())
         return (" AND ".join(parts) or "1 = 1"), args
 
 

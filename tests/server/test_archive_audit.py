@@ -31,6 +31,26 @@ def test_log_is_append_only(records):  # noqa: F811 - fixture
         audit.record(records, actor="x", action="rewrite_history", target="", address="")
 
 
+def test_filters_on_both_backends(records):  # noqa: F811 - fixture
+    from protocol.clock import now_vn
+
+    audit.record(records, actor="an.loc", action="download", target="urn:uuid:AAA/doc-1", address="10.0.0.9")
+    audit.record(records, actor="an.loc", action="copy", target="urn:uuid:AAA/doc-1", address="10.0.0.9")
+    audit.record(records, actor="binh.loc", action="download", target="urn:uuid:BBB/doc-2", address="10.0.0.9")
+    today = now_vn().date().isoformat()
+
+    def actions(**kw) -> list[tuple[str, str]]:
+        return [(r["actor"], r["action"]) for r in audit.entries(records, where=audit.Filter(**kw))]
+
+    assert len(actions()) == 3
+    assert actions(actor="an.loc", action="download") == [("an.loc", "download")]
+    assert actions(target="BBB") == [("binh.loc", "download")]
+    assert len(actions(since=today, until=today)) == 3  # the whole of today, on either collation
+    assert actions(until="2000-01-01") == [] and actions(since="2999-01-01") == []
+    exported = audit.to_csv(records, audit.Filter(actor="an.loc"))
+    assert exported.count("an.loc") == 2 and "binh.loc" not in exported
+
+
 def test_csv_defuses_formulas(records):  # noqa: F811 - fixture
     audit.record(records, actor="chi.luutru", action="search", target="=HYPERLINK(\"http://x\")", address="::1")
     rows = list(csv.reader(io.StringIO(audit.to_csv(records).lstrip("\ufeff"))))
