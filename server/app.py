@@ -87,6 +87,9 @@ def create_app(context: ServerContext) -> Flask:
     from server.archive.views import bp as archive_bp
 
     app.register_blueprint(archive_bp)
+    from server.archive.copies_views import bp as copies_bp
+
+    app.register_blueprint(copies_bp)
 
     _errors(app)
 

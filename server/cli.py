@@ -72,6 +72,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--dry-run", action="store_true", help="report what would be migrated, store nothing")
     s.set_defaults(func=migrate_packages)
 
+    s = sub.add_parser("export", help="copies for users and the inventory (mục lục) of chosen hồ sơ")
+    ex = s.add_subparsers(dest="export_command", metavar="WHAT", required=True)
+    c = ex.add_parser("copy", help="a copy of one document for a request (recorded and logged)")
+    c.add_argument("objid")
+    c.add_argument("doc_id")
+    c.add_argument("--kind", required=True, choices=["read", "copy", "certified", "dip"])
+    c.add_argument("--recipient", required=True, help="the person the copy is for")
+    c.add_argument("--recipient-id", default="", help="their ID number (CCCD)")
+    c.add_argument("--purpose", required=True, choices=["01", "02", "03"],
+                   help="01 cá nhân, 02 công vụ, 03 công vụ đặc biệt")
+    c.add_argument("--purpose-content", default="")
+    c.add_argument("--request-id", default="")
+    c.add_argument("--until", required=True, help="valid until (YYYY-MM-DD)")
+    c.add_argument("--actor", default="", help="who hands it out (default: cli:<login name>)")
+    c.add_argument("--out", required=True, type=Path, help="file to write (.pdf, or .zip for a DIP)")
+    c.set_defaults(func=export_copy)
+    i = ex.add_parser("inventory", help="mục lục of a fonds or of listed hồ sơ, as CSV or EAD (zip)")
+    i.add_argument("--fonds", default="")
+    i.add_argument("--hoso", action="append", default=[], help="a file code (repeatable)")
+    i.add_argument("--format", required=True, choices=["csv", "ead"])
+    i.add_argument("--actor", default="")
+    i.add_argument("--out", required=True, type=Path)
+    i.set_defaults(func=export_inventory)
+
     s = sub.add_parser("broker-config", help="render the installed broker: mosquitto.conf, passwd, acl (idempotent)")
     s.add_argument("--folder", help="default: broker_files_dir, else /etc/sohoa/mosquitto")
     s.add_argument(
@@ -227,4 +251,60 @@ def broker_config(args: argparse.Namespace) -> int:
     except (BrokerError, OSError) as exc:
         raise CommandError(f"broker-config: {exc}") from exc
     print(json.dumps({"conf": str(conf), "stations": stations, "data_dir": args.data_dir}))
+    return 0
+
+
+def _actor(args: argparse.Namespace) -> str:
+    import getpass
+
+    return args.actor or f"cli:{getpass.getuser()}"
+
+
+def _write_out(path: Path, data: bytes) -> None:
+    from protocol.durable import write_atomic
+    from sohoa.cli import CommandError
+
+    if path.exists() and path.is_dir():
+        raise CommandError(f"export: {path} is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise CommandError(f"export: the folder {path.parent} does not exist")
+    write_atomic(path, data)
+
+
+def export_copy(args: argparse.Namespace) -> int:
+    from server.app import build_context
+    from server.archive import copies
+    from sohoa.cli import CommandError
+
+    context = build_context(_config(args))
+    try:
+        request = copies.parse_request({"recipient": args.recipient, "recipient_id": args.recipient_id,
+                                        "purpose": args.purpose, "purpose_content": args.purpose_content,
+                                        "request_id": args.request_id, "until": args.until})
+        row = copies.make_copy(context, objid=args.objid, doc_id=args.doc_id, kind=args.kind, request=request,
+                               actor=_actor(args), address="cli")
+    except copies.CopyError as exc:
+        raise CommandError(f"export copy: {exc}") from exc
+    _write_out(args.out, copies.path_of(context, row).read_bytes())
+    print(json.dumps({"copy_id": row["id"], "kind": row["kind"], "out": str(args.out), "sha256": row["sha256"],
+                      "until": row["until"]}, ensure_ascii=False))
+    return 0
+
+
+def export_inventory(args: argparse.Namespace) -> int:
+    from server.app import build_context
+    from server.archive import inventory
+    from sohoa.cli import CommandError
+
+    if not args.fonds and not args.hoso:
+        raise CommandError("export inventory: name a fonds (--fonds) or hồ sơ (--hoso)")
+    context = build_context(_config(args))
+    try:
+        rows = inventory.choose(context, fonds=args.fonds, file_codes=args.hoso)
+        data = inventory.to_csv(context, rows) if args.format == "csv" else inventory.to_ead_zip(context, rows)
+    except inventory.InventoryError as exc:
+        raise CommandError(f"export inventory: {exc}") from exc
+    _write_out(args.out, data)
+    inventory.log_export(context, actor=_actor(args), address="cli", rows=rows, fmt=args.format)
+    print(json.dumps({"hoso": len(rows), "format": args.format, "out": str(args.out)}, ensure_ascii=False))
     return 0

@@ -40,6 +40,11 @@ class ServerConfig:
     # limits count the real client address; cookies become Secure). Empty: no forwarded header is believed.
     trusted_proxy: str = ""
     session_max_s: int = field(default=12 * 3600, metadata={"range": (60, 30 * 86400)})
+    # Copies for users (server/archive/copies.py): the archive's name marked on them, and its PKCS#12 key that
+    # signs certified copies (unset: certified copies are refused with a reason; other copies still work).
+    archive_name: str = "Lưu trữ lịch sử"
+    archive_signer_p12: Path | None = field(default=None, metadata={"exists": "file"})
+    archive_signer_passphrase_file: Path | None = field(default=None, metadata={"exists": "file"})
 
     @property
     def db_path(self) -> Path:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from typing import Any
 
 from protocol.clock import iso_vn
 from server.db import Records
 
-ACTIONS = ("view_hoso", "view_document", "view_page", "download", "search", "export", "decision")
+ACTIONS = ("view_hoso", "view_document", "view_page", "download", "search", "export", "decision", "copy")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS archive_audit (
@@ -63,23 +64,60 @@ def record(db: Records, *, actor: str, action: str, target: str, address: str, d
         )
 
 
-def entries(db: Records, *, limit: int = 200, before: int | None = None) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Filter:
+    """What an admin narrows the log to; empty fields match everything. Dates are YYYY-MM-DD (Vietnam time)."""
+
+    actor: str = ""
+    action: str = ""
+    target: str = ""  # a part of the target (OBJID, document, copy id)
+    since: str = ""
+    until: str = ""
+
+    def where(self) -> tuple[str, list[Any]]:
+        parts, args = [], []
+        if self.actor:
+            parts.append("actor = ?")
+            args.append(self.actor)
+        if self.action:
+            parts.append("action = ?")
+            args.append(self.action)
+        if self.target:
+            parts.append("target LIKE ?")
+            args.append("%" + self.target.replace("%", "").replace("_", "") + "%")
+        if self.since:
+            parts.append("at >= ?")
+            args.append(self.since)
+        if self.until:  # up to the end of that day: before the next day begins
+            from datetime import date, timedelta
+
+            parts.append("at < ?")
+            args.append((date.fromisoformat(self.until) + timedelta(days=1)).isoformat())
+        return (" AND ".join(parts) or "1 = 1"), args
+
+
+def entries(db: Records, *, limit: int = 200, before: int | None = None,
+            where: Filter | None = None) -> list[dict[str, Any]]:
     """Newest first; `before` pages back from an entry id."""
     _schema(db)
     cols = ", ".join(COLUMNS)
-    if before is None:
-        return db.query(f"SELECT {cols} FROM archive_audit ORDER BY id DESC LIMIT ?", (limit,))
-    return db.query(f"SELECT {cols} FROM archive_audit WHERE id < ? ORDER BY id DESC LIMIT ?", (before, limit))
+    sql, args = (where or Filter()).where()
+    if before is not None:
+        sql += " AND id < ?"
+        args.append(before)
+    return db.query(f"SELECT {cols} FROM archive_audit WHERE {sql} ORDER BY id DESC LIMIT ?", (*args, limit))
 
 
-def to_csv(db: Records) -> str:
-    """The whole log, oldest first, as CSV (UTF-8 with BOM so spreadsheet programs read the diacritics)."""
+def to_csv(db: Records, where: Filter | None = None) -> str:
+    """The log (or what `where` keeps), oldest first, as CSV (UTF-8 with BOM so spreadsheet programs read the
+    diacritics)."""
     _schema(db)
+    sql, args = (where or Filter()).where()
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
-    for row in db.query(f"SELECT {', '.join(COLUMNS)} FROM archive_audit ORDER BY id"):
+    for row in db.query(f"SELECT {', '.join(COLUMNS)} FROM archive_audit WHERE {sql} ORDER BY id", tuple(args)):
         writer.writerow([_cell(row[c]) for c in COLUMNS])
     return out.getvalue()
 

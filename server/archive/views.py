@@ -126,19 +126,36 @@ def find_view():
 
 
 
+def _audit_filter() -> audit.Filter:
+    a = request.args
+    action = a.get("action", "")
+    return audit.Filter(actor=a.get("actor", "")[:100].strip(), action=action if action in audit.ACTIONS else "",
+                        target=a.get("target", "")[:200].strip(), since=_day(a.get("since", "")),
+                        until=_day(a.get("until", "")))
+
+
+def _day(value: str) -> str:
+    import re
+
+    return value if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value or "") else ""
+
+
 @bp.get("/audit", endpoint="audit")
 @auth.require_role("admin")
 def audit_log():
     before = request.args.get("before", type=int)
-    rows = audit.entries(ctx().db, limit=200, before=before)
-    return render_template("archive/audit.html", rows=rows)
+    where = _audit_filter()
+    rows = audit.entries(ctx().db, limit=200, before=before, where=where)
+    return render_template("archive/audit.html", rows=rows, f=where, actions=audit.ACTIONS,
+                           query={k: v for k, v in vars(where).items() if v})
 
 
 @bp.get("/audit.csv")
 @auth.require_role("admin")
 def audit_csv():
-    _log("export", "audit.csv")
-    return Response(audit.to_csv(ctx().db), mimetype="text/csv; charset=utf-8",
+    where = _audit_filter()
+    _log("export", "audit.csv", " ".join(f"{k}={v}" for k, v in vars(where).items() if v))
+    return Response(audit.to_csv(ctx().db, where), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": "attachment; filename=sohoa-audit.csv"})
 
 

@@ -17,6 +17,8 @@ from datetime import timedelta
 from typing import Any
 
 from protocol.clock import now_vn
+from server.web import supervisor
+from server.web import supervisor_texts as _supervisor_texts  # noqa: F401  (its texts in the one table)
 from server.workorders.orders import ProgressTracker, overview
 
 SUMMARY_EVERY = 3.0  # seconds
@@ -69,6 +71,7 @@ def rejections(ctx: Any, limit: int = 20) -> list[dict[str, Any]]:
     for row in rows:
         receipt = json.loads(row.pop("receipt") or "null") or {}
         row["reasons"] = receipt.get("reasons", [])
+        row["reasons_vi"] = supervisor.reasons_vi(row["reasons"])
     return rows
 
 
@@ -89,6 +92,8 @@ def summary(ctx: Any, *, max_age: float = 0.0) -> dict[str, Any]:
             "workorders": work["orders"][:200],
             "rejections": rejections(ctx),
             "events": _events(ctx),
+            "pace": supervisor.pace(ctx, work),
+            "defects": supervisor.defect_rates(ctx),
         }
         _summary_cache[key] = (time.monotonic(), data)
         return data

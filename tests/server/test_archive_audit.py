@@ -31,6 +31,26 @@ def test_log_is_append_only(records):  # noqa: F811 - fixture
         audit.record(records, actor="x", action="rewrite_history", target="", address="")
 
 
+def test_filters_on_both_backends(records):  # noqa: F811 - fixture
+    from protocol.clock import now_vn
+
+    audit.record(records, actor="an.loc", action="download", target="urn:uuid:AAA/doc-1", address="10.0.0.9")
+    audit.record(records, actor="an.loc", action="copy", target="urn:uuid:AAA/doc-1", address="10.0.0.9")
+    audit.record(records, actor="binh.loc", action="download", target="urn:uuid:BBB/doc-2", address="10.0.0.9")
+    today = now_vn().date().isoformat()
+
+    def actions(**kw) -> list[tuple[str, str]]:
+        return [(r["actor"], r["action"]) for r in audit.entries(records, where=audit.Filter(**kw))]
+
+    assert len(actions()) == 3
+    assert actions(actor="an.loc", action="download") == [("an.loc", "download")]
+    assert actions(target="BBB") == [("binh.loc", "download")]
+    assert len(actions(since=today, until=today)) == 3  # the whole of today, on either collation
+    assert actions(until="2000-01-01") == [] and actions(since="2999-01-01") == []
+    exported = audit.to_csv(records, audit.Filter(actor="an.loc"))
+    assert exported.count("an.loc") == 2 and "binh.loc" not in exported
+
+
 def test_csv_defuses_formulas(records):  # noqa: F811 - fixture
     audit.record(records, actor="chi.luutru", action="search", target="=HYPERLINK(\"http://x\")", address="::1")
     rows = list(csv.reader(io.StringIO(audit.to_csv(records).lstrip("\ufeff"))))
@@ -44,8 +64,8 @@ def test_admin_reads_and_exports_the_log(archive):  # noqa: F811 - fixture
     page = html.fromstring(admin.get(archive.url + "/archive/audit", timeout=30).text)
     rows = [[td.text_content() for td in tr.xpath("./td")]
             for tr in page.get_element_by_id("audit").xpath(".//tbody/tr")]
-    assert any(r[2] == "chi.luutru" and r[3] == "view_hoso" and r[4] == archive.objid and r[5] == "127.0.0.1"
-               for r in rows)
+    assert any(r[2] == "chi.luutru" and r[3] == "Xem hồ sơ" and r[4] == archive.objid and r[5] == "127.0.0.1"
+               for r in rows)  # the action in Vietnamese, never its code
     resp = admin.get(archive.url + "/archive/audit.csv", timeout=30)
     assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/csv")
     assert "attachment" in resp.headers["Content-Disposition"]
@@ -54,3 +74,32 @@ def test_admin_reads_and_exports_the_log(archive):  # noqa: F811 - fixture
     last = audit.entries(archive.context.db, limit=1)[0]
     assert (last["actor"], last["action"], last["target"]) == (ADMIN[0], "export", "audit.csv")
     assert archive.session().get(archive.url + "/archive/audit.csv", timeout=30).status_code == 403
+
+
+def test_admin_filters_the_log_and_exports_what_is_shown(archive):  # noqa: F811 - fixture
+    db = archive.context.db
+    for actor, action, target in (("an.loc", "download", "urn:uuid:AAA/doc-1"),
+                                  ("an.loc", "copy", "urn:uuid:AAA/doc-1"),
+                                  ("binh.loc", "download", "urn:uuid:BBB/doc-2")):
+        audit.record(db, actor=actor, action=action, target=target, address="10.0.0.9")
+    admin = archive.session(ADMIN)
+
+    def shown(**params) -> list[list[str]]:
+        page = html.fromstring(admin.get(archive.url + "/archive/audit", params=params, timeout=30).text)
+        return [[td.text_content() for td in tr.xpath("./td")]
+                for tr in page.get_element_by_id("audit").xpath(".//tbody/tr")]
+
+    everything = shown()
+    assert {r[2] for r in everything} >= {"an.loc", "binh.loc"}  # the probe sees all three first
+    rows = shown(actor="an.loc", action="download")
+    assert [(r[2], r[3], r[4]) for r in rows] == [("an.loc", "Tải về", "urn:uuid:AAA/doc-1")]
+    assert {r[2] for r in shown(target="BBB")} == {"binh.loc"}
+    today = rows[0][1][:10]
+    assert len(shown(actor="an.loc", since=today, until=today)) == 2
+    assert shown(actor="an.loc", until="2000-01-01") == []
+    resp = admin.get(archive.url + "/archive/audit.csv", params={"actor": "an.loc"}, timeout=30)
+    exported = list(csv.DictReader(io.StringIO(resp.content.decode("utf-8-sig"))))
+    assert sorted(r["action"] for r in exported) == ["copy", "download"]
+    last = audit.entries(db, limit=1)[0]
+    assert (last["actor"], last["action"], last["detail"]) == (ADMIN[0], "export", "actor=an.loc")
+    assert archive.session().get(archive.url + "/archive/audit", timeout=30).status_code == 403

@@ -61,9 +61,16 @@ ACCESS = {
     "archive.find": ARCHIVIST_ROLE,
     "archive.audit": ADMIN_ROLE,
     "archive.audit_csv": ADMIN_ROLE,
+    "archive_copies.index": ARCHIVIST_ROLE,
+    "archive_copies.make": ARCHIVIST_ROLE,
+    "archive_copies.show": ARCHIVIST_ROLE,
+    "archive_copies.download": ARCHIVIST_ROLE,
+    "archive_copies.read": ARCHIVIST_ROLE,
+    "archive_copies.read_page": ARCHIVIST_ROLE,
 }
 ARGS = {"filename": "server.css", "upload_id": "no-such-upload", "offset": "0", "station_id": "tram-x", "code": "en",
-        "fonds_code": "P_UBND_DN", "objid": "no-such-package", "doc_id": "no-such-doc", "page": "1"}
+        "fonds_code": "P_UBND_DN", "objid": "no-such-package", "doc_id": "no-such-doc", "page": "1",
+        "copy_id": "0" * 32}
 IDENTITIES = ("anonymous", "station", "supervisor", "archivist", "admin")
 
 

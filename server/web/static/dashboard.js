@@ -13,7 +13,8 @@
   function tile(st) {
     const status = st.status === "online" && st.stalled ? "stalled" : (st.status || "unknown");
     const fault = st.last_fault;
-    const faultText = fault ? `${esc(fault.message_vi && document.documentElement.lang === "vi" ? fault.message_vi : (fault.message || fault.code))}` +
+    const vi = document.documentElement.lang === "vi";
+    const faultText = fault ? esc(vi ? (fault.message_vi || T.event_fault) : (fault.message || fault.code)) +
       (fault.cleared_at ? ` (${esc(T.cleared)})` : "") : esc(T.none);
     return `<div class="tile ${esc(status)}" data-station="${esc(st.station_id)}" data-status="${esc(st.status)}">` +
       `<h3>${esc(st.station_id)} <span class="status">${esc(T[status] || status)}</span></h3>` +
@@ -62,7 +63,32 @@
       series, empty: T.no_data};
   }
 
+  function renderPace() {
+    const pace = state.pace || {};
+    const cell = (v) => `<td>${esc(v)}</td>`;
+    const rate = (e) => cell(e.this_hour) + cell(e.today) + cell(Number(e.per_hour || 0).toFixed(1));
+    const plan = (e) => e.expected
+      ? cell(e.expected) + `<td><progress max="100" value="${esc(e.percent)}"></progress> ${esc(e.percent)}%</td>` +
+        cell(e.hours_left === null ? T.no_pace : Number(e.hours_left).toFixed(2))
+      : `<td colspan="3" class="muted">${esc(T.no_plan)}</td>`;
+    const fill = (id, rows, withPlan) => {
+      document.querySelector(`#${id} tbody`).innerHTML = rows.length ? rows.map((e) =>
+        `<tr data-name="${esc(e.name)}"><td>${esc(e.name || "—")}</td>${rate(e)}${withPlan ? plan(e) : ""}</tr>`).join("")
+        : `<tr><td colspan="${withPlan ? 7 : 4}" class="muted">${esc(T.no_data)}</td></tr>`;
+    };
+    fill("pace-operator", pace.operator || [], false);
+    fill("pace-station", pace.station || [], true);
+    fill("pace-fonds", pace.fonds || [], true);
+    const d = state.defects || [];
+    document.querySelector("#defects tbody").innerHTML = d.length ? d.map((e) =>
+      `<tr data-operator="${esc(e.operator)}"><td>${esc(e.operator)}</td>${cell(e.hoso)}${cell(e.pages)}` +
+      `${cell(e.critical)}${cell(e.major)}${cell(e.minor)}<td class="per100">${esc(Number(e.per_100).toFixed(2))}</td></tr>`).join("")
+      : `<tr><td colspan="7" class="muted">${esc(T.no_defects)}</td></tr>`;
+  }
+
   function renderSummary() {
+    const vi = document.documentElement.lang === "vi";
+    renderPace();
     window.barChart(document.getElementById("chart"), chartSpec());
     document.querySelector("#fonds tbody").innerHTML = (state.fonds || []).map((f) => {
       const pct = f.expected ? Math.min(100, Math.round((100 * f.accepted) / f.expected)) : 0;
@@ -77,7 +103,7 @@
       `<td>${esc(wo.station_id || "—")}</td><td class="stage">${esc(T["stage_" + wo.stage] || wo.stage)}</td></tr>`).join("");
     const rej = state.rejections || [];
     document.querySelector("#rejections tbody").innerHTML = rej.length ? rej.map((r) =>
-      `<tr><td>${esc(r.station_id)}</td><td>${esc(r.file_code)}</td><td>${esc((r.reasons || []).join("; "))}</td>` +
+      `<tr><td>${esc(r.station_id)}</td><td>${esc(r.file_code)}</td><td class="reasons">${esc(((vi ? r.reasons_vi : r.reasons) || []).join("; "))}</td>` +
       `<td>${esc((r.updated_at || "").replace("T", " ").slice(0, 19))}</td></tr>`).join("")
       : `<tr><td colspan="4" class="muted">${esc(T.no_rejections)}</td></tr>`;
     renderEvents();
@@ -87,7 +113,13 @@
     const vi = document.documentElement.lang === "vi";
     document.getElementById("events").innerHTML = (state.events || []).slice(0, 20).map((e) =>
       `<li class="ev-${esc(e.event)}"><time>${esc((e.at || "").slice(11, 19))}</time> <b>${esc(e.station_id)}</b> ` +
-      `${esc(e.code || e.event)}: ${esc((vi ? e.message_vi : e.message) || e.message || "")}</li>`).join("");
+      `${esc(T["event_" + e.event] || T.event_other)}${eventText(e, vi)}</li>`).join("");
+  }
+
+  // Never a raw code or an English message in Vietnamese: the station's message_vi, else the kind alone.
+  function eventText(e, vi) {
+    const said = vi ? e.message_vi : (e.message || e.message_vi);
+    return said ? `: ${esc(said)}` : "";
   }
 
   function applyDelta(d) {

@@ -1,0 +1,164 @@
+"""The marks and signature on a derived copy's PDF (TT05 Điều 37, 40-42), never on the stored master.
+
+Marks are pyHanko text stamps (FreeSerif, which has Vietnamese) added as an incremental update: the
+original bytes, and with them the agency's own signature, stay in the copy untouched, so a validator sees
+the original signature intact and the mark as a later change. A certified copy is then signed by the
+archive (PAdES, invisible: its visible evidence is the "BẢN SAO" mark naming the archive and the time).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+from pathlib import Path
+
+import pikepdf
+from PIL import ImageCms, ImageFont
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.layout import SimpleBoxLayoutRule
+from pyhanko.pdf_utils.text import TextBoxStyle
+from pyhanko.sign import fields, signers
+from pyhanko.stamp import TextStamp, TextStampStyle
+
+log = logging.getLogger(__name__)
+logging.getLogger("fontTools").setLevel(logging.ERROR)
+
+FONT = Path("/usr/share/fonts/truetype/freefont/FreeSerif.ttf")
+MARK_PT = 10  # TT05: "BẢN SAO" in a Times face, 10 pt, black
+MARGIN_PT = 14
+PAD_PT = 2
+
+
+class CopyPdfError(Exception):
+    """A copy that cannot be made (no signing key, unreadable master); `message_vi` is for the archivist."""
+
+    def __init__(self, message: str, message_vi: str):
+        super().__init__(message)
+        self.message_vi = message_vi
+
+
+@functools.lru_cache(maxsize=1)
+def _measure() -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(FONT), size=1000)
+
+
+def _size(lines: list[str]) -> tuple[float, float]:
+    width = max(_measure().getlength(line) for line in lines) / 1000 * MARK_PT
+    return width + 2 * PAD_PT + 2, len(lines) * MARK_PT * 1.25 + 2 * PAD_PT
+
+
+def _style(text: str) -> TextStampStyle:
+    return TextStampStyle(
+        stamp_text=text.replace("%", "%%"),
+        text_box_style=TextBoxStyle(font=GlyphAccumulatorFactory(str(FONT), font_size=MARK_PT), font_size=MARK_PT,
+                                    text_color=(0, 0, 0), box_layout_rule=SimpleBoxLayoutRule(
+                                        x_align=_centre(), y_align=_centre())),
+        border_width=0,
+        background=None,
+    )
+
+
+def _centre():
+    from pyhanko.pdf_utils.layout import AxisAlignment
+
+    return AxisAlignment.ALIGN_MID
+
+
+def _page_boxes(data: bytes) -> list[tuple[float, float, float, float]]:
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        return [tuple(float(v) for v in page.mediabox) for page in pdf.pages]  # type: ignore[misc]
+
+
+def stamp(data: bytes, text: str, *, where: str, pages: str = "all") -> bytes:
+    """`data` with `text` stamped at `where` ("bottom_centre" or "top_right") on every page or the first."""
+    from pyhanko.pdf_utils.layout import BoxConstraints
+
+    lines = text.split("\n")
+    width, height = _size(lines)
+    boxes = _page_boxes(data)
+    writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
+    style = _style(text)
+    for index, (x1, y1, x2, y2) in enumerate(boxes if pages == "all" else boxes[:1]):
+        if where == "bottom_centre":
+            x, y = (x1 + x2 - width) / 2, y1 + MARGIN_PT
+        else:
+            x, y = x2 - MARGIN_PT - width, y2 - MARGIN_PT - height
+        mark = TextStamp(writer, style, box=BoxConstraints(width=int(width) + 1, height=int(height) + 1))
+        mark.apply(index, int(x), int(y))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@functools.lru_cache(maxsize=4)
+def _signer(p12: Path, passphrase_file: Path | None) -> signers.SimpleSigner:
+    passphrase = passphrase_file.read_bytes().strip() if passphrase_file else None
+    signer = signers.SimpleSigner.load_pkcs12(str(p12), passphrase=passphrase)
+    if signer is None:
+        raise CopyPdfError(f"cannot load the archive's signing key from {p12}",
+                           "Không đọc được khóa ký số của lưu trữ: kiểm tra tệp khóa và mật khẩu trong cấu hình")
+    return signer
+
+
+def sign(data: bytes, *, p12: Path | None, passphrase_file: Path | None, archive_name: str, reason: str) -> bytes:
+    """`data` signed by the archive (PAdES baseline B, invisible), as an incremental update."""
+    if p12 is None or not Path(p12).is_file():
+        raise CopyPdfError("no archive signing key configured (archive_signer_p12)",
+                           "Máy chủ chưa có khóa ký số của lưu trữ (archive_signer_p12): "
+                           "người quản trị cần cấu hình trước khi cấp bản sao có chứng thực")
+    meta = signers.PdfSignatureMetadata(field_name="ArchiveCertification", md_algorithm="sha256",
+                                        subfilter=fields.SigSeedSubFilter.PADES, name=archive_name,
+                                        reason=reason, location="Việt Nam")
+    writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
+    out = io.BytesIO()
+    signers.PdfSigner(meta, signer=_signer(Path(p12), passphrase_file)).sign_pdf(writer, output=out)
+    return out.getvalue()
+
+
+def _srgb() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def text_pdfa(title: str, lines: list[str], *, author: str) -> bytes:
+    """A one-page A4 PDF/A-2b of plain lines (the DIP's authentication sheet), fonts embedded by pyHanko."""
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    icc = pdf.make_stream(_srgb())
+    icc.N = 3
+    pdf.Root.OutputIntents = pikepdf.Array([pikepdf.Dictionary(
+        Type=pikepdf.Name.OutputIntent, S=pikepdf.Name.GTS_PDFA1, OutputConditionIdentifier="sRGB",
+        DestOutputProfile=icc)])
+    with pdf.open_metadata(set_pikepdf_as_editor=False) as xmp:
+        xmp["pdfaid:part"] = "2"
+        xmp["pdfaid:conformance"] = "B"
+        xmp["dc:title"] = title
+        xmp["dc:creator"] = [author]
+    pdf.docinfo["/Title"] = title
+    pdf.docinfo["/Author"] = author
+    buf = io.BytesIO()
+    pdf.save(buf, fix_metadata_version=True, min_version="1.7")
+    body = stamp_lines(buf.getvalue(), lines)
+    return body
+
+
+def stamp_lines(data: bytes, lines: list[str]) -> bytes:
+    """Lines of text from the top-left of page 1 (one stamp per line, so long sheets stay simple)."""
+    from pyhanko.pdf_utils.layout import BoxConstraints
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
+    y = 842 - 60
+    for line in lines:
+        if line:
+            width, height = _size([line])
+            style = TextStampStyle(stamp_text=line.replace("%", "%%"), border_width=0, background=None,
+                                   text_box_style=TextBoxStyle(font=GlyphAccumulatorFactory(str(FONT),
+                                                                                            font_size=MARK_PT),
+                                                               font_size=MARK_PT, text_color=(0, 0, 0)))
+            TextStamp(writer, style, box=BoxConstraints(width=int(width) + 1, height=int(height) + 1)).apply(
+                0, 56, int(y))
+        y -= MARK_PT * 1.8
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
