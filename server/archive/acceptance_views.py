@@ -134,7 +134,9 @@ def _defects(raw: str, objids: list[str]) -> list[dict[str, Any]]:
 @archivist
 def propose(lot: str):
     lot = _lot(lot)
-    objids = [h["objid"] for h in lots.lot_hoso(ctx(), lot) if h["state"] in ("received", "in_review")]
+    pending = [h["objid"] for h in lots.lot_hoso(ctx(), lot) if h["state"] in ("received", "in_review")]
+    chosen = request.form.getlist("objid")  # the inspector may decide part of the lot (return some, accept others)
+    objids = [o for o in pending if o in chosen] if chosen else pending
     try:
         defects = _defects(request.form.get("defects", ""), objids)
         did = decisions.propose(ctx().db, lot=lot, objids=objids, decision=request.form.get("decision", ""),

@@ -156,7 +156,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "validate_hint": {"vi": "Người phê duyệt phải khác người kiểm tra và người đã số hóa hồ sơ.",
                       "en": "The validator must be neither the inspector nor anyone who digitised the hồ sơ."},
     "archived_with": {"vi": "Đã lưu trữ; biên bản nghiệm thu {file} đã ký và lưu vào documentation/ của gói.",
-                      "en": "Archived; the acceptance record {file} is signed and filed in the package's documentation/."},
+                      "en": "Archived; the acceptance record {file} is signed and filed in documentation/."},
     "returned_done": {"vi": "Đã trả lại hồ sơ để làm lại, kèm danh sách lỗi.",
                       "en": "Returned for rework with the defects."},
     "where": {"vi": "Vị trí", "en": "Where"},
