@@ -4,12 +4,14 @@ operator who digitised them (named in the packages' PREMIS). No tests here."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import requests
 from archive_support import build_and_send
+from test_catalog_pg import pg_database
 from test_dashboard_support import ADMIN, ARCHIVIST, csrf_from, login
 
 from server.auth import create_user
@@ -34,15 +36,23 @@ class Acceptance:
         return session.post(self.url + path, data={**data, "csrf_token": token}, timeout=120)
 
 
-@pytest.fixture(scope="module")
-def acceptance(tmp_path_factory, demo_keys, three_page_pdf):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def acceptance(request, tmp_path_factory, demo_keys, three_page_pdf):
+    """The same server on either backend of its records (decisions, samples, states, audit)."""
+    with contextlib.ExitStack() as stack:
+        database = stack.enter_context(pg_database()) if request.param == "postgresql" else ""
+        yield from _serve(tmp_path_factory, demo_keys, three_page_pdf, database)
+
+
+def _serve(tmp_path_factory, demo_keys, three_page_pdf, database: str):
     from server.app import build_context, create_app
     from server.config import AcceptanceConfig, ServerConfig
     from tests.conftest import LiveServer
 
     tmp = tmp_path_factory.mktemp("acceptance")
     rules = AcceptanceConfig(signing_p12=demo_keys.agency_p12, signing_passphrase_file=demo_keys.passphrase_file)
-    context = build_context(ServerConfig(data_dir=tmp / "server", trust_roots=[demo_keys.ca_pem], acceptance=rules))
+    context = build_context(ServerConfig(data_dir=tmp / "server", trust_roots=[demo_keys.ca_pem], acceptance=rules,
+                                         database=database))
     for (name, password), role in ((ADMIN, "admin"), (ARCHIVIST, "archivist"), (VALIDATOR, "archivist"),
                                    (MAKER, "archivist")):
         create_user(context.db, name, password, role=role)
