@@ -66,7 +66,7 @@ def lot(lot: str):
 def draw_sample(lot: str):
     lot = _lot(lot)
     try:
-        row = lots.draw(ctx(), lot, by=g.user.name)
+        row = lots.draw(ctx(), lot, by=g.user.name, address=_address())
     except (lots.LotError, sampling.PolicyError) as exc:
         flash(getattr(exc, "message_vi", str(exc)), "error")
         return redirect(url_for("archive.lot", lot=lot))

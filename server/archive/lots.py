@@ -139,15 +139,22 @@ def station_severity(ctx: Any, station_id: str) -> str:
     return current
 
 
-def draw(ctx: Any, lot: str, *, by: str) -> dict[str, Any]:
-    """Draw (and store) the lot's sample from its pages by its contract's rule."""
+def draw(ctx: Any, lot: str, *, by: str, address: str) -> dict[str, Any]:
+    """Draw (and store) the lot's sample from its pages by its contract's rule; the draw, its seed and rule
+    go into the access log with the decisions they lead to."""
+    from server.archive import audit
+
     hoso = lot_hoso(ctx, lot)
     if not hoso:
         raise LotError(f"lot {lot} holds no stored hồ sơ", "Lô này chưa có hồ sơ nào trong kho")
     station = hoso[0]["station_id"] or ""
-    return sampling.record_sample(ctx.db, lot=lot, units=units(ctx, [h["objid"] for h in hoso]),
-                                  policy=policy_for(ctx.config.acceptance, lot), drawn_by=by, station_id=station,
-                                  severity_=station_severity(ctx, station))
+    row = sampling.record_sample(ctx.db, lot=lot, units=units(ctx, [h["objid"] for h in hoso]),
+                                 policy=policy_for(ctx.config.acceptance, lot), drawn_by=by, station_id=station,
+                                 severity_=station_severity(ctx, station))
+    audit.record(ctx.db, actor=by, action="decision", target=lot, address=address,
+                 detail=f"sample {row['id']} seed {row['seed']} {row['policy']} {row['severity']}: "
+                        f"{len(json.loads(row['sample']))} of {row['lot_size']} pages")
+    return row
 
 
 def latest_sample(ctx: Any, lot: str) -> dict[str, Any] | None:

@@ -153,6 +153,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "validated_by": {"vi": "Phê duyệt bởi", "en": "Validated by"},
     "not_validated": {"vi": "Chờ phê duyệt", "en": "Awaiting validation"},
     "validate": {"vi": "Phê duyệt và ký", "en": "Validate and sign"},
+    "validate_return": {"vi": "Phê duyệt trả lại", "en": "Validate the return"},
     "validate_hint": {"vi": "Người phê duyệt phải khác người kiểm tra và người đã số hóa hồ sơ.",
                       "en": "The validator must be neither the inspector nor anyone who digitised the hồ sơ."},
     "archived_with": {"vi": "Đã lưu trữ; biên bản nghiệm thu {file} đã ký và lưu vào documentation/ của gói.",

@@ -12,6 +12,7 @@ import pytest
 from acceptance_support import LOT_ACCEPT, LOT_RETURN, MAKER, VALIDATOR, acceptance  # noqa: F401 - fixture
 from archive_support import three_page_pdf  # noqa: F401 - fixture
 from lxml import html
+from records_support import open_records, records, records_target  # noqa: F401 - fixtures
 
 from server.archive import audit, gates, lots, sampling, states
 from server.config import AcceptanceConfig
@@ -96,6 +97,36 @@ def test_sample_is_stored_shown_and_reproducible(acceptance):  # noqa: F811 - fi
     assert page.get_element_by_id("seed").text == drawn["seed"]
     hoso = _page(s, f"{acceptance.url}/archive/hoso/{acceptance.objids[LOT_RETURN]}")
     assert drawn["seed"] in hoso.get_element_by_id("acceptance").text_content()
+    logged = [e["detail"] for e in audit.entries(acceptance.context.db, limit=50) if e["target"] == LOT_RETURN]
+    assert any(f"seed {drawn['seed']}" in d for d in logged)
+
+
+def test_station_history_switches_severity(records):  # noqa: F811 - fixture
+    from types import SimpleNamespace
+
+    from server.archive import decisions
+
+    ctx = SimpleNamespace(db=records)
+    assert lots.station_severity(ctx, "tram-9") == "normal"  # no history yet
+    for n, outcome in enumerate(("accept", "return", "accept", "return")):
+        sampling.record_sample(records, lot=f"wo:L{n}", units=[sampling.Unit("o", "d", 1)],
+                               policy={"rule": "iso2859-1"}, drawn_by="k", station_id="tram-9")
+        did = decisions.propose(records, lot=f"wo:L{n}", objids=[f"o{n}"], decision=outcome, defects=[],
+                                inspector="k", address="x")
+        decisions.validate(records, did, validator="v", makers=set(), address="x")
+        expected = "tightened" if n == 3 else "normal"  # 2 of the last 5 lots rejected
+        assert lots.station_severity(ctx, "tram-9") == expected, n
+    assert lots.station_severity(ctx, "tram-other") == "normal"  # another station's history is its own
+
+
+def test_accept_needs_the_archive_key(tmp_path):
+    from server.archive import bienban
+    from server.archive.decisions import DecisionError
+    from server.config import ServerConfig
+
+    with pytest.raises(DecisionError) as err:
+        bienban.signing_key(ServerConfig(data_dir=tmp_path))
+    assert "khóa ký số của cơ quan lưu trữ" in err.value.message_vi
 
 
 def test_return_with_defects_and_four_eyes(acceptance):  # noqa: F811 - fixture
@@ -138,7 +169,8 @@ def test_return_with_defects_and_four_eyes(acceptance):  # noqa: F811 - fixture
     assert kinds == ["unreadable", "missing_page"] and "mờ góc trái" in shown.text_content()
     log = [(e["actor"], e["detail"].split()[0]) for e in audit.entries(acceptance.context.db, limit=500)
            if e["action"] == "decision" and e["target"] == lot]
-    assert log == [("truong.phong", "validate"), ("chi.luutru", "propose")]
+    assert log[:2] == [("truong.phong", "validate"), ("chi.luutru", "propose")]
+    assert set(log[2:]) == {("chi.luutru", "sample")}  # the draws before it, each with its seed
 
 
 def test_bad_marks_are_refused_in_vietnamese(acceptance):  # noqa: F811 - fixture
