@@ -102,7 +102,7 @@ def inspect(lot: str):
     if sample is None:
         flash(t("sample_first"), "error")
         return redirect(url_for("archive.lot", lot=lot))
-    pending = [h for h in lots.lot_hoso(ctx(), lot) if h["state"] in ("received", "in_review")]
+    pending = [h for h in lots.lot_hoso(ctx(), lot) if h["pending"]]
     kinds = [{"class": c, "kind": k} for c, ks in decisions.DEFECTS.items() for k in ks]
     return render_template("archive/inspect.html", lot=lot, sample=sample, units=_inspector_units(lot, sample),
                            kinds=kinds, pending=pending)
@@ -134,7 +134,7 @@ def _defects(raw: str, objids: list[str]) -> list[dict[str, Any]]:
 @archivist
 def propose(lot: str):
     lot = _lot(lot)
-    pending = [h["objid"] for h in lots.lot_hoso(ctx(), lot) if h["state"] in ("received", "in_review")]
+    pending = [h["objid"] for h in lots.lot_hoso(ctx(), lot) if h["pending"]]
     chosen = request.form.getlist("objid")  # the inspector may decide part of the lot (return some, accept others)
     objids = [o for o in pending if o in chosen] if chosen else pending
     try:

@@ -14,6 +14,7 @@ from typing import Any
 
 from server.archive import browse, sampling, states
 
+PENDING = ("received", "in_review")  # states an inspector decides on
 LOT_RE = re.compile(r"^(wo|batch|station):[A-Za-z0-9_.-]{1,100}$")
 
 
@@ -51,11 +52,19 @@ def _hoso_rows(ctx: Any, objids: list[str]) -> list[dict[str, Any]]:
     if not objids:
         return []
     marks = ",".join("?" * len(objids))
-    rows = browse.catalog_rows(ctx.catalog, "SELECT objid, file_code, title, fonds_code, number_of_page, station_id "
-                               f"FROM packages WHERE superseded_by IS NULL AND objid IN ({marks}) "
+    rows = browse.catalog_rows(ctx.catalog, "SELECT objid, file_code, title, fonds_code, number_of_page, station_id, "
+                               f"added_at FROM packages WHERE superseded_by IS NULL AND objid IN ({marks}) "
                                "ORDER BY file_code", list(objids))
     st = states.state_of(ctx.db, [r["objid"] for r in rows])
-    return [dict(r, state=st[r["objid"]]) for r in rows]
+    changed = {r["objid"]: r["changed_at"] for r in ctx.db.query(
+        f"SELECT objid, changed_at FROM archive_states WHERE objid IN ({marks})", tuple(objids))}
+    out = []
+    for r in rows:
+        state = st[r["objid"]]
+        # returned, and a newer version came in since (the rework): to be inspected again
+        reworked = state == "returned" and (r["added_at"] or "") > changed.get(r["objid"], "")
+        out.append(dict(r, state=state, reworked=reworked, pending=state in PENDING or reworked))
+    return out
 
 
 def lots(ctx: Any) -> list[dict[str, Any]]:
@@ -144,9 +153,10 @@ def draw(ctx: Any, lot: str, *, by: str, address: str) -> dict[str, Any]:
     go into the access log with the decisions they lead to."""
     from server.archive import audit
 
-    hoso = lot_hoso(ctx, lot)
+    hoso = [h for h in lot_hoso(ctx, lot) if h["pending"]]  # what is still to be decided
     if not hoso:
-        raise LotError(f"lot {lot} holds no stored hồ sơ", "Lô này chưa có hồ sơ nào trong kho")
+        raise LotError(f"lot {lot} has no hồ sơ waiting for acceptance",
+                       "Lô này không còn hồ sơ nào chờ nghiệm thu")
     station = hoso[0]["station_id"] or ""
     row = sampling.record_sample(ctx.db, lot=lot, units=units(ctx, [h["objid"] for h in hoso]),
                                  policy=policy_for(ctx.config.acceptance, lot), drawn_by=by, station_id=station,

@@ -129,7 +129,7 @@ def test_accept_needs_the_archive_key(tmp_path):
     assert "khóa ký số của cơ quan lưu trữ" in err.value.message_vi
 
 
-def test_return_with_defects_and_four_eyes(acceptance):  # noqa: F811 - fixture
+def test_return_with_defects_and_four_eyes(acceptance, tmp_path):  # noqa: F811 - fixture
     lot, objid = LOT_RETURN, acceptance.objids[LOT_RETURN]
     s = acceptance.session()
     if lots.latest_sample(acceptance.context, lot) is None:
@@ -171,6 +171,33 @@ def test_return_with_defects_and_four_eyes(acceptance):  # noqa: F811 - fixture
            if e["action"] == "decision" and e["target"] == lot]
     assert log[:2] == [("truong.phong", "validate"), ("chi.luutru", "propose")]
     assert set(log[2:]) == {("chi.luutru", "sample")}  # the draws before it, each with its seed
+
+    # a returned hồ sơ waits; once a newer version of it is stored (the rework), it is to be inspected again
+    assert [h["pending"] for h in lots.lot_hoso(acceptance.context, lot)] == [False]
+    _store_new_version(acceptance, objid, tmp_path)
+    (again,) = lots.lot_hoso(acceptance.context, lot)
+    assert again["state"] == "returned" and again["reworked"] and again["pending"]
+    assert "chờ nghiệm thu lại" in _page(s, f"{acceptance.url}/archive/lot/{lot}").text_content()
+
+
+def _store_new_version(acc, objid: str, tmp_path) -> None:
+    from protocol.package import read_package
+    from protocol.package.migrate import migrate_package
+
+    latest = acc.context.store.get(objid)
+    built = migrate_package(latest.path, tmp_path / "v2")
+    stored = acc.context.store.put(built.path, objid=objid, sha256=built.sha256)
+    acc.context.catalog.add_package(read_package(stored.path), stored_path=str(stored.path), sha256=stored.sha256,
+                                    station_id="tram-01")
+
+
+def test_lot_names():
+    assert lots.lot_of({"work_order_id": "WO-3", "batch_uid": "b1", "station_id": "s"}) == "wo:WO-3"
+    assert lots.lot_of({"work_order_id": None, "batch_uid": "b1", "station_id": "s"}) == "batch:b1"
+    assert lots.lot_of({"work_order_id": "", "batch_uid": "", "station_id": "tram-01"}) == "station:tram-01"
+    for bad in ("wo:", "wo:../x", "x:1", "wo:a b"):
+        with pytest.raises(lots.LotError):
+            lots.check_name(bad)
 
 
 def test_bad_marks_are_refused_in_vietnamese(acceptance):  # noqa: F811 - fixture
