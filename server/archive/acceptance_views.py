@@ -198,6 +198,12 @@ def validate(decision_id: str):
     return redirect(url_for("archive.decision", decision_id=decision_id))
 
 
+@bp.app_template_global("archive_lot_label")
+def _lot_label(lot: str) -> str:
+    kind, _, name = lot.partition(":")
+    return t(f"lot_{kind}", name=name) if kind in ("wo", "batch", "station") else lot
+
+
 @bp.app_template_global("archive_acceptance")
 def _acceptance(objid: str) -> dict[str, Any]:
     """What the hồ sơ page shows of acceptance: the samples that drew its pages and the decisions about it."""

@@ -165,6 +165,9 @@ TEXTS: dict[str, dict[str, str]] = {
     "doc_page": {"vi": "{doc} trang {page}", "en": "{doc} page {page}"},
     "bienban": {"vi": "Biên bản nghiệm thu", "en": "Acceptance record"},
     "policy_error": {"vi": "Lỗi cấu hình lấy mẫu", "en": "Sampling configuration error"},
+    "lot_wo": {"vi": "Lệnh công việc {name}", "en": "Work order {name}"},
+    "lot_batch": {"vi": "Lô quét {name}", "en": "Batch {name}"},
+    "lot_station": {"vi": "Trạm {name} (không có lệnh công việc)", "en": "Station {name} (no work order)"},
     "reworked": {"vi": "đã có phiên bản làm lại, chờ nghiệm thu lại", "en": "reworked version in, to inspect again"},
     "hoso_meta": {"vi": "Thông tin hồ sơ", "en": "Hồ sơ metadata"},
 }
