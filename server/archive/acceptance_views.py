@@ -104,8 +104,10 @@ def inspect(lot: str):
         return redirect(url_for("archive.lot", lot=lot))
     pending = [h for h in lots.lot_hoso(ctx(), lot) if h["pending"]]
     kinds = [{"class": c, "kind": k} for c, ks in decisions.DEFECTS.items() for k in ks]
+    # marks kept in the browser (sessionStorage) survive a reload or a refused proposal, until one is recorded
+    sent = any(d["proposed_at"] > sample["drawn_at"] for d in _decisions(lot))
     return render_template("archive/inspect.html", lot=lot, sample=sample, units=_inspector_units(lot, sample),
-                           kinds=kinds, pending=pending)
+                           kinds=kinds, pending=pending, sent=sent)
 
 
 def _defects(raw: str, objids: list[str]) -> list[dict[str, Any]]:

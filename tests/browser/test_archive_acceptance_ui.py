@@ -98,6 +98,8 @@ def test_inspect_return_refuse_validate_and_accept(acceptance, tmp_path):  # noq
             expect(page.locator("#position")).to_have_text("1/3")
             page.keyboard.press("9")  # crop (minor)
             expect(page.locator("#marked li")).to_have_count(2)
+            page.reload()  # marks not yet proposed survive a reload
+            expect(page.locator("#marked li")).to_have_count(2)
             expect(page.locator("#marked")).to_contain_text("Không đọc được")
             expect(page.locator("#marked")).to_contain_text("mờ góc trái")
             _wait_image(page)

@@ -4,7 +4,13 @@
 (function () {
   "use strict";
   const units = JSON.parse(document.getElementById("units").textContent);
+  const box = document.getElementById("inspector");
+  const key = box.dataset.store;
   const marks = [];
+  try {  // marks of this sample not yet sent survive a reload or a refused proposal
+    if (box.dataset.sent === "1") sessionStorage.removeItem(key);
+    else marks.push(...JSON.parse(sessionStorage.getItem(key) || "[]"));
+  } catch (e) { /* storage off: the marks live in the page only */ }
   let at = 0;
   let zoomed = false;
   const $ = (id) => document.getElementById(id);
@@ -47,6 +53,7 @@
     });
     $("none").hidden = marks.length > 0;
     $("defects").value = JSON.stringify(marks);
+    try { sessionStorage.setItem(key, JSON.stringify(marks)); } catch (e) { /* page only */ }
   }
 
   function mark(button) {
