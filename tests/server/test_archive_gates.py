@@ -1,5 +1,5 @@
-"""Acceptance gates (nghiệm thu, automatic layer): a real stored hồ sơ passes every gate sohoa checks and
-shows the unchecked one as unchecked; blank pages, a missing paper file code, failed ingest checks and a
+"""Acceptance gates (nghiệm thu, automatic layer): a real stored hồ sơ passes every gate, dpi and colour
+included (read from its pages against the default [acceptance] rules); blank pages, a missing paper file code, failed ingest checks and a
 changed package each fail their gate."""
 
 from __future__ import annotations
