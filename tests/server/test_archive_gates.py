@@ -1,6 +1,6 @@
 """Acceptance gates (nghiệm thu, automatic layer): a real stored hồ sơ passes every gate, dpi and colour
-included (read from its pages against the default [acceptance] rules); blank pages, a missing paper file code, failed ingest checks and a
-changed package each fail their gate."""
+included (read from its pages against the default [acceptance] rules); blank pages, a missing paper file
+code, failed ingest checks and a changed package each fail their gate."""
 
 from __future__ import annotations
 
