@@ -331,8 +331,31 @@ def _check_signatures(pdf: pikepdf.Pdf, raw: bytes, problems: list[str]) -> None
         problems.append("signature: the file was re-saved after signing (only one revision)")
 
 
-def check_pdfa(path: Path, *, min_dpi: float = MIN_DPI) -> list[str]:
-    """Every PDF/A-2b and capture-rule problem found in `path`; an empty list means it passes."""
+def page_images(path: Path) -> list[dict]:
+    """Per page (1-based): the resolution and colour of its largest image (CAP-05/06), for the archive's
+    acceptance gate: {"page", "dpi" (the lower axis; 0 without an image), "bits" (per pixel), "rgb"}."""
+    out = []
+    with pikepdf.open(path) as pdf:
+        for number, page in enumerate(pdf.pages, 1):
+            _, images = _walk_content(pdf, page.obj.get("/Resources"), page.obj)
+            if not images:
+                out.append({"page": number, "dpi": 0.0, "bits": 0, "rgb": False})
+                continue
+            image, width_pt, height_pt = max(images, key=lambda item: item[1] * item[2])
+            d = image.stream_dict
+            dpi = min(int(d.Width) / (width_pt / 72), int(d.Height) / (height_pt / 72))
+            problems: list[str] = []
+            _check_image(image, problems.append)
+            colour = not [p for p in problems if "CAP-05" in p]
+            bits = int(d.get("/BitsPerComponent", 0)) * (3 if colour else 1)
+            out.append({"page": number, "dpi": round(dpi, 1), "bits": bits, "rgb": colour})
+    return out
+
+
+def check_pdfa(path: Path, *, min_dpi: float = MIN_DPI, capture: bool = True) -> list[str]:
+    """Every PDF/A-2b and capture-rule problem found in `path`; an empty list means it passes.
+    `capture=False` leaves out the page rules of a scanned page (image, OCR layer, dpi, scale): for a
+    born-digital PDF/A such as the archive's acceptance record."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -347,7 +370,7 @@ def check_pdfa(path: Path, *, min_dpi: float = MIN_DPI) -> list[str]:
     except pikepdf.PdfError as exc:
         return problems + [f"not a readable PDF: {exc}"]
     with pdf:
-        return problems + check_opened(pdf, raw, min_dpi=min_dpi)
+        return problems + check_opened(pdf, raw, min_dpi=min_dpi, capture=capture)
 
 
 def header_problems(raw: bytes) -> list[str]:
@@ -357,7 +380,7 @@ def header_problems(raw: bytes) -> list[str]:
     return problems
 
 
-def check_opened(pdf: pikepdf.Pdf, raw: bytes, *, min_dpi: float = MIN_DPI) -> list[str]:
+def check_opened(pdf: pikepdf.Pdf, raw: bytes, *, min_dpi: float = MIN_DPI, capture: bool = True) -> list[str]:
     """The checks after the header, on a PDF already opened from `raw` (the server opens each document
     once for these, its page count and its signature)."""
     problems: list[str] = []
@@ -368,6 +391,7 @@ def check_opened(pdf: pikepdf.Pdf, raw: bytes, *, min_dpi: float = MIN_DPI) -> l
     _check_metadata(pdf, problems)
     _check_output_intent(pdf, problems)
     _check_objects(pdf, problems)
-    _check_pages(pdf, problems, min_dpi)
+    if capture:
+        _check_pages(pdf, problems, min_dpi)
     _check_signatures(pdf, raw, problems)
     return problems

@@ -11,6 +11,26 @@ PORT = {"range": (1, 65535)}
 
 
 @dataclass
+class AcceptanceConfig:
+    """[acceptance]: what nghiệm thu checks and how it samples (shared/domain/acceptance-and-access.md)."""
+
+    # CAP-06 (TT05 Điều 8): 200 dpi for administrative documents, 300 for maps and drawings (typeName 30, 31).
+    dpi_default: int = field(default=200, metadata={"range": (72, 2400)})
+    dpi_drawings: int = field(default=300, metadata={"range": (72, 2400)})
+    drawing_types: list[str] = field(default_factory=lambda: ["30", "31"])
+    colour_bits: int = field(default=24, metadata={"range": (1, 48)})  # CAP-05: 24-bit colour
+    # The sample: no Vietnamese rule fixes one, so the contract does. Default for every lot...
+    sampling_rule: str = field(default="percent", metadata={"choices": ("percent", "iso2859-1")})
+    sampling_percent: float = field(default=3.3, metadata={"range": (0.01, 100)})  # about 1 in 30 pages
+    sampling_minimum: int = field(default=20, metadata={"range": (0, 100_000)})
+    # ...and per contract (work order id or batch uid): "WO-12=iso2859-1", "WO-13=percent:5:30".
+    contracts: list[str] = field(default_factory=list)
+    # The archive's own signing key for the biên bản nghiệm thu (PKCS#12); unset: data_dir/keys/archive.p12.
+    signing_p12: Path | None = None
+    signing_passphrase_file: Path | None = None
+
+
+@dataclass
 class ServerConfig:
     data_dir: Path
     host: str = "127.0.0.1"
@@ -45,6 +65,7 @@ class ServerConfig:
     archive_name: str = "Lưu trữ lịch sử"
     archive_signer_p12: Path | None = field(default=None, metadata={"exists": "file"})
     archive_signer_passphrase_file: Path | None = field(default=None, metadata={"exists": "file"})
+    acceptance: AcceptanceConfig = field(default_factory=AcceptanceConfig)
 
     @property
     def db_path(self) -> Path:

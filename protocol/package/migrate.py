@@ -71,9 +71,15 @@ def _validated(name: str, data: bytes, member: str) -> bytes:
 
 
 def migrate_package(src: Path, out_dir: Path, *, software: str = "sohoa 0.1.0",
-                    previous: str = "") -> BuiltPackage:
+                    previous: str = "", event: PremisEvent | None = None,
+                    documentation: dict[str, bytes] | None = None) -> BuiltPackage:
     """Write the migrated copy of `src` as `<folder>.zip` in `out_dir`. `previous` names the version it
-    replaces (e.g. "v0001 SHA-256 …") in the PREMIS event."""
+    replaces (e.g. "v0001 SHA-256 …") in the PREMIS event.
+
+    The archive files its acceptance record the same way: `documentation` (file name -> bytes) is added
+    under documentation/ and listed in the Documentation file group next to what is there already, and
+    `event` (an AIP's PREMIS.xml) replaces the default "metadata modification" event."""
+    documentation = documentation or {}
     src = Path(src)
     with ZipSource(src) as source:
         contents: PackageContents = read_source(source)
@@ -112,7 +118,7 @@ def migrate_package(src: Path, out_dir: Path, *, software: str = "sohoa 0.1.0",
         rep_premis = root_premis = None
         if contents.kind == "AIP":
             rep_premis = ref(REP_PREMIS, REP_PREMIS[rel:], "application/xml")
-            event = PremisEvent(
+            event = event or PremisEvent(
                 "metadata modification",
                 now,
                 detail=f"METS.xml and {REP_METS} rewritten to E-ARK CSIP/SIP 2.0.4 by {software}; data files, "
@@ -130,8 +136,16 @@ def migrate_package(src: Path, out_dir: Path, *, software: str = "sohoa 0.1.0",
             for e in contents.files
             if e.use == "Schemas" and e.mets == ROOT_METS
         ]
+        doc_refs = [ref(e.path, e.path, "application/pdf" if e.path.endswith(".pdf") else "application/octet-stream")
+                    for e in contents.files if e.use == "Documentation" and e.mets == ROOT_METS]
+        for name, data in documentation.items():
+            if "/" in name or name.startswith(".") or f"{DOCUMENTATION}/{name}" in {r.href for r in doc_refs}:
+                raise PackageError(f"documentation file {name!r} is not a new plain file name",
+                                   f"Tên tệp tài liệu kèm theo {name} không hợp lệ hoặc đã có")
+            doc_refs.append(mets.Ref(f"{DOCUMENTATION}/{name}", len(data), sha256_bytes(data), now,
+                                     "application/pdf" if name.endswith(".pdf") else "application/octet-stream"))
         root_xml = _validated("mets.xsd", mets.root_mets(
-            contents.objid, header, file_code=contents.file_code,
+            contents.objid, header, file_code=contents.file_code, documentation=tuple(doc_refs),
             ead=ref(EAD, EAD, "application/xml"), premis=root_premis, schemas=schema_refs,
             rep_mets=mets.Ref(REP_METS, len(rep_xml), sha256_bytes(rep_xml), now, "text/xml"),
         ), ROOT_METS)
@@ -156,6 +170,11 @@ def migrate_package(src: Path, out_dir: Path, *, software: str = "sohoa 0.1.0",
                     entry = zipfile.ZipInfo(f"{folder}/{DOCUMENTATION}/", date_time=zin.infolist()[0].date_time)
                     entry.external_attr = (0o40755 << 16) | 0x10
                     zout.writestr(entry, b"")
+                for name, data in documentation.items():
+                    info = zipfile.ZipInfo(f"{folder}/{DOCUMENTATION}/{name}", date_time=zin.infolist()[0].date_time)
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                    info.external_attr = 0o644 << 16
+                    zout.writestr(info, data)
                 for member in (PREMIS, REP_METS, ROOT_METS):  # root METS last, as the builder writes it
                     if member in replaced:
                         info = zipfile.ZipInfo(f"{folder}/{member}", date_time=zin.infolist()[0].date_time)

@@ -133,6 +133,23 @@ def timeline(contents: PackageContents, station_id: str = "") -> list[dict[str, 
     return out
 
 
+def page_images(ctx: Any, objid: str, documents: list[dict[str, Any]]) -> dict[str, dict[str, Any]] | None:
+    """doc_id -> {"type", "pages"}: each page's resolution and colour, read from the stored PDFs."""
+    import pikepdf
+
+    from protocol.pdfa_check import page_images as read_images
+    from server.archive import render
+
+    out = {}
+    try:
+        for d in documents:
+            doc = render.open_document(ctx, objid, d["doc_id"])
+            out[d["doc_id"]] = {"type": d.get("type", ""), "pages": read_images(doc.pdf)}
+    except (render.ViewerError, OSError, ValueError, pikepdf.PdfError):
+        return None
+    return out
+
+
 def hoso_view(ctx: Any, objid: str) -> dict[str, Any] | None:
     """Everything the hồ sơ page shows, read from the stored package (latest version)."""
     from server.storage import StorageError
@@ -161,11 +178,14 @@ def hoso_view(ctx: Any, objid: str) -> dict[str, Any] | None:
         })
     from server.archive import gates
 
-    receipt = check_report(ctx, stored.sha256)
+    # A version the archive made itself (the acceptance record filed in documentation/) has no upload of its
+    # own: its data files are the ones checked when the newest version a station sent was received.
+    receipt = next((r for v in reversed(ctx.store.versions(objid)) if (r := check_report(ctx, v.sha256))), None)
     texts = [{"doc_id": d.get("doc_id", ""), "page_count": d.get("page_count", 0), "text": d.get("text", "")}
              for d in row.get("documents", [])]
     package_ok = sha256_cached(stored.path).upper() == stored.sha256.upper()
-    gate_list = gates.evaluate(hoso=hoso, documents=texts, receipt=receipt, package_ok=package_ok)
+    gate_list = gates.evaluate(hoso=hoso, documents=texts, receipt=receipt, package_ok=package_ok,
+                               images=page_images(ctx, objid, documents), rules=ctx.config.acceptance)
     versions = [{"version": v.version, "sha256": v.sha256, "size": v.size, "path": v.path.name}
                 for v in ctx.store.versions(objid)]
     return {

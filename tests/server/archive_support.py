@@ -62,7 +62,7 @@ def three_page_pdf(tmp_path_factory, signer) -> Path:
     return signed
 
 
-def build_and_send(tmp_path: Path, pdf: Path, context: Any, url: str, **over: Any) -> Any:
+def build_and_send(tmp_path: Path, pdf: Path, context: Any, url: str, *, station: str = "tram-01", **over: Any) -> Any:
     """A real package of `pdf` (PAGES pages) sent through the station's sync client; returns it."""
     from protocol.clock import iso_vn
     from protocol.metadata import DocumentRecord, FileRecord
@@ -75,7 +75,7 @@ def build_and_send(tmp_path: Path, pdf: Path, context: Any, url: str, **over: An
     doc = DocumentRecord(ordinal=1, type_name="02", issued_date="04/03/2001", organ_name=AGENCY,
                          subject="Quyết định về việc cấp giấy chứng nhận quyền sử dụng đất", number_of_page=PAGES)
     doc_id = doc.doc_id(hoso.file_code)
-    out = tmp_path / "pkg"
+    out = tmp_path / f"pkg-{hoso.file_code}"
     out.mkdir(exist_ok=True)
     events = [
         PremisEvent(event_type="capture", at="2026-12-01T08:00:00.000+07:00", agent="device:test:0",
@@ -87,7 +87,7 @@ def build_and_send(tmp_path: Path, pdf: Path, context: Any, url: str, **over: An
     ]
     pkg = build_package(hoso=hoso, documents=[PackageDocument(record=doc, pdf_path=pdf, page_count=PAGES)],
                         events=events, out_dir=out)
-    creds = context.db.add_station("tram-01", name="Trạm 01")
+    creds = context.db.add_station(station, name="Trạm 01" if station == "tram-01" else station)
     receipt = SyncClient(url, station_id=creds["station_id"], token=creds["token"]).send(
         pkg.path, sha256=pkg.sha256, size=pkg.size, manifest={"file_code": hoso.file_code})
     assert receipt.verdict == "accepted", receipt.reasons

@@ -1,6 +1,6 @@
-"""Acceptance gates (nghiệm thu, automatic layer): a real stored hồ sơ passes every gate sohoa checks and
-shows the unchecked one as unchecked; blank pages, a missing paper file code, failed ingest checks and a
-changed package each fail their gate."""
+"""Acceptance gates (nghiệm thu, automatic layer): a real stored hồ sơ passes every gate, dpi and colour
+included (read from its pages against the default [acceptance] rules); blank pages, a missing paper file
+code, failed ingest checks and a changed package each fail their gate."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ def test_real_hoso_gates_on_its_page(archive):  # noqa: F811 - fixture
     rows = {tr.get("data-gate"): tr.get("class") for tr in page.get_element_by_id("gates").xpath(".//tr")}
     assert rows == {"package_intact": "ok", "pdfa": "ok", "signature": "ok", "counts": "ok",
                     "names_checksums": "ok", "text_every_page": "ok", "paper_file_code": "ok",
-                    "dpi_colour": "unchecked"}
-    assert "Chưa kiểm tra" in page.get_element_by_id("gates").text_content()
+                    "dpi_colour": "ok"}
+    assert "Chưa kiểm tra" not in page.get_element_by_id("gates").text_content()  # every gate is now evaluated
 
 
 RECEIPT = {"checks": [{"name": n, "ok": True, "reasons": []} for n in

@@ -59,6 +59,13 @@ ACCESS = {
     "archive.integrity": ARCHIVIST_ROLE,
     "archive.download": ARCHIVIST_ROLE,
     "archive.find": ARCHIVIST_ROLE,
+    "archive.lots_index": ARCHIVIST_ROLE,
+    "archive.lot": ARCHIVIST_ROLE,
+    "archive.draw_sample": ARCHIVIST_ROLE,
+    "archive.inspect": ARCHIVIST_ROLE,
+    "archive.propose": ARCHIVIST_ROLE,
+    "archive.decision": ARCHIVIST_ROLE,
+    "archive.validate": ARCHIVIST_ROLE,
     "archive.audit": ADMIN_ROLE,
     "archive.audit_csv": ADMIN_ROLE,
     "archive_copies.index": ARCHIVIST_ROLE,
@@ -70,7 +77,7 @@ ACCESS = {
 }
 ARGS = {"filename": "server.css", "upload_id": "no-such-upload", "offset": "0", "station_id": "tram-x", "code": "en",
         "fonds_code": "P_UBND_DN", "objid": "no-such-package", "doc_id": "no-such-doc", "page": "1",
-        "copy_id": "0" * 32}
+        "copy_id": "0" * 32, "lot": "station:tram-01", "decision_id": "no-such-decision"}
 IDENTITIES = ("anonymous", "station", "supervisor", "archivist", "admin")
 
 

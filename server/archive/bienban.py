@@ -1,0 +1,206 @@
+"""The biên bản nghiệm thu: the acceptance record of a lot, as a PDF/A-2b signed by the archive (PAdES), filed
+in each accepted hồ sơ's documentation/ as a new AIP version the server makes (stored versions are never
+rewritten: docs/architecture.md, "Acceptance record"), with a PREMIS event naming who validated, when, and
+the decision.
+
+The archive signs with its own PKCS#12 key ([acceptance] signing_p12, default data_dir/keys/archive.p12):
+a certificate from the archive's CA, so the same trust roots that check the stations' signatures check it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pikepdf
+from fpdf import FPDF
+from PIL import ImageCms
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.metadata.model import DocumentMetadata
+from pyhanko.sign import fields, signers
+
+from protocol.clock import VN_TZ, iso_vn, now_vn
+from protocol.package import PremisEvent, read_package
+from protocol.package.migrate import migrate_package
+from server.archive import audit, decisions, states
+from server.archive import texts as _texts  # noqa: F401  (the lot names below)
+from server.archive.decisions import DecisionError
+from server.web import i18n
+
+FONT = Path("/usr/share/fonts/truetype/freefont/FreeSerif.ttf")
+FONT_BOLD = Path("/usr/share/fonts/truetype/freefont/FreeSerifBold.ttf")
+PRODUCER = "sohoa archive"
+KIND_VI = {"missing_page": "Thiếu trang", "wrong_hoso": "Sai hồ sơ", "unreadable": "Không đọc được",
+           "text_cut_off": "Mất chữ", "wrong_metadata": "Sai thông tin", "wrong_order": "Sai thứ tự",
+           "wrong_orientation": "Sai chiều trang", "skew": "Nghiêng", "crop": "Cắt xén"}
+
+
+def file_name(decision_id: str) -> str:
+    return f"bienban-nghiemthu-{decision_id}.pdf"
+
+
+def _pdf_date(moment: datetime) -> str:
+    off = moment.strftime("%z")
+    return moment.strftime("D:%Y%m%d%H%M%S") + f"{off[:3]}'{off[3:]}'"
+
+
+def render(*, lot: str, decision: dict[str, Any], accepted: list[dict[str, Any]], returned: list[dict[str, Any]],
+           agency: str, when: datetime) -> bytes:
+    """The unsigned PDF/A-2b: lot, decision, who proposed and validated, the hồ sơ accepted and those returned
+    with their defects."""
+    doc = FPDF(format="A4")
+    doc.set_margins(20, 20, 20)
+    doc.add_font("serif", "", str(FONT))
+    doc.add_font("serif", "B", str(FONT_BOLD))
+    doc.add_page()
+    doc.set_font("serif", "B", 14)
+    doc.multi_cell(0, 8, "BIÊN BẢN NGHIỆM THU KẾT QUẢ SỐ HÓA", align="C", new_x="LMARGIN", new_y="NEXT")
+    doc.set_font("serif", "", 11)
+    kind, _, name = lot.partition(":")
+    label = i18n.text("lot_" + kind, "vi", name=name)
+    for line in (f"Cơ quan lưu trữ: {agency}", f"Lô: {label} ({lot})", f"Mã quyết định: {decision['id']}",
+                 f"Người kiểm tra (đề xuất): {decision['proposed_by']} lúc {decision['proposed_at']}",
+                 f"Người phê duyệt: {decision['validated_by']} lúc {decision['validated_at']}",
+                 f"Lập lúc: {iso_vn(when, millis=False)}"):
+        doc.multi_cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    doc.ln(3)
+    doc.set_font("serif", "B", 12)
+    doc.multi_cell(0, 7, f"Hồ sơ đạt nghiệm thu ({len(accepted)})", new_x="LMARGIN", new_y="NEXT")
+    doc.set_font("serif", "", 11)
+    for h in accepted:
+        doc.multi_cell(0, 6, f"• {h['file_code']} — {h['title']} ({h['objid']})", new_x="LMARGIN", new_y="NEXT")
+    doc.ln(2)
+    doc.set_font("serif", "B", 12)
+    doc.multi_cell(0, 7, f"Hồ sơ trả lại để làm lại ({len(returned)})", new_x="LMARGIN", new_y="NEXT")
+    doc.set_font("serif", "", 11)
+    for h in returned:
+        doc.multi_cell(0, 6, f"• {h['file_code']} — {h['title']} ({h['objid']})", new_x="LMARGIN", new_y="NEXT")
+        for d in h["defects"]:
+            where = f"{d['doc_id']} trang {d['page']}" if d.get("doc_id") else "cả hồ sơ"
+            note = f": {d['note']}" if d.get("note") else ""
+            doc.multi_cell(0, 6, f"    – {KIND_VI.get(d['kind'], d['kind'])} ({d['class']}), {where}{note}",
+                           new_x="LMARGIN", new_y="NEXT")
+    raw = bytes(doc.output())
+    return _as_pdfa(raw, title=f"Biên bản nghiệm thu {lot}", agency=agency, when=when)
+
+
+def _as_pdfa(raw: bytes, *, title: str, agency: str, when: datetime) -> bytes:
+    """PDF/A-2b identification: XMP agreeing with Info, an sRGB output intent (fonts are embedded by fpdf2)."""
+    iso = iso_vn(when, millis=False)
+    with pikepdf.open(io.BytesIO(raw)) as pdf:
+        with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as xmp:
+            xmp["pdfaid:part"] = "2"
+            xmp["pdfaid:conformance"] = "B"
+            xmp["dc:title"] = title
+            xmp["dc:creator"] = [agency]
+            xmp["dc:language"] = {"vi"}
+            xmp["xmp:CreateDate"] = iso
+            xmp["xmp:ModifyDate"] = iso
+            xmp["xmp:MetadataDate"] = iso
+            xmp["xmp:CreatorTool"] = PRODUCER
+        pdf.docinfo = pdf.make_indirect(pikepdf.Dictionary(
+            Title=pikepdf.String(title), Author=pikepdf.String(agency), Creator=pikepdf.String(PRODUCER),
+            CreationDate=pikepdf.String(_pdf_date(when)), ModDate=pikepdf.String(_pdf_date(when))))
+        icc = pdf.make_stream(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+        icc.N = 3
+        pdf.Root.OutputIntents = pikepdf.Array([pdf.make_indirect(pikepdf.Dictionary(
+            Type=pikepdf.Name.OutputIntent, S=pikepdf.Name.GTS_PDFA1, DestOutputProfile=icc,
+            OutputConditionIdentifier=pikepdf.String("sRGB IEC61966-2.1"), Info=pikepdf.String("sRGB IEC61966-2.1"),
+            RegistryName=pikepdf.String("http://www.color.org")))])
+        pdf.Root.Lang = pikepdf.String("vi")
+        out = io.BytesIO()
+        pdf.save(out, fix_metadata_version=True, force_version="1.7", deterministic_id=False)
+    return out.getvalue()
+
+
+class _OneInstant(DocumentMetadata):
+    """pyHanko resolves "now" separately for Info and XMP; one instant keeps them equal (PDF/A 6.6.3)."""
+
+    def __init__(self, moment: datetime):
+        super().__init__(last_modified=moment)
+        object.__setattr__(self, "_moment", moment)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        super().__setattr__(name, self._moment if name == "last_modified" and value == "now" else value)
+
+
+def signing_key(config: Any) -> tuple[Path, bytes | None]:
+    rules = config.acceptance
+    p12 = Path(rules.signing_p12 or Path(config.data_dir) / "keys" / "archive.p12")
+    if not p12.is_file():
+        raise DecisionError(f"no archive signing key at {p12} ([acceptance] signing_p12)",
+                            "Máy chủ chưa có khóa ký số của cơ quan lưu trữ: không lập được biên bản nghiệm thu. "
+                            "Hãy báo quản trị viên cấu hình [acceptance] signing_p12.")
+    pw = rules.signing_passphrase_file
+    return p12, (Path(pw).read_bytes().strip() if pw else None)
+
+
+def sign(data: bytes, config: Any, when: datetime) -> bytes:
+    """PAdES signature by the archive, as an incremental update (PDF/A stays intact)."""
+    p12, passphrase = signing_key(config)
+    signer = signers.SimpleSigner.load_pkcs12(str(p12), passphrase=passphrase)
+    if signer is None:
+        raise DecisionError(f"cannot open the archive signing key {p12}",
+                            "Không mở được khóa ký số của cơ quan lưu trữ (sai mật khẩu hoặc tệp hỏng).")
+    buffer = io.BytesIO(data)
+    writer = IncrementalPdfFileWriter(buffer, strict=False)
+    writer._meta = _OneInstant(when)  # no public setter (the station's signer does the same)
+    meta = signers.PdfSignatureMetadata(field_name="ArchiveSignature", md_algorithm="sha256",
+                                        subfilter=fields.SigSeedSubFilter.PADES, reason="Nghiệm thu kết quả số hóa")
+    out = signers.PdfSigner(meta, signer=signer).sign_pdf(writer)
+    return out.getvalue()
+
+
+def _defects_by_hoso(db: Any, lot: str) -> dict[str, list[dict[str, Any]]]:
+    db.ensure_schema(decisions.SCHEMA)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in db.query("SELECT objids, defects FROM acceptance_decisions WHERE lot = ? AND decision = 'return' "
+                      "AND validated_by IS NOT NULL", (lot,)):
+        for d in json.loads(r["defects"]):
+            out.setdefault(d.get("objid") or "", []).append(d)
+        for objid in json.loads(r["objids"]):
+            out.setdefault(objid, [])
+    return out
+
+
+def file_record(ctx: Any, decision: dict[str, Any], *, address: str) -> dict[str, Any]:
+    """After an `accept` was validated: make, sign and file the biên bản in every accepted hồ sơ as a new
+    version; the hồ sơ become `archived`. Returns {"file": name, "versions": {objid: version}}."""
+    from server.archive.lots import lot_hoso
+
+    lot = decision["lot"]
+    accepted_ids = json.loads(decision["objids"]) if isinstance(decision["objids"], str) else decision["objids"]
+    hoso = {h["objid"]: h for h in lot_hoso(ctx, lot)}
+    when = now_vn().astimezone(VN_TZ).replace(microsecond=0)
+    agency = next((r["name"] for r in ctx.db.query("SELECT name FROM fonds WHERE code = ?",
+                                                    (hoso[accepted_ids[0]]["fonds_code"],))), "") if hoso else ""
+    returned = [dict(hoso.get(o, {"objid": o, "file_code": "", "title": ""}), defects=d)
+                for o, d in _defects_by_hoso(ctx.db, lot).items() if o and o not in accepted_ids]
+    accepted = [hoso.get(o, {"objid": o, "file_code": "", "title": ""}) for o in accepted_ids]
+    pdf = sign(render(lot=lot, decision=decision, accepted=accepted, returned=returned,
+                      agency=agency or "Cơ quan lưu trữ", when=when), ctx.config, when)
+    name = file_name(decision["id"])
+    versions = {}
+    for objid in accepted_ids:
+        latest = ctx.store.get(objid)
+        event = PremisEvent("accession", iso_vn(when), detail=f"nghiệm thu: accepted in lot {lot}; "
+                            f"biên bản documentation/{name}", agent=f"person:{decision['validated_by']}",
+                            extra={"decision": decision["id"], "inspector": decision["proposed_by"],
+                                   "validator": decision["validated_by"]})
+        with tempfile.TemporaryDirectory(dir=Path(ctx.config.data_dir)) as tmp:
+            built = migrate_package(latest.path, Path(tmp), event=event, documentation={name: pdf},
+                                    previous=f"version {latest.version}, SHA-256 {latest.sha256}")
+            stored = ctx.store.put(built.path, objid=objid, sha256=built.sha256)
+        previous = ctx.catalog.package(objid) or {}
+        texts = {d["doc_id"]: d.get("text", "") for d in previous.get("documents", [])}
+        ctx.catalog.add_package(read_package(stored.path), stored_path=str(stored.path), sha256=stored.sha256,
+                                station_id=previous.get("station_id") or "", texts=texts, extract_text=False)
+        states.set_state(ctx.db, objid, "archived", by=decision["validated_by"])
+        versions[objid] = stored.version
+    audit.record(ctx.db, actor=decision["validated_by"], action="decision", target=lot, address=address,
+                 detail=f"archived {len(versions)} hồ sơ with {name} ({decision['id']})")
+    return {"file": name, "versions": versions}
