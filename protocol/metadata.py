@@ -10,6 +10,9 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
+from typing import Any
+
+from protocol.errors import UserError
 
 MAINTENANCE = {"01": "Vĩnh viễn", "02": "70 năm", "03": "50 năm", "04": "30 năm", "05": "20 năm",
                "06": "10 năm", "07": "Khác"}
@@ -52,12 +55,20 @@ class Problem:
     warning: bool = False
 
 
-class MetadataError(ValueError):
+class MetadataError(UserError, ValueError):
     """Raised with every problem found, not only the first."""
+
+    status = 422
+    key = "invalid_metadata"
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
-        super().__init__("; ".join(f"{p.field}: {p.reason}" for p in problems))
+        super().__init__("; ".join(f"{p.field}: {p.reason}" for p in problems),
+                         "Thông tin chưa hợp lệ: " + "; ".join(p.reason_vi for p in problems))
+
+    def details(self) -> dict[str, Any]:
+        return {"problems": [{"field": p.field, "message": p.reason, "message_vi": p.reason_vi}
+                             for p in self.problems]}
 
 
 def file_code(agency_id: str, year: int, notation: str) -> str:

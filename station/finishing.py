@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from protocol.clock import iso_vn, now_vn
+from protocol.errors import UserError
 from protocol.hashing import sha256_file
 from protocol.metadata import DocumentRecord, FileRecord, MetadataError, check_document, check_file
 from station.processing.orientation import summary as orientation_summary
@@ -29,12 +30,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("sohoa.station.finishing")
 
 
-class FinishError(Exception):
+class FinishError(UserError):
     """Finishing stopped; the batch goes back to review. Carries an operator message."""
 
+    key = "finish"
+
     def __init__(self, message: str, message_vi: str):
-        super().__init__(message)
-        self.message_vi = message_vi
+        super().__init__(message, message_vi)
 
 
 @dataclass

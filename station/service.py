@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from protocol.inputs import InputError
 from station.config import StationConfig
 from station.store import BatchState, Store
 
@@ -321,5 +322,5 @@ def data_path(config: StationConfig, rel: str) -> Path:
     root = config.data_dir.resolve()
     path = (root / rel).resolve()
     if root not in path.parents:
-        raise ValueError(f"path outside the data folder: {rel!r}")
+        raise InputError(f"path outside the data folder: {rel!r}")
     return path

@@ -14,6 +14,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from protocol.errors import UserError
+
 Source = Literal["flatbed", "adf", "adf_duplex"]
 Side = Literal["single", "front", "back"]
 SOURCES = ("flatbed", "adf", "adf_duplex")
@@ -76,14 +78,12 @@ class CapturedImage:
     source: str = ""  # 'flatbed' | 'adf' | 'adf_duplex' | 'import'
 
 
-class CaptureRefused(ValueError):
+class CaptureRefused(UserError, ValueError):
     """A request, profile or file that the rules or the device do not allow; nothing was captured."""
 
     def __init__(self, code: str, message: str, message_vi: str):
-        super().__init__(message)
+        super().__init__(message, message_vi, key=code)
         self.code = code
-        self.message = message
-        self.message_vi = message_vi
 
 
 _AFTER = " Các trang đã quét trước đó vẫn được giữ."

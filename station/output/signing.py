@@ -44,6 +44,7 @@ from pyhanko.stamp import TextStampStyle
 
 from protocol.clock import VN_TZ, iso_vn, now_vn
 from protocol.durable import write_atomic
+from protocol.errors import UserError
 
 log = logging.getLogger(__name__)
 logging.getLogger("fontTools").setLevel(logging.ERROR)  # per-glyph INFO lines on every stamp
@@ -73,13 +74,13 @@ class _OneInstantMeta(DocumentMetadata):
         super().__setattr__(name, value)
 
 
-class SigningError(Exception):
+class SigningError(UserError):
     """Signing refused or failed before the destination was written; the source is untouched."""
 
+    key = "signing"
+
     def __init__(self, message: str, message_vi: str):
-        super().__init__(message)
-        self.message = message
-        self.message_vi = message_vi
+        super().__init__(message, message_vi)
 
 
 @dataclass(frozen=True)
