@@ -158,7 +158,7 @@ class Records:
     def add_station(self, station_id: str, *, name: str = "") -> dict[str, str]:
         """Create (or re-key) a station account; returns the secrets once, they are not kept in clear."""
         check_station_id(station_id)
-        from server.broker import hash_password
+        from server.mqtt_password import hash_password
 
         token = secrets.token_urlsafe(32)
         mqtt_password = secrets.token_urlsafe(24)
@@ -190,7 +190,7 @@ class Records:
     def mqtt_accounts(self) -> dict[str, str]:
         """Station id -> the broker's password hash ($7$). A password still kept in clear (written before
         hashes) is hashed in place now."""
-        from server.broker import hash_password, is_password_hash
+        from server.mqtt_password import hash_password, is_password_hash
 
         accounts = {}
         for r in self.query("SELECT id, mqtt_password FROM stations WHERE revoked = 0"):

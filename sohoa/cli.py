@@ -21,7 +21,7 @@ COMMAND_MODULES = [
     "station.processing.cli",
     "station.output.cli",
     "server.cli",
-    "protocol.cli",
+    "sohoa.package_cli",
     "sohoa.appliance.cli",
 ]
 

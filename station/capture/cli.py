@@ -70,7 +70,7 @@ def _error(message: str) -> Exception:
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
-    from station.capture.source import list_devices
+    from station.capture.sane_source import discover as list_devices
 
     _prepare_sane(args)
     devices = list_devices(args.timeout)

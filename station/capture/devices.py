@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from station.capture.source import list_devices
+from station.capture.sane_source import discover as list_devices
 
 log = logging.getLogger(__name__)
 

@@ -168,9 +168,3 @@ def open_source(kind: str, **options: Any) -> CaptureSource:
     factory = getattr(importlib.import_module(module_name), attr)
     return factory(**options)
 
-
-def list_devices(timeout: float = 5.0) -> list[dict[str, str]]:
-    """SANE devices as dicts (id, vendor, model, type); gives up after `timeout` s (network backends)."""
-    from station.capture.sane_source import discover
-
-    return discover(timeout)

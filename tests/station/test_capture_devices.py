@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from station.capture.devices import DeviceWatcher
-from station.capture.source import list_devices
+from station.capture.sane_source import discover as list_devices
 
 
 def test_list_devices_is_quick_and_describes_each(sane_test_device: str) -> None:
