@@ -35,8 +35,13 @@ TYPE_NAME = {
 #: Document types that need 300 dpi instead of 200 (maps, technical drawings).
 HIGH_DPI_TYPES = {"30", "31"}
 
-AGENCY_ID_RE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")
-NOTATION_RE = re.compile(r"^[^\s/\\]{1,20}$")
+# The file-code rule, in one place: mã hồ sơ = agency id . year (4 digits) . số và ký hiệu hồ sơ. The server's
+# checks split and judge received codes with these same patterns.
+_AGENCY_ID = r"\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}"
+_NOTATION = r"[^\s/\\]{1,20}"  # 1 to 20 characters, no spaces or slashes
+AGENCY_ID_RE = re.compile(rf"^{_AGENCY_ID}$")
+NOTATION_RE = re.compile(rf"^{_NOTATION}$")
+FILE_CODE_RE = re.compile(rf"^(?P<agency_id>{_AGENCY_ID})\.(?P<year>\d{{4}})\.(?P<notation>{_NOTATION})$")
 EAD_DATE_RE = re.compile(r"^\d{2}/\d{2}/\d{4}$")
 DOC_ID_MAX = 25
 
@@ -74,6 +79,12 @@ class MetadataError(UserError, ValueError):
 def file_code(agency_id: str, year: int, notation: str) -> str:
     """Mã hồ sơ: agency id . year . số và ký hiệu hồ sơ."""
     return f"{agency_id}.{year:04d}.{nfc(notation)}"
+
+
+def split_file_code(code: str) -> tuple[str, int, str] | None:
+    """(agency id, year, notation) of a file code that follows the rule, else None."""
+    m = FILE_CODE_RE.match(nfc(code or ""))
+    return (m["agency_id"], int(m["year"]), m["notation"]) if m else None
 
 
 def doc_id(file_code_: str, ordinal: int) -> str:

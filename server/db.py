@@ -27,10 +27,10 @@ from typing import Any
 
 from protocol.clock import iso_vn
 from protocol.ids import check_station_id, is_station_id
+from server.config import is_postgres
 
 log = logging.getLogger("sohoa.server.db")
 
-PG_SCHEMES = ("postgresql://", "postgres://")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS stations (
@@ -104,10 +104,6 @@ POSTGRES = Dialect(name="postgresql", for_update=" FOR UPDATE", greatest="GREATE
 def hash_token(token: str) -> str:
     # Tokens are 32 random bytes: a plain hash is enough (no dictionary to guard against).
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def is_postgres(url_or_path: str | Path) -> bool:
-    return str(url_or_path).startswith(PG_SCHEMES)
 
 
 class Records:

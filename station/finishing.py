@@ -20,6 +20,7 @@ from protocol.clock import iso_vn, now_vn
 from protocol.errors import UserError
 from protocol.hashing import sha256_file
 from protocol.metadata import DocumentRecord, FileRecord, MetadataError, check_document, check_file
+from protocol.version import SOFTWARE
 from station.processing.orientation import summary as orientation_summary
 from station.store import BatchState, Store
 from station.sync.space import DISK_FULL_VI, disk_full
@@ -73,7 +74,7 @@ class Finisher:
         ocr_lang: str = "vie",
         workers: int = 0,
         package_kind: str = "AIP",
-        software: str = "sohoa 0.1.0",
+        software: str = SOFTWARE,
         station_id: str = "",
         on_progress: Callable[[str, dict], None] | None = None,
     ):
