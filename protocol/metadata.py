@@ -1,7 +1,8 @@
-"""Fonds, hồ sơ (file) and tài liệu (document) records of Circular 05/2025/TT-BNV.
+"""Hồ sơ (file) and tài liệu (document) records of Circular 05/2025/TT-BNV (a fonds travels as its code).
 
-Codes are composed from their parts, never parsed back (see docs/architecture.md). Every text value is
-NFC-normalised on the way in. `validate_*` return every problem at once.
+Codes are composed from their parts (see docs/architecture.md); the server splits a received file code with
+the same rule (`split_file_code`). Every text value is NFC-normalised on the way in. `check_*` return every
+problem at once.
 """
 
 from __future__ import annotations
@@ -97,28 +98,11 @@ def doc_code(file_code_: str, ordinal: int) -> str:
     return f"{file_code_}.{ordinal:07d}"
 
 
-def ead_date(day: date) -> str:
-    return day.strftime("%d/%m/%Y")
-
-
 def parse_ead_date(text: str) -> date:
     if not EAD_DATE_RE.match(text):
         raise ValueError(f"not a DD/MM/YYYY date: {text!r}")
     d, m, y = (int(part) for part in text.split("/"))
     return date(y, m, d)
-
-
-@dataclass
-class Fonds:
-    """Phông lưu trữ: kept as a catalogue record; only its code travels in packages."""
-
-    code: str
-    name: str
-    archive_code: str = ""
-    open: bool = True
-    history: str = ""
-    language: str = "01"
-    note: str = ""
 
 
 @dataclass
@@ -288,15 +272,3 @@ def check_document(record: DocumentRecord, file_code_: str) -> list[Problem]:
         p.append(Problem("doc_id", f"docId longer than {DOC_ID_MAX} characters (kept, not truncated)",
                          f"Mã định danh tài liệu dài quá {DOC_ID_MAX} ký tự", warning=True))
     return p
-
-
-def validate_file(record: FileRecord) -> None:
-    errors = [p for p in check_file(record) if not p.warning]
-    if errors:
-        raise MetadataError(errors)
-
-
-def validate_document(record: DocumentRecord, file_code_: str) -> None:
-    errors = [p for p in check_document(record, file_code_) if not p.warning]
-    if errors:
-        raise MetadataError(errors)

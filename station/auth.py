@@ -180,12 +180,6 @@ class Accounts:
             self.store._audit(conn, actor, "account.cache", None, count=len(accounts))
         return len(accounts)
 
-    def deactivate(self, code: str, *, actor: str) -> None:
-        with self.store.tx() as conn:
-            conn.execute("UPDATE operators SET active = 0 WHERE code = ?", (code,))
-            conn.execute("DELETE FROM sessions WHERE operator = ?", (code,))
-            self.store._audit(conn, actor, "account.deactivate", None, operator=code)
-
     def list(self) -> list[dict[str, Any]]:
         return self.store.query("SELECT code, name, role FROM operators WHERE active = 1 ORDER BY name, code")
 

@@ -155,11 +155,6 @@ _KINDS: dict[str, str] = {
 }
 
 
-def register_kind(kind: str, target: str) -> None:
-    """Add a source kind ("module:callable" taking keyword options)."""
-    _KINDS[kind] = target
-
-
 def open_source(kind: str, **options: Any) -> CaptureSource:
     """A source by kind: 'sane' (device='test:0', profile=None) or 'import' (folder=..., dpi=None)."""
     if kind not in _KINDS:
