@@ -25,8 +25,3 @@ def parse_iso(text: str) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"time without a UTC offset: {text!r}")
     return moment
-
-
-def ead_date(moment: datetime) -> str:
-    """DD/MM/YYYY as EAD wants it."""
-    return moment.astimezone(VN_TZ).strftime("%d/%m/%Y")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-EX_CONFIG = 78  # sysexits.h: configuration error (systemd does not restart-loop on it with RestartPreventExitStatus)
+from protocol.errors import ExitCode, UserError
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,12 @@ class ConfigProblem:
     message: str  # what is expected, and what was found
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A configuration file that cannot be used: str() is one line (file, key, what is expected)."""
+
+    exit_code = ExitCode.CONFIG
+    key = "config"
+    message_vi = "Cấu hình không dùng được."
 
     def __init__(self, path: str | Path, problems: list[ConfigProblem]):
         self.path = str(path)

@@ -53,8 +53,3 @@ def move_atomic(src: str | Path, dst: str | Path) -> None:
         os.replace(tmp, dst)
         os.unlink(src)
     fsync_dir(dst.parent)
-
-
-def fsync_file(path: str | Path) -> None:
-    with open(path, "rb+") as handle:
-        os.fsync(handle.fileno())

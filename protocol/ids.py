@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 
+from protocol.errors import UserError
+
 STATION_ID_RE = re.compile(r"[a-z0-9-]{1,32}")
 RULE = "1-32 characters a-z, 0-9 or '-'"
 RULE_VI = "Mã trạm chỉ gồm 1-32 ký tự a-z, 0-9 hoặc '-'"
 
 
-class IdError(ValueError):
+class IdError(UserError, ValueError):
     """An identifier that breaks the rule; `message_vi` for the operator UI."""
 
     message_vi = RULE_VI

@@ -10,12 +10,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from protocol.errors import UserError
+
 MAX_DEPTH = 32  # deepest nesting any endpoint needs is 4; a 100,000-deep array is an attack
 MAX_JSON = 2 * 1024 * 1024  # the largest JSON body any endpoint takes is a few kB (a document list)
 
 
-class InputError(ValueError):
+class InputError(UserError, ValueError):
     """A request body or field that is not what the endpoint takes (answered with 400)."""
+
+    def __init__(self, message: str, message_vi: str | None = None) -> None:
+        super().__init__(message, message_vi or "Yêu cầu không hợp lệ: " + message)
 
 
 def _depth_ok(text: str | bytes, limit: int) -> bool:

@@ -1,7 +1,8 @@
-"""Fonds, hồ sơ (file) and tài liệu (document) records of Circular 05/2025/TT-BNV.
+"""Hồ sơ (file) and tài liệu (document) records of Circular 05/2025/TT-BNV (a fonds travels as its code).
 
-Codes are composed from their parts, never parsed back (see docs/architecture.md). Every text value is
-NFC-normalised on the way in. `validate_*` return every problem at once.
+Codes are composed from their parts (see docs/architecture.md); the server splits a received file code with
+the same rule (`split_file_code`). Every text value is NFC-normalised on the way in. `check_*` return every
+problem at once.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
+from typing import Any
+
+from protocol.errors import UserError
 
 MAINTENANCE = {"01": "Vĩnh viễn", "02": "70 năm", "03": "50 năm", "04": "30 năm", "05": "20 năm",
                "06": "10 năm", "07": "Khác"}
@@ -32,8 +36,13 @@ TYPE_NAME = {
 #: Document types that need 300 dpi instead of 200 (maps, technical drawings).
 HIGH_DPI_TYPES = {"30", "31"}
 
-AGENCY_ID_RE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")
-NOTATION_RE = re.compile(r"^[^\s/\\]{1,20}$")
+# The file-code rule, in one place: mã hồ sơ = agency id . year (4 digits) . số và ký hiệu hồ sơ. The server's
+# checks split and judge received codes with these same patterns.
+_AGENCY_ID = r"\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}"
+_NOTATION = r"[^\s/\\]{1,20}"  # 1 to 20 characters, no spaces or slashes
+AGENCY_ID_RE = re.compile(rf"^{_AGENCY_ID}$")
+NOTATION_RE = re.compile(rf"^{_NOTATION}$")
+FILE_CODE_RE = re.compile(rf"^(?P<agency_id>{_AGENCY_ID})\.(?P<year>\d{{4}})\.(?P<notation>{_NOTATION})$")
 EAD_DATE_RE = re.compile(r"^\d{2}/\d{2}/\d{4}$")
 DOC_ID_MAX = 25
 
@@ -52,17 +61,31 @@ class Problem:
     warning: bool = False
 
 
-class MetadataError(ValueError):
+class MetadataError(UserError, ValueError):
     """Raised with every problem found, not only the first."""
+
+    status = 422
+    key = "invalid_metadata"
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
-        super().__init__("; ".join(f"{p.field}: {p.reason}" for p in problems))
+        super().__init__("; ".join(f"{p.field}: {p.reason}" for p in problems),
+                         "Thông tin chưa hợp lệ: " + "; ".join(p.reason_vi for p in problems))
+
+    def details(self) -> dict[str, Any]:
+        return {"problems": [{"field": p.field, "message": p.reason, "message_vi": p.reason_vi}
+                             for p in self.problems]}
 
 
 def file_code(agency_id: str, year: int, notation: str) -> str:
     """Mã hồ sơ: agency id . year . số và ký hiệu hồ sơ."""
     return f"{agency_id}.{year:04d}.{nfc(notation)}"
+
+
+def split_file_code(code: str) -> tuple[str, int, str] | None:
+    """(agency id, year, notation) of a file code that follows the rule, else None."""
+    m = FILE_CODE_RE.match(nfc(code or ""))
+    return (m["agency_id"], int(m["year"]), m["notation"]) if m else None
 
 
 def doc_id(file_code_: str, ordinal: int) -> str:
@@ -75,28 +98,11 @@ def doc_code(file_code_: str, ordinal: int) -> str:
     return f"{file_code_}.{ordinal:07d}"
 
 
-def ead_date(day: date) -> str:
-    return day.strftime("%d/%m/%Y")
-
-
 def parse_ead_date(text: str) -> date:
     if not EAD_DATE_RE.match(text):
         raise ValueError(f"not a DD/MM/YYYY date: {text!r}")
     d, m, y = (int(part) for part in text.split("/"))
     return date(y, m, d)
-
-
-@dataclass
-class Fonds:
-    """Phông lưu trữ: kept as a catalogue record; only its code travels in packages."""
-
-    code: str
-    name: str
-    archive_code: str = ""
-    open: bool = True
-    history: str = ""
-    language: str = "01"
-    note: str = ""
 
 
 @dataclass
@@ -266,15 +272,3 @@ def check_document(record: DocumentRecord, file_code_: str) -> list[Problem]:
         p.append(Problem("doc_id", f"docId longer than {DOC_ID_MAX} characters (kept, not truncated)",
                          f"Mã định danh tài liệu dài quá {DOC_ID_MAX} ký tự", warning=True))
     return p
-
-
-def validate_file(record: FileRecord) -> None:
-    errors = [p for p in check_file(record) if not p.warning]
-    if errors:
-        raise MetadataError(errors)
-
-
-def validate_document(record: DocumentRecord, file_code_: str) -> None:
-    errors = [p for p in check_document(record, file_code_) if not p.warning]
-    if errors:
-        raise MetadataError(errors)

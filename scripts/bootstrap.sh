@@ -6,7 +6,9 @@
 #   bash scripts/bootstrap.sh bench    the benchmarks
 #   bash scripts/bootstrap.sh install-check   install.sh for real in a Debian 12 chroot (root, network, minutes)
 #   bash scripts/bootstrap.sh setup    only install
-# Idempotent: apt runs only when a package is missing, pip only when pyproject.toml changed.
+#   bash scripts/bootstrap.sh lock     write constraints.txt from .venv (after an upgrade the suite passed)
+# Idempotent: apt runs only when a package is missing, pip only when pyproject.toml or constraints.txt changed.
+# Python packages are installed at the versions in constraints.txt: the ones the test suite ran with.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -55,14 +57,14 @@ install_venv() {
   fi
   local stamp=.venv/.sohoa-installed
   local want
-  want=$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -d' ' -f1)
+  want=$(cat pyproject.toml constraints.txt scripts/bootstrap.sh | sha256sum | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     say "python dependencies up to date"
     return
   fi
   say "installing python dependencies into .venv"
   .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
-  .venv/bin/python -m pip install -q --config-settings editable_mode=compat -e '.[test,bench]'
+  .venv/bin/python -m pip install -q --config-settings editable_mode=compat -c constraints.txt -e '.[test,bench]'
   echo "$want" > "$stamp"
 }
 
@@ -84,7 +86,18 @@ install_eark_venv() {
   echo "$pin" > .venv-eark/.sohoa-installed
 }
 
+write_lock() {
+  {
+    echo "# The versions the test suite ran with: scripts/bootstrap.sh installs with \`pip install -c constraints.txt\`."
+    echo "# Regenerate after an upgrade (docs/architecture.md, \"Pinned versions\"): bash scripts/bootstrap.sh lock"
+    .venv/bin/python -m pip freeze --exclude-editable
+  } > constraints.txt.new
+  mv constraints.txt.new constraints.txt
+  say "constraints.txt written ($(grep -c '==' constraints.txt) pins)"
+}
+
 job=${1:-setup}
+if [ "$job" = lock ]; then write_lock; exit 0; fi
 shift || true
 install_apt
 install_venv

@@ -13,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export SOHOA_REQUIRE_ALL=1
 .venv/bin/ruff check station server protocol sohoa tests bench
+.venv/bin/lint-imports --no-logo --no-cache >/dev/null || .venv/bin/lint-imports --no-logo --no-cache  # the layering (pyproject.toml)
 if [ -z "${SOHOA_TEST_PG:-}" ]; then
   # shellcheck source=scripts/pg-private.sh
   . scripts/pg-private.sh

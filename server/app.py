@@ -106,14 +106,14 @@ def create_app(context: ServerContext) -> Flask:
 
 
 def _errors(app: Flask) -> None:
-    """Bad input → 400 with the reason, anything unexpected → 500 with an incident number (sohoa.weberrors)."""
+    """A UserError (protocol.errors) → its status and message, anything else → 500 with an incident number."""
     from flask import jsonify, render_template_string, request
 
     from sohoa.weberrors import install, internal
 
-    def answer(status: int, code: str, message: str, message_vi: str):  # noqa: ANN202
+    def answer(status: int, code: str, message: str, message_vi: str, **extra: Any):  # noqa: ANN202
         if request.path.startswith("/api/") or request.path == "/events" or request.is_json:
-            return jsonify({"error": code, "message": message, "message_vi": message_vi}), status
+            return jsonify({"error": code, "message": message, "message_vi": message_vi, **extra}), status
         page = "<!doctype html><title>{{ s }}</title><h1>{{ s }}</h1><p>{{ vi }}</p><p lang=en>{{ en }}</p>"
         return render_template_string(page, s=status, vi=message_vi, en=message), status
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from protocol.clock import iso_vn
+from protocol.errors import UserError
 from server.db import Records, open_server_db
 
 ROLES = ("supervisor", "archivist", "admin")  # an admin can do what each of the others can
@@ -35,12 +36,11 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class AuthError(ValueError):
+class AuthError(UserError, ValueError):
     """A refused account operation; `message_vi` is shown to the supervisor."""
 
     def __init__(self, message: str, message_vi: str):
-        super().__init__(message)
-        self.message_vi = message_vi
+        super().__init__(message, message_vi)
 
 
 # ---------------------------------------------------------------------------------------------- hashing

@@ -8,8 +8,6 @@ the live stations (BrokerAccounts, wired by server.app.serve from `broker_files_
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 import os
 import pwd
@@ -29,6 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from protocol.durable import write_atomic
 from protocol.topics import DEFAULT_PREFIX, TopicError, check_station_id, root
+from server.mqtt_password import hash_password, is_password_hash, verify_password  # noqa: F401 - also its API
 
 log = logging.getLogger(__name__)
 
@@ -83,34 +82,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
-
-
-def hash_password(password: str, *, iterations: int = 101) -> str:
-    """Mosquitto 2.0's `$7$` format (PBKDF2-SHA512), the same as `mosquitto_passwd -b` writes.
-
-    Hashing here rather than calling mosquitto_passwd once per account keeps 100 stations instant.
-    """
-    salt = secrets.token_bytes(12)
-    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
-    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    """Whether `password` matches a `$7$` hash (for tests and checks; mosquitto does its own)."""
-    import hmac
-
-    try:
-        _, _, iterations, salt, digest = stored.split("$")
-        got = hashlib.pbkdf2_hmac("sha512", password.encode(), base64.b64decode(salt), int(iterations))
-    except ValueError:
-        return False
-    return hmac.compare_digest(base64.b64encode(got).decode(), digest)
-
-
-def is_password_hash(value: str) -> bool:
-    """A `$7$` hash as hash_password writes it (what server.db keeps), not a password."""
-    parts = value.split("$")
-    return len(parts) == 5 and parts[0] == "" and parts[1] == "7" and parts[2].isdigit()
 
 
 def _render(name: str, values: dict[str, object]) -> str:

@@ -27,6 +27,7 @@ from pathlib import Path
 import sqlite_utils
 
 from protocol.clock import iso_vn
+from protocol.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -138,13 +139,13 @@ def finish_pdf_text(proc: subprocess.Popen | None, *, timeout: float = 60) -> st
     return unicodedata.normalize("NFC", out.decode("utf-8", "replace")) if proc.returncode == 0 else ""
 
 
-class QueryError(ValueError):
+class QueryError(UserError, ValueError):
     """A query that is too long or too costly: the message says what to change (400 / 503 on the web)."""
 
+    key = "query"
+
     def __init__(self, message: str, message_vi: str, status: int = 400):
-        super().__init__(message)
-        self.message_vi = message_vi
-        self.status = status
+        super().__init__(message, message_vi, status=status)
 
 
 def query_words(query: str) -> list[str]:

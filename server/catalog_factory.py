@@ -5,11 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-PG_SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_postgres(url_or_path: str | Path) -> bool:
-    return str(url_or_path).startswith(PG_SCHEMES)
+from server.config import is_postgres
 
 
 def open_catalog(url_or_path: str | Path, *, backup_dir: Path | None = None) -> Any:

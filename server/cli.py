@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from protocol.errors import CommandError
 from server.config import ServerConfig, load_config
 
 
@@ -122,7 +123,6 @@ def run(args: argparse.Namespace) -> int:
 def add_station(args: argparse.Namespace) -> int:
     from protocol.ids import IdError
     from server.db import open_server_db
-    from sohoa.cli import CommandError
 
     config = _config(args)
     config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -138,7 +138,6 @@ def add_operator(args: argparse.Namespace) -> int:
     import sys
 
     from server.operators import set_operator
-    from sohoa.cli import CommandError
 
     config = _config(args)
     config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -153,7 +152,6 @@ def add_operator(args: argparse.Namespace) -> int:
 
 def enroll_code(args: argparse.Namespace) -> int:
     from server.enrollment import EnrollmentError, create_enrollment_code
-    from sohoa.cli import CommandError
 
     config = _config(args)
     config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -167,7 +165,6 @@ def enroll_code(args: argparse.Namespace) -> int:
 
 def revoke_station(args: argparse.Namespace) -> int:
     from server.db import open_server_db
-    from sohoa.cli import CommandError
 
     if not open_server_db(_config(args).db_target).revoke_station(args.station_id):
         raise CommandError(f"no station {args.station_id!r}")
@@ -180,7 +177,6 @@ def add_user(args: argparse.Namespace) -> int:
     import sys
 
     from server.auth import AuthError, create_user
-    from sohoa.cli import CommandError
 
     config = _config(args)
     config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -226,7 +222,6 @@ def migrate_packages(args: argparse.Namespace) -> int:
 
 def broker_config(args: argparse.Namespace) -> int:
     from server.broker import BrokerError, TlsConfig, render_installed_broker
-    from sohoa.cli import CommandError
 
     if bool(args.tls_cert) != bool(args.tls_key):
         raise CommandError("broker-config: --tls-cert and --tls-key go together")

@@ -104,14 +104,19 @@ class ServerConfig:
         return [Path(p).read_bytes() for p in self.trust_roots]
 
 
-PG_SCHEMES = ("postgresql://", "postgres://")
+PG_SCHEMES = ("postgresql://", "postgres://")  # the one place; server.db and catalog_factory pick by it
+
+
+def is_postgres(url_or_path: str | Path) -> bool:
+    """A PostgreSQL URL (records or catalogue on a shared database), else the path of a SQLite file."""
+    return str(url_or_path).startswith(PG_SCHEMES)
 
 
 def load_config(path: Path) -> ServerConfig:
     """Read a server.toml; every problem is reported at once (ConfigError, one line per problem)."""
     values, problems = parse(read_toml(path), ServerConfig)
     for key in ("database", "catalog_url"):
-        if values.get(key) and not str(values[key]).startswith(PG_SCHEMES):
+        if values.get(key) and not is_postgres(values[key]):
             problems.append(
                 ConfigProblem(key, "expected a postgresql:// URL, or nothing (the SQLite file in data_dir)"))
     if problems:

@@ -27,10 +27,10 @@ from typing import Any
 
 from protocol.clock import iso_vn
 from protocol.ids import check_station_id, is_station_id
+from server.config import is_postgres
 
 log = logging.getLogger("sohoa.server.db")
 
-PG_SCHEMES = ("postgresql://", "postgres://")
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,6 @@ POSTGRES = Dialect(name="postgresql", for_update=" FOR UPDATE", greatest="GREATE
 def hash_token(token: str) -> str:
     # Tokens are 32 random bytes: a plain hash is enough (no dictionary to guard against).
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def is_postgres(url_or_path: str | Path) -> bool:
-    return str(url_or_path).startswith(PG_SCHEMES)
 
 
 class Records:
@@ -104,7 +100,7 @@ class Records:
     def add_station(self, station_id: str, *, name: str = "") -> dict[str, str]:
         """Create (or re-key) a station account; returns the secrets once, they are not kept in clear."""
         check_station_id(station_id)
-        from server.broker import hash_password
+        from server.mqtt_password import hash_password
 
         token = secrets.token_urlsafe(32)
         mqtt_password = secrets.token_urlsafe(24)
@@ -136,7 +132,7 @@ class Records:
     def mqtt_accounts(self) -> dict[str, str]:
         """Station id -> the broker's password hash ($7$). A password still kept in clear (written before
         hashes) is hashed in place now."""
-        from server.broker import hash_password, is_password_hash
+        from server.mqtt_password import hash_password, is_password_hash
 
         accounts = {}
         for r in self.query("SELECT id, mqtt_password FROM stations WHERE revoked = 0"):

@@ -28,6 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from protocol.clock import iso_vn
+from protocol.errors import UserError
 from protocol.topics import TopicError, check_station_id
 from server.db import Records, open_server_db
 
@@ -38,13 +39,12 @@ CODE_LENGTH = 12
 DEFAULT_TTL_S = 86400
 
 
-class EnrollmentError(ValueError):
+class EnrollmentError(UserError, ValueError):
     """A refused enrollment step; `message_vi` is what the admin or the station's installer sees."""
 
     def __init__(self, code: str, message: str, message_vi: str):
-        super().__init__(message)
+        super().__init__(message, message_vi, key=code)
         self.code = code
-        self.message_vi = message_vi
 
 
 # ------------------------------------------------------------------------------------------------ codes

@@ -28,13 +28,13 @@ from protocol.durable import fsync_dir
 from protocol.hashing import copy_hashing as _copy_hashing
 from protocol.package.model import folder_name
 from server.ingest.faults import crash_point
+from server.store import VERSION_RE
 from server.store.fixity import FixityReport, audit
 from server.store.ledger import Ledger
 
 __all__ = ["FixityReport", "PackageStore", "StorageError", "StoredPackage", "VERSION_RE"]
 
 log = logging.getLogger(__name__)
-VERSION_RE = re.compile(r"^v(?P<n>\d{4,})-(?P<sha>[0-9A-F]{64})\.zip$")
 SAFE_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 

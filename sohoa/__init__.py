@@ -1,3 +1,3 @@
 """The `sohoa` command line and the end-to-end demo: wiring only, the parts live in station/ and server/."""
 
-__version__ = "0.1.0"
+from protocol.version import VERSION as __version__  # noqa: F401 - the distribution's version (pyproject.toml)

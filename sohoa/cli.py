@@ -7,6 +7,8 @@ import importlib
 import logging
 import sys
 
+from protocol.config import ConfigError
+from protocol.errors import ExitCode, UserError, incident_id
 from sohoa import __version__
 from sohoa.logs import FORMATS, setup_logging
 
@@ -19,17 +21,9 @@ COMMAND_MODULES = [
     "station.processing.cli",
     "station.output.cli",
     "server.cli",
-    "protocol.cli",
+    "sohoa.package_cli",
     "sohoa.appliance.cli",
 ]
-
-
-class CommandError(Exception):
-    """A user-facing failure: one line, then exit code `code`."""
-
-    def __init__(self, message: str, code: int = 2):
-        super().__init__(message)
-        self.code = code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,25 +53,29 @@ def main(argv: list[str] | None = None) -> int:
                       identifier=f"sohoa-{args.command}" if getattr(args, "command", None) else "sohoa")
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2
-    from protocol.config import EX_CONFIG, ConfigError
-
+        return ExitCode.USAGE
+    # The one place exceptions become exit codes (protocol.errors): a UserError is one line and its exit code,
+    # anything else is a bug, logged with its traceback under an incident id.
     try:
         return int(args.func(args) or 0)
     except ConfigError as exc:  # any command, at start: one line (file, key, what is expected), exit 78
         print(f"sohoa: configuration error: {exc}", file=sys.stderr)
-        return EX_CONFIG
-    except CommandError as exc:
+        return exc.exit_code
+    except UserError as exc:
         print(f"sohoa: error: {exc}", file=sys.stderr)
-        return exc.code
+        return exc.exit_code
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
+    except Exception:
+        incident = incident_id()
+        logging.getLogger("sohoa").exception("unexpected error (incident %s)", incident)
+        print(f"sohoa: internal error (incident {incident}); see the log", file=sys.stderr)
+        return ExitCode.SOFTWARE
 
 
 
 if __name__ == "__main__":
-    # Run as `python -m sohoa.cli`: delegate to the imported module so that exception classes the
-    # subcommands import (sohoa.cli.CommandError) are the ones caught.
+    # Run as `python -m sohoa.cli`: delegate to the imported module (one copy of its module state).
     from sohoa.cli import main as _main
 
     sys.exit(_main())

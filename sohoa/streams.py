@@ -36,10 +36,6 @@ class StreamLimiter:
             if self._open[key] <= 0:
                 del self._open[key]
 
-    def open_count(self) -> int:
-        with self._lock:
-            return sum(self._open.values())
-
     def guarded(self, key: str, body: Iterator[Any]) -> Iterator[Any]:
         """`body`, giving the slot back when the server closes the response (end, error, viewer gone; WSGI
         servers call close() even on a response never iterated)."""

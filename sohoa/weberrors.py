@@ -1,21 +1,22 @@
-"""The one place both web apps (station, server) turn bad input into 400 and unexpected failures into a 500
-that shows nothing internal. Until the project has one exception tree (#16), this is the whole mechanism:
-endpoints read fields with protocol.inputs getters and never catch parsing errors themselves."""
+"""The one place both web apps (station, server) answer errors (the tree is protocol.errors): a UserError with
+its own status, key and messages; anything else is a bug, logged with its traceback and answered 500 with an
+incident id that shows nothing internal. No broad ValueError/KeyError handler: a typo in a dictionary key must
+not become a quiet 404. Endpoints read fields with protocol.inputs getters and never catch parsing errors."""
 
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
-from protocol.inputs import InputError, loads
+from protocol.errors import UserError, incident_id
+from protocol.inputs import loads
 
 log = logging.getLogger("sohoa.web")
-Answer = Callable[[int, str, str, str], Any]  # (status, error code, English message, Vietnamese message)
+Answer = Callable[..., Any]  # (status, error key, English message, Vietnamese message, **extra JSON fields)
 
 
 class SafeJSONProvider(DefaultJSONProvider):
@@ -32,9 +33,9 @@ def install(app: Flask, answer: Answer) -> None:
     app.json_provider_class = SafeJSONProvider
     app.json = SafeJSONProvider(app)
 
-    @app.errorhandler(InputError)
-    def bad_input(exc: InputError):  # noqa: ANN202
-        return answer(400, "bad_request", str(exc), "Yêu cầu không hợp lệ: " + str(exc))
+    @app.errorhandler(UserError)
+    def user_error(exc: UserError):  # noqa: ANN202
+        return answer(exc.status, exc.key, exc.message, exc.message_vi, **exc.details())
 
     @app.errorhandler(RecursionError)
     def too_deep(exc: RecursionError):  # noqa: ANN202
@@ -51,7 +52,7 @@ def install(app: Flask, answer: Answer) -> None:
 
 def internal(answer: Answer, exc: BaseException) -> Any:
     """A 500 with an incident number to quote; the exception itself goes to the log only."""
-    incident = secrets.token_hex(4)
+    incident = incident_id()
     log.error("unexpected error (incident %s)", incident, exc_info=exc)
     return answer(500, "internal", f"internal error (incident {incident}); the operation was not done",
                   f"Có lỗi trong hệ thống (mã sự cố {incident}); thao tác chưa được thực hiện. "

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from protocol.errors import UserError
 from protocol.ids import OPERATOR_RULE, OPERATOR_RULE_VI, is_operator_code
 from protocol.pins import SCRYPT, hash_pin, verify_pin  # noqa: F401 - one format with the server
 from station.store import Store
@@ -85,21 +86,15 @@ TABLES = (
 )
 
 
-class AuthError(Exception):
-    """Login refused, session missing/locked, or a role too low. `code` is stable for the UI."""
+class AuthError(UserError):
+    """Login refused, session missing/locked, or a role too low. `code` (= `key`) is stable for the UI."""
 
     STATUS = {"bad_login": 401, "login_blocked": 429, "no_session": 401, "locked": 401, "forbidden": 403,
               "bad_request": 400, "csrf": 403}
 
     def __init__(self, code: str, message: str, message_vi: str):
-        super().__init__(message)
+        super().__init__(message, message_vi, key=code, status=self.STATUS.get(code, 401))
         self.code = code
-        self.message = message
-        self.message_vi = message_vi
-
-    @property
-    def status(self) -> int:
-        return self.STATUS.get(self.code, 401)
 
 
 @dataclass(frozen=True)
@@ -184,12 +179,6 @@ class Accounts:
             conn.execute("DELETE FROM sessions WHERE operator IN (SELECT code FROM operators WHERE active = 0)")
             self.store._audit(conn, actor, "account.cache", None, count=len(accounts))
         return len(accounts)
-
-    def deactivate(self, code: str, *, actor: str) -> None:
-        with self.store.tx() as conn:
-            conn.execute("UPDATE operators SET active = 0 WHERE code = ?", (code,))
-            conn.execute("DELETE FROM sessions WHERE operator = ?", (code,))
-            self.store._audit(conn, actor, "account.deactivate", None, operator=code)
 
     def list(self) -> list[dict[str, Any]]:
         return self.store.query("SELECT code, name, role FROM operators WHERE active = 1 ORDER BY name, code")

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from protocol.errors import CommandError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("station-enroll", help="enroll this station at the archive server with a one-time code")
@@ -20,7 +22,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sohoa.cli import CommandError
     from station.enroll import EnrollError, enroll, update_station_toml
 
     try:

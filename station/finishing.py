@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from protocol.clock import iso_vn, now_vn
+from protocol.errors import UserError
 from protocol.hashing import sha256_file
 from protocol.metadata import DocumentRecord, FileRecord, MetadataError, check_document, check_file
+from protocol.version import SOFTWARE
 from station.processing.orientation import summary as orientation_summary
 from station.store import BatchState, Store
 from station.sync.rework import version_args
@@ -30,12 +32,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("sohoa.station.finishing")
 
 
-class FinishError(Exception):
+class FinishError(UserError):
     """Finishing stopped; the batch goes back to review. Carries an operator message."""
 
+    key = "finish"
+
     def __init__(self, message: str, message_vi: str):
-        super().__init__(message)
-        self.message_vi = message_vi
+        super().__init__(message, message_vi)
 
 
 @dataclass
@@ -72,7 +75,7 @@ class Finisher:
         ocr_lang: str = "vie",
         workers: int = 0,
         package_kind: str = "AIP",
-        software: str = "sohoa 0.1.0",
+        software: str = SOFTWARE,
         station_id: str = "",
         on_progress: Callable[[str, dict], None] | None = None,
     ):

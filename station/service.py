@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from protocol.inputs import InputError
 from station.config import StationConfig
 from station.store import BatchState, Store
 
@@ -271,9 +272,6 @@ class Station:
         from station.finishing import Finisher
 
         self.store.batch(batch_id)  # an unknown batch is a 404 before anything else
-        self.refresh_derivatives(batch_id)
-        if not self.pool.drain(timeout=600):
-            raise RuntimeError("page processing did not finish in time")
         finisher = Finisher(self.store, self.config.data_dir, signer=self.signer(),
                             agency_name=self.config.agency_name, ocr_lang=self.config.ocr_lang,
                             workers=self.config.workers, package_kind=self.config.package_kind,
@@ -282,6 +280,7 @@ class Station:
 
         def run() -> None:
             try:
+                self._processed_for_finish(batch_id)
                 result = finisher.finish(batch_id, actor=actor)
             except Exception as exc:
                 log.exception("finishing batch %s failed", batch_id)
@@ -303,6 +302,21 @@ class Station:
             threading.Thread(target=run, name=f"finish-{batch_id}", daemon=True).start()
         else:
             run()
+
+    def _processed_for_finish(self, batch_id: int, *, limit_s: float = 600.0) -> None:
+        """In the finishing thread, never the HTTP request's: pages turned since processing are processed again
+        and the pool drained, reporting the pages still waiting (step "start") about once a second."""
+        import time
+
+        self.refresh_derivatives(batch_id)
+        deadline = time.monotonic() + limit_s
+        while not self.pool.drain(timeout=1.0):
+            if time.monotonic() > deadline:
+                from station.finishing import FinishError
+
+                raise FinishError("page processing did not finish in time",
+                                  "Xử lý ảnh các trang chưa xong sau 10 phút; hãy thử hoàn tất lại.")
+            self._finish_step(batch_id, "start", {"batch": batch_id, "pages_waiting": self.pool.pending()})
 
     def refresh_derivatives(self, batch_id: int) -> int:
         """Reprocess pages the operator turned since their derivative was made; returns how many."""
@@ -332,5 +346,5 @@ def data_path(config: StationConfig, rel: str) -> Path:
     root = config.data_dir.resolve()
     path = (root / rel).resolve()
     if root not in path.parents:
-        raise ValueError(f"path outside the data folder: {rel!r}")
+        raise InputError(f"path outside the data folder: {rel!r}")
     return path

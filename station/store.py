@@ -19,6 +19,7 @@ from typing import Any
 import sqlite_utils
 
 from protocol.clock import iso_vn
+from protocol.errors import Conflict, NotFound
 
 
 class BatchState(StrEnum):
@@ -42,13 +43,14 @@ ALLOWED = {
 }
 
 
-class StateError(RuntimeError):
+class StateError(Conflict, RuntimeError):
     """A transition the batch's state does not allow (the UI answers 409)."""
 
 
 class ReadOnlyError(StateError):
     """A change to a hồ sơ whose package is built or sent: it is kept as sent (a change is a new version)."""
 
+    key = "read_only"
     message_vi = ("Hồ sơ này đã đóng gói hoặc đã gửi lên kho lưu trữ nên chỉ được xem, không sửa được. "
                   "Muốn thay đổi, cần tạo phiên bản mới của hồ sơ.")
 
@@ -210,7 +212,7 @@ class Store:
     def batch(self, batch_id: int) -> dict[str, Any]:
         row = self.one("SELECT * FROM batches WHERE id = ?", (batch_id,))
         if row is None:
-            raise KeyError(f"no batch {batch_id}")
+            raise NotFound(f"no batch {batch_id}")
         row["record"] = json.loads(row["record"])
         return row
 
@@ -224,7 +226,7 @@ class Store:
         with self.tx() as conn:
             row = conn.execute("SELECT state FROM batches WHERE id = ?", (batch_id,)).fetchone()
             if row is None:
-                raise KeyError(f"no batch {batch_id}")
+                raise NotFound(f"no batch {batch_id}")
             current = BatchState(row["state"])
             if to not in ALLOWED[current]:
                 raise StateError(f"batch {batch_id} is {current}, cannot go to {to}")
@@ -235,7 +237,7 @@ class Store:
         """ReadOnlyError when the batch's package is built or sent; KeyError when there is no such batch."""
         row = self.one("SELECT state FROM batches WHERE id = ?", (batch_id,))
         if row is None:
-            raise KeyError(f"no batch {batch_id}")
+            raise NotFound(f"no batch {batch_id}")
         if row["state"] in READ_ONLY:
             raise ReadOnlyError(f"batch {batch_id} is {row['state']}: read-only")
 
@@ -281,7 +283,7 @@ class Store:
     def page(self, page_id: int) -> dict[str, Any]:
         row = self.one("SELECT * FROM pages WHERE id = ?", (page_id,))
         if row is None:
-            raise KeyError(f"no page {page_id}")
+            raise NotFound(f"no page {page_id}")
         row["settings"] = json.loads(row["settings"])
         row["flags"] = json.loads(row["flags"])
         row["processing"] = json.loads(row["processing"]) if row["processing"] else None
@@ -357,7 +359,7 @@ class Store:
     def outbox_item(self, item_id: int) -> dict[str, Any]:
         row = self.one("SELECT * FROM outbox WHERE id = ?", (item_id,))
         if row is None:
-            raise KeyError(f"no outbox item {item_id}")
+            raise NotFound(f"no outbox item {item_id}")
         return row
 
     def outbox_attempt(self, item_id: int, *, error: str | None) -> None:

@@ -36,6 +36,7 @@ from protocol.package.model import (
     ead_doc_path,
     folder_name,
 )
+from protocol.version import SOFTWARE
 
 log = logging.getLogger(__name__)
 FONDS_RE = re.compile(r"^[A-Za-z0-9_]+$")
@@ -110,7 +111,7 @@ def build_package(
     out_dir: Path,
     kind: str = "AIP",
     status: str = "NEW",
-    software: str = "sohoa 0.1.0",
+    software: str = SOFTWARE,
     packager: str = "",
     package_uuid: str | None = None,
     arc_file_code: str = "",

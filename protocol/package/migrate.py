@@ -36,6 +36,7 @@ from protocol.package.model import (
 )
 from protocol.package.reader import parse_xml, read_source
 from protocol.package.source import ZipSource
+from protocol.version import SOFTWARE
 
 M = f"{{{NS_METS}}}"
 
@@ -70,7 +71,7 @@ def _validated(name: str, data: bytes, member: str) -> bytes:
     return data
 
 
-def migrate_package(src: Path, out_dir: Path, *, software: str = "sohoa 0.1.0",
+def migrate_package(src: Path, out_dir: Path, *, software: str = SOFTWARE,
                     previous: str = "", event: PremisEvent | None = None,
                     documentation: dict[str, bytes] | None = None) -> BuiltPackage:
     """Write the migrated copy of `src` as `<folder>.zip` in `out_dir`. `previous` names the version it

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from protocol.errors import UserError
 from protocol.metadata import DocumentRecord
 
 NS_METS = "http://www.loc.gov/METS/"
@@ -48,12 +49,13 @@ def folder_name(objid: str) -> str:
     return objid.replace(":", "_")
 
 
-class PackageError(ValueError):
+class PackageError(UserError, ValueError):
     """A package cannot be built or read. `message_vi` is what an operator sees."""
 
+    key = "package"
+
     def __init__(self, message: str, message_vi: str = ""):
-        super().__init__(message)
-        self.message_vi = message_vi or message
+        super().__init__(message, message_vi or message)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from protocol.clock import iso_vn
 from protocol.metadata import DocumentRecord, FileRecord
 from protocol.package.build import build_package
 from protocol.package.model import BuiltPackage, PackageDocument, PremisEvent
+from protocol.version import SOFTWARE
 
 
 def make_pdf(path: Path, pages: int, *, label: str = "sohoa", dpi: int = 200) -> Path:
@@ -106,7 +107,7 @@ def sample_events(documents: list[PackageDocument], file_code: str, batch: str =
                 "transfer",
                 at,
                 detail="digitised copy made",
-                agent="software:sohoa 0.1.0",
+                agent=f"software:{SOFTWARE}",
                 objects=[*pages, did],
             )
         )

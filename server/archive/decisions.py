@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from protocol.clock import iso_vn
+from protocol.errors import UserError
 from server.archive import audit, states
 from server.db import Records
 
@@ -41,12 +42,11 @@ CREATE TABLE IF NOT EXISTS acceptance_decisions (
 """
 
 
-class DecisionError(ValueError):
+class DecisionError(UserError, ValueError):
     """A refused proposal or validation; `message_vi` is what the archivist sees."""
 
     def __init__(self, message: str, message_vi: str):
-        super().__init__(message)
-        self.message_vi = message_vi
+        super().__init__(message, message_vi)
 
 
 def _check_defects(defects: list[dict[str, Any]]) -> None:

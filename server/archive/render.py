@@ -23,6 +23,7 @@ from typing import Any
 
 from lxml import etree
 
+from protocol.errors import UserError
 from protocol.hashing import sha256_file
 from protocol.package import PackageContents
 from protocol.signatures import validate_pdf_signatures
@@ -40,12 +41,14 @@ _VERDICTS: dict[tuple[str, str], dict[str, Any]] = {}  # by stored file state; c
 MAX_VERDICTS = 4096
 
 
-class ViewerError(Exception):
+class ViewerError(UserError):
     """What the viewer cannot show; `status` is the HTTP status to answer with."""
 
+    key = "not_viewable"
+    message_vi = "Không hiển thị được tài liệu này."
+
     def __init__(self, message: str, status: int = 404):
-        super().__init__(message)
-        self.status = status
+        super().__init__(message, status=status)
 
 
 def _lock(key: str) -> threading.Lock:

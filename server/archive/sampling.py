@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from protocol.clock import iso_vn
+from protocol.errors import UserError
 from server.db import Records
 
 # (largest lot size, sample size) for general inspection level II, single sampling, normal inspection.
@@ -49,7 +50,7 @@ CREATE TABLE IF NOT EXISTS acceptance_samples (
 """
 
 
-class PolicyError(ValueError):
+class PolicyError(UserError, ValueError):
     """A sampling policy that cannot be applied; says which key is wrong."""
 
 

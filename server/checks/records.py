@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
-from protocol.metadata import DocumentRecord, FileRecord, check_document, check_file
+from protocol.metadata import DocumentRecord, FileRecord, check_document, check_file, split_file_code
 from server.checks.context import Context, NotReadable
 from server.checks.result import CheckResult
-
-FILE_CODE_PARTS = re.compile(
-    r"^(?P<agency>\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2})\.(?P<year>\d{4})\.(?P<notation>.+)$"
-)
 
 
 def _int(text: str | None) -> int | None:
@@ -63,14 +57,14 @@ def check_counts(ctx: Context) -> CheckResult:
 
 def _file_record(c) -> tuple[FileRecord, list[str]]:
     h, reasons = c.hoso, []
-    m = FILE_CODE_PARTS.match(c.file_code or "")
-    if not m:
-        reasons.append(f"fileCode {c.file_code!r} cannot be split into agency id, year and notation")
-    parts = m.groupdict() if m else {"agency": "", "year": "0", "notation": ""}
+    parts = split_file_code(c.file_code or "")
+    if parts is None:
+        reasons.append(f"fileCode {c.file_code!r} is not <agency id>.<year>.<number and symbol> (protocol.metadata)")
+    agency_id, year, notation = parts or ("", 0, "")
     record = FileRecord(
-        agency_id=parts["agency"],
-        year=int(parts["year"]),
-        notation=parts["notation"],
+        agency_id=agency_id,
+        year=year,
+        notation=notation,
         title=h.get("title", ""),
         maintenance=h.get("maintenance", ""),
         mode=h.get("mode", ""),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from protocol.metadata import AGENCY_ID_RE, doc_code
+from protocol.metadata import doc_code, split_file_code
 from protocol.package import schemas
 from protocol.package.model import (
     EAD,
@@ -14,8 +14,6 @@ from protocol.package.model import (
 )
 from server.checks.context import Context
 from server.checks.result import CheckResult
-
-FILE_CODE_RE = r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}\.\d{4}\.[^\s/\\]{1,20}$"
 
 
 def _escapes(path: str) -> bool:
@@ -127,10 +125,8 @@ def check_identifiers(ctx: Context) -> CheckResult:
     fc = c.file_code
     if not fc:
         reasons.append("no fileCode found (EAD fileCode / METS altRecordID)")
-    elif not re.match(FILE_CODE_RE, fc):
+    elif split_file_code(fc) is None:
         reasons.append(f"fileCode {fc!r} is not <agency id>.<year>.<number and symbol>")
-    elif not AGENCY_ID_RE.match(fc[:13]):
-        reasons.append(f"fileCode {fc!r} does not start with an agency identifier")
     arc = c.hoso.get("arcFileCode", "")
     if c.kind == "AIP" and fc and not arc.endswith(fc):
         reasons.append(f"arcFileCode {arc!r} does not contain fileCode {fc!r}")

@@ -16,6 +16,7 @@ from typing import Any
 
 from protocol.clock import iso_vn
 from protocol.hashing import sha256_file
+from server.store import VERSION_RE
 from server.store.manifest import manifest_problems
 
 log = logging.getLogger("sohoa.server.store")
@@ -53,8 +54,6 @@ class FixityReport:
 def audit(trees: list[Any], *, sample: int | None = None, seed: int | None = None,
           manifests: bool = True) -> FixityReport:
     """Audit each tree (primary, backup): `tree.root`, `tree.all_files()`, `tree.stray_files()`, `tree.ledger`."""
-    from server.storage import VERSION_RE
-
     report = FixityReport(at=iso_vn())
     rng = random.Random(seed)
     for tree in trees:

@@ -20,6 +20,7 @@ from typing import Any
 from protocol.clock import iso_vn
 from protocol.durable import fsync_dir
 from protocol.hashing import sha256_file
+from server.store import VERSION_RE
 from server.store.ledger import premis_event
 from server.store.manifest import manifest_problems
 
@@ -56,8 +57,6 @@ def _quarantine(tree: Any, path: Any, problems: list[str], report: RecoveryRepor
 def reconcile_store(store: Any, *, station_of: Callable[[str], str] | None = None) -> RecoveryReport:
     """Bring each tree's ledger in line with its files (see the module docstring)."""
     from protocol.package import read_package
-    from server.storage import VERSION_RE
-
     report = RecoveryReport()
     with store.locked():
         for tree in store.trees():

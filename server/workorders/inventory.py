@@ -17,6 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from protocol.errors import UserError
 from protocol.metadata import MAINTENANCE, FileRecord, check_file, file_code
 
 # canonical column -> accepted headers (compared folded: no diacritics, lower case, single spaces)
@@ -57,12 +58,11 @@ FONDS_RE = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 MAX_ROWS = 50_000
 
 
-class InventoryError(ValueError):
+class InventoryError(UserError, ValueError):
     """The file as a whole cannot be read (not CSV/XLSX, no header, missing columns)."""
 
     def __init__(self, message: str, message_vi: str):
-        super().__init__(message)
-        self.message_vi = message_vi
+        super().__init__(message, message_vi)
 
 
 @dataclass(frozen=True)

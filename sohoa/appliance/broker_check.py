@@ -13,7 +13,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from sohoa.appliance.config_check import Problem, _err, _warn
+from sohoa.appliance.problems import Problem, _err, _warn
 
 SERVICE_USER = "sohoa"  # User= of sohoa-server.service
 CREATE_DIR = "install -d -m 2750 -o sohoa -g mosquitto"

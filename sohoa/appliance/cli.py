@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from protocol.errors import CommandError, ExitCode
+
 ETC = Path("/etc/sohoa")
 
 
@@ -62,10 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     w.set_defaults(func=wait_http)
 
 
-def _error(message: str, code: int = 2) -> Exception:
-    from sohoa.cli import CommandError
-
-    return CommandError(message, code)
+def _error(message: str, code: ExitCode = ExitCode.USAGE) -> Exception:
+    return CommandError(message, exit_code=code)
 
 
 def _default(given: Path | None, name: str) -> Path | None:
@@ -151,9 +151,9 @@ def server_backup(args: argparse.Namespace) -> int:
         for gone in backup.prune_backups(args.to, args.keep) if args.keep else []:
             print(f"deleted old backup {gone} / đã xoá bản sao lưu cũ")
     except backup.BackupError as exc:
-        raise _error(f"{exc} / {exc.message_vi}", 1) from exc
+        raise _error(f"{exc} / {exc.message_vi}", ExitCode.FAILED) from exc
     except (OSError, ValueError) as exc:
-        raise _error(str(exc), 1) from exc
+        raise _error(str(exc), ExitCode.FAILED) from exc
     return 0
 
 
@@ -163,7 +163,7 @@ def server_restore(args: argparse.Namespace) -> int:
     try:
         report = backup.restore_server(args.backup, args.data)
     except backup.BackupError as exc:
-        raise _error(f"{exc} / {exc.message_vi}", 1) from exc
+        raise _error(f"{exc} / {exc.message_vi}", ExitCode.FAILED) from exc
     print(f"restored {report.files} file(s), {report.packages} package version(s) into {report.data_dir}; "
           f"fixity audit clean / đã khôi phục, kiểm tra toàn vẹn đạt")
     return 0

@@ -12,39 +12,18 @@ import os
 import re
 import stat
 import subprocess
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from protocol.ids import RULE, RULE_VI, is_station_id
+from sohoa.appliance.problems import Problem, _err, _warn
 
 PREFIX_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9-]{1,63})*$")
 STATION_SECRETS = ("token_file", "broker_password_file", "signing_passphrase_file", "pkcs11_pin_file", "signing_p12")
 SERVER_SECRETS = ("broker_password_file",)
-
-
-@dataclass(frozen=True)
-class Problem:
-    key: str  # the setting, or "" for the whole file
-    message: str
-    message_vi: str
-    warning: bool = False
-
-    def line(self) -> str:
-        level = "WARNING" if self.warning else "ERROR"
-        where = f"{self.key}: " if self.key else ""
-        return f"{level} {where}{self.message} / {self.message_vi}"
-
-
-def _err(key: str, message: str, message_vi: str) -> Problem:
-    return Problem(key, message, message_vi)
-
-
-def _warn(key: str, message: str, message_vi: str) -> Problem:
-    return Problem(key, message, message_vi, warning=True)
 
 
 # -- generic steps --------------------------------------------------------------------------------

@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-EXIT_FAULT = 3
+from protocol.errors import CommandError, ExitCode
+
+EXIT_FAULT = ExitCode.SCAN_FAULT
 
 
 def register(subparsers: Any) -> None:
@@ -63,14 +65,12 @@ def _prepare_sane(args: argparse.Namespace, folder: Path | None = None) -> None:
         prepare_sane_config(target, backends=tuple(args.sane_backends.split(",")))
 
 
-def _error(message: str, code: int = 2) -> Exception:
-    from sohoa.cli import CommandError
-
-    return CommandError(message, code)
+def _error(message: str) -> Exception:
+    return CommandError(message)
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
-    from station.capture.source import list_devices
+    from station.capture.sane_source import discover as list_devices
 
     _prepare_sane(args)
     devices = list_devices(args.timeout)
@@ -106,7 +106,6 @@ def _require_batch(folder: Path) -> None:
     create a journal there and quarantine every file in it."""
     import sqlite3
 
-    from sohoa.cli import CommandError
 
     if not folder.exists():
         raise CommandError(f"reconcile: {folder} does not exist: give the batch folder `sohoa scan --batch` wrote")
@@ -219,13 +218,12 @@ def main(argv: list[str] | None = None) -> int:
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from sohoa.cli import CommandError
 
     try:
         return int(args.func(args))
     except CommandError as exc:
         print(f"sohoa: error: {exc}", file=sys.stderr)
-        return exc.code
+        return exc.exit_code
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from protocol.errors import Conflict
 from station.capture.journal import Journal, JournalError
 from station.capture.source import CaptureRefused, CaptureSource, ScanFault, ScanOutcome, ScanRequest
 from station.store import BatchState, StateError, Store
@@ -32,9 +33,10 @@ class CaptureState(StrEnum):
     FAULT = "FAULT"  # the last run ended in a fault; the operator clears it or simply scans again
 
 
-class CaptureBusy(RuntimeError):
+class CaptureBusy(Conflict, RuntimeError):
     """This device is already scanning (the UI answers 409)."""
 
+    key = "busy"
     message_vi = "Máy quét đang quét. Đợi lượt quét hiện tại kết thúc hoặc bấm Dừng."
 
 

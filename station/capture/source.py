@@ -14,6 +14,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from protocol.errors import UserError
+
 Source = Literal["flatbed", "adf", "adf_duplex"]
 Side = Literal["single", "front", "back"]
 SOURCES = ("flatbed", "adf", "adf_duplex")
@@ -76,14 +78,12 @@ class CapturedImage:
     source: str = ""  # 'flatbed' | 'adf' | 'adf_duplex' | 'import'
 
 
-class CaptureRefused(ValueError):
+class CaptureRefused(UserError, ValueError):
     """A request, profile or file that the rules or the device do not allow; nothing was captured."""
 
     def __init__(self, code: str, message: str, message_vi: str):
-        super().__init__(message)
+        super().__init__(message, message_vi, key=code)
         self.code = code
-        self.message = message
-        self.message_vi = message_vi
 
 
 _AFTER = " Các trang đã quét trước đó vẫn được giữ."
@@ -160,11 +160,6 @@ _KINDS: dict[str, str] = {
 }
 
 
-def register_kind(kind: str, target: str) -> None:
-    """Add a source kind ("module:callable" taking keyword options)."""
-    _KINDS[kind] = target
-
-
 def open_source(kind: str, **options: Any) -> CaptureSource:
     """A source by kind: 'sane' (device='test:0', profile=None) or 'import' (folder=..., dpi=None)."""
     if kind not in _KINDS:
@@ -173,9 +168,3 @@ def open_source(kind: str, **options: Any) -> CaptureSource:
     factory = getattr(importlib.import_module(module_name), attr)
     return factory(**options)
 
-
-def list_devices(timeout: float = 5.0) -> list[dict[str, str]]:
-    """SANE devices as dicts (id, vendor, model, type); gives up after `timeout` s (network backends)."""
-    from station.capture.sane_source import discover
-
-    return discover(timeout)

@@ -1,4 +1,5 @@
-"""'Scan now' inputs: a keyboard key, a USB foot pedal (they type a key), or a GPIO button on a Pi.
+"""'Scan now' inputs: a GPIO button on a Pi here; a keyboard key or a USB foot pedal (which types one) reach
+the same trigger through the UI (station/web/trigger.py).
 
 All of them end in one debounced `Trigger.press()`, so the logic is tested without a Pi; the GPIO
 adapter only wires gpiozero's Button to it.
@@ -7,8 +8,6 @@ adapter only wires gpiozero's Button to it.
 from __future__ import annotations
 
 import logging
-import os
-import select
 import threading
 import time
 from collections.abc import Callable
@@ -41,22 +40,6 @@ class Trigger:
         except Exception as exc:  # noqa: BLE001 - a refused start (busy, closed batch) must not kill the input
             log.warning("trigger action refused: %s", exc)
         return True
-
-
-def watch_fd(fd: int, trigger: Trigger, *, keys: bytes = b" \n\r", stop: threading.Event,
-             poll: float = 0.2) -> None:
-    """Press `trigger` for every byte in `keys` read from `fd` (a tty, a pedal's event stream, a pipe)."""
-    poller = select.poll()  # not select(): it refuses descriptors above 1023
-    poller.register(fd, select.POLLIN | select.POLLHUP)
-    while not stop.is_set():
-        if not poller.poll(int(poll * 1000)):
-            continue
-        data = os.read(fd, 64)
-        if not data:  # closed
-            return
-        for byte in data:
-            if byte in keys:
-                trigger.press()
 
 
 def gpio_button(pin: int, trigger: Trigger, *, bounce_time: float = 0.05) -> Any:

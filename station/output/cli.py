@@ -14,6 +14,7 @@ from pathlib import Path
 from PIL import Image
 
 from protocol.clock import now_vn
+from protocol.errors import CommandError
 from protocol.pdfa_check import check_pdfa
 from protocol.signatures import validate_pdf_signatures
 
@@ -51,10 +52,8 @@ def register(subparsers) -> None:
     verify.set_defaults(func=run_verify)
 
 
-def _error(message: str, code: int = 2) -> Exception:
-    from sohoa.cli import CommandError  # imported late: sohoa.cli imports this module
-
-    return CommandError(message, code)
+def _error(message: str) -> Exception:
+    return CommandError(message)
 
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".pnm", ".pgm", ".ppm", ".jp2"}

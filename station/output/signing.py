@@ -18,7 +18,6 @@ import logging
 import os
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,9 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from PIL import ImageFont
-from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.font.opentype import CIDFontType2, GlyphAccumulator, GlyphAccumulatorFactory
-from pyhanko.pdf_utils.generic import pdf_name
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.metadata.model import DocumentMetadata
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -44,6 +41,7 @@ from pyhanko.stamp import TextStampStyle
 
 from protocol.clock import VN_TZ, iso_vn, now_vn
 from protocol.durable import write_atomic
+from protocol.errors import UserError
 
 log = logging.getLogger(__name__)
 logging.getLogger("fontTools").setLevel(logging.ERROR)  # per-glyph INFO lines on every stamp
@@ -73,13 +71,13 @@ class _OneInstantMeta(DocumentMetadata):
         super().__setattr__(name, value)
 
 
-class SigningError(Exception):
+class SigningError(UserError):
     """Signing refused or failed before the destination was written; the source is untouched."""
 
+    key = "signing"
+
     def __init__(self, message: str, message_vi: str):
-        super().__init__(message)
-        self.message = message
-        self.message_vi = message_vi
+        super().__init__(message, message_vi)
 
 
 @dataclass(frozen=True)
@@ -136,51 +134,31 @@ def _stamp_font_bytes(chars: frozenset[str]) -> bytes:
     return out.getvalue()
 
 
-@functools.lru_cache(maxsize=16)
-def _stamp_font_stream(chars: frozenset[str]) -> bytes:
-    """The cut font, Flate-compressed once, as embedded in every stamp of that agency."""
-    return zlib.compress(_stamp_font_bytes(chars))
+def _stamp_font_file(chars: frozenset[str]) -> str:
+    """The cut font as a file, for pyHanko's public GlyphAccumulatorFactory (it takes a path), which subsets
+    it again per stamp (about 11 ms CPU, docs/architecture.md). In a folder of this process's own (0700),
+    gone at exit; called before every visible signature, so a /tmp cleaner on a station up for weeks only
+    costs a rewrite."""
+    import hashlib
+
+    data = _stamp_font_bytes(chars)
+    folder = _stamp_font_folder()
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = folder / f"stamp-{hashlib.sha256(data).hexdigest()[:16]}.ttf"  # the same cut, the same file
+    if not path.exists():
+        write_atomic(path, data)
+    return str(path)
 
 
-class _StampCIDFont(CIDFontType2):
-    """Embeds the stamp font as cut once per agency (compressed once) instead of saving the parsed font again."""
+@functools.lru_cache(maxsize=1)
+def _stamp_font_folder() -> Path:
+    import atexit
+    import shutil
+    import tempfile
 
-    def __init__(self, tt, base_ps_name: str, subset_prefix: str, chars: frozenset[str]):
-        super().__init__(tt, base_ps_name, subset_prefix)
-        self._chars = chars
-
-    def set_font_file(self, writer):
-        stream = generic.StreamObject(
-            {pdf_name("/Filter"): pdf_name("/FlateDecode")}, encoded_data=_stamp_font_stream(self._chars)
-        )
-        ref = writer.add_object(stream)
-        self._font_descriptor[pdf_name("/FontFile2")] = ref
-        return ref
-
-
-class _StampAccumulator(GlyphAccumulator):
-    """pyHanko's accumulator subsets and re-saves the font for every stamp (10-15 ms even for a small font).
-    Ours is already cut to the agency's stamp glyphs, so it is embedded whole, from bytes made once: a few
-    unused digits cost less than a subset per document. Glyph ids stay those of the cut font, which is
-    exactly what gets embedded (CIDToGIDMap /Identity)."""
-
-    def __init__(self, *, chars: frozenset[str], **kwargs):
-        super().__init__(font_handle=io.BytesIO(_stamp_font_bytes(chars)), **kwargs)
-        base_ps_name = self.cidfont_obj.name.split("+", 1)[1]
-        self.cidfont_obj = _StampCIDFont(self.tt, base_ps_name, self.subset_prefix, chars)
-
-    def _extract_subset(self, options=None) -> None:
-        return None  # already a subset (see _stamp_font_bytes)
-
-
-@dataclass(frozen=True)
-class _StampFontFactory(GlyphAccumulatorFactory):
-    chars: frozenset[str] = frozenset(TIME_CHARS)
-
-    def create_font_engine(self, writer, obj_stream=None) -> GlyphAccumulator:
-        if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
-            obj_stream = writer.prepare_object_stream()
-        return _StampAccumulator(chars=self.chars, writer=writer, font_size=self.font_size, obj_stream=obj_stream)
+    folder = Path(tempfile.mkdtemp(prefix="sohoa-stamp-font-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 @functools.lru_cache(maxsize=1)
@@ -249,7 +227,7 @@ class _CachedKeySigner(signers.SimpleSigner):
 
 
 def _is_timestamp_failure(exc: BaseException) -> bool:
-    from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+    from pyhanko.sign.timestamps import TimestampRequestError
 
     while exc is not None:
         if isinstance(exc, TimestampRequestError):
@@ -303,7 +281,7 @@ def _open_token(module: str, token_label: str, key_label: str, pin: str, cert_la
         ) from exc
     try:
         signer = PKCS11Signer(session, key_label=key_label, cert_label=cert_label or key_label)
-        signer._load_objects()  # key handle and certificate looked up once per session
+        # reading signing_cert looks up the certificate and the key handle, once per session
         _check_certificate(signer.signing_cert, now_vn())
     except SigningError:
         session.close()
@@ -435,8 +413,8 @@ class Signer:
             style = TextStampStyle(
                 stamp_text="%(agency)s\n%(when)s",
                 text_box_style=TextBoxStyle(
-                    font=_StampFontFactory(
-                        str(STAMP_FONT), font_size=STAMP_PT, chars=frozenset(agency_name + TIME_CHARS)
+                    font=GlyphAccumulatorFactory(
+                        _stamp_font_file(frozenset(agency_name + TIME_CHARS)), font_size=STAMP_PT
                     ),
                     font_size=STAMP_PT,
                     text_color=(0, 0, 0),
@@ -449,6 +427,8 @@ class Signer:
 
     def _pdf_signer(self, agency_name: str, visible: bool, box) -> signers.PdfSigner:
         meta, style = self._style(agency_name)
+        if visible:
+            _stamp_font_file(frozenset(agency_name + TIME_CHARS))  # still there (see _stamp_font_file)
         if not visible:
             return signers.PdfSigner(meta, signer=self._signer, timestamper=self._timestamper)
         return signers.PdfSigner(
@@ -463,7 +443,9 @@ class Signer:
         """The signed document in memory: `data` plus the incremental update with the signature."""
         buffer = io.BytesIO(data)
         writer = IncrementalPdfFileWriter(buffer, strict=False)
-        writer._meta = _OneInstantMeta(moment)  # one instant for Info, XMP, /M and the stamp (no public setter)
+        # One instant for Info, XMP, /M and the stamp. The one pyHanko internal left: the writer's metadata
+        # object has no public setter (test_output_signing checks ModDate = ModifyDate = the instant given).
+        writer._meta = _OneInstantMeta(moment)
         when_text = iso_vn(moment, millis=False)
         box = None
         if visible:

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from protocol.durable import write_atomic
+from protocol.errors import CommandError
 from station.processing.config import ConfigError, load_config
 from station.processing.pipeline import ProcessingError, derivative_suffix, process_page
 from station.processing.separators import SheetError, sheets_pdf
@@ -55,7 +56,6 @@ def _file_dpi(path: Path) -> float | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sohoa.cli import CommandError
 
     try:
         config = load_config(args.config) if args.config else None
@@ -85,7 +85,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_sheets(args: argparse.Namespace) -> int:
-    from sohoa.cli import CommandError
 
     if args.separators < 0 or (args.sheets is not None and args.sheets < 1):
         raise CommandError("--separators must be ≥ 0 and --sheets ≥ 1")

@@ -129,13 +129,6 @@ def skew_profile(g: np.ndarray, *, max_angle: float = 5.0, ink: np.ndarray | Non
     return Skew(float(angle), confidence, vertical, line_ratio)
 
 
-def estimate_skew(img: np.ndarray, *, max_angle: float = 5.0, max_side: int = 1800) -> tuple[float | None, float]:
-    """(skew angle, confidence) of any page image; (None, c) when unreliable. See `skew_profile`."""
-    g = _shrink(gray(img), max_side / max(img.shape[:2]))
-    est = skew_profile(g, max_angle=max_angle)
-    return est.angle, est.confidence
-
-
 def residual_skew(g: np.ndarray, *, half: float = 0.6, ink: np.ndarray | None = None) -> float | None:
     """The skew left on a straightened small grey page, searched only near 0° (cheap): the check that
     deskewing worked. None without text lines."""
@@ -168,30 +161,6 @@ def rotate_by_matrix(w: int, h: int, angle: float) -> np.ndarray:
     m[0, 2] += (nw - w) / 2
     m[1, 2] += (nh - h) / 2
     return m
-
-
-def rotate_by(img: np.ndarray, angle: float) -> np.ndarray:
-    """Rotate by `angle` degrees counter-clockwise onto a canvas large enough that no pixel is lost."""
-    h, w = img.shape[:2]
-    return cv2.warpAffine(
-        img,
-        rotate_by_matrix(w, h, angle),
-        rotated_size(w, h, angle),
-        flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=edge_colour(img),
-    )
-
-
-def deskew(img: np.ndarray, *, max_angle: float = 5.0, min_angle: float = 0.05) -> tuple[np.ndarray, float]:
-    """Straighten the page. Returns (image, detected skew in degrees, counter-clockwise positive).
-    Without a reliable estimate, or below `min_angle`, the image is returned unchanged (angle 0 if none)."""
-    angle, _ = estimate_skew(img, max_angle=max_angle)
-    if angle is None:
-        return img, 0.0
-    if abs(angle) < min_angle:
-        return img, angle
-    return rotate_by(img, -angle), angle
 
 
 # -- borders ---------------------------------------------------------------------------------------
@@ -469,21 +438,6 @@ def to_150(g: np.ndarray, dpi: float) -> np.ndarray:
         return g
     h, w = g.shape
     return cv2.resize(g, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
-
-
-def quality_metrics(img: np.ndarray, *, dpi: float) -> dict:
-    """Numbers an operator or a rule can judge a page by; see ProcessingConfig for the thresholds."""
-    g = gray(img)
-    s = to_150(g, dpi)
-    return metrics_150(
-        s,
-        dpi=dpi,
-        size=(img.shape[1], img.shape[0]),
-        sharp=sharpness(g),
-        colour=colourfulness(img),
-        channels=1 if img.ndim == 2 else img.shape[2],
-        bit_depth=int(img.dtype.itemsize * 8),
-    )
 
 
 # -- QR codes --------------------------------------------------------------------------------------

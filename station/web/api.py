@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, stream_with_context
 
+from protocol.errors import NotFound
 from protocol.inputs import InputError, get_dict, get_float, get_int, get_ints, get_list, get_str
 from station import review as rv
 from station.web import health
@@ -337,10 +338,10 @@ def _import_folder(station: Any, name: str) -> Path:
     from station.service import data_path
 
     if not name or "/" in name or "\\" in name or name.startswith("."):
-        raise KeyError(f"import folder {name!r}")
+        raise NotFound(f"import folder {name!r}", "Không tìm thấy thư mục nhập này.")
     path = data_path(station.config, f"import/{name}")
     if not path.is_dir():
-        raise KeyError(f"import folder {name!r}")
+        raise NotFound(f"import folder {name!r}", "Không tìm thấy thư mục nhập này.")
     return path
 
 

@@ -81,11 +81,9 @@ def _wants_json() -> bool:
 
 
 def _errors(app: Flask) -> None:
-    from protocol.metadata import MetadataError
+    """protocol.errors through sohoa.weberrors: a UserError answers its own status, anything else is a 500 with
+    an incident id and its traceback in the log (no ValueError→400 or KeyError→404 that would hide a bug)."""
     from station.auth import AuthError
-    from station.capture.source import CaptureRefused
-    from station.output.signing import SigningError
-    from station.store import StateError
 
     def answer(status: int, error: str, message: str, message_vi: str, **extra: Any):
         if _wants_json():
@@ -100,42 +98,7 @@ def _errors(app: Flask) -> None:
     def auth_error(exc: AuthError):
         if not _wants_json() and exc.code in ("no_session", "locked"):
             return redirect(url_for("pages.login", next=request.path))
-        return answer(exc.status, exc.code, exc.message, exc.message_vi)
-
-    @app.errorhandler(MetadataError)
-    def metadata_error(exc: MetadataError):
-        problems = [{"field": p.field, "message": p.reason, "message_vi": p.reason_vi} for p in exc.problems]
-        return answer(422, "invalid_metadata", str(exc),
-                      "Thông tin chưa hợp lệ: " + "; ".join(p["message_vi"] for p in problems), problems=problems)
-
-    @app.errorhandler(StateError)
-    def state_error(exc: StateError):
-        from station.store import ReadOnlyError
-
-        if isinstance(exc, ReadOnlyError):
-            return answer(409, "read_only", str(exc), exc.message_vi)
-        return answer(409, "wrong_state", str(exc), "Hồ sơ đang ở trạng thái không cho phép thao tác này.")
-
-    @app.errorhandler(CaptureRefused)
-    def refused(exc: CaptureRefused):
-        return answer(400, exc.code, exc.message, exc.message_vi)
-
-    @app.errorhandler(SigningError)
-    def signing(exc: SigningError):  # wrong PIN, token unplugged: the message says what to do
-        return answer(400, "signing", exc.message, exc.message_vi)
-
-    @app.errorhandler(PermissionError)
-    def forbidden(exc: PermissionError):
-        return answer(403, "forbidden", str(exc), "Bạn không có quyền thực hiện thao tác này.")
-
-    @app.errorhandler(ValueError)
-    def bad_value(exc: ValueError):
-        return answer(400, "bad_request", str(exc),
-                      getattr(exc, "message_vi", None) or "Yêu cầu không hợp lệ: " + str(exc))
-
-    @app.errorhandler(KeyError)
-    def not_found(exc: KeyError):
-        return answer(404, "not_found", str(exc), "Không tìm thấy.")
+        return answer(exc.status, exc.key, exc.message, exc.message_vi)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
@@ -144,6 +107,4 @@ def _errors(app: Flask) -> None:
         if isinstance(exc, HTTPException):
             vi = "Không tìm thấy trang này." if exc.code == 404 else "Yêu cầu không hợp lệ."
             return answer(exc.code or 400, exc.name, exc.description or "", vi)
-        if type(exc).__name__ == "CaptureBusy":
-            return answer(409, "busy", str(exc), "Máy quét đang quét. Đợi lượt quét xong hoặc bấm Dừng.")
         return internal(answer, exc)  # the exception goes to the log only, never to the page

@@ -11,16 +11,15 @@ import dataclasses
 import json
 from typing import Any
 
+from protocol.errors import UserError
 from station.processing.pipeline import quality_flags
 
 THRESHOLDS = ("min_dpi", "residual_skew_max_deg", "max_clipped_white", "max_clipped_black", "min_contrast",
               "min_sharpness", "max_edge_content")
 
 
-class ProfileError(ValueError):
-    def __init__(self, message: str, message_vi: str):
-        super().__init__(message)
-        self.message_vi = message_vi
+class ProfileError(UserError, ValueError):
+    """A QC profile that is not an object of known thresholds (400)."""
 
 
 def check(profile: Any) -> dict[str, float]:

@@ -20,6 +20,7 @@ from protocol.clock import iso_vn  # noqa: E402
 from protocol.metadata import DocumentRecord, FileRecord  # noqa: E402
 from protocol.package import PackageDocument, PremisEvent, build_package, read_package  # noqa: E402
 from protocol.package.sample import build_sample  # noqa: E402
+from protocol.version import SOFTWARE  # noqa: E402
 
 LEGACY = Path(__file__).resolve().parent.parent / "data" / "legacy"
 M = "{http://www.loc.gov/METS/}"
@@ -65,7 +66,7 @@ def test_demo_and_sample_sips_and_aips_pass_the_official_validator(tmp_path, sig
     assert [d.pdf_member for d in contents.documents] == [f"representations/rep1/data/{d.doc_id}.pdf"
                                                          for d in contents.documents]
     assert contents.hoso["arcFileCode"] and contents.fonds_code == "P_UBND_DN"
-    assert contents.software == "sohoa 0.1.0"
+    assert contents.software == SOFTWARE  # the installed distribution's version (protocol.version)
 
 
 def test_a_second_version_of_a_package_passes_too(tmp_path, signed_pdf):

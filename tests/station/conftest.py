@@ -19,7 +19,7 @@ def sane_test_device(tmp_path_factory: pytest.TempPathFactory) -> str:
     # The SANE worker's watchdog: the test backend answers within milliseconds, so a hang shows in 20 s
     # rather than the 86 s a real A4 scanner gets (children, e.g. the CLI in the crash test, inherit it).
     os.environ.setdefault("SOHOA_SANE_WATCHDOG_S", "20")
-    from station.capture.source import list_devices
+    from station.capture.sane_source import discover as list_devices
 
     devices = [d["id"] for d in list_devices(timeout=10)]
     assert "test:0" in devices, f"SANE test backend not found (got {devices}): install sane-backends/libsane"

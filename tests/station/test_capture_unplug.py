@@ -11,8 +11,9 @@ from pathlib import Path
 from protocol.hashing import sha256_file
 from station.capture.journal import Journal
 from station.capture.sane_source import SaneSource
+from station.capture.sane_source import discover as list_devices
 from station.capture.service import CaptureService, CaptureState
-from station.capture.source import CapturedImage, ScanRequest, list_devices
+from station.capture.source import CapturedImage, ScanRequest
 from station.store import Store
 
 

@@ -155,3 +155,32 @@ def test_reprocessing_keeps_what_the_operator_decided(tmp_path, sane_test_device
         assert again["processing"]["manual_rotation"] == 90 and again["rotation"] == 90
     finally:
         station.stop()
+
+
+def test_finish_answers_at_once_and_processes_turned_pages_in_its_own_thread(station, tmp_path):
+    """Finish (as the HTTP request calls it) returns before the turned pages are processed again: the pool is
+    drained in the finishing thread, whose step the UI reads, and the package is made from the new pages."""
+    import time
+
+    from station import review
+
+    batch, pages = _imported_batch(station, tmp_path, pages=2)
+    station.set_documents(batch["id"], [_doc(1, [p["id"] for p in pages])], actor="op1")
+    for page in pages:
+        review.rotate(station.store, page["id"], by=90, actor="op1")
+    before = {p["id"]: p["derivative_path"] for p in pages}
+
+    def derivatives() -> dict:
+        return {p["id"]: station.store.page(p["id"])["derivative_path"] for p in pages}
+
+    station.finish(batch["id"], actor="op1")
+    assert derivatives() == before, "the caller returned before any page was processed again"
+    assert station.finishing.get(batch["id"]) == "start", "the UI sees finishing at once"
+    deadline = time.monotonic() + 300
+    while station.store.batch(batch["id"])["state"] != BatchState.SEALED and batch["id"] not in station.last_error:
+        assert time.monotonic() < deadline, station.finishing.get(batch["id"])
+        time.sleep(0.2)
+    assert station.store.batch(batch["id"])["state"] == BatchState.SEALED, station.last_error.get(batch["id"])
+    after = derivatives()
+    assert all(after[i] != before[i] for i in before), "the same probe sees the pages processed again"
+    assert all(station.store.page(i)["processing"]["manual_rotation"] == 90 for i in before)

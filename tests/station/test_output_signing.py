@@ -158,8 +158,10 @@ def test_sign_bytes_signs_in_memory_and_a_failure_leaves_the_destination(tmp_pat
     assert not list(tmp_path.glob(".*.part"))
 
 
-def test_stamp_font_is_cut_once_per_agency_and_embedded_as_cut(tmp_path, unsigned, signer):
-    import zlib
+def test_stamp_font_is_cut_once_per_agency_and_embedded_from_the_cut(tmp_path, unsigned, signer):
+    import io
+
+    from fontTools.ttLib import TTFont
 
     from station.output.signing import TIME_CHARS, _stamp_font_bytes
 
@@ -175,7 +177,10 @@ def test_stamp_font_is_cut_once_per_agency_and_embedded_as_cut(tmp_path, unsigne
             [field] = pdf.Root.AcroForm.Fields
             font = next(iter(field.AP.N.Resources.Font.values()))
             program = font.DescendantFonts[0].FontDescriptor.FontFile2
-            assert zlib.decompress(program.read_raw_bytes()) == _stamp_font_bytes(frozenset(name + TIME_CHARS))
+            embedded = TTFont(io.BytesIO(program.read_bytes()))
+            cut = TTFont(io.BytesIO(_stamp_font_bytes(frozenset(name + TIME_CHARS))))
+            # pyHanko (public API) subsets the agency's cut again to the glyphs this stamp shows
+            assert 1 < embedded["maxp"].numGlyphs <= cut["maxp"].numGlyphs < 200
         text = subprocess.run(
             ["pdftotext", "-f", "1", "-l", "1", str(path), "-"], capture_output=True, text=True, check=True
         ).stdout
@@ -210,3 +215,25 @@ def test_one_instant_for_every_date_across_a_second_boundary(tmp_path, unsigned,
     with pikepdf.open(dst) as pdf:
         assert str(pdf.trailer.Info.ModDate).startswith(when.strftime("D:%Y%m%d%H%M%S"))
         assert pdf.open_metadata().get("xmp:ModifyDate") == when.isoformat()
+
+
+def test_visible_stamp_survives_its_font_file_being_cleaned_away(tmp_path, unsigned, demo_keys, signer):
+    """The stamp font reaches pyHanko (public API) as a file under /tmp; a station up for weeks sees a tmp
+    cleaner remove it, and the next stamp must still carry its text."""
+    import shutil
+
+    from station.output import signing
+
+    def embedded_font(name: str) -> int:
+        dst = tmp_path / name
+        signer.sign(unsigned, dst, agency_name=AGENCY)
+        assert validate_pdf_signatures(dst, trust_roots=[demo_keys.ca_pem.read_bytes()]).ok
+        with pikepdf.open(dst) as pdf:
+            [field] = pdf.Root.AcroForm.Fields
+            font = next(iter(field.AP.N.Resources.Font.values()))
+            return len(font.DescendantFonts[0].FontDescriptor.FontFile2.read_bytes())
+
+    assert embedded_font("a.pdf") > 1000
+    assert list(signing._stamp_font_folder().glob("stamp-*.ttf")), "the probe: the font file is there"
+    shutil.rmtree(signing._stamp_font_folder())  # what systemd-tmpfiles does to an old folder in /tmp
+    assert embedded_font("b.pdf") > 1000, "the stamp still embeds its font after the file was written again"

@@ -22,34 +22,28 @@ def page(**kw) -> np.ndarray:
     return img
 
 
-# -- deskew ----------------------------------------------------------------------------------------
+# -- skew ------------------------------------------------------------------------------------------
+
+
+def _skew(img: np.ndarray):
+    """The pipeline's estimate: skew_profile on the ~150 dpi grey copy."""
+    return steps.skew_profile(steps.to_150(steps.gray(img), DPI))
 
 
 @pytest.mark.parametrize("skew", [-3.0, -1.2, -0.5, 0.5, 1.7, 3.0])
-def test_deskew_estimates_known_skew(skew):
-    img = page(seed=11, skew_deg=skew, noise=5.0)
-    out, angle = steps.deskew(img)
-    assert abs(angle - skew) < 0.15, f"skew {skew}: estimated {angle}"
-    residual, _ = steps.estimate_skew(out)
-    assert residual is not None and abs(residual) < 0.15
+def test_skew_profile_estimates_known_skew(skew):
+    found = _skew(page(seed=11, skew_deg=skew, noise=5.0))
+    assert found.angle is not None and abs(found.angle - skew) < 0.15, f"skew {skew}: estimated {found.angle}"
 
 
-def test_deskew_on_page_lying_sideways_still_finds_fine_skew():
-    img = page(seed=12, skew_deg=1.0, rotate=90)
-    _, angle = steps.deskew(img)
-    assert abs(angle - 1.0) < 0.15, angle
+def test_skew_profile_on_page_lying_sideways_still_finds_fine_skew():
+    found = _skew(page(seed=12, skew_deg=1.0, rotate=90))
+    assert found.angle is not None and abs(found.angle - 1.0) < 0.15, found
 
 
-def test_deskew_does_nothing_without_text():
-    img = page(seed=13, blank=True, noise=4.0)
-    out, angle = steps.deskew(img)
-    assert angle == 0.0 and out is img
-
-
-def test_rotate_by_keeps_every_pixel():
-    img = page(seed=14, lines=5)
-    out = steps.rotate_by(img, 3.0)
-    assert out.shape[0] > img.shape[0] and out.shape[1] > img.shape[1]
+def test_skew_profile_says_nothing_without_text():
+    assert _skew(page(seed=13, blank=True, noise=4.0)).angle is None
+    assert _skew(page(seed=13, noise=4.0)).angle is not None  # the same probe on a page with text
 
 
 # -- borders ---------------------------------------------------------------------------------------
@@ -113,7 +107,10 @@ def test_own_orientation_method_without_osd(rotated):
     g = steps.gray(page(seed=36 + rotated, rotate=rotated, skew_deg=-1.1, noise=4.0, yellow=True))
     skew = steps.skew_profile(g)
     assert skew.angle is not None and abs(skew.angle + 1.1) < 0.15
-    found = orient(steps.rotate_by(g, -skew.angle), skew, dpi=DPI, use_osd=False)
+    h, w = g.shape
+    straight = cv2.warpAffine(g, steps.rotate_by_matrix(w, h, -skew.angle), steps.rotated_size(w, h, skew.angle),
+                              borderValue=steps.edge_colour(g))  # as the pipeline straightens
+    found = orient(straight, skew, dpi=DPI, use_osd=False)
     fix = (360 - rotated) % 360
     assert found.evidence["lines"]["rotation"] == fix, found
     # one signal never turns a page: upright is kept, a turned page is kept and marked uncertain
@@ -178,27 +175,33 @@ def test_pages_with_a_little_text_are_not_blank(name):
 # -- quality ---------------------------------------------------------------------------------------
 
 
-def test_quality_metrics_report_what_they_should():
-    sharp = steps.quality_metrics(page(seed=51), dpi=DPI)
-    blurred = steps.quality_metrics(page(seed=51, blur=2.5), dpi=DPI)
-    assert sharp["effective_dpi"] == DPI and sharp["width_mm"] == pytest.approx(210, abs=0.5)
+def _metrics(img: np.ndarray, tmp_path) -> dict:
+    """The quality metrics as the pipeline measures them on a page (orientation and QR search off: quicker)."""
+    from station.processing.pipeline import process_image
+
+    config = ProcessingConfig(detect_orientation=False, find_qr=False)
+    return process_image(img, dpi=DPI, out_path=tmp_path / "page.png", config=config).metrics
+
+
+def test_quality_metrics_report_what_they_should(tmp_path):
+    sharp = _metrics(page(seed=51), tmp_path)
+    blurred = _metrics(page(seed=51, blur=2.5), tmp_path)
+    assert sharp["effective_dpi"] == DPI and sharp["width_mm"] == pytest.approx(210, abs=1.0)
     assert sharp["channels"] == 3 and sharp["bit_depth"] == 8
     assert blurred["sharpness_text"] < sharp["sharpness_text"] / 3
     assert sharp["contrast"] > 150 and sharp["clipped_black"] < 0.01
     assert sharp["residual_skew_deg"] is not None and abs(sharp["residual_skew_deg"]) < 0.15
     assert max(sharp["edge_content"].values()) == 0.0
     dark = (page(seed=51).astype(np.float32) * 0.3).astype(np.uint8)
-    assert steps.quality_metrics(dark, dpi=DPI)["contrast"] < 80
-    skewed = steps.quality_metrics(page(seed=51, skew_deg=1.0), dpi=DPI)
-    # the residual check searches only ±0.6° (cheap): a page left at 1° shows up at the edge of it, flagged
-    assert skewed["residual_skew_deg"] >= 0.5
+    assert _metrics(dark, tmp_path)["contrast"] < 80
+    skewed = _metrics(page(seed=51, skew_deg=1.0), tmp_path)
+    assert abs(skewed["residual_skew_deg"]) < 0.15, "the pipeline straightened the page it measured"
 
 
-def test_quality_metrics_see_content_cut_at_the_edge():
-    img = page(seed=52)
-    cut = img[:, 230:]  # text starts 25 mm (197 px) from the left: cut into it
-    metrics = steps.quality_metrics(cut, dpi=DPI)
-    assert metrics["edge_content"]["left"] > 0.05
+def test_quality_metrics_see_content_cut_at_the_edge(tmp_path):
+    cut = page(seed=52)[:, 230:]  # text starts 25 mm (197 px) from the left: cut into it
+    assert _metrics(cut, tmp_path)["edge_content"]["left"] > 0.05
+    assert _metrics(page(seed=52), tmp_path)["edge_content"]["left"] == 0.0  # the same probe, uncut
 
 
 # -- QR --------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from protocol.errors import Forbidden
 from station import review as rv
 from station.store import BatchState, StateError
 
@@ -84,7 +85,7 @@ def test_flags_block_finish_until_accepted_or_overridden(station_store, batch_id
                                  flags=[{"code": "blank", "message": "", "message_vi": ""}])
     assert [u["page_id"] for u in rv.unresolved(station_store, batch_id)] == [a]  # blank pages are set apart
     assert not rv.can_finish(station_store, batch_id)
-    with pytest.raises(PermissionError):
+    with pytest.raises(Forbidden):
         rv.override(station_store, batch_id, reason="ok", actor="op1", role="operator")
     with pytest.raises(ValueError):
         rv.override(station_store, batch_id, reason=" ", actor="sup1", role="supervisor")

@@ -1,17 +1,19 @@
-"""`sohoa package ...`: verify a TT05 package offline (and build a sample one)."""
+"""`sohoa package ...`: verify a TT05 package offline (and build a sample one). Here, not in protocol/: verify
+runs the server's registry of checks, and only sohoa/ may know both sides."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+
+from protocol.errors import CommandError, ExitCode
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("package", help="TT05 packages: verify (offline) or build a sample")
     sub = p.add_subparsers(dest="package_command", metavar="ACTION")
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(func=lambda args: (p.print_help(), ExitCode.USAGE)[1])
 
     v = sub.add_parser("verify", help="run every archive check on a .zip or folder; JSON report on stdout")
     v.add_argument("path", type=Path)
@@ -36,19 +38,17 @@ def verify(args: argparse.Namespace) -> int:
         only = STRUCTURAL if args.only == "structural" else [n.strip() for n in args.only.split(",")]
         unknown = set(only) - {n for n, _ in CHECKS}
         if unknown:
-            print(f"sohoa: error: unknown checks {sorted(unknown)}", file=sys.stderr)
-            return 2
+            raise CommandError(f"unknown checks {sorted(unknown)}")
     roots = []
     for pem in args.trust:
         try:
             roots.append(pem.read_bytes())
         except OSError as exc:
-            print(f"sohoa: error: cannot read trust root {pem}: {exc}", file=sys.stderr)
-            return 2
+            raise CommandError(f"cannot read trust root {pem}: {exc}") from exc
     verdict = run_checks(args.path, trust_roots=roots, expected_sheets=args.expected_sheets, only=only)
     report = dict(verdict.to_dict(), path=str(args.path))
     print(json.dumps(report, ensure_ascii=False, indent=2))
-    return 0 if verdict.ok else 1
+    return ExitCode.OK if verdict.ok else ExitCode.FAILED
 
 
 def build_sample(args: argparse.Namespace) -> int:
