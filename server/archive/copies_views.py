@@ -33,6 +33,13 @@ def _form_page(error: str = "", status: int = 200, form: dict | None = None):
     form = form or {}
     objid = (request.values.get("objid") or "").strip()[:100]
     row = browse.catalogued(ctx(), objid) if objid else None
+    if objid and row is None:  # a mã hồ sơ rather than an OBJID: its current version
+        current = ctx().catalog.packages(file_code=objid, include_superseded=False)
+        if current:
+            objid = current[-1]["objid"]
+            row = browse.catalogued(ctx(), objid)
+    if objid and row is None and not error:
+        error, status = i18n.text("copy_no_hoso", "vi"), 404
     documents = row.get("documents", []) if row else []
     default_until = (now_vn().date() + timedelta(days=copies.READ_MAX_DAYS)).isoformat()
     return render_template("archive/copies.html", error=error, objid=objid, hoso=row, documents=documents,

@@ -199,6 +199,19 @@ def test_certified_copy_without_a_key_is_refused(signing):
     assert resp.status_code == 503 and "archive_signer_p12" in resp.text and "khóa ký số" in resp.text
 
 
+def test_hoso_chosen_by_file_code_or_objid(signing):
+    from archive_support import FILE_CODE
+
+    arc = signing
+    s = arc.session()
+    by_code = s.get(f"{arc.url}/archive/copies/", params={"objid": FILE_CODE}, timeout=30)
+    assert by_code.status_code == 200 and f'name="objid" value="{arc.objid}"' in by_code.text
+    assert f'<option value="{arc.doc_id}"' in by_code.text
+    nothing = s.get(f"{arc.url}/archive/copies/", params={"objid": "KHONG.CO"}, timeout=30)
+    assert nothing.status_code == 404 and "Không tìm thấy hồ sơ với mã này" in nothing.text
+    assert 'id="copy-form"' not in nothing.text
+
+
 def test_copies_need_the_archivist_role(signing):
     arc = signing
     row, _ = _made(arc, "copy")
