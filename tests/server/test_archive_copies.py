@@ -54,6 +54,28 @@ def _made(arc, kind: str, **over) -> tuple[dict, Path]:
     return row, copies.path_of(arc.context, row)
 
 
+def _signature_box(pdf: Path) -> tuple[float, float]:
+    """(page height, bottom of the agency's visible signature box) on page 1, PDF points."""
+    import pikepdf
+
+    with pikepdf.open(pdf) as doc:
+        page = doc.pages[0]
+        [rect] = [[float(v) for v in a.Rect] for a in page.get("/Annots", []) if a.get("/FT") == "/Sig"]
+        return float(page.mediabox[3]), min(rect[1], rect[3])
+
+
+def _box(pdf: Path, word: str) -> tuple[float, float, float, float]:
+    """(xMin, yMin, xMax, yMax) of the first `word` on page 1, top-left origin, points (pdftotext -bbox)."""
+    import re
+
+    xml = subprocess.run(["pdftotext", "-bbox", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True,
+                         check=True, timeout=60).stdout.decode()
+    for m in re.finditer(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', xml):
+        if word in m.group(5):
+            return tuple(float(v) for v in m.groups()[:4])  # type: ignore[return-value]
+    raise AssertionError(f"{word!r} not on page 1")
+
+
 def _master(arc) -> Path:
     from server.archive import render
 
@@ -93,6 +115,8 @@ def test_copy_marked_ban_sao_master_untouched(signing):
     before = sha256_file(stored.path)
     row, path = _made(arc, "copy")
     assert "BẢN SAO" in _text(path, 1)
+    mark, (height, sig_bottom) = _box(path, "SAO"), _signature_box(_master(arc))
+    assert mark[1] >= height - sig_bottom and mark[0] > 300, (mark, sig_bottom)  # top right, below the stamp
     assert "BẢN SAO" not in _text(_master(arc))
     assert sha256_file(stored.path) == before
     resp = arc.session().get(f"{arc.url}/archive/copies/{row['id']}/file", timeout=30)
