@@ -126,7 +126,7 @@ def test_copy_marked_ban_sao_master_untouched(signing):
     assert any(e["action"] == "copy" and row["id"] in e["detail"] and "Nguyễn Thị Hoa" in e["detail"] for e in log)
 
 
-def test_certified_copy_signed_by_the_archive(signing, demo_keys):
+def test_certified_copy_signed_by_the_archive(signing, demo_keys, tmp_path):
     arc = signing
     stored = arc.context.store.get(arc.objid)
     before = sha256_file(stored.path)
@@ -137,7 +137,7 @@ def test_certified_copy_signed_by_the_archive(signing, demo_keys):
     assert verdict.ok, verdict.reasons
     assert verdict.covers_whole_file
     # the same check sees a changed copy
-    tampered = path.with_name("tampered.pdf")
+    tampered = tmp_path / "tampered.pdf"
     data = bytearray(path.read_bytes())
     at = data.index(b"BT", len(data) // 3)
     data[at + 3: at + 4] = b"9" if data[at + 3:at + 4] != b"9" else b"8"
@@ -146,7 +146,7 @@ def test_certified_copy_signed_by_the_archive(signing, demo_keys):
     assert sha256_file(stored.path) == before
 
 
-def test_certified_dip_keeps_the_original_and_describes_the_request(signing, demo_keys):
+def test_certified_dip_keeps_the_original_and_describes_the_request(signing, demo_keys, tmp_path):
     from lxml import etree
 
     from protocol.package.schemas import validate
@@ -185,14 +185,14 @@ def test_certified_dip_keeps_the_original_and_describes_the_request(signing, dem
         assert hashlib.sha256(members[member]).hexdigest().upper() == checksum, member
     assert f"representations/rep1/data/{arc.doc_id}.pdf" in listed
     assert f"documentation/XAC_THUC_{row['id']}.pdf" in listed and "metadata/descriptive/EAD.xml" in listed
-    sheet_path = path.with_name("sheet.pdf")
+    sheet_path = tmp_path / "sheet.pdf"
     sheet_path.write_bytes(members[f"documentation/XAC_THUC_{row['id']}.pdf"])
     text = _text(sheet_path)
     for item in ("Nguyễn Thị Hoa", "079190000123", arc.doc_id, "Công vụ", row["id"], ARCHIVE_NAME, "Quyết định"):
         assert item in text, item
     verdict = validate_pdf_signatures(sheet_path, trust_roots=[demo_keys.ca_pem.read_bytes()])
     assert verdict.ok, verdict.reasons
-    orig_path = path.with_name("original.pdf")
+    orig_path = tmp_path / "original.pdf"
     orig_path.write_bytes(original)
     assert validate_pdf_signatures(orig_path, trust_roots=[demo_keys.ca_pem.read_bytes()]).ok
     assert sha256_file(stored.path) == before
