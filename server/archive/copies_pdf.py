@@ -93,7 +93,9 @@ def stamp(data: bytes, text: str, *, where: str, pages: str = "all") -> bytes:
     boxes = _page_boxes(data)
     below = _signature_bottom(data) if where == "top_right" else None
     writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
-    style = _style(text)
+    # one stamp (one form XObject, one embedded font) drawn on every page: a font per page made a
+    # 300-page read-only view take minutes
+    mark = TextStamp(writer, _style(text), box=BoxConstraints(width=int(width) + 1, height=int(height) + 1))
     for index, (x1, y1, x2, y2) in enumerate(boxes if pages == "all" else boxes[:1]):
         if where == "bottom_centre":
             x, y = (x1 + x2 - width) / 2, y1 + MARGIN_PT
@@ -101,7 +103,6 @@ def stamp(data: bytes, text: str, *, where: str, pages: str = "all") -> bytes:
             x, y = x2 - MARGIN_PT - width, below - PAD_PT - height
         else:
             x, y = x2 - MARGIN_PT - width, y2 - MARGIN_PT - height
-        mark = TextStamp(writer, style, box=BoxConstraints(width=int(width) + 1, height=int(height) + 1))
         mark.apply(index, int(x), int(y))
     out = io.BytesIO()
     writer.write(out)
