@@ -71,6 +71,19 @@ def _page_boxes(data: bytes) -> list[tuple[float, float, float, float]]:
         return [tuple(float(v) for v in page.mediabox) for page in pdf.pages]  # type: ignore[misc]
 
 
+def _signature_bottom(data: bytes) -> float | None:
+    """The lowest edge of the visible signature boxes on page 1 (the agency's stamp sits top right too):
+    the "BẢN SAO" mark goes just below it rather than over it."""
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        bottoms = []
+        for annot in pdf.pages[0].get("/Annots", []) if len(pdf.pages) else []:
+            field_type = annot.get("/FT") or (annot.get("/Parent") or {}).get("/FT")
+            rect = [float(v) for v in annot.get("/Rect", [])]
+            if field_type == "/Sig" and len(rect) == 4 and rect[3] - rect[1] > 1:
+                bottoms.append(min(rect[1], rect[3]))
+        return min(bottoms) if bottoms else None
+
+
 def stamp(data: bytes, text: str, *, where: str, pages: str = "all") -> bytes:
     """`data` with `text` stamped at `where` ("bottom_centre" or "top_right") on every page or the first."""
     from pyhanko.pdf_utils.layout import BoxConstraints
@@ -78,14 +91,18 @@ def stamp(data: bytes, text: str, *, where: str, pages: str = "all") -> bytes:
     lines = text.split("\n")
     width, height = _size(lines)
     boxes = _page_boxes(data)
+    below = _signature_bottom(data) if where == "top_right" else None
     writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
-    style = _style(text)
+    # one stamp (one form XObject, one embedded font) drawn on every page: a font per page made a
+    # 300-page read-only view take minutes
+    mark = TextStamp(writer, _style(text), box=BoxConstraints(width=int(width) + 1, height=int(height) + 1))
     for index, (x1, y1, x2, y2) in enumerate(boxes if pages == "all" else boxes[:1]):
         if where == "bottom_centre":
             x, y = (x1 + x2 - width) / 2, y1 + MARGIN_PT
+        elif below is not None and index == 0:
+            x, y = x2 - MARGIN_PT - width, below - PAD_PT - height
         else:
             x, y = x2 - MARGIN_PT - width, y2 - MARGIN_PT - height
-        mark = TextStamp(writer, style, box=BoxConstraints(width=int(width) + 1, height=int(height) + 1))
         mark.apply(index, int(x), int(y))
     out = io.BytesIO()
     writer.write(out)

@@ -15,8 +15,7 @@ from server import auth
 from server.archive import audit, browse, copies, render
 from server.archive import copies_texts as _copies_texts  # noqa: F401  (its texts in the one text table)
 from server.archive import texts as _texts  # noqa: F401  (the archive's texts in the one text table)
-from server.web import i18n
-from server.web.blueprint import _guard, ctx
+from server.web.blueprint import _guard, ctx, t
 
 bp = Blueprint("archive_copies", __name__, url_prefix="/archive/copies", template_folder="templates")
 bp.before_request(_guard)
@@ -33,6 +32,13 @@ def _form_page(error: str = "", status: int = 200, form: dict | None = None):
     form = form or {}
     objid = (request.values.get("objid") or "").strip()[:100]
     row = browse.catalogued(ctx(), objid) if objid else None
+    if objid and row is None:  # a mã hồ sơ rather than an OBJID: its current version
+        current = ctx().catalog.packages(file_code=objid, include_superseded=False)
+        if current:
+            objid = current[-1]["objid"]
+            row = browse.catalogued(ctx(), objid)
+    if objid and row is None and not error:
+        error, status = t("copy_no_hoso"), 404
     documents = row.get("documents", []) if row else []
     default_until = (now_vn().date() + timedelta(days=copies.READ_MAX_DAYS)).isoformat()
     return render_template("archive/copies.html", error=error, objid=objid, hoso=row, documents=documents,
@@ -78,7 +84,7 @@ def show(copy_id: str):
 def download(copy_id: str):
     row = _get(copy_id)
     if row["kind"] == "read":
-        abort(403, i18n.text("copy_not_downloadable", "vi"))
+        abort(403, t("copy_not_downloadable"))
     _log("download", f"copy/{copy_id}", f"{row['kind']} of {row['objid']}/{row['doc_id']}")
     suffix = copies.path_of(ctx(), row).suffix
     return send_file(copies.path_of(ctx(), row), as_attachment=True,

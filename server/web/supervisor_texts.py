@@ -62,6 +62,11 @@ TEXTS: dict[str, dict[str, str]] = {
     "event_telemetry_gap": {"vi": "Mất một phần số liệu", "en": "Telemetry gap"},
     "event_info": {"vi": "Thông tin", "en": "Info"},
     "event_other": {"vi": "Sự kiện", "en": "Event"},
+    # work-order import refusals that used to show a heading or "> 20 MB"
+    "import_no_file": {"vi": "Chọn một tệp mục lục (CSV hoặc XLSX) rồi bấm Nhập.",
+                       "en": "Choose an inventory file (CSV or XLSX), then Import."},
+    "import_too_big": {"vi": "Tệp quá lớn (tối đa 20 MB): hãy chia mục lục thành nhiều tệp.",
+                       "en": "File too large (20 MB at most): split the inventory into several files."},
 }
 for _key, _entry in TEXTS.items():
     i18n.TEXTS.setdefault(_key, _entry)

@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "server"))
-from archive_support import archive, three_page_pdf  # noqa: E402,F401 - fixtures
+from archive_support import FILE_CODE, archive, three_page_pdf  # noqa: E402,F401 - fixtures
 from test_dashboard_support import ARCHIVIST  # noqa: E402
 
 from protocol.clock import now_vn  # noqa: E402
@@ -52,7 +52,7 @@ def test_copy_request_screen(archive, tmp_path):  # noqa: F811 - fixture
             page.click("form#login button[type=submit]")
             page.wait_for_url(archive.url + "/archive/")
             page.click("nav a[href='/archive/copies/']")
-            page.fill("#pick-hoso input[name=objid]", archive.objid)
+            page.fill("#pick-hoso input[name=objid]", FILE_CODE)  # the mã hồ sơ people know
             page.click("#pick-hoso button[type=submit]")
             form = page.locator("#copy-form")
             expect(form).to_contain_text("Bản sao có xác thực dạng gói tin sử dụng (DIP)")

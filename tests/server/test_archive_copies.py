@@ -54,6 +54,28 @@ def _made(arc, kind: str, **over) -> tuple[dict, Path]:
     return row, copies.path_of(arc.context, row)
 
 
+def _signature_box(pdf: Path) -> tuple[float, float]:
+    """(page height, bottom of the agency's visible signature box) on page 1, PDF points."""
+    import pikepdf
+
+    with pikepdf.open(pdf) as doc:
+        page = doc.pages[0]
+        [rect] = [[float(v) for v in a.Rect] for a in page.get("/Annots", []) if a.get("/FT") == "/Sig"]
+        return float(page.mediabox[3]), min(rect[1], rect[3])
+
+
+def _box(pdf: Path, word: str) -> tuple[float, float, float, float]:
+    """(xMin, yMin, xMax, yMax) of the first `word` on page 1, top-left origin, points (pdftotext -bbox)."""
+    import re
+
+    xml = subprocess.run(["pdftotext", "-bbox", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True,
+                         check=True, timeout=60).stdout.decode()
+    for m in re.finditer(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', xml):
+        if word in m.group(5):
+            return tuple(float(v) for v in m.groups()[:4])  # type: ignore[return-value]
+    raise AssertionError(f"{word!r} not on page 1")
+
+
 def _master(arc) -> Path:
     from server.archive import render
 
@@ -93,6 +115,8 @@ def test_copy_marked_ban_sao_master_untouched(signing):
     before = sha256_file(stored.path)
     row, path = _made(arc, "copy")
     assert "BẢN SAO" in _text(path, 1)
+    mark, (height, sig_bottom) = _box(path, "SAO"), _signature_box(_master(arc))
+    assert mark[1] >= height - sig_bottom and mark[0] > 300, (mark, sig_bottom)  # top right, below the stamp
     assert "BẢN SAO" not in _text(_master(arc))
     assert sha256_file(stored.path) == before
     resp = arc.session().get(f"{arc.url}/archive/copies/{row['id']}/file", timeout=30)
@@ -102,7 +126,7 @@ def test_copy_marked_ban_sao_master_untouched(signing):
     assert any(e["action"] == "copy" and row["id"] in e["detail"] and "Nguyễn Thị Hoa" in e["detail"] for e in log)
 
 
-def test_certified_copy_signed_by_the_archive(signing, demo_keys):
+def test_certified_copy_signed_by_the_archive(signing, demo_keys, tmp_path):
     arc = signing
     stored = arc.context.store.get(arc.objid)
     before = sha256_file(stored.path)
@@ -113,7 +137,7 @@ def test_certified_copy_signed_by_the_archive(signing, demo_keys):
     assert verdict.ok, verdict.reasons
     assert verdict.covers_whole_file
     # the same check sees a changed copy
-    tampered = path.with_name("tampered.pdf")
+    tampered = tmp_path / "tampered.pdf"
     data = bytearray(path.read_bytes())
     at = data.index(b"BT", len(data) // 3)
     data[at + 3: at + 4] = b"9" if data[at + 3:at + 4] != b"9" else b"8"
@@ -122,7 +146,7 @@ def test_certified_copy_signed_by_the_archive(signing, demo_keys):
     assert sha256_file(stored.path) == before
 
 
-def test_certified_dip_keeps_the_original_and_describes_the_request(signing, demo_keys):
+def test_certified_dip_keeps_the_original_and_describes_the_request(signing, demo_keys, tmp_path):
     from lxml import etree
 
     from protocol.package.schemas import validate
@@ -161,14 +185,14 @@ def test_certified_dip_keeps_the_original_and_describes_the_request(signing, dem
         assert hashlib.sha256(members[member]).hexdigest().upper() == checksum, member
     assert f"representations/rep1/data/{arc.doc_id}.pdf" in listed
     assert f"documentation/XAC_THUC_{row['id']}.pdf" in listed and "metadata/descriptive/EAD.xml" in listed
-    sheet_path = path.with_name("sheet.pdf")
+    sheet_path = tmp_path / "sheet.pdf"
     sheet_path.write_bytes(members[f"documentation/XAC_THUC_{row['id']}.pdf"])
     text = _text(sheet_path)
     for item in ("Nguyễn Thị Hoa", "079190000123", arc.doc_id, "Công vụ", row["id"], ARCHIVE_NAME, "Quyết định"):
         assert item in text, item
     verdict = validate_pdf_signatures(sheet_path, trust_roots=[demo_keys.ca_pem.read_bytes()])
     assert verdict.ok, verdict.reasons
-    orig_path = path.with_name("original.pdf")
+    orig_path = tmp_path / "original.pdf"
     orig_path.write_bytes(original)
     assert validate_pdf_signatures(orig_path, trust_roots=[demo_keys.ca_pem.read_bytes()]).ok
     assert sha256_file(stored.path) == before
@@ -197,6 +221,19 @@ def test_certified_copy_without_a_key_is_refused(signing):
     finally:
         cfg.archive_signer_p12 = saved
     assert resp.status_code == 503 and "archive_signer_p12" in resp.text and "khóa ký số" in resp.text
+
+
+def test_hoso_chosen_by_file_code_or_objid(signing):
+    from archive_support import FILE_CODE
+
+    arc = signing
+    s = arc.session()
+    by_code = s.get(f"{arc.url}/archive/copies/", params={"objid": FILE_CODE}, timeout=30)
+    assert by_code.status_code == 200 and f'name="objid" value="{arc.objid}"' in by_code.text
+    assert f'<option value="{arc.doc_id}"' in by_code.text
+    nothing = s.get(f"{arc.url}/archive/copies/", params={"objid": "KHONG.CO"}, timeout=30)
+    assert nothing.status_code == 404 and "Không tìm thấy hồ sơ với mã này" in nothing.text
+    assert 'id="copy-form"' not in nothing.text
 
 
 def test_copies_need_the_archivist_role(signing):

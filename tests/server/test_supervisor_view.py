@@ -75,3 +75,15 @@ def test_rejection_reasons_in_vietnamese():
     from server.web.i18n import TEXTS
 
     assert all(f"reject_{name}" in TEXTS for name, _ in CHECKS), "every check needs its Vietnamese name"
+
+
+def test_import_refusals_in_vietnamese(floor: Floor):  # noqa: F811 - fixture
+    from test_dashboard_support import csrf_from
+
+    s = login(floor.url, *SUPERVISOR)
+    token = csrf_from(s.get(floor.url + "/workorders", timeout=10).text)
+    empty = s.post(floor.url + "/workorders/import", data={"csrf_token": token}, timeout=30)
+    assert empty.status_code == 400 and "Chọn một tệp mục lục (CSV hoặc XLSX)" in empty.text
+    big = s.post(floor.url + "/workorders/import", data={"csrf_token": token},
+                 files={"inventory": ("muc-luc.csv", b"x" * (20 * 1024 * 1024 + 1))}, timeout=60)
+    assert big.status_code == 413 and "Tệp quá lớn (tối đa 20 MB)" in big.text and "&gt; 20 MB" not in big.text
