@@ -84,6 +84,7 @@ def create_app(context: ServerContext) -> Flask:
     app.register_blueprint(operators_bp)
     app.register_blueprint(web_bp)
     app.register_blueprint(enroll_bp)
+    from server.archive import acceptance_views  # noqa: F401  (its routes are on the archive's blueprint)
     from server.archive.views import bp as archive_bp
 
     app.register_blueprint(archive_bp)

@@ -257,7 +257,7 @@ def _actor(args: argparse.Namespace) -> str:
 
 def _write_out(path: Path, data: bytes) -> None:
     from protocol.durable import write_atomic
-    from sohoa.cli import CommandError
+    from protocol.errors import CommandError
 
     if path.exists() and path.is_dir():
         raise CommandError(f"export: {path} is a folder; give a file name")
@@ -267,9 +267,9 @@ def _write_out(path: Path, data: bytes) -> None:
 
 
 def export_copy(args: argparse.Namespace) -> int:
+    from protocol.errors import CommandError
     from server.app import build_context
     from server.archive import copies
-    from sohoa.cli import CommandError
 
     context = build_context(_config(args))
     try:
@@ -287,9 +287,9 @@ def export_copy(args: argparse.Namespace) -> int:
 
 
 def export_inventory(args: argparse.Namespace) -> int:
+    from protocol.errors import CommandError
     from server.app import build_context
     from server.archive import inventory
-    from sohoa.cli import CommandError
 
     if not args.fonds and not args.hoso:
         raise CommandError("export inventory: name a fonds (--fonds) or hồ sơ (--hoso)")

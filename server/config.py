@@ -25,9 +25,6 @@ class AcceptanceConfig:
     sampling_minimum: int = field(default=20, metadata={"range": (0, 100_000)})
     # ...and per contract (work order id or batch uid): "WO-12=iso2859-1", "WO-13=percent:5:30".
     contracts: list[str] = field(default_factory=list)
-    # The archive's own signing key for the biên bản nghiệm thu (PKCS#12); unset: data_dir/keys/archive.p12.
-    signing_p12: Path | None = None
-    signing_passphrase_file: Path | None = None
 
 
 @dataclass
@@ -60,8 +57,9 @@ class ServerConfig:
     # limits count the real client address; cookies become Secure). Empty: no forwarded header is believed.
     trusted_proxy: str = ""
     session_max_s: int = field(default=12 * 3600, metadata={"range": (60, 30 * 86400)})
-    # Copies for users (server/archive/copies.py): the archive's name marked on them, and its PKCS#12 key that
-    # signs certified copies (unset: certified copies are refused with a reason; other copies still work).
+    # The archive's name marked on copies, and its own PKCS#12 key (server/archive/signing.py) that signs the
+    # biên bản nghiệm thu and certified copies (unset: data_dir/keys/archive.p12; missing: those are refused
+    # with the reason, everything else works).
     archive_name: str = "Lưu trữ lịch sử"
     archive_signer_p12: Path | None = field(default=None, metadata={"exists": "file"})
     archive_signer_passphrase_file: Path | None = field(default=None, metadata={"exists": "file"})

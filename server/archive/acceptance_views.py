@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
-from server.archive import bienban, browse, decisions, lots, sampling
+from server.archive import bienban, browse, decisions, lots, sampling, signing
 from server.archive.decisions import DecisionError
 from server.archive.views import archivist, bp
 from server.web.blueprint import ctx, t
@@ -186,10 +186,10 @@ def validate(decision_id: str):
     d = _decision(decision_id)
     try:
         if d["decision"] == "accept":
-            bienban.signing_key(ctx().config)  # refuse before the state changes when the biên bản cannot be signed
+            signing.archive_key(ctx().config)  # refuse before the state changes when the biên bản cannot be signed
         done = decisions.validate(ctx().db, decision_id, validator=g.user.name, makers=makers(d["objids"]),
                                   address=_address())
-    except DecisionError as exc:
+    except (DecisionError, signing.ArchiveKeyError) as exc:
         flash(exc.message_vi, "error")
         return decision(decision_id, status=409)
     if done["decision"] == "accept":

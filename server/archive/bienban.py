@@ -3,8 +3,8 @@ in each accepted hồ sơ's documentation/ as a new AIP version the server makes
 rewritten: docs/architecture.md, "Acceptance record"), with a PREMIS event naming who validated, when, and
 the decision.
 
-The archive signs with its own PKCS#12 key ([acceptance] signing_p12, default data_dir/keys/archive.p12):
-a certificate from the archive's CA, so the same trust roots that check the stations' signatures check it.
+The archive signs with its own key (server/archive/signing.py): a certificate from the archive's CA, so the same
+trust roots that check the stations' signatures check it.
 """
 
 from __future__ import annotations
@@ -19,16 +19,12 @@ from typing import Any
 import pikepdf
 from fpdf import FPDF
 from PIL import ImageCms
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.metadata.model import DocumentMetadata
-from pyhanko.sign import fields, signers
 
 from protocol.clock import VN_TZ, iso_vn, now_vn
 from protocol.package import PremisEvent, read_package
 from protocol.package.migrate import migrate_package
-from server.archive import audit, decisions, states
+from server.archive import audit, decisions, signing, states
 from server.archive import texts as _texts  # noqa: F401  (the lot names below)
-from server.archive.decisions import DecisionError
 from server.web import i18n
 
 FONT = Path("/usr/share/fonts/truetype/freefont/FreeSerif.ttf")
@@ -117,44 +113,6 @@ def _as_pdfa(raw: bytes, *, title: str, agency: str, when: datetime) -> bytes:
     return out.getvalue()
 
 
-class _OneInstant(DocumentMetadata):
-    """pyHanko resolves "now" separately for Info and XMP; one instant keeps them equal (PDF/A 6.6.3)."""
-
-    def __init__(self, moment: datetime):
-        super().__init__(last_modified=moment)
-        object.__setattr__(self, "_moment", moment)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        super().__setattr__(name, self._moment if name == "last_modified" and value == "now" else value)
-
-
-def signing_key(config: Any) -> tuple[Path, bytes | None]:
-    rules = config.acceptance
-    p12 = Path(rules.signing_p12 or Path(config.data_dir) / "keys" / "archive.p12")
-    if not p12.is_file():
-        raise DecisionError(f"no archive signing key at {p12} ([acceptance] signing_p12)",
-                            "Máy chủ chưa có khóa ký số của cơ quan lưu trữ: không lập được biên bản nghiệm thu. "
-                            "Hãy báo quản trị viên cấu hình [acceptance] signing_p12.")
-    pw = rules.signing_passphrase_file
-    return p12, (Path(pw).read_bytes().strip() if pw else None)
-
-
-def sign(data: bytes, config: Any, when: datetime) -> bytes:
-    """PAdES signature by the archive, as an incremental update (PDF/A stays intact)."""
-    p12, passphrase = signing_key(config)
-    signer = signers.SimpleSigner.load_pkcs12(str(p12), passphrase=passphrase)
-    if signer is None:
-        raise DecisionError(f"cannot open the archive signing key {p12}",
-                            "Không mở được khóa ký số của cơ quan lưu trữ (sai mật khẩu hoặc tệp hỏng).")
-    buffer = io.BytesIO(data)
-    writer = IncrementalPdfFileWriter(buffer, strict=False)
-    writer._meta = _OneInstant(when)  # no public setter (the station's signer does the same)
-    meta = signers.PdfSignatureMetadata(field_name="ArchiveSignature", md_algorithm="sha256",
-                                        subfilter=fields.SigSeedSubFilter.PADES, reason="Nghiệm thu kết quả số hóa")
-    out = signers.PdfSigner(meta, signer=signer).sign_pdf(writer)
-    return out.getvalue()
-
-
 def _defects_by_hoso(db: Any, lot: str) -> dict[str, list[dict[str, Any]]]:
     db.ensure_schema(decisions.SCHEMA)
     out: dict[str, list[dict[str, Any]]] = {}
@@ -181,8 +139,9 @@ def file_record(ctx: Any, decision: dict[str, Any], *, address: str) -> dict[str
     returned = [dict(hoso.get(o, {"objid": o, "file_code": "", "title": ""}), defects=d)
                 for o, d in _defects_by_hoso(ctx.db, lot).items() if o and o not in accepted_ids]
     accepted = [hoso.get(o, {"objid": o, "file_code": "", "title": ""}) for o in accepted_ids]
-    pdf = sign(render(lot=lot, decision=decision, accepted=accepted, returned=returned,
-                      agency=agency or "Cơ quan lưu trữ", when=when), ctx.config, when)
+    pdf = signing.sign(render(lot=lot, decision=decision, accepted=accepted, returned=returned,
+                              agency=agency or "Cơ quan lưu trữ", when=when), ctx.config,
+                       field="ArchiveSignature", reason="Nghiệm thu kết quả số hóa", when=when)
     name = file_name(decision["id"])
     versions = {}
     for objid in accepted_ids:

@@ -2,25 +2,19 @@
 
 Lists come from the catalogue (one row a package); a hồ sơ's page reads the stored package itself through
 protocol.package's reader (the one parser), so what an archivist sees is what is stored, not a copy.
-Stored versions never change (a new version is a new file), so a read package is cached by path.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 from protocol import metadata
-from protocol.package import PackageContents, PackageError, read_package
+from protocol.package import PackageContents, PackageError
 from protocol.package.ead import DOC_FIELDS, FILE_FIELDS
 from server.archive import states
-
-_CACHE: OrderedDict[tuple[str, int, int], PackageContents] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-CACHE_SIZE = 64
+from server.archive.stored import read_stored
 
 
 def catalog_rows(catalog: Any, sql: str, args: list[Any]) -> list[dict[str, Any]]:
@@ -54,22 +48,6 @@ def hoso_list(ctx: Any, fonds_code: str) -> list[dict[str, Any]]:
 
 def catalogued(ctx: Any, objid: str) -> dict[str, Any] | None:
     return ctx.catalog.package(objid)
-
-
-def read_stored(path: Path) -> PackageContents:
-    """The stored package's contents, cached by (path, size, mtime)."""
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    contents = read_package(path)
-    with _CACHE_LOCK:
-        _CACHE[key] = contents
-        while len(_CACHE) > CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return contents
 
 
 _HASHES: dict[tuple[str, int, int], str] = {}

@@ -22,7 +22,7 @@ from typing import Any
 
 from protocol.clock import iso_vn, now_vn
 from protocol.durable import write_atomic
-from server.archive import audit, copies_pdf, render
+from server.archive import audit, copies_pdf, render, signing
 from server.db import Records
 
 KINDS = ("read", "copy", "certified", "dip")
@@ -97,10 +97,6 @@ def parse_request(form: Any) -> CopyRequest:
                        research_topic=str(form.get("research_topic", "")).strip())
 
 
-def archive_name(ctx: Any) -> str:
-    return getattr(ctx.config, "archive_name", "") or "Lưu trữ lịch sử"
-
-
 def _root(ctx: Any) -> Path:
     return Path(ctx.config.data_dir) / "copies"
 
@@ -119,7 +115,7 @@ def make_copy(ctx: Any, *, objid: str, doc_id: str, kind: str, request: CopyRequ
         raise CopyError(str(exc), "Không tìm thấy tài liệu trong kho lưu trữ", exc.status) from exc
     stored = ctx.store.get(objid)
     copy_id = uuid.uuid4().hex
-    name = archive_name(ctx)
+    name = signing.archive_name(ctx.config)
     master = doc.pdf.read_bytes()
     when = iso_vn(millis=False)
     try:
@@ -136,7 +132,7 @@ def make_copy(ctx: Any, *, objid: str, doc_id: str, kind: str, request: CopyRequ
             data = copies_dip.build(ctx, doc=doc, stored=stored, request=request, copy_id=copy_id, when=when,
                                     sign=lambda pdf: _sign(ctx, pdf, "Xác thực bản sao dạng gói tin sử dụng"))
             suffix = "zip"
-    except copies_pdf.CopyPdfError as exc:
+    except (copies_pdf.CopyPdfError, signing.ArchiveKeyError) as exc:
         raise CopyError(str(exc), exc.message_vi, 503) from exc
     path = _root(ctx) / f"{copy_id}.{suffix}"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -159,10 +155,8 @@ def _request_dict(request: CopyRequest) -> dict[str, str]:
 
 
 def _sign(ctx: Any, data: bytes, reason: str) -> bytes:
-    cfg = ctx.config
-    return copies_pdf.sign(data, p12=getattr(cfg, "archive_signer_p12", None),
-                           passphrase_file=getattr(cfg, "archive_signer_passphrase_file", None),
-                           archive_name=archive_name(ctx), reason=reason)
+    return signing.sign(data, ctx.config, field="ArchiveCertification", reason=reason,
+                        name=signing.archive_name(ctx.config))
 
 
 def get(ctx: Any, copy_id: str) -> dict[str, Any]:

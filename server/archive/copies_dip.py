@@ -21,7 +21,7 @@ from lxml import etree
 from protocol.hashing import sha256_bytes
 from protocol.metadata import TYPE_NAME, nfc
 from protocol.package.model import folder_name
-from server.archive import copies_pdf
+from server.archive import copies_pdf, signing
 
 SCHEMA = Path(__file__).with_name("ead_request.xsd")
 PURPOSE_VI = {"01": "Cá nhân", "02": "Công vụ", "03": "Công vụ đặc biệt"}
@@ -76,12 +76,11 @@ def _mets_xml(ctx: Any, *, doc: Any, stored: Any, copy_id: str, files: dict[str,
     from protocol.package import mets
     from protocol.package.model import EAD, REP, REP_METS, ead_doc_path
     from protocol.package.schemas import validate
-    from server.archive.browse import read_stored
-    from server.archive.copies import archive_name
+    from server.archive.stored import read_stored
 
     contents = read_stored(stored.path)
     header = mets.Header(kind="DIP", status="NEW", created=when_iso, software=contents.software or "sohoa",
-                         fonds_code=contents.fonds_code, agency_name=archive_name(ctx))
+                         fonds_code=contents.fonds_code, agency_name=signing.archive_name(ctx.config))
 
     def ref(member: str, href: str, mimetype: str = "application/xml") -> mets.Ref:
         data = files[member]
@@ -116,15 +115,16 @@ def build(ctx: Any, *, doc: Any, stored: Any, request: Any, copy_id: str, when: 
     document with its own EAD_DOC as stored, and the schemas; every member listed with its SHA-256."""
     from protocol.package.model import EAD, REP, ead_doc_path
     from protocol.package.schemas import SCHEMA_DIR, SHIPPED
-    from server.archive.browse import catalogued, read_stored
-    from server.archive.copies import archive_name
+    from server.archive.browse import catalogued
+    from server.archive.stored import read_stored
 
     row = catalogued(ctx, doc.objid) or {}
     entry = next((d for d in row.get("documents", []) if d.get("doc_id") == doc.doc_id), {})
     fields = {**entry, **(entry.get("fields") or {})}
-    sheet = copies_pdf.text_pdfa("Xác thực bản sao", auth_lines(archive=archive_name(ctx), copy_id=copy_id,
-                                                                request=request, doc_id=doc.doc_id, fields=fields,
-                                                                when=when), author=archive_name(ctx))
+    name = signing.archive_name(ctx.config)
+    sheet = copies_pdf.text_pdfa("Xác thực bản sao", auth_lines(archive=name, copy_id=copy_id, request=request,
+                                                                doc_id=doc.doc_id, fields=fields, when=when),
+                                 author=name)
     contents = read_stored(stored.path)
     with zipfile.ZipFile(stored.path) as src:
         ead_doc = src.read(f"{contents.folder}/{ead_doc_path(doc.doc_id)}")

@@ -19,7 +19,6 @@ from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.layout import SimpleBoxLayoutRule
 from pyhanko.pdf_utils.text import TextBoxStyle
-from pyhanko.sign import fields, signers
 from pyhanko.stamp import TextStamp, TextStampStyle
 
 log = logging.getLogger(__name__)
@@ -106,31 +105,6 @@ def stamp(data: bytes, text: str, *, where: str, pages: str = "all") -> bytes:
         mark.apply(index, int(x), int(y))
     out = io.BytesIO()
     writer.write(out)
-    return out.getvalue()
-
-
-@functools.lru_cache(maxsize=4)
-def _signer(p12: Path, passphrase_file: Path | None) -> signers.SimpleSigner:
-    passphrase = passphrase_file.read_bytes().strip() if passphrase_file else None
-    signer = signers.SimpleSigner.load_pkcs12(str(p12), passphrase=passphrase)
-    if signer is None:
-        raise CopyPdfError(f"cannot load the archive's signing key from {p12}",
-                           "Không đọc được khóa ký số của lưu trữ: kiểm tra tệp khóa và mật khẩu trong cấu hình")
-    return signer
-
-
-def sign(data: bytes, *, p12: Path | None, passphrase_file: Path | None, archive_name: str, reason: str) -> bytes:
-    """`data` signed by the archive (PAdES baseline B, invisible), as an incremental update."""
-    if p12 is None or not Path(p12).is_file():
-        raise CopyPdfError("no archive signing key configured (archive_signer_p12)",
-                           "Máy chủ chưa có khóa ký số của lưu trữ (archive_signer_p12): "
-                           "người quản trị cần cấu hình trước khi cấp bản sao có chứng thực")
-    meta = signers.PdfSignatureMetadata(field_name="ArchiveCertification", md_algorithm="sha256",
-                                        subfilter=fields.SigSeedSubFilter.PADES, name=archive_name,
-                                        reason=reason, location="Việt Nam")
-    writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
-    out = io.BytesIO()
-    signers.PdfSigner(meta, signer=_signer(Path(p12), passphrase_file)).sign_pdf(writer, output=out)
     return out.getvalue()
 
 

@@ -27,7 +27,7 @@ from protocol.errors import UserError
 from protocol.hashing import sha256_file
 from protocol.package import PackageContents
 from protocol.signatures import validate_pdf_signatures
-from server.archive.browse import read_stored
+from server.archive.stored import read_stored
 from server.catalog import fold_aligned
 from server.storage import StorageError
 

@@ -173,6 +173,3 @@ def _hit_url(hit: Any, q: str) -> str:
 @bp.app_template_global("archive_t_state")
 def _state_text(state: str) -> str:
     return t("state_" + state)
-
-
-from server.archive import acceptance_views as _acceptance_views  # noqa: E402, F401  (registers its routes on bp)

@@ -70,7 +70,8 @@ def pace(ctx: Any, work: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 def makers(ctx: Any, objid: str) -> frozenset[str]:
     """The people the hồ sơ's PREMIS history names (operators who captured, digitised, reviewed it)."""
-    from server.archive.browse import read_stored, timeline
+    from server.archive.browse import timeline
+    from server.archive.stored import read_stored
 
     stored = ctx.store.get(objid)
     if stored is None:

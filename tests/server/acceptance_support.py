@@ -46,12 +46,13 @@ def acceptance(request, tmp_path_factory, demo_keys, three_page_pdf):
 
 def _serve(tmp_path_factory, demo_keys, three_page_pdf, database: str):
     from server.app import build_context, create_app
-    from server.config import AcceptanceConfig, ServerConfig
+    from server.config import ServerConfig
     from tests.conftest import LiveServer
 
     tmp = tmp_path_factory.mktemp("acceptance")
-    rules = AcceptanceConfig(signing_p12=demo_keys.agency_p12, signing_passphrase_file=demo_keys.passphrase_file)
-    context = build_context(ServerConfig(data_dir=tmp / "server", trust_roots=[demo_keys.ca_pem], acceptance=rules,
+    context = build_context(ServerConfig(data_dir=tmp / "server", trust_roots=[demo_keys.ca_pem],
+                                         archive_signer_p12=demo_keys.agency_p12,
+                                         archive_signer_passphrase_file=demo_keys.passphrase_file,
                                          database=database))
     for (name, password), role in ((ADMIN, "admin"), (ARCHIVIST, "archivist"), (VALIDATOR, "archivist"),
                                    (MAKER, "archivist")):

@@ -120,13 +120,16 @@ def test_station_history_switches_severity(records):  # noqa: F811 - fixture
 
 
 def test_accept_needs_the_archive_key(tmp_path):
-    from server.archive import bienban
-    from server.archive.decisions import DecisionError
+    from server.archive import signing
     from server.config import ServerConfig
 
-    with pytest.raises(DecisionError) as err:
-        bienban.signing_key(ServerConfig(data_dir=tmp_path))
-    assert "khóa ký số của cơ quan lưu trữ" in err.value.message_vi
+    with pytest.raises(signing.ArchiveKeyError) as err:
+        signing.archive_key(ServerConfig(data_dir=tmp_path))
+    assert "khóa ký số của cơ quan lưu trữ" in err.value.message_vi and err.value.status == 503
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "archive.p12").write_bytes(b"not a PKCS#12")
+    with pytest.raises(signing.ArchiveKeyError, match="cannot open"):  # the default place is used, and checked
+        signing.sign(b"%PDF-1.7", ServerConfig(data_dir=tmp_path), field="F", reason="r")
 
 
 def test_return_with_defects_and_four_eyes(acceptance, tmp_path):  # noqa: F811 - fixture

@@ -93,7 +93,7 @@ def test_inventory_csv_and_ead(archive, config, tmp_path):  # noqa: F811 - fixtu
     with zipfile.ZipFile(zipped) as zf:
         assert zf.namelist() == [f"MUC_LUC/{FILE_CODE}/EAD.xml"]
         data = zf.read(f"MUC_LUC/{FILE_CODE}/EAD.xml")
-    from server.archive.browse import read_stored
+    from server.archive.stored import read_stored
 
     kind = read_stored(archive.context.store.get(archive.objid).path).kind
     schema = xmlschema.XMLSchema(str(SCHEMA_DIR / ("ead_aip.xsd" if kind == "AIP" else "ead.xsd")))
