@@ -199,6 +199,8 @@ def test_returned_hoso_is_fixed_on_the_station_and_stored_as_version_2(loop):
         ctx = browser.new_context(viewport=SMALL, locale="vi-VN", has_touch=True, bypass_csp=True)
         ctx.add_cookies([{"name": c.name, "value": c.value, "url": op.url} for c in op.s.cookies])
         ui = ctx.new_page()
+        ui.goto(op.url + "/new")  # the work-order list shows the rework first
+        ui.locator(f'#rework-home li[data-objid="{objid}"] button.reopen').wait_for()
         ui.goto(op.url + "/")
         card = ui.locator(f'#rework-home li[data-objid="{objid}"]')
         card.wait_for()
