@@ -134,8 +134,10 @@ def batch_for(store: Store, item: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def reopened(store: Store, batch_id: int) -> dict[str, Any] | None:
-    """The latest rework of this batch (what it replaces, the placed defects), or None."""
-    _ensure(store)
+    """The latest rework of this batch (what it replaces, the placed defects), or None. A read only: the
+    review screen asks on every load, and must never queue behind the writers for it."""
+    if store.one("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'rework'") is None:
+        return None
     row = store.one("SELECT * FROM rework WHERE batch_id = ? ORDER BY id DESC LIMIT 1", (batch_id,))
     if row:
         row["defects"] = json.loads(row["defects"])

@@ -199,6 +199,8 @@ def test_returned_hoso_is_fixed_on_the_station_and_stored_as_version_2(loop):
         ctx = browser.new_context(viewport=SMALL, locale="vi-VN", has_touch=True, bypass_csp=True)
         ctx.add_cookies([{"name": c.name, "value": c.value, "url": op.url} for c in op.s.cookies])
         ui = ctx.new_page()
+        ui.goto(op.url + "/new")  # the work-order list shows the rework first
+        ui.locator(f'#rework-home li[data-objid="{objid}"] button.reopen').wait_for()
         ui.goto(op.url + "/")
         card = ui.locator(f'#rework-home li[data-objid="{objid}"]')
         card.wait_for()
@@ -265,3 +267,14 @@ def test_returned_hoso_is_fixed_on_the_station_and_stored_as_version_2(loop):
                  timeout=60, what="the station told of the acceptance")
     assert told["rework"] == [] and [(o["objid"], o["state"], o["version"]) for o in told["outcomes"]] == [
         (objid, "accepted", 2)]
+    with sync_playwright() as pw:  # the home screen says so on the hồ sơ's row
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        ctx = browser.new_context(viewport=SMALL, locale="vi-VN", bypass_csp=True)
+        ctx.add_cookies([{"name": c.name, "value": c.value, "url": op.url} for c in op.s.cookies])
+        ui = ctx.new_page()
+        ui.goto(op.url + "/")
+        pill = ui.locator(f'.batch[data-batch="{bid}"] .outcome')
+        pill.wait_for()
+        assert pill.inner_text() == "Kho lưu trữ đã nghiệm thu"
+        assert ui.locator("#rework-home").is_hidden()
+        browser.close()

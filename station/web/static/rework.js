@@ -66,6 +66,11 @@
           row.after(el("span", { class: "pill returned" }, box.dataset.returned));
       }
     }
+    for (const o of data.outcomes) {  // the archive's verdict on the hồ sơ sent from here
+      const row = o.batch_id && document.querySelector('.batch[data-batch="' + o.batch_id + '"] .state');
+      if (row && !row.parentNode.querySelector(".outcome"))
+        row.after(el("span", { class: "pill ok outcome" }, o.state === "archived" ? box.dataset.archived : box.dataset.accepted));
+    }
     box.classList.toggle("hidden", !data.rework.length);
   }
 
