@@ -115,6 +115,8 @@ def test_the_work_runs_in_worker_processes_and_the_same_without_them(tmp_path, s
 
     package = _package(tmp_path, signed_pdf, hoso_fields).path
     roots = [demo_keys.ca_pem.read_bytes()]
+    pdfwork.warm()
+    assert pdfwork.ready(timeout=120) is not None, "the worker processes did not start"
     ctx = Context(package, trust_roots=roots, expected_sheets=1, limits=Limits())
     try:
         ctx.start_pdf_work()
