@@ -17,6 +17,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -151,12 +152,21 @@ def _get_pool() -> ProcessPoolExecutor | None:
     with _pool_lock:
         if _pool is None and workers() > 1:
             _pool = ProcessPoolExecutor(max_workers=workers(), mp_context=get_context("spawn"),
-                                        initializer=_warm)
+                                        initializer=_warm, initargs=(os.getpid(),))
         return _pool
 
 
-def _warm() -> None:
-    """Import the validators once per worker, not on its first document."""
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose server died (kill -9, power cut of a container) must not live on, orphaned."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
+
+
+def _warm(parent: int) -> None:
+    """Import the validators once per worker, not on its first document; leave when the server goes (its
+    pid comes from the server: a worker still starting when the server died would see init as its parent)."""
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="sohoa-parent").start()
     import pikepdf  # noqa: F401
 
     import protocol.pdfa_check  # noqa: F401
