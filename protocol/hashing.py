@@ -21,14 +21,24 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest().upper()
 
 
-def copy_hashing(src: str | Path, dest: str | Path) -> tuple[str, int]:
-    """Copy `src` to `dest` (fsynced), hashing the bytes as they pass: (UPPER hex SHA-256, size)."""
+def copy_hashing(src: str | Path, dest: str | Path, *more: str | Path) -> tuple[str, int]:
+    """Copy `src` to `dest` (and to each of `more`: one read and one hash for every copy), fsynced, hashing
+    the bytes as they pass: (UPPER hex SHA-256, size)."""
     digest, size = hashlib.sha256(), 0
-    with open(src, "rb") as inp, open(dest, "wb") as out:
-        while block := inp.read(CHUNK):
-            digest.update(block)
-            out.write(block)
-            size += len(block)
-        out.flush()
-        os.fsync(out.fileno())
+    outs = []
+    try:
+        with open(src, "rb") as inp:
+            for path in (dest, *more):
+                outs.append(open(path, "wb"))  # closed below, however many there are
+            while block := inp.read(CHUNK):
+                digest.update(block)
+                for out in outs:
+                    out.write(block)
+                size += len(block)
+        for out in outs:
+            out.flush()
+            os.fsync(out.fileno())
+    finally:
+        for out in outs:
+            out.close()
     return digest.hexdigest().upper(), size

@@ -81,26 +81,18 @@ class _Tree:
                     out.append((int(m["n"]), m["sha"], p))
         return sorted(out)
 
-    def write(self, src: Path, objid: str, sha256: str, version: int) -> tuple[Path, int]:
-        """temp in the same file system -> verify hash -> fsync -> rename -> fsync dir."""
-        tmp = self.tmp / f"{uuid.uuid4().hex}.part"
-        try:
-            digest, size = _copy_hashing(src, tmp)
-            if digest != sha256:
-                raise StorageError(
-                    f"hash mismatch while storing {objid}: got {digest}, expected {sha256}",
-                    "Mã băm của gói không khớp khi lưu trữ",
-                )
-            folder = self.folder(objid)
-            folder.mkdir(parents=True, exist_ok=True)
-            fsync_dir(self.objects)
-            final = folder / f"v{version:04d}-{sha256}.zip"
-            os.replace(tmp, final)
-            fsync_dir(folder)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return final, size
+    def temp(self) -> Path:
+        return self.tmp / f"{uuid.uuid4().hex}.part"
+
+    def publish(self, tmp: Path, objid: str, sha256: str, version: int) -> Path:
+        """A verified, fsynced temp file becomes the version: rename -> fsync dir."""
+        folder = self.folder(objid)
+        folder.mkdir(parents=True, exist_ok=True)
+        fsync_dir(self.objects)
+        final = folder / f"v{version:04d}-{sha256}.zip"
+        os.replace(tmp, final)
+        fsync_dir(folder)
+        return final
 
     def entries(self) -> list[dict]:
         """The ledger's valid entries (fixity reports the lines that are not)."""
@@ -155,10 +147,7 @@ class PackageStore:
                     self._ensure_recorded(objid, n, sha, path)
                     return StoredPackage(path, sha, path.stat().st_size, n, self._backup_path(objid, n, sha))
             version = (versions[-1][0] + 1) if versions else 1
-            backup_path = None
-            if self.backup:
-                backup_path, _ = self.backup.write(Path(zip_path), objid, sha256, version)
-            path, size = self.primary.write(Path(zip_path), objid, sha256, version)
+            backup_path, path, size = self._write(Path(zip_path), objid, sha256, version)
             crash_point("after-rename")  # stored, not yet in the ledger: repaired at start-up (server.store.recover)
             entry = {
                 "objid": objid,
@@ -174,6 +163,26 @@ class PackageStore:
                 self.backup.ledger.append(entry)
         log.info("stored %s version %d (%d bytes)", objid, version, size)
         return StoredPackage(path, sha256, size, version, backup_path)
+
+    def _write(self, src: Path, objid: str, sha256: str, version: int) -> tuple[Path | None, Path, int]:
+        """Both copies from one read and one hash of `src` (temp files in each tree's own file system,
+        verified, fsynced), then the backup renamed into place before the primary."""
+        self.primary.folder(objid)  # an unsafe OBJID is refused before anything is written
+        temps = [self.backup.temp()] if self.backup else []
+        temps.append(self.primary.temp())
+        try:
+            digest, size = _copy_hashing(src, *temps)
+            if digest != sha256:
+                raise StorageError(
+                    f"hash mismatch while storing {objid}: got {digest}, expected {sha256}",
+                    "Mã băm của gói không khớp khi lưu trữ",
+                )
+            backup_path = self.backup.publish(temps[0], objid, sha256, version) if self.backup else None
+            path = self.primary.publish(temps[-1], objid, sha256, version)
+        finally:
+            for tmp in temps:
+                tmp.unlink(missing_ok=True)  # gone already when published
+        return backup_path, path, size
 
     def _ensure_recorded(self, objid: str, version: int, sha: str, path: Path) -> None:
         """Write the ledger line a crash between rename and ledger write left out (caller holds the lock)."""

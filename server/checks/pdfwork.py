@@ -4,7 +4,8 @@ One job per document gives the PDF/A problems, the page count and the signature 
 catalogue, the text layer from pdftotext, started first so it runs beside the checks). Jobs run in a pool
 of worker processes, one per core: the PDF/A walk is Python and holds the GIL, so threads would not help.
 The pool is started once per server process (spawn: the server has threads, fork would copy their locks)
-and reused; if it breaks (a worker killed, e.g. out of memory) the jobs run here, one after the other.
+and reused; until its workers are up, or if it breaks (a worker killed, e.g. out of memory), the jobs run
+here, one after the other. Memory: each worker holds one document's bytes and its parsed objects at a time.
 
 A job catches what each step raised and hands it back, so each check fails or crashes exactly as it did
 when it opened the file itself: the verdict does not depend on where the work ran.
@@ -16,6 +17,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -150,12 +152,21 @@ def _get_pool() -> ProcessPoolExecutor | None:
     with _pool_lock:
         if _pool is None and workers() > 1:
             _pool = ProcessPoolExecutor(max_workers=workers(), mp_context=get_context("spawn"),
-                                        initializer=_warm)
+                                        initializer=_warm, initargs=(os.getpid(),))
         return _pool
 
 
-def _warm() -> None:
-    """Import the validators once per worker, not on its first document."""
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose server died (kill -9, power cut of a container) must not live on, orphaned."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
+
+
+def _warm(parent: int) -> None:
+    """Import the validators once per worker, not on its first document; leave when the server goes (its
+    pid comes from the server: a worker still starting when the server died would see init as its parent)."""
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="sohoa-parent").start()
     import pikepdf  # noqa: F401
 
     import protocol.pdfa_check  # noqa: F401
@@ -167,13 +178,30 @@ def _nothing() -> None:
     pass
 
 
+_warming: list[Future] = []
+
+
 def warm() -> None:
-    """Start the workers now (the server calls this at start), so the first package does not wait for
-    them to start and import (seconds on a Pi). Returns at once."""
+    """Start the workers now (the server calls this at start), so no package waits for them to start and
+    import (seconds on a busy Pi). Returns at once; until they are up, jobs run in this process."""
     pool = _get_pool()
-    if pool is not None:
-        for _ in range(workers()):
-            pool.submit(_nothing)
+    with _pool_lock:
+        if pool is not None and not _warming:
+            _warming.extend(pool.submit(_nothing) for _ in range(workers()))
+
+
+def ready(timeout: float = 0) -> ProcessPoolExecutor | None:
+    """The pool once every worker has started (waiting up to `timeout` s for it), else None."""
+    with _pool_lock:
+        pool, started = _pool, list(_warming)
+    if pool is None or not started:
+        return None
+    try:
+        for future in started:
+            future.result(timeout=timeout)
+    except Exception:  # noqa: BLE001 - not up yet (TimeoutError), or broken: the caller works here
+        return None
+    return pool
 
 
 def _drop_pool(broken: ProcessPoolExecutor) -> None:
@@ -181,6 +209,7 @@ def _drop_pool(broken: ProcessPoolExecutor) -> None:
     with _pool_lock:
         if _pool is broken:
             _pool = None
+            _warming.clear()
     broken.shutdown(wait=False, cancel_futures=True)
 
 
@@ -192,8 +221,11 @@ def _stop_pool() -> None:
 
 
 def submit(jobs: dict[str, Job]) -> dict[str, Future]:
-    """Start every job (key -> future of Findings) in the pool, or here if there is none."""
-    pool = _get_pool()
+    """Start every job (key -> future of Findings) in the pool, or here, one after the other, while the pool
+    is not up yet (a server just started, or a one-off check from the command line)."""
+    pool = ready()
+    if pool is None:
+        warm()
     futures: dict[str, Future] = {}
     for key, job in jobs.items():
         if pool is not None:
@@ -225,4 +257,5 @@ def result(job: Job, future: Future) -> Findings:
         global _pool
         with _pool_lock:
             _pool = None
+            _warming.clear()
         return inspect(job)

@@ -115,6 +115,8 @@ def test_the_work_runs_in_worker_processes_and_the_same_without_them(tmp_path, s
 
     package = _package(tmp_path, signed_pdf, hoso_fields).path
     roots = [demo_keys.ca_pem.read_bytes()]
+    pdfwork.warm()
+    assert pdfwork.ready(timeout=120) is not None, "the worker processes did not start"
     ctx = Context(package, trust_roots=roots, expected_sheets=1, limits=Limits())
     try:
         ctx.start_pdf_work()
@@ -146,3 +148,43 @@ def test_whole_file_scans_replaced_by_bounded_ones_answer_alike():
         assert (last < 0 or raw.rfind(b"%%EOF", 0, last) < 0) == (raw.count(b"%%EOF") < 2)
         cut = rnd.randint(-len(raw) - 2, len(raw) + 2)
         assert (raw.rfind(b"%%EOF", 0, slice(cut).indices(len(raw))[1]) < 0) == (raw[:cut].count(b"%%EOF") < 1)
+
+
+def _children(pid: int) -> set[int]:
+    """The worker processes (multiprocessing's spawn) whose parent is `pid`."""
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == pid and b"spawn_main" in command:
+            out.add(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_check_workers_leave_with_a_killed_server(server_process):
+    """The server starts its check workers at start; kill -9 of the server takes them along, instead of
+    leaving them orphaned for ever (which the first version did, once per crash)."""
+    import signal
+    import time
+
+    server_process.start()
+    deadline = time.monotonic() + 120
+    while len(workers := _children(server_process.proc.pid)) < pdfwork.workers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(workers) >= pdfwork.workers(), "the server did not start its check workers"
+    server_process.proc.send_signal(signal.SIGKILL)
+    server_process.wait_dead()
+    deadline = time.monotonic() + 180  # a worker still importing (a loaded machine) leaves once it is up
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [w for w in workers if _alive(w)], "check workers outlived their server"
