@@ -52,16 +52,12 @@ def hash_token(token: str) -> str:
 
 
 class Records:
-    """The server's records over a backend that provides `tx`, `query`, `one`, `_run_script`,
+    """The server's records over a backend that provides `tx`, `query`, `one`,
     `upload_lock` and `close`. Connections yielded by `tx()` take `execute(sql, params)` and
     `executemany(sql, rows)` with `?` placeholders and return rows that index by column name."""
 
     dialect: Dialect
     errors: tuple[type[BaseException], ...] = ()  # what the backend raises when the database fails
-
-    def __init__(self) -> None:
-        self._schemas: set[str] = set()
-        self._schema_lock = threading.Lock()
 
     # -- backend primitives ------------------------------------------------------------------------
     def tx(self) -> AbstractContextManager[Any]:
@@ -73,9 +69,6 @@ class Records:
     def one(self, sql: str, params: tuple = ()) -> dict[str, Any] | None:
         raise NotImplementedError
 
-    def _run_script(self, script: str) -> None:
-        raise NotImplementedError
-
     def upload_lock(self, upload_id: str) -> AbstractContextManager[Any]:
         """Held while a chunk is written or an upload committed, against every server sharing the records."""
         raise NotImplementedError
@@ -85,16 +78,6 @@ class Records:
 
     def close(self) -> None:
         raise NotImplementedError
-
-    def ensure_schema(self, script: str) -> None:
-        """Create the tables of `script` once per object. Only for the archive's and work orders' tables
-        until they move into server/db_migrations.py: every other table steps up through a migration."""
-        if script in self._schemas:
-            return
-        with self._schema_lock:
-            if script not in self._schemas:
-                self._run_script(script)
-                self._schemas.add(script)
 
     # -- stations ------------------------------------------------------------------------------
     def add_station(self, station_id: str, *, name: str = "") -> dict[str, str]:
@@ -337,9 +320,6 @@ class ServerDB(Records):
     def one(self, sql: str, params: tuple = ()) -> dict[str, Any] | None:
         row = self._conn().execute(sql, params).fetchone()
         return dict(row) if row else None
-
-    def _run_script(self, script: str) -> None:
-        self._conn().executescript(script)  # executescript commits on its own
 
     def upload_lock(self, upload_id: str) -> AbstractContextManager[Any]:
         # One SQLite file belongs to one server process, whose own per-upload locks already serialise.

@@ -18,7 +18,10 @@ The list of every database's migrations: docs/migrations.md.
 
 from __future__ import annotations
 
-from protocol.migrations import Migration
+import sqlite3
+from typing import Any
+
+from protocol.migrations import Migration, statements
 
 # Version 1: what release 0.1.0 created at start.
 FIRST_RELEASE = """
@@ -102,10 +105,117 @@ CREATE TABLE IF NOT EXISTS operators (
 );
 """
 
+# Version 4: the archive's tables (states, acceptance decisions and samples, copies) and the work orders' own
+# (server/workorders/orders.py), which their modules used to create on first use. IF NOT EXISTS for the same
+# reason as version 3.
+ARCHIVE_TABLES = """
+CREATE TABLE IF NOT EXISTS archive_states (
+  objid TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  changed_at TEXT NOT NULL,
+  changed_by TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS acceptance_decisions (
+  id TEXT PRIMARY KEY,
+  lot TEXT NOT NULL,
+  objids TEXT NOT NULL,
+  decision TEXT NOT NULL,
+  defects TEXT NOT NULL,
+  note TEXT NOT NULL DEFAULT '',
+  proposed_by TEXT NOT NULL,
+  proposed_at TEXT NOT NULL,
+  validated_by TEXT,
+  validated_at TEXT
+);
+CREATE TABLE IF NOT EXISTS acceptance_samples (
+  id TEXT PRIMARY KEY,
+  lot TEXT NOT NULL,
+  station_id TEXT NOT NULL DEFAULT '',
+  policy TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  seed TEXT NOT NULL,
+  lot_size INTEGER NOT NULL,
+  sample TEXT NOT NULL,
+  drawn_by TEXT NOT NULL,
+  drawn_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS archive_copies (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  objid TEXT NOT NULL,
+  doc_id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  source_sha256 TEXT NOT NULL,
+  request TEXT NOT NULL,
+  until TEXT NOT NULL,
+  made_by TEXT NOT NULL,
+  made_at TEXT NOT NULL,
+  file TEXT NOT NULL,
+  sha256 TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS workorder_meta (
+  id TEXT PRIMARY KEY,
+  flags TEXT NOT NULL DEFAULT '[]',
+  source TEXT NOT NULL DEFAULT '',
+  source_row INTEGER
+);
+CREATE TABLE IF NOT EXISTS workorder_progress (
+  station_id TEXT NOT NULL,
+  batch TEXT NOT NULL,
+  file_code TEXT NOT NULL,
+  batch_state TEXT,
+  pages_captured INTEGER NOT NULL DEFAULT 0,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (station_id, batch)
+);
+"""
+
+# The access log is insert-only: SQLite refuses UPDATE/DELETE with triggers, PostgreSQL turns them into nothing.
+AUDIT_SQLITE = """
+CREATE TABLE IF NOT EXISTS archive_audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  address TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT ''
+);
+CREATE TRIGGER IF NOT EXISTS archive_audit_no_update BEFORE UPDATE ON archive_audit
+BEGIN SELECT RAISE(ABORT, 'archive_audit is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS archive_audit_no_delete BEFORE DELETE ON archive_audit
+BEGIN SELECT RAISE(ABORT, 'archive_audit is append-only'); END;
+"""
+AUDIT_PG = """
+CREATE TABLE IF NOT EXISTS archive_audit (
+  id BIGSERIAL PRIMARY KEY,
+  at TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  address TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT ''
+);
+CREATE OR REPLACE RULE archive_audit_no_update AS ON UPDATE TO archive_audit DO INSTEAD NOTHING;
+CREATE OR REPLACE RULE archive_audit_no_delete AS ON DELETE TO archive_audit DO INSTEAD NOTHING;
+"""
+
+
+def _archive_audit(conn: Any) -> None:
+    if isinstance(conn, sqlite3.Connection):
+        for sql in statements(AUDIT_SQLITE):
+            conn.execute(sql)
+    else:
+        conn.execute(AUDIT_PG)
+
+
 RECORDS: list[Migration] = [
     Migration(1, "first release (0.1.0)", FIRST_RELEASE),
     Migration(2, "uploads found by state (open uploads at start, dashboard)",
               "CREATE INDEX IF NOT EXISTS uploads_state ON uploads (state);"),
     Migration(3, "web users and sessions, enrolment codes, operators: created at start, not on first use",
               MODULE_TABLES),
+    Migration(4, "the archive's tables (states, acceptance, copies) and the work orders' own: at start",
+              ARCHIVE_TABLES),
+    Migration(5, "the archive's insert-only access log", _archive_audit),
 ]

@@ -93,12 +93,6 @@ class PgServerDB(Records):
     def one(self, sql: str, params: tuple = ()) -> dict[str, Any] | None:
         return self._conn().execute(sql, params).fetchone()
 
-    def _run_script(self, script: str) -> None:
-        # Every server starts at once and CREATE TABLE IF NOT EXISTS is not safe against itself: one at a time.
-        with self.tx() as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext('sohoa-records-schema'))")
-            conn.raw.execute(script)
-
     @contextmanager
     def upload_lock(self, upload_id: str) -> Iterator[None]:
         conn = self._conn()

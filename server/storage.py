@@ -27,7 +27,7 @@ from protocol.clock import iso_vn
 from protocol.durable import fsync_dir
 from protocol.hashing import copy_hashing as _copy_hashing
 from protocol.package.model import folder_name
-from server.ingest.faults import crash_point
+from server.faults import crash_point
 from server.store import VERSION_RE
 from server.store.fixity import FixityReport, audit
 from server.store.ledger import Ledger

@@ -12,7 +12,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from server.archive import bienban, browse, decisions, lots, sampling, signing
 from server.archive.decisions import DecisionError
 from server.archive.views import archivist, bp
-from server.web.blueprint import ctx, t
+from server.pages import ctx, t
 
 DEFECT_KEYS = ("class", "kind", "objid", "doc_id", "page", "note")
 
@@ -30,7 +30,6 @@ def _address() -> str:
 
 def _decisions(lot: str | None = None, objid: str | None = None) -> list[dict[str, Any]]:
     db = ctx().db
-    db.ensure_schema(decisions.SCHEMA)
     rows = db.query("SELECT * FROM acceptance_decisions WHERE lot = ? ORDER BY proposed_at", (lot,)) if lot else \
         db.query("SELECT * FROM acceptance_decisions WHERE objids LIKE ? ORDER BY proposed_at", (f'%"{objid}"%',))
     return [dict(r, objids=json.loads(r["objids"]), defects=json.loads(r["defects"])) for r in rows]
@@ -165,7 +164,6 @@ def makers(objids: list[str]) -> set[str]:
 
 def _decision(decision_id: str) -> dict[str, Any]:
     db = ctx().db
-    db.ensure_schema(decisions.SCHEMA)
     row = db.one("SELECT * FROM acceptance_decisions WHERE id = ?", (decision_id,))
     if row is None:
         abort(404)

@@ -17,46 +17,13 @@ from server.db import Records
 
 ACTIONS = ("view_hoso", "view_document", "view_page", "download", "search", "export", "decision", "copy")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS archive_audit (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  at TEXT NOT NULL,
-  actor TEXT NOT NULL,
-  action TEXT NOT NULL,
-  target TEXT NOT NULL,
-  address TEXT NOT NULL,
-  detail TEXT NOT NULL DEFAULT ''
-);
-CREATE TRIGGER IF NOT EXISTS archive_audit_no_update BEFORE UPDATE ON archive_audit
-BEGIN SELECT RAISE(ABORT, 'archive_audit is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS archive_audit_no_delete BEFORE DELETE ON archive_audit
-BEGIN SELECT RAISE(ABORT, 'archive_audit is append-only'); END;
-"""
-PG_SCHEMA = """
-CREATE TABLE IF NOT EXISTS archive_audit (
-  id BIGSERIAL PRIMARY KEY,
-  at TEXT NOT NULL,
-  actor TEXT NOT NULL,
-  action TEXT NOT NULL,
-  target TEXT NOT NULL,
-  address TEXT NOT NULL,
-  detail TEXT NOT NULL DEFAULT ''
-);
-CREATE OR REPLACE RULE archive_audit_no_update AS ON UPDATE TO archive_audit DO INSTEAD NOTHING;
-CREATE OR REPLACE RULE archive_audit_no_delete AS ON DELETE TO archive_audit DO INSTEAD NOTHING;
-"""
 COLUMNS = ("id", "at", "actor", "action", "target", "address", "detail")
-
-
-def _schema(db: Records) -> None:
-    db.ensure_schema(PG_SCHEMA if db.dialect.name == "postgresql" else SCHEMA)
 
 
 def record(db: Records, *, actor: str, action: str, target: str, address: str, detail: str = "") -> None:
     """Append one entry; `action` is one of ACTIONS."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
-    _schema(db)
     with db.tx() as conn:
         conn.execute(
             "INSERT INTO archive_audit (at, actor, action, target, address, detail) VALUES (?, ?, ?, ?, ?, ?)",
@@ -99,7 +66,6 @@ class Filter:
 def entries(db: Records, *, limit: int = 200, before: int | None = None,
             where: Filter | None = None) -> list[dict[str, Any]]:
     """Newest first; `before` pages back from an entry id."""
-    _schema(db)
     cols = ", ".join(COLUMNS)
     sql, args = (where or Filter()).where()
     if before is not None:
@@ -111,7 +77,6 @@ def entries(db: Records, *, limit: int = 200, before: int | None = None,
 def to_csv(db: Records, where: Filter | None = None) -> str:
     """The log (or what `where` keeps), oldest first, as CSV (UTF-8 with BOM so spreadsheet programs read the
     diacritics)."""
-    _schema(db)
     sql, args = (where or Filter()).where()
     out = io.StringIO()
     out.write("\ufeff")

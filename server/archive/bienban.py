@@ -23,9 +23,9 @@ from PIL import ImageCms
 from protocol.clock import VN_TZ, iso_vn, now_vn
 from protocol.package import PremisEvent, read_package
 from protocol.package.migrate import migrate_package
-from server.archive import audit, decisions, signing, states
+from server import i18n
+from server.archive import audit, signing, states
 from server.archive import texts as _texts  # noqa: F401  (the lot names below)
-from server.web import i18n
 
 FONT = Path("/usr/share/fonts/truetype/freefont/FreeSerif.ttf")
 FONT_BOLD = Path("/usr/share/fonts/truetype/freefont/FreeSerifBold.ttf")
@@ -114,7 +114,6 @@ def _as_pdfa(raw: bytes, *, title: str, agency: str, when: datetime) -> bytes:
 
 
 def _defects_by_hoso(db: Any, lot: str) -> dict[str, list[dict[str, Any]]]:
-    db.ensure_schema(decisions.SCHEMA)
     out: dict[str, list[dict[str, Any]]] = {}
     for r in db.query("SELECT objids, defects FROM acceptance_decisions WHERE lot = ? AND decision = 'return' "
                       "AND validated_by IS NOT NULL", (lot,)):

@@ -23,28 +23,11 @@ from typing import Any
 from protocol.clock import iso_vn, now_vn
 from protocol.durable import write_atomic
 from server.archive import audit, copies_pdf, render, signing
-from server.db import Records
 
 KINDS = ("read", "copy", "certified", "dip")
 PURPOSES = ("01", "02", "03")  # TT05: cá nhân, công vụ, công vụ đặc biệt
 READ_MAX_DAYS = 15  # TT05 Điều 37: the reading period
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS archive_copies (
-  id TEXT PRIMARY KEY,
-  kind TEXT NOT NULL,
-  objid TEXT NOT NULL,
-  doc_id TEXT NOT NULL,
-  version INTEGER NOT NULL,
-  source_sha256 TEXT NOT NULL,
-  request TEXT NOT NULL,
-  until TEXT NOT NULL,
-  made_by TEXT NOT NULL,
-  made_at TEXT NOT NULL,
-  file TEXT NOT NULL,
-  sha256 TEXT NOT NULL
-);
-"""
 
 
 class CopyError(ValueError):
@@ -101,10 +84,6 @@ def _root(ctx: Any) -> Path:
     return Path(ctx.config.data_dir) / "copies"
 
 
-def _schema(db: Records) -> None:
-    db.ensure_schema(SCHEMA)
-
-
 def make_copy(ctx: Any, *, objid: str, doc_id: str, kind: str, request: CopyRequest, actor: str,
               address: str) -> dict[str, Any]:
     """Make, store and record one copy; returns its row. The stored package is only read."""
@@ -141,7 +120,6 @@ def make_copy(ctx: Any, *, objid: str, doc_id: str, kind: str, request: CopyRequ
            "source_sha256": stored.sha256, "request": json.dumps(_request_dict(request), ensure_ascii=False),
            "until": request.until.isoformat(), "made_by": actor, "made_at": iso_vn(), "file": path.name,
            "sha256": hashlib.sha256(data).hexdigest()}
-    _schema(ctx.db)
     with ctx.db.tx() as conn:
         conn.execute(f"INSERT INTO archive_copies ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                      tuple(row.values()))
@@ -160,7 +138,6 @@ def _sign(ctx: Any, data: bytes, reason: str) -> bytes:
 
 
 def get(ctx: Any, copy_id: str) -> dict[str, Any]:
-    _schema(ctx.db)
     row = ctx.db.one("SELECT * FROM archive_copies WHERE id = ?", (copy_id,)) if len(copy_id) == 32 else None
     if row is None:
         raise CopyError(f"no copy {copy_id}", "Không tìm thấy bản sao", 404)
@@ -192,7 +169,6 @@ def read_document(ctx: Any, row: dict[str, Any]) -> render.StoredDocument:
 
 
 def recent(ctx: Any, limit: int = 50) -> list[dict[str, Any]]:
-    _schema(ctx.db)
     rows = ctx.db.query("SELECT * FROM archive_copies ORDER BY made_at DESC LIMIT ?", (limit,))
     return [dict(r, request=json.loads(r["request"])) for r in rows]
 

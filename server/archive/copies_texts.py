@@ -1,9 +1,9 @@
 """Texts of the copies pages and of the access log's actions, in the server's one text table
-(server/web/i18n.TEXTS, merged like server/archive/texts.py)."""
+(server/i18n.TEXTS, merged like server/archive/texts.py)."""
 
 from __future__ import annotations
 
-from server.web import i18n
+from server import i18n
 
 TEXTS: dict[str, dict[str, str]] = {
     "copies": {"vi": "Cấp bản sao", "en": "Copies"},

@@ -15,10 +15,10 @@ from server import auth
 from server.archive import audit, browse, copies, render
 from server.archive import copies_texts as _copies_texts  # noqa: F401  (its texts in the one text table)
 from server.archive import texts as _texts  # noqa: F401  (the archive's texts in the one text table)
-from server.web.blueprint import _guard, ctx, t
+from server.pages import ctx, guard, t
 
 bp = Blueprint("archive_copies", __name__, url_prefix="/archive/copies", template_folder="templates")
-bp.before_request(_guard)
+bp.before_request(guard)
 archivist = auth.require_role("archivist")
 
 

@@ -26,20 +26,6 @@ DEFECTS = {
     "minor": ("skew", "crop"),
 }
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS acceptance_decisions (
-  id TEXT PRIMARY KEY,
-  lot TEXT NOT NULL,
-  objids TEXT NOT NULL,
-  decision TEXT NOT NULL,
-  defects TEXT NOT NULL,
-  note TEXT NOT NULL DEFAULT '',
-  proposed_by TEXT NOT NULL,
-  proposed_at TEXT NOT NULL,
-  validated_by TEXT,
-  validated_at TEXT
-);
-"""
 
 
 class DecisionError(UserError, ValueError):
@@ -68,7 +54,6 @@ def propose(db: Records, *, lot: str, objids: list[str], decision: str, defects:
     if decision == "accept" and any(d["class"] == "critical" for d in defects):
         raise DecisionError("a lot with a critical defect cannot be accepted",
                             "Lô có lỗi nghiêm trọng không thể được nghiệm thu đạt")
-    db.ensure_schema(SCHEMA)
     decision_id = uuid.uuid4().hex
     with db.tx() as conn:
         conn.execute(
@@ -86,7 +71,6 @@ def propose(db: Records, *, lot: str, objids: list[str], decision: str, defects:
 
 def validate(db: Records, decision_id: str, *, validator: str, makers: set[str], address: str) -> dict[str, Any]:
     """A second person confirms the proposal; refuses the inspector and anyone who made the hồ sơ."""
-    db.ensure_schema(SCHEMA)
     row = db.one("SELECT * FROM acceptance_decisions WHERE id = ?", (decision_id,))
     if row is None:
         raise DecisionError(f"no decision {decision_id}", "Không tìm thấy đề xuất nghiệm thu")

@@ -54,7 +54,7 @@ class FindResult:
     hits: list[FoundHit]
     page: int
     has_next: bool
-    message: str = ""  # text key (server.web.i18n) when there is nothing to search for
+    message: str = ""  # text key (server.i18n) when there is nothing to search for
 
 
 def query_words(query: str) -> list[str]:

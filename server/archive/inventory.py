@@ -46,7 +46,7 @@ def to_csv(ctx: Any, rows: list[dict[str, Any]]) -> bytes:
     import json
 
     from server.archive import texts as _texts  # noqa: F401  (the state names in the one text table)
-    from server.web.i18n import text
+    from server.i18n import text
 
     st = states.state_of(ctx.db, [r["objid"] for r in rows])
     out = io.StringIO()

@@ -130,10 +130,6 @@ def policy_for(rules: Any, lot: str) -> dict[str, Any]:
 
 def station_severity(ctx: Any, station_id: str) -> str:
     """ISO 2859-1 switching per station: the outcomes of its earlier validated lots, oldest first."""
-    from server.archive import decisions
-
-    ctx.db.ensure_schema(decisions.SCHEMA)
-    ctx.db.ensure_schema(sampling.SCHEMA)
     lots_ = [r["lot"] for r in ctx.db.query("SELECT DISTINCT lot FROM acceptance_samples WHERE station_id = ?",
                                              (station_id,))]
     history: list[bool] = []

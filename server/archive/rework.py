@@ -13,7 +13,7 @@ import json
 import logging
 from typing import Any
 
-from server.archive import decisions, states
+from server.archive import states
 from server.db import Records
 
 log = logging.getLogger("sohoa.server.archive")
@@ -33,7 +33,6 @@ def _maker(db: Records, sha256: str) -> dict[str, Any] | None:
 
 def _return_decision(db: Records, objid: str) -> dict[str, Any] | None:
     """The latest validated `return` decision that names `objid`."""
-    db.ensure_schema(decisions.SCHEMA)
     rows = db.query(
         "SELECT id, objids, defects, note, validated_at FROM acceptance_decisions"
         " WHERE decision = 'return' AND validated_by IS NOT NULL ORDER BY validated_at DESC"
@@ -58,7 +57,6 @@ def _defects(row: dict[str, Any], objid: str) -> list[dict[str, Any]]:
 
 def station_view(db: Records, store: Any, station_id: str) -> dict[str, list[dict[str, Any]]]:
     """{"rework": [...], "outcomes": [...]} for one station: only hồ sơ whose latest version it sent."""
-    db.ensure_schema(states.SCHEMA)
     rows = db.query(
         "SELECT objid, state, changed_at FROM archive_states WHERE state IN ('returned', 'accepted', 'archived')"
         " ORDER BY changed_at, objid"

@@ -34,20 +34,6 @@ ISO2859_LEVEL_II = (
 )
 ISO2859_LARGEST = 1250
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS acceptance_samples (
-  id TEXT PRIMARY KEY,
-  lot TEXT NOT NULL,
-  station_id TEXT NOT NULL DEFAULT '',
-  policy TEXT NOT NULL,
-  severity TEXT NOT NULL,
-  seed TEXT NOT NULL,
-  lot_size INTEGER NOT NULL,
-  sample TEXT NOT NULL,
-  drawn_by TEXT NOT NULL,
-  drawn_at TEXT NOT NULL
-);
-"""
 
 
 class PolicyError(UserError, ValueError):
@@ -108,7 +94,6 @@ def record_sample(db: Records, *, lot: str, units: list[Unit], policy: dict[str,
         "sample": json.dumps([asdict(u) for u in sample], ensure_ascii=False), "drawn_by": drawn_by,
         "drawn_at": iso_vn(),
     }
-    db.ensure_schema(SCHEMA)
     cols = list(row)
     with db.tx() as conn:
         conn.execute(f"INSERT INTO acceptance_samples ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
@@ -117,7 +102,6 @@ def record_sample(db: Records, *, lot: str, units: list[Unit], policy: dict[str,
 
 
 def samples(db: Records, lot: str) -> list[dict[str, Any]]:
-    db.ensure_schema(SCHEMA)
     rows = db.query("SELECT * FROM acceptance_samples WHERE lot = ? ORDER BY drawn_at", (lot,))
     return [dict(r, policy=json.loads(r["policy"]), sample=[Unit(**u) for u in json.loads(r["sample"])])
             for r in rows]

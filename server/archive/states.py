@@ -15,19 +15,10 @@ from server.db import Records
 STATES = ("received", "in_review", "accepted", "returned", "archived")
 DEFAULT = STATES[0]
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS archive_states (
-  objid TEXT PRIMARY KEY,
-  state TEXT NOT NULL,
-  changed_at TEXT NOT NULL,
-  changed_by TEXT NOT NULL
-);
-"""
 
 
 def state_of(db: Records, objids: list[str]) -> dict[str, str]:
     """OBJID -> state for each of `objids` (the default when none was recorded)."""
-    db.ensure_schema(SCHEMA)
     out = dict.fromkeys(objids, DEFAULT)
     if objids:
         marks = ",".join("?" * len(objids))
@@ -39,7 +30,6 @@ def state_of(db: Records, objids: list[str]) -> dict[str, str]:
 def set_state(db: Records, objid: str, state: str, *, by: str) -> None:
     if state not in STATES:
         raise ValueError(f"unknown state {state!r}; one of {', '.join(STATES)}")
-    db.ensure_schema(SCHEMA)
     with db.tx() as conn:
         conn.execute(
             "INSERT INTO archive_states (objid, state, changed_at, changed_by) VALUES (?, ?, ?, ?)"

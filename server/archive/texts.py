@@ -1,10 +1,10 @@
-"""The archive pages' interface texts, in the server's one text table (server/web/i18n.TEXTS): kept here so
+"""The archive pages' interface texts, in the server's one text table (server/i18n.TEXTS): kept here so
 the archive's words live with the archive; merged into the table when the archive blueprint is imported.
 (Issue #16 moves the whole server to gettext.)"""
 
 from __future__ import annotations
 
-from server.web import i18n
+from server import i18n
 
 TEXTS: dict[str, dict[str, str]] = {
     "role_archivist": {"vi": "Lưu trữ viên", "en": "Archivist"},

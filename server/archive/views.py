@@ -10,10 +10,10 @@ from flask import Blueprint, Response, abort, g, jsonify, render_template, reque
 from server import auth
 from server.archive import audit, browse, find, render, states
 from server.archive import texts as _texts  # noqa: F401  (adds the archive's texts to the text table)
-from server.web.blueprint import _guard, ctx, t
+from server.pages import ctx, guard, t
 
 bp = Blueprint("archive", __name__, url_prefix="/archive", template_folder="templates")
-bp.before_request(_guard)  # the same login, role and CSRF checks as every other page
+bp.before_request(guard)  # the same login, role and CSRF checks as every other page
 archivist = auth.require_role("archivist")
 
 

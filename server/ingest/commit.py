@@ -11,8 +11,8 @@ from typing import Any
 from protocol.api import Receipt, sign_receipt
 from protocol.clock import iso_vn
 from server.db import Records
+from server.faults import crash_point
 from server.ingest import versions
-from server.ingest.faults import crash_point
 
 log = logging.getLogger("sohoa.server.ingest")
 

@@ -13,7 +13,8 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template_string, request, url_for
 
 from server import auth, enrollment
-from server.web.blueprint import bp, ctx, lang
+from server.pages import ctx, lang
+from server.web.blueprint import bp
 
 log = logging.getLogger("sohoa.server.enrollment")
 api_bp = Blueprint("enroll", __name__)

@@ -6,8 +6,9 @@ from flask import current_app, flash, g, redirect, render_template, request, ses
 
 from protocol.urls import safe_next
 from server import auth
-from server.web.blueprint import LIMITER_KEY, bp, ctx, t
-from server.web.i18n import LANGS
+from server.i18n import LANGS
+from server.pages import ctx, t
+from server.web.blueprint import LIMITER_KEY, bp
 
 
 def _safe_next(target: str | None, user: auth.User | None = None) -> str:

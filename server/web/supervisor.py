@@ -89,9 +89,7 @@ def makers(ctx: Any, objid: str) -> frozenset[str]:
 
 def defect_rates(ctx: Any) -> list[dict[str, Any]]:
     """Per operator: hồ sơ and pages decided, defects by class, defects per 100 pages (validated decisions)."""
-    from server.archive import decisions
 
-    ctx.db.ensure_schema(decisions.SCHEMA)
     decided = ctx.db.query("SELECT objids, defects FROM acceptance_decisions WHERE validated_by IS NOT NULL")
     if not decided:
         return []
@@ -120,7 +118,7 @@ def defect_rates(ctx: Any) -> list[dict[str, Any]]:
 
 def reasons_vi(reasons: list[str]) -> list[str]:
     """A rejection's reasons (English, "check: detail") as the Vietnamese names of what failed, once each."""
-    from server.web.i18n import text
+    from server.i18n import text
 
     out: list[str] = []
     for reason in reasons:

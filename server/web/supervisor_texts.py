@@ -1,8 +1,8 @@
-"""The supervisor view's added texts, in the one text table (server/web/i18n.TEXTS)."""
+"""The supervisor view's added texts, in the one text table (server/i18n.TEXTS)."""
 
 from __future__ import annotations
 
-from server.web import i18n
+from server import i18n
 
 TEXTS: dict[str, dict[str, str]] = {
     "pace": {"vi": "Năng suất trực tiếp so với kế hoạch", "en": "Live pace against the plan"},

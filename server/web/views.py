@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from flask import Response, jsonify, render_template, request, stream_with_context
 
+from server.i18n import table
+from server.pages import ctx, lang
 from server.web import live
 from server.web import login_views as _login_views  # noqa: F401  (registers its routes on bp)
 from server.web import workorder_views as _workorder_views  # noqa: F401
-from server.web.blueprint import bp, ctx, lang
-from server.web.i18n import table
+from server.web.blueprint import bp
 
 MAX_SHOWN = 200  # a refused query is echoed back only this long
 

@@ -31,27 +31,7 @@ Notify = Callable[[WorkOrderPayload], Any]
 PRIORITY_ORDER = FLAGS  # damaged first, then permanent retention, then high use
 SCANNED_STATES = ("REVIEW", "FINISHING", "SEALED", "SYNCING", "SYNCED", "REJECTED")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS workorder_meta (
-  id TEXT PRIMARY KEY,
-  flags TEXT NOT NULL DEFAULT '[]',
-  source TEXT NOT NULL DEFAULT '',
-  source_row INTEGER
-);
-CREATE TABLE IF NOT EXISTS workorder_progress (
-  station_id TEXT NOT NULL,
-  batch TEXT NOT NULL,
-  file_code TEXT NOT NULL,
-  batch_state TEXT,
-  pages_captured INTEGER NOT NULL DEFAULT 0,
-  updated_at TEXT NOT NULL,
-  PRIMARY KEY (station_id, batch)
-);
-"""
 
-
-def ensure_schema(db: Any) -> None:
-    db.ensure_schema(SCHEMA)  # once per records object, whichever backend
 
 
 def priority_of(flags: tuple[str, ...] | list[str], order: tuple[str, ...] = PRIORITY_ORDER) -> int:
@@ -76,7 +56,6 @@ class ImportResult:
 def import_inventory(db: Any, inventory: Inventory, *, source: str = "", dry_run: bool = False,
                      notify: Notify | None = None) -> ImportResult:
     """Create a work order per valid row whose hồ sơ has none yet; bad rows are reported, never imported."""
-    ensure_schema(db)
     result = ImportResult(total=inventory.total, problems=list(inventory.problems), dry_run=dry_run)
     existing = {r["file_code"] for r in db.query("SELECT file_code FROM workorders")}
     known_fonds = {r["code"] for r in db.query("SELECT code FROM fonds")}
@@ -178,7 +157,6 @@ class ProgressTracker:
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str], tuple[str, str | None, int]] = {}
         self._stages: dict[tuple[str, str], tuple[str, str | None]] = {}
-        ensure_schema(db)
 
     def on_change(self, change: dict[str, Any]) -> None:
         """A Monitor.subscribe_changes callback: quick; writes only when a hồ sơ's stage moved."""
@@ -220,7 +198,6 @@ def stage(order: dict[str, Any], progress: dict[str, Any] | None) -> str:
 
 def overview(db: Any, catalog: Any = None) -> dict[str, Any]:
     """Every work order with its stage, pages scanned and sheets accepted; totals per fonds."""
-    ensure_schema(db)
     orders = db.query(
         "SELECT w.id, w.fonds_code, w.file_code, w.record, w.expected_sheets, w.priority, w.station_id, w.state,"
         " w.updated_at, COALESCE(m.flags, '[]') AS flags FROM workorders w LEFT JOIN workorder_meta m ON m.id = w.id"

@@ -19,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from protocol.hashing import sha256_file
-from server.ingest.faults import ENV
+from server.faults import ENV
 from server.storage import PackageStore
 from server.store.recover import reconcile_store
 

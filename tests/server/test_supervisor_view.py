@@ -72,7 +72,7 @@ def test_rejection_reasons_in_vietnamese():
                     "Hồ sơ đã được lưu với nội dung khác (không khai báo là phiên bản mới)",
                     "Gói không đạt kiểm tra (xem chi tiết trong kho lưu trữ)"]
     from server.checks import CHECKS
-    from server.web.i18n import TEXTS
+    from server.i18n import TEXTS
 
     assert all(f"reject_{name}" in TEXTS for name, _ in CHECKS), "every check needs its Vietnamese name"
 

@@ -20,7 +20,7 @@ from protocol import api
 from protocol.clock import now_vn, parse_iso
 from server.catalog import Catalog
 from server.db import ServerDB
-from server.ingest.faults import ENV, POINTS
+from server.faults import ENV, POINTS
 from server.storage import VERSION_RE, PackageStore
 from station.sync.client import SyncClient, SyncError
 
