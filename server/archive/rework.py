@@ -1,8 +1,9 @@
 """What the archive tells each station about the hồ sơ it made: the ones returned for rework (with the defects
 of the validated `return` decision) and the ones accepted or archived.
 
-A hồ sơ belongs to the station that sent its latest stored version (the accepted upload with that version's
-SHA-256), so after a rework the station that sent the new version is the one told. Nothing here is kept of
+A hồ sơ belongs to the station that sent its latest station-made version (the accepted upload with that
+version's SHA-256), so after a rework the station that sent the new version is the one told; versions the
+archive makes itself (the biên bản filed on acceptance) do not change whose it is. Nothing here is kept of
 its own: the states (states.py), decisions (decisions.py), uploads (server records) and the store are the truth,
 and the lists are derived from them on each call.
 """
@@ -22,13 +23,18 @@ OUTCOMES = ("accepted", "archived")
 DEFECT_KEYS = ("class", "kind", "objid", "doc_id", "page", "note")
 
 
-def _maker(db: Records, sha256: str) -> dict[str, Any] | None:
-    """The accepted upload that brought these bytes (station, batch, work order)."""
-    return db.one(
-        "SELECT station_id, batch_uid, work_order_id, file_code FROM uploads WHERE sha256 = ? AND state = 'accepted'"
-        " ORDER BY updated_at DESC",
-        (sha256,),
-    )
+def _maker(db: Records, store: Any, objid: str) -> dict[str, Any] | None:
+    """The accepted upload (station, batch, work order) that brought the newest version a station sent; the
+    server's own versions (no upload) are skipped."""
+    for version in reversed(store.versions(objid)):
+        row = db.one(
+            "SELECT station_id, batch_uid, work_order_id, file_code FROM uploads"
+            " WHERE sha256 = ? AND state = 'accepted' ORDER BY updated_at DESC",
+            (version.sha256,),
+        )
+        if row is not None:
+            return row
+    return None
 
 
 def _return_decision(db: Records, objid: str) -> dict[str, Any] | None:
@@ -66,7 +72,7 @@ def station_view(db: Records, store: Any, station_id: str) -> dict[str, list[dic
         latest = store.get(row["objid"])
         if latest is None:
             continue
-        maker = _maker(db, latest.sha256)
+        maker = _maker(db, store, row["objid"])
         if maker is None or maker["station_id"] != station_id:
             continue
         item = {
@@ -126,8 +132,7 @@ def announce(db: Records, objids: list[str], state: str) -> None:
         from protocol.topics import ReworkPayload
 
         for objid in objids:
-            latest = ctx.store.get(objid)
-            maker = _maker(db, latest.sha256) if latest else None
+            maker = _maker(db, ctx.store, objid)
             if maker is None:
                 continue
             monitor.publish(ReworkPayload(station_id=maker["station_id"], objid=objid, state=state,

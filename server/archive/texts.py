@@ -120,8 +120,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "inspector": {"vi": "Người kiểm tra", "en": "Inspector"},
     "validator": {"vi": "Người phê duyệt", "en": "Validator"},
     "unit_of": {"vi": "Trang mẫu {n}/{total}", "en": "Sampled page {n} of {total}"},
-    "defects": {"vi": "Lỗi đã ghi", "en": "Defects marked"},
-    "no_defects": {"vi": "Chưa ghi lỗi nào.", "en": "No defect marked."},
+    "defects_marked": {"vi": "Lỗi đã ghi", "en": "Defects marked"},
+    "no_defects_marked": {"vi": "Chưa ghi lỗi nào.", "en": "No defect marked."},
     "defect_note": {"vi": "Ghi chú cho lỗi", "en": "Note for the defect"},
     "whole_hoso": {"vi": "Lỗi của cả hồ sơ (H)", "en": "Defect of the whole hồ sơ (H)"},
     "remove": {"vi": "Xóa", "en": "Remove"},
@@ -172,5 +172,5 @@ TEXTS: dict[str, dict[str, str]] = {
     "hoso_meta": {"vi": "Thông tin hồ sơ", "en": "Hồ sơ metadata"},
 }
 
-for _key, _entry in TEXTS.items():
+for _key, _entry in TEXTS.items():  # a key another module already gave other words would show them here
     i18n.TEXTS.setdefault(_key, _entry)

@@ -1,12 +1,12 @@
 """The whole rework loop (#17.5, #18.9) against real processes, on SQLite and on PostgreSQL (records and
-catalogue): a station finishes a hồ sơ of two pages and the server stores it; the archivist returns it with a
-defect on each page; the station's sync worker fetches the list, the home screen at 800x480 shows it, the
-operator reopens it and sees each defect as a badge on the thumbnail of its page; the operator turns one page
-and rescans the other, finishes again; the server stores version 2 beside version 1, linked to it in PREMIS,
-serves it as the newest and it can be accepted, which the station is told.
-
-The archivist's part is `archivist_return` / `archivist_accept` (decisions through server.archive.decisions
-on the server's records): switch them to the acceptance screens once those are merged."""
+catalogue), every step through its screens in Chromium: a station finishes a hồ sơ of two pages and the server
+stores it; at 1366x768 the inspector opens the work order's lot, draws the sample, marks a defect on each page
+with the keyboard and proposes return, and a second archivist (neither the inspector nor the operator) validates
+it; the station's sync worker fetches the list, the home screen at 800x480 shows it, the operator reopens it and
+sees each defect as a badge on the thumbnail of its page; the operator turns one page and rescans the other,
+finishes again; the server stores version 2 beside version 1, linked to it in PREMIS, and serves it as the
+newest; the inspector draws a new sample of the reworked lot and proposes accept, the validator validates it,
+the archive signs the biên bản (version 3) and the hồ sơ is archived, which the station is told."""
 
 from __future__ import annotations
 
@@ -25,32 +25,141 @@ AGENCY = "Ủy ban nhân dân tỉnh Đồng Nai"
 PIN = "2468"
 STATION_ID = "tram-loop"
 SMALL = {"width": 800, "height": 480}
+WIDE = {"width": 1366, "height": 768}
 NOTATION = "170.VP"
-ARCHIVIST = ("chi.luutru", "mat-khau-luu-tru")
+ARCHIVIST = ("chi.luutru", "mat-khau-luu-tru")  # the inspector
+VALIDATOR = ("truong.phong", "mat-khau-phe-duyet")  # neither the inspector nor an operator of the hồ sơ
 
 
-# -- the archivist (to be replaced by i17a's acceptance screens) -----------------------------------------
-def archivist_return(records: Any, objid: str, doc_id: str) -> None:
-    """An inspector proposes `return` with one defect on each of the two pages; a second person validates."""
-    from server.archive import decisions
+# -- the archivist, through the acceptance screens at 1366x768 -------------------------------------------
+class Archivist:
+    """Two archivists' browser pages on the server; console errors, CSP refusals and failed loads collected."""
 
-    defects = [
-        {"class": "major", "kind": "wrong_orientation", "objid": objid, "doc_id": doc_id, "page": 1,
-         "note": "Trang bị lộn ngược"},
-        {"class": "major", "kind": "unreadable", "objid": objid, "doc_id": doc_id, "page": 2,
-         "note": "Chữ mờ, không đọc được"},
-    ]
-    did = decisions.propose(records, lot=NOTATION, objids=[objid], decision="return", defects=defects,
-                            inspector="kiem.tra", address="127.0.0.1", note="Sửa 2 trang rồi gửi lại")
-    decisions.validate(records, did, validator="truong.phong", makers={"admin1"}, address="127.0.0.1")
+    def __init__(self, browser: Any, url: str):
+        self.url = url
+        self.problems: list[str] = []
+        self.inspector = self._login(browser, ARCHIVIST)
+        self.validator = self._login(browser, VALIDATOR)
+
+    def _login(self, browser: Any, who: tuple[str, str]) -> Any:
+        page = browser.new_page(viewport=WIDE, locale="vi-VN")
+        page.on("pageerror", lambda e: self.problems.append(str(e)))
+        page.on("console", lambda m: self.problems.append(m.text)
+                if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
+        page.on("response", lambda r: self.problems.append(f"{r.status} {r.url}")
+                if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+        page.goto(self.url + "/login")
+        page.fill("input[name=username]", who[0])
+        page.fill("input[name=password]", who[1])
+        page.click("form#login button[type=submit]")
+        page.wait_for_url(self.url + "/archive/")
+        return page
+
+    def sample(self, lot: str, objid: str, size: str) -> Any:
+        """/archive/lots -> the lot -> draw the sample ("Lấy mẫu") -> the inspector's screen at its first page."""
+        from playwright.sync_api import expect
+
+        page = self.inspector
+        page.goto(self.url + "/archive/")
+        page.click("#to-lots")
+        page.click(f'#lots tr[data-lot="{lot}"] a')
+        expect(page.locator(f'section.lot-hoso[data-objid="{objid}"]')).to_have_count(1)
+        seed = page.locator("#seed").inner_text() if page.locator("#seed").count() else ""
+        page.click("#draw")
+        expect(page.locator("#seed")).not_to_have_text(seed or "-")
+        expect(page.locator("#sample-size")).to_have_text(size)
+        page.click("#inspect")
+        expect(page.locator("#position")).to_have_text("1/2")
+        return page
+
+    def validate(self, decision_url: str, done: str) -> None:
+        from playwright.sync_api import expect
+
+        page = self.validator
+        page.goto(decision_url)
+        page.click("#validate")
+        expect(page.locator(".flash.ok")).to_contain_text(done)
+        expect(page.locator("#validated-by")).to_contain_text(VALIDATOR[0])
 
 
-def archivist_accept(records: Any, objid: str) -> None:
-    from server.archive import decisions
+def _wait_image(page: Any, timeout: float = 30.0) -> None:
+    """Until the sampled page's image (rendered by the server on demand) has loaded."""
+    deadline = time.monotonic() + timeout
+    while not page.locator("#page").evaluate("(i) => i.complete && i.naturalWidth > 0"):
+        assert time.monotonic() < deadline, "the sampled page image did not load"
+        page.wait_for_timeout(100)
 
-    did = decisions.propose(records, lot=NOTATION, objids=[objid], decision="accept", defects=[],
-                            inspector="kiem.tra", address="127.0.0.1")
-    decisions.validate(records, did, validator="truong.phong", makers={"admin1"}, address="127.0.0.1")
+
+def _mark(page: Any, where: str, note: str, key: str) -> None:
+    """The note typed, then the defect's shortcut key pressed (outside the note field, keys are shortcuts)."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#where")).to_contain_text(where)
+    _wait_image(page)
+    page.fill("#note", note)
+    page.locator("#shortcuts").click()
+    page.keyboard.press(key)
+
+
+def archivist_return(loop: dict, objid: str, shot: bool) -> str:
+    """The inspector marks page 1 upside down (7: wrong orientation) and page 2 unreadable (3), proposes return
+    (R); the validator validates. Returns the decision id."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            who = Archivist(browser, loop["server"])
+            # the contract's default rule (3.3 %, at least 20 pages) takes the whole of a 2-page lot
+            page = who.sample(loop["lot"], objid, "2 trang trong 2 trang của lô")
+            expect(page.locator("#none")).to_have_text("Chưa ghi lỗi nào.")  # the archive's words, not the supervisor's
+            _mark(page, "· 1/2", "Trang bị lộn ngược", "7")
+            page.keyboard.press("ArrowRight")
+            _mark(page, "· 2/2", "Chữ mờ, không đọc được", "3")
+            expect(page.locator("#marked li")).to_have_count(2)
+            expect(page.locator("#marked")).to_contain_text("Sai chiều trang")
+            if shot:
+                page.screenshot(path=str(SHOTS / "archive-loop-inspector.png"))
+            page.fill("#propose input[name=note]", "Sửa 2 trang rồi gửi lại")
+            page.locator("#shortcuts").click()
+            page.keyboard.press("r")
+            page.wait_for_url(loop["server"] + "/archive/decision/*")
+            expect(page.locator("#decision-kind")).to_have_text("Trả lại để làm lại")
+            decision_url = page.url
+            who.validate(decision_url, "Đã trả lại hồ sơ để làm lại")
+            expect(who.validator.locator("#decision-hoso .state")).to_have_text("Trả lại để làm lại")
+        finally:
+            browser.close()
+    assert not who.problems, who.problems
+    return decision_url.rsplit("/", 1)[1]
+
+
+def archivist_accept(loop: dict, objid: str, shot: bool) -> None:
+    """A new sample of the reworked lot, accept (A), validated: the biên bản is signed and the hồ sơ archived."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            who = Archivist(browser, loop["server"])
+            page = who.sample(loop["lot"], objid, "2 trang trong 2 trang của lô")
+            expect(page.locator("#marked li")).to_have_count(0)  # the first round's marks are not carried over
+            expect(page.locator("#none")).to_have_text("Chưa ghi lỗi nào.")
+            _wait_image(page)
+            page.keyboard.press("a")
+            page.wait_for_url(loop["server"] + "/archive/decision/*")
+            expect(page.locator("#decision-kind")).to_have_text("Đạt")
+            who.validate(page.url, "biên bản nghiệm thu bienban-nghiemthu-")
+            expect(who.validator.locator("#decision-hoso .state")).to_have_text("Đã lưu trữ")
+            who.validator.goto(f"{loop['server']}/archive/hoso/{objid}")
+            expect(who.validator.locator("#hoso-state")).to_have_text("Đã lưu trữ")
+            # v1 (returned), v2 (the rework), v3 (v2 with the signed biên bản in documentation/)
+            expect(who.validator.locator("#versions tbody tr")).to_have_count(3)
+            if shot:
+                who.validator.screenshot(path=str(SHOTS / "archive-loop-archived.png"))
+        finally:
+            browser.close()
+    assert not who.problems, who.problems
 
 
 # -- the floor: server + station processes, on one records/catalogue backend ---------------------------
@@ -85,9 +194,14 @@ def loop(request, tmp_path_factory) -> Iterator[dict]:
         wo = db.add_workorder(fonds_code="P_UBND_DN", file_code=code, record=record, expected_sheets=2,
                               station_id=STATION_ID, priority=1)
         create_user(db, *ARCHIVIST, role="archivist")
+        create_user(db, *VALIDATOR, role="archivist")
         sport, tport = _free_port(), _free_port()
         (root / "server.toml").write_text(f'data_dir = "{root / "server"}"\nport = {sport}\n'
-                                          f'trust_roots = ["{keys.ca_pem}"]\n{backend}', encoding="utf-8")
+                                          f'trust_roots = ["{keys.ca_pem}"]\n{backend}'
+                                          # the demo agency key stands in for the archive's own signing key
+                                          f'archive_signer_p12 = "{keys.agency_p12}"\n'
+                                          f'archive_signer_passphrase_file = "{keys.passphrase_file}"\n',
+                                          encoding="utf-8")
         server_url = f"http://127.0.0.1:{sport}"
         server = _spawn("server", root / "server.toml", root / "server.log", server_url + "/api/v1/health")
         stack.callback(lambda: (server.terminate(), server.wait(timeout=30)))
@@ -106,7 +220,7 @@ def loop(request, tmp_path_factory) -> Iterator[dict]:
         station = _spawn("station", root / "station.toml", root / "station.log", station_url + "/api/status")
         stack.callback(lambda: (station.terminate(), station.wait(timeout=30)))
         stack.callback(db.close)
-        yield {"station": station_url, "server": server_url, "db": db, "record": record, "wo": wo,
+        yield {"station": station_url, "server": server_url, "db": db, "record": record, "wo": wo, "lot": f"wo:{wo}",
                "backend": request.param, "catalog": catalog if request.param == "postgresql"
                else root / "server" / "catalog.db", "store": root / "server" / "store"}
 
@@ -187,7 +301,14 @@ def test_returned_hoso_is_fixed_on_the_station_and_stored_as_version_2(loop):
     [v1] = _uploads(loop["db"], done["uid"])
     objid, doc_id = v1["objid"], v1["file_code"] + ".1"
 
-    archivist_return(loop["db"], objid, doc_id)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shots = loop["backend"] == "sqlite"
+    did = archivist_return(loop, objid, shots)
+    marked = json.loads(loop["db"].one("SELECT defects FROM acceptance_decisions WHERE id = ?", (did,))["defects"])
+    assert [(m["class"], m["kind"], m["objid"], m["doc_id"], m["page"], m["note"]) for m in marked] == [
+        ("major", "wrong_orientation", objid, doc_id, 1, "Trang bị lộn ngược"),
+        ("major", "unreadable", objid, doc_id, 2, "Chữ mờ, không đọc được")]
+    assert states.state_of(loop["db"], [objid])[objid] == "returned"
     listed = _wait(lambda: (r := op.s.get(op.url + "/api/rework", timeout=10).json())["rework"] and r,
                    timeout=60, what="the station's rework list")
     [item] = listed["rework"]
@@ -219,8 +340,7 @@ def test_returned_hoso_is_fixed_on_the_station_and_stored_as_version_2(loop):
             assert label in badge.inner_text()
         assert ui.locator("#thumbs .rework-badge").count() == 2  # only on the pages the defects concern
         assert "phiên bản 2" in ui.locator("#rework-title").inner_text()
-        if loop["backend"] == "sqlite":
-            SHOTS.mkdir(parents=True, exist_ok=True)
+        if shots:
             ui.screenshot(path=str(SHOTS / "station-rework.png"))
         # The fix: the upside-down page turned in the UI (the badge stays through the redraw), the unreadable
         # one rescanned and replaced.
@@ -262,11 +382,13 @@ def test_returned_hoso_is_fixed_on_the_station_and_stored_as_version_2(loop):
     hoso = session.get(f"{loop['server']}/archive/hoso/{objid}", timeout=60)
     assert hoso.ok and v2["sha256"] in hoso.text and v1["sha256"] in hoso.text  # both versions kept and shown
 
-    archivist_accept(loop["db"], objid)
-    told = _wait(lambda: (r := op.s.get(op.url + "/api/rework", timeout=10).json())["outcomes"] and r,
-                 timeout=60, what="the station told of the acceptance")
+    archivist_accept(loop, objid, shots)
+    assert states.state_of(loop["db"], [objid])[objid] == "archived"
+    assert len(store.versions(objid)) == 3
+    told = _wait(lambda: (r := op.s.get(op.url + "/api/rework", timeout=10).json())["outcomes"]
+                 and r["outcomes"][0]["state"] == "archived" and r, timeout=60, what="the station told it is archived")
     assert told["rework"] == [] and [(o["objid"], o["state"], o["version"]) for o in told["outcomes"]] == [
-        (objid, "accepted", 2)]
+        (objid, "archived", 3)]
     with sync_playwright() as pw:  # the home screen says so on the hồ sơ's row
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         ctx = browser.new_context(viewport=SMALL, locale="vi-VN", bypass_csp=True)
@@ -275,6 +397,6 @@ def test_returned_hoso_is_fixed_on_the_station_and_stored_as_version_2(loop):
         ui.goto(op.url + "/")
         pill = ui.locator(f'.batch[data-batch="{bid}"] .outcome')
         pill.wait_for()
-        assert pill.inner_text() == "Kho lưu trữ đã nghiệm thu"
+        assert pill.inner_text() == "Đã vào kho lưu trữ chính thức"
         assert ui.locator("#rework-home").is_hidden()
         browser.close()

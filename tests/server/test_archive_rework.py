@@ -33,7 +33,9 @@ def server(request, tmp_path_factory, demo_keys):
         over = {}
         if request.param == "postgresql":
             over = {"database": stack.enter_context(pg_database()), "catalog_url": stack.enter_context(pg_database())}
-        context = build_context(ServerConfig(data_dir=tmp / "server", trust_roots=[demo_keys.ca_pem], **over))
+        context = build_context(ServerConfig(data_dir=tmp / "server", trust_roots=[demo_keys.ca_pem],
+                                             archive_signer_p12=demo_keys.agency_p12,
+                                             archive_signer_passphrase_file=demo_keys.passphrase_file, **over))
         stations = {sid: context.db.add_station(sid) for sid in ("tram-a", "tram-b")}
         with LiveServer(create_app(context)) as live:
             yield live.url, context, stations
@@ -144,10 +146,21 @@ def test_rework_list_acl_duplicate_and_new_version(server, tmp_path, signed_pdf)
     assert len(context.store.versions(v1.objid)) == 2
 
     # Accepted: the station is told as an outcome, the rework list stays empty.
-    did = decisions.propose(context.db, lot="WO-R", objids=[v1.objid], decision="accept", defects=[],
+    did = decisions.propose(context.db, lot="batch:B-1", objids=[v1.objid], decision="accept", defects=[],
                             inspector="kiem.tra", address="127.0.0.1")
     decisions.validate(context.db, did, validator="truong.phong", makers={"op1"}, address="127.0.0.1")
     out = listing(a)
     assert out["rework"] == [] and [(o["objid"], o["state"], o["version"]) for o in out["outcomes"]] == [
         (v1.objid, "accepted", 2)]
     assert listing(b)["outcomes"] == []
+
+    # The biên bản filed: a version the archive made (no upload brought it); the hồ sơ is still tram-a's.
+    from server.archive import bienban
+
+    row = context.db.one("SELECT * FROM acceptance_decisions WHERE id = ?", (did,))
+    filed = bienban.file_record(context, dict(row, objids=[v1.objid]), address="127.0.0.1")
+    assert filed["versions"] == {v1.objid: 3}
+    out = listing(a)
+    assert out["rework"] == [] and [(o["objid"], o["state"], o["version"], o["batch_uid"]) for o in out["outcomes"]] \
+        == [(v1.objid, "archived", 3, "B-1")]
+    assert listing(b) == {"rework": [], "outcomes": []}
