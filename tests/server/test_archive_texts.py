@@ -1,4 +1,4 @@
-"""The server has one text table (server/web/i18n.TEXTS) that the archive's and the supervisor's words are
+"""The server has one text table (server/i18n.TEXTS) that the archive's and the supervisor's words are
 merged into with setdefault, so a key two of them define keeps whichever loaded first: the inspector's screen
 showed the supervisor's "Tỷ lệ lỗi theo nghiệm thu" over its list of marked defects. Every key of each text
 module must show that module's own words."""
@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
+from server import i18n
 from server.archive import texts as archive_texts
-from server.web import i18n, supervisor_texts
+from server.web import supervisor_texts
 
 
 @pytest.mark.parametrize("module", [archive_texts, supervisor_texts], ids=["archive", "supervisor"])
