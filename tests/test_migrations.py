@@ -130,8 +130,8 @@ def test_records_of_the_previous_schema_keep_accounts_made_on_first_use(tmp_path
     shutil.copy(SCHEMA_V2 / "server.db", tmp_path / "server.db")
     assert _version(tmp_path / "server.db") == 2
     db = ServerDB(tmp_path / "server.db")
-    assert _version(tmp_path / "server.db") == LAST_RECORDS == 3
-    assert [b.name for b in tmp_path.glob("server.db.pre-v3-*.bak")], "backed up before stepping up"
+    assert _version(tmp_path / "server.db") == LAST_RECORDS == 5
+    assert [b.name for b in tmp_path.glob("server.db.pre-v5-*.bak")], "backed up before stepping up"
     assert auth.verify_login(db, "truong.phong", "mat-khau-dai-1") == auth.User("truong.phong", "supervisor")
     assert db.one("SELECT count(*) AS n FROM web_sessions")["n"] == 1
     assert db.one("SELECT station_id FROM enrollment_codes")["station_id"] == "tram-02"
@@ -154,6 +154,26 @@ def test_new_records_have_every_table_before_any_module_runs(tmp_path: Path):
     assert _version(tmp_path / "server.db") == LAST_RECORDS
 
 
+def test_the_archive_tables_come_from_migrations_and_the_log_stays_append_only(tmp_path: Path):
+    """The archive's and work orders' tables (once made on first use) exist after a step up from version 2,
+    and the access log refuses to be rewritten there (its trigger came with the migration)."""
+    from server.db import ServerDB
+
+    archive = {"archive_states", "acceptance_decisions", "acceptance_samples", "archive_copies", "archive_audit",
+               "workorder_meta", "workorder_progress"}
+    shutil.copy(SCHEMA_V2 / "server.db", tmp_path / "server.db")
+    assert not archive & _tables(tmp_path / "server.db"), "the probe sees them missing before"
+    db = ServerDB(tmp_path / "server.db")
+    assert archive <= _tables(tmp_path / "server.db")
+    with db.tx() as conn:
+        conn.execute("INSERT INTO archive_audit (at, actor, action, target, address) "
+                     "VALUES ('t', 'a', 'view_hoso', 'x', '-')")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        with db.tx() as conn:
+            conn.execute("UPDATE archive_audit SET actor = 'someone else'")
+    db.close()
+
+
 def test_postgresql_records_of_the_previous_schema_step_up(tmp_path: Path):
     """Version 2 on PostgreSQL (schema_version says 2, the modules' tables made on first use with a row in
     each) steps up to version 3 with the rows kept."""
@@ -171,7 +191,14 @@ def test_postgresql_records_of_the_previous_schema_step_up(tmp_path: Path):
         db = PgServerDB(url, backup_dir=tmp_path / "dumps")
         with psycopg.connect(url, autocommit=True) as conn:
             [(version,)] = conn.execute("SELECT version FROM schema_version WHERE component = 'records'")
-        assert version == LAST_RECORDS == 3
+        assert version == LAST_RECORDS == 5
         assert db.one("SELECT name FROM operators WHERE code = 'NV01'")["name"] == "Nguyễn Văn A"
-        assert len(list((tmp_path / "dumps").glob("records.pre-v3-*.dump"))) == 1
+        assert len(list((tmp_path / "dumps").glob("records.pre-v5-*.dump"))) == 1
+        db.query("SELECT count(*) FROM acceptance_decisions")  # the archive's tables came with the step
+        with db.tx() as conn:
+            conn.execute("INSERT INTO archive_audit (at, actor, action, target, address) "
+                         "VALUES ('t', 'a', 'view_hoso', 'x', '-')")
+        with db.tx() as conn:
+            conn.execute("UPDATE archive_audit SET actor = 'someone else'")
+        assert [r["actor"] for r in db.query("SELECT actor FROM archive_audit")] == ["a"], "the log stays as written"
         db.close()
