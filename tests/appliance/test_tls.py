@@ -17,7 +17,7 @@ import requests
 
 from sohoa.appliance.tls import make_ca, make_server_cert
 from station.sync.client import SyncClient, SyncError
-from tests.conftest import free_port
+from tests.support.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

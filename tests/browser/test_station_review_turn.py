@@ -61,7 +61,7 @@ def _wait(fn, timeout: float = 180.0):
 def test_turned_page_after_finish_shows_as_stored(station):
     from playwright.sync_api import sync_playwright
 
-    from tests.conftest import hoso_record
+    from tests.support.records import hoso_record
 
     url = station["url"]
     s = requests.Session()

@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from tests.browser.test_station_ui import ARGS, CHROMIUM, ROOT, SHOTS, _free_port
-from tests.conftest import hoso_record
 from tests.station.test_output_signing_pkcs11 import KEY, PIN, TOKEN, token  # noqa: F401 - fixture
+from tests.support.records import hoso_record
 
 
 @pytest.mark.browser

@@ -7,7 +7,8 @@ from __future__ import annotations
 import time
 
 import requests
-from secfixtures import ADMIN, SUPERVISOR, csrf_from, make_archive, web_login
+
+from tests.support.web import ADMIN, SUPERVISOR, csrf_from, make_archive, web_login
 
 
 def _replay(url: str, cookie: str) -> int:

@@ -9,9 +9,9 @@ import time
 from urllib.parse import urlsplit
 
 import requests
-from secfixtures import SUPERVISOR, web_login
 
 from protocol import api
+from tests.support.web import SUPERVISOR, web_login
 
 USERS = [("giamsat.a", "mat-khau-giam-sat-a"), ("giamsat.b", "mat-khau-giam-sat-b"),
          ("giamsat.c", "mat-khau-giam-sat-c")]
@@ -103,6 +103,6 @@ def test_fifty_batch_streams_leave_the_station_working(station_web):
 
 
 def _record() -> dict:
-    from tests.conftest import hoso_record
+    from tests.support.records import hoso_record
 
     return hoso_record()

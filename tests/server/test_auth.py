@@ -17,13 +17,13 @@ from server import auth
 def server(tmp_path: Path):
     from server.app import build_context, create_app
     from server.config import ServerConfig
-    from tests.conftest import LiveServer
+    from tests.support.servers import serving
 
     context = build_context(ServerConfig(data_dir=tmp_path / "server"))
     auth.create_user(context.db, *ADMIN, role="admin")
     auth.create_user(context.db, *SUPERVISOR, role="supervisor")
     app = create_app(context)
-    with LiveServer(app) as live:
+    with serving(context, app) as live:
         yield live.url, context, app
 
 

@@ -47,10 +47,10 @@ class Floor:
 
 def start_floor(tmp_path: Path, *, stations: tuple[str, ...] = STATIONS, monitor_kw: dict | None = None
                 ) -> Iterator[Floor]:
-    from server.app import build_context, create_app
+    from server.app import build_context
     from server.config import ServerConfig
     from server.monitor import Monitor
-    from tests.conftest import LiveServer
+    from tests.support.servers import serving
 
     context = build_context(ServerConfig(data_dir=tmp_path / "server"))
     secrets = {sid: context.db.add_station(sid, name=f"Trạm {sid}") for sid in stations}
@@ -65,7 +65,7 @@ def start_floor(tmp_path: Path, *, stations: tuple[str, ...] = STATIONS, monitor
         monitor.start()
         monitor.wait_until(lambda s: s["broker_connected"], 10)
         try:
-            with LiveServer(create_app(context)) as live:
+            with serving(context) as live:
                 yield Floor(live.url, context, broker, secrets)
         finally:
             monitor.stop()

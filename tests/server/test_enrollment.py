@@ -34,7 +34,7 @@ def server(tmp_path: Path, records_target):  # noqa: F811 - fixture: records in 
     from server.app import build_context, create_app
     from server.config import ServerConfig
     from server.db import is_postgres
-    from tests.conftest import LiveServer
+    from tests.support.servers import serving
 
     database = str(records_target) if is_postgres(records_target) else ""
     context = build_context(ServerConfig(data_dir=tmp_path / "server", database=database))
@@ -45,9 +45,8 @@ def server(tmp_path: Path, records_target):  # noqa: F811 - fixture: records in 
     with BrokerProcess.from_config(folder, base) as broker:
         app = create_app(context)
         enrollment.attach_broker_sync(app, enrollment.BrokerSync(folder, base, enrollment.signal_process(broker)))
-        with LiveServer(app) as live:
+        with serving(context, app) as live:  # the databases closed before the PostgreSQL one is dropped
             yield live.url, context, broker
-    context.db.close()  # before the PostgreSQL database is dropped
 
 
 def _mqtt(broker: BrokerProcess, user: str, password: str):

@@ -23,6 +23,7 @@ from server.db import ServerDB
 from server.ingest.faults import ENV, POINTS
 from server.storage import VERSION_RE, PackageStore
 from station.sync.client import SyncClient, SyncError
+from tests.support.servers import close_context
 
 FILE_CODE = "000.00.00.H47.2001.160.VP"
 
@@ -271,12 +272,13 @@ def small_disk_server(tmp_path, demo_keys, live_server_class):
         mounts.append(data / which)
         ctx = build_context(ServerConfig(data_dir=data, trust_roots=[demo_keys.ca_pem]))
         live = live_server_class(create_app(ctx)).__enter__()
-        lives.append(live)
+        lives.append((live, ctx))
         return live, ctx
 
     yield make
-    for live in lives:
+    for live, ctx in lives:
         live.__exit__(None, None, None)
+        close_context(ctx)
     for path in mounts:
         subprocess.run(["umount", "-l", str(path)], timeout=20, check=False)
 

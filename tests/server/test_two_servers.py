@@ -34,8 +34,8 @@ from server.keys import load_or_create_key
 from server.storage import VERSION_RE, PackageStore
 from station.enroll import EnrollError, enroll
 from station.sync.client import SyncClient, SyncError
-from tests.conftest import ServerProcess
 from tests.server.test_catalog_pg import pg_database
+from tests.support.servers import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 

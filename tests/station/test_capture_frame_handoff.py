@@ -6,9 +6,9 @@ import time
 
 import cv2
 import numpy as np
-from webfixtures import admin_headers, login, station  # noqa: F401 - fixture
 
-from tests.conftest import hoso_record
+from tests.support.records import hoso_record
+from tests.support.web import admin_headers, login
 
 
 def test_live_scans_are_processed_from_the_captured_frame(station):  # noqa: F811

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 
-from webfixtures import PINS, login, station  # noqa: F401 - fixture
-
 from station.auth import Accounts, AuthError, hash_pin, verify_pin
+from tests.support.web import PINS, login
 
 
 def test_pin_hash_is_scrypt_and_salted():
@@ -40,7 +39,7 @@ def test_api_needs_login_and_csrf(station):  # noqa: F811
 
 def test_manual_hoso_needs_admin(station):  # noqa: F811
     from station.web.app import create_app
-    from tests.conftest import hoso_record
+    from tests.support.records import hoso_record
 
     client = create_app(station).test_client()
     tok = login(client, "op1")["token"]

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 from test_output_signing_pkcs11 import KEY, PIN, TOKEN, token  # noqa: F401 - fixture
-from webfixtures import admin_headers, login, seed_accounts
 
-from tests.conftest import hoso_record
+from tests.support.records import hoso_record
+from tests.support.web import admin_headers, login, seed_accounts
 
 
 def test_finish_asks_for_the_token_pin_and_never_keeps_it(tmp_path: Path, token, sane_test_device, caplog):  # noqa: F811

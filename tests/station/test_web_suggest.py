@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import time
 
-from webfixtures import admin_headers, login, station  # noqa: F401 - fixture
-
 from station.web.suggest import parse
-from tests.conftest import hoso_record
+from tests.support.records import hoso_record
+from tests.support.web import admin_headers, login
 
 
 def test_parse_finds_number_date_and_subject_in_ocr_text():

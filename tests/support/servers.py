@@ -1,0 +1,274 @@
+"""Real servers for the tests: the WSGI apps on 127.0.0.1 (waitress), the archive server and the station as
+processes, a TCP proxy that cuts connections. Each one closes everything it opened when it stops."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """A WSGI app served by waitress on 127.0.0.1 in a background thread: real sockets, real HTTP."""
+
+    def __init__(self, app):
+        from waitress.server import create_server
+
+        self.port = free_port()
+        # poll(), not select(): a long test process holds more than 1024 descriptors by the end of the suite
+        self.server = create_server(app, host="127.0.0.1", port=self.port, threads=4, asyncore_loop_timeout=0.1,
+                                    asyncore_use_poll=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.closing = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except OSError:
+            if not self.closing:  # closing the socket under the poll loop is how waitress stops here
+                raise
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.closing = True
+        for channel in list(self.server._map.values()):  # keep-alive connections too: the loop ends at once
+            channel.close()
+        self.thread.join(timeout=5)
+        # The worker threads too: each keeps its own database connections (thread-local) while it lives.
+        self.server.task_dispatcher.shutdown(timeout=5)
+
+
+class ServerProcess:
+    """`python -m sohoa.cli server --config ...` on a fixed free port; kill -9 and restart it at will."""
+
+    def __init__(self, data_dir: Path, trust_pem: Path, *, env: dict[str, str] | None = None):
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config = self.data_dir.parent / f"{self.data_dir.name}.toml"
+        self.config.write_text(
+            f'data_dir = "{self.data_dir}"\nhost = "127.0.0.1"\nport = {self.port}\n'
+            f'trust_roots = ["{trust_pem}"]\n', encoding="utf-8")
+        self.log = self.data_dir.parent / f"{self.data_dir.name}.log"
+        self.argv = [sys.executable, "-m", "sohoa.cli", "server", "--config", str(self.config)]
+        self.env = env or {}
+        self.proc = None
+
+    def add_station(self, station_id: str) -> dict[str, str]:
+        from server.db import ServerDB
+
+        db = ServerDB(self.data_dir / "server.db")
+        try:
+            return db.add_station(station_id)
+        finally:
+            db.close()
+
+    def start(self, *, env: dict[str, str] | None = None, timeout: float = 30) -> ServerProcess:
+        import requests
+
+        run_env = {**os.environ, **self.env, **(env or {})}
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,
+                                         env=run_env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited with {self.proc.returncode}: {self.log.read_text()[-3000:]}")
+            try:
+                if requests.get(self.url + "/api/v1/health", timeout=1).ok:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.05)
+        raise AssertionError(f"server did not answer within {timeout} s: {self.log.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL, as a power cut would: no cleanup runs."""
+        import signal
+
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        if self.proc:
+            self.proc.wait(timeout=10)
+
+    def wait_dead(self, timeout: float = 30) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except Exception:
+                self.kill()
+
+
+class CuttingProxy:
+    """A TCP proxy on 127.0.0.1 that the test controls: forward, or cut every connection after
+    `cut_after` bytes sent upstream, or drop the answer to a request whose bytes contain `drop_answer_to`."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.cut_after: int | None = None
+        self.drop_answer_to: bytes | None = None
+        self.upstream_bytes = 0
+        self.cuts = 0
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self.port = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._sock.accept()
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            state = {"dropping": False}
+            threading.Thread(target=self._pipe, args=(client, server, True, state), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, False, state), daemon=True).start()
+
+    def _cut(self, a: socket.socket, b: socket.socket) -> None:
+        self.cuts += 1
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, upstream: bool, state: dict) -> None:
+        try:
+            while data := src.recv(65536):
+                if upstream:
+                    if self.cut_after is not None and self.upstream_bytes + len(data) > self.cut_after:
+                        keep = max(self.cut_after - self.upstream_bytes, 0)
+                        dst.sendall(data[:keep])
+                        self.upstream_bytes += keep
+                        self.cut_after = None  # one cut, then forward again
+                        self._cut(src, dst)
+                        return
+                    self.upstream_bytes += len(data)
+                    if self.drop_answer_to and self.drop_answer_to in data:
+                        state["dropping"] = True
+                        self.drop_answer_to = None
+                elif state["dropping"]:
+                    self._cut(src, dst)  # the server did the work; its answer never arrives
+                    return
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._closed = True
+        self._sock.close()
+
+
+class StationProcess:
+    """`python -m sohoa.cli station --config ...` on a free port (SANE test backend, one worker), started and
+    waited for until /api/status answers; stopped (terminate, then kill) when the `with` block ends."""
+
+    def __init__(self, data_dir: Path, *, device: str = "test:0", extra_config: str = "",
+                 env: dict[str, str] | None = None):
+        self.data_dir = Path(data_dir)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config = self.data_dir / "station.toml"
+        self.config.write_text(f'data_dir = "{self.data_dir}"\nport = {self.port}\ndevice = "{device}"\n'
+                               f"workers = 1\n{extra_config}", encoding="utf-8")
+        self.log = self.data_dir / "station.log"
+        self.env = env or {}
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> StationProcess:
+        import requests
+
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "sohoa.cli", "station", "--config", str(self.config)],
+                                         cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env})
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert self.proc.poll() is None, self.log.read_text()[-3000:]
+                try:
+                    if requests.get(self.url + "/api/status", timeout=2).ok:
+                        return self
+                except requests.RequestException:
+                    assert time.monotonic() < deadline, "station did not start"
+                    time.sleep(0.2)  # polling with a deadline: the process gives no other sign
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def login(self, code: str, pin: str) -> str:
+        import requests
+
+        return requests.post(self.url + "/api/login", json={"operator": code, "pin": pin}, timeout=10).json()["token"]
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+def close_context(context: Any) -> None:
+    """Close the databases of a server context (server.app.build_context) once its web server has stopped."""
+    monitor = getattr(context, "monitor", None)
+    for part in (context.catalog, context.db, monitor):
+        close = getattr(part, "close", None)
+        if close is not None:
+            close()
+
+
+@contextmanager
+def serving(context: Any, app: Any = None) -> Iterator[LiveServer]:
+    """The server app of `context` (or `app`) on a LiveServer; the context's databases closed when it stops."""
+    if app is None:
+        from server.app import create_app
+
+        app = create_app(context)
+    try:
+        with LiveServer(app) as live:
+            yield live
+    finally:
+        close_context(context)
