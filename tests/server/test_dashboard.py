@@ -11,6 +11,7 @@ from test_dashboard_support import SUPERVISOR, Floor, SSEReader, floor, login  #
 from test_workorders import GOOD, csv_bytes
 
 from server.workorders import import_inventory, read_inventory
+from tests.support.wait import wait_until
 
 
 def test_page_shows_every_registered_station_before_it_reports(floor: Floor):  # noqa: F811 - fixture
@@ -70,11 +71,11 @@ def test_viewer_that_leaves_is_unsubscribed(floor: Floor):  # noqa: F811 - fixtu
     sse.close()
     tel = floor.telemetry("st-b")  # a change makes the server write, notice the closed socket, and stop
     try:
-        deadline = time.monotonic() + 10
-        while len(monitor._subscribers) > before and time.monotonic() < deadline:
+        def unsubscribed() -> bool:
             tel.progress(pages_captured=int(time.monotonic() * 10) % 100000)
-            time.sleep(0.2)
-        assert len(monitor._subscribers) == before
+            return len(monitor._subscribers) == before
+
+        wait_until(unsubscribed, 10, "the closed stream's subscriber to go", interval=0.2)
     finally:
         tel.stop()
 
