@@ -9,7 +9,6 @@ import socket
 import ssl
 import stat
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ import requests
 from sohoa.appliance.tls import make_ca, make_server_cert
 from station.sync.client import SyncClient, SyncError
 from tests.support.servers import free_port
+from tests.support.wait import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,15 +49,12 @@ def nginx_in_front(tmp_path: Path, pki, archive_server):
     proc = subprocess.Popen([nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"https://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"nginx exited: {proc.stderr.read().decode()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    def listening() -> bool:
+        assert proc.poll() is None, f"nginx exited: {proc.stderr.read().decode()}"
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+
+    wait_until(listening, 15, "nginx to listen", interval=0.1)
     yield url, f"http://127.0.0.1:{http_port}", ctx
     proc.terminate()  # SIGTERM: nginx's fast shutdown of its master and worker
     proc.wait(timeout=10)
