@@ -14,13 +14,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "server"))
-from test_dashboard_support import SUPERVISOR, Floor, floor  # noqa: E402,F401 - fixture
+from test_dashboard_support import Floor, floor  # noqa: E402,F401 - fixture
+
+from tests.support.web import SUPERVISOR  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 STATION = """
 import sys, time
+from tests.support.web import SUPERVISOR
 from station.telemetry import Telemetry
 tel = Telemetry("st-a", host="127.0.0.1", port={port}, username="st-a", password="{password}")
 tel.start()

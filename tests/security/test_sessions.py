@@ -39,13 +39,13 @@ def test_idle_and_maximum_age(tmp_path, demo_keys):
     for archive in make_archive(tmp_path / "idle", trust_roots=[demo_keys.ca_pem], session_idle_s=1):
         cookie = web_login(archive.url, *ADMIN).cookies["session"]
         assert _replay(archive.url, cookie) == 200
-        time.sleep(2.2)
+        time.sleep(2.2)  # the clock passing session_idle_s (1 s) is the point; 200 just above
         assert _replay(archive.url, cookie) == 302
     for archive in make_archive(tmp_path / "age", trust_roots=[demo_keys.ca_pem], session_max_s=2):
         cookie = web_login(archive.url, *ADMIN).cookies["session"]
         for _ in range(3):  # in use all along: still ends at the maximum age
             assert _replay(archive.url, cookie) == 200
-            time.sleep(0.5)
+            time.sleep(0.5)  # the clock passing session_max_s (2 s) while in use is the point
         time.sleep(1.0)
         assert _replay(archive.url, cookie) == 302
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 import requests
-from test_dashboard_support import ADMIN, ARCHIVIST, SUPERVISOR, login
 
 from server.auth import create_user
+from tests.support.web import ADMIN, ARCHIVIST, SUPERVISOR, web_login
 
 FILE_CODE = "000.00.00.H47.2001.160.VP"
 PAGES = 3
@@ -29,7 +29,7 @@ class Archive:
     package: Any  # BuiltPackage
 
     def session(self, who: tuple[str, str] = ARCHIVIST) -> requests.Session:
-        return login(self.url, *who)
+        return web_login(self.url, *who)
 
 
 def distinctive_word(page_texts: list[str], page: int) -> str:

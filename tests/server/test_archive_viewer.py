@@ -15,12 +15,12 @@ from archive_support import (  # noqa: F401 - fixtures
     distinctive_word,
     three_page_pdf,
 )
-from test_dashboard_support import ARCHIVIST, login
 
 from server.archive import audit
 from server.auth import create_user
 from tests.support.records import AGENCY
 from tests.support.servers import serving
+from tests.support.web import ARCHIVIST, web_login
 
 
 def _base(archive) -> str:  # noqa: F811 - fixture
@@ -118,7 +118,7 @@ def test_tampered_stored_file_shows_as_failed(tmp_path, demo_keys, three_page_pd
     create_user(context.db, *ARCHIVIST, role="archivist")
     with serving(context) as live:
         pkg, doc_id = build_and_send(tmp_path, three_page_pdf, context, live.url)
-        s: requests.Session = login(live.url, *ARCHIVIST)
+        s: requests.Session = web_login(live.url, *ARCHIVIST)
         base = f"{live.url}/archive/doc/{pkg.objid}/{doc_id}"
         assert s.get(base + "/integrity", timeout=60).json()["ok"]  # sound first (and cached)
         _tamper(context.store.get(pkg.objid).path, f"{doc_id}.pdf")

@@ -16,13 +16,14 @@ from pathlib import Path
 import pytest
 import requests
 from records_support import records_target  # noqa: F401 - fixture
-from test_dashboard_support import ADMIN, SUPERVISOR, csrf_from, login
 
 from protocol import api
 from server import auth, enrollment
 from server.broker import BrokerConfig, BrokerProcess, connect_client, free_port
 from station.enroll import EnrollError, enroll, update_station_toml
 from station.sync.client import SyncClient, SyncError
+from tests.support.wait import wait_until
+from tests.support.web import ADMIN, SUPERVISOR, csrf_from, web_login
 
 CODE_RE = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}")
 REPO = Path(__file__).resolve().parents[2]
@@ -82,7 +83,7 @@ def test_code_refuses_station_ids_unusable_as_mqtt_names(tmp_path: Path, station
 def test_expired_code_is_refused(tmp_path: Path):
     db = tmp_path / "server.db"
     code = enrollment.create_enrollment_code(db, "tram-01", ttl_s=1)
-    time.sleep(1.05)
+    time.sleep(1.05)  # the clock passing the 1 s time-to-live is the point
     with pytest.raises(enrollment.EnrollmentError, match="expired"):
         enrollment.burn_code(db, code)
 
@@ -163,7 +164,7 @@ def test_guessing_codes_is_rate_limited(server):
 
 def test_admin_creates_code_lists_and_revokes_and_broker_drops_the_station(server, tmp_path: Path):
     url, ctx, broker = server
-    admin = login(url, *ADMIN)
+    admin = web_login(url, *ADMIN)
     page = admin.get(url + "/stations", timeout=10)
     assert page.status_code == 200 and "Tạo mã đăng ký trạm" in page.text
     created = admin.post(url + "/stations/codes", timeout=10, data={
@@ -217,7 +218,7 @@ def test_admin_creates_code_lists_and_revokes_and_broker_drops_the_station(serve
 def test_supervisor_cannot_enroll_or_revoke(server):
     url, ctx, _ = server
     ctx.db.add_station("tram-01")
-    sup = login(url, *SUPERVISOR)
+    sup = web_login(url, *SUPERVISOR)
     assert sup.get(url + "/stations", timeout=10).status_code == 403
     token = csrf_from(sup.get(url + "/", timeout=10).text)
     assert sup.post(url + "/stations/codes", data={"csrf_token": token, "station_id": "x"},
@@ -297,15 +298,12 @@ def test_enroll_over_https_pins_the_ca(tmp_path: Path, archive_server):
     proc = subprocess.Popen([nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 15
-        while True:
+        def listening() -> bool:
             assert proc.poll() is None, f"nginx exited: {proc.stderr.read().decode()}"
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "nginx did not listen"
-                time.sleep(0.1)
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+
+        wait_until(listening, 15, "nginx to listen", interval=0.1)
         url = f"https://127.0.0.1:{port}"
         code = enrollment.create_enrollment_code(ctx.db, "tram-01")
         with pytest.raises(EnrollError, match="not trusted"):

@@ -24,6 +24,7 @@ from server.ingest.faults import ENV, POINTS
 from server.storage import VERSION_RE, PackageStore
 from station.sync.client import SyncClient, SyncError
 from tests.support.servers import close_context
+from tests.support.wait import wait_until
 
 FILE_CODE = "000.00.00.H47.2001.160.VP"
 
@@ -71,12 +72,7 @@ def assert_one_complete_copy(data_dir: Path, pkg, *, versions: int = 1) -> None:
 
 
 def _wait_for(predicate, timeout: float = 20, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
+    wait_until(predicate, timeout, what, interval=0.01)
 
 
 def _part_size(data_dir: Path) -> int:

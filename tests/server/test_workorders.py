@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 from records_support import open_records, records, records_target  # noqa: F401 - fixtures
-from test_dashboard_support import SUPERVISOR, Floor, csrf_from, floor, login  # noqa: F401 - fixture
+from test_dashboard_support import Floor, floor  # noqa: F401 - fixture
 
 from protocol.topics import WorkOrderPayload
 from server.workorders import InventoryError, assign, import_inventory, overview, read_inventory
 from server.workorders.inventory import parse_inventory
 from server.workorders.orders import ProgressTracker, priority_of
 from tests.support.wait import wait_until
+from tests.support.web import SUPERVISOR, csrf_from, web_login
 
 HEADER_VI = ["Mã phông", "Mã cơ quan", "Năm", "Số và ký hiệu hồ sơ", "Tiêu đề hồ sơ", "Số tờ", "Ngày bắt đầu",
              "Ngày kết thúc", "Thời hạn bảo quản", "Sử dụng nhiều", "Hư hỏng", "Trạm"]
@@ -204,7 +205,7 @@ def test_station_is_notified_over_mqtt_and_finds_the_order_over_the_api(floor: F
         probe("st-b", got_b)
         got_a.clear()
         got_b.clear()
-        s = login(floor.url, *SUPERVISOR)
+        s = web_login(floor.url, *SUPERVISOR)
         token = csrf_from(s.get(floor.url + "/workorders", timeout=10).text)
         resp = s.post(floor.url + "/workorders/import", data={"csrf_token": token},
                       files={"inventory": ("muc-luc.csv", csv_bytes(GOOD[:1] + BAD[1:2]), "text/csv")}, timeout=30)

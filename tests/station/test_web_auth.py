@@ -62,7 +62,7 @@ def test_idle_lock_and_unlock(station):  # noqa: F811
     client = app.test_client()
     body = login(client)
     assert client.get("/api/me").status_code == 200
-    time.sleep(2.2)
+    time.sleep(2.2)  # the clock passing idle_lock_s (1 s) is the point; the session answered 200 just above
     resp = client.get("/api/me")
     assert resp.status_code == 401 and resp.get_json()["error"] == "locked"
     assert "khóa" in resp.get_json()["message_vi"]

@@ -11,8 +11,8 @@ T = TypeVar("T")
 
 def wait_until(predicate: Callable[[], T], timeout: float, what: str, *, interval: float = 0.05) -> T:
     """Call `predicate` until it returns something true, and return that; AssertionError naming `what` when
-    `timeout` seconds pass first. An exception from `predicate` counts as not yet (a server still starting),
-    and the last one is shown if time runs out."""
+    `timeout` seconds pass first. An AssertionError from `predicate` fails at once (a process that died);
+    any other exception counts as not yet (a server still starting), the last one shown if time runs out."""
     deadline = time.monotonic() + timeout
     last_error: BaseException | None = None
     while True:
@@ -20,6 +20,8 @@ def wait_until(predicate: Callable[[], T], timeout: float, what: str, *, interva
             value = predicate()
             if value:
                 return value
+        except AssertionError:
+            raise
         except Exception as exc:  # noqa: BLE001 - not ready yet; shown if it never gets ready
             last_error = exc
         if time.monotonic() >= deadline:
