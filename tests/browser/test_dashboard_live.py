@@ -23,7 +23,6 @@ ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background
         "--disable-component-update", "--disable-sync"]
 STATION = """
 import sys, time
-from tests.support.web import SUPERVISOR
 from station.telemetry import Telemetry
 tel = Telemetry("st-a", host="127.0.0.1", port={port}, username="st-a", password="{password}")
 tel.start()
