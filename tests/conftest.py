@@ -26,9 +26,15 @@ def demo_keys(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def signer(demo_keys):
+    import asyncio
+
     from station.output.signing import Signer
 
-    return Signer.from_pkcs12(demo_keys.agency_p12, demo_keys.passphrase)
+    signer = Signer.from_pkcs12(demo_keys.agency_p12, demo_keys.passphrase)
+    # Its event loop (three descriptors) made now, at session set-up, rather than in the first test that signs.
+    signer._run(asyncio.sleep(0))
+    yield signer
+    signer.close()
 
 
 @pytest.fixture(scope="session")

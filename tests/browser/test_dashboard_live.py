@@ -32,7 +32,7 @@ pages = 0
 while True:
     pages += 3
     tel.progress(pages_captured=pages, pages_per_minute=36.0, queue_ocr=2)
-    time.sleep(0.25)
+    time.sleep(0.25)  # a scanning station's pace of progress messages
 """
 
 

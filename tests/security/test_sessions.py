@@ -46,7 +46,7 @@ def test_idle_and_maximum_age(tmp_path, demo_keys):
         for _ in range(3):  # in use all along: still ends at the maximum age
             assert _replay(archive.url, cookie) == 200
             time.sleep(0.5)  # the clock passing session_max_s (2 s) while in use is the point
-        time.sleep(1.0)
+        time.sleep(1.0)  # past the maximum age
         assert _replay(archive.url, cookie) == 302
 
 

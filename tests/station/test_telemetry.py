@@ -128,7 +128,7 @@ def test_killed_station_process_leaves_offline_will(broker: BrokerProcess, tmp_p
         tel = Telemetry("st-a", host="127.0.0.1", port={broker.port}, username="st-a", password="pw-a")
         tel.set_state(operator="lan", batch="b1", scanner="scanning")
         tel.start()
-        time.sleep(60)
+        time.sleep(60)  # alive until the test kills it
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2])
     try:

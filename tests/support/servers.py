@@ -8,11 +8,12 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,9 +31,11 @@ class LiveServer:
         from waitress.server import create_server
 
         self.port = free_port()
-        # poll(), not select(): a long test process holds more than 1024 descriptors by the end of the suite
+        before = set(threading.enumerate())
+        # poll(), not select(): the web servers must not depend on descriptor numbers below 1024
         self.server = create_server(app, host="127.0.0.1", port=self.port, threads=4, asyncore_loop_timeout=0.1,
                                     asyncore_use_poll=True)
+        self.workers = [t for t in threading.enumerate() if t not in before and t.name.startswith("waitress-")]
         self.url = f"http://127.0.0.1:{self.port}"
         self.closing = False
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -53,8 +56,11 @@ class LiveServer:
         for channel in list(self.server._map.values()):  # keep-alive connections too: the loop ends at once
             channel.close()
         self.thread.join(timeout=5)
-        # The worker threads too: each keeps its own database connections (thread-local) while it lives.
+        # The worker threads too: each keeps its own database connections (thread-local) until it has ended,
+        # which is after waitress's shutdown() has seen it leave.
         self.server.task_dispatcher.shutdown(timeout=5)
+        for worker in self.workers:
+            worker.join(timeout=5)
 
 
 class ServerProcess:
@@ -90,16 +96,16 @@ class ServerProcess:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,
                                          env=run_env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited with {self.proc.returncode}: {self.log.read_text()[-3000:]}")
-            try:
-                if requests.get(self.url + "/api/v1/health", timeout=1).ok:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.05)
-        raise AssertionError(f"server did not answer within {timeout} s: {self.log.read_text()[-3000:]}")
+
+        def answers() -> bool:
+            assert self.proc.poll() is None, f"server exited with {self.proc.returncode}"
+            return requests.get(self.url + "/api/v1/health", timeout=1).ok
+
+        try:
+            wait_until(answers, timeout, "the server to answer")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {self.log.read_text()[-3000:]}") from None
+        return self
 
     def kill(self) -> None:
         """SIGKILL, as a power cut would: no cleanup runs."""
@@ -221,16 +227,13 @@ class StationProcess:
             self.proc = subprocess.Popen([sys.executable, "-m", "sohoa.cli", "station", "--config", str(self.config)],
                                          cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                          env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env})
+        def answers() -> bool:
+            assert self.proc.poll() is None, self.log.read_text()[-3000:]
+            return requests.get(self.url + "/api/status", timeout=2).ok
+
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert self.proc.poll() is None, self.log.read_text()[-3000:]
-                try:
-                    if requests.get(self.url + "/api/status", timeout=2).ok:
-                        return self
-                except requests.RequestException:
-                    assert time.monotonic() < deadline, "station did not start"
-                    time.sleep(0.2)  # polling with a deadline: the process gives no other sign
+            wait_until(answers, 60, "the station to start", interval=0.2)
+            return self
         except BaseException:
             self.__exit__()
             raise
@@ -253,6 +256,10 @@ class StationProcess:
 
 def close_context(context: Any) -> None:
     """Close the databases of a server context (server.app.build_context) once its web server has stopped."""
+    from server.archive import render
+
+    # The viewer pre-renders first pages on one process-wide background thread, with this context: let it finish.
+    render._PREWARM.submit(lambda: None).result(timeout=120)
     monitor = getattr(context, "monitor", None)
     for part in (context.catalog, context.db, monitor):
         close = getattr(part, "close", None)
