@@ -22,7 +22,7 @@ from server import auth, enrollment
 from server.broker import BrokerConfig, BrokerProcess, connect_client, free_port
 from station.enroll import EnrollError, enroll, update_station_toml
 from station.sync.client import SyncClient, SyncError
-from tests.support.wait import wait_until
+from tests.support.servers import nginx_site
 from tests.support.web import ADMIN, SUPERVISOR, csrf_from, web_login
 
 CODE_RE = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}")
@@ -273,37 +273,14 @@ def test_cli_enrolls_and_reports_refusals(server, tmp_path: Path):
 
 
 def test_enroll_over_https_pins_the_ca(tmp_path: Path, archive_server):
-    import socket
-
     from sohoa.appliance.tls import make_ca, make_server_cert
 
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    assert Path(nginx).exists(), "nginx is missing: apt-get install nginx-light"
     live, ctx = archive_server
     ca = make_ca(tmp_path / "tls", name="Trung tâm Lưu trữ tỉnh Đồng Nai (thử)")
     make_server_cert(ca, tmp_path / "tls", hostnames=["localhost"], ips=["127.0.0.1"])
     (ctx.config.data_dir / "tls").mkdir(parents=True, exist_ok=True)
     shutil.copy(ca.cert, ctx.config.data_dir / "tls" / "ca.crt")
-    port, http_port = free_port(), free_port()
-    site = (REPO / "hardware/pi/nginx/sohoa-server.conf").read_text()
-    site = (site.replace("@LISTEN@", f"127.0.0.1:{port}").replace("@HTTP_LISTEN@", f"127.0.0.1:{http_port}")
-            .replace("@TLS_DIR@", str(tmp_path / "tls")).replace("@UPSTREAM@", f"127.0.0.1:{live.port}"))
-    prefix = tmp_path / "nginx"
-    (prefix / "logs").mkdir(parents=True)
-    (prefix / "nginx.conf").write_text(
-        f"worker_processes 1;\npid {prefix}/nginx.pid;\nerror_log {prefix}/logs/error.log;\n"
-        "events { worker_connections 64; }\n"
-        f"http {{\n access_log {prefix}/logs/access.log;\n client_body_temp_path {prefix}/body;\n"
-        f" proxy_temp_path {prefix}/proxy;\n" + site + "\n}\n")
-    proc = subprocess.Popen([nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        def listening() -> bool:
-            assert proc.poll() is None, f"nginx exited: {proc.stderr.read().decode()}"
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-
-        wait_until(listening, 15, "nginx to listen", interval=0.1)
+    with nginx_site(live.port, tmp_path / "tls", tmp_path / "nginx") as (port, _):
         url = f"https://127.0.0.1:{port}"
         code = enrollment.create_enrollment_code(ctx.db, "tram-01")
         with pytest.raises(EnrollError, match="not trusted"):
@@ -316,6 +293,3 @@ def test_enroll_over_https_pins_the_ca(tmp_path: Path, archive_server):
         resp = requests.get(url + api.WORKORDERS, verify=str(pinned), timeout=10,
                             headers={api.HEADER_STATION: "tram-01", "Authorization": f"Bearer {token}"})
         assert resp.status_code == 200
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)

@@ -279,3 +279,39 @@ def serving(context: Any, app: Any = None) -> Iterator[LiveServer]:
             yield live
     finally:
         close_context(context)
+
+
+@contextmanager
+def nginx_site(upstream_port: int, tls_dir: Path, folder: Path) -> Iterator[tuple[int, int]]:
+    """The project's nginx site (hardware/pi/nginx/sohoa-server.conf) in front of 127.0.0.1:`upstream_port`,
+    with the certificate in `tls_dir`, everything else in `folder`; yields (https port, plain http port)."""
+    import shutil
+
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    assert Path(nginx).exists(), "nginx is missing: apt-get install nginx-light"
+    port, http_port = free_port(), free_port()
+    site = (ROOT / "hardware/pi/nginx/sohoa-server.conf").read_text()
+    site = (site.replace("@LISTEN@", f"127.0.0.1:{port}").replace("@HTTP_LISTEN@", f"127.0.0.1:{http_port}")
+            .replace("@TLS_DIR@", str(tls_dir)).replace("@UPSTREAM@", f"127.0.0.1:{upstream_port}"))
+    (folder / "logs").mkdir(parents=True)
+    # The same main context Debian's /etc/nginx/nginx.conf has, with every path inside the test folder.
+    (folder / "nginx.conf").write_text(
+        f"worker_processes 1;\npid {folder}/nginx.pid;\nerror_log {folder}/logs/error.log;\n"
+        "events { worker_connections 64; }\n"
+        f"http {{\n access_log {folder}/logs/access.log;\n client_body_temp_path {folder}/body;\n"
+        f" proxy_temp_path {folder}/proxy;\n" + site + "\n}\n")
+    proc = subprocess.Popen([nginx, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-g", "daemon off;"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def listening() -> bool:
+        assert proc.poll() is None, f"nginx exited: {proc.stderr.read().decode()}"
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+
+    try:
+        wait_until(listening, 15, "nginx to listen", interval=0.1)
+        yield port, http_port
+    finally:
+        proc.terminate()  # SIGTERM: nginx's fast shutdown of its master and worker
+        proc.wait(timeout=10)
+        proc.stderr.close()
