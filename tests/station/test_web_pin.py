@@ -51,6 +51,7 @@ def test_finish_asks_for_the_token_pin_and_never_keeps_it(tmp_path: Path, token,
         assert station.store.batch(bid)["state"] == "REVIEW"  # nothing started
 
         assert client.post(f"/api/batches/{bid}/finish", json={"pin": PIN}).status_code == 202
+
         def sealed() -> bool:
             assert bid not in station.last_error, station.last_error
             return station.store.batch(bid)["state"] == "SEALED"
@@ -60,6 +61,8 @@ def test_finish_asks_for_the_token_pin_and_never_keeps_it(tmp_path: Path, token,
         assert client.post(f"/api/batches/{bid}/finish", json={"pin": "999999"}).status_code in (400, 409)
 
         audit = str(station.store.query("SELECT * FROM audit"))
+        # Positive controls: the same probes see the signing happen (its audit row, its logger's records).
+        assert "batch.sealed" in audit and any(r.name == "station.output.signing" for r in caplog.records)
         assert PIN not in audit and "000000" not in audit
         assert PIN not in caplog.text and "000000" not in caplog.text
         assert b'"pin"' not in config.db_path.read_bytes()
