@@ -57,7 +57,7 @@ class Station:
                                   with_frame=True)
 
     def stop(self) -> None:
-        self.capture.stop()
+        self.capture.close()  # its event thread too: it holds the listeners, and through them the station
         if self.sync:
             self.sync.stop()
         if self.telemetry:

@@ -282,3 +282,4 @@ class CaptureService:
         self.stop()
         self.wait(timeout=30)
         self._events.put(None)
+        self._dispatcher.join(timeout=10)

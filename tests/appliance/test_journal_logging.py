@@ -11,7 +11,6 @@ import socket
 import struct
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from sohoa.logs import JournalHandler, SecretFilter, encode_fields, journal_available, setup_logging
+from tests.support.wait import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 JOURNALD = "/lib/systemd/systemd-journald"
@@ -53,11 +53,11 @@ def journald() -> Iterator[tuple[str, str]]:
     proc = subprocess.Popen([JOURNALD, namespace], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     sock = f"/run/systemd/journal.{namespace}/socket"
     try:
-        deadline = time.monotonic() + 10
-        while not os.path.exists(sock):
+        def started() -> bool:
             assert proc.poll() is None, f"journald exited: {proc.stdout.read().decode(errors='replace')}"
-            assert time.monotonic() < deadline, "journald did not create its socket"
-            time.sleep(0.02)
+            return os.path.exists(sock)
+
+        wait_until(started, 10, "journald to create its socket", interval=0.02)
         yield sock, namespace
     finally:
         proc.terminate()
@@ -69,8 +69,7 @@ def journald() -> Iterator[tuple[str, str]]:
 
 
 def _read_journal(namespace: str, identifier: str, count: int) -> list[dict]:
-    deadline = time.monotonic() + 10
-    while True:
+    def entries() -> list[dict]:
         out = subprocess.run(
             [
                 "journalctl",
@@ -85,10 +84,10 @@ def _read_journal(namespace: str, identifier: str, count: int) -> list[dict]:
             text=True,
             timeout=30,
         )
-        entries = [json.loads(line) for line in out.stdout.splitlines()]
-        if len(entries) >= count or time.monotonic() > deadline:
-            return entries
-        time.sleep(0.1)
+        found = [json.loads(line) for line in out.stdout.splitlines()]
+        return found if len(found) >= count else []
+
+    return wait_until(entries, 10, f"{count} journal entries of {identifier}", interval=0.1)
 
 
 def _logger(name: str, handler: logging.Handler) -> logging.Logger:

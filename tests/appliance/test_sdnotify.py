@@ -15,6 +15,7 @@ from pathlib import Path
 import requests
 
 from sohoa.sdnotify import ServiceNotifier, http_check, notify, watchdog_interval
+from tests.support.wait import wait_until
 
 
 class NotifySocket:
@@ -41,13 +42,13 @@ class NotifySocket:
             self.messages.append((time.monotonic(), data.decode().split("\n")))
 
     def wait_for(self, line: str, timeout: float, after: float = 0.0) -> float:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for at, lines in list(self.messages):
-                if at >= after and line in lines:
-                    return at
-            time.sleep(0.02)
-        raise AssertionError(f"no {line!r} within {timeout} s; got {self.messages}")
+        def arrived() -> float | None:
+            return next((at for at, lines in list(self.messages) if at >= after and line in lines), None)
+
+        try:
+            return wait_until(arrived, timeout, repr(line), interval=0.02)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; got {self.messages}") from None
 
     def count(self, line: str, since: float = 0.0) -> int:
         return sum(1 for at, lines in list(self.messages) if at >= since and line in lines)
@@ -72,8 +73,7 @@ def test_server_process_ready_after_http_answers_pings_and_stopping(server_proce
         assert requests.get(server_process.url + "/api/v1/health", timeout=2).ok
         lines = next(lines for at, lines in systemd.messages if "READY=1" in lines)
         assert f"MAINPID={proc.pid}" in lines and any(x.startswith("STATUS=serving on") for x in lines)
-        time.sleep(1.5)
-        assert systemd.count("WATCHDOG=1", since=ready) >= 2, systemd.messages  # every 0.3 s while healthy
+        wait_until(lambda: systemd.count("WATCHDOG=1", since=ready) >= 2, 5, "two pings (every 0.3 s while healthy)")
         proc.send_signal(signal.SIGTERM)
         systemd.wait_for("STOPPING=1", timeout=10, after=ready)
         assert proc.wait(15) == 0
@@ -119,16 +119,16 @@ def test_pings_stop_when_the_health_check_fails_and_resume_after(tmp_path: Path)
         systemd.wait_for(f"STATUS=unhealthy: http://127.0.0.1:{port}/health does not answer", timeout=3)
         time.sleep(0.3)  # a ping already in flight when the server went down may still arrive
         quiet = time.monotonic()
-        time.sleep(0.8)
+        time.sleep(0.8)  # a span of time without pings is the point (8 would have come); they resume below
         assert systemd.count("WATCHDOG=1", since=quiet) == 0, "pinged while the web server was down"
         # Back up: pings resume; then a dead main loop stops them again though the web server answers.
         web = _http_server(port)
         back = systemd.wait_for("WATCHDOG=1", timeout=3, after=quiet)
         loops["sync"] = False
         systemd.wait_for("STATUS=unhealthy: sync thread is not running", timeout=3, after=back)
-        time.sleep(0.3)
+        time.sleep(0.3)  # as above: a ping in flight may still arrive
         quiet = time.monotonic()
-        time.sleep(0.6)
+        time.sleep(0.6)  # a span without pings is the point; the same socket saw them arrive above
         assert systemd.count("WATCHDOG=1", since=quiet) == 0, "pinged while the sync loop was dead"
         notifier.stopping("bye")
         systemd.wait_for("STOPPING=1", timeout=2)
@@ -149,7 +149,7 @@ def test_no_ready_before_the_port_answers_and_no_notify_socket_is_a_no_op(tmp_pa
     )
     try:
         notifier.start()
-        time.sleep(0.5)
+        time.sleep(0.5)  # ten polls (every 0.05 s) of a port that does not answer; READY does arrive below
         assert systemd.count("READY=1") == 0, "READY before the web server answered"
         web = _http_server(port)
         opened = time.monotonic()

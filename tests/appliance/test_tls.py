@@ -4,12 +4,8 @@ trusts only the system's CAs, or another CA, does not."""
 
 from __future__ import annotations
 
-import shutil
-import socket
 import ssl
 import stat
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +13,7 @@ import requests
 
 from sohoa.appliance.tls import make_ca, make_server_cert
 from station.sync.client import SyncClient, SyncError
-from tests.conftest import free_port
+from tests.support.servers import nginx_site
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,36 +27,9 @@ def pki(tmp_path: Path):
 
 @pytest.fixture
 def nginx_in_front(tmp_path: Path, pki, archive_server):
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    assert Path(nginx).exists(), "nginx is missing: apt-get install nginx-light"
     live, ctx = archive_server
-    port, http_port = free_port(), free_port()
-    site = (REPO / "hardware/pi/nginx/sohoa-server.conf").read_text()
-    site = (site.replace("@LISTEN@", f"127.0.0.1:{port}").replace("@HTTP_LISTEN@", f"127.0.0.1:{http_port}")
-            .replace("@TLS_DIR@", str(tmp_path / "tls")).replace("@UPSTREAM@", f"127.0.0.1:{live.port}"))
-    prefix = tmp_path / "nginx"
-    (prefix / "logs").mkdir(parents=True)
-    # The same main context Debian's /etc/nginx/nginx.conf has, with every path inside the test folder.
-    (prefix / "nginx.conf").write_text(
-        f"worker_processes 1;\npid {prefix}/nginx.pid;\nerror_log {prefix}/logs/error.log;\n"
-        "events { worker_connections 64; }\n"
-        f"http {{\n access_log {prefix}/logs/access.log;\n client_body_temp_path {prefix}/body;\n"
-        f" proxy_temp_path {prefix}/proxy;\n" + site + "\n}\n")
-    proc = subprocess.Popen([nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"https://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"nginx exited: {proc.stderr.read().decode()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield url, f"http://127.0.0.1:{http_port}", ctx
-    proc.terminate()  # SIGTERM: nginx's fast shutdown of its master and worker
-    proc.wait(timeout=10)
+    with nginx_site(live.port, tmp_path / "tls", tmp_path / "nginx") as (port, http_port):
+        yield f"https://127.0.0.1:{port}", f"http://127.0.0.1:{http_port}", ctx
 
 
 def test_key_files_are_private(pki) -> None:

@@ -172,7 +172,7 @@ def loop(request, tmp_path_factory) -> Iterator[dict]:
     from station.auth import Accounts
     from station.output.keys import ensure_demo_ca
     from station.store import Store
-    from tests.conftest import hoso_record
+    from tests.support.records import hoso_record
 
     root = tmp_path_factory.mktemp(f"loop-{request.param}")
     keys = ensure_demo_ca(root / "keys", agency_name=AGENCY)

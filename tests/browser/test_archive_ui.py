@@ -14,9 +14,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "server"))
 from archive_support import archive, distinctive_word, three_page_pdf  # noqa: E402,F401 - fixtures
-from test_dashboard_support import ARCHIVIST  # noqa: E402
 
 from server.checks import CHECKS  # noqa: E402
+from tests.support.web import ARCHIVIST  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -14,7 +14,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "server"))
-from test_dashboard_support import SUPERVISOR, Floor, floor  # noqa: E402,F401 - fixture
+from test_dashboard_support import Floor, floor  # noqa: E402,F401 - fixture
+
+from tests.support.web import SUPERVISOR  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -30,7 +32,7 @@ pages = 0
 while True:
     pages += 3
     tel.progress(pages_captured=pages, pages_per_minute=36.0, queue_ocr=2)
-    time.sleep(0.25)
+    time.sleep(0.25)  # a scanning station's pace of progress messages
 """
 
 

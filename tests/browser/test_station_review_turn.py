@@ -7,7 +7,10 @@ import cv2
 import numpy as np
 import pytest
 import requests
-from test_station_ui import ARGS, CHROMIUM, _free_port, _spawn
+from test_station_ui import ARGS, CHROMIUM, _spawn
+
+from tests.support.servers import free_port
+from tests.support.wait import wait_until
 
 AGENCY = "Ủy ban nhân dân tỉnh Đồng Nai"
 PIN = "2468"
@@ -26,7 +29,7 @@ def station(tmp_path_factory):
     write_sample_folder(st / "import" / "trang", count=1, seed=23, dpi=200)
     Accounts(Store(st / "station.db")).add(code="admin1", name="Trần Thị Quản Trị", role="admin", pin=PIN,
                                            actor="test")
-    port = _free_port()
+    port = free_port()
     (root / "station.toml").write_text(
         f'data_dir = "{st}"\nport = {port}\nworkers = 1\nagency_name = "{AGENCY}"\n'
         f'signing_p12 = "{keys.agency_p12}"\nsigning_passphrase_file = "{keys.passphrase_file}"\n',
@@ -46,22 +49,14 @@ def _api(s: requests.Session, csrf: str, method: str, path: str, **body) -> dict
 
 
 def _wait(fn, timeout: float = 180.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError("timed out")
+    return wait_until(fn, timeout, "the station", interval=0.3)
 
 
 @pytest.mark.browser
 def test_turned_page_after_finish_shows_as_stored(station):
     from playwright.sync_api import sync_playwright
 
-    from tests.conftest import hoso_record
+    from tests.support.records import hoso_record
 
     url = station["url"]
     s = requests.Session()

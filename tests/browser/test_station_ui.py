@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
+
+from tests.support.servers import free_port
+from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "docs" / "screenshots"
@@ -33,27 +35,18 @@ RECORD = {"agency_id": "000.00.00.H47", "year": 2001, "notation": "160.VP", "fon
           "agency_name": AGENCY}
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
+_free_port = free_port
 
 def _spawn(name: str, conf: Path, log: Path, health: str) -> subprocess.Popen:
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "sohoa.cli", name, "--config", str(conf)], cwd=ROOT,
                                 stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    def answers() -> bool:
         assert proc.poll() is None, f"{name} exited {proc.returncode}: {log.read_text()[-3000:]}"
-        try:
-            if requests.get(health, timeout=2).ok:
-                return proc
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise AssertionError(f"{name} did not start: {log.read_text()[-3000:]}")
+        return requests.get(health, timeout=2).ok
+
+    wait_until(answers, 60, f"{name} to start", interval=0.2)
+    return proc
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +68,7 @@ def floor(tmp_path_factory) -> Iterator[dict]:
     code = file_code(RECORD["agency_id"], RECORD["year"], RECORD["notation"])
     db.add_workorder(fonds_code="P_UBND_DN", file_code=code, record=RECORD, expected_sheets=ADF_SHEETS + IMPORTED,
                      station_id=STATION_ID, priority=1)
-    sport, tport = _free_port(), _free_port()
+    sport, tport = free_port(), free_port()
     (root / "server.toml").write_text(f'data_dir = "{root / "server"}"\nport = {sport}\n'
                                       f'trust_roots = ["{keys.ca_pem}"]\n', encoding="utf-8")
     server_url = f"http://127.0.0.1:{sport}"

@@ -6,12 +6,11 @@ notices, finished work orders hidden, and one whole hồ sơ finished at the fir
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import requests
 
 from tests.browser.test_station_ui import PIN, RECORD, SHOTS, browser, floor  # noqa: F401 - fixtures
+from tests.support.wait import wait_until
 
 SMALL = {"width": 800, "height": 480}
 
@@ -63,13 +62,8 @@ def _scanned_batch(fl: dict, s: requests.Session, *, source: str = "flatbed", ex
     assert r.status_code == 202, r.text
     assert s.post(f"{url}/api/batches/{bid}/wait", json={"timeout": 60}).json()["idle"]
     s.post(f"{url}/api/batches/{bid}/review")
-    deadline = time.monotonic() + 120
-    while True:
-        pages = s.get(f"{url}/api/batches/{bid}").json()["pages"]
-        if all(p["processed_at"] for p in pages):
-            break
-        assert time.monotonic() < deadline, "pages not processed"
-        time.sleep(0.3)
+    pages = wait_until(lambda: (ps := s.get(f"{url}/api/batches/{bid}").json()["pages"])
+                       and all(p["processed_at"] for p in ps) and ps, 120, "the pages processed", interval=0.3)
     assert pages
     return bid
 
@@ -219,16 +213,12 @@ def test_finish_lists_every_problem_first_then_runs_once(floor, browser):  # noq
     s.post(f"{url}/api/batches/{bid}/scan", json={"kind": "sane", "request": {"source": "flatbed", "dpi": 300}})
     assert s.post(f"{url}/api/batches/{bid}/wait", json={"timeout": 60}).json()["idle"]
     s.post(f"{url}/api/batches/{bid}/review")
-    deadline = time.monotonic() + 60
-    while not all(p["processed_at"] for p in s.get(f"{url}/api/batches/{bid}").json()["pages"]):
-        assert time.monotonic() < deadline
-        time.sleep(0.3)
+    wait_until(lambda: all(p["processed_at"] for p in s.get(f"{url}/api/batches/{bid}").json()["pages"]), 60,
+               "the pages processed", interval=0.3)
     _accept_all(url, s, bid)
     _good_documents(url, s, bid)
-    deadline = time.monotonic() + 15
-    while not (ready := s.get(f"{url}/api/batches/{bid}/checklist").json())["ready"]:
-        assert time.monotonic() < deadline, ready["problems"]
-        time.sleep(0.3)
+    wait_until(lambda: s.get(f"{url}/api/batches/{bid}/checklist").json()["ready"], 15, "the finish checklist ready",
+               interval=0.3)
     page.wait_for_selector("#checklist.hidden", state="attached", timeout=15_000)
     page.evaluate("window.widths = []; new MutationObserver(() => widths.push(parseFloat("
                   "document.querySelector('#bar').style.width))).observe(document.querySelector('#bar'),"
@@ -422,14 +412,13 @@ def test_work_order_profile_sets_the_thresholds(floor, browser):  # noqa: F811
     page.wait_for_url("**/scan")
     bid = int(page.evaluate("document.body.dataset.batch"))
     assert s.post(f"{url}/api/batches/{bid}/wait", json={"timeout": 60}).json()["idle"]
-    deadline = time.monotonic() + 60
-    while True:
+    def reprocessed() -> tuple[set] | None:  # a tuple: no flag left at all (an empty set) is an answer too
         pages = s.get(f"{url}/api/batches/{bid}").json()["pages"]
         got = {f["code"] for p in pages for f in p["flags"]}
-        if pages and all(p["processed_at"] for p in pages) and not got & {"low_contrast", "edge_content"}:
-            break
-        assert time.monotonic() < deadline, got
-        time.sleep(0.3)
+        done = pages and all(p["processed_at"] for p in pages) and not got & {"low_contrast", "edge_content"}
+        return (got,) if done else None
+
+    [got] = wait_until(reprocessed, 60, "the pages reprocessed under the lax profile", interval=0.3)
     assert got == codes - {"low_contrast", "edge_content"}  # the other thresholds are the station's
     audit = requests.get(f"{url}/api/audit?batch={bid}", timeout=10,
                          headers={"Authorization": "Bearer " + _login(url, "admin1", PIN)[1]}).json()["audit"]

@@ -4,18 +4,16 @@ the right PIN signs and the hồ sơ is sealed. The PIN appears in no log and in
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.browser.test_station_ui import ARGS, CHROMIUM, ROOT, SHOTS, _free_port
-from tests.conftest import hoso_record
+from tests.browser.test_station_ui import ARGS, CHROMIUM, SHOTS
 from tests.station.test_output_signing_pkcs11 import KEY, PIN, TOKEN, token  # noqa: F401 - fixture
+from tests.support.records import hoso_record
+from tests.support.servers import StationProcess
+from tests.support.wait import wait_until
 
 
 @pytest.mark.browser
@@ -31,39 +29,22 @@ def test_finish_asks_for_the_token_pin(tmp_path: Path, token):  # noqa: F811
     Accounts(Store(data / "station.db")).add(code="adm1", name="Quản Trị", role="admin", pin="2468", actor="test")
     Accounts(Store(data / "station.db")).add(code="op1", name="Lê Văn Quét", role="operator", pin="1357",
                                              actor="test")
-    port = _free_port()
-    conf = data / "station.toml"
-    conf.write_text(f'data_dir = "{data}"\nport = {port}\ndevice = "test:0"\nworkers = 1\nagency_name = "Sở Nội vụ"\n'
-                    f'pkcs11_module = "{module}"\npkcs11_token = "{TOKEN}"\npkcs11_key = "{KEY}"\n', encoding="utf-8")
-    log = data / "station.log"
-    with open(log, "wb") as out:  # SOFTHSM2_CONF (set by the fixture) reaches the station through its env
-        proc = subprocess.Popen([sys.executable, "-m", "sohoa.cli", "station", "--config", str(conf)], cwd=ROOT,
-                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            try:
-                if requests.get(url + "/api/status", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                assert time.monotonic() < deadline, "station did not start"
-                time.sleep(0.2)
+    extra = f'agency_name = "Sở Nội vụ"\npkcs11_module = "{module}"\npkcs11_token = "{TOKEN}"\npkcs11_key = "{KEY}"\n'
+    # SOFTHSM2_CONF (set by the fixture) reaches the station through its env
+    with StationProcess(data, extra_config=extra) as station:
+        url, log = station.url, station.log
         # a scanned, reviewed hồ sơ with one document, through the API the UI uses
-        tok = requests.post(url + "/api/login", json={"operator": "op1", "pin": "1357"}, timeout=10).json()["token"]
+        tok = station.login("op1", "1357")
         s = requests.Session()
         s.headers["Authorization"] = f"Bearer {tok}"
-        adm = requests.post(url + "/api/login", json={"operator": "adm1", "pin": "2468"}, timeout=10).json()["token"]
+        adm = station.login("adm1", "2468")
         bid = requests.post(url + "/api/batches", json={"record": hoso_record()}, timeout=10,
                             headers={"Authorization": f"Bearer {adm}"}).json()["id"]  # typed in: an admin's
         s.post(f"{url}/api/batches/{bid}/scan", json={"kind": "sane", "request": {"source": "flatbed", "dpi": 300}})
         assert s.post(f"{url}/api/batches/{bid}/wait", json={"timeout": 60}).json()["idle"]
         s.post(f"{url}/api/batches/{bid}/review")
-        deadline = time.monotonic() + 60
-        while not (pages := s.get(f"{url}/api/batches/{bid}").json()["pages"])[0]["processed_at"]:
-            assert time.monotonic() < deadline
-            time.sleep(0.3)
+        pages = wait_until(lambda: (p := s.get(f"{url}/api/batches/{bid}").json()["pages"])[0]["processed_at"] and p,
+                           60, "the page processed", interval=0.3)
         s.post(f"{url}/api/pages/{pages[0]['id']}/accept")
         doc = {"ordinal": 1, "type_name": "02", "issued_date": "28/02/2001", "organ_name": "UBND tỉnh Đồng Nai",
                "subject": "Quyết định về việc cấp đất", "page_ids": [pages[0]["id"]]}
@@ -97,6 +78,3 @@ def test_finish_asks_for_the_token_pin(tmp_path: Path, token):  # noqa: F811
         assert PIN not in log.read_text() and "000000" not in log.read_text()
         for db in data.glob("station.db*"):  # the database and its WAL
             assert PIN.encode() not in db.read_bytes(), db
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)

@@ -34,7 +34,7 @@ def send_tampered(tmp: Path, pdf: Path, context, url: str) -> list[str]:
     from protocol.metadata import DocumentRecord, FileRecord
     from protocol.package import PackageDocument, PremisEvent, build_package
     from station.sync.client import SyncClient
-    from tests.conftest import AGENCY, hoso_record
+    from tests.support.records import AGENCY, hoso_record
 
     hoso = FileRecord(**hoso_record(number_of_paper=PAGES, notation="170.VP"))
     hoso.total_doc, hoso.number_of_page = 1, PAGES

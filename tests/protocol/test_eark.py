@@ -28,7 +28,7 @@ M = "{http://www.loc.gov/METS/}"
 
 def _demo_package(tmp_path: Path, signed_pdf: Path, *, kind: str, **kwargs) -> Path:
     """The demo's hồ sơ (tests/conftest.hoso_record) around a real OCR'd, PDF/A, PAdES-signed document."""
-    from tests.conftest import AGENCY, hoso_record
+    from tests.support.records import AGENCY, hoso_record
 
     hoso = FileRecord(**hoso_record())
     doc = DocumentRecord(ordinal=1, type_name="02", issued_date="04/03/2001", organ_name=AGENCY,

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from secfixtures import ADMIN, web_login
+
+from tests.support.web import ADMIN, web_login
 
 ROOT = Path(__file__).resolve().parents[2]
 WRONG_VALUES = [[], {}, 5, -1, 10**30, "x", "\x00", True, None, [[]], 1.5e308, "9" * 400, {"a": [1]}]
@@ -74,7 +75,7 @@ def test_station_error_page_shows_nothing_internal(station_web):
 
 
 def _record() -> dict:
-    from tests.conftest import hoso_record
+    from tests.support.records import hoso_record
 
     return hoso_record()
 
@@ -112,7 +113,7 @@ def test_server_login_next_with_crlf_and_search_with_nul(archive):
         _check(session.get(archive.url + "/search", params={"q": q}, timeout=30), f"search {q[:20]!r}")
     fresh = requests.Session()
     page = fresh.get(archive.url + "/login", timeout=10)
-    from secfixtures import csrf_from
+    from tests.support.web import csrf_from
 
     resp = fresh.post(archive.url + "/login?next=/%0d%0aSet-Cookie:%20x=1", allow_redirects=False, timeout=30,
                       data={"username": ADMIN[0], "password": ADMIN[1], "csrf_token": csrf_from(page.text)})

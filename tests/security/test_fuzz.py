@@ -5,30 +5,21 @@ tests/server/test_sync_fuzz.py. A short run here; the long one under the `stress
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
+
+from tests.support.servers import StationProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "station" / "openapi.yaml"
 # Not fuzzed: they end the session (logout, lock), start real hardware work (scan, cover, trigger, finish)
 # or stream for 25 s (events); each has its own tests, and tests/security/test_bad_input.py sends them bad bodies.
 EXCLUDED = ("logout", "lock", "scan", "cover", "trigger", "finish", "events")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -39,33 +30,8 @@ def station_process(tmp_path: Path, sane_test_device: str) -> Iterator[tuple[str
     data = tmp_path / "station"
     data.mkdir()
     Accounts(Store(data / "station.db")).add(code="adm1", name="Quản Trị", role="admin", pin="9012", actor="t")
-    port = _free_port()
-    conf = data / "station.toml"
-    conf.write_text(f'data_dir = "{data}"\nport = {port}\ndevice = "{sane_test_device}"\nworkers = 1\n',
-                    encoding="utf-8")
-    log = data / "station.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "sohoa.cli", "station", "--config", str(conf)], cwd=ROOT,
-                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            try:
-                if requests.get(url + "/api/status", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                assert time.monotonic() < deadline, "station did not start"
-                time.sleep(0.2)
-        token = requests.post(url + "/api/login", json={"operator": "adm1", "pin": "9012"}, timeout=10).json()["token"]
-        yield url, token, log
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with StationProcess(data, device=sane_test_device) as station:
+        yield station.url, station.login("adm1", "9012"), station.log
 
 
 def _fuzz(url: str, token: str, log: Path, *extra: str, timeout: float) -> str:

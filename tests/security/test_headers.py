@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 import requests
-from secfixtures import ADMIN, web_login
+
+from tests.support.web import ADMIN, web_login
 
 STATION_PATHS = ["/login", "/", "/api/status", "/api/batches", "/static/station.js", "/no-such-page", "/lang/en"]
 SERVER_PATHS = ["/login", "/", "/workorders", "/api/v1/health", "/static/dashboard.js", "/no-such-page",
@@ -69,7 +70,7 @@ def test_browser_runs_pages_under_csp_and_refuses_framing(station_web, archive):
                 page.click(f"#keypad button[data-k='{digit}']")
             page.click("#keypad button[data-k='ok']")
             page.wait_for_url(station_web.url + "/")
-            from tests.conftest import hoso_record
+            from tests.support.records import hoso_record
 
             bid = station_web.login("adm1").post(station_web.url + "/api/batches", json={"record": hoso_record()},
                                                  timeout=30).json()["id"]

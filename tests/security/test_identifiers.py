@@ -62,7 +62,7 @@ def test_add_station_refuses_bad_ids_and_broker_config_survives_an_old_bad_row(t
 
 
 def test_enroll_code_refuses_bad_id(archive):
-    from secfixtures import ADMIN, csrf_from, web_login
+    from tests.support.web import ADMIN, csrf_from, web_login
 
     session = web_login(archive.url, *ADMIN)
     page = session.get(archive.url + "/stations", timeout=10)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 import requests
-from secfixtures import ADMIN, csrf_from
 
 from server.operators import set_operator
 from sohoa.limits import AttemptLimiter
+from tests.support.web import ADMIN, csrf_from
 
 
 def _login(url: str, name: str, password: str, forwarded: str | None = None) -> requests.Response:

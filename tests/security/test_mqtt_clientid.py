@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from protocol.topics import station_topic
 from server.broker import BrokerConfig, BrokerProcess, free_port
+from tests.support.wait import wait_until
 
 ACCOUNTS = {"server": "server-pw", "st-a": "pw-a", "st-b": "pw-b"}
 
@@ -39,13 +40,21 @@ def test_station_cannot_kick_another_by_its_client_id(tmp_path):
     with BrokerProcess.from_config(tmp_path / "broker", config) as broker:
         victim = Client(broker.port, "st-a", "sohoa-station-st-a")
         thief = Client(broker.port, "st-b", "sohoa-station-st-a")  # st-b claims st-a's client id
+        again = None
         try:
-            time.sleep(0.5)
-            assert victim.disconnects == 0 and victim.connected.is_set(), "st-a was kicked off by st-b"
             assert thief.connected.is_set()
+            # The broker kicks an old connection while it handles the new CONNECT, before its CONNACK: a
+            # round trip on st-a's connection after st-b's CONNACK shows st-a is still on.
+            sent = victim.client.publish(station_topic("st-a", "state"), b"{}", qos=1)
+            sent.wait_for_publish(5)
+            assert sent.is_published() and victim.disconnects == 0, "st-a was kicked off by st-b"
+            # Positive control: a second connection of st-a itself does take the first one over.
+            again = Client(broker.port, "st-a", "sohoa-station-st-a")
+            wait_until(lambda: victim.disconnects == 1, 5, "st-a's second connection to replace its first")
         finally:
-            victim.close()
-            thief.close()
+            for client in (victim, thief, again):
+                if client is not None:
+                    client.close()
 
 
 def test_option_is_on_the_listener_not_before_it(tmp_path):

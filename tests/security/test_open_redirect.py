@@ -6,9 +6,9 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from secfixtures import ADMIN, csrf_from
 
 from protocol.urls import safe_next
+from tests.support.web import ADMIN, csrf_from
 
 HOSTILE = ["/%5Cevil.example", "/%09/evil.example", "//evil.example", "/%0a/evil.example", "https://evil.example/",
            "/%5C/evil.example", "%2F%2Fevil.example", "javascript:alert(1)", "/%0d%0aSet-Cookie:%20x=1"]

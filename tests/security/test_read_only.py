@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from station.store import BatchState, ReadOnlyError
-from tests.conftest import hoso_record
+from tests.support.records import hoso_record
 
 PATH = ["REVIEW", "FINISHING", "SEALED", "SYNCING", "SYNCED"]
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import threading
 import time
 
-from secfixtures import ADMIN, web_login
-
 from server.catalog import MAX_QUERY_TERMS, Catalog
+from tests.support.web import ADMIN, web_login
 
 WORDS = "quyết định giao đất cho hộ ông bà xã huyện tỉnh năm số về việc cấp giấy chứng nhận quyền sử dụng".split()
 

@@ -17,6 +17,7 @@ def test_mqtt_password_only_hashed_at_rest_and_the_broker_accepts_it(tmp_path):
     assert all(is_password_hash(v) for v in accounts.values())
     db.close()
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("server.db*"))
+    assert accounts["st-a"].encode() in raw, "positive control: the probe reads what the rows hold (the hash)"
     assert creds["mqtt_password"].encode() not in raw
     assert b"old-clear-password" not in raw or _only_in_free_pages(tmp_path)
     config = BrokerConfig(port=free_port(), accounts={**accounts, "server": hash_password("server-pw")},

@@ -7,7 +7,8 @@ from __future__ import annotations
 import time
 
 import requests
-from secfixtures import ADMIN, SUPERVISOR, csrf_from, make_archive, web_login
+
+from tests.support.web import ADMIN, SUPERVISOR, csrf_from, make_archive, web_login
 
 
 def _replay(url: str, cookie: str) -> int:
@@ -38,14 +39,14 @@ def test_idle_and_maximum_age(tmp_path, demo_keys):
     for archive in make_archive(tmp_path / "idle", trust_roots=[demo_keys.ca_pem], session_idle_s=1):
         cookie = web_login(archive.url, *ADMIN).cookies["session"]
         assert _replay(archive.url, cookie) == 200
-        time.sleep(2.2)
+        time.sleep(2.2)  # the clock passing session_idle_s (1 s) is the point; 200 just above
         assert _replay(archive.url, cookie) == 302
     for archive in make_archive(tmp_path / "age", trust_roots=[demo_keys.ca_pem], session_max_s=2):
         cookie = web_login(archive.url, *ADMIN).cookies["session"]
         for _ in range(3):  # in use all along: still ends at the maximum age
             assert _replay(archive.url, cookie) == 200
-            time.sleep(0.5)
-        time.sleep(1.0)
+            time.sleep(0.5)  # the clock passing session_max_s (2 s) while in use is the point
+        time.sleep(1.0)  # past the maximum age
         assert _replay(archive.url, cookie) == 302
 
 

@@ -9,9 +9,10 @@ import time
 from urllib.parse import urlsplit
 
 import requests
-from secfixtures import SUPERVISOR, web_login
 
 from protocol import api
+from tests.support.wait import wait_until
+from tests.support.web import SUPERVISOR, web_login
 
 USERS = [("giamsat.a", "mat-khau-giam-sat-a"), ("giamsat.b", "mat-khau-giam-sat-b"),
          ("giamsat.c", "mat-khau-giam-sat-c")]
@@ -65,14 +66,12 @@ def test_fifty_dashboard_streams_leave_uploads_and_pages_working(server_process)
         for sock in socks:
             sock.close()
     # Closed streams give their slots back.
-    deadline = time.monotonic() + 10
-    while True:
+    def reopened() -> bool:
         sock, status = _open_stream(server_process.url, "/events", {"Cookie": cookies[0]})
         sock.close()
-        if status == 200 or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert status == 200
+        return status == 200
+
+    wait_until(reopened, 10, "a stream slot to come back", interval=0.2)
 
 
 def test_fifty_batch_streams_leave_the_station_working(station_web):
@@ -103,6 +102,6 @@ def test_fifty_batch_streams_leave_the_station_working(station_web):
 
 
 def _record() -> dict:
-    from tests.conftest import hoso_record
+    from tests.support.records import hoso_record
 
     return hoso_record()

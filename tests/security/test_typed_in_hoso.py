@@ -3,7 +3,7 @@ the hồ sơ of a work order comes from the server's list for this station, a ty
 
 from __future__ import annotations
 
-from tests.conftest import hoso_record
+from tests.support.records import hoso_record
 
 
 def test_unknown_work_order_is_refused(linked_web, archive):

@@ -47,7 +47,7 @@ def acceptance(request, tmp_path_factory, demo_keys, three_page_pdf):
 def _serve(tmp_path_factory, demo_keys, three_page_pdf, database: str):
     from server.app import build_context, create_app
     from server.config import ServerConfig
-    from tests.conftest import LiveServer
+    from tests.support.servers import LiveServer
 
     tmp = tmp_path_factory.mktemp("acceptance")
     context = build_context(ServerConfig(data_dir=tmp / "server", trust_roots=[demo_keys.ca_pem],

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 import requests
-from test_dashboard_support import ADMIN, ARCHIVIST, SUPERVISOR, login
 
 from server.auth import create_user
+from tests.support.web import ADMIN, ARCHIVIST, SUPERVISOR, web_login
 
 FILE_CODE = "000.00.00.H47.2001.160.VP"
 PAGES = 3
@@ -29,7 +29,7 @@ class Archive:
     package: Any  # BuiltPackage
 
     def session(self, who: tuple[str, str] = ARCHIVIST) -> requests.Session:
-        return login(self.url, *who)
+        return web_login(self.url, *who)
 
 
 def distinctive_word(page_texts: list[str], page: int) -> str:
@@ -49,7 +49,7 @@ def three_page_pdf(tmp_path_factory, signer) -> Path:
     from sohoa.samplepages import write_sample_folder
     from station.output.ocr import ocr_page
     from station.output.pdfa import PdfMeta, PdfPage, build_pdfa
-    from tests.conftest import AGENCY
+    from tests.support.records import AGENCY
 
     folder = tmp_path_factory.mktemp("doc3")
     images = write_sample_folder(folder / "img", count=PAGES, seed=21, dpi=200)
@@ -68,7 +68,7 @@ def build_and_send(tmp_path: Path, pdf: Path, context: Any, url: str, *, station
     from protocol.metadata import DocumentRecord, FileRecord
     from protocol.package import PackageDocument, PremisEvent, build_package
     from station.sync.client import SyncClient
-    from tests.conftest import AGENCY, hoso_record
+    from tests.support.records import AGENCY, hoso_record
 
     hoso = FileRecord(**hoso_record(number_of_paper=PAGES, **over))
     hoso.total_doc, hoso.number_of_page = 1, PAGES
@@ -96,18 +96,17 @@ def build_and_send(tmp_path: Path, pdf: Path, context: Any, url: str, *, station
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory, demo_keys, three_page_pdf):
-    from server.app import build_context, create_app
+    from server.app import build_context
     from server.catalog import pdf_text
     from server.config import ServerConfig
-    from tests.conftest import LiveServer
+    from tests.support.servers import serving
 
     tmp = tmp_path_factory.mktemp("archive")
     context = build_context(ServerConfig(data_dir=tmp / "server", trust_roots=[demo_keys.ca_pem]))
     for name, password, role in ((*ADMIN, "admin"), (*SUPERVISOR, "supervisor"), (*ARCHIVIST, "archivist")):
         create_user(context.db, name, password, role=role)
     context.db.add_fonds("P_UBND_DN", "UBND tỉnh Đồng Nai")
-    with LiveServer(create_app(context)) as live:
+    with serving(context) as live:
         pkg, doc_id = build_and_send(tmp, three_page_pdf, context, live.url)
         texts = pdf_text(three_page_pdf).split("\f")[:PAGES]
         yield Archive(live.url, context, pkg.objid, doc_id, texts, pkg)
-    context.db.close()

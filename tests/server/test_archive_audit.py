@@ -10,9 +10,9 @@ import pytest
 from archive_support import archive, three_page_pdf  # noqa: F401 - fixtures
 from lxml import html
 from records_support import open_records, records, records_target  # noqa: F401 - fixtures
-from test_dashboard_support import ADMIN
 
 from server.archive import audit
+from tests.support.web import ADMIN
 
 
 def test_log_is_append_only(records):  # noqa: F811 - fixture

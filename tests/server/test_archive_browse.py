@@ -12,6 +12,7 @@ from lxml import html
 from protocol.package.ead import DOC_FIELDS, FILE_FIELDS
 from server.archive import audit, states
 from server.checks import CHECKS
+from tests.support.wait import wait_until
 
 
 def _page(session, url: str):
@@ -103,12 +104,8 @@ def test_views_are_in_the_access_log(archive):  # noqa: F811 - fixture
 
 
 def test_opening_a_hoso_prepares_its_documents_first_pages(archive):  # noqa: F811 - fixture
-    import time
 
     cache = archive.context.config.data_dir / "cache" / "viewer"
     _page(archive.session(), f"{archive.url}/archive/hoso/{archive.objid}")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not list(cache.glob("*/p0001-w900.png")):
-        time.sleep(0.1)
-    assert list(cache.glob("*/p0001-w900.png")), "the first page was not rendered ahead"
+    wait_until(lambda: list(cache.glob("*/p0001-w900.png")), 60, "the first page rendered ahead", interval=0.1)
     assert not list(cache.glob("*/p0002-*"))  # only the first page, not the document

@@ -26,7 +26,7 @@ DEFECTS = [
 def server(request, tmp_path_factory, demo_keys):
     from server.app import build_context, create_app
     from server.config import ServerConfig
-    from tests.conftest import LiveServer
+    from tests.support.servers import LiveServer
 
     tmp = tmp_path_factory.mktemp(f"rework-{request.param}")
     with ExitStack() as stack:
@@ -51,7 +51,7 @@ def _build(tmp_path, signed_pdf, **kw):
     from protocol.clock import iso_vn
     from protocol.metadata import DocumentRecord, FileRecord
     from protocol.package import PackageDocument, PremisEvent, build_package
-    from tests.conftest import AGENCY, hoso_record
+    from tests.support.records import AGENCY, hoso_record
 
     hoso = FileRecord(**hoso_record())
     doc = DocumentRecord(ordinal=1, type_name="02", issued_date="04/03/2001", organ_name=AGENCY,

@@ -15,11 +15,12 @@ from archive_support import (  # noqa: F401 - fixtures
     distinctive_word,
     three_page_pdf,
 )
-from test_dashboard_support import ARCHIVIST, login
 
 from server.archive import audit
 from server.auth import create_user
-from tests.conftest import AGENCY
+from tests.support.records import AGENCY
+from tests.support.servers import serving
+from tests.support.web import ARCHIVIST, web_login
 
 
 def _base(archive) -> str:  # noqa: F811 - fixture
@@ -109,15 +110,15 @@ def _tamper(stored: os.PathLike, member_suffix: str) -> None:
     os.replace(tmp, stored)
 
 
-def test_tampered_stored_file_shows_as_failed(tmp_path, demo_keys, three_page_pdf, live_server_class):  # noqa: F811
-    from server.app import build_context, create_app
+def test_tampered_stored_file_shows_as_failed(tmp_path, demo_keys, three_page_pdf):  # noqa: F811
+    from server.app import build_context
     from server.config import ServerConfig
 
     context = build_context(ServerConfig(data_dir=tmp_path / "server", trust_roots=[demo_keys.ca_pem]))
     create_user(context.db, *ARCHIVIST, role="archivist")
-    with live_server_class(create_app(context)) as live:
+    with serving(context) as live:
         pkg, doc_id = build_and_send(tmp_path, three_page_pdf, context, live.url)
-        s: requests.Session = login(live.url, *ARCHIVIST)
+        s: requests.Session = web_login(live.url, *ARCHIVIST)
         base = f"{live.url}/archive/doc/{pkg.objid}/{doc_id}"
         assert s.get(base + "/integrity", timeout=60).json()["ok"]  # sound first (and cached)
         _tamper(context.store.get(pkg.objid).path, f"{doc_id}.pdf")
@@ -128,4 +129,3 @@ def test_tampered_stored_file_shows_as_failed(tmp_path, demo_keys, three_page_pd
         assert s.get(base, timeout=30).status_code == 200  # still viewable, to see what is wrong
         hoso = s.get(f"{live.url}/archive/hoso/{pkg.objid}", timeout=30).text
         assert 'data-gate="package_intact" class="bad"' in hoso
-    context.db.close()

@@ -8,22 +8,22 @@ from pathlib import Path
 
 import pytest
 import requests
-from test_dashboard_support import ADMIN, SUPERVISOR, csrf_from, login
 
 from server import auth
+from tests.support.web import ADMIN, SUPERVISOR, csrf_from, web_login
 
 
 @pytest.fixture
 def server(tmp_path: Path):
     from server.app import build_context, create_app
     from server.config import ServerConfig
-    from tests.conftest import LiveServer
+    from tests.support.servers import serving
 
     context = build_context(ServerConfig(data_dir=tmp_path / "server"))
     auth.create_user(context.db, *ADMIN, role="admin")
     auth.create_user(context.db, *SUPERVISOR, role="supervisor")
     app = create_app(context)
-    with LiveServer(app) as live:
+    with serving(context, app) as live:
         yield live.url, context, app
 
 
@@ -68,7 +68,7 @@ def test_every_web_endpoint_needs_login(server):
 
 def test_login_then_dashboard_and_logout(server):
     url, _, _ = server
-    s = login(url, *SUPERVISOR)
+    s = web_login(url, *SUPERVISOR)
     page = s.get(url + "/", timeout=10)
     assert page.status_code == 200 and "Trạm số hóa" in page.text
     s.post(url + "/logout", data={"csrf_token": csrf_from(page.text)}, timeout=10)
@@ -94,7 +94,7 @@ def test_login_form_needs_its_csrf_token(server):
 
 def test_post_without_csrf_token_is_refused(server):
     url, _, _ = server
-    s = login(url, *ADMIN)
+    s = web_login(url, *ADMIN)
     resp = s.post(
         url + "/users", data={"username": "moi.nguoi", "password": "mat-khau-moi", "role": "supervisor"}, timeout=10
     )
@@ -110,7 +110,7 @@ def test_post_without_csrf_token_is_refused(server):
 
 def test_supervisor_may_not_manage_accounts(server):
     url, _, _ = server
-    s = login(url, *SUPERVISOR)
+    s = web_login(url, *SUPERVISOR)
     assert s.get(url + "/users", timeout=10).status_code == 403
     assert s.get(url + "/workorders", timeout=10).status_code == 200
 
@@ -142,7 +142,7 @@ def test_login_rate_limit_blocks_even_the_right_password(server):
 
 def test_disabled_account_loses_its_session(server):
     url, context, _ = server
-    s = login(url, *SUPERVISOR)
+    s = web_login(url, *SUPERVISOR)
     assert s.get(url + "/", timeout=10).status_code == 200
     auth.disable_user(context.db, SUPERVISOR[0])
     assert s.get(url + "/", allow_redirects=False, timeout=10).status_code == 302
@@ -200,7 +200,7 @@ def test_session_key_file_setting(tmp_path: Path):
 
 def test_english_switch(server):
     url, _, _ = server
-    s = login(url, *SUPERVISOR)
+    s = web_login(url, *SUPERVISOR)
     s.get(url + "/lang/en?next=/", timeout=10)
     assert "Scanning stations" in s.get(url + "/", timeout=10).text
     s.get(url + "/lang/vi", timeout=10)

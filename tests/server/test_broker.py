@@ -7,7 +7,6 @@ import ipaddress
 import socket
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from server.broker import (
     hash_password,
     write_broker_files,
 )
+from tests.support.wait import wait_until
 
 ACCOUNTS = {"server": "server-pw", "st-a": "pw-a", "st-b": "pw-b"}
 
@@ -46,8 +46,14 @@ class Recorder:
                                              password=ACCOUNTS[user])
         assert reason is not None and not reason.is_failure, reason
         self.client.on_message = self._on_message
+        self.subscribe(topic_filter)
+
+    def subscribe(self, topic_filter: str) -> None:
+        """Subscribe and wait for the broker's SUBACK (a refused filter is acknowledged too, and gets nothing)."""
+        acked = threading.Event()
+        self.client.on_subscribe = lambda *args: acked.set()
         self.client.subscribe(topic_filter, qos=1)
-        time.sleep(0.2)
+        assert acked.wait(5), f"no SUBACK for {topic_filter}"
 
     def _on_message(self, client, userdata, message) -> None:
         with self.lock:
@@ -69,10 +75,7 @@ def connected(port: int, user: str):
 
 
 def wait_for(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met"
-        time.sleep(0.05)
+    wait_until(predicate, timeout, "the broker to deliver")
 
 
 def test_anonymous_client_is_refused(broker: BrokerProcess):
@@ -96,8 +99,9 @@ def test_station_cannot_publish_under_another_station(broker: BrokerProcess):
         a.publish(station_topic("st-b", "state"), b'{"forged": true}', qos=1).wait_for_publish(5)
         a.publish(station_topic("st-b", "events"), b'{"forged": true}', qos=1).wait_for_publish(5)
         a.publish(station_topic("st-a", "state"), b'{"own": true}', qos=1).wait_for_publish(5)
+        # The same probe sees a message of st-a; the forged ones, acknowledged before it by the broker, would
+        # have been routed to this subscriber before it.
         wait_for(lambda: station_topic("st-a", "state") in server.topics())
-        time.sleep(0.3)  # the forged ones would have been routed before the own one
         assert server.topics() == [station_topic("st-a", "state")]
     finally:
         a.disconnect()
@@ -115,10 +119,14 @@ def test_station_cannot_forge_server_notices_or_read_other_inboxes(broker: Broke
         a.publish(server_topic("receipts", "st-b"), forged, qos=1).wait_for_publish(5)
         real = ReceiptPayload(station_id="st-b", package_id="p2", verdict="rejected", reasons=["hash"])
         server.publish(server_topic("receipts", "st-b"), real.to_json(), qos=1).wait_for_publish(5)
-        wait_for(lambda: b_inbox.got)
-        time.sleep(0.3)
+        wait_for(lambda: b_inbox.got)  # the forged one was acknowledged before the real one: it would be first
         assert [p for _, p in b_inbox.got] == [real.to_json().encode()]
-        assert a_snoop.got == []
+        # Positive control for the snoop: its own inbox, published after the real receipt, reaches it; the
+        # receipt for st-b would have been routed to it before.
+        a_snoop.subscribe(server_topic("receipts", "st-a"))
+        server.publish(server_topic("receipts", "st-a"), b"{}", qos=1).wait_for_publish(5)
+        wait_for(lambda: a_snoop.got)
+        assert a_snoop.topics() == [server_topic("receipts", "st-a")]
     finally:
         server.disconnect()
         server.loop_stop()
@@ -128,14 +136,19 @@ def test_station_cannot_forge_server_notices_or_read_other_inboxes(broker: Broke
 
 def test_station_cannot_read_other_stations_telemetry(broker: BrokerProcess):
     snoop = Recorder(broker.port, "st-a", all_stations_filter())
+    snoop.subscribe(server_topic("receipts", "st-a"))  # its own inbox: the positive control
     b = connected(broker.port, "st-b")
+    server = connected(broker.port, "server")
     try:
         b.publish(station_topic("st-b", "progress"), b"{}", qos=1).wait_for_publish(5)
-        time.sleep(0.4)
-        assert snoop.got == []
+        # Published after b's message was acknowledged: had b's been routed to the snoop, it came first.
+        server.publish(server_topic("receipts", "st-a"), b"{}", qos=1).wait_for_publish(5)
+        wait_for(lambda: snoop.got)
+        assert snoop.topics() == [server_topic("receipts", "st-a")]
     finally:
-        b.disconnect()
-        b.loop_stop()
+        for client in (b, server):
+            client.disconnect()
+            client.loop_stop()
         snoop.close()
 
 

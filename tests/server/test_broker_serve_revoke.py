@@ -13,10 +13,10 @@ import threading
 import time
 from pathlib import Path
 
-from test_dashboard_support import ADMIN, csrf_from, login
-
 from server.auth import create_user
 from server.broker import BrokerConfig, BrokerProcess, connect_client, free_port
+from tests.support.wait import wait_until
+from tests.support.web import ADMIN, csrf_from, web_login
 
 
 def _login_ok(broker: BrokerProcess, user: str, password: str) -> bool:
@@ -31,11 +31,11 @@ def _login_ok(broker: BrokerProcess, user: str, password: str) -> bool:
 def _wait_login(broker: BrokerProcess, user: str, password: str, *, want: bool, timeout: float) -> float:
     """Seconds until the broker's answer for this login is `want`; fails after `timeout`."""
     started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if _login_ok(broker, user, password) == want:
-            return time.monotonic() - started
-        time.sleep(0.05)
-    raise AssertionError(f"{user}: login ok={not want} after {timeout} s: {broker.log_tail()}")
+    try:
+        wait_until(lambda: _login_ok(broker, user, password) == want, timeout, f"{user}: login ok={want}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {broker.log_tail()}") from None
+    return time.monotonic() - started
 
 
 def test_revoked_station_is_refused_by_the_broker_of_a_running_server(server_process, tmp_path: Path):
@@ -66,7 +66,7 @@ def test_revoked_station_is_refused_by_the_broker_of_a_running_server(server_pro
         assert not reason.is_failure
         dropped = threading.Event()
         live.on_disconnect = lambda *a: dropped.set()
-        admin = login(server_process.url, *ADMIN)
+        admin = web_login(server_process.url, *ADMIN)
         page = admin.get(server_process.url + "/stations", timeout=10)
         answer = admin.post(
             server_process.url + "/stations/tram-09/revoke",

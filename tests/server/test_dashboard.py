@@ -8,14 +8,16 @@ import re
 import time
 from pathlib import Path
 
-from test_dashboard_support import SUPERVISOR, Floor, SSEReader, floor, login  # noqa: F401 - fixture
+from test_dashboard_support import Floor, SSEReader, floor  # noqa: F401 - fixture
 from test_workorders import GOOD, csv_bytes
 
 from server.workorders import import_inventory, read_inventory
+from tests.support.wait import wait_until
+from tests.support.web import SUPERVISOR, web_login
 
 
 def test_page_shows_every_registered_station_before_it_reports(floor: Floor):  # noqa: F811 - fixture
-    s = login(floor.url, *SUPERVISOR)
+    s = web_login(floor.url, *SUPERVISOR)
     data = s.get(floor.url + "/api/v1/dashboard", timeout=10).json()
     assert set(data["stations"]) == {"st-a", "st-b"}
     assert data["stations"]["st-a"]["status"] == "unknown" and data["broker_connected"] is True
@@ -29,7 +31,7 @@ def test_sse_brings_tiles_events_and_summary_live(floor: Floor):  # noqa: F811 -
     import_inventory(floor.context.db, read_inventory(Path("x.csv"), csv_bytes(GOOD[:1])))
     code = GOOD[0]
     file_code = f"{code[1]}.{code[2]}.{code[3]}"
-    s = login(floor.url, *SUPERVISOR)
+    s = web_login(floor.url, *SUPERVISOR)
     sse = SSEReader(s, floor.url)
     tel = floor.telemetry("st-a")
     try:
@@ -64,7 +66,7 @@ def test_sse_brings_tiles_events_and_summary_live(floor: Floor):  # noqa: F811 -
 
 def test_viewer_that_leaves_is_unsubscribed(floor: Floor):  # noqa: F811 - fixture
     monitor = floor.context.monitor
-    s = login(floor.url, *SUPERVISOR)
+    s = web_login(floor.url, *SUPERVISOR)
     s.get(floor.url + "/api/v1/dashboard", timeout=10)  # the work-order tracker subscribes once, here
     before = len(monitor._subscribers)
     sse = SSEReader(s, floor.url)
@@ -73,11 +75,11 @@ def test_viewer_that_leaves_is_unsubscribed(floor: Floor):  # noqa: F811 - fixtu
     sse.close()
     tel = floor.telemetry("st-b")  # a change makes the server write, notice the closed socket, and stop
     try:
-        deadline = time.monotonic() + 10
-        while len(monitor._subscribers) > before and time.monotonic() < deadline:
+        def unsubscribed() -> bool:
             tel.progress(pages_captured=int(time.monotonic() * 10) % 100000)
-            time.sleep(0.2)
-        assert len(monitor._subscribers) == before
+            return len(monitor._subscribers) == before
+
+        wait_until(unsubscribed, 10, "the closed stream's subscriber to go", interval=0.2)
     finally:
         tel.stop()
 
@@ -87,7 +89,7 @@ def test_rejections_show_their_reasons(floor: Floor):  # noqa: F811 - fixture
     up = db.open_upload(station_id="st-a", sha256="AB" * 32, size=10, file_code="000.00.00.H47.2001.160.VP",
                         batch_uid="B1", work_order_id=None, expected_sheets=12)
     db.finish_upload(up["id"], state="rejected", receipt={"reasons": ["pages: 11 sheets, expected 12"]})
-    s = login(floor.url, *SUPERVISOR)
+    s = web_login(floor.url, *SUPERVISOR)
     data = s.get(floor.url + "/api/v1/dashboard", timeout=10).json()
     assert data["rejections"][0]["reasons"] == ["pages: 11 sheets, expected 12"]
     assert data["rejections"][0]["station_id"] == "st-a"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import queue
-import re
 import socket
 import threading
 import time
@@ -20,10 +19,8 @@ import requests
 
 from server.auth import create_user
 from server.broker import BrokerConfig, BrokerProcess, free_port
+from tests.support.web import ADMIN, SUPERVISOR
 
-ADMIN = ("chi.admin", "mat-khau-quan-tri")
-SUPERVISOR = ("anh.giamsat", "mat-khau-giam-sat")
-ARCHIVIST = ("chi.luutru", "mat-khau-luu-tru")
 STATIONS = ("st-a", "st-b")
 
 
@@ -47,10 +44,10 @@ class Floor:
 
 def start_floor(tmp_path: Path, *, stations: tuple[str, ...] = STATIONS, monitor_kw: dict | None = None
                 ) -> Iterator[Floor]:
-    from server.app import build_context, create_app
+    from server.app import build_context
     from server.config import ServerConfig
     from server.monitor import Monitor
-    from tests.conftest import LiveServer
+    from tests.support.servers import serving
 
     context = build_context(ServerConfig(data_dir=tmp_path / "server"))
     secrets = {sid: context.db.add_station(sid, name=f"Trạm {sid}") for sid in stations}
@@ -65,7 +62,7 @@ def start_floor(tmp_path: Path, *, stations: tuple[str, ...] = STATIONS, monitor
         monitor.start()
         monitor.wait_until(lambda s: s["broker_connected"], 10)
         try:
-            with LiveServer(create_app(context)) as live:
+            with serving(context) as live:
                 yield Floor(live.url, context, broker, secrets)
         finally:
             monitor.stop()
@@ -74,21 +71,6 @@ def start_floor(tmp_path: Path, *, stations: tuple[str, ...] = STATIONS, monitor
 @pytest.fixture
 def floor(tmp_path: Path) -> Iterator[Floor]:
     yield from start_floor(tmp_path)
-
-
-def csrf_from(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
-
-
-def login(url: str, name: str, password: str) -> requests.Session:
-    session = requests.Session()
-    page = session.get(url + "/login", timeout=10)
-    resp = session.post(url + "/login", data={"username": name, "password": password,
-                                              "csrf_token": csrf_from(page.text)}, allow_redirects=False, timeout=30)
-    assert resp.status_code == 302, f"login failed: {resp.status_code} {resp.text[:300]}"
-    return session
 
 
 class SSEReader:

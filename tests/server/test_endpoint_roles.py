@@ -11,10 +11,10 @@ import re
 from pathlib import Path
 
 import pytest
-from test_dashboard_support import ADMIN, ARCHIVIST, SUPERVISOR
 
 from protocol import api
 from server import auth
+from tests.support.web import ADMIN, ARCHIVIST, SUPERVISOR
 
 PUBLIC, STATION, SUPERVISOR_ROLE, ADMIN_ROLE = "public", "station", "supervisor", "admin"
 ARCHIVIST_ROLE = "archivist"

@@ -16,13 +16,14 @@ from pathlib import Path
 import pytest
 import requests
 from records_support import records_target  # noqa: F401 - fixture
-from test_dashboard_support import ADMIN, SUPERVISOR, csrf_from, login
 
 from protocol import api
 from server import auth, enrollment
 from server.broker import BrokerConfig, BrokerProcess, connect_client, free_port
 from station.enroll import EnrollError, enroll, update_station_toml
 from station.sync.client import SyncClient, SyncError
+from tests.support.servers import nginx_site
+from tests.support.web import ADMIN, SUPERVISOR, csrf_from, web_login
 
 CODE_RE = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}")
 REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +35,7 @@ def server(tmp_path: Path, records_target):  # noqa: F811 - fixture: records in 
     from server.app import build_context, create_app
     from server.config import ServerConfig
     from server.db import is_postgres
-    from tests.conftest import LiveServer
+    from tests.support.servers import serving
 
     database = str(records_target) if is_postgres(records_target) else ""
     context = build_context(ServerConfig(data_dir=tmp_path / "server", database=database))
@@ -45,9 +46,8 @@ def server(tmp_path: Path, records_target):  # noqa: F811 - fixture: records in 
     with BrokerProcess.from_config(folder, base) as broker:
         app = create_app(context)
         enrollment.attach_broker_sync(app, enrollment.BrokerSync(folder, base, enrollment.signal_process(broker)))
-        with LiveServer(app) as live:
+        with serving(context, app) as live:  # the databases closed before the PostgreSQL one is dropped
             yield live.url, context, broker
-    context.db.close()  # before the PostgreSQL database is dropped
 
 
 def _mqtt(broker: BrokerProcess, user: str, password: str):
@@ -83,7 +83,7 @@ def test_code_refuses_station_ids_unusable_as_mqtt_names(tmp_path: Path, station
 def test_expired_code_is_refused(tmp_path: Path):
     db = tmp_path / "server.db"
     code = enrollment.create_enrollment_code(db, "tram-01", ttl_s=1)
-    time.sleep(1.05)
+    time.sleep(1.05)  # the clock passing the 1 s time-to-live is the point
     with pytest.raises(enrollment.EnrollmentError, match="expired"):
         enrollment.burn_code(db, code)
 
@@ -164,7 +164,7 @@ def test_guessing_codes_is_rate_limited(server):
 
 def test_admin_creates_code_lists_and_revokes_and_broker_drops_the_station(server, tmp_path: Path):
     url, ctx, broker = server
-    admin = login(url, *ADMIN)
+    admin = web_login(url, *ADMIN)
     page = admin.get(url + "/stations", timeout=10)
     assert page.status_code == 200 and "Tạo mã đăng ký trạm" in page.text
     created = admin.post(url + "/stations/codes", timeout=10, data={
@@ -218,7 +218,7 @@ def test_admin_creates_code_lists_and_revokes_and_broker_drops_the_station(serve
 def test_supervisor_cannot_enroll_or_revoke(server):
     url, ctx, _ = server
     ctx.db.add_station("tram-01")
-    sup = login(url, *SUPERVISOR)
+    sup = web_login(url, *SUPERVISOR)
     assert sup.get(url + "/stations", timeout=10).status_code == 403
     token = csrf_from(sup.get(url + "/", timeout=10).text)
     assert sup.post(url + "/stations/codes", data={"csrf_token": token, "station_id": "x"},
@@ -273,40 +273,14 @@ def test_cli_enrolls_and_reports_refusals(server, tmp_path: Path):
 
 
 def test_enroll_over_https_pins_the_ca(tmp_path: Path, archive_server):
-    import socket
-
     from sohoa.appliance.tls import make_ca, make_server_cert
 
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    assert Path(nginx).exists(), "nginx is missing: apt-get install nginx-light"
     live, ctx = archive_server
     ca = make_ca(tmp_path / "tls", name="Trung tâm Lưu trữ tỉnh Đồng Nai (thử)")
     make_server_cert(ca, tmp_path / "tls", hostnames=["localhost"], ips=["127.0.0.1"])
     (ctx.config.data_dir / "tls").mkdir(parents=True, exist_ok=True)
     shutil.copy(ca.cert, ctx.config.data_dir / "tls" / "ca.crt")
-    port, http_port = free_port(), free_port()
-    site = (REPO / "hardware/pi/nginx/sohoa-server.conf").read_text()
-    site = (site.replace("@LISTEN@", f"127.0.0.1:{port}").replace("@HTTP_LISTEN@", f"127.0.0.1:{http_port}")
-            .replace("@TLS_DIR@", str(tmp_path / "tls")).replace("@UPSTREAM@", f"127.0.0.1:{live.port}"))
-    prefix = tmp_path / "nginx"
-    (prefix / "logs").mkdir(parents=True)
-    (prefix / "nginx.conf").write_text(
-        f"worker_processes 1;\npid {prefix}/nginx.pid;\nerror_log {prefix}/logs/error.log;\n"
-        "events { worker_connections 64; }\n"
-        f"http {{\n access_log {prefix}/logs/access.log;\n client_body_temp_path {prefix}/body;\n"
-        f" proxy_temp_path {prefix}/proxy;\n" + site + "\n}\n")
-    proc = subprocess.Popen([nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            assert proc.poll() is None, f"nginx exited: {proc.stderr.read().decode()}"
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "nginx did not listen"
-                time.sleep(0.1)
+    with nginx_site(live.port, tmp_path / "tls", tmp_path / "nginx") as (port, _):
         url = f"https://127.0.0.1:{port}"
         code = enrollment.create_enrollment_code(ctx.db, "tram-01")
         with pytest.raises(EnrollError, match="not trusted"):
@@ -319,6 +293,3 @@ def test_enroll_over_https_pins_the_ca(tmp_path: Path, archive_server):
         resp = requests.get(url + api.WORKORDERS, verify=str(pinned), timeout=10,
                             headers={api.HEADER_STATION: "tram-01", "Authorization": f"Bearer {token}"})
         assert resp.status_code == 200
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)

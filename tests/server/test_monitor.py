@@ -12,6 +12,7 @@ from protocol.topics import EventPayload, ProgressPayload, StatePayload, WorkOrd
 from server.broker import BrokerConfig, BrokerProcess, connect_client, free_port
 from server.monitor import Monitor
 from station.telemetry import Telemetry
+from tests.support.wait import wait_until
 
 ACCOUNTS = {"server": "server-pw", "st-a": "pw-a", "st-b": "pw-b"}
 
@@ -40,11 +41,7 @@ def station(broker: BrokerProcess, sid: str = "st-a", **kw) -> Telemetry:
 
 
 def wait(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        time.sleep(0.05)
+    wait_until(predicate, timeout, "the monitor or station to see it")
 
 
 def test_snapshot_shows_station_online_with_operator_and_batch(monitor: Monitor, broker: BrokerProcess):
@@ -159,7 +156,8 @@ def test_station_with_open_batch_and_no_progress_is_stalled(monitor: Monitor, br
         tel.progress(pages_captured=3)
         monitor.wait_until(lambda s: not s["stations"]["st-a"]["stalled"], 5)
         tel.set_state(batch=None, batch_state=None)  # no open batch: idle is not stalled
-        time.sleep(1.5)
+        monitor.wait_until(lambda s: s["stations"]["st-a"].get("batch") is None, 5)
+        time.sleep(1.5)  # the clock passing stall_after (1 s) is the point: stalled above, not now
         assert monitor.station("st-a")["stalled"] is False
     finally:
         tel.stop()
@@ -181,12 +179,15 @@ def test_monitor_publishes_work_order_notice_to_its_station(monitor: Monitor, br
     tel = station(broker, on_command=lambda ref, payload: got.append((ref.kind, payload)))
     try:
         wait(lambda: tel.connected)
-        time.sleep(0.3)  # let the subscription settle
         notice = WorkOrderPayload(station_id="st-a", work_order_id="wo-17", action="assigned",
                                   file_code="G09.01.2020.001")
-        monitor.publish(notice).wait_for_publish(5)
-        wait(lambda: got)
-        assert got == [("workorders", notice)]
+
+        def delivered() -> list:  # sent again until the station's subscription, made on connect, is in place
+            monitor.publish(notice).wait_for_publish(5)
+            return got
+
+        wait_until(delivered, 10, "the notice to reach the station", interval=0.3)
+        assert got and all(g == ("workorders", notice) for g in got)  # the same notice, however often sent
     finally:
         tel.stop()
 
@@ -222,8 +223,8 @@ def test_restarted_monitor_counts_no_page_twice(broker: BrokerProcess, tmp_path:
             mon = Monitor(host="127.0.0.1", port=broker.port, username="server", password="server-pw",
                           db_path=db_path)
             mon.start()
+            # st-a's retained state arrived: the monitor's subscription is in place before the progress
             mon.wait_until(lambda s: s["broker_connected"] and "st-a" in s["stations"], 10)
-            time.sleep(0.2)  # subscription settled
             tel.progress(pages_captured=captured)
             mon.wait_until(lambda s, c=captured: s["stations"]["st-a"]["pages_captured"] == c, 10)
             total = mon.throughput(by="total", bucket="day")

@@ -16,6 +16,7 @@ from server.config import load_config
 from server.db import ServerDB, open_server_db
 from server.db_pg import PgServerDB
 from sohoa.appliance.config_check import check_server_config
+from tests.support.servers import close_context
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,8 +34,7 @@ def test_default_is_the_sqlite_file_and_a_non_postgres_value_is_refused(tmp_path
     assert config.database == "" and config.db_target == config.db_path
     context = build_context(config)
     assert isinstance(context.db, ServerDB) and config.db_path.is_file()
-    context.db.close()
-    context.catalog.close()
+    close_context(context)
     for bad in (
         'database = "sqlite:///srv/server.db"',
         'database = "/var/lib/sohoa/server.db"',
@@ -69,8 +69,7 @@ def test_server_and_admin_commands_use_postgres_when_set(tmp_path: Path) -> None
             assert missing.returncode != 0 and "tram-99" in missing.stderr
             assert not config.db_path.exists(), "records went to the SQLite file although database is set"
         finally:
-            context.db.close()
-            context.catalog.close()
+            close_context(context)
 
 
 def test_config_check_reports_database_problems(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from server.storage import VERSION_RE, PackageStore
 from station.sync.client import SyncClient, SyncError
 from tests.server.test_catalog_pg import pg_database
 from tests.server.test_two_servers import _server
+from tests.support.wait import wait_until
 
 
 def _run(tmp_path: Path, demo_keys, make_package, *, stations: int, per_station: int, seed: int) -> None:
@@ -67,7 +68,7 @@ def _run(tmp_path: Path, demo_keys, make_package, *, stations: int, per_station:
                                 if not exc.retry:
                                     results.append(exc)
                                     return
-                                time.sleep(0.2)
+                                time.sleep(0.2)  # the retry's pause is the behaviour under test
                         results.append(AssertionError("gave up"))
 
                     threads = [threading.Thread(target=one, args=(i,)) for i in targets]
@@ -86,11 +87,9 @@ def _run(tmp_path: Path, demo_keys, make_package, *, stations: int, per_station:
                        for sid, pkgs in work.items()]
             for t in threads:
                 t.start()
-            deadline = time.monotonic() + 600
-            while len(done) < total // 2 and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_until(lambda: len(done) >= total // 2, 600, "half the packages sent")
             servers[0].kill()  # SIGKILL in the middle of the run: uploads, commits and ledger writes cut off
-            time.sleep(1.0)
+            time.sleep(1.0)  # server A stays down a while: server B alone takes the retries (the scenario)
             servers[0].start()  # its start-up reconciliation runs while server B keeps ingesting
             for t in threads:
                 t.join(900)

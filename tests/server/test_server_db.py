@@ -128,7 +128,7 @@ def test_enrollment_code_has_one_winner_across_servers(open_records) -> None:  #
 def test_expired_codes_are_refused_and_purged(records: Records) -> None:  # noqa: F811
     code = enrollment.create_enrollment_code(records, "tram-01", ttl_s=1)
     records.query("SELECT 1")  # the same connection keeps working after the schema was added
-    time.sleep(1.1)
+    time.sleep(1.1)  # the clock passing the 1 s time-to-live is the point
     with pytest.raises(enrollment.EnrollmentError):
         enrollment.burn_code(records, code)
     with records.tx() as conn:
@@ -255,7 +255,7 @@ def test_upload_lock_makes_the_other_server_wait() -> None:
             def first() -> None:
                 with one.upload_lock("u1"):
                     held.set()
-                    time.sleep(0.5)
+                    time.sleep(0.5)  # holding the lock a known time is the point: the other server waits it out
                     order.append("first done")
 
             thread = threading.Thread(target=first)

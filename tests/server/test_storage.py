@@ -7,13 +7,13 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
 from protocol.hashing import sha256_file
 from server.storage import PackageStore, StorageError
+from tests.support.wait import wait_until
 
 OBJID = "urn:G09:uuid-0F203B84-6641-4CDA-9F52-DAAE55FEF6B1"
 
@@ -80,10 +80,7 @@ def test_kill_9_mid_put_leaves_nothing_visible(tmp_path: Path) -> None:
         with open(fifo, "wb") as pipe:
             pipe.write(b"x" * (1 << 20))  # the child is now mid-copy, blocked on the pipe
             pipe.flush()
-            deadline = time.monotonic() + 30
-            while not list((tmp_path / "backup" / "tmp").glob("*.part")) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert list((tmp_path / "backup" / "tmp").glob("*.part")), "child never started writing"
+            wait_until(lambda: list((tmp_path / "backup" / "tmp").glob("*.part")), 30, "the child to start writing")
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)
     finally:

@@ -18,19 +18,16 @@ from station.sync.client import SyncClient, SyncError
 @pytest.fixture
 def archive_server(tmp_path, demo_keys, records_target):  # noqa: F811 - fixture
     """conftest's archive_server, with the records on the backend under test."""
-    from server.app import build_context, create_app
+    from server.app import build_context
     from server.config import ServerConfig
-    from tests.conftest import LiveServer
+    from tests.support.servers import serving
 
     database = str(records_target) if is_postgres(records_target) else ""
     config = ServerConfig(data_dir=tmp_path / "server", trust_roots=[demo_keys.ca_pem], database=database)
     context = build_context(config)
     assert context.db.dialect.name == ("postgresql" if database else "sqlite")
-    try:
-        with LiveServer(create_app(context)) as live:
-            yield live, context
-    finally:
-        context.db.close()
+    with serving(context) as live:
+        yield live, context
 
 
 def _client(live, creds, **kw) -> SyncClient:

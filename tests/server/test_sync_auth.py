@@ -35,6 +35,11 @@ def test_other_station_cannot_write_a_chunk(two_stations):
     assert resp.status_code == 404 and resp.json()["error"] == api.ErrorCode.NOT_FOUND
     assert ctx.db.upload(upload_id)["received"] == 0
     assert not list(ctx.config.uploads_dir.glob("*.part")), "nothing may be written for the intruder"
+    # Positive control: the same chunk from the owner is written, and the same two probes see it.
+    resp = requests.put(live.url + api.UPLOAD_CHUNK(upload_id, 0), data=chunk, timeout=10,
+                        headers={**_headers(a), api.HEADER_CHUNK_SHA256: hashlib.sha256(chunk).hexdigest()})
+    assert resp.status_code == 200, resp.text
+    assert ctx.db.upload(upload_id)["received"] == 1000 and list(ctx.config.uploads_dir.glob("*.part"))
 
 
 def test_other_station_cannot_commit_or_read(two_stations):

@@ -23,6 +23,8 @@ from server.db import ServerDB
 from server.faults import ENV, POINTS
 from server.storage import VERSION_RE, PackageStore
 from station.sync.client import SyncClient, SyncError
+from tests.support.servers import close_context
+from tests.support.wait import wait_until
 
 FILE_CODE = "000.00.00.H47.2001.160.VP"
 
@@ -70,12 +72,7 @@ def assert_one_complete_copy(data_dir: Path, pkg, *, versions: int = 1) -> None:
 
 
 def _wait_for(predicate, timeout: float = 20, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
+    wait_until(predicate, timeout, what, interval=0.01)
 
 
 def _part_size(data_dir: Path) -> int:
@@ -271,12 +268,13 @@ def small_disk_server(tmp_path, demo_keys, live_server_class):
         mounts.append(data / which)
         ctx = build_context(ServerConfig(data_dir=data, trust_roots=[demo_keys.ca_pem]))
         live = live_server_class(create_app(ctx)).__enter__()
-        lives.append(live)
+        lives.append((live, ctx))
         return live, ctx
 
     yield make
-    for live in lives:
+    for live, ctx in lives:
         live.__exit__(None, None, None)
+        close_context(ctx)
     for path in mounts:
         subprocess.run(["umount", "-l", str(path)], timeout=20, check=False)
 

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from test_dashboard_support import ADMIN, csrf_from, login
 
 from protocol import api
 from protocol.package import read_package
@@ -34,8 +33,9 @@ from server.keys import load_or_create_key
 from server.storage import VERSION_RE, PackageStore
 from station.enroll import EnrollError, enroll
 from station.sync.client import SyncClient, SyncError
-from tests.conftest import ServerProcess
 from tests.server.test_catalog_pg import pg_database
+from tests.support.servers import ServerProcess
+from tests.support.web import ADMIN, csrf_from, web_login
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -198,7 +198,7 @@ def _enrolled_at_one_revoked_at_other(servers: list[ServerProcess], tmp_path: Pa
         enroll(b.url, code, tmp_path / "replay")  # one-time across servers
     assert refused.value.status == 403 and refused.value.code == "bad_code"
 
-    admin = login(a.url, *ADMIN)
+    admin = web_login(a.url, *ADMIN)
     page = admin.get(a.url + "/stations", timeout=10)
     assert "tram-02" in page.text  # A lists the station B's code made
     revoked = admin.post(
@@ -215,10 +215,9 @@ def _web_account_shared(servers: list[ServerProcess], url: str, shared: Path) ->
     A's records, the account is refused by B at its next request, session and password alike."""
     a, b = servers
     for server in servers:
-        assert (
-            login(server.url, *ADMIN).get(server.url + "/users", allow_redirects=False, timeout=10).status_code == 200
-        )
-    at_a = login(a.url, *ADMIN)
+        admin = web_login(server.url, *ADMIN)
+        assert admin.get(server.url + "/users", allow_redirects=False, timeout=10).status_code == 200
+    at_a = web_login(a.url, *ADMIN)
     at_b = requests.Session()
     at_b.cookies.update(at_a.cookies)  # the load balancer sends the next request to B
     page = at_b.get(b.url + "/users", allow_redirects=False, timeout=10)
@@ -233,7 +232,7 @@ def _web_account_shared(servers: list[ServerProcess], url: str, shared: Path) ->
     assert at_b.get(b.url + "/users", allow_redirects=False, timeout=10).status_code == 302
     assert at_a.get(a.url + "/users", allow_redirects=False, timeout=10).status_code == 302
     with pytest.raises(AssertionError, match="login failed: 401"):
-        login(b.url, *ADMIN)
+        web_login(b.url, *ADMIN)
 
 
 PUT_SCRIPT = """
@@ -294,7 +293,7 @@ def test_starting_server_keeps_anothers_temp_file(tmp_path: Path) -> None:
         opener = subprocess.Popen(
             [sys.executable, "-c", f"from server.storage import PackageStore; PackageStore({str(root)!r})"], cwd=ROOT
         )
-        time.sleep(1.0)
+        time.sleep(1.0)  # time for a start-up that does not wait to do its clean-up; below, once unlocked, it does
         assert part.exists(), "start-up clean-up removed a temp file another process is writing"
         assert opener.poll() is None, "start-up clean-up did not wait for the store lock"
         fcntl.flock(handle, fcntl.LOCK_UN)

@@ -6,17 +6,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from records_support import open_records, records, records_target  # noqa: F401 - fixtures
-from test_dashboard_support import SUPERVISOR, Floor, csrf_from, floor, login  # noqa: F401 - fixture
+from test_dashboard_support import Floor, floor  # noqa: F401 - fixture
 
+from protocol.topics import WorkOrderPayload
 from server.workorders import InventoryError, assign, import_inventory, overview, read_inventory
 from server.workorders.inventory import parse_inventory
 from server.workorders.orders import ProgressTracker, priority_of
+from tests.support.wait import wait_until
+from tests.support.web import SUPERVISOR, csrf_from, web_login
 
 HEADER_VI = ["Mã phông", "Mã cơ quan", "Năm", "Số và ký hiệu hồ sơ", "Tiêu đề hồ sơ", "Số tờ", "Ngày bắt đầu",
              "Ngày kết thúc", "Thời hạn bảo quản", "Sử dụng nhiều", "Hư hỏng", "Trạm"]
@@ -187,12 +189,23 @@ def test_station_is_notified_over_mqtt_and_finds_the_order_over_the_api(floor: F
     got_a, got_b = [], []
     tel_a = floor.telemetry("st-a", on_command=lambda ref, p: got_a.append(p))
     tel_b = floor.telemetry("st-b", on_command=lambda ref, p: got_b.append(p))
+    def probe(station_id: str, got: list) -> None:
+        """A notice for this station, sent until it arrives: its subscription works (the positive control)."""
+        notice = WorkOrderPayload(station_id=station_id, work_order_id="probe", action="assigned",
+                                  file_code="G09.01.2020.001")
+
+        def arrived() -> bool:
+            floor.context.monitor.publish(notice).wait_for_publish(5)
+            return any(p.work_order_id == "probe" for p in got)
+
+        wait_until(arrived, 10, f"{station_id} to receive a notice", interval=0.3)
+
     try:
-        deadline = time.monotonic() + 10
-        while not (tel_a.connected and tel_b.connected) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)  # subscriptions acknowledged
-        s = login(floor.url, *SUPERVISOR)
+        probe("st-a", got_a)
+        probe("st-b", got_b)
+        got_a.clear()
+        got_b.clear()
+        s = web_login(floor.url, *SUPERVISOR)
         token = csrf_from(s.get(floor.url + "/workorders", timeout=10).text)
         resp = s.post(floor.url + "/workorders/import", data={"csrf_token": token},
                       files={"inventory": ("muc-luc.csv", csv_bytes(GOOD[:1] + BAD[1:2]), "text/csv")}, timeout=30)
@@ -202,14 +215,11 @@ def test_station_is_notified_over_mqtt_and_finds_the_order_over_the_api(floor: F
         resp = s.post(floor.url + "/workorders/assign", data={"csrf_token": token, "wo": wo["id"], "station": "st-a"},
                       timeout=10)
         assert resp.status_code == 200 and "Đã giao 1 lệnh" in resp.text
-        deadline = time.monotonic() + 10
-        while not got_a and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert got_a, "st-a received no work-order notice"
-        notice = got_a[0]
+        wait_until(lambda: [p for p in got_a if p.work_order_id != "probe"], 10, "st-a's work-order notice")
+        notice = [p for p in got_a if p.work_order_id != "probe"][0]
         assert (notice.work_order_id, notice.action, notice.file_code) == (wo["id"], "assigned", wo["file_code"])
-        time.sleep(0.3)
-        assert got_b == []
+        probe("st-b", got_b)  # sent after st-a's notice by the same monitor: st-b had it first, had it got it
+        assert {p.work_order_id for p in got_b} == {"probe"}
         from station.sync.client import SyncClient  # the station's own client: real token auth
 
         client = SyncClient(floor.url, station_id="st-a", token=floor.secrets["st-a"]["token"])

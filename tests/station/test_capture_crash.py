@@ -16,6 +16,7 @@ import pytest
 from protocol.hashing import sha256_file
 from station.capture.journal import Journal
 from station.store import Store
+from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,13 +42,10 @@ def scan_and_kill(batch: Path, *, runs: int, kill_after: float | None) -> tuple[
     if kill_after is None:
         out, _ = proc.communicate(timeout=300)
     else:
-        time.sleep(kill_after)
+        time.sleep(kill_after)  # killing at a chosen moment of the scan is the point
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate(timeout=60)  # what it printed before dying is still in the pipe
-        deadline = time.monotonic() + 5
-        while (orphans := workers_of(proc.pid)) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not orphans, f"kill -9 of the station left SANE workers {orphans} holding the device"
+        wait_until(lambda: not workers_of(proc.pid), 5, "the SANE workers of the killed station to go")
     reported = []
     for line in out.splitlines():
         if line.startswith("captured "):

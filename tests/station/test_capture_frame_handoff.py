@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import cv2
 import numpy as np
-from webfixtures import admin_headers, login, station  # noqa: F401 - fixture
 
-from tests.conftest import hoso_record
+from tests.support.records import hoso_record
+from tests.support.wait import wait_until
+from tests.support.web import admin_headers, login
 
 
 def test_live_scans_are_processed_from_the_captured_frame(station):  # noqa: F811
@@ -27,10 +26,8 @@ def test_live_scans_are_processed_from_the_captured_frame(station):  # noqa: F81
     assert resp.status_code == 202, resp.get_json()
     station.wait_idle(120)
     station.capture.flush()  # every page event delivered (so submitted to the pool)
-    deadline = time.monotonic() + 120
-    while any(p["processed_at"] is None for p in station.store.pages(batch["id"])):
-        assert time.monotonic() < deadline, "page not processed in 120 s"
-        time.sleep(0.2)
+    wait_until(lambda: all(p["processed_at"] for p in station.store.pages(batch["id"])), 120, "the page processed",
+               interval=0.2)
 
     pages = station.store.pages(batch["id"])
     assert len(pages) == 1 and pages[0]["processed_at"] is not None

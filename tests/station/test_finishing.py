@@ -27,7 +27,7 @@ def station(tmp_path, sane_test_device, demo_keys):
 
 def _imported_batch(station, tmp_path, *, pages: int = 2):
     from sohoa.samplepages import write_sample_folder
-    from tests.conftest import hoso_record
+    from tests.support.records import hoso_record
 
     folder = station.config.data_dir / "import" / "p"
     write_sample_folder(folder, count=pages, seed=11, dpi=300)
@@ -92,7 +92,7 @@ def test_bad_document_metadata_reports_every_problem(station, tmp_path):
 def test_restart_while_finishing_goes_back_to_review(tmp_path, sane_test_device):
     from station.config import StationConfig
     from station.service import Station
-    from tests.conftest import hoso_record
+    from tests.support.records import hoso_record
 
     config = StationConfig(data_dir=tmp_path / "st", device=sane_test_device, workers=1)
     first = Station(config)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from station.capture.trigger import Trigger
+from tests.support.wait import wait_until
 
 
 def test_gpio_button_press_fires_the_trigger(monkeypatch):
@@ -26,13 +27,11 @@ def test_gpio_button_press_fires_the_trigger(monkeypatch):
     pin = Device.pin_factory.pin(17)
     pin.drive_low()  # pressed (pull-up: active low)
     pin.drive_high()
-    deadline = time.monotonic() + 2
-    while not fired and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: fired, 2, "the press to fire", interval=0.01)
     assert len(fired) == 1
     pin.drive_low()  # a bounce inside the debounce window is ignored
     pin.drive_high()
-    time.sleep(0.1)
+    time.sleep(0.1)  # as long as the press above took to fire, with room: the ignored bounce had that time
     assert len(fired) == 1
     button.close()
 

@@ -25,6 +25,7 @@ def test_folder_that_is_not_a_batch_is_refused_and_left_untouched(tmp_path):
     done = _reconcile(folder)
     assert done.returncode != 0
     assert "not a batch folder" in done.stderr and "Traceback" not in done.stderr
+    # test_a_real_batch_is_reconciled shows these probes see a quarantine happen
     assert _tree(folder) == before and not (folder / "quarantine").exists(), "nothing may be written or moved"
 
 
@@ -56,3 +57,11 @@ def test_a_real_batch_is_reconciled(tmp_path):
     done = _reconcile(batch)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("checked=0 quarantined=0")
+    # Positive control of the probes the refusals use: in a real batch, a page file the journal never
+    # recorded is moved to quarantine/, and the tree changes.
+    (batch / "pages" / "b1").mkdir(parents=True)
+    (batch / "pages" / "b1" / "0001.png").write_bytes(b"\x89PNG stray")
+    before = _tree(batch)
+    done = _reconcile(batch)
+    assert done.returncode == 0 and done.stdout.startswith("checked=0 quarantined=1"), done.stdout + done.stderr
+    assert _tree(batch) != before and (batch / "quarantine").is_dir()

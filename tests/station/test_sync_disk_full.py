@@ -76,7 +76,7 @@ def station(small_disk: Path, demo_keys):
 
 def _reviewed_batch(station) -> dict:
     from sohoa.samplepages import write_sample_folder
-    from tests.conftest import hoso_record
+    from tests.support.records import hoso_record
 
     folder = station.config.data_dir / "import" / "p"
     write_sample_folder(folder, count=1, seed=11, dpi=200)

@@ -15,6 +15,7 @@ from pathlib import Path
 from station.store import BatchState, Store
 from station.sync.client import SyncClient
 from station.sync.worker import SyncWorker
+from tests.support.wait import wait_until
 
 FILE_CODE = "000.00.00.H47.2001.160.VP"
 
@@ -54,13 +55,12 @@ def test_station_killed_mid_upload_resumes_and_syncs(server_process, make_packag
            "db": str(data / "station.db"), "data": str(data)}
     uploader = subprocess.Popen([sys.executable, "-c", UPLOADER, json.dumps(cfg)])
     parts = server_process.data_dir / "uploads"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def half_sent() -> bool:
         found = list(parts.glob("*.part"))
-        if found and found[0].stat().st_size >= 64_000:
-            break
         assert uploader.poll() is None, "the uploader finished before it could be killed: slow it down"
-        time.sleep(0.01)
+        return bool(found) and found[0].stat().st_size >= 64_000
+
+    wait_until(half_sent, 30, "part of the upload on the server", interval=0.01)
     uploader.send_signal(signal.SIGKILL)
     assert uploader.wait(timeout=10) == -9
     assert store.batch(store.outbox_item(item)["batch_id"])["state"] == BatchState.SYNCING

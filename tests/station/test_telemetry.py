@@ -17,6 +17,7 @@ import pytest
 from protocol.topics import EventPayload, StatePayload, all_stations_filter, station_topic
 from server.broker import BrokerConfig, BrokerProcess, connect_client, free_port
 from station.telemetry import Telemetry
+from tests.support.wait import wait_until
 
 ACCOUNTS = {"server": "server-pw", "st-a": "pw-a"}
 
@@ -38,8 +39,10 @@ class Listener:
                                              password="server-pw")
         assert reason is not None and not reason.is_failure, reason
         self.client.on_message = self._on_message
+        acked = threading.Event()
+        self.client.on_subscribe = lambda *args: acked.set()
         self.client.subscribe(all_stations_filter(), qos=1)
-        time.sleep(0.2)
+        assert acked.wait(5), "no SUBACK"
 
     def _on_message(self, client, userdata, message) -> None:
         with self.lock:
@@ -50,11 +53,10 @@ class Listener:
             return [p for t, p, _ in self.messages if t.endswith("/" + kind)]
 
     def wait(self, predicate, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate(self):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"not seen in {timeout} s; got {self.messages}")
-            time.sleep(0.05)
+        try:
+            wait_until(lambda: predicate(self), timeout, "the listener to see it")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; got {self.messages}") from None
 
     def close(self) -> None:
         self.client.disconnect()
@@ -110,9 +112,7 @@ def test_stop_publishes_offline_retained(broker: BrokerProcess):
     tel = telemetry(broker.port)
     tel.start()
     tel.set_state(operator="lan")
-    deadline = time.monotonic() + 10
-    while not tel.connected and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: tel.connected, 10, "telemetry to connect")
     tel.stop()
     late = Listener(broker.port)
     late.wait(lambda r: r.of("state"))
@@ -128,7 +128,7 @@ def test_killed_station_process_leaves_offline_will(broker: BrokerProcess, tmp_p
         tel = Telemetry("st-a", host="127.0.0.1", port={broker.port}, username="st-a", password="pw-a")
         tel.set_state(operator="lan", batch="b1", scanner="scanning")
         tel.start()
-        time.sleep(60)
+        time.sleep(60)  # alive until the test kills it
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2])
     try:
@@ -152,15 +152,9 @@ def test_killed_station_process_leaves_offline_will(broker: BrokerProcess, tmp_p
 def test_buffers_while_broker_down_and_drains_after_restart(broker: BrokerProcess):
     tel = telemetry(broker.port, buffer_size=5)
     tel.start()
-    deadline = time.monotonic() + 10
-    while not tel.connected and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert tel.connected
+    wait_until(lambda: tel.connected, 10, "telemetry to connect")
     broker.stop()
-    deadline = time.monotonic() + 10
-    while tel.connected and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not tel.connected
+    wait_until(lambda: not tel.connected, 10, "telemetry to notice the broker is gone")
 
     started = time.perf_counter()
     ids = [tel.event("fault", code="JAMMED", n=i) for i in range(8)]

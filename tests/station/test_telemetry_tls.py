@@ -8,12 +8,12 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 from protocol.topics import all_stations_filter
 from server.broker import BrokerProcess, connect_client, free_port
 from sohoa.appliance.tls import make_ca, make_server_cert
+from tests.support.wait import wait_until
 
 
 def _sohoa(*args: str) -> subprocess.CompletedProcess:
@@ -64,10 +64,7 @@ def test_station_publishes_over_a_tls_only_broker(tmp_path: Path, sane_test_devi
         station.start()
         try:
             assert got.wait(20), f"no message from the station over TLS; {broker.log_tail()}"
-            deadline = time.monotonic() + 5
-            while not station.telemetry.connected and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert station.telemetry.connected
+            wait_until(lambda: station.telemetry.connected, 5, "the station's telemetry to connect")
         finally:
             station.stop()
             listener.disconnect()

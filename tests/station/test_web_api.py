@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 
-from webfixtures import admin_headers, login, station  # noqa: F401 - fixture
-
-from tests.conftest import hoso_record
+from tests.support.records import hoso_record
+from tests.support.web import admin_headers, login
 
 
 def _client(station):  # noqa: ANN001, F811

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 
-from webfixtures import PINS, login, station  # noqa: F401 - fixture
-
 from station.auth import Accounts, AuthError, hash_pin, verify_pin
+from tests.support.web import PINS, login
 
 
 def test_pin_hash_is_scrypt_and_salted():
@@ -40,7 +39,7 @@ def test_api_needs_login_and_csrf(station):  # noqa: F811
 
 def test_manual_hoso_needs_admin(station):  # noqa: F811
     from station.web.app import create_app
-    from tests.conftest import hoso_record
+    from tests.support.records import hoso_record
 
     client = create_app(station).test_client()
     tok = login(client, "op1")["token"]
@@ -63,7 +62,7 @@ def test_idle_lock_and_unlock(station):  # noqa: F811
     client = app.test_client()
     body = login(client)
     assert client.get("/api/me").status_code == 200
-    time.sleep(2.2)
+    time.sleep(2.2)  # the clock passing idle_lock_s (1 s) is the point; the session answered 200 just above
     resp = client.get("/api/me")
     assert resp.status_code == 401 and resp.get_json()["error"] == "locked"
     assert "khóa" in resp.get_json()["message_vi"]

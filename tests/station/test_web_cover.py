@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from webfixtures import login, seed_accounts
-
-from tests.conftest import hoso_record
+from tests.support.records import hoso_record
+from tests.support.web import login, seed_accounts
 
 
 def test_cover_sheet_qr_selects_the_servers_work_order(tmp_path: Path, archive_server, sane_test_device):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webfixtures import login, station  # noqa: F401 - fixture
+from tests.support.web import login
 
 
 def _candidate(live, context, *, fingerprint=None):

@@ -8,7 +8,6 @@ import logging
 import re
 
 import pytest
-from webfixtures import station  # noqa: F401 - the fixture
 
 from protocol.errors import NotFound
 from protocol.inputs import InputError

@@ -5,13 +5,13 @@ stored."""
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 from test_output_signing_pkcs11 import KEY, PIN, TOKEN, token  # noqa: F401 - fixture
-from webfixtures import admin_headers, login, seed_accounts
 
-from tests.conftest import hoso_record
+from tests.support.records import hoso_record
+from tests.support.wait import wait_until
+from tests.support.web import admin_headers, login, seed_accounts
 
 
 def test_finish_asks_for_the_token_pin_and_never_keeps_it(tmp_path: Path, token, sane_test_device, caplog):  # noqa: F811
@@ -51,14 +51,18 @@ def test_finish_asks_for_the_token_pin_and_never_keeps_it(tmp_path: Path, token,
         assert station.store.batch(bid)["state"] == "REVIEW"  # nothing started
 
         assert client.post(f"/api/batches/{bid}/finish", json={"pin": PIN}).status_code == 202
-        deadline = time.monotonic() + 180
-        while station.store.batch(bid)["state"] != "SEALED":
-            assert time.monotonic() < deadline and bid not in station.last_error, station.last_error
-            time.sleep(0.3)
+
+        def sealed() -> bool:
+            assert bid not in station.last_error, station.last_error
+            return station.store.batch(bid)["state"] == "SEALED"
+
+        wait_until(sealed, 180, "the batch to be sealed", interval=0.3)
         # a wrong PIN later is still refused (the open session does not let any PIN through)
         assert client.post(f"/api/batches/{bid}/finish", json={"pin": "999999"}).status_code in (400, 409)
 
         audit = str(station.store.query("SELECT * FROM audit"))
+        # Positive controls: the same probes see the signing happen (its audit row, its logger's records).
+        assert "batch.sealed" in audit and any(r.name == "station.output.signing" for r in caplog.records)
         assert PIN not in audit and "000000" not in audit
         assert PIN not in caplog.text and "000000" not in caplog.text
         assert b'"pin"' not in config.db_path.read_bytes()

@@ -4,27 +4,20 @@ station once died (exit -13) the first time a browser reloaded during or after a
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import requests
+
+from tests.support.servers import StationProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORD = {"agency_id": "000.00.00.H47", "year": 2001, "notation": "160.VP", "maintenance": "01", "mode": "01",
           "title": "Hồ sơ cấp giấy chứng nhận quyền sử dụng đất năm 2001", "language": "01",
           "start_date": "04/03/2001", "end_date": "28/12/2001", "fonds_code": "P_UBND_DN",
           "paper_file_code": "TTLT.K1-G05-H012.160"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _sigpipe_ignored(pid: int) -> bool:
@@ -50,25 +43,9 @@ def test_station_survives_dropped_event_streams_after_scans(tmp_path: Path):
     data = tmp_path / "station"
     data.mkdir()
     Accounts(Store(data / "station.db")).add(code="op1", name="Lê Văn Quét", role="admin", pin="1357", actor="t")
-    port = _free_port()
-    conf = data / "station.toml"
-    conf.write_text(f'data_dir = "{data}"\nport = {port}\ndevice = "test:0"\nworkers = 1\n', encoding="utf-8")
-    log = data / "station.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "sohoa.cli", "station", "--config", str(conf)], cwd=ROOT,
-                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            try:
-                if requests.get(url + "/api/status", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                assert time.monotonic() < deadline, "station did not start"
-                time.sleep(0.2)
-        token = requests.post(url + "/api/login", json={"operator": "op1", "pin": "1357"}, timeout=10).json()["token"]
+    with StationProcess(data) as station:
+        url, proc, log = station.url, station.proc, station.log
+        token = station.login("op1", "1357")
         auth = {"Authorization": f"Bearer {token}"}
         batch = requests.post(url + "/api/batches", json={"record": RECORD}, headers=auth, timeout=10).json()
         for round_ in range(3):
@@ -79,12 +56,9 @@ def test_station_survives_dropped_event_streams_after_scans(tmp_path: Path):
                                  timeout=70).json()["idle"]
             assert _sigpipe_ignored(proc.pid), "SANE left SIGPIPE at its fatal default"
             for _ in range(3):
-                _drop_mid_stream(port, f"/api/batches/{batch['id']}/events", token)
+                _drop_mid_stream(station.port, f"/api/batches/{batch['id']}/events", token)
                 time.sleep(0.7)  # the slot of a dropped stream (2 per operator) is freed at its next write
-            time.sleep(1.2)  # the stream writes again within 0.5 s: into the reset socket
+            time.sleep(1.2)  # the point: the stream writes again within 0.5 s, into the reset socket
             assert proc.poll() is None, f"station died ({proc.returncode}), round {round_}: {log.read_text()[-2000:]}"
         view = requests.get(f"{url}/api/batches/{batch['id']}", headers=auth, timeout=10).json()
         assert len(view["pages"]) == 3
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)

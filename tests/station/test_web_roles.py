@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from webfixtures import PINS, station  # noqa: F401 - the fixture
+
+from tests.support.web import PINS
 
 PUBLIC, OPERATOR, SUPERVISOR, ADMIN = "public", "operator", "supervisor", "admin"
 ACCESS = {

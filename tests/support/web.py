@@ -1,28 +1,62 @@
-"""Security tests: the real server and station apps over real HTTP (waitress on 127.0.0.1), the real broker.
-
-Each test module pins one finding of the attack run (issue #14); docs/security.md says what stops each.
-"""
+"""Web helpers shared by the tests: the accounts the fixtures create, logging in to the station app (test
+client or HTTP) and to the server's web pages, the archive server and station app the security tests drive."""
 
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "station"))  # webfixtures, as the station tests use it
+from tests.support.records import hoso_record
+from tests.support.servers import serving
 
-from webfixtures import PINS, seed_accounts  # noqa: E402
-
-from tests.station.conftest import sane_test_device  # noqa: E402,F401 - the fixture
-
+# Station operators (PIN login), created by seed_accounts
+PINS = {"op1": "1234", "sup1": "5678", "adm1": "9012"}
+ROLES = {"op1": "operator", "sup1": "supervisor", "adm1": "admin"}
+# Server web accounts (password login)
 ADMIN = ("chi.admin", "mat-khau-quan-tri")
 SUPERVISOR = ("anh.giamsat", "mat-khau-giam-sat")
+ARCHIVIST = ("chi.luutru", "mat-khau-luu-tru")
+
+
+def seed_accounts(store: Any) -> None:
+    from station.auth import Accounts
+
+    accounts = Accounts(store)
+    for code, pin in PINS.items():
+        accounts.add(code=code, name=f"Nguyễn Văn {code}", role=ROLES[code], pin=pin, actor="test")
+
+
+def login(client: Any, code: str = "op1") -> dict:
+    """A station session through the Flask test client: the /api/login answer."""
+    resp = client.post("/api/login", json={"operator": code, "pin": PINS[code]})
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()
+
+
+def admin_headers(client: Any) -> dict[str, str]:
+    """Bearer headers of an admin session (a hồ sơ typed in by hand, without a server work order, needs one)."""
+    token = login(client.application.test_client(), "adm1")["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def web_login(url: str, name: str, password: str) -> requests.Session:
+    session = requests.Session()
+    page = session.get(url + "/login", timeout=10)
+    resp = session.post(url + "/login", data={"username": name, "password": password,
+                                              "csrf_token": csrf_from(page.text)}, allow_redirects=False, timeout=30)
+    assert resp.status_code == 302, f"login failed: {resp.status_code} {resp.text[:300]}"
+    return session
 
 
 @dataclass
@@ -68,7 +102,6 @@ def make_archive(tmp_path: Path, **config_kw: Any) -> Iterator[Archive]:
     from server import auth
     from server.app import build_context, create_app
     from server.config import ServerConfig
-    from tests.conftest import LiveServer
 
     context = build_context(ServerConfig(data_dir=tmp_path / "server", **config_kw))
     auth.create_user(context.db, *ADMIN, role="admin")
@@ -76,8 +109,6 @@ def make_archive(tmp_path: Path, **config_kw: Any) -> Iterator[Archive]:
     secrets = {sid: context.db.add_station(sid, name=f"Trạm {sid}") for sid in ("st-a", "st-b")}
     context.db.add_fonds("P_UBND_DN", "UBND tỉnh Đồng Nai")
     context.db.add_fonds("P_OTHER", "Phông khác")
-    from tests.conftest import hoso_record
-
     orders = {
         "st-a": context.db.add_workorder(fonds_code="P_UBND_DN", file_code="000.00.00.H47.2001.160.VP",
                                          record=hoso_record(title="Hồ sơ A"), expected_sheets=1, station_id="st-a"),
@@ -86,40 +117,8 @@ def make_archive(tmp_path: Path, **config_kw: Any) -> Iterator[Archive]:
                                          expected_sheets=1, station_id="st-b"),
     }
     app = create_app(context)
-    with LiveServer(app) as live:
+    with serving(context, app) as live:
         yield Archive(live.url, context, app, secrets, orders)
-
-
-@pytest.fixture
-def archive(tmp_path: Path, demo_keys: Any) -> Iterator[Archive]:
-    yield from make_archive(tmp_path, trust_roots=[demo_keys.ca_pem])
-
-
-def csrf_from(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
-
-
-def web_login(url: str, name: str, password: str) -> requests.Session:
-    session = requests.Session()
-    page = session.get(url + "/login", timeout=10)
-    resp = session.post(url + "/login", data={"username": name, "password": password,
-                                              "csrf_token": csrf_from(page.text)}, allow_redirects=False, timeout=30)
-    assert resp.status_code == 302, f"login failed: {resp.status_code} {resp.text[:300]}"
-    return session
-
-
-@pytest.fixture
-def station(tmp_path: Path, sane_test_device: str) -> Iterator[Any]:  # noqa: F811
-    from station.config import StationConfig
-    from station.service import Station
-
-    st = Station(StationConfig(data_dir=tmp_path / "station", device=sane_test_device, workers=1))
-    st.start()
-    seed_accounts(st.store)
-    yield st
-    st.stop()
 
 
 @dataclass
@@ -134,36 +133,3 @@ class StationWeb:
         assert resp.status_code == 200, resp.text
         session.headers["X-CSRF-Token"] = resp.json()["csrf"]
         return session
-
-
-@pytest.fixture
-def station_web(station: Any) -> Iterator[StationWeb]:
-    from station.web.app import create_app
-    from tests.conftest import LiveServer
-
-    app = create_app(station)
-    with LiveServer(app) as live:
-        yield StationWeb(live.url, station, app)
-
-
-@pytest.fixture
-def linked_web(tmp_path: Path, sane_test_device: str, archive: Archive) -> Iterator[StationWeb]:  # noqa: F811
-    """Station st-a, synced with the archive fixture's server (its work orders, its operator accounts)."""
-    from station.config import StationConfig
-    from station.service import Station
-    from station.web.app import create_app
-    from tests.conftest import LiveServer
-
-    token = tmp_path / "st-a.token"
-    token.write_text(archive.secrets["st-a"]["token"])
-    config = StationConfig(data_dir=tmp_path / "linked", device=sane_test_device, workers=1, station_id="st-a",
-                           server_url=archive.url, token_file=token, sync_interval=3600)
-    st = Station(config)
-    st.start()
-    seed_accounts(st.store)
-    app = create_app(st)
-    try:
-        with LiveServer(app) as live:
-            yield StationWeb(live.url, st, app)
-    finally:
-        st.stop()
