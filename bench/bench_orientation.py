@@ -26,6 +26,7 @@ from pathlib import Path
 
 import cv2
 
+from bench.outside_pages import VERSION as OUTSIDE_VERSION
 from bench.outside_pages import fetch_outside_pages, provenance
 from bench.processing_evalset import CACHE
 
@@ -38,7 +39,7 @@ class Case:
     path: str
     origin: str  # "outside" or "generated"
     name: str
-    kind: str  # text, short, picture, blank
+    kind: str  # text, short, figure (map or chart: labels, no running text), picture, blank
     fix_rotation: int
     skew_deg: float | None
     clean: bool = True
@@ -52,7 +53,7 @@ def _turn(img, turn: int):
 def build_cases(cache: Path, seeds: int) -> list[Case]:
     from bench.orientation_evalset import CLASSES, CONTENT_KINDS, draw_page, tilt
 
-    folder = cache / f"orientation-set-{seeds}"
+    folder = cache / f"orientation-set-{seeds}-v{OUTSIDE_VERSION}"
     manifest = folder / "cases.json"
     if manifest.exists():
         return [Case(**c) for c in json.loads(manifest.read_text())]
@@ -96,7 +97,7 @@ def _one(path: str, out: str) -> dict:
 def evaluate(cases: list[Case], results: list[dict]) -> dict:
     upright_turned, picture_turned, rotated_ok, rotated_n, upright_n, picture_n = [], [], 0, 0, 0, 0
     skew_err, blanks, blank_found, false_blank, clean_n, clean_flagged = [], 0, 0, [], 0, []
-    wrong = []
+    wrong, figure_n, figure_right = [], 0, 0
     for c, r in zip(cases, results, strict=True):
         label = f"{Path(c.path).name} ({c.name[:60]})"
         if c.kind == "blank":
@@ -106,7 +107,12 @@ def evaluate(cases: list[Case], results: list[dict]) -> dict:
         if r["blank"]:
             false_blank.append(label)
         turned = r["rotation"] != 0
-        if c.kind == "picture":
+        if c.kind == "figure":  # a turn is not demanded (no running text to judge by); a wrong one is counted
+            figure_n += 1
+            figure_right += r["rotation"] == c.fix_rotation
+            if turned and r["rotation"] != c.fix_rotation:
+                picture_turned.append(f"{label}: turned {r['rotation']} ({r['rotation_method']})")
+        elif c.kind == "picture":
             picture_n += 1
             if r["rotation"] != c.fix_rotation and turned:
                 picture_turned.append(f"{label}: turned {r['rotation']} ({r['rotation_method']})")
@@ -133,6 +139,8 @@ def evaluate(cases: list[Case], results: list[dict]) -> dict:
         "upright_turned": upright_turned,
         "picture_n": picture_n,
         "picture_turned": picture_turned,
+        "figure_n": figure_n,
+        "figure_right": figure_right,
         "rotated_n": rotated_n,
         "rotated_ok": rotated_ok,
         "skew_median": statistics.median(skew_err) if skew_err else float("nan"),
@@ -160,7 +168,10 @@ def report(title: str, acc: dict) -> bool:
     flagged = 100.0 * len(acc["clean_flagged"]) / acc["clean_n"] if acc["clean_n"] else 0.0
     say(f"{title}:")
     say(f"  upright pages turned: {len(acc['upright_turned'])}/{acc['upright_n']} (goal 0)")
-    say(f"  pages without text turned: {len(acc['picture_turned'])}/{acc['picture_n']} (goal 0)")
+    say(
+        f"  pages without text turned: {len(acc['picture_turned'])}/{acc['picture_n'] + acc['figure_n']} (goal 0; "
+        f"maps and charts included: {acc['figure_right']}/{acc['figure_n']} of them end upright)"
+    )
     say(f"  rotated text pages put right: {acc['rotated_ok']}/{acc['rotated_n']} ({rot:.1f}%, goal ≥ 99.5%)")
     say(f"  skew error: median {acc['skew_median']:.3f}°, p95 {acc['skew_p95']:.3f}° over {acc['skew_n']} pages")
     say(

@@ -27,14 +27,14 @@ from bench.processing_evalset import CACHE, page_truth
 
 LABELS = Path(__file__).with_name("outside_pages.toml")
 DPI = 200
-VERSION = 1
+VERSION = 2  # 2: ccitt.pdf and jbig2.pdf added; per-page kinds of multipage.pdf
 
 
 @dataclass(frozen=True)
 class OutsidePage:
     path: Path
     source: str  # "ocrmypdf cardinal.pdf p2: ..."
-    kind: str  # text, short, picture, blank
+    kind: str  # text, short, figure, picture, blank
     fix_rotation: int  # clockwise quarter turn that makes the page upright
     skew_deg: float | None  # counter-clockwise tilt when the file tells it, else None
     dpi: int
@@ -138,8 +138,12 @@ def fetch_outside_pages(cache: Path = CACHE) -> list[OutsidePage]:
             if entry.get("fix_rotation") == "pdf" and truth is not None:
                 skew, fix = truth
             label = f"{package} {name}" + (f" p{i + 1}" if len(rendered) > 1 else "")
-            kind = "picture" if i + 1 in entry.get("picture_pages", ()) else entry["kind"]
-            clean = entry.get("clean", True)
+            kind = entry["kind"]
+            if i + 1 in entry.get("picture_pages", ()):
+                kind = "picture"
+            elif i + 1 in entry.get("short_pages", ()):
+                kind = "short"
+            clean = entry.get("clean", True) and i + 1 not in entry.get("unclean_pages", ())
             pages.append(OutsidePage(png, f"{label}: {entry['source']}", kind, fix, skew, DPI, clean))
     done.write_text(json.dumps([{**asdict(p), "path": p.path.name} for p in pages], indent=1))
     return pages

@@ -40,9 +40,9 @@ class ProcessingConfig:
     # mean squared Laplacian around text at 150 dpi (σ 0.15 mm blur ≈ 2000)
     min_sharpness: float = field(default=3000.0, metadata={"range": (0, None)})
     max_clipped_white: float = field(default=0.6, metadata={"range": (0, 1)})
-    # pure white paper with ink this far below it is clean (a digital file, a well-lit scan), not overexposed:
-    # overexposure also washes the ink out
-    # thin print rendered at 200 dpi measures ~130
+    # pure white paper whose darkest ink (10th percentile, "ink_depth") is this far below it is clean (a digital
+    # file, a well-lit scan), not overexposed: overexposure greys every stroke. The median ink level alone read a
+    # clean chart of coloured lines (107) as washed out; its black labels go to ~250 below the paper
     overexposed_max_contrast: float = field(default=110.0, metadata={"range": (0, 255)})
     max_clipped_black: float = field(default=0.05, metadata={"range": (0, 1)})
     # median paper minus median ink, grey levels

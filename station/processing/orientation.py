@@ -10,8 +10,9 @@ Signal 3, "words": Tesseract reads the densest strip of the page both ways; real
 confidence only the right way up. It breaks a tie when the first two do not agree.
 
 A page the line rule finds upright costs nothing more. Only a candidate (the rule proposes a turn, or cannot
-tell) asks OSD, and only a disagreement asks for the strip to be read (about 1 s). Pictures, photographs
-and pages of a line or two have no agreeing pair and are left as scanned.
+tell) asks OSD: first a quick look (the middle of the page, fewer characters), then the whole page unless it
+clearly said what the line rule says; only a disagreement asks for the strip to be read (about 1 s).
+Pictures, photographs and pages of a line or two have no agreeing pair and are left as scanned.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ MIN_OSD_CONFIDENCE = 2.0  # OSD orientation_conf at or above which OSD counts as
 MIN_WORDS_GAIN = 15.0  # mean word confidence the proposed turn must gain over the other readings
 MIN_WORDS_CONFIDENCE = 45.0  # and reach itself (garbage read from a picture stays far below)
 MIN_LEAN = 0.05  # |score| from which the line rule's up/down leaning counts when OSD says the same, clearly
+QUICK_OSD_CHARACTERS = 20  # the quick OSD look, on the middle quarter: up to 100 blobs, ~0.45 s of CPU, not ~1.35 s
 SURE_LINES = 10  # a line rule verdict "upright" over at least this many lines is taken without Tesseract
 
 
@@ -179,8 +181,21 @@ def orient(
         if lines_turn == 0:
             return Orientation(0, lines_conf, "lines", evidence)
         return Orientation(0, 0.0, "none", evidence, uncertain=lines_turn or 0)
-    osd_turn, osd_conf = detect_orientation(g, dpi=dpi, timeout=osd_timeout)
-    evidence["osd"] = {"rotation": osd_turn, "confidence": round(osd_conf, 2)}
+    # OSD's cost is the characters it classifies and the page area it lays out: a quick look first (the middle
+    # quarter of the page, fewer characters), the whole page only when the quick answer does not clearly
+    # confirm what the line rule proposes (a confirmation still needs OSD's own clear answer)
+    proposal = lines_turn if lines_turn is not None else lines_lean
+    osd_turn, osd_conf, look = -1, 0.0, "quick"
+    if proposal is not None:
+        h, w = g.shape
+        centre = g[h // 4 : h - h // 4, w // 4 : w - w // 4]
+        osd_turn, osd_conf = detect_orientation(
+            centre, dpi=dpi, timeout=osd_timeout, min_characters=QUICK_OSD_CHARACTERS
+        )
+    if osd_turn != proposal or osd_conf < min_osd_confidence:
+        osd_turn, osd_conf = detect_orientation(g, dpi=dpi, timeout=osd_timeout)
+        look = "full"
+    evidence["osd"] = {"rotation": osd_turn, "confidence": round(osd_conf, 2), "look": look}
     osd_vote = osd_turn if osd_conf >= min_osd_confidence else None
     if lines_turn is None and osd_vote and lines_lean == osd_vote:  # the line rule leans the same way
         return Orientation(osd_vote, round(osd_conf, 2), "lines+osd", evidence)

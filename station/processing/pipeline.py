@@ -89,8 +89,8 @@ def quality_flags(metrics: dict[str, Any], *, blank: bool, config: ProcessingCon
     skew = metrics.get("residual_skew_deg")
     if skew is not None and abs(skew) > config.residual_skew_max_deg:
         out.append(flag("skewed", f"Page is still skewed by {skew:.2f}°", f"Trang vẫn còn bị nghiêng {skew:.2f}°"))
-    contrast = metrics.get("contrast")
-    washed_out = contrast is not None and contrast < config.overexposed_max_contrast
+    depth = metrics.get("ink_depth", metrics.get("contrast"))  # records from before ink_depth: the contrast
+    washed_out = depth is not None and depth < config.overexposed_max_contrast
     if metrics["clipped_white"] > config.max_clipped_white and washed_out:
         share = metrics["clipped_white"]
         out.append(

@@ -6,6 +6,7 @@ on OCRmyPDF's and scikit-image's pages as well (outside data, fetched with pip).
 from __future__ import annotations
 
 import cv2
+from test_processing_pagegen import render_page
 
 from bench.orientation_evalset import draw_page
 from station.processing.config import ProcessingConfig
@@ -35,6 +36,16 @@ def test_turned_form_is_put_right_by_two_signals_and_flagged_for_a_check(tmp_pat
     assert cv2.imread(str(tmp_path / "form.jpg")).shape[0] > cv2.imread(str(tmp_path / "form.jpg")).shape[1]
     line = summary(result.rotation_method, result.rotation_evidence)
     assert line.startswith(result.rotation_method) and "osd 90" in line
+    assert result.rotation_evidence["osd"]["look"] in ("quick", "full")
+
+
+def test_a_turned_text_page_is_confirmed_by_the_quick_osd_look(tmp_path):
+    """OSD on the middle quarter with fewer characters confirms the line rule on a full page of text: the whole
+    page (about three times the CPU) is not read."""
+    page, _ = render_page(seed=75, dpi=DPI, rotate=180, noise=3.0)
+    result = process_image(page, dpi=DPI, out_path=tmp_path / "p.jpg")
+    assert result.rotation == 180 and result.rotation_method == "lines+osd"
+    assert result.rotation_evidence["osd"]["look"] == "quick", result.rotation_evidence
 
 
 def test_line_rule_alone_does_not_turn_a_page(tmp_path):

@@ -125,6 +125,17 @@ def test_own_orientation_method_asks_osd_without_text_lines():
     assert found.method == "none" and found.rotation == 0
 
 
+def test_osd_with_fewer_characters_gives_the_same_answer_less_surely():
+    """The quick OSD look (orientation.QUICK_OSD_CHARACTERS) classifies fewer blobs: same turn, lower score."""
+    from station.processing.orientation import QUICK_OSD_CHARACTERS
+
+    img = page(seed=31 + 90, rotate=90, noise=4.0)
+    full = steps.detect_orientation(img, dpi=DPI)
+    quick = steps.detect_orientation(img, dpi=DPI, min_characters=QUICK_OSD_CHARACTERS)
+    assert quick[0] == full[0] == 270
+    assert 2.0 <= quick[1] < full[1], (quick, full)
+
+
 def test_detect_orientation_on_blank_page_is_zero_and_unsure():
     rotation, confidence = steps.detect_orientation(page(seed=35, blank=True), dpi=DPI)
     assert rotation == 0 and confidence < 1.0
@@ -202,6 +213,59 @@ def test_quality_metrics_see_content_cut_at_the_edge(tmp_path):
     cut = page(seed=52)[:, 230:]  # text starts 25 mm (197 px) from the left: cut into it
     assert _metrics(cut, tmp_path)["edge_content"]["left"] > 0.05
     assert _metrics(page(seed=52), tmp_path)["edge_content"]["left"] == 0.0  # the same probe, uncut
+
+
+def test_a_line_along_the_edge_is_not_content_cut_off():
+    """A real scan's paper edge (a thin dark line 2 mm in, slightly tilted after deskew) used to read as content
+    touching the edge on clean pages; text cut at the edge still does."""
+    img = page(seed=52).copy()
+    mm = DPI / 25.4
+    h, w = img.shape[:2]
+    y0, y1 = round(2 * mm), round(2 * mm + w * np.tan(np.radians(0.3)))
+    cv2.line(img, (0, y0), (w - 1, y1), (60, 60, 60), 2)
+    cv2.line(img, (round(2.2 * mm), 0), (round(2.2 * mm), h - 1), (60, 60, 60), 2)  # and down the left side
+    edges = steps.quality_metrics(img, dpi=DPI)["edge_content"]
+    assert edges["top"] < 0.01 and edges["left"] < 0.01, edges
+    cut = steps.quality_metrics(img[:, 230:], dpi=DPI)["edge_content"]  # the same probe sees text cut
+    assert cut["left"] > 0.05 and cut["top"] < 0.01, cut
+
+
+def _chart(washed: bool = False) -> np.ndarray:
+    """A clean digital chart: white paper, thick coloured lines (mid-grey to the ink mask), black labels."""
+    mm = DPI / 25.4
+    w, h = round(210 * mm), round(297 * mm)
+    img = np.full((h, w, 3), 255, np.uint8)
+    rng = np.random.default_rng(5)
+    for colour in ((60, 150, 230), (240, 170, 90), (100, 200, 130), (200, 130, 200)):  # BGR, luma 154-168
+        pts = np.stack([np.linspace(30 * mm, 180 * mm, 20), rng.uniform(40 * mm, 150 * mm, 20)], axis=1)
+        cv2.polylines(img, [pts.astype(np.int32)], False, colour, round(0.5 * mm))
+    for i in range(12):
+        cv2.putText(
+            img,
+            f"Label {i} 2016",
+            (round(25 * mm), round((170 + 8 * i) * mm)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            1.0,
+            (0, 0, 0),
+            2,
+        )
+    if washed:  # overexposed: everything towards white, the black labels end up light grey
+        img = cv2.convertScaleAbs(img, alpha=0.45, beta=150)
+    return img
+
+
+def test_clean_chart_is_not_overexposed_but_a_washed_out_page_is(tmp_path):
+    from station.processing.pipeline import quality_flags
+
+    config = ProcessingConfig()
+    clean = steps.quality_metrics(_chart(), dpi=DPI)
+    assert clean["clipped_white"] > config.max_clipped_white
+    assert clean["contrast"] < config.overexposed_max_contrast, "the median ink is the coloured lines"
+    assert clean["ink_depth"] > 200, clean["ink_depth"]
+    assert "overexposed" not in {f["code"] for f in quality_flags(clean, blank=False, config=config)}
+    washed = steps.quality_metrics(_chart(washed=True), dpi=DPI)
+    assert washed["clipped_white"] > config.max_clipped_white and washed["ink_depth"] < 110, washed
+    assert "overexposed" in {f["code"] for f in quality_flags(washed, blank=False, config=config)}
 
 
 # -- QR --------------------------------------------------------------------------------------------
