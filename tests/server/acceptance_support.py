@@ -45,9 +45,9 @@ def acceptance(request, tmp_path_factory, demo_keys, three_page_pdf):
 
 
 def _serve(tmp_path_factory, demo_keys, three_page_pdf, database: str):
-    from server.app import build_context, create_app
+    from server.app import build_context
     from server.config import ServerConfig
-    from tests.support.servers import LiveServer
+    from tests.support.servers import serving
 
     tmp = tmp_path_factory.mktemp("acceptance")
     context = build_context(ServerConfig(data_dir=tmp / "server", trust_roots=[demo_keys.ca_pem],
@@ -58,10 +58,9 @@ def _serve(tmp_path_factory, demo_keys, three_page_pdf, database: str):
                                    (MAKER, "archivist")):
         create_user(context.db, name, password, role=role)
     context.db.add_fonds("P_UBND_DN", "UBND tỉnh Đồng Nai")
-    with LiveServer(create_app(context)) as live:
+    with serving(context) as live:
         a, _ = build_and_send(tmp, three_page_pdf, context, live.url, station="tram-01")
         b, _ = build_and_send(tmp, three_page_pdf, context, live.url, station="tram-02", notation="161.VP")
         c, _ = build_and_send(tmp, three_page_pdf, context, live.url, station="tram-02", notation="162.VP")
         yield Acceptance(live.url, context, {LOT_RETURN: a.objid, LOT_ACCEPT: b.objid, "other": c.objid},
                          demo_keys.ca_pem.read_bytes())
-    context.db.close()

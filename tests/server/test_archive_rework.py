@@ -24,9 +24,9 @@ DEFECTS = [
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server(request, tmp_path_factory, demo_keys):
-    from server.app import build_context, create_app
+    from server.app import build_context
     from server.config import ServerConfig
-    from tests.support.servers import LiveServer
+    from tests.support.servers import serving
 
     tmp = tmp_path_factory.mktemp(f"rework-{request.param}")
     with ExitStack() as stack:
@@ -37,10 +37,8 @@ def server(request, tmp_path_factory, demo_keys):
                                              archive_signer_p12=demo_keys.agency_p12,
                                              archive_signer_passphrase_file=demo_keys.passphrase_file, **over))
         stations = {sid: context.db.add_station(sid) for sid in ("tram-a", "tram-b")}
-        with LiveServer(create_app(context)) as live:
+        with serving(context) as live:
             yield live.url, context, stations
-        context.db.close()
-        context.catalog.close()
 
 
 def _headers(creds: dict) -> dict:
