@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "server"))
 from acceptance_support import LOT_ACCEPT, LOT_RETURN, VALIDATOR, acceptance  # noqa: E402,F401 - fixture
 from archive_support import three_page_pdf  # noqa: E402,F401 - fixture
-from test_dashboard_support import ARCHIVIST  # noqa: E402
+
+from tests.support.web import ARCHIVIST  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

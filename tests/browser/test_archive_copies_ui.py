@@ -16,10 +16,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "server"))
 from archive_support import FILE_CODE, archive, three_page_pdf  # noqa: E402,F401 - fixtures
-from test_dashboard_support import ARCHIVIST  # noqa: E402
 
 from protocol.clock import now_vn  # noqa: E402
 from protocol.hashing import sha256_file  # noqa: E402
+from tests.support.web import ARCHIVIST  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -16,8 +16,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "server"))
 from archive_support import PAGES, build_and_send, three_page_pdf  # noqa: E402,F401 - fixtures
-from test_dashboard_support import SUPERVISOR, Floor, floor  # noqa: E402,F401 - fixture
+from test_dashboard_support import Floor, floor  # noqa: E402,F401 - fixture
 from test_workorders import GOOD, csv_bytes  # noqa: E402
+
+from tests.support.web import SUPERVISOR  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

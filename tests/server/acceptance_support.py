@@ -12,9 +12,10 @@ import pytest
 import requests
 from archive_support import build_and_send
 from test_catalog_pg import pg_database
-from test_dashboard_support import ADMIN, ARCHIVIST, csrf_from, login
 
 from server.auth import create_user
+from tests.support.web import ADMIN, ARCHIVIST, csrf_from
+from tests.support.web import web_login as login
 
 VALIDATOR = ("truong.phong", "mat-khau-phe-duyet")
 MAKER = ("le.van.quet", "mat-khau-van-hanh")  # the operator in the packages' PREMIS transfer event

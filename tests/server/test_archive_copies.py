@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 import xmlschema
 from archive_support import archive, three_page_pdf  # noqa: F401 - fixtures
-from test_dashboard_support import ARCHIVIST, SUPERVISOR, csrf_from
 
 from protocol.clock import now_vn
 from protocol.hashing import sha256_file
 from protocol.signatures import validate_pdf_signatures
 from server.archive import audit, copies
+from tests.support.web import ARCHIVIST, SUPERVISOR, csrf_from
 
 ARCHIVE_NAME = "Lưu trữ lịch sử tỉnh Đồng Nai"
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from archive_support import archive, three_page_pdf  # noqa: F401 - fixtures
-from test_dashboard_support import SUPERVISOR, Floor, SSEReader, floor, login  # noqa: F401 - fixture
+from test_dashboard_support import Floor, SSEReader, floor  # noqa: F401 - fixture
 from test_workorders import GOOD, csv_bytes
 
 from server.archive import decisions
 from server.web import supervisor
 from server.workorders import import_inventory, read_inventory
+from tests.support.web import SUPERVISOR
+from tests.support.web import web_login as login
 
 
 def test_pace_against_the_plan(floor: Floor):  # noqa: F811 - fixture
@@ -78,7 +80,7 @@ def test_rejection_reasons_in_vietnamese():
 
 
 def test_import_refusals_in_vietnamese(floor: Floor):  # noqa: F811 - fixture
-    from test_dashboard_support import csrf_from
+    from tests.support.web import csrf_from
 
     s = login(floor.url, *SUPERVISOR)
     token = csrf_from(s.get(floor.url + "/workorders", timeout=10).text)
