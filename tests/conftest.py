@@ -17,6 +17,17 @@ os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 pytest_plugins = ["tests.support.fdwatch"]  # every test closes what it opens (paho's select() needs fds < 1024)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def check_workers():
+    """The server's check workers are one pool per process (server/checks/pdfwork.py), started by the first
+    server: started here, at session set-up, so their pipes are not charged to the first module that ingests."""
+    from server.checks import pdfwork
+
+    pdfwork.warm()
+    assert pdfwork.ready(timeout=120) is not None or pdfwork.workers() == 1, "the check workers did not start"
+    yield
+
+
 @pytest.fixture(scope="session")
 def demo_keys(tmp_path_factory):
     from station.output.keys import ensure_demo_ca

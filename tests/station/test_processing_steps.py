@@ -215,7 +215,7 @@ def test_quality_metrics_see_content_cut_at_the_edge(tmp_path):
     assert _metrics(page(seed=52), tmp_path)["edge_content"]["left"] == 0.0  # the same probe, uncut
 
 
-def test_a_line_along_the_edge_is_not_content_cut_off():
+def test_a_line_along_the_edge_is_not_content_cut_off(tmp_path):
     """A real scan's paper edge (a thin dark line 2 mm in, slightly tilted after deskew) used to read as content
     touching the edge on clean pages; text cut at the edge still does."""
     img = page(seed=52).copy()
@@ -224,9 +224,9 @@ def test_a_line_along_the_edge_is_not_content_cut_off():
     y0, y1 = round(2 * mm), round(2 * mm + w * np.tan(np.radians(0.3)))
     cv2.line(img, (0, y0), (w - 1, y1), (60, 60, 60), 2)
     cv2.line(img, (round(2.2 * mm), 0), (round(2.2 * mm), h - 1), (60, 60, 60), 2)  # and down the left side
-    edges = steps.quality_metrics(img, dpi=DPI)["edge_content"]
+    edges = _metrics(img, tmp_path)["edge_content"]
     assert edges["top"] < 0.01 and edges["left"] < 0.01, edges
-    cut = steps.quality_metrics(img[:, 230:], dpi=DPI)["edge_content"]  # the same probe sees text cut
+    cut = _metrics(img[:, 230:], tmp_path)["edge_content"]  # the same probe sees text cut
     assert cut["left"] > 0.05 and cut["top"] < 0.01, cut
 
 
@@ -258,12 +258,12 @@ def test_clean_chart_is_not_overexposed_but_a_washed_out_page_is(tmp_path):
     from station.processing.pipeline import quality_flags
 
     config = ProcessingConfig()
-    clean = steps.quality_metrics(_chart(), dpi=DPI)
+    clean = _metrics(_chart(), tmp_path)
     assert clean["clipped_white"] > config.max_clipped_white
     assert clean["contrast"] < config.overexposed_max_contrast, "the median ink is the coloured lines"
     assert clean["ink_depth"] > 200, clean["ink_depth"]
     assert "overexposed" not in {f["code"] for f in quality_flags(clean, blank=False, config=config)}
-    washed = steps.quality_metrics(_chart(washed=True), dpi=DPI)
+    washed = _metrics(_chart(washed=True), tmp_path)
     assert washed["clipped_white"] > config.max_clipped_white and washed["ink_depth"] < 110, washed
     assert "overexposed" in {f["code"] for f in quality_flags(washed, blank=False, config=config)}
 
