@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
+from pyhanko.pdf_utils.metadata.model import DocumentMetadata
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.general import SigningError as HankoSigningError
 from pyhanko.sign.validation import validate_pdf_signature
@@ -21,6 +24,31 @@ from pyhanko_certvalidator import ValidationContext
 from protocol.clock import VN_TZ, iso_vn
 
 log = logging.getLogger(__name__)
+
+
+class _OneInstant(DocumentMetadata):
+    """Document metadata whose modification time is always the signing instant.
+
+    pyHanko sets `last_modified = "now"` when it writes an update and resolves "now" separately for the Info
+    dictionary and for the XMP packet: across a second boundary the two disagree and the signed file fails
+    PDF/A (Info /ModDate must equal xmp:ModifyDate). Here "now" means the one instant of the signature."""
+
+    def __init__(self, moment: datetime):
+        super().__init__(last_modified=moment)
+        object.__setattr__(self, "_moment", moment)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "last_modified" and value == "now":
+            value = self._moment
+        super().__setattr__(name, value)
+
+
+def pin_modification_time(writer: Any, moment: datetime) -> None:
+    """One instant for Info and XMP in the update `writer` (a pyHanko IncrementalPdfFileWriter) will write.
+    The one pyHanko internal the project uses: the writer's metadata has no public setter (the station's
+    ModDate test and the archive's PDF/A check fail if an upgrade breaks it)."""
+    writer._meta = _OneInstant(moment)
+
 
 PADES_SUBFILTER = "/ETSI.CAdES.detached"
 

@@ -150,18 +150,6 @@ def propose(lot: str):
     return redirect(url_for("archive.decision", decision_id=did))
 
 
-def makers(objids: list[str]) -> set[str]:
-    """Everyone named as a person in the hồ sơ's PREMIS history (the operators who digitised them)."""
-    out: set[str] = set()
-    for objid in objids:
-        stored = ctx().store.get(objid)
-        if stored is None:
-            continue
-        for e in browse.timeline(browse.read_stored(stored.path)):
-            out.update(p.strip() for p in (e["person"] or "").split(",") if p.strip())
-    return out
-
-
 def _decision(decision_id: str) -> dict[str, Any]:
     db = ctx().db
     row = db.one("SELECT * FROM acceptance_decisions WHERE id = ?", (decision_id,))
@@ -185,7 +173,8 @@ def validate(decision_id: str):
     try:
         if d["decision"] == "accept":
             signing.archive_key(ctx().config)  # refuse before the state changes when the biên bản cannot be signed
-        done = decisions.validate(ctx().db, decision_id, validator=g.user.name, makers=makers(d["objids"]),
+        makers = set().union(*(browse.makers(ctx(), objid) for objid in d["objids"]))
+        done = decisions.validate(ctx().db, decision_id, validator=g.user.name, makers=makers,
                                   address=_address())
     except (DecisionError, signing.ArchiveKeyError) as exc:
         flash(exc.message_vi, "error")

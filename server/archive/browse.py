@@ -86,6 +86,26 @@ def check_report(ctx: Any, sha256: str) -> dict[str, Any] | None:
     return json.loads(row["receipt"]) if row and row["receipt"] else None
 
 
+_MAKERS: dict[tuple[str, str], frozenset[str]] = {}  # (objid, package sha256) -> people; a version never changes
+
+
+def makers(ctx: Any, objid: str) -> frozenset[str]:
+    """The people the hồ sơ's PREMIS history names (operators who captured, digitised, reviewed it): the
+    supervisor's defect rates count against them, and acceptance refuses them as validators."""
+    stored = ctx.store.get(objid)
+    if stored is None:
+        return frozenset()
+    key = (objid, stored.sha256)
+    if key not in _MAKERS:
+        people = set()
+        for event in timeline(read_stored(stored.path)):
+            people.update(p.strip() for p in (event["person"] or "").split(",") if p.strip())
+        if len(_MAKERS) > 10_000:
+            _MAKERS.clear()
+        _MAKERS[key] = frozenset(people)
+    return _MAKERS[key]
+
+
 def timeline(contents: PackageContents, station_id: str = "") -> list[dict[str, Any]]:
     """PREMIS events, oldest first, with who (person), which station and which scanner (device) acted.
     Events carry no station of their own: the package's events happened at the station that sent it."""

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.writer import DocumentMetadata
 from pyhanko.sign import fields, signers
 
 from protocol.clock import now_vn
 from protocol.errors import UserError
+from protocol.signatures import pin_modification_time
 
 
 def archive_name(config: Any) -> str:
@@ -52,24 +52,13 @@ def _signer(p12: Path, passphrase_file: Path | None, _mtime: float) -> signers.S
     return signer
 
 
-class _OneInstant(DocumentMetadata):
-    """pyHanko resolves "now" separately for Info and XMP; one instant keeps them equal (PDF/A 6.6.3)."""
-
-    def __init__(self, moment: datetime):
-        super().__init__(last_modified=moment)
-        object.__setattr__(self, "_moment", moment)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        super().__setattr__(name, self._moment if name == "last_modified" and value == "now" else value)
-
-
 def sign(data: bytes, config: Any, *, field: str, reason: str, name: str | None = None,
          when: datetime | None = None) -> bytes:
     """`data` signed by the archive (PAdES baseline B, invisible) in the signature field `field`."""
     p12, passphrase_file = archive_key(config)
     signer = _signer(p12, passphrase_file, p12.stat().st_mtime)
     writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
-    writer._meta = _OneInstant(when or now_vn())  # no public setter (the station's signer does the same)
+    pin_modification_time(writer, when or now_vn())
     meta = signers.PdfSignatureMetadata(field_name=field, md_algorithm="sha256", name=name,
                                         subfilter=fields.SigSeedSubFilter.PADES, reason=reason,
                                         location="Việt Nam")

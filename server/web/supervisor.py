@@ -18,7 +18,6 @@ from typing import Any
 
 from protocol.clock import now_vn
 
-_MAKERS: dict[tuple[str, str], frozenset[str]] = {}  # (objid, package sha256) -> people; a version never changes
 CLASSES = ("critical", "major", "minor")
 
 
@@ -68,27 +67,9 @@ def pace(ctx: Any, work: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return {"operator": operators, "station": stations, "fonds": fonds}
 
 
-def makers(ctx: Any, objid: str) -> frozenset[str]:
-    """The people the hồ sơ's PREMIS history names (operators who captured, digitised, reviewed it)."""
-    from server.archive.browse import timeline
-    from server.archive.stored import read_stored
-
-    stored = ctx.store.get(objid)
-    if stored is None:
-        return frozenset()
-    key = (objid, stored.sha256)
-    if key not in _MAKERS:
-        people = set()
-        for event in timeline(read_stored(stored.path)):
-            people.update(p.strip() for p in event["person"].split(",") if p.strip())
-        if len(_MAKERS) > 10_000:
-            _MAKERS.clear()
-        _MAKERS[key] = frozenset(people)
-    return _MAKERS[key]
-
-
 def defect_rates(ctx: Any) -> list[dict[str, Any]]:
     """Per operator: hồ sơ and pages decided, defects by class, defects per 100 pages (validated decisions)."""
+    from server.archive import browse
 
     decided = ctx.db.query("SELECT objids, defects FROM acceptance_decisions WHERE validated_by IS NOT NULL")
     if not decided:
@@ -101,7 +82,7 @@ def defect_rates(ctx: Any) -> list[dict[str, Any]]:
             package = ctx.catalog.package(objid) or {}
             pages = int(package.get("number_of_page") or 0)
             mine = [d for d in defects if d.get("objid") == objid or (not d.get("objid") and len(objids) == 1)]
-            for person in makers(ctx, objid):
+            for person in browse.makers(ctx, objid):
                 e = out.setdefault(person, {"operator": person, "hoso": 0, "pages": 0,
                                             **dict.fromkeys(CLASSES, 0)})
                 e["hoso"] += 1

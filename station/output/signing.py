@@ -30,7 +30,6 @@ from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from PIL import ImageFont
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.metadata.model import DocumentMetadata
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers
@@ -42,6 +41,7 @@ from pyhanko.stamp import TextStampStyle
 from protocol.clock import VN_TZ, iso_vn, now_vn
 from protocol.durable import write_atomic
 from protocol.errors import UserError
+from protocol.signatures import pin_modification_time
 
 log = logging.getLogger(__name__)
 logging.getLogger("fontTools").setLevel(logging.ERROR)  # per-glyph INFO lines on every stamp
@@ -52,23 +52,6 @@ MARGIN_PT = 14  # about 5 mm from the displayed top and right edges, above most 
 PADDING_PT = 3
 FIELD_NAME = "AgencySignature"
 SIGNATURE_BYTES = 16384
-
-
-class _OneInstantMeta(DocumentMetadata):
-    """Document metadata whose modification time is always the signing instant.
-
-    pyHanko sets `last_modified = "now"` when it writes an update and resolves "now" separately for the Info
-    dictionary and for the XMP packet: across a second boundary the two disagree and the signed file fails
-    PDF/A (Info /ModDate must equal xmp:ModifyDate). Here "now" means the one instant of the signature."""
-
-    def __init__(self, moment: datetime):
-        super().__init__(last_modified=moment)
-        object.__setattr__(self, "_moment", moment)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        if name == "last_modified" and value == "now":
-            value = self._moment
-        super().__setattr__(name, value)
 
 
 class SigningError(UserError):
@@ -443,9 +426,8 @@ class Signer:
         """The signed document in memory: `data` plus the incremental update with the signature."""
         buffer = io.BytesIO(data)
         writer = IncrementalPdfFileWriter(buffer, strict=False)
-        # One instant for Info, XMP, /M and the stamp. The one pyHanko internal left: the writer's metadata
-        # object has no public setter (test_output_signing checks ModDate = ModifyDate = the instant given).
-        writer._meta = _OneInstantMeta(moment)
+        # One instant for Info, XMP, /M and the stamp (test_output_signing checks ModDate = ModifyDate).
+        pin_modification_time(writer, moment)
         when_text = iso_vn(moment, millis=False)
         box = None
         if visible:

@@ -11,7 +11,7 @@ from archive_support import archive, three_page_pdf  # noqa: F401 - fixtures
 from test_dashboard_support import Floor, SSEReader, floor  # noqa: F401 - fixture
 from test_workorders import GOOD, csv_bytes
 
-from server.archive import decisions
+from server.archive import browse, decisions
 from server.web import supervisor
 from server.workorders import import_inventory, read_inventory
 from tests.support.web import SUPERVISOR
@@ -46,7 +46,7 @@ def test_pace_against_the_plan(floor: Floor):  # noqa: F811 - fixture
 
 def test_defect_rate_per_operator_from_acceptance(archive):  # noqa: F811 - fixture
     ctx, objid = archive.context, archive.objid
-    assert supervisor.makers(ctx, objid) == {"le.van.quet"}  # the PREMIS transfer event's person
+    assert browse.makers(ctx, objid) == {"le.van.quet"}  # the PREMIS transfer event's person
     defects = [
         {"class": "major", "kind": "unreadable", "objid": objid, "doc_id": archive.doc_id, "page": 2, "note": "mờ"},
         {"class": "minor", "kind": "skew", "objid": objid, "doc_id": archive.doc_id, "page": 3, "note": ""},
@@ -56,7 +56,7 @@ def test_defect_rate_per_operator_from_acceptance(archive):  # noqa: F811 - fixt
     did = decisions.propose(ctx.db, lot="lot-1", objids=[objid], decision="return", defects=defects,
                             inspector="kiem.tra", address="127.0.0.1")
     assert supervisor.defect_rates(ctx) == []  # a proposal is not yet a decision
-    decisions.validate(ctx.db, did, validator="truong.phong", makers=supervisor.makers(ctx, objid),
+    decisions.validate(ctx.db, did, validator="truong.phong", makers=browse.makers(ctx, objid),
                        address="127.0.0.1")
     [rate] = supervisor.defect_rates(ctx)
     assert rate == {"operator": "le.van.quet", "hoso": 1, "pages": 3, "critical": 0, "major": 1, "minor": 1,
