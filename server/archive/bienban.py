@@ -18,18 +18,16 @@ from typing import Any
 
 import pikepdf
 from fpdf import FPDF
-from PIL import ImageCms
 
 from protocol.clock import VN_TZ, iso_vn, now_vn
 from protocol.package import PremisEvent, read_package
 from protocol.package.migrate import migrate_package
 from server import i18n
-from server.archive import audit, signing, states
+from server.archive import audit, pdfa, signing, states
 from server.archive import texts as _texts  # noqa: F401  (the lot names below)
 
 FONT = Path("/usr/share/fonts/truetype/freefont/FreeSerif.ttf")
 FONT_BOLD = Path("/usr/share/fonts/truetype/freefont/FreeSerifBold.ttf")
-PRODUCER = "sohoa archive"
 KIND_VI = {"missing_page": "Thiếu trang", "wrong_hoso": "Sai hồ sơ", "unreadable": "Không đọc được",
            "text_cut_off": "Mất chữ", "wrong_metadata": "Sai thông tin", "wrong_order": "Sai thứ tự",
            "wrong_orientation": "Sai chiều trang", "skew": "Nghiêng", "crop": "Cắt xén"}
@@ -37,11 +35,6 @@ KIND_VI = {"missing_page": "Thiếu trang", "wrong_hoso": "Sai hồ sơ", "unrea
 
 def file_name(decision_id: str) -> str:
     return f"bienban-nghiemthu-{decision_id}.pdf"
-
-
-def _pdf_date(moment: datetime) -> str:
-    off = moment.strftime("%z")
-    return moment.strftime("D:%Y%m%d%H%M%S") + f"{off[:3]}'{off[3:]}'"
 
 
 def render(*, lot: str, decision: dict[str, Any], accepted: list[dict[str, Any]], returned: list[dict[str, Any]],
@@ -85,29 +78,8 @@ def render(*, lot: str, decision: dict[str, Any], accepted: list[dict[str, Any]]
 
 
 def _as_pdfa(raw: bytes, *, title: str, agency: str, when: datetime) -> bytes:
-    """PDF/A-2b identification: XMP agreeing with Info, an sRGB output intent (fonts are embedded by fpdf2)."""
-    iso = iso_vn(when, millis=False)
     with pikepdf.open(io.BytesIO(raw)) as pdf:
-        with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as xmp:
-            xmp["pdfaid:part"] = "2"
-            xmp["pdfaid:conformance"] = "B"
-            xmp["dc:title"] = title
-            xmp["dc:creator"] = [agency]
-            xmp["dc:language"] = {"vi"}
-            xmp["xmp:CreateDate"] = iso
-            xmp["xmp:ModifyDate"] = iso
-            xmp["xmp:MetadataDate"] = iso
-            xmp["xmp:CreatorTool"] = PRODUCER
-        pdf.docinfo = pdf.make_indirect(pikepdf.Dictionary(
-            Title=pikepdf.String(title), Author=pikepdf.String(agency), Creator=pikepdf.String(PRODUCER),
-            CreationDate=pikepdf.String(_pdf_date(when)), ModDate=pikepdf.String(_pdf_date(when))))
-        icc = pdf.make_stream(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
-        icc.N = 3
-        pdf.Root.OutputIntents = pikepdf.Array([pdf.make_indirect(pikepdf.Dictionary(
-            Type=pikepdf.Name.OutputIntent, S=pikepdf.Name.GTS_PDFA1, DestOutputProfile=icc,
-            OutputConditionIdentifier=pikepdf.String("sRGB IEC61966-2.1"), Info=pikepdf.String("sRGB IEC61966-2.1"),
-            RegistryName=pikepdf.String("http://www.color.org")))])
-        pdf.Root.Lang = pikepdf.String("vi")
+        pdfa.identify(pdf, title=title, author=agency, when=when)
         out = io.BytesIO()
         pdf.save(out, fix_metadata_version=True, force_version="1.7", deterministic_id=False)
     return out.getvalue()

@@ -14,12 +14,15 @@ import logging
 from pathlib import Path
 
 import pikepdf
-from PIL import ImageCms, ImageFont
+from PIL import ImageFont
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.layout import SimpleBoxLayoutRule
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.stamp import TextStamp, TextStampStyle
+
+from protocol.clock import now_vn
+from server.archive import pdfa
 
 log = logging.getLogger(__name__)
 logging.getLogger("fontTools").setLevel(logging.ERROR)
@@ -108,26 +111,11 @@ def stamp(data: bytes, text: str, *, where: str, pages: str = "all") -> bytes:
     return out.getvalue()
 
 
-def _srgb() -> bytes:
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-
-
 def text_pdfa(title: str, lines: list[str], *, author: str) -> bytes:
     """A one-page A4 PDF/A-2b of plain lines (the DIP's authentication sheet), fonts embedded by pyHanko."""
     pdf = pikepdf.new()
     pdf.add_blank_page(page_size=(595, 842))
-    icc = pdf.make_stream(_srgb())
-    icc.N = 3
-    pdf.Root.OutputIntents = pikepdf.Array([pikepdf.Dictionary(
-        Type=pikepdf.Name.OutputIntent, S=pikepdf.Name.GTS_PDFA1, OutputConditionIdentifier="sRGB",
-        DestOutputProfile=icc)])
-    with pdf.open_metadata(set_pikepdf_as_editor=False) as xmp:
-        xmp["pdfaid:part"] = "2"
-        xmp["pdfaid:conformance"] = "B"
-        xmp["dc:title"] = title
-        xmp["dc:creator"] = [author]
-    pdf.docinfo["/Title"] = title
-    pdf.docinfo["/Author"] = author
+    pdfa.identify(pdf, title=title, author=author, when=now_vn().replace(microsecond=0))
     buf = io.BytesIO()
     pdf.save(buf, fix_metadata_version=True, min_version="1.7")
     body = stamp_lines(buf.getvalue(), lines)
