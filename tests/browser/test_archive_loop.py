@@ -21,6 +21,8 @@ import pytest
 import requests
 from test_station_ui import ARGS, CHROMIUM, SHOTS, _free_port, _spawn
 
+from tests.support.wait import wait_until
+
 AGENCY = "Ủy ban nhân dân tỉnh Đồng Nai"
 PIN = "2468"
 STATION_ID = "tram-loop"
@@ -225,16 +227,6 @@ def loop(request, tmp_path_factory) -> Iterator[dict]:
                else root / "server" / "catalog.db", "store": root / "server" / "store"}
 
 
-def _wait(fn, timeout: float = 240.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 class Station:
     """The operator's API calls that are not what this test is about (scan, split, finish)."""
 
@@ -259,8 +251,8 @@ class Station:
         before = {p["id"] for p in self.view(bid)["pages"]}
         self.call("POST", f"/api/batches/{bid}/scan", kind="import", folder=folder)
         self.call("POST", f"/api/batches/{bid}/wait", timeout=60)
-        new = _wait(lambda: (n := [p for p in self.view(bid)["pages"] if p["id"] not in before])
-                    and len(n) == count and all(p["processed_at"] for p in n) and n, what="processed pages")
+        new = wait_until(lambda: (n := [p for p in self.view(bid)["pages"] if p["id"] not in before])
+                          and len(n) == count and all(p["processed_at"] for p in n) and n, 240, "processed pages")
         self.call("POST", f"/api/batches/{bid}/review")
         return new
 
@@ -274,7 +266,7 @@ class Station:
         r = self.s.post(f"{self.url}/api/batches/{bid}/finish", json={}, headers={"X-CSRF-Token": self.csrf},
                         timeout=60)
         assert r.status_code == 202, r.text
-        return _wait(lambda: (v := self.view(bid))["state"] == "SYNCED" and v, what="SYNCED")
+        return wait_until(lambda: (v := self.view(bid))["state"] == "SYNCED" and v, 240, "SYNCED")
 
 
 def _uploads(db: Any, batch_uid: str) -> list[dict]:
@@ -309,8 +301,8 @@ def test_returned_hoso_is_fixed_on_the_station_and_stored_as_version_2(loop):
         ("major", "wrong_orientation", objid, doc_id, 1, "Trang bị lộn ngược"),
         ("major", "unreadable", objid, doc_id, 2, "Chữ mờ, không đọc được")]
     assert states.state_of(loop["db"], [objid])[objid] == "returned"
-    listed = _wait(lambda: (r := op.s.get(op.url + "/api/rework", timeout=10).json())["rework"] and r,
-                   timeout=60, what="the station's rework list")
+    listed = wait_until(lambda: (r := op.s.get(op.url + "/api/rework", timeout=10).json())["rework"] and r,
+                        60, "the station's rework list")
     [item] = listed["rework"]
     assert (item["batch_id"], item["status"], [d["page_id"] for d in item["defects"]]) == (
         bid, "returned", [first[0]["id"], first[1]["id"]])
@@ -385,8 +377,8 @@ def test_returned_hoso_is_fixed_on_the_station_and_stored_as_version_2(loop):
     archivist_accept(loop, objid, shots)
     assert states.state_of(loop["db"], [objid])[objid] == "archived"
     assert len(store.versions(objid)) == 3
-    told = _wait(lambda: (r := op.s.get(op.url + "/api/rework", timeout=10).json())["outcomes"]
-                 and r["outcomes"][0]["state"] == "archived" and r, timeout=60, what="the station told it is archived")
+    told = wait_until(lambda: (r := op.s.get(op.url + "/api/rework", timeout=10).json())["outcomes"]
+                      and r["outcomes"][0]["state"] == "archived" and r, 60, "the station told it is archived")
     assert told["rework"] == [] and [(o["objid"], o["state"], o["version"]) for o in told["outcomes"]] == [
         (objid, "archived", 3)]
     with sync_playwright() as pw:  # the home screen says so on the hồ sơ's row

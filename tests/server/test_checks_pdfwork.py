@@ -24,6 +24,7 @@ from protocol.signatures import validate_pdf_signatures
 from server.catalog import pdf_text
 from server.checks import pdfwork, run_checks
 from server.checks.result import CheckResult
+from tests.support.wait import wait_until
 
 
 def _one_at_a_time(package: Path, roots: list[bytes], tmp: Path) -> dict[str, CheckResult]:
@@ -175,16 +176,11 @@ def test_check_workers_leave_with_a_killed_server(server_process):
     """The server starts its check workers at start; kill -9 of the server takes them along, instead of
     leaving them orphaned for ever (which the first version did, once per crash)."""
     import signal
-    import time
 
     server_process.start()
-    deadline = time.monotonic() + 120
-    while len(workers := _children(server_process.proc.pid)) < pdfwork.workers() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert len(workers) >= pdfwork.workers(), "the server did not start its check workers"
+    workers = wait_until(lambda: (w := _children(server_process.proc.pid)) and len(w) >= pdfwork.workers() and w,
+                         120, "the server to start its check workers")
     server_process.proc.send_signal(signal.SIGKILL)
     server_process.wait_dead()
-    deadline = time.monotonic() + 180  # a worker still importing (a loaded machine) leaves once it is up
-    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not [w for w in workers if _alive(w)], "check workers outlived their server"
+    # a worker still importing (a loaded machine) leaves once it is up
+    wait_until(lambda: not [w for w in workers if _alive(w)], 180, "check workers to leave with their server")

@@ -7,6 +7,7 @@ import pytest
 from protocol.metadata import MetadataError
 from station.finishing import FinishError
 from station.store import BatchState
+from tests.support.wait import wait_until
 
 AGENCY = "Ủy ban nhân dân tỉnh Đồng Nai"
 
@@ -160,7 +161,6 @@ def test_reprocessing_keeps_what_the_operator_decided(tmp_path, sane_test_device
 def test_finish_answers_at_once_and_processes_turned_pages_in_its_own_thread(station, tmp_path):
     """Finish (as the HTTP request calls it) returns before the turned pages are processed again: the pool is
     drained in the finishing thread, whose step the UI reads, and the package is made from the new pages."""
-    import time
 
     from station import review
 
@@ -176,10 +176,8 @@ def test_finish_answers_at_once_and_processes_turned_pages_in_its_own_thread(sta
     station.finish(batch["id"], actor="op1")
     assert derivatives() == before, "the caller returned before any page was processed again"
     assert station.finishing.get(batch["id"]) == "start", "the UI sees finishing at once"
-    deadline = time.monotonic() + 300
-    while station.store.batch(batch["id"])["state"] != BatchState.SEALED and batch["id"] not in station.last_error:
-        assert time.monotonic() < deadline, station.finishing.get(batch["id"])
-        time.sleep(0.2)
+    wait_until(lambda: station.store.batch(batch["id"])["state"] == BatchState.SEALED
+               or batch["id"] in station.last_error, 300, "the finish to end")
     assert station.store.batch(batch["id"])["state"] == BatchState.SEALED, station.last_error.get(batch["id"])
     after = derivatives()
     assert all(after[i] != before[i] for i in before), "the same probe sees the pages processed again"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from station.store import BatchState, Store
 from station.sync import rework
 from station.sync.client import SyncClient, SyncError
 from station.sync.worker import SyncWorker
+from tests.support.wait import wait_until
 
 FILE_CODE = "000.00.00.H47.2001.160.VP"
 
@@ -44,14 +44,6 @@ def _sent_batch(tmp_path: Path, pkg, url: str, creds: dict) -> tuple[Store, Path
     return store, data, store.batch(batch["id"]), client
 
 
-def _wait(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
-    return value
-
-
 def test_worker_fetches_keeps_and_reopens(archive_server, make_package, tmp_path):
     live, context = archive_server
     creds = context.db.add_station("tram-01")
@@ -62,7 +54,7 @@ def test_worker_fetches_keeps_and_reopens(archive_server, make_package, tmp_path
     worker = SyncWorker(store, client, data, interval=300, rework=lambda: rework.refresh(client, cache))
     worker.start()
     try:
-        saved = _wait(lambda: cache.path.exists() and cache.load())  # the first pass, at start
+        saved = wait_until(lambda: cache.path.exists() and cache.load(), 10, "the first pass, at start")
         assert saved["rework"] == [] and saved["fetched_at"]
         defects = [
             {"class": "major", "kind": "unreadable", "objid": pkg.objid, "doc_id": f"{FILE_CODE}.2", "page": 1,
@@ -76,7 +68,7 @@ def test_worker_fetches_keeps_and_reopens(archive_server, make_package, tmp_path
                                 inspector="kiem.tra", address="127.0.0.1")
         decisions.validate(context.db, did, validator="truong.phong", makers={"op1"}, address="127.0.0.1")
         worker.kick()  # what the MQTT notice does; the 300 s interval would not come round in this test
-        saved = _wait(lambda: cache.load()["rework"] and cache.load())
+        saved = wait_until(lambda: cache.load()["rework"] and cache.load(), 10, "the returned hồ sơ on the saved list")
     finally:
         worker.stop()
     [item] = saved["rework"]
