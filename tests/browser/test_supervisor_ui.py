@@ -67,7 +67,7 @@ def send_tampered(tmp: Path, pdf: Path, context, url: str) -> list[str]:
 def test_supervisor_view_in_vietnamese(floor: Floor, demo_keys, three_page_pdf, tmp_path):  # noqa: F811
     from playwright.sync_api import expect, sync_playwright
 
-    from server.archive import decisions
+    from server.archive import browse, decisions
     from server.web import supervisor
     from server.workorders import import_inventory, read_inventory
 
@@ -84,7 +84,7 @@ def test_supervisor_view_in_vietnamese(floor: Floor, demo_keys, three_page_pdf, 
                                  "page": 2, "note": "mờ"},
                                 {"class": "minor", "kind": "skew", "objid": pkg.objid, "doc_id": doc_id,
                                  "page": 3, "note": ""}])
-    decisions.validate(ctx.db, did, validator="truong.phong", makers=supervisor.makers(ctx, pkg.objid),
+    decisions.validate(ctx.db, did, validator="truong.phong", makers=browse.makers(ctx, pkg.objid),
                        address="127.0.0.1")
     reasons = send_tampered(tmp_path, three_page_pdf, ctx, floor.url)
     assert any(r.startswith("fixity") for r in reasons), reasons  # the English detail the page must not show
