@@ -68,7 +68,6 @@ def test_supervisor_view_in_vietnamese(floor: Floor, demo_keys, three_page_pdf, 
     from playwright.sync_api import expect, sync_playwright
 
     from server.archive import browse, decisions
-    from server.web import supervisor
     from server.workorders import import_inventory, read_inventory
 
     assert Path(CHROMIUM).exists(), "Debian's chromium is needed: apt-get install chromium"
