@@ -7,15 +7,14 @@ trace only ever goes to the log.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, redirect, render_template, request, url_for
 from flask_babel import Babel
 
+from protocol.i18n import DEFAULT, LANGS, TRANSLATIONS
+
 log = logging.getLogger("sohoa.station.web")
-TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"
-LANGUAGES = ("vi", "en")
 
 
 def create_app(station: Any, *, idle_lock_s: float | None = None) -> Flask:
@@ -25,7 +24,7 @@ def create_app(station: Any, *, idle_lock_s: float | None = None) -> Flask:
     from station.web.pages import bp as pages_bp
 
     app = Flask(__name__, template_folder="templates", static_folder="static")
-    app.config["BABEL_DEFAULT_LOCALE"] = "vi"
+    app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     app.config["JSON_AS_ASCII"] = False
     Babel(app, locale_selector=locale)
@@ -72,8 +71,8 @@ def create_app(station: Any, *, idle_lock_s: float | None = None) -> Flask:
 
 
 def locale() -> str:
-    lang = request.cookies.get("lang", "vi")
-    return lang if lang in LANGUAGES else "vi"
+    lang = request.cookies.get("lang", DEFAULT)
+    return lang if lang in LANGS else DEFAULT
 
 
 def _wants_json() -> bool:
