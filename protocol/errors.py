@@ -2,9 +2,14 @@
 
 A `UserError` is something the person at the screen or the command line can put right (a bad field, a wrong
 state, a refused PIN, a configuration key). It carries what each front end needs: the HTTP `status`, the
-process `exit_code`, a stable `key` (the API's "error" field, and the message key when messages move to the
-catalogues), the English `message` (logs, APIs) and the Vietnamese `message_vi` (operator and archivist UI).
-The web apps answer it in one handler (sohoa.weberrors) and the command line in one place (sohoa.cli.main).
+process `exit_code`, a stable `key` (the API's "error" field) and its message by key: an English msgid of the
+one catalogue (protocol/translations), marked `N_()`, with `%(name)s` parameters. `.message` is the English text
+(logs, APIs, the JSON "message" field); `.text(lang)` is the same message in the user's language (the JSON
+"text" field, the screens). The web apps answer it in one handler (sohoa.weberrors), in the request's language;
+the command line in one place (sohoa.cli.main), in English.
+
+Messages that are not errors (a page's QC flags, a scanner fault, a check's reasons, a configuration problem)
+travel as a `Message`: the same msgid and parameters, translated where they are shown.
 
 Everything else is a bug: logged with its traceback and an incident id, answered 500 (web) or exit 70 (CLI).
 So never catch a broad ValueError or KeyError to turn it into 400/404: raise the UserError that says what
@@ -13,8 +18,11 @@ is wrong instead.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
+
+from protocol.i18n import DEFAULT, N_, catalogue, translate
 
 
 class ExitCode(IntEnum):
@@ -29,20 +37,73 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130  # Ctrl-C
 
 
+@dataclass(frozen=True)
+class Message:
+    """A user-facing message by key: an English msgid (marked `N_()`) and its parameters, translated when shown.
+    Stored and sent as {"msgid", "params"}; `message` is the English text for logs and APIs."""
+
+    msgid: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        return self.text("en")
+
+    def text(self, lang: str = DEFAULT) -> str:
+        return translate(self.msgid, lang, **fill(self.params, lang))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"msgid": self.msgid, "params": dict(self.params)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Message:
+        return cls(data["msgid"], dict(data.get("params") or {}))
+
+
+@dataclass(frozen=True)
+class Joined:
+    """Several messages shown as one parameter (e.g. every problem of a form), each translated."""
+
+    parts: list[Message]
+    sep: str = "; "
+
+    def text(self, lang: str = DEFAULT) -> str:
+        return self.sep.join(part.text(lang) for part in self.parts)
+
+
+def fill(params: dict[str, Any], lang: str) -> dict[str, Any]:
+    """Parameters as shown in `lang`: a Message or Joined parameter is translated too."""
+    return {k: v.text(lang) if isinstance(v, (Message, Joined)) else v for k, v in params.items()}
+
+
+def say(msgid: str, **params: Any) -> Message:
+    """`Message(msgid, params)`, written the way a raise site is: say(N_("no page %(page)s"), page=7)."""
+    return Message(msgid, params)
+
+
+def translated(msgid: str, lang: str) -> bool:
+    """Whether the catalogue of `lang` has `msgid` (English always has it: it is the msgid)."""
+    return lang == "en" or catalogue(lang).gettext(msgid) != msgid
+
+
 class UserError(Exception):
-    """A failure the user can fix. Subclasses set the class defaults; an instance may override them."""
+    """A failure the user can fix. Subclasses set the class defaults; an instance may override them.
+
+    `UserError(N_("batch %(batch)s is sealed"), batch=7)`. With no message, the class's `default` is the message.
+    A message not translated yet shows the class's `default` in that language (never English on a Vietnamese
+    screen); tests/i18n keeps every message of the code in the catalogue."""
 
     status: int = 400
     exit_code: ExitCode = ExitCode.USAGE
     key: str = "bad_request"
-    message_vi: str = "Yêu cầu không hợp lệ."
+    default: str = N_("The request is not valid.")
 
-    def __init__(self, message: str, message_vi: str | None = None, *, key: str | None = None,
-                 status: int | None = None, exit_code: ExitCode | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if message_vi is not None:
-            self.message_vi = message_vi
+    def __init__(self, message: str | None = None, *, key: str | None = None, status: int | None = None,
+                 exit_code: ExitCode | None = None, **params: Any) -> None:
+        self.msgid = self.default if message is None else message
+        self.params = params
+        self.message = translate(self.msgid, "en", **fill(params, "en"))
+        super().__init__(self.message)
         if key is not None:
             self.key = key
         if status is not None:
@@ -53,7 +114,13 @@ class UserError(Exception):
     def __str__(self) -> str:  # KeyError's quoting and tuple args never reach a message
         return self.message
 
-    def details(self) -> dict[str, Any]:
+    def text(self, lang: str = DEFAULT) -> str:
+        """The message in `lang` (the web answer's "text", the screens)."""
+        if translated(self.msgid, lang):
+            return translate(self.msgid, lang, **fill(self.params, lang))
+        return translate(self.default, lang)
+
+    def details(self, lang: str = DEFAULT) -> dict[str, Any]:
         """Extra JSON fields of the web answer (e.g. the list of problems in a form)."""
         return {}
 
@@ -63,7 +130,7 @@ class NotFound(UserError, KeyError):
 
     status = 404
     key = "not_found"
-    message_vi = "Không tìm thấy."
+    default = N_("Not found.")
 
 
 class Conflict(UserError):
@@ -71,7 +138,7 @@ class Conflict(UserError):
 
     status = 409
     key = "wrong_state"
-    message_vi = "Hồ sơ đang ở trạng thái không cho phép thao tác này."
+    default = N_("The hồ sơ is in a state that does not allow this.")
 
 
 class Forbidden(UserError):
@@ -79,7 +146,7 @@ class Forbidden(UserError):
 
     status = 403
     key = "forbidden"
-    message_vi = "Bạn không có quyền thực hiện thao tác này."
+    default = N_("You are not allowed to do this.")
 
 
 class CommandError(UserError):

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from typing import Any
 
-from protocol.errors import UserError
+from protocol.errors import Joined, Message, UserError, say
+from protocol.i18n import DEFAULT, N_
 
 MAINTENANCE = {"01": "Vĩnh viễn", "02": "70 năm", "03": "50 năm", "04": "30 năm", "05": "20 năm",
                "06": "10 năm", "07": "Khác"}
@@ -53,12 +54,21 @@ def nfc(text: str) -> str:
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a record: which field, and why, in English and Vietnamese."""
+    """One thing wrong with a record: which field, and why (a message by key: `reason` in English, `text(lang)`)."""
 
     field: str
-    reason: str
-    reason_vi: str
+    said: Message
     warning: bool = False
+
+    @property
+    def reason(self) -> str:
+        return self.said.message
+
+    def text(self, lang: str = DEFAULT) -> str:
+        return self.said.text(lang)
+
+    def as_dict(self, lang: str = DEFAULT) -> dict[str, Any]:
+        return {"field": self.field, "message": self.reason, "text": self.text(lang)}
 
 
 class MetadataError(UserError, ValueError):
@@ -69,12 +79,11 @@ class MetadataError(UserError, ValueError):
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
-        super().__init__("; ".join(f"{p.field}: {p.reason}" for p in problems),
-                         "Thông tin chưa hợp lệ: " + "; ".join(p.reason_vi for p in problems))
+        super().__init__(N_("The information is not valid: %(problems)s"),
+                         problems=Joined([p.said for p in problems]))
 
-    def details(self) -> dict[str, Any]:
-        return {"problems": [{"field": p.field, "message": p.reason, "message_vi": p.reason_vi}
-                             for p in self.problems]}
+    def details(self, lang: str = DEFAULT) -> dict[str, Any]:
+        return {"problems": [p.as_dict(lang) for p in self.problems]}
 
 
 def file_code(agency_id: str, year: int, notation: str) -> str:
@@ -189,65 +198,59 @@ def _normalise(record: object) -> None:
             setattr(record, f.name, nfc(value.strip()))
 
 
-def _code(problems: list[Problem], name: str, value: str, table: dict[str, str], *, label_vi: str) -> None:
+def _code(problems: list[Problem], name: str, value: str, table: dict[str, str], *, label: str) -> None:
     if value not in table:
-        problems.append(Problem(name, f"unknown code {value!r}; expected one of {', '.join(table)}",
-                                f"{label_vi}: mã {value!r} không hợp lệ"))
+        problems.append(Problem(name, say(N_("%(label)s: unknown code '%(value)s'; expected one of %(codes)s"),
+                                          label=say(label), value=value, codes=", ".join(table))))
 
 
-def _date(problems: list[Problem], name: str, value: str, *, label_vi: str) -> date | None:
+def _date(problems: list[Problem], name: str, value: str, *, label: str) -> date | None:
     try:
         return parse_ead_date(value)
     except ValueError:
-        problems.append(Problem(name, f"{value!r} is not a valid DD/MM/YYYY date",
-                                f"{label_vi}: ngày {value!r} không đúng dạng NN/TT/NNNN"))
+        problems.append(Problem(name, say(N_("%(label)s: '%(value)s' is not a valid DD/MM/YYYY date"),
+                                          label=say(label), value=value)))
         return None
 
 
-def _required(problems: list[Problem], name: str, value: str, limit: int, *, label_vi: str) -> None:
+def _required(problems: list[Problem], name: str, value: str, limit: int, *, label: str) -> None:
     if not value:
-        problems.append(Problem(name, "required", f"{label_vi}: bắt buộc nhập"))
+        problems.append(Problem(name, say(N_("%(label)s: required"), label=say(label))))
     elif len(value) > limit:
-        problems.append(Problem(name, f"longer than {limit} characters",
-                                f"{label_vi}: dài quá {limit} ký tự"))
+        problems.append(Problem(name, say(N_("%(label)s: longer than %(limit)s characters"),
+                                          label=say(label), limit=limit)))
 
 
 def check_file(record: FileRecord) -> list[Problem]:
     """Every problem in a hồ sơ record (empty list when it is valid)."""
     p: list[Problem] = []
     if not AGENCY_ID_RE.match(record.agency_id):
-        p.append(Problem("agency_id", f"{record.agency_id!r} is not an agency id like 000.00.00.G09",
-                         "Mã định danh cơ quan phải có dạng 000.00.00.G09"))
+        p.append(Problem("agency_id", say(N_("'%(agency_id)s' is not an agency id like 000.00.00.G09"), agency_id=record.agency_id)))
     if not 1000 <= record.year <= 9999:
-        p.append(Problem("year", "year must have 4 digits", "Năm hình thành phải có 4 chữ số"))
+        p.append(Problem("year", say(N_("year must have 4 digits"))))
     if not NOTATION_RE.match(record.notation):
-        p.append(Problem("notation", "1 to 20 characters without spaces or slashes",
-                         "Số và ký hiệu hồ sơ: 1–20 ký tự, không có dấu cách hay dấu gạch chéo"))
-    _required(p, "title", record.title, 1000, label_vi="Tiêu đề hồ sơ")
-    _code(p, "maintenance", record.maintenance, MAINTENANCE, label_vi="Thời hạn lưu trữ")
-    _code(p, "mode", record.mode, MODE, label_vi="Chế độ sử dụng")
+        p.append(Problem("notation", say(N_("1 to 20 characters without spaces or slashes"))))
+    _required(p, "title", record.title, 1000, label=N_("Title of the hồ sơ"))
+    _code(p, "maintenance", record.maintenance, MAINTENANCE, label=N_("Retention period"))
+    _code(p, "mode", record.mode, MODE, label=N_("Access mode"))
     for code in record.language.split(","):
-        _code(p, "language", code.strip(), LANGUAGE, label_vi="Ngôn ngữ")
-    start = _date(p, "start_date", record.start_date, label_vi="Thời gian bắt đầu")
-    end = _date(p, "end_date", record.end_date, label_vi="Thời gian kết thúc")
+        _code(p, "language", code.strip(), LANGUAGE, label=N_("Language"))
+    start = _date(p, "start_date", record.start_date, label=N_("Start date"))
+    end = _date(p, "end_date", record.end_date, label=N_("End date"))
     if start and end and start > end:
-        p.append(Problem("end_date", "ends before it starts",
-                         "Thời gian kết thúc sớm hơn thời gian bắt đầu"))
-    _code(p, "confidence_level", record.confidence_level, CONFIDENCE, label_vi="Mức độ tin cậy")
+        p.append(Problem("end_date", say(N_("ends before it starts"))))
+    _code(p, "confidence_level", record.confidence_level, CONFIDENCE, label=N_("Confidence level"))
     if record.format:
-        _code(p, "format", record.format, FORMAT, label_vi="Tình trạng vật lý")
+        _code(p, "format", record.format, FORMAT, label=N_("Physical condition"))
     if record.confidence_level == "02":
         if not record.paper_file_code:
-            p.append(Problem("paper_file_code", "required for a digitised hồ sơ",
-                             "Mã hồ sơ gốc giấy: bắt buộc với hồ sơ số hóa"))
+            p.append(Problem("paper_file_code", say(N_("required for a digitised hồ sơ"))))
         if record.number_of_paper <= 0:
-            p.append(Problem("number_of_paper", "required for a digitised hồ sơ",
-                             "Số lượng tờ: bắt buộc với hồ sơ số hóa"))
+            p.append(Problem("number_of_paper", say(N_("required for a digitised hồ sơ"))))
     if record.risk_recovery and record.risk_recovery_status not in RISK_STATUS:
-        p.append(Problem("risk_recovery_status", "required when risk_recovery is set",
-                         "Tình trạng dự phòng: bắt buộc khi có chế độ dự phòng"))
+        p.append(Problem("risk_recovery_status", say(N_("required when risk_recovery is set"))))
     if len(record.description) > 2000:
-        p.append(Problem("description", "longer than 2000 characters", "Ghi chú dài quá 2000 ký tự"))
+        p.append(Problem("description", say(N_("longer than 2000 characters"))))
     return p
 
 
@@ -255,20 +258,19 @@ def check_document(record: DocumentRecord, file_code_: str) -> list[Problem]:
     """Every problem in a tài liệu record."""
     p: list[Problem] = []
     if not 1 <= record.ordinal <= 999:
-        p.append(Problem("ordinal", "ordinal must be 1..999", "Số thứ tự tài liệu phải từ 1 đến 999"))
-    _code(p, "type_name", record.type_name, TYPE_NAME, label_vi="Tên loại tài liệu")
-    _date(p, "issued_date", record.issued_date, label_vi="Ngày tháng năm tài liệu")
-    _required(p, "organ_name", record.organ_name, 200, label_vi="Cơ quan ban hành")
-    _required(p, "subject", record.subject, 500, label_vi="Trích yếu nội dung")
-    _code(p, "maintenance", record.maintenance, MAINTENANCE, label_vi="Thời hạn lưu trữ")
-    _code(p, "mode", record.mode, MODE, label_vi="Chế độ sử dụng")
+        p.append(Problem("ordinal", say(N_("ordinal must be 1..999"))))
+    _code(p, "type_name", record.type_name, TYPE_NAME, label=N_("Document type"))
+    _date(p, "issued_date", record.issued_date, label=N_("Date of the document"))
+    _required(p, "organ_name", record.organ_name, 200, label=N_("Issuing organ"))
+    _required(p, "subject", record.subject, 500, label=N_("Summary of the content"))
+    _code(p, "maintenance", record.maintenance, MAINTENANCE, label=N_("Retention period"))
+    _code(p, "mode", record.mode, MODE, label=N_("Access mode"))
     for code in record.language.split(","):
-        _code(p, "language", code.strip(), LANGUAGE, label_vi="Ngôn ngữ")
+        _code(p, "language", code.strip(), LANGUAGE, label=N_("Language"))
     if len(record.code_number) > 11:
-        p.append(Problem("code_number", "longer than 11 characters", "Số của tài liệu dài quá 11 ký tự"))
+        p.append(Problem("code_number", say(N_("longer than 11 characters"))))
     if len(record.code_notation) > 30:
-        p.append(Problem("code_notation", "longer than 30 characters", "Ký hiệu dài quá 30 ký tự"))
+        p.append(Problem("code_notation", say(N_("longer than 30 characters"))))
     if len(record.doc_id(file_code_)) > DOC_ID_MAX:
-        p.append(Problem("doc_id", f"docId longer than {DOC_ID_MAX} characters (kept, not truncated)",
-                         f"Mã định danh tài liệu dài quá {DOC_ID_MAX} ký tự", warning=True))
+        p.append(Problem("doc_id", say(N_("docId longer than %(doc_id_max)s characters (kept, not truncated)"), doc_id_max=DOC_ID_MAX), warning=True))
     return p

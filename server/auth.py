@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from protocol.clock import iso_vn
 from protocol.errors import UserError
+from protocol.i18n import N_
 from server.db import Records, open_server_db
 
 ROLES = ("supervisor", "archivist", "admin")  # an admin can do what each of the others can
@@ -37,10 +38,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class AuthError(UserError, ValueError):
-    """A refused account operation; `message_vi` is shown to the supervisor."""
-
-    def __init__(self, message: str, message_vi: str):
-        super().__init__(message, message_vi)
+    """A refused account operation; `.text(lang)` is shown to the supervisor."""
 
 
 # ---------------------------------------------------------------------------------------------- hashing
@@ -118,13 +116,12 @@ def create_user(db: Records | str | Path, name: str, password: str, role: str = 
     name = _name(name)
     if not NAME_RE.fullmatch(name):
         raise AuthError(
-            "user name: 2-64 characters a-z 0-9 . _ -",
-            "Tên đăng nhập: 2–64 ký tự a-z, 0-9, dấu chấm, gạch dưới, gạch ngang",
+            N_("user name: 2-64 characters a-z 0-9 . _ -"),
         )
     if role not in ROLES:
-        raise AuthError(f"role must be one of {', '.join(ROLES)}", f"Vai trò phải là một trong: {', '.join(ROLES)}")
+        raise AuthError(N_("role must be one of %(roles)s"), roles=', '.join(ROLES))
     if len(password or "") < MIN_PASSWORD:
-        raise AuthError(f"password: at least {MIN_PASSWORD} characters", f"Mật khẩu: ít nhất {MIN_PASSWORD} ký tự")
+        raise AuthError(N_("password: at least %(min_password)s characters"), min_password=MIN_PASSWORD)
     with _records(db) as records, records.tx() as conn:
         conn.execute(
             "INSERT INTO web_users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)"

@@ -23,11 +23,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
 from protocol.clock import iso_vn
 from protocol.errors import UserError
+from protocol.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -144,20 +146,18 @@ class QueryError(UserError, ValueError):
 
     key = "query"
 
-    def __init__(self, message: str, message_vi: str, status: int = 400):
-        super().__init__(message, message_vi, status=status)
+    def __init__(self, message: str, status: int = 400, **params: Any):
+        super().__init__(message, status=status, **params)
 
 
 def query_words(query: str) -> list[str]:
     """The folded words of a query (control characters dropped), within the caps; QueryError beyond them."""
     if len(query) > MAX_QUERY_CHARS:
-        raise QueryError(f"query longer than {MAX_QUERY_CHARS} characters: shorten it",
-                         f"Câu tìm kiếm dài quá {MAX_QUERY_CHARS} ký tự: hãy rút gọn.")
+        raise QueryError(N_("query longer than %(max_query_chars)s characters: shorten it"), max_query_chars=MAX_QUERY_CHARS)
     cleaned = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in query)
     words = list(dict.fromkeys(w for w in fold(cleaned).split() if any(ch.isalnum() for ch in w)))
     if len(words) > MAX_QUERY_TERMS:
-        raise QueryError(f"more than {MAX_QUERY_TERMS} words: keep the rarest ones",
-                         f"Nhiều hơn {MAX_QUERY_TERMS} từ: hãy giữ lại những từ đặc trưng nhất.")
+        raise QueryError(N_("more than %(max_query_terms)s words: keep the rarest ones"), max_query_terms=MAX_QUERY_TERMS)
     return words
 
 
@@ -205,9 +205,8 @@ class Catalog:
         except sqlite3.OperationalError as exc:
             if "interrupted" not in str(exc):
                 raise
-            raise QueryError(f"search took longer than {self.budget_s:g} s: add a rarer word",
-                             "Tìm kiếm quá lâu: hãy thêm một từ đặc trưng hơn (tên, địa danh, số hiệu).",
-                             503) from exc
+            raise QueryError(N_("search took longer than %(budget_s)g s: add a rarer word"), budget_s=self.budget_s,
+                             status=503) from exc
         finally:
             conn.set_progress_handler(None, 0)
 

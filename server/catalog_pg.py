@@ -22,6 +22,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from protocol.i18n import N_
 from server.catalog import (
     SEARCH_BUDGET_S,
     Hit,
@@ -246,9 +247,8 @@ class PgCatalog:
         try:
             rows = self._reader().execute(sql, [tsq, need]).fetchall()
         except psycopg.errors.QueryCanceled as exc:
-            raise QueryError(f"search took longer than {self.budget_s:g} s: add a rarer word",
-                             "Tìm kiếm quá lâu: hãy thêm một từ đặc trưng hơn (tên, địa danh, số hiệu).",
-                             503) from exc
+            raise QueryError(N_("search took longer than %(budget_s)g s: add a rarer word"), budget_s=self.budget_s,
+                             status=503) from exc
         hits = []
         for objid, doc_id, raw, folded, file_code, title, subject, score in rows:
             raw_words = _exact(raw)

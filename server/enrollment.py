@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import hashes
 
 from protocol.clock import iso_vn
 from protocol.errors import UserError
+from protocol.i18n import N_
 from protocol.topics import TopicError, check_station_id
 from server.db import Records, open_server_db
 
@@ -40,10 +41,10 @@ DEFAULT_TTL_S = 86400
 
 
 class EnrollmentError(UserError, ValueError):
-    """A refused enrollment step; `message_vi` is what the admin or the station's installer sees."""
+    """A refused enrollment step; `.text(lang)` is what the admin or the station's installer sees."""
 
-    def __init__(self, code: str, message: str, message_vi: str):
-        super().__init__(message, message_vi, key=code)
+    def __init__(self, code: str, message: str | None = None, **params: Any):
+        super().__init__(message, key=code, **params)
         self.code = code
 
 
@@ -72,14 +73,12 @@ def check_new_station_id(station_id: str) -> str:
     except TopicError as exc:
         raise EnrollmentError(
             "bad_station_id",
-            f"invalid station id {station_id!r}: use [a-z0-9-]{{1,32}}",
-            "Mã trạm không hợp lệ: chỉ dùng a-z, 0-9 và dấu gạch ngang (tối đa 32 ký tự)",
+            N_("invalid station id '%(station_id)s': use [a-z0-9-]{1,32}"), station_id=station_id,
         ) from exc
     if station_id == "server":
         raise EnrollmentError(
             "bad_station_id",
-            "'server' is the server's own broker account",
-            "'server' là tài khoản của máy chủ, hãy chọn mã trạm khác",
+            N_("'server' is the server's own broker account"),
         )
     return station_id
 
@@ -90,7 +89,7 @@ def create_enrollment_code(
     """A new one-time code for `station_id`, valid `ttl_s` seconds; returned once, stored hashed."""
     check_new_station_id(station_id)
     if ttl_s <= 0:
-        raise EnrollmentError("bad_ttl", "ttl_s must be positive", "Thời hạn mã phải lớn hơn 0")
+        raise EnrollmentError("bad_ttl", N_("ttl_s must be positive"))
     raw = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
     with _records(db).tx() as conn:
         conn.execute("DELETE FROM enrollment_codes WHERE expires_at < ?", (time.time() - 7 * 86400,))
@@ -119,8 +118,7 @@ def burn_code(db: Records | str | Path, code: str, *, station_id: str | None = N
     """
     unknown = EnrollmentError(
         "bad_code",
-        "enrollment code unknown, already used or expired",
-        "Mã đăng ký không đúng, đã dùng hoặc đã hết hạn: hãy xin quản trị viên mã mới",
+        N_("enrollment code unknown, already used or expired"),
     )
     digest = hash_code(code)
     if len(normalize_code(code)) != CODE_LENGTH:
@@ -132,8 +130,7 @@ def burn_code(db: Records | str | Path, code: str, *, station_id: str | None = N
     if station_id and station_id != row["station_id"]:
         raise EnrollmentError(
             "station_mismatch",
-            f"this code is for another station, not {station_id!r}",
-            f"Mã này dành cho trạm khác, không phải {station_id}",
+            N_("this code is for another station, not '%(station_id)s'"), station_id=station_id,
         )
     with records.tx() as conn:
         cur = conn.execute(

@@ -25,7 +25,9 @@ from typing import Any
 
 from protocol.clock import iso_vn
 from protocol.durable import fsync_dir
+from protocol.errors import UserError
 from protocol.hashing import copy_hashing as _copy_hashing
+from protocol.i18n import N_
 from protocol.package.model import folder_name
 from server.faults import crash_point
 from server.store import VERSION_RE
@@ -38,12 +40,10 @@ log = logging.getLogger(__name__)
 SAFE_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
-class StorageError(Exception):
-    """A package could not be stored. `message_vi` is what an operator sees."""
+class StorageError(UserError):
+    """A package could not be stored. `.text(lang)` is what an operator sees."""
 
-    def __init__(self, message: str, message_vi: str = ""):
-        super().__init__(message)
-        self.message_vi = message_vi or message
+    key = "storage"
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class _Tree:
     def folder(self, objid: str) -> Path:
         name = folder_name(objid)
         if not SAFE_RE.match(name) or name in (".", ".."):
-            raise StorageError(f"unsafe OBJID for storage: {objid!r}", "Mã gói không hợp lệ để lưu trữ")
+            raise StorageError(N_("unsafe OBJID for storage: '%(objid)s'"), objid=objid)
         return self.objects / name
 
     def versions(self, objid: str) -> list[tuple[int, str, Path]]:
@@ -174,8 +174,7 @@ class PackageStore:
             digest, size = _copy_hashing(src, *temps)
             if digest != sha256:
                 raise StorageError(
-                    f"hash mismatch while storing {objid}: got {digest}, expected {sha256}",
-                    "Mã băm của gói không khớp khi lưu trữ",
+                    N_("hash mismatch while storing %(objid)s: got %(digest)s, expected %(sha256)s"), objid=objid, digest=digest, sha256=sha256,
                 )
             backup_path = self.backup.publish(temps[0], objid, sha256, version) if self.backup else None
             path = self.primary.publish(temps[-1], objid, sha256, version)

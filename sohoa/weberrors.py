@@ -1,5 +1,5 @@
 """The one place both web apps (station, server) answer errors (the tree is protocol.errors): a UserError with
-its own status, key and messages; anything else is a bug, logged with its traceback and answered 500 with an
+its own status, key and message (English in "message", the request's language in "text"); anything else is a bug, logged with its traceback and answered 500 with an
 incident id that shows nothing internal. No broad ValueError/KeyError handler: a typo in a dictionary key must
 not become a quiet 404. Endpoints read fields with protocol.inputs getters and never catch parsing errors."""
 
@@ -13,10 +13,28 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
 from protocol.errors import UserError, incident_id
+from protocol.i18n import DEFAULT, LANGS, N_, translate
 from protocol.inputs import loads
 
 log = logging.getLogger("sohoa.web")
-Answer = Callable[..., Any]  # (status, error key, English message, Vietnamese message, **extra JSON fields)
+Answer = Callable[..., Any]  # (status, error key, English message, message in the request's language, **extra)
+
+
+def lang() -> str:
+    """The request's language: Flask-Babel's locale where the app has Flask-Babel, else the default."""
+    from flask import current_app
+
+    if "babel" not in current_app.extensions:
+        return DEFAULT
+    from flask_babel import get_locale
+
+    locale = get_locale()
+    return locale.language if locale is not None and locale.language in LANGS else DEFAULT
+
+
+def said(status: int, key: str, msgid: str, answer: Answer, **params: Any) -> Any:
+    """Answer a message by key that is not a raised UserError."""
+    return answer(status, key, translate(msgid, "en", **params), translate(msgid, lang(), **params))
 
 
 class SafeJSONProvider(DefaultJSONProvider):
@@ -35,25 +53,24 @@ def install(app: Flask, answer: Answer) -> None:
 
     @app.errorhandler(UserError)
     def user_error(exc: UserError):  # noqa: ANN202
-        return answer(exc.status, exc.key, exc.message, exc.message_vi, **exc.details())
+        return answer(exc.status, exc.key, exc.message, exc.text(lang()), **exc.details(lang()))
 
     @app.errorhandler(RecursionError)
     def too_deep(exc: RecursionError):  # noqa: ANN202
-        return answer(400, "bad_request", "input nested too deeply", "Dữ liệu gửi lên lồng nhau quá sâu.")
+        return said(400, "bad_request", N_("The data sent is nested too deeply."), answer)
 
     @app.errorhandler(OverflowError)
     def too_big(exc: OverflowError):  # noqa: ANN202 - e.g. a page id past SQLite's 64-bit integers
-        return answer(400, "bad_request", "number out of range", "Số gửi lên vượt quá giới hạn.")
+        return said(400, "bad_request", N_("A number sent is out of range."), answer)
 
     @app.errorhandler(UnicodeError)
     def bad_text(exc: UnicodeError):  # noqa: ANN202
-        return answer(400, "bad_request", "text is not valid UTF-8", "Dữ liệu gửi lên không phải UTF-8 hợp lệ.")
+        return said(400, "bad_request", N_("The data sent is not valid UTF-8."), answer)
 
 
 def internal(answer: Answer, exc: BaseException) -> Any:
     """A 500 with an incident number to quote; the exception itself goes to the log only."""
     incident = incident_id()
     log.error("unexpected error (incident %s)", incident, exc_info=exc)
-    return answer(500, "internal", f"internal error (incident {incident}); the operation was not done",
-                  f"Có lỗi trong hệ thống (mã sự cố {incident}); thao tác chưa được thực hiện. "
-                  "Hãy thử lại hoặc báo quản trị viên.")
+    return said(500, "internal", N_("Internal error (incident %(incident)s); the operation was not done. "
+                                    "Try again or tell the administrator."), answer, incident=incident)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol.errors import UserError
+from protocol.i18n import N_
 from protocol.ids import OPERATOR_RULE, OPERATOR_RULE_VI, is_operator_code
 from protocol.pins import SCRYPT, hash_pin, verify_pin  # noqa: F401 - one format with the server
 from station.store import Store
@@ -92,8 +93,8 @@ class AuthError(UserError):
     STATUS = {"bad_login": 401, "login_blocked": 429, "no_session": 401, "locked": 401, "forbidden": 403,
               "bad_request": 400, "csrf": 403}
 
-    def __init__(self, code: str, message: str, message_vi: str):
-        super().__init__(message, message_vi, key=code, status=self.STATUS.get(code, 401))
+    def __init__(self, code: str, message: str | None = None, **params: Any):
+        super().__init__(message, key=code, status=self.STATUS.get(code, 401), **params)
         self.code = code
 
 
@@ -114,7 +115,7 @@ class Session:
 
 def check_pin(pin: str) -> None:
     if not (pin.isdigit() and 4 <= len(pin) <= 12):
-        raise AuthError("bad_request", "PIN must be 4 to 12 digits", "Mã PIN phải gồm 4 đến 12 chữ số.")
+        raise AuthError("bad_request", N_("PIN must be 4 to 12 digits"))
 
 
 def _token_key(token: str) -> str:
@@ -147,7 +148,7 @@ class Accounts:
         if not is_operator_code(code):
             raise AuthError("bad_request", f"bad operator code {code!r}: use {OPERATOR_RULE}", OPERATOR_RULE_VI)
         if role not in ROLES:
-            raise AuthError("bad_request", f"unknown role {role!r}", "Vai trò không hợp lệ.")
+            raise AuthError("bad_request", N_("unknown role '%(role)s'"), role=role)
         check_pin(pin)
         with self.store.tx() as conn:
             conn.execute(
@@ -204,9 +205,8 @@ class Accounts:
                 self._remember(account, make_verifier(pin, key))
                 return self.store.one("SELECT * FROM operators WHERE code = ?", (account["code"],))
             if row is not None and not row["pin_hash"]:
-                raise AuthError("offline_first_login", "the archive is unreachable and this operator has never "
-                                "logged in at this station", "Không kết nối được máy chủ và nhân viên này chưa "
-                                "từng đăng nhập tại trạm: cần có mạng cho lần đăng nhập đầu tiên.")
+                raise AuthError("offline_first_login", N_("the archive is unreachable and this operator has never "
+                                                          "logged in at this station"))
         if row is None or not row["pin_hash"]:
             check_verifier(pin, make_verifier("0000", key), key)  # same work: a wrong code costs a wrong PIN's time
             return None
@@ -243,13 +243,12 @@ class Accounts:
         wait = self.limiter.retry_after(code, address)
         if wait > 0:
             seconds = int(wait) + 1
-            raise AuthError("login_blocked", f"too many wrong PINs; wait {seconds} s",
-                            f"Nhập sai PIN quá nhiều lần. Vui lòng đợi {seconds} giây rồi thử lại.")
+            raise AuthError("login_blocked", N_("too many wrong PINs; wait %(seconds)s s"), seconds=seconds)
         row = self._checked(code, pin)
         if row is None:
             self.limiter.failed(code, address)
             self.store.audit(code[:32] or "?", "login.failed", address=address[:64])
-            raise AuthError("bad_login", "wrong operator code or PIN", "Sai mã nhân viên hoặc mã PIN.")
+            raise AuthError("bad_login", N_("wrong operator code or PIN"))
         self.limiter.succeeded(code, address)
         if row["failures"] or row["locked_until"]:
             with self.store.tx() as conn:
@@ -259,21 +258,20 @@ class Accounts:
     def session(self, token: str, *, touch: bool = True) -> Session:
         """The session behind `token`; locks it (and raises) when it was idle too long."""
         if not token:
-            raise AuthError("no_session", "not logged in", "Chưa đăng nhập.")
+            raise AuthError("no_session", N_("not logged in"))
         key = _token_key(token)
         row = self.store.one(
             "SELECT s.*, o.name, o.role FROM sessions s JOIN operators o ON o.code = s.operator"
             " WHERE s.token_sha256 = ? AND o.active = 1", (key,))
         if row is None:
-            raise AuthError("no_session", "not logged in", "Chưa đăng nhập.")
+            raise AuthError("no_session", N_("not logged in"))
         now = self.clock()
         if row["locked"] or now - row["last_seen"] > self.idle_lock_s:
             if not row["locked"]:
                 with self.store.tx() as conn:
                     conn.execute("UPDATE sessions SET locked = 1 WHERE token_sha256 = ?", (key,))
                     self.store._audit(conn, row["operator"], "session.locked", None, idle_s=int(now - row["last_seen"]))
-            raise AuthError("locked", "session locked after inactivity: enter the PIN again",
-                            "Màn hình đã khóa do không thao tác. Nhập lại mã PIN để tiếp tục.")
+            raise AuthError("locked", N_("session locked after inactivity: enter the PIN again"))
         if touch and now - row["last_seen"] > 1:
             with self.store.tx() as conn:
                 conn.execute("UPDATE sessions SET last_seen = ? WHERE token_sha256 = ?", (now, key))
@@ -288,7 +286,7 @@ class Accounts:
     def unlock(self, token: str, pin: str) -> Session:
         row = self.store.one("SELECT operator FROM sessions WHERE token_sha256 = ?", (_token_key(token or ""),))
         if row is None:
-            raise AuthError("no_session", "not logged in", "Chưa đăng nhập.")
+            raise AuthError("no_session", N_("not logged in"))
         fresh = self.login(row["operator"], pin)  # same PIN checks and failure counting as a login
         with self.store.tx() as conn:  # keep the old token (the browser's cookie), drop the new one
             conn.execute("DELETE FROM sessions WHERE token_sha256 = ?", (_token_key(fresh.token),))

@@ -22,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from protocol.durable import write_atomic
+from protocol.i18n import N_
 
 ENROLL_PATH = "/api/v1/enroll"
 FRAGMENT_NAME = "enrollment.toml"
@@ -83,19 +84,17 @@ def enroll(server_url: str, code: str, data_dir: str | Path, *, ca_file: str | P
     """
     base = server_url.rstrip("/")
     if not base.startswith(("http://", "https://")):
-        raise EnrollError(f"server URL must start with http:// or https://: {server_url!r}",
-                          "Địa chỉ máy chủ phải bắt đầu bằng http:// hoặc https://")
+        raise EnrollError(N_("server URL must start with http:// or https://: '%(server_url)s'"), server_url=server_url)
     pinned_pem = Path(ca_file).read_bytes() if ca_file else None
     verify: str | bool = str(Path(ca_file).resolve()) if ca_file else True
     try:
         resp = requests.post(base + ENROLL_PATH, json={"code": code, "station_id": station_id},
                              timeout=timeout, verify=verify)
     except requests.exceptions.SSLError as exc:
-        raise EnrollError(f"the server's certificate is not trusted: {exc}; pass --ca with the archive's CA",
-                          "Chứng chỉ của máy chủ không được tin cậy: hãy dùng --ca với tệp CA của kho lưu trữ"
+        raise EnrollError(N_("the server's certificate is not trusted: %(exc)s; pass --ca with the archive's CA"), exc=exc
                           ) from exc
     except requests.RequestException as exc:
-        raise EnrollError(f"server unreachable: {exc}", "Không kết nối được máy chủ") from exc
+        raise EnrollError(N_("server unreachable: %(exc)s"), exc=exc) from exc
     try:
         body = resp.json()
     except ValueError:
@@ -106,11 +105,10 @@ def enroll(server_url: str, code: str, data_dir: str | Path, *, ca_file: str | P
                           status=resp.status_code, code=str(body.get("error", "")))
     for key in ("station_id", "token", "mqtt_password", "server_key_pem"):
         if not isinstance(body.get(key), str) or not body[key]:
-            raise EnrollError(f"server answer lacks {key}", "Máy chủ trả lời thiếu thông tin")
+            raise EnrollError(N_("server answer lacks %(key_)s"), key_=key)
     ca_pem = body.get("tls_ca_pem", "").encode() or None
     if pinned_pem is not None and ca_pem is not None and _fingerprint(pinned_pem) != _fingerprint(ca_pem):
-        raise EnrollError("the server names a different CA than --ca: nothing stored",
-                          "CA máy chủ gửi khác với tệp --ca: không lưu gì cả")
+        raise EnrollError(N_("the server names a different CA than --ca: nothing stored"))
     ca_pem = ca_pem or pinned_pem
 
     data_dir = Path(data_dir)

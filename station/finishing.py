@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from protocol.clock import iso_vn, now_vn
 from protocol.errors import UserError
 from protocol.hashing import sha256_file
+from protocol.i18n import N_
 from protocol.metadata import DocumentRecord, FileRecord, MetadataError, check_document, check_file
 from protocol.version import SOFTWARE
 from station.processing.orientation import summary as orientation_summary
@@ -36,9 +37,6 @@ class FinishError(UserError):
     """Finishing stopped; the batch goes back to review. Carries an operator message."""
 
     key = "finish"
-
-    def __init__(self, message: str, message_vi: str):
-        super().__init__(message, message_vi)
 
 
 @dataclass
@@ -96,8 +94,7 @@ class Finisher:
             self.store.transition(batch_id, BatchState.FINISHING, actor=actor)
         elif batch["state"] != BatchState.FINISHING:  # FINISHING: resuming after a crash
             raise FinishError(
-                f"batch {batch_id} is {batch['state']}, not ready to finish",
-                "Hồ sơ chưa ở bước kiểm tra, chưa thể hoàn tất",
+                N_("batch %(batch_id)s is %(state)s, not ready to finish"), batch_id=batch_id, state=batch['state'],
             )
         try:
             return self._finish(batch, actor=actor)
@@ -118,7 +115,7 @@ class Finisher:
                 ) from exc
             if isinstance(exc, FinishError):
                 raise
-            raise FinishError(f"finishing failed: {exc}", f"Hoàn tất hồ sơ thất bại: {exc}") from exc
+            raise FinishError(N_("finishing failed: %(exc)s"), exc=exc) from exc
 
     # ------------------------------------------------------------------------------------------
     def _finish(self, batch: dict, *, actor: str) -> FinishResult:
@@ -210,12 +207,11 @@ class Finisher:
             problems += [p for p in check_document(record, hoso.file_code) if not p.warning]
             docs.append((row, record))
         if not docs:
-            raise FinishError("no documents: split the hồ sơ into documents first", "Chưa chia hồ sơ thành tài liệu")
+            raise FinishError(N_("no documents: split the hồ sơ into documents first"))
         assigned = [pid for _, rec in docs for pid in rec.page_ids]
         if sorted(assigned) != sorted(p["id"] for p in live):
             raise FinishError(
-                "every non-blank page must belong to exactly one document",
-                "Mỗi trang (trừ trang trắng) phải thuộc đúng một tài liệu",
+                N_("every non-blank page must belong to exactly one document"),
             )
         if problems:
             raise MetadataError(problems)
@@ -280,8 +276,7 @@ class Finisher:
         if built.pdfa_problems:
             problems = built.pdfa_problems
             raise FinishError(
-                f"{doc_id}.pdf fails PDF/A checks: {'; '.join(problems)}",
-                f"Tệp {doc_id}.pdf không đạt PDF/A: {'; '.join(problems)}",
+                N_("%(doc_id)s.pdf fails PDF/A checks: %(problems)s"), doc_id=doc_id, problems='; '.join(problems),
             )
         digest = sha256_file(final)
         events.append(

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from protocol.i18n import N_
 from protocol.inputs import InputError
 from station.config import StationConfig
 from station.store import BatchState, Store
@@ -136,8 +137,7 @@ class Station:
             return self.sync_client.verify_operator(code, pin)
         except SyncError as exc:
             if exc.status == 429:
-                raise AuthError("login_blocked", "too many wrong PINs at the archive; wait",
-                                "Nhập sai PIN quá nhiều lần. Vui lòng đợi rồi thử lại.") from exc
+                raise AuthError("login_blocked", N_("too many wrong PINs at the archive; wait")) from exc
             raise Offline(str(exc)) from exc
 
     def use_server(self, url: str) -> None:
@@ -314,8 +314,7 @@ class Station:
             if time.monotonic() > deadline:
                 from station.finishing import FinishError
 
-                raise FinishError("page processing did not finish in time",
-                                  "Xử lý ảnh các trang chưa xong sau 10 phút; hãy thử hoàn tất lại.")
+                raise FinishError(N_("page processing did not finish in time"))
             self._finish_step(batch_id, "start", {"batch": batch_id, "pages_waiting": self.pool.pending()})
 
     def refresh_derivatives(self, batch_id: int) -> int:

@@ -16,6 +16,7 @@ import pikepdf
 from protocol.clock import iso_vn
 from protocol.durable import fsync_dir
 from protocol.hashing import sha256_bytes, sha256_file
+from protocol.i18n import N_
 from protocol.metadata import FileRecord, MetadataError, check_document, check_file, nfc
 from protocol.package import ead, mets, premis, schemas
 from protocol.package.model import (
@@ -61,25 +62,23 @@ def _check_inputs(
     hoso: FileRecord, documents: list[PackageDocument], kind: str, status: str, check_metadata: bool
 ) -> None:
     if kind not in KINDS:
-        raise PackageError(f"unknown package kind {kind!r}", f"Loại gói {kind!r} không hợp lệ")
+        raise PackageError(N_("unknown package kind '%(kind)s'"), kind=kind)
     if status not in RECORD_STATUSES:
-        raise PackageError(f"unknown RECORDSTATUS {status!r}", f"Trạng thái gói {status!r} không hợp lệ")
+        raise PackageError(N_("unknown RECORDSTATUS '%(status_)s'"), status_=status)
     if not documents:
-        raise PackageError("a package needs at least one document", "Gói phải có ít nhất một tài liệu")
+        raise PackageError(N_("a package needs at least one document"))
     ordinals = [d.record.ordinal for d in documents]
     if ordinals != list(range(1, len(documents) + 1)):
         raise PackageError(
-            f"document ordinals must run 1..n in order, got {ordinals}",
-            "Số thứ tự tài liệu phải liên tục từ 1 đến n",
+            N_("document ordinals must run 1..n in order, got %(ordinals)s"), ordinals=ordinals,
         )
     for doc in documents:
         if not Path(doc.pdf_path).is_file():
-            raise PackageError(f"PDF not found: {doc.pdf_path}", f"Không tìm thấy tệp PDF: {doc.pdf_path}")
+            raise PackageError(N_("PDF not found: %(pdf_path)s"), pdf_path=doc.pdf_path)
         actual = _pdf_pages(Path(doc.pdf_path))
         if actual != doc.page_count:
             raise PackageError(
-                f"{doc.pdf_path}: page_count {doc.page_count} but the PDF has {actual} pages",
-                f"{doc.pdf_path}: số trang khai báo {doc.page_count}, tệp PDF có {actual} trang",
+                N_("%(pdf_path)s: page_count %(page_count)s but the PDF has %(actual)s pages"), pdf_path=doc.pdf_path, page_count=doc.page_count, actual=actual,
             )
     if check_metadata:
         problems = [p for p in check_file(hoso) if not p.warning]
@@ -97,8 +96,7 @@ def _validated(name: str, data: bytes, member: str) -> bytes:
     reasons = schemas.validate(name, data)
     if reasons:
         raise PackageError(
-            f"{member} is not valid against {name}: {'; '.join(reasons[:5])}",
-            f"{member} không hợp lệ theo lược đồ {name}",
+            N_("%(member)s is not valid against %(name)s: %(reasons)s"), member=member, name=name, reasons='; '.join(reasons[:5]),
         )
     return data
 

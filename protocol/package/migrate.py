@@ -18,6 +18,7 @@ from lxml import etree
 from protocol.clock import iso_vn
 from protocol.durable import fsync_dir
 from protocol.hashing import sha256_bytes, sha256_file
+from protocol.i18n import N_
 from protocol.package import mets, premis, schemas
 from protocol.package.model import (
     DOCUMENTATION,
@@ -66,8 +67,7 @@ def _add_event(premis_xml: bytes, event: PremisEvent) -> bytes:
 def _validated(name: str, data: bytes, member: str) -> bytes:
     reasons = schemas.validate(name, data)
     if reasons:
-        raise PackageError(f"migrated {member} is not valid against {name}: {'; '.join(reasons[:5])}",
-                           f"{member} sau chuyển đổi không hợp lệ theo lược đồ {name}")
+        raise PackageError(N_("migrated %(member)s is not valid against %(name)s: %(reasons)s"), member=member, name=name, reasons='; '.join(reasons[:5]))
     return data
 
 
@@ -88,7 +88,7 @@ def migrate_package(src: Path, out_dir: Path, *, software: str = SOFTWARE,
         old_root = parse_xml(source.read(f"{folder}/{ROOT_METS}"))
         old_rep = parse_xml(source.read(f"{folder}/{REP_METS}"))
         if contents.kind not in ("SIP", "AIP"):
-            raise PackageError(f"unknown package type {contents.kind!r}", "Loại gói không hợp lệ")
+            raise PackageError(N_("unknown package type '%(kind)s'"), kind=contents.kind)
         now = iso_vn()
         created = contents.created or now
         header = mets.Header(
@@ -141,8 +141,7 @@ def migrate_package(src: Path, out_dir: Path, *, software: str = SOFTWARE,
                     for e in contents.files if e.use == "Documentation" and e.mets == ROOT_METS]
         for name, data in documentation.items():
             if "/" in name or name.startswith(".") or f"{DOCUMENTATION}/{name}" in {r.href for r in doc_refs}:
-                raise PackageError(f"documentation file {name!r} is not a new plain file name",
-                                   f"Tên tệp tài liệu kèm theo {name} không hợp lệ hoặc đã có")
+                raise PackageError(N_("documentation file '%(name)s' is not a new plain file name"), name=name)
             doc_refs.append(mets.Ref(f"{DOCUMENTATION}/{name}", len(data), sha256_bytes(data), now,
                                      "application/pdf" if name.endswith(".pdf") else "application/octet-stream"))
         root_xml = _validated("mets.xsd", mets.root_mets(

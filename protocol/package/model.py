@@ -50,12 +50,9 @@ def folder_name(objid: str) -> str:
 
 
 class PackageError(UserError, ValueError):
-    """A package cannot be built or read. `message_vi` is what an operator sees."""
+    """A package cannot be built or read. `.text(lang)` is what an operator sees."""
 
     key = "package"
-
-    def __init__(self, message: str, message_vi: str = ""):
-        super().__init__(message, message_vi or message)
 
 
 @dataclass

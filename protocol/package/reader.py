@@ -11,6 +11,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from protocol.i18n import N_
 from protocol.metadata import nfc
 from protocol.package.ead import parse_simpledc
 from protocol.package.model import (
@@ -52,8 +53,7 @@ class _Mets:
         self.root = parse_xml(data)
         if self.root.tag != f"{{{NS_METS}}}mets":
             raise PackageError(
-                f"{label}: root element is {self.root.tag!r}, not mets:mets",
-                f"{label}: không phải tài liệu METS",
+                N_("%(label)s: root element is '%(tag)s', not mets:mets"), label=label, tag=self.root.tag,
             )
         self.base, self.label = base_dir, label
         hdr = self.root.find("m:metsHdr", NS)
@@ -142,8 +142,7 @@ def read_source(source: Source) -> PackageContents:
         tops = with_mets if len(with_mets) == 1 else tops
     if len(tops) != 1:
         raise PackageError(
-            f"the package must hold exactly one top folder, found {len(tops)}: {tops[:5]}",
-            "Gói phải có đúng một thư mục gốc",
+            N_("the package must hold exactly one top folder, found %(count)s: %(tops)s"), count=len(tops), tops=tops[:5],
         )
     folder = tops[0]
     problems: list[str] = []
@@ -154,7 +153,7 @@ def read_source(source: Source) -> PackageContents:
     try:
         root = _Mets(read("METS.xml"), "", "METS.xml")
     except (PackageError, etree.XMLSyntaxError) as exc:
-        raise PackageError(f"METS.xml unreadable: {exc}", "Không đọc được METS.xml") from exc
+        raise PackageError(N_("METS.xml unreadable: %(exc)s"), exc=exc) from exc
     objid = root.root.get("OBJID", "")
     kind = root.hdr.get(f"{{{NS_CSIP}}}OAISPACKAGETYPE", "")
     files = root.entries()

@@ -15,6 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from protocol.i18n import N_
 from protocol.package.model import PackageError
 
 MAX_XML = 64 << 20  # an XML member larger than this is refused (no METS needs it)
@@ -63,7 +64,7 @@ class ZipSource(Source):
         try:
             self.zf = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise PackageError(f"not a readable zip file: {exc}", f"Không đọc được tệp zip: {exc}") from exc
+            raise PackageError(N_("not a readable zip file: %(exc)s"), exc=exc) from exc
         self.members = []
         self._info: dict[str, zipfile.ZipInfo] = {}
         for info in self.zf.infolist():
@@ -82,22 +83,22 @@ class ZipSource(Source):
     def _get(self, name: str) -> zipfile.ZipInfo:
         info = self._info.get(name)
         if info is None:
-            raise PackageError(f"no member {name!r}", f"Thiếu tệp {name!r} trong gói")
+            raise PackageError(N_("no member '%(name)s'"), name=name)
         if stat.S_ISLNK(info.external_attr >> 16):
-            raise PackageError(f"{name!r} is a symbolic link", f"{name!r} là liên kết tượng trưng")
+            raise PackageError(N_("'%(name)s' is a symbolic link"), name=name)
         return info
 
     def read(self, name: str, *, limit: int = MAX_XML) -> bytes:
         info = self._get(name)
         if info.file_size > limit:
-            raise PackageError(f"{name!r} is larger than {limit} bytes", f"{name!r} quá lớn")
+            raise PackageError(N_("'%(name)s' is larger than %(limit)s bytes"), name=name, limit=limit)
         try:
             with self.zf.open(info) as handle:
                 data = handle.read(limit + 1)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError) as exc:
-            raise PackageError(f"cannot read {name!r}: {exc}", f"Không đọc được {name!r}") from exc
+            raise PackageError(N_("cannot read '%(name)s': %(exc)s"), name=name, exc=exc) from exc
         if len(data) > limit:
-            raise PackageError(f"{name!r} is larger than {limit} bytes", f"{name!r} quá lớn")
+            raise PackageError(N_("'%(name)s' is larger than %(limit)s bytes"), name=name, limit=limit)
         return data
 
     def _blocks(self, name: str):
@@ -109,7 +110,7 @@ class ZipSource(Source):
                     left -= len(block)
                     yield block
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError) as exc:
-            raise PackageError(f"cannot read {name!r}: {exc}", f"Không đọc được {name!r}") from exc
+            raise PackageError(N_("cannot read '%(name)s': %(exc)s"), name=name, exc=exc) from exc
 
     def sha256(self, name: str) -> tuple[int, str]:
         digest, size = hashlib.sha256(), 0
@@ -149,12 +150,12 @@ class DirSource(Source):
     def _path(self, name: str) -> Path:
         parts = name.split("/")
         if name.startswith("/") or ".." in parts:
-            raise PackageError(f"unsafe path {name!r}", f"Đường dẫn không an toàn {name!r}")
+            raise PackageError(N_("unsafe path '%(name)s'"), name=name)
         path = self.root.joinpath(*parts)
         if not path.exists() and (nfd := self.root / unicodedata.normalize("NFD", name)).exists():
             path = nfd  # some file systems (macOS) hand back NFD names
         if path.is_symlink() or not path.is_file():
-            raise PackageError(f"no regular file {name!r}", f"Thiếu tệp {name!r} trong gói")
+            raise PackageError(N_("no regular file '%(name)s'"), name=name)
         return path
 
     def read(self, name: str, *, limit: int = MAX_XML) -> bytes:
@@ -162,7 +163,7 @@ class DirSource(Source):
         with open(path, "rb") as handle:
             data = handle.read(limit + 1)
         if len(data) > limit:
-            raise PackageError(f"{name!r} is larger than {limit} bytes", f"{name!r} quá lớn")
+            raise PackageError(N_("'%(name)s' is larger than %(limit)s bytes"), name=name, limit=limit)
         return data
 
     def _blocks(self, name: str):
@@ -183,7 +184,7 @@ def open_source(path: Path) -> Source:
     if path.is_dir():
         return DirSource(path)
     if not path.is_file():
-        raise PackageError(f"no such package: {path}", f"Không tìm thấy gói: {path}")
+        raise PackageError(N_("no such package: %(path)s"), path=path)
     return ZipSource(path)
 
 

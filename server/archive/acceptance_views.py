@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
+from protocol.i18n import N_
 from server.archive import bienban, browse, decisions, lots, sampling, signing
 from server.archive.decisions import DecisionError
 from server.archive.views import archivist, bp
@@ -114,17 +115,16 @@ def _defects(raw: str, objids: list[str]) -> list[dict[str, Any]]:
     try:
         marks = json.loads(raw or "[]")
     except ValueError as exc:
-        raise DecisionError("defects: not JSON", "Danh sách lỗi không đọc được; hãy tải lại trang") from exc
+        raise DecisionError(N_("defects: not JSON")) from exc
     if not isinstance(marks, list) or len(marks) > 1000:
-        raise DecisionError("defects: expected a list", "Danh sách lỗi không hợp lệ")
+        raise DecisionError(N_("defects: expected a list"))
     out = []
     for m in marks:
         if not isinstance(m, dict) or m.get("objid") not in objids:
-            raise DecisionError("a defect names a hồ sơ outside this decision",
-                                "Có lỗi ghi cho hồ sơ không thuộc lô đang nghiệm thu")
+            raise DecisionError(N_("a defect names a hồ sơ outside this decision"))
         page = m.get("page")
         if page is not None and (not isinstance(page, int) or page < 1):
-            raise DecisionError("defect page must be a positive integer or null", "Số trang của lỗi không hợp lệ")
+            raise DecisionError(N_("defect page must be a positive integer or null"))
         doc_id = m.get("doc_id") or None
         out.append({"class": str(m.get("class", "")), "kind": str(m.get("kind", "")), "objid": m["objid"],
                     "doc_id": doc_id, "page": page if doc_id else None, "note": str(m.get("note", ""))[:500]})

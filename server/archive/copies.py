@@ -22,6 +22,8 @@ from typing import Any
 
 from protocol.clock import iso_vn, now_vn
 from protocol.durable import write_atomic
+from protocol.errors import UserError
+from protocol.i18n import N_
 from server.archive import audit, copies_pdf, render, signing
 
 KINDS = ("read", "copy", "certified", "dip")
@@ -30,13 +32,8 @@ READ_MAX_DAYS = 15  # TT05 Điều 37: the reading period
 
 
 
-class CopyError(ValueError):
-    """A refused request; `message_vi` is what the archivist sees, `status` the HTTP answer."""
-
-    def __init__(self, message: str, message_vi: str, status: int = 400):
-        super().__init__(message)
-        self.message_vi = message_vi
-        self.status = status
+class CopyError(UserError, ValueError):
+    """A refused request; `.text(lang)` is what the archivist sees, `status` the HTTP answer."""
 
 
 @dataclass(frozen=True)
@@ -51,19 +48,17 @@ class CopyRequest:
 
     def check(self, kind: str, today: date) -> None:
         if kind not in KINDS:
-            raise CopyError(f"unknown copy kind {kind!r}", "Loại bản sao không hợp lệ")
+            raise CopyError(N_("unknown copy kind '%(kind)s'"), kind=kind)
         if not self.recipient.strip() or len(self.recipient) > 200:
-            raise CopyError("recipient is required (at most 200 characters)",
-                            "Cần nhập họ tên người nhận (tối đa 200 ký tự)")
+            raise CopyError(N_("recipient is required (at most 200 characters)"))
         if len(self.recipient_id) > 50 or len(self.purpose_content) > 1000 or len(self.research_topic) > 500:
-            raise CopyError("a request field is too long", "Một trường của yêu cầu quá dài")
+            raise CopyError(N_("a request field is too long"))
         if self.purpose not in PURPOSES:
-            raise CopyError("purpose must be 01, 02 or 03", "Cần chọn mục đích sử dụng")
+            raise CopyError(N_("purpose must be 01, 02 or 03"))
         if self.until < today:
-            raise CopyError("the validity date is in the past", "Thời hạn sử dụng đã qua: chọn một ngày từ hôm nay")
+            raise CopyError(N_("the validity date is in the past"))
         if kind == "read" and self.until > today + timedelta(days=READ_MAX_DAYS):
-            raise CopyError(f"a read-only view lasts at most {READ_MAX_DAYS} days",
-                            f"Bản đọc chỉ được xem tối đa {READ_MAX_DAYS} ngày")
+            raise CopyError(N_("a read-only view lasts at most %(read_max_days)s days"), read_max_days=READ_MAX_DAYS)
 
 
 def parse_request(form: Any) -> CopyRequest:
@@ -71,7 +66,7 @@ def parse_request(form: Any) -> CopyRequest:
     try:
         until = date.fromisoformat(str(form.get("until", "")).strip())
     except ValueError as exc:
-        raise CopyError("until must be a date YYYY-MM-DD", "Thời hạn phải là một ngày (năm-tháng-ngày)") from exc
+        raise CopyError(N_("until must be a date YYYY-MM-DD")) from exc
     return CopyRequest(recipient=str(form.get("recipient", "")).strip(),
                        recipient_id=str(form.get("recipient_id", "")).strip(),
                        purpose=str(form.get("purpose", "")).strip(),
@@ -140,7 +135,7 @@ def _sign(ctx: Any, data: bytes, reason: str) -> bytes:
 def get(ctx: Any, copy_id: str) -> dict[str, Any]:
     row = ctx.db.one("SELECT * FROM archive_copies WHERE id = ?", (copy_id,)) if len(copy_id) == 32 else None
     if row is None:
-        raise CopyError(f"no copy {copy_id}", "Không tìm thấy bản sao", 404)
+        raise CopyError(N_("no copy %(copy_id)s"), copy_id=copy_id, status=404)
     return dict(row, request=json.loads(row["request"]))
 
 
@@ -152,7 +147,7 @@ def readable(ctx: Any, copy_id: str, *, today: date | None = None) -> dict[str, 
     """A read-only view that may still be read; refuses it after its date (410)."""
     row = get(ctx, copy_id)
     if row["kind"] != "read":
-        raise CopyError("not a read-only view", "Đây không phải bản đọc", 404)
+        raise CopyError(N_("not a read-only view"), status=404)
     if date.fromisoformat(row["until"]) < (today or now_vn().date()):
         raise CopyError(f"read-only view {copy_id} expired on {row['until']}",
                         f"Bản đọc đã hết hạn ngày {_vn_date(row['until'])}", 410)

@@ -22,6 +22,7 @@ from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.stamp import TextStamp, TextStampStyle
 
 from protocol.clock import now_vn
+from protocol.errors import UserError
 from server.archive import pdfa
 
 log = logging.getLogger(__name__)
@@ -33,12 +34,10 @@ MARGIN_PT = 14
 PAD_PT = 2
 
 
-class CopyPdfError(Exception):
-    """A copy that cannot be made (no signing key, unreadable master); `message_vi` is for the archivist."""
+class CopyPdfError(UserError):
+    """A copy that cannot be made (no signing key, unreadable master); `.text(lang)` is for the archivist."""
 
-    def __init__(self, message: str, message_vi: str):
-        super().__init__(message)
-        self.message_vi = message_vi
+    status = 503
 
 
 @functools.lru_cache(maxsize=1)

@@ -15,6 +15,7 @@ from typing import Any
 
 from protocol.clock import iso_vn
 from protocol.errors import UserError
+from protocol.i18n import N_
 from server.archive import audit, states
 from server.db import Records
 
@@ -29,31 +30,26 @@ DEFECTS = {
 
 
 class DecisionError(UserError, ValueError):
-    """A refused proposal or validation; `message_vi` is what the archivist sees."""
-
-    def __init__(self, message: str, message_vi: str):
-        super().__init__(message, message_vi)
+    """A refused proposal or validation; `.text(lang)` is what the archivist sees."""
 
 
 def _check_defects(defects: list[dict[str, Any]]) -> None:
     for d in defects:
         kinds = DEFECTS.get(d.get("class", ""), ())
         if d.get("kind") not in kinds:
-            raise DecisionError(f"unknown defect {d.get('class')!r}/{d.get('kind')!r}",
-                                "Loại lỗi không hợp lệ")
+            raise DecisionError(N_("unknown defect '%(value)s'/'%(value2)s'"), value=d.get('class'), value2=d.get('kind'))
 
 
 def propose(db: Records, *, lot: str, objids: list[str], decision: str, defects: list[dict[str, Any]],
             inspector: str, address: str, note: str = "") -> str:
     """Record the inspector's proposal; the hồ sơ go to `in_review`. Returns the decision id."""
     if decision not in DECISIONS:
-        raise DecisionError(f"decision must be one of {DECISIONS}", "Quyết định phải là đạt hoặc trả lại")
+        raise DecisionError(N_("decision must be one of %(decisions)s"), decisions=DECISIONS)
     if not objids:
-        raise DecisionError("a decision needs at least one hồ sơ", "Chưa chọn hồ sơ nào")
+        raise DecisionError(N_("a decision needs at least one hồ sơ"))
     _check_defects(defects)
     if decision == "accept" and any(d["class"] == "critical" for d in defects):
-        raise DecisionError("a lot with a critical defect cannot be accepted",
-                            "Lô có lỗi nghiêm trọng không thể được nghiệm thu đạt")
+        raise DecisionError(N_("a lot with a critical defect cannot be accepted"))
     decision_id = uuid.uuid4().hex
     with db.tx() as conn:
         conn.execute(
@@ -73,20 +69,18 @@ def validate(db: Records, decision_id: str, *, validator: str, makers: set[str],
     """A second person confirms the proposal; refuses the inspector and anyone who made the hồ sơ."""
     row = db.one("SELECT * FROM acceptance_decisions WHERE id = ?", (decision_id,))
     if row is None:
-        raise DecisionError(f"no decision {decision_id}", "Không tìm thấy đề xuất nghiệm thu")
+        raise DecisionError(N_("no decision %(decision_id)s"), decision_id=decision_id)
     if row["validated_by"]:
-        raise DecisionError("this decision was already validated", "Đề xuất này đã được phê duyệt")
+        raise DecisionError(N_("this decision was already validated"))
     if validator == row["proposed_by"]:
-        raise DecisionError("the inspector cannot validate their own proposal",
-                            "Người kiểm tra không được tự phê duyệt đề xuất của mình")
+        raise DecisionError(N_("the inspector cannot validate their own proposal"))
     if validator in makers:
-        raise DecisionError("a person who digitised these hồ sơ cannot validate their acceptance",
-                            "Người đã số hóa hồ sơ không được phê duyệt nghiệm thu hồ sơ đó")
+        raise DecisionError(N_("a person who digitised these hồ sơ cannot validate their acceptance"))
     with db.tx() as conn:
         done = conn.execute("UPDATE acceptance_decisions SET validated_by = ?, validated_at = ? "
                             "WHERE id = ? AND validated_by IS NULL", (validator, iso_vn(), decision_id)).rowcount
     if done != 1:
-        raise DecisionError("this decision was already validated", "Đề xuất này đã được phê duyệt")
+        raise DecisionError(N_("this decision was already validated"))
     target = "accepted" if row["decision"] == "accept" else "returned"
     for objid in json.loads(row["objids"]):
         states.set_state(db, objid, target, by=validator)

@@ -12,18 +12,16 @@ import json
 import re
 from typing import Any
 
+from protocol.errors import UserError
+from protocol.i18n import N_
 from server.archive import browse, sampling, states
 
 PENDING = ("received", "in_review")  # states an inspector decides on
 LOT_RE = re.compile(r"^(wo|batch|station):[A-Za-z0-9_.-]{1,100}$")
 
 
-class LotError(ValueError):
-    """A lot name or contract rule that cannot be used; `message_vi` is what the archivist sees."""
-
-    def __init__(self, message: str, message_vi: str):
-        super().__init__(message)
-        self.message_vi = message_vi
+class LotError(UserError, ValueError):
+    """A lot name or contract rule that cannot be used; `.text(lang)` is what the archivist sees."""
 
 
 def lot_of(upload: dict[str, Any]) -> str:
@@ -83,7 +81,7 @@ def lots(ctx: Any) -> list[dict[str, Any]]:
 
 def check_name(lot: str) -> str:
     if not LOT_RE.match(lot or ""):
-        raise LotError(f"not a lot name: {lot!r}", "Tên lô không hợp lệ")
+        raise LotError(N_("not a lot name: '%(lot)s'"), lot=lot)
     return lot
 
 
@@ -121,8 +119,7 @@ def policy_for(rules: Any, lot: str) -> dict[str, Any]:
                 return {"rule": "percent", "percent": float(parts[1]), "minimum": int(parts[2])}
             except ValueError:
                 pass
-        raise LotError(f"acceptance.contracts: cannot read {line!r} (use NAME=iso2859-1 or NAME=percent:P:MIN)",
-                       f"Cấu hình quy tắc lấy mẫu của hợp đồng không đọc được: {line}")
+        raise LotError(N_("acceptance.contracts: cannot read '%(line)s' (use NAME=iso2859-1 or NAME=percent:P:MIN)"), line=line)
     if rules.sampling_rule == "iso2859-1":
         return {"rule": "iso2859-1"}
     return {"rule": "percent", "percent": rules.sampling_percent, "minimum": rules.sampling_minimum}
@@ -151,8 +148,7 @@ def draw(ctx: Any, lot: str, *, by: str, address: str) -> dict[str, Any]:
 
     hoso = [h for h in lot_hoso(ctx, lot) if h["pending"]]  # what is still to be decided
     if not hoso:
-        raise LotError(f"lot {lot} has no hồ sơ waiting for acceptance",
-                       "Lô này không còn hồ sơ nào chờ nghiệm thu")
+        raise LotError(N_("lot %(lot)s has no hồ sơ waiting for acceptance"), lot=lot)
     station = hoso[0]["station_id"] or ""
     row = sampling.record_sample(ctx.db, lot=lot, units=units(ctx, [h["objid"] for h in hoso]),
                                  policy=policy_for(ctx.config.acceptance, lot), drawn_by=by, station_id=station,

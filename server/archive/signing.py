@@ -16,6 +16,7 @@ from pyhanko.sign import fields, signers
 
 from protocol.clock import now_vn
 from protocol.errors import UserError
+from protocol.i18n import N_
 from protocol.signatures import pin_modification_time
 
 
@@ -36,8 +37,7 @@ def archive_key(config: Any) -> tuple[Path, Path | None]:
     p12 = Path(config.archive_signer_p12 or Path(config.data_dir) / "keys" / "archive.p12")
     if not p12.is_file():
         raise ArchiveKeyError(
-            f"no archive signing key at {p12} (set archive_signer_p12 in server.toml)",
-            "Máy chủ chưa có khóa ký số của cơ quan lưu trữ (archive_signer_p12): hãy báo quản trị viên cấu hình.")
+            N_("no archive signing key at %(p12)s (set archive_signer_p12 in server.toml)"), p12=p12)
     pw = config.archive_signer_passphrase_file
     return p12, (Path(pw) if pw else None)
 
@@ -47,8 +47,7 @@ def _signer(p12: Path, passphrase_file: Path | None, _mtime: float) -> signers.S
     passphrase = passphrase_file.read_bytes().strip() if passphrase_file else None
     signer = signers.SimpleSigner.load_pkcs12(str(p12), passphrase=passphrase)
     if signer is None:
-        raise ArchiveKeyError(f"cannot open the archive signing key {p12} (wrong passphrase or damaged file)",
-                              "Không mở được khóa ký số của cơ quan lưu trữ (sai mật khẩu hoặc tệp hỏng).")
+        raise ArchiveKeyError(N_("cannot open the archive signing key %(p12)s (wrong passphrase or damaged file)"), p12=p12)
     return signer
 
 

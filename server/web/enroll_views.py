@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template_string, request, url_for
 
+from protocol.i18n import N_
 from server import auth, enrollment
 from server.pages import ctx, lang
 from server.web.blueprint import bp
@@ -112,13 +113,11 @@ def enroll():
     wait = limiter.retry_after(key, address)
     if wait > 0:
         seconds = int(wait) + 1
-        return _refuse(429, "rate_limited", f"too many wrong codes: retry in {seconds} s",
-                       f"Nhập sai quá nhiều lần: thử lại sau {seconds} giây", **{"Retry-After": str(seconds)})
+        return _refuse(429, "rate_limited", N_("too many wrong codes: retry in %(seconds)s s"), seconds=seconds, **{"Retry-After": str(seconds)})
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("code"), str) or not (
             body.get("station_id") is None or isinstance(body.get("station_id"), str)):
-        return _refuse(400, "bad_request", "send a JSON object {code, station_id?}",
-                       "Yêu cầu phải là JSON {code, station_id}")
+        return _refuse(400, "bad_request", N_("send a JSON object {code, station_id?}"))
     try:
         identity = enrollment.redeem(ctx(), body["code"][:64], station_id=body.get("station_id") or None)
     except enrollment.EnrollmentError as exc:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol.errors import UserError
+from protocol.i18n import N_
 from protocol.metadata import MAINTENANCE, FileRecord, check_file, file_code
 
 # canonical column -> accepted headers (compared folded: no diacritics, lower case, single spaces)
@@ -60,9 +61,6 @@ MAX_ROWS = 50_000
 
 class InventoryError(UserError, ValueError):
     """The file as a whole cannot be read (not CSV/XLSX, no header, missing columns)."""
-
-    def __init__(self, message: str, message_vi: str):
-        super().__init__(message, message_vi)
 
 
 @dataclass(frozen=True)
@@ -122,16 +120,14 @@ def read_table(path: Path | str, data: bytes | None = None) -> list[list[Any]]:
         return _read_xlsx(raw)
     if suffix in (".csv", ".txt", ""):
         return _read_csv(raw)
-    raise InventoryError(f"{path.name}: expected a .csv or .xlsx file",
-                         f"{path.name}: cần tệp .csv hoặc .xlsx")
+    raise InventoryError(N_("%(name)s: expected a .csv or .xlsx file"), name=path.name)
 
 
 def _read_csv(raw: bytes) -> list[list[Any]]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InventoryError("the CSV file is not UTF-8 (save it as 'CSV UTF-8')",
-                             "Tệp CSV không mã hóa UTF-8 (hãy lưu dạng «CSV UTF-8»)") from exc
+        raise InventoryError(N_("the CSV file is not UTF-8 (save it as 'CSV UTF-8')")) from exc
     sample = text[:4096]
     delimiter = ";" if sample.count(";") > sample.count(",") else ","
     return [row for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
@@ -145,8 +141,7 @@ def _read_xlsx(raw: bytes) -> list[list[Any]]:
     try:
         book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise InventoryError(f"not a readable XLSX workbook: {exc}",
-                             "Không đọc được tệp XLSX (tệp hỏng hoặc không phải Excel)") from exc
+        raise InventoryError(N_("not a readable XLSX workbook: %(exc)s"), exc=exc) from exc
     try:
         sheet = book.worksheets[0]
         return [list(row) for row in sheet.iter_rows(values_only=True)]
@@ -167,7 +162,7 @@ def _text(value: Any) -> str:
 def parse_inventory(table: list[list[Any]]) -> Inventory:
     """Validate every data row; valid rows become InventoryRow, each problem a RowProblem."""
     if not any(any(_text(c) for c in row) for row in table):
-        raise InventoryError("the file is empty", "Tệp không có dữ liệu")
+        raise InventoryError(N_("the file is empty"))
     # The header is the first row naming at least 3 known columns: title lines above it are common.
     header_at = next((i for i, row in enumerate(table[:20])
                       if sum(fold(_text(c)) in _HEADER_INDEX for c in row) >= 3), None)
@@ -184,8 +179,7 @@ def parse_inventory(table: list[list[Any]]) -> Inventory:
             "missing columns: " + ", ".join(missing) + " (see docs/dashboard.md)",
             "Thiếu cột: " + ", ".join(LABELS_VI[k] for k in missing))
     if len(table) - header_at - 1 > MAX_ROWS:
-        raise InventoryError(f"more than {MAX_ROWS} rows: split the inventory",
-                             f"Quá {MAX_ROWS} dòng: hãy chia nhỏ mục lục")
+        raise InventoryError(N_("more than %(max_rows)s rows: split the inventory"), max_rows=MAX_ROWS)
     inventory = Inventory()
     seen: dict[str, int] = {}
     for offset, cells in enumerate(table[header_at + 1:]):
@@ -237,18 +231,18 @@ def _check_row(rownum: int, v: dict[str, str]) -> tuple[InventoryRow | None, lis
         problems.append(RowProblem(rownum, column, v.get(column, ""), message, message_vi))
 
     if not FONDS_RE.fullmatch(v["fonds_code"]):
-        bad("fonds_code", "fonds code: 1-40 letters, digits, . _ -", "Mã phông: 1–40 chữ, số, dấu . _ -")
+        bad("fonds_code", N_("fonds code: 1-40 letters, digits, . _ -"))
     try:
         year = int(v["year"])
     except ValueError:
-        bad("year", "not a year", "Năm không hợp lệ")
+        bad("year", N_("not a year"))
         year = 0
     try:
         sheets = int(v["expected_sheets"])
         if sheets <= 0:
             raise ValueError
     except ValueError:
-        bad("expected_sheets", "expected sheets must be a whole number above 0", "Số tờ phải là số nguyên lớn hơn 0")
+        bad("expected_sheets", N_("expected sheets must be a whole number above 0"))
         sheets = 0
     flags = {key: _flag(rownum, key, v.get(key, ""), problems) for key in FLAGS}
     maintenance = _maintenance(v["maintenance"])
@@ -256,7 +250,7 @@ def _check_row(rownum: int, v: dict[str, str]) -> tuple[InventoryRow | None, lis
         flags["permanent"] = maintenance == "01"
     station = v.get("station") or None
     if station and not re.fullmatch(r"[a-z0-9-]{1,32}", station):
-        bad("station", "station id: [a-z0-9-], up to 32 characters", "Mã trạm: chữ thường, số, gạch ngang")
+        bad("station", N_("station id: [a-z0-9-], up to 32 characters"))
     notation = v["notation"]
     record = FileRecord(
         agency_id=v["agency_id"], year=year, notation=notation, title=v["title"], maintenance=maintenance,

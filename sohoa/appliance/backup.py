@@ -27,8 +27,10 @@ from typing import Any
 
 from protocol.clock import iso_vn, now_vn
 from protocol.durable import fsync_dir, write_atomic
+from protocol.errors import ExitCode, UserError
 from protocol.hashing import copy_hashing
 from protocol.hashing import sha256_file as _hash
+from protocol.i18n import N_
 
 log = logging.getLogger("sohoa.backup")
 FORMAT = "sohoa-server-backup/1"
@@ -37,12 +39,10 @@ DATABASES = ("server.db", "catalog.db", "monitor.db")  # the names ServerConfig 
 KEY = "keys/receipt-ed25519.pem"
 
 
-class BackupError(Exception):
-    """A backup or restore could not be made or trusted. `message_vi` is what an operator sees."""
+class BackupError(UserError):
+    """A backup or restore could not be made or trusted. `.text(lang)` is what an operator sees."""
 
-    def __init__(self, message: str, message_vi: str = ""):
-        super().__init__(message)
-        self.message_vi = message_vi or message
+    exit_code = ExitCode.FAILED
 
 
 @dataclass
@@ -61,8 +61,7 @@ def _hash_copy(src: Path, dest: Path) -> tuple[str, int]:
 
 def _empty_target(path: Path) -> None:
     if path.exists() and any(path.iterdir()):
-        raise BackupError(f"{path} is not empty: refusing to write into it",
-                          f"Thư mục {path} không trống: không ghi vào đó")
+        raise BackupError(N_("%(path)s is not empty: refusing to write into it"), path=path)
     path.mkdir(parents=True, exist_ok=True)
 
 
@@ -126,8 +125,7 @@ def backup_server(config: Any, dest: Path, *, link_from: Path | None = None) -> 
             else:
                 sha, size = _hash_copy(src, out)
             if sha != expected:
-                raise BackupError(f"stored package {src} does not match its hash: run `sohoa server fixity`",
-                                  f"Gói {src} không khớp mã băm: hãy chạy kiểm tra toàn vẹn")
+                raise BackupError(N_("stored package %(src)s does not match its hash: run `sohoa server fixity`"), src=src)
             add(rel, "package", sha, size)
         read = live.primary.ledger.read()
         raw = live.primary.ledger.path.read_bytes() if read.exists else b""
@@ -141,9 +139,8 @@ def backup_server(config: Any, dest: Path, *, link_from: Path | None = None) -> 
     entries = versions
     fixity = audit([PackageStore(dest / "store").primary])
     if not fixity.clean:
-        raise BackupError(f"the backup's store fails the fixity audit ({fixity.findings()} finding(s)): "
-                          f"{json.dumps(fixity.to_dict(), ensure_ascii=False)[:2000]} - run `sohoa server fixity`",
-                          "Kho trong bản sao lưu không đạt kiểm tra toàn vẹn: hãy chạy kiểm tra toàn vẹn")
+        raise BackupError(N_("the backup's store fails the fixity audit (%(findings)s finding(s)): %(to_dict)s - "
+                             "run `sohoa server fixity`"), findings=fixity.findings(), to_dict=json.dumps(fixity.to_dict(), ensure_ascii=False)[:2000])
 
     # Partial uploads let stations resume where they were; each is at least as long as its DB row says.
     uploads = Path(config.uploads_dir)
@@ -175,13 +172,11 @@ def read_manifest(backup: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise BackupError(f"{backup} has no {MANIFEST}: not a backup, or an unfinished one",
-                          f"{backup} không có {MANIFEST}: không phải bản sao lưu hoặc sao lưu chưa xong") from exc
+        raise BackupError(N_("%(backup)s has no %(manifest)s: not a backup, or an unfinished one"), backup=backup, manifest=MANIFEST) from exc
     except ValueError as exc:
-        raise BackupError(f"{path} is not valid JSON", f"{path} không phải JSON hợp lệ") from exc
+        raise BackupError(N_("%(path)s is not valid JSON"), path=path) from exc
     if manifest.get("format") != FORMAT:
-        raise BackupError(f"{backup}: unknown backup format {manifest.get('format')!r}",
-                          f"{backup}: định dạng sao lưu không được hỗ trợ")
+        raise BackupError(N_("%(backup)s: unknown backup format '%(value)s'"), backup=backup, value=manifest.get('format'))
     return manifest
 
 
@@ -247,8 +242,7 @@ def _restore_into(backup: Path, manifest: dict[str, Any], data_dir: Path, final:
         out = places[entry["kind"]](entry["path"])
         sha, _ = _hash_copy(backup / entry["path"], out)
         if sha != entry["sha256"]:
-            raise BackupError(f"{entry['path']} changed while it was restored",
-                              f"Tệp {entry['path']} bị thay đổi trong khi khôi phục")
+            raise BackupError(N_("%(path)s changed while it was restored"), path=entry['path'])
         if entry["kind"] == "key":
             os.chmod(out, 0o600)
             os.chmod(out.parent, 0o700)
@@ -259,11 +253,9 @@ def _restore_into(backup: Path, manifest: dict[str, Any], data_dir: Path, final:
     report.fixity = fixity.to_dict()
     report.packages = fixity.intact
     if not fixity.clean or fixity.checked != manifest["packages"]:
-        raise BackupError(f"fixity audit after restore failed: {fixity.findings()} finding(s) "
-                          f"({len(fixity.changed)} changed, {len(fixity.missing)} missing, "
-                          f"{len(fixity.unrecorded)} not in the ledger, {len(fixity.ledger)} ledger problem(s)), "
-                          f"{fixity.checked} of {manifest['packages']} checked",
-                          "Kiểm tra toàn vẹn sau khi khôi phục không đạt")
+        raise BackupError(N_("fixity audit after restore failed: %(findings)s finding(s) (%(count)s changed, "
+                             "%(count2)s missing, %(count3)s not in the ledger, %(count4)s ledger problem(s)), "
+                             "%(checked)s of %(packages)s checked"), findings=fixity.findings(), count=len(fixity.changed), count2=len(fixity.missing), count3=len(fixity.unrecorded), count4=len(fixity.ledger), checked=fixity.checked, packages=manifest['packages'])
     return report
 
 
@@ -297,8 +289,7 @@ def _check_catalog_paths(catalog: Path, final: Path, staging: Path) -> None:
     finally:
         conn.close()
     if missing:
-        raise BackupError(f"the restored catalog names {len(missing)} package(s) not in the store: {missing[:3]}",
-                          f"Danh mục đã khôi phục có {len(missing)} gói không có trong kho")
+        raise BackupError(N_("the restored catalog names %(count)s package(s) not in the store: %(missing)s"), count=len(missing), missing=missing[:3])
 
 
 def list_backups(folder: Path) -> list[dict[str, Any]]:

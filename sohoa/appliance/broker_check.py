@@ -13,6 +13,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from protocol.i18n import N_
 from sohoa.appliance.problems import Problem, _err, _warn
 
 SERVICE_USER = "sohoa"  # User= of sohoa-server.service
@@ -27,9 +28,7 @@ def broker_checks(cfg: Any, *, service_user: str = SERVICE_USER) -> list[Problem
         p.append(
             _err(
                 "broker_pid_file",
-                "is set but broker_files_dir is not: nothing is rendered, nothing to reload",
-                "Đã đặt broker_pid_file nhưng thiếu broker_files_dir: máy chủ không ghi tài khoản MQTT nào "
-                "nên không có gì để nạp lại",
+                N_("is set but broker_files_dir is not: nothing is rendered, nothing to reload"),
             )
         )
     if not folder:
@@ -38,10 +37,8 @@ def broker_checks(cfg: Any, *, service_user: str = SERVICE_USER) -> list[Problem
         p.append(
             _err(
                 "broker_password_file",
-                "broker_files_dir is set but broker_password_file (the server's own "
-                "MQTT account) is not: the server will not start",
-                "Đã đặt broker_files_dir nhưng thiếu broker_password_file (tài khoản MQTT của máy chủ): "
-                "máy chủ sẽ không khởi động",
+                N_("broker_files_dir is set but broker_password_file (the server's own MQTT account) is not: the "
+                   "server will not start"),
             )
         )
     dir_problems = _files_dir(Path(folder), service_user)
@@ -56,13 +53,12 @@ def broker_checks(cfg: Any, *, service_user: str = SERVICE_USER) -> list[Problem
 def _files_dir(folder: Path, service_user: str) -> list[Problem]:
     key = "broker_files_dir"
     if not folder.is_absolute():
-        return [_err(key, f"{folder} must be an absolute path", "Đường dẫn phải là đường dẫn tuyệt đối")]
+        return [_err(key, N_("%(folder)s must be an absolute path"), folder=folder)]
     if not folder.is_dir():
         return [
             _err(
                 key,
-                f"folder {folder} does not exist: sudo {CREATE_DIR} {folder}",
-                f"Thư mục {folder} không tồn tại: sudo {CREATE_DIR} {folder}",
+                N_("folder %(folder)s does not exist: sudo %(create_dir)s %(folder)s"), folder=folder, create_dir=CREATE_DIR,
             )
         ]
     user = _service_identity(service_user)
@@ -71,10 +67,8 @@ def _files_dir(folder: Path, service_user: str) -> list[Problem]:
         return [
             _err(
                 key,
-                f"folder {folder} is not writable by {who}: revoked stations would keep their MQTT login "
-                f"(sudo {CREATE_DIR} {folder})",
-                f"Người dùng {who} không ghi được vào thư mục {folder}: trạm bị thu hồi vẫn đăng nhập MQTT được "
-                f"(sudo {CREATE_DIR} {folder})",
+                N_("folder %(folder)s is not writable by %(who)s: revoked stations would keep their MQTT login "
+                   "(sudo %(create_dir)s %(folder)s)"), folder=folder, who=who, create_dir=CREATE_DIR,
             )
         ]
     return []
@@ -134,8 +128,7 @@ def _mosquitto_conf(folder: Path) -> list[Problem]:
         return [
             _warn(
                 key,
-                f"{conf} does not exist: sohoa-mosquitto.service will not start (render it, docs/mqtt.md)",
-                f"Không có {conf}: dịch vụ sohoa-mosquitto sẽ không chạy (tạo tệp này, xem docs/mqtt.md)",
+                N_("%(conf)s does not exist: sohoa-mosquitto.service will not start (render it, docs/mqtt.md)"), conf=conf,
             )
         ]
     try:
@@ -151,10 +144,8 @@ def _mosquitto_conf(folder: Path) -> list[Problem]:
             problems.append(
                 _err(
                     key,
-                    f"{conf} does not read the rendered {name}: {option} is {found}, not {want} "
-                    "(revocation would not reach the broker)",
-                    f"{conf} không dùng tệp {name} do máy chủ ghi: {option} là {found}, cần {want} "
-                    "(thu hồi trạm sẽ không có hiệu lực trên máy chủ MQTT)",
+                    N_("%(conf)s does not read the rendered %(name)s: %(option)s is %(found)s, not %(want)s "
+                       "(revocation would not reach the broker)"), conf=conf, name=name, option=option, found=found, want=want,
                 )
             )
     return problems
@@ -168,15 +159,13 @@ def _pid_file(pid_file: Path) -> list[Problem]:
         return [
             _warn(
                 key,
-                f"{pid_file} does not exist: is the broker running? (or leave broker_pid_file unset and "
-                "enable sohoa-broker-reload.path)",
-                f"Không có tệp {pid_file}: máy chủ MQTT có đang chạy không? (hoặc bỏ broker_pid_file và bật "
-                "sohoa-broker-reload.path)",
+                N_("%(pid_file)s does not exist: is the broker running? (or leave broker_pid_file unset and enable "
+                   "sohoa-broker-reload.path)"), pid_file=pid_file,
             )
         ]
     except OSError as exc:
         return [
-            _err(key, f"{pid_file} is not readable: {exc.strerror}", f"Không đọc được tệp {pid_file}: {exc.strerror}")
+            _err(key, N_("%(pid_file)s is not readable: %(strerror)s"), pid_file=pid_file, strerror=exc.strerror)
         ]
     words = text.split()
     pid = int(words[0]) if words and words[0].isdigit() else 0
@@ -184,18 +173,15 @@ def _pid_file(pid_file: Path) -> list[Problem]:
         return [
             _warn(
                 key,
-                f"{pid_file} holds no broker PID: enrol/revoke cannot reload the broker",
-                f"Tệp {pid_file} không chứa PID của máy chủ MQTT: đăng ký/thu hồi trạm không nạp lại được",
+                N_("%(pid_file)s holds no broker PID: enrol/revoke cannot reload the broker"), pid_file=pid_file,
             )
         ]
     if not _running(pid):
         return [
             _warn(
                 key,
-                f"{pid_file} names PID {pid}, which is not running: the broker stopped or the file is "
-                "stale, so enrol/revoke cannot reload it",
-                f"Tệp {pid_file} ghi PID {pid} nhưng tiến trình này không chạy: máy chủ MQTT đã dừng hoặc tệp "
-                "đã cũ, nên đăng ký/thu hồi trạm không nạp lại được",
+                N_("%(pid_file)s names PID %(pid)s, which is not running: the broker stopped or the file is stale, "
+                   "so enrol/revoke cannot reload it"), pid_file=pid_file, pid=pid,
             )
         ]
     return []

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from protocol.i18n import N_
 from protocol.ids import RULE, RULE_VI, is_station_id
 from sohoa.appliance.problems import Problem, _err, _warn
 
@@ -60,17 +61,16 @@ def _load(loader: Any, path: Path) -> tuple[Any, list[Problem]]:
 
 def _data_dir(key: str, path: Path) -> list[Problem]:
     if not path.is_absolute():
-        return [_err(key, f"{path} must be an absolute path", "Đường dẫn phải là đường dẫn tuyệt đối")]
+        return [_err(key, N_("%(path)s must be an absolute path"), path=path)]
     if not path.is_dir():
         return [
             _err(
                 key,
-                f"folder {path} does not exist (the installer creates it)",
-                f"Thư mục {path} không tồn tại (trình cài đặt tạo thư mục này)",
+                N_("folder %(path)s does not exist (the installer creates it)"), path=path,
             )
         ]
     if not os.access(path, os.W_OK):
-        return [_err(key, f"folder {path} is not writable", f"Không ghi được vào thư mục {path}")]
+        return [_err(key, N_("folder %(path)s is not writable"), path=path)]
     return []
 
 
@@ -81,9 +81,9 @@ def _secret(key: str, path: Path | None) -> list[Problem]:
     try:
         info = path.stat()
     except FileNotFoundError:
-        return [_err(key, f"secret file {path} does not exist", f"Không tìm thấy tệp bí mật {path}")]
+        return [_err(key, N_("secret file %(path)s does not exist"), path=path)]
     if not stat.S_ISREG(info.st_mode):
-        return [_err(key, f"{path} is not a regular file", f"{path} không phải là tệp thông thường")]
+        return [_err(key, N_("%(path)s is not a regular file"), path=path)]
     mode = stat.S_IMODE(info.st_mode)
     if mode & 0o077:
         return [
@@ -94,19 +94,18 @@ def _secret(key: str, path: Path | None) -> list[Problem]:
             )
         ]
     if info.st_size == 0:
-        return [_err(key, f"secret file {path} is empty", f"Tệp bí mật {path} rỗng")]
+        return [_err(key, N_("secret file %(path)s is empty"), path=path)]
     return []
 
 
 def _port(key: str, port: int) -> list[Problem]:
     if not 1 <= port <= 65535:
-        return [_err(key, f"port {port} is outside 1-65535", f"Cổng {port} nằm ngoài khoảng 1-65535")]
+        return [_err(key, N_("port %(port)s is outside 1-65535"), port=port)]
     if port < 1024:  # the units grant no CAP_NET_BIND_SERVICE: the service could not bind it
         return [
             _err(
                 key,
-                f"port {port} needs root; use 1024 or above (nginx serves 443)",
-                f"Cổng {port} cần quyền root; hãy dùng cổng từ 1024 trở lên (nginx phục vụ cổng 443)",
+                N_("port %(port)s needs root; use 1024 or above (nginx serves 443)"), port=port,
             )
         ]
     return []
@@ -123,8 +122,7 @@ def _host(key: str, host: str) -> list[Problem]:
     return [
         _err(
             key,
-            f"{host!r} is neither an IP address nor a host name",
-            f"{host!r} không phải địa chỉ IP hay tên máy hợp lệ",
+            N_("'%(host)s' is neither an IP address nor a host name"), host=host,
         )
     ]
 
@@ -132,18 +130,17 @@ def _host(key: str, host: str) -> list[Problem]:
 def _url(key: str, url: str, *, want_tls: bool) -> list[Problem]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return [_err(key, f"{url!r} is not an http(s) URL", f"{url!r} không phải địa chỉ http(s) hợp lệ")]
+        return [_err(key, N_("'%(url)s' is not an http(s) URL"), url=url)]
     try:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
-        return [_err(key, f"{url!r} has a bad port", f"Cổng trong {url!r} không hợp lệ")]
+        return [_err(key, N_("'%(url)s' has a bad port"), url=url)]
     loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
     if want_tls and parts.scheme == "http" and not loopback:
         return [
             _warn(
                 key,
-                f"{url} is not encrypted: use https (docs/install.md, HTTPS)",
-                f"{url} không được mã hoá: hãy dùng https (docs/install.md, mục HTTPS)",
+                N_("%(url)s is not encrypted: use https (docs/install.md, HTTPS)"), url=url,
             )
         ]
     return []
@@ -155,9 +152,9 @@ def _certificates(key: str, path: Path) -> list[Problem]:
     try:
         certs = x509.load_pem_x509_certificates(path.read_bytes())
     except FileNotFoundError:
-        return [_err(key, f"certificate file {path} does not exist", f"Không tìm thấy tệp chứng thư {path}")]
+        return [_err(key, N_("certificate file %(path)s does not exist"), path=path)]
     except ValueError as exc:
-        return [_err(key, f"{path} holds no PEM certificate: {exc}", f"Tệp {path} không chứa chứng thư PEM hợp lệ")]
+        return [_err(key, N_("%(path)s holds no PEM certificate: %(exc)s"), path=path, exc=exc)]
     from protocol.clock import now_vn
 
     now = now_vn()
@@ -183,8 +180,7 @@ def _postgres_url(key: str, url: str) -> list[Problem]:
         return [
             _err(
                 key,
-                f"{url!r} is not a postgresql:// URL (leave it empty for the SQLite file)",
-                f"{url!r} không phải địa chỉ postgresql:// (để trống để dùng tệp SQLite)",
+                N_("'%(url)s' is not a postgresql:// URL (leave it empty for the SQLite file)"), url=url,
             )
         ]
     try:
@@ -193,23 +189,21 @@ def _postgres_url(key: str, url: str) -> list[Problem]:
         return [
             _err(
                 key,
-                f"{url!r} is not a valid PostgreSQL URL: {exc}",
-                f"{url!r} không phải địa chỉ PostgreSQL hợp lệ: {exc}",
+                N_("'%(url)s' is not a valid PostgreSQL URL: %(exc)s"), url=url, exc=exc,
             )
         ]
     if params.get("password"):
         return [
             _err(
                 key,
-                "the URL holds a password: put it in ~/.pgpass (0600) of the service user",
-                "Địa chỉ chứa mật khẩu: hãy để mật khẩu trong ~/.pgpass (quyền 0600) của người dùng dịch vụ",
+                N_("the URL holds a password: put it in ~/.pgpass (0600) of the service user"),
             )
         ]
     try:
         psycopg.connect(url, connect_timeout=5).close()
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return [_err(key, f"cannot connect to {url}: {reason}", f"Không kết nối được cơ sở dữ liệu {url}: {reason}")]
+        return [_err(key, N_("cannot connect to %(url)s: %(reason)s"), url=url, reason=reason)]
     return []
 
 
@@ -219,20 +213,16 @@ def _shared_records(cfg: Any) -> list[Problem]:
         return [
             _warn(
                 "catalog_url",
-                "database is shared (PostgreSQL) but the catalogue is this server's SQLite "
-                "file: packages accepted by another server are not found here",
-                "Hồ sơ máy chủ dùng chung (PostgreSQL) nhưng mục lục là tệp SQLite riêng: gói do máy chủ "
-                "khác nhận sẽ không tìm thấy ở đây",
+                N_("database is shared (PostgreSQL) but the catalogue is this server's SQLite file: packages "
+                   "accepted by another server are not found here"),
             )
         ]
     if cfg.catalog_url and not cfg.database:
         return [
             _warn(
                 "database",
-                "the catalogue is shared but stations, uploads and work orders are this "
-                "server's SQLite file: pin each station to one server",
-                "Mục lục dùng chung nhưng trạm, phiên tải lên và lệnh số hóa nằm trong tệp SQLite riêng: "
-                "mỗi trạm phải luôn gửi về cùng một máy chủ",
+                N_("the catalogue is shared but stations, uploads and work orders are this server's SQLite file: "
+                   "pin each station to one server"),
             )
         ]
     return []
@@ -242,15 +232,14 @@ def _tesseract_langs(key: str, langs: str) -> list[Problem]:
     try:
         out = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True, timeout=20)
     except FileNotFoundError:
-        return [_err(key, "tesseract is not installed", "Chưa cài đặt tesseract")]
+        return [_err(key, N_("tesseract is not installed"))]
     except subprocess.TimeoutExpired:
-        return [_warn(key, "tesseract --list-langs timed out", "tesseract --list-langs quá thời gian")]
+        return [_warn(key, N_("tesseract --list-langs timed out"))]
     have = set(out.stdout.split())
     return [
         _err(
             key,
-            f"Tesseract language {lang!r} is not installed (apt install tesseract-ocr-{lang})",
-            f"Chưa cài ngôn ngữ Tesseract {lang!r} (apt install tesseract-ocr-{lang})",
+            N_("Tesseract language '%(lang_)s' is not installed (apt install tesseract-ocr-%(lang_)s)"), lang_=lang,
         )
         for lang in langs.split("+")
         if lang not in have
@@ -281,8 +270,7 @@ def _station_checks(cfg: Any) -> list[Problem]:
             p.append(
                 _err(
                     "token_file",
-                    "server_url is set but token_file is not: the server will answer 401",
-                    "Đã đặt server_url nhưng thiếu token_file: máy chủ sẽ từ chối (401)",
+                    N_("server_url is set but token_file is not: the server will answer 401"),
                 )
             )
         ca = getattr(cfg, "server_ca_file", None)
@@ -290,8 +278,7 @@ def _station_checks(cfg: Any) -> list[Problem]:
             p.append(
                 _warn(
                     "server_ca_file",
-                    "https without a pinned CA: any CA the system trusts is accepted",
-                    "Dùng https mà không ghim CA: mọi CA hệ thống tin cậy đều được chấp nhận",
+                    N_("https without a pinned CA: any CA the system trusts is accepted"),
                 )
             )
         if ca:
@@ -302,8 +289,7 @@ def _station_checks(cfg: Any) -> list[Problem]:
             p.append(
                 _err(
                     "broker_password_file",
-                    "broker_host is set but broker_password_file is not",
-                    "Đã đặt broker_host nhưng thiếu broker_password_file",
+                    N_("broker_host is set but broker_password_file is not"),
                 )
             )
     for key in STATION_SECRETS:
@@ -312,8 +298,7 @@ def _station_checks(cfg: Any) -> list[Problem]:
         p.append(
             _err(
                 "mqtt_prefix",
-                "must be letters, digits, '_' or '-' (no '/', '+', '#')",
-                "Chỉ gồm chữ, số, '_' hoặc '-' (không có '/', '+', '#')",
+                N_("must be letters, digits, '_' or '-' (no '/', '+', '#')"),
             )
         )
     backends = [b.strip() for b in cfg.sane_backends.split(",") if b.strip()]
@@ -321,51 +306,46 @@ def _station_checks(cfg: Any) -> list[Problem]:
         p.append(
             _err(
                 "device",
-                f"{cfg.device!r} is not a SANE device id (backend:...)",
-                f"{cfg.device!r} không phải mã thiết bị SANE (backend:...)",
+                N_("'%(device)s' is not a SANE device id (backend:...)"), device=cfg.device,
             )
         )
     elif cfg.device.split(":", 1)[0] not in backends:
         p.append(
             _err(
                 "device",
-                f"backend {cfg.device.split(':', 1)[0]!r} is not in sane_backends",
-                f"Backend {cfg.device.split(':', 1)[0]!r} không có trong sane_backends",
+                N_("backend '%(value)s' is not in sane_backends"), value=cfg.device.split(':', 1)[0],
             )
         )
     if cfg.signing_p12 and cfg.pkcs11_module:
         p.append(
             _err(
                 "signing_p12",
-                "set either signing_p12 or pkcs11_module, not both",
-                "Chỉ đặt một trong hai: signing_p12 hoặc pkcs11_module",
+                N_("set either signing_p12 or pkcs11_module, not both"),
             )
         )
     elif not cfg.signing_p12 and not cfg.pkcs11_module:
         p.append(
             _warn(
                 "signing_p12",
-                "no signing key: documents cannot be finished",
-                "Chưa có khoá ký số: không thể hoàn tất tài liệu",
+                N_("no signing key: documents cannot be finished"),
             )
         )
     if cfg.pkcs11_module and not Path(cfg.pkcs11_module).is_file():
         p.append(
             _err(
                 "pkcs11_module",
-                f"{cfg.pkcs11_module} does not exist",
-                f"Không tìm thấy thư viện PKCS#11 {cfg.pkcs11_module}",
+                N_("%(pkcs11_module)s does not exist"), pkcs11_module=cfg.pkcs11_module,
             )
         )
     if cfg.tsa_url:
         p += _url("tsa_url", cfg.tsa_url, want_tls=False)
     p += _tesseract_langs("ocr_lang", cfg.ocr_lang)
     if cfg.workers < 0:
-        p.append(_err("workers", "must be 0 (one per core) or more", "Phải là 0 (mỗi nhân một tiến trình) trở lên"))
+        p.append(_err("workers", N_("must be 0 (one per core) or more")))
     if cfg.sync_interval <= 0:
-        p.append(_err("sync_interval", "must be more than 0 seconds", "Phải lớn hơn 0 giây"))
+        p.append(_err("sync_interval", N_("must be more than 0 seconds")))
     if cfg.package_kind not in ("AIP", "SIP"):
-        p.append(_err("package_kind", "must be AIP or SIP", "Phải là AIP hoặc SIP"))
+        p.append(_err("package_kind", N_("must be AIP or SIP")))
     return p
 
 
@@ -379,8 +359,7 @@ def _server_checks(cfg: Any, *, service_user: str = "sohoa") -> list[Problem]:
         p.append(
             _warn(
                 "host",
-                "waitress listens beyond this machine without TLS: keep 127.0.0.1 behind nginx",
-                "Máy chủ nghe ngoài máy này mà không có TLS: hãy để 127.0.0.1 sau nginx",
+                N_("waitress listens beyond this machine without TLS: keep 127.0.0.1 behind nginx"),
             )
         )
     if cfg.backup_dir:
@@ -393,24 +372,21 @@ def _server_checks(cfg: Any, *, service_user: str = "sohoa") -> list[Problem]:
             p.append(
                 _warn(
                     "backup_dir",
-                    "the second copy is on the same disk as data_dir",
-                    "Bản sao thứ hai nằm trên cùng ổ đĩa với data_dir",
+                    N_("the second copy is on the same disk as data_dir"),
                 )
             )
     else:
         p.append(
             _warn(
                 "backup_dir",
-                "no second copy of packages (set backup_dir on other media)",
-                "Chưa có bản sao thứ hai của gói (đặt backup_dir trên ổ khác)",
+                N_("no second copy of packages (set backup_dir on other media)"),
             )
         )
     if not cfg.trust_roots:
         p.append(
             _warn(
                 "trust_roots",
-                "no trusted agency root CA: every signed package will be rejected",
-                "Chưa có CA gốc tin cậy: mọi gói đã ký sẽ bị từ chối",
+                N_("no trusted agency root CA: every signed package will be rejected"),
             )
         )
     for root in cfg.trust_roots:
@@ -421,8 +397,7 @@ def _server_checks(cfg: Any, *, service_user: str = "sohoa") -> list[Problem]:
             p.append(
                 _err(
                     "broker_password_file",
-                    "broker_host is set but broker_password_file is not",
-                    "Đã đặt broker_host nhưng thiếu broker_password_file",
+                    N_("broker_host is set but broker_password_file is not"),
                 )
             )
     for key in SERVER_SECRETS:
@@ -436,8 +411,7 @@ def _server_checks(cfg: Any, *, service_user: str = "sohoa") -> list[Problem]:
         p.append(
             _err(
                 "mqtt_prefix",
-                "must be letters, digits, '_' or '-' (no '/', '+', '#')",
-                "Chỉ gồm chữ, số, '_' hoặc '-' (không có '/', '+', '#')",
+                N_("must be letters, digits, '_' or '-' (no '/', '+', '#')"),
             )
         )
     return p

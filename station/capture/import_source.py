@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageSequence
 
 from protocol.hashing import sha256_file
+from protocol.i18n import N_
 from station.capture.source import MIN_DPI, CapturedImage, CaptureRefused, ScanOutcome, ScanRequest
 
 SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg"}
@@ -40,8 +41,7 @@ class ImportSource:
 
     def files(self) -> list[Path]:
         if not self.folder.is_dir():
-            raise CaptureRefused("bad_request", f"{self.folder} is not a folder",
-                                 f"Không tìm thấy thư mục ảnh: {self.folder}.")
+            raise CaptureRefused("bad_request", N_("%(folder)s is not a folder"), folder=self.folder)
         return sorted(p for p in self.folder.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
 
     def plan(self) -> list[_Frame]:

@@ -23,6 +23,7 @@ import numpy as np
 from protocol.clock import iso_vn, now_vn
 from protocol.durable import fsync_dir, move_atomic, write_atomic
 from protocol.hashing import sha256_bytes, sha256_file
+from protocol.i18n import N_
 from station.capture.source import CapturedImage, CaptureRefused
 from station.store import Store
 
@@ -70,10 +71,7 @@ def disk_full(free: int, needed: int, where: Path) -> CaptureRefused:
     mb = 1024 * 1024
     return CaptureRefused(
         "disk_full",
-        f"not enough free space in {where}: {free / mb:.0f} MB free, {needed / mb:.0f} MB needed to scan safely",
-        f"Ổ đĩa của trạm sắp đầy (còn {free / mb:.0f} MB, cần ít nhất {needed / mb:.0f} MB để quét an toàn). "
-        "Đã dừng quét; các trang đã quét vẫn được lưu nguyên vẹn. Hãy đồng bộ các hồ sơ đã xong lên máy chủ "
-        "lưu trữ hoặc báo kỹ thuật viên giải phóng dung lượng, rồi bấm Quét tiếp để quét tiếp vào hồ sơ này.")
+        N_("not enough free space in %(where)s: %(value).0f MB free, %(value2).0f MB needed to scan safely"), where=where, value=free / mb, value2=needed / mb)
 
 
 def encode_original(image: np.ndarray, dpi: float, fmt: str = "png") -> bytes:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from protocol.i18n import N_
 from station.capture.source import CaptureRefused
 
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "hardware" / "profiles"
@@ -136,8 +137,7 @@ class BoundProfile:
                 return value
         raise CaptureRefused(
             "unsupported",
-            f"the device offers no {logical} for {wanted!r} (tried {candidates}, offered {offered})",
-            f"Máy quét không hỗ trợ lựa chọn này ({logical}: {wanted}). Hãy chọn nguồn hoặc chế độ khác.")
+            N_("the device offers no %(logical)s for '%(wanted)s' (tried %(candidates)s, offered %(offered)s)"), logical=logical, wanted=wanted, candidates=candidates, offered=offered)
 
 
 def load_profile(path: str | Path) -> Profile:

@@ -29,6 +29,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
+from protocol.i18n import N_
 from station.capture.profiles import BoundProfile, Profile, py_name
 from station.capture.source import PAGE_SIZES_MM, CaptureRefused, ScanRequest, check_dpi
 
@@ -180,8 +181,7 @@ class Worker:
         if params.format != FRAME_RGB or params.depth != 8:
             raise CaptureRefused(
                 "not_colour",
-                f"frame format {params.format}, depth {params.depth}: need RGB 8-bit",
-                "Ảnh quét không phải ảnh màu 24 bit. Quy định bắt buộc quét màu.",
+                N_("frame format %(format)s, depth %(depth)s: need RGB 8-bit"), format=params.format, depth=params.depth,
             )
         line = params.bytes_per_line
         expected = line * params.lines if params.lines > 0 else line * 1024  # lines < 0: length unknown
@@ -233,8 +233,7 @@ def _apply(
     elif request.source != "flatbed":
         raise CaptureRefused(
             "unsupported",
-            f"{device} has no document feeder",
-            "Máy quét này không có khay nạp giấy tự động (ADF). Hãy chọn quét mặt kính.",
+            N_("%(device)s has no document feeder"), device=device,
         )
     colour = bound.choose("mode", profile.modes, request.mode)
     wanted[names["mode"]] = colour
@@ -272,8 +271,7 @@ def _apply(
     if taken[names["mode"]] != colour:
         raise CaptureRefused(
             "not_colour",
-            f"{device} did not take colour mode (got {taken[names['mode']]!r})",
-            "Máy quét không chuyển được sang chế độ màu. Quy định bắt buộc quét màu.",
+            N_("%(device)s did not take colour mode (got '%(taken)s')"), device=device, taken=taken[names['mode']],
         )
     return {
         "profile": profile.family,
@@ -320,16 +318,14 @@ def _set(dev: Any, name: str, value: Any, *, device: str) -> Any:
     if name not in dev.opt:
         raise CaptureRefused(
             "unknown_option",
-            f"{device} has no option {name!r} (options: {', '.join(sorted(dev.opt))})",
-            f"Máy quét không có tuỳ chọn {name!r}. Kiểm tra lại cấu hình (profile) của máy quét.",
+            N_("%(device)s has no option '%(name)s' (options: %(opt)s)"), device=device, name=name, opt=', '.join(sorted(dev.opt)),
         )
     try:
         setattr(dev, name, value)
     except Exception as exc:  # noqa: BLE001 - TypeError/ValueError from python-sane, _sane.error from the backend
         raise CaptureRefused(
             "unknown_option",
-            f"{device} refused {name}={value!r}: {exc}",
-            f"Máy quét không nhận giá trị {value!r} cho tuỳ chọn {name!r}.",
+            N_("%(device)s refused %(name)s='%(value)s': %(exc)s"), device=device, name=name, value=value, exc=exc,
         ) from exc
     return getattr(dev, name)
 

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from protocol.errors import UserError
+from protocol.i18n import N_
 
 Source = Literal["flatbed", "adf", "adf_duplex"]
 Side = Literal["single", "front", "back"]
@@ -46,16 +47,13 @@ class ScanRequest:
         """Refuse requests that break the archival minimums, before any device is touched."""
         if self.source not in SOURCES:
             raise CaptureRefused("bad_request",
-                                 f"unknown source {self.source!r} (use one of {', '.join(SOURCES)})",
-                                 f"Nguồn quét không hợp lệ: {self.source!r}.")
+                                 N_("unknown source '%(source)s' (use one of %(sources)s)"), source=self.source, sources=', '.join(SOURCES))
         if self.mode != "color":
             raise CaptureRefused(
-                "not_colour", f"mode {self.mode!r} refused: the rules require colour, 24-bit",
-                "Chế độ quét không được phép: quy định bắt buộc quét màu (24 bit). Hãy chọn chế độ màu.")
+                "not_colour", N_("mode '%(mode)s' refused: the rules require colour, 24-bit"), mode=self.mode)
         check_dpi(self.dpi)
         if self.page_size not in PAGE_SIZES_MM:
-            raise CaptureRefused("bad_request", f"unknown page size {self.page_size!r}",
-                                 f"Khổ giấy không hợp lệ: {self.page_size!r}.")
+            raise CaptureRefused("bad_request", N_("unknown page size '%(page_size)s'"), page_size=self.page_size)
 
 
 def check_dpi(dpi: float, *, what: str = "resolution") -> None:

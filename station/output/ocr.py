@@ -25,18 +25,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from protocol.errors import UserError
+from protocol.i18n import N_
+
 log = logging.getLogger("sohoa.tesseract")
 
 TESSERACT = "tesseract"
 
 
-class OcrError(Exception):
+class OcrError(UserError):
     """OCR of one page failed; the caller flags the page and archiving goes on."""
 
-    def __init__(self, message: str, message_vi: str):
-        super().__init__(message)
-        self.message = message
-        self.message_vi = message_vi
+    key = "ocr"
 
 
 @dataclass
@@ -53,7 +53,7 @@ def tesseract_version() -> str:
     try:
         out = subprocess.run([TESSERACT, "--version"], capture_output=True, text=True, timeout=30, check=True)
     except (OSError, subprocess.SubprocessError) as exc:
-        raise OcrError(f"tesseract is not usable: {exc}", "Không chạy được Tesseract (OCR).") from exc
+        raise OcrError(N_("tesseract is not usable: %(exc)s"), exc=exc) from exc
     return out.stdout.splitlines()[0].strip()
 
 
@@ -63,17 +63,17 @@ def _run(args: list[str], *, timeout: float, stdin: bytes | None = None) -> None
         proc = subprocess.run(args, input=stdin, capture_output=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired as exc:
         raise OcrError(
-            f"tesseract timed out after {timeout:.0f} s", f"OCR quá thời gian ({timeout:.0f} giây)."
+            N_("tesseract timed out after %(timeout).0f s"), timeout=timeout
         ) from exc
     except OSError as exc:
-        raise OcrError(f"cannot start tesseract: {exc}", "Không chạy được Tesseract (OCR).") from exc
+        raise OcrError(N_("cannot start tesseract: %(exc)s"), exc=exc) from exc
     stderr = proc.stderr.decode("utf-8", "replace")
     for line in stderr.splitlines():
         if line.strip():
             log.debug("%s", line)
     if proc.returncode != 0:
         raise OcrError(
-            f"tesseract exited with {proc.returncode}: {stderr.strip()[-300:]}", "OCR thất bại trên trang này."
+            N_("tesseract exited with %(returncode)s: %(strip)s"), returncode=proc.returncode, strip=stderr.strip()[-300:]
         )
 
 
@@ -96,10 +96,10 @@ def read_grey(image_path: Path) -> np.ndarray:
     """The page image as 8-bit grey (luma), the way Tesseract is given it. Raises OcrError when unreadable."""
     image_path = Path(image_path)
     if not image_path.is_file():
-        raise OcrError(f"page image not found: {image_path}", f"Không tìm thấy ảnh trang: {image_path}")
+        raise OcrError(N_("page image not found: %(image_path)s"), image_path=image_path)
     grey = cv2.imread(str(image_path), cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION)
     if grey is None:
-        raise OcrError(f"cannot read page image {image_path}", f"Không đọc được ảnh trang: {image_path}")
+        raise OcrError(N_("cannot read page image %(image_path)s"), image_path=image_path)
     return grey
 
 
@@ -140,7 +140,7 @@ def ocr_image(
         outputs = {ext: base.with_suffix(f".{ext}") for ext in ("pdf", "txt", "tsv")}
         missing = [ext for ext, path in outputs.items() if not path.is_file() or path.stat().st_size == 0]
         if "pdf" in missing or "tsv" in missing:  # exit 0 without output is still a failure
-            raise OcrError(f"tesseract wrote no {', '.join(missing)} output", "Tesseract không tạo ra kết quả OCR.")
+            raise OcrError(N_("tesseract wrote no %(missing)s output"), missing=', '.join(missing))
         text = outputs["txt"].read_text(encoding="utf-8") if outputs["txt"].is_file() else ""
         words = _read_tsv(outputs["tsv"].read_text(encoding="utf-8"))
         text_pdf = outputs["pdf"].read_bytes()

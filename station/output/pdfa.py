@@ -23,7 +23,9 @@ from PIL import ImageCms
 
 from protocol.clock import VN_TZ, iso_vn
 from protocol.durable import write_atomic
+from protocol.errors import UserError
 from protocol.hashing import sha256_bytes
+from protocol.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +60,10 @@ class PdfInfo:
     sha256: str  # upper-case hex
 
 
-class PdfBuildError(Exception):
-    def __init__(self, message: str, message_vi: str):
-        super().__init__(message)
-        self.message = message
-        self.message_vi = message_vi
+class PdfBuildError(UserError):
+    """A page set that cannot become a PDF/A (unreadable image, no text layer); the message says which."""
+
+    key = "pdf"
 
 
 #: /PieceInfo key marking our OCR text layer (shared with protocol.pdfa_check).
@@ -83,7 +84,7 @@ def page_jpeg(image: np.ndarray, *, dpi: float) -> bytes:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY, cv2.IMWRITE_JPEG_OPTIMIZE, 1])
     if not ok:
-        raise PdfBuildError("JPEG encoding failed", "Không mã hóa được ảnh trang (JPEG).")
+        raise PdfBuildError(N_("JPEG encoding failed"))
     data = bytearray(buf.tobytes())
     if data[6:11] == b"JFIF\0":  # APP0: version(2) units(1) Xdensity(2) Ydensity(2)
         data[13] = 1  # dots per inch
@@ -95,7 +96,7 @@ def read_colour(image_path: Path) -> np.ndarray:
     """A page image as 8-bit BGR (grey, 16-bit and alpha images converted), EXIF orientation ignored."""
     image = cv2.imread(str(image_path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if image is None:
-        raise PdfBuildError(f"cannot read page image {image_path}", f"Không đọc được ảnh trang: {image_path}")
+        raise PdfBuildError(N_("cannot read page image %(image_path)s"), image_path=image_path)
     return image
 
 
@@ -188,7 +189,7 @@ def _add_output_intent(pdf: pikepdf.Pdf) -> None:
 
 def build_pdfa_bytes(pages: list[PdfPage], *, meta: PdfMeta) -> bytes:
     if not pages:
-        raise PdfBuildError("a document needs at least one page", "Tài liệu phải có ít nhất một trang.")
+        raise PdfBuildError(N_("a document needs at least one page"))
     jpegs, layouts = [], []
     for page in pages:
         jpegs.append(_jpeg(page))
@@ -197,7 +198,7 @@ def build_pdfa_bytes(pages: list[PdfPage], *, meta: PdfMeta) -> bytes:
     # capture DPI, and a mixed document is refused rather than silently scaled.
     if len(set(layouts)) != 1:
         raise PdfBuildError(
-            f"pages have different DPI: {sorted(set(layouts))}", "Các trang của tài liệu có độ phân giải khác nhau."
+            N_("pages have different DPI: %(layouts)s"), layouts=sorted(set(layouts))
         )
     dpi = layouts[0]
     raw = img2pdf.convert(jpegs, layout_fun=img2pdf.get_fixed_dpi_layout_fun((dpi, dpi)), with_pdfrw=False, nodate=True)

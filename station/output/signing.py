@@ -41,6 +41,7 @@ from pyhanko.stamp import TextStampStyle
 from protocol.clock import VN_TZ, iso_vn, now_vn
 from protocol.durable import write_atomic
 from protocol.errors import UserError
+from protocol.i18n import N_
 from protocol.signatures import pin_modification_time
 
 log = logging.getLogger(__name__)
@@ -58,9 +59,6 @@ class SigningError(UserError):
     """Signing refused or failed before the destination was written; the source is untouched."""
 
     key = "signing"
-
-    def __init__(self, message: str, message_vi: str):
-        super().__init__(message, message_vi)
 
 
 @dataclass(frozen=True)
@@ -86,8 +84,7 @@ def _check_certificate(cert: asn1_x509.Certificate, when: datetime) -> None:
     usages = cert.key_usage_value.native if cert.key_usage_value is not None else set()
     if not usages & {"digital_signature", "non_repudiation"}:
         raise SigningError(
-            f"certificate of {subject} does not allow signing (key usage: {sorted(usages)})",
-            "Chứng thư số không được phép dùng để ký số.",
+            N_("certificate of %(subject)s does not allow signing (key usage: %(usages)s)"), subject=subject, usages=sorted(usages),
         )
 
 
@@ -249,18 +246,17 @@ def _open_token(module: str, token_label: str, key_label: str, pin: str, cert_la
 
     if not os.path.exists(module):
         raise SigningError(
-            f"PKCS#11 module not found: {module}", f"Không tìm thấy thư viện PKCS#11 của token: {module}"
+            N_("PKCS#11 module not found: %(module)s"), module=module
         )
     try:
         session = open_pkcs11_session(module, token_criteria=TokenCriteria(label=token_label), user_pin=pin)
     except pkcs11.exceptions.PinIncorrect as exc:
-        raise SigningError("wrong PIN for the signing token", "Sai mã PIN của token ký số.") from exc
+        raise SigningError(N_("wrong PIN for the signing token")) from exc
     except pkcs11.exceptions.PinLocked as exc:
-        raise SigningError("the signing token's PIN is locked", "Mã PIN của token ký số đã bị khóa.") from exc
+        raise SigningError(N_("the signing token's PIN is locked")) from exc
     except Exception as exc:  # pyHanko raises its own PKCS11Error when no token matches
         raise SigningError(
-            f"signing token {token_label!r} not found or not usable: {exc}",
-            f"Không tìm thấy token ký số “{token_label}” (hãy cắm token).",
+            N_("signing token '%(token_label)s' not found or not usable: %(exc)s"), token_label=token_label, exc=exc,
         ) from exc
     try:
         signer = PKCS11Signer(session, key_label=key_label, cert_label=cert_label or key_label)
@@ -272,8 +268,7 @@ def _open_token(module: str, token_label: str, key_label: str, pin: str, cert_la
     except Exception as exc:
         session.close()
         raise SigningError(
-            f"key or certificate {key_label!r} not found on token {token_label!r}: {exc}",
-            f"Không tìm thấy khóa hoặc chứng thư “{key_label}” trên token.",
+            N_("key or certificate '%(key_label)s' not found on token '%(token_label)s': %(exc)s"), key_label=key_label, token_label=token_label, exc=exc,
         ) from exc
     return session, signer
 
@@ -321,7 +316,7 @@ class Signer:
             data = Path(path).read_bytes()
         except OSError as exc:
             raise SigningError(
-                f"cannot read key file {path}: {exc.strerror}", f"Không đọc được tệp khóa ký số {path}."
+                N_("cannot read key file %(path)s: %(strerror)s"), path=path, strerror=exc.strerror
             ) from exc
         try:
             loaded = signers.SimpleSigner.load_pkcs12_data(data, other_certs=(), passphrase=passphrase)
@@ -330,8 +325,7 @@ class Signer:
             )
         except ValueError as exc:
             raise SigningError(
-                f"cannot open {path}: wrong passphrase or damaged PKCS#12 file",
-                "Không mở được tệp khóa ký số: sai mật khẩu hoặc tệp hỏng.",
+                N_("cannot open %(path)s: wrong passphrase or damaged PKCS#12 file"), path=path,
             ) from exc
         _check_certificate(signer.signing_cert, now_vn())
         return cls(signer, tsa_url=tsa_url)
@@ -495,10 +489,9 @@ class Signer:
         except Exception as exc:
             if self._timestamper is not None and _is_timestamp_failure(exc):
                 raise SigningError(
-                    f"signing {name} failed: no timestamp from {self.tsa_url}: {exc}",
-                    f"Ký số tài liệu {name} thất bại: không lấy được dấu thời gian từ máy chủ {self.tsa_url}.",
+                    N_("signing %(name)s failed: no timestamp from %(tsa_url)s: %(exc)s"), name=name, tsa_url=self.tsa_url, exc=exc,
                 ) from exc
-            raise SigningError(f"signing {name} failed: {exc}", f"Ký số tài liệu {name} thất bại.") from exc
+            raise SigningError(N_("signing %(name)s failed: %(exc)s"), name=name, exc=exc) from exc
         elapsed = time.perf_counter() - started
         log.info("signed %s as %s in %.0f ms", dst.name, self.subject, elapsed * 1000)
         return SignResult(

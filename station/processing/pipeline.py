@@ -20,6 +20,7 @@ import numpy as np
 
 from protocol.durable import write_atomic
 from protocol.hashing import sha256_bytes
+from protocol.i18n import N_
 from station.processing import separators, steps
 from station.processing.config import ProcessingConfig
 from station.processing.orientation import Orientation, orient
@@ -82,13 +83,12 @@ def quality_flags(metrics: dict[str, Any], *, blank: bool, config: ProcessingCon
         out.append(
             flag(
                 "low_dpi",
-                f"Resolution {dpi:.0f} dpi is below {config.min_dpi:.0f} dpi",
-                f"Độ phân giải {dpi:.0f} dpi thấp hơn mức tối thiểu {config.min_dpi:.0f} dpi",
+                N_("Resolution %(dpi).0f dpi is below %(min_dpi).0f dpi"), dpi=dpi, min_dpi=config.min_dpi,
             )
         )
     skew = metrics.get("residual_skew_deg")
     if skew is not None and abs(skew) > config.residual_skew_max_deg:
-        out.append(flag("skewed", f"Page is still skewed by {skew:.2f}°", f"Trang vẫn còn bị nghiêng {skew:.2f}°"))
+        out.append(flag("skewed", N_("Page is still skewed by %(skew).2f°"), skew=skew))
     depth = metrics.get("ink_depth", metrics.get("contrast"))  # records from before ink_depth: the contrast
     washed_out = depth is not None and depth < config.overexposed_max_contrast
     if metrics["clipped_white"] > config.max_clipped_white and washed_out:
@@ -114,8 +114,7 @@ def quality_flags(metrics: dict[str, Any], *, blank: bool, config: ProcessingCon
             out.append(
                 flag(
                     "low_contrast",
-                    f"Low contrast ({metrics['contrast']:.0f} grey levels)",
-                    f"Độ tương phản thấp ({metrics['contrast']:.0f} mức xám)",
+                    N_("Low contrast (%(contrast).0f grey levels)"), contrast=metrics['contrast'],
                 )
             )
         sharp = metrics.get("sharpness_text")
@@ -123,8 +122,7 @@ def quality_flags(metrics: dict[str, Any], *, blank: bool, config: ProcessingCon
             out.append(
                 flag(
                     "blurry",
-                    f"Text looks blurred (sharpness {sharp:.0f})",
-                    f"Chữ bị mờ, không sắc nét (độ nét {sharp:.0f})",
+                    N_("Text looks blurred (sharpness %(sharp).0f)"), sharp=sharp,
                 )
             )
         sides = [side for side, share in metrics["edge_content"].items() if share > config.max_edge_content]
@@ -255,16 +253,14 @@ def process_image(
         flags.append(
             flag(
                 "orientation_uncertain",
-                f"Page may be turned {found.uncertain}° but the signals do not agree; kept as scanned",
-                f"Trang có thể bị xoay {found.uncertain}° nhưng chưa đủ căn cứ; giữ nguyên như khi quét",
+                N_("Page may be turned %(uncertain)s° but the signals do not agree; kept as scanned"), uncertain=found.uncertain,
             )
         )
     elif found.rotation and found.method != "qr":
         flags.append(
             flag(
                 "auto_rotated",
-                f"Page turned {found.rotation}° automatically ({found.method}); please check",
-                f"Trang đã được tự động xoay {found.rotation}° ({found.method}); vui lòng kiểm tra",
+                N_("Page turned %(rotation)s° automatically (%(method)s); please check"), rotation=found.rotation, method=found.method,
             )
         )
     turn = (found.rotation + manual_rotation) % 360
@@ -307,8 +303,7 @@ def process_image(
             0,
             flag(
                 "blank",
-                "Page looks blank; kept for review",
-                "Trang có vẻ trắng (không có nội dung); vẫn được giữ lại để kiểm tra",
+                N_("Page looks blank; kept for review"),
             ),
         )
     flags.extend(quality_flags(metrics, blank=blank, config=config))

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from protocol.i18n import N_
 from station.processing.config import ProcessingConfig
 from station.processing.frames import FrameBlocks, FrameRef, SharedFrame, open_frame
 from station.processing.pipeline import derivative_suffix, flag, process_image, process_page
@@ -278,8 +279,7 @@ class ProcessingPool:
         flags = [
             flag(
                 "processing_failed",
-                f"Image processing failed: {exc}",
-                "Xử lý ảnh không thành công; trang được giữ nguyên bản gốc, cần kiểm tra",
+                N_("Image processing failed: %(exc)s"), exc=exc,
             )
         ]
         result = {

@@ -21,6 +21,8 @@ from typing import Any
 
 from protocol.clock import iso_vn
 from protocol.durable import write_atomic
+from protocol.errors import UserError
+from protocol.i18n import N_
 from station.store import BatchState, Store
 
 log = logging.getLogger("sohoa.station.sync")
@@ -43,12 +45,11 @@ CREATE TABLE IF NOT EXISTS rework (
 _UUID = re.compile(r"uuid[-:]([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$")
 
 
-class ReworkError(Exception):
-    """A reopen that cannot be done; `message_vi` is what the operator sees."""
+class ReworkError(UserError):
+    """A reopen that cannot be done; `.text(lang)` is what the operator sees."""
 
-    def __init__(self, message: str, message_vi: str):
-        super().__init__(message)
-        self.message_vi = message_vi
+    status = 409
+    key = "conflict"
 
 
 # -- the list from the archive, on disk ------------------------------------------------------------
@@ -150,24 +151,21 @@ def reopen(store: Store, item: dict[str, Any], *, actor: str) -> dict[str, Any]:
     _ensure(store)
     batch = batch_for(store, item)
     if batch is None:
-        raise ReworkError(f"no batch {item.get('batch_uid')} on this station",
-                          "Trạm này không còn các trang của hồ sơ này: cần lấy lại gói từ kho lưu trữ.")
+        raise ReworkError(N_("no batch %(value)s on this station"), value=item.get('batch_uid'))
     if batch["state"] != BatchState.SYNCED:
         current = reopened(store, batch["id"])
         if current and current["previous_sha256"] == item["sha256"]:
             return batch  # already reopened for this version: opening it again is a no-op
-        raise ReworkError(f"batch {batch['id']} is {batch['state']}, not a sent hồ sơ",
-                          "Hồ sơ này đang được xử lý trên trạm, chưa mở lại được.")
+        raise ReworkError(N_("batch %(id)s is %(state)s, not a sent hồ sơ"), id=batch['id'], state=batch['state'])
     if not _UUID.search(item.get("objid") or ""):
-        raise ReworkError(f"OBJID {item.get('objid')!r} carries no package uuid",
-                          "Mã gói của kho lưu trữ không hợp lệ, không mở lại được.")
+        raise ReworkError(N_("OBJID '%(value)s' carries no package uuid"), value=item.get('objid'))
     placed = [dict(d, page_before=page_state(store, d["page_id"]))
               for d in place_defects(store, batch, list(item.get("defects") or []))]
     now = iso_vn()
     with store.tx() as conn:
         state = conn.execute("SELECT state FROM batches WHERE id = ?", (batch["id"],)).fetchone()["state"]
         if state != BatchState.SYNCED:
-            raise ReworkError(f"batch {batch['id']} changed meanwhile", "Hồ sơ vừa thay đổi, hãy thử lại.")
+            raise ReworkError(N_("batch %(id)s changed meanwhile"), id=batch['id'])
         conn.execute(
             "INSERT INTO rework (batch_id, objid, previous_sha256, previous_version, defects, note, reopened_at,"
             " reopened_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -10,8 +10,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, stream_with_context
 
-from protocol.errors import NotFound
+from protocol.errors import Message, NotFound, say
+from protocol.i18n import N_
 from protocol.inputs import InputError, get_dict, get_float, get_int, get_ints, get_list, get_str
+from sohoa.weberrors import lang
 from station import review as rv
 from station.web import health
 from station.web.session import accounts, actor, current, load_session, require, set_cookie
@@ -30,8 +32,10 @@ def _body() -> dict:
     return body if isinstance(body, dict) else {}
 
 
-def _bad(message: str, message_vi: str, status: int = 400, **extra: Any):
-    return jsonify({"error": extra.pop("error", "bad_request"), "message": message, "message_vi": message_vi,
+def _bad(message: str | Message, status: int = 400, **extra: Any):
+    """A refusal answered here rather than raised: `message` a msgid, or say(msgid, **params)."""
+    said = message if isinstance(message, Message) else Message(message)
+    return jsonify({"error": extra.pop("error", "bad_request"), "message": said.message, "text": said.text(lang()),
                     **extra}), status
 
 
@@ -154,7 +158,7 @@ def cover():
     else:
         options = {"device": get_str(body, "device", max_len=200) or station.config.device}
         if str(station.capture.states.get(options["device"], "")) in ("SCANNING", "STOPPING"):
-            return _bad("the scanner is busy", "Máy quét đang quét. Đợi lượt quét xong rồi quét phiếu bìa.", 409,
+            return _bad(N_("the scanner is busy"), 409,
                         error="busy")
     code = read_cover(kind, options)
     if not station.sync_client:
@@ -202,9 +206,8 @@ def open_batch():
         # around the admin-only typed-in hồ sơ.
         order = next((o for o in _server_workorders(station) if o.get("id") == wo_id), None)
         if order is None:
-            return _bad(f"work order {str(wo_id)[:64]!r} is not in the server's list for this station",
-                        "Lệnh số hóa này không có trong danh sách máy chủ giao cho trạm. Hãy chọn lại từ danh sách.",
-                        404, error="unknown_workorder")
+            return _bad(say(N_("work order '%(wo_id)s' is not in the server's list for this station"),
+                            wo_id=str(wo_id)[:64]), 404, error="unknown_workorder")
         record, expected = order.get("record") or {}, order.get("expected_sheets")
     from station.web import qc_profile
 
@@ -265,7 +268,7 @@ def events(batch_id: int):
     app = current_app._get_current_object()
     limiter, key = app.extensions["streams"], actor()
     if not limiter.acquire(key):  # streams never take the threads that serve the operator's actions
-        resp, status = _bad("too many live views open", "Đang mở quá nhiều màn hình theo dõi; đóng bớt rồi thử lại.",
+        resp, status = _bad(N_("too many live views open"),
                             429, error="too_many_streams")
         return resp, status, {"Retry-After": str(RETRY_AFTER_S)}
 
@@ -300,7 +303,7 @@ def scan(batch_id: int):
     elif kind == "import":
         options["folder"] = _import_folder(station, get_str(body, "folder", max_len=200))
     else:
-        return _bad(f"unknown source kind {kind!r}", "Nguồn quét không hợp lệ.")
+        return _bad(say(N_("unknown source kind '%(kind)s'"), kind=kind))
     if kind == "sane":
         station.capture.clear_fault(options["device"])  # "Quét tiếp" after the operator fixed the fault
     station.scan(batch_id, kind=kind, options=options, request=scan_request, actor=actor())
@@ -338,10 +341,10 @@ def _import_folder(station: Any, name: str) -> Path:
     from station.service import data_path
 
     if not name or "/" in name or "\\" in name or name.startswith("."):
-        raise NotFound(f"import folder {name!r}", "Không tìm thấy thư mục nhập này.")
+        raise NotFound(N_("import folder '%(name)s'"), name=name)
     path = data_path(station.config, f"import/{name}")
     if not path.is_dir():
-        raise NotFound(f"import folder {name!r}", "Không tìm thấy thư mục nhập này.")
+        raise NotFound(N_("import folder '%(name)s'"), name=name)
     return path
 
 
@@ -400,13 +403,13 @@ def _known(cls: type, record: dict) -> dict:
 def documents(batch_id: int):
     docs = get_list(_body(), "documents")
     if not docs:
-        return _bad("documents must be a non-empty list", "Cần ít nhất một tài liệu.")
+        return _bad(N_("documents must be a non-empty list"))
     if not all(isinstance(d, dict) and isinstance(d.get("record", {}), dict) for d in docs):
         raise InputError("each document must be an object with a record object")
     if request.args.get("check"):
         problems = _document_problems(_station(), batch_id, docs)
         if problems:
-            return _bad("invalid document metadata", "Thông tin tài liệu chưa hợp lệ.", 422,
+            return _bad(N_("invalid document metadata"), 422,
                         error="invalid_metadata", problems=problems)
     _station().set_documents(batch_id, docs, actor=actor())
     return jsonify({"ok": True})
@@ -453,9 +456,8 @@ def finish(batch_id: int):
     station = _station()
     found = problems(station.store, batch_id)  # the same list the finish screen shows, before any OCR
     if not rv.can_finish(station.store, batch_id):
-        return _bad("unresolved QC flags: accept or rescan the pages, or a supervisor overrides",
-                    "Còn trang bị đánh dấu lỗi chất lượng chưa xử lý: chấp nhận hoặc quét lại các trang đó, "
-                    "hoặc nhờ giám sát viên cho phép.", 409, error="unresolved_flags",
+        return _bad(N_("unresolved QC flags: accept or rescan the pages, or a supervisor overrides"), 409,
+                    error="unresolved_flags",
                     pages=rv.unresolved(station.store, batch_id), problems=found)
     if found:
         return _bad("not ready to finish: " + "; ".join(p["message"] for p in found),
@@ -465,7 +467,7 @@ def finish(batch_id: int):
     pin = get_str(_body(), "pin", max_len=64)
     if needs_pin(station):
         if not pin:
-            return _bad("the signing token's PIN is needed", "Hãy nhập mã PIN của token ký số.", 400,
+            return _bad(N_("the signing token's PIN is needed"), 400,
                         error="pin_required")
         station.signer(pin=str(pin))  # opens the token now: a wrong PIN is answered here, not in a thread
     station.finish(batch_id, actor=actor())
@@ -539,7 +541,7 @@ def qc_override(batch_id: int):
     if not supervisor:
         require("supervisor")
     if not reason.strip():
-        return _bad("an override needs a reason", "Hãy ghi lý do cho phép hoàn tất.", 400, error="reason_required")
+        return _bad(N_("an override needs a reason"), 400, error="reason_required")
     if supervisor:
         load_session()
         from station.auth import AuthError
@@ -556,8 +558,7 @@ def qc_override(batch_id: int):
         sess = require("supervisor")
         operator, role = sess.operator, sess.role
     if role not in ("supervisor", "admin"):
-        return _bad("only a supervisor may override QC flags",
-                    "Chỉ giám sát viên hoặc quản trị viên mới được cho phép hoàn tất khi còn trang bị đánh dấu.",
+        return _bad(N_("only a supervisor may override QC flags"),
                     403, error="forbidden")
     rv.override(_station().store, batch_id, reason=reason, actor=operator, role=role)
     return jsonify({"ok": True})

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from protocol.errors import say
+from protocol.i18n import N_
 from protocol.metadata import DocumentRecord, FileRecord, check_document, check_file
 from station import review as rv
 
@@ -24,12 +26,11 @@ def problems(store: Any, batch_id: int) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     sheets = len({p["sheet"] for p in pages})  # the number the package declares (numberOfPaper)
     if not live:
-        out.append(_item("no_pages", "no pages to finish", "Hồ sơ chưa có trang nào: hãy quét.", "scan"))
+        out.append(_item("no_pages", N_("no pages to finish"), "scan"))
     expected = batch.get("expected_sheets")
     if expected and sheets != expected:
-        out.append(_item("sheet_count", f"{sheets} sheets scanned but the work order expects {expected}",
-                         f"Đã quét {sheets} tờ nhưng lệnh số hóa ghi {expected} tờ: quét thêm tờ còn thiếu "
-                         "hoặc xóa tờ thừa (tờ bị nạp hai lần).", "scan", sheets=sheets, expected=expected))
+        out.append(_item("sheet_count", say(N_("%(sheets)s sheets scanned but the work order expects %(expected)s"),
+                                              sheets=sheets, expected=expected), "scan", sheets=sheets, expected=expected))
     record = dict(batch["record"])
     try:
         hoso = FileRecord(**{k: v for k, v in record.items() if k in FileRecord.__dataclass_fields__})
@@ -43,14 +44,12 @@ def problems(store: Any, batch_id: int) -> list[dict[str, Any]]:
                                  "documents", form="hoso", field=p.field))
     flags = rv.unresolved(store, batch_id)
     if flags and not rv.overridden(store, batch_id):
-        out.append(_item("open_flags", f"{len(flags)} pages with QC flags nobody accepted",
-                         f"Còn {len(flags)} trang bị đánh dấu lỗi chất lượng chưa xử lý: chấp nhận hoặc quét lại.",
+        out.append(_item("open_flags", say(N_("%(count)s pages with QC flags nobody accepted"), count=len(flags)),
                          "review", page=flags[0]["page_id"], count=len(flags)))
     docs = store.documents(batch_id)
     live_ids = {p["id"] for p in live}
     if not docs and live:
-        out.append(_item("no_documents", "not split into documents",
-                         "Chưa chia hồ sơ thành tài liệu và nhập thông tin tài liệu.", "documents"))
+        out.append(_item("no_documents", N_("not split into documents"), "documents"))
     seen: set[int] = set()
     for i, row in enumerate(docs):
         rec = row["record"]
@@ -73,7 +72,6 @@ def problems(store: Any, batch_id: int) -> list[dict[str, Any]]:
                                  f"{label} – {p.reason_vi}", "documents", document=i, field=p.field))
     loose = [p["id"] for p in live if p["id"] not in seen]
     if docs and loose:
-        out.append(_item("pages_outside", f"{len(loose)} pages belong to no document",
-                         f"{len(loose)} trang chưa thuộc tài liệu nào: lưu lại cách chia tài liệu.", "documents",
+        out.append(_item("pages_outside", say(N_("%(count)s pages belong to no document"), count=len(loose)), "documents",
                          page=loose[0]))
     return out

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from protocol.errors import UserError
+from protocol.i18n import N_
 from station.processing.pipeline import quality_flags
 
 THRESHOLDS = ("min_dpi", "residual_skew_max_deg", "max_clipped_white", "max_clipped_black", "min_contrast",
@@ -25,8 +26,7 @@ class ProfileError(UserError, ValueError):
 def check(profile: Any) -> dict[str, float]:
     """The profile as {threshold: number}; anything else is refused, naming what is wrong."""
     if not isinstance(profile, dict):
-        raise ProfileError("qc_profile must be an object of thresholds",
-                           "Hồ sơ chất lượng của lệnh số hóa không hợp lệ.")
+        raise ProfileError(N_("qc_profile must be an object of thresholds"))
     unknown = sorted(set(profile) - set(THRESHOLDS))
     if unknown:
         raise ProfileError(f"unknown thresholds {unknown}; known: {', '.join(THRESHOLDS)}",
@@ -34,7 +34,7 @@ def check(profile: Any) -> dict[str, float]:
     out = {}
     for key, value in profile.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ProfileError(f"threshold {key} must be a number", f"Ngưỡng {key} phải là một số.")
+            raise ProfileError(N_("threshold %(key_)s must be a number"), key_=key)
         out[key] = float(value)
     return out
 

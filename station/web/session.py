@@ -12,6 +12,7 @@ import hmac
 
 from flask import current_app, g, request
 
+from protocol.i18n import N_
 from station.auth import Accounts, AuthError, Session
 
 COOKIE = "sohoa_session"
@@ -39,7 +40,7 @@ def load_session() -> Session:
     if from_cookie and request.method not in SAFE_METHODS:
         sent = request.headers.get("X-CSRF-Token", "")
         if not hmac.compare_digest(sent, sess.csrf):
-            raise AuthError("csrf", "missing or wrong CSRF token", "Phiên làm việc không hợp lệ; hãy tải lại trang.")
+            raise AuthError("csrf", N_("missing or wrong CSRF token"))
     g.session = sess
     return sess
 
