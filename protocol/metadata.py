@@ -225,7 +225,8 @@ def check_file(record: FileRecord) -> list[Problem]:
     """Every problem in a hồ sơ record (empty list when it is valid)."""
     p: list[Problem] = []
     if not AGENCY_ID_RE.match(record.agency_id):
-        p.append(Problem("agency_id", say(N_("'%(agency_id)s' is not an agency id like 000.00.00.G09"), agency_id=record.agency_id)))
+        p.append(Problem("agency_id", say(N_("'%(agency_id)s' is not an agency id like 000.00.00.G09"),
+                                          agency_id=record.agency_id)))
     if not 1000 <= record.year <= 9999:
         p.append(Problem("year", say(N_("year must have 4 digits"))))
     if not NOTATION_RE.match(record.notation):
@@ -272,5 +273,6 @@ def check_document(record: DocumentRecord, file_code_: str) -> list[Problem]:
     if len(record.code_notation) > 30:
         p.append(Problem("code_notation", say(N_("longer than 30 characters"))))
     if len(record.doc_id(file_code_)) > DOC_ID_MAX:
-        p.append(Problem("doc_id", say(N_("docId longer than %(doc_id_max)s characters (kept, not truncated)"), doc_id_max=DOC_ID_MAX), warning=True))
+        p.append(Problem("doc_id", say(N_("docId longer than %(doc_id_max)s characters (kept, not truncated)"),
+                                       doc_id_max=DOC_ID_MAX), warning=True))
     return p

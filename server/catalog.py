@@ -153,11 +153,13 @@ class QueryError(UserError, ValueError):
 def query_words(query: str) -> list[str]:
     """The folded words of a query (control characters dropped), within the caps; QueryError beyond them."""
     if len(query) > MAX_QUERY_CHARS:
-        raise QueryError(N_("query longer than %(max_query_chars)s characters: shorten it"), max_query_chars=MAX_QUERY_CHARS)
+        raise QueryError(N_("query longer than %(max_query_chars)s characters: shorten it"),
+                         max_query_chars=MAX_QUERY_CHARS)
     cleaned = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in query)
     words = list(dict.fromkeys(w for w in fold(cleaned).split() if any(ch.isalnum() for ch in w)))
     if len(words) > MAX_QUERY_TERMS:
-        raise QueryError(N_("more than %(max_query_terms)s words: keep the rarest ones"), max_query_terms=MAX_QUERY_TERMS)
+        raise QueryError(N_("more than %(max_query_terms)s words: keep the rarest ones"),
+                         max_query_terms=MAX_QUERY_TERMS)
     return words
 
 

@@ -174,7 +174,8 @@ class PackageStore:
             digest, size = _copy_hashing(src, *temps)
             if digest != sha256:
                 raise StorageError(
-                    N_("hash mismatch while storing %(objid)s: got %(digest)s, expected %(sha256)s"), objid=objid, digest=digest, sha256=sha256,
+                    N_("hash mismatch while storing %(objid)s: got %(digest)s, expected %(sha256)s"),
+                    objid=objid, digest=digest, sha256=sha256,
                 )
             backup_path = self.backup.publish(temps[0], objid, sha256, version) if self.backup else None
             path = self.primary.publish(temps[-1], objid, sha256, version)

@@ -91,7 +91,8 @@ def enroll(server_url: str, code: str, data_dir: str | Path, *, ca_file: str | P
         resp = requests.post(base + ENROLL_PATH, json={"code": code, "station_id": station_id},
                              timeout=timeout, verify=verify)
     except requests.exceptions.SSLError as exc:
-        raise EnrollError(N_("the server's certificate is not trusted: %(exc)s; pass --ca with the archive's CA"), exc=exc
+        raise EnrollError(N_("the server's certificate is not trusted: %(exc)s; pass --ca with the archive's CA"),
+                          exc=exc
                           ) from exc
     except requests.RequestException as exc:
         raise EnrollError(N_("server unreachable: %(exc)s"), exc=exc) from exc

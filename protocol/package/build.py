@@ -78,7 +78,8 @@ def _check_inputs(
         actual = _pdf_pages(Path(doc.pdf_path))
         if actual != doc.page_count:
             raise PackageError(
-                N_("%(pdf_path)s: page_count %(page_count)s but the PDF has %(actual)s pages"), pdf_path=doc.pdf_path, page_count=doc.page_count, actual=actual,
+                N_("%(pdf_path)s: page_count %(page_count)s but the PDF has %(actual)s pages"),
+                pdf_path=doc.pdf_path, page_count=doc.page_count, actual=actual,
             )
     if check_metadata:
         problems = [p for p in check_file(hoso) if not p.warning]
@@ -96,7 +97,8 @@ def _validated(name: str, data: bytes, member: str) -> bytes:
     reasons = schemas.validate(name, data)
     if reasons:
         raise PackageError(
-            N_("%(member)s is not valid against %(name)s: %(reasons)s"), member=member, name=name, reasons='; '.join(reasons[:5]),
+            N_("%(member)s is not valid against %(name)s: %(reasons)s"),
+            member=member, name=name, reasons='; '.join(reasons[:5]),
         )
     return data
 

@@ -67,7 +67,8 @@ def _add_event(premis_xml: bytes, event: PremisEvent) -> bytes:
 def _validated(name: str, data: bytes, member: str) -> bytes:
     reasons = schemas.validate(name, data)
     if reasons:
-        raise PackageError(N_("migrated %(member)s is not valid against %(name)s: %(reasons)s"), member=member, name=name, reasons='; '.join(reasons[:5]))
+        raise PackageError(N_("migrated %(member)s is not valid against %(name)s: %(reasons)s"),
+                           member=member, name=name, reasons='; '.join(reasons[:5]))
     return data
 
 

@@ -142,7 +142,8 @@ def read_source(source: Source) -> PackageContents:
         tops = with_mets if len(with_mets) == 1 else tops
     if len(tops) != 1:
         raise PackageError(
-            N_("the package must hold exactly one top folder, found %(count)s: %(tops)s"), count=len(tops), tops=tops[:5],
+            N_("the package must hold exactly one top folder, found %(count)s: %(tops)s"),
+            count=len(tops), tops=tops[:5],
         )
     folder = tops[0]
     problems: list[str] = []

@@ -119,7 +119,8 @@ def policy_for(rules: Any, lot: str) -> dict[str, Any]:
                 return {"rule": "percent", "percent": float(parts[1]), "minimum": int(parts[2])}
             except ValueError:
                 pass
-        raise LotError(N_("acceptance.contracts: cannot read '%(line)s' (use NAME=iso2859-1 or NAME=percent:P:MIN)"), line=line)
+        raise LotError(N_("acceptance.contracts: cannot read '%(line)s' (use NAME=iso2859-1 or NAME=percent:P:MIN)"),
+                       line=line)
     if rules.sampling_rule == "iso2859-1":
         return {"rule": "iso2859-1"}
     return {"rule": "percent", "percent": rules.sampling_percent, "minimum": rules.sampling_minimum}

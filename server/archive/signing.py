@@ -47,7 +47,8 @@ def _signer(p12: Path, passphrase_file: Path | None, _mtime: float) -> signers.S
     passphrase = passphrase_file.read_bytes().strip() if passphrase_file else None
     signer = signers.SimpleSigner.load_pkcs12(str(p12), passphrase=passphrase)
     if signer is None:
-        raise ArchiveKeyError(N_("cannot open the archive signing key %(p12)s (wrong passphrase or damaged file)"), p12=p12)
+        raise ArchiveKeyError(N_("cannot open the archive signing key %(p12)s (wrong passphrase or damaged file)"),
+                              p12=p12)
     return signer
 
 

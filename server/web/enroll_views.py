@@ -113,7 +113,8 @@ def enroll():
     wait = limiter.retry_after(key, address)
     if wait > 0:
         seconds = int(wait) + 1
-        return _refuse(429, "rate_limited", N_("too many wrong codes: retry in %(seconds)s s"), seconds=seconds, **{"Retry-After": str(seconds)})
+        return _refuse(429, "rate_limited", N_("too many wrong codes: retry in %(seconds)s s"),
+                                            seconds=seconds, **{"Retry-After": str(seconds)})
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("code"), str) or not (
             body.get("station_id") is None or isinstance(body.get("station_id"), str)):

@@ -125,7 +125,8 @@ def backup_server(config: Any, dest: Path, *, link_from: Path | None = None) -> 
             else:
                 sha, size = _hash_copy(src, out)
             if sha != expected:
-                raise BackupError(N_("stored package %(src)s does not match its hash: run `sohoa server fixity`"), src=src)
+                raise BackupError(N_("stored package %(src)s does not match its hash: run `sohoa server fixity`"),
+                                  src=src)
             add(rel, "package", sha, size)
         read = live.primary.ledger.read()
         raw = live.primary.ledger.path.read_bytes() if read.exists else b""
@@ -140,7 +141,8 @@ def backup_server(config: Any, dest: Path, *, link_from: Path | None = None) -> 
     fixity = audit([PackageStore(dest / "store").primary])
     if not fixity.clean:
         raise BackupError(N_("the backup's store fails the fixity audit (%(findings)s finding(s)): %(to_dict)s - "
-                             "run `sohoa server fixity`"), findings=fixity.findings(), to_dict=json.dumps(fixity.to_dict(), ensure_ascii=False)[:2000])
+                             "run `sohoa server fixity`"),
+                          findings=fixity.findings(), to_dict=json.dumps(fixity.to_dict(), ensure_ascii=False)[:2000])
 
     # Partial uploads let stations resume where they were; each is at least as long as its DB row says.
     uploads = Path(config.uploads_dir)
@@ -172,11 +174,13 @@ def read_manifest(backup: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise BackupError(N_("%(backup)s has no %(manifest)s: not a backup, or an unfinished one"), backup=backup, manifest=MANIFEST) from exc
+        raise BackupError(N_("%(backup)s has no %(manifest)s: not a backup, or an unfinished one"),
+                          backup=backup, manifest=MANIFEST) from exc
     except ValueError as exc:
         raise BackupError(N_("%(path)s is not valid JSON"), path=path) from exc
     if manifest.get("format") != FORMAT:
-        raise BackupError(N_("%(backup)s: unknown backup format '%(value)s'"), backup=backup, value=manifest.get('format'))
+        raise BackupError(N_("%(backup)s: unknown backup format '%(value)s'"),
+                          backup=backup, value=manifest.get('format'))
     return manifest
 
 
@@ -255,7 +259,10 @@ def _restore_into(backup: Path, manifest: dict[str, Any], data_dir: Path, final:
     if not fixity.clean or fixity.checked != manifest["packages"]:
         raise BackupError(N_("fixity audit after restore failed: %(findings)s finding(s) (%(count)s changed, "
                              "%(count2)s missing, %(count3)s not in the ledger, %(count4)s ledger problem(s)), "
-                             "%(checked)s of %(packages)s checked"), findings=fixity.findings(), count=len(fixity.changed), count2=len(fixity.missing), count3=len(fixity.unrecorded), count4=len(fixity.ledger), checked=fixity.checked, packages=manifest['packages'])
+                             "%(checked)s of %(packages)s checked"),
+                          findings=fixity.findings(), count=len(fixity.changed), count2=len(fixity.missing),
+                          count3=len(fixity.unrecorded), count4=len(fixity.ledger), checked=fixity.checked,
+                          packages=manifest["packages"])
     return report
 
 
@@ -289,7 +296,8 @@ def _check_catalog_paths(catalog: Path, final: Path, staging: Path) -> None:
     finally:
         conn.close()
     if missing:
-        raise BackupError(N_("the restored catalog names %(count)s package(s) not in the store: %(missing)s"), count=len(missing), missing=missing[:3])
+        raise BackupError(N_("the restored catalog names %(count)s package(s) not in the store: %(missing)s"),
+                          count=len(missing), missing=missing[:3])
 
 
 def list_backups(folder: Path) -> list[dict[str, Any]]:

@@ -58,7 +58,8 @@ def _files_dir(folder: Path, service_user: str) -> list[Problem]:
         return [
             _err(
                 key,
-                N_("folder %(folder)s does not exist: sudo %(create_dir)s %(folder)s"), folder=folder, create_dir=CREATE_DIR,
+                N_("folder %(folder)s does not exist: sudo %(create_dir)s %(folder)s"),
+                folder=folder, create_dir=CREATE_DIR,
             )
         ]
     user = _service_identity(service_user)
@@ -128,7 +129,8 @@ def _mosquitto_conf(folder: Path) -> list[Problem]:
         return [
             _warn(
                 key,
-                N_("%(conf)s does not exist: sohoa-mosquitto.service will not start (render it, docs/mqtt.md)"), conf=conf,
+                N_("%(conf)s does not exist: sohoa-mosquitto.service will not start (render it, docs/mqtt.md)"),
+                conf=conf,
             )
         ]
     try:
@@ -145,7 +147,8 @@ def _mosquitto_conf(folder: Path) -> list[Problem]:
                 _err(
                     key,
                     N_("%(conf)s does not read the rendered %(name)s: %(option)s is %(found)s, not %(want)s "
-                       "(revocation would not reach the broker)"), conf=conf, name=name, option=option, found=found, want=want,
+                       "(revocation would not reach the broker)"),
+                    conf=conf, name=name, option=option, found=found, want=want,
                 )
             )
     return problems

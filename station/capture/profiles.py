@@ -137,7 +137,8 @@ class BoundProfile:
                 return value
         raise CaptureRefused(
             "unsupported",
-            N_("the device offers no %(logical)s for '%(wanted)s' (tried %(candidates)s, offered %(offered)s)"), logical=logical, wanted=wanted, candidates=candidates, offered=offered)
+            N_("the device offers no %(logical)s for '%(wanted)s' (tried %(candidates)s, offered %(offered)s)"),
+            logical=logical, wanted=wanted, candidates=candidates, offered=offered)
 
 
 def load_profile(path: str | Path) -> Profile:

@@ -181,7 +181,8 @@ class Worker:
         if params.format != FRAME_RGB or params.depth != 8:
             raise CaptureRefused(
                 "not_colour",
-                N_("frame format %(format)s, depth %(depth)s: need RGB 8-bit"), format=params.format, depth=params.depth,
+                N_("frame format %(format)s, depth %(depth)s: need RGB 8-bit"),
+                format=params.format, depth=params.depth,
             )
         line = params.bytes_per_line
         expected = line * params.lines if params.lines > 0 else line * 1024  # lines < 0: length unknown
@@ -318,7 +319,8 @@ def _set(dev: Any, name: str, value: Any, *, device: str) -> Any:
     if name not in dev.opt:
         raise CaptureRefused(
             "unknown_option",
-            N_("%(device)s has no option '%(name)s' (options: %(opt)s)"), device=device, name=name, opt=', '.join(sorted(dev.opt)),
+            N_("%(device)s has no option '%(name)s' (options: %(opt)s)"),
+            device=device, name=name, opt=', '.join(sorted(dev.opt)),
         )
     try:
         setattr(dev, name, value)

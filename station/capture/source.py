@@ -47,7 +47,8 @@ class ScanRequest:
         """Refuse requests that break the archival minimums, before any device is touched."""
         if self.source not in SOURCES:
             raise CaptureRefused("bad_request",
-                                 N_("unknown source '%(source)s' (use one of %(sources)s)"), source=self.source, sources=', '.join(SOURCES))
+                                 N_("unknown source '%(source)s' (use one of %(sources)s)"),
+                                 source=self.source, sources=', '.join(SOURCES))
         if self.mode != "color":
             raise CaptureRefused(
                 "not_colour", N_("mode '%(mode)s' refused: the rules require colour, 24-bit"), mode=self.mode)

@@ -73,7 +73,8 @@ def _run(args: list[str], *, timeout: float, stdin: bytes | None = None) -> None
             log.debug("%s", line)
     if proc.returncode != 0:
         raise OcrError(
-            N_("tesseract exited with %(returncode)s: %(strip)s"), returncode=proc.returncode, strip=stderr.strip()[-300:]
+            N_("tesseract exited with %(returncode)s: %(strip)s"),
+            returncode=proc.returncode, strip=stderr.strip()[-300:]
         )
 
 

@@ -84,7 +84,8 @@ def _check_certificate(cert: asn1_x509.Certificate, when: datetime) -> None:
     usages = cert.key_usage_value.native if cert.key_usage_value is not None else set()
     if not usages & {"digital_signature", "non_repudiation"}:
         raise SigningError(
-            N_("certificate of %(subject)s does not allow signing (key usage: %(usages)s)"), subject=subject, usages=sorted(usages),
+            N_("certificate of %(subject)s does not allow signing (key usage: %(usages)s)"),
+            subject=subject, usages=sorted(usages),
         )
 
 
@@ -268,7 +269,8 @@ def _open_token(module: str, token_label: str, key_label: str, pin: str, cert_la
     except Exception as exc:
         session.close()
         raise SigningError(
-            N_("key or certificate '%(key_label)s' not found on token '%(token_label)s': %(exc)s"), key_label=key_label, token_label=token_label, exc=exc,
+            N_("key or certificate '%(key_label)s' not found on token '%(token_label)s': %(exc)s"),
+            key_label=key_label, token_label=token_label, exc=exc,
         ) from exc
     return session, signer
 
@@ -489,7 +491,8 @@ class Signer:
         except Exception as exc:
             if self._timestamper is not None and _is_timestamp_failure(exc):
                 raise SigningError(
-                    N_("signing %(name)s failed: no timestamp from %(tsa_url)s: %(exc)s"), name=name, tsa_url=self.tsa_url, exc=exc,
+                    N_("signing %(name)s failed: no timestamp from %(tsa_url)s: %(exc)s"),
+                    name=name, tsa_url=self.tsa_url, exc=exc,
                 ) from exc
             raise SigningError(N_("signing %(name)s failed: %(exc)s"), name=name, exc=exc) from exc
         elapsed = time.perf_counter() - started

@@ -253,14 +253,16 @@ def process_image(
         flags.append(
             flag(
                 "orientation_uncertain",
-                N_("Page may be turned %(uncertain)s° but the signals do not agree; kept as scanned"), uncertain=found.uncertain,
+                N_("Page may be turned %(uncertain)s° but the signals do not agree; kept as scanned"),
+                uncertain=found.uncertain,
             )
         )
     elif found.rotation and found.method != "qr":
         flags.append(
             flag(
                 "auto_rotated",
-                N_("Page turned %(rotation)s° automatically (%(method)s); please check"), rotation=found.rotation, method=found.method,
+                N_("Page turned %(rotation)s° automatically (%(method)s); please check"),
+                rotation=found.rotation, method=found.method,
             )
         )
     turn = (found.rotation + manual_rotation) % 360

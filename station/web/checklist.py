@@ -30,7 +30,8 @@ def problems(store: Any, batch_id: int) -> list[dict[str, Any]]:
     expected = batch.get("expected_sheets")
     if expected and sheets != expected:
         out.append(_item("sheet_count", say(N_("%(sheets)s sheets scanned but the work order expects %(expected)s"),
-                                              sheets=sheets, expected=expected), "scan", sheets=sheets, expected=expected))
+                                              sheets=sheets, expected=expected),
+                         "scan", sheets=sheets, expected=expected))
     record = dict(batch["record"])
     try:
         hoso = FileRecord(**{k: v for k, v in record.items() if k in FileRecord.__dataclass_fields__})
@@ -72,6 +73,7 @@ def problems(store: Any, batch_id: int) -> list[dict[str, Any]]:
                                  f"{label} – {p.reason_vi}", "documents", document=i, field=p.field))
     loose = [p["id"] for p in live if p["id"] not in seen]
     if docs and loose:
-        out.append(_item("pages_outside", say(N_("%(count)s pages belong to no document"), count=len(loose)), "documents",
+        out.append(_item("pages_outside", say(N_("%(count)s pages belong to no document"),
+                                              count=len(loose)), "documents",
                          page=loose[0]))
     return out
