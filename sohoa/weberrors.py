@@ -1,7 +1,8 @@
 """The one place both web apps (station, server) answer errors (the tree is protocol.errors): a UserError with
 its own status, key and message (English in "message", the request's language in "text"); anything else is a
-bug, logged with its traceback and answered 500 with an incident id that shows nothing internal. No broad ValueError/KeyError handler: a typo in a dictionary key must
-not become a quiet 404. Endpoints read fields with protocol.inputs getters and never catch parsing errors."""
+bug, logged with its traceback and answered 500 with an incident id that shows nothing internal. No broad
+ValueError/KeyError handler: a typo in a dictionary key must not become a quiet 404. Endpoints read fields
+with protocol.inputs getters and never catch parsing errors."""
 
 from __future__ import annotations
 
