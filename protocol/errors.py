@@ -53,11 +53,53 @@ class Message:
         return translate(self.msgid, lang, **fill(self.params, lang))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"msgid": self.msgid, "params": dict(self.params)}
+        """JSON for the wire and the database: the English text, and the key to show it in another language."""
+        return {"message": self.message, "msgid": self.msgid, "params": _plain(self.params)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Message:
-        return cls(data["msgid"], dict(data.get("params") or {}))
+        return cls(data["msgid"], _rich(data.get("params") or {}))
+
+
+def _plain(params: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if isinstance(v, Message):
+            v = {"msgid": v.msgid, "params": _plain(v.params)}
+        elif isinstance(v, Joined):
+            v = {"join": [{"msgid": m.msgid, "params": _plain(m.params)} for m in v.parts], "sep": v.sep}
+        elif not isinstance(v, (str, int, float, bool, type(None))):
+            v = str(v)  # an exception or a path: JSON keeps what the message shows
+        out[k] = v
+    return out
+
+
+def with_texts(data: Any, lang: str) -> Any:
+    """A copy of `data` (JSON-like) where every message by key ({"msgid", "params"}) also has its "text" in
+    `lang`. Both web apps pass every JSON answer through it, so flags, faults, problems and check summaries
+    reach the screen in the request's language. A dict written before messages went by key shows its
+    English "message"."""
+    if isinstance(data, list):
+        return [with_texts(v, lang) for v in data]
+    if not isinstance(data, dict):
+        return data
+    out = {k: with_texts(v, lang) for k, v in data.items()}
+    if isinstance(data.get("msgid"), str) and data["msgid"] and "text" not in data:
+        out["text"] = Message.from_dict(data).text(lang)
+    elif "code" in data and isinstance(data.get("message"), str) and "text" not in data:
+        out["text"] = data["message"]
+    return out
+
+
+def _rich(params: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if isinstance(v, dict) and "msgid" in v:
+            v = Message.from_dict(v)
+        elif isinstance(v, dict) and "join" in v:
+            v = Joined([Message.from_dict(m) for m in v["join"]], v.get("sep", "; "))
+        out[k] = v
+    return out
 
 
 @dataclass(frozen=True)
@@ -113,6 +155,11 @@ class UserError(Exception):
 
     def __str__(self) -> str:  # KeyError's quoting and tuple args never reach a message
         return self.message
+
+    @property
+    def said(self) -> Message:
+        """The message by key, to store or send (a fault, a last error) and show later in any language."""
+        return Message(self.msgid, self.params)
 
     def text(self, lang: str = DEFAULT) -> str:
         """The message in `lang` (the web answer's "text", the screens)."""

@@ -301,8 +301,9 @@ class EventPayload(Payload):
     batch: str | None = None
     operator: str | None = None
     code: str | None = None  # machine-readable reason, e.g. JAMMED, blank_page, REVIEW
-    message: str | None = None  # English
-    message_vi: str | None = None  # Vietnamese, shown to operators and supervisors
+    message: str | None = None  # English (logs)
+    msgid: str | None = None  # the same message by key (protocol/translations), shown in the viewer's language
+    params: dict[str, Any] = field(default_factory=dict)  # the msgid's %(name)s parameters
     data: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -112,11 +112,11 @@ def _errors(app: Flask) -> None:
 
     from sohoa.weberrors import install, internal
 
-    def answer(status: int, code: str, message: str, message_vi: str, **extra: Any):  # noqa: ANN202
+    def answer(status: int, code: str, message: str, text: str, **extra: Any):  # noqa: ANN202
         if request.path.startswith("/api/") or request.path == "/events" or request.is_json:
-            return jsonify({"error": code, "message": message, "message_vi": message_vi, **extra}), status
-        page = "<!doctype html><title>{{ s }}</title><h1>{{ s }}</h1><p>{{ vi }}</p><p lang=en>{{ en }}</p>"
-        return render_template_string(page, s=status, vi=message_vi, en=message), status
+            return jsonify({"error": code, "message": message, "text": text, **extra}), status
+        page = "<!doctype html><title>{{ s }}</title><h1>{{ s }}</h1><p>{{ text }}</p><p lang=en>{{ en }}</p>"
+        return render_template_string(page, s=status, text=text, en=message), status
 
     install(app, answer)
 

@@ -155,7 +155,7 @@ class Monitor:
         db["telemetry_events"].create(
             {
                 "event_id": str, "station_id": str, "event": str, "code": str, "at": str,
-                "received_at": str, "batch": str, "operator": str, "message": str, "message_vi": str,
+                "received_at": str, "batch": str, "operator": str, "message": str,
                 "payload": str,
             },
             pk="event_id",
@@ -440,9 +440,9 @@ class Monitor:
     def _on_event(self, view: StationView, event: EventPayload, changes: list[dict[str, Any]]) -> bool:
         cursor = self.db.execute(
             "INSERT OR IGNORE INTO telemetry_events (event_id, station_id, event, code, at, received_at, "
-            "batch, operator, message, message_vi, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "batch, operator, message, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [event.event_id, event.station_id, event.event, event.code, event.at, iso_vn(), event.batch,
-             event.operator, event.message, event.message_vi, event.to_json()],
+             event.operator, event.message, event.to_json()],
         )
         if cursor.rowcount == 0:  # QoS 1 redelivery or a replayed buffer: seen already
             self.duplicates += 1

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
-from protocol.errors import UserError, incident_id
+from protocol.errors import UserError, incident_id, with_texts
 from protocol.i18n import DEFAULT, LANGS, N_, translate
 from protocol.inputs import loads
 
@@ -46,6 +46,12 @@ class SafeJSONProvider(DefaultJSONProvider):
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return loads(s, **kwargs)
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        """Every message by key in an answer gets its "text" in the request's language (protocol.errors)."""
+        from flask import has_request_context
+
+        return super().dumps(with_texts(obj, lang()) if has_request_context() else obj, **kwargs)
 
 
 def install(app: Flask, answer: Answer) -> None:

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from protocol.errors import UserError, say
 from protocol.i18n import N_
 from protocol.inputs import InputError
 from station.config import StationConfig
@@ -154,7 +155,7 @@ class Station:
         self._progress(page["batch_id"])
 
     def _on_fault(self, fault: Any) -> None:
-        self._event("fault", code=fault.code, message=fault.message, message_vi=fault.message_vi)
+        self._event("fault", code=fault.code, **fault.said.as_dict())
 
     def _on_state(self, change: Any) -> None:
         scanner = {"SCANNING": "scanning", "STOPPING": "scanning", "FAULT": "fault"}.get(str(change.state), "idle")
@@ -162,8 +163,8 @@ class Station:
 
     def _on_processed(self, page_id: int, result: dict) -> None:
         for flag in result.get("flags") or []:
-            self._event("qc_flag", code=flag.get("code"), message=flag.get("message"),
-                        message_vi=flag.get("message_vi"), page_id=page_id)
+            self._event("qc_flag", code=flag.get("code"), message=flag.get("message"), msgid=flag.get("msgid"),
+                        params=flag.get("params") or {}, page_id=page_id)
         row = self.store.one("SELECT batch_id FROM pages WHERE id = ?", (page_id,))
         if row:
             self._progress(row["batch_id"])
@@ -284,11 +285,12 @@ class Station:
                 result = finisher.finish(batch_id, actor=actor)
             except Exception as exc:
                 log.exception("finishing batch %s failed", batch_id)
-                self.last_error[batch_id] = {"message": str(exc),
-                                             "message_vi": getattr(exc, "message_vi", str(exc))}
+                said = exc.said if isinstance(exc, UserError) else say(
+                    N_("Finishing failed: %(error)s. The hồ sơ is back in review; try again or tell the technician."),
+                    error=str(exc))
+                self.last_error[batch_id] = {**said.as_dict(), "message": str(exc)}
                 self.finishing.pop(batch_id, None)
-                self._event("fault", code="finish_failed", message=str(exc),
-                            message_vi=self.last_error[batch_id]["message_vi"])
+                self._event("fault", code="finish_failed", **self.last_error[batch_id])
                 return
             self.finishing.pop(batch_id, None)
             self.last_error.pop(batch_id, None)

@@ -21,6 +21,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from protocol.clock import iso_vn
+from protocol.errors import say
+from protocol.i18n import N_
 from protocol.topics import (
     DEFAULT_PREFIX,
     EventPayload,
@@ -257,8 +259,8 @@ class Telemetry:
                 station_id=self.station_id,
                 event="telemetry_gap",
                 code="BUFFER_FULL",
-                message=f"{self._gap} telemetry events dropped while the broker was unreachable",
-                message_vi=f"Mất {self._gap} sự kiện giám sát khi không kết nối được máy chủ MQTT",
+                **say(N_("%(count)s telemetry events dropped while the broker was unreachable"),
+                      count=self._gap).as_dict(),
                 data={"dropped": self._gap},
             )
             if self._publish(gap):

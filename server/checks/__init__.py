@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from protocol.i18n import N_
 from server.checks.context import Context, NotReadable
 from server.checks.csip import check_csip
 from server.checks.pdf import check_pdfa, check_signatures, check_signing_time
@@ -50,16 +51,16 @@ def _run_one(name: str, func: Callable[[Context], CheckResult], ctx: Context) ->
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise  # the server's disk, not the package: no verdict, the commit is retried later
         log.exception("check %s crashed", name)
-        return CheckResult(name, False, [f"check failed on this input: {exc}"], "Không kiểm tra được gói")
+        return CheckResult(name, False, [f"check failed on this input: {exc}"], N_("The package could not be checked"))
     except NotReadable as exc:
-        return CheckResult(name, False, [str(exc)], "Không kiểm tra được: gói không đọc được")
+        return CheckResult(name, False, [str(exc)], N_("Not checked: the package cannot be read"))
     except Exception as exc:  # noqa: BLE001 - hostile input must never crash the verdict
         log.exception("check %s crashed", name)
         return CheckResult(
             name,
             False,
             [f"check failed on this input: {type(exc).__name__}: {exc}"],
-            "Không kiểm tra được gói",
+            N_("The package could not be checked"),
         )
 
 

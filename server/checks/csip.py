@@ -12,6 +12,8 @@ import posixpath
 
 from lxml import etree
 
+from protocol.errors import Joined, Message, say
+from protocol.i18n import N_
 from protocol.package.model import NS_CSIP, NS_METS, NS_XLINK, PROFILE_SIP, PackageError
 from protocol.package.reader import parse_xml, resolve
 from server.checks.context import Context
@@ -21,50 +23,35 @@ M = f"{{{NS_METS}}}"
 XL = f"{{{NS_XLINK}}}"
 NOTETYPE = f"{{{NS_CSIP}}}NOTETYPE"
 
-#: rule -> (English, Vietnamese): what the package lacks.
+#: rule -> what the package lacks (English msgid; the catalogue has the Vietnamese).
 RULES = {
-    "CSIP9": ("metsHdr needs csip:OAISPACKAGETYPE SIP or AIP",
-              "phần đầu METS thiếu loại gói (csip:OAISPACKAGETYPE là SIP hoặc AIP)"),
-    "CSIP10": ("no software agent (agent ROLE=CREATOR TYPE=OTHER OTHERTYPE=SOFTWARE)",
-               "thiếu tác nhân phần mềm tạo gói (agent ROLE=CREATOR TYPE=OTHER OTHERTYPE=SOFTWARE)"),
-    "CSIP14": ("the software agent has no name", "tác nhân phần mềm chưa có tên"),
-    "CSIP15": ("the software agent must carry exactly one note, its version",
-               "tác nhân phần mềm phải có đúng một ghi chú: phiên bản phần mềm"),
-    "CSIP16": ("the software agent's note must have csip:NOTETYPE=\"SOFTWARE VERSION\"",
-               "ghi chú của tác nhân phần mềm phải có csip:NOTETYPE=\"SOFTWARE VERSION\""),
-    "CSIP18": ("a dmdSec has no ID", "một dmdSec thiếu ID"),
-    "CSIP19": ("a dmdSec has no CREATED date", "một dmdSec thiếu ngày tạo (CREATED)"),
-    "CSIP33": ("a digiprovMD has no ID", "một digiprovMD thiếu ID"),
-    "CSIP59": ("no fileSec with an ID", "thiếu fileSec có ID"),
-    "CSIP60": ("no file group USE=\"Documentation\" (required even when empty)",
-               "thiếu nhóm tệp USE=\"Documentation\" (bắt buộc, kể cả khi rỗng)"),
-    "CSIP113": ("no file group USE=\"Schemas\"", "thiếu nhóm tệp USE=\"Schemas\""),
-    "CSIP114": ("no content file group (\"Representations/…\" in the package METS, \"Data\" in rep1)",
-                "thiếu nhóm tệp nội dung (\"Representations/…\" ở METS gói, \"Data\" ở rep1)"),
-    "CSIP65": ("a file group has no ID", "một nhóm tệp thiếu ID"),
-    "CSIP81": ("no structMap TYPE=\"PHYSICAL\" LABEL=\"CSIP\"",
-               "thiếu bản đồ cấu trúc TYPE=\"PHYSICAL\" LABEL=\"CSIP\""),
-    "CSIP84": ("the CSIP structMap must hold exactly one top division",
-               "bản đồ cấu trúc CSIP phải có đúng một phân mục gốc"),
-    "CSIP86": ("the top division's LABEL must equal the OBJID", "nhãn phân mục gốc phải trùng OBJID"),
-    "CSIP88": ("no \"Metadata\" division", "thiếu phân mục \"Metadata\""),
-    "CSIP91": ("the Metadata division's ADMID must list every digiprovMD",
-               "ADMID của phân mục Metadata phải liệt kê mọi digiprovMD"),
-    "CSIP92": ("the Metadata division's DMDID must list every dmdSec",
-               "DMDID của phân mục Metadata phải liệt kê mọi dmdSec"),
-    "ADMID": ("ADMID must name digiprovMD sections, not the amdSec",
-              "ADMID phải trỏ tới các digiprovMD, không trỏ tới amdSec"),
-    "CSIP95": ("no \"Documentation\" division", "thiếu phân mục \"Documentation\""),
-    "CSIP116": ("the Documentation division must point at the Documentation file group",
-                "phân mục Documentation phải trỏ tới nhóm tệp Documentation"),
-    "CSIP99": ("no \"Schemas\" division", "thiếu phân mục \"Schemas\""),
-    "CSIP118": ("the Schemas division must point at the Schemas file group, not at each file",
-                "phân mục Schemas phải trỏ tới nhóm tệp Schemas, không trỏ tới từng tệp"),
-    "CSIP109": ("each representation file group needs a division with an mptr to its METS",
-                "mỗi nhóm tệp biểu diễn cần một phân mục có mptr tới METS của nó"),
-    "CSIP108": ("the representation mptr's xlink:title must be its file group's ID",
-                "xlink:title của mptr phải là ID của nhóm tệp biểu diễn"),
-    "SIP2": (f"a SIP's PROFILE must be {PROFILE_SIP}", f"PROFILE của gói SIP phải là {PROFILE_SIP}"),
+    "CSIP9": N_("metsHdr needs csip:OAISPACKAGETYPE SIP or AIP"),
+    "CSIP10": N_("no software agent (agent ROLE=CREATOR TYPE=OTHER OTHERTYPE=SOFTWARE)"),
+    "CSIP14": N_("the software agent has no name"),
+    "CSIP15": N_("the software agent must carry exactly one note, its version"),
+    "CSIP16": N_("the software agent's note must have csip:NOTETYPE=\"SOFTWARE VERSION\""),
+    "CSIP18": N_("a dmdSec has no ID"),
+    "CSIP19": N_("a dmdSec has no CREATED date"),
+    "CSIP33": N_("a digiprovMD has no ID"),
+    "CSIP59": N_("no fileSec with an ID"),
+    "CSIP60": N_("no file group USE=\"Documentation\" (required even when empty)"),
+    "CSIP113": N_("no file group USE=\"Schemas\""),
+    "CSIP114": N_("no content file group (\"Representations/…\" in the package METS, \"Data\" in rep1)"),
+    "CSIP65": N_("a file group has no ID"),
+    "CSIP81": N_("no structMap TYPE=\"PHYSICAL\" LABEL=\"CSIP\""),
+    "CSIP84": N_("the CSIP structMap must hold exactly one top division"),
+    "CSIP86": N_("the top division's LABEL must equal the OBJID"),
+    "CSIP88": N_("no \"Metadata\" division"),
+    "CSIP91": N_("the Metadata division's ADMID must list every digiprovMD"),
+    "CSIP92": N_("the Metadata division's DMDID must list every dmdSec"),
+    "ADMID": N_("ADMID must name digiprovMD sections, not the amdSec"),
+    "CSIP95": N_("no \"Documentation\" division"),
+    "CSIP116": N_("the Documentation division must point at the Documentation file group"),
+    "CSIP99": N_("no \"Schemas\" division"),
+    "CSIP118": N_("the Schemas division must point at the Schemas file group, not at each file"),
+    "CSIP109": N_("each representation file group needs a division with an mptr to its METS"),
+    "CSIP108": N_("the representation mptr's xlink:title must be its file group's ID"),
+    "SIP2": N_("a SIP's PROFILE must be %(profile)s"),
 }
 
 
@@ -165,11 +152,12 @@ def rep_mets_paths(root: etree._Element) -> list[str]:
 def check_csip(ctx: Context) -> CheckResult:
     c, source = ctx.need_contents(), ctx.need_source()
     kind = c.kind if c.kind in ("SIP", "AIP") else ""
-    reasons, rules_vi = [], []
+    reasons: list[str] = []
+    broken: list[Message] = []
     try:
         root = parse_xml(source.read(ctx.member("METS.xml")))
     except (PackageError, etree.XMLSyntaxError) as exc:
-        return CheckResult("csip", False, [f"METS.xml: unreadable ({exc})"], "Không đọc được METS.xml")
+        return CheckResult("csip", False, [f"METS.xml: unreadable ({exc})"], N_("METS.xml cannot be read"))
     documents = [("METS.xml", root, "root")]
     for path in rep_mets_paths(root):
         if path.startswith(("/", "../")) or path not in c.members:
@@ -181,12 +169,16 @@ def check_csip(ctx: Context) -> CheckResult:
             reasons.append(f"{path}: representation METS unreadable ({exc})")
     for scope, mets, level in documents:
         for rule in check_mets(mets, level=level, kind=kind):
-            english, vietnamese = RULES[rule]
-            reasons.append(f"{scope}: {rule}: {english}")
-            rules_vi.append(f"METS {posixpath.basename(posixpath.dirname(scope)) or 'gói'}: {rule} — {vietnamese}")
+            lacks = say(RULES[rule], profile=PROFILE_SIP)
+            reasons.append(f"{scope}: {rule}: {lacks.message}")
+            where = posixpath.basename(posixpath.dirname(scope))
+            broken.append(say(N_("METS %(where)s: %(rule)s — %(lacks)s"), rule=rule, lacks=lacks,
+                              where=where or say(N_("package"))))
     if reasons and any("CSIP15" in r or "CSIP60" in r for r in reasons):
         reasons.append("packages made by sohoa before its E-ARK update: `sohoa server migrate-packages` "
                        "rewrites stored ones into the conformant form")
-    message_vi = "Gói chưa đúng chuẩn E-ARK CSIP/SIP 2.0.4: " + "; ".join(rules_vi) if rules_vi else (
-        "Gói thiếu METS của biểu diễn" if reasons else "")
-    return CheckResult("csip", not reasons, reasons, message_vi)
+    if broken:
+        return CheckResult("csip", False, reasons, N_("The package does not conform to E-ARK CSIP/SIP 2.0.4: "
+                                                      "%(rules)s"), {"rules": Joined(broken)})
+    summary = N_("The package lacks a representation's METS") if reasons else ""
+    return CheckResult("csip", not reasons, reasons, summary)

@@ -10,6 +10,7 @@ import importlib
 from datetime import date, timedelta
 
 from protocol.clock import VN_TZ, iso_vn, now_vn, parse_iso
+from protocol.i18n import N_
 from server.checks.context import Context, NotReadable
 from server.checks.result import CheckResult
 
@@ -38,7 +39,7 @@ def check_pdfa(ctx: Context) -> CheckResult:
         if found.pdfa_error is not None:
             raise found.pdfa_error
         reasons += [f"{doc_id}: {r}" for r in found.pdfa]
-    return CheckResult("pdfa", not reasons, reasons, "Tệp PDF không đạt chuẩn PDF/A")
+    return CheckResult("pdfa", not reasons, reasons, N_("A PDF file does not meet PDF/A"))
 
 
 def _signature_verdicts(ctx: Context, reasons: list[str]) -> dict:
@@ -60,7 +61,7 @@ def check_signatures(ctx: Context) -> CheckResult:
     for doc_id, verdict in _signature_verdicts(ctx, reasons).items():
         if not verdict.ok:
             reasons += [f"{doc_id}: {r}" for r in (verdict.reasons or ["signature not valid"])]
-    return CheckResult("signatures", not reasons, reasons, "Chữ ký số không hợp lệ hoặc không tin cậy")
+    return CheckResult("signatures", not reasons, reasons, N_("A digital signature is not valid or not trusted"))
 
 
 def _issued(text: str) -> date | None:
@@ -100,4 +101,4 @@ def check_signing_time(ctx: Context) -> CheckResult:
             reasons.append(f"{doc_id}: signing time {verdict.signed_at} is before the document was issued "
                            f"({day:%d/%m/%Y})")
     return CheckResult("signing_time", not reasons, reasons,
-                       "Thời điểm ký số không hợp lý (kiểm tra đồng hồ của trạm)")
+                       N_("A signing time is not plausible (check the station's clock)"))

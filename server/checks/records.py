@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from protocol.i18n import N_
 from protocol.metadata import DocumentRecord, FileRecord, check_document, check_file, split_file_code
 from server.checks.context import Context, NotReadable
 from server.checks.result import CheckResult
@@ -52,7 +53,7 @@ def check_counts(ctx: Context) -> CheckResult:
             f"numberOfPaper is {c.hoso.get('numberOfPaper')!r} but the work order expects "
             f"{ctx.expected_sheets} sheets"
         )
-    return CheckResult("counts", not reasons, reasons, "Số tài liệu, số trang hoặc số tờ không khớp")
+    return CheckResult("counts", not reasons, reasons, N_("The numbers of documents, pages or sheets do not match"))
 
 
 def _file_record(c) -> tuple[FileRecord, list[str]]:
@@ -90,7 +91,7 @@ def check_metadata(ctx: Context) -> CheckResult:
     """Required fields, code values, dates and conditional fields (protocol.metadata.check_*)."""
     c = ctx.need_contents()
     if not c.hoso:
-        return CheckResult("metadata", False, ["EAD.xml missing or unreadable"], "Thiếu siêu dữ liệu hồ sơ")
+        return CheckResult("metadata", False, ["EAD.xml missing or unreadable"], N_("The hồ sơ metadata is missing"))
     record, reasons = _file_record(c)
     for p in check_file(record):
         if not p.warning and not (reasons and p.field in ("agency_id", "year", "notation")):
@@ -127,7 +128,7 @@ def check_metadata(ctx: Context) -> CheckResult:
                 reasons.append(f"{d.doc_id} {p.field}: {p.reason}")
         if doc.risk_recovery and doc.risk_recovery_status not in ("01", "02"):
             reasons.append(f"{d.doc_id} risk_recovery_status: required when risk_recovery is set")
-    return CheckResult("metadata", not reasons, reasons, "Siêu dữ liệu thiếu trường bắt buộc hoặc sai mã")
+    return CheckResult("metadata", not reasons, reasons, N_("The metadata lacks a required field or has a wrong code"))
 
 
 def check_premis(ctx: Context) -> CheckResult:
@@ -159,4 +160,5 @@ def check_premis(ctx: Context) -> CheckResult:
     for e in c.events:
         if e["outcome"] == "failure":
             reasons.append(f"PREMIS event {e['type']!r} at {e['at']} failed: {e['detail']}")
-    return CheckResult("premis", not reasons, reasons, "Hồ sơ bảo quản (PREMIS) thiếu hoặc không khớp")
+    return CheckResult("premis", not reasons, reasons,
+                       N_("The preservation record (PREMIS) is missing or does not match"))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from typing import Any
+
+from protocol.errors import Message
 
 
 @dataclass
@@ -10,10 +13,18 @@ class CheckResult:
     name: str
     ok: bool
     reasons: list[str] = field(default_factory=list)  # English, one line each
-    message_vi: str = ""  # what an operator sees when the check fails
+    summary: str = ""  # msgid: what an operator sees when the check fails, in their language
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def said(self) -> Message:
+        return Message(self.summary, self.params)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The summary travels by key ("msgid", "params"; "message" in English): the station and the archive's
+        screens show it in their own language from the one catalogue."""
+        said = self.said.as_dict() if self.summary else {"message": "", "msgid": "", "params": {}}
+        return {"name": self.name, "ok": self.ok, "reasons": list(self.reasons), **said}
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from protocol.i18n import N_
 from protocol.package.model import AIP_OBJID_RE, SIP_OBJID_RE, folder_name
 from protocol.package.source import top_folders
 from server.checks.context import Context
@@ -51,7 +52,7 @@ def check_zip_safety(ctx: Context) -> CheckResult:
             f"zip bomb suspected: {name!r} expands {m.size // max(m.compressed, 1)}x (limit {lim.max_ratio}x)"
         )
     return CheckResult(
-        "zip_safety", not reasons, reasons, "Gói zip không an toàn (đường dẫn, liên kết hoặc nén bất thường)"
+        "zip_safety", not reasons, reasons, N_("The zip package is not safe (paths, links or unusual compression)")
     )
 
 
@@ -74,4 +75,4 @@ def check_top_folder(ctx: Context) -> CheckResult:
             reasons.append(f"OBJID {objid!r} is not a valid {contents.kind or 'package'} identifier")
     elif len(tops) == 1:
         reasons.append(ctx.error)
-    return CheckResult("top_folder", not reasons, reasons, "Thư mục gốc của gói không đúng mã gói (OBJID)")
+    return CheckResult("top_folder", not reasons, reasons, N_("The package's top folder is not its package id (OBJID)"))

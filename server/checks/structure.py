@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from protocol.i18n import N_
 from protocol.metadata import doc_code, split_file_code
 from protocol.package import schemas
 from protocol.package.model import (
@@ -48,7 +49,7 @@ def check_files_listed(ctx: Context) -> CheckResult:
     if not c.documents:
         reasons.append("no documents (MetadataLink/File) in representations/rep1/METS.xml")
     return CheckResult(
-        "files_listed", not reasons, reasons, "Danh mục tệp trong METS không khớp nội dung gói"
+        "files_listed", not reasons, reasons, N_("The file list in METS does not match the package's content")
     )
 
 
@@ -62,7 +63,7 @@ def check_fixity(ctx: Context) -> CheckResult:
             "fixity",
             False,
             ["package larger than the configured limit: not hashed"],
-            "Gói quá lớn, không kiểm tra được mã băm",
+            N_("The package is too big: its hashes were not checked"),
         )
     for e in c.files:
         if e.path not in present:
@@ -80,7 +81,7 @@ def check_fixity(ctx: Context) -> CheckResult:
             reasons.append(f"{e.path}: size {size} but {e.mets} says {e.size}")
         if digest != e.sha256:
             reasons.append(f"{e.path}: SHA-256 {digest} but {e.mets} says {e.sha256 or '(none)'}")
-    return CheckResult("fixity", not reasons, reasons, "Kích thước hoặc mã băm SHA-256 của tệp không khớp")
+    return CheckResult("fixity", not reasons, reasons, N_("A file's size or SHA-256 hash does not match"))
 
 
 def check_schemas(ctx: Context) -> CheckResult:
@@ -113,7 +114,7 @@ def check_schemas(ctx: Context) -> CheckResult:
         reasons += [f"{path}: {r}" for r in schemas.validate(xsd, data)]
         if b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data:
             reasons.append(f"{path}: DTDs and entities are not allowed")
-    return CheckResult("schemas", not reasons, reasons, "Tệp XML không hợp lệ theo lược đồ TT05")
+    return CheckResult("schemas", not reasons, reasons, N_("An XML file is not valid against the TT05 schemas"))
 
 
 def check_identifiers(ctx: Context) -> CheckResult:
@@ -158,5 +159,5 @@ def check_identifiers(ctx: Context) -> CheckResult:
         if e.use and e.use != "mdRef" and e.file_id and not re.match(r"^ID-[0-9A-F-]{36}$", e.file_id):
             reasons.append(f"{e.path}: file ID {e.file_id!r} is not ID-<UUID>")
     return CheckResult(
-        "identifiers", not reasons, reasons, "Mã hồ sơ, mã tài liệu hoặc tên tệp không nhất quán"
+        "identifiers", not reasons, reasons, N_("The hồ sơ code, document codes or file names are not consistent")
     )

@@ -166,7 +166,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             source = open_source("sane", device=args.device, profile=args.profile, options=options)
         request = ScanRequest(source=args.source, dpi=args.dpi, page_size=args.page_size)
     except CaptureRefused as exc:
-        raise _error(f"{exc.message} / {exc.message_vi}") from exc
+        raise _error(exc.message) from exc
 
     service = CaptureService(store, journal)
     service.add_listener(on_page=_print_page)
@@ -177,7 +177,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             try:
                 service.start(batch_id, source, request, actor=args.actor)
             except CaptureRefused as exc:
-                raise _error(f"{exc.message} / {exc.message_vi}") from exc
+                raise _error(exc.message) from exc
             outcome = service.wait(source.id)
             pages += outcome.pages if outcome else 0
             if outcome is None or outcome.ended in ("fault", "stopped"):
@@ -193,7 +193,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     print(f"ended={ended} pages={pages} batch={batch_id} seconds={seconds:.2f}"
           f" pages_per_minute={pages / seconds * 60 if seconds else 0:.1f}", flush=True)
     if problem is not None:
-        print(f"fault: {problem.code}: {problem.message} / {problem.message_vi}", file=sys.stderr)
+        print(f"fault: {problem.code}: {problem.message}", file=sys.stderr)
         return EXIT_FAULT
     return 0
 

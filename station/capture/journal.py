@@ -22,8 +22,9 @@ import numpy as np
 
 from protocol.clock import iso_vn, now_vn
 from protocol.durable import fsync_dir, move_atomic, write_atomic
+from protocol.errors import say
 from protocol.hashing import sha256_bytes, sha256_file
-from protocol.i18n import N_
+from protocol.i18n import DEFAULT, N_
 from station.capture.source import CapturedImage, CaptureRefused
 from station.store import Store
 
@@ -48,10 +49,13 @@ class JournalError(Exception):
     code = "storage_error"
 
     def __init__(self, detail: str):
-        self.message = f"Could not store the page: {detail}"
-        self.message_vi = ("Không lưu được trang vừa quét (ổ đĩa đầy hoặc lỗi ổ đĩa). "
-                           "Báo cho kỹ thuật viên; các trang đã lưu trước đó vẫn còn nguyên.")
+        self.message = f"Could not store the page: {detail}"  # English, for logs
+        self.said = say(N_("The page just scanned could not be stored (disk full or a disk error). Tell the "
+                           "technician; the pages stored before are intact."))
         super().__init__(self.message)
+
+    def text(self, lang: str = DEFAULT) -> str:
+        return self.said.text(lang)
 
 
 @dataclass

@@ -106,7 +106,7 @@ def _refusal(reply: dict[str, Any]) -> CaptureRefused:
     """The worker's refusal as the exception it was there (ProfileError keeps its class)."""
     cls = ProfileError if reply["code"] == "profile" else CaptureRefused
     exc = cls.__new__(cls)
-    CaptureRefused.__init__(exc, reply["code"], reply["message"], reply["message_vi"])
+    CaptureRefused.__init__(exc, reply["code"], reply["msgid"], **reply["params"])
     return exc
 
 

@@ -135,7 +135,7 @@ class Worker:
                 else:
                     self.send("error", message=f"unknown command {op!r}")
             except CaptureRefused as exc:
-                self.send("refused", code=exc.code, message=exc.message, message_vi=exc.message_vi)
+                self.send("refused", code=exc.code, msgid=exc.msgid, params=exc.said.as_dict()["params"])
             except Exception as exc:  # a bug or an odd backend: tell the station, then end this process
                 self.send("error", message=f"{type(exc).__name__}: {exc}")
                 raise

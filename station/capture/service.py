@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from protocol.errors import Conflict
+from protocol.i18n import N_
 from station.capture.journal import Journal, JournalError
 from station.capture.source import CaptureRefused, CaptureSource, ScanFault, ScanOutcome, ScanRequest
 from station.store import BatchState, StateError, Store
@@ -37,7 +38,7 @@ class CaptureBusy(Conflict, RuntimeError):
     """This device is already scanning (the UI answers 409)."""
 
     key = "busy"
-    message_vi = "Máy quét đang quét. Đợi lượt quét hiện tại kết thúc hoặc bấm Dừng."
+    default = N_("The scanner is scanning. Wait for the current scan to end or press Stop.")
 
 
 @dataclass
@@ -81,7 +82,7 @@ class CaptureService:
                      on_fault: Callable[[Any], None] | None = None,
                      on_state: Callable[[StateChange], None] | None = None, with_frame: bool = False) -> None:
         """on_page(page_row) after the page is durable; on_fault(ScanFault | CaptureRefused | JournalError),
-        each with .code, .message, .message_vi; on_state(StateChange).
+        each with .code, .message, .text(lang); on_state(StateChange).
 
         `with_frame=True`: the page row also carries the captured RGB array under "image" (the processing
         pool takes it from memory instead of decoding the PNG it was just written to). Only for listeners

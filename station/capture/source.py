@@ -14,8 +14,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from protocol.errors import UserError
-from protocol.i18n import N_
+from protocol.errors import UserError, say
+from protocol.i18n import DEFAULT, N_
 
 Source = Literal["flatbed", "adf", "adf_duplex"]
 Side = Literal["single", "front", "back"]
@@ -80,41 +80,33 @@ class CapturedImage:
 class CaptureRefused(UserError, ValueError):
     """A request, profile or file that the rules or the device do not allow; nothing was captured."""
 
-    def __init__(self, code: str, message: str, message_vi: str):
-        super().__init__(message, message_vi, key=code)
+    def __init__(self, code: str, message: str | None = None, **params: Any):
+        super().__init__(message, key=code, **params)
         self.code = code
 
 
-_AFTER = " Các trang đã quét trước đó vẫn được giữ."
-
-FAULTS: dict[str, tuple[str, str]] = {
-    "jammed": ("Paper jam in the document feeder.",
-               "Kẹt giấy trong khay nạp. Mở nắp, gỡ tờ bị kẹt, đặt tờ đó lại lên khay rồi bấm Quét tiếp."),
-    "double_feed_or_jam": ("The feeder stopped: a paper jam, or two sheets fed together (the scanner's "
-                           "double-feed detection is on).",
-                           "Khay nạp giấy dừng lại: kẹt giấy hoặc hai tờ bị kéo cùng lúc (máy quét đang bật phát "
-                           "hiện kéo giấy kép). Lấy các tờ chưa quét ra, xem lại trang vừa quét, tách các tờ dính "
-                           "nhau, đặt lại lên khay rồi bấm Quét tiếp."),
-    "no_paper": ("No paper in the scanner.",
-                 "Không có giấy trong máy quét. Đặt tài liệu vào khay rồi bấm Quét tiếp."),
-    "cover_open": ("The scanner cover is open.",
-                   "Nắp máy quét đang mở. Đóng nắp lại rồi bấm Quét tiếp."),
-    "device_busy": ("The scanner is busy (another program may be using it).",
-                    "Máy quét đang bận (có thể chương trình khác đang dùng). Đợi một lát rồi bấm Quét tiếp."),
-    "io_error": ("Communication with the scanner failed.",
-                 "Lỗi kết nối với máy quét. Kiểm tra cáp và nguồn điện rồi bấm Quét tiếp."),
-    "unplugged": ("The scanner is not connected (unplugged or switched off).",
-                  "Không tìm thấy máy quét (đã rút cáp hoặc tắt nguồn). "
-                  "Cắm lại cáp, bật máy rồi bấm Quét tiếp."),
-    "cancelled": ("The scan was cancelled.",
-                  "Lượt quét đã bị huỷ. Bấm Quét tiếp để quét tiếp vào hồ sơ này."),
+#: fault code -> what happened and what to do (English msgid; the catalogue has the Vietnamese).
+FAULTS: dict[str, str] = {
+    "jammed": N_("Paper jam in the document feeder. Open the cover, take out the jammed sheet, put it back on the "
+        "tray and press Continue scanning."),
+    "double_feed_or_jam": N_("The feeder stopped: a paper jam, or two sheets fed together (the scanner's "
+        "double-feed detection "
+        "is on). Take the sheets not yet scanned off the tray, check the page just scanned, separate "
+        "sheets stuck together, put them back on the tray and press Continue scanning."),
+    "no_paper": N_("No paper in the scanner. Put the documents on the tray and press Continue scanning."),
+    "cover_open": N_("The scanner cover is open. Close it and press Continue scanning."),
+    "device_busy": N_("The scanner is busy (another program may be using it). Wait a moment and press Continue "
+        "scanning."),
+    "io_error": N_("Communication with the scanner failed. Check the cable and the power, then press Continue "
+        "scanning."),
+    "unplugged": N_("The scanner is not connected (unplugged or switched off). Plug the cable back in, switch the "
+        "scanner on and press Continue scanning."),
+    "cancelled": N_("The scan was cancelled. Press Continue scanning to scan more into this hồ sơ."),
     # The station's watchdog, not the scanner, reports these two (station/capture/sane_source.py).
-    "hung": ("The scanner stopped responding; its driver was stopped.",
-             "Máy quét không phản hồi nên trạm đã dừng trình điều khiển của máy. Kiểm tra máy quét (kẹt giấy, "
-             "nắp, cáp, nguồn điện), tắt và bật lại máy nếu cần, rồi bấm Quét tiếp."),
-    "crashed": ("The scanner driver stopped unexpectedly.",
-                "Trình điều khiển máy quét bị dừng đột ngột. Kiểm tra cáp và nguồn điện rồi bấm Quét tiếp; "
-                "nếu lỗi lặp lại, báo cho kỹ thuật viên."),
+    "hung": N_("The scanner stopped responding, so the station stopped its driver. Check the scanner (paper jam, "
+        "cover, cable, power), switch it off and on if needed, then press Continue scanning."),
+    "crashed": N_("The scanner driver stopped unexpectedly. Check the cable and the power, then press Continue "
+        "scanning; if it happens again, tell the technician."),
 }
 
 
@@ -124,17 +116,18 @@ class ScanFault(Exception):
     def __init__(self, code: str, detail: str = "", *, device: str = ""):
         if code not in FAULTS:
             raise ValueError(f"unknown fault code {code!r}")
-        english, vietnamese = FAULTS[code]
         self.code = code
         self.device = device
         self.detail = detail
-        self.message = english + (f" ({detail})" if detail else "")
-        self.message_vi = vietnamese + _AFTER
+        self.said = say(N_("%(fault)s The pages scanned before are kept."), fault=say(FAULTS[code]))
+        self.message = self.said.message + (f" ({detail})" if detail else "")  # English, for logs
         super().__init__(self.message)
 
-    def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message, "message_vi": self.message_vi,
-                "device": self.device}
+    def text(self, lang: str = DEFAULT) -> str:
+        return self.said.text(lang)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, **self.said.as_dict(), "message": self.message, "device": self.device}
 
 
 @dataclass

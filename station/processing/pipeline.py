@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from protocol.durable import write_atomic
+from protocol.errors import Joined, say
 from protocol.hashing import sha256_bytes
 from protocol.i18n import N_
 from station.processing import separators, steps
@@ -56,8 +57,13 @@ class PageResult:
         return dataclasses.asdict(self)
 
 
-def flag(code: str, message: str, message_vi: str) -> dict[str, str]:
-    return {"code": code, "message": message, "message_vi": message_vi}
+def flag(code: str, message: str, **params: Any) -> dict[str, Any]:
+    """A QC flag as stored with the page: its code and its message by key, shown in the operator's language."""
+    return {"code": code, **say(message, **params).as_dict()}
+
+
+#: Page edges, as the edge_content flag names them.
+EDGES = {"top": N_("top"), "bottom": N_("bottom"), "left": N_("left"), "right": N_("right")}
 
 
 def encode_png(img: np.ndarray, *, dpi: float, compression: int = 1) -> bytes:
@@ -96,8 +102,7 @@ def quality_flags(metrics: dict[str, Any], *, blank: bool, config: ProcessingCon
         out.append(
             flag(
                 "overexposed",
-                f"{share:.0%} of the page is pure white (too bright)",
-                f"{share:.0%} diện tích trang bị cháy trắng (quá sáng)",
+                N_("%(share).0f%% of the page is pure white (too bright)"), share=share * 100,
             )
         )
     if metrics["clipped_black"] > config.max_clipped_black:
@@ -105,8 +110,7 @@ def quality_flags(metrics: dict[str, Any], *, blank: bool, config: ProcessingCon
         out.append(
             flag(
                 "underexposed",
-                f"{share:.0%} of the page is pure black (too dark)",
-                f"{share:.0%} diện tích trang bị đen kịt (quá tối)",
+                N_("%(share).0f%% of the page is pure black (too dark)"), share=share * 100,
             )
         )
     if not blank:
@@ -127,12 +131,11 @@ def quality_flags(metrics: dict[str, Any], *, blank: bool, config: ProcessingCon
             )
         sides = [side for side, share in metrics["edge_content"].items() if share > config.max_edge_content]
         if sides:
-            vi = {"top": "trên", "bottom": "dưới", "left": "trái", "right": "phải"}
             out.append(
                 flag(
                     "edge_content",
-                    f"Content touches the {', '.join(sides)} edge: it may be cut off",
-                    f"Nội dung chạm mép {', '.join(vi[s] for s in sides)}: có thể bị mất một phần",
+                    N_("Content touches the %(sides)s edge: it may be cut off"),
+                    sides=Joined([say(EDGES[s]) for s in sides], ", "),
                 )
             )
     return out

@@ -247,8 +247,9 @@ def _fault(station: Any, batch_id: int) -> dict | None:
             if fault is not None and hasattr(fault, "as_dict"):
                 return fault.as_dict()
             if fault is not None:
-                return {"code": getattr(fault, "code", "fault"), "message": str(fault),
-                        "message_vi": getattr(fault, "message_vi", str(fault)), "device": device}
+                said = fault.said if hasattr(fault, "said") else say(N_("Scanner fault: %(error)s"), error=str(fault))
+                return {"code": getattr(fault, "code", "fault"), **said.as_dict(), "message": str(fault),
+                        "device": device}
     return None
 
 

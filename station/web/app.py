@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask, jsonify, redirect, render_template, request, url_for
 from flask_babel import Babel
 
-from protocol.i18n import DEFAULT, LANGS, TRANSLATIONS
+from protocol.i18n import DEFAULT, LANGS, N_, TRANSLATIONS, translate
 
 log = logging.getLogger("sohoa.station.web")
 
@@ -84,12 +84,12 @@ def _errors(app: Flask) -> None:
     an incident id and its traceback in the log (no ValueError→400 or KeyError→404 that would hide a bug)."""
     from station.auth import AuthError
 
-    def answer(status: int, error: str, message: str, message_vi: str, **extra: Any):
+    def answer(status: int, error: str, message: str, text: str, **extra: Any):
         if _wants_json():
-            return jsonify({"error": error, "message": message, "message_vi": message_vi, **extra}), status
-        return render_template("error.html", status=status, message_vi=message_vi, message=message), status
+            return jsonify({"error": error, "message": message, "text": text, **extra}), status
+        return render_template("error.html", status=status, text=text, message=message), status
 
-    from sohoa.weberrors import install, internal
+    from sohoa.weberrors import install, internal, lang
 
     install(app, answer)
 
@@ -97,13 +97,13 @@ def _errors(app: Flask) -> None:
     def auth_error(exc: AuthError):
         if not _wants_json() and exc.code in ("no_session", "locked"):
             return redirect(url_for("pages.login", next=request.path))
-        return answer(exc.status, exc.key, exc.message, exc.message_vi)
+        return answer(exc.status, exc.key, exc.message, exc.text(lang()))
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         from werkzeug.exceptions import HTTPException
 
         if isinstance(exc, HTTPException):
-            vi = "Không tìm thấy trang này." if exc.code == 404 else "Yêu cầu không hợp lệ."
-            return answer(exc.code or 400, exc.name, exc.description or "", vi)
+            msgid = N_("This page does not exist.") if exc.code == 404 else N_("The request is not valid.")
+            return answer(exc.code or 400, exc.name, exc.description or "", translate(msgid, lang()))
         return internal(answer, exc)  # the exception goes to the log only, never to the page

@@ -20,7 +20,7 @@
       body: body ? JSON.stringify(body) : undefined,
     });
     const data = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error(data.message_vi || data.message || String(r.status));
+    if (!r.ok) throw new Error(data.text || data.message || String(r.status));
     return data;
   }
   function toast(text) {

@@ -24,7 +24,7 @@ async function api(method, path, body) {
   const opts = { method, headers: { "X-CSRF-Token": CFG.csrf }, credentials: "same-origin" };
   if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
   let resp;
-  try { resp = await fetch(path, opts); } catch (e) { toast(T.network, "err"); throw { message_vi: T.network }; }
+  try { resp = await fetch(path, opts); } catch (e) { toast(T.network, "err"); throw { text: T.network }; }
   let data = {};
   try { data = await resp.json(); } catch (e) { data = {}; }
   if (resp.status === 401 && path !== "/api/login" && path !== "/api/unlock") {
@@ -34,7 +34,7 @@ async function api(method, path, body) {
   if (!resp.ok) { data.status = resp.status; throw data; }
   return data;
 }
-const fail = (e) => toast((e && (e.message_vi || e.message)) || T.error, "err");
+const fail = (e) => toast((e && (e.text || e.message)) || T.error, "err");
 
 function el(tag, attrs = {}, ...kids) {
   const node = document.createElement(tag);
@@ -67,8 +67,8 @@ async function refreshHealth() {
     box.replaceChildren(el("span", { class: "pill " + (st.scanner === "FAULT" ? "err" : "ok") }, (st.scanner === "SCANNING" ? T.scanning : st.scanner === "FAULT" ? T.fault : T.idle)));
     if (st.outbox) box.append(el("span", { class: "pill warn" }, "⇅ " + st.outbox));
     for (const p of st.health.problems) {
-      box.append(el("span", { class: "pill " + (p.level === "error" ? "err" : "warn"), title: p.message_vi, "data-problem": p.code,
-        onclick: () => toast(p.message_vi, "err") }, "⚠ " + p.message_vi.split(".")[0]));
+      box.append(el("span", { class: "pill " + (p.level === "error" ? "err" : "warn"), title: p.text, "data-problem": p.code,
+        onclick: () => toast(p.text, "err") }, "⚠ " + p.text.split(".")[0]));
     }
   } catch (e) { box.replaceChildren(el("span", { class: "pill err" }, T.network)); }
 }
@@ -83,12 +83,12 @@ function badges(p) {
   if (proc && proc.rotation) out.push(el("span", {}, T.rotated + " " + proc.rotation + "°"));
   for (const f of p.flags || []) {
     if (f.code === "blank") continue;
-    out.push(el("span", { class: f.accepted_by ? "b-ok" : "b-flag", title: f.message_vi, "data-flag": f.code },
+    out.push(el("span", { class: f.accepted_by ? "b-ok" : "b-flag", title: f.text, "data-flag": f.code },
       (f.accepted_by ? "✓ " : "⚠ ") + flagName(f)));
   }
   return out;
 }
-const flagName = (f) => (T.flag_names || {})[f.code] || f.message_vi;
+const flagName = (f) => (T.flag_names || {})[f.code] || f.text;
 /* every flag kind of the hồ sơ: its name, pages still open, pages accepted */
 function flagKinds(view) {
   const kinds = new Map();
@@ -164,9 +164,9 @@ function showProblems(form, problems) {
   let first = null;
   for (const pr of problems) {
     const label = $('label.f[data-field="' + pr.field + '"]', form);
-    if (!label) { toast(pr.message_vi, "err"); continue; }
+    if (!label) { toast(pr.text, "err"); continue; }
     label.classList.add("bad");
-    $(".err", label).textContent = pr.message_vi;
+    $(".err", label).textContent = pr.text;
     first = first || label;
   }
   if (first) first.scrollIntoView({ block: "center" });
@@ -204,7 +204,7 @@ screens.login = function () {
     $$("#who-list button").forEach((x) => x.classList.remove("sel"));
     b.classList.add("sel"); who = b.dataset.code; pin.value = ""; dots();
   });
-  const err = (e) => { const b = $("#login-error"); b.textContent = e.message_vi || T.wrong_pin; b.classList.remove("hidden"); pin.value = ""; dots(); };
+  const err = (e) => { const b = $("#login-error"); b.textContent = e.text || T.wrong_pin; b.classList.remove("hidden"); pin.value = ""; dots(); };
   const submit = async () => {
     try {
       if (mode === "setup") {
@@ -240,7 +240,7 @@ screens.new = function () {
   function show(data) {
     const box = $("#orders");
     box.replaceChildren();
-    if (data.message_vi) { const m = $("#orders-msg"); m.textContent = data.message_vi; m.classList.remove("hidden"); }
+    if (data.text) { const m = $("#orders-msg"); m.textContent = data.text; m.classList.remove("hidden"); }
     for (const wo of data.workorders || []) {
       const b = el("button", { type: "button", "data-wo": wo.id },
         el("strong", {}, wo.record.title), el("span", { class: "muted" }, wo.file_code || ""),
@@ -309,7 +309,7 @@ screens.scan = function () {
     $("#stop-btn").disabled = !scanning;
     $("#scanner-state").textContent = scanning ? T.scanning : (v.fault ? T.fault : T.idle);
     const f = $("#fault");
-    if (v.fault && !scanning) { f.textContent = "⚠ " + v.fault.message_vi; f.classList.remove("hidden"); } else f.classList.add("hidden");
+    if (v.fault && !scanning) { f.textContent = "⚠ " + v.fault.text; f.classList.remove("hidden"); } else f.classList.add("hidden");
     const sheets = sheetsOf(v);
     $("#count").textContent = sheets + (v.expected_sheets ? " / " + v.expected_sheets : "") + " " + T.sheets + " · " + v.pages.length + " " + T.pages;
     $("#bar").style.width = (v.expected_sheets ? Math.min(100, 100 * sheets / v.expected_sheets) : (v.pages.length ? 100 : 0)) + "%";
@@ -410,7 +410,7 @@ screens.review = function () {
     const url = imgUrl(p, false);
     if (img.dataset.src !== url) { img.dataset.src = url; img.src = url; img.onload = applyZoom; }
     applyZoom();
-    const msgs = (p.flags || []).filter((f) => f.code !== "blank").map((f) => (f.accepted_by ? "✓ " : "⚠ ") + f.message_vi);
+    const msgs = (p.flags || []).filter((f) => f.code !== "blank").map((f) => (f.accepted_by ? "✓ " : "⚠ ") + f.text);
     $("#page-flags").textContent = msgs.join(" · ");  // the whole message, wrapped
     $('[data-act="delete"]').disabled = !!p.deleted;
     $('[data-act="restore"]').disabled = !p.deleted;
@@ -596,7 +596,7 @@ screens.review = function () {
     try {
       const fresh = view.pages.filter((x) => !job.before.has(x.id)).map((x) => x.id);
       if (view.state === "OPEN") await api("POST", "/api/batches/" + BATCH + "/review");
-      if (view.fault) toast(view.fault.message_vi, "err");
+      if (view.fault) toast(view.fault.text, "err");
       if (fresh.length) {
         if (job.mode === "rescan") await api("POST", "/api/batches/" + BATCH + "/replace", { old: [job.page], new: fresh });
         else await api("POST", "/api/batches/" + BATCH + "/move", { page_ids: fresh, after: job.page });
@@ -632,7 +632,7 @@ screens.review = function () {
         try {
           await api("POST", "/api/batches/" + BATCH + "/override", { reason: $("#override-reason").value.trim(), supervisor: who, pin });
           dlg.classList.add("hidden"); toast(T.saved); w.refresh();
-        } catch (e) { oerr(e.message_vi || T.error); }
+        } catch (e) { oerr(e.text || T.error); }
       }
     }
     odots();
@@ -783,7 +783,7 @@ screens.finish = function () {
     const res = await api("GET", "/api/batches/" + BATCH + "/checklist");
     const box = $("#checklist");
     $("#checklist-items").replaceChildren(...res.problems.map((p) => el("li", { "data-code": p.code },
-      el("span", { class: "grow" }, p.message_vi),
+      el("span", { class: "grow" }, p.text),
       el("a", { class: "btn", href: fixHref(p) }, T.fix_it + " →"))));
     box.classList.toggle("hidden", res.ready);
     return res;
@@ -802,12 +802,12 @@ screens.finish = function () {
     );
     if (v.expected_sheets && sheets !== v.expected_sheets) $("#summary").append(el("div", { class: "banner warn" }, sheets + " ≠ " + v.expected_sheets + " " + T.sheets));
     const err = $("#finish-error");
-    if (v.error) { err.textContent = v.error.message_vi; err.classList.remove("hidden"); } else err.classList.add("hidden");
+    if (v.error) { err.textContent = v.error.text; err.classList.remove("hidden"); } else err.classList.add("hidden");
     const last = v.outbox.length ? v.outbox[v.outbox.length - 1] : null;
     const rej = $("#rejected");
     if (v.state === "REJECTED" && last && last.receipt) {
       const rc = JSON.parse(last.receipt);
-      const failed = (rc.checks || []).filter((c) => !c.ok).map((c) => c.message_vi || (c.reasons || []).join("; "));
+      const failed = (rc.checks || []).filter((c) => !c.ok).map((c) => c.text || (c.reasons || []).join("; "));
       rej.replaceChildren(el("strong", {}, CFG.states.REJECTED), el("ul", {}, ...(failed.length ? failed : rc.reasons || []).map((r) => el("li", {}, r))));
       rej.classList.remove("hidden");
     } else rej.classList.add("hidden");
