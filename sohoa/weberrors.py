@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
-from protocol.errors import UserError, incident_id, with_texts
+from protocol.errors import Message, UserError, incident_id, with_texts
 from protocol.i18n import DEFAULT, LANGS, N_, translate
 from protocol.inputs import loads
 
@@ -31,6 +31,15 @@ def lang() -> str:
 
     locale = get_locale()
     return locale.language if locale is not None and locale.language in LANGS else DEFAULT
+
+
+def refuse(status: int, key: str, message: str | Message, **extra: Any) -> Any:
+    """A JSON refusal answered rather than raised (endpoints outside /api/ that the UI calls with fetch):
+    `message` a msgid, or say(msgid, **params); English in "message", the request's language in "text"."""
+    from flask import jsonify
+
+    said = message if isinstance(message, Message) else Message(message)
+    return jsonify({"error": key, "message": said.message, "text": said.text(lang()), **extra}), status
 
 
 def said(status: int, key: str, msgid: str, answer: Answer, **params: Any) -> Any:

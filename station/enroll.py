@@ -22,19 +22,18 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from protocol.durable import write_atomic
+from protocol.errors import UserError
 from protocol.i18n import N_
 
 ENROLL_PATH = "/api/v1/enroll"
 FRAGMENT_NAME = "enrollment.toml"
 
 
-class EnrollError(Exception):
-    """Enrollment failed; `message_vi` is shown to the installer."""
+class EnrollError(UserError):
+    """Enrollment failed; the installer sees the message (English on the command line)."""
 
-    def __init__(self, message: str, message_vi: str, *, status: int | None = None, code: str = ""):
-        super().__init__(message)
-        self.message_vi = message_vi
-        self.status = status
+    def __init__(self, message: str, *, status: int | None = None, code: str = "", **params: Any):
+        super().__init__(message, status=status, **params)
         self.code = code
 
 
@@ -101,8 +100,8 @@ def enroll(server_url: str, code: str, data_dir: str | Path, *, ca_file: str | P
     except ValueError:
         body = {}
     if resp.status_code != 200:
-        raise EnrollError(f"enrollment refused: {resp.status_code} {body.get('error')}: {body.get('message')}",
-                          body.get("message_vi") or "Máy chủ từ chối đăng ký trạm",
+        raise EnrollError(N_("The server refused the enrollment: %(status_code)s %(error)s: %(reason)s"),
+                          status_code=resp.status_code, error=body.get("error"), reason=body.get("message"),
                           status=resp.status_code, code=str(body.get("error", "")))
     for key in ("station_id", "token", "mqtt_password", "server_key_pem"):
         if not isinstance(body.get(key), str) or not body[key]:

@@ -27,12 +27,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = enroll(args.server, args.code, args.data, ca_file=args.ca, station_id=args.station_id)
     except EnrollError as exc:
-        raise CommandError(f"{exc} / {exc.message_vi}") from exc
+        raise CommandError(exc.message) from exc
     if args.config:
         update_station_toml(args.config, result["settings"])
     if args.json:
         print(json.dumps({k: v for k, v in result.items() if k != "fragment"}, ensure_ascii=False, indent=2))
     else:
-        print(f"# station {result['station_id']} enrolled / đã đăng ký trạm; settings in {result['fragment_path']}")
+        print(f"# station {result['station_id']} enrolled; settings in {result['fragment_path']}")
         print(result["fragment"], end="")
     return 0

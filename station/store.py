@@ -20,6 +20,7 @@ import sqlite_utils
 
 from protocol.clock import iso_vn
 from protocol.errors import Conflict, NotFound
+from protocol.i18n import N_
 
 
 class BatchState(StrEnum):
@@ -51,8 +52,8 @@ class ReadOnlyError(StateError):
     """A change to a hồ sơ whose package is built or sent: it is kept as sent (a change is a new version)."""
 
     key = "read_only"
-    message_vi = ("Hồ sơ này đã đóng gói hoặc đã gửi lên kho lưu trữ nên chỉ được xem, không sửa được. "
-                  "Muốn thay đổi, cần tạo phiên bản mới của hồ sơ.")
+    default = N_("This hồ sơ is packaged or sent to the archive, so it can only be viewed, not changed. To change "
+                 "it, make a new version of the hồ sơ.")
 
 
 # From sealing on, the package is what the archive gets: the batch is read-only (#17 will add new versions).

@@ -10,10 +10,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, stream_with_context
 
-from protocol.errors import Message, NotFound, say
-from protocol.i18n import N_
+from protocol.errors import Joined, Message, NotFound, say
+from protocol.i18n import DEFAULT, N_
 from protocol.inputs import InputError, get_dict, get_float, get_int, get_ints, get_list, get_str
-from sohoa.weberrors import lang
+from sohoa.weberrors import lang, refuse
 from station import review as rv
 from station.web import health
 from station.web.session import accounts, actor, current, load_session, require, set_cookie
@@ -34,9 +34,7 @@ def _body() -> dict:
 
 def _bad(message: str | Message, status: int = 400, **extra: Any):
     """A refusal answered here rather than raised: `message` a msgid, or say(msgid, **params)."""
-    said = message if isinstance(message, Message) else Message(message)
-    return jsonify({"error": extra.pop("error", "bad_request"), "message": said.message, "text": said.text(lang()),
-                    **extra}), status
+    return refuse(status, extra.pop("error", "bad_request"), message, **extra)
 
 
 @bp.before_request
@@ -128,20 +126,19 @@ def status():
 def workorders():
     station = _station()
     if not station.sync_client:
-        return jsonify({"workorders": [], "message_vi": "Trạm chưa được kết nối với máy chủ lưu trữ."})
+        return jsonify({"workorders": [], **say(N_("The station is not connected to the archive server.")).as_dict()})
     from station.sync.client import SyncError
     from station.web.workorders import offered
 
     try:
         found = offered(station)
     except SyncError as exc:
-        return jsonify({"workorders": [], "message": str(exc),
-                        "message_vi": "Không kết nối được máy chủ lưu trữ; thử lại sau."}), 503
+        return refuse(503, "unreachable", say(N_("The archive server cannot be reached (%(error)s); try again later."),
+                                              error=str(exc)), workorders=[])
     if found["cached_at"]:
-        found["message"] = "the archive server does not answer: the list saved at " + found["cached_at"]
-        found["message_vi"] = ("Máy chủ lưu trữ không trả lời: đang dùng danh sách lệnh số hóa đã lưu lúc "
-                               + found["cached_at"][11:16] + " ngày " + found["cached_at"][8:10] + "/"
-                               + found["cached_at"][5:7] + ".")
+        at = found["cached_at"]
+        found.update(say(N_("The archive server does not answer: using the list of work orders saved at %(time)s "
+                            "on %(day)s."), time=at[11:16], day=f"{at[8:10]}/{at[5:7]}").as_dict())
     return jsonify(found)
 
 
@@ -162,8 +159,7 @@ def cover():
                         error="busy")
     code = read_cover(kind, options)
     if not station.sync_client:
-        raise CoverError("no_workorder", "no archive server configured",
-                         "Trạm chưa được kết nối với máy chủ lưu trữ: chưa có lệnh số hóa.")
+        raise CoverError("no_workorder", N_("no archive server configured"))
     from station.web.workorders import offered
 
     wo = match_workorder(code, offered(station)["workorders"])
@@ -221,6 +217,15 @@ def open_batch():
     return jsonify(batch), 201
 
 
+def rejection_reasons(receipt: dict | None, lang: str = DEFAULT) -> list[str]:
+    """The server's reasons: each failed check's summary in `lang` (it travels by key), else its English lines."""
+    if not receipt:
+        return []
+    failed = [c for c in receipt.get("checks") or [] if not c.get("ok", True)]
+    said = [Message.from_dict(c).text(lang) if c.get("msgid") else "; ".join(c.get("reasons") or []) for c in failed]
+    return [r for r in said if r] or list(receipt.get("reasons") or [])
+
+
 def batch_view(station: Any, batch_id: int) -> dict:
     row = station.store.batch(batch_id)
     row["pages"] = station.store.pages(batch_id)
@@ -230,6 +235,8 @@ def batch_view(station: Any, batch_id: int) -> dict:
     row["error"] = station.last_error.get(batch_id)
     row["outbox"] = station.store.query("SELECT id, state, attempts, last_error, receipt FROM outbox"
                                         " WHERE batch_id = ? ORDER BY id", (batch_id,))
+    for item in row["outbox"]:  # the archive's reasons, by key: shown in the operator's language
+        item["reasons"] = rejection_reasons(json.loads(item["receipt"]) if item["receipt"] else None, lang())
     row["unresolved"] = rv.unresolved(station.store, batch_id)
     row["overridden"] = rv.overridden(station.store, batch_id)
     row["scanner"] = str(getattr(station.capture.state, "value", station.capture.state))
@@ -425,10 +432,10 @@ def _document_problems(station: Any, batch_id: int, docs: list[dict]) -> list[di
         try:
             record = DocumentRecord(**_known(DocumentRecord, doc.get("record") or {}))
         except TypeError as exc:
-            out.append({"document": i, "field": "", "message": str(exc),
-                        "message_vi": "Thiếu trường bắt buộc của tài liệu."})
+            out.append({"document": i, "field": "", **say(N_("A required field of the document is missing "
+                                                                 "(%(error)s)."), error=str(exc)).as_dict()})
             continue
-        out += [{"document": i, "field": p.field, "message": p.reason, "message_vi": p.reason_vi}
+        out += [{"document": i, "field": p.field, **p.said.as_dict()}
                 for p in check_document(record, file_code) if not p.warning]
     return out
 
@@ -443,9 +450,9 @@ def check_file_record():
         record["year"] = int(record.get("year") or 0)
         hoso = FileRecord(**_known(FileRecord, record))
     except (TypeError, ValueError) as exc:
-        return jsonify({"problems": [{"field": "", "message": str(exc),
-                                      "message_vi": "Thiếu trường bắt buộc của hồ sơ."}]})
-    problems = [{"field": p.field, "message": p.reason, "message_vi": p.reason_vi}
+        return jsonify({"problems": [{"field": "", **say(N_("A required field of the hồ sơ is missing (%(error)s)."),
+                                                          error=str(exc)).as_dict()}]})
+    problems = [{"field": p.field, **p.said.as_dict()}
                 for p in check_file(hoso) if not p.warning and p.field != "number_of_paper"]
     return jsonify({"problems": problems})
 
@@ -461,8 +468,8 @@ def finish(batch_id: int):
                     error="unresolved_flags",
                     pages=rv.unresolved(station.store, batch_id), problems=found)
     if found:
-        return _bad("not ready to finish: " + "; ".join(p["message"] for p in found),
-                    "Hồ sơ chưa sẵn sàng để hoàn tất: " + " ".join(p["message_vi"] for p in found), 409,
+        return _bad(say(N_("The hồ sơ is not ready to finish: %(problems)s"),
+                        problems=Joined([Message.from_dict(p) for p in found], " ")), 409,
                     error="not_ready", problems=found)
     station.last_error.pop(batch_id, None)  # a new attempt: the last one's error no longer stands
     pin = get_str(_body(), "pin", max_len=64)
@@ -553,7 +560,7 @@ def qc_override(batch_id: int):
         except AuthError as exc:  # a 401 would send the operator's own screen to the login page
             if exc.code != "bad_login":
                 raise
-            return _bad(exc.message, exc.message_vi, 403, error="wrong_pin")
+            return _bad(exc.said, 403, error="wrong_pin")
         operator, role = who["code"], who["role"]
     else:
         sess = require("supervisor")

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocol.errors import say
+from protocol.errors import Message, say
 from protocol.i18n import N_
 from protocol.metadata import DocumentRecord, FileRecord, check_document, check_file
 from station import review as rv
 
 
-def _item(code: str, message: str, message_vi: str, screen: str, **where: Any) -> dict[str, Any]:
-    return {"code": code, "message": message, "message_vi": message_vi, "screen": screen, **where}
+def _item(code: str, message: str | Message, screen: str, **where: Any) -> dict[str, Any]:
+    said = message if isinstance(message, Message) else Message(message)
+    return {"code": code, **said.as_dict(), "screen": screen, **where}
 
 
 def problems(store: Any, batch_id: int) -> list[dict[str, Any]]:
@@ -36,12 +37,13 @@ def problems(store: Any, batch_id: int) -> list[dict[str, Any]]:
     try:
         hoso = FileRecord(**{k: v for k, v in record.items() if k in FileRecord.__dataclass_fields__})
     except TypeError as exc:
-        out.append(_item("hoso_incomplete", str(exc), "Thông tin hồ sơ còn thiếu trường bắt buộc.", "documents"))
+        out.append(_item("hoso_incomplete", say(N_("The hồ sơ lacks a required field (%(error)s)."), error=str(exc)),
+                         "documents"))
         hoso = None
     if hoso is not None:
         for p in check_file(hoso):
             if not p.warning and p.field != "number_of_paper":
-                out.append(_item("hoso_field", f"hồ sơ {p.field}: {p.reason}", f"Hồ sơ – {p.reason_vi}",
+                out.append(_item("hoso_field", say(N_("Hồ sơ – %(problem)s"), problem=p.said),
                                  "documents", form="hoso", field=p.field))
     flags = rv.unresolved(store, batch_id)
     if flags and not rv.overridden(store, batch_id):
@@ -56,21 +58,20 @@ def problems(store: Any, batch_id: int) -> list[dict[str, Any]]:
         rec = row["record"]
         ids = [pid for pid in rec.get("page_ids") or [] if pid in live_ids]
         seen.update(ids)
-        label = f"Tài liệu {i + 1}"
         if not ids:
-            out.append(_item("empty_document", f"document {i + 1} has no pages",
-                             f"{label} không có trang nào: bỏ chỗ chia hoặc gộp vào tài liệu bên cạnh.",
+            out.append(_item("empty_document", say(N_("Document %(n)s has no pages: remove the split or merge it "
+                                                      "into the next document."), n=i + 1),
                              "documents", document=i))
         try:
             doc = DocumentRecord(**{k: v for k, v in rec.items() if k in DocumentRecord.__dataclass_fields__})
         except TypeError:
-            out.append(_item("document_incomplete", f"document {i + 1}: required fields missing",
-                             f"{label}: còn thiếu trường bắt buộc.", "documents", document=i))
+            out.append(_item("document_incomplete", say(N_("Document %(n)s: a required field is missing."), n=i + 1),
+                             "documents", document=i))
             continue
         for p in check_document(doc, batch["file_code"]):
             if not p.warning:
-                out.append(_item("document_field", f"document {i + 1} {p.field}: {p.reason}",
-                                 f"{label} – {p.reason_vi}", "documents", document=i, field=p.field))
+                out.append(_item("document_field", say(N_("Document %(n)s – %(problem)s"), n=i + 1, problem=p.said),
+                                 "documents", document=i, field=p.field))
     loose = [p["id"] for p in live if p["id"] not in seen]
     if docs and loose:
         out.append(_item("pages_outside", say(N_("%(count)s pages belong to no document"),

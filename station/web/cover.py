@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from protocol.i18n import N_
 from station.capture.source import CaptureRefused, ScanRequest, open_source
 
 
@@ -32,14 +33,13 @@ def read_cover(kind: str, options: dict[str, Any]) -> str:
     outcome = source.scan(ScanRequest(source="flatbed", dpi=300), on_page=on_page, stop=stop)
     if not images:
         fault = getattr(outcome, "fault", None)
-        raise CoverError("no_cover", f"no image of the cover sheet ({fault})",
-                         getattr(fault, "message_vi", None)
-                         or "Không quét được phiếu bìa. Đặt phiếu bìa lên mặt kính rồi thử lại.")
+        if fault is not None and hasattr(fault, "said"):
+            raise CoverError("no_cover", fault.said.msgid, **fault.said.params)
+        raise CoverError("no_cover", N_("The cover sheet was not scanned. Put it on the glass and try again."))
     captured = images[0]
     sheet = separators.parse_any(steps.find_qr(captured.image, dpi=captured.dpi))
     if sheet is None or sheet.kind != "cover" or not sheet.file_code:
-        raise CoverError("no_cover", "no sohoa cover-sheet QR code on the page",
-                         "Không đọc được mã QR của phiếu bìa. Đặt phiếu bìa thẳng, úp mặt in xuống, rồi thử lại.")
+        raise CoverError("no_cover", N_("no sohoa cover-sheet QR code on the page"))
     return sheet.file_code
 
 
@@ -47,6 +47,4 @@ def match_workorder(file_code: str, workorders: list[dict[str, Any]]) -> dict[st
     for wo in workorders:
         if wo.get("file_code") == file_code:
             return wo
-    raise CoverError("no_workorder", f"no work order for {file_code} on this station",
-                     f"Không có lệnh số hóa nào cho hồ sơ {file_code} trên trạm này. "
-                     "Hãy kiểm tra phiếu bìa hoặc hỏi giám sát viên.")
+    raise CoverError("no_workorder", N_("no work order for %(file_code)s on this station"), file_code=file_code)

@@ -6,6 +6,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
+from protocol.i18n import N_
+from sohoa.weberrors import refuse
 from station.web.session import require
 
 bp = Blueprint("discovery", __name__, url_prefix="/api/discovery")
@@ -37,14 +39,11 @@ def confirm():
     body = request.get_json(silent=True) or {}
     chosen = next((c for c in station.discovered if c.get("api_url") == body.get("api_url")), None)
     if chosen is None:
-        return jsonify({"error": "not_found", "message": "no such discovered server",
-                        "message_vi": "Không có máy chủ này trong danh sách tìm thấy."}), 404
+        return refuse(404, "not_found", N_("This server is not in the list of servers found."))
     candidate = Candidate(**{**chosen, "addresses": tuple(chosen.get("addresses", ()))})
     if not verify(candidate):
-        return jsonify({"error": "fingerprint_mismatch",
-                        "message": "the server's key does not match what it advertised",
-                        "message_vi": "Khóa của máy chủ không khớp với thông tin quảng bá: "
-                                      "không dùng máy chủ này."}), 409
+        return refuse(409, "fingerprint_mismatch", N_("The server's key does not match what it advertised: "
+                                                      "do not use this server."))
     confirm(station.config.data_dir, candidate)
     station.use_server(candidate.api_url)
     return jsonify({"ok": True, "server_url": candidate.api_url})

@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from protocol.errors import say
+from protocol.i18n import N_
+
 DISK_LOW_BYTES = 2 * 1024**3  # below this, warn: a 300 dpi colour hồ sơ of 100 sheets is ~1-2 GB of PNG
 DISK_CRITICAL_BYTES = 512 * 1024**2
 _probe: dict[str, Any] = {"at": 0.0, "ok": None}
@@ -20,29 +23,28 @@ PROBE_EVERY_S = 20.0
 
 
 def check(station: Any) -> dict[str, Any]:
-    """{"ok": bool, "problems": [{"code", "message", "message_vi", "level"}], "disk_free": bytes}."""
+    """{"ok": bool, "problems": [{"code", "level", "message", "msgid", "params"}], "disk_free": bytes}; each
+    problem's "text" is added in the request's language when it is answered (sohoa.weberrors)."""
     problems = []
     free = shutil.disk_usage(station.config.data_dir).free
     if free < DISK_LOW_BYTES:
         critical = free < DISK_CRITICAL_BYTES
         problems.append({
             "code": "disk_low", "level": "error" if critical else "warning",
-            "message": f"only {free / 1024**3:.1f} GB free on the station disk",
-            "message_vi": f"Ổ đĩa của trạm sắp đầy (còn {free / 1024**3:.1f} GB). Hoàn tất và đồng bộ các hồ sơ "
-                          "đã quét, rồi báo quản trị viên dọn dẹp trước khi quét tiếp."})
+            **say(N_("The station disk is nearly full (%(free).1f GB free). Finish and sync the scanned hồ sơ, then "
+                     "ask the administrator to clean up before scanning more."), free=free / 1024**3).as_dict()})
     if station.config.server_url and not _server_ok(station):
         problems.append({
             "code": "server_unreachable", "level": "warning",
-            "message": "the archive server cannot be reached; packages wait in the queue",
-            "message_vi": "Không kết nối được máy chủ lưu trữ. Vẫn quét và hoàn tất bình thường: hồ sơ được giữ "
-                          "an toàn trên trạm và tự gửi khi có kết nối. Nếu kéo dài, kiểm tra cáp mạng."})
+            **say(N_("The archive server cannot be reached. Scan and finish as usual: the hồ sơ are kept safe on "
+                     "the station and sent when the connection is back. If it lasts, check the network cable."))
+            .as_dict()})
     telemetry = getattr(station, "telemetry", None)
     if station.config.broker_host and telemetry is not None and not telemetry.connected:
         problems.append({
             "code": "broker_down", "level": "warning",
-            "message": "the MQTT broker is not reachable; live status is buffered",
-            "message_vi": "Mất kết nối với máy chủ theo dõi (MQTT). Công việc không bị ảnh hưởng; trạng thái sẽ "
-                          "được gửi lại khi có kết nối."})
+            **say(N_("The connection to the monitoring server (MQTT) is lost. Work is not affected; the status is "
+                     "sent again when the connection is back.")).as_dict()})
     return {"ok": not problems, "problems": problems, "disk_free": free}
 
 

@@ -8,7 +8,9 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
+from protocol.i18n import N_
 from protocol.inputs import get_ints, get_str
+from sohoa.weberrors import refuse
 from station import review as rv
 from station.web import checklist
 from station.web.api import _body
@@ -39,8 +41,7 @@ def accept_kind(batch_id: int):
     """{"code": flag code} → accepts that flag on every page of the hồ sơ that carries it, in one step."""
     code = get_str(_body(), "code", max_len=64).strip()
     if not code:
-        return jsonify({"error": "bad_request", "message": "code is required",
-                        "message_vi": "Chưa chọn loại đánh dấu cần chấp nhận."}), 400
+        return refuse(400, "bad_request", N_("Choose the kind of flag to accept."))
     pages = rv.accept_kind(_station().store, batch_id, code, actor=actor())
     return jsonify({"pages": pages, "count": len(pages)})
 
@@ -50,6 +51,5 @@ def start_document(batch_id: int):
     """{"page_ids": [...]} picked in review → they become one document; the saved split follows."""
     ids = get_ints(_body(), "page_ids")
     if not ids:
-        return jsonify({"error": "bad_request", "message": "page_ids is required",
-                        "message_vi": "Chưa chọn trang nào."}), 400
+        return refuse(400, "bad_request", N_("No page is selected."))
     return jsonify({"documents": rv.start_document(_station().store, batch_id, ids, actor=actor())})

@@ -9,6 +9,9 @@ from flask import Blueprint, current_app, jsonify, make_response, redirect, rend
 from flask_babel import gettext as _
 
 from protocol import metadata as md
+from protocol.i18n import N_
+from sohoa.weberrors import lang, refuse
+from station.web.api import rejection_reasons
 from station.web.session import accounts, load_session, request_token, require
 
 bp = Blueprint("pages", __name__)
@@ -107,8 +110,7 @@ def _safe_next(target: str | None) -> str:
 def setup():
     """First start: with no account at all, the person at the station creates the first admin."""
     if accounts().count():
-        return jsonify({"error": "forbidden", "message": "already set up",
-                        "message_vi": "Trạm đã có tài khoản; hãy đăng nhập."}), 403
+        return refuse(403, "forbidden", N_("The station already has accounts; log in."))
     body = request.get_json(silent=True) or {}
     accounts().add(code=str(body.get("code", "")), name=str(body.get("name", "")), role="admin",
                    pin=str(body.get("pin", "")), actor="setup")
@@ -137,18 +139,9 @@ def _receipts(station: Any) -> dict[int, dict]:
     out: dict[int, dict] = {}
     for row in station.store.query("SELECT batch_id, state, last_error, receipt FROM outbox ORDER BY id"):
         row["receipt"] = json.loads(row["receipt"]) if row["receipt"] else None
-        row["reasons"] = rejection_reasons(row["receipt"])
+        row["reasons"] = rejection_reasons(row["receipt"], lang())
         out[row["batch_id"]] = row
     return out
-
-
-def rejection_reasons(receipt: dict | None) -> list[str]:
-    """The server's reasons, in Vietnamese where the failed check gave one."""
-    if not receipt:
-        return []
-    failed = [c for c in receipt.get("checks") or [] if not c.get("ok", True)]
-    vi = [c.get("message_vi") or "; ".join(c.get("reasons") or []) for c in failed]
-    return [r for r in vi if r] or list(receipt.get("reasons") or [])
 
 
 @bp.get("/new")

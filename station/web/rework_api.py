@@ -10,7 +10,9 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify
 from flask_babel import gettext as _
 
+from protocol.i18n import N_
 from protocol.inputs import get_str
+from sohoa.weberrors import refuse
 from station.store import BatchState
 from station.sync import rework
 from station.web.api import _body
@@ -117,12 +119,11 @@ def reopen():
     item = next((i for i in rework.ReworkCache(station.config.data_dir).load()["rework"] if i["objid"] == objid),
                 None)
     if item is None:
-        return jsonify({"error": "not_found", "message": f"{objid} is not on the archive's rework list",
-                        "message_vi": _("This hồ sơ is not on the archive's rework list.")}), 404
+        return refuse(404, "not_found", N_("This hồ sơ is not on the archive's rework list."))
     try:
         batch = rework.reopen(station.store, item, actor=actor())
     except rework.ReworkError as exc:
-        return jsonify({"error": "conflict", "message": str(exc), "message_vi": exc.message_vi}), 409
+        return refuse(409, "conflict", exc.said)
     return jsonify({"batch_id": batch["id"], "state": batch["state"], "url": f"/batch/{batch['id']}/review"})
 
 

@@ -15,6 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from protocol.errors import say
+from protocol.i18n import N_
+
 log = logging.getLogger("sohoa.station.web")
 
 # "Số: 123/QĐ-UBND", "Số 45/2001/NĐ-CP", "Số: 07 /TTr-STNMT" (OCR often puts spaces around the slash)
@@ -91,10 +94,11 @@ class Suggester:
             tmp.write_text(result.text, encoding="utf-8")
             tmp.replace(cache)
         except OcrError as exc:
-            self._errors[page_id] = {"message": exc.message, "message_vi": exc.message_vi}
+            self._errors[page_id] = exc.said.as_dict()
         except Exception as exc:  # noqa: BLE001 - a suggestion never breaks the form
             log.exception("OCR suggestion for page %s failed", page_id)
-            self._errors[page_id] = {"message": str(exc), "message_vi": "Không đọc được chữ trên trang này."}
+            self._errors[page_id] = {**say(N_("The text on this page could not be read.")).as_dict(),
+                                     "message": str(exc)}
         finally:
             with self._lock:
                 self._running.pop(page_id, None)

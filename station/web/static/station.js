@@ -807,7 +807,7 @@ screens.finish = function () {
     const rej = $("#rejected");
     if (v.state === "REJECTED" && last && last.receipt) {
       const rc = JSON.parse(last.receipt);
-      const failed = (rc.checks || []).filter((c) => !c.ok).map((c) => c.text || (c.reasons || []).join("; "));
+      const failed = last.reasons || [];
       rej.replaceChildren(el("strong", {}, CFG.states.REJECTED), el("ul", {}, ...(failed.length ? failed : rc.reasons || []).map((r) => el("li", {}, r))));
       rej.classList.remove("hidden");
     } else rej.classList.add("hidden");
