@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from protocol.clock import iso_vn, now_vn
-from protocol.errors import UserError
+from protocol.errors import UserError, say
 from protocol.hashing import sha256_file
 from protocol.i18n import N_
 from protocol.metadata import DocumentRecord, FileRecord, MetadataError, check_document, check_file
@@ -25,7 +25,7 @@ from protocol.version import SOFTWARE
 from station.processing.orientation import summary as orientation_summary
 from station.store import BatchState, Store
 from station.sync.rework import version_args
-from station.sync.space import DISK_FULL_VI, disk_full
+from station.sync.space import DISK_FULL, disk_full
 
 if TYPE_CHECKING:
     from station.output.pages import FinishedPage
@@ -109,10 +109,7 @@ class Finisher:
                 # resumes (and a restart sends back to review); its pages are untouched either way.
                 log.error("batch %s stays FINISHING: the disk is full", batch_id, extra={"batch": batch_id})
             if full:
-                raise FinishError(
-                    f"station disk full while finishing batch {batch_id}: {exc}",
-                    f"Chưa hoàn tất được hồ sơ. {DISK_FULL_VI}",
-                ) from exc
+                raise FinishError(N_("The hồ sơ was not finished. %(disk_full)s"), disk_full=say(DISK_FULL)) from exc
             if isinstance(exc, FinishError):
                 raise
             raise FinishError(N_("finishing failed: %(exc)s"), exc=exc) from exc

@@ -207,8 +207,8 @@ class Station:
         missing = [f.name for f in fields(FileRecord) if f.default is MISSING and f.name not in record]
         unknown = sorted(set(record) - {f.name for f in fields(FileRecord)})
         if missing or unknown:
-            raise MetadataError([Problem(name, "required", "bắt buộc nhập") for name in missing]
-                                + [Problem(name, "unknown field", "trường không hợp lệ") for name in unknown])
+            raise MetadataError([Problem(name, say(N_("%(field)s: required"), field=name)) for name in missing]
+                                + [Problem(name, say(N_("%(field)s: unknown field"), field=name)) for name in unknown])
         hoso = FileRecord(**record)
         problems = [p for p in check_file(hoso) if not p.warning and p.field != "number_of_paper"]
         if problems:

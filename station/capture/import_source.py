@@ -68,10 +68,10 @@ class ImportSource:
             if any("not a readable" in p or "no resolution" in p for p in problems):
                 code = "bad_file"
             raise CaptureRefused(
-                code, "import refused: " + "; ".join(problems),
-                "Không nhập được thư mục ảnh: có tệp không đạt quy định (phải là ảnh màu 24 bit, tối thiểu "
-                f"{MIN_DPI} dpi, và có ghi độ phân giải). Tệp lỗi: "
-                + ", ".join(sorted({p.split(':')[0] for p in problems})))
+                code, N_("The image folder was not imported: some files break the rules (24-bit colour, at least "
+                         "%(min_dpi)s dpi, resolution recorded). Files: %(files)s (%(problems)s)"),
+                min_dpi=MIN_DPI, files=", ".join(sorted({p.split(':')[0] for p in problems})),
+                problems="; ".join(problems))
         return frames
 
     def scan(self, request: ScanRequest, *, on_page: Callable[[CapturedImage], None],

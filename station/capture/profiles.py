@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from protocol.errors import say
 from protocol.i18n import N_
 from station.capture.source import CaptureRefused
 
@@ -30,9 +31,9 @@ DUPLEX = ("interleaved", "none")
 class ProfileError(CaptureRefused):
     """A profile that does not fit its schema or its device."""
 
-    def __init__(self, message: str):
-        super().__init__("profile", message,
-                         f"Cấu hình máy quét (profile) không hợp lệ: {message}. Báo cho kỹ thuật viên.")
+    def __init__(self, message: str, **params: Any):
+        super().__init__("profile", N_("The scanner profile is not valid: %(problem)s. Tell the technician."),
+                         problem=say(message, **params))
 
 
 def py_name(name: str) -> str:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from protocol.errors import Message
 from station.capture.profiles import Profile, ProfileError, load_profile, profile_for
 from station.capture.sane_link import Link, WorkerDied, WorkerHung, worker_command
 from station.capture.source import (
@@ -106,7 +107,8 @@ def _refusal(reply: dict[str, Any]) -> CaptureRefused:
     """The worker's refusal as the exception it was there (ProfileError keeps its class)."""
     cls = ProfileError if reply["code"] == "profile" else CaptureRefused
     exc = cls.__new__(cls)
-    CaptureRefused.__init__(exc, reply["code"], reply["msgid"], **reply["params"])
+    said = Message.from_dict(reply)  # the refusal by key, as the worker process sent it
+    CaptureRefused.__init__(exc, reply["code"], said.msgid, **said.params)
     return exc
 
 

@@ -61,9 +61,9 @@ def check_dpi(dpi: float, *, what: str = "resolution") -> None:
     if dpi < MIN_DPI:
         raise CaptureRefused(
             "dpi_too_low",
-            f"{what} {dpi:g} dpi refused: the rules require at least {MIN_DPI} dpi",
-            f"Độ phân giải {dpi:g} dpi quá thấp: quy định yêu cầu tối thiểu {MIN_DPI} dpi "
-            f"({MIN_DPI_DRAWINGS} dpi với bản đồ, bản vẽ kỹ thuật). Hãy chọn độ phân giải cao hơn.")
+            N_("%(what)s %(dpi)s dpi refused: the rules require at least %(min_dpi)s dpi (%(min_dpi_drawings)s dpi "
+               "for maps and technical drawings). Choose a higher resolution."),
+            what=what, dpi=f"{dpi:g}", min_dpi=MIN_DPI, min_dpi_drawings=MIN_DPI_DRAWINGS)
 
 
 @dataclass

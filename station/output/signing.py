@@ -73,13 +73,13 @@ def _check_certificate(cert: asn1_x509.Certificate, when: datetime) -> None:
     subject = cert.subject.human_friendly
     if when < cert.not_valid_before:
         raise SigningError(
-            f"certificate of {subject} is not valid before {cert.not_valid_before:%Y-%m-%d}",
-            f"Chứng thư số chưa có hiệu lực (từ ngày {cert.not_valid_before:%d/%m/%Y}).",
+            N_("The certificate of %(subject)s is not valid before %(day)s."), subject=subject,
+            day=f"{cert.not_valid_before:%d/%m/%Y}",
         )
     if when > cert.not_valid_after:
         raise SigningError(
-            f"certificate of {subject} expired on {cert.not_valid_after:%Y-%m-%d}",
-            f"Chứng thư số đã hết hạn (ngày {cert.not_valid_after:%d/%m/%Y}).",
+            N_("The certificate of %(subject)s expired on %(day)s."), subject=subject,
+            day=f"{cert.not_valid_after:%d/%m/%Y}",
         )
     usages = cert.key_usage_value.native if cert.key_usage_value is not None else set()
     if not usages & {"digital_signature", "non_repudiation"}:

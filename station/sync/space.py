@@ -5,12 +5,12 @@ from __future__ import annotations
 import errno
 import sqlite3
 
+from protocol.i18n import N_
+
 SQLITE_FULL = 13  # "database or disk is full"
 
-DISK_FULL_VI = (
-    "Ổ đĩa của trạm đã đầy. Hồ sơ vẫn được giữ nguyên: hãy giải phóng dung lượng (đồng bộ các hồ sơ "
-    "đã hoàn tất, báo quản trị viên dọn dẹp) rồi thực hiện lại."
-)
+DISK_FULL = N_("The station's disk is full. The hồ sơ is kept as it was: free some space (sync the finished "
+               "hồ sơ, ask the administrator to clean up), then do it again.")
 
 
 def disk_full(exc: BaseException | None) -> bool:

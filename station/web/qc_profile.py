@@ -29,8 +29,8 @@ def check(profile: Any) -> dict[str, float]:
         raise ProfileError(N_("qc_profile must be an object of thresholds"))
     unknown = sorted(set(profile) - set(THRESHOLDS))
     if unknown:
-        raise ProfileError(f"unknown thresholds {unknown}; known: {', '.join(THRESHOLDS)}",
-                           f"Ngưỡng không hợp lệ trong lệnh số hóa: {', '.join(unknown)}.")
+        raise ProfileError(N_("The work order has thresholds that are not valid: %(unknown)s (known: %(known)s)."),
+                           unknown=", ".join(unknown), known=", ".join(THRESHOLDS))
     out = {}
     for key, value in profile.items():
         if isinstance(value, bool) or not isinstance(value, int | float):

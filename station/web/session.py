@@ -12,6 +12,7 @@ import hmac
 
 from flask import current_app, g, request
 
+from protocol.errors import say
 from protocol.i18n import N_
 from station.auth import Accounts, AuthError, Session
 
@@ -56,9 +57,8 @@ def actor() -> str:
 def require(role: str) -> Session:
     sess = load_session()
     if not sess.can(role):
-        names = {"supervisor": "giám sát", "admin": "quản trị"}
-        raise AuthError("forbidden", f"needs the {role} role",
-                        f"Thao tác này cần quyền {names.get(role, role)}.")
+        names = {"supervisor": N_("supervisor"), "admin": N_("administrator")}
+        raise AuthError("forbidden", N_("This needs the %(role)s role."), role=say(names.get(role, role)))
     return sess
 
 
