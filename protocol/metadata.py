@@ -232,7 +232,7 @@ def check_file(record: FileRecord) -> list[Problem]:
     if not NOTATION_RE.match(record.notation):
         p.append(Problem("notation", say(N_("1 to 20 characters without spaces or slashes"))))
     _required(p, "title", record.title, 1000, label=N_("Title of the hồ sơ"))
-    _code(p, "maintenance", record.maintenance, MAINTENANCE, label=N_("Retention period"))
+    _code(p, "maintenance", record.maintenance, MAINTENANCE, label=N_("Storage period"))
     _code(p, "mode", record.mode, MODE, label=N_("Access mode"))
     for code in record.language.split(","):
         _code(p, "language", code.strip(), LANGUAGE, label=N_("Language"))
@@ -260,11 +260,11 @@ def check_document(record: DocumentRecord, file_code_: str) -> list[Problem]:
     p: list[Problem] = []
     if not 1 <= record.ordinal <= 999:
         p.append(Problem("ordinal", say(N_("ordinal must be 1..999"))))
-    _code(p, "type_name", record.type_name, TYPE_NAME, label=N_("Document type"))
+    _code(p, "type_name", record.type_name, TYPE_NAME, label=N_("Type of document"))
     _date(p, "issued_date", record.issued_date, label=N_("Date of the document"))
     _required(p, "organ_name", record.organ_name, 200, label=N_("Issuing organ"))
     _required(p, "subject", record.subject, 500, label=N_("Summary of the content"))
-    _code(p, "maintenance", record.maintenance, MAINTENANCE, label=N_("Retention period"))
+    _code(p, "maintenance", record.maintenance, MAINTENANCE, label=N_("Storage period"))
     _code(p, "mode", record.mode, MODE, label=N_("Access mode"))
     for code in record.language.split(","):
         _code(p, "language", code.strip(), LANGUAGE, label=N_("Language"))

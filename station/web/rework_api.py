@@ -79,9 +79,9 @@ def _status(store: Any, item: dict[str, Any], batch: dict[str, Any] | None) -> s
     return "returned"
 
 
-STATUS_WORDS = {"returned": "Returned by the archive: fix and send again",
-                "reworking": "Being fixed on this station", "resent": "Fixed version sent to the archive",
-                "missing": "The pages are no longer on this station"}
+STATUS_WORDS = {"returned": N_("Returned by the archive: fix and send again"),
+                "reworking": N_("Being fixed on this station"), "resent": N_("Fixed version sent to the archive"),
+                "missing": N_("The pages are no longer on this station")}
 
 
 @bp.get("/rework")
