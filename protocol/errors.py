@@ -50,6 +50,8 @@ class Message:
         return self.text("en")
 
     def text(self, lang: str = DEFAULT) -> str:
+        if not self.msgid:  # gettext("") is the catalogue's header
+            return ""
         return translate(self.msgid, lang, **fill(self.params, lang))
 
     def as_dict(self) -> dict[str, Any]:

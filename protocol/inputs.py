@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from protocol.errors import UserError
+from protocol.i18n import N_
 
 MAX_DEPTH = 32  # deepest nesting any endpoint needs is 4; a 100,000-deep array is an attack
 MAX_JSON = 2 * 1024 * 1024  # the largest JSON body any endpoint takes is a few kB (a document list)
@@ -19,8 +20,7 @@ MAX_JSON = 2 * 1024 * 1024  # the largest JSON body any endpoint takes is a few 
 class InputError(UserError, ValueError):
     """A request body or field that is not what the endpoint takes (answered with 400)."""
 
-    def __init__(self, message: str, message_vi: str | None = None) -> None:
-        super().__init__(message, message_vi or "Yêu cầu không hợp lệ: " + message)
+    key = "bad_request"
 
 
 def _depth_ok(text: str | bytes, limit: int) -> bool:
@@ -49,16 +49,17 @@ def _depth_ok(text: str | bytes, limit: int) -> bool:
 def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, **kw: Any) -> Any:
     """json.loads that refuses nesting deeper than `max_depth` with InputError instead of a RecursionError."""
     if len(text) > MAX_JSON:
-        raise InputError(f"JSON body larger than {MAX_JSON} bytes")
+        raise InputError(N_("JSON body larger than %(max)s bytes"), max=MAX_JSON)
     if (text.count("[") + text.count("{") > max_depth if isinstance(text, str)
             else text.count(b"[") + text.count(b"{") > max_depth) and not _depth_ok(text, max_depth):
-        raise InputError(f"JSON nested deeper than {max_depth} levels")
+        raise InputError(N_("JSON nested deeper than %(max)s levels"), max=max_depth)
     try:
         return json.loads(text, **kw)
     except RecursionError as exc:  # pragma: no cover - the depth check comes first
-        raise InputError("JSON nested too deeply") from exc
+        raise InputError(N_("JSON nested too deeply")) from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"not valid JSON: {exc.msg if hasattr(exc, 'msg') else 'bad encoding'}") from exc
+        raise InputError(N_("not valid JSON: %(error)s"),
+                         error=exc.msg if hasattr(exc, "msg") else "bad encoding") from exc
 
 
 def _kind(value: Any) -> str:
@@ -71,7 +72,7 @@ def get_dict(body: dict, name: str, default: dict | None = None) -> dict:
     if value is None:
         return {} if default is None else default
     if not isinstance(value, dict):
-        raise InputError(f"{name} must be an object, not {_kind(value)}")
+        raise InputError(N_("%(name)s must be an object, not %(kind)s"), name=name, kind=_kind(value))
     return value
 
 
@@ -80,7 +81,7 @@ def get_list(body: dict, name: str) -> list:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise InputError(f"{name} must be a list, not {_kind(value)}")
+        raise InputError(N_("%(name)s must be a list, not %(kind)s"), name=name, kind=_kind(value))
     return value
 
 
@@ -93,9 +94,9 @@ def get_int(body: dict, name: str, default: int | None = None, *, lo: int | None
         if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 20:
             value = int(value)
         else:
-            raise InputError(f"{name} must be a whole number, not {_kind(value)}")
+            raise InputError(N_("%(name)s must be a whole number, not %(kind)s"), name=name, kind=_kind(value))
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise InputError(f"{name} must be between {lo} and {hi}")
+        raise InputError(N_("%(name)s must be between %(lo)s and %(hi)s"), name=name, lo=lo, hi=hi)
     return value
 
 
@@ -104,13 +105,13 @@ def get_float(body: dict, name: str, default: float, *, lo: float, hi: float) ->
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise InputError(f"{name} must be a number, not {_kind(value)}")
+        raise InputError(N_("%(name)s must be a number, not %(kind)s"), name=name, kind=_kind(value))
     try:
         number = float(value)
     except ValueError as exc:
-        raise InputError(f"{name} must be a number") from exc
+        raise InputError(N_("%(name)s must be a number"), name=name) from exc
     if not lo <= number <= hi:  # NaN fails too
-        raise InputError(f"{name} must be between {lo} and {hi}")
+        raise InputError(N_("%(name)s must be between %(lo)s and %(hi)s"), name=name, lo=lo, hi=hi)
     return number
 
 
@@ -119,7 +120,7 @@ def get_ints(body: dict, name: str) -> list[int]:
     out = []
     for item in get_list(body, name):
         if isinstance(item, bool) or not isinstance(item, int):
-            raise InputError(f"{name} must be a list of whole numbers")
+            raise InputError(N_("%(name)s must be a list of whole numbers"), name=name)
         out.append(item)
     return out
 
@@ -129,7 +130,8 @@ def get_str(body: dict, name: str, default: str = "", *, max_len: int = 1000) ->
     if value is None:
         return default
     if not isinstance(value, str):
-        raise InputError(f"{name} must be a string, not {_kind(value)}")
+        raise InputError(N_("%(name)s must be a string, not %(kind)s"), name=name, kind=_kind(value))
     if len(value) > max_len or "\x00" in value:
-        raise InputError(f"{name} must be a string of at most {max_len} characters without NUL")
+        raise InputError(N_("%(name)s must be a string of at most %(max_len)s characters without NUL"),
+                         name=name, max_len=max_len)
     return value

@@ -66,7 +66,7 @@ def test_every_problem_reported_at_once(tmp_path: Path, station_toml: Path) -> N
     assert "0644" in by_key["broker_password_file"].message and "chmod 600" in by_key["broker_password_file"].message
     assert "klingon" in by_key["ocr_lang"].message
     assert "sane_backends" in by_key["device"].message
-    assert all(p.message_vi and p.message_vi != p.message for p in problems)
+    assert all(p.text("vi") and p.text("vi") != p.message for p in problems)
     assert "s3cret" not in "".join(p.line() for p in problems), "secrets never printed"
 
 
@@ -76,7 +76,7 @@ def test_syntax_error_and_missing_file(tmp_path: Path) -> None:
     [problem] = check_station_config(bad)
     assert "not valid TOML" in problem.message
     [problem] = check_station_config(tmp_path / "nope.toml")
-    assert "does not exist" in problem.message and "Không tìm thấy" in problem.message_vi
+    assert "does not exist" in problem.message and "Không tìm thấy" in problem.text("vi")
 
 
 def test_station_warnings(tmp_path: Path) -> None:
@@ -158,7 +158,7 @@ def _broker_problems(path: Path, **kwargs: str) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for p in check_server_config(path, **kwargs):
         if p.key in keys:
-            assert p.message_vi and p.message_vi != p.message
+            assert p.text("vi") and p.text("vi") != p.message
             found.setdefault(p.key, []).append(("WARNING " if p.warning else "ERROR ") + p.message)
     return found
 

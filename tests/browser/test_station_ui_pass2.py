@@ -425,7 +425,7 @@ def test_work_order_profile_sets_the_thresholds(floor, browser):  # noqa: F811
     assert any(a["action"] == "batch.qc_profile" for a in audit)
     wrong = _order(floor, "173.VP", record={"qc_profile": {"min_contrats": 1}})
     bad = s.post(url + "/api/batches", json={"work_order_id": wrong})
-    assert bad.status_code == 400 and "min_contrats" in bad.json()["message_vi"]
+    assert bad.status_code == 400 and "min_contrats" in bad.json()["text"]
     page.context.close()
 
 

@@ -51,18 +51,18 @@ def test_every_problem_reported_at_once_in_both_languages():
                       "start_date", "paper_file_code", "number_of_paper", "risk_recovery_status", "keyword",
                       "colour"}, fields
     for p in problems:
-        assert p.reason and p.reason_vi and p.reason != p.reason_vi, p
+        assert p.reason and p.text("vi") and p.reason != p.text("vi"), p
     by_field = {p.field: p for p in problems}
-    assert "Thời hạn lưu trữ" in by_field["maintenance"].reason_vi
+    assert "Thời hạn lưu trữ" in by_field["maintenance"].text("vi")
     assert "'99'" in by_field["maintenance"].reason and "01" in by_field["maintenance"].reason
-    assert "bắt buộc" in by_field["title"].reason_vi
-    assert "dài quá 100 ký tự" in by_field["keyword"].reason_vi
+    assert "bắt buộc" in by_field["title"].text("vi")
+    assert "dài quá 100 ký tự" in by_field["keyword"].text("vi")
 
 
 def test_missing_required_fields_each_named():
     problems = check_record("document", {"ordinal": 0})
     assert {p.field for p in problems} == {"ordinal", "type_name", "issued_date", "organ_name", "subject"}
-    assert all(p.reason_vi for p in problems)
+    assert all(p.text("vi") for p in problems)
 
 
 def test_paper_file_code_required_only_for_digitised_records():

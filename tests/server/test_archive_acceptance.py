@@ -125,7 +125,7 @@ def test_accept_needs_the_archive_key(tmp_path):
 
     with pytest.raises(signing.ArchiveKeyError) as err:
         signing.archive_key(ServerConfig(data_dir=tmp_path))
-    assert "khóa ký số của cơ quan lưu trữ" in err.value.message_vi and err.value.status == 503
+    assert "khóa ký số của cơ quan lưu trữ" in err.value.text("vi") and err.value.status == 503
     (tmp_path / "keys").mkdir()
     (tmp_path / "keys" / "archive.p12").write_bytes(b"not a PKCS#12")
     with pytest.raises(signing.ArchiveKeyError, match="cannot open"):  # the default place is used, and checked

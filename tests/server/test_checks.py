@@ -337,7 +337,7 @@ def test_hostile_package_rejected_with_reason(good: Path, tmp_path: Path, case: 
     for name, reason in expected.items():
         assert not by_name[name].ok, f"{case}: {name} should fail"
         assert any(reason in r for r in by_name[name].reasons), (case, name, by_name[name].reasons)
-        assert by_name[name].message_vi
+        assert by_name[name].text("vi")
     # a single defect must not drag unrelated checks down with it (the package is otherwise good)
     unrelated = (
         {"counts", "metadata", "premis"} - set(expected)

@@ -86,7 +86,7 @@ def test_each_broken_rule_is_named(tmp_path, kind, member, change, scope, rule):
     [result] = run_checks(broken, trust_roots=[], only=["csip"]).checks
     assert not result.ok
     assert any(r.startswith(f"{scope}: {rule}:") for r in result.reasons), result.reasons
-    assert rule in result.message_vi and "chuẩn E-ARK" in result.message_vi
+    assert rule in result.text("vi") and "chuẩn E-ARK" in result.text("vi")
 
 
 @pytest.mark.parametrize("name", ["aip-before-csip.zip", "sip-before-csip.zip"])
@@ -110,7 +110,7 @@ def test_package_verify_reports_the_rules_in_both_languages():
     assert report["failed"] == ["csip"]
     [check] = report["checks"]
     assert any("CSIP10: no software agent" in r for r in check["reasons"])
-    assert "thiếu tác nhân phần mềm" in check["message_vi"]
+    assert "thiếu tác nhân phần mềm" in check["text"]
 
 
 def test_the_archive_refuses_a_nonconformant_package(archive_server, make_package, demo_keys, tmp_path):

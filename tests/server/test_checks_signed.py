@@ -177,7 +177,7 @@ def test_signed_hostile_package_rejected_with_reason(tmp_path, unsigned, demo_ke
     for name, reason in expected.items():
         assert not by_name[name].ok, f"{case}: {name} should fail"
         assert any(reason in r for r in by_name[name].reasons), (case, name, by_name[name].reasons)
-        assert by_name[name].message_vi
+        assert by_name[name].text("vi")
     for name in STRUCTURAL:  # the package itself is sound: only the document's own defect is reported
         assert by_name[name].ok, (case, name, by_name[name].reasons)
     failed = {c.name for c in verdict.failures}

@@ -48,7 +48,7 @@ def test_sse_brings_tiles_events_and_summary_live(floor: Floor):  # noqa: F811 -
         assert tile["status"] == "online" and tile["scanner"] == "scanning" and tile["queue_ocr"] == 3
         tel.event("fault", code="JAMMED", message="Paper jam", message_vi="Kẹt giấy")
         delta = sse.next("delta", where=lambda d: any(e["code"] == "JAMMED" for e in d["events"]))
-        assert delta["stations"]["st-a"]["last_fault"]["message_vi"] == "Kẹt giấy"
+        assert delta["stations"]["st-a"]["last_fault"]["text"] == "Kẹt giấy"
         summary = sse.next("summary", timeout=15, where=lambda d: d["throughput"]["today"]["station"])
         assert [(r["station"], r["pages"]) for r in summary["throughput"]["today"]["station"]] == [("st-a", 10)]
         assert [(r["operator"], r["pages"]) for r in summary["throughput"]["today"]["operator"]] == [("lan", 10)]

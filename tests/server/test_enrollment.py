@@ -69,7 +69,7 @@ def test_code_is_typeable_single_use_and_stored_hashed(tmp_path: Path):
     assert enrollment.burn_code(db, typed)["station_id"] == "tram-01"
     with pytest.raises(enrollment.EnrollmentError) as err:
         enrollment.burn_code(db, code)
-    assert err.value.code == "bad_code" and "đã dùng" in err.value.message_vi
+    assert err.value.code == "bad_code" and "đã dùng" in err.value.text("vi")
     assert enrollment.pending_codes(db) == []
 
 
@@ -77,7 +77,7 @@ def test_code_is_typeable_single_use_and_stored_hashed(tmp_path: Path):
 def test_code_refuses_station_ids_unusable_as_mqtt_names(tmp_path: Path, station_id: str):
     with pytest.raises(enrollment.EnrollmentError) as err:
         enrollment.create_enrollment_code(tmp_path / "s.db", station_id)
-    assert err.value.code == "bad_station_id" and err.value.message_vi
+    assert err.value.code == "bad_station_id" and err.value.text("vi")
 
 
 def test_expired_code_is_refused(tmp_path: Path):
@@ -157,7 +157,7 @@ def test_guessing_codes_is_rate_limited(server):
         assert resp.status_code == 403
     blocked = requests.post(url + "/api/v1/enroll", json={"code": code}, timeout=10)
     assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
-    assert "thử lại" in blocked.json()["message_vi"]
+    assert "thử lại" in blocked.json()["text"]
     for bad in (None, {"code": 5}, {"code": "x", "station_id": []}):
         assert requests.post(url + "/api/v1/enroll", json=bad, timeout=10).status_code in (400, 429)
 

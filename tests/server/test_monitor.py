@@ -143,7 +143,7 @@ def test_repeated_event_id_is_stored_and_announced_once(monitor: Monitor, broker
     announced = [c["event"]["event_id"] for c in changes if c["type"] == "event"]
     assert sorted(announced) == sorted([fault.event_id, other.event_id])
     last_fault = monitor.station("st-a")["last_fault"]
-    assert last_fault["code"] == "JAMMED" and last_fault["message_vi"] == "Kẹt giấy trong khay nạp"
+    assert last_fault["code"] == "JAMMED" and last_fault["text"] == "Kẹt giấy trong khay nạp"
 
 
 def test_station_with_open_batch_and_no_progress_is_stalled(monitor: Monitor, broker: BrokerProcess):

@@ -79,7 +79,7 @@ def test_config_check_reports_database_problems(tmp_path: Path) -> None:
 
         half = check_server_config(_toml(tmp_path, f'database = "{url}"\n'))
         [warning] = [p for p in half if p.key == "catalog_url"]
-        assert warning.warning and "không tìm thấy" in warning.message_vi
+        assert warning.warning and "không tìm thấy" in warning.text("vi")
         other_half = check_server_config(_toml(tmp_path, f'catalog_url = "{url}"\n'))
         assert [p.warning for p in other_half if p.key == "database"] == [True]
 
@@ -89,7 +89,7 @@ def test_config_check_reports_database_problems(tmp_path: Path) -> None:
 
     gone = check_server_config(_toml(tmp_path, 'database = "postgresql://127.0.0.1:1/sohoa"\n'))
     [problem] = [p for p in gone if p.key == "database"]
-    assert not problem.warning and "cannot connect" in problem.message and "Không kết nối" in problem.message_vi
+    assert not problem.warning and "cannot connect" in problem.message and "Không kết nối" in problem.text("vi")
 
     malformed = check_server_config(_toml(tmp_path, 'database = "postgresql://h/db?sslmode=nope&x"\n'))
     assert [p.warning for p in malformed if p.key == "database"] == [False], [p.line() for p in malformed]

@@ -54,16 +54,16 @@ def test_csv_report_names_row_column_and_reason_in_both_languages():
     for p in inv.problems:
         by_row.setdefault(p.row, []).append(p)
     assert sorted(by_row) == [5, 6, 7, 8]  # the header is row 1
-    assert by_row[5][0].column == "file_code" and "dòng 2" in by_row[5][0].message_vi
+    assert by_row[5][0].column == "file_code" and "dòng 2" in by_row[5][0].text("vi")
     assert by_row[6][0].column == "year" and by_row[6][0].value == "hai nghìn"
     cols7 = {p.column for p in by_row[7]}
     assert {"expected_sheets", "start_date"} <= cols7
     cols8 = {p.column: p for p in by_row[8]}
     assert {"title", "maintenance", "permanent"} - set(cols8) == {"permanent"}  # no such column: derived
     assert cols8["high_use"].value == "có lẽ"  # not a yes/no word
-    assert cols8["title"].message_vi == "Tiêu đề hồ sơ: bắt buộc nhập"
-    assert "Thời hạn lưu trữ" in cols8["maintenance"].message_vi
-    assert all(p.message and p.message_vi for p in inv.problems)
+    assert cols8["title"].text("vi") == "Tiêu đề hồ sơ: bắt buộc nhập"
+    assert "Thời hạn lưu trữ" in cols8["maintenance"].text("vi")
+    assert all(p.message and p.text("vi") for p in inv.problems)
     flags = {r.file_code: r.flags for r in inv.rows}
     assert flags["000.00.00.H47.2001.160.VP"] == ("permanent",)  # Vĩnh viễn -> permanent retention
     assert flags["000.00.00.H47.2001.161.VP"] == ("damaged", "high_use")
@@ -110,10 +110,10 @@ def test_xlsx_with_real_dates_and_numbers(tmp_path: Path):
 def test_whole_file_errors_are_clear():
     with pytest.raises(InventoryError) as err:
         parse_inventory([["Mã phông", "Tiêu đề"], ["G09", "x"]])
-    assert "Thiếu cột" in err.value.message_vi and "Số tờ" in err.value.message_vi
+    assert "Thiếu cột" in err.value.text("vi") and "Số tờ" in err.value.text("vi")
     with pytest.raises(InventoryError) as err:
         read_inventory(Path("x.xlsx"), b"PK\x03\x04 not really a zip")
-    assert "XLSX" in err.value.message_vi
+    assert "XLSX" in err.value.text("vi")
     with pytest.raises(InventoryError):
         read_inventory(Path("x.csv"), "Mã phông\n".encode("utf-16"))
 

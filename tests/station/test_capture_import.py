@@ -50,7 +50,7 @@ def test_import_without_dpi_needs_the_option(tmp_path: Path) -> None:
     page(1).save(folder / "p1.png")  # no pHYs chunk
     with pytest.raises(CaptureRefused) as caught:
         open_source("import", folder=folder).scan(ScanRequest(), on_page=lambda c: None, stop=threading.Event())
-    assert "no resolution" in caught.value.message and "p1.png" in caught.value.message_vi
+    assert "no resolution" in caught.value.message and "p1.png" in caught.value.text("vi")
     got = []
     outcome = open_source("import", folder=folder, dpi=300).scan(ScanRequest(), on_page=got.append,
                                                                 stop=threading.Event())
@@ -68,7 +68,7 @@ def test_import_refuses_low_dpi_and_greyscale_before_any_page(tmp_path: Path) ->
         open_source("import", folder=folder).scan(ScanRequest(), on_page=got.append, stop=threading.Event())
     assert got == []  # nothing half imported
     assert "2.png: 150 dpi" in caught.value.message and "3.png: mode L is not colour" in caught.value.message
-    assert "tối thiểu 200 dpi" in caught.value.message_vi
+    assert "tối thiểu 200 dpi" in caught.value.text("vi")
 
 
 def test_multipage_tiff_gives_one_page_per_frame(tmp_path: Path) -> None:

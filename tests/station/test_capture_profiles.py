@@ -47,7 +47,7 @@ def test_bad_profile_files_fail_at_load(tmp_path: Path, change: dict, match: str
     path.write_text(json.dumps(data))
     with pytest.raises(ProfileError, match=match) as caught:
         load_profile(path)
-    assert "profile" in caught.value.message_vi
+    assert "profile" in caught.value.text("vi")
 
 
 def test_test_profile_binds_to_the_device(sane_test_device: str) -> None:

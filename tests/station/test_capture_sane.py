@@ -117,8 +117,8 @@ def test_fault_mid_batch_keeps_earlier_pages(sane_test_device: str, journal: Jou
     outcome = source.scan(ScanRequest(source="adf"), on_page=on_page, stop=threading.Event())
     assert outcome.ended == "fault" and outcome.pages == 3
     assert outcome.fault is not None and outcome.fault.code == code
-    assert outcome.fault.message and outcome.fault.message_vi != outcome.fault.message
-    assert "Các trang đã quét trước đó vẫn được giữ" in outcome.fault.message_vi
+    assert outcome.fault.message and outcome.fault.text("vi") != outcome.fault.message
+    assert "Các trang đã quét trước đó vẫn được giữ" in outcome.fault.text("vi")
     kept = station_store.pages(batch_id)
     assert [r["seq"] for r in kept] == [1, 2, 3]
     assert all(sha256_file(journal.data_dir / r["path"]) == r["sha256"] for r in kept)
@@ -134,7 +134,7 @@ def test_every_sane_status_maps_to_its_operator_fault(sane_test_device: str) -> 
     for text, code in texts.items():
         assert STATUS_FAULTS[text] == code
         fault = source._fault(text)
-        assert fault.code == code and fault.message_vi and fault.message_vi != fault.message
+        assert fault.code == code and fault.text("vi") and fault.text("vi") != fault.message
 
 
 def test_fault_through_service_then_continue(sane_test_device: str, station_store: Store, journal: Journal,
@@ -149,7 +149,7 @@ def test_fault_through_service_then_continue(sane_test_device: str, station_stor
     assert outcome.ended == "fault" and outcome.fault.code == "jammed"
     assert service.state == CaptureState.FAULT and service.fault(sane_test_device).code == "jammed"
     assert [f.code for f in faults] == ["jammed"]
-    assert "Kẹt giấy" in faults[0].message_vi
+    assert "Kẹt giấy" in faults[0].text("vi")
     # the operator clears the jam and scans more into the same batch
     service.clear_fault(sane_test_device)
     assert service.state == CaptureState.IDLE
@@ -184,7 +184,7 @@ def test_unplugged_device_is_a_fault_not_a_crash(sane_test_device: str) -> None:
     outcome = SaneSource("test:9").scan(ScanRequest(source="adf"), on_page=lambda c: None,
                                         stop=threading.Event())
     assert outcome.ended == "fault" and outcome.fault.code == "unplugged"
-    assert "Cắm lại cáp" in outcome.fault.message_vi
+    assert "Cắm lại cáp" in outcome.fault.text("vi")
 
 
 def test_stop_keeps_the_page_in_hand(sane_test_device: str) -> None:
@@ -208,7 +208,7 @@ def test_below_archival_minimum_is_refused(sane_test_device: str, station_store:
     with pytest.raises(CaptureRefused) as caught:
         service.start(batch_id, SaneSource(sane_test_device), request_, actor="tester")
     assert caught.value.code in ("dpi_too_low", "not_colour")
-    assert "200 dpi" in caught.value.message_vi or "màu" in caught.value.message_vi
+    assert "200 dpi" in caught.value.text("vi") or "màu" in caught.value.text("vi")
     assert station_store.pages(batch_id) == []
     service.close()
 
@@ -281,7 +281,7 @@ def test_storage_failure_stops_capture_with_a_clear_fault(sane_test_device: str,
     outcome = run(service, batch_id, open_source("sane", device=sane_test_device), ScanRequest(source="adf"))
     assert outcome.pages == 0 and outcome.ended == "fault"
     assert service.state == CaptureState.FAULT and [f.code for f in faults] == ["storage_error"]
-    assert "Không lưu được" in faults[0].message_vi
+    assert "Không lưu được" in faults[0].text("vi")
     assert station_store.pages(batch_id) == []
     service.close()
 
@@ -344,5 +344,5 @@ def test_jam_with_double_feed_detection_on_tells_the_operator_both(sane_test_dev
                            options=jam).scan(ScanRequest(source="adf"), on_page=lambda c: None,
                                              stop=threading.Event())
     assert detecting.ended == "fault" and detecting.fault.code == "double_feed_or_jam"
-    assert "hai tờ bị kéo cùng lúc" in detecting.fault.message_vi
+    assert "hai tờ bị kéo cùng lúc" in detecting.fault.text("vi")
     assert "two sheets fed together" in detecting.fault.message

@@ -48,7 +48,7 @@ def test_low_space_refuses_to_start(sane_test_device: str, data_dir: Path, stati
     with pytest.raises(CaptureRefused) as caught:
         service.start(batch, SaneSource(sane_test_device), ScanRequest(source="adf"), actor="tester")
     assert caught.value.code == "disk_full"
-    assert "Ổ đĩa của trạm sắp đầy" in caught.value.message_vi and "Quét tiếp" in caught.value.message_vi
+    assert "Ổ đĩa của trạm sắp đầy" in caught.value.text("vi") and "Quét tiếp" in caught.value.text("vi")
     assert station_store.pages(batch) == [] and service.state == CaptureState.IDLE
     service.close()
 

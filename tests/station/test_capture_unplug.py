@@ -36,7 +36,7 @@ def test_unplugged_mid_batch_keeps_pages_and_the_batch_goes_on(sane_test_device:
         dll_conf.write_text(plugged)  # plugged back in
     assert outcome.ended == "fault" and outcome.pages == 3
     assert outcome.fault is not None and outcome.fault.code == "unplugged", outcome.fault
-    assert "Cắm lại cáp" in outcome.fault.message_vi and "vẫn được giữ" in outcome.fault.message_vi
+    assert "Cắm lại cáp" in outcome.fault.text("vi") and "vẫn được giữ" in outcome.fault.text("vi")
     assert "Error during device I/O" in outcome.fault.message  # the backend's own status, in the log text
     rows = station_store.pages(batch_id)
     assert [r["sheet"] for r in rows] == [1, 2, 3]
@@ -65,4 +65,4 @@ def test_io_error_with_the_device_still_there_is_not_unplugged(sane_test_device:
 
     outcome = source.scan(ScanRequest(source="adf"), on_page=on_page, stop=threading.Event())
     assert (outcome.pages, outcome.fault.code) == (1, "io_error")
-    assert "Kiểm tra cáp" in outcome.fault.message_vi
+    assert "Kiểm tra cáp" in outcome.fault.text("vi")

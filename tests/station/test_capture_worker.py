@@ -62,12 +62,12 @@ def test_hung_or_dead_child_is_a_fault_and_the_batch_goes_on(
     code = "hung" if how == "sigstop" else "crashed"
     assert outcome.ended == "fault" and outcome.pages == 3
     assert outcome.fault is not None and outcome.fault.code == code, outcome.fault
-    assert outcome.fault.message_vi != outcome.fault.message and "vẫn được giữ" in outcome.fault.message_vi
+    assert outcome.fault.text("vi") != outcome.fault.message and "vẫn được giữ" in outcome.fault.text("vi")
     if how == "sigstop":
-        assert "không phản hồi" in outcome.fault.message_vi and "2.0 s" in outcome.fault.message
+        assert "không phản hồi" in outcome.fault.text("vi") and "2.0 s" in outcome.fault.message
         assert 1.9 <= waited < 8, f"the watchdog took {waited:.1f} s for a 2 s limit"
     else:
-        assert "dừng đột ngột" in outcome.fault.message_vi
+        assert "dừng đột ngột" in outcome.fault.text("vi")
         assert waited < 5, f"a dead child took {waited:.1f} s to notice"
     assert _gone(child[0]), "the killed child is still there (or an unreaped zombie)"
     assert source.worker_pid is None

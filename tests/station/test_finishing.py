@@ -72,7 +72,7 @@ def test_pages_left_out_of_documents_refused(station, tmp_path):
     station.finish(batch["id"], actor="op1", background=False)
     assert station.store.batch(batch["id"])["state"] == BatchState.REVIEW  # back to review, nothing sealed
     assert "exactly one document" in station.last_error[batch["id"]]["message"]
-    assert station.last_error[batch["id"]]["message_vi"]
+    assert station.last_error[batch["id"]]["text"]
     assert station.store.outbox() == []
 
 

@@ -47,7 +47,7 @@ def test_text_pdf_is_sized_from_the_dpi(page):
 def test_missing_image_and_timeout_raise_ocr_error(page, tmp_path):
     with pytest.raises(OcrError) as err:
         ocr_page(tmp_path / "nothing.png", dpi=300)
-    assert err.value.message_vi
+    assert err.value.text("vi")
     with pytest.raises(OcrError, match="timed out"):
         ocr_page(page[0], dpi=300, timeout=0.05)
     broken = tmp_path / "broken.png"

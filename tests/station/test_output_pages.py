@@ -99,5 +99,5 @@ def test_ocr_failure_keeps_the_image_and_unreadable_image_is_an_error(tmp_path, 
     broken.write_bytes(b"not an image")
     with pytest.raises(PdfBuildError) as err:
         finish_page(broken, dpi=300)
-    assert "Không đọc được ảnh trang" in err.value.message_vi
+    assert "Không đọc được ảnh trang" in err.value.text("vi")
     assert JPEG_QUALITY == 80

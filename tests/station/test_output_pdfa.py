@@ -93,5 +93,5 @@ def test_refuses_empty_and_mixed_dpi(tmp_path):
     b = write_sample_folder(tmp_path / "b", count=1, seed=2, dpi=300)[0]
     with pytest.raises(PdfBuildError) as err:
         build_pdfa([PdfPage(a, 200, None), PdfPage(b, 300, None)], out=tmp_path / "x.pdf", meta=META)
-    assert "độ phân giải" in err.value.message_vi
+    assert "độ phân giải" in err.value.text("vi")
     assert not (tmp_path / "x.pdf").exists()

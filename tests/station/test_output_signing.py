@@ -125,7 +125,7 @@ def test_errors_before_any_change(tmp_path, unsigned, case):
     before = sha256_file(unsigned)
     with pytest.raises(SigningError) as err:
         Signer.from_pkcs12(path, b"not-it" if case == "wrong_passphrase" else b"pw")
-    assert err.value.message and err.value.message_vi
+    assert err.value.message and err.value.text("vi")
     assert sha256_file(unsigned) == before
 
 
@@ -137,7 +137,7 @@ def test_cert_expiring_before_signing_time_refuses_and_leaves_no_file(tmp_path, 
     dst = tmp_path / "late.pdf"
     with pytest.raises(SigningError, match="expired") as err:
         signer.sign(unsigned, dst, agency_name=AGENCY, when=now + timedelta(days=3))
-    assert "hết hạn" in err.value.message_vi
+    assert "hết hạn" in err.value.text("vi")
     assert not dst.exists() and not list(tmp_path.glob(".*.part"))
 
 
@@ -153,7 +153,7 @@ def test_sign_bytes_signs_in_memory_and_a_failure_leaves_the_destination(tmp_pat
     for bad in (b"not a pdf at all", data[: len(data) // 2]):  # garbage, a truncated file
         with pytest.raises(SigningError) as err:
             signer.sign_bytes(bad, dst, agency_name=AGENCY, name="hỏng.pdf")
-        assert "hỏng.pdf" in err.value.message_vi
+        assert "hỏng.pdf" in err.value.text("vi")
         assert dst.read_bytes() == signed  # the earlier signed file is untouched
     assert not list(tmp_path.glob(".*.part"))
 

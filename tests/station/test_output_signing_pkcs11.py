@@ -135,7 +135,7 @@ def test_wrong_pin_missing_token_and_key(tmp_path, token, unsigned):
     before = sha256_file(unsigned)
     with pytest.raises(SigningError) as err:
         Signer.from_pkcs11(module, TOKEN, KEY, "000000")
-    assert "PIN" in err.value.message and "Sai mã PIN" in err.value.message_vi
+    assert "PIN" in err.value.message and "Sai mã PIN" in err.value.text("vi")
     with pytest.raises(SigningError, match="not found"):
         Signer.from_pkcs11(module, "no-such-token", KEY, PIN)
     with pytest.raises(SigningError, match="not found"):

@@ -142,6 +142,6 @@ def test_unreachable_tsa_signs_nothing(unsigned, demo_keys, tmp_path):
     dst = tmp_path / "signed.pdf"
     with pytest.raises(SigningError) as err:
         signer.sign(unsigned, dst, agency_name=AGENCY)
-    assert "timestamp" in err.value.message and "dấu thời gian" in err.value.message_vi
+    assert "timestamp" in err.value.message and "dấu thời gian" in err.value.text("vi")
     assert not dst.exists() and not list(tmp_path.glob(".*.part"))
     assert sha256_file(unsigned) == before

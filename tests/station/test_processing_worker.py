@@ -91,7 +91,7 @@ def test_pool_processes_resubmits_interrupted_and_records_failures(tmp_path):
     assert (tmp_path / row["derivative_path"]).exists(), "a blank page is kept"
 
     row = store.page(broken)
-    assert row["flags"][0]["code"] == "processing_failed" and row["flags"][0]["message_vi"]
+    assert row["flags"][0]["code"] == "processing_failed" and row["flags"][0]["text"]
     assert row["derivative_path"] == row["path"], "a failed page goes on as its original, flagged"
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from protocol.errors import Forbidden
 from station import review as rv
+from station.processing.pipeline import flag
 from station.store import BatchState, StateError
 
 
@@ -79,10 +80,10 @@ def _pages_more(store, batch_id: int, n: int) -> list[int]:
 
 def test_flags_block_finish_until_accepted_or_overridden(station_store, batch_id):
     a, b = _pages(station_store, batch_id, 2)
-    flag = {"code": "blurry", "message": "blurred", "message_vi": "Chữ bị mờ"}
-    station_store.set_processing(a, result={}, derivative_path="", derivative_sha256="", blank=False, flags=[flag])
+    blurry = flag("blurry", "blurred")
+    station_store.set_processing(a, result={}, derivative_path="", derivative_sha256="", blank=False, flags=[blurry])
     station_store.set_processing(b, result={}, derivative_path="", derivative_sha256="", blank=True,
-                                 flags=[{"code": "blank", "message": "", "message_vi": ""}])
+                                 flags=[flag("blank", "")])
     assert [u["page_id"] for u in rv.unresolved(station_store, batch_id)] == [a]  # blank pages are set apart
     assert not rv.can_finish(station_store, batch_id)
     with pytest.raises(Forbidden):

@@ -4,6 +4,7 @@ page lands in the document it now sits in; picked pages become a document; one f
 from __future__ import annotations
 
 from station import review as rv
+from station.processing.pipeline import flag
 from tests.station.test_review import _pages
 
 
@@ -68,7 +69,7 @@ def test_accept_one_kind_everywhere(station_store, batch_id):
     a, b, c = _pages(station_store, batch_id, 3)
     for pid, codes in ((a, ["blurry", "edge_content"]), (b, ["blurry"]), (c, ["edge_content"])):
         station_store.set_processing(pid, result={}, derivative_path="", derivative_sha256="", blank=False,
-                                     flags=[{"code": k, "message": k, "message_vi": k} for k in codes])
+                                     flags=[flag(k, k) for k in codes])
     assert rv.accept_kind(station_store, batch_id, "blurry", actor="op1") == [a, b]
     left = {(u["page_id"], f["code"]) for u in rv.unresolved(station_store, batch_id) for f in u["flags"]}
     assert left == {(a, "edge_content"), (c, "edge_content")}

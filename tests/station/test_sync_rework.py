@@ -104,7 +104,7 @@ def test_worker_fetches_keeps_and_reopens(archive_server, make_package, tmp_path
     store.transition(batch["id"], BatchState.FINISHING, actor="op1")
     with pytest.raises(rework.ReworkError) as refused:
         rework.reopen(store, dict(item, sha256="0" * 64), actor="op1")
-    assert "chưa mở lại được" in refused.value.message_vi
+    assert "chưa mở lại được" in refused.value.text("vi")
 
     cache.path.write_text("{not json", encoding="utf-8")
     assert rework.ReworkCache(data).load() == {"rework": [], "outcomes": [], "fetched_at": None}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from station.processing.pipeline import flag
 from tests.support.records import hoso_record
 from tests.support.web import admin_headers, login
 
@@ -45,7 +46,7 @@ def test_review_actions_and_finish_gate(station):  # noqa: F811
     assert thumb.status_code == 200 and thumb.data[:2] == b"\xff\xd8"
     # a flag nobody accepted blocks finishing; the 409 names the page
     station.store.set_processing(a, result={}, derivative_path="", derivative_sha256="", blank=False,
-                                 flags=[{"code": "blurry", "message": "blurred", "message_vi": "Chữ bị mờ"}])
+                                 flags=[flag("blurry", "blurred")])
     resp = client.post(f"/api/batches/{bid}/finish")
     assert resp.status_code == 409 and resp.get_json()["error"] == "unresolved_flags"
     assert resp.get_json()["pages"][0]["page_id"] == a
@@ -65,7 +66,7 @@ def test_documents_are_validated_field_by_field(station):  # noqa: F811
                                     "organ_name": "", "subject": "Quyết định", "page_ids": [pid]}}
     resp = client.post(f"/api/batches/{bid}/documents?check=1", json={"documents": [bad]})
     assert resp.status_code == 422
-    fields = {p["field"]: p["message_vi"] for p in resp.get_json()["problems"]}
+    fields = {p["field"]: p["text"] for p in resp.get_json()["problems"]}
     assert {"type_name", "issued_date", "organ_name"} <= set(fields)
     assert all(fields.values())
     good = {"ordinal": 1, "record": {**bad["record"], "type_name": "02", "issued_date": "28/02/2001",
@@ -96,7 +97,7 @@ def test_events_stream_sends_the_batch(station):  # noqa: F811
 def test_errors_are_json_with_vietnamese_never_a_trace(station):  # noqa: F811
     client = _client(station)
     resp = client.get("/api/batches/999")
-    assert resp.status_code == 404 and resp.get_json()["message_vi"]
+    assert resp.status_code == 404 and resp.get_json()["text"]
     resp = client.post("/api/batches/999/scan", json={"kind": "floppy"})
     assert resp.status_code == 400 and "Traceback" not in resp.get_data(as_text=True)
     page = client.get("/batch/999/review")

@@ -44,7 +44,7 @@ def test_manual_hoso_needs_admin(station):  # noqa: F811
     client = create_app(station).test_client()
     tok = login(client, "op1")["token"]
     resp = client.post("/api/batches", json={"record": hoso_record()}, headers={"Authorization": f"Bearer {tok}"})
-    assert resp.status_code == 403 and "quản trị" in resp.get_json()["message_vi"]
+    assert resp.status_code == 403 and "quản trị" in resp.get_json()["text"]
     tok = login(client, "adm1")["token"]
     resp = client.post("/api/batches", json={"record": hoso_record(title="")},
                        headers={"Authorization": f"Bearer {tok}"})
@@ -65,7 +65,7 @@ def test_idle_lock_and_unlock(station):  # noqa: F811
     time.sleep(2.2)  # the clock passing idle_lock_s (1 s) is the point; the session answered 200 just above
     resp = client.get("/api/me")
     assert resp.status_code == 401 and resp.get_json()["error"] == "locked"
-    assert "khóa" in resp.get_json()["message_vi"]
+    assert "khóa" in resp.get_json()["text"]
     page = client.get("/login")
     assert "Nguyễn Văn op1" in page.get_data(as_text=True)  # the lock screen names the operator
     assert client.post("/api/unlock", json={"pin": "9999"}).status_code == 401
@@ -86,7 +86,7 @@ def test_too_many_wrong_pins_block_login(station):  # noqa: F811
         accounts.login("op1", PINS["op1"])
         raise AssertionError("login should be blocked")
     except AuthError as exc:
-        assert exc.code == "login_blocked" and "đợi" in exc.message_vi
+        assert exc.code == "login_blocked" and "đợi" in exc.text("vi")
 
 
 def test_sessions_survive_a_restart_of_the_web_app(station):  # noqa: F811

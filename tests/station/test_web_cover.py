@@ -41,12 +41,12 @@ def test_cover_sheet_qr_selects_the_servers_work_order(tmp_path: Path, archive_s
         assert resp.get_json()["file_code"] == code and resp.get_json()["workorder"]["id"] == wo
         other = client.post("/api/cover", json={"kind": "import", "folder": "bia-khac"})
         assert other.status_code == 400 and other.get_json()["error"] == "no_workorder"
-        assert "000.00.00.H47.1999.1.VP" in other.get_json()["message_vi"]
+        assert "000.00.00.H47.1999.1.VP" in other.get_json()["text"]
         sep = client.post("/api/cover", json={"kind": "import", "folder": "tach"})
         assert sep.status_code == 400 and sep.get_json()["error"] == "no_cover"
         # the SANE test scanner's picture has no QR: a clear message, nothing stored
         glass = client.post("/api/cover", json={"kind": "sane"})
-        assert glass.status_code == 400 and "mã QR" in glass.get_json()["message_vi"]
+        assert glass.status_code == 400 and "mã QR" in glass.get_json()["text"]
         assert station.store.batches() == []
         assert station.store.query("SELECT actor FROM audit WHERE action = 'cover.read'") == [{"actor": "op1"}]
     finally:

@@ -41,5 +41,5 @@ def test_operator_cannot_confirm_and_a_wrong_key_is_refused(station, archive_ser
     assert client.post("/api/discovery/confirm", json={"api_url": live.url}, headers=op).status_code == 403
     admin = {"Authorization": f"Bearer {login(client, 'adm1')['token']}"}
     resp = client.post("/api/discovery/confirm", json={"api_url": live.url}, headers=admin)
-    assert resp.status_code == 409 and resp.get_json()["message_vi"]
+    assert resp.status_code == 409 and resp.get_json()["text"]
     assert station.sync is None and station.config.server_url == ""

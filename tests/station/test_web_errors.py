@@ -10,6 +10,7 @@ import re
 import pytest
 
 from protocol.errors import NotFound
+from protocol.i18n import N_
 from protocol.inputs import InputError
 
 
@@ -23,7 +24,9 @@ def app(station):  # noqa: F811 - the fixture imported above
     app.add_url_rule("/api/_probe/value", "probe_value", lambda: int("x"))
 
     def refused(kind: str):  # noqa: ANN202
-        raise NotFound("no batch 7", "Không tìm thấy hồ sơ 7.") if kind == "missing" else InputError("bad dpi")
+        if kind == "missing":
+            raise NotFound(N_("Document %(n)s: a required field is missing."), n=7)
+        raise InputError("bad dpi")
 
     app.add_url_rule("/api/_probe/user/<kind>", "probe_user", refused)
     return app
@@ -33,10 +36,25 @@ def test_user_errors_answer_their_own_status(app):
     client = app.test_client()
     missing = client.get("/api/_probe/user/missing")  # the same probe sees a real 404 ...
     assert missing.status_code == 404, missing.get_json()
-    assert missing.get_json() == {"error": "not_found", "message": "no batch 7",
-                                  "message_vi": "Không tìm thấy hồ sơ 7."}
+    assert missing.get_json() == {"error": "not_found", "message": "Document 7: a required field is missing.",
+                                  "text": "Tài liệu 7: còn thiếu trường bắt buộc."}
     bad = client.get("/api/_probe/user/bad")
     assert bad.status_code == 400 and bad.get_json()["error"] == "bad_request", bad.get_json()
+
+
+def test_user_error_answers_in_the_request_language(app):
+    """By key from the catalogue: Vietnamese by default, English when the operator switched to English; the
+    "message" field (logs, API clients) is English either way."""
+    client = app.test_client()
+    vi = client.get("/api/_probe/user/missing").get_json()
+    client.set_cookie("lang", "en")
+    en = client.get("/api/_probe/user/missing").get_json()
+    assert vi["text"] == "Tài liệu 7: còn thiếu trường bắt buộc."
+    assert en["text"] == en["message"] == vi["message"] == "Document 7: a required field is missing."
+    page = client.get("/_probe_missing_page")  # a screen (not /api/): the error page, in English too
+    assert page.status_code == 404 and "This page does not exist." in page.get_data(as_text=True)
+    client.set_cookie("lang", "vi")
+    assert "Không tìm thấy trang này." in client.get("/_probe_missing_page").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("path, exc_type", [("/api/_probe/typo", "KeyError"), ("/api/_probe/value", "ValueError")])
@@ -48,7 +66,7 @@ def test_unexpected_error_is_logged_and_answered_500_with_incident(app, caplog, 
     body = resp.get_json()
     assert body["error"] == "internal"
     incident = re.search(r"incident ([0-9a-f]{8})", body["message"]).group(1)
-    assert incident in body["message_vi"]
+    assert incident in body["text"]
     assert "batch_idd" not in str(body) and "Traceback" not in str(body)  # nothing internal on the page
     logged = [r for r in caplog.records if incident in r.getMessage()]
     assert logged and logged[0].exc_info and logged[0].exc_info[0].__name__ == exc_type, caplog.text

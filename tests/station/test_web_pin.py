@@ -47,7 +47,7 @@ def test_finish_asks_for_the_token_pin_and_never_keeps_it(tmp_path: Path, token,
         assert resp.status_code == 400 and resp.get_json()["error"] == "pin_required"
         resp = client.post(f"/api/batches/{bid}/finish", json={"pin": "000000"})
         assert resp.status_code == 400, resp.get_json()
-        assert resp.get_json()["message_vi"] == "Sai mã PIN của token ký số."
+        assert resp.get_json()["text"] == "Sai mã PIN của token ký số."
         assert station.store.batch(bid)["state"] == "REVIEW"  # nothing started
 
         assert client.post(f"/api/batches/{bid}/finish", json={"pin": PIN}).status_code == 202
