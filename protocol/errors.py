@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from protocol.i18n import DEFAULT, N_, catalogue, translate
+from protocol.i18n import DEFAULT, LANGS, N_, catalogue, translate
 
 
 class ExitCode(IntEnum):
@@ -76,19 +76,22 @@ def _plain(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def with_texts(data: Any, lang: str) -> Any:
+def with_texts(data: Any, lang: str | None) -> Any:
     """A copy of `data` (JSON-like) where every message by key ({"msgid", "params"}) also has its "text" in
     `lang`. Both web apps pass every JSON answer through it, so flags, faults, problems and check summaries
     reach the screen in the request's language. A dict written before messages went by key shows its
-    English "message"."""
+    English "message". With `lang` None, "texts" holds every language (data shared by viewers of both, such
+    as the supervisors' live dashboard, which picks its own)."""
     if isinstance(data, list):
         return [with_texts(v, lang) for v in data]
     if not isinstance(data, dict):
         return data
     out = {k: with_texts(v, lang) for k, v in data.items()}
-    if isinstance(data.get("msgid"), str) and data["msgid"] and "text" not in data:
+    if isinstance(data.get("msgid"), str) and data["msgid"] and lang is None:
+        out["texts"] = {each: Message.from_dict(data).text(each) for each in LANGS}
+    elif isinstance(data.get("msgid"), str) and data["msgid"] and "text" not in data:
         out["text"] = Message.from_dict(data).text(lang)
-    elif "code" in data and isinstance(data.get("message"), str) and "text" not in data:
+    elif "code" in data and isinstance(data.get("message"), str) and "text" not in data and lang is not None:
         out["text"] = data["message"]
     return out
 

@@ -118,7 +118,9 @@ def _errors(app: Flask) -> None:
         page = "<!doctype html><title>{{ s }}</title><h1>{{ s }}</h1><p>{{ text }}</p><p lang=en>{{ en }}</p>"
         return render_template_string(page, s=status, text=text, en=message), status
 
-    install(app, answer)
+    from server.pages import lang
+
+    install(app, answer, locale=lang)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # noqa: ANN202

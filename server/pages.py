@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, g, jsonify, redirect, request, session, url_for
+from flask import abort, current_app, g, redirect, request, session, url_for
 
+from protocol.i18n import N_
 from server import auth, i18n
+from sohoa.weberrors import refuse
 
 
 def ctx() -> Any:
@@ -53,26 +55,14 @@ def guard() -> Any:
         return None
     if g.user is None:
         if _wants_json():
-            return jsonify({"error": "login_required", "message": "log in first", "message_vi": "Hãy đăng nhập"}), 401
+            return refuse(401, "login_required", N_("Log in first."))
         return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
     if not g.user.can(role):
         if _wants_json():
-            return jsonify(
-                {
-                    "error": "forbidden",
-                    "message": i18n.text("forbidden", "en"),
-                    "message_vi": i18n.text("forbidden", "vi"),
-                }
-            ), 403
+            return refuse(403, "forbidden", N_("Your account may not do this."))
         abort(403)
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token")
         if not auth.csrf_ok(session, sent):
-            return jsonify(
-                {
-                    "error": "csrf",
-                    "message": i18n.text("csrf_failed", "en"),
-                    "message_vi": i18n.text("csrf_failed", "vi"),
-                }
-            ), 400
+            return refuse(400, "csrf", N_("Your session expired: reload the page."))
     return None

@@ -22,20 +22,22 @@ Answer = Callable[..., Any]  # (status, error key, English message, message in t
 
 
 def lang() -> str:
-    """The request's language: Flask-Babel's locale where the app has Flask-Babel, else the default."""
+    """The request's language: Flask-Babel's locale where the app has Flask-Babel; else the locale function the
+    app gave `install` (the server's session language until it moves to Flask-Babel); else the default."""
     from flask import current_app
 
-    if "babel" not in current_app.extensions:
-        return DEFAULT
-    from flask_babel import get_locale
+    if "babel" in current_app.extensions:
+        from flask_babel import get_locale
 
-    locale = get_locale()
-    return locale.language if locale is not None and locale.language in LANGS else DEFAULT
+        locale = get_locale()
+        return locale.language if locale is not None and locale.language in LANGS else DEFAULT
+    chosen = current_app.extensions.get("sohoa.locale", lambda: DEFAULT)()
+    return chosen if chosen in LANGS else DEFAULT
 
 
 def refuse(status: int, key: str, message: str | Message, **extra: Any) -> Any:
     """A JSON refusal answered rather than raised (endpoints outside /api/ that the UI calls with fetch):
-    `message` a msgid, or say(msgid, **params); English in "message", the request's language in "text"."""
+    `message` a msgid or a Message (protocol.errors.say); English in "message", the request's language in "text"."""
     from flask import jsonify
 
     said = message if isinstance(message, Message) else Message(message)
@@ -63,7 +65,9 @@ class SafeJSONProvider(DefaultJSONProvider):
         return super().dumps(with_texts(obj, lang()) if has_request_context() else obj, **kwargs)
 
 
-def install(app: Flask, answer: Answer) -> None:
+def install(app: Flask, answer: Answer, locale: Callable[[], str] | None = None) -> None:
+    if locale is not None:
+        app.extensions["sohoa.locale"] = locale
     app.json_provider_class = SafeJSONProvider
     app.json = SafeJSONProvider(app)
 

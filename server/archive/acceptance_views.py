@@ -13,7 +13,7 @@ from protocol.i18n import N_
 from server.archive import bienban, browse, decisions, lots, sampling, signing
 from server.archive.decisions import DecisionError
 from server.archive.views import archivist, bp
-from server.pages import ctx, t
+from server.pages import ctx, lang, t
 
 DEFECT_KEYS = ("class", "kind", "objid", "doc_id", "page", "note")
 
@@ -56,7 +56,7 @@ def lot(lot: str):
     try:
         policy = lots.policy_for(ctx().config.acceptance, lot)
     except lots.LotError as exc:
-        policy = {"error": exc.message_vi}
+        policy = {"error": exc.text(lang())}
     return render_template("archive/lot.html", lot=lot, hoso=hoso, gates=gates, policy=policy,
                            sample=lots.latest_sample(ctx(), lot), decisions=_decisions(lot))
 
@@ -68,7 +68,7 @@ def draw_sample(lot: str):
     try:
         row = lots.draw(ctx(), lot, by=g.user.name, address=_address())
     except (lots.LotError, sampling.PolicyError) as exc:
-        flash(getattr(exc, "message_vi", str(exc)), "error")
+        flash(exc.text(lang()), "error")
         return redirect(url_for("archive.lot", lot=lot))
     flash(t("sample_drawn", n=len(json.loads(row["sample"]))), "ok")
     return redirect(url_for("archive.lot", lot=lot))
@@ -144,7 +144,7 @@ def propose(lot: str):
                                 defects=defects, inspector=g.user.name, address=_address(),
                                 note=request.form.get("note", "")[:2000])
     except DecisionError as exc:
-        flash(exc.message_vi, "error")
+        flash(exc.text(lang()), "error")
         return redirect(url_for("archive.inspect", lot=lot))
     flash(t("proposed"), "ok")
     return redirect(url_for("archive.decision", decision_id=did))
@@ -177,7 +177,7 @@ def validate(decision_id: str):
         done = decisions.validate(ctx().db, decision_id, validator=g.user.name, makers=makers,
                                   address=_address())
     except (DecisionError, signing.ArchiveKeyError) as exc:
-        flash(exc.message_vi, "error")
+        flash(exc.text(lang()), "error")
         return decision(decision_id, status=409)
     if done["decision"] == "accept":
         filed = bienban.file_record(ctx(), _decision(decision_id), address=_address())

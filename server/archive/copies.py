@@ -86,7 +86,8 @@ def make_copy(ctx: Any, *, objid: str, doc_id: str, kind: str, request: CopyRequ
     try:
         doc = render.open_document(ctx, objid, doc_id)
     except render.ViewerError as exc:
-        raise CopyError(str(exc), "Không tìm thấy tài liệu trong kho lưu trữ", exc.status) from exc
+        raise CopyError(N_("The document is not in the archive (%(error)s)."),
+                        error=str(exc), status=exc.status) from exc
     stored = ctx.store.get(objid)
     copy_id = uuid.uuid4().hex
     name = signing.archive_name(ctx.config)
@@ -107,7 +108,7 @@ def make_copy(ctx: Any, *, objid: str, doc_id: str, kind: str, request: CopyRequ
                                     sign=lambda pdf: _sign(ctx, pdf, "Xác thực bản sao dạng gói tin sử dụng"))
             suffix = "zip"
     except (copies_pdf.CopyPdfError, signing.ArchiveKeyError) as exc:
-        raise CopyError(str(exc), exc.message_vi, 503) from exc
+        raise CopyError(exc.msgid, status=503, **exc.params) from exc
     path = _root(ctx) / f"{copy_id}.{suffix}"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, data)
@@ -149,8 +150,7 @@ def readable(ctx: Any, copy_id: str, *, today: date | None = None) -> dict[str, 
     if row["kind"] != "read":
         raise CopyError(N_("not a read-only view"), status=404)
     if date.fromisoformat(row["until"]) < (today or now_vn().date()):
-        raise CopyError(f"read-only view {copy_id} expired on {row['until']}",
-                        f"Bản đọc đã hết hạn ngày {_vn_date(row['until'])}", 410)
+        raise CopyError(N_("The read-only view expired on %(day)s."), day=_vn_date(row["until"]), status=410)
     return row
 
 

@@ -15,7 +15,7 @@ from server import auth
 from server.archive import audit, browse, copies, render
 from server.archive import copies_texts as _copies_texts  # noqa: F401  (its texts in the one text table)
 from server.archive import texts as _texts  # noqa: F401  (the archive's texts in the one text table)
-from server.pages import ctx, guard, t
+from server.pages import ctx, guard, lang, t
 
 bp = Blueprint("archive_copies", __name__, url_prefix="/archive/copies", template_folder="templates")
 bp.before_request(guard)
@@ -62,7 +62,7 @@ def make():
                                kind=f.get("kind", ""), request=req, actor=g.user.name,
                                address=request.remote_addr or "?")
     except copies.CopyError as exc:
-        return _form_page(exc.message_vi, exc.status, dict(f))
+        return _form_page(exc.text(lang()), exc.status, dict(f))
     return redirect(url_for("archive_copies.show", copy_id=row["id"]), 303)
 
 
@@ -70,7 +70,7 @@ def _get(copy_id: str) -> dict:
     try:
         return copies.get(ctx(), copy_id)
     except copies.CopyError as exc:
-        abort(exc.status, exc.message_vi)
+        abort(exc.status, exc.text(lang()))
 
 
 @bp.get("/<copy_id>", endpoint="show")
@@ -96,7 +96,7 @@ def _readable(copy_id: str) -> dict:
     try:
         return copies.readable(ctx(), copy_id)
     except copies.CopyError as exc:
-        abort(exc.status, exc.message_vi)
+        abort(exc.status, exc.text(lang()))
 
 
 @bp.get("/<copy_id>/read", endpoint="read")

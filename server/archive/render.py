@@ -25,6 +25,7 @@ from lxml import etree
 
 from protocol.errors import UserError
 from protocol.hashing import sha256_file
+from protocol.i18n import N_
 from protocol.package import PackageContents
 from protocol.signatures import validate_pdf_signatures
 from server.archive.stored import read_stored
@@ -45,7 +46,7 @@ class ViewerError(UserError):
     """What the viewer cannot show; `status` is the HTTP status to answer with."""
 
     key = "not_viewable"
-    message_vi = "Không hiển thị được tài liệu này."
+    default = N_("This document cannot be shown.")
 
     def __init__(self, message: str, status: int = 404):
         super().__init__(message, status=status)

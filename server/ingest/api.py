@@ -16,9 +16,11 @@ from werkzeug.exceptions import HTTPException
 
 from protocol import api
 from protocol.clock import iso_vn
+from protocol.i18n import N_, translate
 from server.archive import rework
 from server.ingest.auth import error, station_required
 from server.ingest.uploads import file_sha256, part_path, sweep_parts, write_chunk
+from sohoa.weberrors import lang
 
 log = logging.getLogger("sohoa.server.ingest")
 bp = Blueprint("ingest", __name__)
@@ -104,7 +106,7 @@ def disk_full_response(exc: BaseException) -> Any:
     log.warning("%s %s: disk full (%s)", request.method, request.path, exc)
     if request.path.startswith(api.API + "/"):
         return _disk_full_answer()
-    return "Máy chủ hết dung lượng đĩa: thử lại sau / server disk full: try again later", 507
+    return translate(N_("The server's disk is full: try again later."), lang()), 507
 
 
 def _disk_full_answer():

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from protocol.errors import Message, say
+from protocol.i18n import N_
 from protocol.package.premis import previous_version
+from server.checks.result import CheckResult
 
 
-def _duplicates(catalog: Any, contents: Any) -> list[tuple[str, str]]:
+def _duplicates(catalog: Any, contents: Any) -> list[tuple[str, Message]]:
     if not contents.file_code or contents.record_status == "REPLACEMENT":
         return []
     others = []
@@ -32,20 +35,20 @@ def _duplicates(catalog: Any, contents: Any) -> list[tuple[str, str]]:
         f"hồ sơ {contents.file_code} of fonds {contents.fonds_code or '(none)'} is already stored as {others[0]}; "
         f"a rework must be sent as a new version of {others[0]} (same OBJID, RECORDSTATUS=REPLACEMENT), not as a "
         "second package",
-        f"Hồ sơ {contents.file_code} đã có trong kho lưu trữ, không nhận lần thứ hai. Nếu kho lưu trữ trả lại hồ sơ "
-        "để làm lại, hãy mở lại hồ sơ từ mục “Kho lưu trữ trả lại để làm lại” trên trang đầu: hồ sơ sẽ được gửi "
-        "thành phiên bản mới.",
+        say(N_("Hồ sơ %(file_code)s is already in the archive and is not taken a second time. If the archive returned "
+               "it for rework, reopen it from “Returned by the archive for rework” on the home screen: it will be "
+               "sent as a new version."), file_code=contents.file_code),
     )]
 
 
-def _link(store: Any, contents: Any) -> list[tuple[str, str]]:
+def _link(store: Any, contents: Any) -> list[tuple[str, Message]]:
     named = previous_version(contents.premis_objects)
     if named is None:
         return []
     versions = store.versions(contents.objid)
     unknown = (f"PREMIS names {named} as the version this package replaces; no stored version of "
                f"{contents.objid} has that SHA-256",
-               "Phiên bản hồ sơ mà gói này thay thế không có trong kho lưu trữ.")
+               say(N_("The version of the hồ sơ that this package replaces is not in the archive.")))
     if not versions:
         return [unknown]
     latest = versions[-1]
@@ -54,17 +57,17 @@ def _link(store: Any, contents: Any) -> list[tuple[str, str]]:
     if any(v.sha256 == named for v in versions):
         return [(f"this package replaces {named}, but a newer version ({latest.version}, {latest.sha256}) of "
                  f"{contents.objid} is stored; rework the latest version",
-                 f"Kho lưu trữ đã có phiên bản mới hơn của hồ sơ này (phiên bản {latest.version}): hãy làm lại "
-                 "từ phiên bản mới nhất.")]
+                 say(N_("The archive has a newer version of this hồ sơ (version %(version)s): rework the latest "
+                        "version."), version=latest.version))]
     return [unknown]
 
 
 def checks(catalog: Any, store: Any, contents: Any) -> list[dict[str, Any]]:
-    """The failed version checks of `contents` (a read package), as receipt check entries with the operator's
-    words in `message_vi`; empty when it may be stored."""
+    """The failed version checks of `contents` (a read package), as receipt check entries (the operator's words
+    travel by key, as every check's summary does); empty when it may be stored."""
     out = []
     for name, found in (("duplicate", _duplicates(catalog, contents)), ("version link", _link(store, contents))):
         if found:
-            out.append({"name": name, "ok": False, "reasons": [en for en, _ in found],
-                        "message_vi": " ".join(vi for _, vi in found)})
+            said = found[0][1]  # each rule finds one thing at most
+            out.append(CheckResult(name, False, [en for en, _ in found], said.msgid, said.params).to_dict())
     return out

@@ -12,10 +12,12 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template_string, request, url_for
 
+from protocol.errors import Message, say
 from protocol.i18n import N_
 from server import auth, enrollment
 from server.pages import ctx, lang
 from server.web.blueprint import bp
+from sohoa.weberrors import refuse
 
 log = logging.getLogger("sohoa.server.enrollment")
 api_bp = Blueprint("enroll", __name__)
@@ -98,9 +100,9 @@ def _setup(state: Any) -> None:
     state.app.extensions[ENROLL_LIMITER_KEY] = AttemptLimiter(free=10, base_s=60.0, per_address=10)
 
 
-def _refuse(status: int, code: str, message: str, message_vi: str, **headers: str):
-    resp = jsonify({"error": code, "message": message, "message_vi": message_vi})
-    resp.headers.update(headers)
+def _refuse(status: int, code: str, message: str | Message, headers: dict[str, str] | None = None):
+    resp, status = refuse(status, code, message)
+    resp.headers.update(headers or {})
     return resp, status
 
 
@@ -113,8 +115,8 @@ def enroll():
     wait = limiter.retry_after(key, address)
     if wait > 0:
         seconds = int(wait) + 1
-        return _refuse(429, "rate_limited", N_("too many wrong codes: retry in %(seconds)s s"),
-                                            seconds=seconds, **{"Retry-After": str(seconds)})
+        return _refuse(429, "rate_limited", say(N_("too many wrong codes: retry in %(seconds)s s"), seconds=seconds),
+                       {"Retry-After": str(seconds)})
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("code"), str) or not (
             body.get("station_id") is None or isinstance(body.get("station_id"), str)):
@@ -124,7 +126,7 @@ def enroll():
     except enrollment.EnrollmentError as exc:
         limiter.failed(key, address)
         log.warning("enrollment refused from %s: %s", address, exc)
-        return _refuse(409 if exc.code == "station_mismatch" else 403, exc.code, str(exc), exc.message_vi)
+        return _refuse(409 if exc.code == "station_mismatch" else 403, exc.code, exc.said)
     sync = broker_sync()
     if sync is not None:
         try:
@@ -178,7 +180,7 @@ def station_code():
                                                  name=request.form.get("name", "").strip()[:100],
                                                  created_by=g.user.name)
     except enrollment.EnrollmentError as exc:
-        return _page(error=exc.message_vi if lang() == "vi" else str(exc), status=400)
+        return _page(error=exc.text(lang()), status=400)
     pem = enrollment.server_ca_pem(ctx().config)
     resp = _page(code=code, ca_sha=enrollment.ca_fingerprint(pem) if pem else None)
     return resp[0], 201, {"Cache-Control": "no-store"}

@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from protocol.clock import now_vn
+from protocol.errors import with_texts
 from server.web import supervisor
 from server.web import supervisor_texts as _supervisor_texts  # noqa: F401  (its texts in the one table)
 from server.workorders.orders import ProgressTracker, overview
@@ -102,16 +103,21 @@ def summary(ctx: Any, *, max_age: float = 0.0) -> dict[str, Any]:
 def _events(ctx: Any) -> list[dict[str, Any]]:
     if ctx.monitor is None:
         return []
-    keep = ("event_id", "station_id", "event", "code", "at", "message", "message_vi", "operator")
-    return [{k: e.get(k) for k in keep} for e in ctx.monitor.recent_events(limit=20)]
+    keep = ("event_id", "station_id", "event", "code", "at", "message", "operator")
+    out = []
+    for e in ctx.monitor.recent_events(limit=20):
+        sent = json.loads(e["payload"]) if e.get("payload") else {}  # the whole event, its message by key
+        out.append({**{k: e.get(k) for k in keep}, "msgid": sent.get("msgid"), "params": sent.get("params") or {}})
+    return out
 
 
 def dashboard_data(ctx: Any) -> dict[str, Any]:
     ensure_tracker(ctx)
-    return {**stations(ctx), **summary(ctx)}
+    return with_texts({**stations(ctx), **summary(ctx)}, None)
 
 
 def _sse(kind: str, data: dict[str, Any]) -> str:
+    data = with_texts(data, None)  # a fault's or event's words in every language: the page picks its own
     return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 
 from protocol.urls import safe_next
 from server import auth
 from server.i18n import LANGS
-from server.pages import ctx, t
+from server.pages import ctx, lang, t
 from server.web.blueprint import LIMITER_KEY, bp
 
 
@@ -84,6 +84,6 @@ def users():
             flash(t("user_saved", name=user.name))
             return redirect(url_for("web.users"))
         except auth.AuthError as exc:
-            flash(exc.message_vi if g.get("user") and session.get("lang", "vi") == "vi" else str(exc), "error")
+            flash(exc.text(lang()), "error")
             status = 400
     return render_template("users.html", users=auth.list_users(ctx().db), roles=auth.ROLES), status

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from flask import Response, jsonify, render_template, request, stream_with_context
 
+from protocol.i18n import N_
 from server.i18n import table
 from server.pages import ctx, lang
 from server.web import live
 from server.web import login_views as _login_views  # noqa: F401  (registers its routes on bp)
 from server.web import workorder_views as _workorder_views  # noqa: F401
 from server.web.blueprint import bp
+from sohoa.weberrors import refuse
 
 MAX_SHOWN = 200  # a refused query is echoed back only this long
 
@@ -40,9 +42,8 @@ def events():
     limiter = current_app.extensions["sohoa_streams"]
     key = g.user.name
     if not limiter.acquire(key):  # streams never take the threads that serve uploads and pages
-        return jsonify({"error": "too_many_streams", "message": "too many live views open; retry later",
-                        "message_vi": "Đang mở quá nhiều màn hình theo dõi trực tiếp; thử lại sau."}), 429, \
-            {"Retry-After": str(RETRY_AFTER_S)}
+        resp, status = refuse(429, "too_many_streams", N_("Too many live views are open; try again later."))
+        return resp, status, {"Retry-After": str(RETRY_AFTER_S)}
     body = limiter.guarded(key, stream_with_context(live.stream(ctx())))
     return Response(body, mimetype="text/event-stream", headers={"Cache-Control": "no-cache",
                                                                  "X-Accel-Buffering": "no"})
@@ -56,6 +57,6 @@ def search():
     try:
         hits = ctx().catalog.search(q, limit=50) if q else []
     except QueryError as exc:  # too long, too many words, or past the time budget: say what to change
-        message = exc.message_vi if lang() == "vi" else str(exc)
+        message = exc.text(lang())
         return render_template("search.html", q=q[:MAX_SHOWN], hits=[], error=message), exc.status
     return render_template("search.html", q=q, hits=hits)

@@ -6,12 +6,15 @@ from pathlib import Path
 
 from flask import jsonify, render_template, request
 
+from protocol.errors import say, with_texts
+from protocol.i18n import N_
 from protocol.inputs import InputError, get_list, get_str
 from server.auth import require_role
 from server.pages import ctx, lang, t
 from server.web import supervisor_texts as _supervisor_texts  # noqa: F401  (its texts in the one table)
 from server.web.blueprint import bp
 from server.workorders import InventoryError, assign, import_inventory, overview, read_inventory
+from sohoa.weberrors import refuse
 
 MAX_UPLOAD = 20 * 1024 * 1024
 
@@ -24,7 +27,8 @@ def _notify():
 def _page(result=None, error=None, status: int = 200):
     c = ctx()
     stations = [s for s in c.db.stations() if not s["revoked"]]
-    return render_template("workorders.html", work=overview(c.db, c.catalog), stations=stations, result=result,
+    return render_template("workorders.html", work=overview(c.db, c.catalog), stations=stations,
+                           result=with_texts(result, lang()),
                            error=error), status
 
 
@@ -49,7 +53,7 @@ def workorders_import():
     try:
         inventory = read_inventory(Path(upload.filename), data)
     except InventoryError as exc:
-        return _page(error=exc.message_vi if lang() == "vi" else str(exc), status=400)
+        return _page(error=exc.text(lang()), status=400)
     result = import_inventory(ctx().db, inventory, source=upload.filename, dry_run=bool(request.form.get("dry_run")),
                               notify=_notify())
     if request.headers.get("Accept", "").startswith("application/json"):
@@ -68,7 +72,7 @@ def workorders_assign():
     try:
         changed = assign(ctx().db, list(ids), station, notify=_notify())
     except ValueError as exc:
-        return jsonify({"error": "bad_station", "message": str(exc), "message_vi": "Trạm không tồn tại"}), 400
+        return refuse(400, "bad_station", say(N_("There is no such station (%(error)s)."), error=str(exc)))
     if request.is_json:
         return jsonify({"changed": changed})
     return _page(result={"assigned": len(changed)})
@@ -81,8 +85,7 @@ def workorders_reopen():
     body = request.get_json(silent=True) if request.is_json else None
     wo_id = request.form.get("reopen") or get_str(body if isinstance(body, dict) else {}, "id", max_len=64)
     if not any(w["id"] == wo_id for w in ctx().db.workorders()):
-        return jsonify({"error": "not_found", "message": f"no work order {wo_id!r}",
-                        "message_vi": "Không có lệnh số hóa này"}), 404
+        return refuse(404, "not_found", say(N_("There is no work order '%(wo)s'."), wo=wo_id))
     ctx().db.set_workorder_state(wo_id, "assigned")
     if request.is_json:
         return jsonify({"reopened": wo_id})

@@ -17,8 +17,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from protocol.errors import UserError
-from protocol.i18n import N_
+from protocol.errors import Message, UserError, say
+from protocol.i18n import DEFAULT, N_
 from protocol.metadata import MAINTENANCE, FileRecord, check_file, file_code
 
 # canonical column -> accepted headers (compared folded: no diacritics, lower case, single spaces)
@@ -68,12 +68,18 @@ class RowProblem:
     row: int  # row number as the spreadsheet shows it (the header is row 1)
     column: str
     value: str
-    message: str
-    message_vi: str
+    said: Message  # what is wrong, by key: shown in the reader's language
+
+    @property
+    def message(self) -> str:
+        return self.said.message
+
+    def text(self, lang: str = DEFAULT) -> str:
+        return self.said.text(lang)
 
     def to_dict(self) -> dict[str, Any]:
         return {"row": self.row, "column": self.column, "column_vi": LABELS_VI.get(self.column, self.column),
-                "value": self.value, "message": self.message, "message_vi": self.message_vi}
+                "value": self.value, **self.said.as_dict()}
 
 
 @dataclass
@@ -175,9 +181,8 @@ def parse_inventory(table: list[list[Any]]) -> Inventory:
             columns[key] = index
     missing = [k for k in REQUIRED if k not in columns]
     if missing:
-        raise InventoryError(
-            "missing columns: " + ", ".join(missing) + " (see docs/dashboard.md)",
-            "Thiếu cột: " + ", ".join(LABELS_VI[k] for k in missing))
+        raise InventoryError(N_("Missing columns: %(columns)s (see docs/dashboard.md)"),
+                             columns=", ".join(LABELS_VI[k] for k in missing))
     if len(table) - header_at - 1 > MAX_ROWS:
         raise InventoryError(N_("more than %(max_rows)s rows: split the inventory"), max_rows=MAX_ROWS)
     inventory = Inventory()
@@ -191,8 +196,7 @@ def parse_inventory(table: list[list[Any]]) -> Inventory:
         row, problems = _check_row(rownum, values)
         if row is not None and row.file_code in seen:
             problems.append(RowProblem(rownum, "file_code", row.file_code,
-                                       f"duplicate of row {seen[row.file_code]}",
-                                       f"Trùng mã hồ sơ với dòng {seen[row.file_code]}"))
+                                       say(N_("The hồ sơ code duplicates row %(row)s"), row=seen[row.file_code])))
         inventory.problems.extend(problems)
         if row is not None and not problems:
             seen[row.file_code] = rownum
@@ -211,8 +215,7 @@ def _flag(rownum: int, key: str, value: str, problems: list[RowProblem]) -> bool
         return True
     if word in FALSE_WORDS:
         return False
-    problems.append(RowProblem(rownum, key, value, "expected x / có / 1 or empty",
-                               "Cần «x», «có», «1» hoặc để trống"))
+    problems.append(RowProblem(rownum, key, value, say(N_("Expected «x», «có», «1» or empty"))))
     return False
 
 
@@ -227,8 +230,8 @@ def _maintenance(value: str) -> str:
 def _check_row(rownum: int, v: dict[str, str]) -> tuple[InventoryRow | None, list[RowProblem]]:
     problems: list[RowProblem] = []
 
-    def bad(column: str, message: str, message_vi: str) -> None:
-        problems.append(RowProblem(rownum, column, v.get(column, ""), message, message_vi))
+    def bad(column: str, message: str, **params: Any) -> None:
+        problems.append(RowProblem(rownum, column, v.get(column, ""), say(message, **params)))
 
     if not FONDS_RE.fullmatch(v["fonds_code"]):
         bad("fonds_code", N_("fonds code: 1-40 letters, digits, . _ -"))
@@ -263,7 +266,7 @@ def _check_row(rownum: int, v: dict[str, str]) -> tuple[InventoryRow | None, lis
         if p.warning or (p.field == "number_of_paper" and sheets == 0):
             continue  # already reported as expected_sheets
         column = p.field if p.field in COLUMNS else ("expected_sheets" if p.field == "number_of_paper" else p.field)
-        problems.append(RowProblem(rownum, column, v.get(column, ""), p.reason, p.reason_vi))
+        problems.append(RowProblem(rownum, column, v.get(column, ""), p.said))
     if problems:
         return None, problems
     row = InventoryRow(row=rownum, record=record, expected_sheets=sheets,

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from protocol.clock import iso_vn
+from protocol.errors import say
+from protocol.i18n import N_
 from protocol.topics import WorkOrderPayload
 from server.workorders.inventory import FLAGS, Inventory, RowProblem
 
@@ -64,11 +66,10 @@ def import_inventory(db: Any, inventory: Inventory, *, source: str = "", dry_run
     for row in inventory.rows:
         if row.file_code in existing:
             result.skipped.append(RowProblem(row.row, "file_code", row.file_code,
-                                             "already has a work order: not imported again",
-                                             "Hồ sơ đã có lệnh số hóa: không nhập lại"))
+                                             say(N_("The hồ sơ already has a work order: not imported again"))))
         elif row.station and row.station not in stations:
-            result.problems.append(RowProblem(row.row, "station", row.station, "unknown station",
-                                              "Trạm không tồn tại trên máy chủ"))
+            result.problems.append(RowProblem(row.row, "station", row.station,
+                                              say(N_("The station does not exist on the server"))))
         else:
             todo.append(row)
     if dry_run:

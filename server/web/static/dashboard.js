@@ -14,7 +14,7 @@
     const status = st.status === "online" && st.stalled ? "stalled" : (st.status || "unknown");
     const fault = st.last_fault;
     const vi = document.documentElement.lang === "vi";
-    const faultText = fault ? esc(vi ? (fault.message_vi || T.event_fault) : (fault.message || fault.code)) +
+    const faultText = fault ? esc((fault.texts || {})[document.documentElement.lang] || (vi ? T.event_fault : (fault.message || fault.code))) +
       (fault.cleared_at ? ` (${esc(T.cleared)})` : "") : esc(T.none);
     return `<div class="tile ${esc(status)}" data-station="${esc(st.station_id)}" data-status="${esc(st.status)}">` +
       `<h3>${esc(st.station_id)} <span class="status">${esc(T[status] || status)}</span></h3>` +
@@ -116,9 +116,9 @@
       `${esc(T["event_" + e.event] || T.event_other)}${eventText(e, vi)}</li>`).join("");
   }
 
-  // Never a raw code or an English message in Vietnamese: the station's message_vi, else the kind alone.
+  // Never a raw code or an English message in Vietnamese: the station's words by key, else the kind alone.
   function eventText(e, vi) {
-    const said = vi ? e.message_vi : (e.message || e.message_vi);
+    const said = (e.texts || {})[document.documentElement.lang] || (vi ? "" : e.message);
     return said ? `: ${esc(said)}` : "";
   }
 
