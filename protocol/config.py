@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol.errors import ExitCode, UserError
+from protocol.i18n import N_
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class ConfigError(UserError, ValueError):
 
     exit_code = ExitCode.CONFIG
     key = "config"
-    message_vi = "Cấu hình không dùng được."
+    default = N_("The configuration cannot be used.")
 
     def __init__(self, path: str | Path, problems: list[ConfigProblem]):
         self.path = str(path)

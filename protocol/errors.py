@@ -70,6 +70,8 @@ def _plain(params: dict[str, Any]) -> dict[str, Any]:
             v = {"msgid": v.msgid, "params": _plain(v.params)}
         elif isinstance(v, Joined):
             v = {"join": [{"msgid": m.msgid, "params": _plain(m.params)} for m in v.parts], "sep": v.sep}
+        elif isinstance(v, Label):
+            v = {"label": dict(v.texts)}
         elif not isinstance(v, (str, int, float, bool, type(None))):
             v = str(v)  # an exception or a path: JSON keeps what the message shows
         out[k] = v
@@ -103,6 +105,8 @@ def _rich(params: dict[str, Any]) -> dict[str, Any]:
             v = Message.from_dict(v)
         elif isinstance(v, dict) and "join" in v:
             v = Joined([Message.from_dict(m) for m in v["join"]], v.get("sep", "; "))
+        elif isinstance(v, dict) and "label" in v:
+            v = Label(dict(v["label"]))
         out[k] = v
     return out
 
@@ -118,9 +122,20 @@ class Joined:
         return self.sep.join(part.text(lang) for part in self.parts)
 
 
+@dataclass(frozen=True)
+class Label:
+    """A name that comes with its own words per language from outside the code (a published schema's field
+    titles): shown in the reader's language, English when it has none."""
+
+    texts: dict[str, str]
+
+    def text(self, lang: str = DEFAULT) -> str:
+        return self.texts.get(lang) or self.texts.get("en", "")
+
+
 def fill(params: dict[str, Any], lang: str) -> dict[str, Any]:
-    """Parameters as shown in `lang`: a Message or Joined parameter is translated too."""
-    return {k: v.text(lang) if isinstance(v, (Message, Joined)) else v for k, v in params.items()}
+    """Parameters as shown in `lang`: a Message, Joined or Label parameter is translated too."""
+    return {k: v.text(lang) if isinstance(v, (Message, Joined, Label)) else v for k, v in params.items()}
 
 
 def say(msgid: str, **params: Any) -> Message:

@@ -9,16 +9,14 @@ from __future__ import annotations
 import re
 
 from protocol.errors import UserError
+from protocol.i18n import N_
 
 STATION_ID_RE = re.compile(r"[a-z0-9-]{1,32}")
 RULE = "1-32 characters a-z, 0-9 or '-'"
-RULE_VI = "Mã trạm chỉ gồm 1-32 ký tự a-z, 0-9 hoặc '-'"
 
 
 class IdError(UserError, ValueError):
-    """An identifier that breaks the rule; `message_vi` for the operator UI."""
-
-    message_vi = RULE_VI
+    """An identifier that breaks the rule (the message names the rule)."""
 
 
 def is_station_id(value: object) -> bool:
@@ -28,14 +26,13 @@ def is_station_id(value: object) -> bool:
 def check_station_id(value: object) -> str:
     """Return the id if it follows the rule; raise IdError (a ValueError) otherwise."""
     if not is_station_id(value):
-        raise IdError(f"invalid station id {value!r}: use {RULE}")
+        raise IdError(N_("invalid station id '%(value)s': use 1-32 characters a-z, 0-9 or '-'"), value=value)
     return value  # type: ignore[return-value]
 
 
 # Operator codes: ASCII letters, digits, '.', '_', '-', starting with a letter or digit (a login name).
 OPERATOR_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 OPERATOR_RULE = "1-32 characters A-Z, a-z, 0-9, '.', '_' or '-', starting with a letter or digit"
-OPERATOR_RULE_VI = "Mã nhân viên chỉ gồm chữ không dấu, số, dấu chấm, gạch (1-32 ký tự)."
 
 
 def is_operator_code(value: object) -> bool:
@@ -44,7 +41,6 @@ def is_operator_code(value: object) -> bool:
 
 def check_operator_code(value: object) -> str:
     if not is_operator_code(value):
-        err = IdError(f"invalid operator code {value!r}: use {OPERATOR_RULE}")
-        err.message_vi = OPERATOR_RULE_VI
-        raise err
+        raise IdError(N_("invalid operator code '%(value)s': use 1-32 characters A-Z, a-z, 0-9, '.', '_' or '-', "
+                         "starting with a letter or digit"), value=value)
     return value  # type: ignore[return-value]

@@ -22,7 +22,7 @@ from typing import Any
 
 from protocol.errors import UserError
 from protocol.i18n import N_
-from protocol.ids import OPERATOR_RULE, OPERATOR_RULE_VI, is_operator_code
+from protocol.ids import is_operator_code
 from protocol.pins import SCRYPT, hash_pin, verify_pin  # noqa: F401 - one format with the server
 from station.store import Store
 
@@ -146,7 +146,8 @@ class Accounts:
         """Create or replace a station-local account (first set-up, or an admin on the station)."""
         code = code.strip()
         if not is_operator_code(code):
-            raise AuthError("bad_request", f"bad operator code {code!r}: use {OPERATOR_RULE}", OPERATOR_RULE_VI)
+            raise AuthError("bad_request", N_("invalid operator code '%(value)s': use 1-32 characters A-Z, a-z, 0-9, "
+                                          "'.', '_' or '-', starting with a letter or digit"), value=code)
         if role not in ROLES:
             raise AuthError("bad_request", N_("unknown role '%(role)s'"), role=role)
         check_pin(pin)

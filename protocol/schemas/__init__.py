@@ -1,5 +1,5 @@
 """JSON Schemas of the metadata records (metadata/*.schema.json) and a validator that reports every
-problem at once, each with its field and a reason in English and Vietnamese.
+problem at once, each with its field and a reason by key (shown in the reader's language).
 
 The schemas are the published contract (other systems can validate with any JSON Schema library); the
 dataclass checks in protocol.metadata add what a schema cannot say (real calendar dates, start before
@@ -13,6 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from protocol.errors import Label, say
+from protocol.i18n import N_
 from protocol.metadata import Problem
 
 SCHEMA_DIR = Path(__file__).parent
@@ -27,45 +29,50 @@ def record_schema(kind: str) -> dict[str, Any]:
     return json.loads((SCHEMA_DIR / "metadata" / f"{kind}.schema.json").read_text(encoding="utf-8"))
 
 
-def _labels(schema: dict, field: str) -> tuple[str, str]:
+def _label(schema: dict, field: str) -> Label:
+    """The field's name from the schema itself: `description` in English, `title` in Vietnamese."""
     prop = schema.get("properties", {}).get(field, {})
-    return prop.get("description", field), prop.get("title", field)
+    return Label({"en": prop.get("description", field), "vi": prop.get("title", field)})
 
 
 def _problem(schema: dict, error: Any) -> list[Problem]:
-    """One jsonschema error -> plain reasons (English, Vietnamese) for the field it concerns."""
+    """One jsonschema error -> plain reasons (by key, shown in the reader's language) for its field."""
     kind, value, v = error.validator, error.validator_value, error.instance
     if kind == "required":
         fields = [f for f in value if isinstance(error.instance, dict) and f not in error.instance]
-        return [Problem(f, "required", f"{_labels(schema, f)[1]}: bắt buộc nhập") for f in fields]
+        return [Problem(f, say(N_("%(label)s: required"), label=_label(schema, f))) for f in fields]
     if kind == "additionalProperties":
         extra = sorted(set(error.instance) - set(schema.get("properties", {})))
-        return [Problem(f, "unknown field", f"Trường {f!r} không có trong lược đồ") for f in extra]
+        return [Problem(f, say(N_("Field '%(field)s' is not in the schema"), field=f)) for f in extra]
     field = str(error.absolute_path[0]) if error.absolute_path else ""
-    en, vi = _labels(schema, field)
+    label = _label(schema, field)
     if kind == "enum":
-        return [Problem(field, f"{en}: unknown code {v!r}; expected one of {', '.join(map(str, value))}",
-                        f"{vi}: mã {v!r} không hợp lệ")]
+        return [Problem(field, say(N_("%(label)s: unknown code '%(value)s'; expected one of %(codes)s"),
+                                   label=label, value=v, codes=", ".join(map(str, value))))]
     if kind == "anyOf":  # code or empty: the code table is the interesting branch
         branch = next((b for b in value if "enum" in b), {})
         allowed = ", ".join(branch.get("enum", []))
-        return [Problem(field, f"{en}: unknown code {v!r}; expected one of {allowed} or empty",
-                        f"{vi}: mã {v!r} không hợp lệ")]
+        return [Problem(field, say(N_("%(label)s: unknown code '%(value)s'; expected one of %(codes)s or empty"),
+                                   label=label, value=v, codes=allowed))]
     if kind == "pattern":
-        return [Problem(field, f"{en}: {v!r} has the wrong form", f"{vi}: {v!r} không đúng định dạng")]
+        return [Problem(field, say(N_("%(label)s: '%(value)s' has the wrong form"), label=label, value=v))]
     if kind == "type":
-        return [Problem(field, f"{en}: must be of type {value}, got {type(v).__name__}",
-                        f"{vi}: sai kiểu dữ liệu (cần {value})")]
+        return [Problem(field, say(N_("%(label)s: must be of type %(type)s, got %(got)s"), label=label,
+                                   type=value, got=type(v).__name__))]
     if kind == "minLength":
-        return [Problem(field, f"{en}: required", f"{vi}: bắt buộc nhập")]
+        return [Problem(field, say(N_("%(label)s: required"), label=label))]
     if kind == "maxLength":
-        return [Problem(field, f"{en}: longer than {value} characters", f"{vi}: dài quá {value} ký tự")]
-    if kind in ("minimum", "maximum"):
-        word, word_vi = ("at least", "không nhỏ hơn") if kind == "minimum" else ("at most", "không lớn hơn")
-        return [Problem(field, f"{en}: must be {word} {value}, got {v!r}", f"{vi}: phải {word_vi} {value}")]
+        return [Problem(field, say(N_("%(label)s: longer than %(limit)s characters"), label=label, limit=value))]
+    if kind == "minimum":
+        return [Problem(field, say(N_("%(label)s: must be at least %(limit)s, got %(value)s"), label=label,
+                                   limit=value, value=v))]
+    if kind == "maximum":
+        return [Problem(field, say(N_("%(label)s: must be at most %(limit)s, got %(value)s"), label=label,
+                                   limit=value, value=v))]
     if kind == "const":
-        return [Problem(field, f"{en}: must be {value!r}", f"{vi}: phải là {value!r}")]
-    return [Problem(field, f"{en}: {error.message}", f"{vi}: giá trị không hợp lệ")]
+        return [Problem(field, say(N_("%(label)s: must be '%(value)s'"), label=label, value=value))]
+    return [Problem(field, say(N_("%(label)s: the value is not valid (%(error)s)"), label=label,
+                               error=error.message))]
 
 
 def check_record(kind: str, data: dict[str, Any]) -> list[Problem]:

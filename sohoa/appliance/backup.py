@@ -79,8 +79,8 @@ def _snapshot_sqlite(src: Path, dest: Path) -> None:
         target.close()
         source.close()
     if check != "ok":
-        raise BackupError(f"snapshot of {src} fails integrity_check: {check}",
-                          f"Bản chụp cơ sở dữ liệu {src.name} bị lỗi toàn vẹn")
+        raise BackupError(N_("The database snapshot %(name)s fails its integrity check: %(check)s"), name=src.name,
+                          check=check)
 
 
 def backup_server(config: Any, dest: Path, *, link_from: Path | None = None) -> dict[str, Any]:
@@ -205,8 +205,8 @@ def restore_server(backup: Path, data_dir: Path) -> RestoreReport:
     backup, data_dir = Path(backup), Path(data_dir)
     problems = verify_backup(backup)
     if problems:
-        raise BackupError(f"backup {backup} is damaged: " + "; ".join(problems),
-                          f"Bản sao lưu {backup} bị hỏng hoặc bị thay đổi ({len(problems)} tệp)")
+        raise BackupError(N_("The backup %(backup)s is damaged or changed (%(count)s file(s)): %(problems)s"),
+                          backup=backup, count=len(problems), problems="; ".join(problems))
     manifest = read_manifest(backup)
     if data_dir.exists() and any(data_dir.iterdir()):
         _empty_target(data_dir)  # raises: never restored over a server's data

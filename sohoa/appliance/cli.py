@@ -79,20 +79,18 @@ def config_check(args: argparse.Namespace) -> int:
 
     station, server = _default(args.station, "station.toml"), _default(args.server, "server.toml")
     if not station and not server:
-        raise _error(f"no configuration found in {ETC}: pass --station or --server / "
-                     f"không tìm thấy cấu hình trong {ETC}")
+        raise _error(f"no configuration found in {ETC}: pass --station or --server")
     results = {}
     if station:
         results[str(station)] = check_station_config(station)
     if server:
         results[str(server)] = check_server_config(server)
     if args.json:
-        print(json.dumps({k: [vars(p) for p in v] for k, v in results.items()}, ensure_ascii=False, indent=1))
+        print(json.dumps({k: [p.to_dict() for p in v] for k, v in results.items()}, ensure_ascii=False, indent=1))
     else:
         for path, problems in results.items():
             errors = sum(not p.warning for p in problems)
-            print(f"{path}: {errors} error(s), {len(problems) - errors} warning(s) / "
-                  f"{errors} lỗi, {len(problems) - errors} cảnh báo")
+            print(f"{path}: {errors} error(s), {len(problems) - errors} warning(s)")
             for problem in problems:
                 print("  " + problem.line())
     return 1 if any(has_errors(p) for p in results.values()) else 0
@@ -103,8 +101,7 @@ def status(args: argparse.Namespace) -> int:
 
     station, server = _default(args.station, "station.toml"), _default(args.server, "server.toml")
     if not station and not server:
-        raise _error(f"no configuration found in {ETC}: pass --station or --server / "
-                     f"không tìm thấy cấu hình trong {ETC}")
+        raise _error(f"no configuration found in {ETC}: pass --station or --server")
     checks: list[st.Check] = []
     try:
         if station:
@@ -136,8 +133,7 @@ def server_backup(args: argparse.Namespace) -> int:
             problems = backup.verify_backup(args.verify)
             for line in problems:
                 print(line)
-            print(f"{args.verify}: {'damaged' if problems else 'sound'} / "
-                  f"{'bị hỏng' if problems else 'nguyên vẹn'}")
+            print(f"{args.verify}: {'damaged' if problems else 'sound'}")
             return 1 if problems else 0
         from server.config import load_config
 
@@ -146,12 +142,11 @@ def server_backup(args: argparse.Namespace) -> int:
         link = None if args.no_link or not previous else Path(previous[-1]["path"])
         dest = backup.new_backup_dir(args.to)
         manifest = backup.backup_server(config, dest, link_from=link)
-        print(f"{dest}: {manifest['packages']} package version(s), {len(manifest['files'])} file(s) / "
-              f"đã sao lưu {manifest['packages']} phiên bản gói")
+        print(f"{dest}: {manifest['packages']} package version(s), {len(manifest['files'])} file(s)")
         for gone in backup.prune_backups(args.to, args.keep) if args.keep else []:
-            print(f"deleted old backup {gone} / đã xoá bản sao lưu cũ")
+            print(f"deleted old backup {gone}")
     except backup.BackupError as exc:
-        raise _error(f"{exc} / {exc.message_vi}", ExitCode.FAILED) from exc
+        raise _error(exc.message, ExitCode.FAILED) from exc
     except (OSError, ValueError) as exc:
         raise _error(str(exc), ExitCode.FAILED) from exc
     return 0
@@ -163,9 +158,9 @@ def server_restore(args: argparse.Namespace) -> int:
     try:
         report = backup.restore_server(args.backup, args.data)
     except backup.BackupError as exc:
-        raise _error(f"{exc} / {exc.message_vi}", ExitCode.FAILED) from exc
+        raise _error(exc.message, ExitCode.FAILED) from exc
     print(f"restored {report.files} file(s), {report.packages} package version(s) into {report.data_dir}; "
-          f"fixity audit clean / đã khôi phục, kiểm tra toàn vẹn đạt")
+          "fixity audit clean")
     return 0
 
 
@@ -176,7 +171,7 @@ def tls_make_ca(args: argparse.Namespace) -> int:
         pair = make_ca(args.dir, name=args.name)
     except FileExistsError as exc:
         raise _error(str(exc)) from exc
-    print(f"{pair.cert}\n{pair.key} (0600: keep it offline / giữ khoá này ngoại tuyến)")
+    print(f"{pair.cert}\n{pair.key} (0600: keep it offline)")
     return 0
 
 
@@ -202,5 +197,5 @@ def wait_http(args: argparse.Namespace) -> int:
             return 0
         except requests.RequestException:
             time.sleep(0.5)
-    print(f"{args.url} did not answer within {args.timeout:.0f} s / không phản hồi", file=sys.stderr)
+    print(f"{args.url} did not answer within {args.timeout:.0f} s", file=sys.stderr)
     return 1

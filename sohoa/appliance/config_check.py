@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from protocol.i18n import N_
-from protocol.ids import RULE, RULE_VI, is_station_id
+from protocol.ids import is_station_id
 from sohoa.appliance.problems import Problem, _err, _warn
 
 PREFIX_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -36,7 +36,7 @@ def _read_toml(path: Path) -> tuple[dict | None, list[Problem]]:
     try:
         return read_toml(path), []
     except ConfigError as exc:
-        return None, [_err("", str(exc), f"Không tìm thấy hoặc không đọc được tệp cấu hình: {exc}")]
+        return None, [_err("", N_("Configuration file missing or unreadable: %(error)s"), error=str(exc))]
 
 
 def _shape(raw: dict, model: type) -> tuple[dict, list[Problem]]:
@@ -44,7 +44,7 @@ def _shape(raw: dict, model: type) -> tuple[dict, list[Problem]]:
     from protocol.config import parse
 
     values, found = parse(raw, model)
-    return values, [_err(p.key, p.message, f"Thiết lập sai: {p.message}") for p in found]
+    return values, [_err(p.key, N_("Wrong setting: %(problem)s"), problem=p.message) for p in found]
 
 
 def _load(loader: Any, path: Path) -> tuple[Any, list[Problem]]:
@@ -53,7 +53,7 @@ def _load(loader: Any, path: Path) -> tuple[Any, list[Problem]]:
     try:
         return loader(path), []
     except ConfigError as exc:
-        return None, [_err(p.key, p.message, f"Thiết lập sai: {p.message}") for p in exc.problems]
+        return None, [_err(p.key, N_("Wrong setting: %(problem)s"), problem=p.message) for p in exc.problems]
 
 
 # -- deeper checks --------------------------------------------------------------------------------
@@ -89,8 +89,8 @@ def _secret(key: str, path: Path | None) -> list[Problem]:
         return [
             _err(
                 key,
-                f"{path} has mode {mode:04o}: secrets must be 0600 (chmod 600 {path})",
-                f"Tệp bí mật {path} có quyền {mode:04o}: phải là 0600 (chmod 600 {path})",
+                N_("%(path)s has mode %(mode)s: secrets must be 0600 (chmod 600 %(path)s)"),
+                path=path, mode=f"{mode:04o}",
             )
         ]
     if info.st_size == 0:
@@ -161,8 +161,8 @@ def _certificates(key: str, path: Path) -> list[Problem]:
     return [
         _err(
             key,
-            f"certificate {c.subject.rfc4514_string()} in {path} expired on {c.not_valid_after_utc:%Y-%m-%d}",
-            f"Chứng thư {c.subject.rfc4514_string()} trong {path} đã hết hạn ngày {c.not_valid_after_utc:%d/%m/%Y}",
+            N_("certificate %(subject)s in %(path)s expired on %(day)s"), subject=c.subject.rfc4514_string(),
+            path=path, day=f"{c.not_valid_after_utc:%d/%m/%Y}",
         )
         for c in certs
         if c.not_valid_after_utc < now
@@ -253,7 +253,8 @@ def _signing_key(cfg: Any) -> list[Problem]:
     if not cfg.signing_p12 or not Path(cfg.signing_p12).is_file():
         return []  # a missing file is reported by the secret-file check
     problem = pkcs12_problem(cfg.signing_p12, cfg.signing_passphrase_file)
-    return [_err("signing_p12", problem, "Không mở được khoá ký số: tệp hỏng hoặc sai mật khẩu")] if problem else []
+    return [_err("signing_p12", N_("The signing key does not open (%(problem)s): damaged file or wrong passphrase"),
+                 problem=problem)] if problem else []
 
 
 def _station_checks(cfg: Any) -> list[Problem]:
@@ -261,7 +262,7 @@ def _station_checks(cfg: Any) -> list[Problem]:
     p += _data_dir("data_dir", cfg.data_dir)
     if not is_station_id(cfg.station_id):
         p.append(
-            _err("station_id", f"must be {RULE}", RULE_VI)
+            _err("station_id", N_("A station id has 1-32 characters a-z, 0-9 or '-'."))
         )
     p += _host("host", cfg.host) + _port("port", cfg.port)
     if cfg.server_url:

@@ -9,10 +9,13 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from protocol.errors import Message, say
+from protocol.i18n import DEFAULT, N_
 
 OK, WARNING, ERROR, UNKNOWN = "ok", "warning", "error", "unknown"
 STATION_UNITS = ("sohoa-station.service", "sohoa-kiosk.service")
@@ -27,11 +30,18 @@ CERT_WARN_DAYS = 30
 class Check:
     name: str
     level: str
-    detail: str
-    detail_vi: str
+    said: Message | str  # what was found: a message by key, or a plain value (a count, a date, a unit state)
+
+    @property
+    def detail(self) -> str:
+        """English (the command line speaks English; `text(lang)` for a screen)."""
+        return self.said if isinstance(self.said, str) else self.said.message
+
+    def text(self, lang: str = DEFAULT) -> str:
+        return self.said if isinstance(self.said, str) else self.said.text(lang)
 
     def line(self) -> str:
-        return f"{self.level.upper():8} {self.name}: {self.detail} / {self.detail_vi}"
+        return f"{self.level.upper():8} {self.name}: {self.detail}"
 
 
 def service_checks(units: tuple[str, ...]) -> list[Check]:
@@ -42,13 +52,12 @@ def service_checks(units: tuple[str, ...]) -> list[Check]:
     except (FileNotFoundError, subprocess.TimeoutExpired):
         states = []
     if len(states) != len(units):
-        return [Check(f"service {u}", UNKNOWN, "systemd is not reachable", "Không liên lạc được với systemd")
+        return [Check(f"service {u}", UNKNOWN, say(N_("systemd is not reachable")))
                 for u in units]
     checks = []
     for unit, state in zip(units, states, strict=True):
         level = OK if state == "active" else (WARNING if state in ("inactive", "activating") else ERROR)
-        checks.append(Check(f"service {unit}", level, state, {"active": "đang chạy", "inactive": "không chạy",
-                                                              "failed": "bị lỗi"}.get(state, state)))
+        checks.append(Check(f"service {unit}", level, state))  # systemd's own word for the state
     return checks
 
 
@@ -56,11 +65,11 @@ def disk_check(path: Path, *, name: str = "disk") -> Check:
     try:
         usage = shutil.disk_usage(path)
     except FileNotFoundError:
-        return Check(f"{name} {path}", ERROR, "folder does not exist", "Thư mục không tồn tại")
+        return Check(f"{name} {path}", ERROR, say(N_("folder does not exist")))
     ratio = usage.free / usage.total if usage.total else 0.0
     level = ERROR if ratio < DISK_ERROR_RATIO else WARNING if ratio < DISK_WARN_RATIO else OK
     gb = usage.free / 1e9
-    return Check(f"{name} {path}", level, f"{gb:.1f} GB free ({ratio:.0%})", f"còn trống {gb:.1f} GB ({ratio:.0%})")
+    return Check(f"{name} {path}", level, say(N_("%(gb).1f GB free (%(percent).0f%%)"), gb=gb, percent=ratio * 100))
 
 
 def certificate_checks(name: str, pem: bytes, *, now: Any = None) -> list[Check]:
@@ -73,15 +82,15 @@ def certificate_checks(name: str, pem: bytes, *, now: Any = None) -> list[Check]
     try:
         certs = x509.load_pem_x509_certificates(pem)
     except ValueError:
-        return [Check(name, ERROR, "no PEM certificate", "Không có chứng thư PEM")]
+        return [Check(name, ERROR, say(N_("no PEM certificate")))]
     out = []
     for cert in certs:
         end = cert.not_valid_after_utc
         days = (end - now) / timedelta(days=1)
         level = ERROR if days < 0 else WARNING if days < CERT_WARN_DAYS else OK
         who = cert.subject.rfc4514_string()
-        out.append(Check(f"{name} [{who}]", level, f"expires {end:%Y-%m-%d} ({days:.0f} days)",
-                         f"hết hạn ngày {end:%d/%m/%Y} (còn {days:.0f} ngày)"))
+        out.append(Check(f"{name} [{who}]", level, say(N_("expires %(day)s (%(days).0f days)"),
+                                                        day=f"{end:%Y-%m-%d}", days=days)))
     return out
 
 
@@ -91,7 +100,7 @@ def _file_certs(name: str, path: Path | None) -> list[Check]:
     try:
         return certificate_checks(name, Path(path).read_bytes())
     except OSError as exc:
-        return [Check(name, ERROR, f"cannot read {path}: {exc.strerror}", f"Không đọc được {path}")]
+        return [Check(name, ERROR, say(N_("cannot read %(path)s: %(strerror)s"), path=path, strerror=exc.strerror))]
 
 
 def _signing_checks(cfg: Any) -> list[Check]:
@@ -102,15 +111,14 @@ def _signing_checks(cfg: Any) -> list[Check]:
             phrase = cfg.signing_passphrase_file.read_bytes().strip() if cfg.signing_passphrase_file else None
             bundle = pkcs12.load_pkcs12(Path(cfg.signing_p12).read_bytes(), phrase)
         except (OSError, ValueError) as exc:
-            return [Check("signing key", ERROR, f"cannot open {cfg.signing_p12}: {exc}",
-                          f"Không mở được khoá ký số {cfg.signing_p12}")]
+            return [Check("signing key", ERROR, say(N_("cannot open %(signing_p12)s: %(exc)s"),
+                                                    signing_p12=cfg.signing_p12, exc=exc))]
         from cryptography.hazmat.primitives.serialization import Encoding
 
         return certificate_checks("signing certificate", bundle.cert.certificate.public_bytes(Encoding.PEM))
     if cfg.pkcs11_module:
-        return [Check("signing certificate", UNKNOWN, "on a PKCS#11 token: check it with pkcs11-tool",
-                      "Nằm trên thẻ PKCS#11: kiểm tra bằng pkcs11-tool")]
-    return [Check("signing certificate", WARNING, "no signing key configured", "Chưa cấu hình khoá ký số")]
+        return [Check("signing certificate", UNKNOWN, say(N_("on a PKCS#11 token: check it with pkcs11-tool")))]
+    return [Check("signing certificate", WARNING, say(N_("no signing key configured")))]
 
 
 def _read_only(db: Path) -> sqlite3.Connection | None:
@@ -125,7 +133,7 @@ def station_queue_checks(db_path: Path) -> list[Check]:
     """Sync queue (outbox), pages waiting for processing, batches by state, and the last sync."""
     conn = _read_only(db_path)
     if conn is None:
-        return [Check("station database", WARNING, f"{db_path} not created yet", "Chưa có cơ sở dữ liệu trạm")]
+        return [Check("station database", WARNING, say(N_("%(db_path)s not created yet"), db_path=db_path))]
     try:
         outbox = dict(conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
         waiting = conn.execute("SELECT COUNT(*) FROM pages WHERE processed_at IS NULL AND deleted = 0").fetchone()[0]
@@ -137,14 +145,12 @@ def station_queue_checks(db_path: Path) -> list[Check]:
         conn.close()
     queued = outbox.get("queued", 0) + outbox.get("sending", 0)
     checks = [
-        Check("sync queue", WARNING if error else OK, f"{queued} package(s) waiting"
-              + (f"; last error: {error[0]}" if error else ""), f"{queued} gói đang chờ gửi"
-              + ("; có lỗi khi gửi" if error else "")),
-        Check("processing queue", OK, f"{waiting} page(s) waiting", f"{waiting} trang đang chờ xử lý"),
-        Check("batches", OK, ", ".join(f"{k} {v}" for k, v in sorted(batches.items())) or "none",
-              ", ".join(f"{k} {v}" for k, v in sorted(batches.items())) or "chưa có"),
-        Check("last sync", OK if last else (WARNING if queued else OK), last or "never",
-              last or "chưa đồng bộ lần nào"),
+        Check("sync queue", WARNING if error else OK,
+              say(N_("%(queued)s package(s) waiting; last error: %(error)s"), queued=queued, error=error[0]) if error
+              else say(N_("%(queued)s package(s) waiting"), queued=queued)),
+        Check("processing queue", OK, say(N_("%(waiting)s page(s) waiting"), waiting=waiting)),
+        Check("batches", OK, ", ".join(f"{k} {v}" for k, v in sorted(batches.items())) or say(N_("none yet"))),
+        Check("last sync", OK if last else (WARNING if queued else OK), last or say(N_("never synced"))),
     ]
     return checks
 
@@ -166,8 +172,7 @@ def server_status(cfg: Any, *, units: tuple[str, ...] = SERVER_UNITS, tls_files:
     checks = service_checks(units) if units else []
     conn = _read_only(cfg.db_path)
     if conn is None:
-        checks.append(Check("server database", WARNING, f"{cfg.db_path} not created yet",
-                            "Chưa có cơ sở dữ liệu máy chủ"))
+        checks.append(Check("server database", WARNING, say(N_("%(db_path)s not created yet"), db_path=cfg.db_path)))
     else:
         try:
             open_uploads = conn.execute("SELECT COUNT(*) FROM uploads WHERE state NOT IN ('accepted', 'rejected')"
@@ -175,12 +180,12 @@ def server_status(cfg: Any, *, units: tuple[str, ...] = SERVER_UNITS, tls_files:
             last = conn.execute("SELECT MAX(updated_at) FROM uploads WHERE state = 'accepted'").fetchone()[0]
         finally:
             conn.close()
-        checks.append(Check("uploads in progress", OK, str(open_uploads), f"{open_uploads} lượt tải lên"))
-        checks.append(Check("last accepted package", OK, last or "never", last or "chưa có"))
+        checks.append(Check("uploads in progress", OK, str(open_uploads)))
+        checks.append(Check("last accepted package", OK, last or say(N_("none yet"))))
     from server.store.ledger import Ledger
 
     stored = len(Ledger(cfg.store_dir / "ledger.jsonl").read().entries)  # valid lines only, a torn one is not
-    checks.append(Check("stored package versions", OK, str(stored), f"{stored} phiên bản gói đã lưu"))
+    checks.append(Check("stored package versions", OK, str(stored)))
     checks.append(disk_check(cfg.data_dir))
     if cfg.backup_dir:
         checks.append(disk_check(cfg.backup_dir, name="second copy"))
@@ -198,14 +203,15 @@ def last_backup_check(folder: Path) -> Check:
 
     found = list_backups(folder)
     if not found:
-        return Check(f"last backup in {folder}", WARNING, "none", "Chưa có bản sao lưu nào")
+        return Check(f"last backup in {folder}", WARNING, say(N_("no backup yet")))
     newest = found[-1]
-    return Check(f"last backup in {folder}", OK, f"{newest['created_at']} ({newest['path']})",
-                 f"{newest['created_at']} ({newest['path']})")
+    return Check(f"last backup in {folder}", OK, f"{newest['created_at']} ({newest['path']})")
 
 
 def to_json(checks: list[Check]) -> list[dict]:
-    return [asdict(c) for c in checks]
+    """English details, and each message's key for a reader that shows it in another language."""
+    return [{"name": c.name, "level": c.level, "detail": c.detail,
+             **(c.said.as_dict() if isinstance(c.said, Message) else {})} for c in checks]
 
 
 def worst(checks: list[Check]) -> str:

@@ -79,7 +79,7 @@ def test_certificate_expiry_levels(tmp_path: Path) -> None:
 
 def test_disk_check(tmp_path: Path) -> None:
     check = disk_check(tmp_path)
-    assert check.level in (OK, WARNING, ERROR) and "GB free" in check.detail and "còn trống" in check.detail_vi
+    assert check.level in (OK, WARNING, ERROR) and "GB free" in check.detail and "còn trống" in check.text("vi")
     assert disk_check(tmp_path / "missing").level == ERROR
 
 
