@@ -31,7 +31,10 @@ def lang() -> str:
 
         locale = get_locale()
         return locale.language if locale is not None and locale.language in LANGS else DEFAULT
-    chosen = current_app.extensions.get("sohoa.locale", lambda: DEFAULT)()
+    try:
+        chosen = current_app.extensions.get("sohoa.locale", lambda: DEFAULT)()
+    except (RuntimeError, AssertionError):  # an answer before the session is open (Flask asserts): the default
+        chosen = DEFAULT
     return chosen if chosen in LANGS else DEFAULT
 
 

@@ -150,7 +150,7 @@ def station_queue_checks(db_path: Path) -> list[Check]:
               else say(N_("%(queued)s package(s) waiting"), queued=queued)),
         Check("processing queue", OK, say(N_("%(waiting)s page(s) waiting"), waiting=waiting)),
         Check("batches", OK, ", ".join(f"{k} {v}" for k, v in sorted(batches.items())) or say(N_("none yet"))),
-        Check("last sync", OK if last else (WARNING if queued else OK), last or say(N_("never synced"))),
+        Check("last sync", OK if last else (WARNING if queued else OK), last or say(N_("never"))),
     ]
     return checks
 
