@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from babel.support import NullTranslations, Translations
+if TYPE_CHECKING:
+    from babel.support import NullTranslations
 
 LANGS = ("vi", "en")
 DEFAULT = "vi"
@@ -25,7 +27,10 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark, t
 
 @cache
 def catalogue(lang: str) -> NullTranslations:
-    """The compiled catalogue of `lang` (English, and any unknown language, is the msgid itself)."""
+    """The compiled catalogue of `lang` (English, and any unknown language, is the msgid itself). Babel is
+    imported here, not with the module: every command imports the error tree, few ever translate."""
+    from babel.support import NullTranslations, Translations
+
     if lang not in LANGS or lang == "en":
         return NullTranslations()
     return Translations.load(str(TRANSLATIONS), [lang])
@@ -33,5 +38,5 @@ def catalogue(lang: str) -> NullTranslations:
 
 def translate(message: str, lang: str = DEFAULT, **params: object) -> str:
     """`message` (an English msgid) in `lang`, with its `%(name)s` parameters filled in."""
-    text = catalogue(lang).gettext(message)
+    text = message if lang == "en" else catalogue(lang).gettext(message)
     return text % params if params else text

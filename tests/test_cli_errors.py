@@ -62,3 +62,17 @@ def test_a_bug_is_exit_70_with_an_incident_in_the_log(probe_commands, caplog, ca
     incident = re.fullmatch(r"sohoa: internal error \(incident ([0-9a-f]{8})\); see the log\n", err).group(1)
     [record] = [r for r in caplog.records if incident in r.getMessage()]
     assert record.exc_info[0] is KeyError and "batch_idd" not in err
+
+
+def test_a_refused_command_speaks_english(tmp_path):
+    """The command line speaks English (logs, technicians): a message the catalogue also has in Vietnamese
+    prints its English msgid, never the Vietnamese text."""
+    from protocol.i18n import translate
+
+    done = _sohoa("station-enroll", "--server", "ftp://archive.example", "--code", "x", "--data", str(tmp_path))
+    english = "server URL must start with http:// or https://: 'ftp://archive.example'"
+    assert done.returncode == ExitCode.USAGE, done.stderr
+    assert done.stderr.strip() == f"sohoa: error: {english}"
+    vietnamese = translate("server URL must start with http:// or https://: '%(server_url)s'", "vi",
+                           server_url="ftp://archive.example")
+    assert vietnamese != english and vietnamese not in done.stderr  # the catalogue has it: the CLI chose English
