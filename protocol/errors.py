@@ -144,8 +144,9 @@ def say(msgid: str, **params: Any) -> Message:
 
 
 def translated(msgid: str, lang: str) -> bool:
-    """Whether the catalogue of `lang` has `msgid` (English always has it: it is the msgid)."""
-    return lang == "en" or catalogue(lang).gettext(msgid) != msgid
+    """Whether the catalogue of `lang` has `msgid` (English always has it: it is the msgid). The compiled
+    catalogue's table is read directly: a translation may equal its msgid ("METS %(where)s: ...")."""
+    return lang == "en" or msgid in getattr(catalogue(lang), "_catalog", {})
 
 
 class UserError(Exception):
