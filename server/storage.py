@@ -25,7 +25,7 @@ from typing import Any
 
 from protocol.clock import iso_vn
 from protocol.durable import fsync_dir
-from protocol.errors import UserError
+from protocol.errors import say
 from protocol.hashing import copy_hashing as _copy_hashing
 from protocol.i18n import N_
 from protocol.package.model import folder_name
@@ -40,10 +40,13 @@ log = logging.getLogger(__name__)
 SAFE_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
-class StorageError(UserError):
-    """A package could not be stored. `.text(lang)` is what an operator sees."""
+class StorageError(Exception):
+    """A package could not be stored: about the machine, not the request, so outside the UserError tree; its
+    words still go by key (`said`) for whoever is shown them."""
 
-    key = "storage"
+    def __init__(self, message: str, **params: Any) -> None:
+        self.said = say(message, **params)
+        super().__init__(self.said.message)
 
 
 @dataclass(frozen=True)
