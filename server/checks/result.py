@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from protocol.errors import Message
+from protocol.i18n import DEFAULT
 
 
 @dataclass
@@ -19,6 +20,9 @@ class CheckResult:
     @property
     def said(self) -> Message:
         return Message(self.summary, self.params)
+
+    def text(self, lang: str = DEFAULT) -> str:
+        return self.said.text(lang)
 
     def to_dict(self) -> dict:
         """The summary travels by key ("msgid", "params"; "message" in English): the station and the archive's

@@ -19,6 +19,7 @@ from archive_support import PAGES, build_and_send, three_page_pdf  # noqa: E402,
 from test_dashboard_support import Floor, floor  # noqa: E402,F401 - fixture
 from test_workorders import GOOD, csv_bytes  # noqa: E402
 
+from station.capture.source import ScanFault  # noqa: E402
 from tests.support.web import SUPERVISOR  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -96,7 +97,7 @@ def test_supervisor_view_in_vietnamese(floor: Floor, demo_keys, three_page_pdf, 
             tel.set_state(operator="le.van.quet", batch="b-1", batch_state="OPEN", fonds="G09",
                           file_code="000.00.00.H47.2001.161.VP", scanner="scanning")
             tel.progress(pages_captured=24, pages_per_minute=12.0, queue_ocr=1)
-            tel.event("fault", code="JAMMED", message="Paper jam", message_vi="Kẹt giấy")
+            tel.event("fault", code="JAMMED", **ScanFault("jammed").said.as_dict())
             tel.event("qc_flag", code="blank_page", message="Blank page")  # no Vietnamese message sent
             page = browser.new_page(viewport={"width": 1366, "height": 768})
             errors: list[str] = []

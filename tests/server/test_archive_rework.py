@@ -14,6 +14,7 @@ import requests
 from test_catalog_pg import pg_database
 
 from protocol import api
+from protocol.errors import Message
 from server.archive import decisions, states
 
 DEFECTS = [
@@ -112,7 +113,7 @@ def test_rework_list_acl_duplicate_and_new_version(server, tmp_path, signed_pdf)
     assert any(r.startswith("duplicate: hồ sơ 000.00.00.H47.2001.160.VP") and v1.objid in r for r in refused.reasons)
     from station.web.pages import rejection_reasons  # what the station's home screen shows
 
-    assert rejection_reasons(refused.to_dict()) == [next(c["text"] for c in refused.checks
+    assert rejection_reasons(refused.to_dict()) == [next(Message.from_dict(c).text("vi") for c in refused.checks
                                                          if c["name"] == "duplicate")]
     assert "đã có trong kho lưu trữ, không nhận lần thứ hai" in rejection_reasons(refused.to_dict())[0]
     assert len(context.store.versions(dup.objid)) == 0
@@ -140,7 +141,8 @@ def test_rework_list_acl_duplicate_and_new_version(server, tmp_path, signed_pdf)
     refused = _send(url, a, stale, batch_uid="B-3")
     assert refused.verdict == "rejected"
     assert any(r.startswith("version link: ") and "a newer version (2" in r for r in refused.reasons), refused.reasons
-    assert "phiên bản mới hơn" in next(c["text"] for c in refused.checks if c["name"] == "version link")
+    assert "phiên bản mới hơn" in next(Message.from_dict(c).text("vi") for c in refused.checks
+                                       if c["name"] == "version link")
     assert len(context.store.versions(v1.objid)) == 2
 
     # Accepted: the station is told as an outcome, the rework list stays empty.

@@ -12,6 +12,7 @@ from test_dashboard_support import Floor, SSEReader, floor  # noqa: F401 - fixtu
 from test_workorders import GOOD, csv_bytes
 
 from server.workorders import import_inventory, read_inventory
+from station.capture.source import ScanFault
 from tests.support.wait import wait_until
 from tests.support.web import SUPERVISOR, web_login
 
@@ -46,9 +47,11 @@ def test_sse_brings_tiles_events_and_summary_live(floor: Floor):  # noqa: F811 -
         assert time.time() - t0 < 1.0
         tile = delta["stations"]["st-a"]
         assert tile["status"] == "online" and tile["scanner"] == "scanning" and tile["queue_ocr"] == 3
-        tel.event("fault", code="JAMMED", message="Paper jam", message_vi="Kẹt giấy")
+        jam = ScanFault("jammed")  # the station's fault, its words by key
+        tel.event("fault", code="JAMMED", **jam.said.as_dict())
         delta = sse.next("delta", where=lambda d: any(e["code"] == "JAMMED" for e in d["events"]))
-        assert delta["stations"]["st-a"]["last_fault"]["text"] == "Kẹt giấy"
+        said = delta["stations"]["st-a"]["last_fault"]["texts"]  # every language: the page picks its own
+        assert said == {"vi": jam.text("vi"), "en": jam.text("en")} and said["vi"].startswith("Kẹt giấy")
         summary = sse.next("summary", timeout=15, where=lambda d: d["throughput"]["today"]["station"])
         assert [(r["station"], r["pages"]) for r in summary["throughput"]["today"]["station"]] == [("st-a", 10)]
         assert [(r["operator"], r["pages"]) for r in summary["throughput"]["today"]["operator"]] == [("lan", 10)]

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
+from protocol.errors import Message, say
+from protocol.i18n import N_
 from protocol.topics import EventPayload, ProgressPayload, StatePayload, WorkOrderPayload, station_topic
 from server.broker import BrokerConfig, BrokerProcess, connect_client, free_port
 from server.monitor import Monitor
@@ -128,8 +130,9 @@ def test_repeated_event_id_is_stored_and_announced_once(monitor: Monitor, broker
     monitor.subscribe_changes(changes.append)
     client, reason = connect_client(host="127.0.0.1", port=broker.port, username="st-a", password="pw-a")
     assert reason is not None and not reason.is_failure
-    fault = EventPayload(station_id="st-a", event="fault", code="JAMMED", message="Paper jam",
-                         message_vi="Kẹt giấy trong khay nạp")
+    fault = EventPayload(station_id="st-a", event="fault", code="JAMMED",
+                         **say(N_("Paper jam in the document feeder. Open the cover, take out the jammed sheet, put it "
+                                  "back on the tray and press Continue scanning.")).as_dict())
     other = EventPayload(station_id="st-a", event="qc_flag", code="blank_page")
     for payload in (fault, fault, other, fault):
         client.publish(station_topic("st-a", "events"), payload.to_json(), qos=1).wait_for_publish(5)
@@ -143,7 +146,8 @@ def test_repeated_event_id_is_stored_and_announced_once(monitor: Monitor, broker
     announced = [c["event"]["event_id"] for c in changes if c["type"] == "event"]
     assert sorted(announced) == sorted([fault.event_id, other.event_id])
     last_fault = monitor.station("st-a")["last_fault"]
-    assert last_fault["code"] == "JAMMED" and last_fault["text"] == "Kẹt giấy trong khay nạp"
+    assert last_fault["code"] == "JAMMED" and Message.from_dict(last_fault).text("vi").startswith(
+        "Kẹt giấy trong khay nạp")
 
 
 def test_station_with_open_batch_and_no_progress_is_stalled(monitor: Monitor, broker: BrokerProcess):

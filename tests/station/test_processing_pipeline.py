@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from test_processing_pagegen import render_page, save_png
 
+from protocol.errors import Message
 from protocol.hashing import sha256_file
 from station.processing.config import ConfigError, ProcessingConfig, load_config
 from station.processing.pipeline import ProcessingError, process_page
@@ -88,7 +89,7 @@ def test_blank_page_is_flagged_and_kept(tmp_path):
     assert result.blank and result.blank_score <= ProcessingConfig().blank_max_ink_mm2
     assert (tmp_path / "back.out.png").exists()
     blank_flag = result.flags[0]
-    assert blank_flag["code"] == "blank" and "trắng" in blank_flag["text"]
+    assert blank_flag["code"] == "blank" and "trắng" in Message.from_dict(blank_flag).text("vi")
     assert result.rotation == 0
 
 
@@ -99,7 +100,7 @@ def test_poor_page_gets_flags_in_both_languages(tmp_path):
     result = process_page(src, dpi=150, out_path=tmp_path / "poor.out.png")
     codes = {f["code"] for f in result.flags}
     assert {"low_dpi", "blurry", "edge_content"} <= codes, codes
-    assert all(f["message"] and f["text"] for f in result.flags)
+    assert all(f["message"] and Message.from_dict(f).text("vi") != f["message"] for f in result.flags)
 
 
 def test_unreadable_image_is_an_error(tmp_path):

@@ -9,6 +9,7 @@ import cv2
 from test_processing_pagegen import render_page, save_png
 
 from protocol.clock import iso_vn
+from protocol.errors import Message
 from protocol.hashing import sha256_file
 from station import review
 from station.processing.config import ProcessingConfig
@@ -91,7 +92,8 @@ def test_pool_processes_resubmits_interrupted_and_records_failures(tmp_path):
     assert (tmp_path / row["derivative_path"]).exists(), "a blank page is kept"
 
     row = store.page(broken)
-    assert row["flags"][0]["code"] == "processing_failed" and row["flags"][0]["text"]
+    assert row["flags"][0]["code"] == "processing_failed" and Message.from_dict(
+        row["flags"][0]).text("vi").startswith("Xử lý ảnh")
     assert row["derivative_path"] == row["path"], "a failed page goes on as its original, flagged"
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from protocol.errors import Message
 from protocol.topics import EventPayload, StatePayload, all_stations_filter, station_topic
 from server.broker import BrokerConfig, BrokerProcess, connect_client, free_port
 from station.telemetry import Telemetry
@@ -171,7 +172,7 @@ def test_buffers_while_broker_down_and_drains_after_restart(broker: BrokerProces
         assert [e["event_id"] for e in events if e["event"] == "fault"] == ids[3:]  # oldest dropped
         assert [e["data"]["n"] for e in events if e["event"] == "fault"] == [3, 4, 5, 6, 7]
         gap = next(e for e in events if e["event"] == "telemetry_gap")
-        assert gap["data"]["dropped"] == 3 and gap["text"]
+        assert gap["data"]["dropped"] == 3 and "Mất 3 sự kiện" in Message.from_dict(gap).text("vi")
         assert listener.of("progress")[-1]["pages_captured"] == 40
         assert tel.buffered == 0
         EventPayload.from_dict(events[0])  # what arrives validates
