@@ -15,6 +15,7 @@ from typing import Any
 
 from protocol.clock import iso_vn
 from protocol.errors import Forbidden, NotFound
+from protocol.i18n import N_
 from protocol.inputs import InputError
 from station.store import BatchState, StateError, Store
 
@@ -26,15 +27,16 @@ EDITABLE = (BatchState.OPEN, BatchState.REVIEW)
 def _editable(conn: sqlite3.Connection, batch_id: int) -> None:
     row = conn.execute("SELECT state FROM batches WHERE id = ?", (batch_id,)).fetchone()
     if row is None:
-        raise NotFound(f"no batch {batch_id}")
+        raise NotFound(N_("no batch %(batch_id)s"), batch_id=batch_id)
     if row["state"] not in EDITABLE:
-        raise StateError(f"batch {batch_id} is {row['state']}: pages can no longer be changed")
+        raise StateError(N_("batch %(batch_id)s is %(state)s: pages can no longer be changed"),
+                         batch_id=batch_id, state=row['state'])
 
 
 def _page(conn: sqlite3.Connection, page_id: int) -> sqlite3.Row:
     row = conn.execute("SELECT * FROM pages WHERE id = ?", (page_id,)).fetchone()
     if row is None:
-        raise NotFound(f"no page {page_id}")
+        raise NotFound(N_("no page %(page_id)s"), page_id=page_id)
     _editable(conn, row["batch_id"])
     return row
 
@@ -51,7 +53,7 @@ def _renumber(conn: sqlite3.Connection, order: list[int]) -> None:
 def rotate(store: Store, page_id: int, *, by: int, actor: str) -> int:
     """Turn a page clockwise by a multiple of 90°; returns its new rotation (0, 90, 180, 270)."""
     if by % 90:
-        raise InputError("rotation must be a multiple of 90 degrees")
+        raise InputError(N_("rotation must be a multiple of 90 degrees"))
     with store.tx() as conn:
         page = _page(conn, page_id)
         rotation = (page["rotation"] + by) % 360
@@ -97,9 +99,9 @@ def move(store: Store, batch_id: int, page_ids: list[int], *, after: int | None,
         _editable(conn, batch_id)
         order = _order(conn, batch_id)
         if not page_ids or not set(page_ids) <= set(order) or len(set(page_ids)) != len(page_ids):
-            raise InputError("pages to move must be distinct pages of this hồ sơ")
+            raise InputError(N_("pages to move must be distinct pages of this hồ sơ"))
         if after is not None and (after not in order or after in page_ids):
-            raise InputError(f"page {after} is not a place to move to")
+            raise InputError(N_("page %(after)s is not a place to move to"), after=after)
         rest = [pid for pid in order if pid not in page_ids]
         at = 0 if after is None else rest.index(after) + 1
         new = rest[:at] + list(page_ids) + rest[at:]
@@ -116,7 +118,7 @@ def reorder(store: Store, batch_id: int, order: list[int], *, actor: str) -> lis
         _editable(conn, batch_id)
         current = _order(conn, batch_id)
         if len(set(order)) != len(order) or not set(order) <= set(current):
-            raise InputError("order must list distinct pages of this hồ sơ")
+            raise InputError(N_("order must list distinct pages of this hồ sơ"))
         new = list(order) + [pid for pid in current if pid not in order]
         _renumber(conn, new)
         store._audit(conn, actor, "pages.reorder", batch_id, order=list(order))
@@ -130,7 +132,7 @@ def replace(store: Store, batch_id: int, old_ids: list[int], new_ids: list[int],
         _editable(conn, batch_id)
         order = _order(conn, batch_id)
         if not old_ids or not new_ids or set(old_ids) & set(new_ids) or not set(old_ids + new_ids) <= set(order):
-            raise InputError("old and new pages must be distinct pages of this hồ sơ")
+            raise InputError(N_("old and new pages must be distinct pages of this hồ sơ"))
         at = min(order.index(pid) for pid in old_ids)
         rest = [pid for pid in order if pid not in new_ids]
         at = rest.index(order[at])
@@ -194,7 +196,7 @@ def start_document(store: Store, batch_id: int, page_ids: list[int], *, actor: s
         live = _live_order(conn, batch_id)
         picked = [pid for pid in live if pid in set(page_ids)]
         if not picked or len(picked) != len(set(page_ids)):
-            raise InputError("pick pages of this hồ sơ that go into the output (not deleted, not blank)")
+            raise InputError(N_("pick pages of this hồ sơ that go into the output (not deleted, not blank)"))
         order = _order(conn, batch_id)
         rest = [pid for pid in order if pid not in picked[1:]]
         at = rest.index(picked[0]) + 1
@@ -277,9 +279,9 @@ def unresolved(store: Store, batch_id: int) -> list[dict[str, Any]]:
 def override(store: Store, batch_id: int, *, reason: str, actor: str, role: str) -> None:
     """A supervisor lets the hồ sơ finish with unresolved flags. Logged with the reason."""
     if role not in ("supervisor", "admin"):
-        raise Forbidden("only a supervisor may override QC flags")
+        raise Forbidden(N_("only a supervisor may override QC flags"))
     if not reason.strip():
-        raise InputError("an override needs a reason")
+        raise InputError(N_("an override needs a reason"))
     with store.tx() as conn:
         _editable(conn, batch_id)
         flags = [u["page_id"] for u in unresolved(store, batch_id)]

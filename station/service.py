@@ -229,7 +229,8 @@ class Station:
         elif batch["state"] != BatchState.OPEN:
             from station.store import StateError
 
-            raise StateError(f"batch {batch_id} is {batch['state']}: cannot scan into it")
+            raise StateError(N_("batch %(batch_id)s is %(state)s: cannot scan into it"),
+                             batch_id=batch_id, state=batch['state'])
         req = ScanRequest(**request)
         req.check()
         source = open_source(kind, **options)
@@ -347,5 +348,5 @@ def data_path(config: StationConfig, rel: str) -> Path:
     root = config.data_dir.resolve()
     path = (root / rel).resolve()
     if root not in path.parents:
-        raise InputError(f"path outside the data folder: {rel!r}")
+        raise InputError(N_("path outside the data folder: '%(rel)s'"), rel=rel)
     return path

@@ -213,7 +213,7 @@ class Store:
     def batch(self, batch_id: int) -> dict[str, Any]:
         row = self.one("SELECT * FROM batches WHERE id = ?", (batch_id,))
         if row is None:
-            raise NotFound(f"no batch {batch_id}")
+            raise NotFound(N_("no batch %(batch_id)s"), batch_id=batch_id)
         row["record"] = json.loads(row["record"])
         return row
 
@@ -227,10 +227,11 @@ class Store:
         with self.tx() as conn:
             row = conn.execute("SELECT state FROM batches WHERE id = ?", (batch_id,)).fetchone()
             if row is None:
-                raise NotFound(f"no batch {batch_id}")
+                raise NotFound(N_("no batch %(batch_id)s"), batch_id=batch_id)
             current = BatchState(row["state"])
             if to not in ALLOWED[current]:
-                raise StateError(f"batch {batch_id} is {current}, cannot go to {to}")
+                raise StateError(N_("batch %(batch_id)s is %(current)s, cannot go to %(to)s"),
+                                 batch_id=batch_id, current=current, to=to)
             conn.execute("UPDATE batches SET state = ?, updated_at = ? WHERE id = ?", (to, iso_vn(), batch_id))
             self._audit(conn, actor, f"batch.{to.lower()}", batch_id, previous=current.value, **detail)
 
@@ -238,9 +239,9 @@ class Store:
         """ReadOnlyError when the batch's package is built or sent; KeyError when there is no such batch."""
         row = self.one("SELECT state FROM batches WHERE id = ?", (batch_id,))
         if row is None:
-            raise NotFound(f"no batch {batch_id}")
+            raise NotFound(N_("no batch %(batch_id)s"), batch_id=batch_id)
         if row["state"] in READ_ONLY:
-            raise ReadOnlyError(f"batch {batch_id} is {row['state']}: read-only")
+            raise ReadOnlyError(N_("batch %(batch_id)s is %(state)s: read-only"), batch_id=batch_id, state=row['state'])
 
     def update_record(self, batch_id: int, record: dict, *, actor: str) -> None:
         self.check_editable(batch_id)
@@ -284,7 +285,7 @@ class Store:
     def page(self, page_id: int) -> dict[str, Any]:
         row = self.one("SELECT * FROM pages WHERE id = ?", (page_id,))
         if row is None:
-            raise NotFound(f"no page {page_id}")
+            raise NotFound(N_("no page %(page_id)s"), page_id=page_id)
         row["settings"] = json.loads(row["settings"])
         row["flags"] = json.loads(row["flags"])
         row["processing"] = json.loads(row["processing"]) if row["processing"] else None
@@ -344,7 +345,7 @@ class Store:
         with self.tx() as conn:
             row = conn.execute("SELECT state FROM batches WHERE id = ?", (batch_id,)).fetchone()
             if row is None or row["state"] != BatchState.FINISHING:
-                raise StateError(f"batch {batch_id} is not finishing: cannot seal it")
+                raise StateError(N_("batch %(batch_id)s is not finishing: cannot seal it"), batch_id=batch_id)
             cur = conn.execute(
                 "INSERT INTO outbox (batch_id, package_path, sha256, size, state, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, 'queued', ?, ?)", (batch_id, package_path, sha256, size, now, now))
@@ -360,7 +361,7 @@ class Store:
     def outbox_item(self, item_id: int) -> dict[str, Any]:
         row = self.one("SELECT * FROM outbox WHERE id = ?", (item_id,))
         if row is None:
-            raise NotFound(f"no outbox item {item_id}")
+            raise NotFound(N_("no outbox item %(item_id)s"), item_id=item_id)
         return row
 
     def outbox_attempt(self, item_id: int, *, error: str | None) -> None:

@@ -48,8 +48,8 @@ class ViewerError(UserError):
     key = "not_viewable"
     default = N_("This document cannot be shown.")
 
-    def __init__(self, message: str, status: int = 404):
-        super().__init__(message, status=status)
+    def __init__(self, message: str, status: int = 404, **params: Any):
+        super().__init__(message, status=status, **params)
 
 
 def _lock(key: str) -> threading.Lock:
@@ -80,11 +80,11 @@ def open_document(ctx: Any, objid: str, doc_id: str) -> StoredDocument:
     except StorageError:  # not even a possible OBJID
         stored = None
     if stored is None:
-        raise ViewerError(f"no stored package {objid}")
+        raise ViewerError(N_("no stored package %(objid)s"), objid=objid)
     contents: PackageContents = read_stored(stored.path)
     doc = next((d for d in contents.documents if d.doc_id == doc_id), None)
     if doc is None or not doc.pdf_member:
-        raise ViewerError(f"no document {doc_id} in {objid}")
+        raise ViewerError(N_("no document %(doc_id)s in %(objid)s"), doc_id=doc_id, objid=objid)
     listed = next((f.sha256 for f in contents.files if f.path == doc.pdf_member), "")
     st = stored.path.stat()
     key = hashlib.sha256(f"{stored.path}|{st.st_size}|{st.st_mtime_ns}|{doc_id}".encode()).hexdigest()[:32]
@@ -103,7 +103,8 @@ def open_document(ctx: Any, objid: str, doc_id: str) -> StoredDocument:
                     os.replace(tmp, pdf)
                 except (KeyError, zipfile.BadZipFile, OSError) as exc:
                     tmp.unlink(missing_ok=True)
-                    raise ViewerError(f"cannot read {doc.pdf_member} from the stored package: {exc}", 500) from exc
+                    raise ViewerError(N_("cannot read %(pdf_member)s from the stored package: %(exc)s"),
+                                      pdf_member=doc.pdf_member, exc=exc, status=500) from exc
     pages = _page_count(pdf, cache)
     return StoredDocument(objid, doc_id, stored.path, doc.pdf_member, listed, pdf, cache, pages)
 
@@ -141,7 +142,7 @@ def _page_count(pdf: Path, cache: Path) -> int:
 def page_png(doc: StoredDocument, page: int, width: int) -> Path:
     """One page as PNG, `width` pixels wide (one of WIDTHS), rendered once and cached."""
     if not 1 <= page <= doc.page_count:
-        raise ViewerError(f"page {page} outside 1..{doc.page_count}")
+        raise ViewerError(N_("page %(page)s outside 1..%(page_count)s"), page=page, page_count=doc.page_count)
     width = min(WIDTHS, key=lambda w: abs(w - width))
     out = doc.cache / f"p{page:04d}-w{width}.png"
     if out.exists():
@@ -155,7 +156,8 @@ def page_png(doc: StoredDocument, page: int, width: int) -> Path:
             made = stem.with_suffix(".png")
             if done.returncode != 0 or not made.exists():
                 made.unlink(missing_ok=True)
-                raise ViewerError(f"pdftoppm failed on page {page}: {done.stderr.decode()[-300:]}", 500)
+                raise ViewerError(N_("pdftoppm failed on page %(page)s: %(decode)s"),
+                                  page=page, decode=done.stderr.decode()[-300:], status=500)
             os.replace(made, out)
     return out
 
@@ -164,13 +166,13 @@ def text_layer(doc: StoredDocument, page: int, words: list[str] | None = None) -
     """The page's words with their boxes as fractions of the page (from the PDF's text layer: the OCR text),
     each marked `hit` when its folded form contains one of the folded `words`."""
     if not 1 <= page <= doc.page_count:
-        raise ViewerError(f"page {page} outside 1..{doc.page_count}")
+        raise ViewerError(N_("page %(page)s outside 1..%(page_count)s"), page=page, page_count=doc.page_count)
     cached = doc.cache / f"p{page:04d}.bbox.html"
     if not cached.exists():
         done = subprocess.run(["pdftotext", "-f", str(page), "-l", str(page), "-bbox", "-enc", "UTF-8",
                                str(doc.pdf), "-"], capture_output=True, timeout=TIMEOUT, check=False)
         if done.returncode != 0:
-            raise ViewerError(f"pdftotext failed on page {page}", 500)
+            raise ViewerError(N_("pdftotext failed on page %(page)s"), page=page, status=500)
         tmp = cached.with_name(f".{uuid.uuid4().hex}")
         tmp.write_bytes(done.stdout)
         os.replace(tmp, cached)

@@ -25,6 +25,7 @@ from typing import Any
 
 from protocol.clock import iso_vn
 from protocol.errors import UserError
+from protocol.i18n import N_
 from server.db import Records
 
 # (largest lot size, sample size) for general inspection level II, single sampling, normal inspection.
@@ -62,11 +63,11 @@ def sample_size(policy: dict[str, Any], lot_size: int) -> int:
         try:
             percent, minimum = float(policy["percent"]), int(policy.get("minimum", 0))
         except (KeyError, TypeError, ValueError) as exc:
-            raise PolicyError("percent policy needs a number 'percent' (and an integer 'minimum')") from exc
+            raise PolicyError(N_("percent policy needs a number 'percent' (and an integer 'minimum')")) from exc
         if not 0 < percent <= 100 or minimum < 0:
-            raise PolicyError("percent must be in (0, 100] and minimum >= 0")
+            raise PolicyError(N_("percent must be in (0, 100] and minimum >= 0"))
         return min(lot_size, max(minimum, math.ceil(lot_size * percent / 100)))
-    raise PolicyError(f"unknown sampling rule {rule!r}: use 'iso2859-1' or 'percent'")
+    raise PolicyError(N_("unknown sampling rule '%(rule)s': use 'iso2859-1' or 'percent'"), rule=rule)
 
 
 def draw(units: list[Unit], policy: dict[str, Any], seed: str) -> list[Unit]:

@@ -67,7 +67,7 @@ def workorders_assign():
     body = body if isinstance(body, dict) else {}
     ids = request.form.getlist("wo") or get_list(body, "ids")
     if not all(isinstance(i, str) for i in ids):
-        raise InputError("ids must be a list of work order ids (strings)")
+        raise InputError(N_("ids must be a list of work order ids (strings)"))
     station = request.form.get("station") or get_str(body, "station", max_len=64) or None
     try:
         changed = assign(ctx().db, list(ids), station, notify=_notify())

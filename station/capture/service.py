@@ -158,11 +158,12 @@ class CaptureService:
         self.journal.check_space()  # 'disk_full': refuse to start rather than stop after a page or two
         batch = self.store.batch(batch_id)
         if batch["state"] != BatchState.OPEN:
-            raise StateError(f"batch {batch_id} is {batch['state']}, not OPEN: reopen it to scan more")
+            raise StateError(N_("batch %(batch_id)s is %(state)s, not OPEN: reopen it to scan more"),
+                             batch_id=batch_id, state=batch['state'])
         with self._lock:
             run = self._runs.get(source.id)
             if run and run.thread.is_alive():
-                raise CaptureBusy(f"{source.id} is already scanning")
+                raise CaptureBusy(N_("%(id)s is already scanning"), id=source.id)
             self._faults.pop(source.id, None)
             stop = threading.Event()
             thread = threading.Thread(target=self._run, args=(source, batch_id, request, actor, stop),

@@ -192,7 +192,7 @@ def open_batch():
     station = _station()
     order: dict = {}
     if wo_id is not None and not isinstance(wo_id, str):
-        raise InputError("work_order_id must be a string")
+        raise InputError(N_("work_order_id must be a string"))
     if not wo_id:
         require("admin")  # a hồ sơ typed in by hand, not sent by the server
         record = get_dict(body, "record")
@@ -413,7 +413,7 @@ def documents(batch_id: int):
     if not docs:
         return _bad(N_("documents must be a non-empty list"))
     if not all(isinstance(d, dict) and isinstance(d.get("record", {}), dict) for d in docs):
-        raise InputError("each document must be an object with a record object")
+        raise InputError(N_("each document must be an object with a record object"))
     if request.args.get("check"):
         problems = _document_problems(_station(), batch_id, docs)
         if problems:
