@@ -244,7 +244,8 @@ class Accounts:
         wait = self.limiter.retry_after(code, address)
         if wait > 0:
             seconds = int(wait) + 1
-            raise AuthError("login_blocked", N_("too many wrong PINs; wait %(seconds)s s"), seconds=seconds)
+            raise AuthError("login_blocked", N_("Too many wrong PINs. Wait %(seconds)s seconds and try again."),
+                            seconds=seconds)
         row = self._checked(code, pin)
         if row is None:
             self.limiter.failed(code, address)

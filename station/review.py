@@ -279,9 +279,9 @@ def unresolved(store: Store, batch_id: int) -> list[dict[str, Any]]:
 def override(store: Store, batch_id: int, *, reason: str, actor: str, role: str) -> None:
     """A supervisor lets the hồ sơ finish with unresolved flags. Logged with the reason."""
     if role not in ("supervisor", "admin"):
-        raise Forbidden(N_("only a supervisor may override QC flags"))
+        raise Forbidden(N_("Only a supervisor or an administrator may let a hồ sơ with flagged pages finish."))
     if not reason.strip():
-        raise InputError(N_("an override needs a reason"))
+        raise InputError(N_("Write the reason for letting it finish."))
     with store.tx() as conn:
         _editable(conn, batch_id)
         flags = [u["page_id"] for u in unresolved(store, batch_id)]

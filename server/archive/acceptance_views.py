@@ -115,7 +115,7 @@ def _defects(raw: str, objids: list[str]) -> list[dict[str, Any]]:
     try:
         marks = json.loads(raw or "[]")
     except ValueError as exc:
-        raise DecisionError(N_("defects: not JSON")) from exc
+        raise DecisionError(N_("The list of defects cannot be read; reload the page.")) from exc
     if not isinstance(marks, list) or len(marks) > 1000:
         raise DecisionError(N_("defects: expected a list"))
     out = []

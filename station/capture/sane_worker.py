@@ -234,7 +234,7 @@ def _apply(
     elif request.source != "flatbed":
         raise CaptureRefused(
             "unsupported",
-            N_("%(device)s has no document feeder"), device=device,
+            N_("%(device)s has no automatic document feeder (ADF). Scan on the glass instead."), device=device,
         )
     colour = bound.choose("mode", profile.modes, request.mode)
     wanted[names["mode"]] = colour

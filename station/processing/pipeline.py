@@ -308,7 +308,7 @@ def process_image(
             0,
             flag(
                 "blank",
-                N_("Page looks blank; kept for review"),
+                N_("The page looks blank (no content); it is kept for review."),
             ),
         )
     flags.extend(quality_flags(metrics, blank=blank, config=config))

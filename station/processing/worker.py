@@ -279,7 +279,7 @@ class ProcessingPool:
         flags = [
             flag(
                 "processing_failed",
-                N_("Image processing failed: %(exc)s"), exc=str(exc),
+                N_("Image processing failed (%(exc)s): the page is kept as scanned; check it."), exc=str(exc),
             )
         ]
         result = {

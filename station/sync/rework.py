@@ -151,7 +151,8 @@ def reopen(store: Store, item: dict[str, Any], *, actor: str) -> dict[str, Any]:
     _ensure(store)
     batch = batch_for(store, item)
     if batch is None:
-        raise ReworkError(N_("no batch %(value)s on this station"), value=item.get('batch_uid'))
+        raise ReworkError(N_("This station no longer has the pages of this hồ sơ (%(value)s): get the package back "
+                             "from the archive."), value=item.get('batch_uid'))
     if batch["state"] != BatchState.SYNCED:
         current = reopened(store, batch["id"])
         if current and current["previous_sha256"] == item["sha256"]:

@@ -155,11 +155,12 @@ def cover():
     else:
         options = {"device": get_str(body, "device", max_len=200) or station.config.device}
         if str(station.capture.states.get(options["device"], "")) in ("SCANNING", "STOPPING"):
-            return _bad(N_("the scanner is busy"), 409,
+            return _bad(N_("The scanner is scanning. Wait for the scan to end, then scan the cover sheet."), 409,
                         error="busy")
     code = read_cover(kind, options)
     if not station.sync_client:
-        raise CoverError("no_workorder", N_("no archive server configured"))
+        raise CoverError("no_workorder", N_("The station is not connected to the archive server: there are no work "
+                                            "orders."))
     from station.web.workorders import offered
 
     wo = match_workorder(code, offered(station)["workorders"])
@@ -276,7 +277,7 @@ def events(batch_id: int):
     app = current_app._get_current_object()
     limiter, key = app.extensions["streams"], actor()
     if not limiter.acquire(key):  # streams never take the threads that serve the operator's actions
-        resp, status = _bad(N_("too many live views open"),
+        resp, status = _bad(N_("Too many live views are open; close some and try again."),
                             429, error="too_many_streams")
         return resp, status, {"Retry-After": str(RETRY_AFTER_S)}
 
@@ -549,7 +550,7 @@ def qc_override(batch_id: int):
     if not supervisor:
         require("supervisor")
     if not reason.strip():
-        return _bad(N_("an override needs a reason"), 400, error="reason_required")
+        return _bad(N_("Write the reason for letting it finish."), 400, error="reason_required")
     if supervisor:
         load_session()
         from station.auth import AuthError
@@ -566,7 +567,7 @@ def qc_override(batch_id: int):
         sess = require("supervisor")
         operator, role = sess.operator, sess.role
     if role not in ("supervisor", "admin"):
-        return _bad(N_("only a supervisor may override QC flags"),
+        return _bad(N_("Only a supervisor or an administrator may let a hồ sơ with flagged pages finish."),
                     403, error="forbidden")
     rv.override(_station().store, batch_id, reason=reason, actor=operator, role=role)
     return jsonify({"ok": True})

@@ -27,10 +27,11 @@ def problems(store: Any, batch_id: int) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     sheets = len({p["sheet"] for p in pages})  # the number the package declares (numberOfPaper)
     if not live:
-        out.append(_item("no_pages", N_("no pages to finish"), "scan"))
+        out.append(_item("no_pages", N_("The hồ sơ has no pages yet: scan them."), "scan"))
     expected = batch.get("expected_sheets")
     if expected and sheets != expected:
-        out.append(_item("sheet_count", say(N_("%(sheets)s sheets scanned but the work order expects %(expected)s"),
+        out.append(_item("sheet_count", say(N_("%(sheets)s sheets scanned but the work order says %(expected)s: scan "
+                                               "the missing sheets or delete the extra ones (a sheet fed twice)."),
                                               sheets=sheets, expected=expected),
                          "scan", sheets=sheets, expected=expected))
     record = dict(batch["record"])
@@ -47,12 +48,14 @@ def problems(store: Any, batch_id: int) -> list[dict[str, Any]]:
                                  "documents", form="hoso", field=p.field))
     flags = rv.unresolved(store, batch_id)
     if flags and not rv.overridden(store, batch_id):
-        out.append(_item("open_flags", say(N_("%(count)s pages with QC flags nobody accepted"), count=len(flags)),
+        out.append(_item("open_flags", say(N_("%(count)s pages still have quality flags: accept them or scan again."),
+                                           count=len(flags)),
                          "review", page=flags[0]["page_id"], count=len(flags)))
     docs = store.documents(batch_id)
     live_ids = {p["id"] for p in live}
     if not docs and live:
-        out.append(_item("no_documents", N_("not split into documents"), "documents"))
+        out.append(_item("no_documents", N_("The hồ sơ is not split into documents with their details yet."),
+                         "documents"))
     seen: set[int] = set()
     for i, row in enumerate(docs):
         rec = row["record"]
@@ -74,7 +77,8 @@ def problems(store: Any, batch_id: int) -> list[dict[str, Any]]:
                                  "documents", document=i, field=p.field))
     loose = [p["id"] for p in live if p["id"] not in seen]
     if docs and loose:
-        out.append(_item("pages_outside", say(N_("%(count)s pages belong to no document"),
+        out.append(_item("pages_outside", say(N_("%(count)s pages belong to no document: save the split into "
+                                                 "documents."),
                                               count=len(loose)), "documents",
                          page=loose[0]))
     return out

@@ -39,7 +39,8 @@ def read_cover(kind: str, options: dict[str, Any]) -> str:
     captured = images[0]
     sheet = separators.parse_any(steps.find_qr(captured.image, dpi=captured.dpi))
     if sheet is None or sheet.kind != "cover" or not sheet.file_code:
-        raise CoverError("no_cover", N_("no sohoa cover-sheet QR code on the page"))
+        raise CoverError("no_cover", N_("The cover sheet's QR code cannot be read. Put the cover sheet straight, "
+                                        "face down, and try again."))
     return sheet.file_code
 
 
@@ -47,4 +48,5 @@ def match_workorder(file_code: str, workorders: list[dict[str, Any]]) -> dict[st
     for wo in workorders:
         if wo.get("file_code") == file_code:
             return wo
-    raise CoverError("no_workorder", N_("no work order for %(file_code)s on this station"), file_code=file_code)
+    raise CoverError("no_workorder", N_("There is no work order for hồ sơ %(file_code)s on this station. Check the "
+                                        "cover sheet or ask the supervisor."), file_code=file_code)

@@ -41,7 +41,7 @@ def load_session() -> Session:
     if from_cookie and request.method not in SAFE_METHODS:
         sent = request.headers.get("X-CSRF-Token", "")
         if not hmac.compare_digest(sent, sess.csrf):
-            raise AuthError("csrf", N_("missing or wrong CSRF token"))
+            raise AuthError("csrf", N_("The session is not valid; reload the page."))
     g.session = sess
     return sess
 
