@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, stream_with_context
 
-from protocol.errors import Joined, Message, NotFound, say
+from protocol.errors import Joined, Message, NotFound, say, with_texts
 from protocol.i18n import DEFAULT, N_
 from protocol.inputs import InputError, get_dict, get_float, get_int, get_ints, get_list, get_str
 from sohoa.weberrors import lang, refuse
@@ -281,6 +281,8 @@ def events(batch_id: int):
                             429, error="too_many_streams")
         return resp, status, {"Retry-After": str(RETRY_AFTER_S)}
 
+    shown = lang()  # the operator's language, for the flags' and faults' words (protocol.errors.with_texts)
+
     def stream():
         last = None
         deadline = time.monotonic() + 25
@@ -288,7 +290,7 @@ def events(batch_id: int):
         while time.monotonic() < deadline:
             with app.app_context():
                 view = batch_view(station, batch_id)
-            data = json.dumps(view, ensure_ascii=False, default=str)
+            data = json.dumps(with_texts(view, shown), ensure_ascii=False, default=str)
             if data != last:
                 last = data
                 yield f"event: batch\ndata: {data}\n\n"
