@@ -105,7 +105,7 @@ def enroll(server_url: str, code: str, data_dir: str | Path, *, ca_file: str | P
                           status=resp.status_code, code=str(body.get("error", "")))
     for key in ("station_id", "token", "mqtt_password", "server_key_pem"):
         if not isinstance(body.get(key), str) or not body[key]:
-            raise EnrollError(N_("server answer lacks %(key_)s"), key_=key)
+            raise EnrollError(N_("server answer lacks %(field)s"), field=key)
     ca_pem = body.get("tls_ca_pem", "").encode() or None
     if pinned_pem is not None and ca_pem is not None and _fingerprint(pinned_pem) != _fingerprint(ca_pem):
         raise EnrollError(N_("the server names a different CA than --ca: nothing stored"))

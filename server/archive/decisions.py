@@ -37,8 +37,8 @@ def _check_defects(defects: list[dict[str, Any]]) -> None:
     for d in defects:
         kinds = DEFECTS.get(d.get("class", ""), ())
         if d.get("kind") not in kinds:
-            raise DecisionError(N_("unknown defect '%(value)s'/'%(value2)s'"),
-                                value=d.get('class'), value2=d.get('kind'))
+            raise DecisionError(N_("unknown defect '%(defect_class)s'/'%(kind)s'"),
+                                defect_class=d.get("class"), kind=d.get("kind"))
 
 
 def propose(db: Records, *, lot: str, objids: list[str], decision: str, defects: list[dict[str, Any]],

@@ -156,8 +156,8 @@ def page_png(doc: StoredDocument, page: int, width: int) -> Path:
             made = stem.with_suffix(".png")
             if done.returncode != 0 or not made.exists():
                 made.unlink(missing_ok=True)
-                raise ViewerError(N_("pdftoppm failed on page %(page)s: %(decode)s"),
-                                  page=page, decode=done.stderr.decode()[-300:], status=500)
+                raise ViewerError(N_("pdftoppm failed on page %(page)s: %(error)s"),
+                                  page=page, error=done.stderr.decode()[-300:], status=500)
             os.replace(made, out)
     return out
 

@@ -140,9 +140,9 @@ def backup_server(config: Any, dest: Path, *, link_from: Path | None = None) -> 
     entries = versions
     fixity = audit([PackageStore(dest / "store").primary])
     if not fixity.clean:
-        raise BackupError(N_("the backup's store fails the fixity audit (%(findings)s finding(s)): %(to_dict)s - "
+        raise BackupError(N_("the backup's store fails the fixity audit (%(findings)s finding(s)): %(report)s - "
                              "run `sohoa server fixity`"),
-                          findings=fixity.findings(), to_dict=json.dumps(fixity.to_dict(), ensure_ascii=False)[:2000])
+                          findings=fixity.findings(), report=json.dumps(fixity.to_dict(), ensure_ascii=False)[:2000])
 
     # Partial uploads let stations resume where they were; each is at least as long as its DB row says.
     uploads = Path(config.uploads_dir)
@@ -257,11 +257,11 @@ def _restore_into(backup: Path, manifest: dict[str, Any], data_dir: Path, final:
     report.fixity = fixity.to_dict()
     report.packages = fixity.intact
     if not fixity.clean or fixity.checked != manifest["packages"]:
-        raise BackupError(N_("fixity audit after restore failed: %(findings)s finding(s) (%(count)s changed, "
-                             "%(count2)s missing, %(count3)s not in the ledger, %(count4)s ledger problem(s)), "
+        raise BackupError(N_("fixity audit after restore failed: %(findings)s finding(s) (%(changed)s changed, "
+                             "%(missing)s missing, %(unrecorded)s not in the ledger, %(ledger)s ledger problem(s)), "
                              "%(checked)s of %(packages)s checked"),
-                          findings=fixity.findings(), count=len(fixity.changed), count2=len(fixity.missing),
-                          count3=len(fixity.unrecorded), count4=len(fixity.ledger), checked=fixity.checked,
+                          findings=fixity.findings(), changed=len(fixity.changed), missing=len(fixity.missing),
+                          unrecorded=len(fixity.unrecorded), ledger=len(fixity.ledger), checked=fixity.checked,
                           packages=manifest["packages"])
     return report
 

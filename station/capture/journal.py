@@ -75,8 +75,8 @@ def disk_full(free: int, needed: int, where: Path) -> CaptureRefused:
     mb = 1024 * 1024
     return CaptureRefused(
         "disk_full",
-        N_("not enough free space in %(where)s: %(value).0f MB free, %(value2).0f MB needed to scan safely"),
-        where=where, value=free / mb, value2=needed / mb)
+        N_("not enough free space in %(where)s: %(free_mb).0f MB free, %(needed_mb).0f MB needed to scan safely"),
+        where=where, free_mb=free / mb, needed_mb=needed / mb)
 
 
 def encode_original(image: np.ndarray, dpi: float, fmt: str = "png") -> bytes:

@@ -34,7 +34,7 @@ def check(profile: Any) -> dict[str, float]:
     out = {}
     for key, value in profile.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ProfileError(N_("threshold %(key_)s must be a number"), key_=key)
+            raise ProfileError(N_("threshold %(name)s must be a number"), name=key)
         out[key] = float(value)
     return out
 
