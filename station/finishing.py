@@ -109,7 +109,8 @@ class Finisher:
                 # resumes (and a restart sends back to review); its pages are untouched either way.
                 log.error("batch %s stays FINISHING: the disk is full", batch_id, extra={"batch": batch_id})
             if full:
-                raise FinishError(N_("The hồ sơ was not finished. %(disk_full)s"), disk_full=say(DISK_FULL)) from exc
+                raise FinishError(N_("The hồ sơ was not finished (%(error)s). %(disk_full)s"), error=str(exc),
+                                  disk_full=say(DISK_FULL)) from exc
             if isinstance(exc, FinishError):
                 raise
             raise FinishError(N_("finishing failed: %(exc)s"), exc=exc) from exc

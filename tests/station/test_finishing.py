@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from protocol.errors import Message
 from protocol.metadata import MetadataError
 from station.finishing import FinishError
 from station.store import BatchState
@@ -72,7 +73,8 @@ def test_pages_left_out_of_documents_refused(station, tmp_path):
     station.finish(batch["id"], actor="op1", background=False)
     assert station.store.batch(batch["id"])["state"] == BatchState.REVIEW  # back to review, nothing sealed
     assert "exactly one document" in station.last_error[batch["id"]]["message"]
-    assert station.last_error[batch["id"]]["text"]
+    said = Message.from_dict(station.last_error[batch["id"]])  # kept by key: shown in the operator's language
+    assert said.text("vi") and said.text("vi") != said.text("en")
     assert station.store.outbox() == []
 
 
@@ -85,8 +87,8 @@ def test_bad_document_metadata_reports_every_problem(station, tmp_path):
     finisher = Finisher(station.store, station.config.data_dir, signer=station.signer(), agency_name=AGENCY)
     with pytest.raises((MetadataError, FinishError)) as err:
         finisher.finish(batch["id"], actor="op1")
-    text = str(err.value)
-    assert "type_name" in text and "issued_date" in text
+    text = str(err.value)  # every problem, each named by its field's label
+    assert "Type of document: unknown code '99'" in text and "Date of the document: '31/02/2001'" in text
     assert station.store.batch(batch["id"])["state"] == BatchState.REVIEW
 
 

@@ -124,7 +124,7 @@ def test_disk_full_while_sealing_and_recording_the_receipt(station, small_disk: 
     )
     with pytest.raises(FinishError) as err:
         finisher.finish(batch["id"], actor="op1")
-    assert "disk full" in str(err.value) and "Ổ đĩa của trạm đã đầy" in err.value.text("vi")
+    assert "disk is full" in str(err.value) and "Ổ đĩa của trạm đã đầy" in err.value.text("vi")
     assert filler, "the disk was never filled: the test did not test anything"
     assert station.store.outbox(states=("queued", "sending", "accepted")) == [], "nothing may be queued"
     assert not list((data / "packages").glob("*")), "no partial or orphan package may be left"
