@@ -1,5 +1,5 @@
 """What every page of the server's web UIs (server/web: supervisors and admins; server/archive: archivists)
-shares: the server's context, the chosen language and its texts, and the guard that runs before each page.
+shares: the server's context and the guard that runs before each page (texts: gettext, sohoa/webi18n.py).
 
 Every endpoint needs a logged-in user unless marked `public` (server/auth.py), with the role it names; POST
 requests need the session's CSRF token. Accounts are read from the server's records (`ctx().db`), shared when
@@ -13,7 +13,9 @@ from typing import Any
 
 from flask import abort, current_app, g, jsonify, redirect, request, session, url_for
 
-from server import auth, i18n
+from protocol.i18n import translate
+from server import auth
+from sohoa.webi18n import current
 
 
 def ctx() -> Any:
@@ -21,12 +23,12 @@ def ctx() -> Any:
 
 
 def lang() -> str:
-    chosen = session.get("lang")
-    return chosen if chosen in i18n.LANGS else i18n.DEFAULT
+    """The page's language (the one rule of both apps: sohoa/webi18n.py)."""
+    return current()
 
 
-def t(key: str, **values: object) -> str:
-    return i18n.text(key, lang(), **values)
+def t(key: str, **values: object) -> str:  # removed by the conversion script
+    return key
 
 
 def _wants_json() -> bool:
@@ -45,10 +47,7 @@ def guard() -> Any:
         live = auth.session_user(ctx().db, session.get("sid"), idle_s=cfg.session_idle_s, max_s=cfg.session_max_s)
         g.user = auth.active_user(ctx().db, name) if live == name else None
         if g.user is None:  # logged out, expired, disabled or removed since login
-            keep_lang = session.get("lang")
             session.clear()
-            if keep_lang:
-                session["lang"] = keep_lang
     if role is None:
         return None
     if g.user is None:
@@ -60,8 +59,8 @@ def guard() -> Any:
             return jsonify(
                 {
                     "error": "forbidden",
-                    "message": i18n.text("forbidden", "en"),
-                    "message_vi": i18n.text("forbidden", "vi"),
+                    "message": t_in("forbidden", "en"),
+                    "message_vi": t_in("forbidden", "vi"),
                 }
             ), 403
         abort(403)
@@ -71,8 +70,8 @@ def guard() -> Any:
             return jsonify(
                 {
                     "error": "csrf",
-                    "message": i18n.text("csrf_failed", "en"),
-                    "message_vi": i18n.text("csrf_failed", "vi"),
+                    "message": t_in("csrf_failed", "en"),
+                    "message_vi": t_in("csrf_failed", "vi"),
                 }
             ), 400
     return None

@@ -12,6 +12,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from server.archive import bienban, browse, decisions, lots, sampling, signing
 from server.archive.decisions import DecisionError
 from server.archive.views import archivist, bp
+from server.labels import label
 from server.pages import ctx, t
 
 DEFECT_KEYS = ("class", "kind", "objid", "doc_id", "page", "note")
@@ -190,7 +191,7 @@ def validate(decision_id: str):
 @bp.app_template_global("archive_lot_label")
 def _lot_label(lot: str) -> str:
     kind, _, name = lot.partition(":")
-    return t(f"lot_{kind}", name=name) if kind in ("wo", "batch", "station") else lot
+    return label("lot", kind, name=name) if kind in ("wo", "batch", "station") else lot
 
 
 @bp.app_template_global("archive_acceptance")

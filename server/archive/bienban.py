@@ -22,9 +22,8 @@ from fpdf import FPDF
 from protocol.clock import VN_TZ, iso_vn, now_vn
 from protocol.package import PremisEvent, read_package
 from protocol.package.migrate import migrate_package
-from server import i18n
 from server.archive import audit, pdfa, signing, states
-from server.archive import texts as _texts  # noqa: F401  (the lot names below)
+from server.labels import label_in
 
 FONT = Path("/usr/share/fonts/truetype/freefont/FreeSerif.ttf")
 FONT_BOLD = Path("/usr/share/fonts/truetype/freefont/FreeSerifBold.ttf")
@@ -50,7 +49,7 @@ def render(*, lot: str, decision: dict[str, Any], accepted: list[dict[str, Any]]
     doc.multi_cell(0, 8, "BIÊN BẢN NGHIỆM THU KẾT QUẢ SỐ HÓA", align="C", new_x="LMARGIN", new_y="NEXT")
     doc.set_font("serif", "", 11)
     kind, _, name = lot.partition(":")
-    label = i18n.text("lot_" + kind, "vi", name=name)
+    label = label_in("lot", kind, "vi", name=name)
     for line in (f"Cơ quan lưu trữ: {agency}", f"Lô: {label} ({lot})", f"Mã quyết định: {decision['id']}",
                  f"Người kiểm tra (đề xuất): {decision['proposed_by']} lúc {decision['proposed_at']}",
                  f"Người phê duyệt: {decision['validated_by']} lúc {decision['validated_at']}",

@@ -6,8 +6,8 @@ from flask import current_app, flash, g, redirect, render_template, request, ses
 
 from protocol.urls import safe_next
 from server import auth
-from server.i18n import LANGS
-from server.pages import ctx, t
+from server.pages import ctx, lang, t
+from sohoa.webi18n import set_language
 from server.web.blueprint import LIMITER_KEY, bp
 
 
@@ -41,12 +41,9 @@ def login():
                 error, status = t("login_failed"), 401
             else:
                 limiter.succeeded(name, address)
-                keep_lang = session.get("lang")
                 session.clear()  # a fresh session (and CSRF token) after login: no fixation
                 session["user"] = user.name
                 session["sid"] = auth.open_session(ctx().db, user.name)
-                if keep_lang:
-                    session["lang"] = keep_lang
                 return redirect(_safe_next(request.args.get("next"), user))
     return render_template("login.html", error=error), status
 
@@ -54,19 +51,14 @@ def login():
 @bp.post("/logout")
 def logout():
     auth.end_session(ctx().db, session.get("sid"))  # the cookie, if kept or copied, is worth nothing now
-    keep_lang = session.get("lang")
-    session.clear()
-    if keep_lang:
-        session["lang"] = keep_lang
+    session.clear()  # the language is a cookie of its own: it stays
     return redirect(url_for("web.login"))
 
 
 @bp.get("/lang/<code>")
 @auth.public
 def set_lang(code: str):
-    if code in LANGS:
-        session["lang"] = code
-    return redirect(_safe_next(request.args.get("next")))
+    return set_language(redirect(_safe_next(request.args.get("next"))), code)
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -84,6 +76,6 @@ def users():
             flash(t("user_saved", name=user.name))
             return redirect(url_for("web.users"))
         except auth.AuthError as exc:
-            flash(exc.message_vi if g.get("user") and session.get("lang", "vi") == "vi" else str(exc), "error")
+            flash(exc.message_vi if g.get("user") and lang() == "vi" else str(exc), "error")
             status = 400
     return render_template("users.html", users=auth.list_users(ctx().db), roles=auth.ROLES), status

@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify
 from flask_babel import gettext as _
 
+from protocol.i18n import N_
 from protocol.inputs import get_str
 from station.store import BatchState
 from station.sync import rework
@@ -77,9 +78,9 @@ def _status(store: Any, item: dict[str, Any], batch: dict[str, Any] | None) -> s
     return "returned"
 
 
-STATUS_WORDS = {"returned": "Returned by the archive: fix and send again",
-                "reworking": "Being fixed on this station", "resent": "Fixed version sent to the archive",
-                "missing": "The pages are no longer on this station"}
+STATUS_WORDS = {"returned": N_("Returned by the archive: fix and send again"),
+                "reworking": N_("Being fixed on this station"), "resent": N_("Fixed version sent to the archive"),
+                "missing": N_("The pages are no longer on this station")}  # N_: marked for the catalogue
 
 
 @bp.get("/rework")
