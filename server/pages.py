@@ -27,10 +27,6 @@ def lang() -> str:
     return current()
 
 
-def t(key: str, **values: object) -> str:  # removed by the conversion script
-    return key
-
-
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/events" or request.is_json
 
@@ -59,8 +55,8 @@ def guard() -> Any:
             return jsonify(
                 {
                     "error": "forbidden",
-                    "message": t_in("forbidden", "en"),
-                    "message_vi": t_in("forbidden", "vi"),
+                    "message": translate("Your account may not do this.", "en"),
+                    "message_vi": translate("Your account may not do this.", "vi"),
                 }
             ), 403
         abort(403)
@@ -70,8 +66,8 @@ def guard() -> Any:
             return jsonify(
                 {
                     "error": "csrf",
-                    "message": t_in("csrf_failed", "en"),
-                    "message_vi": t_in("csrf_failed", "vi"),
+                    "message": translate("Your session expired: reload the page.", "en"),
+                    "message_vi": translate("Your session expired: reload the page.", "vi"),
                 }
             ), 400
     return None

@@ -8,12 +8,13 @@ import json
 from typing import Any
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from server.archive import bienban, browse, decisions, lots, sampling, signing
 from server.archive.decisions import DecisionError
 from server.archive.views import archivist, bp
 from server.labels import label
-from server.pages import ctx, t
+from server.pages import ctx
 
 DEFECT_KEYS = ("class", "kind", "objid", "doc_id", "page", "note")
 
@@ -70,7 +71,7 @@ def draw_sample(lot: str):
     except (lots.LotError, sampling.PolicyError) as exc:
         flash(getattr(exc, "message_vi", str(exc)), "error")
         return redirect(url_for("archive.lot", lot=lot))
-    flash(t("sample_drawn", n=len(json.loads(row["sample"]))), "ok")
+    flash(_("Sample of %(n)s pages drawn.", n=len(json.loads(row["sample"]))), "ok")
     return redirect(url_for("archive.lot", lot=lot))
 
 
@@ -100,7 +101,7 @@ def inspect(lot: str):
     lot = _lot(lot)
     sample = lots.latest_sample(ctx(), lot)
     if sample is None:
-        flash(t("sample_first"), "error")
+        flash(_("Draw the sample first."), "error")
         return redirect(url_for("archive.lot", lot=lot))
     pending = [h for h in lots.lot_hoso(ctx(), lot) if h["pending"]]
     kinds = [{"class": c, "kind": k} for c, ks in decisions.DEFECTS.items() for k in ks]
@@ -147,7 +148,7 @@ def propose(lot: str):
     except DecisionError as exc:
         flash(exc.message_vi, "error")
         return redirect(url_for("archive.inspect", lot=lot))
-    flash(t("proposed"), "ok")
+    flash(_("Proposal recorded; another person must validate it."), "ok")
     return redirect(url_for("archive.decision", decision_id=did))
 
 
@@ -182,9 +183,10 @@ def validate(decision_id: str):
         return decision(decision_id, status=409)
     if done["decision"] == "accept":
         filed = bienban.file_record(ctx(), _decision(decision_id), address=_address())
-        flash(t("archived_with", file=filed["file"]), "ok")
+        flash(_("Archived; the acceptance record %(file)s is signed and filed in documentation/.",
+                file=filed["file"]), "ok")
     else:
-        flash(t("returned_done"), "ok")
+        flash(_("Returned for rework with the defects."), "ok")
     return redirect(url_for("archive.decision", decision_id=decision_id))
 
 

@@ -9,9 +9,8 @@ from flask import Blueprint, Response, abort, g, jsonify, render_template, reque
 
 from server import auth
 from server.archive import audit, browse, find, render, states
-from server.archive import texts as _texts  # noqa: F401  (adds the archive's texts to the text table)
 from server.labels import label
-from server.pages import ctx, guard, t
+from server.pages import ctx, guard
 
 bp = Blueprint("archive", __name__, url_prefix="/archive", template_folder="templates")
 bp.before_request(guard)  # the same login, role and CSRF checks as every other page

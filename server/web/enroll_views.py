@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from server import auth, enrollment
 from server.pages import ctx, lang
@@ -19,31 +20,6 @@ from server.web.blueprint import bp
 log = logging.getLogger("sohoa.server.enrollment")
 api_bp = Blueprint("enroll", __name__)
 ENROLL_LIMITER_KEY = "sohoa_enroll_limiter"
-
-TEXTS = {
-    "stations": {"vi": "Trạm số hóa", "en": "Scanning stations"},
-    "id": {"vi": "Mã trạm", "en": "Station id"},
-    "name": {"vi": "Tên", "en": "Name"},
-    "state": {"vi": "Trạng thái", "en": "State"},
-    "active": {"vi": "Đang hoạt động", "en": "Active"},
-    "revoked": {"vi": "Đã thu hồi", "en": "Revoked"},
-    "revoke": {"vi": "Thu hồi", "en": "Revoke"},
-    "revoke_confirm": {"vi": "Thu hồi quyền của trạm này ngay?", "en": "Revoke this station now?"},
-    "pending": {"vi": "Mã đăng ký chưa dùng", "en": "Unused enrollment codes"},
-    "expires": {"vi": "Hết hạn", "en": "Expires"},
-    "new_code": {"vi": "Tạo mã đăng ký trạm", "en": "New enrollment code"},
-    "hours": {"vi": "Hiệu lực (giờ)", "en": "Valid (hours)"},
-    "create": {"vi": "Tạo mã", "en": "Create code"},
-    "code_once": {"vi": "Mã chỉ hiện một lần, dùng được một lần. Trên trạm, chạy:",
-                  "en": "Shown once, usable once. On the station, run:"},
-    "ca": {"vi": "Vân tay CA của máy chủ (SHA-256):", "en": "Server CA fingerprint (SHA-256):"},
-    "revoked_ok": {"vi": "Đã thu hồi trạm {sid}.", "en": "Station {sid} revoked."},
-    "no_station": {"vi": "Không có trạm {sid}.", "en": "No station {sid}."},
-    "broker_failed": {"vi": "Đã thu hồi trên API nhưng chưa cập nhật được máy chủ MQTT: {err}",
-                      "en": "Revoked on the API, but the MQTT broker could not be updated: {err}"},
-}
-
-
 
 def broker_sync() -> enrollment.BrokerSync | None:
     return current_app.extensions.get(enrollment.BROKER_SYNC_KEY)
@@ -153,9 +129,10 @@ def station_revoke(station_id: str):
         found = enrollment.revoke(ctx(), station_id, broker=broker_sync())
     except Exception as exc:  # revoked on the API already; say the broker part failed
         log.exception("broker update after revoking %s failed", station_id)
-        return _page(error=t("broker_failed", err=exc), status=503)
+        return _page(error=_("Revoked on the API, but the MQTT broker could not be updated: %(err)s", err=exc),
+                     status=503)
     if not found:
-        return _page(error=t("no_station", sid=station_id), status=404)
+        return _page(error=_("No station %(sid)s.", sid=station_id), status=404)
     log.info("station %s revoked by %s", station_id, g.user.name)
     if request.accept_mimetypes.best == "application/json":
         return jsonify({"station_id": station_id, "revoked": True})

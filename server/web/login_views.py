@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 
 from protocol.urls import safe_next
 from server import auth
-from server.pages import ctx, lang, t
-from sohoa.webi18n import set_language
+from server.pages import ctx, lang
 from server.web.blueprint import LIMITER_KEY, bp
+from sohoa.webi18n import set_language
 
 
 def _safe_next(target: str | None, user: auth.User | None = None) -> str:
@@ -31,14 +32,14 @@ def login():
         limiter = current_app.extensions[LIMITER_KEY]  # sohoa.limits.AttemptLimiter
         wait = limiter.retry_after(name, address)
         if not auth.csrf_ok(session, request.form.get("csrf_token")):
-            error, status = t("csrf_failed"), 400
+            error, status = _("Your session expired: reload the page."), 400
         elif wait > 0:
-            error, status = t("login_limited", s=int(wait) + 1), 429
+            error, status = _("Too many failed logins. Try again in %(s)s seconds.", s=int(wait) + 1), 429
         else:
             user = auth.verify_login(ctx().db, name, password)
             if user is None:
                 limiter.failed(name, address)
-                error, status = t("login_failed"), 401
+                error, status = _("Wrong user name or password."), 401
             else:
                 limiter.succeeded(name, address)
                 session.clear()  # a fresh session (and CSRF token) after login: no fixation
@@ -73,7 +74,7 @@ def users():
                 request.form.get("password", ""),
                 request.form.get("role", "supervisor"),
             )
-            flash(t("user_saved", name=user.name))
+            flash(_("Saved account %(name)s.", name=user.name))
             return redirect(url_for("web.users"))
         except auth.AuthError as exc:
             flash(exc.message_vi if g.get("user") and lang() == "vi" else str(exc), "error")
