@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 from flask_babel import Babel, format_datetime, format_decimal, get_locale
+from markupsafe import Markup
 
 from protocol.i18n import DEFAULT, LANGS, TRANSLATIONS
 
@@ -35,11 +36,14 @@ def set_language(response: Response, code: str) -> Response:
     return response
 
 
-def when(value: Any, form: str = "short") -> str:
-    """A moment (datetime, ISO text or epoch seconds) in the page's language and the archives' time zone; the
-    value itself when it is not one (a partial date such as "2001" stays as written)."""
+def when(value: Any, form: str = "medium") -> Markup | str:
+    """A moment (datetime, ISO text or epoch seconds) in the page's language and the archives' time zone, as
+    <time datetime="ISO"> so scripts and tests still read the exact moment; the value itself when it is not
+    one (a partial date such as "2001" stays as written)."""
     moment = _moment(value)
-    return format_datetime(moment, form) if moment is not None else ("" if value is None else str(value))
+    if moment is None:
+        return "" if value is None else str(value)
+    return Markup('<time datetime="{}">{}</time>').format(moment.isoformat(), format_datetime(moment, form))
 
 
 def number(value: Any, digits: int | None = None) -> str:
