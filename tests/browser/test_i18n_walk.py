@@ -39,7 +39,14 @@ DOMAIN_TERMS = {
     "BẢN SAO": "the stamp printed on a copy, quoted as it is printed (Decree 30/2020)",
     "Tiếng Việt": "the language switch names each language in that language",
     "nghiệm thu": "acceptance, quoted beside its English in help texts",
+    "trích yếu": "the TT05 field's Vietnamese name, glossed beside 'Summary' on the metadata form",
 }
+# Messages (`message_vi` of QC flags and of the finish checklist) that the errors-and-messages branch (i16e,
+# issue #16 point 2) moves to the catalogue: shown in Vietnamese on the English station until it lands.
+# Delete this list when it has: the walk then holds them too.
+PENDING_MESSAGES = [re.compile(p) for p in (
+    r"Độ tương phản thấp", r"Nội dung chạm mép", r"^Còn \d+ trang bị đánh dấu lỗi", r"^Chưa chia hồ sơ thành tài liệu",
+)]
 # What the walk reads: every text node under a visible element, and the attributes a user sees.
 READ = """() => {
   const out = [];
@@ -106,8 +113,9 @@ def _problems(screen: str, lang: str, texts: list[str], data: list[str], msgids)
         if lang == "en":
             for term in DOMAIN_TERMS:
                 text = text.replace(term, " ")
-            for word in VI_WORD.findall(text):
-                found.append(f"{screen} [en] Vietnamese {word!r} in {raw[:80]!r}")
+            words = VI_WORD.findall(text)
+            if words and not any(p.search(raw) for p in PENDING_MESSAGES):
+                found.append(f"{screen} [en] Vietnamese {' '.join(words[:6])!r} in {raw[:80]!r}")
         else:
             for msgid, pattern in msgids:
                 if pattern.search(text):
@@ -134,7 +142,7 @@ def test_the_walk_sees_the_other_language_and_raw_keys():
     """Positive control of the probe the walks use: each kind of finding is found."""
     msgids = _catalogue()
     assert _problems("s", "en", ["Đăng nhập", "Hồ sơ cấp giấy", "File (hồ sơ)"], ["Hồ sơ cấp giấy"], msgids) == [
-        "s [en] Vietnamese 'Đăng' in 'Đăng nhập'", "s [en] Vietnamese 'nhập' in 'Đăng nhập'"]
+        "s [en] Vietnamese 'Đăng nhập' in 'Đăng nhập'"]
     assert _problems("s", "vi", ["Đăng xuất", "Log out"], [], msgids) == ["s [vi] untranslated 'Log out' in 'Log out'"]
     assert _problems("s", "vi", ["Trạng thái: stage_new"], [], msgids) == [
         "s [vi] raw key 'stage_new' in 'Trạng thái: stage_new'"]

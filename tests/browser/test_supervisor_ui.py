@@ -111,16 +111,16 @@ def test_supervisor_view_in_vietnamese(floor: Floor, demo_keys, three_page_pdf, 
             tel.progress(pages_captured=24, pages_per_minute=12.0, queue_ocr=1)
 
             op = page.locator('#pace-operator tr[data-name="le.van.quet"] td')
-            expect(op).to_have_text(["le.van.quet", "24", "24", "24.0"], timeout=15_000)
+            expect(op).to_have_text(["le.van.quet", "24", "24", "24,0"], timeout=15_000)  # vi decimals: a comma
             st = page.locator('#pace-station tr[data-name="st-a"] td')
             expect(st.nth(4)).to_have_text("30")  # the plan: the 30-sheet order assigned to st-a
             expect(st.nth(5)).to_contain_text("80%")  # 24 of 30
-            expect(st.nth(6)).to_have_text("0.25")  # 6 sheets left at 24 an hour
+            expect(st.nth(6)).to_have_text("0,25")  # 6 sheets left at 24 an hour
             fonds = page.locator('#pace-fonds tr[data-name="G09"] td')
             expect(fonds.nth(4)).to_have_text("42")
             expect(page.locator('#pace-station tr[data-name="st-b"]')).to_contain_text("chưa có kế hoạch")
             d = page.locator('#defects tr[data-operator="le.van.quet"] td')
-            expect(d).to_have_text(["le.van.quet", "1", "3", "0", "1", "1", "66.67"])
+            expect(d).to_have_text(["le.van.quet", "1", "3", "0", "1", "1", "66,67"])
             rej = page.locator("#rejections")
             expect(rej).to_contain_text("Mã băm hoặc kích thước tệp không khớp")
             expect(rej).to_contain_text("tram-02")
