@@ -86,6 +86,17 @@ def _catalogue() -> list[tuple[str, re.Pattern]]:
     return out
 
 
+def _raw_values() -> set[str]:
+    """Enumerated values as the code holds them ("operator", "accepted"): shown as such, a label is missing."""
+    from server.labels import LABELS
+    from station.auth import ROLES
+
+    return {*ROLES, *(value for values in LABELS.values() for value in values if len(value) > 3)}
+
+
+RAW_VALUES = _raw_values()
+
+
 def _data_strings(extra: list[str]) -> list[str]:
     """The data the screens show: never a translation problem, whatever its language."""
     from protocol import metadata as md
@@ -117,6 +128,9 @@ def _problems(screen: str, lang: str, texts: list[str], data: list[str], msgids)
             if words and not any(p.search(raw) for p in PENDING_MESSAGES):
                 found.append(f"{screen} [en] Vietnamese {' '.join(words[:6])!r} in {raw[:80]!r}")
         else:
+            for part in re.split(r"\s*[·|:]\s*", text.strip()):
+                if part and part[0].islower() and part in RAW_VALUES:  # "operator" where "Nhân viên" belongs
+                    found.append(f"{screen} [vi] raw value {part!r} in {raw[:80]!r}")
             for msgid, pattern in msgids:
                 if pattern.search(text):
                     found.append(f"{screen} [vi] untranslated {msgid!r} in {raw[:80]!r}")
@@ -146,6 +160,8 @@ def test_the_walk_sees_the_other_language_and_raw_keys():
     assert _problems("s", "vi", ["Đăng xuất", "Log out"], [], msgids) == ["s [vi] untranslated 'Log out' in 'Log out'"]
     assert _problems("s", "vi", ["Trạng thái: stage_new"], [], msgids) == [
         "s [vi] raw key 'stage_new' in 'Trạng thái: stage_new'"]
+    assert _problems("s", "vi", ["Lê Văn Quét · op1 · operator"], [], msgids) == [
+        "s [vi] raw value 'operator' in 'Lê Văn Quét · op1 · operator'"]
 
 
 def _report(found: list[str]) -> str:
