@@ -267,3 +267,33 @@ def test_every_station_screen_speaks_one_language(floor, browser):  # noqa: F811
         ctx.close()
         requests.post(url + "/api/logout", headers={"Authorization": f"Bearer {tok}"}, timeout=10)
     assert not found, _report(found)
+
+
+@pytest.mark.browser
+def test_revoking_a_station_asks_first_in_the_pages_language(archive, browser):  # noqa: F811 - fixtures
+    """The enrolment page's confirmation moved from an inline handler (which the CSP blocked: the station was
+    revoked without asking) to static/confirm.js, its question from the old table to the catalogue."""
+    db = archive.context.db
+    db.add_station("tram-thu", name="Trạm thử thu hồi")
+    revoked = lambda: next(s["revoked"] for s in db.stations() if s["id"] == "tram-thu")  # noqa: E731
+    ctx = browser.new_context(viewport=SERVER)  # CSP on, as in use
+    page = ctx.new_page()
+    try:
+        page.goto(archive.url + "/login")
+        page.fill("input[name=username]", ADMIN[0])
+        page.fill("input[name=password]", ADMIN[1])
+        page.click("form#login button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        asked: list[str] = []
+        for lang, question in (("vi", "Thu hồi quyền của trạm này ngay?"), ("en", "Revoke this station now?")):
+            page.goto(f"{archive.url}/lang/{lang}?next=/stations")
+            page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+            page.click('tr[data-station="tram-thu"] button[type=submit]')
+            page.wait_for_load_state("networkidle")
+            assert asked[-1] == question and not revoked()  # declined: nothing revoked
+        page.once("dialog", lambda d: d.accept())
+        page.click('tr[data-station="tram-thu"] button[type=submit]')
+        page.wait_for_load_state("networkidle")
+        assert revoked()  # positive control: accepted, the same click revokes
+    finally:
+        ctx.close()
