@@ -87,6 +87,7 @@ def test_copy_request_screen(archive, tmp_path):  # noqa: F811 - fixture
             page.fill("#copy-recipient", "Trần Văn Bình")
             page.check("input[name=kind][value=copy]")
             page.click("#copy-make")
+            expect(page.locator("a", has_text="Tải")).to_have_count(1)  # the probe above sees a download offered
             with page.expect_download() as got:
                 page.click("#copy-download")
             saved = tmp_path / "copy.pdf"
