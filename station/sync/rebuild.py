@@ -201,6 +201,7 @@ def rebuild(store: Store, data_dir: Path, item: dict[str, Any], package: Path, *
     entries = sorted(contents.documents, key=lambda d: d.ordinal)
     present = set(contents.members)
     pages_dir, derived = data_dir / "pages" / uid, data_dir / "derived" / uid
+    made = [d for d in (pages_dir.parent, pages_dir, derived.parent, derived) if not d.exists()]
     for folder in (pages_dir, derived):
         folder.mkdir(parents=True, exist_ok=True)
     seq = int(store.one("SELECT COALESCE(MAX(seq), 0) AS n FROM pages WHERE batch_id = ?",
@@ -256,7 +257,7 @@ def rebuild(store: Store, data_dir: Path, item: dict[str, Any], package: Path, *
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
-        for folder in (pages_dir, derived):
+        for folder in reversed(made):  # the folders this attempt made, when nothing else is in them
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
         raise
