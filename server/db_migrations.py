@@ -212,7 +212,8 @@ def _archive_audit(conn: Any) -> None:
 
 # Version 6: which station made each hồ sơ (the one that sent its newest station-made version), so a station's
 # rework list is one indexed query instead of a scan of every returned hồ sơ (server/archive/rework.py). Filled
-# from the accepted uploads already there; kept by rework.record_maker on every accepted upload after.
+# from the accepted uploads already there; kept by rework.record_maker on every accepted upload after. And
+# each acceptance decision's ISO 2859-1 plan with its verdict (JSON) and the reason for a proposal against it.
 MAKERS = """
 CREATE TABLE IF NOT EXISTS archive_makers (
   objid TEXT PRIMARY KEY,
@@ -224,6 +225,8 @@ CREATE TABLE IF NOT EXISTS archive_makers (
   updated_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS archive_makers_station ON archive_makers (station_id);
+ALTER TABLE acceptance_decisions ADD COLUMN plan TEXT NOT NULL DEFAULT '';
+ALTER TABLE acceptance_decisions ADD COLUMN plan_reason TEXT NOT NULL DEFAULT '';
 """
 
 
@@ -261,5 +264,6 @@ RECORDS: list[Migration] = [
     Migration(4, "the archive's tables (states, acceptance, copies) and the work orders' own: at start",
               ARCHIVE_TABLES),
     Migration(5, "the archive's insert-only access log", _archive_audit),
-    Migration(6, "each hồ sơ's maker station, indexed (a station's rework list without a scan)", _makers),
+    Migration(6, "each hồ sơ's maker station, indexed (a station's rework list without a scan); decisions' "
+              "ISO 2859-1 plan and the reason for going against it", _makers),
 ]

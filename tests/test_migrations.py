@@ -131,7 +131,7 @@ def test_records_of_the_previous_schema_keep_accounts_made_on_first_use(tmp_path
     assert _version(tmp_path / "server.db") == 2
     db = ServerDB(tmp_path / "server.db")
     assert _version(tmp_path / "server.db") == LAST_RECORDS == 6
-    assert [b.name for b in tmp_path.glob("server.db.pre-v5-*.bak")], "backed up before stepping up"
+    assert [b.name for b in tmp_path.glob("server.db.pre-v6-*.bak")], "backed up before stepping up"
     assert auth.verify_login(db, "truong.phong", "mat-khau-dai-1") == auth.User("truong.phong", "supervisor")
     assert db.one("SELECT count(*) AS n FROM web_sessions")["n"] == 1
     assert db.one("SELECT station_id FROM enrollment_codes")["station_id"] == "tram-02"
