@@ -130,9 +130,21 @@ def test_reopen_from_the_archive_fix_and_send_version_2(station, archive_server,
     assert "kết nối kho lưu trữ" in offline.value.message_vi
     assert store.batch(batch["id"])["state"] == BatchState.SYNCED
 
-    # Reopened from the archive: same batch, its pages rebuilt from the stored PDFs, defects on them.
-    again = rework.reopen(store, item, actor="op1", data_dir=data, fetch=client.rework_package,
-                          station_id=STATION_ID)
+    # Reopened from the archive, as the home screen's button does it (the station's /api, its sync client):
+    # same batch, its pages rebuilt from the stored PDFs, defects on them.
+    from station.web.app import create_app
+    from tests.support.web import login, seed_accounts
+
+    seed_accounts(store)
+    station.sync_client = client
+    web = create_app(station).test_client()
+    bearer = {"Authorization": f"Bearer {login(web, 'op1')['token']}"}
+    listed = web.get("/api/rework", headers=bearer).get_json()["rework"]
+    assert [(i["objid"], i["status"]) for i in listed] == [(objid, "returned")]
+    answer = web.post("/api/rework/reopen", json={"objid": objid}, headers=bearer)
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["url"] == f"/batch/{batch['id']}/review"
+    again = store.batch(batch["id"])
     assert (again["id"], again["state"]) == (batch["id"], BatchState.REVIEW)
     assert not list((data / "rework").glob("*.zip")), "the download is removed once rebuilt"
     new = store.pages(batch["id"])
