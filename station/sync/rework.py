@@ -6,7 +6,9 @@ for a fix, and the new version's identity for the package.
   without the server still shows what it has to redo.
 - Reopening moves a SYNCED batch back to REVIEW (the only way out of SYNCED) and records, in the station
   database, which stored version it replaces and the defects mapped to this station's page ids (a defect
-  names a document and a page within it; the pages of the document are the batch's own split).
+  names a document and a page within it; the pages of the document are the batch's own split). A station
+  that no longer has the batch or its page files fetches the stored package first and rebuilds the batch
+  from it (station.sync.rebuild), then reopens it the same way.
 - Finishing a reopened batch builds the package under the same OBJID, RECORDSTATUS=REPLACEMENT, with PREMIS
   naming the replaced version (version_args): the archive stores it as the next version of the hồ sơ.
 """
