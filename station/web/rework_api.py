@@ -79,7 +79,7 @@ def _status(store: Any, item: dict[str, Any], batch: dict[str, Any] | None) -> s
 
 STATUS_WORDS = {"returned": "Returned by the archive: fix and send again",
                 "reworking": "Being fixed on this station", "resent": "Fixed version sent to the archive",
-                "missing": "The pages are no longer on this station"}
+                "missing": "Returned by the archive: reopening fetches its pages from the archive"}
 
 
 @bp.get("/rework")
@@ -120,7 +120,10 @@ def reopen():
         return jsonify({"error": "not_found", "message": f"{objid} is not on the archive's rework list",
                         "message_vi": _("This hồ sơ is not on the archive's rework list.")}), 404
     try:
-        batch = rework.reopen(station.store, item, actor=actor())
+        client = station.sync_client
+        batch = rework.reopen(station.store, item, actor=actor(), data_dir=station.config.data_dir,
+                              fetch=client.rework_package if client else None,
+                              station_id=station.config.station_id)
     except rework.ReworkError as exc:
         return jsonify({"error": "conflict", "message": str(exc), "message_vi": exc.message_vi}), 409
     return jsonify({"batch_id": batch["id"], "state": batch["state"], "url": f"/batch/{batch['id']}/review"})
