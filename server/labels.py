@@ -114,6 +114,10 @@ LABELS: dict[str, dict[str, Msg]] = {
         "station": N_("Station %(name)s (no work order)"),
         "wo": N_("Work order %(name)s"),
     },
+    "plan_says": {
+        "accept": N_("The plan says: accept (d ≤ Ac in every class)."),
+        "return": N_("The plan says: return (d ≥ Re in at least one class)."),
+    },
     "purpose": {
         "01": N_("Personal"),
         "02": N_("Official"),

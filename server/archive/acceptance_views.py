@@ -142,9 +142,12 @@ def propose(lot: str):
     objids = [o for o in pending if o in chosen] if chosen else pending
     try:
         defects = _defects(request.form.get("defects", ""), objids)
+        sample = lots.latest_sample(ctx(), lot)
         did = decisions.propose(ctx().db, lot=lot, objids=objids, decision=request.form.get("decision", ""),
                                 defects=defects, inspector=g.user.name, address=_address(),
-                                note=request.form.get("note", "")[:2000])
+                                note=request.form.get("note", "")[:2000],
+                                plan=(sample or {}).get("policy", {}).get("plan"),
+                                reason=request.form.get("plan_reason", "")[:2000])
     except DecisionError as exc:
         flash(exc.message_vi, "error")
         return redirect(url_for("archive.inspect", lot=lot))
@@ -157,7 +160,8 @@ def _decision(decision_id: str) -> dict[str, Any]:
     row = db.one("SELECT * FROM acceptance_decisions WHERE id = ?", (decision_id,))
     if row is None:
         abort(404)
-    return dict(row, objids=json.loads(row["objids"]), defects=json.loads(row["defects"]))
+    return dict(row, objids=json.loads(row["objids"]), defects=json.loads(row["defects"]),
+                plan=json.loads(row["plan"]) if row.get("plan") else None)
 
 
 @bp.get("/decision/<decision_id>")

@@ -55,6 +55,8 @@ def render(*, lot: str, decision: dict[str, Any], accepted: list[dict[str, Any]]
                  f"Người phê duyệt: {decision['validated_by']} lúc {decision['validated_at']}",
                  f"Lập lúc: {iso_vn(when, millis=False)}"):
         doc.multi_cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    for line in plan_lines(decision.get("plan"), decision.get("plan_reason") or ""):
+        doc.multi_cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
     doc.ln(3)
     doc.set_font("serif", "B", 12)
     doc.multi_cell(0, 7, f"Hồ sơ đạt nghiệm thu ({len(accepted)})", new_x="LMARGIN", new_y="NEXT")
@@ -74,6 +76,26 @@ def render(*, lot: str, decision: dict[str, Any], accepted: list[dict[str, Any]]
                            new_x="LMARGIN", new_y="NEXT")
     raw = bytes(doc.output())
     return _as_pdfa(raw, title=f"Biên bản nghiệm thu {lot}", agency=agency, when=when)
+
+
+def plan_lines(plan: Any, reason: str = "") -> list[str]:
+    """The ISO 2859-1 plan of the decision in the biên bản: letter, n, and per class AQL, Ac, Re, d."""
+    if isinstance(plan, str):
+        plan = json.loads(plan) if plan else None
+    if not plan:
+        return []
+    severity = label_in("severity", plan.get("severity", "normal"), "vi")
+    lines = [f"Phương án lấy mẫu ISO 2859-1 (bảng {plan.get('table')}, kiểm tra {severity.lower()}): "
+             f"mã chữ {plan['letter']}, cỡ mẫu n = {plan['n']}"]
+    for cls, c in plan["classes"].items():
+        lines.append(f"    – Lỗi {label_in('class', cls, 'vi').lower()}: AQL {c['aql']}, Ac = {c['ac']}, "
+                     f"Re = {c['re']}, d = {(plan.get('d') or {}).get(cls, 0)}")
+    verdict = {"accept": "đạt", "return": "không đạt"}.get(plan.get("verdict", ""), "")
+    if verdict:
+        lines.append(f"Kết luận theo phương án: {verdict}")
+    if reason:
+        lines.append(f"Đề xuất khác phương án, lý do: {reason}")
+    return lines
 
 
 def _as_pdfa(raw: bytes, *, title: str, agency: str, when: datetime) -> bytes:

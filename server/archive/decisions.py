@@ -44,8 +44,12 @@ def _check_defects(defects: list[dict[str, Any]]) -> None:
 
 
 def propose(db: Records, *, lot: str, objids: list[str], decision: str, defects: list[dict[str, Any]],
-            inspector: str, address: str, note: str = "") -> str:
-    """Record the inspector's proposal; the hồ sơ go to `in_review`. Returns the decision id."""
+            inspector: str, address: str, note: str = "", plan: dict[str, Any] | None = None,
+            reason: str = "") -> str:
+    """Record the inspector's proposal; the hồ sơ go to `in_review`. Returns the decision id.
+
+    `plan`: the lot's ISO 2859-1 plan (server.archive.aql.plan, kept with its sample); its verdict on these
+    defects is recorded with the proposal, and a proposal against it needs a written `reason`."""
     if decision not in DECISIONS:
         raise DecisionError(f"decision must be one of {DECISIONS}", "Quyết định phải là đạt hoặc trả lại")
     if not objids:
@@ -54,18 +58,33 @@ def propose(db: Records, *, lot: str, objids: list[str], decision: str, defects:
     if decision == "accept" and any(d["class"] == "critical" for d in defects):
         raise DecisionError("a lot with a critical defect cannot be accepted",
                             "Lô có lỗi nghiêm trọng không thể được nghiệm thu đạt")
+    judged = ""
+    reason = (reason or "").strip()
+    if plan:
+        from server.archive import aql
+
+        found = aql.verdict(plan, defects)
+        if found["verdict"] != decision and not reason:
+            raise DecisionError(
+                f"the plan's verdict is {found['verdict']} (d={found['d']}): a proposal against it needs a reason",
+                "Đề xuất này trái với kết luận của phương án lấy mẫu ISO 2859-1; hãy ghi lý do vào ô "
+                "“Lý do khác phương án”.")
+        judged = json.dumps(dict(plan, d=found["d"], verdict=found["verdict"], rejected=found["rejected"]),
+                            ensure_ascii=False)
     decision_id = uuid.uuid4().hex
     with db.tx() as conn:
         conn.execute(
-            "INSERT INTO acceptance_decisions (id, lot, objids, decision, defects, note, proposed_by, proposed_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO acceptance_decisions (id, lot, objids, decision, defects, note, proposed_by, proposed_at,"
+            " plan, plan_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (decision_id, lot, json.dumps(objids), decision, json.dumps(defects, ensure_ascii=False), note,
-             inspector, iso_vn()),
+             inspector, iso_vn(), judged, reason if judged else ""),
         )
     for objid in objids:
         states.set_state(db, objid, "in_review", by=inspector)
     audit.record(db, actor=inspector, action="decision", target=lot, address=address,
-                 detail=f"propose {decision} {decision_id} ({len(objids)} hồ sơ, {len(defects)} defects)")
+                 detail=f"propose {decision} {decision_id} ({len(objids)} hồ sơ, {len(defects)} defects)"
+                 + (f"; against the plan: {reason}" if judged and reason and json.loads(judged)["verdict"] != decision
+                    else ""))
     return decision_id
 
 

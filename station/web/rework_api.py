@@ -80,7 +80,7 @@ def _status(store: Any, item: dict[str, Any], batch: dict[str, Any] | None) -> s
 
 STATUS_WORDS = {"returned": N_("Returned by the archive: fix and send again"),
                 "reworking": N_("Being fixed on this station"), "resent": N_("Fixed version sent to the archive"),
-                "missing": N_("The pages are no longer on this station")}  # N_: marked for the catalogue
+                "missing": N_("Returned by the archive: reopening fetches its pages from the archive")}  # N_: marked
 
 
 @bp.get("/rework")
@@ -121,7 +121,10 @@ def reopen():
         return jsonify({"error": "not_found", "message": f"{objid} is not on the archive's rework list",
                         "message_vi": _("This hồ sơ is not on the archive's rework list.")}), 404
     try:
-        batch = rework.reopen(station.store, item, actor=actor())
+        client = station.sync_client
+        batch = rework.reopen(station.store, item, actor=actor(), data_dir=station.config.data_dir,
+                              fetch=client.rework_package if client else None,
+                              station_id=station.config.station_id)
     except rework.ReworkError as exc:
         return jsonify({"error": "conflict", "message": str(exc), "message_vi": exc.message_vi}), 409
     return jsonify({"batch_id": batch["id"], "state": batch["state"], "url": f"/batch/{batch['id']}/review"})

@@ -19,7 +19,7 @@ from archive_support import PAGES, build_and_send, three_page_pdf  # noqa: E402,
 from test_dashboard_support import Floor, floor  # noqa: E402,F401 - fixture
 from test_workorders import GOOD, csv_bytes  # noqa: E402
 
-from tests.support.web import SUPERVISOR  # noqa: E402
+from tests.support.web import SUPERVISOR, show_listeners_see  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -102,6 +102,7 @@ def test_supervisor_view_in_vietnamese(floor: Floor, demo_keys, three_page_pdf, 
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(floor.url + "/login")
+            show_listeners_see(page, errors)  # the probe asserted empty at the end does see a script error
             page.fill("input[name=username]", SUPERVISOR[0])
             page.fill("input[name=password]", SUPERVISOR[1])
             page.click("form#login button[type=submit]")

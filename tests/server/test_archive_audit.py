@@ -47,6 +47,7 @@ def test_filters_on_both_backends(records):  # noqa: F811 - fixture
     assert actions(target="BBB") == [("binh.loc", "download")]
     assert len(actions(since=today, until=today)) == 3  # the whole of today, on either collation
     assert actions(until="2000-01-01") == [] and actions(since="2999-01-01") == []
+    assert "binh.loc" in audit.to_csv(records)  # positive control: unfiltered, the same probe sees binh.loc
     exported = audit.to_csv(records, audit.Filter(actor="an.loc"))
     assert exported.count("an.loc") == 2 and "binh.loc" not in exported
 

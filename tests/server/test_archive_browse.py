@@ -109,4 +109,10 @@ def test_opening_a_hoso_prepares_its_documents_first_pages(archive):  # noqa: F8
     cache = archive.context.config.data_dir / "cache" / "viewer"
     _page(archive.session(), f"{archive.url}/archive/hoso/{archive.objid}")
     wait_until(lambda: list(cache.glob("*/p0001-w900.png")), 60, "the first page rendered ahead", interval=0.1)
+    from server.archive import render
+
+    render._PREWARM.submit(lambda: None).result(timeout=120)  # the work ahead is over: nothing more is coming
     assert not list(cache.glob("*/p0002-*"))  # only the first page, not the document
+    second = archive.session().get(f"{archive.url}/archive/doc/{archive.objid}/{archive.doc_id}/page/2.png?w=900",
+                                   timeout=30)
+    assert second.status_code == 200 and list(cache.glob("*/p0002-*")), "positive control: the glob sees page 2"

@@ -79,6 +79,8 @@ def test_snippet_marks_every_hit_and_stays_on_its_page():
     assert page == 2
     text = "".join(t for t, _ in pieces)
     assert "Trang" not in text  # nothing from the pages around it
+    first_page, around = find.snippet(raw, ["mot"])  # positive control: a hit on page 1 shows its "Trang"
+    assert first_page == 1 and "Trang" in "".join(t for t, _ in around)
     assert [t for t, hit in pieces if hit] == ["Đồng", "Nai", "ĐỒNG", "NAI"]
 
 
