@@ -74,6 +74,9 @@ def create_app(context: ServerContext) -> Flask:
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.extensions["sohoa"] = context
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024  # one chunk, never a whole package in memory
+    from sohoa.webi18n import install as install_babel
+
+    install_babel(app)  # the one catalogue and language rule of both apps
     from sohoa.streams import StreamLimiter
 
     # Live views (/events) may hold at most a third of the web threads; 2 per supervisor.
@@ -118,9 +121,7 @@ def _errors(app: Flask) -> None:
         page = "<!doctype html><title>{{ s }}</title><h1>{{ s }}</h1><p>{{ text }}</p><p lang=en>{{ en }}</p>"
         return render_template_string(page, s=status, text=text, en=message), status
 
-    from server.pages import lang
-
-    install(app, answer, locale=lang)
+    install(app, answer)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # noqa: ANN202

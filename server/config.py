@@ -10,6 +10,10 @@ from protocol.config import ConfigError, ConfigProblem, parse, read_toml
 PORT = {"range": (1, 65535)}
 
 
+# The AQL columns of ISO 2859-1's master tables up to 10 % nonconforming, and 0: "no defect accepted".
+AQL_COLUMNS = (0.0, 0.010, 0.015, 0.025, 0.040, 0.065, 0.10, 0.15, 0.25, 0.40, 0.65, 1.0, 1.5, 2.5, 4.0, 6.5, 10.0)
+
+
 @dataclass
 class AcceptanceConfig:
     """[acceptance]: what nghiệm thu checks and how it samples (shared/domain/acceptance-and-access.md)."""
@@ -25,6 +29,14 @@ class AcceptanceConfig:
     sampling_minimum: int = field(default=20, metadata={"range": (0, 100_000)})
     # ...and per contract (work order id or batch uid): "WO-12=iso2859-1", "WO-13=percent:5:30".
     contracts: list[str] = field(default_factory=list)
+    # The contract's AQL per defect class (percent nonconforming pages) for ISO 2859-1 lots: each plan's Ac/Re
+    # come from the standard's tables (server/archive/aql.py). Critical 0: not one critical defect accepted.
+    aql_critical: float = field(default=0.0, metadata={"choices": AQL_COLUMNS})
+    aql_major: float = field(default=1.0, metadata={"choices": AQL_COLUMNS})
+    aql_minor: float = field(default=4.0, metadata={"choices": AQL_COLUMNS})
+
+    def aqls(self) -> dict[str, float]:
+        return {"critical": self.aql_critical, "major": self.aql_major, "minor": self.aql_minor}
 
 
 @dataclass

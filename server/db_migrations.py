@@ -18,6 +18,7 @@ The list of every database's migrations: docs/migrations.md.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Any
 
@@ -209,6 +210,51 @@ def _archive_audit(conn: Any) -> None:
         conn.execute(AUDIT_PG)
 
 
+# Version 6: which station made each hồ sơ (the one that sent its newest station-made version), so a station's
+# rework list is one indexed query instead of a scan of every returned hồ sơ (server/archive/rework.py). Filled
+# from the accepted uploads already there; kept by rework.record_maker on every accepted upload after. And
+# each acceptance decision's ISO 2859-1 plan with its verdict (JSON) and the reason for a proposal against it.
+MAKERS = """
+CREATE TABLE IF NOT EXISTS archive_makers (
+  objid TEXT PRIMARY KEY,
+  station_id TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  batch_uid TEXT,
+  work_order_id TEXT,
+  file_code TEXT,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS archive_makers_station ON archive_makers (station_id);
+ALTER TABLE acceptance_decisions ADD COLUMN plan TEXT NOT NULL DEFAULT '';
+ALTER TABLE acceptance_decisions ADD COLUMN plan_reason TEXT NOT NULL DEFAULT '';
+"""
+
+
+def _makers(conn: Any) -> None:
+    lite = isinstance(conn, sqlite3.Connection)
+    for sql in statements(MAKERS):
+        conn.execute(sql)
+    mark = "?" if lite else "%s"
+    cols = ("station_id", "sha256", "batch_uid", "work_order_id", "file_code", "receipt", "updated_at")
+    rows = conn.execute(f"SELECT {', '.join(cols)} FROM uploads WHERE state = 'accepted' AND receipt IS NOT NULL"
+                        " ORDER BY updated_at").fetchall()
+    for row in rows:
+        values = [row[c] for c in cols] if isinstance(row, dict) else list(row)
+        station_id, sha256, batch_uid, work_order_id, file_code, receipt, updated_at = values
+        try:
+            objid = json.loads(receipt).get("objid") or ""
+        except (ValueError, AttributeError):
+            continue
+        if objid:
+            conn.execute(
+                "INSERT INTO archive_makers (objid, station_id, sha256, batch_uid, work_order_id, file_code,"
+                f" updated_at) VALUES ({', '.join([mark] * 7)}) ON CONFLICT (objid) DO UPDATE SET"
+                " station_id = excluded.station_id, sha256 = excluded.sha256, batch_uid = excluded.batch_uid,"
+                " work_order_id = excluded.work_order_id, file_code = excluded.file_code,"
+                " updated_at = excluded.updated_at",
+                (objid, station_id, sha256, batch_uid, work_order_id, file_code, updated_at))
+
+
 RECORDS: list[Migration] = [
     Migration(1, "first release (0.1.0)", FIRST_RELEASE),
     Migration(2, "uploads found by state (open uploads at start, dashboard)",
@@ -218,4 +264,6 @@ RECORDS: list[Migration] = [
     Migration(4, "the archive's tables (states, acceptance, copies) and the work orders' own: at start",
               ARCHIVE_TABLES),
     Migration(5, "the archive's insert-only access log", _archive_audit),
+    Migration(6, "each hồ sơ's maker station, indexed (a station's rework list without a scan); decisions' "
+              "ISO 2859-1 plan and the reason for going against it", _makers),
 ]

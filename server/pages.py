@@ -1,5 +1,5 @@
 """What every page of the server's web UIs (server/web: supervisors and admins; server/archive: archivists)
-shares: the server's context, the chosen language and its texts, and the guard that runs before each page.
+shares: the server's context and the guard that runs before each page (texts: gettext, sohoa/webi18n.py).
 
 Every endpoint needs a logged-in user unless marked `public` (server/auth.py), with the role it names; POST
 requests need the session's CSRF token. Accounts are read from the server's records (`ctx().db`), shared when
@@ -14,8 +14,9 @@ from typing import Any
 from flask import abort, current_app, g, redirect, request, session, url_for
 
 from protocol.i18n import N_
-from server import auth, i18n
+from server import auth
 from sohoa.weberrors import refuse
+from sohoa.webi18n import current
 
 
 def ctx() -> Any:
@@ -23,12 +24,8 @@ def ctx() -> Any:
 
 
 def lang() -> str:
-    chosen = session.get("lang")
-    return chosen if chosen in i18n.LANGS else i18n.DEFAULT
-
-
-def t(key: str, **values: object) -> str:
-    return i18n.text(key, lang(), **values)
+    """The page's language (the one rule of both apps: sohoa/webi18n.py)."""
+    return current()
 
 
 def _wants_json() -> bool:
@@ -47,10 +44,7 @@ def guard() -> Any:
         live = auth.session_user(ctx().db, session.get("sid"), idle_s=cfg.session_idle_s, max_s=cfg.session_max_s)
         g.user = auth.active_user(ctx().db, name) if live == name else None
         if g.user is None:  # logged out, expired, disabled or removed since login
-            keep_lang = session.get("lang")
             session.clear()
-            if keep_lang:
-                session["lang"] = keep_lang
     if role is None:
         return None
     if g.user is None:

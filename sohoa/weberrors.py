@@ -22,19 +22,14 @@ Answer = Callable[..., Any]  # (status, error key, English message, message in t
 
 
 def lang() -> str:
-    """The request's language: Flask-Babel's locale where the app has Flask-Babel; else the locale function the
-    app gave `install` (the server's session language until it moves to Flask-Babel); else the default."""
+    """The request's language, by the one rule of both apps (sohoa.webi18n: Flask-Babel, the `lang` cookie)."""
     from flask import current_app
 
-    if "babel" in current_app.extensions:
-        from flask_babel import get_locale
+    if "babel" not in current_app.extensions:  # an app without the language rule (a bare test app)
+        return DEFAULT
+    from sohoa.webi18n import current
 
-        locale = get_locale()
-        return locale.language if locale is not None and locale.language in LANGS else DEFAULT
-    try:
-        chosen = current_app.extensions.get("sohoa.locale", lambda: DEFAULT)()
-    except (RuntimeError, AssertionError):  # an answer before the session is open (Flask asserts): the default
-        chosen = DEFAULT
+    chosen = current()
     return chosen if chosen in LANGS else DEFAULT
 
 
@@ -68,9 +63,7 @@ class SafeJSONProvider(DefaultJSONProvider):
         return super().dumps(with_texts(obj, lang()) if has_request_context() else obj, **kwargs)
 
 
-def install(app: Flask, answer: Answer, locale: Callable[[], str] | None = None) -> None:
-    if locale is not None:
-        app.extensions["sohoa.locale"] = locale
+def install(app: Flask, answer: Answer) -> None:
     app.json_provider_class = SafeJSONProvider
     app.json = SafeJSONProvider(app)
 

@@ -24,6 +24,7 @@ from protocol.metadata import DocumentRecord, FileRecord, MetadataError, check_d
 from protocol.version import SOFTWARE
 from station.processing.orientation import summary as orientation_summary
 from station.store import BatchState, Store
+from station.sync.rebuild import carried_page
 from station.sync.rework import version_args
 from station.sync.space import DISK_FULL, disk_full
 
@@ -55,6 +56,12 @@ def _ocr_job(args: tuple[str, float, str]) -> FinishedPage:
 
     path, dpi, lang = args
     return finish_page(Path(path), dpi=dpi, lang=lang)
+
+
+def _done(result: object) -> Future:
+    future: Future = Future()
+    future.set_result(result)
+    return future
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -129,8 +136,10 @@ class Finisher:
         with _pool(self.workers) as pool:
             # Every page's OCR is queued at once: the workers keep going while this thread builds and
             # signs the documents whose pages are done.
+            # A page rebuilt from the stored package and untouched since keeps its image and OCR layer.
             ocr_jobs = {
-                pid: pool.submit(_ocr_job, (str(path), dpi, self.ocr_lang))
+                pid: _done(carried) if (carried := carried_page(self.data_dir, pages[pid])) else
+                pool.submit(_ocr_job, (str(path), dpi, self.ocr_lang))
                 for pid, (path, dpi) in ((pid, self._page_image(pages[pid])) for _, rec in docs for pid in rec.page_ids)
             }
             for doc_row, record in docs:
@@ -305,7 +314,20 @@ class Finisher:
                     extra={"sha256": page["sha256"]},
                 )
             )
-            if page["processing"]:
+            if page["processing"] and page["processing"].get("package"):
+                kept = page["processing"]["package"]
+                events.append(
+                    PremisEvent(
+                        event_type="replication",
+                        at=page["processed_at"],
+                        agent=f"software:{self.software}",
+                        detail=f"image layer of {kept['objid']} version {kept['version']} taken out of its "
+                        f"stored PDF unchanged (JPEG {kept['jpeg_sha256']})",
+                        objects=[_page_ref(page)],
+                        extra={"sha256": page["derivative_sha256"]},
+                    )
+                )
+            elif page["processing"]:
                 proc = page["processing"]
                 how = orientation_summary(proc.get("rotation_method", "none"), proc.get("rotation_evidence") or {})
                 turn = f", operator turn {proc['manual_rotation']}" if proc.get("manual_rotation") else ""

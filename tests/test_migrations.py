@@ -130,8 +130,8 @@ def test_records_of_the_previous_schema_keep_accounts_made_on_first_use(tmp_path
     shutil.copy(SCHEMA_V2 / "server.db", tmp_path / "server.db")
     assert _version(tmp_path / "server.db") == 2
     db = ServerDB(tmp_path / "server.db")
-    assert _version(tmp_path / "server.db") == LAST_RECORDS == 5
-    assert [b.name for b in tmp_path.glob("server.db.pre-v5-*.bak")], "backed up before stepping up"
+    assert _version(tmp_path / "server.db") == LAST_RECORDS == 6
+    assert [b.name for b in tmp_path.glob("server.db.pre-v6-*.bak")], "backed up before stepping up"
     assert auth.verify_login(db, "truong.phong", "mat-khau-dai-1") == auth.User("truong.phong", "supervisor")
     assert db.one("SELECT count(*) AS n FROM web_sessions")["n"] == 1
     assert db.one("SELECT station_id FROM enrollment_codes")["station_id"] == "tram-02"
@@ -191,9 +191,9 @@ def test_postgresql_records_of_the_previous_schema_step_up(tmp_path: Path):
         db = PgServerDB(url, backup_dir=tmp_path / "dumps")
         with psycopg.connect(url, autocommit=True) as conn:
             [(version,)] = conn.execute("SELECT version FROM schema_version WHERE component = 'records'")
-        assert version == LAST_RECORDS == 5
+        assert version == LAST_RECORDS == 6
         assert db.one("SELECT name FROM operators WHERE code = 'NV01'")["name"] == "Nguyễn Văn A"
-        assert len(list((tmp_path / "dumps").glob("records.pre-v5-*.dump"))) == 1
+        assert len(list((tmp_path / "dumps").glob("records.pre-v6-*.dump"))) == 1
         db.query("SELECT count(*) FROM acceptance_decisions")  # the archive's tables came with the step
         with db.tx() as conn:
             conn.execute("INSERT INTO archive_audit (at, actor, action, target, address) "
@@ -202,3 +202,58 @@ def test_postgresql_records_of_the_previous_schema_step_up(tmp_path: Path):
             conn.execute("UPDATE archive_audit SET actor = 'someone else'")
         assert [r["actor"] for r in db.query("SELECT actor FROM archive_audit")] == ["a"], "the log stays as written"
         db.close()
+
+
+UPLOADS_V5 = [  # (id, station, sha256, batch, verdict, objid, updated_at): B-2 is the newer version of OBJ-1
+    ("u1", "tram-a", "A" * 64, "B-1", "accepted", "OBJ-1", "2026-12-01T08:00:00.000+07:00"),
+    ("u2", "tram-b", "B" * 64, "B-2", "accepted", "OBJ-1", "2026-12-02T08:00:00.000+07:00"),
+    ("u3", "tram-a", "C" * 64, "B-3", "accepted", "OBJ-2", "2026-12-01T09:00:00.000+07:00"),
+    ("u4", "tram-a", "D" * 64, "B-4", "rejected", "OBJ-3", "2026-12-01T10:00:00.000+07:00"),
+]
+
+
+def _uploads_v5(execute, mark: str) -> None:
+    import json
+
+    for uid, station, sha, batch, verdict, objid, at in UPLOADS_V5:
+        execute("INSERT INTO uploads (id, station_id, sha256, size, file_code, batch_uid, state, receipt,"
+                f" created_at, updated_at) VALUES ({', '.join([mark] * 10)})",
+                (uid, station, sha, 1, "000.00.00.H47.2001.1", batch, verdict,
+                 json.dumps({"objid": objid, "verdict": verdict}), at, at))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_version_6_indexes_each_hoso_maker_from_the_uploads_there(tmp_path: Path, backend: str):
+    """Migration 6 fills archive_makers from the accepted uploads of a version-5 database: the station of the
+    newest accepted upload per OBJID (a rejected one makes nobody the maker), indexed by station."""
+    from contextlib import ExitStack
+
+    from protocol.migrations import migrate_sqlite
+
+    with ExitStack() as stack:
+        if backend == "sqlite":
+            from server.db import ServerDB
+
+            conn = sqlite3.connect(tmp_path / "server.db", isolation_level=None)
+            migrate_sqlite(conn, tmp_path / "server.db", RECORDS[:5], label="records")
+            _uploads_v5(conn.execute, "?")
+            assert "archive_makers" not in _tables(tmp_path / "server.db"), "the probe sees it missing at v5"
+            conn.close()
+            db = ServerDB(tmp_path / "server.db")
+            assert "archive_makers_station" in _indexes(tmp_path / "server.db")
+        else:
+            import psycopg
+            from test_catalog_pg import pg_database
+
+            from protocol.migrations import migrate_postgres
+            from server.db_pg import PgServerDB
+
+            url = stack.enter_context(pg_database())
+            with psycopg.connect(url, autocommit=True) as conn:
+                migrate_postgres(conn, RECORDS[:5], component="records")
+                _uploads_v5(conn.execute, "%s")
+            db = PgServerDB(url, backup_dir=tmp_path / "dumps")
+        stack.callback(db.close)
+        rows = db.query("SELECT objid, station_id, batch_uid FROM archive_makers ORDER BY objid")
+        assert [(r["objid"], r["station_id"], r["batch_uid"]) for r in rows] == [
+            ("OBJ-1", "tram-b", "B-2"), ("OBJ-2", "tram-a", "B-3")]

@@ -124,6 +124,7 @@ class PackageContents:
     premis_objects: list[dict]
     created: str = ""
     fonds_code: str = ""
+    agency_name: str = ""  # the ARCHIVIST organisation agent's name (the agency whose records these are)
     software: str = ""
     members: list[str] = field(default_factory=list)  # every member path found (relative to folder)
     problems: list[str] = field(default_factory=list)  # parts that could not be read (checks report them)

@@ -163,6 +163,7 @@ def read_source(source: Source) -> PackageContents:
         n.get(f"{{{NS_CSIP}}}NOTETYPE", ""): (n.text or "") for n in root.hdr.iterfind("m:agent/m:note", NS)
     }
     software = _software(root.hdr)
+    agency = root.hdr.findtext("m:agent[@ROLE='ARCHIVIST']/m:name", "", NS)
 
     ead_href = next((e.path for e in files if e.use == "mdRef" and e.path.endswith("EAD.xml")), "")
     hoso: dict[str, str] = {}
@@ -211,6 +212,7 @@ def read_source(source: Source) -> PackageContents:
         premis_objects=objects,
         created=root.hdr.get("CREATEDATE", ""),
         fonds_code=notes.get("IDENTIFICATIONCODE", ""),
+        agency_name="" if agency == "-" else agency,
         software=software,
         members=members,
         problems=problems,

@@ -8,12 +8,14 @@ import json
 from typing import Any
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from protocol.i18n import N_
 from server.archive import bienban, browse, decisions, lots, sampling, signing
 from server.archive.decisions import DecisionError
 from server.archive.views import archivist, bp
-from server.pages import ctx, lang, t
+from server.labels import label
+from server.pages import ctx, lang
 
 DEFECT_KEYS = ("class", "kind", "objid", "doc_id", "page", "note")
 
@@ -70,7 +72,7 @@ def draw_sample(lot: str):
     except (lots.LotError, sampling.PolicyError) as exc:
         flash(exc.text(lang()), "error")
         return redirect(url_for("archive.lot", lot=lot))
-    flash(t("sample_drawn", n=len(json.loads(row["sample"]))), "ok")
+    flash(_("Sample of %(n)s pages drawn.", n=len(json.loads(row["sample"]))), "ok")
     return redirect(url_for("archive.lot", lot=lot))
 
 
@@ -100,7 +102,7 @@ def inspect(lot: str):
     lot = _lot(lot)
     sample = lots.latest_sample(ctx(), lot)
     if sample is None:
-        flash(t("sample_first"), "error")
+        flash(_("Draw the sample first."), "error")
         return redirect(url_for("archive.lot", lot=lot))
     pending = [h for h in lots.lot_hoso(ctx(), lot) if h["pending"]]
     kinds = [{"class": c, "kind": k} for c, ks in decisions.DEFECTS.items() for k in ks]
@@ -140,13 +142,16 @@ def propose(lot: str):
     objids = [o for o in pending if o in chosen] if chosen else pending
     try:
         defects = _defects(request.form.get("defects", ""), objids)
+        sample = lots.latest_sample(ctx(), lot)
         did = decisions.propose(ctx().db, lot=lot, objids=objids, decision=request.form.get("decision", ""),
                                 defects=defects, inspector=g.user.name, address=_address(),
-                                note=request.form.get("note", "")[:2000])
+                                note=request.form.get("note", "")[:2000],
+                                plan=(sample or {}).get("policy", {}).get("plan"),
+                                reason=request.form.get("plan_reason", "")[:2000])
     except DecisionError as exc:
         flash(exc.text(lang()), "error")
         return redirect(url_for("archive.inspect", lot=lot))
-    flash(t("proposed"), "ok")
+    flash(_("Proposal recorded; another person must validate it."), "ok")
     return redirect(url_for("archive.decision", decision_id=did))
 
 
@@ -155,7 +160,8 @@ def _decision(decision_id: str) -> dict[str, Any]:
     row = db.one("SELECT * FROM acceptance_decisions WHERE id = ?", (decision_id,))
     if row is None:
         abort(404)
-    return dict(row, objids=json.loads(row["objids"]), defects=json.loads(row["defects"]))
+    return dict(row, objids=json.loads(row["objids"]), defects=json.loads(row["defects"]),
+                plan=json.loads(row["plan"]) if row.get("plan") else None)
 
 
 @bp.get("/decision/<decision_id>")
@@ -181,16 +187,17 @@ def validate(decision_id: str):
         return decision(decision_id, status=409)
     if done["decision"] == "accept":
         filed = bienban.file_record(ctx(), _decision(decision_id), address=_address())
-        flash(t("archived_with", file=filed["file"]), "ok")
+        flash(_("Archived; the acceptance record %(file)s is signed and filed in documentation/.",
+                file=filed["file"]), "ok")
     else:
-        flash(t("returned_done"), "ok")
+        flash(_("Returned for rework with the defects."), "ok")
     return redirect(url_for("archive.decision", decision_id=decision_id))
 
 
 @bp.app_template_global("archive_lot_label")
 def _lot_label(lot: str) -> str:
     kind, _, name = lot.partition(":")
-    return t(f"lot_{kind}", name=name) if kind in ("wo", "batch", "station") else lot
+    return label("lot", kind, name=name) if kind in ("wo", "batch", "station") else lot
 
 
 @bp.app_template_global("archive_acceptance")

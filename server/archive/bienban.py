@@ -22,9 +22,8 @@ from fpdf import FPDF
 from protocol.clock import VN_TZ, iso_vn, now_vn
 from protocol.package import PremisEvent, read_package
 from protocol.package.migrate import migrate_package
-from server import i18n
 from server.archive import audit, pdfa, signing, states
-from server.archive import texts as _texts  # noqa: F401  (the lot names below)
+from server.labels import label_in
 
 FONT = Path("/usr/share/fonts/truetype/freefont/FreeSerif.ttf")
 FONT_BOLD = Path("/usr/share/fonts/truetype/freefont/FreeSerifBold.ttf")
@@ -50,11 +49,13 @@ def render(*, lot: str, decision: dict[str, Any], accepted: list[dict[str, Any]]
     doc.multi_cell(0, 8, "BIÊN BẢN NGHIỆM THU KẾT QUẢ SỐ HÓA", align="C", new_x="LMARGIN", new_y="NEXT")
     doc.set_font("serif", "", 11)
     kind, _, name = lot.partition(":")
-    label = i18n.text("lot_" + kind, "vi", name=name)
+    label = label_in("lot", kind, "vi", name=name)
     for line in (f"Cơ quan lưu trữ: {agency}", f"Lô: {label} ({lot})", f"Mã quyết định: {decision['id']}",
                  f"Người kiểm tra (đề xuất): {decision['proposed_by']} lúc {decision['proposed_at']}",
                  f"Người phê duyệt: {decision['validated_by']} lúc {decision['validated_at']}",
                  f"Lập lúc: {iso_vn(when, millis=False)}"):
+        doc.multi_cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    for line in plan_lines(decision.get("plan"), decision.get("plan_reason") or ""):
         doc.multi_cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
     doc.ln(3)
     doc.set_font("serif", "B", 12)
@@ -75,6 +76,26 @@ def render(*, lot: str, decision: dict[str, Any], accepted: list[dict[str, Any]]
                            new_x="LMARGIN", new_y="NEXT")
     raw = bytes(doc.output())
     return _as_pdfa(raw, title=f"Biên bản nghiệm thu {lot}", agency=agency, when=when)
+
+
+def plan_lines(plan: Any, reason: str = "") -> list[str]:
+    """The ISO 2859-1 plan of the decision in the biên bản: letter, n, and per class AQL, Ac, Re, d."""
+    if isinstance(plan, str):
+        plan = json.loads(plan) if plan else None
+    if not plan:
+        return []
+    severity = label_in("severity", plan.get("severity", "normal"), "vi")
+    lines = [f"Phương án lấy mẫu ISO 2859-1 (bảng {plan.get('table')}, kiểm tra {severity.lower()}): "
+             f"mã chữ {plan['letter']}, cỡ mẫu n = {plan['n']}"]
+    for cls, c in plan["classes"].items():
+        lines.append(f"    – Lỗi {label_in('class', cls, 'vi').lower()}: AQL {c['aql']}, Ac = {c['ac']}, "
+                     f"Re = {c['re']}, d = {(plan.get('d') or {}).get(cls, 0)}")
+    verdict = {"accept": "đạt", "return": "không đạt"}.get(plan.get("verdict", ""), "")
+    if verdict:
+        lines.append(f"Kết luận theo phương án: {verdict}")
+    if reason:
+        lines.append(f"Đề xuất khác phương án, lý do: {reason}")
+    return lines
 
 
 def _as_pdfa(raw: bytes, *, title: str, agency: str, when: datetime) -> bytes:

@@ -9,13 +9,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, abort, g, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 
 from protocol.clock import now_vn
 from server import auth
 from server.archive import audit, browse, copies, render
-from server.archive import copies_texts as _copies_texts  # noqa: F401  (its texts in the one text table)
-from server.archive import texts as _texts  # noqa: F401  (the archive's texts in the one text table)
-from server.pages import ctx, guard, lang, t
+from server.pages import ctx, guard, lang
 
 bp = Blueprint("archive_copies", __name__, url_prefix="/archive/copies", template_folder="templates")
 bp.before_request(guard)
@@ -38,7 +37,7 @@ def _form_page(error: str = "", status: int = 200, form: dict | None = None):
             objid = current[-1]["objid"]
             row = browse.catalogued(ctx(), objid)
     if objid and row is None and not error:
-        error, status = t("copy_no_hoso"), 404
+        error, status = _("No stored hồ sơ has this code."), 404
     documents = row.get("documents", []) if row else []
     default_until = (now_vn().date() + timedelta(days=copies.READ_MAX_DAYS)).isoformat()
     return render_template("archive/copies.html", error=error, objid=objid, hoso=row, documents=documents,
@@ -84,7 +83,7 @@ def show(copy_id: str):
 def download(copy_id: str):
     row = _get(copy_id)
     if row["kind"] == "read":
-        abort(403, t("copy_not_downloadable"))
+        abort(403, _("A read-only view cannot be downloaded."))
     _log("download", f"copy/{copy_id}", f"{row['kind']} of {row['objid']}/{row['doc_id']}")
     suffix = copies.path_of(ctx(), row).suffix
     return send_file(copies.path_of(ctx(), row), as_attachment=True,

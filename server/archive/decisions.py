@@ -42,8 +42,12 @@ def _check_defects(defects: list[dict[str, Any]]) -> None:
 
 
 def propose(db: Records, *, lot: str, objids: list[str], decision: str, defects: list[dict[str, Any]],
-            inspector: str, address: str, note: str = "") -> str:
-    """Record the inspector's proposal; the hồ sơ go to `in_review`. Returns the decision id."""
+            inspector: str, address: str, note: str = "", plan: dict[str, Any] | None = None,
+            reason: str = "") -> str:
+    """Record the inspector's proposal; the hồ sơ go to `in_review`. Returns the decision id.
+
+    `plan`: the lot's ISO 2859-1 plan (server.archive.aql.plan, kept with its sample); its verdict on these
+    defects is recorded with the proposal, and a proposal against it needs a written `reason`."""
     if decision not in DECISIONS:
         raise DecisionError(N_("decision must be one of %(decisions)s"), decisions=DECISIONS)
     if not objids:
@@ -51,18 +55,32 @@ def propose(db: Records, *, lot: str, objids: list[str], decision: str, defects:
     _check_defects(defects)
     if decision == "accept" and any(d["class"] == "critical" for d in defects):
         raise DecisionError(N_("a lot with a critical defect cannot be accepted"))
+    judged = ""
+    reason = (reason or "").strip()
+    if plan:
+        from server.archive import aql
+
+        found = aql.verdict(plan, defects)
+        if found["verdict"] != decision and not reason:
+            raise DecisionError(
+                N_("the plan's verdict is %(verdict)s (d=%(d)s): a proposal against it needs a reason"),
+                verdict=found["verdict"], d=found["d"])
+        judged = json.dumps(dict(plan, d=found["d"], verdict=found["verdict"], rejected=found["rejected"]),
+                            ensure_ascii=False)
     decision_id = uuid.uuid4().hex
     with db.tx() as conn:
         conn.execute(
-            "INSERT INTO acceptance_decisions (id, lot, objids, decision, defects, note, proposed_by, proposed_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO acceptance_decisions (id, lot, objids, decision, defects, note, proposed_by, proposed_at,"
+            " plan, plan_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (decision_id, lot, json.dumps(objids), decision, json.dumps(defects, ensure_ascii=False), note,
-             inspector, iso_vn()),
+             inspector, iso_vn(), judged, reason if judged else ""),
         )
     for objid in objids:
         states.set_state(db, objid, "in_review", by=inspector)
     audit.record(db, actor=inspector, action="decision", target=lot, address=address,
-                 detail=f"propose {decision} {decision_id} ({len(objids)} hồ sơ, {len(defects)} defects)")
+                 detail=f"propose {decision} {decision_id} ({len(objids)} hồ sơ, {len(defects)} defects)"
+                 + (f"; against the plan: {reason}" if judged and reason and json.loads(judged)["verdict"] != decision
+                    else ""))
     return decision_id
 
 

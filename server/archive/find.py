@@ -54,7 +54,7 @@ class FindResult:
     hits: list[FoundHit]
     page: int
     has_next: bool
-    message: str = ""  # text key (server.i18n) when there is nothing to search for
+    message: str = ""  # why there is nothing to search for: a key of server.labels.LABELS["find"]
 
 
 def query_words(query: str) -> list[str]:
@@ -67,14 +67,14 @@ def find(catalog: Any, query: str, filters: Filters | None = None, *, page: int 
     page = max(1, page)
     query = query or ""
     if len(query) > MAX_QUERY:
-        return FindResult(query[:MAX_QUERY], [], [], page, False, "find_too_long")
+        return FindResult(query[:MAX_QUERY], [], [], page, False, "too_long")
     words = query_words(query)
     if not words:
-        return FindResult(query, [], [], page, False, "find_empty")
+        return FindResult(query, [], [], page, False, "empty")
     if len(words) > MAX_WORDS:
-        return FindResult(query, words, [], page, False, "find_too_many_words")
+        return FindResult(query, words, [], page, False, "too_many_words")
     if filters.year and not YEAR_RE.match(filters.year):
-        return FindResult(query, words, [], page, False, "find_bad_year")
+        return FindResult(query, words, [], page, False, "bad_year")
     pg = hasattr(catalog, "_rows")
     ids, has_next = (_rank_pg if pg else _rank)(catalog, words, filters, page, per_page)
     return FindResult(query, words, _rows(catalog, ids, words), page, has_next)

@@ -45,8 +45,7 @@ def choose(ctx: Any, *, fonds: str = "", file_codes: list[str] | None = None) ->
 def to_csv(ctx: Any, rows: list[dict[str, Any]]) -> bytes:
     import json
 
-    from server.archive import texts as _texts  # noqa: F401  (the state names in the one text table)
-    from server.i18n import text
+    from server.labels import label_in
 
     st = states.state_of(ctx.db, [r["objid"] for r in rows])
     out = io.StringIO()
@@ -57,7 +56,7 @@ def to_csv(ctx: Any, rows: list[dict[str, Any]]) -> bytes:
         writer.writerow([audit._cell(v) for v in (
             n, r["file_code"], r["title"], r["start_date"], r["end_date"], r["total_doc"],
             r["number_of_paper"] or "", r["number_of_page"], hoso.get("maintenance", ""), r["fonds_code"],
-            text("state_" + st[r["objid"]], "vi"), r["objid"], r["sha256"])])
+            label_in("state", st[r["objid"]], "vi"), r["objid"], r["sha256"])])
     return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: spreadsheet programs then read the diacritics
 
 

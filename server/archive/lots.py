@@ -151,9 +151,14 @@ def draw(ctx: Any, lot: str, *, by: str, address: str) -> dict[str, Any]:
     if not hoso:
         raise LotError(N_("lot %(lot)s has no hồ sơ waiting for acceptance"), lot=lot)
     station = hoso[0]["station_id"] or ""
-    row = sampling.record_sample(ctx.db, lot=lot, units=units(ctx, [h["objid"] for h in hoso]),
-                                 policy=policy_for(ctx.config.acceptance, lot), drawn_by=by, station_id=station,
-                                 severity_=station_severity(ctx, station))
+    pages = units(ctx, [h["objid"] for h in hoso])
+    policy, severity = policy_for(ctx.config.acceptance, lot), station_severity(ctx, station)
+    if policy["rule"] == "iso2859-1" and pages:  # the plan (letter, n, Ac/Re per class) is kept with the draw
+        from server.archive import aql
+
+        policy = dict(policy, plan=aql.plan(len(pages), severity, ctx.config.acceptance.aqls()))
+    row = sampling.record_sample(ctx.db, lot=lot, units=pages, policy=policy, drawn_by=by, station_id=station,
+                                 severity_=severity)
     audit.record(ctx.db, actor=by, action="decision", target=lot, address=address,
                  detail=f"sample {row['id']} seed {row['seed']} {row['policy']} {row['severity']}: "
                         f"{len(json.loads(row['sample']))} of {row['lot_size']} pages")

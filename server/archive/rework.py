@@ -3,9 +3,10 @@ of the validated `return` decision) and the ones accepted or archived.
 
 A hồ sơ belongs to the station that sent its latest station-made version (the accepted upload with that
 version's SHA-256), so after a rework the station that sent the new version is the one told; versions the
-archive makes itself (the biên bản filed on acceptance) do not change whose it is. Nothing here is kept of
-its own: the states (states.py), decisions (decisions.py), uploads (server records) and the store are the truth,
-and the lists are derived from them on each call.
+archive makes itself (the biên bản filed on acceptance) do not change whose it is. The one thing kept here is
+that index, `archive_makers` (records migration 6: objid → station, batch, work order), written on every
+accepted upload, so a station's list is one indexed query; the states (states.py), decisions (decisions.py)
+and the store are the truth for the rest, read on each call.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import logging
 from typing import Any
 
+from protocol.clock import iso_vn
 from server.archive import states
 from server.db import Records
 
@@ -23,25 +25,39 @@ OUTCOMES = ("accepted", "archived")
 DEFECT_KEYS = ("class", "kind", "objid", "doc_id", "page", "note")
 
 
-def _maker(db: Records, store: Any, objid: str) -> dict[str, Any] | None:
-    """The accepted upload (station, batch, work order) that brought the newest version a station sent; the
-    server's own versions (no upload) are skipped."""
-    for version in reversed(store.versions(objid)):
-        row = db.one(
-            "SELECT station_id, batch_uid, work_order_id, file_code FROM uploads"
-            " WHERE sha256 = ? AND state = 'accepted' ORDER BY updated_at DESC",
-            (version.sha256,),
+MAKER_COLUMNS = "station_id, batch_uid, work_order_id, file_code"
+
+
+def _maker(db: Records, objid: str) -> dict[str, Any] | None:
+    """The station, batch, work order and file code of the upload that brought the newest version a station
+    sent (archive_makers, kept by `record_maker`); the server's own versions never change it."""
+    return db.one(f"SELECT {MAKER_COLUMNS} FROM archive_makers WHERE objid = ?", (objid,))
+
+
+def record_maker(db: Records, receipt: dict[str, Any]) -> None:
+    """After an accepted upload: its station becomes the hồ sơ's maker (the index of station_view)."""
+    objid, station_id = receipt.get("objid") or "", receipt.get("station_id") or ""
+    if receipt.get("verdict") != "accepted" or not objid or not station_id:
+        return
+    upload = db.one("SELECT batch_uid, work_order_id, file_code FROM uploads WHERE station_id = ? AND sha256 = ?",
+                    (station_id, receipt["sha256"])) or {}
+    with db.tx() as conn:
+        conn.execute(
+            "INSERT INTO archive_makers (objid, station_id, sha256, batch_uid, work_order_id, file_code, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (objid) DO UPDATE SET station_id = excluded.station_id,"
+            " sha256 = excluded.sha256, batch_uid = excluded.batch_uid, work_order_id = excluded.work_order_id,"
+            " file_code = excluded.file_code, updated_at = excluded.updated_at",
+            (objid, station_id, receipt["sha256"], upload.get("batch_uid"), upload.get("work_order_id"),
+             upload.get("file_code") or receipt.get("file_code"), iso_vn()),
         )
-        if row is not None:
-            return row
-    return None
 
 
 def _return_decision(db: Records, objid: str) -> dict[str, Any] | None:
     """The latest validated `return` decision that names `objid`."""
-    rows = db.query(
+    rows = db.query(  # the LIKE narrows to decisions naming it (its JSON list holds it quoted); checked below
         "SELECT id, objids, defects, note, validated_at FROM acceptance_decisions"
-        " WHERE decision = 'return' AND validated_by IS NOT NULL ORDER BY validated_at DESC"
+        " WHERE decision = 'return' AND validated_by IS NOT NULL AND objids LIKE ? ORDER BY validated_at DESC",
+        (f'%"{objid}"%',),
     )
     for row in rows:
         if objid in json.loads(row["objids"]):
@@ -64,17 +80,17 @@ def _defects(row: dict[str, Any], objid: str) -> list[dict[str, Any]]:
 def station_view(db: Records, store: Any, station_id: str) -> dict[str, list[dict[str, Any]]]:
     """{"rework": [...], "outcomes": [...]} for one station: only hồ sơ whose latest version it sent."""
     rows = db.query(
-        "SELECT objid, state, changed_at FROM archive_states WHERE state IN ('returned', 'accepted', 'archived')"
-        " ORDER BY changed_at, objid"
+        f"SELECT s.objid, s.state, s.changed_at, {', '.join('m.' + c for c in MAKER_COLUMNS.split(', '))}"
+        " FROM archive_makers m JOIN archive_states s ON s.objid = m.objid"
+        " WHERE m.station_id = ? AND s.state IN ('returned', 'accepted', 'archived') ORDER BY s.changed_at, s.objid",
+        (station_id,),
     )
     rework, outcomes = [], []
     for row in rows:
         latest = store.get(row["objid"])
         if latest is None:
             continue
-        maker = _maker(db, store, row["objid"])
-        if maker is None or maker["station_id"] != station_id:
-            continue
+        maker = row
         item = {
             "objid": row["objid"],
             "file_code": maker["file_code"],
@@ -98,12 +114,15 @@ def station_view(db: Records, store: Any, station_id: str) -> dict[str, list[dic
 
 def may_fetch(db: Records, store: Any, station_id: str, objid: str) -> bool:
     """A station may download a stored package only while it is on that station's rework list."""
-    return any(item["objid"] == objid for item in station_view(db, store, station_id)["rework"])
+    maker = _maker(db, objid)
+    return bool(maker and maker["station_id"] == station_id and store.get(objid) is not None
+                and states.state_of(db, [objid])[objid] == "returned")
 
 
 def new_version_stored(db: Records, store: Any, receipt: dict[str, Any]) -> None:
     """After an accepted upload: a new version of a hồ sơ that was through acceptance starts a new round
     (`received`); the first version needs nothing (no row means `received`)."""
+    record_maker(db, receipt)
     objid = receipt.get("objid") or ""
     if receipt.get("verdict") != "accepted" or not objid:
         return
@@ -132,7 +151,7 @@ def announce(db: Records, objids: list[str], state: str) -> None:
         from protocol.topics import ReworkPayload
 
         for objid in objids:
-            maker = _maker(db, ctx.store, objid)
+            maker = _maker(db, objid)
             if maker is None:
                 continue
             monitor.publish(ReworkPayload(station_id=maker["station_id"], objid=objid, state=state,

@@ -9,8 +9,8 @@ from flask import Blueprint, Response, abort, g, jsonify, render_template, reque
 
 from server import auth
 from server.archive import audit, browse, find, render, states
-from server.archive import texts as _texts  # noqa: F401  (adds the archive's texts to the text table)
-from server.pages import ctx, guard, t
+from server.labels import label
+from server.pages import ctx, guard
 
 bp = Blueprint("archive", __name__, url_prefix="/archive", template_folder="templates")
 bp.before_request(guard)  # the same login, role and CSRF checks as every other page
@@ -172,4 +172,4 @@ def _hit_url(hit: Any, q: str) -> str:
 
 @bp.app_template_global("archive_t_state")
 def _state_text(state: str) -> str:
-    return t("state_" + state)
+    return label("state", state)

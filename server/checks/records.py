@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from protocol.i18n import N_
-from protocol.metadata import DocumentRecord, FileRecord, check_document, check_file, split_file_code
+from protocol.metadata import check_document, check_file
+from protocol.package.records import document_record, file_record
 from server.checks.context import Context, NotReadable
 from server.checks.result import CheckResult
 
@@ -56,73 +57,20 @@ def check_counts(ctx: Context) -> CheckResult:
     return CheckResult("counts", not reasons, reasons, N_("The numbers of documents, pages or sheets do not match"))
 
 
-def _file_record(c) -> tuple[FileRecord, list[str]]:
-    h, reasons = c.hoso, []
-    parts = split_file_code(c.file_code or "")
-    if parts is None:
-        reasons.append(f"fileCode {c.file_code!r} is not <agency id>.<year>.<number and symbol> (protocol.metadata)")
-    agency_id, year, notation = parts or ("", 0, "")
-    record = FileRecord(
-        agency_id=agency_id,
-        year=year,
-        notation=notation,
-        title=h.get("title", ""),
-        maintenance=h.get("maintenance", ""),
-        mode=h.get("mode", ""),
-        language=h.get("language", ""),
-        start_date=h.get("startDate", ""),
-        end_date=h.get("endDate", ""),
-        total_doc=_int(h.get("totalDoc")) or 0,
-        number_of_paper=_int(h.get("numberOfPaper")) or 0,
-        number_of_page=_int(h.get("numberOfPage")) or 0,
-        format=h.get("format", ""),
-        keyword=h.get("keyword", ""),
-        infor_sign=h.get("inforSign", ""),
-        confidence_level=h.get("confidenceLevel", "") or "02",
-        paper_file_code=h.get("paperFileCode", ""),
-        risk_recovery=h.get("riskRecovery") == "1",
-        risk_recovery_status=h.get("riskRecoveryStatus", ""),
-        description=h.get("description", ""),
-    )
-    return record, reasons
-
-
 def check_metadata(ctx: Context) -> CheckResult:
     """Required fields, code values, dates and conditional fields (protocol.metadata.check_*)."""
     c = ctx.need_contents()
     if not c.hoso:
         return CheckResult("metadata", False, ["EAD.xml missing or unreadable"], N_("The hồ sơ metadata is missing"))
-    record, reasons = _file_record(c)
+    record, reasons = file_record(c)
     for p in check_file(record):
         if not p.warning and not (reasons and p.field in ("agency_id", "year", "notation")):
             reasons.append(f"hồ sơ {p.field}: {p.reason}")
     for d in c.documents:
-        f = d.fields
-        if not f:
+        doc = document_record(d, maintenance=record.maintenance)
+        if doc is None:
             reasons.append(f"{d.metadata_path or d.doc_id}: EAD_DOC missing or unreadable")
             continue
-        doc = DocumentRecord(
-            ordinal=max(d.ordinal, 0),
-            type_name=f.get("typeName", ""),
-            issued_date=f.get("issuedDate", ""),
-            organ_name=f.get("organName", ""),
-            subject=f.get("subject", ""),
-            language=f.get("language", ""),
-            maintenance=f.get("maintenance", record.maintenance),
-            mode=f.get("mode", ""),
-            code_number=f.get("codeNumber", ""),
-            code_notation=f.get("codeNotation", ""),
-            number_of_page=max(d.page_count, 0),
-            infor_sign=f.get("inforSign", ""),
-            keyword=f.get("keyword", ""),
-            confidence_level=f.get("confidenceLevel", "") or "02",
-            autograph=f.get("autograph", ""),
-            format=f.get("format", ""),
-            risk_recovery=f.get("riskRecovery") == "1",
-            risk_recovery_status=f.get("riskRecoveryStatus", ""),
-            process=f.get("process", ""),
-            description=f.get("description", ""),
-        )
         for p in check_document(doc, c.file_code):
             if not p.warning:
                 reasons.append(f"{d.doc_id} {p.field}: {p.reason}")

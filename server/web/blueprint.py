@@ -14,7 +14,8 @@ from flask import Blueprint, g, has_request_context, request, session
 from flask.sessions import SecureCookieSessionInterface
 
 from server import auth
-from server.pages import guard, lang, t
+from server.labels import label
+from server.pages import guard, lang
 
 bp = Blueprint("web", __name__)
 LIMITER_KEY = "sohoa_login_limiter"
@@ -47,4 +48,4 @@ bp.before_request(guard)
 
 @bp.app_context_processor
 def _template_globals() -> dict[str, Any]:
-    return {"t": t, "lang": lang(), "user": g.get("user"), "csrf_token": lambda: auth.csrf_token(session)}
+    return {"label": label, "lang": lang(), "user": g.get("user"), "csrf_token": lambda: auth.csrf_token(session)}

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, redirect, render_template_string, request, url_for
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from protocol.errors import Message, say
 from protocol.i18n import N_
@@ -22,69 +23,6 @@ from sohoa.weberrors import refuse
 log = logging.getLogger("sohoa.server.enrollment")
 api_bp = Blueprint("enroll", __name__)
 ENROLL_LIMITER_KEY = "sohoa_enroll_limiter"
-
-TEXTS = {
-    "stations": {"vi": "Trạm số hóa", "en": "Scanning stations"},
-    "id": {"vi": "Mã trạm", "en": "Station id"},
-    "name": {"vi": "Tên", "en": "Name"},
-    "state": {"vi": "Trạng thái", "en": "State"},
-    "active": {"vi": "Đang hoạt động", "en": "Active"},
-    "revoked": {"vi": "Đã thu hồi", "en": "Revoked"},
-    "revoke": {"vi": "Thu hồi", "en": "Revoke"},
-    "revoke_confirm": {"vi": "Thu hồi quyền của trạm này ngay?", "en": "Revoke this station now?"},
-    "pending": {"vi": "Mã đăng ký chưa dùng", "en": "Unused enrollment codes"},
-    "expires": {"vi": "Hết hạn", "en": "Expires"},
-    "new_code": {"vi": "Tạo mã đăng ký trạm", "en": "New enrollment code"},
-    "hours": {"vi": "Hiệu lực (giờ)", "en": "Valid (hours)"},
-    "create": {"vi": "Tạo mã", "en": "Create code"},
-    "code_once": {"vi": "Mã chỉ hiện một lần, dùng được một lần. Trên trạm, chạy:",
-                  "en": "Shown once, usable once. On the station, run:"},
-    "ca": {"vi": "Vân tay CA của máy chủ (SHA-256):", "en": "Server CA fingerprint (SHA-256):"},
-    "revoked_ok": {"vi": "Đã thu hồi trạm {sid}.", "en": "Station {sid} revoked."},
-    "no_station": {"vi": "Không có trạm {sid}.", "en": "No station {sid}."},
-    "broker_failed": {"vi": "Đã thu hồi trên API nhưng chưa cập nhật được máy chủ MQTT: {err}",
-                      "en": "Revoked on the API, but the MQTT broker could not be updated: {err}"},
-}
-
-PAGE = """{% extends "base.html" %}
-{% block title %}{{ x('stations') }}{% endblock %}
-{% block main %}
-{% if error %}<p class="flash error" id="enroll-error">{{ error }}</p>{% endif %}
-{% if notice %}<p class="flash" id="enroll-notice">{{ notice }}</p>{% endif %}
-{% if code %}<section id="new-code"><h2>{{ x('new_code') }}: <code id="code">{{ code }}</code></h2>
-<p>{{ x('code_once') }}</p>
-<pre>sohoa station-enroll --server {{ server_url }} --code {{ code }} --data /var/lib/sohoa/station
-{%- if ca_sha %} --ca server-ca.crt{% endif %}</pre>
-{% if ca_sha %}<p>{{ x('ca') }} <code id="ca-sha">{{ ca_sha }}</code></p>{% endif %}</section>{% endif %}
-<section><h2>{{ x('stations') }}</h2>
-<table id="stations"><thead><tr><th>{{ x('id') }}</th><th>{{ x('name') }}</th><th>{{ x('state') }}</th>
-<th></th></tr></thead>
-<tbody>{% for s in stations %}<tr class="{{ 'disabled' if s.revoked }}" data-station="{{ s.id }}">
-<td>{{ s.id }}</td><td>{{ s.name }}</td><td>{{ x('revoked') if s.revoked else x('active') }}</td>
-<td>{% if not s.revoked %}<form method="post" action="{{ url_for('web.station_revoke', station_id=s.id) }}"
- onsubmit="return confirm('{{ x('revoke_confirm') }}')">
-<input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
-<button type="submit">{{ x('revoke') }}</button></form>{% endif %}</td></tr>{% endfor %}</tbody></table>
-</section>
-<section><h2>{{ x('pending') }}</h2>
-<table id="pending"><thead><tr><th>{{ x('id') }}</th><th>{{ x('name') }}</th><th>{{ x('expires') }}</th></tr></thead>
-<tbody>{% for p in pending %}<tr><td>{{ p.station_id }}</td><td>{{ p.name }}</td><td>{{ p.expires }}</td></tr>
-{% endfor %}</tbody></table>
-</section>
-<section><h2>{{ x('new_code') }}</h2>
-<form method="post" action="{{ url_for('web.station_code') }}" id="new-code-form">
-<input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
-<label>{{ x('id') }} <input name="station_id" required pattern="[a-z0-9-]{1,32}"></label>
-<label>{{ x('name') }} <input name="name"></label>
-<label>{{ x('hours') }} <input name="hours" type="number" min="1" max="168" value="24"></label>
-<button type="submit">{{ x('create') }}</button></form>
-</section>
-{% endblock %}"""
-
-
-def x(key: str, **values: object) -> str:
-    return TEXTS[key]["en" if lang() == "en" else "vi"].format(**values)
-
 
 def broker_sync() -> enrollment.BrokerSync | None:
     return current_app.extensions.get(enrollment.BROKER_SYNC_KEY)
@@ -148,9 +86,9 @@ def _page(*, status: int = 200, **extra: Any):
         expires = datetime.datetime.fromtimestamp(row["expires_at"]).astimezone().isoformat(timespec="minutes")
         pending.append({**row, "expires": expires})
     values = {"stations": ctx().db.stations(), "pending": pending, "code": None, "error": None, "notice": None,
-              "server_url": ctx().config.public_url or request.host_url.rstrip("/"), "ca_sha": None, "x": x}
+              "server_url": ctx().config.public_url or request.host_url.rstrip("/"), "ca_sha": None}
     values.update(extra)
-    return render_template_string(PAGE, **values), status
+    return render_template("stations.html", **values), status
 
 
 @bp.get("/stations")
@@ -193,9 +131,10 @@ def station_revoke(station_id: str):
         found = enrollment.revoke(ctx(), station_id, broker=broker_sync())
     except Exception as exc:  # revoked on the API already; say the broker part failed
         log.exception("broker update after revoking %s failed", station_id)
-        return _page(error=x("broker_failed", err=exc), status=503)
+        return _page(error=_("Revoked on the API, but the MQTT broker could not be updated: %(err)s", err=exc),
+                     status=503)
     if not found:
-        return _page(error=x("no_station", sid=station_id), status=404)
+        return _page(error=_("No station %(sid)s.", sid=station_id), status=404)
     log.info("station %s revoked by %s", station_id, g.user.name)
     if request.accept_mimetypes.best == "application/json":
         return jsonify({"station_id": station_id, "revoked": True})

@@ -19,7 +19,6 @@ from typing import Any
 from protocol.clock import now_vn
 from protocol.errors import with_texts
 from server.web import supervisor
-from server.web import supervisor_texts as _supervisor_texts  # noqa: F401  (its texts in the one table)
 from server.workorders.orders import ProgressTracker, overview
 
 SUMMARY_EVERY = 3.0  # seconds

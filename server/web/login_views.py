@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 
 from protocol.urls import safe_next
 from server import auth
-from server.i18n import LANGS
-from server.pages import ctx, lang, t
+from server.pages import ctx, lang
 from server.web.blueprint import LIMITER_KEY, bp
+from sohoa.webi18n import set_language
 
 
 def _safe_next(target: str | None, user: auth.User | None = None) -> str:
@@ -31,22 +32,19 @@ def login():
         limiter = current_app.extensions[LIMITER_KEY]  # sohoa.limits.AttemptLimiter
         wait = limiter.retry_after(name, address)
         if not auth.csrf_ok(session, request.form.get("csrf_token")):
-            error, status = t("csrf_failed"), 400
+            error, status = _("Your session expired: reload the page."), 400
         elif wait > 0:
-            error, status = t("login_limited", s=int(wait) + 1), 429
+            error, status = _("Too many failed logins. Try again in %(s)s seconds.", s=int(wait) + 1), 429
         else:
             user = auth.verify_login(ctx().db, name, password)
             if user is None:
                 limiter.failed(name, address)
-                error, status = t("login_failed"), 401
+                error, status = _("Wrong user name or password."), 401
             else:
                 limiter.succeeded(name, address)
-                keep_lang = session.get("lang")
                 session.clear()  # a fresh session (and CSRF token) after login: no fixation
                 session["user"] = user.name
                 session["sid"] = auth.open_session(ctx().db, user.name)
-                if keep_lang:
-                    session["lang"] = keep_lang
                 return redirect(_safe_next(request.args.get("next"), user))
     return render_template("login.html", error=error), status
 
@@ -54,19 +52,14 @@ def login():
 @bp.post("/logout")
 def logout():
     auth.end_session(ctx().db, session.get("sid"))  # the cookie, if kept or copied, is worth nothing now
-    keep_lang = session.get("lang")
-    session.clear()
-    if keep_lang:
-        session["lang"] = keep_lang
+    session.clear()  # the language is a cookie of its own: it stays
     return redirect(url_for("web.login"))
 
 
 @bp.get("/lang/<code>")
 @auth.public
 def set_lang(code: str):
-    if code in LANGS:
-        session["lang"] = code
-    return redirect(_safe_next(request.args.get("next")))
+    return set_language(redirect(_safe_next(request.args.get("next"))), code)
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -81,7 +74,7 @@ def users():
                 request.form.get("password", ""),
                 request.form.get("role", "supervisor"),
             )
-            flash(t("user_saved", name=user.name))
+            flash(_("Saved account %(name)s.", name=user.name))
             return redirect(url_for("web.users"))
         except auth.AuthError as exc:
             flash(exc.text(lang()), "error")

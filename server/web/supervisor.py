@@ -99,14 +99,12 @@ def defect_rates(ctx: Any) -> list[dict[str, Any]]:
 
 def reasons_vi(reasons: list[str]) -> list[str]:
     """A rejection's reasons (English, "check: detail") as the Vietnamese names of what failed, once each."""
-    from server.i18n import text
+    from server.labels import LABELS, label_in
 
     out: list[str] = []
     for reason in reasons:
         head = reason.split(":", 1)[0].strip().replace(" ", "_") if ":" in reason else ""
-        said = text("reject_" + head, "vi") if head else ""
-        if not said or said == "reject_" + head:
-            said = text("reject_other", "vi")
+        said = label_in("reject", head if head in LABELS["reject"] else "other", "vi")
         if said not in out:
             out.append(said)
     return out

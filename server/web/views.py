@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Response, jsonify, render_template, request, stream_with_context
 
 from protocol.i18n import N_
-from server.i18n import table
+from server.labels import script_texts
 from server.pages import ctx, lang
 from server.web import live
 from server.web import login_views as _login_views  # noqa: F401  (registers its routes on bp)
@@ -24,7 +24,7 @@ __all__ = ["bp"]
 
 @bp.get("/")
 def dashboard():
-    return render_template("dashboard.html", data=live.dashboard_data(ctx()), texts=table(lang()))
+    return render_template("dashboard.html", data=live.dashboard_data(ctx()), texts=script_texts())
 
 
 @bp.get("/api/v1/dashboard")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import jsonify, render_template, request
+from flask_babel import gettext as _
 
 from protocol.errors import say, with_texts
 from protocol.i18n import N_
 from protocol.inputs import InputError, get_list, get_str
 from server.auth import require_role
-from server.pages import ctx, lang, t
-from server.web import supervisor_texts as _supervisor_texts  # noqa: F401  (its texts in the one table)
+from server.pages import ctx, lang
 from server.web.blueprint import bp
 from server.workorders import InventoryError, assign, import_inventory, overview, read_inventory
 from sohoa.weberrors import refuse
@@ -46,10 +46,10 @@ def workorders_json():
 def workorders_import():
     upload = request.files.get("inventory")
     if upload is None or not upload.filename:
-        return _page(error=t("import_no_file"), status=400)
+        return _page(error=_("Choose an inventory file (CSV or XLSX), then Import."), status=400)
     data = upload.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
-        return _page(error=t("import_too_big"), status=413)
+        return _page(error=_("File too large (20 MB at most): split the inventory into several files."), status=413)
     try:
         inventory = read_inventory(Path(upload.filename), data)
     except InventoryError as exc:

@@ -6,7 +6,9 @@ for a fix, and the new version's identity for the package.
   without the server still shows what it has to redo.
 - Reopening moves a SYNCED batch back to REVIEW (the only way out of SYNCED) and records, in the station
   database, which stored version it replaces and the defects mapped to this station's page ids (a defect
-  names a document and a page within it; the pages of the document are the batch's own split).
+  names a document and a page within it; the pages of the document are the batch's own split). A station
+  that no longer has the batch or its page files fetches the stored package first and rebuilds the batch
+  from it (station.sync.rebuild), then reopens it the same way.
 - Finishing a reopened batch builds the package under the same OBJID, RECORDSTATUS=REPLACEMENT, with PREMIS
   naming the replaced version (version_args): the archive stores it as the next version of the hồ sơ.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ from protocol.durable import write_atomic
 from protocol.errors import UserError
 from protocol.i18n import N_
 from station.store import BatchState, Store
+from station.sync import rebuild
 
 log = logging.getLogger("sohoa.station.sync")
 
@@ -145,14 +149,27 @@ def reopened(store: Store, batch_id: int) -> dict[str, Any] | None:
     return row
 
 
-def reopen(store: Store, item: dict[str, Any], *, actor: str) -> dict[str, Any]:
+def reopen(store: Store, item: dict[str, Any], *, actor: str, fetch: Callable[[str, Path], Path] | None = None,
+           data_dir: Path | None = None, station_id: str = "") -> dict[str, Any]:
     """Move the batch an item of the rework list is about from SYNCED back to REVIEW, remembering the version
-    it replaces and its defects on this station's pages. Returns the batch."""
+    it replaces and its defects on this station's pages. Returns the batch.
+
+    When the batch, or a file of its pages, is no longer on this station, `fetch(objid, folder)` (the sync
+    client's rework_package) downloads the stored package and station.sync.rebuild puts the batch back
+    from it first; the reopen then goes on as for a local batch."""
     _ensure(store)
     batch = batch_for(store, item)
+    if data_dir is not None and (batch is None or (batch["state"] == BatchState.SYNCED
+                                                   and rebuild.pages_missing(store, data_dir, batch))):
+        if fetch is None:
+            raise ReworkError(N_("batch %(value)s: pages gone and no archive to fetch them from"),
+                              value=item.get('batch_uid'))
+        batch = _from_archive(store, item, fetch=fetch, data_dir=Path(data_dir), station_id=station_id,
+                              actor=actor)
     if batch is None:
-        raise ReworkError(N_("This station no longer has the pages of this hồ sơ (%(value)s): get the package back "
-                             "from the archive."), value=item.get('batch_uid'))
+        raise ReworkError(N_("This station no longer has the pages of this hồ sơ (%(value)s) and is not connected to "
+                             "the archive to fetch them again: check the connection and try again."),
+                          value=item.get("batch_uid"))
     if batch["state"] != BatchState.SYNCED:
         current = reopened(store, batch["id"])
         if current and current["previous_sha256"] == item["sha256"]:
@@ -180,6 +197,22 @@ def reopen(store: Store, item: dict[str, Any], *, actor: str) -> dict[str, Any]:
     log.info("batch %s reopened for rework of %s v%s (%d defects)", batch["id"], item["objid"], item["version"],
              len(placed), extra={"batch": batch["id"]})
     return store.batch(batch["id"])
+
+
+def _from_archive(store: Store, item: dict[str, Any], *, fetch: Callable[[str, Path], Path], data_dir: Path,
+                  station_id: str, actor: str) -> dict[str, Any]:
+    """Download the stored package of `item` and rebuild its batch from it; the download is removed after."""
+    from station.sync.client import SyncError
+
+    try:
+        package = fetch(item["objid"], data_dir / "rework")
+    except SyncError as exc:
+        raise ReworkError(N_("stored package of %(objid)s not downloaded: %(exc)s"),
+                          objid=item['objid'], exc=exc) from exc
+    try:
+        return rebuild.rebuild(store, data_dir, item, package, station_id=station_id, actor=actor)
+    finally:
+        package.unlink(missing_ok=True)
 
 
 def version_args(store: Store, batch_id: int) -> dict[str, Any]:

@@ -10,9 +10,9 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify, redirect, render_template, request, url_for
-from flask_babel import Babel
 
-from protocol.i18n import DEFAULT, LANGS, N_, TRANSLATIONS, translate
+from protocol.i18n import N_, translate
+from sohoa.webi18n import install as install_babel
 
 log = logging.getLogger("sohoa.station.web")
 
@@ -24,10 +24,8 @@ def create_app(station: Any, *, idle_lock_s: float | None = None) -> Flask:
     from station.web.pages import bp as pages_bp
 
     app = Flask(__name__, template_folder="templates", static_folder="static")
-    app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     app.config["JSON_AS_ASCII"] = False
-    Babel(app, locale_selector=locale)
+    install_babel(app)  # the one catalogue and language rule of both apps
     app.extensions["station"] = station
     app.extensions["accounts"] = Accounts(station.store, idle_lock_s=idle_lock_s or IDLE_LOCK_S,
                                           online=station.verify_operator,
@@ -68,11 +66,6 @@ def create_app(station: Any, *, idle_lock_s: float | None = None) -> Flask:
         return response
 
     return app
-
-
-def locale() -> str:
-    lang = request.cookies.get("lang", DEFAULT)
-    return lang if lang in LANGS else DEFAULT
 
 
 def _wants_json() -> bool:

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from protocol import metadata as md
 from protocol.i18n import N_
 from sohoa.weberrors import lang, refuse
+from sohoa.webi18n import current, set_language
 from station.web.api import rejection_reasons
 from station.web.session import accounts, load_session, request_token, require
 
@@ -88,7 +89,7 @@ def _globals() -> dict[str, Any]:
     except Exception:  # noqa: BLE001 - pages decide themselves whether a session is needed
         sess = None
     return {"me": sess, "state_names": state_names(), "js_strings": js_strings(),
-            "lang": request.cookies.get("lang", "vi"), "idle_lock_s": accounts().idle_lock_s}
+            "lang": current(), "idle_lock_s": accounts().idle_lock_s}
 
 
 # -- sessions ------------------------------------------------------------------------------------------
@@ -119,9 +120,7 @@ def setup():
 
 @bp.get("/lang/<code>")
 def set_lang(code: str):
-    resp = make_response(redirect(_safe_next(request.args.get("next"))))
-    resp.set_cookie("lang", code if code in ("vi", "en") else "vi", samesite="Strict", max_age=3600 * 24 * 365)
-    return resp
+    return set_language(make_response(redirect(_safe_next(request.args.get("next")))), code)
 
 
 # -- screens -------------------------------------------------------------------------------------------

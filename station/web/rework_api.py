@@ -81,7 +81,7 @@ def _status(store: Any, item: dict[str, Any], batch: dict[str, Any] | None) -> s
 
 STATUS_WORDS = {"returned": N_("Returned by the archive: fix and send again"),
                 "reworking": N_("Being fixed on this station"), "resent": N_("Fixed version sent to the archive"),
-                "missing": N_("The pages are no longer on this station")}
+                "missing": N_("Returned by the archive: reopening fetches its pages from the archive")}  # N_: marked
 
 
 @bp.get("/rework")
@@ -121,7 +121,10 @@ def reopen():
     if item is None:
         return refuse(404, "not_found", N_("This hồ sơ is not on the archive's rework list."))
     try:
-        batch = rework.reopen(station.store, item, actor=actor())
+        client = station.sync_client
+        batch = rework.reopen(station.store, item, actor=actor(), data_dir=station.config.data_dir,
+                              fetch=client.rework_package if client else None,
+                              station_id=station.config.station_id)
     except rework.ReworkError as exc:
         return refuse(409, "conflict", exc.said)
     return jsonify({"batch_id": batch["id"], "state": batch["state"], "url": f"/batch/{batch['id']}/review"})

@@ -106,6 +106,7 @@ def test_restore_refuses_a_folder_that_is_not_empty(loaded_server, tmp_path: Pat
 def test_unfinished_backup_is_not_a_backup(loaded_server, tmp_path: Path) -> None:
     _, ctx = loaded_server
     backup_server(ctx.config, tmp_path / "all/one")
+    assert [b["path"] for b in list_backups(tmp_path / "all")] == [str(tmp_path / "all/one")]  # finished: listed
     (tmp_path / "all/one/manifest.json").unlink()  # as if the backup died before its last step
     assert list_backups(tmp_path / "all") == []
     with pytest.raises(BackupError, match="no manifest.json"):
@@ -171,7 +172,7 @@ def test_backup_covers_what_the_ledger_forgot_and_refuses_it_until_recorded(load
     assert not (tmp_path / "b1" / "manifest.json").exists()
     reconcile_store(ctx.store)
     manifest = backup_server(ctx.config, tmp_path / "b2")
-    assert manifest["packages"] == 3
+    assert manifest["packages"] == 3 and (tmp_path / "b2" / "manifest.json").exists()  # the probe sees a finished one
     assert any(f["kind"] == "ledger-key" for f in manifest["files"]), "the ledger's signing keys are kept"
     report = restore_server(tmp_path / "b2", tmp_path / "restored")
     assert report.packages == 3 and report.data_dir == tmp_path / "restored"

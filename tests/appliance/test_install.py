@@ -153,6 +153,8 @@ def test_without_systemd_units_are_enabled_and_the_rest_waits_for_first_boot() -
 
 def test_uninstall_without_systemd_only_disables(tmp_path: Path) -> None:
     (tmp_path / "sohoa-station.service").write_text("")
+    booted = _run(UNINSTALL, "--dry-run", "--unit-dir", str(tmp_path), systemd="yes")  # the same probe sees them
+    assert "--now" in booted.stdout and "daemon-reload" in booted.stdout, booted.stdout
     out = _run(UNINSTALL, "--dry-run", "--unit-dir", str(tmp_path), systemd="no")
     assert out.returncode == 0, out.stderr
     assert "+ systemctl disable sohoa-station.service" in out.stdout.splitlines()

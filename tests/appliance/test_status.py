@@ -58,6 +58,9 @@ def test_status_never_creates_the_database(tmp_path: Path, demo_keys) -> None:
     cfg = _station(tmp_path, demo_keys)
     checks = {c.name: c for c in station_status(cfg, units=())}
     assert checks["station database"].level == WARNING and not cfg.db_path.exists()
+    Store(cfg.db_path)  # positive control: the same probes see a database once the station has made one
+    checks = {c.name: c for c in station_status(cfg, units=())}
+    assert cfg.db_path.exists() and "station database" not in checks and checks["sync queue"].level == OK
 
 
 def test_services_unknown_without_systemd(tmp_path: Path, demo_keys) -> None:

@@ -19,7 +19,7 @@ from archive_support import FILE_CODE, archive, three_page_pdf  # noqa: E402,F40
 
 from protocol.clock import now_vn  # noqa: E402
 from protocol.hashing import sha256_file  # noqa: E402
-from tests.support.web import ARCHIVIST  # noqa: E402
+from tests.support.web import ARCHIVIST, show_listeners_see  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -47,6 +47,7 @@ def test_copy_request_screen(archive, tmp_path):  # noqa: F811 - fixture
             external: list[str] = []
             page.on("request", lambda r: external.append(r.url) if not r.url.startswith(archive.url) else None)
             page.goto(archive.url + "/login")
+            show_listeners_see(page, errors, external)  # the probes asserted empty at the end do see things
             page.fill("input[name=username]", ARCHIVIST[0])
             page.fill("input[name=password]", ARCHIVIST[1])
             page.click("form#login button[type=submit]")
@@ -87,6 +88,7 @@ def test_copy_request_screen(archive, tmp_path):  # noqa: F811 - fixture
             page.fill("#copy-recipient", "Trần Văn Bình")
             page.check("input[name=kind][value=copy]")
             page.click("#copy-make")
+            expect(page.locator("a", has_text="Tải")).to_have_count(1)  # the probe above sees a download offered
             with page.expect_download() as got:
                 page.click("#copy-download")
             saved = tmp_path / "copy.pdf"

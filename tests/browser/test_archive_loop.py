@@ -19,11 +19,12 @@ from typing import Any
 
 import pytest
 import requests
-from test_station_ui import ARGS, CHROMIUM, SHOTS, _free_port, _spawn
+from test_station_ui import ARGS, CHROMIUM, SHOTS, _spawn
 
+from tests.support.records import AGENCY
+from tests.support.servers import free_port
 from tests.support.wait import wait_until
 
-AGENCY = "Ủy ban nhân dân tỉnh Đồng Nai"
 PIN = "2468"
 STATION_ID = "tram-loop"
 SMALL = {"width": 800, "height": 480}
@@ -197,7 +198,7 @@ def loop(request, tmp_path_factory) -> Iterator[dict]:
                               station_id=STATION_ID, priority=1)
         create_user(db, *ARCHIVIST, role="archivist")
         create_user(db, *VALIDATOR, role="archivist")
-        sport, tport = _free_port(), _free_port()
+        sport, tport = free_port(), free_port()
         (root / "server.toml").write_text(f'data_dir = "{root / "server"}"\nport = {sport}\n'
                                           f'trust_roots = ["{keys.ca_pem}"]\n{backend}'
                                           # the demo agency key stands in for the archive's own signing key

@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT / "tests" / "server"))
 from archive_support import archive, distinctive_word, three_page_pdf  # noqa: E402,F401 - fixtures
 
 from server.checks import CHECKS  # noqa: E402
-from tests.support.web import ARCHIVIST  # noqa: E402
+from tests.support.web import ARCHIVIST, show_listeners_see  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -45,6 +45,7 @@ def test_browse_read_and_find_in_the_archive(archive):  # noqa: F811 - fixture
             page.on("request", lambda r: external.append(r.url) if not r.url.startswith(archive.url) else None)
 
             page.goto(archive.url + "/login")
+            show_listeners_see(page, errors, external)  # the probes asserted empty at the end do see things
             page.fill("input[name=username]", ARCHIVIST[0])
             page.fill("input[name=password]", ARCHIVIST[1])
             page.click("form#login button[type=submit]")

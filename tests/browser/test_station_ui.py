@@ -202,7 +202,9 @@ def test_whole_hoso_from_login_to_the_servers_receipt(floor, browser):
     page.locator('[data-act="restore"]').click()
     page.wait_for_selector(f'#thumbs .thumb[data-page="{first}"]')
     thumbs = page.locator("#thumbs .thumb")
-    thumbs.nth(0).scroll_into_view_if_needed()  # the list scrolled down to the deleted pages
+    # the list scrolled down to the deleted pages; scrolled in the page itself, since a live update may replace
+    # the thumbnails between Playwright finding one and scrolling it ("not attached to the DOM")
+    page.evaluate("document.querySelector('#thumbs .thumb').scrollIntoView({block: 'center'})")
     src, dst = thumbs.nth(0).bounding_box(), thumbs.nth(1).bounding_box()
     page.mouse.move(src["x"] + 20, src["y"] + 40)
     page.mouse.down()

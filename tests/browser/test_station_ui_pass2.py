@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.test_station_ui import PIN, RECORD, SHOTS, browser, floor  # noqa: F401 - fixtures
 from tests.support.wait import wait_until
@@ -334,15 +335,17 @@ def test_on_screen_keyboard_types_vietnamese_by_taps(floor, browser):  # noqa: F
     page.locator('#osk button[data-key="done"]').click()
     assert date.input_value() == "01/01/2024"
 
+    subject.tap()  # positive control: with the keyboard on, the probe below sees it open within its 300 ms
+    page.wait_for_selector("#osk:not(.hidden)", timeout=300)
     page.locator("#osk-toggle").click()  # a physical keyboard: turned off, and it stays off
     subject.tap()
-    page.wait_for_timeout(300)
-    assert page.locator("#osk").is_hidden()
+    with pytest.raises(PlaywrightTimeout):
+        page.wait_for_selector("#osk:not(.hidden)", timeout=300)
     page.reload()
     page.wait_for_selector("#docs .doc")
     page.locator('#docs .doc [name="subject"]').tap()
-    page.wait_for_timeout(300)
-    assert page.locator("#osk").is_hidden()
+    with pytest.raises(PlaywrightTimeout):
+        page.wait_for_selector("#osk:not(.hidden)", timeout=300)
     page.locator("#osk-toggle").click()
     page.context.close()
 
@@ -534,8 +537,8 @@ def test_scan_screen_feeder_empty_newest_in_view_and_double_feed_warning(floor, 
     page.wait_for_function("document.querySelector('#stop-btn').disabled === false")
     page.locator("#stop-btn").click()
     page.wait_for_function("document.querySelector('#scan-btn').disabled === false", timeout=60_000)
-    page.wait_for_timeout(1500)
-    assert page.locator("#feeder-empty").is_hidden()
+    with pytest.raises(PlaywrightTimeout):  # the notice seen twice above, waited for here on a deadline
+        page.wait_for_selector("#feeder-empty:not(.hidden)", timeout=1500)
     page.context.close()
 
 

@@ -75,6 +75,8 @@ def test_finish_asks_for_the_token_pin(tmp_path: Path, token):  # noqa: F811
             page.wait_for_function("document.querySelector('#batch-state').textContent === 'Chờ đồng bộ'",
                                    timeout=120_000)
             browser.close()
+        assert "signed " in log.read_text(), "positive control: the log the probe reads holds the signing"
         assert PIN not in log.read_text() and "000000" not in log.read_text()
+        assert b'"title"' in b"".join(db.read_bytes() for db in data.glob("station.db*"))  # the probe sees rows
         for db in data.glob("station.db*"):  # the database and its WAL
             assert PIN.encode() not in db.read_bytes(), db

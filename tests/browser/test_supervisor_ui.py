@@ -20,7 +20,7 @@ from test_dashboard_support import Floor, floor  # noqa: E402,F401 - fixture
 from test_workorders import GOOD, csv_bytes  # noqa: E402
 
 from station.capture.source import ScanFault  # noqa: E402
-from tests.support.web import SUPERVISOR  # noqa: E402
+from tests.support.web import SUPERVISOR, show_listeners_see  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -103,6 +103,7 @@ def test_supervisor_view_in_vietnamese(floor: Floor, demo_keys, three_page_pdf, 
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(floor.url + "/login")
+            show_listeners_see(page, errors)  # the probe asserted empty at the end does see a script error
             page.fill("input[name=username]", SUPERVISOR[0])
             page.fill("input[name=password]", SUPERVISOR[1])
             page.click("form#login button[type=submit]")
@@ -112,16 +113,16 @@ def test_supervisor_view_in_vietnamese(floor: Floor, demo_keys, three_page_pdf, 
             tel.progress(pages_captured=24, pages_per_minute=12.0, queue_ocr=1)
 
             op = page.locator('#pace-operator tr[data-name="le.van.quet"] td')
-            expect(op).to_have_text(["le.van.quet", "24", "24", "24.0"], timeout=15_000)
+            expect(op).to_have_text(["le.van.quet", "24", "24", "24,0"], timeout=15_000)  # vi decimals: a comma
             st = page.locator('#pace-station tr[data-name="st-a"] td')
             expect(st.nth(4)).to_have_text("30")  # the plan: the 30-sheet order assigned to st-a
             expect(st.nth(5)).to_contain_text("80%")  # 24 of 30
-            expect(st.nth(6)).to_have_text("0.25")  # 6 sheets left at 24 an hour
+            expect(st.nth(6)).to_have_text("0,25")  # 6 sheets left at 24 an hour
             fonds = page.locator('#pace-fonds tr[data-name="G09"] td')
             expect(fonds.nth(4)).to_have_text("42")
             expect(page.locator('#pace-station tr[data-name="st-b"]')).to_contain_text("chưa có kế hoạch")
             d = page.locator('#defects tr[data-operator="le.van.quet"] td')
-            expect(d).to_have_text(["le.van.quet", "1", "3", "0", "1", "1", "66.67"])
+            expect(d).to_have_text(["le.van.quet", "1", "3", "0", "1", "1", "66,67"])
             rej = page.locator("#rejections")
             expect(rej).to_contain_text("Mã băm hoặc kích thước tệp không khớp")
             expect(rej).to_contain_text("tram-02")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import traceback
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,10 @@ def test_station_error_page_shows_nothing_internal(station_web):
     adm = station_web.login("adm1")
     resp = adm.get(station_web.url + "/batches/99999999999999999999999", timeout=10)
     _check(resp, "page with a huge id")
+    try:  # positive control: the probe sees what a leaked traceback looks like
+        {}["batch_idd"]
+    except KeyError:
+        assert INTERNAL.search(traceback.format_exc())
 
 
 def _record() -> dict:
@@ -118,4 +123,5 @@ def test_server_login_next_with_crlf_and_search_with_nul(archive):
     resp = fresh.post(archive.url + "/login?next=/%0d%0aSet-Cookie:%20x=1", allow_redirects=False, timeout=30,
                       data={"username": ADMIN[0], "password": ADMIN[1], "csrf_token": csrf_from(page.text)})
     _check(resp, "login next with CRLF")
+    assert resp.headers.get("Set-Cookie"), "positive control: the login sets the header the probe reads"
     assert "x=1" not in resp.headers.get("Set-Cookie", "")

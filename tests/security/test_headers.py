@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from tests.support.wait import wait_until
 from tests.support.web import ADMIN, web_login
 
 STATION_PATHS = ["/login", "/", "/api/status", "/api/batches", "/static/station.js", "/no-such-page", "/lang/en"]
@@ -52,6 +53,7 @@ def test_no_inline_script_or_handler_in_templates():
 
 @pytest.mark.browser
 def test_browser_runs_pages_under_csp_and_refuses_framing(station_web, archive):
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     session = web_login(archive.url, *ADMIN)
@@ -81,13 +83,19 @@ def test_browser_runs_pages_under_csp_and_refuses_framing(station_web, archive):
             page.goto(archive.url + "/")
             page.wait_for_load_state("networkidle")
             assert violations == [], violations
+            with pytest.raises(PlaywrightError, match="Content Security Policy"):  # positive control: one inline
+                page.add_script_tag(content="document.title = 'inline ran'")  # script, which the probe must see
+            wait_until(lambda: page.wait_for_timeout(50) or violations, 15, "the CSP violation of an inline script")
+            assert page.title() != "inline ran"
+            assert "sohoa" in page.content().lower()  # the frame probe below sees the dashboard when not framed
             # A hostile page (here: a data: URL, another origin) framing the dashboard gets nothing.
             framer = context.new_page()
             blocked: list[str] = []
             framer.on("console", lambda m: blocked.append(m.text))
             framer.set_content(f'<iframe id="f" src="{archive.url}/"></iframe><iframe src="{station_web.url}/login">'
                                "</iframe>")
-            framer.wait_for_timeout(1500)
+            wait_until(lambda: framer.wait_for_timeout(50) or sum("frame-ancestors" in m or "Refused to display" in m
+                                                                   for m in blocked) >= 2, 15, "both frames refused")
             frames = [f for f in framer.frames if f != framer.main_frame]
             for frame in frames:
                 assert "sohoa" not in (frame.content() or "").lower(), frame.url

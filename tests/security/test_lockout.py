@@ -63,6 +63,8 @@ def test_no_station_can_fetch_a_pin_hash_and_pin_checks_are_limited_per_station(
     listing = requests.get(archive.url + "/api/v1/operators", headers=archive.station_headers("st-a"), timeout=10)
     assert listing.status_code == 200 and "nv01" in listing.text
     assert "pin_hash" not in listing.text and "scrypt" not in listing.text
+    stored = archive.context.db.query("SELECT pin_hash FROM operators WHERE code = 'nv01'")[0]["pin_hash"]
+    assert "scrypt" in stored, "positive control: the hash the probe looks for is there to leak"
     verify = archive.url + "/api/v1/operators/verify"
     assert requests.post(verify, json={"code": "nv01", "pin": "4321"}, timeout=30).status_code == 401  # no token
     statuses = [requests.post(verify, json={"code": "nv01", "pin": f"{i:04d}"}, timeout=30,

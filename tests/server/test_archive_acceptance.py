@@ -277,3 +277,66 @@ def test_accept_files_a_signed_pdfa_record_as_a_new_version(acceptance, tmp_path
     again = acceptance.post(acceptance.session(VALIDATOR), f"{page}/validate", {}, page)
     assert again.status_code == 409 and "đã được phê duyệt" in again.text
     assert any(e["detail"].startswith("archived 1 hồ sơ") for e in audit.entries(acceptance.context.db, limit=500))
+
+
+def test_iso2859_plan_verdict_reason_and_bienban(acceptance, tmp_path):  # noqa: F811 - fixture
+    """A contract on ISO 2859-1: the drawn sample carries its plan (Table I: a lot of 3 pages is letter A,
+    n = 2; Table II-A normal, row A: AQL 4.0 is ↓ to row B's 0/1, AQL 1.0 ↓ to row E's 0/1, critical AQL 0:
+    0/1), shown on the lot, inspector and decision pages; one minor defect reaches Re = 1, so the plan says
+    return: accepting needs a written reason, which is recorded, shown and written in the biên bản with the
+    plan (letter, n, Ac, Re, d). Runs after the lot's rework (test_return_with_defects_and_four_eyes)."""
+    from server.catalog import pdf_text
+
+    lot, objid = LOT_RETURN, acceptance.objids[LOT_RETURN]
+    rules = acceptance.context.config.acceptance
+    rules.contracts.append("tram-01=iso2859-1")
+    try:
+        s = acceptance.session()
+        sample = _draw(acceptance, s, lot)
+        plan = sample["policy"]["plan"]
+        assert (plan["letter"], plan["n"], plan["table"], len(sample["sample"])) == ("A", 2, "II-A", 2)
+        assert {c: (p["letter"], p["ac"], p["re"]) for c, p in plan["classes"].items()} == {
+            "critical": ("A", 0, 1), "major": ("E", 0, 1), "minor": ("B", 0, 1)}
+        shown = _page(s, f"{acceptance.url}/archive/lot/{lot}").get_element_by_id("plan")
+        assert shown.get_element_by_id("plan-letter").text_content() == "A"
+        inspect = _page(s, f"{acceptance.url}/archive/lot/{lot}/inspect")
+        assert inspect.xpath("//form[@id='propose']//table[@id='plan']//tr[@data-class='minor']/@data-re") == ["1"]
+        unit = sample["sample"][0]
+        skew = [{"class": "minor", "kind": "skew", "objid": objid, "doc_id": unit.doc_id, "page": unit.page,
+                 "note": "nghiêng 1°"}]
+        before = acceptance.context.db.one("SELECT count(*) AS n FROM acceptance_decisions")["n"]
+        refused = acceptance.post(s, f"/archive/lot/{lot}/propose", {"decision": "accept",
+                                                                     "defects": json.dumps(skew)},
+                                  f"/archive/lot/{lot}/inspect")
+        assert refused.url.endswith(f"/archive/lot/{lot}/inspect")
+        assert "trái với kết luận của phương án lấy mẫu ISO 2859-1" in refused.text
+        assert acceptance.context.db.one("SELECT count(*) AS n FROM acceptance_decisions")["n"] == before
+        reason = "Nghiêng nhẹ, chữ vẫn đọc rõ"
+        resp = acceptance.post(s, f"/archive/lot/{lot}/propose", {"decision": "accept", "plan_reason": reason,
+                                                                  "defects": json.dumps(skew)},
+                               f"/archive/lot/{lot}/inspect")
+        did = resp.url.rsplit("/", 1)[1]
+        row = acceptance.context.db.one("SELECT plan, plan_reason FROM acceptance_decisions WHERE id = ?", (did,))
+        kept = json.loads(row["plan"])
+        assert (kept["verdict"], kept["d"], row["plan_reason"]) == (
+            "return", {"critical": 0, "major": 0, "minor": 1}, reason)
+        page = f"/archive/decision/{did}"
+        view = _page(acceptance.session(VALIDATOR), acceptance.url + page)  # what the validator sees
+        assert view.get_element_by_id("plan-reason").text_content() == reason
+        assert "lô không đạt" in view.get_element_by_id("plan-verdict").text_content()
+        assert view.xpath("//table[@id='plan']//tr[@data-class='minor']/td[@class='d']/text()") == ["1"]
+        done = acceptance.post(acceptance.session(VALIDATOR), f"{page}/validate", {}, page)
+        assert done.status_code == 200 and "bienban-nghiemthu" in done.text
+    finally:
+        rules.contracts.remove("tram-01=iso2859-1")
+    stored = acceptance.context.store.get(objid)
+    from protocol.package import read_package
+
+    contents = read_package(stored.path)
+    pdf = tmp_path / "bienban.pdf"
+    with zipfile.ZipFile(stored.path) as zf:
+        pdf.write_bytes(zf.read(f"{contents.folder}/documentation/bienban-nghiemthu-{did}.pdf"))
+    text = " ".join(pdf_text(pdf).split())
+    assert "mã chữ A, cỡ mẫu n = 2" in text and "bảng II-A" in text
+    assert "Lỗi nhẹ: AQL 4.0, Ac = 0, Re = 1, d = 1" in text
+    assert f"Đề xuất khác phương án, lý do: {reason}" in text

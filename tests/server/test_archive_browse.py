@@ -61,7 +61,8 @@ def test_hoso_page_reads_the_stored_package(archive):  # noqa: F811 - fixture
     transfer = next(r for r in timeline if r[1] == "transfer")
     assert capture[4] == "test:0" and capture[3] == "tram-01"  # which scanner, which station
     assert transfer[2] == "le.van.quet"  # who
-    assert [r[0] for r in timeline] == sorted(r[0] for r in timeline)  # oldest first
+    moments = page.get_element_by_id("timeline").xpath(".//tbody/tr/td[1]/time/@datetime")
+    assert len(moments) == len(timeline) and moments == sorted(moments)  # oldest first (Babel shows them)
     versions = page.get_element_by_id("versions").xpath(".//tbody/tr")
     assert len(versions) == 1 and archive.package.sha256.upper() in versions[0].text_content().upper()
 
@@ -108,4 +109,10 @@ def test_opening_a_hoso_prepares_its_documents_first_pages(archive):  # noqa: F8
     cache = archive.context.config.data_dir / "cache" / "viewer"
     _page(archive.session(), f"{archive.url}/archive/hoso/{archive.objid}")
     wait_until(lambda: list(cache.glob("*/p0001-w900.png")), 60, "the first page rendered ahead", interval=0.1)
+    from server.archive import render
+
+    render._PREWARM.submit(lambda: None).result(timeout=120)  # the work ahead is over: nothing more is coming
     assert not list(cache.glob("*/p0002-*"))  # only the first page, not the document
+    second = archive.session().get(f"{archive.url}/archive/doc/{archive.objid}/{archive.doc_id}/page/2.png?w=900",
+                                   timeout=30)
+    assert second.status_code == 200 and list(cache.glob("*/p0002-*")), "positive control: the glob sees page 2"

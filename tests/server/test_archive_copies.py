@@ -230,7 +230,7 @@ def test_hoso_chosen_by_file_code_or_objid(signing):
     s = arc.session()
     by_code = s.get(f"{arc.url}/archive/copies/", params={"objid": FILE_CODE}, timeout=30)
     assert by_code.status_code == 200 and f'name="objid" value="{arc.objid}"' in by_code.text
-    assert f'<option value="{arc.doc_id}"' in by_code.text
+    assert f'<option value="{arc.doc_id}"' in by_code.text and 'id="copy-form"' in by_code.text  # the probe's hit
     nothing = s.get(f"{arc.url}/archive/copies/", params={"objid": "KHONG.CO"}, timeout=30)
     assert nothing.status_code == 404 and "Không tìm thấy hồ sơ với mã này" in nothing.text
     assert 'id="copy-form"' not in nothing.text
@@ -242,4 +242,6 @@ def test_copies_need_the_archivist_role(signing):
     sup = arc.session(SUPERVISOR)
     for path in ("/archive/copies/", f"/archive/copies/{row['id']}", f"/archive/copies/{row['id']}/file"):
         assert sup.get(arc.url + path, timeout=30).status_code == 403, path
-    assert arc.session(ARCHIVIST).get(arc.url + "/archive/copies/", timeout=30).status_code == 200
+    archivist = arc.session(ARCHIVIST)
+    for path in ("/archive/copies/", f"/archive/copies/{row['id']}", f"/archive/copies/{row['id']}/file"):
+        assert archivist.get(arc.url + path, timeout=30).status_code == 200, path  # the right role: the same requests

@@ -70,7 +70,7 @@ def test_nothing_and_ten_thousand_characters_get_a_message(archive):  # noqa: F8
     long = _find(archive, q="đất " * 2500).get_element_by_id("find-message").text_content()
     assert "quá dài" in long
     assert "4 chữ số" in _find(archive, q="dat", year="20x1").get_element_by_id("find-message").text_content()
-    assert find.find(archive.context.catalog, "a " * 13).message == "find_too_many_words"
+    assert find.find(archive.context.catalog, "a " * 13).message == "too_many_words"
 
 
 def test_snippet_marks_every_hit_and_stays_on_its_page():
@@ -79,6 +79,8 @@ def test_snippet_marks_every_hit_and_stays_on_its_page():
     assert page == 2
     text = "".join(t for t, _ in pieces)
     assert "Trang" not in text  # nothing from the pages around it
+    first_page, around = find.snippet(raw, ["mot"])  # positive control: a hit on page 1 shows its "Trang"
+    assert first_page == 1 and "Trang" in "".join(t for t, _ in around)
     assert [t for t, hit in pieces if hit] == ["Đồng", "Nai", "ĐỒNG", "NAI"]
 
 

@@ -46,13 +46,13 @@ def _headers(creds: dict) -> dict:
     return {api.HEADER_STATION: creds["station_id"], "Authorization": f"{api.AUTH_SCHEME} {creds['token']}"}
 
 
-def _build(tmp_path, signed_pdf, **kw):
+def _build(tmp_path, signed_pdf, notation="160.VP", **kw):
     from protocol.clock import iso_vn
     from protocol.metadata import DocumentRecord, FileRecord
     from protocol.package import PackageDocument, PremisEvent, build_package
     from tests.support.records import AGENCY, hoso_record
 
-    hoso = FileRecord(**hoso_record())
+    hoso = FileRecord(**hoso_record(notation=notation))
     doc = DocumentRecord(ordinal=1, type_name="02", issued_date="04/03/2001", organ_name=AGENCY,
                          subject="Quyết định về việc cấp giấy chứng nhận", number_of_page=1)
     out = tmp_path / uuid.uuid4().hex
@@ -62,12 +62,12 @@ def _build(tmp_path, signed_pdf, **kw):
                          out_dir=out, **kw)
 
 
-def _send(url, creds, pkg, batch_uid="B-1"):
+def _send(url, creds, pkg, batch_uid="B-1", file_code="000.00.00.H47.2001.160.VP"):
     from station.sync.client import SyncClient
 
     client = SyncClient(url, station_id=creds["station_id"], token=creds["token"])
     return client.send(pkg.path, sha256=pkg.sha256, size=pkg.size,
-                       manifest={"file_code": "000.00.00.H47.2001.160.VP", "batch_uid": batch_uid})
+                       manifest={"file_code": file_code, "batch_uid": batch_uid})
 
 
 def _return(db, objid):
@@ -164,3 +164,45 @@ def test_rework_list_acl_duplicate_and_new_version(server, tmp_path, signed_pdf)
     assert out["rework"] == [] and [(o["objid"], o["state"], o["version"], o["batch_uid"]) for o in out["outcomes"]] \
         == [(v1.objid, "archived", 3, "B-1")]
     assert listing(b) == {"rework": [], "outcomes": []}
+
+
+def test_station_list_is_one_indexed_query_among_many_other_stations(server, tmp_path, signed_pdf):
+    """2,000 returned hồ sơ of other stations around one of tram-b's: tram-b's list holds exactly its own (with
+    its defects), tram-a's none of tram-b's; the rows are found through the maker index (records migration 6),
+    never by reading every returned hồ sơ."""
+    from protocol.clock import iso_vn
+
+    url, context, stations = server
+    b = stations["tram-b"]
+    mine = _build(tmp_path, signed_pdf, notation="161.VP")  # not the first test's hồ sơ (same server)
+    sent = _send(url, b, mine, batch_uid="B-MINE", file_code="000.00.00.H47.2001.161.VP")
+    assert sent.verdict == "accepted", sent.reasons
+    _return(context.db, mine.objid)
+    now = iso_vn()
+    with context.db.tx() as conn:
+        for n in range(2000):
+            objid = f"AIP-OTHER-uuid-{n:08d}"
+            conn.execute("INSERT INTO archive_makers (objid, station_id, sha256, batch_uid, updated_at)"
+                         " VALUES (?, ?, ?, ?, ?)", (objid, f"tram-x{n % 7}", f"{n:064X}", f"B-{n}", now))
+            conn.execute("INSERT INTO archive_states (objid, state, changed_at, changed_by) VALUES (?, ?, ?, ?)",
+                         (objid, "returned", now, "test"))
+
+    def listing(creds):
+        resp = requests.get(url + api.REWORK, headers=_headers(creds), timeout=10)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    [item] = listing(b)["rework"]
+    assert (item["objid"], item["batch_uid"], item["version"]) == (mine.objid, "B-MINE", 1)
+    assert [d["kind"] for d in item["defects"]] == ["unreadable", "skew"]
+    assert mine.objid not in {i["objid"] for i in listing(stations["tram-a"])["rework"]}
+    sql = ("SELECT s.objid FROM archive_makers m JOIN archive_states s ON s.objid = m.objid"
+           " WHERE m.station_id = ? AND s.state IN ('returned', 'accepted', 'archived')")
+    if context.db.dialect.name == "sqlite":
+        plan = " ".join(str(tuple(r.values())) for r in context.db.query("EXPLAIN QUERY PLAN " + sql, ("tram-b",)))
+        assert "archive_makers_station" in plan, plan
+    else:
+        with context.db.tx() as conn:
+            conn.execute("SET LOCAL enable_seqscan = off")  # a 2,000-row table: the planner may scan it anyway
+            plan = " ".join(str(r) for r in conn.execute("EXPLAIN " + sql, ("tram-b",)).fetchall())
+        assert "archive_makers_station" in plan, plan

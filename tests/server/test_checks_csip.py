@@ -130,3 +130,5 @@ def test_the_archive_refuses_a_nonconformant_package(archive_server, make_packag
     assert receipt.verdict == "rejected"
     assert any("CSIP60" in str(r) for r in receipt.reasons), receipt.reasons
     assert ctx.catalog.packages() == []
+    sent = client.send(good.path, sha256=good.sha256, size=good.size, manifest={})
+    assert sent.verdict == "accepted" and len(ctx.catalog.packages()) == 1  # positive control: the same probe

@@ -25,7 +25,9 @@ def test_page_shows_every_registered_station_before_it_reports(floor: Floor):  #
     page = s.get(floor.url + "/", timeout=10).text
     assert "barchart.js" in page
     # nothing from another site (a word test for "cdn" fails on escaped Vietnamese: "\u1ecdng" in "trọng")
-    assert not re.findall(r'(?:src|href)="(?:https?:)?//', page)
+    external = r'(?:src|href)="(?:https?:)?//'
+    assert re.findall(external, '<script src="https://cdn.example/x.js"></script><link href="//cdn.example/y.css">')
+    assert not re.findall(external, page)  # the same probe, which saw the two above
 
 
 def test_sse_brings_tiles_events_and_summary_live(floor: Floor):  # noqa: F811 - fixture

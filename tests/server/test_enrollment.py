@@ -62,7 +62,9 @@ def test_code_is_typeable_single_use_and_stored_hashed(tmp_path: Path):
     db = tmp_path / "server.db"
     code = enrollment.create_enrollment_code(db, "tram-01", name="Trạm phòng 2")
     assert CODE_RE.fullmatch(code), code
-    assert code.replace("-", "").encode() not in db.read_bytes(), "the code must not be stored in clear"
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("server.db*"))  # the database and its WAL
+    assert "Trạm phòng 2".encode() in raw, "positive control: the probe reads what the row holds"
+    assert code.replace("-", "").encode() not in raw, "the code must not be stored in clear"
     assert [p["station_id"] for p in enrollment.pending_codes(db)] == ["tram-01"]
     # Typed by hand: lower case, no dashes, O for 0 and I/L for 1 are the same code.
     typed = code.lower().replace("-", " ").replace("0", "o").replace("1", "l")

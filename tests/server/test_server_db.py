@@ -101,6 +101,7 @@ def test_same_upload_opened_at_once_on_two_servers_is_one_row(open_records) -> N
 def test_an_upload_is_finished_once_with_one_receipt(open_records) -> None:  # noqa: F811
     servers = [open_records(), open_records()]
     row = _open(servers[0])
+    assert row["id"] in servers[0].open_upload_ids()  # positive control: the probe below sees an open one
     won = _together(
         6, lambda i: servers[i % 2].finish_upload(row["id"], state="accepted", receipt={"n": i, "verdict": "accepted"})
     )
@@ -240,6 +241,9 @@ def test_a_failed_transaction_leaves_nothing(records: Records) -> None:  # noqa:
     with pytest.raises(records.errors):
         records.add_workorder(fonds_code="G1", file_code=None, record={}, expected_sheets=1)  # NOT NULL
     assert records.workorders() == [] and records.query("SELECT 1 AS one") == [{"one": 1}]
+    with records.tx() as conn:  # positive control: the same row, committed, is what the probe above would see
+        conn.execute("INSERT INTO fonds (code, name, record) VALUES (?, ?, '{}')", ("G1", "x"))
+    assert [r["code"] for r in records.query("SELECT code FROM fonds")] == ["G1"]
 
 
 # -- PostgreSQL only: what exists only because several processes share the database --------------------

@@ -49,13 +49,17 @@ def test_replacement_keeps_history(tmp_path: Path) -> None:
 
 def test_hash_mismatch_leaves_nothing_visible(tmp_path: Path) -> None:
     store = PackageStore(tmp_path / "store", backup_root=tmp_path / "backup")
-    src, _ = _file(tmp_path / "p.zip", b"bytes")
+    src, sha = _file(tmp_path / "p.zip", b"bytes")
     with pytest.raises(StorageError, match="hash mismatch"):
         store.put(src, objid=OBJID, sha256="0" * 64)
     assert store.get(OBJID) is None
     for root in (tmp_path / "store", tmp_path / "backup"):
         assert not list((root / "objects").rglob("*.zip")) and not list((root / "tmp").iterdir())
     assert store.fixity().checked == 0
+    store.put(src, objid=OBJID, sha256=sha)  # positive control: with the right hash the same probes see it
+    assert store.get(OBJID) is not None and store.fixity().checked >= 1
+    for root in (tmp_path / "store", tmp_path / "backup"):
+        assert list((root / "objects").rglob("*.zip")), root
 
 
 def test_unsafe_objid_refused(tmp_path: Path) -> None:

@@ -103,6 +103,8 @@ def test_wrong_token_and_other_station_refused(archive_server, make_package):
     assert "401" in str(err.value) and not err.value.retry
     receipt = _client(live, a).send(pkg.path, sha256=pkg.sha256, size=pkg.size, manifest={})
     headers_b = {api.HEADER_STATION: "tram-02", "Authorization": f"Bearer {b['token']}"}
+    headers_a = {api.HEADER_STATION: "tram-01", "Authorization": f"Bearer {a['token']}"}
+    assert requests.get(live.url + api.UPLOAD(receipt.upload_id), headers=headers_a, timeout=10).status_code == 200
     resp = requests.get(live.url + api.UPLOAD(receipt.upload_id), headers=headers_b, timeout=10)
     assert resp.status_code == 404  # station B cannot even see that station A's upload exists
 
@@ -130,3 +132,6 @@ def test_manifest_text_the_database_cannot_store_is_refused(archive_server):
         resp = requests.post(live.url + api.UPLOADS, data=body.encode(), headers=headers, timeout=10)
         assert resp.status_code == 400 and "file_code" in resp.json()["message"], resp.text
     assert ctx.db.query("SELECT COUNT(*) AS n FROM uploads")[0]["n"] == 0
+    good = f'{{"sha256": "{"A" * 64}", "size": 10, "file_code": "000.00.VP"}}'  # positive control: the same
+    assert requests.post(live.url + api.UPLOADS, data=good.encode(), headers=headers, timeout=10).ok  # request,
+    assert ctx.db.query("SELECT COUNT(*) AS n FROM uploads")[0]["n"] == 1  # sound, is counted by the same probe

@@ -35,6 +35,7 @@ from station.enroll import EnrollError, enroll
 from station.sync.client import SyncClient, SyncError
 from tests.server.test_catalog_pg import pg_database
 from tests.support.servers import ServerProcess
+from tests.support.wait import wait_until
 from tests.support.web import ADMIN, csrf_from, web_login
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -293,7 +294,13 @@ def test_starting_server_keeps_anothers_temp_file(tmp_path: Path) -> None:
         opener = subprocess.Popen(
             [sys.executable, "-c", f"from server.storage import PackageStore; PackageStore({str(root)!r})"], cwd=ROOT
         )
-        time.sleep(1.0)  # time for a start-up that does not wait to do its clean-up; below, once unlocked, it does
+        # The opener has reached its clean-up when it waits on the lock (a "->" line of /proc/locks): a start-up
+        # that did not wait would have cleaned by then. Below, once unlocked, the same probe sees the file go.
+        def waiting() -> bool:
+            locks = [line.split() for line in Path("/proc/locks").read_text().splitlines()]
+            return opener.poll() is not None or any(f[1] == "->" and f[5] == str(opener.pid) for f in locks)
+
+        wait_until(waiting, 60, "the second server's start-up to reach the store lock")
         assert part.exists(), "start-up clean-up removed a temp file another process is writing"
         assert opener.poll() is None, "start-up clean-up did not wait for the store lock"
         fcntl.flock(handle, fcntl.LOCK_UN)

@@ -86,7 +86,8 @@ def test_offline_queue_drains_when_the_server_returns(server_process, make_packa
     creds = server_process.add_station("tram-01")
     pkg = make_package()
     store, data, item = _queued_store(tmp_path, pkg)
-    client = SyncClient(server_process.url, station_id="tram-01", token=creds["token"], timeout=2)
+    # a refused connection fails at once whatever the timeout; 2 s read timeouts failed on a loaded machine
+    client = SyncClient(server_process.url, station_id="tram-01", token=creds["token"], timeout=30)
     worker = SyncWorker(store, client, data)
     assert not worker.drain_once()  # the server is not running: nothing lost, tried again later
     row = store.outbox_item(item)

@@ -48,12 +48,12 @@ def test_station_publishes_over_a_tls_only_broker(tmp_path: Path, sane_test_devi
     server_pw = (tmp_path / "mqtt-server").read_text().strip()
     seen: list[str] = []
     with BrokerProcess(folder / "mosquitto.conf", port=port, log_path=tmp_path / "mosquitto.log") as broker:
+        listener, reason = connect_client(host="127.0.0.1", port=port, username="server", password=server_pw,
+                                          tls_ca=str(ca.cert))
+        assert reason is not None and not reason.is_failure, broker.log_tail()  # the listener answers (control)
         # Plain MQTT on the TLS listener gets no CONNACK: nothing in clear.
         _, plain = connect_client(host="127.0.0.1", port=port, username="st-tls", password="x", timeout=1.0)
         assert plain is None
-        listener, reason = connect_client(host="127.0.0.1", port=port, username="server", password=server_pw,
-                                          tls_ca=str(ca.cert))
-        assert reason is not None and not reason.is_failure, broker.log_tail()
         got = threading.Event()
         listener.on_message = lambda c, u, m: (seen.append(m.topic), got.set())
         listener.subscribe(all_stations_filter(), qos=1)

@@ -65,6 +65,8 @@ def test_finish_asks_for_the_token_pin_and_never_keeps_it(tmp_path: Path, token,
         assert "batch.sealed" in audit and any(r.name == "station.output.signing" for r in caplog.records)
         assert PIN not in audit and "000000" not in audit
         assert PIN not in caplog.text and "000000" not in caplog.text
-        assert b'"pin"' not in config.db_path.read_bytes()
+        raw = b"".join(p.read_bytes() for p in config.db_path.parent.glob(config.db_path.name + "*"))  # and WAL
+        assert b'"title"' in raw, "positive control: the probe sees the JSON the station stores"
+        assert b'"pin"' not in raw
     finally:
         station.stop()

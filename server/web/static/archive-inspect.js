@@ -53,7 +53,27 @@
     });
     $("none").hidden = marks.length > 0;
     $("defects").value = JSON.stringify(marks);
+    verdict();
     try { sessionStorage.setItem(key, JSON.stringify(marks)); } catch (e) { /* page only */ }
+  }
+
+  // The ISO 2859-1 plan's verdict as the marks go (server/archive/aql.py counts the same way at proposal):
+  // d = the pages (or whole hồ sơ marks) with a defect of the class; return when any class reaches its Re.
+  function verdict() {
+    const table = $("plan");
+    if (!table) return;
+    let reject = false;
+    for (const row of table.querySelectorAll("tbody tr")) {
+      const seen = new Set();
+      marks.forEach((m, i) => {
+        if (m.class === row.dataset.class) seen.add(m.page ? m.objid + "|" + m.doc_id + "|" + m.page : "whole" + i);
+      });
+      row.querySelector(".d").textContent = String(seen.size);
+      if (seen.size >= Number(row.dataset.re)) reject = true;
+    }
+    const out = $("plan-verdict");
+    out.textContent = reject ? out.dataset.return : out.dataset.accept;
+    out.dataset.verdict = reject ? "return" : "accept";
   }
 
   function mark(button) {

@@ -8,6 +8,9 @@
   const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) =>
     ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
   const num = (v) => (v === null || v === undefined ? 0 : v);
+  // decimals in the page's language, as Babel writes them on the server's pages (2,5 in vi; 2.5 in en)
+  const dec = (v, digits) => new Intl.NumberFormat(document.documentElement.lang || "vi",
+    {minimumFractionDigits: digits, maximumFractionDigits: digits}).format(Number(v || 0));
   window.sohoaDashboard = {received: 0, lastEventAt: null, latencies: []};
 
   function tile(st) {
@@ -22,7 +25,7 @@
       `<dt>${esc(T.hoso)}</dt><dd class="file-code">${esc(st.file_code || "—")}</dd>` +
       `<dt>${esc(T.scanner)}</dt><dd class="scanner">${esc(T["scanner_" + st.scanner] || st.scanner || "—")}</dd>` +
       `<dt>${esc(T.pages)}</dt><dd><b class="pages">${esc(num(st.pages_captured))}</b></dd>` +
-      `<dt>${esc(T.ppm)}</dt><dd class="ppm">${esc(num(st.pages_per_minute).toFixed(1))}</dd>` +
+      `<dt>${esc(T.ppm)}</dt><dd class="ppm">${esc(dec(num(st.pages_per_minute), 1))}</dd>` +
       `<dt>${esc(T.queues)}</dt><dd class="queues">${esc(num(st.queue_processing))} · ${esc(num(st.queue_ocr))} · ${esc(num(st.queue_sync))}</dd>` +
       `<dt>${esc(T.last_fault)}</dt><dd class="fault${fault && !fault.cleared_at ? " has" : ""}">${faultText}</dd></dl></div>`;
   }
@@ -66,10 +69,10 @@
   function renderPace() {
     const pace = state.pace || {};
     const cell = (v) => `<td>${esc(v)}</td>`;
-    const rate = (e) => cell(e.this_hour) + cell(e.today) + cell(Number(e.per_hour || 0).toFixed(1));
+    const rate = (e) => cell(e.this_hour) + cell(e.today) + cell(dec(e.per_hour, 1));
     const plan = (e) => e.expected
       ? cell(e.expected) + `<td><progress max="100" value="${esc(e.percent)}"></progress> ${esc(e.percent)}%</td>` +
-        cell(e.hours_left === null ? T.no_pace : Number(e.hours_left).toFixed(2))
+        cell(e.hours_left === null ? T.no_pace : dec(e.hours_left, 2))
       : `<td colspan="3" class="muted">${esc(T.no_plan)}</td>`;
     const fill = (id, rows, withPlan) => {
       document.querySelector(`#${id} tbody`).innerHTML = rows.length ? rows.map((e) =>
@@ -82,7 +85,7 @@
     const d = state.defects || [];
     document.querySelector("#defects tbody").innerHTML = d.length ? d.map((e) =>
       `<tr data-operator="${esc(e.operator)}"><td>${esc(e.operator)}</td>${cell(e.hoso)}${cell(e.pages)}` +
-      `${cell(e.critical)}${cell(e.major)}${cell(e.minor)}<td class="per100">${esc(Number(e.per_100).toFixed(2))}</td></tr>`).join("")
+      `${cell(e.critical)}${cell(e.major)}${cell(e.minor)}<td class="per100">${esc(dec(e.per_100, 2))}</td></tr>`).join("")
       : `<tr><td colspan="7" class="muted">${esc(T.no_defects)}</td></tr>`;
   }
 

@@ -47,7 +47,7 @@
       const li = el("li", { "data-objid": item.objid, "data-status": item.status }, head,
         el("div", { class: "muted" }, item.status_label), defects);
       if (item.note) li.insertBefore(el("p", { class: "note" }, item.note), defects);
-      if (item.status === "returned") {
+      if (item.status === "returned" || item.status === "missing") {  // missing: fetched from the archive
         const b = el("button", { type: "button", class: "pri big reopen" }, box.dataset.reopen);
         b.addEventListener("click", async () => {
           b.disabled = true;

@@ -34,6 +34,9 @@ async function api(method, path, body) {
   if (!resp.ok) { data.status = resp.status; throw data; }
   return data;
 }
+// a moment in the page's language and the archives' time zone (the server's pages use Babel for the same)
+const when = (iso) => { const d = iso ? new Date(iso) : null; return d && !isNaN(d) ? d.toLocaleString(
+  document.documentElement.lang || "vi", { timeZone: "Asia/Ho_Chi_Minh", dateStyle: "medium", timeStyle: "medium" }) : (iso || ""); };
 const fail = (e) => toast((e && (e.text || e.message)) || T.error, "err");
 
 function el(tag, attrs = {}, ...kids) {
@@ -815,7 +818,7 @@ screens.finish = function () {
     if (v.state === "SYNCED" && last && last.receipt) {
       const r = JSON.parse(last.receipt);
       rc.replaceChildren(el("strong", {}, "✓ " + T.receipt_ok), el("div", {}, r.objid || ""),
-        el("div", { class: "muted" }, T.received + ": " + (r.received_at || "") + " · SHA-256 " + (r.sha256 || "").slice(0, 16) + "…"));
+        el("div", { class: "muted" }, T.received + ": " + when(r.received_at) + " · SHA-256 " + (r.sha256 || "").slice(0, 16) + "…"));
       rc.classList.remove("hidden");
     } else rc.classList.add("hidden");
     $("#reopen-btn").classList.toggle("hidden", v.state !== "REJECTED");
