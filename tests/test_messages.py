@@ -9,8 +9,7 @@ Vietnamese letter (ă â đ ê ô ơ ư or a tone mark) is UI text outside the c
   - it is English once the project's Vietnamese terms are taken out (TERMS: log lines, CLI help);
   - it lies in a top-level name listed in ALLOWED with the reason it is not UI text: the standard's own
     words (TT05 code tables), what is printed on or signed into a document (the biên bản, a certified copy,
-    a cover sheet, a signature's reason), words read from documents or spreadsheets, sample data, and the
-    page text tables still on their way to the catalogue.
+    a cover sheet, a signature's reason), words read from documents or spreadsheets, and sample data.
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ TT05 = "the TT05 standard's code tables: its own words, stored in packages as th
 PRINTED = "printed on or signed into a document the law wants in Vietnamese, whatever the screen's language"
 READ = "words read from Vietnamese documents or spreadsheets (OCR suggestions, inventory headers)"
 SAMPLE = "sample and demo data: Vietnamese records, as real ones are"
-TABLES = "page text tables of the server, moving to the catalogue in the sibling branch of issue #16 (i16g)"
 ALLOWED: dict[tuple[str, str], str] = {
     **{("protocol/metadata.py", name): TT05
        for name in ("CONFIDENCE", "FORMAT", "LANGUAGE", "MAINTENANCE", "MODE", "RISK_STATUS", "TYPE_NAME")},
@@ -44,6 +42,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("server/archive/bienban.py", "KIND_VI"): PRINTED,
     ("server/archive/bienban.py", "file_record"): PRINTED,
     ("server/archive/bienban.py", "render"): PRINTED,
+    ("server/archive/bienban.py", "plan_lines"): PRINTED,
     ("server/archive/copies.py", "make_copy"): PRINTED,
     ("server/archive/copies_dip.py", "PURPOSE_VI"): PRINTED,
     ("server/archive/copies_dip.py", "auth_lines"): PRINTED,
@@ -70,11 +69,6 @@ ALLOWED: dict[tuple[str, str], str] = {
                     "SURNAMES", "_render_clean")},
     **{("sohoa/demo.py", name): SAMPLE
        for name in ("AGENCY_NAME", "digitise_one_file", "seed_server", "start_station")},
-    ("server/i18n.py", "TEXTS"): TABLES,
-    ("server/archive/texts.py", "TEXTS"): TABLES,
-    ("server/archive/copies_texts.py", "TEXTS"): TABLES,
-    ("server/web/supervisor_texts.py", "TEXTS"): TABLES,
-    ("server/web/enroll_views.py", "TEXTS"): TABLES,
 }
 
 
