@@ -173,7 +173,7 @@ def check_csip(ctx: Context) -> CheckResult:
             reasons.append(f"{scope}: {rule}: {lacks.message}")
             where = posixpath.basename(posixpath.dirname(scope))
             broken.append(say(N_("METS %(where)s: %(rule)s — %(lacks)s"), rule=rule, lacks=lacks,
-                              where=where or say(N_("package"))))
+                              where=where or say(N_("package root"))))
     if reasons and any("CSIP15" in r or "CSIP60" in r for r in reasons):
         reasons.append("packages made by sohoa before its E-ARK update: `sohoa server migrate-packages` "
                        "rewrites stored ones into the conformant form")
