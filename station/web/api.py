@@ -415,8 +415,9 @@ def documents(batch_id: int):
     docs = get_list(_body(), "documents")
     if not docs:
         return _bad(N_("documents must be a non-empty list"))
-    if not all(isinstance(d, dict) and isinstance(d.get("record", {}), dict) for d in docs):
-        raise InputError(N_("each document must be an object with a record object"))
+    if not all(isinstance(d, dict) and isinstance(d.get("record"), dict) and isinstance(d.get("ordinal"), int)
+               and not isinstance(d.get("ordinal"), bool) for d in docs):  # the store needs both ({} was a 500)
+        raise InputError(N_("each document must be an object with a whole-number ordinal and a record object"))
     if request.args.get("check"):
         problems = _document_problems(_station(), batch_id, docs)
         if problems:
