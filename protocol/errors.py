@@ -86,7 +86,7 @@ def with_texts(data: Any, lang: str | None) -> Any:
     as the supervisors' live dashboard, which picks its own)."""
     if isinstance(data, list):
         return [with_texts(v, lang) for v in data]
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or "signature" in data:  # signed data goes out exactly as signed (a receipt)
         return data
     out = {k: with_texts(v, lang) for k, v in data.items()}
     if isinstance(data.get("msgid"), str) and data["msgid"] and lang is None:

@@ -180,6 +180,8 @@ def test_a_message_travels_by_key_and_is_shown_in_each_language():
     assert back.text("en") == stored["message"]
     shown = with_texts({"flags": [{"code": "edge_content", **stored}]}, "vi")
     assert shown["flags"][0]["text"] == back.text("vi")
+    receipt = {"checks": [{"name": "csip", **stored}], "signature": "c2lnbmVk"}
+    assert with_texts({"receipt": receipt}, "vi") == {"receipt": receipt}  # signed: sent exactly as signed
     everyone = with_texts({"last_fault": stored}, None)["last_fault"]["texts"]
     assert everyone == {"vi": back.text("vi"), "en": stored["message"]}
     label = say(N_("%(label)s: required"), label=Label({"en": "Title", "vi": "Tiêu đề"}))
