@@ -7,6 +7,7 @@ is kept to lower-case ASCII letters, digits and '-', 1-32 characters: no slashes
 from __future__ import annotations
 
 import re
+from typing import TypeGuard
 
 from protocol.errors import UserError
 
@@ -21,7 +22,7 @@ class IdError(UserError, ValueError):
     message_vi = RULE_VI
 
 
-def is_station_id(value: object) -> bool:
+def is_station_id(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and STATION_ID_RE.fullmatch(value) is not None
 
 
@@ -29,7 +30,7 @@ def check_station_id(value: object) -> str:
     """Return the id if it follows the rule; raise IdError (a ValueError) otherwise."""
     if not is_station_id(value):
         raise IdError(f"invalid station id {value!r}: use {RULE}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 # Operator codes: ASCII letters, digits, '.', '_', '-', starting with a letter or digit (a login name).
@@ -38,7 +39,7 @@ OPERATOR_RULE = "1-32 characters A-Z, a-z, 0-9, '.', '_' or '-', starting with a
 OPERATOR_RULE_VI = "Mã nhân viên chỉ gồm chữ không dấu, số, dấu chấm, gạch (1-32 ký tự)."
 
 
-def is_operator_code(value: object) -> bool:
+def is_operator_code(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and OPERATOR_CODE_RE.fullmatch(value) is not None
 
 
@@ -47,4 +48,4 @@ def check_operator_code(value: object) -> str:
         err = IdError(f"invalid operator code {value!r}: use {OPERATOR_RULE}")
         err.message_vi = OPERATOR_RULE_VI
         raise err
-    return value  # type: ignore[return-value]
+    return value

@@ -24,15 +24,16 @@ def record_schema(kind: str) -> dict[str, Any]:
     """The JSON Schema of `kind` (hoso | document | fonds)."""
     if kind not in RECORDS:
         raise ValueError(f"unknown record kind {kind!r}; expected one of {', '.join(RECORDS)}")
-    return json.loads((SCHEMA_DIR / "metadata" / f"{kind}.schema.json").read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads((SCHEMA_DIR / "metadata" / f"{kind}.schema.json").read_text(encoding="utf-8"))
+    return schema
 
 
-def _labels(schema: dict, field: str) -> tuple[str, str]:
+def _labels(schema: dict[str, Any], field: str) -> tuple[str, str]:
     prop = schema.get("properties", {}).get(field, {})
     return prop.get("description", field), prop.get("title", field)
 
 
-def _problem(schema: dict, error: Any) -> list[Problem]:
+def _problem(schema: dict[str, Any], error: Any) -> list[Problem]:
     """One jsonschema error -> plain reasons (English, Vietnamese) for the field it concerns."""
     kind, value, v = error.validator, error.validator_value, error.instance
     if kind == "required":
@@ -47,7 +48,7 @@ def _problem(schema: dict, error: Any) -> list[Problem]:
         return [Problem(field, f"{en}: unknown code {v!r}; expected one of {', '.join(map(str, value))}",
                         f"{vi}: mã {v!r} không hợp lệ")]
     if kind == "anyOf":  # code or empty: the code table is the interesting branch
-        branch = next((b for b in value if "enum" in b), {})
+        branch: dict[str, Any] = next((b for b in value if "enum" in b), {})
         allowed = ", ".join(branch.get("enum", []))
         return [Problem(field, f"{en}: unknown code {v!r}; expected one of {allowed} or empty",
                         f"{vi}: mã {v!r} không hợp lệ")]
