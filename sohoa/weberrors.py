@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
+from flask.typing import ResponseReturnValue
 
 from protocol.errors import UserError, incident_id
 from protocol.inputs import loads
@@ -34,19 +35,19 @@ def install(app: Flask, answer: Answer) -> None:
     app.json = SafeJSONProvider(app)
 
     @app.errorhandler(UserError)
-    def user_error(exc: UserError):  # noqa: ANN202
+    def user_error(exc: UserError) -> ResponseReturnValue:  # noqa: ANN202
         return answer(exc.status, exc.key, exc.message, exc.message_vi, **exc.details())
 
     @app.errorhandler(RecursionError)
-    def too_deep(exc: RecursionError):  # noqa: ANN202
+    def too_deep(exc: RecursionError) -> ResponseReturnValue:  # noqa: ANN202
         return answer(400, "bad_request", "input nested too deeply", "Dữ liệu gửi lên lồng nhau quá sâu.")
 
     @app.errorhandler(OverflowError)
-    def too_big(exc: OverflowError):  # noqa: ANN202 - e.g. a page id past SQLite's 64-bit integers
+    def too_big(exc: OverflowError) -> ResponseReturnValue:  # noqa: ANN202 - e.g. a page id past SQLite's 64-bit integers
         return answer(400, "bad_request", "number out of range", "Số gửi lên vượt quá giới hạn.")
 
     @app.errorhandler(UnicodeError)
-    def bad_text(exc: UnicodeError):  # noqa: ANN202
+    def bad_text(exc: UnicodeError) -> ResponseReturnValue:  # noqa: ANN202
         return answer(400, "bad_request", "text is not valid UTF-8", "Dữ liệu gửi lên không phải UTF-8 hợp lệ.")
 
 
