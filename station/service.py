@@ -177,6 +177,7 @@ class Station:
             "SELECT COUNT(*) AS captured, COUNT(processed_at) AS processed FROM pages WHERE batch_id = ?",
             (batch_id,))
         batch = self.store.batch(batch_id)
+        assert counts is not None and batch is not None  # COUNT(*) always answers; the batch is this worker's
         self._publish("progress", batch=batch["uid"], pages_captured=counts["captured"],
                       pages_processed=counts["processed"], queue_processing=self.pool.pending(),
                       queue_sync=len(self.store.outbox(states=("queued", "sending"))))

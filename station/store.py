@@ -206,6 +206,7 @@ class Store:
                  expected_sheets, BatchState.OPEN, operator, now, now),
             )
             batch_id = cur.lastrowid
+            assert batch_id is not None  # set by every INSERT
             self._audit(conn, operator, "batch.open", batch_id, file_code=file_code)
         return self.batch(batch_id)
 
@@ -267,7 +268,7 @@ class Store:
         with self.tx() as conn:
             cur = conn.execute(f"INSERT INTO pages ({cols}) VALUES ({marks})", tuple(page.values()))
             self._audit(conn, actor, "page.captured", page["batch_id"], seq=page["seq"], sha256=page["sha256"])
-            return int(cur.lastrowid)
+            return int(cur.lastrowid or 0)  # set by every INSERT
 
     def pages(self, batch_id: int, *, include_deleted: bool = False) -> list[dict[str, Any]]:
         sql = "SELECT * FROM pages WHERE batch_id = ?"
@@ -350,7 +351,7 @@ class Store:
             conn.execute("UPDATE batches SET state = ?, updated_at = ? WHERE id = ?",
                          (BatchState.SEALED, now, batch_id))
             self._audit(conn, actor, "batch.sealed", batch_id, package=package_path, sha256=sha256)
-            return int(cur.lastrowid)
+            return int(cur.lastrowid or 0)  # set by every INSERT
 
     def outbox(self, *, states: tuple[str, ...] = ("queued",)) -> list[dict[str, Any]]:
         marks = ", ".join("?" for _ in states)

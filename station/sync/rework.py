@@ -189,5 +189,7 @@ def version_args(store: Store, batch_id: int) -> dict[str, Any]:
     row = reopened(store, batch_id)
     if row is None:
         return {}
-    return {"package_uuid": _UUID.search(row["objid"]).group(1), "status": "REPLACEMENT",
+    found = _UUID.search(row["objid"])
+    assert found is not None  # the objid of a package this station built
+    return {"package_uuid": found.group(1), "status": "REPLACEMENT",
             "previous": {"sha256": row["previous_sha256"], "version": row["previous_version"]}}

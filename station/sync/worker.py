@@ -17,7 +17,7 @@ log = logging.getLogger("sohoa.station.sync")
 class SyncWorker:
     def __init__(self, store: Store, client: SyncClient, data_dir: Path, *, interval: float = 5.0,
                  on_receipt: Callable[[dict, dict], None] | None = None,
-                 before_pass: Callable[[], None] | None = None,
+                 before_pass: Callable[[], object] | None = None,
                  rework: Callable[[], object] | None = None):
         self.store = store
         self.client = client

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, stream_with_context
+from flask.typing import ResponseReturnValue
 
 from protocol.errors import NotFound
 from protocol.inputs import InputError, get_dict, get_float, get_int, get_ints, get_list, get_str
@@ -30,7 +32,7 @@ def _body() -> dict:
     return body if isinstance(body, dict) else {}
 
 
-def _bad(message: str, message_vi: str, status: int = 400, **extra: Any):
+def _bad(message: str, message_vi: str, status: int = 400, **extra: Any) -> tuple[Response, int]:
     return jsonify({"error": extra.pop("error", "bad_request"), "message": message, "message_vi": message_vi,
                     **extra}), status
 
@@ -57,7 +59,7 @@ def _read_only_guard() -> None:
 
 # -- sessions ------------------------------------------------------------------------------------------
 @bp.post("/login")
-def login():
+def login() -> ResponseReturnValue:
     """{"operator": code, "pin": digits} → {"token", "csrf", "operator", "name", "role"}; also sets the cookie."""
     body = _body()
     sess = accounts().login(get_str(body, "operator", max_len=64), get_str(body, "pin", max_len=64),
@@ -68,7 +70,7 @@ def login():
 
 
 @bp.post("/unlock")
-def unlock():
+def unlock() -> ResponseReturnValue:
     from station.web.session import request_token
 
     sess = accounts().unlock(request_token()[0], str(_body().get("pin", "")))
@@ -76,7 +78,7 @@ def unlock():
 
 
 @bp.post("/lock")
-def lock():
+def lock() -> ResponseReturnValue:
     from station.web.session import request_token
 
     accounts().lock(request_token()[0])
@@ -84,7 +86,7 @@ def lock():
 
 
 @bp.post("/logout")
-def logout():
+def logout() -> ResponseReturnValue:
     from station.web.session import COOKIE, request_token
 
     accounts().logout(request_token()[0])
@@ -94,18 +96,18 @@ def logout():
 
 
 @bp.get("/me")
-def me():
+def me() -> ResponseReturnValue:
     return jsonify(current().to_dict())
 
 
 @bp.get("/accounts")
-def accounts_list():
+def accounts_list() -> ResponseReturnValue:
     """The accounts (no PIN data), for a logged-in user: the login screen renders its own buttons."""
     return jsonify({"accounts": accounts().list()})
 
 
 @bp.post("/accounts")
-def accounts_add():
+def accounts_add() -> ResponseReturnValue:
     sess = require("admin")
     body = _body()
     accounts().add(code=str(body.get("code", "")), name=str(body.get("name", "")),
@@ -115,13 +117,13 @@ def accounts_add():
 
 # -- station -------------------------------------------------------------------------------------------
 @bp.get("/status")
-def status():
+def status() -> ResponseReturnValue:
     station = _station()
     return jsonify({**station.status(), "health": health.check(station)})
 
 
 @bp.get("/workorders")
-def workorders():
+def workorders() -> ResponseReturnValue:
     station = _station()
     if not station.sync_client:
         return jsonify({"workorders": [], "message_vi": "Trạm chưa được kết nối với máy chủ lưu trữ."})
@@ -142,7 +144,7 @@ def workorders():
 
 
 @bp.post("/cover")
-def cover():
+def cover() -> ResponseReturnValue:
     """Read a cover sheet's QR (glass, or an import folder) → {"file_code", "workorder"} from the server's list."""
     from station.web.cover import CoverError, match_workorder, read_cover
 
@@ -168,7 +170,7 @@ def cover():
 
 
 @bp.get("/batches")
-def batches():
+def batches() -> ResponseReturnValue:
     return jsonify({"batches": _station().store.batches()})
 
 
@@ -186,11 +188,11 @@ def _server_workorders(station: Any) -> list[dict]:
 
 
 @bp.post("/batches")
-def open_batch():
+def open_batch() -> ResponseReturnValue:
     body = _body()
     wo_id = body.get("work_order_id")
     station = _station()
-    order: dict = {}
+    order: dict[str, Any] = {}
     if wo_id is not None and not isinstance(wo_id, str):
         raise InputError("work_order_id must be a string")
     if not wo_id:
@@ -200,11 +202,12 @@ def open_batch():
     else:
         # The hồ sơ comes from the server's work order, never from the request: an unknown id is not a way
         # around the admin-only typed-in hồ sơ.
-        order = next((o for o in _server_workorders(station) if o.get("id") == wo_id), None)
-        if order is None:
+        found = next((o for o in _server_workorders(station) if o.get("id") == wo_id), None)
+        if found is None:
             return _bad(f"work order {str(wo_id)[:64]!r} is not in the server's list for this station",
                         "Lệnh số hóa này không có trong danh sách máy chủ giao cho trạm. Hãy chọn lại từ danh sách.",
                         404, error="unknown_workorder")
+        order = found
         record, expected = order.get("record") or {}, order.get("expected_sheets")
     from station.web import qc_profile
 
@@ -250,26 +253,26 @@ def _fault(station: Any, batch_id: int) -> dict | None:
 
 
 @bp.get("/batches/<int:batch_id>")
-def batch(batch_id: int):
+def batch(batch_id: int) -> ResponseReturnValue:
     return jsonify(batch_view(_station(), batch_id))
 
 
 @bp.get("/batches/<int:batch_id>/events")
-def events(batch_id: int):
+def events(batch_id: int) -> ResponseReturnValue:
     """Server-sent events: the batch view each time it changes. The stream ends after ~25 s (the
     browser's EventSource reconnects) so that an open screen never pins a server thread for long."""
     from sohoa.streams import RETRY_AFTER_S
 
     station = _station()
     station.store.batch(batch_id)  # 404 before the stream starts
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's documented way to the app
     limiter, key = app.extensions["streams"], actor()
     if not limiter.acquire(key):  # streams never take the threads that serve the operator's actions
         resp, status = _bad("too many live views open", "Đang mở quá nhiều màn hình theo dõi; đóng bớt rồi thử lại.",
                             429, error="too_many_streams")
         return resp, status, {"Retry-After": str(RETRY_AFTER_S)}
 
-    def stream():
+    def stream() -> Iterator[str]:
         last = None
         deadline = time.monotonic() + 25
         yield "retry: 1000\n\n"
@@ -289,7 +292,7 @@ def events(batch_id: int):
 
 
 @bp.post("/batches/<int:batch_id>/scan")
-def scan(batch_id: int):
+def scan(batch_id: int) -> ResponseReturnValue:
     station = _station()
     body = _body()
     kind = get_str(body, "kind", "sane", max_len=16)
@@ -310,7 +313,7 @@ def scan(batch_id: int):
 
 
 @bp.post("/trigger")
-def trigger():
+def trigger() -> ResponseReturnValue:
     """The same as a press of the hardware button / pedal: repeat the last scan (debounced)."""
     load_session()
     fired = current_app.extensions["trigger"].press()
@@ -318,7 +321,7 @@ def trigger():
 
 
 @bp.post("/batches/<int:batch_id>/stop")
-def stop(batch_id: int):
+def stop(batch_id: int) -> ResponseReturnValue:
     station = _station()
     station.capture.stop()
     station.store.audit(actor(), "capture.stop_requested", batch_id)
@@ -326,7 +329,7 @@ def stop(batch_id: int):
 
 
 @bp.get("/import-folders")
-def import_folders():
+def import_folders() -> ResponseReturnValue:
     root = _station().config.data_dir / "import"
     names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) \
         if root.is_dir() else []
@@ -346,7 +349,7 @@ def _import_folder(station: Any, name: str) -> Path:
 
 
 @bp.post("/batches/<int:batch_id>/wait")
-def wait(batch_id: int):
+def wait(batch_id: int) -> ResponseReturnValue:
     # At most a minute: a waiting request holds a server thread (clients ask again while not idle).
     timeout = get_float(_body(), "timeout", 30, lo=0, hi=WAIT_MAX_S)
     idle = _station().wait_idle(timeout)
@@ -354,7 +357,7 @@ def wait(batch_id: int):
 
 
 @bp.post("/batches/<int:batch_id>/review")
-def to_review(batch_id: int):
+def to_review(batch_id: int) -> ResponseReturnValue:
     station = _station()
     if station.store.batch(batch_id)["state"] == "REVIEW":
         return jsonify({"ok": True})
@@ -363,7 +366,7 @@ def to_review(batch_id: int):
 
 
 @bp.post("/batches/<int:batch_id>/reopen")
-def reopen(batch_id: int):
+def reopen(batch_id: int) -> ResponseReturnValue:
     """A rejected hồ sơ goes back to review, to be fixed and finished (and sent) again."""
     from station.store import BatchState
 
@@ -372,7 +375,7 @@ def reopen(batch_id: int):
 
 
 @bp.put("/batches/<int:batch_id>/record")
-def update_record(batch_id: int):
+def update_record(batch_id: int) -> ResponseReturnValue:
     """The hồ sơ form. The file code (agency, year, notation) stays: pages are already filed under it."""
     from protocol.metadata import FileRecord, MetadataError, check_file
 
@@ -397,7 +400,7 @@ def _known(cls: type, record: dict) -> dict:
 
 
 @bp.post("/batches/<int:batch_id>/documents")
-def documents(batch_id: int):
+def documents(batch_id: int) -> ResponseReturnValue:
     docs = get_list(_body(), "documents")
     if not docs:
         return _bad("documents must be a non-empty list", "Cần ít nhất một tài liệu.")
@@ -430,7 +433,7 @@ def _document_problems(station: Any, batch_id: int, docs: list[dict]) -> list[di
 
 
 @bp.post("/check/file")
-def check_file_record():
+def check_file_record() -> ResponseReturnValue:
     """Validate a hồ sơ form without saving: problems by field, in Vietnamese."""
     from protocol.metadata import FileRecord, check_file
 
@@ -447,7 +450,7 @@ def check_file_record():
 
 
 @bp.post("/batches/<int:batch_id>/finish")
-def finish(batch_id: int):
+def finish(batch_id: int) -> ResponseReturnValue:
     from station.web.checklist import problems
 
     station = _station()
@@ -479,37 +482,37 @@ def needs_pin(station: Any) -> bool:
 
 # -- review ----------------------------------------------------------------------------------------------
 @bp.post("/pages/<int:page_id>/rotate")
-def page_rotate(page_id: int):
+def page_rotate(page_id: int) -> ResponseReturnValue:
     by = get_int(_body(), "by", 90, lo=-360, hi=360)
     return jsonify({"rotation": rv.rotate(_station().store, page_id, by=by, actor=actor())})
 
 
 @bp.post("/pages/<int:page_id>/delete")
-def page_delete(page_id: int):
+def page_delete(page_id: int) -> ResponseReturnValue:
     rv.set_deleted(_station().store, page_id, True, actor=actor())
     return jsonify({"ok": True})
 
 
 @bp.post("/pages/<int:page_id>/restore")
-def page_restore(page_id: int):
+def page_restore(page_id: int) -> ResponseReturnValue:
     rv.set_deleted(_station().store, page_id, False, actor=actor())
     return jsonify({"ok": True})
 
 
 @bp.post("/pages/<int:page_id>/keep")
-def page_keep(page_id: int):
+def page_keep(page_id: int) -> ResponseReturnValue:
     """A page the blank detector set apart goes back into the hồ sơ."""
     rv.set_blank(_station().store, page_id, False, actor=actor())
     return jsonify({"ok": True})
 
 
 @bp.post("/pages/<int:page_id>/accept")
-def page_accept(page_id: int):
+def page_accept(page_id: int) -> ResponseReturnValue:
     return jsonify({"flags": rv.accept_flags(_station().store, page_id, actor=actor())})
 
 
 @bp.post("/batches/<int:batch_id>/move")
-def pages_move(batch_id: int):
+def pages_move(batch_id: int) -> ResponseReturnValue:
     body = _body()
     order = rv.move(_station().store, batch_id, get_ints(body, "page_ids"), after=get_int(body, "after"),
                     actor=actor())
@@ -517,20 +520,20 @@ def pages_move(batch_id: int):
 
 
 @bp.post("/batches/<int:batch_id>/reorder")
-def pages_reorder(batch_id: int):
+def pages_reorder(batch_id: int) -> ResponseReturnValue:
     order = rv.reorder(_station().store, batch_id, get_ints(_body(), "order"), actor=actor())
     return jsonify({"order": order})
 
 
 @bp.post("/batches/<int:batch_id>/replace")
-def pages_replace(batch_id: int):
+def pages_replace(batch_id: int) -> ResponseReturnValue:
     body = _body()
     order = rv.replace(_station().store, batch_id, get_ints(body, "old"), get_ints(body, "new"), actor=actor())
     return jsonify({"order": order})
 
 
 @bp.post("/batches/<int:batch_id>/override")
-def qc_override(batch_id: int):
+def qc_override(batch_id: int) -> ResponseReturnValue:
     """A supervisor allows finishing with open flags: logged in, or at the operator's screen with their
     code and PIN ({"supervisor", "pin", "reason"}); the audit row names the supervisor."""
     body = _body()
@@ -564,7 +567,7 @@ def qc_override(batch_id: int):
 
 
 @bp.post("/batches/<int:batch_id>/split")
-def split(batch_id: int):
+def split(batch_id: int) -> ResponseReturnValue:
     """{"mode": "separators"} or {"starts": [page ids]} → {"groups": [[page ids], ...]} (not saved)."""
     body = _body()
     store = _station().store
@@ -576,7 +579,7 @@ def split(batch_id: int):
 
 
 @bp.get("/pages/<int:page_id>/image")
-def page_image(page_id: int):
+def page_image(page_id: int) -> ResponseReturnValue:
     from station.service import data_path
 
     station = _station()
@@ -590,7 +593,7 @@ def page_image(page_id: int):
 
 
 @bp.get("/pages/<int:page_id>/suggest")
-def page_suggest(page_id: int):
+def page_suggest(page_id: int) -> ResponseReturnValue:
     """OCR suggestions for the document that starts at this page: 202 while Tesseract reads it."""
     _station().store.page(page_id)  # 404 for an unknown page
     result = current_app.extensions["suggest"].get(page_id)
@@ -598,7 +601,7 @@ def page_suggest(page_id: int):
 
 
 @bp.get("/audit")
-def audit():
+def audit() -> ResponseReturnValue:
     require("supervisor")
     batch_id = request.args.get("batch", type=int)
     sql = "SELECT * FROM audit" + (" WHERE batch_id = ?" if batch_id else "") + " ORDER BY id DESC LIMIT 200"

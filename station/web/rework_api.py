@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from protocol.inputs import get_str
@@ -83,7 +84,7 @@ STATUS_WORDS = {"returned": "Returned by the archive: fix and send again",
 
 
 @bp.get("/rework")
-def rework_list():
+def rework_list() -> ResponseReturnValue:
     """The archive's list as last fetched: {"rework": [...], "outcomes": [...], "fetched_at"}; each returned hồ
     sơ with its local batch, its status here and its defects in words."""
     station = _station()
@@ -110,7 +111,7 @@ def rework_list():
 
 
 @bp.post("/rework/reopen")
-def reopen():
+def reopen() -> ResponseReturnValue:
     """{"objid"} of an item on the saved list → the sent batch goes back to review for the fix."""
     station = _station()
     objid = get_str(_body(), "objid", max_len=200)
@@ -127,7 +128,7 @@ def reopen():
 
 
 @bp.get("/batches/<int:batch_id>/rework")
-def batch_rework(batch_id: int):
+def batch_rework(batch_id: int) -> ResponseReturnValue:
     """The defects of a reopened hồ sơ on its pages: {"rework": false} for any other."""
     store = _station().store
     row = rework.reopened(store, batch_id)
