@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
@@ -100,7 +101,7 @@ class Hit:
         return asdict(self)
 
 
-def _get(contents: object, name: str, default: object = None) -> object:
+def _get(contents: object, name: str, default: object = None) -> Any:
     if isinstance(contents, dict):
         return contents.get(name, default)
     return getattr(contents, name, default)
@@ -214,7 +215,7 @@ class Catalog:
     def _first_schema(self) -> None:
         """Version 1 (idempotent: a database of the first release already has it)."""
         if "packages" not in self.db.table_names():
-            self.db["packages"].create(
+            self.db.table("packages").create(
                 {
                     "objid": str,
                     "file_code": str,
@@ -236,9 +237,9 @@ class Catalog:
                 },
                 pk="objid",
             )
-            self.db["packages"].create_index(["file_code"])
+            self.db.table("packages").create_index(["file_code"])
         if "documents" not in self.db.table_names():
-            self.db["documents"].create(
+            self.db.table("documents").create(
                 {
                     "id": str,
                     "objid": str,
@@ -256,12 +257,12 @@ class Catalog:
                 },
                 pk="id",
             )
-            self.db["documents"].create_index(["objid"])
+            self.db.table("documents").create_index(["objid"])
         if "search" not in self.db.table_names():
             # rowid-keyed table of folded text; the FTS5 index mirrors it through triggers.
-            self.db["search"].create({"id": int, "objid": str, "doc_id": str, "raw": str, "folded": str}, pk="id")
-            self.db["search"].create_index(["objid"])
-            self.db["search"].enable_fts(["folded"], create_triggers=True, tokenize="unicode61")
+            self.db.table("search").create({"id": int, "objid": str, "doc_id": str, "raw": str, "folded": str}, pk="id")
+            self.db.table("search").create_index(["objid"])
+            self.db.table("search").enable_fts(["folded"], create_triggers=True, tokenize="unicode61")
 
     def add_package(
         self,
@@ -285,11 +286,11 @@ class Catalog:
         )
         objid, file_code, status = row["objid"], row["file_code"], row["record_status"]
         with self._lock, self._write():
-            self.db["search"].delete_where("objid = ?", [objid])
-            self.db["documents"].delete_where("objid = ?", [objid])
-            self.db["packages"].upsert(row, pk="objid")
-            self.db["documents"].insert_all(doc_rows, pk="id", replace=True)
-            self.db["search"].insert_all(search_rows)
+            self.db.table("search").delete_where("objid = ?", [objid])
+            self.db.table("documents").delete_where("objid = ?", [objid])
+            self.db.table("packages").upsert(row, pk="objid")
+            self.db.table("documents").insert_all(doc_rows, pk="id", replace=True)
+            self.db.table("search").insert_all(search_rows)
             if status == "REPLACEMENT" and file_code:
                 self.db.execute(
                     "UPDATE packages SET superseded_by = ? WHERE file_code = ? AND objid != ? "

@@ -117,9 +117,9 @@ def tsquery(query: str) -> str:
     return " & ".join(parts)
 
 
-def pg_package_rows(contents: object, **kwargs: object) -> tuple[dict, list[dict], list[dict]]:
+def pg_package_rows(contents: object, **kwargs: Any) -> tuple[dict, list[dict], list[dict]]:
     """catalog.package_rows plus each search row's tsvector."""
-    row, doc_rows, search_rows = package_rows(contents, **kwargs)  # type: ignore[arg-type]
+    row, doc_rows, search_rows = package_rows(contents, **kwargs)
     for search in search_rows:
         search["tsv"] = tsvector(search["folded"])
     return row, doc_rows, search_rows

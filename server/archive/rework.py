@@ -127,7 +127,7 @@ def announce(db: Records, objids: list[str], state: str) -> None:
             return
         ctx = current_app.extensions.get("sohoa")
         monitor = getattr(ctx, "monitor", None)
-        if monitor is None:
+        if monitor is None or ctx is None:
             return
         from protocol.topics import ReworkPayload
 

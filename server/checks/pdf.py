@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import importlib
 from datetime import date, timedelta
+from types import ModuleType
 
 from protocol.clock import VN_TZ, iso_vn, now_vn, parse_iso
 from server.checks.context import Context, NotReadable
 from server.checks.result import CheckResult
 
 
-def _module(name: str):
+def _module(name: str) -> ModuleType | None:
     try:
         return importlib.import_module(name)
     except ImportError as exc:

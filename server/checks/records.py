@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from protocol.metadata import DocumentRecord, FileRecord, check_document, check_file, split_file_code
+from protocol.package.model import PackageContents
 from server.checks.context import Context, NotReadable
 from server.checks.result import CheckResult
 
@@ -55,7 +56,7 @@ def check_counts(ctx: Context) -> CheckResult:
     return CheckResult("counts", not reasons, reasons, "Số tài liệu, số trang hoặc số tờ không khớp")
 
 
-def _file_record(c) -> tuple[FileRecord, list[str]]:
+def _file_record(c: PackageContents) -> tuple[FileRecord, list[str]]:
     h, reasons = c.hoso, []
     parts = split_file_code(c.file_code or "")
     if parts is None:

@@ -122,7 +122,9 @@ class Ingest:
         if not self.db.finish_upload(row["id"], state=receipt.verdict, receipt=receipt.to_dict()):
             # Another server sharing the records finished it first: its receipt is the one, not ours.
             path.unlink(missing_ok=True)
-            return json.loads(self.db.upload(row["id"])["receipt"])
+            finished = self.db.upload(row["id"])
+            assert finished is not None  # finish_upload said another server finished this very row
+            return json.loads(finished["receipt"])
         crash_point("after-finish")
         path.unlink(missing_ok=True)
         log.info("package %s from %s: %s %s", receipt.objid, row["station_id"], receipt.verdict, "; ".join(reasons))

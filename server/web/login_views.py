@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 
 from protocol.urls import safe_next
 from server import auth
@@ -21,7 +22,7 @@ def _safe_next(target: str | None, user: auth.User | None = None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @auth.public
-def login():
+def login() -> ResponseReturnValue:
     error = None
     status = 200
     if request.method == "POST":
@@ -52,7 +53,7 @@ def login():
 
 
 @bp.post("/logout")
-def logout():
+def logout() -> ResponseReturnValue:
     auth.end_session(ctx().db, session.get("sid"))  # the cookie, if kept or copied, is worth nothing now
     keep_lang = session.get("lang")
     session.clear()
@@ -63,7 +64,7 @@ def logout():
 
 @bp.get("/lang/<code>")
 @auth.public
-def set_lang(code: str):
+def set_lang(code: str) -> ResponseReturnValue:
     if code in LANGS:
         session["lang"] = code
     return redirect(_safe_next(request.args.get("next")))
@@ -71,7 +72,7 @@ def set_lang(code: str):
 
 @bp.route("/users", methods=["GET", "POST"])
 @auth.require_role("admin")
-def users():
+def users() -> ResponseReturnValue:
     status = 200
     if request.method == "POST":
         try:
