@@ -147,7 +147,8 @@ def workorders() -> ResponseReturnValue:
     """The station's open work orders: an accepted one is done (archived) and no longer offered, so the same
     hồ sơ is not scanned and archived twice; an administrator reopens one on the work-order page."""
     rows = _ctx().db.workorders(station_id=g.station_id)
-    return jsonify({"workorders": [r for r in rows if r["state"] not in CLOSED_WORKORDER_STATES]})
+    orders = [api.WorkOrder.from_dict(r) for r in rows if r["state"] not in CLOSED_WORKORDER_STATES]
+    return jsonify({"workorders": [o.to_dict() for o in orders]})
 
 
 CLOSED_WORKORDER_STATES = ("accepted",)
@@ -310,7 +311,7 @@ def commit(upload_id: str) -> ResponseReturnValue:
                 return _disk_full_answer()
             raise
         _chunk_locks.pop(upload_id, None)  # a finished upload takes no more chunks
-        return jsonify({"upload_id": upload_id, "state": receipt["verdict"], "receipt": receipt})
+        return jsonify({"upload_id": upload_id, "state": receipt.verdict, "receipt": receipt.to_dict()})
 
 
 @bp.get(api.REWORK)
