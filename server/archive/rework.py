@@ -14,6 +14,7 @@ import json
 import logging
 from typing import Any
 
+from protocol.api import Receipt
 from server.archive import states
 from server.db import Records
 
@@ -101,17 +102,17 @@ def may_fetch(db: Records, store: Any, station_id: str, objid: str) -> bool:
     return any(item["objid"] == objid for item in station_view(db, store, station_id)["rework"])
 
 
-def new_version_stored(db: Records, store: Any, receipt: dict[str, Any]) -> None:
+def new_version_stored(db: Records, store: Any, receipt: Receipt) -> None:
     """After an accepted upload: a new version of a hồ sơ that was through acceptance starts a new round
     (`received`); the first version needs nothing (no row means `received`)."""
-    objid = receipt.get("objid") or ""
-    if receipt.get("verdict") != "accepted" or not objid:
+    objid = receipt.objid or ""
+    if receipt.verdict != "accepted" or not objid:
         return
     versions = store.versions(objid)
-    if len(versions) < 2 or versions[-1].sha256 != receipt["sha256"]:
+    if len(versions) < 2 or versions[-1].sha256 != receipt.sha256:
         return
     if states.state_of(db, [objid])[objid] != states.DEFAULT:
-        states.set_state(db, objid, states.DEFAULT, by=f"station:{receipt.get('station_id', '')}")
+        states.set_state(db, objid, states.DEFAULT, by=f"station:{receipt.station_id}")
         log.info("%s: version %d stored, back to %s for a new acceptance round", objid, versions[-1].version,
                  states.DEFAULT)
 
