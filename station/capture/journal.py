@@ -24,7 +24,7 @@ from protocol.clock import iso_vn, now_vn
 from protocol.durable import fsync_dir, move_atomic, write_atomic
 from protocol.hashing import sha256_bytes, sha256_file
 from station.capture.source import CapturedImage, CaptureRefused
-from station.store import Store
+from station.store import Page, Store
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class Journal:
             raise problem
 
     # -- pages ---------------------------------------------------------------------------------------
-    def record(self, batch_id: int, captured: CapturedImage, *, actor: str) -> dict[str, Any]:
+    def record(self, batch_id: int, captured: CapturedImage, *, actor: str) -> Page:
         """Make the page durable, commit its row, and only then return the row.
 
         Raises CaptureRefused('disk_full') without touching the batch if the page would leave less than

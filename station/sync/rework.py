@@ -21,7 +21,7 @@ from typing import Any
 
 from protocol.clock import iso_vn
 from protocol.durable import write_atomic
-from station.store import BatchState, Store
+from station.store import Batch, BatchState, Store
 
 log = logging.getLogger("sohoa.station.sync")
 
@@ -93,7 +93,7 @@ def _ensure(store: Store) -> None:
         conn.execute(SCHEMA.strip().rstrip(";"))
 
 
-def page_map(store: Store, batch: dict[str, Any]) -> tuple[dict[str, list[int]], list[int]]:
+def page_map(store: Store, batch: Batch) -> tuple[dict[str, list[int]], list[int]]:
     """doc_id -> the document's page ids in order, and every page id of the output in order."""
     docs: dict[str, list[int]] = {}
     ordered: list[int] = []
@@ -104,7 +104,7 @@ def page_map(store: Store, batch: dict[str, Any]) -> tuple[dict[str, list[int]],
     return docs, ordered
 
 
-def place_defects(store: Store, batch: dict[str, Any], defects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def place_defects(store: Store, batch: Batch, defects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each defect with the station's `page_id` of the page it concerns (None: about the whole hồ sơ or
     document, or a page this station cannot find)."""
     docs, ordered = page_map(store, batch)
@@ -127,7 +127,7 @@ def page_state(store: Store, page_id: int | None) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def batch_for(store: Store, item: dict[str, Any]) -> dict[str, Any] | None:
+def batch_for(store: Store, item: dict[str, Any]) -> Batch | None:
     """The local batch an item of the archive's list is about (by the batch uid the upload carried)."""
     row = store.one("SELECT id FROM batches WHERE uid = ?", (item.get("batch_uid") or "",))
     return store.batch(row["id"]) if row else None
@@ -144,7 +144,7 @@ def reopened(store: Store, batch_id: int) -> dict[str, Any] | None:
     return row
 
 
-def reopen(store: Store, item: dict[str, Any], *, actor: str) -> dict[str, Any]:
+def reopen(store: Store, item: dict[str, Any], *, actor: str) -> Batch:
     """Move the batch an item of the rework list is about from SYNCED back to REVIEW, remembering the version
     it replaces and its defects on this station's pages. Returns the batch."""
     _ensure(store)

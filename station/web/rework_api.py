@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from protocol.inputs import get_str
-from station.store import BatchState
+from station.store import Batch, BatchState
 from station.sync import rework
 from station.web.api import _body
 from station.web.api import _needs_login as _api_rules
@@ -42,7 +42,7 @@ def class_names() -> dict[str, str]:
     return {"critical": _("Critical"), "major": _("Major"), "minor": _("Minor")}
 
 
-def _shown(store: Any, batch: dict[str, Any] | None, defects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _shown(store: Any, batch: Batch | None, defects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each defect with its words, where it is, and (for a reopened hồ sơ) whether its page changed since."""
     names, classes = defect_names(), class_names()
     docs: dict[str, int] = {}
@@ -68,7 +68,7 @@ def _shown(store: Any, batch: dict[str, Any] | None, defects: list[dict[str, Any
     return out
 
 
-def _status(store: Any, item: dict[str, Any], batch: dict[str, Any] | None) -> str:
+def _status(store: Any, item: dict[str, Any], batch: Batch | None) -> str:
     if batch is None:
         return "missing"
     done = rework.reopened(store, batch["id"])
@@ -96,7 +96,7 @@ def rework_list() -> ResponseReturnValue:
         status = _status(store, item, batch)
         items.append({
             "objid": item["objid"], "file_code": item.get("file_code"), "version": item.get("version"),
-            "batch_id": batch["id"] if batch else None, "title": (batch or {}).get("record", {}).get("title", ""),
+            "batch_id": batch["id"] if batch else None, "title": batch["record"].get("title", "") if batch else "",
             "status": status, "status_label": _(STATUS_WORDS[status]), "note": item.get("note") or "",
             "changed_at": item.get("changed_at"),
             "defects": _shown(store, batch, rework.place_defects(store, batch, item.get("defects") or [])
