@@ -95,6 +95,45 @@ class Receipt:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
+@dataclass(frozen=True)
+class WorkOrder:
+    """One hồ sơ to digitise, as the server offers it to a station (GET WORKORDERS): a row of the server's
+    `workorders` table with its record decoded. Built from the row on the server, from the JSON on the
+    station; `record` is the hồ sơ's metadata (protocol.metadata.FileRecord fields, maybe a `qc_profile`)."""
+
+    id: str
+    fonds_code: str
+    file_code: str
+    record: dict[str, Any]
+    expected_sheets: int
+    priority: int = 0
+    station_id: str | None = None  # None: not assigned yet (offered to every station)
+    state: str = ""
+    created_at: str = ""
+    updated_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WorkOrder:
+        """From the JSON or a row (record decoded); unknown keys are ignored (a newer server may add some).
+        ValueError says what is missing or of the wrong type."""
+        kinds: dict[str, tuple[type, ...]] = {
+            "id": (str,), "fonds_code": (str,), "file_code": (str,), "record": (dict,), "expected_sheets": (int,),
+            "priority": (int,), "station_id": (str, type(None)), "state": (str,), "created_at": (str,),
+            "updated_at": (str,),
+        }
+        values = {k: data[k] for k in kinds if k in data}
+        for name in ("id", "fonds_code", "file_code", "record", "expected_sheets"):
+            if name not in values:
+                raise ValueError(f"work order without {name!r}")
+        for name, value in values.items():
+            if not isinstance(value, kinds[name]) or isinstance(value, bool):
+                raise ValueError(f"work order {data.get('id')!r}: {name} is {type(value).__name__}")
+        return cls(**values)
+
+
 def sign_receipt(receipt: Receipt, private_key: Any) -> Receipt:
     """Sign with an Ed25519 private key (cryptography); returns the same receipt, signed."""
     receipt.signature = base64.b64encode(private_key.sign(receipt.payload())).decode()

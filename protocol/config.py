@@ -47,7 +47,7 @@ class ConfigError(UserError, ValueError):
         super().__init__(where + first.message + more)
 
 
-def read_toml(path: str | Path) -> dict:
+def read_toml(path: str | Path) -> dict[str, Any]:
     """The file as a dict, or a ConfigError saying why it cannot be read."""
     path = Path(path)
     try:
@@ -110,7 +110,7 @@ def _value(kind: Any, value: Any) -> tuple[bool, Any]:
     return True, value
 
 
-def _limits(f: dataclasses.Field, value: Any) -> str:
+def _limits(f: dataclasses.Field[Any], value: Any) -> str:
     """'' if within the field's range/choices, else what is expected."""
     lo_hi = f.metadata.get("range")
     if lo_hi is not None:
@@ -128,7 +128,7 @@ def _limits(f: dataclasses.Field, value: Any) -> str:
     return ""
 
 
-def parse(raw: dict, model: type, *, prefix: str = "") -> tuple[dict[str, Any], list[ConfigProblem]]:
+def parse(raw: dict[str, Any], model: type, *, prefix: str = "") -> tuple[dict[str, Any], list[ConfigProblem]]:
     """The sound values (converted) and every problem of `raw` against `model`; nothing raised."""
     hints = typing.get_type_hints(model)
     fields = {f.name: f for f in dataclasses.fields(model)}
@@ -143,7 +143,7 @@ def parse(raw: dict, model: type, *, prefix: str = "") -> tuple[dict[str, Any], 
                 problems.append(ConfigProblem(key, f"is required: expected {_describe(kind)}"))
             continue
         value = raw[name]
-        if dataclasses.is_dataclass(kind):
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
             if not isinstance(value, dict):
                 problems.append(ConfigProblem(key, f"expected a [{key}] section, got {value!r}"))
                 continue

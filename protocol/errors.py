@@ -92,7 +92,7 @@ def with_texts(data: Any, lang: str | None) -> Any:
     if isinstance(data.get("msgid"), str) and data["msgid"] and lang is None:
         out["texts"] = {each: Message.from_dict(data).text(each) for each in LANGS}
     elif isinstance(data.get("msgid"), str) and data["msgid"] and "text" not in data:
-        out["text"] = Message.from_dict(data).text(lang)
+        out["text"] = Message.from_dict(data).text(lang or DEFAULT)
     elif "code" in data and isinstance(data.get("message"), str) and "text" not in data and lang is not None:
         out["text"] = data["message"]
     return out

@@ -8,7 +8,7 @@ message names the field and what it should be, never anything internal. Pure: no
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, overload
 
 from protocol.errors import UserError
 from protocol.i18n import N_
@@ -67,7 +67,7 @@ def _kind(value: Any) -> str:
         type(value), "a number")
 
 
-def get_dict(body: dict, name: str, default: dict | None = None) -> dict:
+def get_dict(body: dict[str, Any], name: str, default: dict[str, Any] | None = None) -> dict[str, Any]:
     value = body.get(name)
     if value is None:
         return {} if default is None else default
@@ -76,7 +76,7 @@ def get_dict(body: dict, name: str, default: dict | None = None) -> dict:
     return value
 
 
-def get_list(body: dict, name: str) -> list:
+def get_list(body: dict[str, Any], name: str) -> list[Any]:
     value = body.get(name)
     if value is None:
         return []
@@ -85,7 +85,13 @@ def get_list(body: dict, name: str) -> list:
     return value
 
 
-def get_int(body: dict, name: str, default: int | None = None, *, lo: int | None = None,
+@overload
+def get_int(body: dict[str, Any], name: str, default: int, *, lo: int | None = None,
+            hi: int | None = None) -> int: ...
+@overload
+def get_int(body: dict[str, Any], name: str, default: None = None, *, lo: int | None = None,
+            hi: int | None = None) -> int | None: ...
+def get_int(body: dict[str, Any], name: str, default: int | None = None, *, lo: int | None = None,
             hi: int | None = None) -> int | None:
     value = body.get(name, default)
     if value is None:
@@ -100,7 +106,7 @@ def get_int(body: dict, name: str, default: int | None = None, *, lo: int | None
     return value
 
 
-def get_float(body: dict, name: str, default: float, *, lo: float, hi: float) -> float:
+def get_float(body: dict[str, Any], name: str, default: float, *, lo: float, hi: float) -> float:
     value = body.get(name, default)
     if value is None:
         return default
@@ -115,7 +121,7 @@ def get_float(body: dict, name: str, default: float, *, lo: float, hi: float) ->
     return number
 
 
-def get_ints(body: dict, name: str) -> list[int]:
+def get_ints(body: dict[str, Any], name: str) -> list[int]:
     """A list of whole numbers (page ids)."""
     out = []
     for item in get_list(body, name):
@@ -125,7 +131,7 @@ def get_ints(body: dict, name: str) -> list[int]:
     return out
 
 
-def get_str(body: dict, name: str, default: str = "", *, max_len: int = 1000) -> str:
+def get_str(body: dict[str, Any], name: str, default: str = "", *, max_len: int = 1000) -> str:
     value = body.get(name, default)
     if value is None:
         return default

@@ -11,10 +11,13 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from protocol.errors import Joined, Message, UserError, say
 from protocol.i18n import DEFAULT, N_
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 MAINTENANCE = {"01": "Vĩnh viễn", "02": "70 năm", "03": "50 năm", "04": "30 năm", "05": "20 năm",
                "06": "10 năm", "07": "Khác"}
@@ -148,7 +151,7 @@ class FileRecord:
     def file_code(self) -> str:
         return file_code(self.agency_id, self.year, self.notation)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -187,12 +190,12 @@ class DocumentRecord:
     def doc_code(self, file_code_: str) -> str:
         return doc_code(file_code_, self.ordinal)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _normalise(record: object) -> None:
-    for f in fields(record):  # type: ignore[arg-type]
+def _normalise(record: DataclassInstance) -> None:
+    for f in fields(record):
         value = getattr(record, f.name)
         if isinstance(value, str):
             setattr(record, f.name, nfc(value.strip()))

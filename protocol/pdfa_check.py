@@ -10,8 +10,10 @@ incremental update covering the whole file. It reads only; `check_pdfa` returns 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 
@@ -121,7 +123,7 @@ def _check_output_intent(pdf: pikepdf.Pdf, problems: list[str]) -> None:
     if not pdfa:
         problems.append("OutputIntent: no GTS_PDFA1 output intent")
         return
-    profiles = {i.get("/DestOutputProfile").objgen for i in pdfa if "/DestOutputProfile" in i}
+    profiles = {i["/DestOutputProfile"].objgen for i in pdfa if "/DestOutputProfile" in i}
     if len(profiles) > 1:
         problems.append("OutputIntent: several output intents with different profiles")
     for intent in pdfa:
@@ -138,7 +140,7 @@ def _check_output_intent(pdf: pikepdf.Pdf, problems: list[str]) -> None:
             problems.append("OutputIntent: ICC profile /N is not 3")
 
 
-def _font_embedded(font: pikepdf.Dictionary) -> bool:
+def _font_embedded(font: pikepdf.Object) -> bool:
     subtype = font.get("/Subtype")
     if subtype == "/Type3":
         return True
@@ -202,7 +204,7 @@ def _check_objects(pdf: pikepdf.Pdf, problems: list[str]) -> None:
         problems.append("AcroForm /NeedAppearances is true (PDF/A forbids it)")
 
 
-def _check_image(image: pikepdf.Stream, once) -> None:
+def _check_image(image: pikepdf.Object, once: Callable[[str], None]) -> None:
     d = image.stream_dict
     if bool(d.get("/ImageMask", False)):
         return  # a stencil mask carries no colour of its own
@@ -221,7 +223,7 @@ def _check_image(image: pikepdf.Stream, once) -> None:
     once(f"image colour space {space!r} is not RGB (CAP-05: colour, 24 bit)")
 
 
-def _check_annotation(annot: pikepdf.Dictionary, once) -> None:
+def _check_annotation(annot: pikepdf.Dictionary, once: Callable[[str], None]) -> None:
     subtype = annot.get("/Subtype")
     if subtype == "/Popup":
         return
@@ -235,14 +237,18 @@ def _check_annotation(annot: pikepdf.Dictionary, once) -> None:
         once(f"annotation {subtype}: no normal appearance stream (PDF/A 6.3.3)")
 
 
-def _walk_content(pdf: pikepdf.Pdf, resources, content, depth: int = 0) -> tuple[bool, list[tuple]]:
+def _walk_content(pdf: pikepdf.Pdf, resources: pikepdf.Object | None, content: pikepdf.Object,
+                  depth: int = 0) -> tuple[bool, list[tuple[pikepdf.Object, float, float]]]:
     """(has invisible text, images drawn as (image, width_pt, height_pt)) for one content stream."""
-    invisible_text, images = False, []
+    images: list[tuple[pikepdf.Object, float, float]] = []
     mode, in_text_mode3 = 0, False
-    matrix_stack, ctm = [], [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
-    xobjects = resources.get("/XObject", {}) if resources is not None else {}
-    for operands, op in pikepdf.parse_content_stream(content, WALKED):
-        name = str(op)
+    matrix_stack: list[list[float]] = []
+    ctm = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+    xobjects: pikepdf.Object | dict[str, pikepdf.Object] = {}
+    if resources is not None:
+        xobjects = resources.get("/XObject", {})
+    for instruction in pikepdf.parse_content_stream(content, WALKED):
+        operands, name = instruction.operands, str(instruction.operator)
         if name == "q":
             matrix_stack.append(ctm)
         elif name == "Q" and matrix_stack:
@@ -269,11 +275,10 @@ def _walk_content(pdf: pikepdf.Pdf, resources, content, depth: int = 0) -> tuple
                 sub_text, sub_images = _walk_content(pdf, xobj.stream_dict.get("/Resources"), xobj, depth + 1)
                 in_text_mode3 = in_text_mode3 or sub_text or _is_empty_ocr_layer(xobj)
                 images.extend(sub_images)  # forms we make are drawn at identity scale
-    invisible_text = in_text_mode3
-    return invisible_text, images
+    return in_text_mode3, images
 
 
-def _is_empty_ocr_layer(xobj) -> bool:
+def _is_empty_ocr_layer(xobj: pikepdf.Object) -> bool:
     """Our OCR layer marked empty (OCR ran and found no text, e.g. a map): the layer is there, textless."""
     piece = xobj.stream_dict.get("/PieceInfo")
     app = piece.get("/SohoaOCR") if piece is not None else None
@@ -308,7 +313,7 @@ def _check_pages(pdf: pikepdf.Pdf, problems: list[str], min_dpi: float) -> None:
 
 def _check_signatures(pdf: pikepdf.Pdf, raw: bytes, problems: list[str]) -> None:
     form = pdf.Root.get("/AcroForm")
-    fields = form.get("/Fields", []) if form is not None else []
+    fields: pikepdf.Object | list[pikepdf.Object] = form.get("/Fields", []) if form is not None else []
     sigs = [f.V for f in fields if f.get("/FT") == "/Sig" and "/V" in f]
     if not sigs:
         return
@@ -331,7 +336,7 @@ def _check_signatures(pdf: pikepdf.Pdf, raw: bytes, problems: list[str]) -> None
         problems.append("signature: the file was re-saved after signing (only one revision)")
 
 
-def page_images(path: Path) -> list[dict]:
+def page_images(path: Path) -> list[dict[str, Any]]:
     """Per page (1-based): the resolution and colour of its largest image (CAP-05/06), for the archive's
     acceptance gate: {"page", "dpi" (the lower axis; 0 without an image), "bits" (per pixel), "rgb"}."""
     out = []

@@ -6,6 +6,7 @@ instead of reporting "untrusted". The verdict says why, in plain reasons, so it 
 
 from __future__ import annotations
 
+import enum
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -32,6 +33,8 @@ class _OneInstant(DocumentMetadata):
     pyHanko sets `last_modified = "now"` when it writes an update and resolves "now" separately for the Info
     dictionary and for the XMP packet: across a second boundary the two disagree and the signed file fails
     PDF/A (Info /ModDate must equal xmp:ModifyDate). Here "now" means the one instant of the signature."""
+
+    _moment: datetime  # set in __init__ (the metadata class is frozen)
 
     def __init__(self, moment: datetime):
         super().__init__(last_modified=moment)
@@ -62,7 +65,7 @@ class SignatureVerdict:
     covers_whole_file: bool = False
     timestamp: str | None = None  # RFC 3161 signature timestamp (PAdES B-T), ISO 8601 +07:00, when present
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -105,7 +108,7 @@ def validate_pdf_signatures(path: Path, *, trust_roots: list[bytes]) -> Signatur
                 elif not status.trusted:
                     indic = status.trust_problem_indic
                     reasons.append(f"signature {name}: signer certificate does not chain to a trusted root"
-                                   + (f" ({indic.name})" if indic is not None else ""))
+                                   + (f" ({indic.name})" if isinstance(indic, enum.Enum) else ""))
                 if status.coverage not in (SignatureCoverageLevel.ENTIRE_FILE,
                                            SignatureCoverageLevel.ENTIRE_REVISION):
                     reasons.append(f"signature {name} covers only part of its revision")

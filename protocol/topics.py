@@ -16,7 +16,6 @@ Pure code: no threads, no sockets.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import re
 import types
@@ -178,15 +177,24 @@ def _type_ok(value: Any, hint: Any) -> bool:
     return isinstance(value, hint)
 
 
-@functools.cache
-def _field_hints(cls: type) -> tuple[tuple[str, Any], ...]:
+_HINTS: dict[type, tuple[tuple[str, Any], ...]] = {}
+
+
+def _field_hints(cls: type[Payload]) -> tuple[tuple[str, Any], ...]:
     # Resolving annotations is slow; the monitor constructs hundreds of payloads a second.
-    hints = typing.get_type_hints(cls)
-    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))
+    if cls not in _HINTS:
+        hints = typing.get_type_hints(cls)
+        _HINTS[cls] = tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))
+    return _HINTS[cls]
 
 
 class Payload:
     """Base of the typed payloads: validates on construction, JSON both ways."""
+
+    # Every payload is a dataclass carrying these two (annotations only: the subclasses declare the fields).
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+    station_id: str
+    at: str
 
     kind: ClassVar[TopicKind]
     # fields whose value must be one of a fixed set (kept as plain str in JSON)
@@ -201,20 +209,20 @@ class Payload:
                 raise PayloadError(f"{type(self).__name__}.{name}: {value!r} not one of {self.choices[name]}")
             if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
                 raise PayloadError(f"{type(self).__name__}.{name}: negative value {value!r}")
-        check_station_id(self.station_id)  # type: ignore[attr-defined]
+        check_station_id(self.station_id)
         try:
-            parse_iso(self.at)  # type: ignore[attr-defined]
+            parse_iso(self.at)
         except ValueError as exc:
             raise PayloadError(f"{type(self).__name__}.at: {exc}") from exc
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+        return dataclasses.asdict(self)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, data: str | bytes) -> typing.Self:
+    def from_json(cls, data: str | bytes | bytearray) -> typing.Self:
         try:
             obj = json.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -225,7 +233,7 @@ class Payload:
 
     @classmethod
     def from_dict(cls, obj: dict[str, Any]) -> typing.Self:
-        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        names = {f.name for f in dataclasses.fields(cls)}
         # Unknown keys are ignored on purpose: v1 may grow optional keys (see module docstring).
         known = {k: v for k, v in obj.items() if k in names}
         try:
@@ -408,12 +416,12 @@ PAYLOADS: dict[TopicKind, type[Payload]] = {
 }
 
 
-def decode(ref: TopicRef, data: str | bytes) -> Payload:
+def decode(ref: TopicRef, data: str | bytes | bytearray) -> Payload:
     """Decode a payload received on `ref`'s topic; its station id must match the topic's."""
     payload = PAYLOADS[ref.kind].from_json(data)
-    if payload.station_id != ref.station_id:  # type: ignore[attr-defined]
+    if payload.station_id != ref.station_id:
         raise PayloadError(
-            f"payload station_id {payload.station_id!r} on a topic of {ref.station_id!r}"  # type: ignore[attr-defined]
+            f"payload station_id {payload.station_id!r} on a topic of {ref.station_id!r}"
         )
     return payload
 
@@ -440,8 +448,9 @@ def _schema_for(hint: Any) -> dict[str, Any]:
         return {"type": "array", "items": _schema_for(typing.get_args(hint)[0])}
     if origin is dict:
         return {"type": "object"}
-    return {str: {"type": "string"}, int: {"type": "integer", "minimum": 0},
-            float: {"type": "number", "minimum": 0}, bool: {"type": "boolean"}}[hint]
+    plain: dict[Any, dict[str, Any]] = {str: {"type": "string"}, int: {"type": "integer", "minimum": 0},
+                                        float: {"type": "number", "minimum": 0}, bool: {"type": "boolean"}}
+    return plain[hint]
 
 
 def json_schema(cls: type[Payload]) -> dict[str, Any]:
@@ -449,7 +458,7 @@ def json_schema(cls: type[Payload]) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
     props: dict[str, Any] = {}
     required = []
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for f in dataclasses.fields(cls):
         prop = _schema_for(hints[f.name])
         if f.name in cls.choices:
             allowed: list[Any] = list(cls.choices[f.name])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from typing import Any, Protocol
 
 # No inline script (the pages' scripts are files under /static; JSON data blocks are not scripts); inline
 # style attributes are allowed. Nothing may frame the pages (clickjacking) or load from another origin.
@@ -17,7 +17,11 @@ HEADERS = {
 }
 
 
-def add_security_headers(headers: MutableMapping[str, str], *, https: bool = False) -> None:
+class _Headers(Protocol):
+    def setdefault(self, key: str, default: str) -> Any: ...
+
+
+def add_security_headers(headers: _Headers, *, https: bool = False) -> None:
     """Set the headers on one answer (an endpoint's own value wins). `https`: the request came over TLS."""
     for name, value in HEADERS.items():
         headers.setdefault(name, value)

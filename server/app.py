@@ -6,7 +6,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
+from flask.typing import ResponseReturnValue
 
 from server.config import ServerConfig
 from server.db import Records
@@ -98,7 +99,7 @@ def create_app(context: ServerContext) -> Flask:
     _errors(app)
 
     @app.after_request
-    def _security_headers(response):  # noqa: ANN001, ANN202
+    def _security_headers(response: Response) -> Response:
         from flask import request
 
         from protocol.webheaders import add_security_headers
@@ -115,7 +116,7 @@ def _errors(app: Flask) -> None:
 
     from sohoa.weberrors import install, internal
 
-    def answer(status: int, code: str, message: str, text: str, **extra: Any):  # noqa: ANN202
+    def answer(status: int, code: str, message: str, text: str, **extra: Any) -> Any:
         if request.path.startswith("/api/") or request.path == "/events" or request.is_json:
             return jsonify({"error": code, "message": message, "text": text, **extra}), status
         page = "<!doctype html><title>{{ s }}</title><h1>{{ s }}</h1><p>{{ text }}</p><p lang=en>{{ en }}</p>"
@@ -124,7 +125,7 @@ def _errors(app: Flask) -> None:
     install(app, answer)
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):  # noqa: ANN202
+    def _unexpected(exc: Exception) -> ResponseReturnValue:  # noqa: ANN202
         from werkzeug.exceptions import HTTPException
 
         from server.ingest.api import disk_full_response
@@ -169,7 +170,7 @@ def serve(config: ServerConfig) -> None:
     except (BrokerError, OSError) as exc:  # misconfigured: refuse to start rather than run without revocation
         raise SystemExit(f"sohoa server: broker accounts: {exc}") from exc
     if broker_accounts is not None:
-        attach_broker_sync(app, broker_accounts)  # type: ignore[arg-type]  # same apply(db) as BrokerSync
+        attach_broker_sync(app, broker_accounts)
         try:
             broker_accounts.apply(context.db)
         except Exception:  # the archive works without MQTT; the next enrol/revoke renders again
@@ -177,7 +178,7 @@ def serve(config: ServerConfig) -> None:
     # poll(), not select(): select() fails outright on a descriptor above 1023 (many stations, many files).
     # Behind nginx (TLS): only the configured proxy's X-Forwarded-* are believed (any local process could
     # otherwise pick the address the login limiter counts); without one, forwarded headers are dropped.
-    proxy = {"trusted_proxy": config.trusted_proxy,
+    proxy: dict[str, Any] = {"trusted_proxy": config.trusted_proxy,
              "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}} \
         if config.trusted_proxy else {}
     server = create_server(app, host=config.host, port=config.port, threads=WEB_THREADS, ident="sohoa",

@@ -98,13 +98,14 @@ class User:
 @contextmanager
 def _records(db: Records | str | Path) -> Iterator[Records]:
     """The records object itself, or one opened (and closed after) from a SQLite path or PostgreSQL URL."""
-    opened = None if isinstance(db, Records) else open_server_db(db)
-    records = opened or db
+    if isinstance(db, Records):
+        yield db
+        return
+    opened = open_server_db(db)
     try:
-        yield records  # type: ignore[misc]
+        yield opened
     finally:
-        if opened is not None:
-            opened.close()
+        opened.close()
 
 
 def _name(name: str | None) -> str:
@@ -228,7 +229,7 @@ def csrf_ok(session: Any, sent: str | None) -> bool:
 
 def public(view: F) -> F:
     """Mark a web endpoint as reachable without login (the login page itself)."""
-    view._sohoa_public = True  # type: ignore[attr-defined]
+    view._sohoa_public = True  # type: ignore[attr-defined]  # a mark on the function, read at each request
     return view
 
 
@@ -238,7 +239,7 @@ def require_role(role: str) -> Callable[[F], F]:
         raise ValueError(f"unknown role {role!r}")
 
     def mark(view: F) -> F:
-        view._sohoa_role = role  # type: ignore[attr-defined]
+        view._sohoa_role = role  # type: ignore[attr-defined]  # a mark on the function, read at each request
         return view
 
     return mark

@@ -256,7 +256,7 @@ class BrokerProcess:
         """SIGHUP: mosquitto re-reads its password and ACL files (a revoked station is dropped)."""
         import signal
 
-        if self.running:
+        if self.running and self._proc is not None:
             self._proc.send_signal(signal.SIGHUP)
 
     def stop(self, timeout: float = 5.0) -> None:

@@ -30,6 +30,7 @@ import sqlite_utils
 from protocol.clock import iso_vn
 from protocol.errors import UserError
 from protocol.i18n import N_
+from protocol.package.model import DocumentEntry, PackageContents
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +101,6 @@ class Hit:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def _get(contents: object, name: str, default: object = None) -> object:
-    if isinstance(contents, dict):
-        return contents.get(name, default)
-    return getattr(contents, name, default)
 
 
 def pdf_text(data_or_path: bytes | Path, *, timeout: float = 60) -> str:
@@ -215,7 +210,7 @@ class Catalog:
     def _first_schema(self) -> None:
         """Version 1 (idempotent: a database of the first release already has it)."""
         if "packages" not in self.db.table_names():
-            self.db["packages"].create(
+            self.db.table("packages").create(
                 {
                     "objid": str,
                     "file_code": str,
@@ -237,9 +232,9 @@ class Catalog:
                 },
                 pk="objid",
             )
-            self.db["packages"].create_index(["file_code"])
+            self.db.table("packages").create_index(["file_code"])
         if "documents" not in self.db.table_names():
-            self.db["documents"].create(
+            self.db.table("documents").create(
                 {
                     "id": str,
                     "objid": str,
@@ -257,16 +252,16 @@ class Catalog:
                 },
                 pk="id",
             )
-            self.db["documents"].create_index(["objid"])
+            self.db.table("documents").create_index(["objid"])
         if "search" not in self.db.table_names():
             # rowid-keyed table of folded text; the FTS5 index mirrors it through triggers.
-            self.db["search"].create({"id": int, "objid": str, "doc_id": str, "raw": str, "folded": str}, pk="id")
-            self.db["search"].create_index(["objid"])
-            self.db["search"].enable_fts(["folded"], create_triggers=True, tokenize="unicode61")
+            self.db.table("search").create({"id": int, "objid": str, "doc_id": str, "raw": str, "folded": str}, pk="id")
+            self.db.table("search").create_index(["objid"])
+            self.db.table("search").enable_fts(["folded"], create_triggers=True, tokenize="unicode61")
 
     def add_package(
         self,
-        contents: object,
+        contents: PackageContents,
         *,
         stored_path: Path | str,
         sha256: str,
@@ -274,23 +269,22 @@ class Catalog:
         texts: dict[str, str] | None = None,
         extract_text: bool = True,
     ) -> None:
-        """Catalogue an accepted package (PackageContents or its dict). Re-adding the same OBJID
+        """Catalogue an accepted package (as read by protocol.package.read_package). Re-adding the same OBJID
         replaces its rows; a REPLACEMENT supersedes earlier packages of the same hồ sơ (kept, hidden
         from default searches)."""
-        documents = list(_get(contents, "documents", []) or [])
         texts = dict(texts or {})
         if extract_text and stored_path and not texts:
-            texts = texts_from_zip(Path(stored_path), str(_get(contents, "folder", "")), documents)
+            texts = texts_from_zip(Path(stored_path), contents.folder, contents.documents)
         row, doc_rows, search_rows = package_rows(
             contents, stored_path=stored_path, sha256=sha256, station_id=station_id, texts=texts
         )
         objid, file_code, status = row["objid"], row["file_code"], row["record_status"]
         with self._lock, self._write():
-            self.db["search"].delete_where("objid = ?", [objid])
-            self.db["documents"].delete_where("objid = ?", [objid])
-            self.db["packages"].upsert(row, pk="objid")
-            self.db["documents"].insert_all(doc_rows, pk="id", replace=True)
-            self.db["search"].insert_all(search_rows)
+            self.db.table("search").delete_where("objid = ?", [objid])
+            self.db.table("documents").delete_where("objid = ?", [objid])
+            self.db.table("packages").upsert(row, pk="objid")
+            self.db.table("documents").insert_all(doc_rows, pk="id", replace=True)
+            self.db.table("search").insert_all(search_rows)
             if status == "REPLACEMENT" and file_code:
                 self.db.execute(
                     "UPDATE packages SET superseded_by = ? WHERE file_code = ? AND objid != ? "
@@ -429,12 +423,11 @@ class Catalog:
 
 
 def package_rows(
-    contents: object, *, stored_path: Path | str, sha256: str, station_id: str, texts: dict[str, str]
+    contents: PackageContents, *, stored_path: Path | str, sha256: str, station_id: str, texts: dict[str, str]
 ) -> tuple[dict, list[dict], list[dict]]:
     """The packages row, documents rows and search rows of one package (shared by both backends)."""
-    objid = str(_get(contents, "objid"))
-    hoso = dict(_get(contents, "hoso", {}) or {})
-    documents = list(_get(contents, "documents", []) or [])
+    objid = contents.objid
+    hoso = dict(contents.hoso)
 
     def num(key: str) -> int:
         try:
@@ -444,11 +437,11 @@ def package_rows(
 
     row = {
         "objid": objid,
-        "file_code": str(_get(contents, "file_code", "")),
-        "kind": str(_get(contents, "kind", "")),
-        "record_status": str(_get(contents, "record_status", "")),
+        "file_code": contents.file_code,
+        "kind": contents.kind,
+        "record_status": contents.record_status,
         "title": hoso.get("title", ""),
-        "fonds_code": str(_get(contents, "fonds_code", "")),
+        "fonds_code": contents.fonds_code,
         "start_date": hoso.get("startDate", ""),
         "end_date": hoso.get("endDate", ""),
         "total_doc": num("totalDoc"),
@@ -466,23 +459,23 @@ def package_rows(
     )
     search_rows = [{"objid": objid, "doc_id": "", "raw": hoso_raw}]
     doc_rows = []
-    for d in documents:
-        fields = dict(_get(d, "fields", {}) or {})
-        doc_id = str(_get(d, "doc_id", ""))
+    for d in contents.documents:
+        fields = dict(d.fields)
+        doc_id = d.doc_id
         text = texts.get(doc_id, "")
         doc_rows.append(
             {
                 "id": f"{objid}|{doc_id}",
                 "objid": objid,
                 "doc_id": doc_id,
-                "doc_code": str(_get(d, "doc_code", "")),
-                "ordinal": int(_get(d, "ordinal", 0) or 0),
+                "doc_code": d.doc_code,
+                "ordinal": d.ordinal,
                 "subject": fields.get("subject", ""),
                 "organ_name": fields.get("organName", ""),
                 "issued_date": fields.get("issuedDate", ""),
                 "type_name": fields.get("typeName", ""),
-                "page_count": int(_get(d, "page_count", 0) or 0),
-                "pdf_member": str(_get(d, "pdf_member", "")),
+                "page_count": d.page_count,
+                "pdf_member": d.pdf_member,
                 "fields": json.dumps(fields, ensure_ascii=False),
                 "text": text,
             }
@@ -496,7 +489,7 @@ def package_rows(
     return row, doc_rows, search_rows
 
 
-def texts_from_zip(path: Path, folder: str, documents: list) -> dict[str, str]:
+def texts_from_zip(path: Path, folder: str, documents: list[DocumentEntry]) -> dict[str, str]:
     """docId -> text layer, pdftotext running on every core (it dominated a large hồ sơ's commit)."""
     import zipfile
     from concurrent.futures import ThreadPoolExecutor
@@ -507,12 +500,12 @@ def texts_from_zip(path: Path, folder: str, documents: list) -> dict[str, str]:
         jobs: dict[str, Path] = {}
         names = set(zf.namelist())
         for n, d in enumerate(documents):
-            member = f"{folder}/{_get(d, 'pdf_member', '')}"
+            member = f"{folder}/{d.pdf_member}"
             if member in names:
                 dest = Path(tmp) / f"{n}.pdf"  # our own name, never the member's
                 with zf.open(member) as src, open(dest, "wb") as out:
                     shutil.copyfileobj(src, out, 1 << 20)
-                jobs[str(_get(d, "doc_id", ""))] = dest
+                jobs[d.doc_id] = dest
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
             texts = dict(zip(jobs, pool.map(pdf_text, jobs.values()), strict=True))
     return texts

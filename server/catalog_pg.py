@@ -23,12 +23,12 @@ import psycopg
 from psycopg.rows import dict_row
 
 from protocol.i18n import N_
+from protocol.package.model import PackageContents
 from server.catalog import (
     SEARCH_BUDGET_S,
     Hit,
     QueryError,
     _exact,
-    _get,
     _snippet,
     fold,
     package_rows,
@@ -118,9 +118,9 @@ def tsquery(query: str) -> str:
     return " & ".join(parts)
 
 
-def pg_package_rows(contents: object, **kwargs: object) -> tuple[dict, list[dict], list[dict]]:
+def pg_package_rows(contents: PackageContents, **kwargs: Any) -> tuple[dict, list[dict], list[dict]]:
     """catalog.package_rows plus each search row's tsvector."""
-    row, doc_rows, search_rows = package_rows(contents, **kwargs)  # type: ignore[arg-type]
+    row, doc_rows, search_rows = package_rows(contents, **kwargs)
     for search in search_rows:
         search["tsv"] = tsvector(search["folded"])
     return row, doc_rows, search_rows
@@ -166,7 +166,7 @@ class PgCatalog:
 
     def add_package(
         self,
-        contents: object,
+        contents: PackageContents,
         *,
         stored_path: Path | str,
         sha256: str,
@@ -178,9 +178,7 @@ class PgCatalog:
         REPLACEMENT supersedes earlier packages of the same hồ sơ)."""
         texts = dict(texts or {})
         if extract_text and stored_path and not texts:
-            documents = list(_get(contents, "documents", []) or [])
-            folder = str(_get(contents, "folder", ""))
-            texts = texts_from_zip(Path(stored_path), folder, documents)
+            texts = texts_from_zip(Path(stored_path), contents.folder, contents.documents)
         row, doc_rows, search_rows = pg_package_rows(
             contents, stored_path=stored_path, sha256=sha256, station_id=station_id, texts=texts
         )

@@ -196,7 +196,8 @@ def search(args: argparse.Namespace) -> int:
 
     config = _config(args)
     for hit in open_catalog(config.catalog_url or config.catalog_path).search(args.query, limit=args.limit):
-        print(json.dumps(asdict(hit) if is_dataclass(hit) else hit, ensure_ascii=False, default=str))
+        row = asdict(hit) if is_dataclass(hit) and not isinstance(hit, type) else hit
+        print(json.dumps(row, ensure_ascii=False, default=str))
     return 0
 
 

@@ -188,7 +188,8 @@ class Records:
 
     def set_workorder_state(self, wo_id: str, state: str, *, station_id: str | None = None) -> bool:
         """Set the state; with `station_id`, only while the work order is assigned to that station."""
-        sql, params = "UPDATE workorders SET state = ?, updated_at = ? WHERE id = ?", (state, iso_vn(), wo_id)
+        sql = "UPDATE workorders SET state = ?, updated_at = ? WHERE id = ?"
+        params: tuple[Any, ...] = (state, iso_vn(), wo_id)
         if station_id is not None:
             sql, params = sql + " AND station_id = ?", (*params, station_id)
         with self.tx() as conn:
@@ -246,7 +247,8 @@ class Records:
     def expire_uploads(self, before: str, *, station_id: str | None = None) -> list[str]:
         """Open uploads untouched since `before` (an iso_vn time) become 'expired'; returns their ids (the
         caller deletes their partial files). A station that comes back later simply opens a new upload."""
-        sql, params = "SELECT id FROM uploads WHERE state = 'open' AND updated_at < ?", (before,)
+        sql = "SELECT id FROM uploads WHERE state = 'open' AND updated_at < ?"
+        params: tuple[Any, ...] = (before,)
         if station_id is not None:
             sql, params = sql + " AND station_id = ?", (*params, station_id)
         with self.tx() as conn:

@@ -40,7 +40,7 @@ class _PgConn:
     ends, the last reference goes and the connection is closed (a server is not left holding one
     PostgreSQL backend per thread that ever ran)."""
 
-    def __init__(self, conn: psycopg.Connection):
+    def __init__(self, conn: psycopg.Connection[dict[str, Any]]):
         self.raw = conn
 
     def __del__(self) -> None:
@@ -48,10 +48,10 @@ class _PgConn:
         if raw is not None and not raw.closed:
             raw.close()
 
-    def execute(self, sql: str, params: Iterable[Any] = ()) -> psycopg.Cursor:
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> psycopg.Cursor[dict[str, Any]]:
         return self.raw.execute(pg_sql(sql), tuple(params))
 
-    def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> psycopg.Cursor:
+    def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> psycopg.Cursor[dict[str, Any]]:
         cur = self.raw.cursor()
         cur.executemany(pg_sql(sql), [tuple(r) for r in rows])
         return cur

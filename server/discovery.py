@@ -14,6 +14,7 @@ import hashlib
 import logging
 import socket
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from zeroconf import IPVersion, ServiceInfo, Zeroconf
 
@@ -65,7 +66,7 @@ class Advertiser:
     def start(self) -> None:
         if self._zc is not None:
             return
-        kwargs = {"interfaces": self.interfaces} if self.interfaces else {}
+        kwargs: dict[str, Any] = {"interfaces": self.interfaces} if self.interfaces else {}
         self._zc = Zeroconf(ip_version=IPVersion.V4Only, **kwargs)
         self._info = self.ad.service_info()
         self._zc.register_service(self._info, allow_name_change=True)
@@ -89,16 +90,21 @@ class Advertiser:
         self.stop()
 
 
-def advertiser_for(context: object, *, name: str, api_url: str, addresses: list[str],
+class _Context(Protocol):  # server/app.py's ServerContext (imported by the app: not importable here)
+    config: Any
+    public_key_pem: str
+
+
+def advertiser_for(context: _Context, *, name: str, api_url: str, addresses: list[str],
                    broker_host: str | None = None, interfaces: list[str] | None = None) -> Advertiser:
     """An Advertiser from a ServerContext (server/app.py): API port, broker and key fingerprint from it."""
     from urllib.parse import urlsplit
 
-    config = context.config  # type: ignore[attr-defined]
+    config = context.config
     parts = urlsplit(api_url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     ad = Advertisement(name=name, api_url=api_url, api_port=port, addresses=tuple(addresses),
-                       fingerprint=key_fingerprint(context.public_key_pem),  # type: ignore[attr-defined]
+                       fingerprint=key_fingerprint(context.public_key_pem),
                        broker_host=broker_host if broker_host is not None else config.broker_host,
                        broker_port=config.broker_port if (broker_host or config.broker_host) else 0)
     return Advertiser(ad, interfaces=interfaces)

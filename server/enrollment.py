@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -232,12 +232,19 @@ def signal_process(process: Any) -> Callable[[], None]:
 BROKER_SYNC_KEY = "sohoa_broker_sync"
 
 
-def attach_broker_sync(app: Any, sync: BrokerSync) -> None:
+class AccountsSync(Protocol):
+    """What the enrollment endpoints call after a change: BrokerSync, or broker.BrokerAccounts for an
+    installed mosquitto."""
+
+    def apply(self, db: Any) -> list[str]: ...
+
+
+def attach_broker_sync(app: Any, sync: AccountsSync) -> None:
     """Let the enrollment endpoints update the broker when stations are enrolled or revoked."""
     app.extensions[BROKER_SYNC_KEY] = sync
 
 
-def revoke(context: Any, station_id: str, *, broker: BrokerSync | None = None) -> bool:
+def revoke(context: Any, station_id: str, *, broker: AccountsSync | None = None) -> bool:
     """Refuse the station on the API (next request) and, when a broker is attached, on MQTT (now)."""
     if not context.db.revoke_station(station_id):
         return False

@@ -219,7 +219,7 @@ def label_in(kind: str, value: str, lang: str, **params: object) -> str:
     if message is None:
         return value
     found = catalogue(lang)
-    text = found.pgettext(*message) if isinstance(message, tuple) else found.gettext(message)
+    text = str(found.pgettext(*message) if isinstance(message, tuple) else found.gettext(message))
     return text % params if params else text
 
 

@@ -147,12 +147,12 @@ class Monitor:
         db.execute("PRAGMA busy_timeout = 5000")
         db.enable_wal()  # the catalog and the dashboard read while we write
         db.execute("PRAGMA synchronous = NORMAL")
-        db["throughput"].create(
+        db.table("throughput").create(
             {"minute": str, "station_id": str, "operator": str, "fonds": str, "pages": int},
             pk=("minute", "station_id", "operator", "fonds"),
             if_not_exists=True,
         )
-        db["telemetry_events"].create(
+        db.table("telemetry_events").create(
             {
                 "event_id": str, "station_id": str, "event": str, "code": str, "at": str,
                 "received_at": str, "batch": str, "operator": str, "message": str,
@@ -161,15 +161,15 @@ class Monitor:
             pk="event_id",
             if_not_exists=True,
         )
-        db["progress_marks"].create(
+        db.table("progress_marks").create(
             {"station_id": str, "batch": str, "pages_captured": int}, pk=("station_id", "batch"),
             if_not_exists=True,
         )
-        db["station_status"].create(
+        db.table("station_status").create(
             {"station_id": str, "status": str, "last_seen": str, "payload": str}, pk="station_id",
             if_not_exists=True,
         )
-        db["telemetry_events"].create_index(["station_id", "at"], if_not_exists=True)
+        db.table("telemetry_events").create_index(["station_id", "at"], if_not_exists=True)
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
@@ -284,7 +284,7 @@ class Monitor:
 
     def publish(self, payload: Payload) -> mqtt.MQTTMessageInfo:
         """Send a server notification (ReceiptPayload, WorkOrderPayload, CommandPayload) to its station."""
-        topic = server_topic(payload.kind, payload.station_id, self.prefix)  # type: ignore[attr-defined]
+        topic = server_topic(payload.kind, payload.station_id, self.prefix)
         return self._client.publish(topic, payload.to_json(), qos=1)
 
     # ------------------------------------------------------------------------------------------- inside
@@ -306,10 +306,11 @@ class Monitor:
     def _work(self) -> None:
         next_check = time.monotonic() + self.tick
         while True:
+            item: tuple[str, bytes, float] | tuple[()] | None
             try:
                 item = self._inbox.get(timeout=max(0.0, next_check - time.monotonic()))
             except queue.Empty:
-                item = ()  # type: ignore[assignment]
+                item = ()
             if item is None:
                 return
             batch = [item] if item else []

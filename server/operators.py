@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from protocol import api
 from protocol.clock import iso_vn
@@ -76,13 +77,13 @@ _DUMMY = hash_pin("0000")
 
 @bp.get(OPERATORS)
 @station_required
-def list_for_station():
+def list_for_station() -> ResponseReturnValue:
     return jsonify({"operators": operators(current_app.extensions["sohoa"].db)})
 
 
 @bp.post(VERIFY)
 @station_required
-def verify_for_station():
+def verify_for_station() -> ResponseReturnValue:
     """{code, pin} → the account (200), 401 wrong, 429 too many wrong answers for this operator at this station."""
     from server.ingest.auth import error
     from sohoa.limits import AttemptLimiter

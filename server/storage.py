@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,7 +129,7 @@ class PackageStore:
                 self.backup.clean_tmp()
 
     @contextmanager
-    def _lock(self):
+    def _lock(self) -> Iterator[None]:
         with open(self.primary.root / ".lock", "a+") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
@@ -204,7 +205,7 @@ class PackageStore:
                 log.warning("recorded %s version %d: it was stored but missing from the ledger", objid, version)
 
     @contextmanager
-    def locked(self):
+    def locked(self) -> Iterator[None]:
         """Hold the store lock (start-up reconciliation, backup): no put runs meanwhile, in any process."""
         with self._lock():
             yield

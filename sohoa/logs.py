@@ -21,6 +21,7 @@ import socket
 import struct
 import sys
 import traceback
+from collections.abc import Mapping
 from typing import Any
 
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
@@ -248,14 +249,14 @@ def set_context(**fields: Any) -> None:
 
 
 def journal_available(
-    env: dict[str, str] | None = None, *, stream: Any = None, socket_path: str = JOURNAL_SOCKET
+    env: Mapping[str, str] | None = None, *, stream: Any = None, socket_path: str = JOURNAL_SOCKET
 ) -> bool:
     """True when stderr is connected to the journal (systemd sets JOURNAL_STREAM=dev:inode) and its socket exists.
 
     Comparing the device and inode, as systemd documents, avoids taking over a stderr that was redirected
     by a child process of a service.
     """
-    env = os.environ if env is None else env
+    env = env if env is not None else os.environ
     value = env.get("JOURNAL_STREAM", "")
     if not value or not os.path.exists(socket_path):
         return False

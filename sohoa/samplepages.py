@@ -11,6 +11,7 @@ import random
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -174,7 +175,7 @@ class _Canvas:
              align: str = "left", width_mm: float = 0.0, record: bool = True) -> float:
         """Draw one line; returns the y (mm) of the next line."""
         width = self.draw.textlength(text, font=font)
-        x = self.px(x_mm)
+        x: float = self.px(x_mm)
         if align == "center":
             x += (self.px(width_mm) - width) / 2
         elif align == "right":
@@ -246,8 +247,8 @@ def _degrade(image: Image.Image, *, seed: int, skew_deg: float, rotate: int, yel
     if noise:
         rng = np.random.default_rng(seed)
         arr = np.asarray(image, dtype=np.float32)
-        arr = arr + rng.normal(0.0, noise * 255.0, size=arr.shape[:2])[..., None]
-        image = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+        noisy = arr + rng.normal(0.0, noise * 255.0, size=arr.shape[:2])[..., None]
+        image = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
     if rotate % 360:
         if rotate % 90:
             raise ValueError(f"rotate must be a multiple of 90, got {rotate}")
@@ -268,7 +269,7 @@ def render_page(*, seed: int, dpi: int = 300, skew_deg: float = 0.0, rotate: int
 
 
 def write_sample_folder(folder: Path, *, count: int, seed: int, dpi: int = 300, with_text: bool = False,
-                        **degrade: float) -> list[Path]:
+                        **degrade: Any) -> list[Path]:
     """Write `count` pages as page-0001.png ... with the DPI stored; page i uses seed `seed + i`.
 
     With `with_text`, each page's ground truth goes next to it as page-0001.txt.

@@ -13,14 +13,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 log = logging.getLogger("sohoa.sdnotify")
 
 
-def notify(*lines: str, env: dict[str, str] | None = None) -> bool:
+def notify(*lines: str, env: Mapping[str, str] | None = None) -> bool:
     """Send `lines` (e.g. "READY=1", "STATUS=...") as one datagram; False when there is no NOTIFY_SOCKET."""
-    env = os.environ if env is None else env
+    env = env if env is not None else os.environ
     address = env.get("NOTIFY_SOCKET", "")
     if not address:
         return False
@@ -36,9 +36,9 @@ def notify(*lines: str, env: dict[str, str] | None = None) -> bool:
     return True
 
 
-def watchdog_interval(env: dict[str, str] | None = None) -> float | None:
+def watchdog_interval(env: Mapping[str, str] | None = None) -> float | None:
     """Half of WatchdogSec (as systemd recommends), or None when the watchdog is off or meant for another PID."""
-    env = os.environ if env is None else env
+    env = env if env is not None else os.environ
     usec = env.get("WATCHDOG_USEC", "")
     pid = env.get("WATCHDOG_PID", "")
     if not usec.isdigit() or int(usec) == 0 or (pid and pid != str(os.getpid())):
@@ -70,7 +70,7 @@ class ServiceNotifier:
         ready_status: str,
         name: str = "service",
         poll_s: float = 0.1,
-        env: dict[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
     ):
         self.check = check
         self.ready_status = ready_status

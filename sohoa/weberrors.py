@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
+from flask.typing import ResponseReturnValue
 
 from protocol.errors import Message, UserError, incident_id, with_texts
 from protocol.i18n import DEFAULT, LANGS, N_, translate
@@ -68,19 +69,19 @@ def install(app: Flask, answer: Answer) -> None:
     app.json = SafeJSONProvider(app)
 
     @app.errorhandler(UserError)
-    def user_error(exc: UserError):  # noqa: ANN202
+    def user_error(exc: UserError) -> ResponseReturnValue:  # noqa: ANN202
         return answer(exc.status, exc.key, exc.message, exc.text(lang()), **exc.details(lang()))
 
     @app.errorhandler(RecursionError)
-    def too_deep(exc: RecursionError):  # noqa: ANN202
+    def too_deep(exc: RecursionError) -> ResponseReturnValue:  # noqa: ANN202
         return said(400, "bad_request", N_("The data sent is nested too deeply."), answer)
 
     @app.errorhandler(OverflowError)
-    def too_big(exc: OverflowError):  # noqa: ANN202 - e.g. a page id past SQLite's 64-bit integers
+    def too_big(exc: OverflowError) -> ResponseReturnValue:  # noqa: ANN202 - e.g. a page id past SQLite's 64-bit integers
         return said(400, "bad_request", N_("A number sent is out of range."), answer)
 
     @app.errorhandler(UnicodeError)
-    def bad_text(exc: UnicodeError):  # noqa: ANN202
+    def bad_text(exc: UnicodeError) -> ResponseReturnValue:  # noqa: ANN202
         return said(400, "bad_request", N_("The data sent is not valid UTF-8."), answer)
 
 

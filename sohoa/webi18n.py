@@ -8,9 +8,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, request
 from flask_babel import Babel, format_datetime, format_decimal, get_locale
 from markupsafe import Markup
+from werkzeug.wrappers import Response as BaseResponse
 
 from protocol.i18n import DEFAULT, LANGS, TRANSLATIONS
 
@@ -30,7 +31,7 @@ def current() -> str:
     return str(found) if found is not None else DEFAULT
 
 
-def set_language(response: Response, code: str) -> Response:
+def set_language(response: BaseResponse, code: str) -> BaseResponse:
     """Remember `code` (an unknown one means the default) for a year."""
     response.set_cookie(COOKIE, code if code in LANGS else DEFAULT, samesite="Strict", max_age=3600 * 24 * 365)
     return response

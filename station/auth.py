@@ -196,13 +196,14 @@ class Accounts:
         row = self.store.one("SELECT * FROM operators WHERE code = ? AND active = 1", (code,))
         key = pin_key(self.key_path)
         if self.online is not None and (row is None or row["source"] == "server"):
+            account: dict[str, Any] | bool | None
             try:
                 account = self.online(code, pin)
             except Offline:
                 account = False
             if account is None:
                 return None
-            if account:
+            if isinstance(account, dict) and account:
                 self._remember(account, make_verifier(pin, key))
                 return self.store.one("SELECT * FROM operators WHERE code = ?", (account["code"],))
             if row is not None and not row["pin_hash"]:

@@ -7,10 +7,14 @@ import logging
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sohoa.logs import set_context
 from sohoa.sdnotify import ServiceNotifier, http_check
 from station.config import StationConfig, load_config
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 log = logging.getLogger("sohoa.station")
 
@@ -38,14 +42,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _gpio_trigger(config: StationConfig, app: object) -> object:
+def _gpio_trigger(config: StationConfig, app: Flask) -> object:
     """The hardware scan button (gpiozero on a Pi); a missing GPIO stack is logged, never fatal."""
     if not config.trigger_gpio_pin:
         return None
     from station.capture.trigger import gpio_button
 
     try:
-        return gpio_button(config.trigger_gpio_pin, app.extensions["trigger"])  # type: ignore[attr-defined]
+        return gpio_button(config.trigger_gpio_pin, app.extensions["trigger"])
     except Exception:
         log.exception("GPIO trigger on pin %d unavailable", config.trigger_gpio_pin)
         return None

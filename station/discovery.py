@@ -15,6 +15,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from zeroconf import IPVersion, ServiceBrowser, ServiceStateChange, Zeroconf
 
@@ -58,7 +59,7 @@ def _text(props: dict, key: str) -> str:
 
 def browse(timeout: float = 3.0, *, interfaces: list[str] | None = None) -> list[Candidate]:
     """Every `_sohoa._tcp` server that answers within `timeout` seconds (interfaces: addresses to use)."""
-    kwargs = {"interfaces": interfaces} if interfaces else {}
+    kwargs: dict[str, Any] = {"interfaces": interfaces} if interfaces else {}
     zc = Zeroconf(ip_version=IPVersion.V4Only, **kwargs)
     found: dict[str, Candidate] = {}
     lock = threading.Lock()

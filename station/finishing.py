@@ -23,7 +23,7 @@ from protocol.i18n import N_
 from protocol.metadata import DocumentRecord, FileRecord, MetadataError, check_document, check_file
 from protocol.version import SOFTWARE
 from station.processing.orientation import summary as orientation_summary
-from station.store import BatchState, Store
+from station.store import Batch, BatchState, Page, Store
 from station.sync.rebuild import carried_page
 from station.sync.rework import version_args
 from station.sync.space import DISK_FULL, disk_full
@@ -123,7 +123,7 @@ class Finisher:
             raise FinishError(N_("finishing failed: %(exc)s"), exc=exc) from exc
 
     # ------------------------------------------------------------------------------------------
-    def _finish(self, batch: dict, *, actor: str) -> FinishResult:
+    def _finish(self, batch: Batch, *, actor: str) -> FinishResult:
         from protocol.package import PackageDocument, PremisEvent, build_package
 
         hoso, docs = self._records(batch)
@@ -201,7 +201,7 @@ class Finisher:
             pages=hoso.number_of_page,
         )
 
-    def _records(self, batch: dict) -> tuple[FileRecord, list[tuple[dict, DocumentRecord]]]:
+    def _records(self, batch: Batch) -> tuple[FileRecord, list[tuple[dict, DocumentRecord]]]:
         hoso = FileRecord(**batch["record"])
         live = [p for p in self.store.pages(batch["id"]) if not p["blank"]]
         hoso.number_of_paper = len({p["sheet"] for p in self.store.pages(batch["id"])})
@@ -224,7 +224,7 @@ class Finisher:
             raise MetadataError(problems)
         return hoso, docs
 
-    def _page_image(self, page: dict) -> tuple[Path, float]:
+    def _page_image(self, page: Page) -> tuple[Path, float]:
         rel = page["derivative_path"] or page["path"]
         return self.data_dir / rel, float(page["dpi"])
 
@@ -232,7 +232,7 @@ class Finisher:
         self,
         hoso: FileRecord,
         record: DocumentRecord,
-        pages: list[dict],
+        pages: list[Page],
         work: Path,
         ocr_jobs: dict[int, Future],
         events: list,
@@ -298,7 +298,7 @@ class Finisher:
         )
         return {"path": final, "sha256": digest, "text": "\n\f".join(r.text for r in ocr)}
 
-    def _capture_events(self, batch: dict, pages: list[dict]) -> list:
+    def _capture_events(self, batch: Batch, pages: list[Page]) -> list:
         from protocol.package import PremisEvent
 
         events = []
@@ -319,7 +319,7 @@ class Finisher:
                 events.append(
                     PremisEvent(
                         event_type="replication",
-                        at=page["processed_at"],
+                        at=page["processed_at"] or page["captured_at"],
                         agent=f"software:{self.software}",
                         detail=f"image layer of {kept['objid']} version {kept['version']} taken out of its "
                         f"stored PDF unchanged (JPEG {kept['jpeg_sha256']})",
@@ -329,6 +329,7 @@ class Finisher:
                 )
             elif page["processing"]:
                 proc = page["processing"]
+                assert page["processed_at"] is not None  # written in the same UPDATE as "processing"
                 how = orientation_summary(proc.get("rotation_method", "none"), proc.get("rotation_evidence") or {})
                 turn = f", operator turn {proc['manual_rotation']}" if proc.get("manual_rotation") else ""
                 events.append(
@@ -345,5 +346,5 @@ class Finisher:
         return events
 
 
-def _page_ref(page: dict) -> str:
+def _page_ref(page: Page) -> str:
     return f"page:{page['batch_id']}:{page['seq']}"

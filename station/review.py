@@ -79,9 +79,9 @@ def set_deleted(store: Store, page_id: int, deleted: bool, *, actor: str) -> Non
             last = conn.execute("SELECT detail FROM audit WHERE batch_id = ? AND action = 'page.delete'"
                                 " AND json_extract(detail, '$.page') = ? ORDER BY id DESC LIMIT 1",
                                 (batch_id, page_id)).fetchone()
-            starts = json.loads(last["detail"]).get("starts") if last else None
+            ordinal = json.loads(last["detail"]).get("starts") if last else None
             store._audit(conn, actor, "page.restore", batch_id, page=page_id)
-            follow_split(conn, batch_id, restart={starts: page_id} if starts else None)
+            follow_split(conn, batch_id, restart={ordinal: page_id} if ordinal else None)
 
 
 def set_blank(store: Store, page_id: int, blank: bool, *, actor: str) -> None:
@@ -297,7 +297,7 @@ def overridden(store: Store, batch_id: int) -> bool:
     later = store.one(
         "SELECT COUNT(*) AS n FROM audit WHERE batch_id = ? AND id > ? AND action IN"
         " ('page.captured', 'pages.replace', 'page.restore', 'page.not_blank')", (batch_id, row["o"]))
-    return bool(later) and later["n"] == 0
+    return later is not None and later["n"] == 0
 
 
 def can_finish(store: Store, batch_id: int) -> bool:

@@ -11,11 +11,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from protocol.api import Receipt
 from protocol.errors import UserError, say
 from protocol.i18n import N_
 from protocol.inputs import InputError
 from station.config import StationConfig
-from station.store import BatchState, Store
+from station.store import Batch, BatchState, Store
 
 log = logging.getLogger("sohoa.station")
 
@@ -169,20 +170,21 @@ class Station:
         if row:
             self._progress(row["batch_id"])
 
-    def _on_receipt(self, batch: dict, receipt: dict) -> None:
-        state = BatchState.SYNCED if receipt["verdict"] == "accepted" else BatchState.REJECTED
-        self._transition_event(batch, state, reasons=receipt["reasons"], objid=receipt.get("objid"))
+    def _on_receipt(self, batch: Batch, receipt: Receipt) -> None:
+        state = BatchState.SYNCED if receipt.verdict == "accepted" else BatchState.REJECTED
+        self._transition_event(batch, state, reasons=receipt.reasons, objid=receipt.objid)
 
     def _progress(self, batch_id: int) -> None:
         counts = self.store.one(
             "SELECT COUNT(*) AS captured, COUNT(processed_at) AS processed FROM pages WHERE batch_id = ?",
             (batch_id,))
         batch = self.store.batch(batch_id)
+        assert counts is not None  # COUNT(*) always answers
         self._publish("progress", batch=batch["uid"], pages_captured=counts["captured"],
                       pages_processed=counts["processed"], queue_processing=self.pool.pending(),
                       queue_sync=len(self.store.outbox(states=("queued", "sending"))))
 
-    def _transition_event(self, batch: dict, state: BatchState, **data: Any) -> None:
+    def _transition_event(self, batch: Batch, state: BatchState, **data: Any) -> None:
         self._publish("set_state", batch=batch["uid"], batch_state=str(state), file_code=batch["file_code"],
                       fonds=batch["record"].get("fonds_code") or None)
         self._event("batch_transition", code=str(state), batch=batch["uid"], file_code=batch["file_code"], **data)
@@ -199,7 +201,7 @@ class Station:
 
     # -- actions the UI calls -------------------------------------------------------------------
     def open_batch(self, *, record: dict, expected_sheets: int | None, work_order_id: str | None,
-                   operator: str) -> dict:
+                   operator: str) -> Batch:
         from dataclasses import MISSING, fields
 
         from protocol.metadata import FileRecord, MetadataError, Problem, check_file

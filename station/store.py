@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import sqlite_utils
 
@@ -135,6 +135,50 @@ CREATE INDEX IF NOT EXISTS pages_batch ON pages(batch_id, position);
 """
 
 
+class Batch(TypedDict):
+    """A `batches` row with its record decoded: what Store.batch/batches return, JSON-shaped (the station's
+    API sends it as it is)."""
+
+    id: int
+    uid: str
+    file_code: str
+    work_order_id: str | None
+    record: dict[str, Any]
+    expected_sheets: int | None
+    state: str
+    operator: str | None
+    created_at: str
+    updated_at: str
+
+
+class Page(TypedDict):
+    """A `pages` row with its JSON columns decoded: what Store.page/pages return, JSON-shaped."""
+
+    id: int
+    batch_id: int
+    seq: int
+    sheet: int
+    side: str
+    source: str
+    device: str
+    settings: dict[str, Any]
+    path: str
+    sha256: str
+    width: int
+    height: int
+    dpi: float
+    captured_at: str
+    position: float
+    rotation: int
+    deleted: int
+    processed_at: str | None
+    processing: dict[str, Any] | None
+    derivative_path: str | None
+    derivative_sha256: str | None
+    blank: int | None
+    flags: list[Any]
+
+
 class Store:
     """One station database file; safe to share between threads."""
 
@@ -197,7 +241,7 @@ class Store:
 
     # -- batches -------------------------------------------------------------------------------
     def create_batch(self, *, file_code: str, record: dict, expected_sheets: int | None,
-                     work_order_id: str | None, operator: str) -> dict[str, Any]:
+                     work_order_id: str | None, operator: str) -> Batch:
         now = iso_vn()
         with self.tx() as conn:
             cur = conn.execute(
@@ -207,21 +251,22 @@ class Store:
                  expected_sheets, BatchState.OPEN, operator, now, now),
             )
             batch_id = cur.lastrowid
+            assert batch_id is not None  # set by every INSERT
             self._audit(conn, operator, "batch.open", batch_id, file_code=file_code)
         return self.batch(batch_id)
 
-    def batch(self, batch_id: int) -> dict[str, Any]:
+    def batch(self, batch_id: int) -> Batch:
         row = self.one("SELECT * FROM batches WHERE id = ?", (batch_id,))
         if row is None:
             raise NotFound(N_("no batch %(batch_id)s"), batch_id=batch_id)
         row["record"] = json.loads(row["record"])
-        return row
+        return cast(Batch, row)
 
-    def batches(self) -> list[dict[str, Any]]:
+    def batches(self) -> list[Batch]:
         rows = self.query("SELECT * FROM batches ORDER BY id DESC")
         for row in rows:
             row["record"] = json.loads(row["record"])
-        return rows
+        return cast(list[Batch], rows)
 
     def transition(self, batch_id: int, to: BatchState, *, actor: str, **detail: Any) -> None:
         with self.tx() as conn:
@@ -269,9 +314,9 @@ class Store:
         with self.tx() as conn:
             cur = conn.execute(f"INSERT INTO pages ({cols}) VALUES ({marks})", tuple(page.values()))
             self._audit(conn, actor, "page.captured", page["batch_id"], seq=page["seq"], sha256=page["sha256"])
-            return int(cur.lastrowid)
+            return int(cur.lastrowid or 0)  # set by every INSERT
 
-    def pages(self, batch_id: int, *, include_deleted: bool = False) -> list[dict[str, Any]]:
+    def pages(self, batch_id: int, *, include_deleted: bool = False) -> list[Page]:
         sql = "SELECT * FROM pages WHERE batch_id = ?"
         if not include_deleted:
             sql += " AND deleted = 0"
@@ -280,16 +325,16 @@ class Store:
             row["settings"] = json.loads(row["settings"])
             row["flags"] = json.loads(row["flags"])
             row["processing"] = json.loads(row["processing"]) if row["processing"] else None
-        return rows
+        return cast(list[Page], rows)
 
-    def page(self, page_id: int) -> dict[str, Any]:
+    def page(self, page_id: int) -> Page:
         row = self.one("SELECT * FROM pages WHERE id = ?", (page_id,))
         if row is None:
             raise NotFound(N_("no page %(page_id)s"), page_id=page_id)
         row["settings"] = json.loads(row["settings"])
         row["flags"] = json.loads(row["flags"])
         row["processing"] = json.loads(row["processing"]) if row["processing"] else None
-        return row
+        return cast(Page, row)
 
     def unprocessed_pages(self) -> list[dict[str, Any]]:
         return self.query("SELECT id, batch_id FROM pages WHERE processed_at IS NULL AND deleted = 0 ORDER BY id")
@@ -352,7 +397,7 @@ class Store:
             conn.execute("UPDATE batches SET state = ?, updated_at = ? WHERE id = ?",
                          (BatchState.SEALED, now, batch_id))
             self._audit(conn, actor, "batch.sealed", batch_id, package=package_path, sha256=sha256)
-            return int(cur.lastrowid)
+            return int(cur.lastrowid or 0)  # set by every INSERT
 
     def outbox(self, *, states: tuple[str, ...] = ("queued",)) -> list[dict[str, Any]]:
         marks = ", ".join("?" for _ in states)

@@ -10,6 +10,7 @@ import re
 import uuid
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 
@@ -116,7 +117,7 @@ def build_package(
     package_uuid: str | None = None,
     arc_file_code: str = "",
     check_metadata: bool = True,
-    previous: dict | None = None,
+    previous: dict[str, Any] | None = None,
 ) -> BuiltPackage:
     """Write `<folder>.zip` into `out_dir` atomically and return its path, OBJID, SHA-256 and size.
 

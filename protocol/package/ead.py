@@ -8,6 +8,7 @@ tables below also generated protocol/schemas/tt05/ead*.xsd, so the XML and its s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from lxml import etree
 
@@ -96,7 +97,7 @@ DOC_FIELDS = {
 }
 
 
-def _text(field: Field, value: object) -> str:
+def _text(field: Field, value: Any) -> str:  # a JSON value
     if field.kind == "bool":
         if isinstance(value, bool):
             return "1" if value else "0"

@@ -197,7 +197,7 @@ def representation_mets(header: Header, *, documents: list[tuple[Ref, Ref]], pre
     top = _el(
         smap, "div", ID=new_id(), LABEL="rep1", TYPE="NORMALIZED" if header.kind == "AIP" else "ORIGINAL"
     )
-    _csip_divs(top, dmd_ids=dmd_ids, adm_ids=adm_ids, doc_grp=doc_grp.get("ID"), schema_grp=schema_grp.get("ID"))
+    _csip_divs(top, dmd_ids=dmd_ids, adm_ids=adm_ids, doc_grp=doc_grp.attrib["ID"], schema_grp=schema_grp.attrib["ID"])
     data = _el(top, "div", ID=new_id(), LABEL="Data")
     for fid in file_ids:
         _el(data, "fptr", FILEID=fid)
@@ -237,7 +237,7 @@ def root_mets(
     _file(rep_grp, rep_mets)
     smap = _el(root, "structMap", ID=new_id(), TYPE="PHYSICAL", LABEL="CSIP")
     top = _el(smap, "div", ID=new_id(), LABEL=objid)
-    _csip_divs(top, dmd_ids=[dmd_id], adm_ids=adm_ids, doc_grp=doc_grp.get("ID"), schema_grp=schema_grp.get("ID"))
+    _csip_divs(top, dmd_ids=[dmd_id], adm_ids=adm_ids, doc_grp=doc_grp.attrib["ID"], schema_grp=schema_grp.attrib["ID"])
     # CSIP105-112 and the specification's own Appendix 2: one division per representation, named by its
     # path, with an mptr to its METS (not a "Representations" division: see docs/packages.md).
     rep_div = _el(top, "div", ID=new_id(), LABEL="Representations/rep1")

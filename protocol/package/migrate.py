@@ -164,8 +164,8 @@ def migrate_package(src: Path, out_dir: Path, *, software: str = SOFTWARE,
                     names.add(rel_name)
                     if rel_name in replaced:
                         continue
-                    with zin.open(info) as data, zout.open(info, "w", force_zip64=True) as out:
-                        while block := data.read(1 << 20):
+                    with zin.open(info) as handle, zout.open(info, "w", force_zip64=True) as out:
+                        while block := handle.read(1 << 20):
                             out.write(block)
                 if f"{DOCUMENTATION}/" not in names:
                     entry = zipfile.ZipInfo(f"{folder}/{DOCUMENTATION}/", date_time=zin.infolist()[0].date_time)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from protocol.errors import UserError
 from protocol.metadata import DocumentRecord
@@ -75,7 +76,7 @@ class PremisEvent:
     outcome: str = "success"
     agent: str = ""  # "software:sohoa 0.1.0", "person:<account>", "device:<scanner>"; free text allowed
     objects: list[str] = field(default_factory=list)  # docIds or "page:<batch>:<seq>"
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
     event_id: str = ""  # filled by the builder when empty
 
 
@@ -120,8 +121,8 @@ class PackageContents:
     hoso: dict[str, str]  # EAD.xml element -> text
     documents: list[DocumentEntry]
     files: list[FileEntry]  # everything METS references (both levels)
-    events: list[dict]  # PREMIS events, both levels
-    premis_objects: list[dict]
+    events: list[dict[str, Any]]  # PREMIS events, both levels
+    premis_objects: list[dict[str, Any]]
     created: str = ""
     fonds_code: str = ""
     agency_name: str = ""  # the ARCHIVIST organisation agent's name (the agency whose records these are)
@@ -129,7 +130,7 @@ class PackageContents:
     members: list[str] = field(default_factory=list)  # every member path found (relative to folder)
     problems: list[str] = field(default_factory=list)  # parts that could not be read (checks report them)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
 
         return asdict(self)

@@ -8,6 +8,7 @@ event. Agents are named "<type>:<name>" ("software:sohoa 0.1.0", "person:thu.ngu
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from lxml import etree
 
@@ -106,7 +107,7 @@ PREVIOUS_TYPE, PREVIOUS_SUBTYPE = "derivation", "has source"
 
 
 def package_premis(
-    *, objid: str, file_code: str, events: list[PremisEvent], previous: dict | None = None
+    *, objid: str, file_code: str, events: list[PremisEvent], previous: dict[str, Any] | None = None
 ) -> bytes:
     """PREMIS.xml: the hồ sơ as an intellectual entity, its representation, package-level events.
     `previous` ({"sha256", "version"}) links a new version to the stored one it replaces."""
@@ -127,7 +128,7 @@ def package_premis(
     return _tostring(root)
 
 
-def representation_premis(*, files: list[dict], events: list[PremisEvent]) -> bytes:
+def representation_premis(*, files: list[dict[str, Any]], events: list[PremisEvent]) -> bytes:
     """PREMIS_rep1.xml: one file object per data file (path, docId, SHA-256, size), then the events.
 
     `files` items: {"path": "data/….pdf", "doc_id": …, "sha256": …, "size": …, "format_version": …}.
@@ -152,7 +153,7 @@ def representation_premis(*, files: list[dict], events: list[PremisEvent]) -> by
     return _tostring(root)
 
 
-def parse_premis(data: bytes) -> tuple[list[dict], list[dict]]:
+def parse_premis(data: bytes) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(objects, events) of a PREMIS document as plain dicts (for readers and checks)."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
     root = etree.fromstring(data, parser)
@@ -209,7 +210,7 @@ def parse_premis(data: bytes) -> tuple[list[dict], list[dict]]:
     return objects, events
 
 
-def previous_version(objects: list[dict]) -> str | None:
+def previous_version(objects: list[dict[str, Any]]) -> str | None:
     """The SHA-256 of the stored version a package says it replaces (see package_premis), or None."""
     for obj in objects:
         if obj.get("type") != "intellectualEntity":
@@ -218,5 +219,5 @@ def previous_version(objects: list[dict]) -> str | None:
             if (rel["type"], rel["subtype"]) == (PREVIOUS_TYPE, PREVIOUS_SUBTYPE):
                 for kind, value in rel["related"]:
                     if kind == "SHA-256":
-                        return value.upper()
+                        return str(value).upper()
     return None

@@ -7,7 +7,9 @@ Only an unreadable root METS.xml (or no single top folder) raises; every other d
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -187,8 +189,8 @@ def read_source(source: Source) -> PackageContents:
     except (PackageError, etree.XMLSyntaxError) as exc:
         problems.append(f"{rep_href} unreadable: {exc}")
 
-    events: list[dict] = []
-    objects: list[dict] = []
+    events: list[dict[str, Any]] = []
+    objects: list[dict[str, Any]] = []
     for href in premis_hrefs:
         try:
             objs, evs = parse_premis(read(href))
@@ -220,7 +222,7 @@ def read_source(source: Source) -> PackageContents:
     return contents
 
 
-def _documents(rep: _Mets, read, file_code: str, problems: list[str]) -> list[DocumentEntry]:
+def _documents(rep: _Mets, read: Callable[[str], bytes], file_code: str, problems: list[str]) -> list[DocumentEntry]:
     docs = []
     for div in rep.root.iterfind(".//m:div[@LABEL='MetadataLink/File']", NS):
         ead_path = rep.md_href((div.get("DMDID") or "").split(" ")[0])

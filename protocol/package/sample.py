@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import img2pdf
 from PIL import Image, ImageDraw
@@ -33,7 +34,7 @@ def make_pdf(path: Path, pages: int, *, label: str = "sohoa", dpi: int = 200) ->
 
 
 def sample_file(**overrides: object) -> FileRecord:
-    values: dict = dict(
+    values: dict[str, Any] = dict(
         agency_id="000.00.00.G09",
         year=2010,
         notation="01.TH",
@@ -125,12 +126,12 @@ def build_sample(
     work_dir: Path | None = None,
     kind: str = "AIP",
     page_counts: tuple[int, ...] = (2, 1),
-    **kwargs: object,
+    **kwargs: Any,
 ) -> BuiltPackage:
     """Build a sample package into `out_dir` (PDFs made in `work_dir`, default `out_dir`)."""
     work = Path(work_dir or out_dir)
     work.mkdir(parents=True, exist_ok=True)
-    hoso = kwargs.pop("hoso", None) or sample_file()
+    hoso: FileRecord = kwargs.pop("hoso", None) or sample_file()
     docs = sample_documents(work, page_counts)
     return build_package(
         hoso=hoso,
@@ -139,4 +140,4 @@ def build_sample(
         out_dir=Path(out_dir),
         kind=kind,
         **kwargs,
-    )  # type: ignore[arg-type]
+    )

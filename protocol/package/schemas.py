@@ -42,7 +42,7 @@ def validate(name: str, data: bytes, *, limit: int = 20) -> list[str]:
     except etree.XMLSyntaxError as exc:
         return [f"not well-formed XML: {exc}"]
     reasons = []
-    for error in schema(name).iter_errors(tree):
+    for error in schema(name).iter_errors(tree):  # type: ignore[arg-type]  # lxml trees work; types-lxml vs xmlschema protocol
         path = error.path or ""
         reasons.append(f"{path}: {error.reason}")
         if len(reasons) >= limit:

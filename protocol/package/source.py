@@ -12,6 +12,7 @@ import os
 import stat
 import unicodedata
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +47,7 @@ class Source:
             for block in self._blocks(name):
                 out.write(block)
 
-    def _blocks(self, name: str):  # pragma: no cover - abstract
+    def _blocks(self, name: str) -> Iterator[bytes]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def close(self) -> None:
@@ -101,7 +102,7 @@ class ZipSource(Source):
             raise PackageError(N_("'%(name)s' is larger than %(limit)s bytes"), name=name, limit=limit)
         return data
 
-    def _blocks(self, name: str):
+    def _blocks(self, name: str) -> Iterator[bytes]:
         info = self._get(name)
         left = info.file_size + 1  # zipfile stops at the declared size; never read past it
         try:
@@ -166,7 +167,7 @@ class DirSource(Source):
             raise PackageError(N_("'%(name)s' is larger than %(limit)s bytes"), name=name, limit=limit)
         return data
 
-    def _blocks(self, name: str):
+    def _blocks(self, name: str) -> Iterator[bytes]:
         with open(self._path(name), "rb") as handle:
             while block := handle.read(1 << 20):
                 yield block

@@ -26,16 +26,17 @@ def record_schema(kind: str) -> dict[str, Any]:
     """The JSON Schema of `kind` (hoso | document | fonds)."""
     if kind not in RECORDS:
         raise ValueError(f"unknown record kind {kind!r}; expected one of {', '.join(RECORDS)}")
-    return json.loads((SCHEMA_DIR / "metadata" / f"{kind}.schema.json").read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads((SCHEMA_DIR / "metadata" / f"{kind}.schema.json").read_text(encoding="utf-8"))
+    return schema
 
 
-def _label(schema: dict, field: str) -> Label:
+def _label(schema: dict[str, Any], field: str) -> Label:
     """The field's name from the schema itself: `description` in English, `title` in Vietnamese."""
     prop = schema.get("properties", {}).get(field, {})
     return Label({"en": prop.get("description", field), "vi": prop.get("title", field)})
 
 
-def _problem(schema: dict, error: Any) -> list[Problem]:
+def _problem(schema: dict[str, Any], error: Any) -> list[Problem]:
     """One jsonschema error -> plain reasons (by key, shown in the reader's language) for its field."""
     kind, value, v = error.validator, error.validator_value, error.instance
     if kind == "required":
@@ -50,7 +51,7 @@ def _problem(schema: dict, error: Any) -> list[Problem]:
         return [Problem(field, say(N_("%(label)s: unknown code '%(value)s'; expected one of %(codes)s"),
                                    label=label, value=v, codes=", ".join(map(str, value))))]
     if kind == "anyOf":  # code or empty: the code table is the interesting branch
-        branch = next((b for b in value if "enum" in b), {})
+        branch: dict[str, Any] = next((b for b in value if "enum" in b), {})
         allowed = ", ".join(branch.get("enum", []))
         return [Problem(field, say(N_("%(label)s: unknown code '%(value)s'; expected one of %(codes)s or empty"),
                                    label=label, value=v, codes=allowed))]

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from protocol.i18n import N_
@@ -40,13 +41,13 @@ def _decisions(lot: str | None = None, objid: str | None = None) -> list[dict[st
 
 @bp.get("/lots")
 @archivist
-def lots_index():
+def lots_index() -> ResponseReturnValue:
     return render_template("archive/lots.html", lots=lots.lots(ctx()))
 
 
 @bp.get("/lot/<lot>")
 @archivist
-def lot(lot: str):
+def lot(lot: str) -> ResponseReturnValue:
     lot = _lot(lot)
     hoso = lots.lot_hoso(ctx(), lot)
     if not hoso:
@@ -65,7 +66,7 @@ def lot(lot: str):
 
 @bp.post("/lot/<lot>/sample")
 @archivist
-def draw_sample(lot: str):
+def draw_sample(lot: str) -> ResponseReturnValue:
     lot = _lot(lot)
     try:
         row = lots.draw(ctx(), lot, by=g.user.name, address=_address())
@@ -98,7 +99,7 @@ def _inspector_units(lot: str, sample: dict[str, Any]) -> list[dict[str, Any]]:
 
 @bp.get("/lot/<lot>/inspect")
 @archivist
-def inspect(lot: str):
+def inspect(lot: str) -> ResponseReturnValue:
     lot = _lot(lot)
     sample = lots.latest_sample(ctx(), lot)
     if sample is None:
@@ -135,7 +136,7 @@ def _defects(raw: str, objids: list[str]) -> list[dict[str, Any]]:
 
 @bp.post("/lot/<lot>/propose")
 @archivist
-def propose(lot: str):
+def propose(lot: str) -> ResponseReturnValue:
     lot = _lot(lot)
     pending = [h["objid"] for h in lots.lot_hoso(ctx(), lot) if h["pending"]]
     chosen = request.form.getlist("objid")  # the inspector may decide part of the lot (return some, accept others)
@@ -166,7 +167,7 @@ def _decision(decision_id: str) -> dict[str, Any]:
 
 @bp.get("/decision/<decision_id>")
 @archivist
-def decision(decision_id: str, status: int = 200):
+def decision(decision_id: str, status: int = 200) -> ResponseReturnValue:
     d = _decision(decision_id)
     hoso = {h["objid"]: h for h in lots.lot_hoso(ctx(), d["lot"])}
     return render_template("archive/decision.html", d=d, hoso=hoso), status
@@ -174,7 +175,7 @@ def decision(decision_id: str, status: int = 200):
 
 @bp.post("/decision/<decision_id>/validate")
 @archivist
-def validate(decision_id: str):
+def validate(decision_id: str) -> ResponseReturnValue:
     d = _decision(decision_id)
     try:
         if d["decision"] == "accept":

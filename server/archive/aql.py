@@ -79,7 +79,7 @@ def plan(lot_size: int, severity: str, aqls: dict[str, float]) -> dict[str, Any]
     """The lot's plan: code letter, the drawn sample size n (capped by the lot: 100 % inspection), the table,
     and per defect class its AQL with the Ac/Re (and the plan's own letter and n when an arrow moved it)."""
     letter = code_letter(lot_size)
-    out = {"letter": letter, "n": min(SAMPLE[letter], lot_size), "severity": severity,
+    out: dict[str, Any] = {"letter": letter, "n": min(SAMPLE[letter], lot_size), "severity": severity,
            "table": TABLES[severity][0] if severity in TABLES else "", "classes": {}}
     for cls in CLASSES:
         out["classes"][cls] = {"aql": aqls[cls], **single_plan(letter, aqls[cls], severity)}

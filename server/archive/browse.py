@@ -97,7 +97,7 @@ def makers(ctx: Any, objid: str) -> frozenset[str]:
         return frozenset()
     key = (objid, stored.sha256)
     if key not in _MAKERS:
-        people = set()
+        people: set[str] = set()
         for event in timeline(read_stored(stored.path)):
             people.update(p.strip() for p in (event["person"] or "").split(",") if p.strip())
         if len(_MAKERS) > 10_000:

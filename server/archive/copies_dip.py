@@ -119,7 +119,7 @@ def build(ctx: Any, *, doc: Any, stored: Any, request: Any, copy_id: str, when: 
     from server.archive.stored import read_stored
 
     row = catalogued(ctx, doc.objid) or {}
-    entry = next((d for d in row.get("documents", []) if d.get("doc_id") == doc.doc_id), {})
+    entry: dict[str, Any] = next((d for d in row.get("documents", []) if d.get("doc_id") == doc.doc_id), {})
     fields = {**entry, **(entry.get("fields") or {})}
     name = signing.archive_name(ctx.config)
     sheet = copies_pdf.text_pdfa("Xác thực bản sao", auth_lines(archive=name, copy_id=copy_id, request=request,

@@ -12,6 +12,7 @@ import functools
 import io
 import logging
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 from PIL import ImageFont
@@ -61,15 +62,19 @@ def _style(text: str) -> TextStampStyle:
     )
 
 
-def _centre():
+def _centre() -> Any:  # pyHanko's AxisAlignment, imported late
     from pyhanko.pdf_utils.layout import AxisAlignment
 
     return AxisAlignment.ALIGN_MID
 
 
+def _box(v: list[float]) -> tuple[float, float, float, float]:
+    return v[0], v[1], v[2], v[3]
+
+
 def _page_boxes(data: bytes) -> list[tuple[float, float, float, float]]:
     with pikepdf.open(io.BytesIO(data)) as pdf:
-        return [tuple(float(v) for v in page.mediabox) for page in pdf.pages]  # type: ignore[misc]
+        return [_box([float(v) for v in page.mediabox]) for page in pdf.pages]
 
 
 def _signature_bottom(data: bytes) -> float | None:
@@ -78,7 +83,7 @@ def _signature_bottom(data: bytes) -> float | None:
     with pikepdf.open(io.BytesIO(data)) as pdf:
         bottoms = []
         for annot in pdf.pages[0].get("/Annots", []) if len(pdf.pages) else []:
-            field_type = annot.get("/FT") or (annot.get("/Parent") or {}).get("/FT")
+            field_type = annot.get("/FT") or (annot.get("/Parent") or pikepdf.Dictionary()).get("/FT")
             rect = [float(v) for v in annot.get("/Rect", [])]
             if field_type == "/Sig" and len(rect) == 4 and rect[3] - rect[1] > 1:
                 bottoms.append(min(rect[1], rect[3]))
@@ -126,7 +131,7 @@ def stamp_lines(data: bytes, lines: list[str]) -> bytes:
     from pyhanko.pdf_utils.layout import BoxConstraints
 
     writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
-    y = 842 - 60
+    y = 842.0 - 60
     for line in lines:
         if line:
             width, height = _size([line])

@@ -7,8 +7,10 @@ login/role/CSRF guard as the rest of the archive; every copy made, read or downl
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, request, send_file, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from protocol.clock import now_vn
@@ -27,7 +29,7 @@ def _log(action: str, target: str, detail: str = "") -> None:
                  detail=detail)
 
 
-def _form_page(error: str = "", status: int = 200, form: dict | None = None):
+def _form_page(error: str = "", status: int = 200, form: dict[str, Any] | None = None) -> ResponseReturnValue:
     form = form or {}
     objid = (request.values.get("objid") or "").strip()[:100]
     row = browse.catalogued(ctx(), objid) if objid else None
@@ -47,13 +49,13 @@ def _form_page(error: str = "", status: int = 200, form: dict | None = None):
 
 @bp.get("/", endpoint="index")
 @archivist
-def index():
+def index() -> ResponseReturnValue:
     return _form_page()
 
 
 @bp.post("/", endpoint="make")
 @archivist
-def make():
+def make() -> ResponseReturnValue:
     f = request.form
     try:
         req = copies.parse_request(f)
@@ -74,13 +76,13 @@ def _get(copy_id: str) -> dict:
 
 @bp.get("/<copy_id>", endpoint="show")
 @archivist
-def show(copy_id: str):
+def show(copy_id: str) -> ResponseReturnValue:
     return render_template("archive/copy.html", c=_get(copy_id))
 
 
 @bp.get("/<copy_id>/file", endpoint="download")
 @archivist
-def download(copy_id: str):
+def download(copy_id: str) -> ResponseReturnValue:
     row = _get(copy_id)
     if row["kind"] == "read":
         abort(403, _("A read-only view cannot be downloaded."))
@@ -100,7 +102,7 @@ def _readable(copy_id: str) -> dict:
 
 @bp.get("/<copy_id>/read", endpoint="read")
 @archivist
-def read(copy_id: str):
+def read(copy_id: str) -> ResponseReturnValue:
     row = _readable(copy_id)
     doc = copies.read_document(ctx(), row)
     _log("view_document", f"copy/{copy_id}", f"read-only view of {row['objid']}/{row['doc_id']}")
@@ -110,7 +112,7 @@ def read(copy_id: str):
 
 @bp.get("/<copy_id>/read/<int:page>.png", endpoint="read_page")
 @archivist
-def read_page(copy_id: str, page: int):
+def read_page(copy_id: str, page: int) -> ResponseReturnValue:
     doc = copies.read_document(ctx(), _readable(copy_id))
     try:
         path = render.page_png(doc, page, render.WIDTHS[1])

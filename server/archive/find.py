@@ -105,7 +105,8 @@ def _rank(catalog: Any, words: list[str], filters: Filters, page: int, per_page:
     join packages/documents for the superseded flag and the filters on the ranked candidates only, widening
     the candidates until the page is full or the matches are exhausted."""
     match = _match(words)
-    where, args = ["p.superseded_by IS NULL"], []
+    where: list[str] = ["p.superseded_by IS NULL"]
+    args: list[Any] = []
     _filter_sql(filters, where, args)
     join = "LEFT JOIN documents d ON d.id = s.objid || '|' || s.doc_id " if filters.doc_type else ""
     keep_sql = ("SELECT s.id FROM search s JOIN packages p ON p.objid = s.objid " + join

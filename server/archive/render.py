@@ -182,12 +182,12 @@ def text_layer(doc: StoredDocument, page: int, words: list[str] | None = None) -
     page_el = root.find(".//h:page", ns)
     if page_el is None:
         return {"page": page, "width": 0, "height": 0, "words": []}
-    pw, ph = float(page_el.get("width")), float(page_el.get("height"))
+    pw, ph = float(page_el.attrib["width"]), float(page_el.attrib["height"])
     folded_words = [w for w in (words or []) if w]
     out = []
     for w in page_el.iterfind("h:word", ns):
         text = w.text or ""
-        x0, y0, x1, y1 = (float(w.get(k)) for k in ("xMin", "yMin", "xMax", "yMax"))
+        x0, y0, x1, y1 = (float(w.attrib[k]) for k in ("xMin", "yMin", "xMax", "yMax"))
         folded = fold_aligned(text)
         out.append({"t": text, "x": x0 / pw, "y": y0 / ph, "w": (x1 - x0) / pw, "h": (y1 - y0) / ph,
                     "hit": any(f in folded for f in folded_words)})

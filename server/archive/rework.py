@@ -15,6 +15,7 @@ import json
 import logging
 from typing import Any
 
+from protocol.api import Receipt
 from protocol.clock import iso_vn
 from server.archive import states
 from server.db import Records
@@ -34,21 +35,21 @@ def _maker(db: Records, objid: str) -> dict[str, Any] | None:
     return db.one(f"SELECT {MAKER_COLUMNS} FROM archive_makers WHERE objid = ?", (objid,))
 
 
-def record_maker(db: Records, receipt: dict[str, Any]) -> None:
+def record_maker(db: Records, receipt: Receipt) -> None:
     """After an accepted upload: its station becomes the hồ sơ's maker (the index of station_view)."""
-    objid, station_id = receipt.get("objid") or "", receipt.get("station_id") or ""
-    if receipt.get("verdict") != "accepted" or not objid or not station_id:
+    objid, station_id = receipt.objid or "", receipt.station_id or ""
+    if receipt.verdict != "accepted" or not objid or not station_id:
         return
     upload = db.one("SELECT batch_uid, work_order_id, file_code FROM uploads WHERE station_id = ? AND sha256 = ?",
-                    (station_id, receipt["sha256"])) or {}
+                    (station_id, receipt.sha256)) or {}
     with db.tx() as conn:
         conn.execute(
             "INSERT INTO archive_makers (objid, station_id, sha256, batch_uid, work_order_id, file_code, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (objid) DO UPDATE SET station_id = excluded.station_id,"
             " sha256 = excluded.sha256, batch_uid = excluded.batch_uid, work_order_id = excluded.work_order_id,"
             " file_code = excluded.file_code, updated_at = excluded.updated_at",
-            (objid, station_id, receipt["sha256"], upload.get("batch_uid"), upload.get("work_order_id"),
-             upload.get("file_code") or receipt.get("file_code"), iso_vn()),
+            (objid, station_id, receipt.sha256, upload.get("batch_uid"), upload.get("work_order_id"),
+             upload.get("file_code") or receipt.file_code, iso_vn()),
         )
 
 
@@ -119,18 +120,18 @@ def may_fetch(db: Records, store: Any, station_id: str, objid: str) -> bool:
                 and states.state_of(db, [objid])[objid] == "returned")
 
 
-def new_version_stored(db: Records, store: Any, receipt: dict[str, Any]) -> None:
+def new_version_stored(db: Records, store: Any, receipt: Receipt) -> None:
     """After an accepted upload: a new version of a hồ sơ that was through acceptance starts a new round
     (`received`); the first version needs nothing (no row means `received`)."""
     record_maker(db, receipt)
-    objid = receipt.get("objid") or ""
-    if receipt.get("verdict") != "accepted" or not objid:
+    objid = receipt.objid or ""
+    if receipt.verdict != "accepted" or not objid:
         return
     versions = store.versions(objid)
-    if len(versions) < 2 or versions[-1].sha256 != receipt["sha256"]:
+    if len(versions) < 2 or versions[-1].sha256 != receipt.sha256:
         return
     if states.state_of(db, [objid])[objid] != states.DEFAULT:
-        states.set_state(db, objid, states.DEFAULT, by=f"station:{receipt.get('station_id', '')}")
+        states.set_state(db, objid, states.DEFAULT, by=f"station:{receipt.station_id}")
         log.info("%s: version %d stored, back to %s for a new acceptance round", objid, versions[-1].version,
                  states.DEFAULT)
 
@@ -146,7 +147,7 @@ def announce(db: Records, objids: list[str], state: str) -> None:
             return
         ctx = current_app.extensions.get("sohoa")
         monitor = getattr(ctx, "monitor", None)
-        if monitor is None:
+        if monitor is None or ctx is None:
             return
         from protocol.topics import ReworkPayload
 

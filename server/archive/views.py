@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, g, jsonify, render_template, request, send_file, url_for
+from flask.typing import ResponseReturnValue
 
 from server import auth
 from server.archive import audit, browse, find, render, states
@@ -31,20 +32,20 @@ def _document(objid: str, doc_id: str) -> render.StoredDocument:
 
 @bp.get("/")
 @archivist
-def index():
+def index() -> ResponseReturnValue:
     return render_template("archive/index.html", fonds=browse.fonds_list(ctx()))
 
 
 @bp.get("/fonds/<fonds_code>")
 @archivist
-def fonds(fonds_code: str):
+def fonds(fonds_code: str) -> ResponseReturnValue:
     return render_template("archive/fonds.html", fonds_code=fonds_code, hoso=browse.hoso_list(ctx(), fonds_code),
                            states=states.STATES)
 
 
 @bp.get("/hoso/<objid>")
 @archivist
-def hoso(objid: str):
+def hoso(objid: str) -> ResponseReturnValue:
     view = browse.hoso_view(ctx(), objid)
     if view is None:
         abort(404)
@@ -55,7 +56,7 @@ def hoso(objid: str):
 
 @bp.get("/doc/<objid>/<doc_id>")
 @archivist
-def viewer(objid: str, doc_id: str):
+def viewer(objid: str, doc_id: str) -> ResponseReturnValue:
     doc = _document(objid, doc_id)
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), max(doc.page_count, 1))
     q = request.args.get("q", "")[: find.MAX_QUERY]
@@ -68,7 +69,7 @@ def viewer(objid: str, doc_id: str):
 
 @bp.get("/doc/<objid>/<doc_id>/page/<int:page>.png")
 @archivist
-def page_image(objid: str, doc_id: str, page: int):
+def page_image(objid: str, doc_id: str, page: int) -> ResponseReturnValue:
     doc = _document(objid, doc_id)
     try:
         path = render.page_png(doc, page, request.args.get("w", render.WIDTHS[1], type=int) or render.WIDTHS[1])
@@ -81,7 +82,7 @@ def page_image(objid: str, doc_id: str, page: int):
 
 @bp.get("/doc/<objid>/<doc_id>/text/<int:page>")
 @archivist
-def page_text(objid: str, doc_id: str, page: int):
+def page_text(objid: str, doc_id: str, page: int) -> ResponseReturnValue:
     doc = _document(objid, doc_id)
     try:
         layer = render.text_layer(doc, page, find.query_words(request.args.get("q", "")[: find.MAX_QUERY]))
@@ -92,13 +93,13 @@ def page_text(objid: str, doc_id: str, page: int):
 
 @bp.get("/doc/<objid>/<doc_id>/integrity")
 @archivist
-def integrity(objid: str, doc_id: str):
+def integrity(objid: str, doc_id: str) -> ResponseReturnValue:
     return jsonify(render.integrity(ctx(), _document(objid, doc_id)))
 
 
 @bp.get("/doc/<objid>/<doc_id>/download")
 @archivist
-def download(objid: str, doc_id: str):
+def download(objid: str, doc_id: str) -> ResponseReturnValue:
     doc = _document(objid, doc_id)
     _log("download", f"{objid}/{doc_id}", doc.member)
     return send_file(doc.pdf, mimetype="application/pdf", as_attachment=True, download_name=f"{doc_id}.pdf")
@@ -112,7 +113,7 @@ def _filters() -> find.Filters:
 
 @bp.get("/find", endpoint="find")
 @archivist
-def find_view():
+def find_view() -> ResponseReturnValue:
     q = request.args.get("q")
     result = None
     if q is not None:
@@ -142,7 +143,7 @@ def _day(value: str) -> str:
 
 @bp.get("/audit", endpoint="audit")
 @auth.require_role("admin")
-def audit_log():
+def audit_log() -> ResponseReturnValue:
     before = request.args.get("before", type=int)
     where = _audit_filter()
     rows = audit.entries(ctx().db, limit=200, before=before, where=where)
@@ -152,7 +153,7 @@ def audit_log():
 
 @bp.get("/audit.csv")
 @auth.require_role("admin")
-def audit_csv():
+def audit_csv() -> ResponseReturnValue:
     where = _audit_filter()
     _log("export", "audit.csv", " ".join(f"{k}={v}" for k, v in vars(where).items() if v))
     return Response(audit.to_csv(ctx().db, where), mimetype="text/csv; charset=utf-8",

@@ -9,6 +9,7 @@ digiprovMD sections, not the amdSec. Only MUST rules fail the check; the validat
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterable
 
 from lxml import etree
 
@@ -55,7 +56,7 @@ RULES = {
 }
 
 
-def _ids(elements) -> set[str]:
+def _ids(elements: Iterable[etree._Element]) -> set[str]:
     return {e.get("ID", "") for e in elements}
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from datetime import date, timedelta
+from types import ModuleType
 
 from protocol.clock import VN_TZ, iso_vn, now_vn, parse_iso
 from protocol.i18n import N_
@@ -15,7 +16,7 @@ from server.checks.context import Context, NotReadable
 from server.checks.result import CheckResult
 
 
-def _module(name: str):
+def _module(name: str) -> ModuleType | None:
     try:
         return importlib.import_module(name)
     except ImportError as exc:

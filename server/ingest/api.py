@@ -11,7 +11,8 @@ import threading
 from collections import defaultdict
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from protocol import api
@@ -60,7 +61,7 @@ def _utf8(text: str) -> bool:
 
 
 @bp.app_errorhandler(HTTPException)
-def _api_error(exc: HTTPException):
+def _api_error(exc: HTTPException) -> ResponseReturnValue:
     """Errors Flask raises itself (no route, wrong method, body too large) are JSON on the API too."""
     if not request.path.startswith(api.API + "/"):
         return exc
@@ -109,7 +110,7 @@ def disk_full_response(exc: BaseException) -> Any:
     return translate(N_("The server's disk is full: try again later."), lang()), 507
 
 
-def _disk_full_answer():
+def _disk_full_answer() -> tuple[Response, int]:
     return error(507, api.ErrorCode.DISK_FULL, "server disk full: try again later")
 
 
@@ -125,12 +126,12 @@ def _own_upload(upload_id: str) -> dict | None:
 
 
 @bp.get(api.HEALTH)
-def health():
+def health() -> ResponseReturnValue:
     return jsonify({"ok": True, "time": iso_vn()})
 
 
 @bp.get(api.OPENAPI)
-def openapi():
+def openapi() -> ResponseReturnValue:
     from pathlib import Path
 
     spec = (Path(__file__).parent.parent / "openapi.yaml").read_text(encoding="utf-8")
@@ -138,17 +139,18 @@ def openapi():
 
 
 @bp.get(api.SERVER_KEY)
-def server_key():
+def server_key() -> ResponseReturnValue:
     return jsonify({"ed25519_public_key": _ctx().public_key_pem})
 
 
 @bp.get(api.WORKORDERS)
 @station_required
-def workorders():
+def workorders() -> ResponseReturnValue:
     """The station's open work orders: an accepted one is done (archived) and no longer offered, so the same
     hồ sơ is not scanned and archived twice; an administrator reopens one on the work-order page."""
     rows = _ctx().db.workorders(station_id=g.station_id)
-    return jsonify({"workorders": [r for r in rows if r["state"] not in CLOSED_WORKORDER_STATES]})
+    orders = [api.WorkOrder.from_dict(r) for r in rows if r["state"] not in CLOSED_WORKORDER_STATES]
+    return jsonify({"workorders": [o.to_dict() for o in orders]})
 
 
 CLOSED_WORKORDER_STATES = ("accepted",)
@@ -156,7 +158,7 @@ CLOSED_WORKORDER_STATES = ("accepted",)
 
 @bp.post(api.UPLOADS)
 @station_required
-def open_upload():
+def open_upload() -> ResponseReturnValue:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return error(400, api.ErrorCode.BAD_REQUEST, "the manifest must be a JSON object")
@@ -231,7 +233,7 @@ def _status(row: dict) -> dict:
 
 @bp.get("/api/v1/uploads/<upload_id>")
 @station_required
-def upload_status(upload_id: str):
+def upload_status(upload_id: str) -> ResponseReturnValue:
     row = _own_upload(upload_id)
     if row is None:
         return error(404, api.ErrorCode.NOT_FOUND, "no such upload")
@@ -240,7 +242,7 @@ def upload_status(upload_id: str):
 
 @bp.put("/api/v1/uploads/<upload_id>/chunks/<int:offset>")
 @station_required
-def put_chunk(upload_id: str, offset: int):
+def put_chunk(upload_id: str, offset: int) -> ResponseReturnValue:
     ctx = _ctx()
     if _own_upload(upload_id) is None:
         return error(404, api.ErrorCode.NOT_FOUND, "no such upload")
@@ -281,7 +283,7 @@ def _hash_along(upload_id: str, offset: int, data: bytes) -> None:
 
 @bp.post("/api/v1/uploads/<upload_id>/commit")
 @station_required
-def commit(upload_id: str):
+def commit(upload_id: str) -> ResponseReturnValue:
     ctx = _ctx()
     if _own_upload(upload_id) is None:  # checked before taking a per-upload lock for an unknown id
         return error(404, api.ErrorCode.NOT_FOUND, "no such upload")
@@ -311,12 +313,12 @@ def commit(upload_id: str):
                 return _disk_full_answer()
             raise
         _chunk_locks.pop(upload_id, None)  # a finished upload takes no more chunks
-        return jsonify({"upload_id": upload_id, "state": receipt["verdict"], "receipt": receipt})
+        return jsonify({"upload_id": upload_id, "state": receipt.verdict, "receipt": receipt.to_dict()})
 
 
 @bp.get(api.REWORK)
 @station_required
-def rework_list():
+def rework_list() -> ResponseReturnValue:
     """The hồ sơ this station made that the archive returned for rework (with their defects), and those it
     accepted or archived. Another station's hồ sơ never appear (server.archive.rework)."""
     ctx = _ctx()
@@ -325,7 +327,7 @@ def rework_list():
 
 @bp.get(api.REWORK_PACKAGE)
 @station_required
-def rework_package():
+def rework_package() -> ResponseReturnValue:
     """The latest stored version of a hồ sơ on this station's rework list (for a station that no longer has its
     pages); anything else answers 404, as if it did not exist."""
     from flask import send_file

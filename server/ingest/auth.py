@@ -5,12 +5,12 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any
 
-from flask import current_app, g, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 
 from protocol import api
 
 
-def error(status: int, code: str, message: str):
+def error(status: int, code: str, message: str) -> tuple[Response, int]:
     return jsonify({"error": code, "message": message}), status
 
 

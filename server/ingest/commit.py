@@ -26,7 +26,7 @@ class Ingest:
         catalog: Any,
         trust_roots: list[bytes],
         signing_key: Any,
-        notify: Callable[[dict], None] | None = None,
+        notify: Callable[[Receipt], None] | None = None,
     ):
         self.db = db
         self.store = store
@@ -69,14 +69,14 @@ class Ingest:
             return False
         return True
 
-    def commit(self, row: dict, path: Path) -> dict:
+    def commit(self, row: dict, path: Path) -> Receipt:
         from server.checks import run_checks
 
         # texts=True: the catalogue's text layers come out of the same pass over each PDF as the checks.
         verdict = run_checks(path, trust_roots=self.trust_roots, expected_sheets=row["expected_sheets"], texts=True)
         return self._finish(row, path, verdict)
 
-    def _finish(self, row: dict, path: Path, verdict: Any) -> dict:
+    def _finish(self, row: dict, path: Path, verdict: Any) -> Receipt:
         reasons = [f"{c.name}: {r}" for c in verdict.checks if not c.ok for r in (c.reasons or ["failed"])]
         if verdict.ok and row["file_code"] and verdict.file_code != row["file_code"]:
             reasons.append(f"manifest: package is {verdict.file_code}, manifest said {row['file_code']}")
@@ -122,13 +122,15 @@ class Ingest:
         if not self.db.finish_upload(row["id"], state=receipt.verdict, receipt=receipt.to_dict()):
             # Another server sharing the records finished it first: its receipt is the one, not ours.
             path.unlink(missing_ok=True)
-            return json.loads(self.db.upload(row["id"])["receipt"])
+            finished = self.db.upload(row["id"])
+            assert finished is not None  # finish_upload said another server finished this very row
+            return Receipt.from_dict(json.loads(finished["receipt"]))
         crash_point("after-finish")
         path.unlink(missing_ok=True)
         log.info("package %s from %s: %s %s", receipt.objid, row["station_id"], receipt.verdict, "; ".join(reasons))
         if self.notify:
             try:
-                self.notify(receipt.to_dict())
+                self.notify(receipt)
             except Exception:  # a notification never undoes a stored package
                 log.exception("receipt notification failed")
-        return receipt.to_dict()
+        return receipt

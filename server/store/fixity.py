@@ -76,7 +76,9 @@ def audit(trees: list[Any], *, sample: int | None = None, seed: int | None = Non
         chosen = files if sample is None or sample >= len(files) else rng.sample(files, sample)
         for path in chosen:
             report.checked += 1
-            expected = VERSION_RE.match(path.name)["sha"]
+            named = VERSION_RE.match(path.name)
+            assert named is not None  # all_files() lists only names of this form
+            expected = named["sha"]
             entry = by_path.get(str(path.relative_to(tree.root)))
             actual = sha256_file(path)
             bad = False

@@ -190,7 +190,8 @@ class Ledger:
             if not own:  # its own content is proven (or unsigned and well-formed): it still names its package
                 out.entries.append(entry)
             prev = _line_hash(line)
-            expect_seq = (entry.get("seq") if isinstance(entry.get("seq"), int) else expect_seq) + 1
+            seq = entry.get("seq")
+            expect_seq = (seq if isinstance(seq, int) else expect_seq) + 1
         return out
 
 

@@ -69,6 +69,7 @@ def reconcile_store(store: Any, *, station_of: Callable[[str], str] | None = Non
                 if rel in known:
                     continue
                 m = VERSION_RE.match(path.name)
+                assert m is not None  # all_files() lists only names of this form
                 actual = sha256_file(path)
                 problems = [] if actual == m["sha"] else [f"SHA-256 {actual}, its name says {m['sha']}"]
                 problems = problems or manifest_problems(path)

@@ -10,7 +10,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from protocol.errors import Message, say
@@ -38,14 +48,14 @@ def _setup(state: Any) -> None:
     state.app.extensions[ENROLL_LIMITER_KEY] = AttemptLimiter(free=10, base_s=60.0, per_address=10)
 
 
-def _refuse(status: int, code: str, message: str | Message, headers: dict[str, str] | None = None):
+def _refuse(status: int, code: str, message: str | Message, headers: dict[str, str] | None = None) -> Any:
     resp, status = refuse(status, code, message)
     resp.headers.update(headers or {})
     return resp, status
 
 
 @api_bp.post("/api/v1/enroll")
-def enroll():
+def enroll() -> ResponseReturnValue:
     """{code, station_id?} → the station's identity: API token, MQTT account, receipt key, server CA."""
     limiter = current_app.extensions[ENROLL_LIMITER_KEY]  # sohoa.limits.AttemptLimiter
     address = request.remote_addr or "?"
@@ -78,7 +88,7 @@ def enroll():
 
 # ---------------------------------------------------------------------------------------- admin pages
 
-def _page(*, status: int = 200, **extra: Any):
+def _page(*, status: int = 200, **extra: Any) -> tuple[str, int]:
     import datetime
 
     pending = []
@@ -93,19 +103,19 @@ def _page(*, status: int = 200, **extra: Any):
 
 @bp.get("/stations")
 @auth.require_role("admin")
-def stations():
+def stations() -> ResponseReturnValue:
     return _page()
 
 
 @bp.get("/api/v1/web/stations")
 @auth.require_role("admin")
-def stations_json():
+def stations_json() -> ResponseReturnValue:
     return jsonify({"stations": ctx().db.stations(), "pending": enrollment.pending_codes(ctx().db)})
 
 
 @bp.post("/stations/codes")
 @auth.require_role("admin")
-def station_code():
+def station_code() -> ResponseReturnValue:
     station_id = request.form.get("station_id", "").strip().lower()
     try:
         hours = int(request.form.get("hours") or 24)
@@ -126,7 +136,7 @@ def station_code():
 
 @bp.post("/stations/<station_id>/revoke")
 @auth.require_role("admin")
-def station_revoke(station_id: str):
+def station_revoke(station_id: str) -> ResponseReturnValue:
     try:
         found = enrollment.revoke(ctx(), station_id, broker=broker_sync())
     except Exception as exc:  # revoked on the API already; say the broker part failed

@@ -42,7 +42,7 @@ def ensure_tracker(ctx: Any) -> None:
 
 def stations(ctx: Any) -> dict[str, Any]:
     """Tiles from the monitor, plus registered stations that never reported (shown as unknown)."""
-    snap = ctx.monitor.snapshot() if ctx.monitor else {"stations": {}, "broker_connected": False}
+    snap: dict[str, Any] = ctx.monitor.snapshot() if ctx.monitor else {"stations": {}, "broker_connected": False}
     tiles = dict(snap["stations"])
     for row in ctx.db.stations():
         if not row["revoked"] and row["id"] not in tiles:

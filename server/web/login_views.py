@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from protocol.urls import safe_next
@@ -22,7 +23,7 @@ def _safe_next(target: str | None, user: auth.User | None = None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @auth.public
-def login():
+def login() -> ResponseReturnValue:
     error = None
     status = 200
     if request.method == "POST":
@@ -50,7 +51,7 @@ def login():
 
 
 @bp.post("/logout")
-def logout():
+def logout() -> ResponseReturnValue:
     auth.end_session(ctx().db, session.get("sid"))  # the cookie, if kept or copied, is worth nothing now
     session.clear()  # the language is a cookie of its own: it stays
     return redirect(url_for("web.login"))
@@ -58,13 +59,13 @@ def logout():
 
 @bp.get("/lang/<code>")
 @auth.public
-def set_lang(code: str):
+def set_lang(code: str) -> ResponseReturnValue:
     return set_language(redirect(_safe_next(request.args.get("next"))), code)
 
 
 @bp.route("/users", methods=["GET", "POST"])
 @auth.require_role("admin")
-def users():
+def users() -> ResponseReturnValue:
     status = 200
     if request.method == "POST":
         try:

@@ -7,6 +7,7 @@ registers the login, account and work-order pages on it.
 from __future__ import annotations
 
 from flask import Response, jsonify, render_template, request, stream_with_context
+from flask.typing import ResponseReturnValue
 
 from protocol.i18n import N_
 from server.labels import script_texts
@@ -23,17 +24,17 @@ __all__ = ["bp"]
 
 
 @bp.get("/")
-def dashboard():
+def dashboard() -> ResponseReturnValue:
     return render_template("dashboard.html", data=live.dashboard_data(ctx()), texts=script_texts())
 
 
 @bp.get("/api/v1/dashboard")
-def dashboard_json():
+def dashboard_json() -> ResponseReturnValue:
     return jsonify(live.dashboard_data(ctx()))
 
 
 @bp.get("/events")
-def events():
+def events() -> ResponseReturnValue:
     """Server-sent events: `snapshot`, then `delta` (tiles, telemetry events) and `summary` messages."""
     from flask import current_app, g
 
@@ -50,7 +51,7 @@ def events():
 
 
 @bp.get("/search")
-def search():
+def search() -> ResponseReturnValue:
     from server.catalog import QueryError
 
     q = request.args.get("q", "").strip()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from flask import jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from protocol.errors import say, with_texts
 from protocol.i18n import N_
 from protocol.inputs import InputError, get_list, get_str
+from protocol.topics import Payload
 from server.auth import require_role
 from server.pages import ctx, lang
 from server.web.blueprint import bp
@@ -19,12 +23,12 @@ from sohoa.weberrors import refuse
 MAX_UPLOAD = 20 * 1024 * 1024
 
 
-def _notify():
+def _notify() -> Callable[[Payload], Any] | None:
     monitor = ctx().monitor
     return monitor.publish if monitor is not None else None
 
 
-def _page(result=None, error=None, status: int = 200):
+def _page(result: Any = None, error: str | None = None, status: int = 200) -> ResponseReturnValue:
     c = ctx()
     stations = [s for s in c.db.stations() if not s["revoked"]]
     return render_template("workorders.html", work=overview(c.db, c.catalog), stations=stations,
@@ -33,17 +37,17 @@ def _page(result=None, error=None, status: int = 200):
 
 
 @bp.get("/workorders")
-def workorders():
+def workorders() -> ResponseReturnValue:
     return _page()
 
 
 @bp.get("/api/v1/web/workorders")
-def workorders_json():
+def workorders_json() -> ResponseReturnValue:
     return jsonify(overview(ctx().db, ctx().catalog))
 
 
 @bp.post("/workorders/import")
-def workorders_import():
+def workorders_import() -> ResponseReturnValue:
     upload = request.files.get("inventory")
     if upload is None or not upload.filename:
         return _page(error=_("Choose an inventory file (CSV or XLSX), then Import."), status=400)
@@ -62,7 +66,7 @@ def workorders_import():
 
 
 @bp.post("/workorders/assign")
-def workorders_assign():
+def workorders_assign() -> ResponseReturnValue:
     body = request.get_json(silent=True) if request.is_json else None
     body = body if isinstance(body, dict) else {}
     ids = request.form.getlist("wo") or get_list(body, "ids")
@@ -80,7 +84,7 @@ def workorders_assign():
 
 @bp.post("/workorders/reopen")
 @require_role("admin")
-def workorders_reopen():
+def workorders_reopen() -> ResponseReturnValue:
     """An accepted work order offered to its station again (a hồ sơ to be scanned once more)."""
     body = request.get_json(silent=True) if request.is_json else None
     wo_id = request.form.get("reopen") or get_str(body if isinstance(body, dict) else {}, "id", max_len=64)

@@ -117,8 +117,10 @@ def backup_server(config: Any, dest: Path, *, link_from: Path | None = None) -> 
         for src in versions:
             rel = f"store/{src.relative_to(store)}"
             out = dest / rel
-            expected = VERSION_RE.match(src.name)["sha"]
-            if previous.get(rel) == expected and (link_from / rel).is_file():
+            named = VERSION_RE.match(src.name)
+            assert named is not None  # all_files() lists only names of this form
+            expected = named["sha"]
+            if link_from is not None and previous.get(rel) == expected and (link_from / rel).is_file():
                 out.parent.mkdir(parents=True, exist_ok=True)
                 os.link(link_from / rel, out)
                 sha, size = _hash(out), out.stat().st_size

@@ -115,6 +115,7 @@ def _signing_checks(cfg: Any) -> list[Check]:
                                                     signing_p12=cfg.signing_p12, exc=exc))]
         from cryptography.hazmat.primitives.serialization import Encoding
 
+        assert bundle.cert is not None  # a signing bundle carries its certificate
         return certificate_checks("signing certificate", bundle.cert.certificate.public_bytes(Encoding.PEM))
     if cfg.pkcs11_module:
         return [Check("signing certificate", UNKNOWN, say(N_("on a PKCS#11 token: check it with pkcs11-tool")))]

@@ -88,6 +88,7 @@ def make_server_cert(ca: CertPair, out_dir: Path, *, hostnames: list[str], ips: 
         raise ValueError("a server certificate needs at least one host name or IP address")
     ca_cert = x509.load_pem_x509_certificate(Path(ca.cert).read_bytes())
     ca_key = serialization.load_pem_private_key(Path(ca.key).read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)  # make_ca writes an EC key
     key = ec.generate_private_key(ec.SECP256R1())
     names: list[x509.GeneralName] = [x509.DNSName(h) for h in hostnames]
     names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips or []]

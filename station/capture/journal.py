@@ -26,7 +26,7 @@ from protocol.errors import say
 from protocol.hashing import sha256_bytes, sha256_file
 from protocol.i18n import DEFAULT, N_
 from station.capture.source import CapturedImage, CaptureRefused
-from station.store import Store
+from station.store import Page, Store
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class Journal:
             raise problem
 
     # -- pages ---------------------------------------------------------------------------------------
-    def record(self, batch_id: int, captured: CapturedImage, *, actor: str) -> dict[str, Any]:
+    def record(self, batch_id: int, captured: CapturedImage, *, actor: str) -> Page:
         """Make the page durable, commit its row, and only then return the row.
 
         Raises CaptureRefused('disk_full') without touching the batch if the page would leave less than

@@ -36,6 +36,7 @@ from station.capture.source import (
     ScanFault,
     ScanOutcome,
     ScanRequest,
+    Side,
 )
 
 log = logging.getLogger(__name__)
@@ -233,6 +234,7 @@ class SaneSource:
                                    ScanFault("io_error", "the scanner returned no data", device=self.id))
             image = link.image(reply)
             frame += 1
+            side: Side
             if duplex:
                 side, sheet = ("front" if frame % 2 else "back"), (frame + 1) // 2
             else:

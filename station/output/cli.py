@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
@@ -18,8 +19,11 @@ from protocol.errors import CommandError
 from protocol.pdfa_check import check_pdfa
 from protocol.signatures import validate_pdf_signatures
 
+if TYPE_CHECKING:
+    from station.processing.config import ProcessingConfig
 
-def register(subparsers) -> None:
+
+def register(subparsers: argparse._SubParsersAction) -> None:
     pdf = subparsers.add_parser(
         "pdf",
         help="page images to a two-layer PDF/A-2b: the station's processing (deskew, orientation, crop, "
@@ -86,7 +90,7 @@ def _inputs(paths: list[Path]) -> list[Path]:
     return files
 
 
-def _processing_config(path: Path | None):
+def _processing_config(path: Path | None) -> ProcessingConfig:
     from station.processing.config import ProcessingConfig, load_config
 
     if path is None:
@@ -218,8 +222,7 @@ def run_pdf(args: argparse.Namespace) -> int:
             images.append((path, page["dpi"]))
             finished.append(fin)
         if not finished:
-            report = {"output": None, "pages": pages, "failed": len(pages)}
-            _write_report(report, args.report)
+            _write_report({"output": None, "pages": pages, "failed": len(pages)}, args.report)
             return 1
         meta = PdfMeta(title=args.title or out.stem, doc_id=args.doc_id or out.stem, doc_code=args.doc_code,
                        agency=args.agency or "sohoa", created=now_vn())
@@ -233,7 +236,7 @@ def run_pdf(args: argparse.Namespace) -> int:
         except SigningError as exc:
             raise _error(exc.message) from exc
     failed = sum(1 for p in pages if "error" in p)
-    report: dict = {
+    report: dict[str, Any] = {
         "output": str(out),
         "pages": pages,
         "page_count": len(finished),

@@ -10,11 +10,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 
 from station.output.ocr import DEFAULT_PSM, OcrError, ocr_image
 from station.output.pdfa import page_jpeg, read_colour
+
+if TYPE_CHECKING:
+    from station.processing.config import ProcessingConfig
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ def finish_page(
 
 
 def digitise_page(
-    src: Path, *, dpi: float, lang: str, out_path: Path, config: object | None = None, process: bool = True
+    src: Path, *, dpi: float, lang: str, out_path: Path, config: ProcessingConfig | None = None, process: bool = True
 ) -> tuple[dict | None, FinishedPage]:
     """A page from a file, as the station does it: the station's processing (deskew, orientation, crop,
     blank and quality flags; `station.processing.pipeline.process_page`) writes the derivative, then

@@ -127,7 +127,7 @@ def _overlay_text(pdf: pikepdf.Pdf, page: pikepdf.Page, text_pdf: bytes | None) 
             BBox=pikepdf.Array(box),
             Resources=pikepdf.Dictionary(),
         )
-    empty = not any(str(op) in ("Tj", "TJ", "'", '"') for _, op in pikepdf.parse_content_stream(form))
+    empty = not any(str(i.operator) in ("Tj", "TJ", "'", '"') for i in pikepdf.parse_content_stream(form))
     form.PieceInfo = pikepdf.Dictionary(
         {
             TEXT_LAYER_APP: pikepdf.Dictionary(
@@ -203,8 +203,8 @@ def build_pdfa_bytes(pages: list[PdfPage], *, meta: PdfMeta) -> bytes:
     dpi = layouts[0]
     raw = img2pdf.convert(jpegs, layout_fun=img2pdf.get_fixed_dpi_layout_fun((dpi, dpi)), with_pdfrw=False, nodate=True)
     with pikepdf.open(io.BytesIO(raw)) as pdf:
-        for page, source in zip(pdf.pages, pages, strict=True):
-            _overlay_text(pdf, page, source.text_pdf)
+        for pdf_page, source in zip(pdf.pages, pages, strict=True):
+            _overlay_text(pdf, pdf_page, source.text_pdf)
         _set_metadata(pdf, meta)
         _add_output_intent(pdf)
         pdf.Root.Lang = pikepdf.String(meta.language)

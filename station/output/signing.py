@@ -18,14 +18,15 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from PIL import ImageFont
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
@@ -44,6 +45,7 @@ from protocol.errors import UserError
 from protocol.i18n import N_
 from protocol.signatures import pin_modification_time
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 logging.getLogger("fontTools").setLevel(logging.ERROR)  # per-glyph INFO lines on every stamp
 
@@ -167,7 +169,7 @@ def stamp_box(
         box = (x2 - m - height, y1 + m, x2 - m, y1 + m + width)
     else:
         box = (x2 - m - width, y2 - m - height, x2 - m, y2 - m)
-    return tuple(round(v) for v in box)  # type: ignore[return-value]
+    return round(box[0]), round(box[1]), round(box[2]), round(box[3])
 
 
 def _first_page_geometry(reader: PdfFileReader) -> tuple[tuple[float, float, float, float], int]:
@@ -202,18 +204,22 @@ class _CachedKeySigner(signers.SimpleSigner):
         if self._key is None:
             self._key = serialization.load_der_private_key(self.signing_key.dump(), password=None)
         hash_algo = get_pyca_cryptography_hash(digest_algorithm)
+        key = self._key
         if algo == "ecdsa":
-            return self._key.sign(data, ec.ECDSA(hash_algo))
-        return self._key.sign(data, PKCS1v15(), hash_algo)
+            assert isinstance(key, ec.EllipticCurvePrivateKey)  # the mechanism is chosen from the key
+            return key.sign(data, ec.ECDSA(hash_algo))
+        assert isinstance(key, rsa.RSAPrivateKey)
+        return key.sign(data, PKCS1v15(), hash_algo)
 
 
 def _is_timestamp_failure(exc: BaseException) -> bool:
     from pyhanko.sign.timestamps import TimestampRequestError
 
-    while exc is not None:
-        if isinstance(exc, TimestampRequestError):
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, TimestampRequestError):
             return True
-        exc = exc.__cause__ or exc.__context__
+        cause = cause.__cause__ or cause.__context__
     return False
 
 
@@ -239,7 +245,8 @@ def _token_error(exc: BaseException | None) -> BaseException | None:
     return None
 
 
-def _open_token(module: str, token_label: str, key_label: str, pin: str, cert_label: str | None):
+def _open_token(module: str, token_label: str, key_label: str, pin: str,
+                cert_label: str | None) -> tuple[Any, HankoSigner]:
     """(session, pyHanko signer) with the key handle and certificate found now, not at the first signature."""
     import pkcs11  # python-pkcs11, imported here so file-key stations need no PKCS#11 stack
     from pyhanko.config.pkcs11 import TokenCriteria
@@ -287,15 +294,17 @@ class Signer:
         self,
         hanko_signer: HankoSigner,
         *,
-        session=None,
+        session: Any = None,
         tsa_url: str | None = None,
         tsa_timeout: float = 10.0,
-        reopen: Callable[[], tuple] | None = None,
+        reopen: Callable[[], tuple[Any, HankoSigner]] | None = None,
     ):
         self._signer = hanko_signer
         self._session = session  # PKCS#11 session kept open for the signer's life
         self._reopen = reopen  # opens the token again after a token error (holds the PIN; never logged)
-        self.subject = hanko_signer.signing_cert.subject.human_friendly
+        cert = hanko_signer.signing_cert
+        assert cert is not None  # both ways of opening a signer load its certificate
+        self.subject = cert.subject.human_friendly
         self.tsa_url = tsa_url or None
         self._timestamper = None
         self._styles: dict[str, tuple[signers.PdfSignatureMetadata, TextStampStyle]] = {}
@@ -374,6 +383,7 @@ class Signer:
     def _reopen_token(self) -> None:
         self._close_session()
         reopen, self._reopen = self._reopen, None  # a PIN the token refuses now is never tried again
+        assert reopen is not None  # called only for a signer opened from a token
         self._session, self._signer = reopen()
         self._reopen = reopen
         log.info("PKCS#11 session opened again after a token error")
@@ -404,7 +414,8 @@ class Signer:
             self._styles[agency_name] = (meta, style)
         return self._styles[agency_name]
 
-    def _pdf_signer(self, agency_name: str, visible: bool, box) -> signers.PdfSigner:
+    def _pdf_signer(self, agency_name: str, visible: bool,
+                    box: tuple[int, int, int, int] | None) -> signers.PdfSigner:
         meta, style = self._style(agency_name)
         if visible:
             _stamp_font_file(frozenset(agency_name + TIME_CHARS))  # still there (see _stamp_font_file)
@@ -455,6 +466,7 @@ class Signer:
             ),
         )
         await post.post_signature_processing(output)
+        assert isinstance(output, io.BytesIO)  # in_place: the update was appended to `buffer`
         return output
 
     async def async_sign_bytes(
@@ -536,7 +548,7 @@ class Signer:
             self.async_sign_bytes(data, dst, agency_name=agency_name, visible=visible, when=when, name=name)
         )
 
-    def _run(self, coroutine):
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run a signing coroutine on the signer's event loop; one signature at a time per signer."""
         with self._lock:
             if self._loop is None:

@@ -86,14 +86,15 @@ class SharedFrame:
         if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
             raise ValueError(f"a frame must be uint8 grey or 3-channel, got {image.dtype} {image.shape}")
         self._blocks = blocks
-        self._shm = blocks.take(image.nbytes) if blocks else new_block(image.nbytes)
-        view = np.ndarray(image.shape, np.uint8, buffer=self._shm.buf)
+        shm = blocks.take(image.nbytes) if blocks else new_block(image.nbytes)
+        self._shm: SharedMemory | None = shm
+        view = np.ndarray(image.shape, np.uint8, buffer=shm.buf)
         if image.ndim == 3 and rgb:
             cv2.cvtColor(image, cv2.COLOR_RGB2BGR, dst=view)  # the copy and the channel swap in one pass
         else:
             view[...] = image
         del view  # no export may outlive close()
-        self.ref = FrameRef(self._shm.name, tuple(image.shape))
+        self.ref = FrameRef(shm.name, tuple(image.shape))
 
     def release(self) -> None:
         """Free the block, or hand it back for reuse (idempotent). Only once no worker reads the frame."""

@@ -391,7 +391,7 @@ def load_image(src: Path) -> np.ndarray:
     if img is None:
         raise ProcessingError(f"cannot decode image {src} (damaged or cut short?)")
     if img.dtype == np.uint16:
-        img = (img >> 8).astype(np.uint8)
+        img = np.right_shift(img, 8).astype(np.uint8)
     elif img.dtype != np.uint8:
         raise ProcessingError(f"{src}: {img.dtype} samples are not supported; save it as 8 or 16 bit")
     if img.ndim == 3 and img.shape[2] == 4:  # transparent areas are paper (white), not black

@@ -80,7 +80,7 @@ def parse_any(payloads: list[str]) -> Sheet | None:
     """The first sohoa sheet among a page's QR payloads (a cover wins over a separator)."""
     sheets = [s for s in (parse(p) for p in payloads) if s is not None]
     covers = [s for s in sheets if s.kind == "cover"]
-    return (covers or sheets or [None])[0]
+    return (covers or sheets)[0] if (covers or sheets) else None
 
 
 # -- printing --------------------------------------------------------------------------------------

@@ -396,10 +396,11 @@ def _across(band: np.ndarray, skip: int, mm: float) -> np.ndarray:
     band8 = np.ascontiguousarray(band).view(np.uint8)
     run = cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, round(8 * mm)), 1))
     along = cv2.morphologyEx(band8, cv2.MORPH_OPEN, run)
-    inner = band8[skip:]
+    inner: np.ndarray = band8[skip:]
     if cv2.countNonZero(along):
-        inner = inner & (cv2.dilate(along, np.ones((3, 3), np.uint8))[skip:] == 0)
-    return inner.any(axis=0)
+        inner = np.bitwise_and(inner, cv2.dilate(along, np.ones((3, 3), np.uint8))[skip:] == 0)
+    columns: np.ndarray = np.asarray(inner.any(axis=0))
+    return columns
 
 
 def metrics_150(
@@ -442,8 +443,8 @@ def metrics_150(
     # how dark the darkest ink gets (its 10th percentile): overexposure greys every stroke, while a clean page
     # keeps black text next to coloured or thin lines, whose median alone reads as washed out
     ink_depth = paper_level - (percentile_u8(s, 0.1, ink) or 0.0) if some_ink else None
-    if residual == "measure":  # the check that deskewing worked, on this same ink
-        residual = residual_skew(s, ink=ink)
+    skew = residual_skew(s, ink=ink) if residual == "measure" else residual  # measure: deskewing worked?
+    assert not isinstance(skew, str)
     # clipping from the 150 dpi copy: area averaging keeps large clipped areas clipped, which is what counts
     hist = cv2.calcHist([s], [0], None, [256], [0, 256]).ravel() / s.size
     return {
@@ -453,7 +454,7 @@ def metrics_150(
         "width_mm": round(w / dpi * MM_PER_INCH, 1),
         "height_mm": round(h / dpi * MM_PER_INCH, 1),
         "effective_dpi": float(dpi),
-        "residual_skew_deg": None if residual is None else round(residual, 3),
+        "residual_skew_deg": None if skew is None else round(skew, 3),
         "sharpness": round(sharp, 1),
         "sharpness_text": None if sharpness_text is None else round(sharpness_text, 1),
         "clipped_black": round(float(hist[:3].sum()), 5),

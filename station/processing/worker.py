@@ -165,7 +165,7 @@ class ProcessingPool:
                 return
             self._pending[page_id] = 0
             use_frame = frame is not None and len(self._frames) < self.max_frames
-        if use_frame:
+        if use_frame and frame is not None:
             try:
                 shared = SharedFrame(frame, rgb=rgb, blocks=self._blocks)
             except (OSError, ValueError) as exc:  # /dev/shm full or an odd frame: the file will do

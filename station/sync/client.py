@@ -81,8 +81,13 @@ class SyncClient:
                 return None
             raise
 
-    def workorders(self) -> list[dict]:
-        return self._call("GET", api.WORKORDERS)["workorders"]
+    def workorders(self) -> list[api.WorkOrder]:
+        """The work orders the server offers this station; SyncError when its answer is not a list of them."""
+        body = self._call("GET", api.WORKORDERS)
+        try:
+            return [api.WorkOrder.from_dict(w) for w in body["workorders"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SyncError(f"work orders: the server's answer is malformed: {exc}") from exc
 
     def rework(self) -> dict:
         """{"rework": [...], "outcomes": [...]}: this station's hồ sơ returned by the archive, with defects, and

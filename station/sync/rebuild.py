@@ -41,7 +41,7 @@ from protocol.i18n import N_
 from protocol.package import read_package
 from protocol.package.records import document_record, file_record
 from protocol.package.source import open_source
-from station.store import BatchState, Store
+from station.store import Batch, BatchState, Page, Store
 
 log = logging.getLogger("sohoa.station.sync")
 
@@ -174,7 +174,7 @@ def _history(events: list[dict]) -> tuple[dict[str, list[str]], dict[str, dict],
 
 # -- the rebuild --------------------------------------------------------------------------------------
 def rebuild(store: Store, data_dir: Path, item: dict[str, Any], package: Path, *, station_id: str,
-            actor: str) -> dict[str, Any]:
+            actor: str) -> Batch:
     """Put the batch of a rework item back from its stored package: a new SYNCED batch under the item's
     batch uid, or (a batch whose page files are gone) the same batch with its old pages set aside and the
     package's pages in their place. Returns the batch, ready for station.sync.rework.reopen."""
@@ -197,8 +197,9 @@ def rebuild(store: Store, data_dir: Path, item: dict[str, Any], package: Path, *
     made = [d for d in (pages_dir.parent, pages_dir, derived.parent, derived) if not d.exists()]
     for folder in (pages_dir, derived):
         folder.mkdir(parents=True, exist_ok=True)
-    seq = int(store.one("SELECT COALESCE(MAX(seq), 0) AS n FROM pages WHERE batch_id = ?",
-                        (existing["id"] if existing else -1,))["n"])
+    last = store.one("SELECT COALESCE(MAX(seq), 0) AS n FROM pages WHERE batch_id = ?",
+                     (existing["id"] if existing else -1,))
+    seq = int(last["n"]) if last else 0
     docs, rows, written = [], [], []
     now = iso_vn()
     try:
@@ -295,7 +296,7 @@ def _record(store: Store, existing: dict | None, uid: str, hoso: Any, item: dict
     return batch_id
 
 
-def pages_missing(store: Store, data_dir: Path, batch: dict[str, Any]) -> bool:
+def pages_missing(store: Store, data_dir: Path, batch: Batch) -> bool:
     """True when a page of the batch's documents has no file left (neither its derivative nor original)."""
     live = {p["id"]: p for p in store.pages(batch["id"])}
     wanted = [pid for row in store.documents(batch["id"]) for pid in row["record"].get("page_ids") or []]
@@ -310,14 +311,16 @@ def pages_missing(store: Store, data_dir: Path, batch: dict[str, Any]) -> bool:
 
 
 # -- at Finish ------------------------------------------------------------------------------------------
-def carried_page(data_dir: Path, page: dict[str, Any]) -> Any:
+def carried_page(data_dir: Path, page: Page) -> Any:
     """The finished page (station.output.pages.FinishedPage) of a page rebuilt from a stored package that
     nobody has touched since: its stored image bytes and OCR layer as they were. None for any other page
     (it is OCRed as usual)."""
     carried = (page.get("processing") or {}).get("package")
-    if not carried or page.get("rotation") or page.get("derivative_sha256") != carried.get("jpeg_sha256"):
+    derivative = page.get("derivative_path")
+    if not carried or not derivative or page.get("rotation") \
+            or page.get("derivative_sha256") != carried.get("jpeg_sha256"):
         return None
-    image = Path(data_dir) / page["derivative_path"]
+    image = Path(data_dir) / derivative
     if sha256_file(image) != carried["jpeg_sha256"]:
         return None
     from station.output.pages import FinishedPage

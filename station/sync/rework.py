@@ -26,7 +26,7 @@ from protocol.clock import iso_vn
 from protocol.durable import write_atomic
 from protocol.errors import UserError
 from protocol.i18n import N_
-from station.store import BatchState, Store
+from station.store import Batch, BatchState, Store
 from station.sync import rebuild
 
 log = logging.getLogger("sohoa.station.sync")
@@ -98,7 +98,7 @@ def _ensure(store: Store) -> None:
         conn.execute(SCHEMA.strip().rstrip(";"))
 
 
-def page_map(store: Store, batch: dict[str, Any]) -> tuple[dict[str, list[int]], list[int]]:
+def page_map(store: Store, batch: Batch) -> tuple[dict[str, list[int]], list[int]]:
     """doc_id -> the document's page ids in order, and every page id of the output in order."""
     docs: dict[str, list[int]] = {}
     ordered: list[int] = []
@@ -109,7 +109,7 @@ def page_map(store: Store, batch: dict[str, Any]) -> tuple[dict[str, list[int]],
     return docs, ordered
 
 
-def place_defects(store: Store, batch: dict[str, Any], defects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def place_defects(store: Store, batch: Batch, defects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each defect with the station's `page_id` of the page it concerns (None: about the whole hồ sơ or
     document, or a page this station cannot find)."""
     docs, ordered = page_map(store, batch)
@@ -132,7 +132,7 @@ def page_state(store: Store, page_id: int | None) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def batch_for(store: Store, item: dict[str, Any]) -> dict[str, Any] | None:
+def batch_for(store: Store, item: dict[str, Any]) -> Batch | None:
     """The local batch an item of the archive's list is about (by the batch uid the upload carried)."""
     row = store.one("SELECT id FROM batches WHERE uid = ?", (item.get("batch_uid") or "",))
     return store.batch(row["id"]) if row else None
@@ -150,7 +150,7 @@ def reopened(store: Store, batch_id: int) -> dict[str, Any] | None:
 
 
 def reopen(store: Store, item: dict[str, Any], *, actor: str, fetch: Callable[[str, Path], Path] | None = None,
-           data_dir: Path | None = None, station_id: str = "") -> dict[str, Any]:
+           data_dir: Path | None = None, station_id: str = "") -> Batch:
     """Move the batch an item of the rework list is about from SYNCED back to REVIEW, remembering the version
     it replaces and its defects on this station's pages. Returns the batch.
 
@@ -200,7 +200,7 @@ def reopen(store: Store, item: dict[str, Any], *, actor: str, fetch: Callable[[s
 
 
 def _from_archive(store: Store, item: dict[str, Any], *, fetch: Callable[[str, Path], Path], data_dir: Path,
-                  station_id: str, actor: str) -> dict[str, Any]:
+                  station_id: str, actor: str) -> Batch:
     """Download the stored package of `item` and rebuild its batch from it; the download is removed after."""
     from station.sync.client import SyncError
 
@@ -221,5 +221,7 @@ def version_args(store: Store, batch_id: int) -> dict[str, Any]:
     row = reopened(store, batch_id)
     if row is None:
         return {}
-    return {"package_uuid": _UUID.search(row["objid"]).group(1), "status": "REPLACEMENT",
+    found = _UUID.search(row["objid"])
+    assert found is not None  # the objid of a package this station built
+    return {"package_uuid": found.group(1), "status": "REPLACEMENT",
             "previous": {"sha256": row["previous_sha256"], "version": row["previous_version"]}}

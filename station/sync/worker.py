@@ -7,7 +7,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from station.store import BatchState, Store
+from protocol.api import Receipt
+from station.store import Batch, BatchState, Store
 from station.sync.client import SyncClient, SyncError
 from station.sync.space import disk_full
 
@@ -16,8 +17,8 @@ log = logging.getLogger("sohoa.station.sync")
 
 class SyncWorker:
     def __init__(self, store: Store, client: SyncClient, data_dir: Path, *, interval: float = 5.0,
-                 on_receipt: Callable[[dict, dict], None] | None = None,
-                 before_pass: Callable[[], None] | None = None,
+                 on_receipt: Callable[[Batch, Receipt], None] | None = None,
+                 before_pass: Callable[[], object] | None = None,
                  rework: Callable[[], object] | None = None):
         self.store = store
         self.client = client
@@ -109,5 +110,5 @@ class SyncWorker:
         log.info("batch %s: server %s package %s", batch["id"], receipt.verdict, receipt.objid,
                  extra={"batch": batch["id"], "file_code": batch["file_code"], "package": receipt.objid})
         if self.on_receipt:
-            self.on_receipt(batch, receipt.to_dict())
+            self.on_receipt(batch, receipt)
         return True

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, stream_with_context
+from flask.typing import ResponseReturnValue
 
 from protocol.errors import Joined, Message, NotFound, say, with_texts
 from protocol.i18n import DEFAULT, N_
@@ -32,7 +34,7 @@ def _body() -> dict:
     return body if isinstance(body, dict) else {}
 
 
-def _bad(message: str | Message, status: int = 400, **extra: Any):
+def _bad(message: str | Message, status: int = 400, **extra: Any) -> Any:
     """A refusal answered here rather than raised: `message` a msgid, or say(msgid, **params)."""
     return refuse(status, extra.pop("error", "bad_request"), message, **extra)
 
@@ -59,7 +61,7 @@ def _read_only_guard() -> None:
 
 # -- sessions ------------------------------------------------------------------------------------------
 @bp.post("/login")
-def login():
+def login() -> ResponseReturnValue:
     """{"operator": code, "pin": digits} → {"token", "csrf", "operator", "name", "role"}; also sets the cookie."""
     body = _body()
     sess = accounts().login(get_str(body, "operator", max_len=64), get_str(body, "pin", max_len=64),
@@ -70,7 +72,7 @@ def login():
 
 
 @bp.post("/unlock")
-def unlock():
+def unlock() -> ResponseReturnValue:
     from station.web.session import request_token
 
     sess = accounts().unlock(request_token()[0], str(_body().get("pin", "")))
@@ -78,7 +80,7 @@ def unlock():
 
 
 @bp.post("/lock")
-def lock():
+def lock() -> ResponseReturnValue:
     from station.web.session import request_token
 
     accounts().lock(request_token()[0])
@@ -86,7 +88,7 @@ def lock():
 
 
 @bp.post("/logout")
-def logout():
+def logout() -> ResponseReturnValue:
     from station.web.session import COOKIE, request_token
 
     accounts().logout(request_token()[0])
@@ -96,18 +98,18 @@ def logout():
 
 
 @bp.get("/me")
-def me():
+def me() -> ResponseReturnValue:
     return jsonify(current().to_dict())
 
 
 @bp.get("/accounts")
-def accounts_list():
+def accounts_list() -> ResponseReturnValue:
     """The accounts (no PIN data), for a logged-in user: the login screen renders its own buttons."""
     return jsonify({"accounts": accounts().list()})
 
 
 @bp.post("/accounts")
-def accounts_add():
+def accounts_add() -> ResponseReturnValue:
     sess = require("admin")
     body = _body()
     accounts().add(code=str(body.get("code", "")), name=str(body.get("name", "")),
@@ -117,13 +119,13 @@ def accounts_add():
 
 # -- station -------------------------------------------------------------------------------------------
 @bp.get("/status")
-def status():
+def status() -> ResponseReturnValue:
     station = _station()
     return jsonify({**station.status(), "health": health.check(station)})
 
 
 @bp.get("/workorders")
-def workorders():
+def workorders() -> ResponseReturnValue:
     station = _station()
     if not station.sync_client:
         return jsonify({"workorders": [], **say(N_("The station is not connected to the archive server.")).as_dict()})
@@ -143,7 +145,7 @@ def workorders():
 
 
 @bp.post("/cover")
-def cover():
+def cover() -> ResponseReturnValue:
     """Read a cover sheet's QR (glass, or an import folder) → {"file_code", "workorder"} from the server's list."""
     from station.web.cover import CoverError, match_workorder, read_cover
 
@@ -169,7 +171,7 @@ def cover():
 
 
 @bp.get("/batches")
-def batches():
+def batches() -> ResponseReturnValue:
     return jsonify({"batches": _station().store.batches()})
 
 
@@ -187,11 +189,11 @@ def _server_workorders(station: Any) -> list[dict]:
 
 
 @bp.post("/batches")
-def open_batch():
+def open_batch() -> ResponseReturnValue:
     body = _body()
     wo_id = body.get("work_order_id")
     station = _station()
-    order: dict = {}
+    order: dict[str, Any] = {}
     if wo_id is not None and not isinstance(wo_id, str):
         raise InputError(N_("work_order_id must be a string"))
     if not wo_id:
@@ -201,10 +203,11 @@ def open_batch():
     else:
         # The hồ sơ comes from the server's work order, never from the request: an unknown id is not a way
         # around the admin-only typed-in hồ sơ.
-        order = next((o for o in _server_workorders(station) if o.get("id") == wo_id), None)
-        if order is None:
+        found = next((o for o in _server_workorders(station) if o.get("id") == wo_id), None)
+        if found is None:
             return _bad(say(N_("work order '%(wo_id)s' is not in the server's list for this station"),
                             wo_id=str(wo_id)[:64]), 404, error="unknown_workorder")
+        order = found
         record, expected = order.get("record") or {}, order.get("expected_sheets")
     from station.web import qc_profile
 
@@ -262,19 +265,19 @@ def _fault(station: Any, batch_id: int) -> dict | None:
 
 
 @bp.get("/batches/<int:batch_id>")
-def batch(batch_id: int):
+def batch(batch_id: int) -> ResponseReturnValue:
     return jsonify(batch_view(_station(), batch_id))
 
 
 @bp.get("/batches/<int:batch_id>/events")
-def events(batch_id: int):
+def events(batch_id: int) -> ResponseReturnValue:
     """Server-sent events: the batch view each time it changes. The stream ends after ~25 s (the
     browser's EventSource reconnects) so that an open screen never pins a server thread for long."""
     from sohoa.streams import RETRY_AFTER_S
 
     station = _station()
     station.store.batch(batch_id)  # 404 before the stream starts
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's documented way to the app
     limiter, key = app.extensions["streams"], actor()
     if not limiter.acquire(key):  # streams never take the threads that serve the operator's actions
         resp, status = _bad(N_("Too many live views are open; close some and try again."),
@@ -283,7 +286,7 @@ def events(batch_id: int):
 
     shown = lang()  # the operator's language, for the flags' and faults' words (protocol.errors.with_texts)
 
-    def stream():
+    def stream() -> Iterator[str]:
         last = None
         deadline = time.monotonic() + 25
         yield "retry: 1000\n\n"
@@ -303,7 +306,7 @@ def events(batch_id: int):
 
 
 @bp.post("/batches/<int:batch_id>/scan")
-def scan(batch_id: int):
+def scan(batch_id: int) -> ResponseReturnValue:
     station = _station()
     body = _body()
     kind = get_str(body, "kind", "sane", max_len=16)
@@ -324,7 +327,7 @@ def scan(batch_id: int):
 
 
 @bp.post("/trigger")
-def trigger():
+def trigger() -> ResponseReturnValue:
     """The same as a press of the hardware button / pedal: repeat the last scan (debounced)."""
     load_session()
     fired = current_app.extensions["trigger"].press()
@@ -332,7 +335,7 @@ def trigger():
 
 
 @bp.post("/batches/<int:batch_id>/stop")
-def stop(batch_id: int):
+def stop(batch_id: int) -> ResponseReturnValue:
     station = _station()
     station.capture.stop()
     station.store.audit(actor(), "capture.stop_requested", batch_id)
@@ -340,7 +343,7 @@ def stop(batch_id: int):
 
 
 @bp.get("/import-folders")
-def import_folders():
+def import_folders() -> ResponseReturnValue:
     root = _station().config.data_dir / "import"
     names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) \
         if root.is_dir() else []
@@ -360,7 +363,7 @@ def _import_folder(station: Any, name: str) -> Path:
 
 
 @bp.post("/batches/<int:batch_id>/wait")
-def wait(batch_id: int):
+def wait(batch_id: int) -> ResponseReturnValue:
     # At most a minute: a waiting request holds a server thread (clients ask again while not idle).
     timeout = get_float(_body(), "timeout", 30, lo=0, hi=WAIT_MAX_S)
     idle = _station().wait_idle(timeout)
@@ -368,7 +371,7 @@ def wait(batch_id: int):
 
 
 @bp.post("/batches/<int:batch_id>/review")
-def to_review(batch_id: int):
+def to_review(batch_id: int) -> ResponseReturnValue:
     station = _station()
     if station.store.batch(batch_id)["state"] == "REVIEW":
         return jsonify({"ok": True})
@@ -377,7 +380,7 @@ def to_review(batch_id: int):
 
 
 @bp.post("/batches/<int:batch_id>/reopen")
-def reopen(batch_id: int):
+def reopen(batch_id: int) -> ResponseReturnValue:
     """A rejected hồ sơ goes back to review, to be fixed and finished (and sent) again."""
     from station.store import BatchState
 
@@ -386,7 +389,7 @@ def reopen(batch_id: int):
 
 
 @bp.put("/batches/<int:batch_id>/record")
-def update_record(batch_id: int):
+def update_record(batch_id: int) -> ResponseReturnValue:
     """The hồ sơ form. The file code (agency, year, notation) stays: pages are already filed under it."""
     from protocol.metadata import FileRecord, MetadataError, check_file
 
@@ -411,7 +414,7 @@ def _known(cls: type, record: dict) -> dict:
 
 
 @bp.post("/batches/<int:batch_id>/documents")
-def documents(batch_id: int):
+def documents(batch_id: int) -> ResponseReturnValue:
     docs = get_list(_body(), "documents")
     if not docs:
         return _bad(N_("documents must be a non-empty list"))
@@ -445,7 +448,7 @@ def _document_problems(station: Any, batch_id: int, docs: list[dict]) -> list[di
 
 
 @bp.post("/check/file")
-def check_file_record():
+def check_file_record() -> ResponseReturnValue:
     """Validate a hồ sơ form without saving: problems by field, in Vietnamese."""
     from protocol.metadata import FileRecord, check_file
 
@@ -462,7 +465,7 @@ def check_file_record():
 
 
 @bp.post("/batches/<int:batch_id>/finish")
-def finish(batch_id: int):
+def finish(batch_id: int) -> ResponseReturnValue:
     from station.web.checklist import problems
 
     station = _station()
@@ -493,37 +496,37 @@ def needs_pin(station: Any) -> bool:
 
 # -- review ----------------------------------------------------------------------------------------------
 @bp.post("/pages/<int:page_id>/rotate")
-def page_rotate(page_id: int):
+def page_rotate(page_id: int) -> ResponseReturnValue:
     by = get_int(_body(), "by", 90, lo=-360, hi=360)
     return jsonify({"rotation": rv.rotate(_station().store, page_id, by=by, actor=actor())})
 
 
 @bp.post("/pages/<int:page_id>/delete")
-def page_delete(page_id: int):
+def page_delete(page_id: int) -> ResponseReturnValue:
     rv.set_deleted(_station().store, page_id, True, actor=actor())
     return jsonify({"ok": True})
 
 
 @bp.post("/pages/<int:page_id>/restore")
-def page_restore(page_id: int):
+def page_restore(page_id: int) -> ResponseReturnValue:
     rv.set_deleted(_station().store, page_id, False, actor=actor())
     return jsonify({"ok": True})
 
 
 @bp.post("/pages/<int:page_id>/keep")
-def page_keep(page_id: int):
+def page_keep(page_id: int) -> ResponseReturnValue:
     """A page the blank detector set apart goes back into the hồ sơ."""
     rv.set_blank(_station().store, page_id, False, actor=actor())
     return jsonify({"ok": True})
 
 
 @bp.post("/pages/<int:page_id>/accept")
-def page_accept(page_id: int):
+def page_accept(page_id: int) -> ResponseReturnValue:
     return jsonify({"flags": rv.accept_flags(_station().store, page_id, actor=actor())})
 
 
 @bp.post("/batches/<int:batch_id>/move")
-def pages_move(batch_id: int):
+def pages_move(batch_id: int) -> ResponseReturnValue:
     body = _body()
     order = rv.move(_station().store, batch_id, get_ints(body, "page_ids"), after=get_int(body, "after"),
                     actor=actor())
@@ -531,20 +534,20 @@ def pages_move(batch_id: int):
 
 
 @bp.post("/batches/<int:batch_id>/reorder")
-def pages_reorder(batch_id: int):
+def pages_reorder(batch_id: int) -> ResponseReturnValue:
     order = rv.reorder(_station().store, batch_id, get_ints(_body(), "order"), actor=actor())
     return jsonify({"order": order})
 
 
 @bp.post("/batches/<int:batch_id>/replace")
-def pages_replace(batch_id: int):
+def pages_replace(batch_id: int) -> ResponseReturnValue:
     body = _body()
     order = rv.replace(_station().store, batch_id, get_ints(body, "old"), get_ints(body, "new"), actor=actor())
     return jsonify({"order": order})
 
 
 @bp.post("/batches/<int:batch_id>/override")
-def qc_override(batch_id: int):
+def qc_override(batch_id: int) -> ResponseReturnValue:
     """A supervisor allows finishing with open flags: logged in, or at the operator's screen with their
     code and PIN ({"supervisor", "pin", "reason"}); the audit row names the supervisor."""
     body = _body()
@@ -577,7 +580,7 @@ def qc_override(batch_id: int):
 
 
 @bp.post("/batches/<int:batch_id>/split")
-def split(batch_id: int):
+def split(batch_id: int) -> ResponseReturnValue:
     """{"mode": "separators"} or {"starts": [page ids]} → {"groups": [[page ids], ...]} (not saved)."""
     body = _body()
     store = _station().store
@@ -589,7 +592,7 @@ def split(batch_id: int):
 
 
 @bp.get("/pages/<int:page_id>/image")
-def page_image(page_id: int):
+def page_image(page_id: int) -> ResponseReturnValue:
     from station.service import data_path
 
     station = _station()
@@ -603,7 +606,7 @@ def page_image(page_id: int):
 
 
 @bp.get("/pages/<int:page_id>/suggest")
-def page_suggest(page_id: int):
+def page_suggest(page_id: int) -> ResponseReturnValue:
     """OCR suggestions for the document that starts at this page: 202 while Tesseract reads it."""
     _station().store.page(page_id)  # 404 for an unknown page
     result = current_app.extensions["suggest"].get(page_id)
@@ -611,7 +614,7 @@ def page_suggest(page_id: int):
 
 
 @bp.get("/audit")
-def audit():
+def audit() -> ResponseReturnValue:
     require("supervisor")
     batch_id = request.args.get("batch", type=int)
     sql = "SELECT * FROM audit" + (" WHERE batch_id = ?" if batch_id else "") + " ORDER BY id DESC LIMIT 200"

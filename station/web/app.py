@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify, redirect, render_template, request, url_for
+from flask import Flask, Response, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from protocol.i18n import N_, translate
 from sohoa.webi18n import install as install_babel
@@ -59,7 +60,7 @@ def create_app(station: Any, *, idle_lock_s: float | None = None) -> Flask:
     _errors(app)
 
     @app.after_request
-    def _security_headers(response):  # noqa: ANN001, ANN202
+    def _security_headers(response: Response) -> Response:
         from protocol.webheaders import add_security_headers
 
         add_security_headers(response.headers, https=request.is_secure)
@@ -77,7 +78,7 @@ def _errors(app: Flask) -> None:
     an incident id and its traceback in the log (no ValueError→400 or KeyError→404 that would hide a bug)."""
     from station.auth import AuthError
 
-    def answer(status: int, error: str, message: str, text: str, **extra: Any):
+    def answer(status: int, error: str, message: str, text: str, **extra: Any) -> ResponseReturnValue:
         if _wants_json():
             return jsonify({"error": error, "message": message, "text": text, **extra}), status
         return render_template("error.html", status=status, text=text, message=message), status
@@ -87,13 +88,13 @@ def _errors(app: Flask) -> None:
     install(app, answer)
 
     @app.errorhandler(AuthError)
-    def auth_error(exc: AuthError):
+    def auth_error(exc: AuthError) -> ResponseReturnValue:
         if not _wants_json() and exc.code in ("no_session", "locked"):
             return redirect(url_for("pages.login", next=request.path))
         return answer(exc.status, exc.key, exc.message, exc.text(lang()))
 
     @app.errorhandler(Exception)
-    def unexpected(exc: Exception):
+    def unexpected(exc: Exception) -> ResponseReturnValue:
         from werkzeug.exceptions import HTTPException
 
         if isinstance(exc, HTTPException):

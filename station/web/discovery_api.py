@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from protocol.i18n import N_
 from sohoa.weberrors import refuse
@@ -18,7 +19,7 @@ def _station() -> Any:
 
 
 @bp.get("")
-def candidates():
+def candidates() -> ResponseReturnValue:
     require("admin")
     from station.discovery import browse, load_confirmed
 
@@ -31,7 +32,7 @@ def candidates():
 
 
 @bp.post("/confirm")
-def confirm():
+def confirm() -> ResponseReturnValue:
     require("admin")
     from station.discovery import Candidate, confirm, verify
 

@@ -78,9 +78,9 @@ def thumbnail(data_dir: Path, image: Path, rel: str, *, width: int = 240) -> Pat
     if out.exists() and out.stat().st_mtime >= image.stat().st_mtime:
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    with Image.open(image) as img:
-        img.draft("RGB", (width, width * 2))
-        img = img.convert("RGB")
+    with Image.open(image) as opened:
+        opened.draft("RGB", (width, width * 2))
+        img = opened.convert("RGB")
         img.thumbnail((width, width * 2))
         tmp = out.with_suffix(".tmp")
         img.save(tmp, "JPEG", quality=80)

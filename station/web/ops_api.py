@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify
+from flask.typing import ResponseReturnValue
 
 from protocol.i18n import N_
 from protocol.inputs import get_ints, get_str
@@ -30,14 +31,14 @@ def _needs_login() -> None:
 
 
 @bp.get("/batches/<int:batch_id>/checklist")
-def batch_checklist(batch_id: int):
+def batch_checklist(batch_id: int) -> ResponseReturnValue:
     """Every reason the hồ sơ cannot be finished now: {"ready": bool, "problems": [...]}."""
     found = checklist.problems(_station().store, batch_id)
     return jsonify({"ready": not found, "problems": found})
 
 
 @bp.post("/batches/<int:batch_id>/accept-flags")
-def accept_kind(batch_id: int):
+def accept_kind(batch_id: int) -> ResponseReturnValue:
     """{"code": flag code} → accepts that flag on every page of the hồ sơ that carries it, in one step."""
     code = get_str(_body(), "code", max_len=64).strip()
     if not code:
@@ -47,7 +48,7 @@ def accept_kind(batch_id: int):
 
 
 @bp.post("/batches/<int:batch_id>/documents/start")
-def start_document(batch_id: int):
+def start_document(batch_id: int) -> ResponseReturnValue:
     """{"page_ids": [...]} picked in review → they become one document; the saved split follows."""
     ids = get_ints(_body(), "page_ids")
     if not ids:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, make_response, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from protocol import metadata as md
@@ -18,7 +19,7 @@ from station.web.session import accounts, load_session, request_token, require
 bp = Blueprint("pages", __name__)
 
 STATES = ("OPEN", "REVIEW", "FINISHING", "SEALED", "SYNCING", "SYNCED", "REJECTED")
-PRESETS = (  # id, kind, request, label (translated at render time)
+PRESETS: tuple[tuple[str, str, dict[str, Any]], ...] = (  # id, kind, request, label (translated at render time)
     ("adf_duplex", "sane", {"source": "adf_duplex", "dpi": 300, "mode": "color"}),
     ("adf", "sane", {"source": "adf", "dpi": 300, "mode": "color"}),
     ("flatbed", "sane", {"source": "flatbed", "dpi": 300, "mode": "color"}),
@@ -94,7 +95,7 @@ def _globals() -> dict[str, Any]:
 
 # -- sessions ------------------------------------------------------------------------------------------
 @bp.get("/login")
-def login():
+def login() -> ResponseReturnValue:
     token = request_token()[0]
     locked = accounts().locked_operator(token) if token else None
     return render_template("login.html", accounts=accounts().list(), locked=locked,
@@ -108,7 +109,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.post("/setup")
-def setup():
+def setup() -> ResponseReturnValue:
     """First start: with no account at all, the person at the station creates the first admin."""
     if accounts().count():
         return refuse(403, "forbidden", N_("The station already has accounts; log in."))
@@ -119,13 +120,13 @@ def setup():
 
 
 @bp.get("/lang/<code>")
-def set_lang(code: str):
+def set_lang(code: str) -> ResponseReturnValue:
     return set_language(make_response(redirect(_safe_next(request.args.get("next")))), code)
 
 
 # -- screens -------------------------------------------------------------------------------------------
 @bp.get("/")
-def home():
+def home() -> ResponseReturnValue:
     load_session()
     station = _station()
     return render_template("home.html", batches=station.store.batches(), screen="home",
@@ -144,7 +145,7 @@ def _receipts(station: Any) -> dict[int, dict]:
 
 
 @bp.get("/new")
-def new_batch():
+def new_batch() -> ResponseReturnValue:
     sess = load_session()
     return render_template("new.html", screen="new", presets=preset_names(), is_admin=sess.can("admin"),
                            tables=_tables(), preset_requests={p[0]: {"kind": p[1], "request": p[2]} for p in PRESETS})
@@ -156,14 +157,14 @@ def _tables() -> dict[str, dict[str, str]]:
 
 
 @bp.get("/batch/<int:batch_id>")
-def batch(batch_id: int):
+def batch(batch_id: int) -> ResponseReturnValue:
     load_session()
     state = _station().store.batch(batch_id)["state"]
     target = {"OPEN": "pages.scan", "REVIEW": "pages.review"}.get(state, "pages.finish")
     return redirect(url_for(target, batch_id=batch_id))
 
 
-def _screen(name: str, batch_id: int, **extra: Any):
+def _screen(name: str, batch_id: int, **extra: Any) -> str:
     load_session()
     station = _station()
     b = station.store.batch(batch_id)
@@ -172,29 +173,29 @@ def _screen(name: str, batch_id: int, **extra: Any):
 
 
 @bp.get("/batch/<int:batch_id>/scan")
-def scan(batch_id: int):
+def scan(batch_id: int) -> ResponseReturnValue:
     return _screen("scan", batch_id)
 
 
 @bp.get("/batch/<int:batch_id>/review")
-def review(batch_id: int):
+def review(batch_id: int) -> ResponseReturnValue:
     supervisors = [a for a in accounts().list() if a["role"] in ("supervisor", "admin")]
     return _screen("review", batch_id, supervisors=supervisors)
 
 
 @bp.get("/batch/<int:batch_id>/documents")
-def documents(batch_id: int):
+def documents(batch_id: int) -> ResponseReturnValue:
     return _screen("documents", batch_id, tables=_tables())
 
 
 @bp.get("/batch/<int:batch_id>/finish")
-def finish(batch_id: int):
+def finish(batch_id: int) -> ResponseReturnValue:
     from station.web.api import needs_pin
 
     return _screen("finish", batch_id, needs_pin=needs_pin(_station()))
 
 
 @bp.get("/accounts")
-def accounts_page():
+def accounts_page() -> ResponseReturnValue:
     require("admin")
     return render_template("accounts.html", screen="accounts", accounts=accounts().list())

@@ -8,12 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from protocol.i18n import N_
 from protocol.inputs import get_str
 from sohoa.weberrors import refuse
-from station.store import BatchState
+from station.store import Batch, BatchState
 from station.sync import rework
 from station.web.api import _body
 from station.web.api import _needs_login as _api_rules
@@ -43,7 +44,7 @@ def class_names() -> dict[str, str]:
     return {"critical": _("Critical"), "major": _("Major"), "minor": _("Minor")}
 
 
-def _shown(store: Any, batch: dict[str, Any] | None, defects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _shown(store: Any, batch: Batch | None, defects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each defect with its words, where it is, and (for a reopened hồ sơ) whether its page changed since."""
     names, classes = defect_names(), class_names()
     docs: dict[str, int] = {}
@@ -69,7 +70,7 @@ def _shown(store: Any, batch: dict[str, Any] | None, defects: list[dict[str, Any
     return out
 
 
-def _status(store: Any, item: dict[str, Any], batch: dict[str, Any] | None) -> str:
+def _status(store: Any, item: dict[str, Any], batch: Batch | None) -> str:
     if batch is None:
         return "missing"
     done = rework.reopened(store, batch["id"])
@@ -85,7 +86,7 @@ STATUS_WORDS = {"returned": N_("Returned by the archive: fix and send again"),
 
 
 @bp.get("/rework")
-def rework_list():
+def rework_list() -> ResponseReturnValue:
     """The archive's list as last fetched: {"rework": [...], "outcomes": [...], "fetched_at"}; each returned hồ
     sơ with its local batch, its status here and its defects in words."""
     station = _station()
@@ -97,7 +98,7 @@ def rework_list():
         status = _status(store, item, batch)
         items.append({
             "objid": item["objid"], "file_code": item.get("file_code"), "version": item.get("version"),
-            "batch_id": batch["id"] if batch else None, "title": (batch or {}).get("record", {}).get("title", ""),
+            "batch_id": batch["id"] if batch else None, "title": batch["record"].get("title", "") if batch else "",
             "status": status, "status_label": _(STATUS_WORDS[status]), "note": item.get("note") or "",
             "changed_at": item.get("changed_at"),
             "defects": _shown(store, batch, rework.place_defects(store, batch, item.get("defects") or [])
@@ -112,7 +113,7 @@ def rework_list():
 
 
 @bp.post("/rework/reopen")
-def reopen():
+def reopen() -> ResponseReturnValue:
     """{"objid"} of an item on the saved list → the sent batch goes back to review for the fix."""
     station = _station()
     objid = get_str(_body(), "objid", max_len=200)
@@ -131,7 +132,7 @@ def reopen():
 
 
 @bp.get("/batches/<int:batch_id>/rework")
-def batch_rework(batch_id: int):
+def batch_rework(batch_id: int) -> ResponseReturnValue:
     """The defects of a reopened hồ sơ on its pages: {"rework": false} for any other."""
     store = _station().store
     row = rework.reopened(store, batch_id)

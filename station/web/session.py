@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 
-from flask import current_app, g, request
+from flask import Response, current_app, g, request
 
 from protocol.errors import say
 from protocol.i18n import N_
@@ -62,5 +62,5 @@ def require(role: str) -> Session:
     return sess
 
 
-def set_cookie(response, token: str) -> None:  # noqa: ANN001 - a Flask response
+def set_cookie(response: Response, token: str) -> None:
     response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.is_secure, path="/")

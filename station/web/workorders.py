@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from protocol.api import WorkOrder
 from protocol.clock import iso_vn
 from protocol.durable import write_atomic
 
@@ -18,29 +19,31 @@ CONTINUE = ("OPEN", "REVIEW", "REJECTED")  # a batch exists: the work order open
 
 
 def offered(station: Any) -> dict[str, Any]:
-    """{"workorders": [...], "cached_at": None or when the list was fetched}; each work order with
-    "batch": {"id", "state"} when this station already has a batch for it. Raises the SyncError when the
+    """{"workorders": [...], "cached_at": None or when the list was fetched}, the JSON of the work-order
+    screen: each work order (protocol.api.WorkOrder) with "batch": {"id", "state"} when this station already
+    has a batch for it. Raises the SyncError when the
     server does not answer and there is no saved list."""
     from station.sync.client import SyncError
 
     path = station.config.data_dir / CACHE
     try:
         rows = station.sync_client.workorders()
-        write_atomic(path, json.dumps({"fetched_at": iso_vn(), "workorders": rows}, ensure_ascii=False).encode())
+        listing = {"fetched_at": iso_vn(), "workorders": [w.to_dict() for w in rows]}
+        write_atomic(path, json.dumps(listing, ensure_ascii=False).encode())
         cached_at = None
     except SyncError:
         if not path.exists():
             raise
         saved = json.loads(path.read_text(encoding="utf-8"))
-        rows, cached_at = saved["workorders"], saved["fetched_at"]
+        rows, cached_at = [WorkOrder.from_dict(w) for w in saved["workorders"]], saved["fetched_at"]
     local: dict[str, dict] = {}
     for b in station.store.query("SELECT id, state, work_order_id FROM batches WHERE work_order_id IS NOT NULL"
                                  " ORDER BY id"):
         local[b["work_order_id"]] = {"id": b["id"], "state": b["state"]}  # the latest batch of each
     out = []
     for wo in rows:
-        batch = local.get(wo["id"])
+        batch = local.get(wo.id)
         if batch and batch["state"] in DONE_HERE:
             continue
-        out.append({**wo, "batch": batch if batch and batch["state"] in CONTINUE else None})
+        out.append({**wo.to_dict(), "batch": batch if batch and batch["state"] in CONTINUE else None})
     return {"workorders": out, "cached_at": cached_at}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
+from protocol.package.model import DocumentEntry, PackageContents
 from server.catalog import MAX_QUERY_TERMS, Catalog
 from tests.support.web import ADMIN, web_login
 
@@ -15,10 +16,13 @@ WORDS = "quyết định giao đất cho hộ ông bà xã huyện tỉnh năm s
 def _add(cat: Catalog, n: int) -> None:
     file_code = f"000.00.00.H47.2001.{n}.VP"
     doc_id = f"{file_code}.1"
-    contents = {"objid": f"urn:P_UBND_DN:uuid-{n:08d}-0000-4000-8000-000000000000", "kind": "AIP",
-                "record_status": "NEW", "file_code": file_code,
-                "hoso": {"title": f"Hồ sơ {n}", "fileCode": file_code},
-                "documents": [{"doc_id": doc_id, "ordinal": 1, "fields": {"subject": f"Văn bản {n}"}}]}
+    contents = PackageContents(
+        objid=f"urn:P_UBND_DN:uuid-{n:08d}-0000-4000-8000-000000000000", kind="AIP", record_status="NEW",
+        folder="", file_code=file_code, hoso={"title": f"Hồ sơ {n}", "fileCode": file_code},
+        documents=[DocumentEntry(doc_id=doc_id, doc_code="", ordinal=1, fields={"subject": f"Văn bản {n}"},
+                                 metadata_path="", pdf_member="", page_count=0)],
+        files=[], events=[], premis_objects=[],
+    )
     cat.add_package(contents, stored_path="", sha256="0" * 64, station_id="st-a",
                     texts={doc_id: " ".join(WORDS * 20) + f" số {n}"})
 

@@ -10,6 +10,7 @@ from archive_support import FILE_CODE, archive, distinctive_word, three_page_pdf
 from lxml import html
 from test_catalog_pg import open_new  # noqa: F401 - fixture
 
+from protocol.package.model import DocumentEntry, PackageContents
 from server.archive import audit, find
 from server.catalog import fold
 
@@ -90,18 +91,20 @@ def test_searches_are_logged(archive):  # noqa: F811 - fixture
     assert (entry["action"], entry["target"], entry["detail"]) == ("search", "Đồng Nai", "fonds=P_UBND_DN")
 
 
-def _contents(n: int, *, fonds: str, year: int, type_name: str, pages: list[str]) -> tuple[dict, dict[str, str]]:
+def _contents(n: int, *, fonds: str, year: int, type_name: str, pages: list[str]
+              ) -> tuple[PackageContents, dict[str, str]]:
     file_code = f"000.00.00.H47.{year}.{n}.VP"
     doc_id = f"{file_code}.1"
-    contents = {
-        "objid": f"urn:{fonds}:uuid-{n:08d}-0000-4000-8000-000000000000", "kind": "AIP", "record_status": "NEW",
-        "folder": "", "file_code": file_code, "fonds_code": fonds,
-        "hoso": {"title": f"Hồ sơ số {n}", "arcFileCode": file_code, "startDate": f"01/01/{year}",
-                 "endDate": f"31/12/{year}"},
-        "documents": [{"doc_id": doc_id, "doc_code": f"{file_code}.0000001", "ordinal": 1, "page_count": len(pages),
-                       "pdf_member": f"representations/rep1/data/{doc_id}.pdf",
-                       "fields": {"subject": f"Tài liệu {n}", "typeName": type_name}}],
-    }
+    contents = PackageContents(
+        objid=f"urn:{fonds}:uuid-{n:08d}-0000-4000-8000-000000000000", kind="AIP", record_status="NEW",
+        folder="", file_code=file_code, fonds_code=fonds,
+        hoso={"title": f"Hồ sơ số {n}", "arcFileCode": file_code, "startDate": f"01/01/{year}",
+              "endDate": f"31/12/{year}"},
+        documents=[DocumentEntry(doc_id=doc_id, doc_code=f"{file_code}.0000001", ordinal=1, page_count=len(pages),
+                                 pdf_member=f"representations/rep1/data/{doc_id}.pdf", metadata_path="",
+                                 fields={"subject": f"Tài liệu {n}", "typeName": type_name})],
+        files=[], events=[], premis_objects=[],
+    )
     return contents, {doc_id: "\n\f".join(pages)}
 
 

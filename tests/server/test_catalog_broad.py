@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from protocol.package.model import DocumentEntry, PackageContents
 from server.catalog import Catalog, Hit, fold
 
 PACKAGES = 90
@@ -32,14 +33,17 @@ def _doc_text(n: int) -> str:
 def _add(cat: Catalog, n: int, text: str, *, file_code: str | None = None, status: str = "NEW") -> None:
     file_code = file_code or f"000.00.00.H47.2001.{n}.VP"
     doc_id = f"{file_code}.1"
-    contents = {
-        "objid": f"urn:P_UBND_DN:uuid-{n:08d}-0000-4000-8000-000000000000",
-        "kind": "AIP",
-        "record_status": status,
-        "file_code": file_code,
-        "hoso": {"title": f"Hồ sơ lưu trữ {n:03d}", "fileCode": file_code},
-        "documents": [{"doc_id": doc_id, "ordinal": 1, "fields": {"subject": f"Văn bản {n:03d}"}}],
-    }
+    contents = PackageContents(
+        objid=f"urn:P_UBND_DN:uuid-{n:08d}-0000-4000-8000-000000000000",
+        kind="AIP",
+        record_status=status,
+        folder="",
+        file_code=file_code,
+        hoso={"title": f"Hồ sơ lưu trữ {n:03d}", "fileCode": file_code},
+        documents=[DocumentEntry(doc_id=doc_id, doc_code="", ordinal=1, fields={"subject": f"Văn bản {n:03d}"},
+                                 metadata_path="", pdf_member="", page_count=0)],
+        files=[], events=[], premis_objects=[],
+    )
     cat.add_package(contents, stored_path="", sha256="0" * 64, station_id="st", texts={doc_id: text})
 
 

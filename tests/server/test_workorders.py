@@ -223,7 +223,7 @@ def test_station_is_notified_over_mqtt_and_finds_the_order_over_the_api(floor: F
         from station.sync.client import SyncClient  # the station's own client: real token auth
 
         client = SyncClient(floor.url, station_id="st-a", token=floor.secrets["st-a"]["token"])
-        assert wo["id"] in [o["id"] for o in client.workorders()]
+        assert wo["id"] in [o.id for o in client.workorders()]
         listing = json.loads(s.get(floor.url + "/api/v1/web/workorders", timeout=10).text)
         assert listing["orders"][0]["stage"] == "assigned" and listing["orders"][0]["station_id"] == "st-a"
     finally:
