@@ -28,8 +28,7 @@ class ServerContext:
 
 
 def build_context(config: ServerConfig) -> ServerContext:
-    from server.catalog_factory import open_catalog
-    from server.db import open_server_db
+    from server.databases import open_catalog, open_server_db
     from server.storage import PackageStore
 
     for folder in (config.data_dir, config.uploads_dir, config.store_dir):

@@ -25,7 +25,8 @@ from typing import Any, TypeVar
 
 from protocol.clock import iso_vn
 from protocol.errors import UserError
-from server.db import Records, open_server_db
+from server.databases import open_server_db
+from server.db import Records
 
 ROLES = ("supervisor", "archivist", "admin")  # an admin can do what each of the others can
 NAME_RE = re.compile(r"[a-z0-9._-]{2,64}")

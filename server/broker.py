@@ -182,7 +182,8 @@ def render_installed_broker(
     if not password:
         raise BrokerError(f"{password_file} is empty: delete it to make a new one")
     accounts = {config.broker_user: password}
-    from server.db import is_postgres, open_server_db
+    from server.config import is_postgres
+    from server.databases import open_server_db
 
     target = config.db_target
     if is_postgres(target) or Path(target).exists():

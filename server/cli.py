@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
 
 def add_station(args: argparse.Namespace) -> int:
     from protocol.ids import IdError
-    from server.db import open_server_db
+    from server.databases import open_server_db
 
     config = _config(args)
     config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -164,7 +164,7 @@ def enroll_code(args: argparse.Namespace) -> int:
 
 
 def revoke_station(args: argparse.Namespace) -> int:
-    from server.db import open_server_db
+    from server.databases import open_server_db
 
     if not open_server_db(_config(args).db_target).revoke_station(args.station_id):
         raise CommandError(f"no station {args.station_id!r}")
@@ -192,7 +192,7 @@ def add_user(args: argparse.Namespace) -> int:
 def search(args: argparse.Namespace) -> int:
     from dataclasses import asdict, is_dataclass
 
-    from server.catalog_factory import open_catalog
+    from server.databases import open_catalog
 
     config = _config(args)
     for hit in open_catalog(config.catalog_url or config.catalog_path).search(args.query, limit=args.limit):

@@ -30,7 +30,8 @@ from cryptography.hazmat.primitives import hashes
 from protocol.clock import iso_vn
 from protocol.errors import UserError
 from protocol.topics import TopicError, check_station_id
-from server.db import Records, open_server_db
+from server.databases import open_server_db
+from server.db import Records
 
 log = logging.getLogger("sohoa.server.enrollment")
 

@@ -18,7 +18,8 @@ from protocol.clock import iso_vn
 from protocol.ids import check_operator_code
 from protocol.inputs import get_str
 from protocol.pins import hash_pin, valid_pin, verify_pin
-from server.db import Records, open_server_db
+from server.databases import open_server_db
+from server.db import Records
 from server.ingest.auth import station_required
 
 ROLES = ("operator", "supervisor", "admin")

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def migrate_stored_packages(config: ServerConfig, *, dry_run: bool = False) -> dict:
     """{"migrated": [...], "conformant": [...], "failed": [...]} over the latest version of every OBJID."""
-    from server.catalog_factory import open_catalog
+    from server.databases import open_catalog
 
     store = PackageStore(config.store_dir, backup_root=config.backup_dir)
     catalog = open_catalog(config.catalog_url or config.catalog_path)

@@ -33,8 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 def server(tmp_path: Path, records_target):  # noqa: F811 - fixture: records in SQLite, then in PostgreSQL
     """Server app + a live mosquitto whose accounts follow the station table (BrokerSync, SIGHUP)."""
     from server.app import build_context, create_app
-    from server.config import ServerConfig
-    from server.db import is_postgres
+    from server.config import ServerConfig, is_postgres
     from tests.support.servers import serving
 
     database = str(records_target) if is_postgres(records_target) else ""

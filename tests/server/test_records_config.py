@@ -13,7 +13,8 @@ from test_catalog_pg import pg_database
 
 from server.app import build_context
 from server.config import load_config
-from server.db import ServerDB, open_server_db
+from server.databases import open_server_db
+from server.db import ServerDB
 from server.db_pg import PgServerDB
 from sohoa.appliance.config_check import check_server_config
 from tests.support.servers import close_context

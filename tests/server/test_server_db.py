@@ -16,7 +16,8 @@ from records_support import open_records, records, records_target  # noqa: F401 
 from test_catalog_pg import PG_ADMIN, pg_database
 
 from server import auth, enrollment, operators
-from server.db import Records, ServerDB, open_server_db
+from server.databases import open_server_db
+from server.db import Records, ServerDB
 from server.db_pg import PgServerDB, pg_sql
 from server.workorders.orders import ProgressTracker, assign, overview
 

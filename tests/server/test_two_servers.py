@@ -28,7 +28,7 @@ from protocol import api
 from protocol.package import read_package
 from server import auth
 from server.catalog_pg import PgCatalog
-from server.db import open_server_db
+from server.databases import open_server_db
 from server.keys import load_or_create_key
 from server.storage import VERSION_RE, PackageStore
 from station.enroll import EnrollError, enroll
