@@ -137,7 +137,7 @@ def add_operator(args: argparse.Namespace) -> int:
     import getpass
     import sys
 
-    from server.operators import set_operator
+    from server.accounts.operators import set_operator
 
     config = _config(args)
     config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -151,7 +151,7 @@ def add_operator(args: argparse.Namespace) -> int:
 
 
 def enroll_code(args: argparse.Namespace) -> int:
-    from server.enrollment import EnrollmentError, create_enrollment_code
+    from server.accounts.enrollment import EnrollmentError, create_enrollment_code
 
     config = _config(args)
     config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -176,7 +176,7 @@ def add_user(args: argparse.Namespace) -> int:
     import getpass
     import sys
 
-    from server.auth import AuthError, create_user
+    from server.accounts.auth import AuthError, create_user
 
     config = _config(args)
     config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -202,8 +202,8 @@ def search(args: argparse.Namespace) -> int:
 
 def fixity(args: argparse.Namespace) -> int:
     """Audit the store (trusting neither the ledger nor the files); the report is kept in store/reports/."""
-    from server.storage import PackageStore
     from server.store.fixity import write_report
+    from server.store.storage import PackageStore
 
     config = _config(args)
     report = PackageStore(config.store_dir, backup_root=config.backup_dir).fixity(sample=args.sample)
@@ -213,7 +213,7 @@ def fixity(args: argparse.Namespace) -> int:
 
 
 def migrate_packages(args: argparse.Namespace) -> int:
-    from server.package_migration import migrate_stored_packages
+    from server.store.package_migration import migrate_stored_packages
 
     report = migrate_stored_packages(_config(args), dry_run=args.dry_run)
     print(json.dumps(report, ensure_ascii=False, indent=2))
@@ -221,7 +221,7 @@ def migrate_packages(args: argparse.Namespace) -> int:
 
 
 def broker_config(args: argparse.Namespace) -> int:
-    from server.broker import BrokerError, TlsConfig, render_installed_broker
+    from server.mqtt.broker import BrokerError, TlsConfig, render_installed_broker
 
     if bool(args.tls_cert) != bool(args.tls_key):
         raise CommandError("broker-config: --tls-cert and --tls-key go together")

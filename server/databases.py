@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from server.config import is_postgres
-from server.db import Records, ServerDB
+from server.records.db import Records, ServerDB
 
 if TYPE_CHECKING:
-    from server.catalog import CatalogBackend
+    from server.catalogue.catalog import CatalogBackend
 
 
 def open_server_db(url_or_path: str | Path, *, backup_dir: Path | None = None) -> Records:
@@ -24,7 +24,7 @@ def open_server_db(url_or_path: str | Path, *, backup_dir: Path | None = None) -
     the path of the SQLite file (one server). `backup_dir`: where pg_dump writes before a PostgreSQL
     schema migration (the server passes data_dir/migration-backups; SQLite backs up beside itself)."""
     if is_postgres(url_or_path):
-        from server.db_pg import PgServerDB
+        from server.records.db_pg import PgServerDB
 
         return PgServerDB(str(url_or_path), backup_dir=backup_dir)
     return ServerDB(Path(url_or_path))
@@ -35,9 +35,9 @@ def open_catalog(url_or_path: str | Path, *, backup_dir: Path | None = None) -> 
     the path of a SQLite catalogue (one server). `backup_dir`: where pg_dump writes before a PostgreSQL
     schema migration (SQLite backs up beside itself)."""
     if is_postgres(url_or_path):
-        from server.catalog_pg import PgCatalog
+        from server.catalogue.catalog_pg import PgCatalog
 
         return PgCatalog(str(url_or_path), backup_dir=backup_dir)
-    from server.catalog import Catalog  # sqlite_utils and pdftotext: loaded by the servers that search
+    from server.catalogue.catalog import Catalog  # sqlite_utils and pdftotext: loaded by the servers that search
 
     return Catalog(Path(url_or_path))

@@ -11,7 +11,7 @@ from datetime import timedelta
 from flask import Blueprint, abort, g, redirect, render_template, request, send_file, url_for
 
 from protocol.clock import now_vn
-from server import auth
+from server.accounts import auth
 from server.archive import audit, browse, copies, render
 from server.archive import copies_texts as _copies_texts  # noqa: F401  (its texts in the one text table)
 from server.archive import texts as _texts  # noqa: F401  (the archive's texts in the one text table)

@@ -16,7 +16,7 @@ from typing import Any
 from protocol.clock import iso_vn
 from protocol.errors import UserError
 from server.archive import audit, states
-from server.db import Records
+from server.records.db import Records
 
 DECISIONS = ("accept", "return")
 # defect class -> kinds (shared domain reference §3/§4; the list)

@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 from server.archive import states
-from server.db import Records
+from server.records.db import Records
 
 log = logging.getLogger("sohoa.server.archive")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, g, jsonify, render_template, request, send_file, url_for
 
-from server import auth
+from server.accounts import auth
 from server.archive import audit, browse, find, render, states
 from server.archive import texts as _texts  # noqa: F401  (adds the archive's texts to the text table)
 from server.pages import ctx, guard, t

@@ -16,8 +16,8 @@ from werkzeug.exceptions import HTTPException
 
 from protocol import api
 from protocol.clock import iso_vn
+from server.accounts.station_auth import error, station_required
 from server.archive import rework
-from server.ingest.auth import error, station_required
 from server.ingest.uploads import file_sha256, part_path, sweep_parts, write_chunk
 
 log = logging.getLogger("sohoa.server.ingest")

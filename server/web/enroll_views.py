@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template_string, request, url_for
 
-from server import auth, enrollment
+from server.accounts import auth, enrollment
 from server.pages import ctx, lang
 from server.web.blueprint import bp
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 
 from protocol.urls import safe_next
-from server import auth
+from server.accounts import auth
 from server.i18n import LANGS
 from server.pages import ctx, t
 from server.web.blueprint import LIMITER_KEY, bp

@@ -50,7 +50,7 @@ def events():
 
 @bp.get("/search")
 def search():
-    from server.catalog import QueryError
+    from server.catalogue.catalog import QueryError
 
     q = request.args.get("q", "").strip()
     try:

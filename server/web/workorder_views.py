@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import jsonify, render_template, request
 
 from protocol.inputs import InputError, get_list, get_str
-from server.auth import require_role
+from server.accounts.auth import require_role
 from server.pages import ctx, lang, t
 from server.web import supervisor_texts as _supervisor_texts  # noqa: F401  (its texts in the one table)
 from server.web.blueprint import bp

@@ -13,7 +13,7 @@ import pytest
 from test_catalog_pg import pg_database
 
 from server.databases import open_server_db
-from server.db import Records
+from server.records.db import Records
 
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -262,7 +262,7 @@ def test_accept_files_a_signed_pdfa_record_as_a_new_version(acceptance, tmp_path
     assert check_pdfa(pdf, capture=False) == []
     verdict = validate_pdf_signatures(pdf, trust_roots=[acceptance.ca_pem])
     assert verdict.ok and verdict.covers_whole_file, verdict.reasons
-    from server.catalog import pdf_text
+    from server.catalogue.catalog import pdf_text
 
     text = pdf_text(pdf)
     assert "BIÊN BẢN NGHIỆM THU" in text and "161.VP" in text and "truong.phong" in text

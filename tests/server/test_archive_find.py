@@ -11,7 +11,7 @@ from lxml import html
 from test_catalog_pg import open_new  # noqa: F401 - fixture
 
 from server.archive import audit, find
-from server.catalog import fold
+from server.catalogue.catalog import fold
 
 
 def _find(archive, **params):  # noqa: F811 - fixture

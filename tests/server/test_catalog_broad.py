@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from server.catalog import Catalog, Hit, fold
+from server.catalogue.catalog import Catalog, Hit, fold
 
 PACKAGES = 90
 

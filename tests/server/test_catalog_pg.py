@@ -14,8 +14,8 @@ import pytest
 
 from protocol.package import read_package
 from protocol.package.sample import build_sample
-from server.catalog import Catalog
-from server.catalog_pg import PgCatalog, tsquery, tsvector
+from server.catalogue.catalog import Catalog
+from server.catalogue.catalog_pg import PgCatalog, tsquery, tsvector
 from server.config import is_postgres
 from server.databases import open_catalog
 

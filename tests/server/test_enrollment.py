@@ -18,8 +18,8 @@ import requests
 from records_support import records_target  # noqa: F401 - fixture
 
 from protocol import api
-from server import auth, enrollment
-from server.broker import BrokerConfig, BrokerProcess, connect_client, free_port
+from server.accounts import auth, enrollment
+from server.mqtt.broker import BrokerConfig, BrokerProcess, connect_client, free_port
 from station.enroll import EnrollError, enroll, update_station_toml
 from station.sync.client import SyncClient, SyncError
 from tests.support.servers import nginx_site

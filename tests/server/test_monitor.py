@@ -9,8 +9,8 @@ import pytest
 import sqlite_utils
 
 from protocol.topics import EventPayload, ProgressPayload, StatePayload, WorkOrderPayload, station_topic
-from server.broker import BrokerConfig, BrokerProcess, connect_client, free_port
-from server.monitor import Monitor
+from server.monitoring.monitor import Monitor
+from server.mqtt.broker import BrokerConfig, BrokerProcess, connect_client, free_port
 from station.telemetry import Telemetry
 from tests.support.wait import wait_until
 

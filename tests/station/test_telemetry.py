@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from protocol.topics import EventPayload, StatePayload, all_stations_filter, station_topic
-from server.broker import BrokerConfig, BrokerProcess, connect_client, free_port
+from server.mqtt.broker import BrokerConfig, BrokerProcess, connect_client, free_port
 from station.telemetry import Telemetry
 from tests.support.wait import wait_until
 

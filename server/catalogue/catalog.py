@@ -5,7 +5,7 @@ Vietnamese search ignores diacritics and đ/Đ: the index holds a folded copy of
 because đ is a letter of its own, not d with a mark. A query typed with diacritics still finds the same
 hits, and hits that match it exactly (diacritics included) rank first.
 The interface (`CatalogBackend`: add_package, search, package, packages, close) is small so a PostgreSQL
-backend (server/catalog_pg.py) can replace it; server/databases.py picks one.
+backend (server/catalogue/catalog_pg.py) can replace it; server/databases.py picks one.
 """
 
 from __future__ import annotations

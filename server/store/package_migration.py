@@ -16,7 +16,7 @@ from protocol.package import read_package
 from protocol.package.migrate import migrate_package
 from server.checks import STRUCTURAL, run_checks
 from server.config import ServerConfig
-from server.storage import PackageStore
+from server.store.storage import PackageStore
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from protocol.durable import write_atomic
 from protocol.topics import DEFAULT_PREFIX, TopicError, check_station_id, root
-from server.mqtt_password import hash_password, is_password_hash, verify_password  # noqa: F401 - also its API
+from server.records.mqtt_password import hash_password, is_password_hash, verify_password  # noqa: F401 - also its API
 
 log = logging.getLogger(__name__)
 

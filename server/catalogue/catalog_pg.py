@@ -1,4 +1,4 @@
-"""The archive catalogue on PostgreSQL: the same interface and search behaviour as server/catalog.py.
+"""The archive catalogue on PostgreSQL: the same interface and search behaviour as server/catalogue/catalog.py.
 
 Several server processes share one PostgreSQL catalogue. Search uses the same folding as SQLite: every
 text is stored folded ("Đồng Nai" -> "dong nai") next to a tsvector of its words, with a GIN index;
@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from server.catalog import (
+from server.catalogue.catalog import (
     SEARCH_BUDGET_S,
     Hit,
     QueryError,
@@ -126,7 +126,7 @@ def pg_package_rows(contents: object, **kwargs: object) -> tuple[dict, list[dict
 
 
 class PgCatalog:
-    """Catalog over PostgreSQL: add_package, search, package, packages, close (see server/catalog.py).
+    """Catalog over PostgreSQL: add_package, search, package, packages, close (see server/catalogue/catalog.py).
 
     One connection per process, shared by the server's threads under a lock like the SQLite backend (the
     work-order overview reads `catalog.db.execute(...)` under `catalog._lock`, which works here too)."""

@@ -18,9 +18,9 @@ from protocol.clock import iso_vn
 from protocol.ids import check_operator_code
 from protocol.inputs import get_str
 from protocol.pins import hash_pin, valid_pin, verify_pin
+from server.accounts.station_auth import station_required
 from server.databases import open_server_db
-from server.db import Records
-from server.ingest.auth import station_required
+from server.records.db import Records
 
 ROLES = ("operator", "supervisor", "admin")
 OPERATORS = "/api/v1/operators"
@@ -85,7 +85,7 @@ def list_for_station():
 @station_required
 def verify_for_station():
     """{code, pin} → the account (200), 401 wrong, 429 too many wrong answers for this operator at this station."""
-    from server.ingest.auth import error
+    from server.accounts.station_auth import error
     from sohoa.limits import AttemptLimiter
 
     body = request.get_json(silent=True)
