@@ -19,11 +19,12 @@ from typing import Any
 import pikepdf
 from fpdf import FPDF
 
+from protocol import pdfa
 from protocol.clock import VN_TZ, iso_vn, now_vn
 from protocol.package import PremisEvent, read_package
 from protocol.package.migrate import migrate_package
 from server import i18n
-from server.archive import audit, pdfa, signing, states
+from server.archive import audit, signing, states
 from server.archive import texts as _texts  # noqa: F401  (the lot names below)
 
 FONT = Path("/usr/share/fonts/truetype/freefont/FreeSerif.ttf")
