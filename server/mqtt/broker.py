@@ -31,7 +31,7 @@ from server.records.mqtt_password import hash_password, is_password_hash, verify
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "systemd" / "mosquitto"
+TEMPLATES = Path(__file__).resolve().parents[2] / "systemd" / "mosquitto"
 MOSQUITTO = "mosquitto"
 
 
