@@ -38,7 +38,7 @@ def _viewer(work: Path, pages: int) -> dict:
     from protocol.metadata import DocumentRecord, FileRecord
     from protocol.package import PackageDocument, PremisEvent, build_package
     from server.archive import render
-    from server.storage import PackageStore
+    from server.store.storage import PackageStore
     from sohoa.samplepages import write_sample_folder
     from station.output.keys import ensure_demo_ca
     from station.output.ocr import ocr_page
@@ -115,7 +115,7 @@ def _find(work: Path, pages: int) -> dict:
 
     from bench.bench_catalog import DOCS_PER_HOSO, PAGES_PER_DOC, QUERIES, _hoso
     from server.archive import find
-    from server.catalog import Catalog
+    from server.catalogue.catalog import Catalog
 
     db = work / "catalog.db"
     reuse = bool(os.environ.get("BENCH_REUSE")) and db.is_file()

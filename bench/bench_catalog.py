@@ -133,7 +133,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 def main() -> int:
     from bench.bench_sync import _machine
-    from server.catalog import Catalog
+    from server.catalogue.catalog import Catalog
 
     pages = int(os.environ.get("BENCH_CATALOG_PAGES", "100000"))
     work = Path(os.environ.get("BENCH_DIR", "/tmp/sohoa-bench")) / f"catalog-{pages}"

@@ -148,9 +148,9 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def run(stations: int, rate: float, seconds: float, procs: int) -> dict:
-    from server.auth import create_user
-    from server.broker import BrokerConfig, BrokerProcess
-    from server.db import ServerDB
+    from server.accounts.auth import create_user
+    from server.mqtt.broker import BrokerConfig, BrokerProcess
+    from server.records.db import ServerDB
 
     work = Path(tempfile.mkdtemp(prefix="sohoa-bench-dash-"))
     data = work / "server"

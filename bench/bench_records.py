@@ -106,7 +106,7 @@ def _measure(dbs: list[Any], token: str, threads_n: int, per_thread: int) -> dic
 
 
 def _run(target: str | Path, uploads: int) -> dict[str, Any]:
-    from server.db import open_server_db
+    from server.databases import open_server_db
 
     dbs = [open_server_db(target), open_server_db(target)]
     token = dbs[0].add_station("bench")["token"]

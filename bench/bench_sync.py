@@ -95,7 +95,7 @@ def _baseline(path: Path, scratch: Path) -> float:
 def main() -> int:
     import requests
 
-    from server.db import ServerDB
+    from server.records.db import ServerDB
     from station.sync.client import SyncClient
 
     target = int(os.environ.get("BENCH_SYNC_MB", "200"))

@@ -154,7 +154,7 @@ broker_pid=$!
 # shellcheck disable=SC2016  # $1.. are for the inner python
 probe='
 import sys, time
-from server.broker import connect_client
+from server.mqtt.broker import connect_client
 deadline = time.monotonic() + 10
 while True:
     try:

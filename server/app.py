@@ -9,10 +9,10 @@ from typing import Any
 from flask import Flask, Response
 from flask.typing import ResponseReturnValue
 
+from server.accounts.keys import load_or_create_key, public_pem
 from server.config import ServerConfig
-from server.db import Records
 from server.ingest.commit import Ingest
-from server.keys import load_or_create_key, public_pem
+from server.records.db import Records
 
 log = logging.getLogger("sohoa.server")
 
@@ -29,9 +29,8 @@ class ServerContext:
 
 
 def build_context(config: ServerConfig) -> ServerContext:
-    from server.catalog_factory import open_catalog
-    from server.db import open_server_db
-    from server.storage import PackageStore
+    from server.databases import open_catalog, open_server_db
+    from server.store.storage import PackageStore
 
     for folder in (config.data_dir, config.uploads_dir, config.store_dir):
         folder.mkdir(parents=True, exist_ok=True)
@@ -83,7 +82,7 @@ def create_app(context: ServerContext) -> Flask:
     # Live views (/events) may hold at most a third of the web threads; 2 per supervisor.
     app.extensions["sohoa_streams"] = StreamLimiter(total=max(1, WEB_THREADS // 3), per_key=2)
     app.register_blueprint(ingest_bp)
-    from server.operators import bp as operators_bp
+    from server.accounts.operators import bp as operators_bp
 
     app.register_blueprint(operators_bp)
     app.register_blueprint(web_bp)
@@ -141,7 +140,7 @@ def start_monitor(context: ServerContext) -> None:
     cfg = context.config
     if not cfg.broker_host:
         return
-    from server.monitor import Monitor
+    from server.monitoring.monitor import Monitor
 
     password = cfg.broker_password_file.read_text().strip() if cfg.broker_password_file else ""
     context.monitor = Monitor(host=cfg.broker_host, port=cfg.broker_port, username=cfg.broker_user,
@@ -156,8 +155,8 @@ def serve(config: ServerConfig) -> None:
 
     from waitress.server import create_server
 
-    from server.broker import BrokerError, accounts_sync_for
-    from server.enrollment import attach_broker_sync
+    from server.accounts.enrollment import attach_broker_sync
+    from server.mqtt.broker import BrokerError, accounts_sync_for
     from sohoa.sdnotify import ServiceNotifier, http_check
 
     context = build_context(config)
@@ -214,7 +213,7 @@ def _advertise(context: ServerContext) -> Any:
     cfg = context.config
     if not cfg.advertise:
         return None
-    from server.discovery import advertiser_for
+    from server.accounts.discovery import advertiser_for
 
     url = cfg.public_url or f"http://{cfg.host}:{cfg.port}"
     advertiser = advertiser_for(context, name=cfg.advertise_name, api_url=url, addresses=[cfg.host])

@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
 
 def add_station(args: argparse.Namespace) -> int:
     from protocol.ids import IdError
-    from server.db import open_server_db
+    from server.databases import open_server_db
 
     config = _config(args)
     config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -137,7 +137,7 @@ def add_operator(args: argparse.Namespace) -> int:
     import getpass
     import sys
 
-    from server.operators import set_operator
+    from server.accounts.operators import set_operator
 
     config = _config(args)
     config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -151,7 +151,7 @@ def add_operator(args: argparse.Namespace) -> int:
 
 
 def enroll_code(args: argparse.Namespace) -> int:
-    from server.enrollment import EnrollmentError, create_enrollment_code
+    from server.accounts.enrollment import EnrollmentError, create_enrollment_code
 
     config = _config(args)
     config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -164,7 +164,7 @@ def enroll_code(args: argparse.Namespace) -> int:
 
 
 def revoke_station(args: argparse.Namespace) -> int:
-    from server.db import open_server_db
+    from server.databases import open_server_db
 
     if not open_server_db(_config(args).db_target).revoke_station(args.station_id):
         raise CommandError(f"no station {args.station_id!r}")
@@ -176,7 +176,7 @@ def add_user(args: argparse.Namespace) -> int:
     import getpass
     import sys
 
-    from server.auth import AuthError, create_user
+    from server.accounts.auth import AuthError, create_user
 
     config = _config(args)
     config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -192,7 +192,7 @@ def add_user(args: argparse.Namespace) -> int:
 def search(args: argparse.Namespace) -> int:
     from dataclasses import asdict, is_dataclass
 
-    from server.catalog_factory import open_catalog
+    from server.databases import open_catalog
 
     config = _config(args)
     for hit in open_catalog(config.catalog_url or config.catalog_path).search(args.query, limit=args.limit):
@@ -203,8 +203,8 @@ def search(args: argparse.Namespace) -> int:
 
 def fixity(args: argparse.Namespace) -> int:
     """Audit the store (trusting neither the ledger nor the files); the report is kept in store/reports/."""
-    from server.storage import PackageStore
     from server.store.fixity import write_report
+    from server.store.storage import PackageStore
 
     config = _config(args)
     report = PackageStore(config.store_dir, backup_root=config.backup_dir).fixity(sample=args.sample)
@@ -214,7 +214,7 @@ def fixity(args: argparse.Namespace) -> int:
 
 
 def migrate_packages(args: argparse.Namespace) -> int:
-    from server.package_migration import migrate_stored_packages
+    from server.store.package_migration import migrate_stored_packages
 
     report = migrate_stored_packages(_config(args), dry_run=args.dry_run)
     print(json.dumps(report, ensure_ascii=False, indent=2))
@@ -222,7 +222,7 @@ def migrate_packages(args: argparse.Namespace) -> int:
 
 
 def broker_config(args: argparse.Namespace) -> int:
-    from server.broker import BrokerError, TlsConfig, render_installed_broker
+    from server.mqtt.broker import BrokerError, TlsConfig, render_installed_broker
 
     if bool(args.tls_cert) != bool(args.tls_key):
         raise CommandError("broker-config: --tls-cert and --tls-key go together")

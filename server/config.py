@@ -83,7 +83,7 @@ class ServerConfig:
 
     @property
     def db_target(self) -> str | Path:
-        """What server.db.open_server_db opens: the PostgreSQL URL when set, else the SQLite file."""
+        """What server.databases.open_server_db opens: the PostgreSQL URL when set, else the SQLite file."""
         return self.database or self.db_path
 
     @property
@@ -114,7 +114,7 @@ class ServerConfig:
         return [Path(p).read_bytes() for p in self.trust_roots]
 
 
-PG_SCHEMES = ("postgresql://", "postgres://")  # the one place; server.db and catalog_factory pick by it
+PG_SCHEMES = ("postgresql://", "postgres://")  # the one place; server/databases.py picks by it
 
 
 def is_postgres(url_or_path: str | Path) -> bool:

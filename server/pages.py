@@ -1,7 +1,7 @@
 """What every page of the server's web UIs (server/web: supervisors and admins; server/archive: archivists)
 shares: the server's context and the guard that runs before each page (texts: gettext, sohoa/webi18n.py).
 
-Every endpoint needs a logged-in user unless marked `public` (server/auth.py), with the role it names; POST
+Every endpoint needs a logged-in user unless marked `public` (server/accounts/auth.py), with the role it names; POST
 requests need the session's CSRF token. Accounts are read from the server's records (`ctx().db`), shared when
 the records are. It sits beside web/ and archive/ (not in either) so both use it and neither imports the other's
 infrastructure: the supervisor's view reads the archive's results, never the other way round.
@@ -14,7 +14,7 @@ from typing import Any
 from flask import abort, current_app, g, redirect, request, session, url_for
 
 from protocol.i18n import N_
-from server import auth
+from server.accounts import auth
 from sohoa.weberrors import refuse
 from sohoa.webi18n import current
 

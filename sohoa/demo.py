@@ -91,7 +91,7 @@ def wait_http(url: str, *, proc: subprocess.Popen, timeout: float = 60) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from server.broker import free_port
+    from server.mqtt.broker import free_port
 
     root = Path(args.data).resolve()
     for part in ("server", "station", "broker", "logs"):
@@ -138,7 +138,7 @@ def seed_server(root: Path, ports: dict[str, int]) -> dict[str, str]:
     import secrets
 
     from protocol.metadata import file_code
-    from server.db import ServerDB
+    from server.records.db import ServerDB
 
     (root / "server").mkdir()
     db = ServerDB(root / "server" / "server.db")
@@ -159,7 +159,7 @@ def seed_server(root: Path, ports: dict[str, int]) -> dict[str, str]:
                           expected_sheets=ADF_SHEETS + IMPORTED_PAGES, station_id=STATION_ID, priority=1)
     say(f"server: fonds {FONDS_CODE}, work order {wo} for hồ sơ {code} "
         f"({ADF_SHEETS + IMPORTED_PAGES} sheets expected), station account {STATION_ID}")
-    from server.auth import create_user
+    from server.accounts.auth import create_user
 
     supervisor_password = secrets.token_urlsafe(9)
     create_user(db, SUPERVISOR, supervisor_password, role="supervisor")
@@ -176,7 +176,7 @@ def _secret(path: Path, value: str) -> None:
 
 
 def start_broker(root: Path, ports: dict[str, int], accounts: dict[str, str], procs: Processes) -> None:
-    from server.broker import BrokerConfig, BrokerProcess
+    from server.mqtt.broker import BrokerConfig, BrokerProcess
 
     broker = BrokerProcess.from_config(root / "broker", BrokerConfig(
         port=ports["broker"], accounts=accounts, server_user="server"))

@@ -13,7 +13,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from protocol.package import read_package
-from server.catalog import Catalog
+from server.catalogue.catalog import Catalog
 from station.store import Store
 
 

@@ -23,7 +23,7 @@ IP_A, IP_B = "10.213.7.1", "10.213.7.2"
 
 ADVERTISE = """
 import sys, time
-from server.discovery import Advertisement, Advertiser
+from server.accounts.discovery import Advertisement, Advertiser
 ad = Advertisement(name="Lưu trữ tỉnh Đồng Nai", api_url="http://{ip}:8443", api_port=8443, addresses=("{ip}",),
                    fingerprint="sha256:" + "ab" * 32, broker_host="{ip}", broker_port=1883)
 with Advertiser(ad, interfaces=["{ip}"]):
@@ -117,7 +117,7 @@ def test_confirmed_server_is_remembered_and_configured_still_wins(tmp_path: Path
 
 
 def test_verify_compares_the_advertised_fingerprint_with_the_served_key(archive_server):
-    from server.discovery import key_fingerprint
+    from server.accounts.discovery import key_fingerprint
 
     live, context = archive_server
     right = key_fingerprint(context.public_key_pem)
@@ -127,7 +127,7 @@ def test_verify_compares_the_advertised_fingerprint_with_the_served_key(archive_
 
 
 def test_advertiser_for_takes_port_broker_and_fingerprint_from_the_context(archive_server):
-    from server.discovery import advertiser_for, key_fingerprint
+    from server.accounts.discovery import advertiser_for, key_fingerprint
 
     _, context = archive_server
     context.config.broker_host, context.config.broker_port = "10.1.1.1", 8883

@@ -55,7 +55,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("station/output/keys.py", "DEMO_LABEL"): PRINTED + " (the demo certificate's name)",
     ("station/processing/separators.py", "render_sheet"): PRINTED,
     ("server/cli.py", "register"): "CLI help naming the decree's purpose codes by their official words",
-    ("server/catalog.py", "fold"): "folding đ/Đ for search",
+    ("server/catalogue/catalog.py", "fold"): "folding đ/Đ for search",
     ("server/workorders/inventory.py", "fold"): "folding đ/Đ for header matching",
     ("server/workorders/inventory.py", "COLUMNS"): READ,
     ("server/workorders/inventory.py", "LABELS_VI"): READ + " (the template's header row)",

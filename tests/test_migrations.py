@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from protocol.migrations import MigrationError
-from server.db_migrations import RECORDS
+from server.records.migrations import RECORDS
 
 LAST_RECORDS = RECORDS[-1].version
 
@@ -40,7 +40,7 @@ def old(tmp_path: Path) -> Path:
 
 
 def test_server_records_upgrade_keeps_rows_after_a_backup(old: Path):
-    from server.db import ServerDB
+    from server.records.db import ServerDB
 
     db = ServerDB(old / "server.db")
     assert _version(old / "server.db") == LAST_RECORDS and "uploads_state" in _indexes(old / "server.db")
@@ -54,7 +54,7 @@ def test_server_records_upgrade_keeps_rows_after_a_backup(old: Path):
 
 
 def test_catalogue_upgrade(old: Path):
-    from server.catalog import Catalog
+    from server.catalogue.catalog import Catalog
 
     catalog = Catalog(old / "catalog.db")
     assert _version(old / "catalog.db") == 2 and "packages_added_at" in _indexes(old / "catalog.db")
@@ -79,7 +79,7 @@ def test_new_database_starts_at_the_last_version_without_backup(tmp_path: Path):
 
 
 def test_database_newer_than_the_software_is_refused(old: Path):
-    from server.db import ServerDB
+    from server.records.db import ServerDB
 
     with sqlite3.connect(old / "server.db") as conn:
         conn.execute("PRAGMA user_version = 99")
@@ -91,8 +91,8 @@ def test_postgresql_records_and_catalogue_of_the_first_release_upgrade(tmp_path:
     import psycopg
     from test_catalog_pg import pg_database
 
-    from server.catalog_pg import PgCatalog
-    from server.db_pg import PgServerDB
+    from server.catalogue.catalog_pg import PgCatalog
+    from server.records.db_pg import PgServerDB
 
     with pg_database() as url:
         with psycopg.connect(url, autocommit=True) as conn:  # what release 0.1.0 ran, and a row
@@ -124,8 +124,8 @@ def test_records_of_the_previous_schema_keep_accounts_made_on_first_use(tmp_path
     """Version 2 records, written by the code of 3e60b1e: web users, sessions, enrolment codes and operators
     were tables their modules created on first use. They step up to version 3 with every row kept, and the
     modules work on them without creating anything."""
-    from server import auth, operators
-    from server.db import ServerDB
+    from server.accounts import auth, operators
+    from server.records.db import ServerDB
 
     shutil.copy(SCHEMA_V2 / "server.db", tmp_path / "server.db")
     assert _version(tmp_path / "server.db") == 2
@@ -143,8 +143,8 @@ def test_records_of_the_previous_schema_keep_accounts_made_on_first_use(tmp_path
 def test_new_records_have_every_table_before_any_module_runs(tmp_path: Path):
     """The tables of auth, enrollment and operators exist from the start (a migration made them), and the
     same probe on a version-2 database that never used those modules finds them missing."""
-    from server.db import ServerDB
-    from server.db_migrations import MODULE_TABLES
+    from server.records.db import ServerDB
+    from server.records.migrations import MODULE_TABLES
 
     wanted = {"web_users", "web_sessions", "enrollment_codes", "operators"}
     assert wanted <= {s.split()[5] for s in MODULE_TABLES.split(";") if s.strip()}
@@ -157,7 +157,7 @@ def test_new_records_have_every_table_before_any_module_runs(tmp_path: Path):
 def test_the_archive_tables_come_from_migrations_and_the_log_stays_append_only(tmp_path: Path):
     """The archive's and work orders' tables (once made on first use) exist after a step up from version 2,
     and the access log refuses to be rewritten there (its trigger came with the migration)."""
-    from server.db import ServerDB
+    from server.records.db import ServerDB
 
     archive = {"archive_states", "acceptance_decisions", "acceptance_samples", "archive_copies", "archive_audit",
                "workorder_meta", "workorder_progress"}
@@ -181,7 +181,7 @@ def test_postgresql_records_of_the_previous_schema_step_up(tmp_path: Path):
     from test_catalog_pg import pg_database
 
     from protocol.migrations import migrate_postgres
-    from server.db_pg import PgServerDB
+    from server.records.db_pg import PgServerDB
 
     with pg_database() as url:
         with psycopg.connect(url, autocommit=True) as conn:
@@ -232,7 +232,7 @@ def test_version_6_indexes_each_hoso_maker_from_the_uploads_there(tmp_path: Path
 
     with ExitStack() as stack:
         if backend == "sqlite":
-            from server.db import ServerDB
+            from server.records.db import ServerDB
 
             conn = sqlite3.connect(tmp_path / "server.db", isolation_level=None)
             migrate_sqlite(conn, tmp_path / "server.db", RECORDS[:5], label="records")
@@ -246,7 +246,7 @@ def test_version_6_indexes_each_hoso_maker_from_the_uploads_there(tmp_path: Path
             from test_catalog_pg import pg_database
 
             from protocol.migrations import migrate_postgres
-            from server.db_pg import PgServerDB
+            from server.records.db_pg import PgServerDB
 
             url = stack.enter_context(pg_database())
             with psycopg.connect(url, autocommit=True) as conn:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from protocol.clock import iso_vn
-from server.db import Records
+from server.records.db import Records
 
 ACTIONS = ("view_hoso", "view_document", "view_page", "download", "search", "export", "decision", "copy")
 

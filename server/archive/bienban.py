@@ -19,10 +19,11 @@ from typing import Any
 import pikepdf
 from fpdf import FPDF
 
+from protocol import pdfa
 from protocol.clock import VN_TZ, iso_vn, now_vn
 from protocol.package import PremisEvent, read_package
 from protocol.package.migrate import migrate_package
-from server.archive import audit, pdfa, signing, states
+from server.archive import audit, signing, states
 from server.labels import label_in
 
 FONT = Path("/usr/share/fonts/truetype/freefont/FreeSerif.ttf")

@@ -150,7 +150,7 @@ def page_images(ctx: Any, objid: str, documents: list[dict[str, Any]]) -> dict[s
 
 def hoso_view(ctx: Any, objid: str) -> dict[str, Any] | None:
     """Everything the hồ sơ page shows, read from the stored package (latest version)."""
-    from server.storage import StorageError
+    from server.store.storage import StorageError
 
     try:
         stored = ctx.store.get(objid)

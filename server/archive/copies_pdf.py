@@ -22,9 +22,9 @@ from pyhanko.pdf_utils.layout import SimpleBoxLayoutRule
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.stamp import TextStamp, TextStampStyle
 
+from protocol import pdfa
 from protocol.clock import now_vn
 from protocol.errors import UserError
-from server.archive import pdfa
 
 log = logging.getLogger(__name__)
 logging.getLogger("fontTools").setLevel(logging.ERROR)

@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from protocol.clock import now_vn
-from server import auth
+from server.accounts import auth
 from server.archive import audit, browse, copies, render
 from server.pages import ctx, guard, lang
 

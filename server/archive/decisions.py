@@ -17,7 +17,7 @@ from protocol.clock import iso_vn
 from protocol.errors import UserError
 from protocol.i18n import N_
 from server.archive import audit, states
-from server.db import Records
+from server.records.db import Records
 
 DECISIONS = ("accept", "return")
 # defect class -> kinds (shared domain reference §3/§4; the list)

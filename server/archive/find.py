@@ -1,6 +1,6 @@
 """Find: full-text search over OCR text and metadata with filters, paging, snippets and the page of each hit.
 
-Written beside server.catalog's `Catalog.search` (which the supervisor's page and the API keep using) and over
+Written beside server.catalogue.catalog's `Catalog.search` (which the supervisor's page and the API keep using) and over
 the same index: the FTS5 table of folded text, so a query with or without diacritics finds the same pages.
 On PostgreSQL it ranks with the catalogue's GIN index and ts_rank, as PgCatalog.search does. On SQLite it
 keeps that search's plan: ranking happens in the FTS index, and a broad query (more than BROAD_ROWS
@@ -15,7 +15,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from server.catalog import BROAD_ROWS, BROAD_WINDOW, fold, fold_aligned
+from server.catalogue.catalog import BROAD_ROWS, BROAD_WINDOW, fold, fold_aligned
 
 MAX_QUERY = 200  # characters: longer is not a search, it is a paste; answered at once with a message
 MAX_WORDS = 12
@@ -142,7 +142,7 @@ def _rank(catalog: Any, words: list[str], filters: Filters, page: int, per_page:
 def _rank_pg(catalog: Any, words: list[str], filters: Filters, page: int, per_page: int
              ) -> tuple[list[int], bool]:
     """The same on the PostgreSQL catalogue: its GIN index and ts_rank, as PgCatalog.search ranks."""
-    from server.catalog_pg import tsquery
+    from server.catalogue.catalog_pg import tsquery
 
     tsq = tsquery(" ".join(words))
     if not tsq:

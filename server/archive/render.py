@@ -29,8 +29,8 @@ from protocol.i18n import N_
 from protocol.package import PackageContents
 from protocol.signatures import validate_pdf_signatures
 from server.archive.stored import read_stored
-from server.catalog import fold_aligned
-from server.storage import StorageError
+from server.catalogue.catalog import fold_aligned
+from server.store.storage import StorageError
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any
 from protocol.api import Receipt
 from protocol.clock import iso_vn
 from server.archive import states
-from server.db import Records
+from server.records.db import Records
 
 log = logging.getLogger("sohoa.server.archive")
 

@@ -26,7 +26,7 @@ from typing import Any
 from protocol.clock import iso_vn
 from protocol.errors import UserError
 from protocol.i18n import N_
-from server.db import Records
+from server.records.db import Records
 
 # (largest lot size, sample size) for general inspection level II, single sampling, normal inspection.
 ISO2859_LEVEL_II = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from protocol.clock import iso_vn
-from server.db import Records
+from server.records.db import Records
 
 STATES = ("received", "in_review", "accepted", "returned", "archived")
 DEFAULT = STATES[0]

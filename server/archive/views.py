@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, jsonify, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 
-from server import auth
+from server.accounts import auth
 from server.archive import audit, browse, find, render, states
 from server.labels import label
 from server.pages import ctx, guard

@@ -71,7 +71,7 @@ def inspect(job: Job) -> Findings:
 
     from protocol.package.model import PackageError
     from protocol.package.source import open_source
-    from server.catalog import finish_pdf_text, start_pdf_text
+    from server.catalogue.catalog import finish_pdf_text, start_pdf_text
 
     try:
         with open_source(job.package) as source:
@@ -171,7 +171,7 @@ def _warm(parent: int) -> None:
 
     import protocol.pdfa_check  # noqa: F401
     import protocol.signatures  # noqa: F401
-    import server.catalog  # noqa: F401
+    import server.catalogue.catalog  # noqa: F401
 
 
 def _nothing() -> None:

@@ -18,8 +18,8 @@ from werkzeug.exceptions import HTTPException
 from protocol import api
 from protocol.clock import iso_vn
 from protocol.i18n import N_, translate
+from server.accounts.station_auth import error, station_required
 from server.archive import rework
-from server.ingest.auth import error, station_required
 from server.ingest.uploads import file_sha256, part_path, sweep_parts, write_chunk
 from sohoa.weberrors import lang
 

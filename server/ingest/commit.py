@@ -10,9 +10,9 @@ from typing import Any
 
 from protocol.api import Receipt, sign_receipt
 from protocol.clock import iso_vn
-from server.db import Records
 from server.faults import crash_point
 from server.ingest import versions
+from server.records.db import Records
 
 log = logging.getLogger("sohoa.server.ingest")
 

@@ -1,5 +1,5 @@
 """The package store's parts that trust nothing: the chained ledger, each package's own manifest, fixity
-and the start-up reconciliation of store, ledger and catalogue. (server/storage.py writes the packages.)"""
+and the start-up reconciliation of store, ledger and catalogue. (server/store/storage.py writes the packages.)"""
 
 import re
 

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, g, has_request_context, request, session
 from flask.sessions import SecureCookieSessionInterface
 
-from server import auth
+from server.accounts import auth
 from server.labels import label
 from server.pages import guard, lang
 

@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 
 from protocol.errors import Message, say
 from protocol.i18n import N_
-from server import auth, enrollment
+from server.accounts import auth, enrollment
 from server.pages import ctx, lang
 from server.web.blueprint import bp
 from sohoa.weberrors import refuse

@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from protocol.urls import safe_next
-from server import auth
+from server.accounts import auth
 from server.pages import ctx, lang
 from server.web.blueprint import LIMITER_KEY, bp
 from sohoa.webi18n import set_language

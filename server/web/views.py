@@ -52,7 +52,7 @@ def events() -> ResponseReturnValue:
 
 @bp.get("/search")
 def search() -> ResponseReturnValue:
-    from server.catalog import QueryError
+    from server.catalogue.catalog import QueryError
 
     q = request.args.get("q", "").strip()
     try:

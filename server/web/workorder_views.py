@@ -14,7 +14,7 @@ from protocol.errors import say, with_texts
 from protocol.i18n import N_
 from protocol.inputs import InputError, get_list, get_str
 from protocol.topics import Payload
-from server.auth import require_role
+from server.accounts.auth import require_role
 from server.pages import ctx, lang
 from server.web.blueprint import bp
 from server.workorders import InventoryError, assign, import_inventory, overview, read_inventory

@@ -1,6 +1,6 @@
 """Work orders: import from an inventory, assign to stations, notify them, follow each to accepted.
 
-The `workorders` table belongs to server/db.py (stations read it through GET /api/v1/workorders); this
+The `workorders` table belongs to server/records/db.py (stations read it through GET /api/v1/workorders); this
 module writes it through `db.tx()` and keeps what only the supervisor needs (priority flags, where a row
 came from) in its own `workorder_meta` table. A work order's stage on the dashboard:
 

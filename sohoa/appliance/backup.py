@@ -106,8 +106,8 @@ def backup_server(config: Any, dest: Path, *, link_from: Path | None = None) -> 
         os.chmod(dest / KEY, 0o600)
         add(KEY, "key", sha, size)
 
-    from server.storage import VERSION_RE, PackageStore
     from server.store.fixity import audit
+    from server.store.storage import VERSION_RE, PackageStore
 
     store = Path(config.store_dir)
     previous = _manifest_files(link_from) if link_from else {}
@@ -234,7 +234,7 @@ def restore_server(backup: Path, data_dir: Path) -> RestoreReport:
 
 def _restore_into(backup: Path, manifest: dict[str, Any], data_dir: Path, final: Path) -> RestoreReport:
     from server.config import ServerConfig
-    from server.storage import PackageStore
+    from server.store.storage import PackageStore
 
     data_dir.mkdir(parents=True)
     target = ServerConfig(data_dir=data_dir)

@@ -1,7 +1,7 @@
 """`sohoa config check` for the broker settings of server.toml: `broker_files_dir` and `broker_pid_file`.
 
 The running server re-renders mosquitto's `passwd` and `acl` into `broker_files_dir` on every enrol/revoke
-(server.broker.accounts_sync_for), then SIGHUPs the PID in `broker_pid_file`, or leaves the reload to
+(server.mqtt.broker.accounts_sync_for), then SIGHUPs the PID in `broker_pid_file`, or leaves the reload to
 sohoa-broker-reload.path. Each check here names a way that chain silently stops reaching the broker.
 """
 

@@ -174,7 +174,7 @@ def _postgres_url(key: str, url: str) -> list[Problem]:
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
 
-    from server.db import is_postgres
+    from server.config import is_postgres
 
     if not is_postgres(url):
         return [

@@ -1,9 +1,9 @@
 """Two-layer PDF/A-2b per document: the page images at 100% scale with Tesseract's invisible text on top.
 
 img2pdf places each page as a JPEG without re-encoding it (page size = pixels / dpi * 72), pikepdf lays
-the text-only page from Tesseract over it as a form XObject and adds what PDF/A-2b needs: XMP with the
-pdfaid identification and the document's metadata, an sRGB OutputIntent, a trailer /ID. No Ghostscript:
-it would re-encode the images.
+the text-only page from Tesseract over it as a form XObject and adds what PDF/A-2b needs: the
+identification of protocol/pdfa.py (XMP agreeing with Info, with the document's metadata; an sRGB
+OutputIntent; the language) and a trailer /ID. No Ghostscript: it would re-encode the images.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import cv2
 import img2pdf
 import numpy as np
 import pikepdf
-from PIL import ImageCms
 
-from protocol.clock import VN_TZ, iso_vn
+from protocol import pdfa
+from protocol.clock import VN_TZ
 from protocol.durable import write_atomic
 from protocol.errors import UserError
 from protocol.hashing import sha256_bytes
@@ -70,11 +70,6 @@ class PdfBuildError(UserError):
 TEXT_LAYER_APP = "/SohoaOCR"
 
 
-def srgb_icc() -> bytes:
-    """An sRGB ICC profile made by LittleCMS (no file to ship or find)."""
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-
-
 def page_jpeg(image: np.ndarray, *, dpi: float) -> bytes:
     """The page's image layer: colour JPEG (CAP-05 wants RGB at 8 bpc even for a grey original) with its DPI.
 
@@ -104,11 +99,6 @@ def _jpeg(page: PdfPage) -> bytes:
     return page.jpeg if page.jpeg is not None else page_jpeg(read_colour(page.image_path), dpi=page.dpi)
 
 
-def _pdf_date(moment: datetime) -> str:
-    moment = moment.astimezone(VN_TZ)
-    return moment.strftime("D:%Y%m%d%H%M%S+07'00'")
-
-
 def _overlay_text(pdf: pikepdf.Pdf, page: pikepdf.Page, text_pdf: bytes | None) -> None:
     """Lay Tesseract's text page over the image page, scaled to the same box (both come from the DPI).
 
@@ -131,60 +121,12 @@ def _overlay_text(pdf: pikepdf.Pdf, page: pikepdf.Page, text_pdf: bytes | None) 
     form.PieceInfo = pikepdf.Dictionary(
         {
             TEXT_LAYER_APP: pikepdf.Dictionary(
-                LastModified=pikepdf.String(_pdf_date(datetime.now(VN_TZ))),
+                LastModified=pikepdf.String(pdfa.pdf_date(datetime.now(VN_TZ))),
                 Private=pikepdf.Dictionary(TextLayer=True, Empty=empty),
             )
         }
     )
     page.add_overlay(form, pikepdf.Rectangle(*box))
-
-
-def _set_metadata(pdf: pikepdf.Pdf, meta: PdfMeta) -> None:
-    created = meta.created.astimezone(VN_TZ)
-    iso = iso_vn(created, millis=False)
-    with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as xmp:
-        xmp["pdfaid:part"] = "2"
-        xmp["pdfaid:conformance"] = "B"
-        xmp["dc:title"] = meta.title
-        xmp["dc:creator"] = [meta.agency]
-        xmp["dc:description"] = meta.title
-        xmp["dc:identifier"] = meta.doc_id
-        xmp["dc:language"] = {meta.language}
-        xmp["dc:source"] = meta.doc_code
-        xmp["xmp:CreateDate"] = iso
-        xmp["xmp:ModifyDate"] = iso
-        xmp["xmp:MetadataDate"] = iso
-        xmp["xmp:CreatorTool"] = PRODUCER
-        xmp["pdf:Producer"] = PRODUCER
-        xmp["pdf:Keywords"] = f"{meta.doc_id} {meta.doc_code}"
-    # The Info dictionary must say the same as the XMP (PDF/A-2 6.6.3). No /Producer in Info: pyHanko
-    # appends itself to an existing Info /Producer but writes only its own name into the XMP, which would
-    # make the signed file disagree with itself; without one, it writes the same value into both.
-    pdf.docinfo = pdf.make_indirect(
-        pikepdf.Dictionary(
-            Title=pikepdf.String(meta.title),
-            Author=pikepdf.String(meta.agency),
-            Subject=pikepdf.String(meta.title),
-            Keywords=pikepdf.String(f"{meta.doc_id} {meta.doc_code}"),
-            Creator=pikepdf.String(PRODUCER),
-            CreationDate=pikepdf.String(_pdf_date(created)),
-            ModDate=pikepdf.String(_pdf_date(created)),
-        )
-    )
-
-
-def _add_output_intent(pdf: pikepdf.Pdf) -> None:
-    icc = pdf.make_stream(srgb_icc())
-    icc.N = 3
-    intent = pikepdf.Dictionary(
-        Type=pikepdf.Name.OutputIntent,
-        S=pikepdf.Name.GTS_PDFA1,
-        OutputConditionIdentifier=pikepdf.String("sRGB IEC61966-2.1"),
-        RegistryName=pikepdf.String("http://www.color.org"),
-        Info=pikepdf.String("sRGB IEC61966-2.1"),
-        DestOutputProfile=icc,
-    )
-    pdf.Root.OutputIntents = pikepdf.Array([pdf.make_indirect(intent)])
 
 
 def build_pdfa_bytes(pages: list[PdfPage], *, meta: PdfMeta) -> bytes:
@@ -205,9 +147,10 @@ def build_pdfa_bytes(pages: list[PdfPage], *, meta: PdfMeta) -> bytes:
     with pikepdf.open(io.BytesIO(raw)) as pdf:
         for pdf_page, source in zip(pdf.pages, pages, strict=True):
             _overlay_text(pdf, pdf_page, source.text_pdf)
-        _set_metadata(pdf, meta)
-        _add_output_intent(pdf)
-        pdf.Root.Lang = pikepdf.String(meta.language)
+        keywords = f"{meta.doc_id} {meta.doc_code}"
+        pdfa.identify(pdf, title=meta.title, author=meta.agency, when=meta.created, tool=PRODUCER,
+                      language=meta.language, subject=meta.title, keywords=keywords, identifier=meta.doc_id,
+                      source=meta.doc_code)
         out = io.BytesIO()
         pdf.save(
             out,

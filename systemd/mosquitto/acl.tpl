@@ -1,4 +1,4 @@
-# sohoa broker ACL, rendered by server/broker.py from systemd/mosquitto/acl.tpl.
+# sohoa broker ACL, rendered by server/mqtt/broker.py from systemd/mosquitto/acl.tpl.
 # Usernames of stations are station ids ([a-z0-9-]{1,32}); %u below is the connecting username.
 
 # The server account reads every station's telemetry and writes the server's notifications.

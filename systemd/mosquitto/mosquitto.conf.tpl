@@ -1,5 +1,5 @@
 # sohoa MQTT broker, Mosquitto 2.0.
-# Rendered by server/broker.py (write_broker_files) from systemd/mosquitto/mosquitto.conf.tpl; the same
+# Rendered by server/mqtt/broker.py (write_broker_files) from systemd/mosquitto/mosquitto.conf.tpl; the same
 # template makes the production file and the one tests and the demo run. Do not edit the rendered copy.
 # MQTT carries telemetry and notifications only: packages always travel over the sync API.
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from server.storage import PackageStore
+from server.store.storage import PackageStore
 from sohoa.appliance.backup import (
     BackupError,
     backup_server,
@@ -49,8 +49,8 @@ def test_backup_restore_into_empty_folder_passes_fixity(loaded_server, tmp_path:
     assert report.packages == 2 and report.fixity["clean"] and report.catalog_paths_rewritten == 2
     # The restored server is whole: its own fixity audit, catalog search, station account, receipt key.
     assert PackageStore(tmp_path / "restored/store").fixity().clean
-    from server.catalog import Catalog
-    from server.db import ServerDB
+    from server.catalogue.catalog import Catalog
+    from server.records.db import ServerDB
 
     assert len(Catalog(tmp_path / "restored/catalog.db").search("dong nai")) >= 1
     assert [s["id"] for s in ServerDB(tmp_path / "restored/server.db").stations()] == ["tram-01"]

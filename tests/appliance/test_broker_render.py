@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from server.broker import BrokerProcess, connect_client, free_port
+from server.mqtt.broker import BrokerProcess, connect_client, free_port
 
 
 def _sohoa(*args: str) -> subprocess.CompletedProcess:

@@ -134,7 +134,7 @@ def test_cli_exit_codes_and_lines(station_toml: Path, tmp_path: Path) -> None:
 
 def _broker_server_toml(tmp_path: Path, *, render: bool = True, **extra: str) -> tuple[Path, Path]:
     """A server.toml managing the broker's accounts in `tmp_path/broker`, rendered from the real templates."""
-    from server.broker import BrokerConfig, free_port, write_broker_files
+    from server.mqtt.broker import BrokerConfig, free_port, write_broker_files
 
     data = tmp_path / "srv"
     data.mkdir()
@@ -164,7 +164,7 @@ def _broker_problems(path: Path, **kwargs: str) -> dict[str, list[str]]:
 
 
 def test_broker_files_with_a_running_broker_then_a_stale_pid_file(tmp_path: Path) -> None:
-    from server.broker import BrokerProcess
+    from server.mqtt.broker import BrokerProcess
 
     pid_file = tmp_path / "mosquitto.pid"
     path, folder = _broker_server_toml(tmp_path, broker_pid_file=str(pid_file))

@@ -169,8 +169,8 @@ def archivist_accept(loop: dict, objid: str, shot: bool) -> None:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def loop(request, tmp_path_factory) -> Iterator[dict]:
     from protocol.metadata import file_code
-    from server.auth import create_user
-    from server.db import open_server_db
+    from server.accounts.auth import create_user
+    from server.databases import open_server_db
     from sohoa.samplepages import write_sample_folder
     from station.auth import Accounts
     from station.output.keys import ensure_demo_ca
@@ -283,8 +283,8 @@ def test_returned_hoso_is_fixed_on_the_station_and_stored_as_version_2(loop):
     from protocol.package import read_package
     from protocol.package.premis import previous_version
     from server.archive import states
-    from server.catalog_factory import open_catalog
-    from server.storage import PackageStore
+    from server.databases import open_catalog
+    from server.store.storage import PackageStore
 
     op = Station(loop["station"])
     bid = op.call("POST", "/api/batches", record=loop["record"], expected_sheets=2,

@@ -28,7 +28,7 @@ SHOTS = ROOT / "docs" / "screenshots"
 def test_browse_read_and_find_in_the_archive(archive):  # noqa: F811 - fixture
     from playwright.sync_api import expect, sync_playwright
 
-    from server.catalog import fold
+    from server.catalogue.catalog import fold
 
     assert Path(CHROMIUM).exists(), "Debian's chromium is needed: apt-get install chromium"
     SHOTS.mkdir(parents=True, exist_ok=True)

@@ -53,7 +53,7 @@ def _spawn(name: str, conf: Path, log: Path, health: str) -> subprocess.Popen:
 def floor(tmp_path_factory) -> Iterator[dict]:
     """The archive server (one station account, fonds, work order) and the station, as two processes."""
     from protocol.metadata import file_code
-    from server.db import ServerDB
+    from server.records.db import ServerDB
     from sohoa.samplepages import write_sample_folder
     from station.auth import Accounts
     from station.output.keys import ensure_demo_ca

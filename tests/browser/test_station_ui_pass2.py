@@ -32,7 +32,7 @@ def _page(browser, url: str, tok: str, *, touch: bool = False):  # noqa: F811
 def _order(fl: dict, notation: str, expected: int = 1, record: dict | None = None) -> str:
     """A real work order on the floor's server, assigned to its station (the station opens a batch only for
     a work order in the server's list: an invented id is refused)."""
-    from server.db import ServerDB
+    from server.records.db import ServerDB
     from tests.browser.test_station_ui import STATION_ID
 
     rec = {**RECORD, "notation": notation, **(record or {})}
@@ -395,7 +395,7 @@ def test_flags_summary_and_accept_a_kind_in_one_tap(floor, browser):  # noqa: F8
 def test_work_order_profile_sets_the_thresholds(floor, browser):  # noqa: F811
     """The test scanner's page has low contrast and ink at the edge by the station's thresholds; a work order
     whose profile allows that gets pages without those flags; the same page without the profile has them."""
-    from server.db import ServerDB
+    from server.records.db import ServerDB
     from tests.browser.test_station_ui import STATION_ID
 
     url = floor["station"]
@@ -648,8 +648,8 @@ def _view_of(page) -> dict:
 def test_work_orders_hidden_when_done_reopened_and_cached(floor, browser):  # noqa: F811
     import re
 
-    from server.auth import create_user
-    from server.db import ServerDB
+    from server.accounts.auth import create_user
+    from server.records.db import ServerDB
     from tests.browser.test_station_ui import STATION_ID
 
     url, server = floor["station"], floor["server"]

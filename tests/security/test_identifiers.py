@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from protocol.ids import IdError, check_operator_code, check_station_id
-from server.broker import BrokerProcess, connect_client, free_port
+from server.mqtt.broker import BrokerProcess, connect_client, free_port
 
 BAD = ["Bad ID", "../x", "x/../../y", "", "a" * 200, "st+", "#", "st/a", "ÿ", "ST-A", "st a"]
 
@@ -40,7 +40,7 @@ def test_add_station_refuses_bad_ids_and_broker_config_survives_an_old_bad_row(t
         assert "Traceback" not in out.stderr
     good = json.loads(_sohoa("server", "--config", str(toml), "add-station", "st-one").stdout)
     # A row written before the rule existed (or by hand): it must not break every other station.
-    from server.db import ServerDB
+    from server.records.db import ServerDB
 
     db = ServerDB(tmp_path / "server" / "server.db")
     with db.tx() as conn:

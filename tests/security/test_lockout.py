@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from server.operators import set_operator
+from server.accounts.operators import set_operator
 from sohoa.limits import AttemptLimiter
 from tests.support.web import ADMIN, csrf_from
 
@@ -22,7 +22,7 @@ def _login(url: str, name: str, password: str, forwarded: str | None = None) -> 
 
 
 def test_stranger_cannot_lock_out_the_owner_and_waits_grow(server_process):
-    from server import auth
+    from server.accounts import auth
 
     with open(server_process.config, "a", encoding="utf-8") as toml:
         toml.write('trusted_proxy = "127.0.0.1"\n')
@@ -35,7 +35,7 @@ def test_stranger_cannot_lock_out_the_owner_and_waits_grow(server_process):
 
 
 def test_forwarded_address_not_believed_without_a_configured_proxy(server_process):
-    from server import auth
+    from server.accounts import auth
 
     server_process.start()  # no trusted_proxy
     auth.create_user(server_process.data_dir / "server.db", *ADMIN, role="admin")

@@ -8,7 +8,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from protocol.topics import station_topic
-from server.broker import BrokerConfig, BrokerProcess, free_port
+from server.mqtt.broker import BrokerConfig, BrokerProcess, free_port
 from tests.support.wait import wait_until
 
 ACCOUNTS = {"server": "server-pw", "st-a": "pw-a", "st-b": "pw-b"}
@@ -58,7 +58,7 @@ def test_station_cannot_kick_another_by_its_client_id(tmp_path):
 
 
 def test_option_is_on_the_listener_not_before_it(tmp_path):
-    from server.broker import write_broker_files
+    from server.mqtt.broker import write_broker_files
 
     conf = write_broker_files(tmp_path / "b", BrokerConfig(port=free_port(), accounts=ACCOUNTS,
                                                            server_user="server")).read_text()

@@ -7,7 +7,7 @@ import threading
 import time
 
 from protocol.package.model import DocumentEntry, PackageContents
-from server.catalog import MAX_QUERY_TERMS, Catalog
+from server.catalogue.catalog import MAX_QUERY_TERMS, Catalog
 from tests.support.web import ADMIN, web_login
 
 WORDS = "quyết định giao đất cho hộ ông bà xã huyện tỉnh năm số về việc cấp giấy chứng nhận quyền sử dụng".split()

@@ -3,8 +3,8 @@ printed once by add-station, and the real broker still accepts it. A row written
 
 from __future__ import annotations
 
-from server.broker import BrokerConfig, BrokerProcess, connect_client, free_port, hash_password, is_password_hash
-from server.db import ServerDB
+from server.mqtt.broker import BrokerConfig, BrokerProcess, connect_client, free_port, hash_password, is_password_hash
+from server.records.db import ServerDB
 
 
 def test_mqtt_password_only_hashed_at_rest_and_the_broker_accepts_it(tmp_path):

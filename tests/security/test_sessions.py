@@ -26,7 +26,7 @@ def test_logout_ends_the_session_even_for_a_copied_cookie(archive):
 
 
 def test_disabling_the_account_ends_its_sessions(archive):
-    from server import auth
+    from server.accounts import auth
 
     session = web_login(archive.url, *SUPERVISOR)
     cookie = session.cookies["session"]
@@ -59,7 +59,7 @@ def _set_cookie(resp: requests.Response) -> str:
 
 
 def test_cookie_flags_plain_and_behind_tls(server_process):
-    from server import auth
+    from server.accounts import auth
 
     with open(server_process.config, "a", encoding="utf-8") as toml:
         toml.write('trusted_proxy = "127.0.0.1"\n')  # the TLS proxy's X-Forwarded-Proto is believed

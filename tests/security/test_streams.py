@@ -32,7 +32,7 @@ def _cookie(session: requests.Session) -> str:
 
 
 def test_fifty_dashboard_streams_leave_uploads_and_pages_working(server_process):
-    from server import auth
+    from server.accounts import auth
 
     creds = server_process.add_station("st-a")
     server_process.start()

@@ -13,7 +13,7 @@ import requests
 from archive_support import build_and_send
 from test_catalog_pg import pg_database
 
-from server.auth import create_user
+from server.accounts.auth import create_user
 from tests.support.web import ADMIN, ARCHIVIST, csrf_from
 from tests.support.web import web_login as login
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from server.auth import create_user
+from server.accounts.auth import create_user
 from tests.support.web import ADMIN, ARCHIVIST, SUPERVISOR, web_login
 
 FILE_CODE = "000.00.00.H47.2001.160.VP"
@@ -34,7 +34,7 @@ class Archive:
 
 def distinctive_word(page_texts: list[str], page: int) -> str:
     """A word (with diacritics where possible) found on `page` (1-based) and on no other page."""
-    from server.catalog import fold
+    from server.catalogue.catalog import fold
 
     others = fold(" ".join(t for i, t in enumerate(page_texts) if i != page - 1))
     words = [w for w in re.findall(r"\w{4,}", page_texts[page - 1]) if w.isalpha() and fold(w) not in others]
@@ -97,7 +97,7 @@ def build_and_send(tmp_path: Path, pdf: Path, context: Any, url: str, *, station
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory, demo_keys, three_page_pdf):
     from server.app import build_context
-    from server.catalog import pdf_text
+    from server.catalogue.catalog import pdf_text
     from server.config import ServerConfig
     from tests.support.servers import serving
 

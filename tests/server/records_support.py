@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from test_catalog_pg import pg_database
 
-from server.db import Records, open_server_db
+from server.databases import open_server_db
+from server.records.db import Records
 
 BACKENDS = ["sqlite", "postgresql"]
 

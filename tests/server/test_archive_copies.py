@@ -192,6 +192,9 @@ def test_certified_dip_keeps_the_original_and_describes_the_request(signing, dem
         assert item in text, item
     verdict = validate_pdf_signatures(sheet_path, trust_roots=[demo_keys.ca_pem.read_bytes()])
     assert verdict.ok, verdict.reasons
+    from protocol.pdfa_check import check_pdfa
+
+    assert check_pdfa(sheet_path, capture=False) == [], "the authentication sheet is a PDF/A-2b of its own"
     orig_path = tmp_path / "original.pdf"
     orig_path.write_bytes(original)
     assert validate_pdf_signatures(orig_path, trust_roots=[demo_keys.ca_pem.read_bytes()]).ok

@@ -12,7 +12,7 @@ from test_catalog_pg import open_new  # noqa: F401 - fixture
 
 from protocol.package.model import DocumentEntry, PackageContents
 from server.archive import audit, find
-from server.catalog import fold
+from server.catalogue.catalog import fold
 
 
 def _find(archive, **params):  # noqa: F811 - fixture

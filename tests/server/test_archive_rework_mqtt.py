@@ -19,7 +19,7 @@ def test_validated_return_is_announced_to_the_maker_station_only(broker, make_pa
                                                                  demo_keys):
     from server.app import build_context, create_app
     from server.config import ServerConfig
-    from server.monitor import Monitor
+    from server.monitoring.monitor import Monitor
     from tests.support.servers import LiveServer, close_context
 
     context = build_context(ServerConfig(data_dir=tmp_path / "server", trust_roots=[demo_keys.ca_pem]))

@@ -16,8 +16,8 @@ from archive_support import (  # noqa: F401 - fixtures
     three_page_pdf,
 )
 
+from server.accounts.auth import create_user
 from server.archive import audit
-from server.auth import create_user
 from tests.support.records import AGENCY
 from tests.support.servers import serving
 from tests.support.web import ARCHIVIST, web_login
@@ -64,7 +64,7 @@ def test_viewer_page_lists_every_page(archive):  # noqa: F811 - fixture
 
 def test_text_layer_positions_and_hits(archive):  # noqa: F811 - fixture
     word = distinctive_word(archive.page_texts, 2)
-    from server.catalog import fold
+    from server.catalogue.catalog import fold
 
     layer = archive.session().get(_base(archive) + "/text/2", params={"q": fold(word)}, timeout=30).json()
     assert layer["page"] == 2 and layer["width"] > 500 and layer["words"]

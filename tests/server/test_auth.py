@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from server import auth
+from server.accounts import auth
 from tests.support.web import ADMIN, SUPERVISOR, csrf_from, web_login
 
 

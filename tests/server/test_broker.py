@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from protocol.topics import ReceiptPayload, all_stations_filter, server_topic, station_topic
-from server.broker import (
+from server.mqtt.broker import (
     BrokerConfig,
     BrokerError,
     BrokerProcess,

@@ -13,8 +13,8 @@ import threading
 import time
 from pathlib import Path
 
-from server.auth import create_user
-from server.broker import BrokerConfig, BrokerProcess, connect_client, free_port
+from server.accounts.auth import create_user
+from server.mqtt.broker import BrokerConfig, BrokerProcess, connect_client, free_port
 from tests.support.wait import wait_until
 from tests.support.web import ADMIN, csrf_from, web_login
 
@@ -106,8 +106,8 @@ def test_revoked_station_is_refused_by_the_broker_of_a_running_server(server_pro
 def test_broker_files_without_the_server_password_is_a_clear_error(tmp_path: Path):
     import pytest
 
-    from server.broker import BrokerError, accounts_sync_for
     from server.config import ServerConfig
+    from server.mqtt.broker import BrokerError, accounts_sync_for
 
     config = ServerConfig(data_dir=tmp_path, broker_files_dir=tmp_path / "broker")
     with pytest.raises(BrokerError, match="broker_password_file"):

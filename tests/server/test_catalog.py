@@ -8,7 +8,7 @@ import pytest
 
 from protocol.package import read_package
 from protocol.package.sample import build_sample
-from server.catalog import Catalog, fold
+from server.catalogue.catalog import Catalog, fold
 
 
 @pytest.fixture(scope="module")

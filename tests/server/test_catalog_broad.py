@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from protocol.package.model import DocumentEntry, PackageContents
-from server.catalog import Catalog, Hit, fold
+from server.catalogue.catalog import Catalog, Hit, fold
 
 PACKAGES = 90
 

@@ -14,9 +14,10 @@ import pytest
 
 from protocol.package import read_package
 from protocol.package.sample import build_sample
-from server.catalog import Catalog
-from server.catalog_factory import is_postgres, open_catalog
-from server.catalog_pg import PgCatalog, tsquery, tsvector
+from server.catalogue.catalog import Catalog
+from server.catalogue.catalog_pg import PgCatalog, tsquery, tsvector
+from server.config import is_postgres
+from server.databases import open_catalog
 
 # The admin connection that creates and drops the test databases: the local socket as the OS user (peer
 # auth); scripts/bootstrap.sh starts the cluster and creates that role when needed.

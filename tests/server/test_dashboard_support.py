@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import requests
 
-from server.auth import create_user
-from server.broker import BrokerConfig, BrokerProcess, free_port
+from server.accounts.auth import create_user
+from server.mqtt.broker import BrokerConfig, BrokerProcess, free_port
 from tests.support.web import ADMIN, SUPERVISOR
 
 STATIONS = ("st-a", "st-b")
@@ -46,7 +46,7 @@ def start_floor(tmp_path: Path, *, stations: tuple[str, ...] = STATIONS, monitor
                 ) -> Iterator[Floor]:
     from server.app import build_context
     from server.config import ServerConfig
-    from server.monitor import Monitor
+    from server.monitoring.monitor import Monitor
     from tests.support.servers import serving
 
     context = build_context(ServerConfig(data_dir=tmp_path / "server"))

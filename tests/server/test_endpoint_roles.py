@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from protocol import api
-from server import auth
+from server.accounts import auth
 from tests.support.web import ADMIN, ARCHIVIST, SUPERVISOR
 
 PUBLIC, STATION, SUPERVISOR_ROLE, ADMIN_ROLE = "public", "station", "supervisor", "admin"

@@ -18,8 +18,8 @@ import requests
 from records_support import records_target  # noqa: F401 - fixture
 
 from protocol import api
-from server import auth, enrollment
-from server.broker import BrokerConfig, BrokerProcess, connect_client, free_port
+from server.accounts import auth, enrollment
+from server.mqtt.broker import BrokerConfig, BrokerProcess, connect_client, free_port
 from station.enroll import EnrollError, enroll, update_station_toml
 from station.sync.client import SyncClient, SyncError
 from tests.support.servers import nginx_site
@@ -33,8 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 def server(tmp_path: Path, records_target):  # noqa: F811 - fixture: records in SQLite, then in PostgreSQL
     """Server app + a live mosquitto whose accounts follow the station table (BrokerSync, SIGHUP)."""
     from server.app import build_context, create_app
-    from server.config import ServerConfig
-    from server.db import is_postgres
+    from server.config import ServerConfig, is_postgres
     from tests.support.servers import serving
 
     database = str(records_target) if is_postgres(records_target) else ""

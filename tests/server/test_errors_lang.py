@@ -10,7 +10,7 @@ import pytest
 
 from protocol.errors import NotFound
 from protocol.i18n import N_
-from server import auth
+from server.accounts import auth
 from tests.support.web import SUPERVISOR, web_login
 
 

@@ -15,10 +15,10 @@ from eark_support import unexplained, validate  # noqa: E402
 
 from protocol.hashing import sha256_file  # noqa: E402
 from protocol.package import read_package  # noqa: E402
-from server.catalog import Catalog  # noqa: E402
+from server.catalogue.catalog import Catalog  # noqa: E402
 from server.checks import STRUCTURAL, run_checks  # noqa: E402
 from server.config import ServerConfig  # noqa: E402
-from server.storage import PackageStore  # noqa: E402
+from server.store.storage import PackageStore  # noqa: E402
 
 LEGACY = Path(__file__).resolve().parent.parent / "data" / "legacy"
 REWRITTEN = {"METS.xml", "representations/rep1/METS.xml", "metadata/preservation/PREMIS.xml"}

@@ -11,8 +11,8 @@ import sqlite_utils
 from protocol.errors import Message, say
 from protocol.i18n import N_
 from protocol.topics import EventPayload, ProgressPayload, StatePayload, WorkOrderPayload, station_topic
-from server.broker import BrokerConfig, BrokerProcess, connect_client, free_port
-from server.monitor import Monitor
+from server.monitoring.monitor import Monitor
+from server.mqtt.broker import BrokerConfig, BrokerProcess, connect_client, free_port
 from station.telemetry import Telemetry
 from tests.support.wait import wait_until
 

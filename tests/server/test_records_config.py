@@ -13,8 +13,9 @@ from test_catalog_pg import pg_database
 
 from server.app import build_context
 from server.config import load_config
-from server.db import ServerDB, open_server_db
-from server.db_pg import PgServerDB
+from server.databases import open_server_db
+from server.records.db import ServerDB
+from server.records.db_pg import PgServerDB
 from sohoa.appliance.config_check import check_server_config
 from tests.support.servers import close_context
 
@@ -60,7 +61,7 @@ def test_server_and_admin_commands_use_postgres_when_set(tmp_path: Path) -> None
             assert added.returncode == 0, added.stderr
             assert context.db.authenticate("tram-01", json.loads(added.stdout)["token"])
             assert run("add-operator", "op-01", "--name", "Lê Thị Hoa", stdin="2468\n").returncode == 0
-            from server.operators import operators
+            from server.accounts.operators import operators
 
             assert [o["code"] for o in operators(context.db)] == ["op-01"]
             assert run("revoke-station", "tram-01").returncode == 0

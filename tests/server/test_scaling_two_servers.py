@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from protocol.package import read_package
-from server.catalog_pg import PgCatalog
-from server.db import open_server_db
-from server.keys import load_or_create_key
-from server.storage import VERSION_RE, PackageStore
+from server.accounts.keys import load_or_create_key
+from server.catalogue.catalog_pg import PgCatalog
+from server.databases import open_server_db
+from server.store.storage import VERSION_RE, PackageStore
 from station.sync.client import SyncClient, SyncError
 from tests.server.test_catalog_pg import pg_database
 from tests.server.test_two_servers import _server

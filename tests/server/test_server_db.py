@@ -15,9 +15,10 @@ import pytest
 from records_support import open_records, records, records_target  # noqa: F401 - fixtures
 from test_catalog_pg import PG_ADMIN, pg_database
 
-from server import auth, enrollment, operators
-from server.db import Records, ServerDB, open_server_db
-from server.db_pg import PgServerDB, pg_sql
+from server.accounts import auth, enrollment, operators
+from server.databases import open_server_db
+from server.records.db import Records, ServerDB
+from server.records.db_pg import PgServerDB, pg_sql
 from server.workorders.orders import ProgressTracker, assign, overview
 
 SHA = "AB" * 32
@@ -68,7 +69,7 @@ def test_station_added_at_one_server_authenticates_at_the_other_until_revoked(op
     creds = one.add_station("tram-01", name="Trạm tầng 2")
     assert other.authenticate("tram-01", creds["token"])
     assert not other.authenticate("tram-01", "not-the-token") and not other.authenticate("tram-99", creds["token"])
-    from server.broker import verify_password
+    from server.mqtt.broker import verify_password
 
     accounts = other.mqtt_accounts()  # the broker's hash, never the password itself
     assert list(accounts) == ["tram-01"] and verify_password(creds["mqtt_password"], accounts["tram-01"])

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from protocol.hashing import sha256_file
-from server.storage import PackageStore, StorageError
+from server.store.storage import PackageStore, StorageError
 from tests.support.wait import wait_until
 
 OBJID = "urn:G09:uuid-0F203B84-6641-4CDA-9F52-DAAE55FEF6B1"
@@ -75,7 +75,7 @@ def test_kill_9_mid_put_leaves_nothing_visible(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     script = textwrap.dedent(f"""
         from pathlib import Path
-        from server.storage import PackageStore
+        from server.store.storage import PackageStore
         PackageStore(Path({str(tmp_path / 'store')!r}), backup_root=Path({str(tmp_path / 'backup')!r})).put(
             Path({str(fifo)!r}), objid={OBJID!r}, sha256="A" * 64)
     """)

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from protocol.hashing import sha256_file
 from server.faults import ENV
-from server.storage import PackageStore
 from server.store.recover import reconcile_store
+from server.store.storage import PackageStore
 
 
 @pytest.fixture
@@ -126,7 +126,7 @@ def _store_crashing_after_rename(tmp_path: Path, pkg) -> int:
     """A real process storing `pkg`, SIGKILLed at the named point between the rename and the ledger write."""
     script = textwrap.dedent(f"""
         from pathlib import Path
-        from server.storage import PackageStore
+        from server.store.storage import PackageStore
         PackageStore(Path({str(tmp_path / 'store')!r}), backup_root=Path({str(tmp_path / 'backup')!r})).put(
             Path({str(pkg.path)!r}), objid={pkg.objid!r}, sha256={pkg.sha256!r})
     """)

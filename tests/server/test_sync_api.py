@@ -11,7 +11,7 @@ import requests
 from records_support import records_target  # noqa: F401 - fixture
 
 from protocol import api
-from server.db import is_postgres
+from server.config import is_postgres
 from station.sync.client import SyncClient, SyncError
 
 

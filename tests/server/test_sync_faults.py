@@ -18,10 +18,10 @@ import requests
 
 from protocol import api
 from protocol.clock import now_vn, parse_iso
-from server.catalog import Catalog
-from server.db import ServerDB
+from server.catalogue.catalog import Catalog
 from server.faults import ENV, POINTS
-from server.storage import VERSION_RE, PackageStore
+from server.records.db import ServerDB
+from server.store.storage import VERSION_RE, PackageStore
 from station.sync.client import SyncClient, SyncError
 from tests.support.servers import close_context
 from tests.support.wait import wait_until

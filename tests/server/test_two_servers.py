@@ -26,11 +26,11 @@ import requests
 
 from protocol import api
 from protocol.package import read_package
-from server import auth
-from server.catalog_pg import PgCatalog
-from server.db import open_server_db
-from server.keys import load_or_create_key
-from server.storage import VERSION_RE, PackageStore
+from server.accounts import auth
+from server.accounts.keys import load_or_create_key
+from server.catalogue.catalog_pg import PgCatalog
+from server.databases import open_server_db
+from server.store.storage import VERSION_RE, PackageStore
 from station.enroll import EnrollError, enroll
 from station.sync.client import SyncClient, SyncError
 from tests.server.test_catalog_pg import pg_database
@@ -239,7 +239,7 @@ def _web_account_shared(servers: list[ServerProcess], url: str, shared: Path) ->
 PUT_SCRIPT = """
 import sys
 from pathlib import Path
-from server.storage import PackageStore
+from server.store.storage import PackageStore
 store = PackageStore(Path(sys.argv[1]))
 stored = store.put(Path(sys.argv[2]), objid=sys.argv[3], sha256=sys.argv[4])
 print(stored.version)
@@ -292,7 +292,8 @@ def test_starting_server_keeps_anothers_temp_file(tmp_path: Path) -> None:
     with open(root / ".lock", "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # as PackageStore.put does while writing
         opener = subprocess.Popen(
-            [sys.executable, "-c", f"from server.storage import PackageStore; PackageStore({str(root)!r})"], cwd=ROOT
+            [sys.executable, "-c", f"from server.store.storage import PackageStore; PackageStore({str(root)!r})"],
+            cwd=ROOT,
         )
         # The opener has reached its clean-up when it waits on the lock (a "->" line of /proc/locks): a start-up
         # that did not wait would have cleaned by then. Below, once unlocked, the same probe sees the file go.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.operators import deactivate_operator, set_operator
+from server.accounts.operators import deactivate_operator, set_operator
 from station.auth import Accounts, AuthError, Offline
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from protocol.errors import Message
 from protocol.topics import EventPayload, StatePayload, all_stations_filter, station_topic
-from server.broker import BrokerConfig, BrokerProcess, connect_client, free_port
+from server.mqtt.broker import BrokerConfig, BrokerProcess, connect_client, free_port
 from station.telemetry import Telemetry
 from tests.support.wait import wait_until
 

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from protocol.topics import all_stations_filter
-from server.broker import BrokerProcess, connect_client, free_port
+from server.mqtt.broker import BrokerProcess, connect_client, free_port
 from sohoa.appliance.tls import make_ca, make_server_cert
 from tests.support.wait import wait_until
 

@@ -6,7 +6,7 @@ from tests.support.web import login
 
 
 def _candidate(live, context, *, fingerprint=None):
-    from server.discovery import key_fingerprint
+    from server.accounts.discovery import key_fingerprint
 
     return {"name": "Lưu trữ tỉnh Đồng Nai", "api_url": live.url,
             "fingerprint": fingerprint or key_fingerprint(context.public_key_pem),

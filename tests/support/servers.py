@@ -81,7 +81,7 @@ class ServerProcess:
         self.proc = None
 
     def add_station(self, station_id: str) -> dict[str, str]:
-        from server.db import ServerDB
+        from server.records.db import ServerDB
 
         db = ServerDB(self.data_dir / "server.db")
         try:

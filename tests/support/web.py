@@ -99,7 +99,7 @@ class Archive:
 
 
 def make_archive(tmp_path: Path, **config_kw: Any) -> Iterator[Archive]:
-    from server import auth
+    from server.accounts import auth
     from server.app import build_context, create_app
     from server.config import ServerConfig
 

@@ -16,14 +16,14 @@ from protocol.package import read_package
 from protocol.package.migrate import migrate_package
 from server.checks import STRUCTURAL, run_checks
 from server.config import ServerConfig
-from server.storage import PackageStore
+from server.store.storage import PackageStore
 
 log = logging.getLogger(__name__)
 
 
 def migrate_stored_packages(config: ServerConfig, *, dry_run: bool = False) -> dict:
     """{"migrated": [...], "conformant": [...], "failed": [...]} over the latest version of every OBJID."""
-    from server.catalog_factory import open_catalog
+    from server.databases import open_catalog
 
     store = PackageStore(config.store_dir, backup_root=config.backup_dir)
     catalog = open_catalog(config.catalog_url or config.catalog_path)

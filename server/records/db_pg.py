@@ -1,6 +1,6 @@
 """The server's records in PostgreSQL, shared by several server processes (same methods as ServerDB).
 
-Every statement comes from `server/db.py: Records`, written with `?` placeholders; `_PgConn` rewrites them
+Every statement comes from `server/records/db.py: Records`, written with `?` placeholders; `_PgConn` rewrites them
 for psycopg. One connection per thread, autocommit outside `tx()`; transactions run at READ COMMITTED,
 where the statements that must not race rely on what PostgreSQL guarantees there: `INSERT ... ON
 CONFLICT DO NOTHING` waits for a concurrent insert of the same key and then does nothing, and an `UPDATE
@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from server.db import POSTGRES, Records
+from server.records.db import POSTGRES, Records
 
 log = logging.getLogger("sohoa.server.db")
 DISK_FULL = "53100"  # SQLSTATE disk_full
@@ -68,7 +68,7 @@ class PgServerDB(Records):
         self._opened: weakref.WeakSet[_PgConn] = weakref.WeakSet()  # for close(); weak, see _PgConn
         self._opened_lock = threading.Lock()
         from protocol.migrations import migrate_postgres
-        from server.db_migrations import RECORDS
+        from server.records.migrations import RECORDS
 
         migrate_postgres(self._conn().raw, RECORDS, component="records", url=url, backup_dir=backup_dir)
 

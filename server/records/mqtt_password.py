@@ -1,5 +1,5 @@
 """Broker account passwords as mosquitto keeps them (`$7$`): the records (server.db) store only these hashes
-and the broker bridge (server.broker) renders them; both import this, neither imports the other."""
+and the broker bridge (server.mqtt.broker) renders them; both import this, neither imports the other."""
 
 from __future__ import annotations
 

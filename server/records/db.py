@@ -1,8 +1,9 @@
 """The server's own records: station accounts, fonds, work orders, uploads and receipts.
 
 `Records` holds every method and statement once; a backend gives it connections. `ServerDB` is the default
-backend (one SQLite file per server, WAL); `server/db_pg.py: PgServerDB` keeps the same records in
-PostgreSQL so several server processes share them. `open_server_db` picks one from a single setting.
+backend (one SQLite file per server, WAL); `server/records/db_pg.py: PgServerDB` keeps the same records in
+PostgreSQL so several server processes share them. `server/databases.py: open_server_db` picks one from a
+single setting (this module does not know the PostgreSQL backend: db_pg builds on it, not the reverse).
 
 Statements are written for both: `?` placeholders (the PostgreSQL backend rewrites them), column types
 both accept (BIGINT, DOUBLE PRECISION), and `INSERT ... ON CONFLICT` rather than SQLite's `INSERT OR ...`.
@@ -27,7 +28,6 @@ from typing import Any
 
 from protocol.clock import iso_vn
 from protocol.ids import check_station_id, is_station_id
-from server.config import is_postgres
 
 log = logging.getLogger("sohoa.server.db")
 
@@ -83,7 +83,7 @@ class Records:
     def add_station(self, station_id: str, *, name: str = "") -> dict[str, str]:
         """Create (or re-key) a station account; returns the secrets once, they are not kept in clear."""
         check_station_id(station_id)
-        from server.mqtt_password import hash_password
+        from server.records.mqtt_password import hash_password
 
         token = secrets.token_urlsafe(32)
         mqtt_password = secrets.token_urlsafe(24)
@@ -115,7 +115,7 @@ class Records:
     def mqtt_accounts(self) -> dict[str, str]:
         """Station id -> the broker's password hash ($7$). A password still kept in clear (written before
         hashes) is hashed in place now."""
-        from server.mqtt_password import hash_password, is_password_hash
+        from server.records.mqtt_password import hash_password, is_password_hash
 
         accounts = {}
         for r in self.query("SELECT id, mqtt_password FROM stations WHERE revoked = 0"):
@@ -289,7 +289,7 @@ class ServerDB(Records):
     def __init__(self, path: str | Path):
         super().__init__()
         from protocol.migrations import migrate_sqlite
-        from server.db_migrations import RECORDS
+        from server.records.migrations import RECORDS
 
         self.path = Path(path)
         self._local = threading.local()
@@ -336,14 +336,3 @@ class ServerDB(Records):
         if conn is not None:
             conn.close()
             self._local.conn = None
-
-
-def open_server_db(url_or_path: str | Path, *, backup_dir: Path | None = None) -> Records:
-    """`postgresql://user@host/db` -> PgServerDB (shared by several server processes); anything else is
-    the path of the SQLite file (one server). `backup_dir`: where pg_dump writes before a PostgreSQL
-    schema migration (the server passes data_dir/migration-backups; SQLite backs up beside itself)."""
-    if is_postgres(url_or_path):
-        from server.db_pg import PgServerDB
-
-        return PgServerDB(str(url_or_path), backup_dir=backup_dir)
-    return ServerDB(Path(url_or_path))

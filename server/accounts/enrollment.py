@@ -4,7 +4,7 @@ A code is 12 characters of Crockford base32 (no I, L, O, U: nothing to misread o
 XXXX-XXXX-XXXX: 60 bits, enough with per-address rate limiting and a one-day lifetime. Only its SHA-256 is
 stored; redeeming it is one UPDATE guarded by `used_at IS NULL`, so two stations racing for one code cannot
 both win, on one server or on several sharing PostgreSQL records (the UPDATE re-checks the row another
-transaction just changed). The codes live in their own table of the server's records (server/db.py).
+transaction just changed). The codes live in their own table of the server's records (server/records/db.py).
 
 Revocation reaches the broker through `BrokerSync`: it re-renders mosquitto's password and ACL files from
 the live station accounts and asks mosquitto to reload them (SIGHUP; mosquitto 2.0 re-reads password_file
@@ -31,7 +31,8 @@ from protocol.clock import iso_vn
 from protocol.errors import UserError
 from protocol.i18n import N_
 from protocol.topics import TopicError, check_station_id
-from server.db import Records, open_server_db
+from server.databases import open_server_db
+from server.records.db import Records
 
 log = logging.getLogger("sohoa.server.enrollment")
 
@@ -196,12 +197,12 @@ class BrokerSync:
     """
 
     folder: Path
-    base: Any  # server.broker.BrokerConfig
+    base: Any  # server.mqtt.broker.BrokerConfig
     reload: Callable[[], None] | None = None
 
     def apply(self, db: Any) -> list[str]:
         """Render the files for the stations in `db`, then reload; returns the station accounts written."""
-        from server.broker import write_broker_files
+        from server.mqtt.broker import write_broker_files
 
         server_password = self.base.accounts[self.base.server_user]
         accounts = {**db.mqtt_accounts(), self.base.server_user: server_password}
@@ -214,7 +215,7 @@ class BrokerSync:
 
 
 def signal_process(process: Any) -> Callable[[], None]:
-    """A reload callback sending SIGHUP to a running server.broker.BrokerProcess."""
+    """A reload callback sending SIGHUP to a running server.mqtt.broker.BrokerProcess."""
 
     def reload() -> None:
         own = getattr(process, "reload", None)

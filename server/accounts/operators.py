@@ -19,8 +19,9 @@ from protocol.clock import iso_vn
 from protocol.ids import check_operator_code
 from protocol.inputs import get_str
 from protocol.pins import hash_pin, valid_pin, verify_pin
-from server.db import Records, open_server_db
-from server.ingest.auth import station_required
+from server.accounts.station_auth import station_required
+from server.databases import open_server_db
+from server.records.db import Records
 
 ROLES = ("operator", "supervisor", "admin")
 OPERATORS = "/api/v1/operators"
@@ -85,7 +86,7 @@ def list_for_station() -> ResponseReturnValue:
 @station_required
 def verify_for_station() -> ResponseReturnValue:
     """{code, pin} → the account (200), 401 wrong, 429 too many wrong answers for this operator at this station."""
-    from server.ingest.auth import error
+    from server.accounts.station_auth import error
     from sohoa.limits import AttemptLimiter
 
     body = request.get_json(silent=True)

@@ -1,4 +1,4 @@
-"""The archive catalogue on PostgreSQL: the same interface and search behaviour as server/catalog.py.
+"""The archive catalogue on PostgreSQL: the same interface and search behaviour as server/catalogue/catalog.py.
 
 Several server processes share one PostgreSQL catalogue. Search uses the same folding as SQLite: every
 text is stored folded ("Đồng Nai" -> "dong nai") next to a tsvector of its words, with a GIN index;
@@ -24,7 +24,7 @@ from psycopg.rows import dict_row
 
 from protocol.i18n import N_
 from protocol.package.model import PackageContents
-from server.catalog import (
+from server.catalogue.catalog import (
     SEARCH_BUDGET_S,
     Hit,
     QueryError,
@@ -127,7 +127,7 @@ def pg_package_rows(contents: PackageContents, **kwargs: Any) -> tuple[dict, lis
 
 
 class PgCatalog:
-    """Catalog over PostgreSQL: add_package, search, package, packages, close (see server/catalog.py).
+    """Catalog over PostgreSQL: add_package, search, package, packages, close (see server/catalogue/catalog.py).
 
     One connection per process, shared by the server's threads under a lock like the SQLite backend (the
     work-order overview reads `catalog.db.execute(...)` under `catalog._lock`, which works here too)."""

@@ -27,11 +27,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from protocol.durable import write_atomic
 from protocol.topics import DEFAULT_PREFIX, TopicError, check_station_id, root
-from server.mqtt_password import hash_password, is_password_hash, verify_password  # noqa: F401 - also its API
+from server.records.mqtt_password import hash_password, is_password_hash, verify_password  # noqa: F401 - also its API
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "systemd" / "mosquitto"
+TEMPLATES = Path(__file__).resolve().parents[2] / "systemd" / "mosquitto"
 MOSQUITTO = "mosquitto"
 
 
@@ -182,7 +182,8 @@ def render_installed_broker(
     if not password:
         raise BrokerError(f"{password_file} is empty: delete it to make a new one")
     accounts = {config.broker_user: password}
-    from server.db import is_postgres, open_server_db
+    from server.config import is_postgres
+    from server.databases import open_server_db
 
     target = config.db_target
     if is_postgres(target) or Path(target).exists():

@@ -1,7 +1,7 @@
 """Supervisor and admin accounts for the server's web UI: scrypt password hashes, session login, CSRF tokens,
 login rate limiting (sohoa.limits) and role checks.
 
-Accounts live in their own table (`web_users`) of the server's records (server/db.py: SQLite `server.db`,
+Accounts live in their own table (`web_users`) of the server's records (server/records/db.py: SQLite `server.db`,
 or the PostgreSQL database several servers share), so one account works at every server and disabling it
 refuses it everywhere at the next request. Every endpoint of the web blueprint requires a logged-in supervisor
 unless it is marked `public`; `require_role("admin")` raises the bar. Station endpoints (the sync API) use
@@ -26,7 +26,8 @@ from typing import Any, TypeVar
 from protocol.clock import iso_vn
 from protocol.errors import UserError
 from protocol.i18n import N_
-from server.db import Records, open_server_db
+from server.databases import open_server_db
+from server.records.db import Records
 
 ROLES = ("supervisor", "archivist", "admin")  # an admin can do what each of the others can
 NAME_RE = re.compile(r"[a-z0-9._-]{2,64}")

@@ -4,7 +4,8 @@ Vietnamese search ignores diacritics and đ/Đ: the index holds a folded copy of
 "dong nai"), and queries are folded the same way. FTS5's own `remove_diacritics` cannot do this alone,
 because đ is a letter of its own, not d with a mark. A query typed with diacritics still finds the same
 hits, and hits that match it exactly (diacritics included) rank first.
-The interface (add_package, search, package, packages) is small so a PostgreSQL backend can replace it.
+The interface (`CatalogBackend`: add_package, search, package, packages, close) is small so a PostgreSQL
+backend (server/catalogue/catalog_pg.py) can replace it; server/databases.py picks one.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import sqlite_utils
 
@@ -156,6 +157,31 @@ def query_words(query: str) -> list[str]:
         raise QueryError(N_("more than %(max_query_terms)s words: keep the rarest ones"),
                          max_query_terms=MAX_QUERY_TERMS)
     return words
+
+
+class CatalogBackend(Protocol):
+    """What the server uses of a catalogue, whichever database holds it (Catalog, PgCatalog)."""
+
+    def add_package(
+        self,
+        contents: PackageContents,
+        *,
+        stored_path: Path | str,
+        sha256: str,
+        station_id: str,
+        texts: dict[str, str] | None = None,
+        extract_text: bool = True,
+    ) -> None: ...
+
+    def search(
+        self, query: str, *, limit: int = 20, include_superseded: bool = False, exact: bool = False
+    ) -> list[Hit]: ...
+
+    def package(self, objid: str) -> dict | None: ...
+
+    def packages(self, *, file_code: str | None = None, include_superseded: bool = True) -> list[dict]: ...
+
+    def close(self) -> None: ...
 
 
 class Catalog:

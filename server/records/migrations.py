@@ -4,7 +4,7 @@ How to change a table of the records (docs/migrations.md says the same for every
 
 1. Append a `Migration(n + 1, "what and why", SQL)` to `RECORDS` below. Never edit or renumber a
    migration that has shipped: installed servers already ran it and will not run it again.
-2. Write SQL both backends accept (the records' one dialect, see server/db.py), one statement per `;`.
+2. Write SQL both backends accept (the records' one dialect, see server/records/db.py), one statement per `;`.
    `ALTER TABLE ... ADD COLUMN` with a DEFAULT, `CREATE INDEX IF NOT EXISTS`, `CREATE TABLE`: plain SQL.
    Anything that needs data rewritten or differs per backend: a function `step(conn)` that is idempotent.
 3. Change the code that reads and writes the table in the same commit, and add a case to
@@ -70,8 +70,9 @@ CREATE TABLE IF NOT EXISTS uploads (
 );
 """
 
-# Version 3: tables that server/auth.py, server/enrollment.py and server/operators.py used to create on
-# first use. IF NOT EXISTS here only because a version-2 database may hold them already (or not).
+# Version 3: tables that server/accounts/auth.py, server/accounts/enrollment.py and
+# server/accounts/operators.py used to create on first use. IF NOT EXISTS here only because a version-2
+# database may hold them already (or not).
 MODULE_TABLES = """
 CREATE TABLE IF NOT EXISTS web_users (
   name TEXT PRIMARY KEY,

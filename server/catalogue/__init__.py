@@ -1,0 +1,1 @@
+"""The catalogue: full-text search of the stored packages, on SQLite or PostgreSQL."""

@@ -1,0 +1,1 @@
+"""The live picture of the stations, from their MQTT telemetry."""
