@@ -51,7 +51,8 @@ pages = [0] * len(tels)
 while time.monotonic() - start < seconds:
     for i, t in enumerate(tels):
         if n % 2:
-            t.event("qc_flag", code="skew", message="Page skewed", message_vi="Trang bị lệch")
+            t.event("qc_flag", code="skewed", message="Page is still skewed by 1.50°",
+                    msgid="Page is still skewed by %(skew).2f°", params={"skew": 1.5})
         else:
             pages[i] += 1
             t.progress(pages_captured=pages[i], pages_per_minute=60.0 * rate / 2, queue_ocr=n % 5)
@@ -157,8 +158,8 @@ def run(stations: int, rate: float, seconds: float, procs: int) -> dict:
     data.mkdir()
     db = ServerDB(data / "server.db")
     ids = [f"st-{i:03d}" for i in range(stations)]
-    for sid in ids:
-        db.add_station(sid)
+    # the stations log in with the secret add_station returns once; the broker keeps only its hash
+    secrets_by_station = {sid: db.add_station(sid)["mqtt_password"] for sid in ids}
     accounts = db.mqtt_accounts()
     (data / "mqtt-password").write_text("server-pw\n")
     create_user(data / "server.db", "bench", "bench-password", "supervisor")
@@ -194,7 +195,7 @@ def run(stations: int, rate: float, seconds: float, procs: int) -> dict:
         sse.start()
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         for k in range(procs):
-            mine = [(sid, accounts[sid]) for sid in ids[k::procs]]
+            mine = [(sid, secrets_by_station[sid]) for sid in ids[k::procs]]
             sim = subprocess.Popen([sys.executable, "-c", SIMULATOR, str(broker_port), str(rate), str(seconds)],
                                    cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             sim.stdin.write(json.dumps(mine))
