@@ -111,15 +111,14 @@ def create_app(context: ServerContext) -> Flask:
 
 def _errors(app: Flask) -> None:
     """A UserError (protocol.errors) → its status and message, anything else → 500 with an incident number."""
-    from flask import jsonify, render_template_string, request
+    from flask import jsonify, render_template, request
 
     from sohoa.weberrors import install, internal
 
     def answer(status: int, code: str, message: str, text: str, **extra: Any) -> Any:
         if request.path.startswith("/api/") or request.path == "/events" or request.is_json:
             return jsonify({"error": code, "message": message, "text": text, **extra}), status
-        page = "<!doctype html><title>{{ s }}</title><h1>{{ s }}</h1><p>{{ text }}</p><p lang=en>{{ en }}</p>"
-        return render_template_string(page, s=status, text=text, en=message), status
+        return render_template("error.html", s=status, text=text, en=message), status
 
     install(app, answer)
 
