@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol.clock import iso_vn
+from protocol.sqlitetx import write_transaction
 
 log = logging.getLogger("sohoa.migrations")
 
@@ -100,12 +101,12 @@ def migrate_sqlite(conn: sqlite3.Connection, path: Path, migrations: list[Migrat
     for m in pending:
         if callable(m.step):
             m.step(conn)
-            with _immediate(conn):
+            with write_transaction(conn):
                 if sqlite_version(conn) < m.version:
                     conn.execute(f"PRAGMA user_version = {int(m.version)}")
             applied.append(m.version)
             continue
-        with _immediate(conn):
+        with write_transaction(conn):
             if sqlite_version(conn) >= m.version:
                 continue  # another process applied it meanwhile
             for sql in statements(m.step):
@@ -114,17 +115,6 @@ def migrate_sqlite(conn: sqlite3.Connection, path: Path, migrations: list[Migrat
         applied.append(m.version)
         log.info("%s: %s migration %d (%s) applied", path, label, m.version, m.name)
     return applied
-
-
-class _immediate:
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
-
-    def __enter__(self) -> None:
-        self.conn.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
-        self.conn.execute("ROLLBACK" if kind else "COMMIT")
 
 
 PG_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"

@@ -21,6 +21,7 @@ import sqlite_utils
 from protocol.clock import iso_vn
 from protocol.errors import Conflict, NotFound
 from protocol.i18n import N_
+from protocol.sqlitetx import write_transaction
 
 
 class BatchState(StrEnum):
@@ -211,14 +212,8 @@ class Store:
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE: writers queue instead of failing)."""
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(self._conn()) as conn:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
         return [dict(row) for row in self._conn().execute(sql, params)]

@@ -32,6 +32,7 @@ from protocol.clock import iso_vn
 from protocol.errors import UserError
 from protocol.i18n import N_
 from protocol.package.model import DocumentEntry, PackageContents
+from protocol.sqlitetx import write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -323,14 +324,8 @@ class Catalog:
     def _write(self) -> Iterator[None]:
         """One write transaction taken up front (BEGIN IMMEDIATE): with another process writing, a transaction
         that read first could not upgrade and would fail at once instead of waiting its turn."""
-        conn = self.db.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(self.db.conn):
             yield
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
 
     def search(
         self, query: str, *, limit: int = 20, include_superseded: bool = False, exact: bool = False

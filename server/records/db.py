@@ -28,6 +28,7 @@ from typing import Any
 
 from protocol.clock import iso_vn
 from protocol.ids import check_station_id, is_station_id
+from protocol.sqlitetx import write_transaction
 
 log = logging.getLogger("sohoa.server.db")
 
@@ -307,14 +308,8 @@ class ServerDB(Records):
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(self._conn()) as conn:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     def query(self, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
         return [dict(r) for r in self._conn().execute(sql, params)]
