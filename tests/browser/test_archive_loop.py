@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -225,7 +226,7 @@ def loop(request, tmp_path_factory) -> Iterator[dict]:
         stack.callback(db.close)
         yield {"station": station_url, "server": server_url, "db": db, "record": record, "wo": wo, "lot": f"wo:{wo}",
                "backend": request.param, "catalog": catalog if request.param == "postgresql"
-               else root / "server" / "catalog.db", "store": root / "server" / "store"}
+               else root / "server" / "catalog.db", "store": root / "server" / "store", "station_dir": st}
 
 
 class Station:
@@ -308,6 +309,13 @@ def test_returned_hoso_is_fixed_on_the_station_and_stored_as_version_2(loop):
     assert (item["batch_id"], item["status"], [d["page_id"] for d in item["defects"]]) == (
         bid, "returned", [first[0]["id"], first[1]["id"]])
 
+    # On PostgreSQL the station has lost the hồ sơ's files meanwhile (a new SD card, a wiped disk): the same
+    # button then rebuilds the batch from the stored package (#17.5) before reopening it, with new page ids.
+    rebuilt = loop["backend"] == "postgresql"
+    if rebuilt:
+        for name in ("pages", "derived", "output", "packages"):
+            shutil.rmtree(loop["station_dir"] / name, ignore_errors=True)
+
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         ctx = browser.new_context(viewport=SMALL, locale="vi-VN", has_touch=True, bypass_csp=True)
@@ -325,8 +333,12 @@ def test_returned_hoso_is_fixed_on_the_station_and_stored_as_version_2(loop):
         box = reopen.bounding_box()
         assert box["height"] >= 48 and box["width"] >= 48
         reopen.tap()
-        ui.wait_for_url(f"**/batch/{bid}/review")
+        ui.wait_for_url(f"**/batch/{bid}/review", timeout=120_000)
         ui.locator("#rework-review:not(.hidden)").wait_for()
+        if rebuilt:  # the pages now come from the archive's PDFs: new rows, each image file back on disk
+            pages = [p for p in op.view(bid)["pages"] if p["id"] not in {f["id"] for f in first}]
+            assert len(pages) == 2 and all((loop["station_dir"] / p["path"]).is_file() for p in pages)
+            first = pages
         for page_id, label in ((first[0]["id"], "Sai chiều trang"), (first[1]["id"], "Không đọc được")):
             badge = ui.locator(f'#thumbs .thumb[data-page="{page_id}"] .rework-badge')
             badge.wait_for()
