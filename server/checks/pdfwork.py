@@ -1,6 +1,7 @@
 """Each document's PDF, taken out of the package once and opened once for every check that needs it.
 
-One job per document gives the PDF/A problems, the page count and the signature verdict (and, for the
+One job per document gives the PDF/A problems, the page count, the signature verdict, the size and SHA-256
+the fixity check compares with METS (and, for the
 catalogue, the text layer from pdftotext, started first so it runs beside the checks). Jobs run in a pool
 of worker processes, one per core: the PDF/A walk is Python and holds the GIL, so threads would not help.
 The pool is started once per server process (spawn: the server has threads, fork would copy their locks)
@@ -14,6 +15,7 @@ when it opened the file itself: the verdict does not depend on where the work ra
 from __future__ import annotations
 
 import atexit
+import hashlib
 import logging
 import os
 import threading
@@ -49,6 +51,8 @@ class Findings:
     signature: Any = None  # protocol.signatures.SignatureVerdict
     signature_error: BaseException | None = None
     text: str | None = None  # the text layer (None: not asked; '' when pdftotext failed, as pdf_text)
+    size: int = -1  # size and SHA-256 of the member's bytes as taken out (the fixity check's, read once)
+    sha256: str = ""
     worker: int = 0  # the process that did the work
 
 
@@ -95,6 +99,7 @@ def _checks(job: Job, found: Findings, pikepdf: Any) -> None:
     read_error: OSError | None = None
     try:
         raw = job.dest.read_bytes()
+        found.size, found.sha256 = len(raw), hashlib.sha256(raw).hexdigest().upper()
     except OSError as exc:
         read_error = exc
     pdf, open_exc = None, None

@@ -20,7 +20,7 @@ from protocol.clock import iso_vn
 from protocol.i18n import N_, translate
 from server.accounts.station_auth import error, station_required
 from server.archive import rework
-from server.ingest.uploads import file_sha256, part_path, sweep_parts, write_chunk
+from server.ingest.uploads import PartStored, file_sha256, part_path, sweep_parts, write_chunk
 from sohoa.weberrors import lang
 
 log = logging.getLogger("sohoa.server.ingest")
@@ -263,6 +263,8 @@ def put_chunk(upload_id: str, offset: int) -> ResponseReturnValue:
             received = write_chunk(part_path(ctx.config.uploads_dir, upload_id), offset, data)
             _hash_along(upload_id, offset, data)
             ctx.db.set_received(upload_id, received)
+        except PartStored:
+            return error(409, api.ErrorCode.CONFLICT, "this package is stored already: commit the upload")
         except Exception as exc:
             if _disk_full(exc):
                 return _disk_full_answer()
