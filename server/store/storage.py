@@ -276,6 +276,7 @@ class Staging:
         self._result: tuple[str, int] | None = None
         self._error: BaseException | None = None
         self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
         try:
             if store.backup:
                 self._backup = self._temp(store.backup)
@@ -301,7 +302,8 @@ class Staging:
 
     def result(self) -> tuple[str, int]:
         """(SHA-256, size) of the source as the copies were written; raises what the copy raised."""
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         if self._error is not None:
             raise self._error
         assert self._result is not None
@@ -333,7 +335,8 @@ class Staging:
     def discard(self) -> None:
         """Stop the copy and remove every temp file not published (a published one is gone already)."""
         self._stop.set()
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         for path, handle in self._temps:
             path.unlink(missing_ok=True)
             if handle is not None:
