@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -80,6 +81,24 @@ def build_big_package(work: Path, target_mb: int):
     return built, keys, hoso.number_of_paper
 
 
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds (user + sys) of a process, its children (the check workers) and the children they waited
+    for (pdftotext), read from /proc while they run."""
+    pids = [pid]
+    try:
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        pass
+    total = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _baseline(path: Path, scratch: Path) -> float:
     """Seconds for `cp` then `sha256sum` of the package (same file system as the store)."""
     dest = scratch / "copy.zip"
@@ -136,28 +155,46 @@ def main() -> int:
                 time.sleep(0.1)
         client = SyncClient(url, station_id="bench", token=creds["token"], timeout=3600, chunk_size=CHUNK)
         commit_times: list[float] = []
-        client.session.hooks["response"].append(
-            lambda r, *a, **k: commit_times.append(r.elapsed.total_seconds())
-            if r.request.url.endswith("/commit") else None)
+        upload_cpu: list[float] = []  # the server's CPU after each chunk: the last one ends the upload
+
+        def hook(r: requests.Response, *a: object, **k: object) -> None:
+            if r.request.url and r.request.url.endswith("/commit"):
+                commit_times.append(r.elapsed.total_seconds())
+            elif r.request.method == "PUT":
+                upload_cpu.append(_tree_cpu(proc.pid))
+
+        client.session.hooks["response"].append(hook)
         load_before = os.getloadavg()[0]
+        cpu_before, client_before = _tree_cpu(proc.pid), time.process_time()
         started = time.perf_counter()
         receipt = client.send(pkg, sha256=meta["sha256"], size=size,
                               manifest={"expected_sheets": meta["sheets"]})
         total = time.perf_counter() - started
+        cpu_after, client_cpu = _tree_cpu(proc.pid), time.process_time() - client_before
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     if receipt.verdict != "accepted":
         print(f"package rejected: {receipt.reasons}", file=sys.stderr)
         return 1
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     baseline = _baseline(pkg, server_dir / "data")
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    baseline_cpu = (children_after.ru_utime + children_after.ru_stime
+                    - children_before.ru_utime - children_before.ru_stime)
     commit = commit_times[-1] if commit_times else float("nan")
     mb = size / 1e6
     result = {
         "bench": "sync", "date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": _machine(),
         "package_mb": round(mb, 1), "pages": meta["sheets"],
         "end_to_end_s": round(total, 2), "upload_s": round(total - commit, 2), "commit_s": round(commit, 2),
-        "mb_per_s": round(mb / total, 1), "cp_sha256sum_s": round(baseline, 2),
+        "mb_per_s": round(mb / total, 1),
+        # CPU (user + sys): the server with its check workers and pdftotext, and this process (the station's
+        # client, which hashes and sends each chunk); the baseline's CPU is cp's, sync's and sha256sum's
+        "server_cpu_upload_s": round(upload_cpu[-1] - cpu_before, 2) if upload_cpu else None,
+        "server_cpu_commit_s": round(cpu_after - upload_cpu[-1], 2) if upload_cpu else None,
+        "client_cpu_s": round(client_cpu, 2), "cp_sha256sum_cpu_s": round(baseline_cpu, 2),
+        "cp_sha256sum_s": round(baseline, 2),
         "ratio_to_cp_sha256sum": round(total / baseline, 2),
         "share_of_cp_sha256sum": f"{100 * baseline / total:.0f}%",  # the goal of #15: >= 50%
         "load_1min_before_after": [round(load_before, 1), round(os.getloadavg()[0], 1)],

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, Response
 from flask.typing import ResponseReturnValue
 
+from protocol import api
 from server.accounts.keys import load_or_create_key, public_pem
 from server.config import ServerConfig
 from server.ingest.commit import Ingest
@@ -64,6 +65,11 @@ def recover(store: Any, catalog: Any, db: Records) -> None:
         write_atomic(folder / f"recovery-{iso_vn().replace(':', '')}.json",
                      json.dumps(report.to_dict(), ensure_ascii=False, indent=2).encode("utf-8"))
 WEB_THREADS = 16  # waitress workers; live streams get at most a third of them (create_app)
+# A chunk is read from the socket in large pieces (waitress reads 8 KiB at a time by default: 130,000 trips
+# through its loop per GB) and kept in memory up to two default chunks (beyond, waitress spills the body to a
+# temp file: one more write and read of every byte). Memory: at most this much per open connection.
+RECV_BYTES = 1 << 20
+BODY_IN_MEMORY = 2 * api.CHUNK_SIZE + (64 << 10)
 
 
 def create_app(context: ServerContext) -> Flask:
@@ -181,6 +187,7 @@ def serve(config: ServerConfig) -> None:
         if config.trusted_proxy else {}
     server = create_server(app, host=config.host, port=config.port, threads=WEB_THREADS, ident="sohoa",
                            max_request_body_size=64 * 1024 * 1024, clear_untrusted_proxy_headers=True,
+                           recv_bytes=RECV_BYTES, inbuf_overflow=BODY_IN_MEMORY,
                            asyncore_use_poll=True, **proxy)
 
     def on_signal(signum: int, frame: object) -> None:

@@ -42,6 +42,9 @@ CHECKS: list[tuple[str, Callable[[Context], CheckResult]]] = [
 STRUCTURAL = [name for name, _ in CHECKS if name not in ("pdfa", "signatures", "signing_time")]
 #: The checks that read the PDFs themselves (server.checks.pdfwork, started before the first check runs).
 READ_PDFS = ("counts", "pdfa", "signatures", "signing_time")
+#: Run last, after every check that needs nothing from the PDF work (fixity takes the PDFs' hashes from
+#: it), so this process works while the workers do; the verdict still lists the checks in CHECKS order.
+WAIT_FOR_PDFS = ("fixity", *READ_PDFS)
 
 
 def _run_one(name: str, func: Callable[[Context], CheckResult], ctx: Context) -> CheckResult:
@@ -83,12 +86,13 @@ def run_checks(
     try:
         if only is None or set(only) & set(READ_PDFS):
             ctx.start_pdf_work(text=texts)  # on every core while the structural checks run here
-        for name, func in CHECKS:
-            if only is not None and name not in only:
-                continue
+        chosen = [(name, func) for name, func in CHECKS if only is None or name in only]
+        done: dict[str, CheckResult] = {}
+        for name, func in sorted(chosen, key=lambda check: check[0] in WAIT_FOR_PDFS):
             started = time.monotonic()
-            results.append(_run_one(name, func, ctx))
+            done[name] = _run_one(name, func, ctx)
             log.debug("check %s took %.3f s", name, time.monotonic() - started)
+        results = [done[name] for name, _ in chosen]
         texts_found = ctx.texts() if texts else None
     finally:
         ctx.close()

@@ -29,6 +29,7 @@ class Context:
         self._work: list | None = None  # (docId, pdfwork.Job, future) per document, once started
         self._work_error: NotReadable | None = None
         self._findings: dict | None = None
+        self._digests: dict[str, tuple[int, str]] = {}
         self.signatures: dict | None = None  # docId -> SignatureVerdict, filled by the signature checks
         try:
             self.source = open_source(self.path)
@@ -103,13 +104,28 @@ class Context:
             raise self._work_error
         from server.checks import pdfwork
 
-        found = {}
+        found, digests = {}, {}
         for key, job, future in self._work or []:
             result = pdfwork.result(job, future)
             if result.present:
                 found[key] = result
+                if result.sha256:
+                    digests[job.member] = (result.size, result.sha256)
+        self._digests = digests
         self._findings = found
         return found
+
+    def pdf_digests(self) -> dict[str, tuple[int, str]]:
+        """Member name -> (size, SHA-256) of each PDF as the PDF work took it out: the bytes Source.sha256
+        would read, so the fixity check need not read them again. Empty when the work was not started (a
+        check of the structure alone) or could not run."""
+        if self._work is None:
+            return {}
+        try:
+            self.findings()
+        except NotReadable:
+            return {}
+        return self._digests
 
     def texts(self) -> dict[str, str] | None:
         """docId -> text layer, when the PDF work was started with `text` and finished; else None."""

@@ -1,6 +1,7 @@
 """Each document's PDF, taken out of the package once and opened once for every check that needs it.
 
-One job per document gives the PDF/A problems, the page count and the signature verdict (and, for the
+One job per document gives the PDF/A problems, the page count, the signature verdict, the size and SHA-256
+the fixity check compares with METS (and, for the
 catalogue, the text layer from pdftotext, started first so it runs beside the checks). Jobs run in a pool
 of worker processes, one per core: the PDF/A walk is Python and holds the GIL, so threads would not help.
 The pool is started once per server process (spawn: the server has threads, fork would copy their locks)
@@ -14,8 +15,11 @@ when it opened the file itself: the verdict does not depend on where the work ra
 from __future__ import annotations
 
 import atexit
+import hashlib
 import logging
 import os
+import re
+import shutil
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -49,6 +53,8 @@ class Findings:
     signature: Any = None  # protocol.signatures.SignatureVerdict
     signature_error: BaseException | None = None
     text: str | None = None  # the text layer (None: not asked; '' when pdftotext failed, as pdf_text)
+    size: int = -1  # size and SHA-256 of the member's bytes as taken out (the fixity check's, read once)
+    sha256: str = ""
     worker: int = 0  # the process that did the work
 
 
@@ -79,13 +85,55 @@ def inspect(job: Job) -> Findings:
     except PackageError:
         return Findings(present=False, worker=os.getpid())
     found = Findings(worker=os.getpid())
-    proc = start_pdf_text(job.dest) if job.text else None
+    text_from = _text_source(job.dest, pikepdf) if job.text else job.dest
+    proc = start_pdf_text(text_from) if job.text else None
     try:
         _checks(job, found, pikepdf)
     finally:
         if job.text:
             found.text = finish_pdf_text(proc)
+            if proc is not None and proc.returncode != 0 and text_from != job.dest:  # our update not read
+                found.text = finish_pdf_text(start_pdf_text(job.dest))
     return found
+
+
+STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
+
+
+def _text_source(path: Path, pikepdf: Any) -> Path:
+    """The file pdftotext reads for the catalogue: a copy of `path` with one incremental update that drops
+    the catalog's /OutputIntents, else `path` itself. poppler builds colour transforms from the output
+    intent's ICC profile for every page (lcms2, about two thirds of pdftotext's CPU on our 50-page
+    documents) and text extraction never uses them: same text, a third of the CPU (docs/bench/archive.md).
+    The checks read the original; a copy pdftotext cannot read falls back to the original (inspect)."""
+    try:
+        with pikepdf.open(path) as pdf:
+            root = pdf.Root
+            if "/OutputIntents" not in root or not root.is_indirect or pdf.is_encrypted:
+                return path
+            number, generation = root.objgen
+            size = int(pdf.trailer.get("/Size", 0))
+            del root["/OutputIntents"]  # in memory only: this Pdf is never saved
+            body = root.unparse(resolved=True)
+        with open(path, "rb") as handle:
+            end = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, end - 1024))
+            found = STARTXREF.search(handle.read())
+        if not found or size <= number:
+            return path
+        copy = path.with_name(path.stem + ".text.pdf")
+        shutil.copyfile(path, copy)  # in the kernel (copy_file_range), no pass through Python
+        obj = b"\n%d %d obj\n%s\nendobj\n" % (number, generation, body)
+        xref = end + len(obj)
+        update = obj + (b"xref\n0 1\n0000000000 65535 f \n%d 1\n%010d %05d n \ntrailer\n"
+                        b"<< /Size %d /Root %d %d R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n"
+                        % (number, end + 1, generation, size, number, generation, int(found.group(1)), xref))
+        with open(copy, "ab") as handle:
+            handle.write(update)
+        return copy
+    except Exception:  # noqa: BLE001 - any doubt: pdftotext reads the original, as it always did
+        log.debug("no text copy of %s", path, exc_info=True)
+        return path
 
 
 def _checks(job: Job, found: Findings, pikepdf: Any) -> None:
@@ -95,6 +143,7 @@ def _checks(job: Job, found: Findings, pikepdf: Any) -> None:
     read_error: OSError | None = None
     try:
         raw = job.dest.read_bytes()
+        found.size, found.sha256 = len(raw), hashlib.sha256(raw).hexdigest().upper()
     except OSError as exc:
         read_error = exc
     pdf, open_exc = None, None

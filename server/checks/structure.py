@@ -65,6 +65,7 @@ def check_fixity(ctx: Context) -> CheckResult:
             ["package larger than the configured limit: not hashed"],
             N_("The package is too big: its hashes were not checked"),
         )
+    hashed = ctx.pdf_digests()  # the PDFs, hashed by the PDF work as it took them out
     for e in c.files:
         if e.path not in present:
             continue  # reported by files_listed
@@ -73,7 +74,7 @@ def check_fixity(ctx: Context) -> CheckResult:
             reasons.append(f"{e.path}: not hashed (zip bomb suspected)")
             continue
         try:
-            size, digest = source.sha256(name)
+            size, digest = hashed[name] if name in hashed else source.sha256(name)
         except PackageError as exc:
             reasons.append(f"{e.path}: unreadable ({exc})")
             continue

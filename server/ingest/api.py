@@ -20,7 +20,7 @@ from protocol.clock import iso_vn
 from protocol.i18n import N_, translate
 from server.accounts.station_auth import error, station_required
 from server.archive import rework
-from server.ingest.uploads import file_sha256, part_path, sweep_parts, write_chunk
+from server.ingest.uploads import PartStored, file_sha256, part_path, sweep_parts, write_chunk
 from sohoa.weberrors import lang
 
 log = logging.getLogger("sohoa.server.ingest")
@@ -259,10 +259,13 @@ def put_chunk(upload_id: str, offset: int) -> ResponseReturnValue:
             return error(409, api.ErrorCode.OFFSET, f"chunk starts at {offset} but only {row['received']} received")
         if offset + len(data) > row["size"]:
             return error(400, api.ErrorCode.TOO_LARGE, "chunk goes past the announced size")
+        hashing = _HashAlong(upload_id, offset, data)  # beside the write and its fsync (hashlib leaves the GIL)
         try:
             received = write_chunk(part_path(ctx.config.uploads_dir, upload_id), offset, data)
-            _hash_along(upload_id, offset, data)
+            hashing.keep()
             ctx.db.set_received(upload_id, received)
+        except PartStored:
+            return error(409, api.ErrorCode.CONFLICT, "this package is stored already: commit the upload")
         except Exception as exc:
             if _disk_full(exc):
                 return _disk_full_answer()
@@ -270,15 +273,25 @@ def put_chunk(upload_id: str, offset: int) -> ResponseReturnValue:
     return jsonify({"upload_id": upload_id, "received": received})
 
 
-def _hash_along(upload_id: str, offset: int, data: bytes) -> None:
-    hashed, digest = _running.get(upload_id, (0, None))
-    if offset == 0:
-        digest = hashlib.sha256()
-    elif digest is None or offset != hashed:
-        _running.pop(upload_id, None)
-        return
-    digest.update(data)
-    _running[upload_id] = (offset + len(data), digest)
+class _HashAlong:
+    """The package's running hash fed with one chunk, in a thread while the chunk is written and fsynced;
+    `keep` (once the chunk is on disk) makes it the upload's. Only chunks that continue the hashed bytes
+    count: any other chunk drops the running hash and the commit hashes the file instead."""
+
+    def __init__(self, upload_id: str, offset: int, data: bytes):
+        self.upload_id, self.end = upload_id, offset + len(data)
+        hashed, digest = _running.get(upload_id, (0, None))
+        self.digest = hashlib.sha256() if offset == 0 else digest.copy() if digest and offset == hashed else None
+        self.thread = threading.Thread(target=self.digest.update, args=(data,)) if self.digest else None
+        if self.thread:
+            self.thread.start()
+
+    def keep(self) -> None:
+        if self.thread is None:
+            _running.pop(self.upload_id, None)
+            return
+        self.thread.join()
+        _running[self.upload_id] = (self.end, self.digest)
 
 
 @bp.post("/api/v1/uploads/<upload_id>/commit")

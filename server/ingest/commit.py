@@ -72,11 +72,18 @@ class Ingest:
     def commit(self, row: dict, path: Path) -> Receipt:
         from server.checks import run_checks
 
-        # texts=True: the catalogue's text layers come out of the same pass over each PDF as the checks.
-        verdict = run_checks(path, trust_roots=self.trust_roots, expected_sheets=row["expected_sheets"], texts=True)
-        return self._finish(row, path, verdict)
+        # The store's copies are written (and their bytes hashed) while the checks run; they are published
+        # only if the package is accepted. The upload file is handed over: it becomes the primary copy.
+        staging = self.store.stage(path, row["sha256"], link=True)
+        try:
+            # texts=True: the catalogue's text layers come out of the same pass over each PDF as the checks.
+            verdict = run_checks(path, trust_roots=self.trust_roots, expected_sheets=row["expected_sheets"],
+                                 texts=True)
+            return self._finish(row, path, verdict, staging)
+        finally:
+            staging.discard()
 
-    def _finish(self, row: dict, path: Path, verdict: Any) -> Receipt:
+    def _finish(self, row: dict, path: Path, verdict: Any, staging: Any) -> Receipt:
         reasons = [f"{c.name}: {r}" for c in verdict.checks if not c.ok for r in (c.reasons or ["failed"])]
         if verdict.ok and row["file_code"] and verdict.file_code != row["file_code"]:
             reasons.append(f"manifest: package is {verdict.file_code}, manifest said {row['file_code']}")
@@ -105,7 +112,8 @@ class Ingest:
         if receipt.verdict == "accepted":
             # Both steps are idempotent, so a crash between them is repaired by committing again.
             crash_point("before-store")
-            stored = self.store.put(path, objid=verdict.objid, sha256=row["sha256"], station_id=row["station_id"])
+            stored = self.store.put(path, objid=verdict.objid, sha256=row["sha256"], station_id=row["station_id"],
+                                    staging=staging)
             receipt.stored_sha256 = stored.sha256
             crash_point("after-store")
             extracted = verdict.texts  # None: the catalogue extracts them from the stored file

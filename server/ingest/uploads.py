@@ -1,4 +1,5 @@
-"""Upload bookkeeping on disk: partial files written at an offset and fsynced before they are counted."""
+"""Upload bookkeeping on disk: partial files written at an offset and fsynced before they are counted.
+A commit hands the finished file to the store, which links it as the stored primary copy."""
 
 from __future__ import annotations
 
@@ -16,11 +17,18 @@ def part_path(uploads_dir: Path, upload_id: str) -> Path:
     return uploads_dir / f"{upload_id}.part"
 
 
+class PartStored(Exception):
+    """The upload's file is also a stored package (the store links it, server.store.storage.Staging): a
+    commit was cut short after storing it. Its bytes are the archive's now: it is committed, never written."""
+
+
 def write_chunk(path: Path, offset: int, data: bytes) -> int:
     """Write `data` at `offset`, truncate anything after it, fsync; returns the new length."""
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.exists()
     with open(path, "r+b" if not new else "w+b") as handle:
+        if os.fstat(handle.fileno()).st_nlink > 1:
+            raise PartStored(str(path))
         handle.seek(offset)
         handle.write(data)
         handle.truncate(offset + len(data))

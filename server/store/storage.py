@@ -7,16 +7,21 @@ Layout under `root` (and the same under `backup_root`):
     quarantine/                           files found damaged at start-up, moved out of objects/
     tmp/                                  temp files, same file system as objects/ (rename is atomic)
 A version becomes visible only by rename after its hash was verified and its bytes fsynced, so a crash
-never leaves a partial package visible. Replacing a hồ sơ adds a version; old versions are kept.
+never leaves a partial package visible. Ingest starts the copies while the package's checks run (`stage`),
+and hands over its upload file: the primary copy is a hard link to it (its bytes were fsynced as they
+arrived; server.ingest.uploads never writes a linked file again), the backup copy is written and hashed.
+Replacing a hồ sơ adds a version; old versions are kept.
 The filesystem is the default backend; an object store would implement the same four methods.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
 import re
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +32,7 @@ from typing import Any
 from protocol.clock import iso_vn
 from protocol.durable import fsync_dir
 from protocol.errors import say
-from protocol.hashing import copy_hashing as _copy_hashing
+from protocol.hashing import copy_hashing
 from protocol.i18n import N_
 from protocol.package.model import folder_name
 from server.faults import crash_point
@@ -35,7 +40,7 @@ from server.store import VERSION_RE
 from server.store.fixity import FixityReport, audit
 from server.store.ledger import Ledger
 
-__all__ = ["FixityReport", "PackageStore", "StorageError", "StoredPackage", "VERSION_RE"]
+__all__ = ["FixityReport", "PackageStore", "Staging", "StorageError", "StoredPackage", "VERSION_RE"]
 
 log = logging.getLogger(__name__)
 SAFE_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -85,8 +90,13 @@ class _Tree:
                     out.append((int(m["n"]), m["sha"], p))
         return sorted(out)
 
-    def temp(self) -> Path:
-        return self.tmp / f"{uuid.uuid4().hex}.part"
+    def temp(self) -> tuple[Path, Any]:
+        """A new temp file and an open handle holding a lock on it: clean_tmp (any process's) leaves a
+        locked temp alone, so a copy may be written outside the store lock."""
+        path = self.tmp / f"{uuid.uuid4().hex}.part"
+        handle = open(path, "ab")
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        return path, handle
 
     def publish(self, tmp: Path, objid: str, sha256: str, version: int) -> Path:
         """A verified, fsynced temp file becomes the version: rename -> fsync dir."""
@@ -111,8 +121,16 @@ class _Tree:
                       if not p.is_dir() and not (p.parent.parent == self.objects and VERSION_RE.match(p.name)))
 
     def clean_tmp(self) -> None:
+        """Remove temp files a crash left; one still locked is being written by a live process."""
         for p in self.tmp.glob("*.part"):
-            p.unlink(missing_ok=True)
+            try:
+                with open(p, "ab") as handle:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    p.unlink(missing_ok=True)
+            except BlockingIOError:
+                continue
+            except FileNotFoundError:
+                continue
 
 
 class PackageStore:
@@ -137,55 +155,60 @@ class PackageStore:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def put(self, zip_path: Path, *, objid: str, sha256: str, station_id: str = "") -> StoredPackage:
+    def stage(self, src: Path, sha256: str, *, link: bool = False) -> Staging:
+        """Start writing the copies of `src` now, in a thread (hashlib and file I/O leave the GIL), so they
+        are on disk when its checks end; `put` waits for them and publishes them, `Staging.discard` drops
+        them. `link`: the caller hands `src` over (see `put`)."""
+        return Staging(self, Path(src), sha256.upper(), link=link)
+
+    def put(self, zip_path: Path, *, objid: str, sha256: str, station_id: str = "",
+            staging: Staging | None = None) -> StoredPackage:
         """Store a verified package. Idempotent: the same bytes again return the stored version.
 
         The backup copy is written first, so a package is never visible in the primary store without
-        its second copy.
+        its second copy. `staging`: the copies started by `stage(zip_path, sha256)` (else made here).
         """
         sha256 = sha256.upper()
-        with self._lock():
-            versions = self.primary.versions(objid)
-            for n, sha, path in versions:
-                if sha == sha256:  # stored before; a crash may have come before its ledger line
-                    self._ensure_recorded(objid, n, sha, path)
-                    return StoredPackage(path, sha, path.stat().st_size, n, self._backup_path(objid, n, sha))
-            version = (versions[-1][0] + 1) if versions else 1
-            backup_path, path, size = self._write(Path(zip_path), objid, sha256, version)
-            crash_point("after-rename")  # stored, not yet in the ledger: repaired at start-up (server.store.recover)
-            entry = {
-                "objid": objid,
-                "version": version,
-                "sha256": sha256,
-                "size": size,
-                "path": str(path.relative_to(self.primary.root)),
-                "at": iso_vn(),
-                "station_id": station_id,
-            }
-            self.primary.ledger.append(entry)
-            if self.backup:
-                self.backup.ledger.append(entry)
+        staging = staging or self.stage(zip_path, sha256)
+        try:
+            with self._lock():
+                versions = self.primary.versions(objid)
+                for n, sha, path in versions:
+                    if sha == sha256:  # stored before; a crash may have come before its ledger line
+                        self._ensure_recorded(objid, n, sha, path)
+                        return StoredPackage(path, sha, path.stat().st_size, n, self._backup_path(objid, n, sha))
+                version = (versions[-1][0] + 1) if versions else 1
+                backup_path, path, size = self._write(staging, objid, sha256, version)
+                crash_point("after-rename")  # stored, not in the ledger yet: repaired at start (server.store.recover)
+                entry = {
+                    "objid": objid,
+                    "version": version,
+                    "sha256": sha256,
+                    "size": size,
+                    "path": str(path.relative_to(self.primary.root)),
+                    "at": iso_vn(),
+                    "station_id": station_id,
+                }
+                self.primary.ledger.append(entry)
+                if self.backup:
+                    self.backup.ledger.append(entry)
+        finally:
+            staging.discard()  # whatever was not published (a stored version, an error) is removed
         log.info("stored %s version %d (%d bytes)", objid, version, size)
         return StoredPackage(path, sha256, size, version, backup_path)
 
-    def _write(self, src: Path, objid: str, sha256: str, version: int) -> tuple[Path | None, Path, int]:
-        """Both copies from one read and one hash of `src` (temp files in each tree's own file system,
-        verified, fsynced), then the backup renamed into place before the primary."""
-        self.primary.folder(objid)  # an unsafe OBJID is refused before anything is written
-        temps = [self.backup.temp()] if self.backup else []
-        temps.append(self.primary.temp())
-        try:
-            digest, size = _copy_hashing(src, *temps)
-            if digest != sha256:
-                raise StorageError(
-                    N_("hash mismatch while storing %(objid)s: got %(digest)s, expected %(sha256)s"),
-                    objid=objid, digest=digest, sha256=sha256,
-                )
-            backup_path = self.backup.publish(temps[0], objid, sha256, version) if self.backup else None
-            path = self.primary.publish(temps[-1], objid, sha256, version)
-        finally:
-            for tmp in temps:
-                tmp.unlink(missing_ok=True)  # gone already when published
+    def _write(self, staging: Staging, objid: str, sha256: str, version: int) -> tuple[Path | None, Path, int]:
+        """The staged copies, verified (one read and one hash of the source), then the backup renamed into
+        place before the primary."""
+        self.primary.folder(objid)  # an unsafe OBJID is refused before anything is published
+        digest, size = staging.result()
+        if digest != sha256:
+            raise StorageError(
+                N_("hash mismatch while storing %(objid)s: got %(digest)s, expected %(sha256)s"),
+                objid=objid, digest=digest, sha256=sha256,
+            )
+        backup_path = self.backup.publish(staging.backup_temp(), objid, sha256, version) if self.backup else None
+        path = self.primary.publish(staging.primary_temp(), objid, sha256, version)
         return backup_path, path, size
 
     def _ensure_recorded(self, objid: str, version: int, sha: str, path: Path) -> None:
@@ -235,3 +258,87 @@ class PackageStore:
     def fixity(self, sample: int | None = None, *, seed: int | None = None, manifests: bool = True) -> FixityReport:
         """Audit both copies: the store walked, every file against its name, its METS and the ledger."""
         return audit(self.trees(), sample=sample, seed=seed, manifests=manifests)
+
+
+class Staging:
+    """The copies of one package being written while its checks run (PackageStore.stage).
+
+    Without `link`, one thread reads the source once, hashes it and writes both temp copies (backup and
+    primary). With `link`, it writes only the backup copy (or, with no backup, only hashes the source), and
+    the primary copy becomes a hard link to the source when it is published: the bytes hashed are the very
+    bytes stored. Another file system (no hard link across them) falls back to a copy, verified again."""
+
+    def __init__(self, store: PackageStore, src: Path, sha256: str, *, link: bool):
+        self.store, self.src, self.sha256, self.link = store, src, sha256, link
+        self._temps: list[tuple[Path, Any]] = []  # (path, handle holding its lock or None)
+        self._backup: Path | None = None
+        self._primary: Path | None = None
+        self._result: tuple[str, int] | None = None
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        try:
+            if store.backup:
+                self._backup = self._temp(store.backup)
+            if not link:
+                self._primary = self._temp(store.primary)
+        except BaseException:
+            self.discard()
+            raise
+        self._thread = threading.Thread(target=self._copy, name="sohoa-store-copy", daemon=True)
+        self._thread.start()
+
+    def _temp(self, tree: _Tree) -> Path:
+        path, handle = tree.temp()
+        self._temps.append((path, handle))
+        return path
+
+    def _copy(self) -> None:
+        try:
+            dests = [p for p in (self._backup, self._primary) if p is not None]
+            self._result = copy_hashing(self.src, *dests, stop=self._stop)
+        except BaseException as exc:  # noqa: BLE001 - handed to put(), which raises it
+            self._error = exc
+
+    def result(self) -> tuple[str, int]:
+        """(SHA-256, size) of the source as the copies were written; raises what the copy raised."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    def backup_temp(self) -> Path:
+        assert self._backup is not None
+        return self._backup
+
+    def primary_temp(self) -> Path:
+        """The primary temp copy: written by the thread, or now a hard link to the source (made and published
+        under the store lock, so no clean_tmp runs meanwhile: it needs no lock of its own)."""
+        if self._primary is not None:
+            return self._primary
+        path = self.store.primary.tmp / f"{uuid.uuid4().hex}.part"
+        self._temps.append((path, None))
+        try:
+            os.link(self.src, path)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+                raise
+            digest, _ = copy_hashing(self.src, path)  # another file system: a copy, verified again
+            if digest != self.sha256:
+                raise StorageError(N_("hash mismatch while storing %(objid)s: got %(digest)s, expected %(sha256)s"),
+                                   objid=self.src.name, digest=digest, sha256=self.sha256) from exc
+        self._primary = path
+        return path
+
+    def discard(self) -> None:
+        """Stop the copy and remove every temp file not published (a published one is gone already)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        for path, handle in self._temps:
+            path.unlink(missing_ok=True)
+            if handle is not None:
+                handle.close()
+        self._temps.clear()

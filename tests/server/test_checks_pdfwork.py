@@ -19,6 +19,7 @@ import pytest
 from test_checks_signed import SIGNED_CORPUS, _package
 
 from protocol import pdfa_check
+from protocol.hashing import sha256_file
 from protocol.package import read_package
 from protocol.signatures import validate_pdf_signatures
 from server.catalogue.catalog import pdf_text
@@ -184,3 +185,40 @@ def test_check_workers_leave_with_a_killed_server(server_process):
     server_process.wait_dead()
     # a worker still importing (a loaded machine) leaves once it is up
     wait_until(lambda: not [w for w in workers if _alive(w)], 180, "check workers to leave with their server")
+
+
+def test_text_is_read_from_a_copy_without_output_intents_and_is_the_same(tmp_path, signed_pdf):
+    """pdftotext spends most of its time on colour transforms from the PDF/A output intent, which text never
+    needs: it reads a copy whose last update drops it. The text is the same; the original is untouched."""
+    before = signed_pdf.read_bytes()
+    work = tmp_path / "doc.pdf"
+    work.write_bytes(before)
+    copy = pdfwork._text_source(work, pikepdf)
+    assert copy != work and copy.read_bytes().startswith(before) and work.read_bytes() == before
+    with pikepdf.open(copy) as pdf:
+        assert "/OutputIntents" not in pdf.Root and len(pdf.pages) == 1
+    with pikepdf.open(work) as pdf:
+        assert "/OutputIntents" in pdf.Root
+    assert pdf_text(copy) == pdf_text(work) and pdf_text(work).strip()
+    garbage = tmp_path / "garbage.pdf"
+    garbage.write_bytes(b"%PDF-1.7\nnot a pdf")
+    assert pdfwork._text_source(garbage, pikepdf) == garbage  # any doubt: the original
+
+
+def test_fixity_takes_each_pdf_hash_from_the_pdf_work(tmp_path, signed_pdf, demo_keys, hoso_fields):
+    """The PDF work hashes each PDF as it takes it out, so the fixity check does not read it again: the size
+    and SHA-256 it hands over are the member's."""
+    from server.checks.context import Context
+    from server.checks.result import Limits
+
+    package = _package(tmp_path, signed_pdf, hoso_fields).path
+    ctx = Context(package, trust_roots=[demo_keys.ca_pem.read_bytes()], expected_sheets=1, limits=Limits())
+    try:
+        assert ctx.pdf_digests() == {}  # not started (a structural check alone): fixity reads the files itself
+        ctx.start_pdf_work()
+        digests = ctx.pdf_digests()
+        [(member, (size, sha))] = digests.items()
+        assert (size, sha) == ctx.need_source().sha256(member) == (signed_pdf.stat().st_size,
+                                                                   sha256_file(signed_pdf))
+    finally:
+        ctx.close()

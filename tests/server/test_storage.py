@@ -118,3 +118,46 @@ def test_fixity_detects_flipped_byte_and_missing_copy(tmp_path: Path, make_packa
     assert report.to_dict()["ok"] is False
     sampled = store.fixity(sample=1, seed=3)
     assert sampled.checked == 2
+
+
+def test_handed_over_file_is_linked_and_backup_written_while_checks_run(tmp_path: Path) -> None:
+    """Ingest hands its upload file over: the primary copy is that very file (a hard link, no second write on
+    the primary disk), the backup copy is written and hashed by the staging thread before put is called."""
+    store = PackageStore(tmp_path / "store", backup_root=tmp_path / "backup")
+    src, sha = _file(tmp_path / "upload.part", b"package one" * 100_000)
+    staging = store.stage(src, sha, link=True)
+    assert staging.result() == (sha, src.stat().st_size)  # done before put: it ran beside the checks
+    stored = store.put(src, objid=OBJID, sha256=sha, staging=staging)
+    assert stored.path.stat().st_ino == src.stat().st_ino and src.stat().st_nlink == 2
+    assert stored.backup_path and stored.backup_path.stat().st_ino != src.stat().st_ino
+    assert sha256_file(stored.backup_path) == sha
+    assert not list((tmp_path / "store" / "tmp").iterdir()) and not list((tmp_path / "backup" / "tmp").iterdir())
+    assert store.fixity(manifests=False).clean  # these bytes are no zip: the files and the ledger only
+
+
+def test_discarded_staging_leaves_no_temp_and_bad_bytes_are_not_stored(tmp_path: Path) -> None:
+    store = PackageStore(tmp_path / "store", backup_root=tmp_path / "backup")
+    src, sha = _file(tmp_path / "upload.part", b"x" * 300_000)
+    store.stage(src, sha, link=True).discard()  # a rejected package
+    with pytest.raises(StorageError):
+        store.put(src, objid=OBJID, sha256="0" * 64, staging=store.stage(src, "0" * 64, link=True))
+    assert src.stat().st_nlink == 1 and store.get(OBJID) is None
+    for tree in ("store", "backup"):
+        assert not list((tmp_path / tree / "tmp").iterdir())
+        assert not list((tmp_path / tree / "objects").rglob("*.zip"))
+
+
+def test_a_live_copy_survives_another_process_starting_on_the_store(tmp_path: Path) -> None:
+    """Copies are written outside the store lock while the checks run: another server process (or a CLI
+    command) opening the same store removes only the temp files nobody holds."""
+    store = PackageStore(tmp_path / "store", backup_root=tmp_path / "backup")
+    left = tmp_path / "store" / "tmp" / "leftover.part"
+    left.write_bytes(b"from a crash")
+    src, sha = _file(tmp_path / "upload.part", b"y" * 200_000)
+    staging = store.stage(src, sha)  # not linked: both copies written by the thread
+    staging.result()
+    temps = sorted((tmp_path / "store" / "tmp").glob("*.part")) + sorted((tmp_path / "backup" / "tmp").glob("*.part"))
+    PackageStore(tmp_path / "store", backup_root=tmp_path / "backup")  # cleans what a crash left
+    assert not left.exists() and all(t.exists() for t in temps if t != left)
+    stored = store.put(src, objid=OBJID, sha256=sha, staging=staging)
+    assert sha256_file(stored.path) == sha and stored.path.stat().st_ino != src.stat().st_ino

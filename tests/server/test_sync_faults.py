@@ -157,6 +157,30 @@ def _kill_at_points(server_process, make_package, points, rounds: int) -> None:
             server_process.stop()
 
 
+def test_stored_upload_file_is_never_written_again(server_process, make_package):
+    """The store keeps the upload file itself as the primary copy (a hard link): after a kill between store
+    and receipt the upload is still open, and a chunk sent to it then must not touch the stored bytes."""
+    creds = server_process.add_station("tram-01")
+    server_process.start(env={ENV: "after-store"})
+    pkg = make_package()
+    with pytest.raises(SyncError):
+        _send(_client(server_process, creds), pkg)
+    assert server_process.wait_dead() == -9
+    server_process.start()
+    [part] = (server_process.data_dir / "uploads").glob("*.part")
+    [stored] = (server_process.data_dir / "store" / "objects").rglob("*.zip")
+    assert stored.stat().st_ino == part.stat().st_ino, "the primary copy is the upload file, not a second write"
+    junk = b"\0" * 4096
+    headers = {api.HEADER_STATION: "tram-01", "Authorization": f"Bearer {creds['token']}",
+               api.HEADER_CHUNK_SHA256: hashlib.sha256(junk).hexdigest()}
+    answer = requests.put(server_process.url + api.UPLOAD_CHUNK(part.stem, 0), data=junk, headers=headers, timeout=10)
+    assert answer.status_code == 409 and answer.json()["error"] == api.ErrorCode.CONFLICT, answer.text
+    assert hashlib.sha256(stored.read_bytes()).hexdigest().upper() == pkg.sha256
+    receipt = _send(_client(server_process, creds), pkg)  # the station commits the upload it left
+    assert receipt.verdict == "accepted", receipt.reasons
+    assert_one_complete_copy(server_process.data_dir, pkg)
+
+
 @pytest.mark.parametrize("point", POINTS)
 def test_kill_server_at_each_step_of_the_commit(server_process, make_package, point):
     _kill_at_points(server_process, make_package, [point], rounds=2)
