@@ -63,10 +63,24 @@ def _warm(_: int) -> int:
     return os.getpid()
 
 
+def _live_children_cpu() -> float:
+    """User + system seconds of this process's children still running: the Tesseract a worker keeps
+    loaded (station.output.tessworker) is only reaped when the worker ends."""
+    me, tick, total = str(os.getpid()), os.sysconf("SC_CLK_TCK"), 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if fields[1] == me:  # ppid; utime and stime are fields 14 and 15 of the line
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 def _cpu() -> float:
-    """User + system seconds of this process and of its reaped children (the Tesseracts it ran)."""
+    """User + system seconds of this process and of its children, reaped (the Tesseracts it ran) or not."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime + _live_children_cpu()
 
 
 def _whole_job(src: str, dpi: float, derivative: str) -> dict:
