@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from station.output.ocr import DEFAULT_PSM, OcrError, ocr_image
-from station.output.pdfa import page_layer
+from station.output.pdfa import page_layer_and_grey
 
 if TYPE_CHECKING:
     from station.processing.config import ProcessingConfig
@@ -39,7 +39,7 @@ def finish_page(
     """OCR and image layer of one upright, deskewed page image. Raises PdfBuildError when it cannot be read;
     an OCR failure is returned (ok=False), because archiving goes on with the page flagged."""
     started = time.perf_counter()
-    jpeg, grey = page_layer(Path(image_path), dpi=dpi)
+    jpeg, grey = page_layer_and_grey(Path(image_path), dpi=dpi)
     ocr_started = time.perf_counter()
     try:
         ocr = ocr_image(grey, dpi=dpi, lang=lang, timeout=timeout, psm=psm)

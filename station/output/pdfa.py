@@ -37,7 +37,7 @@ class PdfPage:
     image_path: Path
     dpi: float
     text_pdf: bytes | None  # Tesseract's text-only page for this image, or None when OCR failed
-    jpeg: bytes | None = None  # the image layer from `page_layer` (in an OCR worker); else made here
+    jpeg: bytes | None = None  # the image layer from `page_layer_and_grey` (in an OCR worker); else made here
 
 
 @dataclass(frozen=True)
@@ -67,31 +67,44 @@ class PdfBuildError(UserError):
 TEXT_LAYER_APP = "/SohoaOCR"
 
 
-def page_layer(image_path: Path, *, dpi: float) -> tuple[bytes, np.ndarray]:
-    """(the page's image layer as JPEG bytes, its 8-bit luma for Tesseract) from one read of the page image.
-
-    A derivative the station wrote is the layer already (`is_image_layer`): its bytes go into the PDF
-    unchanged and only its luma is decoded (no chroma work, no second JPEG generation). Any other image (a
-    PNG, a grey or 16-bit capture, a user's JPEG) is decoded once as colour, EXIF orientation ignored, and
-    encoded (`encode_jpeg`); its grey has the JPEG's own luma weights (0.299, 0.587, 0.114)."""
+def _page_bytes(image_path: Path) -> bytes:
     try:
-        data = Path(image_path).read_bytes()
+        return Path(image_path).read_bytes()
     except OSError as exc:
         raise PdfBuildError(N_("cannot read page image %(image_path)s"), image_path=image_path) from exc
-    buf = np.frombuffer(data, np.uint8)
+
+
+def _colour(data: bytes, image_path: Path) -> np.ndarray:
+    """A page image as 8-bit BGR (grey, 16-bit and alpha images converted), EXIF orientation ignored."""
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if image is None:
+        raise PdfBuildError(N_("cannot read page image %(image_path)s"), image_path=image_path)
+    return image
+
+
+def page_layer(image_path: Path, *, dpi: float) -> bytes:
+    """The page's image layer as JPEG bytes: a derivative the station wrote is the layer already
+    (`is_image_layer`) and goes into the PDF unchanged; any other image is decoded and encoded."""
+    data = _page_bytes(image_path)
+    return data if is_image_layer(data) else encode_jpeg(_colour(data, image_path), dpi=dpi)
+
+
+def page_layer_and_grey(image_path: Path, *, dpi: float) -> tuple[bytes, np.ndarray]:
+    """`page_layer` and the page's 8-bit luma for Tesseract, from one read. Of a derivative only the luma is
+    decoded (no chroma work, no second JPEG generation); any other image is decoded once as colour and its
+    grey has the JPEG's own luma weights (0.299, 0.587, 0.114)."""
+    data = _page_bytes(image_path)
     if is_image_layer(data):
-        luma = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+        luma = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
         if luma is None:
             raise PdfBuildError(N_("cannot read page image %(image_path)s"), image_path=image_path)
         return data, luma
-    image = cv2.imdecode(buf, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if image is None:
-        raise PdfBuildError(N_("cannot read page image %(image_path)s"), image_path=image_path)
+    image = _colour(data, image_path)
     return encode_jpeg(image, dpi=dpi), cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
 
 
 def _jpeg(page: PdfPage) -> bytes:
-    return page.jpeg if page.jpeg is not None else page_layer(page.image_path, dpi=page.dpi)[0]
+    return page.jpeg if page.jpeg is not None else page_layer(page.image_path, dpi=page.dpi)
 
 
 def _overlay_text(pdf: pikepdf.Pdf, page: pikepdf.Page, text_pdf: bytes | None) -> None:
