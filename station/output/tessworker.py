@@ -99,7 +99,9 @@ def _page(lib: Any, api: int, datapath: bytes, job: dict, pixels: bytes) -> None
 
 
 def _serve(lang: str) -> int:
-    out, inp = sys.stdout.buffer, sys.stdin.buffer
+    # the answers get a descriptor of their own; whatever the library prints goes to stderr, not into them
+    out, inp = os.fdopen(os.dup(1), "wb"), sys.stdin.buffer
+    os.dup2(2, 1)
 
     def answer(reply: dict) -> None:
         out.write(json.dumps(reply).encode() + b"\n")
@@ -181,7 +183,11 @@ class Engine:
             tail = self._stderr_tail()
             self.close()
             raise EngineError("exit", tail, code=code)
-        return dict(json.loads(line))
+        try:
+            return dict(json.loads(line))
+        except ValueError as exc:
+            self.close()
+            raise EngineError("exit", f"unreadable answer {line[:80]!r}") from exc
 
     def _stderr_tail(self) -> str:
         self.stderr.seek(0)
