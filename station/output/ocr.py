@@ -1,13 +1,15 @@
 """Tesseract behind one thin call: text, word confidences and a text-only PDF page from a single run.
 
-One run produces the three outputs (`pdf txt tsv` configs), so a page is recognised once. Tesseract is
-started with OMP_THREAD_LIMIT=1: with OpenMP on 2 cores a page takes about 4× longer. Parallelise with
-processes, one Tesseract each. The page's real DPI is always passed, so the text page has the size of
-the image page it will be laid on.
+One run produces the three outputs (`pdf txt tsv` configs), so a page is recognised once. Tesseract runs
+single-threaded (OMP_THREAD_LIMIT=1: with OpenMP on 2 cores a page takes about 4× longer); parallelise with
+processes, one Tesseract each. It stays loaded between pages (station.output.tessworker: a child process
+per worker holding libtesseract, the same library and settings as the `tesseract` program), which saves
+starting the program and loading the model for every page. The page's real DPI is always passed, so the
+text page has the size of the image page it will be laid on.
 
-Tesseract gets the page as an 8-bit grey image on its stdin (PGM), never a colour file: given a colour
-JPEG it decodes it and binarises every channel, which cost 0.25-0.3 s more per A4 300 dpi page (about a
-quarter of the whole recognition) for the same text, character for character, on our evaluation pages.
+Tesseract gets the page as 8-bit grey pixels through a pipe, never a colour file: given a colour JPEG it
+decodes it and binarises every channel, which cost 0.25-0.3 s more per A4 300 dpi page (about a quarter of
+the whole recognition) for the same text, character for character, on our evaluation pages.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import os
 import subprocess
 import tempfile
 import unicodedata
@@ -27,6 +28,7 @@ import numpy as np
 
 from protocol.errors import UserError
 from protocol.i18n import N_
+from station.output.tessworker import EngineError, engine
 
 log = logging.getLogger("sohoa.tesseract")
 
@@ -57,25 +59,29 @@ def tesseract_version() -> str:
     return out.stdout.splitlines()[0].strip()
 
 
-def _run(args: list[str], *, timeout: float, stdin: bytes | None = None) -> None:
-    env = dict(os.environ, OMP_THREAD_LIMIT="1")
+def _recognise(grey: np.ndarray, *, base: Path, dpi: float, lang: str, psm: int, timeout: float) -> None:
+    """BASE.pdf (text only), BASE.txt and BASE.tsv of one page, by a Tesseract that stays loaded
+    (station.output.tessworker: the same library and settings as `tesseract stdin BASE --dpi D --psm P
+    -c textonly_pdf=1 pdf txt tsv`, without starting the program and loading the model for every page)."""
+    if grey.ndim != 2 or grey.dtype != np.uint8:
+        raise ValueError(f"expected an 8-bit grey image, got {grey.dtype} with shape {grey.shape}")
+    height, width = grey.shape
     try:
-        proc = subprocess.run(args, input=stdin, capture_output=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired as exc:
-        raise OcrError(
-            N_("tesseract timed out after %(timeout).0f s"), timeout=timeout
-        ) from exc
-    except OSError as exc:
-        raise OcrError(N_("cannot start tesseract: %(exc)s"), exc=exc) from exc
-    stderr = proc.stderr.decode("utf-8", "replace")
-    for line in stderr.splitlines():
-        if line.strip():
-            log.debug("%s", line)
-    if proc.returncode != 0:
+        with engine(lang) as tesseract:
+            tesseract.recognise(
+                np.ascontiguousarray(grey).tobytes(),
+                width=width, height=height, dpi=round(dpi), psm=psm, base=str(base), timeout=timeout,
+            )
+    except EngineError as exc:
+        if exc.kind == "timeout":
+            raise OcrError(N_("tesseract timed out after %(timeout).0f s"), timeout=timeout) from exc
+        if exc.kind == "start":
+            raise OcrError(N_("cannot start tesseract: %(exc)s"), exc=exc.detail) from exc
+        # it died, or refused the page as the program would have, exiting with 1
         raise OcrError(
             N_("tesseract exited with %(returncode)s: %(strip)s"),
-            returncode=proc.returncode, strip=stderr.strip()[-300:]
-        )
+            returncode=exc.code if exc.code is not None else 1, strip=exc.detail,
+        ) from exc
 
 
 def _read_tsv(tsv: str) -> list[tuple[str, float]]:
@@ -118,26 +124,7 @@ def ocr_image(
     """Recognise one page already in memory: 8-bit grey, upright and deskewed. Raises OcrError on any failure."""
     with tempfile.TemporaryDirectory(prefix="sohoa-ocr-") as tmp:
         base = Path(tmp) / "page"
-        _run(
-            [
-                TESSERACT,
-                "stdin",
-                str(base),
-                "-l",
-                lang,
-                "--dpi",
-                str(round(dpi)),
-                "--psm",
-                str(psm),
-                "-c",
-                "textonly_pdf=1",
-                "pdf",
-                "txt",
-                "tsv",
-            ],
-            timeout=timeout,
-            stdin=pgm_bytes(grey),
-        )
+        _recognise(grey, base=base, dpi=dpi, lang=lang, psm=psm, timeout=timeout)
         outputs = {ext: base.with_suffix(f".{ext}") for ext in ("pdf", "txt", "tsv")}
         missing = [ext for ext, path in outputs.items() if not path.is_file() or path.stat().st_size == 0]
         if "pdf" in missing or "tsv" in missing:  # exit 0 without output is still a failure

@@ -1,8 +1,8 @@
-"""One page's share of finishing, done in an OCR worker from a single decode of its image.
+"""One page's share of finishing, done in an OCR worker from a single read of its image.
 
-The worker that already holds the decoded page gives Tesseract the grey image through a pipe and encodes
-the PDF's colour JPEG layer, so the process that assembles and signs documents only copies bytes: on two
-cores it no longer competes with the two Tesseracts for the longest part of each page's work.
+The derivative the station wrote is the PDF's image layer already (a colour JPEG q80): the worker decodes only
+its luma, gives it to Tesseract through a pipe and sends the file's bytes back unchanged, so the process that
+assembles and signs documents only copies bytes. Any other image is decoded once and its layer encoded here.
 """
 
 from __future__ import annotations
@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import cv2
-
 from station.output.ocr import DEFAULT_PSM, OcrError, ocr_image
-from station.output.pdfa import page_jpeg, read_colour
+from station.output.pdfa import page_layer_and_grey
 
 if TYPE_CHECKING:
     from station.processing.config import ProcessingConfig
@@ -41,10 +39,7 @@ def finish_page(
     """OCR and image layer of one upright, deskewed page image. Raises PdfBuildError when it cannot be read;
     an OCR failure is returned (ok=False), because archiving goes on with the page flagged."""
     started = time.perf_counter()
-    image = read_colour(Path(image_path))
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)  # the JPEG's own luma weights (0.299, 0.587, 0.114)
-    jpeg = page_jpeg(image, dpi=dpi)
-    del image
+    jpeg, grey = page_layer_and_grey(Path(image_path), dpi=dpi)
     ocr_started = time.perf_counter()
     try:
         ocr = ocr_image(grey, dpi=dpi, lang=lang, timeout=timeout, psm=psm)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import logging
-import struct
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,12 +25,10 @@ from protocol.durable import write_atomic
 from protocol.errors import UserError
 from protocol.hashing import sha256_bytes
 from protocol.i18n import N_
+from station.processing.pipeline import encode_jpeg, is_image_layer
 
 log = logging.getLogger(__name__)
 
-#: JPEG quality for the page images. 80 with 4:2:0 chroma keeps an A4 300 dpi colour page of text
-#: at about 0.5 MB while strokes and diacritics stay clean at 100% zoom.
-JPEG_QUALITY = 80
 PRODUCER = "sohoa (img2pdf, pikepdf, Tesseract)"
 
 
@@ -40,7 +37,7 @@ class PdfPage:
     image_path: Path
     dpi: float
     text_pdf: bytes | None  # Tesseract's text-only page for this image, or None when OCR failed
-    jpeg: bytes | None = None  # the image layer already encoded by `page_jpeg` (in an OCR worker); else made here
+    jpeg: bytes | None = None  # the image layer from `page_layer_and_grey` (in an OCR worker); else made here
 
 
 @dataclass(frozen=True)
@@ -70,33 +67,44 @@ class PdfBuildError(UserError):
 TEXT_LAYER_APP = "/SohoaOCR"
 
 
-def page_jpeg(image: np.ndarray, *, dpi: float) -> bytes:
-    """The page's image layer: colour JPEG (CAP-05 wants RGB at 8 bpc even for a grey original) with its DPI.
-
-    Made where the page is already decoded (the OCR worker), so the process assembling PDFs only copies
-    bytes. libjpeg-turbo through OpenCV with Huffman optimisation: 4% smaller than without, same pixels."""
-    if image.ndim == 2:
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY, cv2.IMWRITE_JPEG_OPTIMIZE, 1])
-    if not ok:
-        raise PdfBuildError(N_("JPEG encoding failed"))
-    data = bytearray(buf.tobytes())
-    if data[6:11] == b"JFIF\0":  # APP0: version(2) units(1) Xdensity(2) Ydensity(2)
-        data[13] = 1  # dots per inch
-        data[14:18] = struct.pack(">HH", round(dpi), round(dpi))
-    return bytes(data)
+def _page_bytes(image_path: Path) -> bytes:
+    try:
+        return Path(image_path).read_bytes()
+    except OSError as exc:
+        raise PdfBuildError(N_("cannot read page image %(image_path)s"), image_path=image_path) from exc
 
 
-def read_colour(image_path: Path) -> np.ndarray:
+def _colour(data: bytes, image_path: Path) -> np.ndarray:
     """A page image as 8-bit BGR (grey, 16-bit and alpha images converted), EXIF orientation ignored."""
-    image = cv2.imread(str(image_path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if image is None:
         raise PdfBuildError(N_("cannot read page image %(image_path)s"), image_path=image_path)
     return image
 
 
+def page_layer(image_path: Path, *, dpi: float) -> bytes:
+    """The page's image layer as JPEG bytes: a derivative the station wrote is the layer already
+    (`is_image_layer`) and goes into the PDF unchanged; any other image is decoded and encoded."""
+    data = _page_bytes(image_path)
+    return data if is_image_layer(data) else encode_jpeg(_colour(data, image_path), dpi=dpi)
+
+
+def page_layer_and_grey(image_path: Path, *, dpi: float) -> tuple[bytes, np.ndarray]:
+    """`page_layer` and the page's 8-bit luma for Tesseract, from one read. Of a derivative only the luma is
+    decoded (no chroma work, no second JPEG generation); any other image is decoded once as colour and its
+    grey has the JPEG's own luma weights (0.299, 0.587, 0.114)."""
+    data = _page_bytes(image_path)
+    if is_image_layer(data):
+        luma = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+        if luma is None:
+            raise PdfBuildError(N_("cannot read page image %(image_path)s"), image_path=image_path)
+        return data, luma
+    image = _colour(data, image_path)
+    return encode_jpeg(image, dpi=dpi), cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
 def _jpeg(page: PdfPage) -> bytes:
-    return page.jpeg if page.jpeg is not None else page_jpeg(read_colour(page.image_path), dpi=page.dpi)
+    return page.jpeg if page.jpeg is not None else page_layer(page.image_path, dpi=page.dpi)
 
 
 def _overlay_text(pdf: pikepdf.Pdf, page: pikepdf.Page, text_pdf: bytes | None) -> None:

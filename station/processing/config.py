@@ -50,10 +50,10 @@ class ProcessingConfig:
     max_edge_content: float = field(default=0.05, metadata={"range": (0, 1)})  # share of an edge strip covered by ink
     # separator / cover sheets
     find_qr: bool = True
-    # output: the derivative is an intermediate (OCR input, source of the PDF's JPEG q80); the original
-    # capture stays lossless. JPEG q95 costs ~45 ms for an A4 300 dpi colour page, PNG level 1 ~600 ms.
+    # output: the derivative is the PDF's image layer (colour JPEG q80, pipeline.JPEG_QUALITY): review shows it,
+    # Tesseract reads its luma, finishing embeds its bytes unchanged; the original capture stays lossless.
+    # JPEG costs ~40 ms for an A4 300 dpi colour page, PNG level 1 ~600 ms (then finishing encodes the layer).
     derivative_format: str = field(default="jpeg", metadata={"choices": ("jpeg", "png")})
-    jpeg_quality: int = field(default=95, metadata={"range": (1, 100)})
     png_compression: int = field(default=1, metadata={"range": (0, 9)})  # 1 is fast and still lossless
 
 

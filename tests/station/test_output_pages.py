@@ -1,9 +1,10 @@
-"""A page's share of finishing in a worker: grey image to Tesseract, colour JPEG image layer, one decode."""
+"""A page's share of finishing in a worker: grey image to Tesseract, colour JPEG image layer, one read."""
 
 from __future__ import annotations
 
 import io
 from datetime import datetime
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -16,7 +17,8 @@ from protocol.pdfa_check import check_pdfa
 from sohoa.samplepages import char_error_rate, write_sample_folder
 from station.output.ocr import ocr_page, pgm_bytes, read_grey
 from station.output.pages import finish_page
-from station.output.pdfa import JPEG_QUALITY, PdfBuildError, PdfMeta, PdfPage, build_pdfa_bytes, page_jpeg
+from station.output.pdfa import PdfBuildError, PdfMeta, PdfPage, build_pdfa_bytes
+from station.processing.pipeline import JPEG_QUALITY, encode_jpeg, is_image_layer, process_page
 
 META = PdfMeta(
     title="Thử trang",
@@ -86,7 +88,7 @@ def test_grey_and_16_bit_pages_still_get_an_rgb_layer(tmp_path, page):
     out = tmp_path / "grey.pdf"
     out.write_bytes(build_pdfa_bytes([PdfPage(deep, 300, done.text_pdf, jpeg=done.jpeg)], meta=META))
     assert check_pdfa(out) == []
-    assert len(page_jpeg(grey, dpi=300)) > 0
+    assert is_image_layer(encode_jpeg(grey, dpi=300))  # a grey capture's derivative is a colour layer too
 
 
 def test_ocr_failure_keeps_the_image_and_unreadable_image_is_an_error(tmp_path, page):
@@ -101,3 +103,41 @@ def test_ocr_failure_keeps_the_image_and_unreadable_image_is_an_error(tmp_path, 
         finish_page(broken, dpi=300)
     assert "Không đọc được ảnh trang" in err.value.text("vi")
     assert JPEG_QUALITY == 80
+
+
+def test_the_derivative_is_the_image_layer_and_goes_into_the_pdf_byte_for_byte(tmp_path, page):
+    path, truth = page
+    result = process_page(path, dpi=300, out_path=tmp_path / "derived.jpg")
+    stored = (tmp_path / "derived.jpg").read_bytes()
+    assert is_image_layer(stored)
+    done = finish_page(tmp_path / "derived.jpg", dpi=300)
+    assert done.jpeg == stored  # not decoded and encoded again: one JPEG generation, as review showed it
+    assert done.ok and char_error_rate(truth, done.text) <= 0.01, done.text
+    with Image.open(io.BytesIO(done.jpeg)) as layer:
+        assert layer.mode == "RGB" and tuple(round(v) for v in layer.info["dpi"]) == (300, 300)
+    out = tmp_path / "doc.pdf"
+    out.write_bytes(build_pdfa_bytes([PdfPage(Path(result.derivative_path), 300, done.text_pdf)], meta=META))
+    assert check_pdfa(out) == []
+    with pikepdf.open(out) as pdf:
+        images = [o for o in pdf.objects if isinstance(o, pikepdf.Stream) and o.stream_dict.get("/Subtype") == "/Image"]
+        [image] = images
+        assert image.read_raw_bytes() == stored
+
+
+def test_other_images_are_not_taken_as_a_layer(tmp_path, page):
+    path, _ = page
+    colour = cv2.imread(str(path))
+    q95 = cv2.imencode(".jpg", colour, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()  # a derivative from before
+    assert not is_image_layer(q95) and not is_image_layer(path.read_bytes()) and not is_image_layer(b"")
+    # a camera JPEG at the same quality but with EXIF (its orientation would be applied by a PDF writer)
+    from PIL import Image as PILImage
+
+    buf = io.BytesIO()
+    exif = PILImage.Exif()
+    exif[0x0112] = 6
+    PILImage.open(io.BytesIO(encode_jpeg(colour, dpi=300))).save(buf, "JPEG", quality=80, exif=exif)
+    assert not is_image_layer(buf.getvalue())
+    old = tmp_path / "old.jpg"
+    old.write_bytes(q95)
+    done = finish_page(old, dpi=300)
+    assert is_image_layer(done.jpeg) and done.jpeg != q95  # encoded as the layer, not embedded at q95
