@@ -6,7 +6,8 @@ e.g. a station's processing thresholds), and field metadata adds limits:
     port: int = field(default=8080, metadata={"range": (1, 65535)})
     capture_format: str = field(default="png", metadata={"choices": ("png", "tiff")})
     trust_roots: list[Path] = field(default_factory=list, metadata={"exists": "file"})
-Unknown keys, missing required keys, wrong types and values out of range are problems; `load` raises one
+Unknown keys, missing required keys, wrong types and values out of range are problems (a key an earlier
+release had, named in the model's `RETIRED` {key: why}, is refused with its reason); `load` raises one
 ConfigError carrying all of them, whose str() is one line naming the file, the key and what is expected.
 Station and server use it at start (`sohoa station|server --config`) and `sohoa config check` uses it too.
 """
@@ -133,7 +134,9 @@ def parse(raw: dict[str, Any], model: type, *, prefix: str = "") -> tuple[dict[s
     hints = typing.get_type_hints(model)
     fields = {f.name: f for f in dataclasses.fields(model)}
     values: dict[str, Any] = {}
-    problems = [ConfigProblem(prefix + k, f"unknown setting (known: {', '.join(sorted(fields))})")
+    retired: dict[str, str] = getattr(model, "RETIRED", {})
+    problems = [ConfigProblem(prefix + k, f"removed setting: {retired[k]}; delete this line") if k in retired
+                else ConfigProblem(prefix + k, f"unknown setting (known: {', '.join(sorted(fields))})")
                 for k in sorted(set(raw) - set(fields))]
     for name, f in fields.items():
         key = prefix + name

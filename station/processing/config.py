@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from protocol.config import ConfigError, load
 
@@ -12,6 +13,12 @@ __all__ = ["ConfigError", "ProcessingConfig", "load_config"]
 
 @dataclass(frozen=True)
 class ProcessingConfig:
+    #: settings of earlier releases, refused with the reason (protocol.config)
+    RETIRED: ClassVar[dict[str, str]] = {
+        "jpeg_quality": "the derivative is now the PDF's image layer, a JPEG of fixed quality "
+                        "(station.processing.pipeline.JPEG_QUALITY)",
+    }
+
     # deskew
     max_skew_deg: float = field(default=5.0, metadata={"range": (0.1, 45)})  # search range of the skew estimate
     # below this the page is not resampled (no visible gain)

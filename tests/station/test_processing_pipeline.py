@@ -181,6 +181,7 @@ def test_station_config_carries_processing_thresholds_to_the_pool(tmp_path):
     ("section", "key", "message"),
     [
         ("blank_treshold = 1", "processing.blank_treshold", "unknown setting"),
+        ("jpeg_quality = 95", "processing.jpeg_quality", "removed setting: the derivative is now the PDF's image"),
         ('min_dpi = "high"', "processing.min_dpi", "expected a number"),
         ("max_clipped_white = 60", "processing.max_clipped_white", "expected a value from 0 to 1"),
         ("blank_ink_delta = 300", "processing.blank_ink_delta", "expected a value from 0 to 255"),
