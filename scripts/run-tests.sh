@@ -29,7 +29,7 @@ if [ -z "${SOHOA_TEST_PG:-}" ]; then
   pg_private_start
 fi
 status=0
-.venv/bin/python -m pytest -m "${SOHOA_TEST_MARK:-not stress}" -p no:cacheprovider --junitxml="$results/suite.xml" \
+.venv/bin/python -m pytest -m "${SOHOA_TEST_MARK:-not stress}" -p no:cacheprovider --durations=15 --junitxml="$results/suite.xml" \
   "$@" || status=$?
 if [ "$status" -eq 5 ] && [ "${SOHOA_TEST_MARK:-}" = stress ]; then status=0; fi  # 5: no stress test selected
 .venv/bin/python - "$results/suite.xml" <<'PY'
