@@ -1,11 +1,24 @@
-"""The one SQLite write transaction, for the station's store, the server's records, the catalogue and the
-migrations."""
+"""The one way to open a durable SQLite file and the one SQLite write transaction, for the station's store,
+the server's records, the catalogue and the migrations."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+
+def open_durable(path: Path, *, foreign_keys: bool = False) -> sqlite3.Connection:
+    """A connection in WAL mode with synchronous=FULL (a row that committed is on disk), rows by name,
+    transactions only where write_transaction opens them, a 30 s wait for another writer's lock."""
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    if foreign_keys:
+        conn.execute("PRAGMA foreign_keys=ON")
+    return conn
 
 
 @contextmanager

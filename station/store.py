@@ -21,7 +21,7 @@ import sqlite_utils
 from protocol.clock import iso_vn
 from protocol.errors import Conflict, NotFound
 from protocol.i18n import N_
-from protocol.sqlitetx import write_transaction
+from protocol.sqlitetx import open_durable, write_transaction
 
 
 class BatchState(StrEnum):
@@ -197,11 +197,7 @@ class Store:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
+            conn = open_durable(self.path, foreign_keys=True)
             self._local.conn = conn
         return conn
 

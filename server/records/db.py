@@ -28,7 +28,7 @@ from typing import Any
 
 from protocol.clock import iso_vn
 from protocol.ids import check_station_id, is_station_id
-from protocol.sqlitetx import write_transaction
+from protocol.sqlitetx import open_durable, write_transaction
 
 log = logging.getLogger("sohoa.server.db")
 
@@ -299,10 +299,7 @@ class ServerDB(Records):
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+            conn = open_durable(self.path)
             self._local.conn = conn
         return conn
 

@@ -59,13 +59,18 @@ def tesseract_version() -> str:
     return out.stdout.splitlines()[0].strip()
 
 
+def _grey_shape(grey: np.ndarray) -> tuple[int, int]:
+    """(height, width) of an 8-bit grey image; ValueError for anything else."""
+    if grey.ndim != 2 or grey.dtype != np.uint8:
+        raise ValueError(f"expected an 8-bit grey image, got {grey.dtype} with shape {grey.shape}")
+    return grey.shape[0], grey.shape[1]
+
+
 def _recognise(grey: np.ndarray, *, base: Path, dpi: float, lang: str, psm: int, timeout: float) -> None:
     """BASE.pdf (text only), BASE.txt and BASE.tsv of one page, by a Tesseract that stays loaded
     (station.output.tessworker: the same library and settings as `tesseract stdin BASE --dpi D --psm P
     -c textonly_pdf=1 pdf txt tsv`, without starting the program and loading the model for every page)."""
-    if grey.ndim != 2 or grey.dtype != np.uint8:
-        raise ValueError(f"expected an 8-bit grey image, got {grey.dtype} with shape {grey.shape}")
-    height, width = grey.shape
+    height, width = _grey_shape(grey)
     try:
         with engine(lang) as tesseract:
             tesseract.recognise(
@@ -112,9 +117,7 @@ def read_grey(image_path: Path) -> np.ndarray:
 
 def pgm_bytes(grey: np.ndarray) -> bytes:
     """A binary PGM (P5) of an 8-bit grey image: no compression to undo on either side of the pipe."""
-    if grey.ndim != 2 or grey.dtype != np.uint8:
-        raise ValueError(f"expected an 8-bit grey image, got {grey.dtype} with shape {grey.shape}")
-    height, width = grey.shape
+    height, width = _grey_shape(grey)
     return b"P5\n%d %d\n255\n" % (width, height) + np.ascontiguousarray(grey).tobytes()
 
 
