@@ -133,6 +133,13 @@ class _Tree:
                 continue
 
 
+def _verified(objid: str, digest: str, sha256: str) -> None:
+    """Raise StorageError unless the bytes written hash to what the package was accepted with."""
+    if digest != sha256:
+        raise StorageError(N_("hash mismatch while storing %(objid)s: got %(digest)s, expected %(sha256)s"),
+                           objid=objid, digest=digest, sha256=sha256)
+
+
 class PackageStore:
     """Filesystem package store with a backup copy (on other media in production) and fixity audits."""
 
@@ -202,11 +209,7 @@ class PackageStore:
         place before the primary."""
         self.primary.folder(objid)  # an unsafe OBJID is refused before anything is published
         digest, size = staging.result()
-        if digest != sha256:
-            raise StorageError(
-                N_("hash mismatch while storing %(objid)s: got %(digest)s, expected %(sha256)s"),
-                objid=objid, digest=digest, sha256=sha256,
-            )
+        _verified(objid, digest, sha256)
         backup_path = self.backup.publish(staging.backup_temp(), objid, sha256, version) if self.backup else None
         path = self.primary.publish(staging.primary_temp(), objid, sha256, version)
         return backup_path, path, size
@@ -326,9 +329,7 @@ class Staging:
             if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
                 raise
             digest, _ = copy_hashing(self.src, path)  # another file system: a copy, verified again
-            if digest != self.sha256:
-                raise StorageError(N_("hash mismatch while storing %(objid)s: got %(digest)s, expected %(sha256)s"),
-                                   objid=self.src.name, digest=digest, sha256=self.sha256) from exc
+            _verified(self.src.name, digest, self.sha256)
         self._primary = path
         return path
 
