@@ -520,8 +520,14 @@ def test_scan_screen_feeder_empty_newest_in_view_and_double_feed_warning(floor, 
     page.locator("#scan-btn").click()
     page.wait_for_selector("#feeder-empty:not(.hidden)", timeout=120_000)  # the test feeder holds ten sheets
     assert page.locator("#thumbs .thumb").count() == 10
-    last = page.locator("#thumbs .thumb").last.bounding_box()
-    assert 0 <= last["y"] and last["y"] + last["height"] <= 480 + 1, last  # the newest page is in view
+    # the newest page is in view; measured in one step in the page, since every live update re-renders the
+    # thumbnails and a locator's element can be replaced between finding and measuring it (CI, stop 22)
+    page.wait_for_function(
+        """() => { const t = document.querySelector('#thumbs .thumb:last-child');
+                   if (!t) return false; const r = t.getBoundingClientRect();
+                   return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight + 1; }""",
+        timeout=10_000,
+    )
     over = page.inner_text("#overcount")
     assert "10 tờ" in over and "8 tờ" in over and "nạp kép" in over
     _targets_ok(page, "#feeder-empty")
