@@ -5,7 +5,7 @@ yellowed, noisy), in one run:
 
   ours (whole)    orientation + deskew (station.processing.pipeline.process_page), OCR, PDF/A-2b, signing,
                   in a pool of 2 processes (OMP_THREAD_LIMIT=1), documents built as their pages finish;
-                  the derivative is the PDF's image layer (JPEG q80): each worker decodes only its luma for
+                  the derivative is the PDF's image layer (pipeline.JPEG_QUALITY): each worker decodes its luma for
                   Tesseract, which stays loaded in a child process per worker (station.output.tessworker),
                   and sends the JPEG bytes back as they are; the main process assembles and signs in memory
                   (station.output.pages);

@@ -1,6 +1,6 @@
 """One page's share of finishing, done in an OCR worker from a single read of its image.
 
-The derivative the station wrote is the PDF's image layer already (a colour JPEG q80): the worker decodes only
+The station's derivative is the PDF's image layer already (colour JPEG, pipeline.JPEG_QUALITY): the worker decodes
 its luma, gives it to Tesseract through a pipe and sends the file's bytes back unchanged, so the process that
 assembles and signs documents only copies bytes. Any other image is decoded once and its layer encoded here.
 """

@@ -57,7 +57,7 @@ class ProcessingConfig:
     max_edge_content: float = field(default=0.05, metadata={"range": (0, 1)})  # share of an edge strip covered by ink
     # separator / cover sheets
     find_qr: bool = True
-    # output: the derivative is the PDF's image layer (colour JPEG q80, pipeline.JPEG_QUALITY): review shows it,
+    # output: the derivative is the PDF's image layer (colour JPEG, pipeline.JPEG_QUALITY): review shows it,
     # Tesseract reads its luma, finishing embeds its bytes unchanged; the original capture stays lossless.
     # JPEG costs ~40 ms for an A4 300 dpi colour page, PNG level 1 ~600 ms (then finishing encodes the layer).
     derivative_format: str = field(default="jpeg", metadata={"choices": ("jpeg", "png")})

@@ -1,8 +1,8 @@
 """The order of the image steps for one page, and the flags an operator sees. Steps don't call each other.
 
 The original capture is only read (decoded once); the derivative is a new file written atomically, with its
-own hash: by default (ProcessingConfig.derivative_format) the PDF's image layer itself, a colour JPEG q80
-that finishing embeds unchanged (`encode_jpeg`, `is_image_layer`).
+own hash: by default (ProcessingConfig.derivative_format) the PDF's image layer itself, a colour JPEG
+(JPEG_QUALITY) that finishing embeds unchanged (`encode_jpeg`, `is_image_layer`).
 A page judged blank is flagged and kept.
 """
 
@@ -176,19 +176,24 @@ def encode_derivative(img: np.ndarray, *, dpi: float, config: ProcessingConfig) 
     return encode_jpeg(img, dpi=dpi), ".jpg"
 
 
-#: JPEG quality of the page images, in the derivative and so in the archived PDF. 80 with 4:2:0 chroma keeps
-#: an A4 300 dpi colour page of text at about 0.5-1.5 MB while strokes and diacritics stay clean at 100% zoom.
-JPEG_QUALITY = 80
+#: JPEG quality of the page images, in the derivative and so in the archived PDF, and Tesseract reads its luma.
+#: 90, not 80: on 29 outside pages with hand-corrected transcriptions (bench/bench_derivative_ocr.py,
+#: docs/bench/output.md) the luma of q80 lost 1.2 % of the words that lossless input found (worse on 20 pages,
+#: better on 7), q90 0.5 % (16 worse, 11 better: no clear loss); q90 files are 27 % larger than q80.
+JPEG_QUALITY = 90
+#: qualities earlier releases wrote as the image layer: such derivatives still go into the PDF as they are
+#: (decoding and encoding them again would only lose more)
+EARLIER_LAYER_QUALITIES = (80,)
 
 
-def encode_jpeg(img: np.ndarray, *, dpi: float) -> bytes:
-    """The page's image layer: colour JPEG q80 (CAP-05 wants RGB at 8 bpc even for a grey original) with its
+def encode_jpeg(img: np.ndarray, *, dpi: float, quality: int = JPEG_QUALITY) -> bytes:
+    """The page's image layer: colour JPEG at JPEG_QUALITY (CAP-05 wants RGB at 8 bpc even for a grey original) with its
     DPI in the JFIF header (OpenCV writes 1:1 aspect, no unit). Encoded once, as the derivative: review shows
     it, finishing embeds its bytes unchanged and decodes only its luma for Tesseract. libjpeg-turbo with
     Huffman optimisation: 4% smaller than without, same pixels."""
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY, cv2.IMWRITE_JPEG_OPTIMIZE, 1])
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_OPTIMIZE, 1])
     if not ok:
         raise ProcessingError("JPEG encoding failed")
     data = bytearray(buf.tobytes())
@@ -213,16 +218,18 @@ def _jpeg_segments(data: bytes) -> list[tuple[int, bytes]]:
     return []
 
 
-_LAYER_TABLES: list[bytes] = []
+_LAYER_TABLES: list[list[bytes]] = []  # the quantisation tables of each quality we write or wrote
 
 
 def is_image_layer(data: bytes) -> bool:
     """True when JPEG bytes are what `encode_jpeg` writes: baseline, 8-bit, 3 components, its quantisation
-    tables, no EXIF (whose orientation a PDF writer could apply). Such a file goes into the PDF as it is;
-    anything else (a PNG, a q95 derivative from before, a user's JPEG) is decoded and encoded."""
+    tables (of JPEG_QUALITY or an earlier layer quality), no EXIF (whose orientation a PDF writer could apply).
+    Such a file goes into the PDF as it is; anything else (a PNG, a q95 derivative from before the layer, a
+    user's JPEG) is decoded and encoded."""
     if not _LAYER_TABLES:
-        sample = encode_jpeg(np.zeros((16, 16, 3), np.uint8), dpi=300)
-        _LAYER_TABLES.extend(body for marker, body in _jpeg_segments(sample) if marker == 0xDB)
+        for quality in (JPEG_QUALITY, *EARLIER_LAYER_QUALITIES):
+            sample = encode_jpeg(np.zeros((16, 16, 3), np.uint8), dpi=300, quality=quality)
+            _LAYER_TABLES.append([body for marker, body in _jpeg_segments(sample) if marker == 0xDB])
     segments = _jpeg_segments(data)
     sof = [m for m in range(0xC0, 0xD0) if m not in (0xC4, 0xC8, 0xCC)]  # start-of-frame markers
     frames = [(marker, body) for marker, body in segments if marker in sof]
@@ -231,7 +238,7 @@ def is_image_layer(data: bytes) -> bool:
         and frames[0][0] == 0xC0
         and frames[0][1][0] == 8  # sample precision
         and frames[0][1][5] == 3  # components
-        and [body for marker, body in segments if marker == 0xDB] == _LAYER_TABLES
+        and [body for marker, body in segments if marker == 0xDB] in _LAYER_TABLES
         and not any(marker == 0xE1 and body.startswith(b"Exif") for marker, body in segments)
     )
 
