@@ -64,6 +64,20 @@ def test_a_crash_of_osds_tesseract_costs_that_look_only(tmp_path):
         assert loaded.proc.pid != first
 
 
+def test_osd_past_its_timeout_at_every_look_leaves_the_page_as_scanned_and_flagged(tmp_path):
+    """Every Tesseract ask runs past its timeout (each loaded child is killed): the line rule alone proposes the
+    turn, nothing confirms it, the page is kept as scanned and flagged."""
+    page, _ = render_page(seed=75, dpi=DPI, rotate=180, noise=3.0)
+    with engine("osd") as loaded:
+        first = loaded.proc.pid
+    result = process_image(page, dpi=DPI, out_path=tmp_path / "p.jpg", config=ProcessingConfig(osd_timeout_s=0.001))
+    assert result.rotation_evidence["lines"]["rotation"] == 180
+    assert result.rotation_evidence["osd"] == {"rotation": 0, "confidence": 0.0, "look": "full"}
+    assert result.rotation == 0 and "orientation_uncertain" in _codes(result)
+    with engine("osd") as loaded:
+        assert loaded.proc.pid != first, "the child that ran past its timeout was killed"
+
+
 def test_line_rule_alone_does_not_turn_a_page(tmp_path):
     """Without Tesseract there is one signal: an upside-down page is flagged, not turned."""
     page = cv2.rotate(draw_page("two_columns", 1), cv2.ROTATE_180)
