@@ -10,7 +10,8 @@ whether the rule asked or not. The answers (rotate, orientation confidence, scri
 and script confidence) must be the same on every image. Also: CPU per ask both ways (the program's from its
 rusage; the loaded child's from /proc), and the loaded child's RSS page after page (it must stay steady).
 
-Run: `.venv/bin/python -m bench osd` (about 5 minutes on 2 cores). Env: SOHOA_BENCH_ORIENT_SEEDS, SOHOA_BENCH_CACHE.
+Run: `.venv/bin/python -m bench osd` (about 5 minutes on 2 idle cores; 32 at load 6-12).
+Env: SOHOA_BENCH_ORIENT_SEEDS, SOHOA_BENCH_CACHE.
 """
 
 from __future__ import annotations
