@@ -1,4 +1,5 @@
-"""A Tesseract that stays loaded: one child process per language and caller, reused page after page.
+"""A Tesseract that stays loaded: one child process per language and caller, reused page after page, for OCR
+(`recognise`, with a language such as "vie") and for orientation detection (`orientation`, with "osd").
 
 Starting the `tesseract` program for every page cost about 0.4-0.5 s of CPU per A4 page on top of the
 recognition itself (process start, loading the model and its dictionaries, and a fresh process's memory to
@@ -10,9 +11,16 @@ It stays a separate process, as the program was: a crash or a page that runs pas
 page (OcrError; the child is killed and the next page starts a new one), never the caller. The child exits
 when its stdin closes (the caller exited or was killed).
 
-Protocol on the child's stdin: one JSON line {"width", "height", "dpi", "psm", "base"} then width × height
-bytes of 8-bit grey; it answers one JSON line, {"ok": true} or {"error": "..."}. At start it answers
-{"ready": true} or {"error": "..."}.
+OSD paid the same start-up, about 0.3 s of CPU per candidate page (`tesseract stdin stdout -l osd --psm 0`,
+once or twice a page). `orientation` gives that program's answer (TessBaseAPIDetectOrientationScript, as the
+program's own OSD output does), with the confidences rounded to two decimals as the program prints them, so a
+caller's threshold sees the same number.
+
+Protocol on the child's stdin: one JSON line {"task", "width", "height", "dpi", ...} then width × height
+bytes of 8-bit grey. "ocr" jobs add "psm" and "base" and are answered {"ok": true}; "osd" jobs add
+"min_characters" and are answered {"ok": true, "osd": {...}} ("osd": null when there are too few characters
+to judge by). Any job may be answered {"error": "..."}. At start the child answers {"ready": true} or
+{"error": "..."}.
 """
 
 from __future__ import annotations
@@ -60,6 +68,11 @@ def _library() -> Any:
         ("TessBaseAPISetSourceResolution", [p, i], None),
         ("TessBaseAPIRecognize", [p, p], i),
         ("TessBaseAPIClear", [p], None),
+        (
+            "TessBaseAPIDetectOrientationScript",
+            [p, ctypes.POINTER(i), ctypes.POINTER(ctypes.c_float), ctypes.POINTER(s), ctypes.POINTER(ctypes.c_float)],
+            i,
+        ),
         ("TessTextRendererCreate", [s], p),
         ("TessTsvRendererCreate", [s], p),
         ("TessPDFRendererCreate", [s, s, i], p),
@@ -98,6 +111,41 @@ def _page(lib: Any, api: int, datapath: bytes, job: dict, pixels: bytes) -> None
         lib.TessBaseAPIClear(api)
 
 
+ROTATE_BY_ORIENTATION = {0: 0, 90: 270, 180: 180, 270: 90}  # Tesseract's OrientationIdToValue, in degrees
+
+
+def _osd(lib: Any, api: int, job: dict, pixels: bytes) -> dict | None:
+    """One page, as `tesseract stdin stdout -l osd --psm 0 --dpi D -c min_characters_to_try=M` answers it.
+    The program lays the page out first (FindLines, in mode 0) and then asks; the asking clears those results
+    and thresholds the page again, so the layout is skipped here (half the CPU; the answers were the same on
+    every page of the orientation bench: bench/bench_osd.py). None when there are too few characters (the
+    program then prints nothing and exits with 1)."""
+    width, height, dpi = int(job["width"]), int(job["height"]), int(job["dpi"])
+    lib.TessBaseAPISetVariable(api, b"user_defined_dpi", str(dpi).encode())
+    lib.TessBaseAPISetVariable(api, b"min_characters_to_try", str(int(job["min_characters"])).encode())
+    lib.TessBaseAPISetPageSegMode(api, 0)
+    buffer = ctypes.create_string_buffer(pixels, len(pixels))
+    lib.TessBaseAPISetImage(api, buffer, width, height, 1, width)
+    lib.TessBaseAPISetSourceResolution(api, dpi)
+    degrees, confidence = ctypes.c_int(), ctypes.c_float()
+    script, script_confidence = ctypes.c_char_p(), ctypes.c_float()
+    try:
+        if not lib.TessBaseAPIDetectOrientationScript(
+            api, ctypes.byref(degrees), ctypes.byref(confidence), ctypes.byref(script), ctypes.byref(script_confidence)
+        ):
+            return None
+    finally:
+        lib.TessBaseAPIClear(api)
+    return {
+        "degrees": degrees.value,
+        "rotate": ROTATE_BY_ORIENTATION[degrees.value],
+        # printed with two decimals by the program ("%.2f" in the C locale): the same text, the same float
+        "confidence": float(f"{confidence.value:.2f}"),
+        "script": (script.value or b"").decode("utf-8", "replace"),
+        "script_confidence": float(f"{script_confidence.value:.2f}"),
+    }
+
+
 def _serve(lang: str) -> int:
     # the answers get a descriptor of their own; whatever the library prints goes to stderr, not into them
     out, inp = os.fdopen(os.dup(1), "wb"), sys.stdin.buffer
@@ -118,11 +166,13 @@ def _serve(lang: str) -> int:
         job = json.loads(line)
         pixels = inp.read(int(job["width"]) * int(job["height"]))
         try:
-            _page(lib, api, datapath, job, pixels)
+            if job.get("task") == "osd":
+                answer({"ok": True, "osd": _osd(lib, api, job, pixels)})
+            else:
+                _page(lib, api, datapath, job, pixels)
+                answer({"ok": True})
         except EngineError as exc:
             answer({"error": exc.detail})
-        else:
-            answer({"ok": True})
     return 0
 
 
@@ -154,7 +204,22 @@ class Engine:
 
     def recognise(self, grey: bytes, *, width: int, height: int, dpi: int, psm: int, base: str, timeout: float) -> None:
         """Write BASE.pdf, BASE.txt and BASE.tsv for one page of 8-bit grey pixels, or raise EngineError."""
-        job = {"width": width, "height": height, "dpi": dpi, "psm": psm, "base": base}
+        job = {"task": "ocr", "width": width, "height": height, "dpi": dpi, "psm": psm, "base": base}
+        self._ask(job, grey, timeout)
+
+    def orientation(
+        self, grey: bytes, *, width: int, height: int, dpi: int, min_characters: int, timeout: float
+    ) -> dict | None:
+        """OSD's answer for one page of 8-bit grey pixels (an engine loaded with "osd"): {"rotate" (the
+        clockwise turn that makes it upright), "degrees", "confidence", "script", "script_confidence"}, or
+        None when there are too few characters to judge by. Raises EngineError."""
+        job = {"task": "osd", "width": width, "height": height, "dpi": dpi, "min_characters": min_characters}
+        answer = self._ask(job, grey, timeout).get("osd")
+        return dict(answer) if answer else None
+
+    def _ask(self, job: dict, grey: bytes, timeout: float) -> dict:
+        if len(grey) != int(job["width"]) * int(job["height"]):
+            raise ValueError(f"{len(grey)} bytes for a {job['width']} x {job['height']} page")
         assert self.proc.stdin is not None
         try:
             self.proc.stdin.write(json.dumps(job).encode() + b"\n")
@@ -169,6 +234,7 @@ class Engine:
         self._log_stderr()
         if "error" in reply:
             raise EngineError("page", reply["error"])
+        return reply
 
     def _reply(self, timeout: float) -> dict:
         assert self.proc.stdout is not None

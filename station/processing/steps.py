@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import subprocess
 from dataclasses import dataclass
 
 import cv2
@@ -237,45 +235,56 @@ def remove_borders(img: np.ndarray, *, max_side: int = 800) -> tuple[np.ndarray,
 OSD_MIN_CHARACTERS = 50  # Tesseract's min_characters_to_try: OSD classifies up to 5x this many blobs
 
 
+def osd_input(img: np.ndarray, *, dpi: float) -> tuple[np.ndarray, int]:
+    """(8-bit grey page, its dpi) as OSD is given it: shrunk to 200 dpi from anything finer (OSD is as right
+    at 150-200 dpi as at 300, measured, and faster)."""
+    g = gray(img)
+    use_dpi = dpi
+    if dpi > 200:
+        small = _shrink(g, 200 / dpi)
+        use_dpi = dpi * small.shape[1] / g.shape[1]
+        g = small
+    return np.ascontiguousarray(g), round(use_dpi)
+
+
+def osd(g: np.ndarray, *, dpi: int, min_characters: int, timeout: float) -> dict | None:
+    """Tesseract OSD's answer for an `osd_input` page (see station.output.tessworker.Engine.orientation), by
+    a Tesseract with only the OSD data loaded that stays loaded in a child process between pages; None when
+    the page has too few characters. Raises EngineError when the child fails (it is then replaced)."""
+    from station.output.tessworker import engine
+
+    with engine("osd") as tesseract:
+        return tesseract.orientation(
+            g.tobytes(),
+            width=g.shape[1],
+            height=g.shape[0],
+            dpi=dpi,
+            min_characters=int(min_characters),
+            timeout=timeout,
+        )
+
+
 def detect_orientation(
     img: np.ndarray, *, dpi: float, timeout: float = 30.0, min_characters: int = OSD_MIN_CHARACTERS
 ) -> tuple[int, float]:
     """(clockwise rotation that makes the page upright: 0|90|180|270, confidence) by Tesseract OSD.
-    A page without enough text gives (0, 0.0).
+    A page without enough text gives (0, 0.0), and so does a Tesseract that crashed or ran past `timeout`
+    (that page's answer is lost, the next page gets a new Tesseract).
 
     OSD's cost is the blobs it classifies (each in four turns, up to 5 × `min_characters`), not the page's
-    size: about 1 s of CPU at 50. The page goes to Tesseract as PGM on its stdin (pytesseract wrote a PNG
-    file first: 0.15–0.2 s of zlib per page), with only the OSD data loaded."""
-    from station.output.ocr import TESSERACT, pgm_bytes
+    size. Kept loaded, an ask cost 0.14 s of CPU on average over the orientation bench's pages (the program,
+    started for each ask, 0.45 s: `python -m bench osd`)."""
+    from station.output.tessworker import EngineError
 
-    g = gray(img)
-    use_dpi = dpi
-    if dpi > 200:  # OSD is as right at 150–200 dpi as at 300 (measured) and faster
-        small = _shrink(g, 200 / dpi)
-        use_dpi = dpi * small.shape[1] / g.shape[1]
-        g = small
-    args = [TESSERACT, "stdin", "stdout", "-l", "osd", "--psm", "0", "--dpi", str(round(use_dpi))]
-    args += ["-c", f"min_characters_to_try={int(min_characters)}"]
+    g, use_dpi = osd_input(img, dpi=dpi)
     try:
-        proc = subprocess.run(
-            args,
-            input=pgm_bytes(np.ascontiguousarray(g)),
-            capture_output=True,
-            timeout=timeout,
-            env=dict(os.environ, OMP_THREAD_LIMIT="1"),  # one core per Tesseract; we parallelise with processes
-        )
-    except subprocess.TimeoutExpired:
-        log.warning("OSD gave no answer within %.0f s", timeout)
+        answer = osd(g, dpi=use_dpi, min_characters=min_characters, timeout=timeout)
+    except EngineError as exc:
+        log.warning("OSD gave no answer (%s): %s", exc.kind, exc.detail)
         return 0, 0.0
-    answer = dict(line.split(":", 1) for line in proc.stdout.decode("utf-8", "replace").splitlines() if ":" in line)
-    if proc.returncode != 0 or "Rotate" not in answer:  # "Too few characters": no text to judge by
-        log.debug("OSD gave no answer: %s", proc.stderr.decode("utf-8", "replace").strip()[-200:])
+    if answer is None:  # "Too few characters": no text to judge by
         return 0, 0.0
-    try:
-        return int(answer["Rotate"]) % 360, float(answer.get("Orientation confidence", 0.0))
-    except ValueError:
-        log.warning("OSD answer not understood: %s", answer)
-        return 0, 0.0
+    return int(answer["rotate"]) % 360, float(answer["confidence"])
 
 
 def rotate(img: np.ndarray, rotation: int) -> np.ndarray:

@@ -7,7 +7,17 @@ from pathlib import Path
 import pytest
 
 from station.capture.journal import Journal
+from station.output import tessworker
 from station.store import Store
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _loaded_tesseracts_stop_with_the_module():
+    """OCR and OSD keep a Tesseract loaded in a child process (station.output.tessworker) until the process
+    exits: a test module that used them stops them, so the next module starts with none (and their pipes
+    are not counted as that module's open descriptors)."""
+    yield
+    tessworker.close_all()
 
 
 @pytest.fixture

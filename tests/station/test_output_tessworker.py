@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from sohoa.samplepages import char_error_rate, write_sample_folder
@@ -87,3 +88,54 @@ def test_an_unknown_language_is_an_ocr_error_and_a_forked_child_starts_its_own(p
     assert os.waitstatus_to_exitcode(status) == 0
     with engine("vie") as loaded:
         assert loaded.proc.pid == parent_engine  # the parent's engine was left alone
+
+
+def _rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+
+
+def test_osd_gives_the_programs_answer_from_one_loaded_engine(page):
+    """Angle, orientation confidence and script (and the other two numbers) as `tesseract --psm 0` prints them,
+    page after page from one child: whole pages and middle quarters, four turns, 50 and 20 characters."""
+    from bench.bench_osd import program_osd
+    from station.processing import steps
+
+    grey, _ = page
+    pids, answered = set(), 0
+    for turn in (0, 90, 180, 270):
+        g, dpi = steps.osd_input(steps.rotate(grey, turn), dpi=300)
+        h, w = g.shape
+        centre = np.ascontiguousarray(g[h // 4 : h - h // 4, w // 4 : w - w // 4])
+        for image, characters in ((g, 50), (centre, 20)):
+            with engine("osd") as loaded:
+                pids.add(loaded.proc.pid)
+                mine = loaded.orientation(image.tobytes(), width=image.shape[1], height=image.shape[0], dpi=dpi,
+                                          min_characters=characters, timeout=60)
+            theirs, _ = program_osd(image, dpi=dpi, min_characters=characters)
+            assert mine == theirs, (turn, characters)
+            if mine is not None:
+                answered += 1
+                assert mine["rotate"] == (360 - turn) % 360 and mine["script"] == "Latin"
+    assert answered >= 6 and len(pids) == 1, (answered, pids)
+    with engine("osd") as loaded:  # a page without text: no answer, as the program gives none
+        blank = np.full((400, 300), 255, np.uint8)
+        none = loaded.orientation(blank.tobytes(), width=300, height=400, dpi=200, min_characters=50, timeout=60)
+        assert none is None
+        assert program_osd(blank, dpi=200, min_characters=50)[0] is None
+
+
+def test_osd_child_memory_stays_steady_over_many_pages(page):
+    from station.processing import steps
+
+    grey, _ = page
+    g, dpi = steps.osd_input(steps.rotate(grey, 180), dpi=300)
+    rss = []
+    with engine("osd") as loaded:
+        for n in range(40):
+            image = np.ascontiguousarray(g[: g.shape[0] // 2] if n % 2 else g)
+            answer = loaded.orientation(image.tobytes(), width=image.shape[1], height=image.shape[0], dpi=dpi,
+                                        min_characters=20, timeout=60)
+            assert answer is not None and answer["rotate"] == 180
+            rss.append(_rss_mb(loaded.proc.pid))
+    assert rss[-1] - rss[9] < 3.0, f"RSS after page 10 {rss[9]:.1f} MB, after 40 {rss[-1]:.1f} MB"

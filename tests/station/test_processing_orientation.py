@@ -9,9 +9,11 @@ import cv2
 from test_processing_pagegen import render_page
 
 from bench.orientation_evalset import draw_page
+from station.output.tessworker import engine
 from station.processing.config import ProcessingConfig
 from station.processing.orientation import summary
 from station.processing.pipeline import process_image
+from tests.support.tesseract import stop_and_kill_when_asked
 
 DPI = 200
 
@@ -46,6 +48,34 @@ def test_a_turned_text_page_is_confirmed_by_the_quick_osd_look(tmp_path):
     result = process_image(page, dpi=DPI, out_path=tmp_path / "p.jpg")
     assert result.rotation == 180 and result.rotation_method == "lines+osd"
     assert result.rotation_evidence["osd"]["look"] == "quick", result.rotation_evidence
+
+
+def test_a_crash_of_osds_tesseract_costs_that_look_only(tmp_path):
+    """OSD's Tesseract stays loaded in a child process; the child dies during the quick look: that look has no
+    answer, the page is not turned on it, and the whole-page look gets a new child that answers."""
+    page, _ = render_page(seed=75, dpi=DPI, rotate=180, noise=3.0)
+    process_image(page, dpi=DPI, out_path=tmp_path / "first.jpg")  # loads the child
+    with engine("osd") as loaded:
+        first = stop_and_kill_when_asked(loaded)  # it takes the quick look's page and dies
+    result = process_image(page, dpi=DPI, out_path=tmp_path / "p.jpg")
+    assert result.rotation_evidence["osd"]["look"] == "full", result.rotation_evidence
+    assert result.rotation == 180 and result.rotation_method == "lines+osd"
+    with engine("osd") as loaded:
+        assert loaded.proc.pid != first
+
+
+def test_osd_past_its_timeout_at_every_look_leaves_the_page_as_scanned_and_flagged(tmp_path):
+    """Every Tesseract ask runs past its timeout (each loaded child is killed): the line rule alone proposes the
+    turn, nothing confirms it, the page is kept as scanned and flagged."""
+    page, _ = render_page(seed=75, dpi=DPI, rotate=180, noise=3.0)
+    with engine("osd") as loaded:
+        first = loaded.proc.pid
+    result = process_image(page, dpi=DPI, out_path=tmp_path / "p.jpg", config=ProcessingConfig(osd_timeout_s=0.001))
+    assert result.rotation_evidence["lines"]["rotation"] == 180
+    assert result.rotation_evidence["osd"] == {"rotation": 0, "confidence": 0.0, "look": "full"}
+    assert result.rotation == 0 and "orientation_uncertain" in _codes(result)
+    with engine("osd") as loaded:
+        assert loaded.proc.pid != first, "the child that ran past its timeout was killed"
 
 
 def test_line_rule_alone_does_not_turn_a_page(tmp_path):

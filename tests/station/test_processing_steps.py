@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import functools
+import os
 
 import cv2
 import numpy as np
 import pytest
 from test_processing_pagegen import paper_size, render_page
 
+from station.output.tessworker import engine
 from station.processing import steps
 from station.processing.config import ProcessingConfig
+from tests.support.tesseract import stop_and_kill_when_asked
 
 DPI = 200  # rendering is the slow part; 200 dpi keeps the suite quick and is the NĐ30 minimum
 
@@ -289,3 +292,34 @@ def test_find_qr_on_separator_and_cover_sheets():
     assert steps.find_qr(small_code, dpi=DPI, gate=False) == [cover]
     assert steps.find_qr(_with_qr(page(seed=62, lines=6), cover, size_mm=45, at=(0.5, 0.5)), dpi=DPI) == [cover]
     assert steps.find_qr(page(seed=63), dpi=DPI) == []
+
+
+# -- OSD's Tesseract stays loaded between pages (station.output.tessworker) -----------------------------------
+
+
+def _osd_child() -> int:
+    with engine("osd") as loaded:
+        return loaded.proc.pid
+
+
+def _gone(pid: int) -> bool:
+    return not os.path.exists(f"/proc/{pid}")  # killed and waited for: not even a zombie
+
+
+def test_a_killed_osd_child_costs_that_pages_answer_and_the_next_page_gets_a_new_one(caplog):
+    img = page(seed=31 + 90, rotate=90, noise=4.0)
+    assert steps.detect_orientation(img, dpi=DPI) == steps.detect_orientation(img, dpi=DPI)  # one child, twice
+    with engine("osd") as loaded:
+        first = stop_and_kill_when_asked(loaded)  # the child takes the page and dies
+    assert steps.detect_orientation(img, dpi=DPI) == (0, 0.0), "no answer: the page is judged without OSD"
+    assert "OSD gave no answer (exit)" in caplog.text and _gone(first)
+    rotation, confidence = steps.detect_orientation(img, dpi=DPI)
+    assert rotation == 270 and confidence > 2.0 and _osd_child() != first
+
+
+def test_an_osd_child_past_its_timeout_is_killed_and_costs_that_pages_answer(caplog):
+    img = page(seed=31 + 90, rotate=90, noise=4.0)
+    first = _osd_child()
+    assert steps.detect_orientation(img, dpi=DPI, timeout=0.001) == (0, 0.0)
+    assert "OSD gave no answer (timeout)" in caplog.text and _gone(first)
+    assert steps.detect_orientation(img, dpi=DPI)[0] == 270 and _osd_child() != first

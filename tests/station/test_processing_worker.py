@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -217,3 +218,48 @@ def test_a_frame_that_cannot_be_shared_leaves_the_page_to_its_file(tmp_path):
         pool.stop()
     row = store.page(page_id)
     assert row["processing"]["input"] == "file" and row["derivative_sha256"]
+
+
+def _workers_tesseracts() -> dict[int, str]:
+    """pid -> language of the loaded Tesseracts (station.output.tessworker) that this process's children (the
+    pool's workers) started."""
+    parent, argv = {}, {}
+    for entry in Path("/proc").iterdir():
+        try:
+            parent[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            argv[int(entry.name)] = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+    workers = {pid for pid, ppid in parent.items() if ppid == os.getpid()}
+    module = b"station.output.tessworker"
+    return {pid: args[args.index(module) + 1].decode() for pid, args in argv.items()
+            if parent.get(pid) in workers and module in args}
+
+
+def test_a_worker_loads_osd_with_its_first_candidate_page_and_stops_it_when_it_stops(tmp_path):
+    """OSD's Tesseract stays loaded in a child of each worker: started by the first page that asks OSD (not
+    before), kept for the next, stopped and waited for when the pool stops."""
+    store = Store(tmp_path / "station.db")
+    batch = store.create_batch(
+        file_code="H01.12.03/2024-0002", record={}, expected_sheets=3, work_order_id=None, operator="tester"
+    )
+    pool = ProcessingPool(store, tmp_path, workers=1, config=ProcessingConfig(min_dpi=100))
+    pool.start()
+    try:
+        blank, _ = render_page(seed=82, dpi=DPI, blank=True)
+        pool.submit(_capture(store, tmp_path, batch, 1, blank))
+        assert pool.drain(timeout=120)
+        assert _workers_tesseracts() == {}, "a blank page does not ask OSD"
+        loaded = []
+        for seq, seed in ((2, 81), (3, 83)):
+            turned, _ = render_page(seed=seed, dpi=DPI, lines=12, rotate=180)
+            page_id = _capture(store, tmp_path, batch, seq, turned)
+            pool.submit(page_id)
+            assert pool.drain(timeout=120)
+            assert store.page(page_id)["processing"]["rotation"] == 180
+            loaded.append(_workers_tesseracts())
+        assert len(loaded[0]) == 1 and set(loaded[0].values()) == {"osd"} and loaded[1] == loaded[0], loaded
+    finally:
+        pool.stop()
+    [osd] = loaded[0]
+    assert not Path(f"/proc/{osd}").exists(), "stopped with its worker, and waited for"
