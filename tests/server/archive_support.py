@@ -96,8 +96,8 @@ def build_and_send(tmp_path: Path, pdf: Path, context: Any, url: str, *, station
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory, demo_keys, three_page_pdf):
+    from protocol.pdftext import pdf_text
     from server.app import build_context
-    from server.catalogue.catalog import pdf_text
     from server.config import ServerConfig
     from tests.support.servers import serving
 
