@@ -22,8 +22,9 @@ PAGE_END = "\f"
 def start_pdf_text(path: Path) -> subprocess.Popen[bytes] | None:
     """pdftotext started on `path` (the archive's checks start it first and do their work while it runs)."""
     try:
-        return subprocess.Popen(["pdftotext", "-enc", "UTF-8", str(path), "-"], stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL)
+        return subprocess.Popen(
+            ["pdftotext", "-enc", "UTF-8", str(path), "-"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
     except OSError as exc:
         log.warning("pdftotext failed: %s", exc)
         return None

@@ -30,13 +30,29 @@ MARKER = "Văn bản đánh dấu của trạm\n\f"  # one page, not the PDF's w
 
 def _build(tmp: Path, pdf: Path, hoso_fields, text: str) -> Path:
     hoso = FileRecord(**hoso_fields())
-    doc = DocumentRecord(ordinal=1, type_name="02", issued_date="04/03/2001", organ_name=AGENCY,
-                         subject="Quyết định về việc cấp giấy chứng nhận", number_of_page=1)
+    doc = DocumentRecord(
+        ordinal=1,
+        type_name="02",
+        issued_date="04/03/2001",
+        organ_name=AGENCY,
+        subject="Quyết định về việc cấp giấy chứng nhận",
+        number_of_page=1,
+    )
     out = tmp / f"out-{len(list(tmp.glob('out-*')))}"
-    return build_package(hoso=hoso, documents=[PackageDocument(record=doc, pdf_path=pdf, page_count=1, text=text)],
-                         events=[PremisEvent(event_type="transfer", at=iso_vn(), agent="person:op1",
-                                             detail="digitisation", objects=[doc.doc_id(hoso.file_code)])],
-                         out_dir=out).path
+    return build_package(
+        hoso=hoso,
+        documents=[PackageDocument(record=doc, pdf_path=pdf, page_count=1, text=text)],
+        events=[
+            PremisEvent(
+                event_type="transfer",
+                at=iso_vn(),
+                agent="person:op1",
+                detail="digitisation",
+                objects=[doc.doc_id(hoso.file_code)],
+            )
+        ],
+        out_dir=out,
+    ).path
 
 
 def _rewrite(package: Path, replace: dict[str, bytes | None], add: dict[str, bytes] | None = None) -> None:
@@ -45,7 +61,7 @@ def _rewrite(package: Path, replace: dict[str, bytes | None], add: dict[str, byt
     tmp = package.with_suffix(".tmp")
     with zipfile.ZipFile(package) as zin, zipfile.ZipFile(tmp, "w") as zout:
         for info in zin.infolist():
-            rel = info.filename[len(folder) + 1:]
+            rel = info.filename[len(folder) + 1 :]
             if rel in replace:
                 if replace[rel] is not None:
                     zout.writestr(info, replace[rel])
@@ -66,8 +82,11 @@ def test_the_package_lists_the_text_layer_and_the_catalogue_takes_it(tmp_path, s
     [doc] = contents.documents
     assert doc.text_member == text_path(doc.doc_id)
     [entry] = [e for e in contents.files if e.path == doc.text_member]
-    assert entry.use == "Data/Text" and entry.sha256 == sha256_bytes(MARKER.encode()) and entry.size == len(
-        MARKER.encode())
+    assert (
+        entry.use == "Data/Text"
+        and entry.sha256 == sha256_bytes(MARKER.encode())
+        and entry.size == len(MARKER.encode())
+    )
     verdict = run_checks(package, trust_roots=_roots(demo_keys), expected_sheets=1, texts=True)
     assert verdict.ok, [(c.name, c.reasons) for c in verdict.failures]
     assert verdict.texts == {doc.doc_id: MARKER}  # the package's file, not pdftotext of the PDF
@@ -91,8 +110,9 @@ def test_the_station_form_is_pdftotexts_own(tmp_path, signed_pdf, demo_keys, hos
     """What the station packs (pdftotext of the signed PDF) is byte for byte what the archive would extract."""
     package = _build(tmp_path, signed_pdf, hoso_fields, pdf_text(signed_pdf))
     with_text = run_checks(package, trust_roots=_roots(demo_keys), expected_sheets=1, texts=True)
-    without = run_checks(_build(tmp_path, signed_pdf, hoso_fields, ""), trust_roots=_roots(demo_keys),
-                         expected_sheets=1, texts=True)
+    without = run_checks(
+        _build(tmp_path, signed_pdf, hoso_fields, ""), trust_roots=_roots(demo_keys), expected_sheets=1, texts=True
+    )
     assert with_text.ok and without.ok
     assert list(with_text.texts.values()) == list(without.texts.values())
 
@@ -148,8 +168,9 @@ def _job_zip(tmp: Path, pdf: Path, text: bytes) -> pdfwork.Job:
     return pdfwork.Job(package, "p/doc.pdf", tmp / "doc-1.pdf", [], text=True, text_member="p/doc.txt")
 
 
-@pytest.mark.parametrize("text", [b"hai\ftrang\f", "không phải UTF-8\f".encode("utf-16"),
-                                  "không có ngắt trang".encode()])
+@pytest.mark.parametrize(
+    "text", [b"hai\ftrang\f", "không phải UTF-8\f".encode("utf-16"), "không có ngắt trang".encode()]
+)
 def test_a_text_layer_whose_pages_do_not_count_the_pdfs_falls_back_to_pdftotext(tmp_path, signed_pdf, caplog, text):
     """Two pages for a one-page PDF, not UTF-8, no form feed at all: the catalogue reads the PDF, and says why."""
     with caplog.at_level(logging.WARNING, logger="server.checks.pdfwork"):
