@@ -43,6 +43,7 @@ def build_big_package(work: Path, target_mb: int):
     from protocol.clock import iso_vn, now_vn
     from protocol.metadata import DocumentRecord, FileRecord
     from protocol.package import PackageDocument, PremisEvent, build_package
+    from protocol.pdftext import pdf_text
     from sohoa.samplepages import write_sample_folder
     from station.output.keys import ensure_demo_ca
     from station.output.ocr import ocr_page
@@ -71,7 +72,8 @@ def build_big_package(work: Path, target_mb: int):
         signer.sign(unsigned, signed, agency_name=AGENCY)
         unsigned.unlink()
         size += signed.stat().st_size
-        docs.append(PackageDocument(record=rec, pdf_path=signed, page_count=PAGES_PER_DOC))
+        # the text layer packed as the station packs it (station.finishing._text_layer)
+        docs.append(PackageDocument(record=rec, pdf_path=signed, page_count=PAGES_PER_DOC, text=pdf_text(signed)))
     hoso.number_of_paper = PAGES_PER_DOC * len(docs)
     built = build_package(hoso=hoso, documents=docs, out_dir=work / "out",
                           events=[PremisEvent(event_type="transfer", at=iso_vn(), agent="person:bench",

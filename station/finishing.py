@@ -154,7 +154,7 @@ class Finisher:
                 )
                 package_docs.append(
                     PackageDocument(
-                        record=record, pdf_path=built["path"], page_count=len(doc_pages), text=built["text"]
+                        record=record, pdf_path=built["path"], page_count=len(doc_pages), text=built["layer"]
                     )
                 )
         events.insert(
@@ -296,7 +296,8 @@ class Finisher:
                 extra={"sha256": digest},
             )
         )
-        return {"path": final, "sha256": digest, "text": "\n\f".join(r.text for r in ocr)}
+        return {"path": final, "sha256": digest, "text": "\n\f".join(r.text for r in ocr),
+                "layer": _text_layer(final, len(pages))}
 
     def _capture_events(self, batch: Batch, pages: list[Page]) -> list:
         from protocol.package import PremisEvent
@@ -348,3 +349,17 @@ class Finisher:
 
 def _page_ref(page: Page) -> str:
     return f"page:{page['batch_id']}:{page['seq']}"
+
+
+def _text_layer(pdf: Path, pages: int) -> str:
+    """The signed document's text layer as the archive's catalogue reads it (pdftotext: the OCR layer and
+    the visible signature's stamp, pages ended by form feeds), packed with it so the archive need not run
+    pdftotext again. The station has the time (OCR took far longer); the archive, taking in many stations'
+    packages, does not. '' (nothing packed: the archive runs pdftotext) when it cannot be read page for page."""
+    from protocol.pdftext import page_count, pdf_text
+
+    text = pdf_text(pdf, timeout=300)
+    if page_count(text) != pages:
+        log.warning("%s: pdftotext gave %d pages of %d: no text layer packed", pdf.name, page_count(text), pages)
+        return ""
+    return text

@@ -104,14 +104,19 @@ def make_package(tmp_path, signed_pdf):
     from protocol.metadata import DocumentRecord, FileRecord
     from protocol.package import PackageDocument, PremisEvent, build_package
 
-    def make(**over) -> object:
+    def make(*, text: bool = True, **over) -> object:
+        """`text=False`: no text layer packed (a package made before text layers travelled)."""
+        from protocol.pdftext import pdf_text
+
         hoso = FileRecord(**hoso_record(**over))
         hoso.total_doc, hoso.number_of_page = 1, 1
         doc = DocumentRecord(ordinal=1, type_name="02", issued_date="04/03/2001", organ_name=AGENCY,
                              subject="Quyết định về việc cấp giấy chứng nhận", number_of_page=1)
         out = tmp_path / f"pkg-{len(list(tmp_path.glob('pkg-*')))}"
         out.mkdir()
-        return build_package(hoso=hoso, documents=[PackageDocument(record=doc, pdf_path=signed_pdf, page_count=1)],
+        layer = pdf_text(signed_pdf) if text else ""
+        return build_package(hoso=hoso, documents=[PackageDocument(record=doc, pdf_path=signed_pdf, page_count=1,
+                                                                   text=layer)],
                              events=[PremisEvent(event_type="transfer", at=iso_vn(), agent="person:op1",
                                                  detail="digitisation", objects=[doc.doc_id(hoso.file_code)])],
                              out_dir=out)

@@ -41,6 +41,11 @@ def test_demo_once_ends_with_a_verified_stored_package(tmp_path):
     assert len(stored) == 1
     contents = read_package(stored[0])
     assert contents.file_code == "000.00.00.H47.2001.160.VP"
+    # Each document's text layer travelled in the package (the station's pdftotext), one form feed a page;
+    # the catalogue searched below indexed it.
+    with zipfile.ZipFile(stored[0]) as zf:
+        for d in contents.documents:
+            assert d.text_member and zf.read(f"{contents.folder}/{d.text_member}").count(b"\f") == d.page_count
     with zipfile.ZipFile(stored[0]) as zf:
         assert any(n.endswith("METS.xml") for n in zf.namelist())
     # The stored AIP passes the official E-ARK validator (root and rep1 METS), offline.

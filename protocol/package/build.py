@@ -9,6 +9,7 @@ import os
 import re
 import uuid
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,9 @@ from protocol.package.model import (
     data_path,
     ead_doc_path,
     folder_name,
+    text_path,
 )
+from protocol.pdftext import page_count
 from protocol.version import SOFTWARE
 
 log = logging.getLogger(__name__)
@@ -159,11 +162,13 @@ def build_package(
                 return mets.Ref(href="", size=len(data), sha256=sha256_bytes(data), created=created)
 
             pdf_refs, doc_refs, premis_files = [], [], []
+            text_refs: list[mets.Ref | None] = []
             for doc in documents:
                 did = doc.record.doc_id(fcode)
                 member = data_path(did)
                 size, digest = _stream_pdf(zf, Path(doc.pdf_path), nfc(f"{folder}/{member}"))
                 pdf_refs.append(mets.Ref(f"data/{did}.pdf", size, digest, created, "application/pdf"))
+                text_refs.append(_text_ref(add, doc, did))
                 premis_files.append(
                     {"path": f"data/{did}.pdf", "doc_id": did, "sha256": digest, "size": size}
                 )
@@ -207,7 +212,8 @@ def build_package(
             xml = _validated(
                 "mets.xsd",
                 mets.representation_mets(
-                    header, documents=list(zip(doc_refs, pdf_refs, strict=True)), premis=rep_premis_ref
+                    header, documents=list(zip(doc_refs, pdf_refs, strict=True)), premis=rep_premis_ref,
+                    texts=text_refs,
                 ),
                 REP_METS,
             )
@@ -256,6 +262,22 @@ def build_package(
         raise
     log.info("built %s package %s for %s: %d documents, %d bytes", kind, objid, fcode, len(documents), size)
     return BuiltPackage(path=zip_path, objid=objid, sha256=digest, size=size)
+
+
+def _text_ref(add: Callable[[str, bytes], mets.Ref], doc: PackageDocument, doc_id: str) -> mets.Ref | None:
+    """Pack the document's text layer (data/text/{docId}.txt), so the archive indexes it without running
+    pdftotext again; None when there is none. Its form feeds must count the PDF's pages: the archive
+    checks that too, and a builder that packs a wrong split would have every package fall back."""
+    if not doc.text:
+        return None
+    if page_count(doc.text) != doc.page_count:
+        raise PackageError(
+            N_("%(doc_id)s: the text layer has %(found)s pages, the PDF %(pages)s"),
+            doc_id=doc_id, found=page_count(doc.text), pages=doc.page_count,
+        )
+    member = text_path(doc_id)
+    ref = add(member, nfc(doc.text).encode("utf-8"))
+    return dataclasses.replace(ref, href=member[len(REP) + 1 :], mimetype="text/plain")
 
 
 def _zip_time() -> tuple[int, int, int, int, int, int]:

@@ -9,12 +9,22 @@ the Data and MetadataLink divisions of rep1). docs/packages.md has the rule-by-r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lxml import etree
 
 from protocol.metadata import nfc
-from protocol.package.model import NS_CSIP, NS_METS, NS_XLINK, NS_XSI, PROFILE_AIP, PROFILE_CSIP, PROFILE_SIP
+from protocol.package.model import (
+    NS_CSIP,
+    NS_METS,
+    NS_XLINK,
+    NS_XSI,
+    PROFILE_AIP,
+    PROFILE_CSIP,
+    PROFILE_SIP,
+    TEXT_USE,
+)
 from protocol.package.premis import new_id
 
 M = f"{{{NS_METS}}}"
@@ -183,8 +193,12 @@ def _tostring(root: etree._Element) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-def representation_mets(header: Header, *, documents: list[tuple[Ref, Ref]], premis: Ref | None) -> bytes:
-    """rep1/METS.xml: one dmdSec per EAD_DOC, one Data file per PDF, MetadataLink/File one-to-one."""
+def representation_mets(header: Header, *, documents: list[tuple[Ref, Ref]], premis: Ref | None,
+                        texts: Sequence[Ref | None] = ()) -> bytes:
+    """rep1/METS.xml: one dmdSec per EAD_DOC, one Data file per PDF, MetadataLink/File one-to-one.
+    `texts` (one per document, None for none): each document's text layer, a file of the Data/Text group,
+    pointed at by a second fptr of its MetadataLink/File division (after the PDF's, which readers take
+    first). Without any, rep1 is what it was before text layers travelled in packages."""
     root = _root("rep1", header, schema_prefix="../../", level="rep1")
     _header(root, header, level="rep1")
     dmd_ids = [_dmd(root, ead_ref, header.created) for ead_ref, _pdf in documents]
@@ -193,6 +207,10 @@ def representation_mets(header: Header, *, documents: list[tuple[Ref, Ref]], pre
     doc_grp, schema_grp = _csip_groups(sec)
     grp = _el(sec, "fileGrp", ID=new_id(), USE="Data")
     file_ids = [_file(grp, pdf) for _ead, pdf in documents]
+    text_ids: list[str | None] = [None] * len(documents)
+    if any(texts):
+        text_grp = _el(sec, "fileGrp", ID=new_id(), USE=TEXT_USE)
+        text_ids = [_file(text_grp, ref) if ref is not None else None for ref in texts]
     smap = _el(root, "structMap", ID=new_id(), TYPE="PHYSICAL", LABEL="CSIP")
     top = _el(
         smap, "div", ID=new_id(), LABEL="rep1", TYPE="NORMALIZED" if header.kind == "AIP" else "ORIGINAL"
@@ -202,11 +220,14 @@ def representation_mets(header: Header, *, documents: list[tuple[Ref, Ref]], pre
     for fid in file_ids:
         _el(data, "fptr", FILEID=fid)
     links = _el(top, "div", ID=new_id(), LABEL="MetadataLink")
-    for dmd_id, fid in zip(dmd_ids, file_ids, strict=True):
+    for dmd_id, fid, text_id in zip(dmd_ids, file_ids, text_ids, strict=True):
         attrs = {"ID": new_id(), "LABEL": "MetadataLink/File", "DMDID": dmd_id}
         if header.kind == "AIP" and adm_ids:
             attrs["ADMID"] = " ".join(adm_ids)
-        _el(_el(links, "div", **attrs), "fptr", FILEID=fid)
+        div = _el(links, "div", **attrs)
+        _el(div, "fptr", FILEID=fid)
+        if text_id:
+            _el(div, "fptr", FILEID=text_id)
     return _tostring(root)
 
 

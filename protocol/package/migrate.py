@@ -1,9 +1,9 @@
 """Bring a package made before sohoa's E-ARK update into the conformant form (docs/packages.md).
 
 Only the two METS files are rewritten (and, in an AIP, PREMIS.xml gains a `metadata modification` event);
-every other member — signed PDFs, EAD, PREMIS_rep1, schemas — is copied byte for byte. The result keeps the
-OBJID, folder, RECORDSTATUS and CREATEDATE; LASTMODDATE is the migration time. The caller stores it as a
-new version next to the old one (`sohoa server migrate-packages`).
+every other member — signed PDFs, their text layers, EAD, PREMIS_rep1, schemas — is copied byte for byte.
+The result keeps the OBJID, folder, RECORDSTATUS and CREATEDATE; LASTMODDATE is the migration time. The
+caller stores it as a new version next to the old one (`sohoa server migrate-packages`).
 """
 
 from __future__ import annotations
@@ -116,6 +116,8 @@ def migrate_package(src: Path, out_dir: Path, *, software: str = SOFTWARE,
              ref(d.pdf_member, d.pdf_member[rel:], "application/pdf"))
             for d in contents.documents
         ]
+        texts = [ref(d.text_member, d.text_member[rel:], "text/plain") if d.text_member else None
+                 for d in contents.documents]
         replaced: dict[str, bytes] = {}
         rep_premis = root_premis = None
         if contents.kind == "AIP":
@@ -130,7 +132,8 @@ def migrate_package(src: Path, out_dir: Path, *, software: str = SOFTWARE,
             )
             replaced[PREMIS] = _validated("premis.xsd", _add_event(source.read(f"{folder}/{PREMIS}"), event), PREMIS)
             root_premis = ref(PREMIS, PREMIS, "application/xml", replaced[PREMIS])
-        rep_xml = _validated("mets.xsd", mets.representation_mets(header, documents=documents, premis=rep_premis),
+        rep_xml = _validated("mets.xsd", mets.representation_mets(header, documents=documents, premis=rep_premis,
+                                                                texts=texts),
                              REP_METS)
         replaced[REP_METS] = rep_xml
         schema_refs = [

@@ -45,6 +45,15 @@ def data_path(doc_id: str) -> str:
     return f"{REP}/data/{doc_id}.pdf"
 
 
+#: rep1's file group of the documents' text layers (data/text/, CSIP64: USE names the folder under rep1).
+TEXT_USE = "Data/Text"
+
+
+def text_path(doc_id: str) -> str:
+    """A document's text layer as the station's pdftotext read it (protocol.pdftext: pages end in form feeds)."""
+    return f"{REP}/data/text/{doc_id}.txt"
+
+
 def folder_name(objid: str) -> str:
     """The ZIP's top folder: the OBJID with every ':' turned into '_' (AIP naming)."""
     return objid.replace(":", "_")
@@ -63,7 +72,7 @@ class PackageDocument:
     record: DocumentRecord
     pdf_path: Path
     page_count: int
-    text: str = ""  # OCR text, for the catalogue; not written into the package
+    text: str = ""  # its text layer (protocol.pdftext form); packed as data/text/{docId}.txt when not empty
 
 
 @dataclass
@@ -109,6 +118,7 @@ class DocumentEntry:
     metadata_path: str
     pdf_member: str  # path of the PDF relative to the package folder ("" if not linked)
     page_count: int  # numberOfPage as declared
+    text_member: str = ""  # its text layer's path relative to the package folder ("" if none: older packages)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from protocol.package.model import (
     NS_METS,
     NS_XLINK,
     REP_METS,
+    TEXT_USE,
     DocumentEntry,
     FileEntry,
     PackageContents,
@@ -89,6 +90,13 @@ class _Mets:
                     )
                 )
         return out
+
+    def file_use(self, file_id: str) -> str:
+        """USE of the file group holding the file with this ID ('' if none)."""
+        for grp in self.root.iterfind(".//m:fileGrp", NS):
+            if any(f.get("ID") == file_id for f in grp.iterfind("m:file", NS)):
+                return grp.get("USE", "")
+        return ""
 
     def md_href(self, sec_id: str) -> str:
         for sec in self.root.iterfind(".//m:dmdSec", NS):
@@ -226,8 +234,9 @@ def _documents(rep: _Mets, read: Callable[[str], bytes], file_code: str, problem
     docs = []
     for div in rep.root.iterfind(".//m:div[@LABEL='MetadataLink/File']", NS):
         ead_path = rep.md_href((div.get("DMDID") or "").split(" ")[0])
-        fptr = div.find("m:fptr", NS)
-        pdf = rep.file_href(fptr.get("FILEID", "")) if fptr is not None else ""
+        fptrs = [f.get("FILEID", "") for f in div.iterfind("m:fptr", NS)]
+        pdf = rep.file_href(fptrs[0]) if fptrs else ""  # the PDF's fptr comes first (protocol.package.mets)
+        text = next((rep.file_href(f) for f in fptrs[1:] if rep.file_use(f) == TEXT_USE), "")
         fields: dict[str, str] = {}
         try:
             fields = parse_simpledc(read(ead_path))
@@ -245,6 +254,7 @@ def _documents(rep: _Mets, read: Callable[[str], bytes], file_code: str, problem
                 metadata_path=ead_path,
                 pdf_member=pdf,
                 page_count=_int(fields.get("numberOfPage")),
+                text_member=text,
             )
         )
     return docs

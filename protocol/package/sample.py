@@ -17,6 +17,7 @@ from protocol.clock import iso_vn
 from protocol.metadata import DocumentRecord, FileRecord
 from protocol.package.build import build_package
 from protocol.package.model import BuiltPackage, PackageDocument, PremisEvent
+from protocol.pdftext import pdf_text
 from protocol.version import SOFTWARE
 
 
@@ -78,7 +79,7 @@ def sample_documents(tmp: Path, page_counts: tuple[int, ...] = (2, 1)) -> list[P
                 record=record,
                 pdf_path=pdf,
                 page_count=pages,
-                text=f"{subjects[(ordinal - 1) % 3]} trang {pages}",
+                text=pdf_text(pdf),  # as the station packs it: pdftotext's (blank) pages of these image PDFs
             )
         )
     return docs

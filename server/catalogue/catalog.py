@@ -15,7 +15,6 @@ import logging
 import os
 import shutil
 import sqlite3
-import subprocess
 import tempfile
 import threading
 import time
@@ -32,6 +31,7 @@ from protocol.clock import iso_vn
 from protocol.errors import UserError
 from protocol.i18n import N_
 from protocol.package.model import DocumentEntry, PackageContents
+from protocol.pdftext import pdf_text
 from protocol.sqlitetx import write_transaction
 
 log = logging.getLogger(__name__)
@@ -103,39 +103,6 @@ class Hit:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def pdf_text(data_or_path: bytes | Path, *, timeout: float = 60) -> str:
-    """Text layer of a PDF via poppler's pdftotext ('' when there is none or it fails)."""
-    with tempfile.TemporaryDirectory(prefix="sohoa-text-") as tmp:
-        src = Path(data_or_path) if isinstance(data_or_path, Path) else Path(tmp) / "in.pdf"
-        if not isinstance(data_or_path, Path):
-            src.write_bytes(data_or_path)
-        return finish_pdf_text(start_pdf_text(src), timeout=timeout)
-
-
-def start_pdf_text(path: Path) -> subprocess.Popen | None:
-    """pdftotext started on `path` (the checks start it first and do their work while it runs)."""
-    try:
-        return subprocess.Popen(["pdftotext", "-enc", "UTF-8", str(path), "-"], stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL)
-    except OSError as exc:
-        log.warning("pdftotext failed: %s", exc)
-        return None
-
-
-def finish_pdf_text(proc: subprocess.Popen | None, *, timeout: float = 60) -> str:
-    """Its text, NFC ('' when it failed or ran past `timeout`)."""
-    if proc is None:
-        return ""
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        proc.kill()
-        proc.communicate()
-        log.warning("pdftotext failed: %s", exc)
-        return ""
-    return unicodedata.normalize("NFC", out.decode("utf-8", "replace")) if proc.returncode == 0 else ""
 
 
 class QueryError(UserError, ValueError):
@@ -511,7 +478,9 @@ def package_rows(
 
 
 def texts_from_zip(path: Path, folder: str, documents: list[DocumentEntry]) -> dict[str, str]:
-    """docId -> text layer, pdftotext running on every core (it dominated a large hồ sơ's commit)."""
+    """docId -> text layer of a stored package: its text file when it has one whose form feeds count the
+    document's pages (numberOfPage, which ingest held to the PDF), else pdftotext on every core (it
+    dominated a large hồ sơ's commit)."""
     import zipfile
     from concurrent.futures import ThreadPoolExecutor
 
@@ -519,14 +488,34 @@ def texts_from_zip(path: Path, folder: str, documents: list[DocumentEntry]) -> d
         return {}
     with tempfile.TemporaryDirectory(prefix="sohoa-text-") as tmp, zipfile.ZipFile(path) as zf:
         jobs: dict[str, Path] = {}
+        packed: dict[str, str] = {}
         names = set(zf.namelist())
         for n, d in enumerate(documents):
             member = f"{folder}/{d.pdf_member}"
-            if member in names:
+            text = _packed_text(zf, f"{folder}/{d.text_member}", d) if d.text_member else None
+            if text is not None:
+                packed[d.doc_id] = text
+            elif member in names:
                 dest = Path(tmp) / f"{n}.pdf"  # our own name, never the member's
                 with zf.open(member) as src, open(dest, "wb") as out:
                     shutil.copyfileobj(src, out, 1 << 20)
                 jobs[d.doc_id] = dest
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
             texts = dict(zip(jobs, pool.map(pdf_text, jobs.values()), strict=True))
-    return texts
+    return {**texts, **packed}
+
+
+def _packed_text(zf: Any, member: str, doc: DocumentEntry) -> str | None:
+    import zipfile
+
+    from protocol.pdftext import decode, page_count
+
+    try:
+        text = decode(zf.read(member))
+    except (KeyError, OSError, zipfile.BadZipFile) as exc:
+        log.warning("%s unreadable (%s): pdftotext reads the PDF", member, exc)
+        return None
+    if text is None or page_count(text) != doc.page_count:
+        log.warning("%s: not UTF-8 or not %d pages: pdftotext reads the PDF", member, doc.page_count)
+        return None
+    return text

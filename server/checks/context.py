@@ -68,7 +68,8 @@ class Context:
 
     def start_pdf_work(self, *, text: bool = False) -> None:
         """Start taking each document's PDF out and inspecting it (server.checks.pdfwork), so the work runs
-        on every core while the structural checks run here. `text`: pdftotext each one for the catalogue."""
+        on every core while the structural checks run here. `text`: each one's text layer for the catalogue (the
+        package's text file METS lists for it, else pdftotext)."""
         if self._work is not None:
             return
         from server.checks import pdfwork
@@ -88,8 +89,9 @@ class Context:
         for n, doc in enumerate(contents.documents, start=1):
             name = self.member(doc.pdf_member)
             if doc.pdf_member in present and name not in bombs:
-                job = pdfwork.Job(self.path, name, self._tmp / f"doc-{n}.pdf",
-                                  self.trust_roots, text)
+                text_name = self.member(doc.text_member) if doc.text_member in present else ""
+                job = pdfwork.Job(self.path, name, self._tmp / f"doc-{n}.pdf", self.trust_roots, text,
+                                  text_name if text_name not in bombs else "")
                 planned.append((doc.doc_id or f"#{n}", job))
         futures = pdfwork.submit({str(i): job for i, (_, job) in enumerate(planned)})
         self._work = [(key, job, futures[str(i)]) for i, (key, job) in enumerate(planned)]

@@ -1,8 +1,9 @@
 """Each document's PDF, taken out of the package once and opened once for every check that needs it.
 
 One job per document gives the PDF/A problems, the page count, the signature verdict, the size and SHA-256
-the fixity check compares with METS (and, for the
-catalogue, the text layer from pdftotext, started first so it runs beside the checks). Jobs run in a pool
+the fixity check compares with METS (and, for the catalogue, the text layer: the station's text file when
+the package has one whose form feeds count the PDF's pages, else pdftotext, started first so it runs beside
+the checks). Jobs run in a pool
 of worker processes, one per core: the PDF/A walk is Python and holds the GIL, so threads would not help.
 The pool is started once per server process (spawn: the server has threads, fork would copy their locks)
 and reused; until its workers are up, or if it breaks (a worker killed, e.g. out of memory), the jobs run
@@ -39,6 +40,7 @@ class Job:
     dest: Path  # our own name in the check's private folder: a hostile member name never reaches disk
     trust_roots: list[bytes]
     text: bool = False
+    text_member: str = ""  # the station's text layer of this PDF in the package, when METS lists one
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Findings:
     signature: Any = None  # protocol.signatures.SignatureVerdict
     signature_error: BaseException | None = None
     text: str | None = None  # the text layer (None: not asked; '' when pdftotext failed, as pdf_text)
+    text_packed: bool = False  # the text is the package's text file (else pdftotext of the PDF)
     size: int = -1  # size and SHA-256 of the member's bytes as taken out (the fixity check's, read once)
     sha256: str = ""
     worker: int = 0  # the process that did the work
@@ -77,24 +80,51 @@ def inspect(job: Job) -> Findings:
 
     from protocol.package.model import PackageError
     from protocol.package.source import open_source
-    from server.catalogue.catalog import finish_pdf_text, start_pdf_text
+    from protocol.pdftext import finish_pdf_text, page_count, start_pdf_text
 
+    packed = None
     try:
         with open_source(job.package) as source:
             source.copy_to(job.member, job.dest)
+            packed = _packed_text(source, job) if job.text and job.text_member else None
     except PackageError:
         return Findings(present=False, worker=os.getpid())
     found = Findings(worker=os.getpid())
-    text_from = _text_source(job.dest, pikepdf) if job.text else job.dest
-    proc = start_pdf_text(text_from) if job.text else None
+    run = job.text and packed is None
+    text_from = _text_source(job.dest, pikepdf) if run else job.dest
+    proc = start_pdf_text(text_from) if run else None
     try:
         _checks(job, found, pikepdf)
     finally:
-        if job.text:
+        if packed is not None and page_count(packed) != found.pages:
+            log.warning("%s: its text file has %d pages, the PDF %s: the catalogue takes pdftotext's text",
+                        job.text_member, page_count(packed), found.pages)
+            packed, text_from = None, _text_source(job.dest, pikepdf)
+            proc = start_pdf_text(text_from)
+        if packed is not None:
+            found.text, found.text_packed = packed, True
+        elif job.text:
             found.text = finish_pdf_text(proc)
             if proc is not None and proc.returncode != 0 and text_from != job.dest:  # our update not read
                 found.text = finish_pdf_text(start_pdf_text(job.dest))
     return found
+
+
+def _packed_text(source: Any, job: Job) -> str | None:
+    """The station's text layer of this PDF (protocol.pdftext form; the fixity check holds its bytes to
+    METS), or None when it cannot be read as UTF-8: the catalogue then runs pdftotext, as for a package
+    made before text layers travelled."""
+    from protocol.package.model import PackageError
+    from protocol.pdftext import decode
+
+    try:
+        text = decode(source.read(job.text_member))
+    except PackageError as exc:
+        log.warning("%s unreadable (%s): the catalogue takes pdftotext's text", job.text_member, exc)
+        return None
+    if text is None:
+        log.warning("%s is not UTF-8: the catalogue takes pdftotext's text", job.text_member)
+    return text
 
 
 STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
@@ -219,8 +249,8 @@ def _warm(parent: int) -> None:
     import pikepdf  # noqa: F401
 
     import protocol.pdfa_check  # noqa: F401
+    import protocol.pdftext  # noqa: F401
     import protocol.signatures  # noqa: F401
-    import server.catalogue.catalog  # noqa: F401
 
 
 def _nothing() -> None:

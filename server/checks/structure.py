@@ -9,9 +9,11 @@ from protocol.package.model import (
     EAD,
     REP_METS,
     ROOT_METS,
+    TEXT_USE,
     PackageError,
     data_path,
     ead_doc_path,
+    text_path,
 )
 from server.checks.context import Context
 from server.checks.result import CheckResult
@@ -41,6 +43,9 @@ def check_files_listed(ctx: Context) -> CheckResult:
     linked = {d.pdf_member for d in c.documents}
     for path in sorted(data_files - linked):
         reasons.append(f"data file not linked to a document in structMap: {path}")
+    text_files = {e.path for e in c.files if e.use == TEXT_USE}
+    for path in sorted(text_files - {d.text_member for d in c.documents}):
+        reasons.append(f"text file not linked to a document in structMap: {path}")
     for d in c.documents:
         if not d.pdf_member:
             reasons.append(f"document {d.doc_id or d.metadata_path!r} has no data file")
@@ -152,6 +157,8 @@ def check_identifiers(ctx: Context) -> CheckResult:
             reasons.append(f"{label}: docCode {d.doc_code!r} should be {doc_code(fc, d.ordinal)!r}")
         if d.pdf_member and d.pdf_member != data_path(d.doc_id):
             reasons.append(f"{label}: data file {d.pdf_member!r} should be {data_path(d.doc_id)!r}")
+        if d.text_member and d.text_member != text_path(d.doc_id):
+            reasons.append(f"{label}: text file {d.text_member!r} should be {text_path(d.doc_id)!r}")
         if d.metadata_path and d.metadata_path != ead_doc_path(d.doc_id):
             reasons.append(f"{label}: metadata file {d.metadata_path!r} should be {ead_doc_path(d.doc_id)!r}")
         if c.kind == "AIP" and d.fields.get("arcFileCode", arc) != arc:

@@ -25,7 +25,6 @@ import io
 import json
 import logging
 import re
-import subprocess
 import uuid
 import zipfile
 from pathlib import Path
@@ -41,6 +40,7 @@ from protocol.i18n import N_
 from protocol.package import read_package
 from protocol.package.records import document_record, file_record
 from protocol.package.source import open_source
+from protocol.pdftext import PAGE_END, pdf_text
 from station.store import Batch, BatchState, Page, Store
 
 log = logging.getLogger("sohoa.station.sync")
@@ -63,7 +63,7 @@ class RebuildError(UserError):
 def page_layers(pdf_path: Path, *, label: str) -> list[dict[str, Any]]:
     """Per page of a stored PDF: {"jpeg", "dpi", "text_pdf" (a one-page PDF holding only the OCR layer, or
     None), "text"}. RebuildError when a page has no single JPEG image layer."""
-    texts = _pdftotext(pdf_path)
+    texts = pdf_text(pdf_path, timeout=300).split(PAGE_END)  # the text the catalogue indexes
     out = []
     try:
         pdf = pikepdf.open(pdf_path)
@@ -110,15 +110,6 @@ def _text_pdf(form: pikepdf.Object) -> bytes:
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()
-
-
-def _pdftotext(pdf_path: Path) -> list[str]:
-    """Each page's text layer as poppler reads it (the text the catalogue indexes)."""
-    done = subprocess.run(["pdftotext", "-enc", "UTF-8", str(pdf_path), "-"], capture_output=True, timeout=300,
-                          check=False)
-    if done.returncode != 0:
-        return []
-    return done.stdout.decode("utf-8", "replace").split("\f")
 
 
 # -- the package, checked ---------------------------------------------------------------------------

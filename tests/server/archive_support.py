@@ -85,7 +85,11 @@ def build_and_send(tmp_path: Path, pdf: Path, context: Any, url: str, *, station
         PremisEvent(event_type="digital signature generation", at=iso_vn(), agent="software:sohoa",
                     detail="PAdES", objects=[doc_id]),
     ]
-    pkg = build_package(hoso=hoso, documents=[PackageDocument(record=doc, pdf_path=pdf, page_count=PAGES)],
+    from protocol.pdftext import pdf_text
+
+    # the text layer packed as a station packs it (station.finishing): the archive indexes it, not pdftotext
+    pkg = build_package(hoso=hoso, documents=[PackageDocument(record=doc, pdf_path=pdf, page_count=PAGES,
+                                                              text=pdf_text(pdf))],
                         events=events, out_dir=out)
     creds = context.db.add_station(station, name="Trạm 01" if station == "tram-01" else station)
     receipt = SyncClient(url, station_id=creds["station_id"], token=creds["token"]).send(
@@ -96,8 +100,8 @@ def build_and_send(tmp_path: Path, pdf: Path, context: Any, url: str, *, station
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory, demo_keys, three_page_pdf):
+    from protocol.pdftext import pdf_text
     from server.app import build_context
-    from server.catalogue.catalog import pdf_text
     from server.config import ServerConfig
     from tests.support.servers import serving
 

@@ -262,7 +262,7 @@ def test_accept_files_a_signed_pdfa_record_as_a_new_version(acceptance, tmp_path
     assert check_pdfa(pdf, capture=False) == []
     verdict = validate_pdf_signatures(pdf, trust_roots=[acceptance.ca_pem])
     assert verdict.ok and verdict.covers_whole_file, verdict.reasons
-    from server.catalogue.catalog import pdf_text
+    from protocol.pdftext import pdf_text
 
     text = pdf_text(pdf)
     assert "BIÊN BẢN NGHIỆM THU" in text and "161.VP" in text and "truong.phong" in text
@@ -285,7 +285,7 @@ def test_iso2859_plan_verdict_reason_and_bienban(acceptance, tmp_path):  # noqa:
     0/1), shown on the lot, inspector and decision pages; one minor defect reaches Re = 1, so the plan says
     return: accepting needs a written reason, which is recorded, shown and written in the biên bản with the
     plan (letter, n, Ac, Re, d). Runs after the lot's rework (test_return_with_defects_and_four_eyes)."""
-    from server.catalogue.catalog import pdf_text
+    from protocol.pdftext import pdf_text
 
     lot, objid = LOT_RETURN, acceptance.objids[LOT_RETURN]
     rules = acceptance.context.config.acceptance

@@ -183,6 +183,28 @@ def test_text_extracted_from_the_stored_zip(open_new, tmp_path: Path) -> None:
     ref.close()
 
 
+def test_text_layer_taken_from_the_stored_package(open_new, tmp_path: Path) -> None:
+    """A package whose text layers travel with it (data/text/): the catalogue indexes them, not pdftotext's
+    reading of the PDFs (these markers are in no PDF); one whose form feeds do not count its document's pages
+    falls back to pdftotext. Both backends."""
+    from protocol.package import build_package
+    from protocol.package.sample import sample_documents, sample_events, sample_file
+
+    hoso = sample_file()
+    (tmp_path / "work").mkdir()
+    docs = sample_documents(tmp_path / "work", (2, 1))
+    docs[0].text = "Trang một về sân bay Long Thành\fTrang hai\f"
+    docs[1].text = "Đo đạc xã Phước Thiền\f"
+    built = build_package(hoso=hoso, documents=docs, events=sample_events(docs, hoso.file_code),
+                          out_dir=tmp_path / "out")
+    contents = read_package(built.path)
+    contents.documents[1].page_count = 2  # as if numberOfPage said 2: the text's one page no longer counts it
+    cat = open_new()
+    cat.add_package(contents, stored_path=built.path, sha256=built.sha256, station_id="s")
+    assert {h.doc_id for h in cat.search("long thanh", limit=10)} == {contents.documents[0].doc_id}
+    assert cat.search("phuoc thien", limit=10) == []  # the second document's text came from pdftotext
+
+
 def test_two_writers_same_package_leave_one_set_of_rows(open_new, sample) -> None:
     """Two server processes catalogue the same package at the same moment (own connections, no shared
     Python lock): one package row, one search row per document, never two."""

@@ -21,8 +21,8 @@ from test_checks_signed import SIGNED_CORPUS, _package
 from protocol import pdfa_check
 from protocol.hashing import sha256_file
 from protocol.package import read_package
+from protocol.pdftext import pdf_text
 from protocol.signatures import validate_pdf_signatures
-from server.catalogue.catalog import pdf_text
 from server.checks import pdfwork, run_checks
 from server.checks.result import CheckResult
 from tests.support.wait import wait_until

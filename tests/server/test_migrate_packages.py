@@ -80,3 +80,23 @@ def test_stored_legacy_packages_are_migrated_as_new_versions(tmp_path):
     again = _migrate(tmp_path / "server")
     assert again["migrated"] == [] and sorted(again["conformant"]) == sorted(stored)
     assert store.fixity().ok
+
+
+def test_a_rewritten_package_keeps_its_text_layers_listed(tmp_path):
+    """migrate_package (the migration, and the archive filing its acceptance record) rewrites rep1's METS:
+    the text layers stay byte for byte, listed in Data/Text and linked to their documents."""
+    from protocol.package.migrate import migrate_package
+    from protocol.package.sample import build_sample
+
+    built = build_sample(tmp_path / "v1", kind="AIP", page_counts=(2, 1, 3))
+    before = read_package(built.path)
+    assert all(d.text_member for d in before.documents)
+    after_path = migrate_package(built.path, tmp_path / "v2", documentation={"BIEN_BAN.pdf": b"%PDF-1.7 x"}).path
+    after = read_package(after_path)
+    assert [d.text_member for d in after.documents] == [d.text_member for d in before.documents]
+    listed = {e.path: (e.size, e.sha256) for e in after.files if e.use == "Data/Text"}
+    assert listed == {e.path: (e.size, e.sha256) for e in before.files if e.use == "Data/Text"}
+    old, new = _members(built.path), _members(after_path)
+    assert all(new[d.text_member] == old[d.text_member] for d in after.documents)
+    assert [new[d.text_member].count(b"\f") for d in after.documents] == [2, 1, 3]
+    assert run_checks(after_path, trust_roots=[], only=STRUCTURAL).ok

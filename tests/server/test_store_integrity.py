@@ -105,21 +105,23 @@ def test_ledger_line_whose_package_is_gone(filled):
     assert [m["path"] for m in report.missing] == [str(stored[0][1].path)] and not report.clean
 
 
-def test_package_that_no_longer_matches_its_own_mets(tmp_path, make_package):
-    """Name, ledger and bytes agree, but a member differs from the CHECKSUM its METS gives: a finding."""
+@pytest.mark.parametrize(("suffix", "change"), [(".pdf", (b"%%EOF", b"%%EOX")), (".txt", (b"\f", b" \f"))])
+def test_package_that_no_longer_matches_its_own_mets(tmp_path, make_package, suffix, change):
+    """Name, ledger and bytes agree, but a member (a PDF, a text layer) differs from the CHECKSUM its METS
+    gives: a finding."""
     pkg = make_package()
     bad = tmp_path / "bad.zip"
     with zipfile.ZipFile(pkg.path) as src, zipfile.ZipFile(bad, "w") as out:
         for info in src.infolist():
             data = src.read(info)
-            if info.filename.endswith(".pdf"):
-                data = data.replace(b"%%EOF", b"%%EOX", 1)
+            if info.filename.endswith(suffix):
+                data = data.replace(*change, 1)
             out.writestr(info, data)
     store = PackageStore(tmp_path / "store")
     stored = store.put(bad, objid=pkg.objid, sha256=sha256_file(bad))
     report = store.fixity()
     assert [m["path"] for m in report.manifest] == [str(stored.path)]
-    assert any(".pdf: SHA-256" in p for p in report.manifest[0]["problems"]), report.manifest
+    assert any(f"{suffix}: SHA-256" in p for p in report.manifest[0]["problems"]), report.manifest
 
 
 def _store_crashing_after_rename(tmp_path: Path, pkg) -> int:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import zipfile
+
 import pytest
 
 from protocol.errors import Message
 from protocol.metadata import MetadataError
+from protocol.package import read_package
+from protocol.package.model import text_path
+from protocol.pdftext import pdf_text
 from station.finishing import FinishError
 from station.store import BatchState
 from tests.support.wait import wait_until
@@ -57,8 +62,19 @@ def test_finish_seals_a_verified_package(station, tmp_path, demo_keys):
     assert station.store.batch(batch["id"])["state"] == BatchState.SEALED
     [item] = station.store.outbox()
     package = station.config.data_dir / item["package_path"]
-    verdict = run_checks(package, trust_roots=[demo_keys.ca_pem.read_bytes()], expected_sheets=2)
+    verdict = run_checks(package, trust_roots=[demo_keys.ca_pem.read_bytes()], expected_sheets=2, texts=True)
     assert verdict.ok, [c for c in verdict.checks if not c.ok]
+    # Each document's text layer travels in the package: pdftotext of its signed PDF (the visible signature's
+    # stamp included), one form feed per page, and it is the text the archive's catalogue takes.
+    contents = read_package(package)
+    with zipfile.ZipFile(package) as zf:
+        for doc in contents.documents:
+            assert doc.text_member == text_path(doc.doc_id)
+            packed = zf.read(f"{contents.folder}/{doc.text_member}").decode("utf-8")
+            pdf = tmp_path / "check.pdf"
+            pdf.write_bytes(zf.read(f"{contents.folder}/{doc.pdf_member}"))
+            assert packed == pdf_text(pdf) and packed.count("\f") == 1 and packed.strip()
+            assert verdict.texts[doc.doc_id] == packed
     docs = station.store.documents(batch["id"])
     assert [d["page_count"] for d in docs] == [1, 1]
     assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in docs[0]["text"].upper()  # OCR text kept per document
