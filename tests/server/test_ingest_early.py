@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import struct
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -185,3 +186,28 @@ def test_state_is_bounded_and_gone_after_drop(tmp_path, signed_pdf, demo_keys, h
     assert claim is not None
     claim.close()
     assert not early._uploads and not any(t.exists() for t in tmps)
+
+
+def test_through_the_api_the_upload_leaves_nothing_after_commit(archive_server, make_package, caplog):
+    """A real upload in small chunks: the document's PDF is checked while it arrives, the package is
+    accepted with the receipt of the normal path, and after the commit nothing of it is left here."""
+    import logging
+
+    from server.ingest import api
+    from station.sync.client import SyncClient
+
+    live, ctx = archive_server
+    creds = ctx.db.add_station("tram-01")
+    pkg = make_package()
+    client = SyncClient(live.url, station_id=creds["station_id"], token=creds["token"], chunk_size=CHUNK)
+    before = set(Path(tempfile.gettempdir()).glob("sohoa-early-*"))
+    with caplog.at_level(logging.INFO, logger="sohoa.server.ingest"):
+        receipt = client.send(pkg.path, sha256=pkg.sha256, size=pkg.size, manifest={})
+    assert receipt.verdict == "accepted", receipt.reasons
+    assert any(": 1 PDF jobs done while it arrived" in r.getMessage() for r in caplog.records)
+    assert not api._early._uploads
+    assert set(Path(tempfile.gettempdir()).glob("sohoa-early-*")) <= before, "an early jobs' folder was left"
+    normal = run_checks(ctx.store.get(receipt.objid).path, trust_roots=ctx.ingest.trust_roots, expected_sheets=None)
+    assert [(c.name, c.ok) for c in normal.checks] == [(c["name"], c["ok"]) for c in receipt.checks][
+        : len(normal.checks)
+    ]
