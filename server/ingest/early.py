@@ -20,8 +20,8 @@ The bytes must not change after a job read them:
   kernel's clock, so a changed mtime, or a file gone or replaced, drops everything this process had for the
   upload. A commit at another process never sees this memory and runs the normal checks.
 
-Bounded: at most `pdfwork.workers()` early jobs in flight per process (the others wait for the next chunk
-to arrive, or run at commit), state for at most MAX_UPLOADS uploads (the least recently written goes),
+Bounded: at most two early jobs in flight per worker process (the others wait for the next chunk to
+arrive, or run at commit), state for at most MAX_UPLOADS uploads (the least recently written goes),
 dropped at commit, on a hash mismatch and at expiry. Each job deletes its copy of the PDF when it ends.
 """
 
@@ -192,14 +192,15 @@ class EarlyChecks:
             up.stopped = True
 
     def _pump(self, trust_roots: list[bytes]) -> None:
-        """Start the jobs of complete PDF members, at most one per worker in flight."""
+        """Start the jobs of complete PDF members: at most one running and one waiting per worker, so the
+        pool never holds a long queue of work for uploads that may never be committed."""
         pool = pdfwork.ready()
         if pool is None:
             return
         running = sum(1 for u in self._uploads.values() for e in u.entries if e.future and not e.future.done())
         for up in sorted(self._uploads.values(), key=lambda u: u.touched):
             for entry in up.entries:
-                if running >= pdfwork.workers():
+                if running >= 2 * pdfwork.workers():
                     return
                 if entry.job is not None or not entry.name.lower().endswith(".pdf"):
                     continue

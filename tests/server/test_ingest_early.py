@@ -211,3 +211,27 @@ def test_through_the_api_the_upload_leaves_nothing_after_commit(archive_server, 
     assert [(c.name, c.ok) for c in normal.checks] == [(c["name"], c["ok"]) for c in receipt.checks][
         : len(normal.checks)
     ]
+
+
+def test_at_most_two_jobs_per_worker_are_in_flight(tmp_path):
+    """Twenty stored PDF members arrive in one chunk: only two jobs per worker start; the next chunk (or
+    the commit) starts more once they are done."""
+    package = tmp_path / "many.zip"
+    with zipfile.ZipFile(package, "w") as zf:
+        for n in range(20):
+            zf.writestr(f"p/doc-{n}.pdf", b"%PDF-1.7\n" + bytes(200_000), compress_type=zipfile.ZIP_STORED)
+    data = package.read_bytes()
+    early = EarlyChecks()
+    part = tmp_path / "uploads" / "up.part"
+    write_chunk(part, 0, data)
+    early.after_write("up", part, len(data), trust_roots=[])
+    entries = early._uploads["up"].entries
+    assert len(entries) == 20
+    started = [e for e in entries if e.future is not None]
+    assert len(started) == 2 * pdfwork.workers()
+    for entry in started:
+        entry.future.result(timeout=120)
+    early.before_write("up", part, len(data))  # the next chunk would come here
+    early.after_write("up", part, len(data), trust_roots=[])
+    assert len([e for e in entries if e.future is not None]) == 4 * pdfwork.workers()
+    early.drop("up")
