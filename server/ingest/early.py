@@ -21,8 +21,9 @@ The bytes must not change after a job read them:
   upload. A commit at another process never sees this memory and runs the normal checks.
 
 Bounded: at most two early jobs in flight per worker process (the others wait for the next chunk to
-arrive, or run at commit), state for at most MAX_UPLOADS uploads (the least recently written goes),
-dropped at commit, on a hash mismatch and at expiry. Each job deletes its copy of the PDF when it ends.
+arrive, or run at commit); state for at most MAX_UPLOADS uploads (the least recently written goes, and
+one left alone for MAX_AGE_S), dropped at commit, on a hash mismatch and at expiry. Each job deletes its
+copy of the PDF when it ends.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ class EarlyChecks:
         up = self._uploads.get(upload_id)
         if up is None:
             up = self._uploads[upload_id] = _Upload(path, Path(tempfile.mkdtemp(prefix="sohoa-early-")))
-            self._bound(keep=upload_id)
+        self._bound(keep=upload_id)
         stamp = time.time_ns() - 1 - secrets.randbelow(10**9)
         os.utime(path, ns=(os.stat(path).st_atime_ns, stamp))
         up.stamp = os.stat(path).st_mtime_ns
@@ -159,6 +160,11 @@ class EarlyChecks:
             _close(up)
 
     def _bound(self, *, keep: str) -> None:
+        """Uploads left alone longer than MAX_AGE_S go (their findings could no longer be used: abandoned,
+        or committed at another server), then the least recently written beyond `max_uploads`."""
+        now = time.monotonic()
+        for stale in [u for u, up in self._uploads.items() if u != keep and now - up.touched > MAX_AGE_S]:
+            self._drop(stale, "left alone")
         while len(self._uploads) > self.max_uploads:
             oldest = min((u for u in self._uploads if u != keep), key=lambda u: self._uploads[u].touched)
             self._drop(oldest, "too many uploads at once")

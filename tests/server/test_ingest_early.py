@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import struct
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from test_checks_pdfwork import CASES, _garbage, _swap_pdf
 from test_checks_signed import _package
 
 from server.checks import pdfwork, run_checks
+from server.ingest import early as early_module
 from server.ingest.early import EarlyChecks
 from server.ingest.uploads import write_chunk
 
@@ -235,3 +237,17 @@ def test_at_most_two_jobs_per_worker_are_in_flight(tmp_path):
     early.after_write("up", part, len(data), trust_roots=[])
     assert len([e for e in entries if e.future is not None]) == 4 * pdfwork.workers()
     early.drop("up")
+
+
+def test_an_upload_left_alone_is_dropped(tmp_path, monkeypatch):
+    early = EarlyChecks()
+    for name in ("old", "new"):
+        part = tmp_path / "uploads" / f"{name}.part"
+        write_chunk(part, 0, b"PK\x03\x04 not yet a whole header")
+        early.after_write(name, part, 30, trust_roots=[])
+        if name == "old":
+            old_tmp = early._uploads["old"].tmp
+            later = time.monotonic() + early_module.MAX_AGE_S + 1
+            monkeypatch.setattr(early_module.time, "monotonic", lambda later=later: later)
+    assert list(early._uploads) == ["new"] and not old_tmp.exists()
+    early.drop("new")
