@@ -18,7 +18,8 @@ The bytes must not change after a job read them:
   uploads folder): after each of its own writes this process sets the part file's mtime to a stamp of its
   own (a random instant in the last second) and keeps it. Any later write by anyone sets the mtime to the
   kernel's clock, so a changed mtime, or a file gone or replaced, drops everything this process had for the
-  upload. A commit at another process never sees this memory and runs the normal checks.
+  upload, and it does no more early work for it. A commit at another process never sees this memory and
+  runs the normal checks.
 
 Bounded: at most two early jobs in flight per worker process (the others wait for the next chunk to
 arrive, or run at commit); state for at most MAX_UPLOADS uploads (the least recently written goes, and
@@ -36,6 +37,7 @@ import struct
 import tempfile
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +97,9 @@ class EarlyChecks:
         self.max_uploads = max_uploads
         self._lock = threading.Lock()
         self._uploads: dict[str, _Upload] = {}
+        # Uploads another process wrote to after this one started on them (chunks spread over servers): each
+        # foreign chunk would drop this process's jobs again, so it leaves them to the commit.
+        self._shared: deque[str] = deque(maxlen=64)
 
     # -- chunks ------------------------------------------------------------------------------------
     def before_write(self, upload_id: str, path: Path, offset: int) -> None:
@@ -105,6 +110,7 @@ class EarlyChecks:
                 return
             if _stat_mtime(path) != up.stamp:
                 self._drop(upload_id, "written by another process")
+                self._shared.append(upload_id)  # chunks shared between servers: no early work here
                 return
             if offset < up.known:
                 self._rewind(up, offset)
@@ -122,6 +128,8 @@ class EarlyChecks:
                 self._drop(upload_id, "failed")
 
     def _arrived(self, upload_id: str, path: Path, received: int, trust_roots: list[bytes]) -> None:
+        if upload_id in self._shared:
+            return
         up = self._uploads.get(upload_id)
         if up is None:
             up = self._uploads[upload_id] = _Upload(path, Path(tempfile.mkdtemp(prefix="sohoa-early-")))

@@ -115,6 +115,13 @@ def test_a_chunk_written_by_another_process_drops_everything(tmp_path, signed_pd
     write_chunk(part, start, data[start:])  # another server: same bytes even, but this process cannot know
     assert early.claim("up", part) is None
     assert not early._uploads
+    _send(early, part, data, roots=roots)  # before the next chunk written here, the foreign write is seen
+    early.before_write("up", part, 0)
+    write_chunk(part, 0, data)  # the other server again
+    early.before_write("up", part, len(data))
+    assert not early._uploads
+    early.after_write("up", part, len(data), trust_roots=roots)  # and this upload gets no more early work
+    assert not early._uploads and early.claim("up", part) is None
 
 
 def _lying(data: bytes, how: str) -> bytes:
