@@ -292,10 +292,16 @@ def _zip64_sizes(extra: bytes, usize: int, csize: int) -> tuple[int, int] | None
 
 
 def _close(up: _Upload) -> None:
-    for entry in up.entries:
-        if entry.future is not None:
-            entry.future.cancel()  # one already running ends on its own and deletes its files
+    """Cancel the jobs not started; the folder goes now and again once each running job has ended (a job
+    deletes its own files, but may still be writing one while the folder is removed)."""
+    running = [e.future for e in up.entries if e.future is not None and not e.future.cancel()]
     shutil.rmtree(up.tmp, ignore_errors=True)
+
+    def remove(_: Future) -> None:
+        shutil.rmtree(up.tmp, ignore_errors=True)
+
+    for future in running:
+        future.add_done_callback(remove)
 
 
 class Claim:
