@@ -200,10 +200,19 @@ def main() -> int:
         "ratio_to_cp_sha256sum": round(total / baseline, 2),
         "share_of_cp_sha256sum": f"{100 * baseline / total:.0f}%",  # the goal of #15: >= 50%
         "load_1min_before_after": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+        # documents whose PDF work ran while the upload arrived (server.ingest.early), from the server's log
+        "pdf_jobs_while_uploading": _early_jobs(server_dir / "server.log"),
     }
     print(json.dumps(result, ensure_ascii=False))
     shutil.rmtree(server_dir, ignore_errors=True)
     return 0
+
+
+def _early_jobs(log: Path) -> int | None:
+    import re
+
+    found = re.findall(r"(\d+) PDF jobs done while it arrived", log.read_text(errors="replace"))
+    return int(found[-1]) if found else None
 
 
 if __name__ == "__main__":

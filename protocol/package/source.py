@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import struct
 import unicodedata
 import zipfile
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from protocol.i18n import N_
 from protocol.package.model import PackageError
 
 MAX_XML = 64 << 20  # an XML member larger than this is refused (no METS needs it)
+LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a zip member's local header, as zipfile reads it
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,16 @@ class Member:
     compressed: int
     symlink: bool = False
     is_dir: bool = False
+
+
+@dataclass(frozen=True)
+class StoredSpan:
+    """A stored zip member as the central directory and its local header place it."""
+
+    header_offset: int
+    data_offset: int
+    size: int
+    crc32: int
 
 
 class Source:
@@ -41,6 +53,9 @@ class Source:
 
     def sha256(self, name: str) -> tuple[int, str]:
         raise NotImplementedError
+
+    def stored_span(self, name: str) -> StoredSpan | None:
+        return None  # only a zip has them
 
     def copy_to(self, name: str, dest: Path) -> None:
         with open(dest, "wb") as out:
@@ -101,6 +116,25 @@ class ZipSource(Source):
         if len(data) > limit:
             raise PackageError(N_("'%(name)s' is larger than %(limit)s bytes"), name=name, limit=limit)
         return data
+
+    def stored_span(self, name: str) -> StoredSpan | None:
+        """Where `copy_to(name)` reads the member's bytes, for a member stored as is (no compression, no
+        encryption, both sizes equal) that zipfile opens (the names agree, no overlap): else None."""
+        try:
+            info = self._get(name)
+            if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1 or info.compress_size != info.file_size:
+                return None
+            with self.zf.open(info):  # the same checks as a read, without reading
+                pass
+            with open(self.zf.filename or "", "rb") as handle:
+                handle.seek(info.header_offset)
+                header = handle.read(LOCAL_HEADER.size)
+            fields = LOCAL_HEADER.unpack(header)
+        except (PackageError, zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError, struct.error):
+            return None
+        # as ZipFile.open, which skips the local header's name and extra field (lengths at 10 and 11)
+        data = info.header_offset + LOCAL_HEADER.size + fields[10] + fields[11]
+        return StoredSpan(info.header_offset, data, info.file_size, info.CRC)
 
     def _blocks(self, name: str) -> Iterator[bytes]:
         info = self._get(name)

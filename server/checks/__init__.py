@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from protocol.i18n import N_
 from server.checks.context import Context, NotReadable
@@ -75,11 +76,13 @@ def run_checks(
     only: list[str] | None = None,
     limits: Limits | None = None,
     texts: bool = False,
+    early: Any = None,
 ) -> Verdict:
     """Run every check (or the names in `only`) on a .zip or folder; the verdict lists all failures.
-    `texts`: also extract each document's text layer for the catalogue (Verdict.texts), in the same pass."""
+    `texts`: also extract each document's text layer for the catalogue (Verdict.texts), in the same pass.
+    `early`: the PDF jobs run while the upload arrived (server.ingest.early.Claim), used where they hold."""
     ctx = Context(
-        Path(path), trust_roots=trust_roots, expected_sheets=expected_sheets, limits=limits or Limits()
+        Path(path), trust_roots=trust_roots, expected_sheets=expected_sheets, limits=limits or Limits(), early=early
     )
     results = []
     texts_found = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from protocol.package.model import PackageContents, PackageError
 from protocol.package.reader import read_source
@@ -17,8 +18,10 @@ class NotReadable(Exception):
 
 
 class Context:
-    def __init__(self, path: Path, *, trust_roots: list[bytes], expected_sheets: int | None, limits: Limits):
+    def __init__(self, path: Path, *, trust_roots: list[bytes], expected_sheets: int | None, limits: Limits,
+                 early: Any = None):
         self.path = Path(path)
+        self.early = early  # server.ingest.early.Claim: PDF jobs done while the upload arrived, or None
         self.trust_roots = trust_roots
         self.expected_sheets = expected_sheets
         self.limits = limits
@@ -26,7 +29,8 @@ class Context:
         self.contents: PackageContents | None = None
         self.error = ""
         self._tmp: Path | None = None
-        self._work: list | None = None  # (docId, pdfwork.Job, future) per document, once started
+        # (docId, pdfwork.Job, future, (size, CRC-32) an early job's findings must show, else None) per document
+        self._work: list | None = None
         self._work_error: NotReadable | None = None
         self._findings: dict | None = None
         self._digests: dict[str, tuple[int, str]] = {}
@@ -93,8 +97,13 @@ class Context:
                 job = pdfwork.Job(self.path, name, self._tmp / f"doc-{n}.pdf", self.trust_roots, text,
                                   text_name if text_name not in bombs else "")
                 planned.append((doc.doc_id or f"#{n}", job))
-        futures = pdfwork.submit({str(i): job for i, (_, job) in enumerate(planned)})
-        self._work = [(key, job, futures[str(i)]) for i, (key, job) in enumerate(planned)]
+        early = {str(i): self.early.take(self.source, job) if self.early else None
+                 for i, (_, job) in enumerate(planned)}
+        futures = pdfwork.submit({str(i): job for i, (_, job) in enumerate(planned) if early[str(i)] is None})
+        self._work = []
+        for i, (key, job) in enumerate(planned):
+            took = early[str(i)]
+            self._work.append((key, job, took[0], took[1:]) if took else (key, job, futures[str(i)], None))
 
     def findings(self) -> dict:
         """docId -> pdfwork.Findings of its PDF (bounded by the zip limits); a member that could not be
@@ -107,8 +116,12 @@ class Context:
         from server.checks import pdfwork
 
         found, digests = {}, {}
-        for key, job, future in self._work or []:
-            result = pdfwork.result(job, future)
+        for key, job, future, expect in self._work or []:
+            result = self._early_result(future, expect) if expect else None
+            if result is not None and job.text and not pdfwork.attach_packed_text(self.need_source(), job, result):
+                result = None  # an early job reads no text: without a text file to take, pdftotext the normal way
+            if result is None:
+                result = pdfwork.result(job, future if expect is None else pdfwork.submit({"": job})[""])
             if result.present:
                 found[key] = result
                 if result.sha256:
@@ -116,6 +129,16 @@ class Context:
         self._digests = digests
         self._findings = found
         return found
+
+    @staticmethod
+    def _early_result(future: Any, expect: tuple[int, int]) -> Any:
+        """An early job's findings if its bytes have the central directory's size and CRC-32 (which the
+        normal read checks too), else None: anything else, a failure included, runs the normal job."""
+        try:
+            found = future.result()
+        except Exception:  # noqa: BLE001 - cancelled, a broken pool, a read error: do it the normal way
+            return None
+        return found if found.present and (found.size, found.crc32) == expect else None
 
     def pdf_digests(self) -> dict[str, tuple[int, str]]:
         """Member name -> (size, SHA-256) of each PDF as the PDF work took it out: the bytes Source.sha256
@@ -131,12 +154,12 @@ class Context:
 
     def texts(self) -> dict[str, str] | None:
         """docId -> text layer, when the PDF work was started with `text` and finished; else None."""
-        if self._findings is None or not self._work or not all(job.text for _, job, _ in self._work):
+        if self._findings is None or not self._work or not all(job.text for _, job, _, _ in self._work):
             return None
         return {key: f.text or "" for key, f in self._findings.items()}
 
     def close(self) -> None:
-        for _, _, future in self._work or []:  # a check that stopped early: let its workers finish first
+        for _, _, future, _ in self._work or []:  # a check that stopped early: let its workers finish first
             if not future.cancel():
                 try:
                     future.exception()

@@ -23,6 +23,7 @@ import re
 import shutil
 import threading
 import time
+import zlib
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -41,6 +42,10 @@ class Job:
     trust_roots: list[bytes]
     text: bool = False
     text_member: str = ""  # the station's text layer of this PDF in the package, when METS lists one
+    # (offset, size): the bytes are read from `package` as a plain file at that offset, not taken out of a zip
+    # (server.ingest.early: a stored member of an upload still arriving); the job then also gives their CRC-32.
+    # Such a job never has `text`: the text layer is another member, read at commit (attach_packed_text).
+    span: tuple[int, int] | None = None
 
 
 @dataclass
@@ -58,6 +63,7 @@ class Findings:
     text_packed: bool = False  # the text is the package's text file (else pdftotext of the PDF)
     size: int = -1  # size and SHA-256 of the member's bytes as taken out (the fixity check's, read once)
     sha256: str = ""
+    crc32: int = -1  # of the same bytes, for a job with a span (the central directory must agree)
     worker: int = 0  # the process that did the work
 
 
@@ -76,6 +82,16 @@ def _picklable(exc: BaseException) -> BaseException:
 
 def inspect(job: Job) -> Findings:
     """Take the member out, then PDF/A, page count and signature from one read and one pikepdf open."""
+    if job.span is None:
+        return _inspect(job)
+    try:  # an early job's files go as soon as it is done: an upload may hold many documents
+        return _inspect(job)
+    finally:
+        job.dest.unlink(missing_ok=True)
+        _text_copy(job.dest).unlink(missing_ok=True)
+
+
+def _inspect(job: Job) -> Findings:
     import pikepdf
 
     from protocol.package.model import PackageError
@@ -83,12 +99,15 @@ def inspect(job: Job) -> Findings:
     from protocol.pdftext import finish_pdf_text, page_count, start_pdf_text
 
     packed = None
-    try:
-        with open_source(job.package) as source:
-            source.copy_to(job.member, job.dest)
-            packed = _packed_text(source, job) if job.text and job.text_member else None
-    except PackageError:
-        return Findings(present=False, worker=os.getpid())
+    if job.span is not None:
+        _copy_span(job.package, *job.span, job.dest)  # raises: the caller does the job the normal way
+    else:
+        try:
+            with open_source(job.package) as source:
+                source.copy_to(job.member, job.dest)
+                packed = _packed_text(source, job) if job.text and job.text_member else None
+        except PackageError:
+            return Findings(present=False, worker=os.getpid())
     found = Findings(worker=os.getpid())
     run = job.text and packed is None
     text_from = _text_source(job.dest, pikepdf) if run else job.dest
@@ -127,6 +146,36 @@ def _packed_text(source: Any, job: Job) -> str | None:
     return text
 
 
+def attach_packed_text(source: Any, job: Job, found: Findings) -> bool:
+    """Give findings made without text (an early job, read while the upload arrived) the package's text layer
+    of `job`'s PDF, as `inspect` would have; False when there is none to take (no text file, unreadable, not
+    UTF-8, or its pages do not count the PDF's): the caller then runs the job the normal way."""
+    from protocol.pdftext import page_count
+
+    packed = _packed_text(source, job) if job.text_member else None
+    if packed is None or page_count(packed) != found.pages:
+        return False
+    found.text, found.text_packed = packed, True
+    return True
+
+
+def _text_copy(path: Path) -> Path:
+    return path.with_name(path.stem + ".text.pdf")
+
+
+def _copy_span(path: Path, offset: int, size: int, dest: Path) -> None:
+    """Copy `size` bytes at `offset` of `path` to `dest`; every check then reads `dest` alone, so what is
+    hashed is what is checked even if `path` changes meanwhile."""
+    with open(path, "rb") as src, open(dest, "wb") as out:
+        src.seek(offset)
+        left = size
+        while left > 0 and (block := src.read(min(1 << 20, left))):
+            out.write(block)
+            left -= len(block)
+    if left:
+        raise OSError(f"{path}: {left} bytes missing at offset {offset + size - left}")
+
+
 STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
 
 
@@ -151,7 +200,7 @@ def _text_source(path: Path, pikepdf: Any) -> Path:
             found = STARTXREF.search(handle.read())
         if not found or size <= number:
             return path
-        copy = path.with_name(path.stem + ".text.pdf")
+        copy = _text_copy(path)
         shutil.copyfile(path, copy)  # in the kernel (copy_file_range), no pass through Python
         obj = b"\n%d %d obj\n%s\nendobj\n" % (number, generation, body)
         xref = end + len(obj)
@@ -174,6 +223,8 @@ def _checks(job: Job, found: Findings, pikepdf: Any) -> None:
     try:
         raw = job.dest.read_bytes()
         found.size, found.sha256 = len(raw), hashlib.sha256(raw).hexdigest().upper()
+        if job.span is not None:
+            found.crc32 = zlib.crc32(raw)
     except OSError as exc:
         read_error = exc
     pdf, open_exc = None, None

@@ -20,6 +20,7 @@ from protocol.clock import iso_vn
 from protocol.i18n import N_, translate
 from server.accounts.station_auth import error, station_required
 from server.archive import rework
+from server.ingest.early import EarlyChecks
 from server.ingest.uploads import PartStored, file_sha256, part_path, sweep_parts, write_chunk
 from sohoa.weberrors import lang
 
@@ -31,6 +32,8 @@ _chunk_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)  # 
 # A chunk out of order, or chunks taken by another server, drop it and the commit hashes the file instead.
 # Only a shortcut: the store still verifies the hash while it copies the bytes.
 _running: dict[str, tuple[int, Any]] = {}
+# Each document's PDF work, started once its bytes have arrived at this process (server.ingest.early).
+_early = EarlyChecks()
 MANIFEST_TEXT = ("file_code", "batch_uid", "work_order_id")
 MAX_SHEETS = 1_000_000
 # Quotas (#14.12): a station holds at most MAX_OPEN_UPLOADS unfinished uploads; one left alone for
@@ -218,6 +221,7 @@ def _expire_stale(station_id: str | None = None) -> list[str]:
     ctx = _ctx()
     expired = ctx.db.expire_uploads(iso_vn(now_vn() - timedelta(seconds=UPLOAD_EXPIRY_S)), station_id=station_id)
     for upload_id in expired:
+        _early.drop(upload_id)
         part_path(ctx.config.uploads_dir, upload_id).unlink(missing_ok=True)
     if expired:
         log.info("expired %d abandoned uploads: %s", len(expired), ", ".join(expired))
@@ -259,11 +263,14 @@ def put_chunk(upload_id: str, offset: int) -> ResponseReturnValue:
             return error(409, api.ErrorCode.OFFSET, f"chunk starts at {offset} but only {row['received']} received")
         if offset + len(data) > row["size"]:
             return error(400, api.ErrorCode.TOO_LARGE, "chunk goes past the announced size")
+        path = part_path(ctx.config.uploads_dir, upload_id)
+        _early.before_write(upload_id, path, offset)
         hashing = _HashAlong(upload_id, offset, data)  # beside the write and its fsync (hashlib leaves the GIL)
         try:
-            received = write_chunk(part_path(ctx.config.uploads_dir, upload_id), offset, data)
+            received = write_chunk(path, offset, data)
             hashing.keep()
             ctx.db.set_received(upload_id, received)
+            _early.after_write(upload_id, path, received, trust_roots=ctx.ingest.trust_roots)
         except PartStored:
             return error(409, api.ErrorCode.CONFLICT, "this package is stored already: commit the upload")
         except Exception as exc:
@@ -307,6 +314,7 @@ def commit(upload_id: str) -> ResponseReturnValue:
         if row is None:
             return error(404, api.ErrorCode.NOT_FOUND, "no such upload")
         if row["state"] != "open":
+            _early.drop(upload_id)  # committed by another server
             return jsonify(_status(row))
         if row["received"] != row["size"]:
             return error(409, api.ErrorCode.INCOMPLETE, f"{row['received']} of {row['size']} bytes received")
@@ -314,17 +322,23 @@ def commit(upload_id: str) -> ResponseReturnValue:
         hashed, digest = _running.pop(upload_id, (0, None))
         whole = digest.hexdigest().upper() if digest is not None and hashed == row["size"] else file_sha256(path)
         if whole != row["sha256"]:
+            _early.drop(upload_id)
             ctx.db.set_received(upload_id, 0)
             path.unlink(missing_ok=True)
             return error(409, api.ErrorCode.PACKAGE_HASH, "package hash differs from the manifest: upload again")
+        early = _early.claim(upload_id, path)  # this process's jobs leave the registry whatever happens next
         try:
-            receipt = ctx.ingest.commit(row, path)
+            receipt = ctx.ingest.commit(row, path, early=early)
             rework.new_version_stored(ctx.db, ctx.store, receipt)
         except Exception as exc:
             if _disk_full(exc):  # nothing was acknowledged: the upload stays open, the station retries
                 log.warning("commit of %s postponed: disk full (%s)", upload_id, exc)
                 return _disk_full_answer()
             raise
+        finally:
+            if early is not None:
+                log.info("commit of %s: %d PDF jobs done while it arrived", upload_id, early.used)
+                early.close()
         _chunk_locks.pop(upload_id, None)  # a finished upload takes no more chunks
         return jsonify({"upload_id": upload_id, "state": receipt.verdict, "receipt": receipt.to_dict()})
 

@@ -69,7 +69,8 @@ class Ingest:
             return False
         return True
 
-    def commit(self, row: dict, path: Path) -> Receipt:
+    def commit(self, row: dict, path: Path, *, early: Any = None) -> Receipt:
+        """`early`: the PDF jobs this process ran while the upload arrived (server.ingest.early.Claim)."""
         from server.checks import run_checks
 
         # The store's copies are written (and their bytes hashed) while the checks run; they are published
@@ -78,7 +79,7 @@ class Ingest:
         try:
             # texts=True: the catalogue's text layers come out of the same pass over each PDF as the checks.
             verdict = run_checks(path, trust_roots=self.trust_roots, expected_sheets=row["expected_sheets"],
-                                 texts=True)
+                                 texts=True, early=early)
             return self._finish(row, path, verdict, staging)
         finally:
             staging.discard()

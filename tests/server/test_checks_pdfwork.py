@@ -122,7 +122,7 @@ def test_the_work_runs_in_worker_processes_and_the_same_without_them(tmp_path, s
     ctx = Context(package, trust_roots=roots, expected_sheets=1, limits=Limits())
     try:
         ctx.start_pdf_work()
-        [(_, job, _)] = ctx._work
+        [(_, job, _, _)] = ctx._work
         found = ctx.findings()
     finally:
         ctx.close()
