@@ -142,7 +142,8 @@ SIGNED_CORPUS: dict[str, tuple[Callable, dict[str, str]]] = {
 }
 
 
-def _package(tmp: Path, pdf: Path, hoso_record):
+def _package(tmp: Path, pdf: Path, hoso_record, *, text: str = ""):
+    """`text`: the document's text layer to pack (protocol.pdftext form); "" packs none, as older stations."""
     from protocol.clock import iso_vn
     from protocol.metadata import DocumentRecord, FileRecord
     from protocol.package import PackageDocument, PremisEvent, build_package
@@ -150,7 +151,7 @@ def _package(tmp: Path, pdf: Path, hoso_record):
     hoso = FileRecord(**hoso_record())
     doc = DocumentRecord(ordinal=1, type_name="02", issued_date=ISSUED, organ_name=AGENCY,
                          subject="Quyết định về việc cấp giấy chứng nhận", number_of_page=1)
-    return build_package(hoso=hoso, documents=[PackageDocument(record=doc, pdf_path=pdf, page_count=1)],
+    return build_package(hoso=hoso, documents=[PackageDocument(record=doc, pdf_path=pdf, page_count=1, text=text)],
                          events=[PremisEvent(event_type="transfer", at=iso_vn(), agent="person:op1",
                                              detail="digitisation", objects=[doc.doc_id(hoso.file_code)])],
                          out_dir=tmp / "out")

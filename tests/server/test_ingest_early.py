@@ -17,6 +17,7 @@ import pytest
 from test_checks_pdfwork import CASES, _garbage, _swap_pdf
 from test_checks_signed import _package
 
+from protocol.pdftext import pdf_text
 from server.checks import pdfwork, run_checks
 from server.ingest import early as early_module
 from server.ingest.early import EarlyChecks
@@ -64,11 +65,13 @@ def _early_verdict(
     return found, claim.used, claim._up.tmp
 
 
-def _built(tmp_path: Path, signed_pdf: Path, demo_keys, hoso_fields, case: str) -> bytes:  # noqa: ANN001
+def _built(tmp_path: Path, signed_pdf: Path, demo_keys, hoso_fields, case: str, *, text: bool = True) -> bytes:  # noqa: ANN001
+    """The package of `case`; `text`: with the station's text layer packed, as stations now send it (a swapped
+    PDF keeps the text of the one it replaced: its pages then do not count, and the normal job runs)."""
     make = CASES[case]
     unsigned = signed_pdf.parent / "unsigned.pdf"
     pdf = signed_pdf if make in (None, "swap") else make(tmp_path, unsigned, demo_keys)
-    package = _package(tmp_path, pdf, hoso_fields).path
+    package = _package(tmp_path, pdf, hoso_fields, text=pdf_text(pdf) if text else "").path
     if make == "swap":
         package = _swap_pdf(package, _garbage if case == "garbage_pdf" else lambda d: d[: len(d) * 2 // 3])
     return package.read_bytes()
@@ -82,6 +85,17 @@ def test_early_jobs_give_the_findings_of_the_normal_path(tmp_path, signed_pdf, d
     assert used == 1, "the document's PDF was not checked while it arrived"
     assert found == _verdict(tmp_path / "uploads" / "up.part", roots)
     assert not tmp.exists(), "the early jobs' folder outlived the commit"
+
+
+def test_a_package_without_text_layers_is_checked_the_normal_way(tmp_path, signed_pdf, demo_keys, hoso_fields):
+    """An older station's package: its catalogue text must come from pdftotext, which early jobs do not run."""
+    data = _built(tmp_path, signed_pdf, demo_keys, hoso_fields, "good", text=False)
+    roots = [demo_keys.ca_pem.read_bytes()]
+    found, used, _ = _early_verdict(tmp_path, data, roots)
+    assert used == 0
+    assert found == _verdict(tmp_path / "uploads" / "up.part", roots)
+    [(_, text)] = found[1].items()
+    assert text == pdf_text(signed_pdf) and text.strip()
 
 
 def _pdf_span(data: bytes) -> tuple[int, int]:
