@@ -30,6 +30,7 @@ class ServerContext:
 
 
 def build_context(config: ServerConfig) -> ServerContext:
+    from protocol.scratch import sweep_scratch
     from server.databases import open_catalog, open_server_db
     from server.store.storage import PackageStore
 
@@ -41,6 +42,9 @@ def build_context(config: ServerConfig) -> ServerContext:
     catalog = open_catalog(config.catalog_url or config.catalog_path,
                            backup_dir=config.data_dir / "migration-backups")
     recover(store, catalog, db)
+    swept = sweep_scratch()  # what a killed server left in /tmp (a commit's or an upload's copies of PDFs)
+    if swept:
+        log.info("removed %d scratch folder(s) of processes no longer running", len(swept))
     ingest = Ingest(db=db, store=store, catalog=catalog, trust_roots=config.trust_root_pems(), signing_key=key)
     return ServerContext(config=config, db=db, store=store, catalog=catalog, ingest=ingest,
                          public_key_pem=public_pem(key))

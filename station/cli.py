@@ -74,6 +74,7 @@ def serve(config: StationConfig, *, stop: threading.Event | None = None) -> None
     """Run until SIGTERM/SIGINT (or `stop`), then stop every part in reverse order."""
     from waitress.server import create_server
 
+    from protocol.scratch import sweep_scratch
     from station.service import Station
     from station.web.app import create_app
 
@@ -82,6 +83,9 @@ def serve(config: StationConfig, *, stop: threading.Event | None = None) -> None
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
     set_context(station_id=config.station_id)  # journalctl STATION_ID=... finds this station's lines
     station = Station(config)
+    swept = sweep_scratch()  # what a killed station left in /tmp (a page's OCR files)
+    if swept:
+        log.info("removed %d scratch folder(s) of processes no longer running", len(swept))
     station.start()
     app = create_app(station)
     button = _gpio_trigger(config, app)  # noqa: F841 - kept alive for the process's lifetime

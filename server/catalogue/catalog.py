@@ -15,7 +15,6 @@ import logging
 import os
 import shutil
 import sqlite3
-import tempfile
 import threading
 import time
 import unicodedata
@@ -32,6 +31,7 @@ from protocol.errors import UserError
 from protocol.i18n import N_
 from protocol.package.model import DocumentEntry, PackageContents
 from protocol.pdftext import pdf_text
+from protocol.scratch import scratch
 from protocol.sqlitetx import write_transaction
 
 log = logging.getLogger(__name__)
@@ -486,7 +486,7 @@ def texts_from_zip(path: Path, folder: str, documents: list[DocumentEntry]) -> d
 
     if not path.is_file() or not zipfile.is_zipfile(path):
         return {}
-    with tempfile.TemporaryDirectory(prefix="sohoa-text-") as tmp, zipfile.ZipFile(path) as zf:
+    with scratch("text") as tmp, zipfile.ZipFile(path) as zf:
         jobs: dict[str, Path] = {}
         packed: dict[str, str] = {}
         names = set(zf.namelist())

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from protocol.package.model import PackageContents, PackageError
 from protocol.package.reader import read_source
 from protocol.package.source import Source, open_source
+from protocol.scratch import scratch_dir
 from server.checks.result import Limits
 
 
@@ -88,7 +88,7 @@ class Context:
             return
         bombs = self.bomb_members()
         present = set(contents.members)
-        self._tmp = Path(tempfile.mkdtemp(prefix="sohoa-check-"))
+        self._tmp = scratch_dir("check")
         planned: list[tuple[str, pdfwork.Job]] = []
         for n, doc in enumerate(contents.documents, start=1):
             name = self.member(doc.pdf_member)

@@ -34,7 +34,6 @@ import os
 import secrets
 import shutil
 import struct
-import tempfile
 import threading
 import time
 from collections import deque
@@ -44,6 +43,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from protocol.package.source import Source
+from protocol.scratch import scratch_dir
 from server.checks import pdfwork
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class EarlyChecks:
             return
         up = self._uploads.get(upload_id)
         if up is None:
-            up = self._uploads[upload_id] = _Upload(path, Path(tempfile.mkdtemp(prefix="sohoa-early-")))
+            up = self._uploads[upload_id] = _Upload(path, scratch_dir("early"))
         self._bound(keep=upload_id)
         stamp = time.time_ns() - 1 - secrets.randbelow(10**9)
         os.utime(path, ns=(os.stat(path).st_atime_ns, stamp))

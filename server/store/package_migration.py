@@ -9,11 +9,11 @@ stored only when every structural check passes on it; an AIP's PREMIS.xml record
 from __future__ import annotations
 
 import logging
-import tempfile
 from pathlib import Path
 
 from protocol.package import read_package
 from protocol.package.migrate import migrate_package
+from protocol.scratch import scratch
 from server.checks import STRUCTURAL, run_checks
 from server.config import ServerConfig
 from server.store.storage import PackageStore
@@ -36,7 +36,7 @@ def migrate_stored_packages(config: ServerConfig, *, dry_run: bool = False) -> d
         if run_checks(latest.path, trust_roots=[], only=["csip"]).ok:
             report["conformant"].append(objid)
             continue
-        with tempfile.TemporaryDirectory(prefix="sohoa-migrate-") as tmp:
+        with scratch("migrate") as tmp:
             try:
                 built = migrate_package(latest.path, Path(tmp),
                                         previous=f"version {latest.version}, SHA-256 {latest.sha256}")

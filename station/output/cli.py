@@ -7,7 +7,6 @@ import json
 import multiprocessing
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from PIL import Image
 from protocol.clock import now_vn
 from protocol.errors import CommandError
 from protocol.pdfa_check import check_pdfa
+from protocol.scratch import scratch
 from protocol.signatures import validate_pdf_signatures
 
 if TYPE_CHECKING:
@@ -175,7 +175,7 @@ def run_pdf(args: argparse.Namespace) -> int:
     out: Path = args.output
     workers = args.jobs or os.cpu_count() or 1
     pages: list[dict] = []
-    with tempfile.TemporaryDirectory(prefix="sohoa-pdf-") as tmp:
+    with scratch("pdf") as tmp:
         jobs = []
         for i, src in enumerate(files):
             dpi = args.dpi or _image_dpi(src)

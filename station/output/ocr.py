@@ -18,7 +18,6 @@ import csv
 import io
 import logging
 import subprocess
-import tempfile
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 
 from protocol.errors import UserError
 from protocol.i18n import N_
+from protocol.scratch import scratch
 from station.output.tessworker import EngineError, engine
 
 log = logging.getLogger("sohoa.tesseract")
@@ -125,7 +125,7 @@ def ocr_image(
     grey: np.ndarray, *, dpi: float, lang: str = "vie", timeout: float = 180, psm: int = DEFAULT_PSM
 ) -> OcrResult:
     """Recognise one page already in memory: 8-bit grey, upright and deskewed. Raises OcrError on any failure."""
-    with tempfile.TemporaryDirectory(prefix="sohoa-ocr-") as tmp:
+    with scratch("ocr") as tmp:
         base = Path(tmp) / "page"
         _recognise(grey, base=base, dpi=dpi, lang=lang, psm=psm, timeout=timeout)
         outputs = {ext: base.with_suffix(f".{ext}") for ext in ("pdf", "txt", "tsv")}

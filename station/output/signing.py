@@ -137,9 +137,10 @@ def _stamp_font_file(chars: frozenset[str]) -> str:
 def _stamp_font_folder() -> Path:
     import atexit
     import shutil
-    import tempfile
 
-    folder = Path(tempfile.mkdtemp(prefix="sohoa-stamp-font-"))
+    from protocol.scratch import scratch_dir
+
+    folder = scratch_dir("stampfont")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return folder
 
