@@ -402,6 +402,7 @@ def _ppm(n: int, seconds: float) -> float:
 def main() -> int:
     from station.output.keys import ensure_demo_ca
     from station.output.signing import Signer
+    from station.processing.pipeline import JPEG_QUALITY
 
     count = int(os.environ.get("BENCH_PAGES", "24"))
     doc_pages = int(os.environ.get("BENCH_DOC_PAGES", "4"))
@@ -513,7 +514,8 @@ def main() -> int:
         f"({loaded['per_page_s']:.2f} s/page) | {_ppm(n, loaded['seconds']):.1f} | "
         f"{_ppm(n, loaded['seconds']) / ppm['limit']:.0%} | | |",
         "",
-        "The limit is `tesseract FILE -` on the derivative files (colour JPEG q80, the PDF's image layer) the "
+        f"The limit is `tesseract FILE -` on the derivative files (colour JPEG q{JPEG_QUALITY}, the PDF's image "
+        "layer) the "
         "whole-chain run wrote, in this run. Our chain gives Tesseract the same page as 8-bit grey (the "
         "JPEG's luma) through a pipe to a Tesseract that stays loaded in a child process per worker "
         "(station.output.tessworker: the same libtesseract, traineddata, resolution and settings, the same "
@@ -537,15 +539,15 @@ def main() -> int:
         "",
         f"Where the time goes, per page in a worker (wall): processing (image load, border, deskew, blank "
         f"score, orientation, quality metrics, QR, derivative JPEG) {stage['process_s']:.2f} s "
-        f"(CPU {stage['cpu_process_s']:.2f} s), reading the derivative (the JPEG q80 image layer, kept as it is) "
-        f"and decoding its luma "
+        f"(CPU {stage['cpu_process_s']:.2f} s), reading the derivative (the JPEG q{JPEG_QUALITY} image layer, "
+        f"kept as it is) and decoding its luma "
         f"{stage['prepare_s']:.2f} s, OCR {stage['ocr_s']:.2f} s (CPU of both {stage['cpu_finish_s']:.2f} s); "
         f"in the main process per document: PDF/A assembly {whole['pdfa_s'] / n_docs:.3f} s, signing in memory "
         f"{whole['sign_s'] / n_docs:.3f} s (main process CPU {whole['main_cpu_s'] / n:.3f} s per page).",
         f"Orientation: {sum(res[i]['rotation'] == pages[i].upright_rotation for i in turned)} of "
         f"{len(turned)} turned pages found"
         f"{'; wrong on ' + ', '.join(wrong_turn) if wrong_turn else ''}; largest skew error "
-        f"{skew_err:.2f}°. Output size: ours {whole['size'] / n / 1e6:.2f} MB/page (JPEG q80), OCRmyPDF "
+        f"{skew_err:.2f}°. Output size: ours {whole['size'] / n / 1e6:.2f} MB/page (JPEG q{JPEG_QUALITY}), OCRmyPDF "
         f"{peer['size'] / n / 1e6:.2f} MB/page. PDF/A checker problems: {whole['problems'] or 'none'}.",
         "",
         "CER per page (ours / OCRmyPDF): "
