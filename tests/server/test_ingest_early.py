@@ -299,4 +299,5 @@ def test_the_jobs_folder_goes_even_when_dropped_while_jobs_run(tmp_path):
     for future in futures:
         if not future.cancelled():
             future.exception(timeout=120)
-    assert not up.tmp.exists()
+    # the removal runs in the jobs' done callbacks, which a future calls just after waking its waiters
+    wait_until(lambda: not up.tmp.exists(), 30, "the dropped upload's folder removed")
