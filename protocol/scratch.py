@@ -12,17 +12,22 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
 _NAME = re.compile(r"sohoa-([a-z]+)-(\d+)-[A-Za-z0-9_]+")
 
 
-def scratch_dir(kind: str) -> Path:
-    """A new private folder `sohoa-KIND-PID-XXXXXXXX` (KIND: lower-case letters) in the temporary directory."""
+def _prefix(kind: str) -> str:
     if not re.fullmatch(r"[a-z]+", kind):
         raise ValueError(f"scratch kind must be lower-case letters: {kind!r}")
-    return Path(tempfile.mkdtemp(prefix=f"sohoa-{kind}-{os.getpid()}-"))
+    return f"sohoa-{kind}-{os.getpid()}-"
+
+
+def scratch_dir(kind: str) -> Path:
+    """A new private folder `sohoa-KIND-PID-XXXXXXXX` (KIND: lower-case letters) in the temporary directory."""
+    return Path(tempfile.mkdtemp(prefix=_prefix(kind)))
 
 
 def _alive(pid: int) -> bool:
@@ -48,7 +53,8 @@ def sweep_scratch(root: Path | None = None) -> list[str]:
             info = folder.lstat()
         except OSError:
             continue
-        if not folder.is_dir() or folder.is_symlink() or info.st_uid != os.getuid() or _alive(int(match.group(2))):
+        # lstat: a symlink is not a folder here, so it is never followed
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or _alive(int(match.group(2))):
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder.name)
@@ -57,6 +63,4 @@ def sweep_scratch(root: Path | None = None) -> list[str]:
 
 def scratch(kind: str) -> tempfile.TemporaryDirectory[str]:
     """`scratch_dir`'s folder as a context manager that removes it when done (the sweep covers a kill -9)."""
-    if not re.fullmatch(r"[a-z]+", kind):
-        raise ValueError(f"scratch kind must be lower-case letters: {kind!r}")
-    return tempfile.TemporaryDirectory(prefix=f"sohoa-{kind}-{os.getpid()}-")
+    return tempfile.TemporaryDirectory(prefix=_prefix(kind))

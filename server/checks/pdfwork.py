@@ -96,7 +96,7 @@ def _inspect(job: Job) -> Findings:
 
     from protocol.package.model import PackageError
     from protocol.package.source import open_source
-    from protocol.pdftext import finish_pdf_text, page_count, start_pdf_text
+    from protocol.pdftext import finish_pdf_text, start_pdf_text
 
     packed = None
     if job.span is not None:
@@ -115,14 +115,10 @@ def _inspect(job: Job) -> Findings:
     try:
         _checks(job, found, pikepdf)
     finally:
-        if packed is not None and page_count(packed) != found.pages:
-            log.warning("%s: its text file has %d pages, the PDF %s: the catalogue takes pdftotext's text",
-                        job.text_member, page_count(packed), found.pages)
-            packed, text_from = None, _text_source(job.dest, pikepdf)
+        if packed is not None and not _take_packed(job, packed, found):
+            text_from = _text_source(job.dest, pikepdf)
             proc = start_pdf_text(text_from)
-        if packed is not None:
-            found.text, found.text_packed = packed, True
-        elif job.text:
+        if job.text and not found.text_packed:
             found.text = finish_pdf_text(proc)
             if proc is not None and proc.returncode != 0 and text_from != job.dest:  # our update not read
                 found.text = finish_pdf_text(start_pdf_text(job.dest))
@@ -146,17 +142,24 @@ def _packed_text(source: Any, job: Job) -> str | None:
     return text
 
 
+def _take_packed(job: Job, packed: str, found: Findings) -> bool:
+    """The one rule for the station's text: taken when its form feeds count the PDF's pages."""
+    from protocol.pdftext import page_count
+
+    if page_count(packed) != found.pages:
+        log.warning("%s: its text file has %d pages, the PDF %s: the catalogue takes pdftotext's text",
+                    job.text_member, page_count(packed), found.pages)
+        return False
+    found.text, found.text_packed = packed, True
+    return True
+
+
 def attach_packed_text(source: Any, job: Job, found: Findings) -> bool:
     """Give findings made without text (an early job, read while the upload arrived) the package's text layer
     of `job`'s PDF, as `inspect` would have; False when there is none to take (no text file, unreadable, not
     UTF-8, or its pages do not count the PDF's): the caller then runs the job the normal way."""
-    from protocol.pdftext import page_count
-
     packed = _packed_text(source, job) if job.text_member else None
-    if packed is None or page_count(packed) != found.pages:
-        return False
-    found.text, found.text_packed = packed, True
-    return True
+    return packed is not None and _take_packed(job, packed, found)
 
 
 def _text_copy(path: Path) -> Path:

@@ -241,26 +241,33 @@ def test_through_the_api_the_upload_leaves_nothing_after_commit(archive_server, 
     ]
 
 
-def test_at_most_two_jobs_per_worker_are_in_flight(tmp_path):
-    """Twenty stored PDF members arrive in one chunk: only two jobs per worker start; the next chunk (or
-    the commit) starts more once they are done."""
+def _arrived_in_one_chunk(tmp_path: Path, count: int, size: int) -> tuple[EarlyChecks, Path]:
+    """A zip of `count` stored PDF members of `size` zero bytes, written as one chunk and seen arriving."""
     package = tmp_path / "many.zip"
     with zipfile.ZipFile(package, "w") as zf:
-        for n in range(20):
-            zf.writestr(f"p/doc-{n}.pdf", b"%PDF-1.7\n" + bytes(200_000), compress_type=zipfile.ZIP_STORED)
+        for n in range(count):
+            zf.writestr(f"p/doc-{n}.pdf", b"%PDF-1.7\n" + bytes(size), compress_type=zipfile.ZIP_STORED)
     data = package.read_bytes()
     early = EarlyChecks()
     part = tmp_path / "uploads" / "up.part"
     write_chunk(part, 0, data)
     early.after_write("up", part, len(data), trust_roots=[])
+    return early, part
+
+
+def test_at_most_two_jobs_per_worker_are_in_flight(tmp_path):
+    """Twenty stored PDF members arrive in one chunk: only two jobs per worker start; the next chunk (or
+    the commit) starts more once they are done."""
+    early, part = _arrived_in_one_chunk(tmp_path, 20, 200_000)
+    size = part.stat().st_size
     entries = early._uploads["up"].entries
     assert len(entries) == 20
     started = [e for e in entries if e.future is not None]
     assert len(started) == 2 * pdfwork.workers()
     for entry in started:
         entry.future.result(timeout=120)
-    early.before_write("up", part, len(data))  # the next chunk would come here
-    early.after_write("up", part, len(data), trust_roots=[])
+    early.before_write("up", part, size)  # the next chunk would come here
+    early.after_write("up", part, size, trust_roots=[])
     assert len([e for e in entries if e.future is not None]) == 4 * pdfwork.workers()
     early.drop("up")
 
@@ -283,15 +290,7 @@ def test_the_jobs_folder_goes_even_when_dropped_while_jobs_run(tmp_path):
     """Dropped while its first jobs run: once they have ended, nothing of the upload is left on disk (the
     folder is removed again as each running job ends; the race where a job writes a file while the folder
     is removed is not provoked here, the leftovers of the bench runs before this fix showed it)."""
-    package = tmp_path / "many.zip"
-    with zipfile.ZipFile(package, "w") as zf:
-        for n in range(4):
-            zf.writestr(f"p/doc-{n}.pdf", b"%PDF-1.7\n" + bytes(20_000_000), compress_type=zipfile.ZIP_STORED)
-    data = package.read_bytes()
-    early = EarlyChecks()
-    part = tmp_path / "uploads" / "up.part"
-    write_chunk(part, 0, data)
-    early.after_write("up", part, len(data), trust_roots=[])
+    early, _ = _arrived_in_one_chunk(tmp_path, 4, 20_000_000)
     up = early._uploads["up"]
     futures = [e.future for e in up.entries if e.future is not None]
     assert futures

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 MAKE = (
-    "import os, sys, tempfile, time; tempfile.tempdir = sys.argv[1]\n"
+    "import signal, sys, tempfile; tempfile.tempdir = sys.argv[1]\n"
     "from protocol.scratch import scratch_dir\n"
     "d = scratch_dir('check'); (d / 'doc-1.pdf').write_bytes(b'%PDF' * 1000); print(d, flush=True)\n"
-    "time.sleep(600)\n"
+    "signal.pause()  # until killed\n"
 )
 
 

@@ -21,8 +21,12 @@ def stop_and_kill_when_asked(loaded: Engine) -> int:
     os.kill(pid, signal.SIGSTOP)
 
     def kill_when_written() -> None:
-        # FIONREAD on a pipe's write end: bytes written and not yet read by the (stopped) child
-        while not struct.unpack("i", fcntl.ioctl(pipe.fileno(), termios.FIONREAD, b"\0" * 4))[0]:
+        # FIONREAD on a pipe's write end: bytes written and not yet read by the (stopped) child. On a
+        # deadline: a caller that never asks still gets its child killed, and the thread ends.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if struct.unpack("i", fcntl.ioctl(pipe.fileno(), termios.FIONREAD, b"\0" * 4))[0]:
+                break
             time.sleep(0.01)
         os.kill(pid, signal.SIGKILL)
 
