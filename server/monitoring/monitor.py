@@ -122,6 +122,7 @@ class Monitor:
         self._subscribers: list[ChangeCallback] = []
         self._inbox: queue.Queue[tuple[str, bytes, float] | None] = queue.Queue()
         self._worker: threading.Thread | None = None
+        self._closed = False
         self._broker_connected = False
         self.messages = 0
         self.rejected = 0  # undecodable or off-tree messages
@@ -176,20 +177,33 @@ class Monitor:
     def start(self) -> None:
         if self._worker is not None:
             return
+        if self._closed:
+            raise RuntimeError("a stopped monitor has closed its database; make a new Monitor")
         self._worker = threading.Thread(target=self._work, name="sohoa-monitor", daemon=True)
         self._worker.start()
         self._client.connect_async(self.host, self.port, keepalive=30)
         self._client.loop_start()
 
     def stop(self) -> None:
-        if self._worker is None:
-            return
-        self._client.disconnect()
-        self._client.loop_stop()
-        self._inbox.put(None)
-        self._worker.join(10)
-        self._worker = None
-        self._broker_connected = False
+        """Stop, and let go of the broker connection and the database: a stopped monitor is closed.
+
+        Its descriptors are closed here, not when the object is collected: a server holds its context (and so
+        its monitor) for as long as it lives.
+        """
+        if self._worker is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+            self._client.reinitialise()  # closes paho's wake-up socket pair, which it keeps until collected
+            self._inbox.put(None)
+            self._worker.join(10)
+            if self._worker.is_alive():
+                log.warning("monitor worker still busy 10 s after stop; closing its database under it")
+            self._worker = None
+            self._broker_connected = False
+        with self._lock:
+            if not self._closed:
+                self.db.conn.close()
+                self._closed = True
 
     def __enter__(self) -> Monitor:
         self.start()

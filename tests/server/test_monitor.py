@@ -236,3 +236,25 @@ def test_restarted_monitor_counts_no_page_twice(broker: BrokerProcess, tmp_path:
         assert total[0]["pages"] == 15
     finally:
         tel.stop()
+
+
+def test_stop_closes_database_and_broker_sockets_while_the_monitor_is_still_held(broker: BrokerProcess,
+                                                                                 tmp_path: Path):
+    from tests.support.fdwatch import open_fds
+
+    db_path = tmp_path / "held.db"
+    before = open_fds()
+    mon = Monitor(host="127.0.0.1", port=broker.port, username="server", password="server-pw",
+                  db_path=db_path, tick=0.1)
+    mon.start()
+    mon.wait_until(lambda s: s["broker_connected"], 10)
+    running = open_fds()
+    assert any(target.startswith(str(db_path)) for target in running.values())  # the probe sees the database
+    assert sum(target.startswith("socket:") for target in running.values()) >= 3  # broker + paho's pair
+    mon.stop()
+    after = open_fds()  # `mon` is still referenced: nothing here waits for the collector
+    assert not [t for t in after.values() if t.startswith(str(db_path))]
+    assert len(after) <= len(before), sorted(set(after.values()) - set(before.values()))
+    with pytest.raises(RuntimeError):
+        mon.start()
+    mon.stop()  # a second stop is harmless
