@@ -18,7 +18,7 @@ from dataclasses import fields, replace
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 
 from protocol.clock import iso_vn
 from protocol.errors import say
@@ -40,6 +40,7 @@ from protocol.topics import (
     station_inbox_filter,
     station_topic,
 )
+from sohoa.mqttclient import new_client
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +84,7 @@ class Telemetry:
         self._gap = 0  # dropped since the last successful drain
         self.connects = 0
 
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"sohoa-station-{station_id}", clean_session=True
-        )
-        self._client.username_pw_set(username, password)
-        if tls_ca:
-            self._client.tls_set(ca_certs=tls_ca)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self._client = new_client(f"sohoa-station-{station_id}", username=username, password=password, tls_ca=tls_ca)
         # paho's own queue holds QoS 1 messages in flight; bound it like ours.
         self._client.max_queued_messages_set(buffer_size * 2)
         self._client.on_connect = self._on_connect

@@ -26,7 +26,6 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import sqlite_utils
-from paho.mqtt.enums import CallbackAPIVersion
 
 from protocol.clock import VN_TZ, iso_vn, parse_iso
 from protocol.topics import (
@@ -43,6 +42,7 @@ from protocol.topics import (
     parse_topic,
     server_topic,
 )
+from sohoa.mqttclient import new_client
 
 log = logging.getLogger(__name__)
 
@@ -130,13 +130,8 @@ class Monitor:
         conn = sqlite3.connect(str(self.db_path), check_same_thread=False, isolation_level=None)
         self.db = sqlite_utils.Database(conn)
         self._init_db()
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"sohoa-monitor-{uuid.uuid4().hex[:8]}", clean_session=True
-        )
-        self._client.username_pw_set(username, password)
-        if tls_ca:
-            self._client.tls_set(ca_certs=tls_ca)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self._client = new_client(f"sohoa-monitor-{uuid.uuid4().hex[:8]}", username=username, password=password,
+                                  tls_ca=tls_ca)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
