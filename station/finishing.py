@@ -150,7 +150,7 @@ class Finisher:
                     pdf_path=str(built["path"].relative_to(self.data_dir)),
                     pdf_sha256=built["sha256"],
                     page_count=len(doc_pages),
-                    text=built["text"],
+                    text=built["layer"],  # the one text of the document: the layer it packs
                 )
                 package_docs.append(
                     PackageDocument(
@@ -296,8 +296,7 @@ class Finisher:
                 extra={"sha256": digest},
             )
         )
-        return {"path": final, "sha256": digest, "text": "\n\f".join(r.text for r in ocr),
-                "layer": _text_layer(final, len(pages))}
+        return {"path": final, "sha256": digest, "layer": _text_layer(final, len(pages))}
 
     def _capture_events(self, batch: Batch, pages: list[Page]) -> list:
         from protocol.package import PremisEvent

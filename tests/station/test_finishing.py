@@ -67,6 +67,7 @@ def test_finish_seals_a_verified_package(station, tmp_path, demo_keys):
     # Each document's text layer travels in the package: pdftotext of its signed PDF (the visible signature's
     # stamp included), one form feed per page, and it is the text the archive's catalogue takes.
     contents = read_package(package)
+    packed_texts = set()
     with zipfile.ZipFile(package) as zf:
         for doc in contents.documents:
             assert doc.text_member == text_path(doc.doc_id)
@@ -75,9 +76,11 @@ def test_finish_seals_a_verified_package(station, tmp_path, demo_keys):
             pdf.write_bytes(zf.read(f"{contents.folder}/{doc.pdf_member}"))
             assert packed == pdf_text(pdf) and packed.count("\f") == 1 and packed.strip()
             assert verdict.texts[doc.doc_id] == packed
+            packed_texts.add(packed)
     docs = station.store.documents(batch["id"])
     assert [d["page_count"] for d in docs] == [1, 1]
     assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in docs[0]["text"].upper()  # OCR text kept per document
+    assert {d["text"] for d in docs} == packed_texts  # one text per document: the layer it packs
     actions = [r["action"] for r in station.store.query("SELECT action FROM audit WHERE batch_id = ?",
                                                            (batch["id"],))]
     assert actions[-2:] == ["batch.finishing", "batch.sealed"]
