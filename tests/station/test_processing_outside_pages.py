@@ -3,8 +3,8 @@
 A rule once scored 480/480 on our own pages and turned real upright pages upside down (issue #13). These
 pages are the orientation bench's outside set (bench/outside_pages.toml: OCRmyPDF's test scans, scikit-image's
 pictures, each with its source and licence), fetched with pip once into the bench cache. The bench
-(`python -m bench orientation`) runs every page in all four turns; here each page runs upright and in one
-other turn, through the station's own processing, and is judged by the bench's own rules.
+(`python -m bench orientation`) runs every page in all four turns; here each page runs upright and each
+text page in one other turn, through the station's own processing, and is judged by the bench's own rules.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def judged(tmp_path_factory: pytest.TempPathFactory) -> dict:
     cases = []
     for i, page in enumerate(pages):
         upright = _turn(cv2.imread(str(page.path), cv2.IMREAD_COLOR), page.fix_rotation)
-        for turn in (0, (90, 180, 270)[i % 3]):
+        for turn in (0, (90, 180, 270)[i % 3]) if page.kind == "text" else (0,):  # pictures: never turned
             path = folder / f"{i}-t{turn}.png"
             cv2.imwrite(str(path), _turn(upright, turn))
             cases.append(Case(str(path), "outside", page.source, page.kind, (360 - turn) % 360, page.skew_deg,
@@ -57,9 +57,9 @@ def test_turned_outside_text_pages_are_put_right(judged: dict):
 
 def test_no_content_page_is_called_blank_and_blanks_are_found(judged: dict):
     assert judged["false_blank"] == []
-    assert judged["blanks"] >= 2 and judged["blank_found"] == judged["blanks"]
+    assert judged["blanks"] >= 1 and judged["blank_found"] == judged["blanks"]
 
 
 def test_clean_outside_pages_raise_no_quality_flag(judged: dict):
-    assert judged["clean_n"] >= 30
+    assert judged["clean_n"] >= 25
     assert judged["clean_flagged"] == []
