@@ -1,5 +1,7 @@
 """Upload bookkeeping on disk: partial files written at an offset and fsynced before they are counted.
-A commit hands the finished file to the store, which links it as the stored primary copy."""
+A commit hands the finished file to the store, which links it as the stored primary copy; the upload's
+backup part (server.store.storage.PackageStore.upload_part), written beside it chunk by chunk, becomes the
+backup copy."""
 
 from __future__ import annotations
 
@@ -7,8 +9,10 @@ import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from protocol.durable import fsync_dir
+from server.faults import crash_point
 
 
 def part_path(uploads_dir: Path, upload_id: str) -> Path:
@@ -22,21 +26,52 @@ class PartStored(Exception):
     commit was cut short after storing it. Its bytes are the archive's now: it is committed, never written."""
 
 
-def write_chunk(path: Path, offset: int, data: bytes) -> int:
-    """Write `data` at `offset`, truncate anything after it, fsync; returns the new length."""
+def write_chunk(path: Path, offset: int, data: bytes, *, backup: Path | None = None) -> int:
+    """Write `data` at `offset`, truncate anything after it, fsync; returns the new length. `backup`: the
+    upload's backup part, written the same way first (see _write_backup)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.exists()
     with open(path, "r+b" if not new else "w+b") as handle:
-        if os.fstat(handle.fileno()).st_nlink > 1:
+        stat = os.fstat(handle.fileno())
+        if stat.st_nlink > 1:
             raise PartStored(str(path))
-        handle.seek(offset)
-        handle.write(data)
-        handle.truncate(offset + len(data))
-        handle.flush()
-        os.fsync(handle.fileno())
+        if backup is not None:
+            _write_backup(backup, offset, data, stat.st_size)
+            crash_point("after-backup-chunk")  # the chunk on the backup media only, not counted
+        _write_at(handle, offset, data)
     if new:
         fsync_dir(path.parent)
     return offset + len(data)
+
+
+def _write_at(handle: BinaryIO, offset: int, data: bytes) -> None:
+    handle.seek(offset)
+    handle.write(data)
+    handle.truncate(offset + len(data))
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+def _write_backup(part: Path, offset: int, data: bytes, upload_size: int) -> None:
+    """Keep the backup part equal to the upload file's `upload_size` bytes (a kill between the two writes may
+    leave it longer, never different below that): a chunk continuing the upload file is written at its offset
+    (a full disk raises, as the upload file's write would: the chunk is not counted). A part that cannot stay
+    equal is removed and not started again: a chunk rewriting bytes already received, a part missing the
+    upload's start (swept at a restart), or shorter than the upload file. The commit then copies the upload
+    file; it also hashes a part before taking it, so this rule decides only the speed, never the bytes."""
+    try:
+        have: int | None = part.stat().st_size
+    except FileNotFoundError:
+        have = None
+    if offset < upload_size or (have is None and offset > 0) or (have is not None and have < offset):
+        if have is not None:
+            part.unlink(missing_ok=True)
+            fsync_dir(part.parent)
+        return
+    with open(part, "r+b" if have is not None else "w+b") as handle:
+        _write_at(handle, offset, data)
+    if have is None:
+        fsync_dir(part.parent)
 
 
 def sweep_parts(uploads_dir: Path, open_ids: set[str] | Callable[[], set[str]]) -> list[str]:
