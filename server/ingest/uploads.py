@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -28,37 +29,44 @@ class PartStored(Exception):
 
 def write_chunk(path: Path, offset: int, data: bytes, *, backup: Path | None = None) -> int:
     """Write `data` at `offset`, truncate anything after it, fsync; returns the new length. `backup`: the
-    upload's backup part, written the same way first (see _write_backup)."""
+    upload's backup part, written the same way first (see _write_backup); its fsync runs beside this write
+    (both done before this returns: the chunk is counted once it is on both media)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.exists()
     with open(path, "r+b" if not new else "w+b") as handle:
         stat = os.fstat(handle.fileno())
         if stat.st_nlink > 1:
             raise PartStored(str(path))
-        if backup is not None:
-            _write_backup(backup, offset, data, stat.st_size)
+        synced = _write_backup(backup, offset, data, stat.st_size) if backup is not None else None
+        try:
             crash_point("after-backup-chunk")  # the chunk on the backup media only, not counted
-        _write_at(handle, offset, data)
+            _write_at(handle, offset, data)
+        finally:
+            if synced is not None:
+                synced()
     if new:
         fsync_dir(path.parent)
     return offset + len(data)
 
 
-def _write_at(handle: BinaryIO, offset: int, data: bytes) -> None:
+def _write_at(handle: BinaryIO, offset: int, data: bytes, *, sync: bool = True) -> None:
     handle.seek(offset)
     handle.write(data)
     handle.truncate(offset + len(data))
     handle.flush()
-    os.fsync(handle.fileno())
+    if sync:
+        os.fsync(handle.fileno())
 
 
-def _write_backup(part: Path, offset: int, data: bytes, upload_size: int) -> None:
+def _write_backup(part: Path, offset: int, data: bytes, upload_size: int) -> Callable[[], None] | None:
     """Keep the backup part equal to the upload file's `upload_size` bytes (a kill between the two writes may
     leave it longer, never different below that): a chunk continuing the upload file is written at its offset
-    (a full disk raises, as the upload file's write would: the chunk is not counted). A part that cannot stay
-    equal is removed and not started again: a chunk rewriting bytes already received, a part missing the
-    upload's start (swept at a restart), or shorter than the upload file. The commit then copies the upload
-    file; it also hashes a part before taking it, so this rule decides only the speed, never the bytes."""
+    (a full disk raises here, before the upload file is written: the chunk is not counted). A part that
+    cannot stay equal is removed and not started again: a chunk rewriting bytes already received, a part
+    missing the upload's start (swept at a restart), or shorter than the upload file. The commit then copies
+    the upload file; it also hashes a part before taking it, so this rule decides only the speed, never the
+    bytes stored. Returns the wait for the part's fsync, started in a thread (it leaves the GIL), which
+    raises what the fsync raised."""
     try:
         have: int | None = part.stat().st_size
     except FileNotFoundError:
@@ -67,11 +75,34 @@ def _write_backup(part: Path, offset: int, data: bytes, upload_size: int) -> Non
         if have is not None:
             part.unlink(missing_ok=True)
             fsync_dir(part.parent)
-        return
-    with open(part, "r+b" if have is not None else "w+b") as handle:
-        _write_at(handle, offset, data)
-    if have is None:
-        fsync_dir(part.parent)
+        return None
+    handle = open(part, "r+b" if have is not None else "w+b")
+    try:
+        _write_at(handle, offset, data, sync=False)
+    except BaseException:
+        handle.close()
+        raise
+    failed: list[BaseException] = []
+
+    def sync() -> None:
+        try:
+            os.fsync(handle.fileno())
+            if have is None:
+                fsync_dir(part.parent)
+        except BaseException as exc:  # noqa: BLE001 - raised by the wait, in the request's thread
+            failed.append(exc)
+        finally:
+            handle.close()
+
+    thread = threading.Thread(target=sync, name="sohoa-backup-fsync")
+    thread.start()
+
+    def wait() -> None:
+        thread.join()
+        if failed:
+            raise failed[0]
+
+    return wait
 
 
 def sweep_parts(uploads_dir: Path, open_ids: set[str] | Callable[[], set[str]]) -> list[str]:
