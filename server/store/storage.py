@@ -36,7 +36,7 @@ from typing import Any
 from protocol.clock import iso_vn
 from protocol.durable import fsync_dir
 from protocol.errors import say
-from protocol.hashing import copy_hashing
+from protocol.hashing import copy_hashing, hash_unbuffered
 from protocol.i18n import N_
 from protocol.package.model import folder_name
 from server.faults import crash_point
@@ -339,7 +339,7 @@ class Staging:
     def _copy(self) -> None:
         try:
             if self._part is not None:
-                self._result = copy_hashing(self._part, stop=self._stop)
+                self._result = hash_unbuffered(self._part, stop=self._stop)  # written so (server.ingest.uploads)
                 if self._result[0] == self.sha256:
                     self._backup = self._part
                     return
