@@ -37,9 +37,10 @@ def write_chunk(path: Path, offset: int, data: bytes, *, backup: Path | None = N
     new = not path.exists()
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        if os.fstat(fd).st_nlink > 1:
+        stat = os.fstat(fd)
+        if stat.st_nlink > 1:
             raise PartStored(str(path))
-        synced = _write_backup(backup, offset, data, os.fstat(fd).st_size) if backup is not None else None
+        synced = _write_backup(backup, offset, data, stat.st_size) if backup is not None else None
         try:
             crash_point("after-backup-chunk")  # the chunk on the backup media only, not counted
             _write_at(fd, offset, data)

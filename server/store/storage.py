@@ -366,11 +366,6 @@ class Staging:
         assert self._backup is not None
         return self._backup
 
-    @property
-    def streamed(self) -> bool:
-        """The backup copy is the upload's backup part (known once `result` returned)."""
-        return self._part is not None and self._backup == self._part
-
     def primary_temp(self) -> Path:
         """The primary temp copy: written by the thread, or now a hard link to the source (made and published
         under the store lock, so no clean_tmp runs meanwhile: it needs no lock of its own)."""
