@@ -165,16 +165,23 @@ def test_part_removed_when_the_upload_expires(backed, make_package):
 
 
 def test_start_sweeps_parts_no_open_upload_owns(backed, make_package):
-    """A restart (any server sharing the store) removes leftover parts and keeps an open upload's."""
+    """A restart (any server sharing the store) removes leftover parts and keeps an open upload's, which
+    the upload then finishes and the commit takes."""
     from server.app import create_app
 
     ctx = backed.ctx
-    up = _Upload(backed, make_package())
+    pkg = make_package()
+    up = _Upload(backed, pkg, file_code=FILE_CODE)
     assert up.put(0, 65536).status_code == 200
     leftover = ctx.store.upload_part("0" * 32)
     leftover.write_bytes(b"from a crash after a commit")
     create_app(ctx)  # the ingest blueprint's start-up sweep
     assert not leftover.exists() and up.backup_part.stat().st_size == 65536
+    inode = up.backup_part.stat().st_ino
+    for start in range(65536, len(up.data), 65536):
+        assert up.put(start, start + 65536).status_code == 200
+    assert up.commit().json()["state"] == "accepted"
+    assert _both_copies_right(ctx, pkg).stat().st_ino == inode
 
 
 def test_chunks_of_any_size_and_offset_give_the_same_bytes_in_both_files(tmp_path) -> None:
