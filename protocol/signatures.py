@@ -7,6 +7,7 @@ instead of reporting "untrusted". The verdict says why, in plain reasons, so it 
 from __future__ import annotations
 
 import enum
+import io
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -76,8 +77,9 @@ def load_certificates(data: bytes) -> list[asn1_x509.Certificate]:
     return [asn1_x509.Certificate.load(data)]
 
 
-def validate_pdf_signatures(path: Path, *, trust_roots: list[bytes]) -> SignatureVerdict:
-    """Validate every signature in `path`; ok only when there is at least one and all of them hold.
+def validate_pdf_signatures(pdf: Path | bytes, *, trust_roots: list[bytes]) -> SignatureVerdict:
+    """Validate every signature in `pdf` (a file, or its bytes in memory); ok only when there is at least one
+    and all of them hold.
 
     A document is "whole-file covered" when its last signature covers every byte of the file. Reasons
     name each problem: no signature, not PAdES, digest mismatch (tampered), untrusted chain, later
@@ -86,8 +88,9 @@ def validate_pdf_signatures(path: Path, *, trust_roots: list[bytes]) -> Signatur
     roots = [cert for data in trust_roots for cert in load_certificates(data)]
     if not roots:
         return SignatureVerdict(False, ["no trust roots configured"])
+    path = "a PDF in memory" if isinstance(pdf, bytes) else pdf  # for the log
     try:
-        with open(path, "rb") as handle:
+        with io.BytesIO(pdf) if isinstance(pdf, bytes) else open(pdf, "rb") as handle:
             reader = PdfFileReader(handle, strict=False)
             sigs = reader.embedded_signatures
             if not sigs:

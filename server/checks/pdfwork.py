@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import io
 import logging
 import os
 import re
@@ -42,8 +43,9 @@ class Job:
     trust_roots: list[bytes]
     text: bool = False
     text_member: str = ""  # the station's text layer of this PDF in the package, when METS lists one
-    # (offset, size): the bytes are read from `package` as a plain file at that offset, not taken out of a zip
-    # (server.ingest.early: a stored member of an upload still arriving); the job then also gives their CRC-32.
+    # (offset, size): the bytes are read from `package` as a plain file at that offset into memory, not taken
+    # out of a zip, and checked there (`dest` is not written) (server.ingest.early: a stored member of an upload
+    # still arriving); the job then also gives their CRC-32.
     # Such a job never has `text`: the text layer is another member, read at commit (attach_packed_text).
     span: tuple[int, int] | None = None
 
@@ -81,33 +83,25 @@ def _picklable(exc: BaseException) -> BaseException:
 
 
 def inspect(job: Job) -> Findings:
-    """Take the member out, then PDF/A, page count and signature from one read and one pikepdf open."""
-    if job.span is None:
-        return _inspect(job)
-    try:  # an early job's files go as soon as it is done: an upload may hold many documents
-        return _inspect(job)
-    finally:
-        job.dest.unlink(missing_ok=True)
-        _text_copy(job.dest).unlink(missing_ok=True)
-
-
-def _inspect(job: Job) -> Findings:
+    """Take the member out, then PDF/A, page count and signature from one read and one pikepdf open. A job
+    with a span reads its bytes into memory and works on them there: no copy on disk, and what is hashed is
+    what is checked even if the upload's file changes meanwhile."""
     import pikepdf
 
     from protocol.package.model import PackageError
     from protocol.package.source import open_source
     from protocol.pdftext import finish_pdf_text, start_pdf_text
 
-    packed = None
     if job.span is not None:
-        _copy_span(job.package, *job.span, job.dest)  # raises: the caller does the job the normal way
-    else:
-        try:
-            with open_source(job.package) as source:
-                source.copy_to(job.member, job.dest)
-                packed = _packed_text(source, job) if job.text and job.text_member else None
-        except PackageError:
-            return Findings(present=False, worker=os.getpid())
+        found = Findings(worker=os.getpid())
+        _checks(job, found, pikepdf, raw=_read_span(job.package, *job.span))  # raises: the caller does it
+        return found
+    try:
+        with open_source(job.package) as source:
+            source.copy_to(job.member, job.dest)
+            packed = _packed_text(source, job) if job.text and job.text_member else None
+    except PackageError:
+        return Findings(present=False, worker=os.getpid())
     found = Findings(worker=os.getpid())
     run = job.text and packed is None
     text_from = _text_source(job.dest, pikepdf) if run else job.dest
@@ -166,17 +160,14 @@ def _text_copy(path: Path) -> Path:
     return path.with_name(path.stem + ".text.pdf")
 
 
-def _copy_span(path: Path, offset: int, size: int, dest: Path) -> None:
-    """Copy `size` bytes at `offset` of `path` to `dest`; every check then reads `dest` alone, so what is
-    hashed is what is checked even if `path` changes meanwhile."""
-    with open(path, "rb") as src, open(dest, "wb") as out:
+def _read_span(path: Path, offset: int, size: int) -> bytes:
+    """The `size` bytes at `offset` of `path`."""
+    with open(path, "rb") as src:
         src.seek(offset)
-        left = size
-        while left > 0 and (block := src.read(min(1 << 20, left))):
-            out.write(block)
-            left -= len(block)
-    if left:
-        raise OSError(f"{path}: {left} bytes missing at offset {offset + size - left}")
+        raw = src.read(size)
+    if len(raw) != size:
+        raise OSError(f"{path}: {size - len(raw)} bytes missing at offset {offset + len(raw)}")
+    return raw
 
 
 STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
@@ -218,13 +209,15 @@ def _text_source(path: Path, pikepdf: Any) -> Path:
         return path
 
 
-def _checks(job: Job, found: Findings, pikepdf: Any) -> None:
+def _checks(job: Job, found: Findings, pikepdf: Any, *, raw: bytes | None = None) -> None:
+    """The checks of `job.dest`, or of `raw` (a span's bytes in memory)."""
     from protocol.signatures import validate_pdf_signatures
 
-    raw: bytes | None = None
+    in_memory = raw
     read_error: OSError | None = None
     try:
-        raw = job.dest.read_bytes()
+        if raw is None:
+            raw = job.dest.read_bytes()
         found.size, found.sha256 = len(raw), hashlib.sha256(raw).hexdigest().upper()
         if job.span is not None:
             found.crc32 = zlib.crc32(raw)
@@ -232,7 +225,7 @@ def _checks(job: Job, found: Findings, pikepdf: Any) -> None:
         read_error = exc
     pdf, open_exc = None, None
     try:
-        pdf = pikepdf.open(job.dest)
+        pdf = pikepdf.open(io.BytesIO(in_memory) if in_memory is not None else job.dest)
     except Exception as exc:  # noqa: BLE001 - any parser failure is a reason, not a crash
         open_exc = exc
         found.open_error = f"PDF cannot be opened ({type(exc).__name__}: {exc})"
@@ -246,9 +239,10 @@ def _checks(job: Job, found: Findings, pikepdf: Any) -> None:
     finally:
         if pdf is not None:
             pdf.close()
-        raw = None  # a large document: let it go before the signature reads the file again
+        raw = None  # a large document read from a file: let it go before the signature reads the file again
     try:
-        found.signature = validate_pdf_signatures(job.dest, trust_roots=job.trust_roots)
+        found.signature = validate_pdf_signatures(in_memory if in_memory is not None else job.dest,
+                                                  trust_roots=job.trust_roots)
     except Exception as exc:  # noqa: BLE001 - it catches its own; anything else crashes the check as before
         found.signature_error = _picklable(exc)
 

@@ -30,7 +30,8 @@ _commit_lock = threading.Lock()  # one commit at a time per process: checks are 
 _chunk_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)  # one writer per upload
 # The package hash, computed as the chunks arrive in order at this process: (bytes hashed, sha256 object).
 # A chunk out of order, or chunks taken by another server, drop it and the commit hashes the file instead.
-# Only a shortcut: the store still verifies the hash while it copies the bytes.
+# Only a shortcut for the package hash check: the store still hashes the backup copy it stores (the upload's
+# backup part, or a copy of the upload file) before publishing it.
 _running: dict[str, tuple[int, Any]] = {}
 # Each document's PDF work, started once its bytes have arrived at this process (server.ingest.early).
 _early = EarlyChecks()
@@ -83,6 +84,8 @@ def _recover(state: Any) -> None:
     if ctx is None:
         return
     removed = sweep_parts(ctx.config.uploads_dir, ctx.db.open_upload_ids)
+    if ctx.store.backup:
+        removed += sweep_parts(ctx.store.backup_uploads, ctx.db.open_upload_ids)
     if removed:
         log.info("removed %d leftover partial uploads: %s", len(removed), ", ".join(removed))
 
@@ -223,6 +226,7 @@ def _expire_stale(station_id: str | None = None) -> list[str]:
     for upload_id in expired:
         _early.drop(upload_id)
         part_path(ctx.config.uploads_dir, upload_id).unlink(missing_ok=True)
+        ctx.store.drop_upload_part(upload_id)
     if expired:
         log.info("expired %d abandoned uploads: %s", len(expired), ", ".join(expired))
     return expired
@@ -267,7 +271,7 @@ def put_chunk(upload_id: str, offset: int) -> ResponseReturnValue:
         _early.before_write(upload_id, path, offset)
         hashing = _HashAlong(upload_id, offset, data)  # beside the write and its fsync (hashlib leaves the GIL)
         try:
-            received = write_chunk(path, offset, data)
+            received = write_chunk(path, offset, data, backup=ctx.store.upload_part(upload_id))
             hashing.keep()
             ctx.db.set_received(upload_id, received)
             _early.after_write(upload_id, path, received, trust_roots=ctx.ingest.trust_roots)
@@ -325,6 +329,7 @@ def commit(upload_id: str) -> ResponseReturnValue:
             _early.drop(upload_id)
             ctx.db.set_received(upload_id, 0)
             path.unlink(missing_ok=True)
+            ctx.store.drop_upload_part(upload_id)
             return error(409, api.ErrorCode.PACKAGE_HASH, "package hash differs from the manifest: upload again")
         early = _early.claim(upload_id, path)  # this process's jobs leave the registry whatever happens next
         try:

@@ -73,9 +73,10 @@ class Ingest:
         """`early`: the PDF jobs this process ran while the upload arrived (server.ingest.early.Claim)."""
         from server.checks import run_checks
 
-        # The store's copies are written (and their bytes hashed) while the checks run; they are published
-        # only if the package is accepted. The upload file is handed over: it becomes the primary copy.
-        staging = self.store.stage(path, row["sha256"], link=True)
+        # The store's copies are made ready (the backup part hashed, or a backup copy written and hashed) while
+        # the checks run; they are published only if the package is accepted. The upload file is handed over:
+        # it becomes the primary copy.
+        staging = self.store.stage(path, row["sha256"], link=True, upload_id=row["id"])
         try:
             # texts=True: the catalogue's text layers come out of the same pass over each PDF as the checks.
             verdict = run_checks(path, trust_roots=self.trust_roots, expected_sheets=row["expected_sheets"],
@@ -83,6 +84,11 @@ class Ingest:
             return self._finish(row, path, verdict, staging)
         finally:
             staging.discard()
+
+    def _drop_files(self, upload_id: str, path: Path) -> None:
+        """The finished upload's file and its backup part (already renamed into the store if it was taken)."""
+        path.unlink(missing_ok=True)
+        self.store.drop_upload_part(upload_id)
 
     def _finish(self, row: dict, path: Path, verdict: Any, staging: Any) -> Receipt:
         reasons = [f"{c.name}: {r}" for c in verdict.checks if not c.ok for r in (c.reasons or ["failed"])]
@@ -130,12 +136,12 @@ class Ingest:
         crash_point("after-catalog")
         if not self.db.finish_upload(row["id"], state=receipt.verdict, receipt=receipt.to_dict()):
             # Another server sharing the records finished it first: its receipt is the one, not ours.
-            path.unlink(missing_ok=True)
+            self._drop_files(row["id"], path)
             finished = self.db.upload(row["id"])
             assert finished is not None  # finish_upload said another server finished this very row
             return Receipt.from_dict(json.loads(finished["receipt"]))
         crash_point("after-finish")
-        path.unlink(missing_ok=True)
+        self._drop_files(row["id"], path)
         log.info("package %s from %s: %s %s", receipt.objid, row["station_id"], receipt.verdict, "; ".join(reasons))
         if self.notify:
             try:

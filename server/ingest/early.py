@@ -23,8 +23,9 @@ The bytes must not change after a job read them:
 
 Bounded: at most two early jobs in flight per worker process (the others wait for the next chunk to
 arrive, or run at commit); state for at most MAX_UPLOADS uploads (the least recently written goes, and
-one left alone for MAX_AGE_S), dropped at commit, on a hash mismatch and at expiry. Each job deletes its
-copy of the PDF when it ends.
+one left alone for MAX_AGE_S), dropped at commit, on a hash mismatch and at expiry. Each job reads its
+member's bytes into memory and checks them there (it writes nothing to disk); at most two per worker hold
+one document's bytes each.
 """
 
 from __future__ import annotations

@@ -6,10 +6,14 @@ Layout under `root` (and the same under `backup_root`):
     keys/<fingerprint>.pem                public keys the ledger lines are signed with
     quarantine/                           files found damaged at start-up, moved out of objects/
     tmp/                                  temp files, same file system as objects/ (rename is atomic)
+    uploads/<upload id>.part              (backup only) an upload's backup copy, written as its chunks arrive
 A version becomes visible only by rename after its hash was verified and its bytes fsynced, so a crash
 never leaves a partial package visible. Ingest starts the copies while the package's checks run (`stage`),
 and hands over its upload file: the primary copy is a hard link to it (its bytes were fsynced as they
-arrived; server.ingest.uploads never writes a linked file again), the backup copy is written and hashed.
+arrived; server.ingest.uploads never writes a linked file again). The backup copy is the upload's backup
+part (each chunk is written there first, then to the upload file), hashed again and renamed into place;
+when there is none of the upload's size (swept at a restart, dropped on a rewrite) it is copied and hashed
+from the upload file, as before the parts existed.
 Replacing a hồ sơ adds a version; old versions are kept.
 The filesystem is the default backend; an object store would implement the same four methods.
 """
@@ -32,7 +36,7 @@ from typing import Any
 from protocol.clock import iso_vn
 from protocol.durable import fsync_dir
 from protocol.errors import say
-from protocol.hashing import copy_hashing
+from protocol.hashing import copy_hashing, hash_unbuffered
 from protocol.i18n import N_
 from protocol.package.model import folder_name
 from server.faults import crash_point
@@ -146,6 +150,8 @@ class PackageStore:
     def __init__(self, root: Path, *, backup_root: Path | None = None, signing_key: Any = None):
         self.primary = _Tree(root, signing_key)
         self.backup = _Tree(backup_root, signing_key) if backup_root else None
+        if self.backup:
+            self.backup_uploads.mkdir(exist_ok=True)
         # Leftovers of a crash are never visible and never reused. Under the lock: another server process
         # sharing this store may be writing its temp file right now (put holds the lock while it writes).
         with self._lock():
@@ -162,11 +168,36 @@ class PackageStore:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def stage(self, src: Path, sha256: str, *, link: bool = False) -> Staging:
+    @property
+    def backup_uploads(self) -> Path:
+        """The backup parts of uploads arriving: on the backup media beside objects/ (a rename publishes one),
+        outside tmp/ (emptied at every start, by any server sharing the store) since an upload outlives a
+        restart and its chunks may reach several servers. Swept with the upload parts (server.ingest.api)."""
+        assert self.backup is not None
+        return self.backup.root / "uploads"
+
+    def upload_part(self, upload_id: str) -> Path | None:
+        """Where the backup copy of an upload is written chunk by chunk (server.ingest.uploads.write_chunk);
+        None without a backup."""
+        if self.backup is None:
+            return None
+        if not upload_id.isalnum():  # ids are uuid4 hex; anything else never reaches the filesystem
+            raise ValueError("bad upload id")
+        return self.backup_uploads / f"{upload_id}.part"
+
+    def drop_upload_part(self, upload_id: str) -> None:
+        """Remove an upload's backup part (refused, expired, thrown away, or finished without being stored)."""
+        part = self.upload_part(upload_id)
+        if part is not None:
+            part.unlink(missing_ok=True)
+
+    def stage(self, src: Path, sha256: str, *, link: bool = False, upload_id: str = "") -> Staging:
         """Start writing the copies of `src` now, in a thread (hashlib and file I/O leave the GIL), so they
         are on disk when its checks end; `put` waits for them and publishes them, `Staging.discard` drops
-        them. `link`: the caller hands `src` over (see `put`)."""
-        return Staging(self, Path(src), sha256.upper(), link=link)
+        them. `link`: the caller hands `src` over (see `put`). `upload_id`: `src` is that upload's file and
+        its backup part, if complete, becomes the backup copy."""
+        part = self.upload_part(upload_id) if upload_id else None
+        return Staging(self, Path(src), sha256.upper(), link=link, part=part)
 
     def put(self, zip_path: Path, *, objid: str, sha256: str, station_id: str = "",
             staging: Staging | None = None) -> StoredPackage:
@@ -269,19 +300,28 @@ class Staging:
     Without `link`, one thread reads the source once, hashes it and writes both temp copies (backup and
     primary). With `link`, it writes only the backup copy (or, with no backup, only hashes the source), and
     the primary copy becomes a hard link to the source when it is published: the bytes hashed are the very
-    bytes stored. Another file system (no hard link across them) falls back to a copy, verified again."""
+    bytes stored. Another file system (no hard link across them) falls back to a copy, verified again.
 
-    def __init__(self, store: PackageStore, src: Path, sha256: str, *, link: bool):
+    `part`: the upload's backup part, written chunk by chunk from the very bytes written to the source. If it
+    has the source's size, the thread only hashes it, and it is published as the backup copy: each stored
+    copy's bytes are then hashed once, the source's by the package hash check of the commit (the running hash
+    of the chunks as they were written, or the file's) and the part's here. A part that does not hash to the
+    package's SHA-256 is left alone and the backup copy is copied from the source as without a part."""
+
+    def __init__(self, store: PackageStore, src: Path, sha256: str, *, link: bool, part: Path | None = None):
         self.store, self.src, self.sha256, self.link = store, src, sha256, link
         self._temps: list[tuple[Path, Any]] = []  # (path, handle holding its lock or None)
         self._backup: Path | None = None
+        self._part: Path | None = None
         self._primary: Path | None = None
         self._result: tuple[str, int] | None = None
         self._error: BaseException | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         try:
-            if store.backup:
+            if store.backup and link and part is not None and _size(part) == _size(src):
+                self._part = part
+            elif store.backup:
                 self._backup = self._temp(store.backup)
             if not link:
                 self._primary = self._temp(store.primary)
@@ -298,6 +338,15 @@ class Staging:
 
     def _copy(self) -> None:
         try:
+            if self._part is not None:
+                self._result = hash_unbuffered(self._part, stop=self._stop)  # written so (server.ingest.uploads)
+                if self._result[0] == self.sha256:
+                    self._backup = self._part
+                    return
+                log.warning("backup part %s does not hash to %s: the backup copy is copied instead",
+                            self._part, self.sha256)
+                assert self.store.backup is not None  # a part is taken only with a backup
+                self._backup = self._temp(self.store.backup)
             dests = [p for p in (self._backup, self._primary) if p is not None]
             self._result = copy_hashing(self.src, *dests, stop=self._stop)
         except BaseException as exc:  # noqa: BLE001 - handed to put(), which raises it
@@ -313,6 +362,7 @@ class Staging:
         return self._result
 
     def backup_temp(self) -> Path:
+        """The backup copy to publish: a temp file, or the upload's backup part (then gone from uploads/)."""
         assert self._backup is not None
         return self._backup
 
@@ -343,3 +393,10 @@ class Staging:
             if handle is not None:
                 handle.close()
         self._temps.clear()
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return -1

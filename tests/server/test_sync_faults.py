@@ -49,20 +49,23 @@ def _put_offsets(client: SyncClient) -> list[int]:
     return offsets
 
 
-def assert_one_complete_copy(data_dir: Path, pkg, *, versions: int = 1) -> None:
-    """Exactly `versions` stored versions, every visible file complete and intact, one catalogue row,
-    one upload row per station, and no partial upload left behind."""
-    objects = data_dir / "store" / "objects"
-    visible = sorted(p for p in objects.rglob("*") if p.is_file())
-    assert len(visible) == versions, visible
-    for path in visible:
-        m = VERSION_RE.match(path.name)
-        assert m, f"unexpected file visible in the store: {path}"
-        assert hashlib.sha256(path.read_bytes()).hexdigest().upper() == m["sha"], f"partial or damaged: {path}"
-    store = PackageStore(data_dir / "store")
+def assert_one_complete_copy(data_dir: Path, pkg, *, versions: int = 1, backup: Path | None = None) -> None:
+    """Exactly `versions` stored versions, every visible file complete and intact (in the backup store too),
+    one catalogue row, one upload row per station, and no partial upload (or backup part) left behind."""
+    for objects in [data_dir / "store" / "objects"] + ([backup / "objects"] if backup else []):
+        visible = sorted(p for p in objects.rglob("*") if p.is_file())
+        assert len(visible) == versions, visible
+        for path in visible:
+            m = VERSION_RE.match(path.name)
+            assert m, f"unexpected file visible in the store: {path}"
+            assert hashlib.sha256(path.read_bytes()).hexdigest().upper() == m["sha"], f"partial or damaged: {path}"
+    store = PackageStore(data_dir / "store", backup_root=backup)
     assert store.get(pkg.objid).sha256 == pkg.sha256
     assert store.fixity().clean
     assert len(store.primary.entries()) == versions, "ledger lines duplicated"
+    if backup:
+        assert len(store.backup.entries()) == versions, "backup ledger lines duplicated"
+        assert not list((backup / "uploads").glob("*.part")), "backup part left behind"
     packages = Catalog(data_dir / "catalog.db").packages()
     assert [p["objid"] for p in packages] == [pkg.objid]
     db = ServerDB(data_dir / "server.db")
@@ -96,6 +99,7 @@ def _in_thread(func, *args) -> tuple[threading.Thread, list]:
 
 def test_kill_server_during_upload_then_resume(server_process, make_package):
     creds = server_process.add_station("tram-01")
+    backup = server_process.with_backup()
     server_process.start()
     pkg = make_package()
     slow = _client(server_process, creds, chunk_size=16384, max_rate=150_000)  # ~3.5 s for the package
@@ -110,17 +114,22 @@ def test_kill_server_during_upload_then_resume(server_process, make_package):
     receipt = _send(client, pkg)
     assert receipt.verdict == "accepted", receipt.reasons
     assert offsets and offsets[0] >= 16384, f"the upload restarted from scratch: {offsets}"
-    assert_one_complete_copy(server_process.data_dir, pkg)
+    assert_one_complete_copy(server_process.data_dir, pkg, backup=backup)
 
 
-def assert_store_ledger_catalogue_agree(data_dir: Path) -> set[str]:
-    """Every stored version has its ledger line and no line lacks its file (fixity walks the store), and the
-    catalogue holds exactly the packages the ledger names; returns their OBJIDs."""
-    store = PackageStore(data_dir / "store")
+def assert_store_ledger_catalogue_agree(data_dir: Path, backup: Path | None = None) -> set[str]:
+    """Every stored version has its ledger line and no line lacks its file (fixity walks the store and its
+    backup), each is in the backup store too, and the catalogue holds exactly the packages the ledger names;
+    returns their OBJIDs."""
+    store = PackageStore(data_dir / "store", backup_root=backup)
     report = store.fixity()
     assert report.clean, report.to_dict()
     ledger = store.primary.entries()
     assert len({(e["objid"], e["version"]) for e in ledger}) == len(ledger) == len(store.primary.all_files())
+    if store.backup:  # never a package in the primary store without its second copy
+        assert [p.relative_to(store.primary.root) for p in store.primary.all_files()] == [
+            p.relative_to(store.backup.root) for p in store.backup.all_files()]
+        assert len(store.backup.entries()) == len(ledger)
     objids = {e["objid"] for e in ledger}
     catalogue = Catalog(data_dir / "catalog.db").packages()
     assert sorted(p["objid"] for p in catalogue) == sorted(objids), "catalogue and ledger disagree"
@@ -129,8 +138,10 @@ def assert_store_ledger_catalogue_agree(data_dir: Path) -> set[str]:
 
 def _kill_at_points(server_process, make_package, points, rounds: int) -> None:
     """For each round and named crash point: a new package, the server killed there, restarted (which
-    reconciles), store = ledger = catalogue checked before the station sends again, then after."""
+    reconciles), store = ledger = catalogue checked before the station sends again, then after. With a backup
+    store, as in production: the chunks are written to its upload part first."""
     creds = server_process.add_station("tram-01")
+    backup = server_process.with_backup()
     expected: set[str] = set()
     n = 0
     for _ in range(rounds):
@@ -144,16 +155,21 @@ def _kill_at_points(server_process, make_package, points, rounds: int) -> None:
             assert err.value.retry
             assert server_process.wait_dead() == -9, f"the server should have been killed at {point}"
             server_process.start()  # no crash point now: start-up reconciles store, ledger and catalogue
-            found = assert_store_ledger_catalogue_agree(server_process.data_dir)
-            stored = point != "before-store"
+            found = assert_store_ledger_catalogue_agree(server_process.data_dir, backup)
+            stored = point not in ("after-backup-chunk", "before-store")
             assert (pkg.objid in found) == stored, (point, "lost" if stored else "stored before the store step")
+            if point == "after-backup-chunk":  # killed between the two writes: the chunk is on the backup only
+                [part] = (backup / "uploads").glob("*.part")
+                [upload] = (server_process.data_dir / "uploads").glob("*.part")
+                assert part.stat().st_size > upload.stat().st_size == 0
             if point == "after-finish":  # the verdict was recorded: the restart removed the leftover part file
                 assert not list((server_process.data_dir / "uploads").glob("*.part"))
             receipt = _client(server_process, creds).send(pkg.path, sha256=pkg.sha256, size=pkg.size, manifest={})
             assert receipt.verdict == "accepted", receipt.reasons
             assert receipt.stored_sha256 == pkg.sha256
             expected.add(pkg.objid)
-            assert assert_store_ledger_catalogue_agree(server_process.data_dir) == expected, "lost or twice"
+            assert assert_store_ledger_catalogue_agree(server_process.data_dir, backup) == expected, "lost or twice"
+            assert not list((backup / "uploads").glob("*.part")), "backup part left behind"
             server_process.stop()
 
 
@@ -279,7 +295,8 @@ def _remount(path: Path, size: str) -> None:
 
 @pytest.fixture
 def small_disk_server(tmp_path, demo_keys, live_server_class):
-    """The real server app whose uploads/ or store/ folder is a tiny tmpfs: make(which) -> (live, ctx)."""
+    """The real server app whose uploads/, store/ or backup/ (its backup store) folder is a tiny tmpfs:
+    make(which) -> (live, ctx)."""
     from server.app import build_context, create_app
     from server.config import ServerConfig
 
@@ -290,7 +307,8 @@ def small_disk_server(tmp_path, demo_keys, live_server_class):
         data = tmp_path / "server"
         _mount_tmpfs(data / which, size)
         mounts.append(data / which)
-        ctx = build_context(ServerConfig(data_dir=data, trust_roots=[demo_keys.ca_pem]))
+        backup = {"backup_dir": data / "backup"} if which == "backup" else {}
+        ctx = build_context(ServerConfig(data_dir=data, trust_roots=[demo_keys.ca_pem], **backup))
         live = live_server_class(create_app(ctx)).__enter__()
         lives.append((live, ctx))
         return live, ctx
@@ -317,6 +335,30 @@ def test_disk_full_during_upload_answers_507_and_retry_succeeds(small_disk_serve
     receipt = _send(client, pkg)
     assert receipt.verdict == "accepted", receipt.reasons
     assert_one_complete_copy(ctx.config.data_dir, pkg)
+
+
+def test_disk_full_on_the_backup_media_during_upload_answers_507(small_disk_server, make_package):
+    """A chunk counts once it is on both media: a full backup disk answers 507 as a full uploads disk does,
+    the chunk is not counted, and the upload resumes once there is room (its backup part is then the copy)."""
+    live, ctx = small_disk_server("backup", "128k")
+    creds = ctx.db.add_station("tram-01")
+    pkg = make_package()
+    assert pkg.size > 256 * 1024, "the package must not fit the backup disk"
+    client = _client(live, creds, chunk_size=65536)
+    with pytest.raises(SyncError) as err:
+        _send(client, pkg)
+    assert err.value.status == 507 and err.value.code == api.ErrorCode.DISK_FULL and err.value.retry
+    [row] = ctx.db.query("SELECT id, received, state FROM uploads")
+    assert row["state"] == "open" and 0 < row["received"] < pkg.size
+    assert (ctx.config.uploads_dir / f"{row['id']}.part").stat().st_size == row["received"], "counted: on both"
+    _remount(ctx.config.data_dir / "backup", "8m")
+    part = ctx.store.upload_part(row["id"])
+    offsets = _put_offsets(client)
+    receipt = _send(client, pkg)
+    assert receipt.verdict == "accepted", receipt.reasons
+    assert offsets[0] == row["received"], "the upload resumes where it stopped"
+    assert not part.exists() and ctx.store.get(pkg.objid).backup_path
+    assert_one_complete_copy(ctx.config.data_dir, pkg, backup=ctx.config.data_dir / "backup")
 
 
 def test_disk_full_in_the_store_during_commit_answers_507(small_disk_server, make_package):

@@ -47,7 +47,8 @@ def _server(root: Path, name: str, shared: Path, url: str, trust_pem: Path) -> S
         (server.data_dir / folder).symlink_to(shared / folder, target_is_directory=True)
     server.config.write_text(
         server.config.read_text()
-        + f'catalog_url = "{url}"\ndatabase = "{url}"\nsession_key_file = "{shared / "web" / "session.key"}"\n',
+        + f'catalog_url = "{url}"\ndatabase = "{url}"\nsession_key_file = "{shared / "web" / "session.key"}"\n'
+        + f'backup_dir = "{shared / "backup"}"\n',
         encoding="utf-8",
     )
     return server
@@ -142,6 +143,9 @@ def test_two_servers_one_database_one_store(tmp_path, demo_keys, make_package) -
         assert sorted(e["objid"] for e in entries) == sorted(p.objid for p in packages), entries
         assert store.fixity().clean
         assert not list((shared / "store" / "tmp").glob("*.part"))
+        backup = PackageStore(shared / "store", backup_root=shared / "backup")
+        assert backup.fixity().clean and len(backup.backup.all_files()) == len(packages)
+        assert not list((shared / "backup" / "uploads").glob("*.part")), "a backup part left behind"
 
         # the shared catalogue: one row per package, the same package found once
         catalog = PgCatalog(url)
@@ -307,3 +311,41 @@ def test_starting_server_keeps_anothers_temp_file(tmp_path: Path) -> None:
         fcntl.flock(handle, fcntl.LOCK_UN)
     assert opener.wait(timeout=30) == 0
     assert not part.exists()  # once nobody writes, a leftover is a crash's and goes
+
+
+def test_chunks_spread_over_two_servers_stream_one_backup_part(tmp_path, demo_keys, make_package) -> None:
+    """An upload's chunks reach both servers in turn (a load balancer): each writes the shared backup part
+    under the upload's lock, and the commit at the other server publishes that very part as the backup."""
+    shared = tmp_path / "shared"
+    for folder in ("store", "uploads", "keys"):
+        (shared / folder).mkdir(parents=True)
+    load_or_create_key(shared / "keys" / "receipt-ed25519.pem")
+    pkg = make_package()
+    data = pkg.path.read_bytes()
+    with pg_database() as url:
+        servers = [_server(tmp_path, n, shared, url, demo_keys.ca_pem) for n in ("server-a", "server-b")]
+        try:
+            creds = _cli(servers[0], "add-station", "tram-01")
+            for server in servers:
+                server.start()
+            headers = {api.HEADER_STATION: "tram-01", "Authorization": f"{api.AUTH_SCHEME} {creds['token']}"}
+            upload_id = requests.post(servers[0].url + api.UPLOADS, json={"sha256": pkg.sha256, "size": pkg.size},
+                                      headers=headers, timeout=30).json()["upload_id"]
+            step = 16384
+            for n, start in enumerate(range(0, len(data), step)):
+                chunk = data[start : start + step]
+                put = requests.put(servers[n % 2].url + api.UPLOAD_CHUNK(upload_id, start), data=chunk, timeout=30,
+                                   headers={**headers, api.HEADER_CHUNK_SHA256: hashlib.sha256(chunk).hexdigest()})
+                assert put.status_code == 200, put.text
+            part = shared / "backup" / "uploads" / f"{upload_id}.part"
+            assert part.read_bytes() == data
+            inode = part.stat().st_ino
+            done = requests.post(servers[1].url + api.UPLOAD_COMMIT(upload_id), headers=headers, timeout=60)
+            assert done.status_code == 200 and done.json()["state"] == "accepted", done.text
+        finally:
+            for server in servers:
+                server.stop()
+    store = PackageStore(shared / "store", backup_root=shared / "backup")
+    stored = store.get(pkg.objid)
+    assert stored.backup_path.stat().st_ino == inode, "the backup copy is the part both servers wrote"
+    assert store.fixity().clean and not part.exists()

@@ -80,6 +80,13 @@ class ServerProcess:
         self.env = env or {}
         self.proc = None
 
+    def with_backup(self) -> Path:
+        """Give the server a backup store (`backup_dir`, beside its data folder) from its next start; returns it."""
+        backup = self.data_dir.parent / f"{self.data_dir.name}-backup"
+        with open(self.config, "a", encoding="utf-8") as handle:
+            handle.write(f'backup_dir = "{backup}"\n')
+        return backup
+
     def add_station(self, station_id: str) -> dict[str, str]:
         from server.records.db import ServerDB
 
