@@ -39,12 +39,14 @@ log = logging.getLogger(__name__)
 class Job:
     package: Path
     member: str
-    dest: Path  # our own name in the check's private folder: a hostile member name never reaches disk
+    # our own name in the check's private folder (a hostile member name never reaches disk); None for a job
+    # with a span, which writes nothing
+    dest: Path | None
     trust_roots: list[bytes]
     text: bool = False
     text_member: str = ""  # the station's text layer of this PDF in the package, when METS lists one
     # (offset, size): the bytes are read from `package` as a plain file at that offset into memory, not taken
-    # out of a zip, and checked there (`dest` is not written) (server.ingest.early: a stored member of an upload
+    # out of a zip, and checked there (server.ingest.early: a stored member of an upload
     # still arriving); the job then also gives their CRC-32.
     # Such a job never has `text`: the text layer is another member, read at commit (attach_packed_text).
     span: tuple[int, int] | None = None
@@ -96,26 +98,28 @@ def inspect(job: Job) -> Findings:
         found = Findings(worker=os.getpid())
         _checks(job, found, pikepdf, raw=_read_span(job.package, *job.span))  # raises: the caller does it
         return found
+    dest = job.dest
+    assert dest is not None, "a job without a span is taken out of the package to its dest"
     try:
         with open_source(job.package) as source:
-            source.copy_to(job.member, job.dest)
+            source.copy_to(job.member, dest)
             packed = _packed_text(source, job) if job.text and job.text_member else None
     except PackageError:
         return Findings(present=False, worker=os.getpid())
     found = Findings(worker=os.getpid())
     run = job.text and packed is None
-    text_from = _text_source(job.dest, pikepdf) if run else job.dest
+    text_from = _text_source(dest, pikepdf) if run else dest
     proc = start_pdf_text(text_from) if run else None
     try:
         _checks(job, found, pikepdf)
     finally:
         if packed is not None and not _take_packed(job, packed, found):
-            text_from = _text_source(job.dest, pikepdf)
+            text_from = _text_source(dest, pikepdf)
             proc = start_pdf_text(text_from)
         if job.text and not found.text_packed:
             found.text = finish_pdf_text(proc)
-            if proc is not None and proc.returncode != 0 and text_from != job.dest:  # our update not read
-                found.text = finish_pdf_text(start_pdf_text(job.dest))
+            if proc is not None and proc.returncode != 0 and text_from != dest:  # our update not read
+                found.text = finish_pdf_text(start_pdf_text(dest))
     return found
 
 
@@ -214,10 +218,17 @@ def _checks(job: Job, found: Findings, pikepdf: Any, *, raw: bytes | None = None
     from protocol.signatures import validate_pdf_signatures
 
     in_memory = raw
+    source: bytes | Path
+    if raw is not None:
+        source = raw
+    else:
+        assert job.dest is not None, "a job without bytes in memory reads its dest"
+        source = job.dest
     read_error: OSError | None = None
     try:
         if raw is None:
-            raw = job.dest.read_bytes()
+            assert isinstance(source, Path)
+            raw = source.read_bytes()
         found.size, found.sha256 = len(raw), hashlib.sha256(raw).hexdigest().upper()
         if job.span is not None:
             found.crc32 = zlib.crc32(raw)
@@ -225,7 +236,7 @@ def _checks(job: Job, found: Findings, pikepdf: Any, *, raw: bytes | None = None
         read_error = exc
     pdf, open_exc = None, None
     try:
-        pdf = pikepdf.open(io.BytesIO(in_memory) if in_memory is not None else job.dest)
+        pdf = pikepdf.open(io.BytesIO(in_memory) if in_memory is not None else source)
     except Exception as exc:  # noqa: BLE001 - any parser failure is a reason, not a crash
         open_exc = exc
         found.open_error = f"PDF cannot be opened ({type(exc).__name__}: {exc})"
@@ -241,13 +252,12 @@ def _checks(job: Job, found: Findings, pikepdf: Any, *, raw: bytes | None = None
             pdf.close()
         raw = None  # a large document read from a file: let it go before the signature reads the file again
     try:
-        found.signature = validate_pdf_signatures(in_memory if in_memory is not None else job.dest,
-                                                  trust_roots=job.trust_roots)
+        found.signature = validate_pdf_signatures(source, trust_roots=job.trust_roots)
     except Exception as exc:  # noqa: BLE001 - it catches its own; anything else crashes the check as before
         found.signature_error = _picklable(exc)
 
 
-def _pdfa(path: Path, raw: bytes | None, read_error: OSError | None, pdf: Any, open_exc: BaseException | None,
+def _pdfa(path: Path | None, raw: bytes | None, read_error: OSError | None, pdf: Any, open_exc: BaseException | None,
           pikepdf: Any) -> list[str]:
     """protocol.pdfa_check.check_pdfa, step for step, on the bytes and the object already at hand."""
     from protocol import pdfa_check

@@ -33,7 +33,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import shutil
 import struct
 import threading
 import time
@@ -44,7 +43,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 from protocol.package.source import Source
-from protocol.scratch import scratch_dir
 from server.checks import pdfwork
 
 log = logging.getLogger(__name__)
@@ -74,7 +72,6 @@ class _Entry:
 @dataclass
 class _Upload:
     path: Path
-    tmp: Path
     stamp: int = 0  # the part file's mtime as this process last left it
     known: int = 0  # bytes on disk this process knows (its own last write's end)
     parsed: int = 0  # where the next local header starts
@@ -133,7 +130,7 @@ class EarlyChecks:
             return
         up = self._uploads.get(upload_id)
         if up is None:
-            up = self._uploads[upload_id] = _Upload(path, scratch_dir("early"))
+            up = self._uploads[upload_id] = _Upload(path)
         self._bound(keep=upload_id)
         stamp = time.time_ns() - 1 - secrets.randbelow(10**9)
         os.utime(path, ns=(os.stat(path).st_atime_ns, stamp))
@@ -223,7 +220,7 @@ class EarlyChecks:
                 entry.job = pdfwork.Job(
                     up.path,
                     entry.name,
-                    up.tmp / f"at-{entry.header_offset}-g{up.generation}.pdf",
+                    None,  # nothing written: the job reads its span into memory
                     trust_roots,
                     span=(entry.data_offset, size),  # no text: the station's text file is read at commit
                 )
@@ -292,16 +289,11 @@ def _zip64_sizes(extra: bytes, usize: int, csize: int) -> tuple[int, int] | None
 
 
 def _close(up: _Upload) -> None:
-    """Cancel the jobs not started; the folder goes now and again once each running job has ended (a job
-    deletes its own files, but may still be writing one while the folder is removed)."""
-    running = [e.future for e in up.entries if e.future is not None and not e.future.cancel()]
-    shutil.rmtree(up.tmp, ignore_errors=True)
-
-    def remove(_: Future) -> None:
-        shutil.rmtree(up.tmp, ignore_errors=True)
-
-    for future in running:
-        future.add_done_callback(remove)
+    """Cancel the jobs not started; a running job ends by itself and its findings are not used (it writes
+    nothing to disk, so nothing is left to remove)."""
+    for entry in up.entries:
+        if entry.future is not None:
+            entry.future.cancel()
 
 
 class Claim:
