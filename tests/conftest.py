@@ -16,6 +16,14 @@ os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 pytest_plugins = ["tests.support.fdwatch"]  # every test closes what it opens (paho's select() needs fds < 1024)
 
+STRESS_TIMEOUT_S = 3600  # a stress run repeats a default test hundreds of times: the suite's 600 s is for one
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("stress") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(STRESS_TIMEOUT_S))
+
 
 @pytest.fixture(scope="session", autouse=True)
 def check_workers():
