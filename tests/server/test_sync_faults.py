@@ -321,16 +321,22 @@ def small_disk_server(tmp_path, demo_keys, live_server_class):
         subprocess.run(["umount", "-l", str(path)], timeout=20, check=False)
 
 
-def test_disk_full_during_upload_answers_507_and_retry_succeeds(small_disk_server, make_package):
-    live, ctx = small_disk_server("uploads", "128k")
+def _send_until_disk_full(live, ctx, pkg):  # noqa: ANN001, ANN202
+    """Send `pkg` to a server whose disk fills midway: 507, retry later, the upload left open part-way."""
     creds = ctx.db.add_station("tram-01")
-    pkg = make_package()
     client = _client(live, creds, chunk_size=65536)
     with pytest.raises(SyncError) as err:
         _send(client, pkg)
     assert err.value.status == 507 and err.value.code == api.ErrorCode.DISK_FULL and err.value.retry
-    [row] = ctx.db.query("SELECT received, state FROM uploads")
+    [row] = ctx.db.query("SELECT id, received, state FROM uploads")
     assert row["state"] == "open" and 0 < row["received"] < pkg.size
+    return client, row
+
+
+def test_disk_full_during_upload_answers_507_and_retry_succeeds(small_disk_server, make_package):
+    live, ctx = small_disk_server("uploads", "128k")
+    pkg = make_package()
+    client, _ = _send_until_disk_full(live, ctx, pkg)
     _remount(ctx.config.uploads_dir, "8m")  # the operator frees space; the station's next pass succeeds
     receipt = _send(client, pkg)
     assert receipt.verdict == "accepted", receipt.reasons
@@ -341,15 +347,9 @@ def test_disk_full_on_the_backup_media_during_upload_answers_507(small_disk_serv
     """A chunk counts once it is on both media: a full backup disk answers 507 as a full uploads disk does,
     the chunk is not counted, and the upload resumes once there is room (its backup part is then the copy)."""
     live, ctx = small_disk_server("backup", "128k")
-    creds = ctx.db.add_station("tram-01")
     pkg = make_package()
     assert pkg.size > 256 * 1024, "the package must not fit the backup disk"
-    client = _client(live, creds, chunk_size=65536)
-    with pytest.raises(SyncError) as err:
-        _send(client, pkg)
-    assert err.value.status == 507 and err.value.code == api.ErrorCode.DISK_FULL and err.value.retry
-    [row] = ctx.db.query("SELECT id, received, state FROM uploads")
-    assert row["state"] == "open" and 0 < row["received"] < pkg.size
+    client, row = _send_until_disk_full(live, ctx, pkg)
     assert (ctx.config.uploads_dir / f"{row['id']}.part").stat().st_size == row["received"], "counted: on both"
     _remount(ctx.config.data_dir / "backup", "8m")
     part = ctx.store.upload_part(row["id"])
