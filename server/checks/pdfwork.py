@@ -217,7 +217,6 @@ def _checks(job: Job, found: Findings, pikepdf: Any, *, raw: bytes | None = None
     """The checks of `job.dest`, or of `raw` (a span's bytes in memory)."""
     from protocol.signatures import validate_pdf_signatures
 
-    in_memory = raw
     source: bytes | Path
     if raw is not None:
         source = raw
@@ -236,7 +235,7 @@ def _checks(job: Job, found: Findings, pikepdf: Any, *, raw: bytes | None = None
         read_error = exc
     pdf, open_exc = None, None
     try:
-        pdf = pikepdf.open(io.BytesIO(in_memory) if in_memory is not None else source)
+        pdf = pikepdf.open(io.BytesIO(source) if isinstance(source, bytes) else source)
     except Exception as exc:  # noqa: BLE001 - any parser failure is a reason, not a crash
         open_exc = exc
         found.open_error = f"PDF cannot be opened ({type(exc).__name__}: {exc})"
