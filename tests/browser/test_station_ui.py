@@ -201,11 +201,15 @@ def test_whole_hoso_from_login_to_the_servers_receipt(floor, browser):
     page.locator(f'#deleted .thumb[data-page="{first}"]').click()
     page.locator('[data-act="restore"]').click()
     page.wait_for_selector(f'#thumbs .thumb[data-page="{first}"]')
-    thumbs = page.locator("#thumbs .thumb")
-    # the list scrolled down to the deleted pages; scrolled in the page itself, since a live update may replace
-    # the thumbnails between Playwright finding one and scrolling it ("not attached to the DOM")
-    page.evaluate("document.querySelector('#thumbs .thumb').scrollIntoView({block: 'center'})")
-    src, dst = thumbs.nth(0).bounding_box(), thumbs.nth(1).bounding_box()
+    # the list scrolled down to the deleted pages. Scrolled and measured in one step inside the page: a live update
+    # may replace the thumbnails between two Playwright calls (a box of None, "not attached to the DOM"); the new
+    # ones sit where the old ones were, and once the finger is down no update replaces them
+    src, dst = page.evaluate("""() => {
+        const t = document.querySelectorAll('#thumbs .thumb');
+        t[0].scrollIntoView({block: 'center'});
+        return [0, 1].map((i) => { const r = t[i].getBoundingClientRect();
+                                   return {x: r.x, y: r.y, width: r.width, height: r.height}; });
+    }""")
     page.mouse.move(src["x"] + 20, src["y"] + 40)
     page.mouse.down()
     page.mouse.move(src["x"] + 60, src["y"] + 60, steps=5)
