@@ -26,6 +26,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 
 def _p(values: list[float], q: float) -> float:
@@ -110,16 +111,26 @@ def _viewer(work: Path, pages: int) -> dict:
     }
 
 
-def _find(work: Path, pages: int) -> dict:
+def _find(work: Path, pages: int, pg_url: str = "") -> dict:
+    """Index `pages` generated pages (or reuse them, BENCH_REUSE) in a SQLite catalogue in `work`, or in the
+    PostgreSQL database at `pg_url`, then time Catalog.search, find and find with filters on bench_catalog's
+    queries."""
     import random
 
     from bench.bench_catalog import DOCS_PER_HOSO, PAGES_PER_DOC, QUERIES, _hoso
     from server.archive import find
     from server.catalogue.catalog import Catalog
 
-    db = work / "catalog.db"
-    reuse = bool(os.environ.get("BENCH_REUSE")) and db.is_file()
-    catalog = Catalog(db)
+    catalog: Any
+    if pg_url:
+        from server.catalogue.catalog_pg import PgCatalog
+
+        catalog = PgCatalog(pg_url)
+        reuse = bool(os.environ.get("BENCH_REUSE")) and bool(catalog._rows("SELECT 1 FROM packages LIMIT 1", []))
+    else:
+        db = work / "catalog.db"
+        reuse = bool(os.environ.get("BENCH_REUSE")) and db.is_file()
+        catalog = Catalog(db)
     rng = random.Random(5)
     hosos = max(1, pages // (PAGES_PER_DOC * DOCS_PER_HOSO))
     for n in range(0 if reuse else hosos):

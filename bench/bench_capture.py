@@ -205,7 +205,8 @@ def with_pool(work: Path, delay_us: int, runs: int, *, use_pool: bool = True) ->
         outcome = service.wait("test:0", timeout=900)
         pages += outcome.pages if outcome else 0
     captured = time.monotonic() - started
-    processed_then = store.one("SELECT COUNT(processed_at) AS n FROM pages WHERE batch_id = ?", (batch,))["n"]
+    counted = store.one("SELECT COUNT(processed_at) AS n FROM pages WHERE batch_id = ?", (batch,))
+    processed_then = counted["n"] if counted else 0
     if use_pool:
         pool.drain(timeout=1800)
     processed = time.monotonic() - started

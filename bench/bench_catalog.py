@@ -22,6 +22,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from protocol.package.model import DocumentEntry, PackageContents
+
 PAGES_PER_DOC = 10
 DOCS_PER_HOSO = 10
 SENTENCES_PER_PAGE = 14
@@ -66,43 +68,34 @@ def _page(rng: random.Random) -> str:
     return " ".join(out)
 
 
-def _hoso(n: int, rng: random.Random) -> tuple[dict, dict[str, str]]:
+def _hoso(n: int, rng: random.Random) -> tuple[PackageContents, dict[str, str]]:
     from sohoa import samplepages as sp
 
     file_code = f"000.00.00.H47.{1990 + n % 30}.{n}.VP"
     docs, texts = [], {}
     for k in range(1, DOCS_PER_HOSO + 1):
         doc_id = f"{file_code}.{k}"
-        docs.append(
-            {
-                "doc_id": doc_id,
-                "doc_code": f"{file_code}.{k:07d}",
-                "ordinal": k,
-                "page_count": PAGES_PER_DOC,
-                "pdf_member": f"representations/rep1/data/{doc_id}.pdf",
-                "fields": {
-                    "subject": rng.choice(sp.SUBJECTS).format(year=2001, year5=2005, n=k),
-                    "organName": rng.choice(sp.AGENCIES)[1].title(),
-                    "typeName": "02",
-                    "issuedDate": "04/03/2001",
-                },
-            }
-        )
+        docs.append(DocumentEntry(
+            doc_id=doc_id, doc_code=f"{file_code}.{k:07d}", ordinal=k, page_count=PAGES_PER_DOC,
+            metadata_path="", pdf_member=f"representations/rep1/data/{doc_id}.pdf",
+            fields={
+                "subject": rng.choice(sp.SUBJECTS).format(year=2001, year5=2005, n=k),
+                "organName": rng.choice(sp.AGENCIES)[1].title(),
+                "typeName": "02",
+                "issuedDate": "04/03/2001",
+            },
+        ))
         texts[doc_id] = "\n\f".join(_page(rng) for _ in range(PAGES_PER_DOC))
-    contents = {
-        "objid": f"urn:P_UBND_DN:uuid-{n:08d}-0000-4000-8000-000000000000",
-        "kind": "AIP",
-        "record_status": "NEW",
-        "folder": "",
-        "file_code": file_code,
-        "fonds_code": "P_UBND_DN",
-        "hoso": {
+    contents = PackageContents(
+        objid=f"urn:P_UBND_DN:uuid-{n:08d}-0000-4000-8000-000000000000", kind="AIP", record_status="NEW",
+        folder="", file_code=file_code, fonds_code="P_UBND_DN",
+        hoso={
             "title": f"Hồ sơ giao đất xã {rng.choice(PLACES)} năm {1990 + n % 30}",
             "fileCode": file_code,
             "totalDoc": str(DOCS_PER_HOSO),
         },
-        "documents": docs,
-    }
+        documents=docs, files=[], events=[], premis_objects=[],
+    )
     return contents, texts
 
 

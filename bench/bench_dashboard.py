@@ -188,7 +188,9 @@ def run(stations: int, rate: float, seconds: float, procs: int) -> dict:
             time.sleep(0.1)
         session = requests.Session()
         page = session.get(url + "/login", timeout=10).text
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert found, "no csrf_token on the login page"
+        token = found.group(1)
         session.post(url + "/login", data={"username": "bench", "password": "bench-password", "csrf_token": token},
                      timeout=30)
         sse = SSEClient(url, session.cookies.get_dict())
@@ -198,15 +200,19 @@ def run(stations: int, rate: float, seconds: float, procs: int) -> dict:
             mine = [(sid, secrets_by_station[sid]) for sid in ids[k::procs]]
             sim = subprocess.Popen([sys.executable, "-c", SIMULATOR, str(broker_port), str(rate), str(seconds)],
                                    cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            assert sim.stdin and sim.stdout
             sim.stdin.write(json.dumps(mine))
             sim.stdin.flush()
             sims.append(sim)
         sse.recording = True  # before "ready": a simulator publishes as soon as its stations are up
         for sim in sims:
+            assert sim.stdin and sim.stdout
             sim.stdin.close()
             assert sim.stdout.readline().strip() == "ready", "simulator failed to connect"
         cpu0, t0 = _proc_cpu(server.pid), time.monotonic()
-        bcpu0 = _proc_cpu(broker._proc.pid)
+        broker_pid = broker.pid
+        assert broker_pid is not None, "the broker is not running"
+        bcpu0 = _proc_cpu(broker_pid)
         rss_peak = 0.0
         while any(s.poll() is None for s in sims):
             rss_peak = max(rss_peak, _proc_rss_mb(server.pid))
@@ -215,8 +221,8 @@ def run(stations: int, rate: float, seconds: float, procs: int) -> dict:
                 raise RuntimeError("simulators did not finish")
         wall = time.monotonic() - t0
         cpu = _proc_cpu(server.pid) - cpu0
-        bcpu = _proc_cpu(broker._proc.pid) - bcpu0
-        results = [json.loads(s.stdout.read().strip().splitlines()[-1]) for s in sims]
+        bcpu = _proc_cpu(broker_pid) - bcpu0
+        results = [json.loads(s.stdout.read().strip().splitlines()[-1]) for s in sims if s.stdout]
         time.sleep(1.0)
         sse.recording = False
         sse.close()

@@ -47,7 +47,9 @@ def score(truth: list[str], got: list[str]) -> tuple[int, int]:
 def luma_after_jpeg(img: np.ndarray, quality: int, dpi: float) -> tuple[np.ndarray, int]:
     """What finishing gives Tesseract (station.output.pdfa.page_layer_and_grey), and the layer's size."""
     data = encode_jpeg(img, dpi=dpi, quality=quality)
-    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE), len(data)
+    grey = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert grey is not None, "OpenCV could not decode the station's JPEG"
+    return grey, len(data)
 
 
 def pages(root: Path) -> list[tuple[Path, Path]]:
@@ -105,8 +107,8 @@ def main() -> int:
     print("| language | input | words found | share | extra words | image layers |")
     print("|---|---|---:|---:|---:|---:|")
     for (lang, v), (found, extra) in totals.items():
-        size = f"{sizes[v] / 1e6:.1f} MB" if sizes[v] else ""
-        print(f"| {lang} | {v} | {found} | {100 * found / max(1, truth_total):.2f} % | {extra} | {size} |")
+        layers = f"{sizes[v] / 1e6:.1f} MB" if sizes[v] else ""
+        print(f"| {lang} | {v} | {found} | {100 * found / max(1, truth_total):.2f} % | {extra} | {layers} |")
     return 0
 
 

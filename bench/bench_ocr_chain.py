@@ -41,11 +41,15 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bench.evalset import EvalPage, machine, make_evalset, write_section
 from sohoa.samplepages import char_error_rate, word_error_rate
+
+if TYPE_CHECKING:
+    from station.processing.pipeline import PageResult
 
 ROOT = Path(__file__).resolve().parent.parent
 CORES = 2
@@ -106,7 +110,7 @@ def _frame_job(frame: str, shape: tuple[int, ...], dpi: float, derivative: str) 
     return _ocr_processed(res, derivative, dpi, cpu, started)
 
 
-def _ocr_processed(res: object, derivative: str, dpi: float, cpu: float, started: float) -> dict:
+def _ocr_processed(res: PageResult, derivative: str, dpi: float, cpu: float, started: float) -> dict:
     """OCR + image layer of a processed page, with the processing and finishing times split."""
     from station.output.pages import finish_page
 

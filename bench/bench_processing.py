@@ -111,6 +111,11 @@ def _bounded(pool: ProcessPoolExecutor, jobs: Iterable[Callable[[], Future]]) ->
     return [f.result() for f in futures]
 
 
+def _releaser(block: Any) -> Callable[[Future], None]:
+    """The done callback that gives a page's shared frame back once its worker has read it."""
+    return lambda _: block.release()
+
+
 def run_pool(pages: list[LabelledPage], out: Path, *, frames: list | None = None) -> dict:
     """Process `pages` with 2 workers from their PNG files, or from `frames` (RGB arrays, as capture holds
     them) through shared memory. Returns results, wall time and the station-side CPU."""
@@ -135,7 +140,7 @@ def run_pool(pages: list[LabelledPage], out: Path, *, frames: list | None = None
                 )
                 if block is not None:
                     shared.append(block)
-                    future.add_done_callback(lambda _, block=block: block.release())
+                    future.add_done_callback(_releaser(block))
                 return future
 
             return submit
@@ -198,7 +203,10 @@ def run_unpaper(pages: list[LabelledPage], out: Path) -> dict:
 
 
 def evaluate(pages: list[LabelledPage], results: list[dict]) -> dict:
-    skew_err, rot_ok, rot_n, methods, by_turn = [], 0, 0, {}, {}
+    skew_err: list[float] = []
+    rot_ok = rot_n = 0
+    methods: dict[str, int] = {}
+    by_turn: dict[int, list[int]] = {}
     blanks = found_blank = false_blank = qr_n = qr_ok = sheets_turned = 0
     wrong = []
     for page, r in zip(pages, results, strict=True):
@@ -286,7 +294,7 @@ def _speed_line(label: str, run: dict, n: int) -> dict:
     station = run["station_cpu"] / n  # the copy into shared memory, and submitting (the bench's own polling)
     copy = run["copy_cpu"] / n
     cpu = decode + steps + station
-    peaks = {}
+    peaks: dict[int, float] = {}
     for r in rs:
         peaks[r["pid"]] = max(peaks.get(r["pid"], 0.0), r["peak_rss_mb"])
     print(

@@ -19,6 +19,7 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from bench.evalset import machine, make_evalset, write_section
 
@@ -62,7 +63,7 @@ def _softhsm_signer(work: Path):
     conf = folder / "softhsm2.conf"
     conf.write_text(f"directories.tokendir = {folder / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
     os.environ["SOFTHSM2_CONF"] = str(conf)
-    run = {"capture_output": True, "text": True, "timeout": 60, "check": True}
+    run: dict[str, Any] = {"capture_output": True, "text": True, "timeout": 60, "check": True}
     subprocess.run(
         ["softhsm2-util", "--init-token", "--free", "--label", TOKEN, "--pin", PIN, "--so-pin", SO_PIN], **run
     )

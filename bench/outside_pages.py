@@ -71,6 +71,7 @@ def _ocrmypdf_file(cache: Path, name: str) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(sdist) as tar:
         member = tar.extractfile(f"ocrmypdf-{version}/tests/resources/{name}")
+        assert member is not None, f"{name} is not a file in the ocrmypdf sdist"
         out.write_bytes(member.read())
     return out
 
@@ -128,6 +129,8 @@ def fetch_outside_pages(cache: Path = CACHE) -> list[OutsidePage]:
                 truths = [page_truth(p) for p in pdf.pages]
         else:
             img = cv2.imread(str(src), cv2.IMREAD_COLOR)
+            if img is None:
+                raise RuntimeError(f"OpenCV cannot read {src}")
             if "scale" in entry:
                 img = _on_a4(img, int(entry["scale"]))
             png = folder / f"{stem}.png"

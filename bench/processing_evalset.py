@@ -25,6 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -135,7 +136,9 @@ def degrade(
         rgb = np.clip(rgb + grain, 0, 255).astype(np.uint8)
     if jpeg:
         ok, buf = cv2.imencode(".jpg", rgb, [cv2.IMWRITE_JPEG_QUALITY, jpeg])
-        rgb = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        assert ok and decoded is not None, "OpenCV could not round-trip the JPEG"
+        rgb = decoded
     return rgb
 
 
@@ -266,7 +269,7 @@ class RealPage:
     fix_rotation: int  # clockwise quarter turn that makes the page upright
 
 
-def page_truth(page: object) -> tuple[float, int] | None:
+def page_truth(page: Any) -> tuple[float, int] | None:
     """(skew, fix rotation) of a PDF page that draws one image with one `cm`, from that matrix and /Rotate.
 
     The image's x axis (a, b) makes the angle atan2(b, a) counter-clockwise (PDF space is y-up); a viewer
@@ -327,7 +330,9 @@ def fetch_real_scans(cache: Path = CACHE, *, version: str | None = None, dpi: in
         for name in OCRMYPDF_FILES:
             member = tar.getmember(f"ocrmypdf-{version}/tests/resources/{name}")
             pdf_path = folder / name
-            pdf_path.write_bytes(tar.extractfile(member).read())
+            data = tar.extractfile(member)
+            assert data is not None, f"{member.name} is not a file in the sdist"
+            pdf_path.write_bytes(data.read())
             stem = pdf_path.stem
             subprocess.run(
                 ["pdftoppm", "-r", str(dpi), "-png", str(pdf_path), str(folder / stem)],

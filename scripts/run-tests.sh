@@ -15,7 +15,7 @@ export SOHOA_REQUIRE_ALL=1
 .venv/bin/ruff check station server protocol sohoa tests bench
 .venv/bin/lint-imports --no-logo --no-cache >/dev/null || .venv/bin/lint-imports --no-logo --no-cache  # the layering (pyproject.toml)
 bash scripts/i18n.sh check  # the catalogue is up to date with the code's texts (docs/architecture.md, Translation)
-.venv/bin/mypy  # the types (pyproject.toml [tool.mypy]: strict on protocol/, typed defs everywhere)
+.venv/bin/mypy  # the types (pyproject.toml [tool.mypy]: strict on protocol/, typed defs but in bench/)
 results=$(mktemp -d /tmp/sohoa-tests.XXXXXX)
 # shellcheck disable=SC2317  # run by the trap
 cleanup() {
