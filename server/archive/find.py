@@ -2,10 +2,10 @@
 
 Written beside server.catalogue.catalog's `Catalog.search` (which the supervisor's page and the API keep using) and over
 the same index: the FTS5 table of folded text, so a query with or without diacritics finds the same pages.
-On PostgreSQL it ranks with the catalogue's GIN index and ts_rank, as PgCatalog.search does. On SQLite it
-keeps that search's plan: ranking happens in the FTS index, and a broad query (more than BROAD_ROWS
-matches) ranks only its newest BROAD_WINDOW matches. Raw text is read, and snippets cut, only for the page
-of results shown. The page a hit is on comes from pdftotext's form feeds in the stored text.
+On PostgreSQL it ranks with PgCatalog.ranked, as PgCatalog.search does. On SQLite it keeps that search's
+plan: ranking happens in the FTS index, and a broad query (more than BROAD_ROWS matches) ranks only its
+newest BROAD_WINDOW matches. Raw text is read, and snippets cut, only for the page of results shown. The
+page a hit is on comes from pdftotext's form feeds in the stored text.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def find(catalog: Any, query: str, filters: Filters | None = None, *, page: int 
         return FindResult(query, words, [], page, False, "too_many_words")
     if filters.year and not YEAR_RE.match(filters.year):
         return FindResult(query, words, [], page, False, "bad_year")
-    pg = hasattr(catalog, "_rows")
+    pg = hasattr(catalog, "ranked")
     ids, has_next = (_rank_pg if pg else _rank)(catalog, words, filters, page, per_page)
     return FindResult(query, words, _rows(catalog, ids, words), page, has_next)
 
@@ -141,22 +141,21 @@ def _rank(catalog: Any, words: list[str], filters: Filters, page: int, per_page:
 
 def _rank_pg(catalog: Any, words: list[str], filters: Filters, page: int, per_page: int
              ) -> tuple[list[int], bool]:
-    """The same on the PostgreSQL catalogue: its GIN index and ts_rank, as PgCatalog.search ranks."""
+    """The same on the PostgreSQL catalogue: PgCatalog.ranked (its GIN index, ts_rank, the newest window of
+    a broad query), the filters applied to the matches before they are counted and ranked."""
     from server.catalogue.catalog_pg import tsquery
 
     tsq = tsquery(" ".join(words))
     if not tsq:
         return [], False
-    where = ["s.tsv @@ ?::tsquery", "p.superseded_by IS NULL"]
-    args: list[Any] = [tsq]
+    where = ["p.superseded_by IS NULL"]
+    args: list[Any] = []
     _filter_sql(filters, where, args)
-    join = "LEFT JOIN documents d ON d.id = s.objid || '|' || s.doc_id " if filters.doc_type else ""
-    sql = (f"SELECT s.id FROM search s JOIN packages p ON p.objid = s.objid {join}WHERE " + " AND ".join(where)
-           + " ORDER BY ts_rank(s.tsv, ?::tsquery) DESC, s.id LIMIT ? OFFSET ?")
-    sql = sql.replace("substr(p.start_date, -4)", "right(p.start_date, 4)").replace(
-        "substr(p.end_date, -4)", "right(p.end_date, 4)")
-    found = catalog._rows(sql.replace("?", "%s"), [*args, tsq, per_page + 1, (page - 1) * per_page])
-    ids = [int(r["id"]) for r in found]
+    where = [w.replace("?", "%s").replace("substr(p.start_date, -4)", "right(p.start_date, 4)")
+             .replace("substr(p.end_date, -4)", "right(p.end_date, 4)") for w in where]
+    join = "LEFT JOIN documents d ON d.id = s.objid || '|' || s.doc_id" if filters.doc_type else ""
+    ranked = catalog.ranked(tsq, per_page + 1, offset=(page - 1) * per_page, join=join, where=where, args=args)
+    ids = [i for i, _ in ranked]
     return ids[:per_page], len(ids) > per_page
 
 
@@ -168,8 +167,8 @@ def _rows(catalog: Any, ids: list[int], words: list[str]) -> list[FoundHit]:
         FROM search s JOIN packages p ON p.objid = s.objid
         LEFT JOIN documents d ON d.id = s.objid || '|' || s.doc_id
         WHERE s.id IN ({",".join("?" * len(ids))})"""
-    if hasattr(catalog, "_rows"):  # PostgreSQL
-        rows = {r["id"]: tuple(r.values()) for r in catalog._rows(sql.replace("?", "%s"), ids)}
+    if hasattr(catalog, "ranked"):  # PostgreSQL
+        rows = {r["id"]: tuple(r.values()) for r in catalog.read(sql.replace("?", "%s"), ids)}
     else:
         with catalog._lock:
             rows = {r[0]: r for r in catalog.db.execute(sql, ids).fetchall()}

@@ -6,6 +6,14 @@ queries are folded the same way, ranked by ts_rank, and when the user typed diac
 contain every word exactly move first. Words are split in Python (letters and digits, as FTS5's unicode61
 does), not by PostgreSQL's parser, so "TH.1" is the phrase "th 1" in both backends.
 
+Ranking: ts_rank reads (detoasts) the tsvector of every row it ranks: 12–30 µs a row for two words, up to
+120 µs for six common ones (1 M pages, documents of 10 pages). So, as the SQLite backend but with smaller
+numbers, a broad query (more than PG_BROAD_ROWS matches) ranks only its newest PG_BROAD_WINDOW matches,
+newest first among equal scores; a selective one ranks all. The matches come from the GIN index alone (a
+bitmap scan: no tsvector is read for a query of plain words). Searches run on their own connection with
+sequential scans off: the planner does not count the detoasting, so at 1 M pages it read every tsvector
+for "dong nai" (1.0 s) rather than use the index (31 ms).
+
 Concurrency: catalogueing one OBJID takes a transaction-scoped advisory lock on it, so two servers adding
 the same package at once leave one set of rows (the second replaces the first), never two.
 """
@@ -42,6 +50,10 @@ log = logging.getLogger(__name__)
 _WORD_RE = re.compile(r"[^\W_]+")
 _MAX_LEXEME = 200  # PostgreSQL refuses lexemes over 2 KB; no real word is near this
 _MAX_POSITION, _MAX_POSITIONS = 16383, 256  # PostgreSQL's limits per position and per lexeme
+# Measured at 1 M pages (docs/scaling.md): with 2,000 / 1,000 the bench's 16 queries take 10–165 ms, with
+# SQLite's 20,000 / 5,000 up to 650 ms (ranking 5,000 rows of a six-word query alone took 600 ms).
+PG_BROAD_ROWS = 2_000
+PG_BROAD_WINDOW = 1_000
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS packages (
@@ -132,8 +144,12 @@ class PgCatalog:
     One connection per process, shared by the server's threads under a lock like the SQLite backend (the
     work-order overview reads `catalog.db.execute(...)` under `catalog._lock`, which works here too)."""
 
-    def __init__(self, url: str, *, backup_dir: Path | None = None):
+    def __init__(self, url: str, *, backup_dir: Path | None = None, broad_rows: int | None = PG_BROAD_ROWS,
+                 broad_window: int = PG_BROAD_WINDOW):
+        """`broad_rows`/`broad_window`: as Catalog's (`broad_rows=None` ranks every match)."""
         self.url = url
+        self.broad_rows = broad_rows
+        self.broad_window = broad_window
         self._lock = threading.RLock()
         self._readers = threading.local()  # searches: their own connection, never the writers' lock
         self.budget_s = SEARCH_BUDGET_S
@@ -152,7 +168,7 @@ class PgCatalog:
         conn = getattr(self._readers, "conn", None)
         if conn is None or conn.closed or conn.broken:
             conn = psycopg.connect(self.url, autocommit=True, application_name="sohoa-catalog-search",
-                                   options=f"-c statement_timeout={int(self.budget_s * 1000)}")
+                                   options=f"-c statement_timeout={int(self.budget_s * 1000)} -c enable_seqscan=off")
             self._readers.conn = conn
             self._opened.append(conn)  # list.append is atomic: no lock shared with the writers
         return conn
@@ -220,7 +236,7 @@ class PgCatalog:
         self, query: str, *, limit: int = 20, include_superseded: bool = False, exact: bool = False
     ) -> list[Hit]:
         """Hồ sơ and documents matching every word of `query`, diacritics and đ/Đ ignored.
-        `exact=True` keeps only hits that contain every word with its diacritics."""
+        `exact=True` keeps only hits that contain every word with its diacritics. Order: as Catalog.search."""
         tsq = tsquery(query)
         if not tsq:
             return []
@@ -228,34 +244,22 @@ class PgCatalog:
         exact_words = [_exact(w) for w in query.split() if any(ch.isalnum() for ch in w)]
         has_marks = fold(query) != _exact(query)
         need = max(limit * 5, 50) if (exact or has_marks) else limit  # exact hits picked from a wider set
-        sup = "" if include_superseded else "AND p.superseded_by IS NULL"
-        # Rank in the index and join packages (superseded filter) first; read the large text rows and
-        # the document subject only for the best few.
-        sql = f"""
-            WITH q AS (SELECT %s::tsquery AS q),
-            top AS (
-                SELECT s.id, ts_rank(s.tsv, q.q) AS rank, p.file_code, p.title
-                FROM search s CROSS JOIN q JOIN packages p ON p.objid = s.objid
-                WHERE s.tsv @@ q.q {sup}
-                ORDER BY rank DESC, s.id LIMIT %s)
-            SELECT s.objid, s.doc_id, s.raw, s.folded, top.file_code, top.title, d.subject, -top.rank
-            FROM top JOIN search s ON s.id = top.id
-            LEFT JOIN documents d ON d.id = s.objid || '|' || s.doc_id
-            ORDER BY top.rank DESC, s.id"""
-        try:
-            rows = self._reader().execute(sql, [tsq, need]).fetchall()
-        except psycopg.errors.QueryCanceled as exc:
-            raise QueryError(N_("search took longer than %(budget_s)g s: add a rarer word"), budget_s=self.budget_s,
-                             status=503) from exc
+        ranked = self.ranked(tsq, need, where=[] if include_superseded else ["p.superseded_by IS NULL"])
+        rows = {r["id"]: r for r in self.read(
+            """SELECT s.id, s.objid, s.doc_id, s.raw, s.folded, p.file_code, p.title, d.subject
+               FROM search s JOIN packages p ON p.objid = s.objid
+               LEFT JOIN documents d ON d.id = s.objid || '|' || s.doc_id
+               WHERE s.id = ANY(%s)""", [[i for i, _ in ranked]])}
         hits = []
-        for objid, doc_id, raw, folded, file_code, title, subject, score in rows:
-            raw_words = _exact(raw)
-            is_exact = all(w in raw_words for w in exact_words)
+        for i, rank in ranked:
+            r = rows[i]
+            is_exact = all(w in _exact(r["raw"]) for w in exact_words)
             if exact and not is_exact:
                 continue
             # score: lower is better, as FTS5's bm25 in the SQLite backend
-            hit = Hit(objid, file_code or "", doc_id or "", title or "", subject or "", "", float(score), is_exact)
-            hits.append((hit, raw, folded))
+            hit = Hit(r["objid"], r["file_code"] or "", r["doc_id"] or "", r["title"] or "", r["subject"] or "", "",
+                      -rank, is_exact)
+            hits.append((hit, r["raw"], r["folded"]))
         if has_marks:  # the user typed diacritics: exact matches first, rank within each group
             hits.sort(key=lambda h: (not h[0].exact, h[0].score))
         out = []
@@ -263,6 +267,49 @@ class PgCatalog:
             hit.snippet = _snippet(raw, folded_words, folded=folded)
             out.append(hit)
         return out
+
+    def ranked(self, tsq: str, limit: int, *, offset: int = 0, join: str = "", where: list[str] | None = None,
+               args: list[Any] | None = None) -> list[tuple[int, float]]:
+        """(search row id, ts_rank) of the matches of `tsq` ranked `offset` to `offset + limit`, best first.
+        `join` and `where` narrow the matches (packages are `p`, search rows `s`; %s placeholders take
+        `args`). More than `broad_rows` matches: only the newest max(broad_window, offset + limit) matches
+        are ranked, newest first among equal scores, the window widened while the narrowing leaves the
+        page short; else all, oldest first among equal scores (module docstring: the costs)."""
+        cap = None if self.broad_rows is None else self.broad_rows + 1
+        ids = self._newest(tsq, cap)
+        every = cap is None or len(ids) < cap  # `ids` holds every match
+        broad = not every
+        window = max(self.broad_window, offset + limit) if broad else len(ids)
+        # Ranked by row id, never by the match itself: given a join or a filter, the planner tests `@@` on
+        # rows fetched through another index, reading every tsvector (0.55 s for a query with 121 matches).
+        pick = f"""SELECT s.id, ts_rank(s.tsv, %s::tsquery) AS rank
+                   FROM search s JOIN packages p ON p.objid = s.objid {join}
+                   WHERE {" AND ".join(["s.id = ANY(%s)", *(where or [])])}
+                   ORDER BY rank DESC, s.id {"DESC" if broad else "ASC"} LIMIT %s OFFSET %s"""
+        while True:
+            if window > len(ids) and not every:
+                ids = self._newest(tsq, window)
+                every = len(ids) < window
+            rows = self.read(pick, [tsq, ids[:window], *(args or []), limit, offset])
+            if not broad or len(rows) >= limit or (every and window >= len(ids)):
+                return [(int(r["id"]), float(r["rank"])) for r in rows]
+            window *= 4  # the narrowing left the page short: look further back
+
+    def _newest(self, tsq: str, limit: int | None) -> list[int]:
+        """Ids of the newest `limit` (None: all) matches, from the GIN index's bitmap alone: no tsvector is
+        read for a query of plain words. "id + 0" keeps the planner off a backward walk of the primary key,
+        which would test `@@` on every row it passes (0.27 s for the newest 5,000 of "dong nai")."""
+        return [r["id"] for r in self.read(
+            "SELECT s.id FROM search s WHERE s.tsv @@ %s::tsquery ORDER BY s.id + 0 DESC LIMIT %s", [tsq, limit])]
+
+    def read(self, sql: str, args: list[Any]) -> list[dict]:
+        """Rows of a search query, on this thread's search connection within the time budget."""
+        try:
+            with self._reader().cursor(row_factory=dict_row) as cur:
+                return list(cur.execute(sql, args).fetchall())
+        except psycopg.errors.QueryCanceled as exc:
+            raise QueryError(N_("search took longer than %(budget_s)g s: add a rarer word"), budget_s=self.budget_s,
+                             status=503) from exc
 
     def _rows(self, sql: str, args: list[Any]) -> list[dict]:
         with self._lock, self._conn().cursor(row_factory=dict_row) as cur:
