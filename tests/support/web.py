@@ -138,11 +138,14 @@ class StationWeb:
 def show_listeners_see(page: Any, *probes: list[str], fetch_elsewhere: str = "http://127.0.0.1:9/probe") -> None:
     """Positive control for a browser test's "no page error" and "nothing from another site" listeners: the page
     throws, asks for a missing page of its own site and for one elsewhere; every list in `probes` must catch one
-    of them within 10 s. Then the lists are emptied, so the test's own `assert not ...` starts clean."""
+    of them within 10 s. Then the lists are emptied, so the test's own `assert not ...` starts clean: only once
+    the missing page's answer is in, since a list that also takes the page error may be filled before it (a
+    fresh run saw the 404 arrive after the emptying)."""
     from tests.support.wait import wait_until
 
-    page.evaluate("(elsewhere) => { fetch('/no-such-page-probe').catch(() => {}); fetch(elsewhere).catch(() => {});"
-                  " setTimeout(() => { throw new Error('positive control'); }, 0); }", fetch_elsewhere)
+    with page.expect_response(lambda r: r.url.endswith("/no-such-page-probe"), timeout=10_000):
+        page.evaluate("(elsewhere) => { fetch('/no-such-page-probe').catch(() => {}); fetch(elsewhere).catch(() => {});"
+                      " setTimeout(() => { throw new Error('positive control'); }, 0); }", fetch_elsewhere)
     wait_until(lambda: page.wait_for_timeout(50) or all(probes), 10, "the page's listeners to see the controls")
     for probe in probes:
         probe.clear()
