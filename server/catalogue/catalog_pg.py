@@ -252,7 +252,9 @@ class PgCatalog:
                WHERE s.id = ANY(%s)""", [[i for i, _ in ranked]])}
         hits = []
         for i, rank in ranked:
-            r = rows[i]
+            r = rows.get(i)
+            if r is None:  # re-catalogued between the two reads: its rows were replaced
+                continue
             is_exact = all(w in _exact(r["raw"]) for w in exact_words)
             if exact and not is_exact:
                 continue
