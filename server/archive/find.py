@@ -75,9 +75,9 @@ def find(catalog: Any, query: str, filters: Filters | None = None, *, page: int 
         return FindResult(query, words, [], page, False, "too_many_words")
     if filters.year and not YEAR_RE.match(filters.year):
         return FindResult(query, words, [], page, False, "bad_year")
-    pg = hasattr(catalog, "ranked")
+    pg = hasattr(catalog, "_rows")  # PostgreSQL (as server.archive.browse.catalog_rows tells)
     ids, has_next = (_rank_pg if pg else _rank)(catalog, words, filters, page, per_page)
-    return FindResult(query, words, _rows(catalog, ids, words), page, has_next)
+    return FindResult(query, words, _rows(catalog, ids, words, pg=pg), page, has_next)
 
 
 def _match(words: list[str]) -> str:
@@ -159,7 +159,7 @@ def _rank_pg(catalog: Any, words: list[str], filters: Filters, page: int, per_pa
     return ids[:per_page], len(ids) > per_page
 
 
-def _rows(catalog: Any, ids: list[int], words: list[str]) -> list[FoundHit]:
+def _rows(catalog: Any, ids: list[int], words: list[str], *, pg: bool) -> list[FoundHit]:
     if not ids:
         return []
     sql = f"""
@@ -167,7 +167,7 @@ def _rows(catalog: Any, ids: list[int], words: list[str]) -> list[FoundHit]:
         FROM search s JOIN packages p ON p.objid = s.objid
         LEFT JOIN documents d ON d.id = s.objid || '|' || s.doc_id
         WHERE s.id IN ({",".join("?" * len(ids))})"""
-    if hasattr(catalog, "ranked"):  # PostgreSQL
+    if pg:  # on the search connection
         rows = {r["id"]: tuple(r.values()) for r in catalog.read(sql.replace("?", "%s"), ids)}
     else:
         with catalog._lock:

@@ -218,16 +218,14 @@ def _checks(job: Job, found: Findings, pikepdf: Any, *, raw: bytes | None = None
     from protocol.signatures import validate_pdf_signatures
 
     source: bytes | Path
-    if raw is not None:
-        source = raw
-    else:
+    if raw is None:
         assert job.dest is not None, "a job without bytes in memory reads its dest"
         source = job.dest
+    else:
+        source = raw
     read_error: OSError | None = None
     try:
-        if raw is None:
-            assert isinstance(source, Path)
-            raw = source.read_bytes()
+        raw = source.read_bytes() if isinstance(source, Path) else source
         found.size, found.sha256 = len(raw), hashlib.sha256(raw).hexdigest().upper()
         if job.span is not None:
             found.crc32 = zlib.crc32(raw)

@@ -14,8 +14,8 @@ import pytest
 from test_catalog_pg import open_new, pg_database  # noqa: F401 - fixture
 
 from protocol.package.model import DocumentEntry, PackageContents
-from server.catalogue.catalog import Catalog, CatalogBackend, Hit, fold
-from server.catalogue.catalog_pg import PgCatalog
+from server.catalogue.catalog import CatalogBackend, Hit, fold
+from server.databases import open_catalog
 
 PACKAGES = 90
 
@@ -55,7 +55,11 @@ def _n(hit: Hit) -> int:
 
 
 def _open(db: Path | str, **kwargs: int | None) -> CatalogBackend:
-    return PgCatalog(db, **kwargs) if isinstance(db, str) else Catalog(db, **kwargs)
+    """The catalogue at `db` (server.databases picks the backend), with the thresholds in `kwargs`."""
+    cat = open_catalog(db)
+    for name, value in kwargs.items():
+        setattr(cat, name, value)
+    return cat
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -120,7 +124,7 @@ def test_broad_query_with_diacritics_puts_exact_hits_first(broad: CatalogBackend
 
 
 @pytest.mark.parametrize("query", ["phuoc thien", "Phước Thiền", "quyet dinh 005", "ho so 007", "ong an 040"])
-def test_selective_query_ranking_unchanged(broad: CatalogBackend, full: Catalog, query: str) -> None:
+def test_selective_query_ranking_unchanged(broad: CatalogBackend, full: CatalogBackend, query: str) -> None:
     hits = broad.search(query, limit=10)
     assert hits
     expected = full.search(query, limit=10)
